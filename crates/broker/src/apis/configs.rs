@@ -1,0 +1,298 @@
+//! DescribeConfigs, AlterConfigs and IncrementalAlterConfigs for topics (and describing the
+//! broker's own static config).
+//!
+//! AlterConfigs replaces a topic's whole override set; IncrementalAlterConfigs applies SET,
+//! DELETE, APPEND and SUBTRACT operations to it. Changes are validated in full before any is
+//! stored, and a resource's changes land together or not at all.
+
+use std::collections::BTreeMap;
+use std::sync::Arc;
+
+use kafka_protocol::messages::describe_configs_response::{
+    DescribeConfigsResourceResult, DescribeConfigsResult, DescribeConfigsSynonym,
+};
+use kafka_protocol::messages::{
+    alter_configs_response, incremental_alter_configs_response, AlterConfigsRequest,
+    AlterConfigsResponse, DescribeConfigsRequest, DescribeConfigsResponse,
+    IncrementalAlterConfigsRequest, IncrementalAlterConfigsResponse,
+};
+use kafka_protocol::protocol::StrBytes;
+use sluice_protocol::error::ErrorCode;
+
+use crate::broker::Broker;
+use crate::replica_manager::AdminError;
+use crate::request::RequestContext;
+use crate::topic_config::{resolve_topic_configs, topic_config_key, ConfigSource, ConfigType};
+
+pub const RESOURCE_TOPIC: i8 = 2;
+pub const RESOURCE_BROKER: i8 = 4;
+
+const OP_SET: i8 = 0;
+const OP_DELETE: i8 = 1;
+const OP_APPEND: i8 = 2;
+const OP_SUBTRACT: i8 = 3;
+
+fn s(v: impl Into<String>) -> StrBytes {
+    StrBytes::from_string(v.into())
+}
+
+pub async fn describe(
+    broker: &Arc<Broker>,
+    ctx: &RequestContext,
+    request: DescribeConfigsRequest,
+) -> DescribeConfigsResponse {
+    let with_synonyms = request.include_synonyms;
+    let with_docs = request.include_documentation;
+    let results = request
+        .resources
+        .into_iter()
+        .map(|r| {
+            let base = DescribeConfigsResult::default()
+                .with_resource_type(r.resource_type)
+                .with_resource_name(r.resource_name.clone());
+            let wanted = |name: &str| {
+                r.configuration_keys.as_ref().is_none_or(|keys| keys.iter().any(|k| k.as_str() == name))
+            };
+            match r.resource_type {
+                RESOURCE_TOPIC => {
+                    let Some(topic) = broker.replicas.topic(r.resource_name.as_str()) else {
+                        return base
+                            .with_error_code(ErrorCode::UNKNOWN_TOPIC_OR_PARTITION.0)
+                            .with_error_message(Some(s(format!("Topic {} does not exist.", r.resource_name.as_str()))));
+                    };
+                    let configs = resolve_topic_configs(broker.config(), &topic.configs)
+                        .into_iter()
+                        .filter(|c| wanted(c.key.name))
+                        .map(|c| {
+                            let mut synonyms = Vec::new();
+                            if with_synonyms {
+                                if let Some(v) = topic.configs.get(c.key.name) {
+                                    synonyms.push(synonym(c.key.name, v, ConfigSource::TopicConfig));
+                                }
+                                if let Some(v) = broker.config().topic_default(c.key.broker_synonym) {
+                                    synonyms.push(synonym(c.key.broker_synonym, &v, ConfigSource::StaticBrokerConfig));
+                                }
+                                synonyms.push(synonym(c.key.broker_synonym, c.key.default, ConfigSource::DefaultConfig));
+                            }
+                            entry(ctx, c.key.name, &c.value, c.source, c.key.kind, with_docs.then_some(c.key.doc))
+                                .with_synonyms(synonyms)
+                        })
+                        .collect();
+                    base.with_error_code(0).with_configs(configs)
+                }
+                RESOURCE_BROKER => {
+                    let name = r.resource_name.as_str();
+                    if !name.is_empty() && name != broker.node_id.to_string() {
+                        return base
+                            .with_error_code(ErrorCode::INVALID_REQUEST.0)
+                            .with_error_message(Some(s(format!("Unexpected broker id, expected {} or empty string, but received {name}", broker.node_id))));
+                    }
+                    let configs = broker
+                        .config()
+                        .describe_entries()
+                        .into_iter()
+                        .filter(|(k, _, _)| wanted(k))
+                        .map(|(k, v, source)| entry(ctx, &k, &v, source, ConfigType::String, None))
+                        .collect();
+                    base.with_error_code(0).with_configs(configs)
+                }
+                other => base
+                    .with_error_code(ErrorCode::INVALID_REQUEST.0)
+                    .with_error_message(Some(s(format!("Unsupported resource type {other}")))),
+            }
+        })
+        .collect();
+    DescribeConfigsResponse::default().with_results(results)
+}
+
+fn entry(
+    ctx: &RequestContext,
+    name: &str,
+    value: &str,
+    source: ConfigSource,
+    kind: ConfigType,
+    doc: Option<&str>,
+) -> DescribeConfigsResourceResult {
+    DescribeConfigsResourceResult::default()
+        .with_name(s(name))
+        .with_value(Some(s(value)))
+        .with_read_only(false)
+        .with_config_source(source as i8)
+        .with_is_sensitive(false)
+        .with_config_type(if ctx.api_version >= 3 { kind as i8 } else { 0 })
+        .with_documentation(if ctx.api_version >= 3 {
+            doc.map(s)
+        } else {
+            None
+        })
+}
+
+fn synonym(name: &str, value: &str, source: ConfigSource) -> DescribeConfigsSynonym {
+    DescribeConfigsSynonym::default()
+        .with_name(s(name))
+        .with_value(Some(s(value)))
+        .with_source(source as i8)
+}
+
+/// Checks the resource and applies `change` to the topic's current overrides.
+fn alter_topic(
+    broker: &Broker,
+    resource_type: i8,
+    name: &str,
+    validate_only: bool,
+    change: impl FnOnce(&mut BTreeMap<String, String>) -> Result<(), AdminError>,
+) -> Result<(), AdminError> {
+    match resource_type {
+        RESOURCE_TOPIC => {}
+        RESOURCE_BROKER => {
+            return Err(AdminError::new(
+                ErrorCode::INVALID_REQUEST,
+                "Dynamic broker configs are not supported yet; set them in server.properties",
+            ))
+        }
+        other => {
+            return Err(AdminError::new(
+                ErrorCode::INVALID_REQUEST,
+                format!("Unsupported resource type {other}"),
+            ))
+        }
+    }
+    let Some(topic) = broker.replicas.topic(name) else {
+        return Err(AdminError::new(
+            ErrorCode::UNKNOWN_TOPIC_OR_PARTITION,
+            format!("Topic {name} does not exist."),
+        ));
+    };
+    let mut configs = topic.configs.clone();
+    change(&mut configs)?;
+    broker
+        .replicas
+        .set_topic_configs(name, configs, validate_only)
+}
+
+fn known(name: &str) -> Result<(), AdminError> {
+    if topic_config_key(name).is_none() {
+        return Err(AdminError::new(
+            ErrorCode::INVALID_CONFIG,
+            format!("Unknown topic config name: {name}"),
+        ));
+    }
+    Ok(())
+}
+
+pub async fn alter(
+    broker: &Arc<Broker>,
+    _ctx: &RequestContext,
+    request: AlterConfigsRequest,
+) -> AlterConfigsResponse {
+    let responses = request
+        .resources
+        .into_iter()
+        .map(|r| {
+            let outcome = alter_topic(
+                broker,
+                r.resource_type,
+                r.resource_name.as_str(),
+                request.validate_only,
+                |configs| {
+                    // AlterConfigs replaces the whole set of overrides.
+                    configs.clear();
+                    for c in &r.configs {
+                        known(c.name.as_str())?;
+                        match &c.value {
+                            Some(v) => {
+                                configs.insert(c.name.to_string(), v.to_string());
+                            }
+                            None => {
+                                return Err(AdminError::new(
+                                    ErrorCode::INVALID_CONFIG,
+                                    format!("Null value not supported for {}", c.name.as_str()),
+                                ));
+                            }
+                        }
+                    }
+                    Ok(())
+                },
+            );
+            let (code, message) = split(outcome);
+            alter_configs_response::AlterConfigsResourceResponse::default()
+                .with_error_code(code)
+                .with_error_message(message)
+                .with_resource_type(r.resource_type)
+                .with_resource_name(r.resource_name)
+        })
+        .collect();
+    AlterConfigsResponse::default().with_responses(responses)
+}
+
+pub async fn incremental_alter(
+    broker: &Arc<Broker>,
+    _ctx: &RequestContext,
+    request: IncrementalAlterConfigsRequest,
+) -> IncrementalAlterConfigsResponse {
+    let responses = request
+        .resources
+        .into_iter()
+        .map(|r| {
+            let outcome = alter_topic(broker, r.resource_type, r.resource_name.as_str(), request.validate_only, |configs| {
+                let mut seen = std::collections::HashSet::new();
+                for c in &r.configs {
+                    let name = c.name.as_str();
+                    known(name)?;
+                    if !seen.insert(name.to_string()) {
+                        return Err(AdminError::new(ErrorCode::INVALID_REQUEST, format!("Error due to duplicate config keys: {name}")));
+                    }
+                    let value = c.value.as_ref().map(|v| v.to_string());
+                    let is_list = topic_config_key(name).is_some_and(|k| k.kind == ConfigType::List);
+                    match c.config_operation {
+                        OP_SET => {
+                            let Some(v) = value else {
+                                return Err(AdminError::new(ErrorCode::INVALID_REQUEST, format!("Null value not supported for {name}")));
+                            };
+                            configs.insert(name.to_string(), v);
+                        }
+                        OP_DELETE => {
+                            configs.remove(name);
+                        }
+                        OP_APPEND | OP_SUBTRACT => {
+                            if !is_list {
+                                return Err(AdminError::new(ErrorCode::INVALID_CONFIG, format!("Config value append/subtract is not allowed for config key {name} which is not a list")));
+                            }
+                            let current = crate::topic_config::effective(broker.config(), configs, name);
+                            let mut items: Vec<String> = current.split(',').map(|x| x.trim().to_string()).filter(|x| !x.is_empty()).collect();
+                            let given: Vec<String> = value.unwrap_or_default().split(',').map(|x| x.trim().to_string()).filter(|x| !x.is_empty()).collect();
+                            if c.config_operation == OP_APPEND {
+                                for g in given {
+                                    if !items.contains(&g) {
+                                        items.push(g);
+                                    }
+                                }
+                            } else {
+                                items.retain(|i| !given.contains(i));
+                            }
+                            configs.insert(name.to_string(), items.join(","));
+                        }
+                        other => {
+                            return Err(AdminError::new(ErrorCode::INVALID_REQUEST, format!("Unknown config operation {other}")));
+                        }
+                    }
+                }
+                Ok(())
+            });
+            let (code, message) = split(outcome);
+            incremental_alter_configs_response::AlterConfigsResourceResponse::default()
+                .with_error_code(code)
+                .with_error_message(message)
+                .with_resource_type(r.resource_type)
+                .with_resource_name(r.resource_name)
+        })
+        .collect();
+    IncrementalAlterConfigsResponse::default().with_responses(responses)
+}
+
+fn split(outcome: Result<(), AdminError>) -> (i16, Option<StrBytes>) {
+    match outcome {
+        Ok(()) => (0, None),
+        Err(e) => (e.code.0, Some(s(e.message))),
+    }
+}

@@ -1,0 +1,62 @@
+//! DeleteTopics: by name (v0-v5) or by name or id (v6+).
+
+use std::sync::Arc;
+
+use kafka_protocol::messages::delete_topics_response::DeletableTopicResult;
+use kafka_protocol::messages::{DeleteTopicsRequest, DeleteTopicsResponse, TopicName};
+use kafka_protocol::protocol::StrBytes;
+use sluice_protocol::error::ErrorCode;
+use uuid::Uuid;
+
+use crate::broker::Broker;
+use crate::request::RequestContext;
+
+pub async fn handle(
+    broker: &Arc<Broker>,
+    ctx: &RequestContext,
+    request: DeleteTopicsRequest,
+) -> DeleteTopicsResponse {
+    let targets: Vec<(Option<String>, Uuid)> = if ctx.api_version >= 6 {
+        request
+            .topics
+            .iter()
+            .map(|t| (t.name.as_ref().map(|n| n.to_string()), t.topic_id))
+            .collect()
+    } else {
+        request
+            .topic_names
+            .iter()
+            .map(|n| (Some(n.to_string()), Uuid::nil()))
+            .collect()
+    };
+    let responses = targets
+        .into_iter()
+        .map(|(name, id)| {
+            let name = match name {
+                Some(n) => Some(n),
+                None => broker.replicas.topic_by_id(&id).map(|t| t.name.to_string()),
+            };
+            let result = DeletableTopicResult::default()
+                .with_name(name.clone().map(|n| TopicName(StrBytes::from_string(n))))
+                .with_topic_id(id);
+            let Some(name) = name else {
+                return result.with_error_code(ErrorCode::UNKNOWN_TOPIC_ID.0);
+            };
+            match broker.replicas.delete_topic(&name) {
+                Ok(deleted_id) => {
+                    result
+                        .with_error_code(0)
+                        .with_topic_id(if ctx.api_version >= 6 {
+                            deleted_id
+                        } else {
+                            Uuid::nil()
+                        })
+                }
+                Err(e) => result.with_error_code(e.code.0).with_error_message(
+                    (ctx.api_version >= 5).then(|| StrBytes::from_string(e.message)),
+                ),
+            }
+        })
+        .collect();
+    DeleteTopicsResponse::default().with_responses(responses)
+}

@@ -1,0 +1,50 @@
+//! DescribeCluster: this broker, the cluster id and the controller.
+
+use std::sync::Arc;
+
+use kafka_protocol::messages::describe_cluster_response::DescribeClusterBroker;
+use kafka_protocol::messages::{BrokerId, DescribeClusterRequest, DescribeClusterResponse};
+use kafka_protocol::protocol::StrBytes;
+use sluice_protocol::error::ErrorCode;
+
+use super::{AUTHORIZED_OPS_NOT_REQUESTED, CLUSTER_OPS_ALL};
+use crate::broker::Broker;
+use crate::request::RequestContext;
+
+/// DescribeCluster endpoint types (KIP-919): brokers, or controllers.
+const ENDPOINT_BROKERS: i8 = 1;
+
+pub async fn handle(
+    broker: &Arc<Broker>,
+    _ctx: &RequestContext,
+    request: DescribeClusterRequest,
+) -> DescribeClusterResponse {
+    let base = DescribeClusterResponse::default()
+        .with_endpoint_type(request.endpoint_type)
+        .with_cluster_id(StrBytes::from_string(broker.cluster_id().to_string()))
+        .with_controller_id(BrokerId(broker.node_id))
+        .with_cluster_authorized_operations(if request.include_cluster_authorized_operations {
+            CLUSTER_OPS_ALL
+        } else {
+            AUTHORIZED_OPS_NOT_REQUESTED
+        });
+    if request.endpoint_type != ENDPOINT_BROKERS {
+        return base
+            .with_error_code(ErrorCode::UNSUPPORTED_ENDPOINT_TYPE.0)
+            .with_error_message(Some(StrBytes::from_static_str(
+                "Only broker endpoints (1) can be described.",
+            )));
+    }
+    let me = DescribeClusterBroker::default()
+        .with_broker_id(BrokerId(broker.node_id))
+        .with_host(StrBytes::from_string(broker.advertised_host.clone()))
+        .with_port(i32::from(broker.advertised_port))
+        .with_rack(
+            broker
+                .config()
+                .rack()
+                .map(|r| StrBytes::from_string(r.to_string())),
+        )
+        .with_is_fenced(false);
+    base.with_error_code(0).with_brokers(vec![me])
+}

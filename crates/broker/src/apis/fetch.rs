@@ -1,0 +1,319 @@
+//! Fetch: read whole batches from each partition up to its high watermark, long-polling until
+//! `min_bytes` are available or `max_wait_ms` passes (woken by appends, not by a timer loop).
+//!
+//! Size limits: the response holds at most `max_bytes` (and the broker's `fetch.max.bytes`),
+//! each partition at most its `partition_max_bytes`, except that the first batch with data is
+//! always returned whole so that a consumer can make progress past a large batch (KIP-74).
+
+use std::pin::Pin;
+use std::sync::Arc;
+use std::time::Duration;
+
+use bytes::Bytes;
+use indexmap::IndexMap;
+use kafka_protocol::messages::fetch_response::{FetchableTopicResponse, PartitionData};
+use kafka_protocol::messages::{FetchRequest, FetchResponse, TopicName};
+use kafka_protocol::protocol::StrBytes;
+use sluice_log::LogError;
+use sluice_protocol::error::ErrorCode;
+
+use crate::broker::Broker;
+use crate::fetch_session::{CachedPartition, PartKey, Reported};
+use crate::partition::Partition;
+use crate::request::RequestContext;
+
+/// Sessionless full fetch.
+const FINAL_EPOCH: i32 = -1;
+/// Opens a new session with a full fetch.
+const INITIAL_EPOCH: i32 = 0;
+
+struct Outcome {
+    key: PartKey,
+    data: PartitionData,
+    /// Send this partition in an incremental response.
+    changed: bool,
+}
+
+pub async fn handle(
+    broker: &Arc<Broker>,
+    ctx: &RequestContext,
+    request: FetchRequest,
+) -> FetchResponse {
+    let v = ctx.api_version;
+    let by_id = v >= 13;
+    let read_committed = request.isolation_level == 1;
+    let mut requested: Vec<(PartKey, CachedPartition)> = Vec::new();
+    for topic in &request.topics {
+        for p in &topic.partitions {
+            let key = PartKey {
+                topic: if by_id {
+                    String::new()
+                } else {
+                    topic.topic.to_string()
+                },
+                topic_id: topic.topic_id,
+                partition: p.partition,
+            };
+            requested.push((
+                key,
+                CachedPartition::new(
+                    p.fetch_offset,
+                    p.partition_max_bytes,
+                    p.current_leader_epoch,
+                ),
+            ));
+        }
+    }
+    let forgotten: Vec<PartKey> = request
+        .forgotten_topics_data
+        .iter()
+        .flat_map(|t| {
+            t.partitions.iter().map(move |p| PartKey {
+                topic: if by_id {
+                    String::new()
+                } else {
+                    t.topic.to_string()
+                },
+                topic_id: t.topic_id,
+                partition: *p,
+            })
+        })
+        .collect();
+
+    // Decide which partitions this fetch covers and whether it is incremental.
+    let sessions = &broker.fetch_sessions;
+    let (session_id, incremental, partitions) = if v < 7 || request.session_epoch == FINAL_EPOCH {
+        if v >= 7 && request.session_id != 0 {
+            sessions.remove(request.session_id);
+        }
+        (0, false, requested.into_iter().collect::<IndexMap<_, _>>())
+    } else if request.session_epoch == INITIAL_EPOCH {
+        if request.session_id != 0 {
+            sessions.remove(request.session_id);
+        }
+        let parts: IndexMap<_, _> = requested.into_iter().collect();
+        let id = sessions.create(parts.clone());
+        (id, false, parts)
+    } else {
+        match sessions.update(
+            request.session_id,
+            request.session_epoch,
+            requested,
+            &forgotten,
+        ) {
+            Ok(parts) => (request.session_id, true, parts),
+            Err(code) => {
+                return FetchResponse::default()
+                    .with_error_code(code.0)
+                    .with_session_id(0);
+            }
+        }
+    };
+
+    let max_bytes = (request.max_bytes.max(0) as usize).min(broker.config().fetch_max_bytes());
+    let min_bytes = request.min_bytes.max(0) as usize;
+    let deadline =
+        tokio::time::Instant::now() + Duration::from_millis(request.max_wait_ms.max(0) as u64);
+    let resolved: Vec<Result<Arc<Partition>, ErrorCode>> = partitions
+        .keys()
+        .map(|k| resolve(broker, k, by_id))
+        .collect();
+    let mut shutdown = broker.shutdown.clone();
+
+    let outcomes = loop {
+        // Register for wake-ups before reading, so an append in between is not missed.
+        let mut waiters: Vec<Pin<Box<tokio::sync::futures::Notified<'_>>>> = resolved
+            .iter()
+            .filter_map(|r| r.as_ref().ok())
+            .map(|p| Box::pin(p.appended()))
+            .collect();
+        for w in &mut waiters {
+            w.as_mut().enable();
+        }
+        let (outcomes, bytes, any_error) = read_all(
+            &partitions,
+            &resolved,
+            max_bytes,
+            read_committed,
+            incremental,
+        );
+        let done = bytes >= min_bytes
+            || any_error
+            || waiters.is_empty()
+            || tokio::time::Instant::now() >= deadline
+            || *shutdown.borrow();
+        if done {
+            break outcomes;
+        }
+        tokio::select! {
+            _ = futures::future::select_all(waiters) => {}
+            _ = tokio::time::sleep_until(deadline) => {}
+            _ = shutdown.changed() => {}
+        }
+    };
+
+    if session_id != 0 {
+        let reported = outcomes
+            .iter()
+            .map(|o| Reported {
+                key: o.key.clone(),
+                high_watermark: o.data.high_watermark,
+                last_stable_offset: o.data.last_stable_offset,
+                log_start_offset: o.data.log_start_offset,
+            })
+            .collect();
+        sessions.complete(session_id, reported);
+    }
+
+    // Group partitions by topic, keeping request order.
+    let mut responses: Vec<FetchableTopicResponse> = Vec::new();
+    for o in outcomes {
+        if incremental && !o.changed {
+            continue;
+        }
+        let same_topic = responses.last().is_some_and(|t| {
+            if by_id {
+                t.topic_id == o.key.topic_id
+            } else {
+                t.topic.as_str() == o.key.topic
+            }
+        });
+        if !same_topic {
+            responses.push(
+                FetchableTopicResponse::default()
+                    .with_topic(TopicName(StrBytes::from_string(o.key.topic.clone())))
+                    .with_topic_id(o.key.topic_id),
+            );
+        }
+        if let Some(t) = responses.last_mut() {
+            t.partitions.push(o.data);
+        }
+    }
+    FetchResponse::default()
+        .with_error_code(0)
+        .with_session_id(session_id)
+        .with_responses(responses)
+}
+
+fn resolve(broker: &Broker, key: &PartKey, by_id: bool) -> Result<Arc<Partition>, ErrorCode> {
+    let topic = if by_id {
+        broker
+            .replicas
+            .topic_by_id(&key.topic_id)
+            .ok_or(ErrorCode::UNKNOWN_TOPIC_ID)?
+    } else {
+        broker
+            .replicas
+            .topic(&key.topic)
+            .ok_or(ErrorCode::UNKNOWN_TOPIC_OR_PARTITION)?
+    };
+    usize::try_from(key.partition)
+        .ok()
+        .and_then(|i| topic.partitions.get(i))
+        .cloned()
+        .ok_or(ErrorCode::UNKNOWN_TOPIC_OR_PARTITION)
+}
+
+/// Reads every partition once; returns the outcomes, the record bytes gathered and whether any
+/// partition failed.
+fn read_all(
+    partitions: &IndexMap<PartKey, CachedPartition>,
+    resolved: &[Result<Arc<Partition>, ErrorCode>],
+    max_bytes: usize,
+    read_committed: bool,
+    incremental: bool,
+) -> (Vec<Outcome>, usize, bool) {
+    let mut outcomes = Vec::with_capacity(partitions.len());
+    let mut total = 0usize;
+    let mut any_error = false;
+    for ((key, cached), partition) in partitions.iter().zip(resolved) {
+        let base = PartitionData::default()
+            .with_partition_index(key.partition)
+            .with_high_watermark(-1)
+            .with_last_stable_offset(-1)
+            .with_log_start_offset(-1)
+            .with_preferred_read_replica(kafka_protocol::messages::BrokerId(-1))
+            .with_records(Some(Bytes::new()));
+        let partition = match partition {
+            Ok(p) => p,
+            Err(code) => {
+                any_error = true;
+                outcomes.push(Outcome {
+                    key: key.clone(),
+                    data: base.with_error_code(code.0),
+                    changed: true,
+                });
+                continue;
+            }
+        };
+        let hw = partition.high_watermark();
+        // Without transactions every offset below the high watermark is stable.
+        let lso = hw;
+        let log_start = partition.log_start_offset();
+        let data = base
+            .with_high_watermark(hw)
+            .with_last_stable_offset(lso)
+            .with_log_start_offset(log_start)
+            .with_aborted_transactions(if read_committed {
+                Some(Vec::new())
+            } else {
+                None
+            });
+        let epoch = partition.leader_epoch();
+        let leader_epoch_error = match cached.current_leader_epoch {
+            -1 => None,
+            e if e > epoch => Some(ErrorCode::UNKNOWN_LEADER_EPOCH),
+            e if e < epoch => Some(ErrorCode::FENCED_LEADER_EPOCH),
+            _ => None,
+        };
+        if let Some(code) = leader_epoch_error {
+            any_error = true;
+            outcomes.push(Outcome {
+                key: key.clone(),
+                data: data.with_error_code(code.0),
+                changed: true,
+            });
+            continue;
+        }
+        let upper = if read_committed { lso } else { hw };
+        let room = max_bytes.saturating_sub(total);
+        let limit = room.min(cached.partition_max_bytes.max(0) as usize);
+        let min_one_batch = total == 0;
+        let result = if limit == 0 && !min_one_batch {
+            Ok(Bytes::new())
+        } else {
+            partition
+                .log
+                .read(cached.fetch_offset, limit, upper, min_one_batch)
+                .map(|r| r.records)
+        };
+        let changed_meta = !incremental
+            || hw != cached.high_watermark
+            || lso != cached.last_stable_offset
+            || log_start != cached.log_start_offset;
+        match result {
+            Ok(records) => {
+                total += records.len();
+                let changed = changed_meta || !records.is_empty();
+                outcomes.push(Outcome {
+                    key: key.clone(),
+                    data: data.with_error_code(0).with_records(Some(records)),
+                    changed,
+                });
+            }
+            Err(e) => {
+                any_error = true;
+                let code = match e {
+                    LogError::OffsetOutOfRange { .. } => ErrorCode::OFFSET_OUT_OF_RANGE,
+                    _ => ErrorCode::KAFKA_STORAGE_ERROR,
+                };
+                outcomes.push(Outcome {
+                    key: key.clone(),
+                    data: data.with_error_code(code.0),
+                    changed: true,
+                });
+            }
+        }
+    }
+    (outcomes, total, any_error)
+}

@@ -1,0 +1,108 @@
+//! ListOffsets: earliest (-2), latest (-1), max timestamp (-3), earliest local (-4), earliest
+//! pending upload (-5, no tiered storage: none), and offset by timestamp.
+
+use std::sync::Arc;
+
+use kafka_protocol::messages::list_offsets_response::{
+    ListOffsetsPartitionResponse, ListOffsetsTopicResponse,
+};
+use kafka_protocol::messages::{ListOffsetsRequest, ListOffsetsResponse};
+use sluice_protocol::error::ErrorCode;
+
+use crate::broker::Broker;
+use crate::partition::Partition;
+use crate::request::RequestContext;
+
+const LATEST: i64 = -1;
+const EARLIEST: i64 = -2;
+const MAX_TIMESTAMP: i64 = -3;
+const EARLIEST_LOCAL: i64 = -4;
+const EARLIEST_PENDING_UPLOAD: i64 = -5;
+const LATEST_TIERED: i64 = -6;
+
+pub async fn handle(
+    broker: &Arc<Broker>,
+    ctx: &RequestContext,
+    request: ListOffsetsRequest,
+) -> ListOffsetsResponse {
+    let v = ctx.api_version;
+    let read_committed = request.isolation_level == 1;
+    let topics = request
+        .topics
+        .into_iter()
+        .map(|t| {
+            let topic = broker.replicas.topic(t.name.as_str());
+            let partitions = t
+                .partitions
+                .iter()
+                .map(|p| {
+                    let base = ListOffsetsPartitionResponse::default()
+                        .with_partition_index(p.partition_index)
+                        .with_timestamp(-1)
+                        .with_offset(-1)
+                        .with_leader_epoch(-1);
+                    let partition = topic.as_ref().and_then(|t| {
+                        usize::try_from(p.partition_index)
+                            .ok()
+                            .and_then(|i| t.partitions.get(i))
+                    });
+                    let Some(partition) = partition else {
+                        return base.with_error_code(ErrorCode::UNKNOWN_TOPIC_OR_PARTITION.0);
+                    };
+                    let epoch = partition.leader_epoch();
+                    if p.current_leader_epoch != -1 && p.current_leader_epoch != epoch {
+                        let code = if p.current_leader_epoch > epoch {
+                            ErrorCode::UNKNOWN_LEADER_EPOCH
+                        } else {
+                            ErrorCode::FENCED_LEADER_EPOCH
+                        };
+                        return base.with_error_code(code.0);
+                    }
+                    match lookup(partition, p.timestamp, read_committed) {
+                        Ok((offset, timestamp)) => base
+                            .with_error_code(0)
+                            .with_offset(offset)
+                            .with_timestamp(timestamp)
+                            .with_leader_epoch(if offset >= 0 && v >= 4 { epoch } else { -1 }),
+                        Err(code) => base.with_error_code(code.0),
+                    }
+                })
+                .collect();
+            ListOffsetsTopicResponse::default()
+                .with_name(t.name)
+                .with_partitions(partitions)
+        })
+        .collect();
+    ListOffsetsResponse::default().with_topics(topics)
+}
+
+fn lookup(
+    partition: &Partition,
+    timestamp: i64,
+    read_committed: bool,
+) -> Result<(i64, i64), ErrorCode> {
+    let hw = partition.high_watermark();
+    let storage = |e: sluice_log::LogError| {
+        tracing::warn!(
+            "ListOffsets on {}-{}: {e}",
+            partition.topic,
+            partition.index
+        );
+        ErrorCode::KAFKA_STORAGE_ERROR
+    };
+    match timestamp {
+        // Without transactions the last stable offset equals the high watermark.
+        LATEST => Ok((if read_committed { hw } else { hw }, -1)),
+        EARLIEST | EARLIEST_LOCAL => Ok((partition.log_start_offset(), -1)),
+        EARLIEST_PENDING_UPLOAD | LATEST_TIERED => Ok((-1, -1)),
+        MAX_TIMESTAMP => match partition.log.max_timestamp_offset().map_err(storage)? {
+            Some((offset, ts)) if offset < hw => Ok((offset, ts)),
+            _ => Ok((-1, -1)),
+        },
+        t if t >= 0 => match partition.log.offset_for_timestamp(t).map_err(storage)? {
+            Some((offset, ts)) if offset < hw => Ok((offset, ts)),
+            _ => Ok((-1, -1)),
+        },
+        _ => Err(ErrorCode::INVALID_REQUEST),
+    }
+}

@@ -1,0 +1,162 @@
+//! Metadata: brokers, cluster id, controller, and topics with their partitions' leaders and
+//! replicas. Unknown topics are created when the client allows it and
+//! `auto.create.topics.enable` is on.
+
+use std::sync::Arc;
+
+use kafka_protocol::messages::metadata_response::{
+    MetadataResponseBroker, MetadataResponsePartition, MetadataResponseTopic,
+};
+use kafka_protocol::messages::{BrokerId, MetadataRequest, MetadataResponse, TopicName};
+use kafka_protocol::protocol::StrBytes;
+use sluice_protocol::error::ErrorCode;
+use uuid::Uuid;
+
+use super::{AUTHORIZED_OPS_NOT_REQUESTED, CLUSTER_OPS_ALL, TOPIC_OPS_ALL};
+use crate::broker::Broker;
+use crate::replica_manager::Topic;
+use crate::request::RequestContext;
+use crate::topic_name::validate_topic_name;
+
+pub async fn handle(
+    broker: &Arc<Broker>,
+    ctx: &RequestContext,
+    request: MetadataRequest,
+) -> MetadataResponse {
+    let v = ctx.api_version;
+    let topic_ops = |wanted: bool| {
+        if wanted {
+            TOPIC_OPS_ALL
+        } else {
+            AUTHORIZED_OPS_NOT_REQUESTED
+        }
+    };
+    let want_topic_ops = request.include_topic_authorized_operations;
+    // v0: an empty list means all topics; v1+: null means all, empty means none.
+    let requested = match request.topics {
+        None => None,
+        Some(t) if t.is_empty() && v == 0 => None,
+        Some(t) => Some(t),
+    };
+    let mut topics = Vec::new();
+    match requested {
+        None => {
+            for t in broker.replicas.topics() {
+                topics.push(describe_topic(broker, &t, topic_ops(want_topic_ops), v));
+            }
+        }
+        Some(list) => {
+            // Before v4 clients cannot ask, and auto-creation applies.
+            let allow_create = v < 4 || request.allow_auto_topic_creation;
+            for entry in list {
+                let name = entry.name.as_ref().map(|n| n.to_string());
+                let found = match &name {
+                    Some(n) => broker.replicas.topic(n),
+                    None => broker.replicas.topic_by_id(&entry.topic_id),
+                };
+                if let Some(t) = found {
+                    topics.push(describe_topic(broker, &t, topic_ops(want_topic_ops), v));
+                    continue;
+                }
+                let Some(name) = name else {
+                    topics.push(error_topic(
+                        None,
+                        entry.topic_id,
+                        ErrorCode::UNKNOWN_TOPIC_ID,
+                    ));
+                    continue;
+                };
+                if validate_topic_name(&name).is_err() {
+                    topics.push(error_topic(
+                        Some(&name),
+                        Uuid::nil(),
+                        ErrorCode::INVALID_TOPIC_EXCEPTION,
+                    ));
+                    continue;
+                }
+                if allow_create && broker.config().auto_create_topics() {
+                    match broker.replicas.auto_create(&name) {
+                        Ok(t) => {
+                            topics.push(describe_topic(broker, &t, topic_ops(want_topic_ops), v))
+                        }
+                        Err(e) => topics.push(error_topic(Some(&name), Uuid::nil(), e.code)),
+                    }
+                } else {
+                    topics.push(error_topic(
+                        Some(&name),
+                        Uuid::nil(),
+                        ErrorCode::UNKNOWN_TOPIC_OR_PARTITION,
+                    ));
+                }
+            }
+        }
+    }
+    let me = MetadataResponseBroker::default()
+        .with_node_id(BrokerId(broker.node_id))
+        .with_host(StrBytes::from_string(broker.advertised_host.clone()))
+        .with_port(i32::from(broker.advertised_port))
+        .with_rack(
+            broker
+                .config()
+                .rack()
+                .map(|r| StrBytes::from_string(r.to_string())),
+        );
+    MetadataResponse::default()
+        .with_brokers(vec![me])
+        .with_cluster_id(Some(StrBytes::from_string(broker.cluster_id().to_string())))
+        .with_controller_id(BrokerId(broker.node_id))
+        .with_topics(topics)
+        .with_cluster_authorized_operations(
+            if (8..=10).contains(&v) && request.include_cluster_authorized_operations {
+                CLUSTER_OPS_ALL
+            } else {
+                AUTHORIZED_OPS_NOT_REQUESTED
+            },
+        )
+}
+
+fn describe_topic(
+    broker: &Broker,
+    topic: &Topic,
+    authorized_ops: i32,
+    v: i16,
+) -> MetadataResponseTopic {
+    let me = BrokerId(broker.node_id);
+    let partitions = topic
+        .partitions
+        .iter()
+        .map(|p| {
+            MetadataResponsePartition::default()
+                .with_error_code(0)
+                .with_partition_index(p.index)
+                .with_leader_id(me)
+                .with_leader_epoch(if v >= 7 { p.leader_epoch() } else { -1 })
+                .with_replica_nodes(vec![me])
+                .with_isr_nodes(vec![me])
+                .with_offline_replicas(vec![])
+        })
+        .collect();
+    MetadataResponseTopic::default()
+        .with_error_code(0)
+        .with_name(Some(TopicName(StrBytes::from_string(
+            topic.name.to_string(),
+        ))))
+        .with_topic_id(if v >= 10 { topic.id } else { Uuid::nil() })
+        .with_is_internal(
+            topic.name.starts_with("__consumer_offsets") || &*topic.name == "__transaction_state",
+        )
+        .with_partitions(partitions)
+        .with_topic_authorized_operations(if v >= 8 {
+            authorized_ops
+        } else {
+            AUTHORIZED_OPS_NOT_REQUESTED
+        })
+}
+
+fn error_topic(name: Option<&str>, id: Uuid, code: ErrorCode) -> MetadataResponseTopic {
+    MetadataResponseTopic::default()
+        .with_error_code(code.0)
+        .with_name(name.map(|n| TopicName(StrBytes::from_string(n.to_string()))))
+        .with_topic_id(id)
+        .with_topic_authorized_operations(AUTHORIZED_OPS_NOT_REQUESTED)
+}

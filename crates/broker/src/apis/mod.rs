@@ -1,0 +1,170 @@
+//! Request dispatch: the request header picks the API, each API has its own handler module.
+//!
+//! Every frame goes through the same steps: the header is checked and decoded; ApiVersions with
+//! a version we do not know is answered in v0 shape (KIP-511); any other request whose version
+//! we do not implement closes the connection as Kafka does; the body is checked against the
+//! claimed sizes ([`sluice_protocol::guard`]) before `kafka-protocol` decodes it; the handler
+//! returns a response body which is framed with the request's correlation id.
+
+mod api_versions;
+mod configs;
+mod create_partitions;
+mod create_topics;
+mod delete_records;
+mod delete_topics;
+mod describe_cluster;
+mod fetch;
+mod list_offsets;
+mod metadata;
+mod produce;
+
+use std::sync::Arc;
+
+use bytes::{Buf, Bytes};
+use kafka_protocol::messages::{ApiKey, RequestHeader};
+use kafka_protocol::protocol::{Decodable, Encodable};
+use sluice_protocol::fetch_response::encode_fetch_response;
+use sluice_protocol::guard;
+
+use crate::broker::Broker;
+use crate::request::{decode, encode_response, RequestContext, Unparseable};
+
+/// The APIs Sluice implements and the versions it advertises in ApiVersions. Every range lies
+/// inside what the `kafka-protocol` crate can decode and encode.
+pub const SUPPORTED_APIS: &[(ApiKey, i16, i16)] = &[
+    (ApiKey::Produce, 3, 13),
+    (ApiKey::Fetch, 4, 18),
+    (ApiKey::ListOffsets, 1, 10),
+    (ApiKey::Metadata, 0, 13),
+    (ApiKey::ApiVersions, 0, 4),
+    (ApiKey::CreateTopics, 2, 7),
+    (ApiKey::DeleteTopics, 1, 6),
+    (ApiKey::DeleteRecords, 0, 2),
+    (ApiKey::DescribeConfigs, 1, 4),
+    (ApiKey::AlterConfigs, 0, 2),
+    (ApiKey::CreatePartitions, 0, 3),
+    (ApiKey::IncrementalAlterConfigs, 0, 1),
+    (ApiKey::DescribeCluster, 0, 2),
+];
+
+pub fn supported_versions(api: ApiKey) -> Option<(i16, i16)> {
+    SUPPORTED_APIS
+        .iter()
+        .find(|(k, _, _)| *k == api)
+        .map(|(_, lo, hi)| (*lo, *hi))
+}
+
+/// A response ready to write: one buffer, or several (record data kept in its own buffers).
+pub enum ResponseFrame {
+    One(Bytes),
+    Chunks(Vec<Bytes>),
+}
+
+/// Handles one request frame. `Ok(None)` means the request gets no response (acks=0 produce).
+pub async fn handle(
+    broker: Arc<Broker>,
+    frame: Bytes,
+) -> Result<Option<ResponseFrame>, Unparseable> {
+    if frame.len() < 8 {
+        return Err(Unparseable(format!(
+            "request of {} bytes is too short for a header",
+            frame.len()
+        )));
+    }
+    let raw_key = i16::from_be_bytes([frame[0], frame[1]]);
+    let version = i16::from_be_bytes([frame[2], frame[3]]);
+    let api =
+        ApiKey::try_from(raw_key).map_err(|_| Unparseable(format!("unknown api key {raw_key}")))?;
+    let Some((min, max)) = supported_versions(api) else {
+        return Err(Unparseable(format!(
+            "api {api:?} (key {raw_key}) is not supported"
+        )));
+    };
+    if api == ApiKey::ApiVersions && version > max {
+        // KIP-511: answer a newer ApiVersions in v0 shape so the client can downgrade.
+        let correlation_id = i32::from_be_bytes([frame[4], frame[5], frame[6], frame[7]]);
+        return api_versions::unsupported_version(correlation_id)
+            .map(|b| Some(ResponseFrame::One(b)));
+    }
+    if version < min || version > max {
+        return Err(Unparseable(format!(
+            "{api:?} v{version} is not supported (supported: v{min}-v{max})"
+        )));
+    }
+    let header_len = guard::check_request_header(&frame)
+        .map_err(|e| Unparseable(format!("bad request header: {e}")))?;
+    let mut body = frame.clone();
+    let header = RequestHeader::decode(&mut body, api.request_header_version(version))
+        .map_err(|e| Unparseable(format!("bad request header: {e}")))?;
+    debug_assert_eq!(frame.len() - body.len(), header_len);
+    guard::check_request(raw_key, version, body.chunk())
+        .map_err(|e| Unparseable(format!("{api:?} v{version}: {e}")))?;
+    let ctx = RequestContext::from_header(api, &header);
+    dispatch(&broker, &ctx, body).await
+}
+
+async fn dispatch(
+    broker: &Arc<Broker>,
+    ctx: &RequestContext,
+    mut body: Bytes,
+) -> Result<Option<ResponseFrame>, Unparseable> {
+    let v = ctx.api_version;
+    macro_rules! run {
+        ($handler:path) => {{
+            let request = decode(&mut body, v)?;
+            let response = $handler(broker, ctx, request).await;
+            respond(ctx, &response).map(Some)
+        }};
+    }
+    match ctx.api_key {
+        ApiKey::ApiVersions => run!(api_versions::handle),
+        ApiKey::Metadata => run!(metadata::handle),
+        ApiKey::Produce => {
+            let request = decode(&mut body, v)?;
+            match produce::handle(broker, ctx, request).await {
+                Some(response) => respond(ctx, &response).map(Some),
+                None => Ok(None),
+            }
+        }
+        ApiKey::Fetch => {
+            let request = decode(&mut body, v)?;
+            let response = fetch::handle(broker, ctx, request).await;
+            encode_fetch_response(ctx.correlation_id, v, &response)
+                .map(|chunks| Some(ResponseFrame::Chunks(chunks)))
+                .map_err(|e| Unparseable(e.to_string()))
+        }
+        ApiKey::ListOffsets => run!(list_offsets::handle),
+        ApiKey::CreateTopics => run!(create_topics::handle),
+        ApiKey::DeleteTopics => run!(delete_topics::handle),
+        ApiKey::CreatePartitions => run!(create_partitions::handle),
+        ApiKey::DeleteRecords => run!(delete_records::handle),
+        ApiKey::DescribeConfigs => run!(configs::describe),
+        ApiKey::AlterConfigs => run!(configs::alter),
+        ApiKey::IncrementalAlterConfigs => run!(configs::incremental_alter),
+        ApiKey::DescribeCluster => run!(describe_cluster::handle),
+        other => Err(Unparseable(format!("api {other:?} is not supported"))),
+    }
+}
+
+fn respond<R: Encodable>(ctx: &RequestContext, response: &R) -> Result<ResponseFrame, Unparseable> {
+    encode_response(ctx.correlation_id, ctx.api_key, ctx.api_version, response)
+        .map(ResponseFrame::One)
+}
+
+/// Kafka's authorized-operations bitfields (KIP-430): with no authorizer every operation that
+/// applies to the resource is allowed. `INT32_MIN` means "not requested".
+pub const AUTHORIZED_OPS_NOT_REQUESTED: i32 = i32::MIN;
+/// READ, WRITE, CREATE, DELETE, ALTER, DESCRIBE, DESCRIBE_CONFIGS, ALTER_CONFIGS.
+pub const TOPIC_OPS_ALL: i32 =
+    (1 << 3) | (1 << 4) | (1 << 5) | (1 << 6) | (1 << 7) | (1 << 8) | (1 << 10) | (1 << 11);
+/// CREATE, ALTER, DESCRIBE, CLUSTER_ACTION, DESCRIBE_CONFIGS, ALTER_CONFIGS, IDEMPOTENT_WRITE,
+/// CREATE_TOKENS, DESCRIBE_TOKENS.
+pub const CLUSTER_OPS_ALL: i32 = (1 << 5)
+    | (1 << 7)
+    | (1 << 8)
+    | (1 << 9)
+    | (1 << 10)
+    | (1 << 11)
+    | (1 << 12)
+    | (1 << 13)
+    | (1 << 14);

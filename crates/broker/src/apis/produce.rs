@@ -1,0 +1,225 @@
+//! Produce: validate each partition's record batches, append them, answer per `acks`.
+//!
+//! The batches stay the `Bytes` slice of the request frame; the log writes them with their
+//! base offsets patched in a copy of the header (the CRC does not cover the base offset), so the
+//! record data is copied once from the socket and written once to the file.
+
+use std::sync::Arc;
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+use bytes::Bytes;
+use kafka_protocol::messages::produce_response::{PartitionProduceResponse, TopicProduceResponse};
+use kafka_protocol::messages::{ProduceRequest, ProduceResponse};
+use kafka_protocol::protocol::StrBytes;
+use sluice_protocol::batch::{validate_batches, BatchSetInfo};
+use sluice_protocol::error::ErrorCode;
+
+use crate::broker::Broker;
+use crate::partition::Partition;
+use crate::request::RequestContext;
+use crate::topic_config::effective;
+
+/// `None`: acks=0, no response is sent.
+pub async fn handle(
+    broker: &Arc<Broker>,
+    ctx: &RequestContext,
+    request: ProduceRequest,
+) -> Option<ProduceResponse> {
+    let acks = request.acks;
+    let acks_valid = matches!(acks, -1..=1);
+    let by_id = ctx.api_version >= 13;
+    let mut responses = Vec::with_capacity(request.topic_data.len());
+    for topic_data in request.topic_data {
+        let topic = if by_id {
+            broker.replicas.topic_by_id(&topic_data.topic_id)
+        } else {
+            broker.replicas.topic(topic_data.name.as_str())
+        };
+        let unknown = if by_id {
+            ErrorCode::UNKNOWN_TOPIC_ID
+        } else {
+            ErrorCode::UNKNOWN_TOPIC_OR_PARTITION
+        };
+        let mut partition_responses = Vec::with_capacity(topic_data.partition_data.len());
+        for pd in topic_data.partition_data {
+            let result = if !acks_valid {
+                Err(error(ErrorCode::INVALID_REQUIRED_ACKS, None))
+            } else {
+                match topic.as_ref() {
+                    None => Err(error(unknown, None)),
+                    Some(t) => match usize::try_from(pd.index)
+                        .ok()
+                        .and_then(|i| t.partitions.get(i))
+                    {
+                        None => Err(error(ErrorCode::UNKNOWN_TOPIC_OR_PARTITION, None)),
+                        Some(p) => {
+                            let records = pd.records.unwrap_or_default();
+                            append(
+                                broker,
+                                p,
+                                &t.configs,
+                                records,
+                                acks,
+                                request.timeout_ms,
+                                ctx.api_version,
+                            )
+                            .await
+                        }
+                    },
+                }
+            };
+            let resp = match result {
+                Ok(r) => r,
+                Err(r) => r,
+            };
+            partition_responses.push(resp.with_index(pd.index));
+        }
+        responses.push(
+            TopicProduceResponse::default()
+                .with_name(topic_data.name)
+                .with_topic_id(topic_data.topic_id)
+                .with_partition_responses(partition_responses),
+        );
+    }
+    if acks == 0 {
+        return None;
+    }
+    Some(ProduceResponse::default().with_responses(responses))
+}
+
+/// Error messages exist in responses from v8 on.
+fn message(version: i16, text: String) -> Option<String> {
+    (version >= 8).then_some(text)
+}
+
+fn error(code: ErrorCode, message: Option<String>) -> PartitionProduceResponse {
+    PartitionProduceResponse::default()
+        .with_error_code(code.0)
+        .with_base_offset(-1)
+        .with_log_append_time_ms(-1)
+        .with_log_start_offset(-1)
+        .with_error_message(message.map(StrBytes::from_string))
+}
+
+async fn append(
+    broker: &Arc<Broker>,
+    partition: &Arc<Partition>,
+    configs: &std::collections::BTreeMap<String, String>,
+    records: Bytes,
+    acks: i16,
+    timeout_ms: i32,
+    version: i16,
+) -> Result<PartitionProduceResponse, PartitionProduceResponse> {
+    let config = broker.config();
+    let max_message_bytes: usize = effective(config, configs, "max.message.bytes")
+        .parse()
+        .unwrap_or(1_048_588);
+    let info = validate_batches(&records, max_message_bytes)
+        .map_err(|e| error(e.error_code(), message(version, e.to_string())))?;
+    if info.batch_count != 1 {
+        // Kafka: produce v3+ carries exactly one record batch per partition.
+        return Err(error(
+            ErrorCode::INVALID_RECORD,
+            message(
+                version,
+                format!(
+                    "Produce requests carry exactly one record batch per partition, got {}",
+                    info.batch_count
+                ),
+            ),
+        ));
+    }
+    if effective(config, configs, "message.timestamp.type") == "CreateTime" {
+        check_timestamps(config, configs, &info).map_err(|e| {
+            let text = e
+                .error_message
+                .as_ref()
+                .map(|m| m.to_string())
+                .unwrap_or_default();
+            e.with_error_message(message(version, text).map(StrBytes::from_string))
+        })?;
+    }
+    let appended = partition.append_as_leader(&records).map_err(|e| {
+        error(
+            ErrorCode::KAFKA_STORAGE_ERROR,
+            message(version, e.to_string()),
+        )
+    })?;
+    let next_offset = appended.last_offset + 1;
+    if appended.flush_due {
+        let p = partition.clone();
+        let flushed = tokio::task::spawn_blocking(move || p.log.flush(next_offset)).await;
+        match flushed {
+            Ok(Ok(())) => {}
+            Ok(Err(e)) => {
+                return Err(error(
+                    ErrorCode::KAFKA_STORAGE_ERROR,
+                    message(version, e.to_string()),
+                ))
+            }
+            Err(e) => {
+                return Err(error(
+                    ErrorCode::KAFKA_STORAGE_ERROR,
+                    message(version, e.to_string()),
+                ))
+            }
+        }
+    }
+    if acks == -1 {
+        // acks=all: answer once the high watermark (the ISR's replicated offset) covers the batch.
+        let deadline = Duration::from_millis(timeout_ms.max(0) as u64);
+        if !partition
+            .wait_for_high_watermark(next_offset, deadline)
+            .await
+        {
+            return Err(error(ErrorCode::REQUEST_TIMED_OUT, None));
+        }
+    }
+    Ok(PartitionProduceResponse::default()
+        .with_error_code(0)
+        .with_base_offset(appended.first_offset)
+        .with_log_append_time_ms(appended.log_append_time)
+        .with_log_start_offset(if version >= 5 {
+            appended.log_start_offset
+        } else {
+            -1
+        }))
+}
+
+/// CreateTime topics reject batches whose timestamps lie outside
+/// `message.timestamp.before.max.ms` / `message.timestamp.after.max.ms` of the broker's clock.
+fn check_timestamps(
+    config: &crate::config::BrokerConfig,
+    configs: &std::collections::BTreeMap<String, String>,
+    info: &BatchSetInfo,
+) -> Result<(), PartitionProduceResponse> {
+    let now = SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map(|d| d.as_millis() as i64)
+        .unwrap_or(0);
+    let before: i64 = effective(config, configs, "message.timestamp.before.max.ms")
+        .parse()
+        .unwrap_or(i64::MAX);
+    let after: i64 = effective(config, configs, "message.timestamp.after.max.ms")
+        .parse()
+        .unwrap_or(i64::MAX);
+    if info.max_timestamp > now.saturating_add(after) {
+        return Err(error(
+            ErrorCode::INVALID_TIMESTAMP,
+            Some(format!(
+                "Timestamp {} of a record is more than {after} ms ahead of the broker's time {now}",
+                info.max_timestamp
+            )),
+        ));
+    }
+    if info.max_timestamp >= 0 && info.max_timestamp < now.saturating_sub(before) {
+        return Err(error(
+            ErrorCode::INVALID_TIMESTAMP,
+            Some(format!(
+                "Timestamp {} of a record is more than {before} ms behind the broker's time {now}",
+                info.max_timestamp
+            )),
+        ));
+    }
+    Ok(())
+}

@@ -1,0 +1,27 @@
+//! The state every request handler sees: configuration, identity, hosted partitions and the
+//! fetch-session cache.
+
+use crate::config::BrokerConfig;
+use crate::fetch_session::FetchSessionCache;
+use crate::replica_manager::ReplicaManager;
+
+pub struct Broker {
+    pub node_id: i32,
+    /// Host and port clients are told to connect to (Metadata, DescribeCluster).
+    pub advertised_host: String,
+    pub advertised_port: u16,
+    pub replicas: ReplicaManager,
+    pub fetch_sessions: FetchSessionCache,
+    /// Resolves when the server is shutting down: long-polling fetches return at once.
+    pub shutdown: tokio::sync::watch::Receiver<bool>,
+}
+
+impl Broker {
+    pub fn config(&self) -> &BrokerConfig {
+        self.replicas.config()
+    }
+
+    pub fn cluster_id(&self) -> &str {
+        self.replicas.cluster_id()
+    }
+}

@@ -1,0 +1,33 @@
+//! sluice-broker: the Kafka-protocol server.
+//!
+//! # Layout
+//! - `server`: binds the listener, accepts connections, runs retention and flush tasks, shuts
+//!   down in order.
+//! - `connection`: one client connection: framing, pipelining, responses in request order.
+//! - `apis`: dispatch by api key, then one module per API (`apis/produce.rs`, `apis/fetch.rs`,
+//!   ...), each turning a decoded request into a response.
+//! - `broker`: the state handlers share ([`Broker`]).
+//! - `replica_manager`: the partitions this broker hosts, topic creation/deletion/configs.
+//! - `partition`: one partition: its log, high watermark and leader epoch.
+//! - `fetch_session`: the KIP-227 incremental fetch session cache.
+//! - `topic_store`: the durable topic registry.
+//! - `config`: broker configuration with Kafka's key names; `topic_config`: topic-level keys.
+//! - `request`: request header decoding and response framing.
+//! - `topic_name`: Kafka's topic-name rules.
+
+pub mod apis;
+pub mod broker;
+pub mod config;
+pub mod connection;
+pub mod fetch_session;
+pub mod partition;
+pub mod replica_manager;
+pub mod request;
+pub mod server;
+pub mod topic_config;
+pub mod topic_name;
+pub mod topic_store;
+
+pub use broker::Broker;
+pub use config::{BrokerConfig, ConfigError};
+pub use server::{start, ServerError, ServerHandle};

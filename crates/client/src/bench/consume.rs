@@ -1,0 +1,143 @@
+//! `sluice bench consume`: read records from the beginning of every partition and report
+//! throughput. The clock starts when the partitions are assigned and stops at the last record.
+
+use std::time::{Duration, Instant};
+
+use anyhow::{anyhow, bail, Context as _, Result};
+use clap::Args;
+use rdkafka::consumer::Consumer;
+use rdkafka::{Offset, TopicPartitionList};
+use serde_json::{Map, Value};
+
+use super::latency::{round3, throughput};
+use crate::connection::{
+    describe_error, fetch_metadata, topic_partitions, ConnectArgs, METADATA_TIMEOUT,
+};
+use crate::consume::{assign_only_consumer, is_fatal_consume_error};
+
+#[derive(Args, Debug, Clone, PartialEq, Eq)]
+pub struct BenchConsumeArgs {
+    /// Topic to read.
+    #[arg(long)]
+    pub topic: String,
+    /// Records to read (default: everything below the high watermarks at the start).
+    #[arg(long)]
+    pub records: Option<u64>,
+    /// Give up after this many milliseconds without a record.
+    #[arg(long, default_value_t = 10_000)]
+    pub timeout_ms: u64,
+}
+
+const PROGRESS_INTERVAL: Duration = Duration::from_secs(5);
+
+pub fn run(connect: &ConnectArgs, args: &BenchConsumeArgs) -> Result<()> {
+    let consumer = assign_only_consumer(connect, &[])?;
+    let metadata = fetch_metadata(
+        consumer.client(),
+        Some(&args.topic),
+        &connect.bootstrap_server,
+    )?;
+    let partitions = topic_partitions(&metadata, &args.topic)?;
+    let target = match args.records {
+        Some(n) => n,
+        None => {
+            let mut available: u64 = 0;
+            for &partition in &partitions {
+                let (low, high) = consumer
+                    .fetch_watermarks(&args.topic, partition, METADATA_TIMEOUT)
+                    .map_err(|e| {
+                        anyhow!(
+                            "reading watermarks of partition {partition}: {}",
+                            describe_error(&e)
+                        )
+                    })?;
+                available += u64::try_from(high.saturating_sub(low)).unwrap_or(0);
+            }
+            if available == 0 {
+                bail!("topic '{}' has no records to read", args.topic);
+            }
+            available
+        }
+    };
+
+    let mut assignment = TopicPartitionList::with_capacity(partitions.len());
+    for &partition in &partitions {
+        assignment
+            .add_partition_offset(&args.topic, partition, Offset::Beginning)
+            .map_err(|e| anyhow!("building assignment: {}", describe_error(&e)))?;
+    }
+    let start = Instant::now();
+    consumer
+        .assign(&assignment)
+        .map_err(|e| anyhow!("assigning partitions: {}", describe_error(&e)))?;
+
+    let idle_limit = Duration::from_millis(args.timeout_ms);
+    let mut records: u64 = 0;
+    let mut bytes: u64 = 0;
+    let mut first_record: Option<Duration> = None;
+    let mut last_record = start;
+    let mut window_start = start;
+    let mut window_records: u64 = 0;
+    let mut window_bytes: u64 = 0;
+    while records < target {
+        match consumer.poll(Duration::from_millis(100)) {
+            Some(Ok(message)) => {
+                let size = (message.payload_len() + message.key_len()) as u64;
+                records += 1;
+                bytes += size;
+                window_records += 1;
+                window_bytes += size;
+                last_record = Instant::now();
+                first_record.get_or_insert_with(|| start.elapsed());
+                if records & 4095 == 0 && window_start.elapsed() >= PROGRESS_INTERVAL {
+                    let (rps, mbps) = throughput(
+                        window_records,
+                        window_bytes,
+                        window_start.elapsed().as_secs_f64(),
+                    );
+                    eprintln!("{records} records read, {rps:.1} records/sec ({mbps:.2} MB/sec).");
+                    window_start = Instant::now();
+                    window_records = 0;
+                    window_bytes = 0;
+                }
+            }
+            Some(Err(error)) if is_fatal_consume_error(&error) => {
+                bail!("consuming '{}': {}", args.topic, describe_error(&error));
+            }
+            Some(Err(error)) => eprintln!("warning: {}", describe_error(&error)),
+            None => {
+                if last_record.elapsed() >= idle_limit {
+                    break;
+                }
+            }
+        }
+    }
+    let elapsed_s = last_record.duration_since(start).as_secs_f64();
+    let (records_per_sec, mb_per_sec) = throughput(records, bytes, elapsed_s);
+    eprintln!(
+        "{records} records read in {elapsed_s:.3} s, {records_per_sec:.1} records/sec \
+         ({mb_per_sec:.2} MB/sec)."
+    );
+    let mut report = Map::new();
+    report.insert("kind".into(), "consume".into());
+    report.insert("records".into(), records.into());
+    report.insert("bytes".into(), bytes.into());
+    report.insert("elapsed_s".into(), round3(elapsed_s).into());
+    report.insert("records_per_sec".into(), records_per_sec.into());
+    report.insert("mb_per_sec".into(), mb_per_sec.into());
+    report.insert(
+        "first_record_ms".into(),
+        round3(first_record.unwrap_or_default().as_secs_f64() * 1000.0).into(),
+    );
+    println!(
+        "{}",
+        serde_json::to_string(&Value::Object(report)).context("encoding the report")?
+    );
+    if records < target {
+        bail!(
+            "read only {records} of {target} records: none arrived for {} ms",
+            args.timeout_ms
+        );
+    }
+    Ok(())
+}

@@ -1,0 +1,265 @@
+//! Argument parsing of every client command, through clap as the binary will use it.
+
+use clap::{CommandFactory, Parser};
+
+use crate::bench::BenchCommand;
+use crate::producer_options::{Acks, Compression};
+use crate::topic::TopicCommand;
+use crate::ClientCommand;
+
+#[derive(Parser, Debug)]
+#[command(name = "sluice")]
+struct Cli {
+    #[command(subcommand)]
+    command: ClientCommand,
+}
+
+fn parse(args: &[&str]) -> Result<ClientCommand, clap::Error> {
+    Cli::try_parse_from(std::iter::once("sluice").chain(args.iter().copied())).map(|c| c.command)
+}
+
+fn kv(k: &str, v: &str) -> (String, String) {
+    (k.to_string(), v.to_string())
+}
+
+#[test]
+fn command_definition_is_consistent() {
+    Cli::command().debug_assert();
+}
+
+#[test]
+fn topic_create_with_everything() {
+    let ClientCommand::Topic(args) = parse(&[
+        "topic",
+        "create",
+        "orders",
+        "--partitions",
+        "6",
+        "--replication-factor",
+        "3",
+        "--config",
+        "retention.ms=1000",
+        "--config",
+        "cleanup.policy=compact",
+        "-b",
+        "h1:9092,h2:9092",
+        "-X",
+        "socket.timeout.ms=5000",
+    ])
+    .expect("valid") else {
+        panic!("not a topic command");
+    };
+    assert_eq!(args.connect.bootstrap_server, "h1:9092,h2:9092");
+    assert_eq!(
+        args.connect.properties,
+        vec![kv("socket.timeout.ms", "5000")]
+    );
+    assert_eq!(
+        args.command,
+        TopicCommand::Create {
+            name: "orders".into(),
+            partitions: Some(6),
+            replication_factor: Some(3),
+            configs: vec![kv("retention.ms", "1000"), kv("cleanup.policy", "compact")],
+        }
+    );
+}
+
+#[test]
+fn connection_flags_work_before_the_subcommand_too() {
+    let ClientCommand::Topic(args) = parse(&["topic", "-b", "x:1", "list"]).expect("valid") else {
+        panic!("not a topic command");
+    };
+    assert_eq!(args.connect.bootstrap_server, "x:1");
+    assert_eq!(args.command, TopicCommand::List);
+}
+
+#[test]
+fn topic_alter_and_delete() {
+    let ClientCommand::Topic(args) = parse(&[
+        "topic",
+        "alter",
+        "t",
+        "--partitions",
+        "12",
+        "--delete-config",
+        "retention.ms",
+        "--config",
+        "segment.bytes=1048576",
+    ])
+    .expect("valid") else {
+        panic!("not a topic command");
+    };
+    assert_eq!(
+        args.command,
+        TopicCommand::Alter {
+            name: "t".into(),
+            partitions: Some(12),
+            configs: vec![kv("segment.bytes", "1048576")],
+            delete_configs: vec!["retention.ms".into()],
+        }
+    );
+    assert!(parse(&["topic", "delete"]).is_err(), "name is required");
+    assert!(parse(&["topic", "create", "t", "--config", "novalue"]).is_err());
+}
+
+#[test]
+fn produce_flags() {
+    let ClientCommand::Produce(args) = parse(&[
+        "produce",
+        "t",
+        "--file",
+        "in.txt",
+        "--key-separator",
+        "::",
+        "--header",
+        "a=1",
+        "--header",
+        "b=x=y",
+        "--partition",
+        "2",
+        "--acks",
+        "1",
+        "--compression",
+        "zstd",
+    ])
+    .expect("valid") else {
+        panic!("not produce");
+    };
+    assert_eq!(args.topic, "t");
+    assert_eq!(args.file.as_deref(), Some(std::path::Path::new("in.txt")));
+    assert_eq!(args.key_separator.as_deref(), Some("::"));
+    assert_eq!(args.headers, vec![kv("a", "1"), kv("b", "x=y")]);
+    assert_eq!(args.partition, Some(2));
+    assert_eq!(args.acks, Acks::Leader);
+    assert_eq!(args.compression, Some(Compression::Zstd));
+}
+
+#[test]
+fn produce_defaults_and_bad_values() {
+    let ClientCommand::Produce(args) = parse(&["produce", "t"]).expect("valid") else {
+        panic!("not produce");
+    };
+    assert_eq!(args.acks, Acks::All);
+    assert_eq!(args.compression, None);
+    assert!(args.connect.properties.is_empty());
+    assert!(parse(&["produce", "t", "--acks", "2"]).is_err());
+    assert!(parse(&["produce", "t", "--compression", "brotli"]).is_err());
+    assert!(parse(&["produce", "t", "--key-separator", ""]).is_err());
+    let ClientCommand::Produce(args) = parse(&["produce", "t", "--acks", "-1"]).expect("valid")
+    else {
+        panic!("not produce");
+    };
+    assert_eq!(args.acks, Acks::All);
+}
+
+#[test]
+fn consume_flags() {
+    let ClientCommand::Consume(args) = parse(&[
+        "consume",
+        "t",
+        "--from-beginning",
+        "--partition",
+        "0",
+        "-n",
+        "10",
+        "--timeout-ms",
+        "500",
+        "--exit-at-end",
+        "--format",
+        "%k=%v\\n",
+    ])
+    .expect("valid") else {
+        panic!("not consume");
+    };
+    assert!(args.from_beginning);
+    assert_eq!(args.partition, Some(0));
+    assert_eq!(args.count, Some(10));
+    assert_eq!(args.timeout_ms, Some(500));
+    assert!(args.exit_at_end);
+    assert!(args.format.is_some());
+}
+
+#[test]
+fn consume_start_positions_exclude_each_other() {
+    assert!(parse(&["consume", "t", "--from-beginning", "--from-end"]).is_err());
+    assert!(parse(&["consume", "t", "--offset", "5", "--timestamp", "1"]).is_err());
+    assert!(parse(&["consume", "t", "--format", "%z"]).is_err());
+    let ClientCommand::Consume(args) = parse(&["consume", "t", "--offset", "5"]).expect("valid")
+    else {
+        panic!("not consume");
+    };
+    assert_eq!(args.offset, Some(5));
+}
+
+#[test]
+fn bench_produce_flags() {
+    let ClientCommand::Bench(args) = parse(&[
+        "bench",
+        "produce",
+        "--topic",
+        "perf",
+        "--records",
+        "5000000",
+        "--record-size",
+        "100",
+        "--acks",
+        "1",
+        "--compression",
+        "lz4",
+        "--linger-ms",
+        "10",
+        "--batch-size",
+        "262144",
+        "--partitions",
+        "8",
+        "--rate",
+        "100000",
+        "-X",
+        "queue.buffering.max.kbytes=2097151",
+    ])
+    .expect("valid") else {
+        panic!("not bench");
+    };
+    assert_eq!(
+        args.connect.properties,
+        vec![kv("queue.buffering.max.kbytes", "2097151")]
+    );
+    let BenchCommand::Produce(bench) = args.command else {
+        panic!("not bench produce");
+    };
+    assert_eq!(bench.topic, "perf");
+    assert_eq!(bench.records, 5_000_000);
+    assert_eq!(bench.acks, Acks::Leader);
+    assert_eq!(bench.compression, Some(Compression::Lz4));
+    assert_eq!(bench.linger_ms, Some(10));
+    assert_eq!(bench.batch_size, Some(262_144));
+    assert_eq!(bench.partitions, Some(8));
+    assert_eq!(bench.rate, 100_000);
+}
+
+#[test]
+fn bench_defaults() {
+    let ClientCommand::Bench(args) = parse(&["bench", "e2e", "--topic", "lat"]).expect("valid")
+    else {
+        panic!("not bench");
+    };
+    let BenchCommand::E2e(bench) = args.command else {
+        panic!("not bench e2e");
+    };
+    assert_eq!(
+        (bench.records, bench.rate, bench.record_size),
+        (10_000, 10_000, 100)
+    );
+    assert!(parse(&["bench", "e2e", "--topic", "x", "--record-size", "8"]).is_err());
+    assert!(parse(&["bench", "e2e", "--topic", "x", "--rate", "0"]).is_err());
+    let ClientCommand::Bench(args) = parse(&["bench", "consume", "--topic", "t"]).expect("valid")
+    else {
+        panic!("not bench");
+    };
+    let BenchCommand::Consume(bench) = args.command else {
+        panic!("not bench consume");
+    };
+    assert_eq!((bench.records, bench.timeout_ms), (None, 10_000));
+    assert!(parse(&["bench", "produce"]).is_err(), "--topic is required");
+}

@@ -1,0 +1,60 @@
+//! sluice-client: the client-side commands of the `sluice` CLI (`topic`, `produce`, `consume`,
+//! `bench`), built on librdkafka through the `rdkafka` crate, so they work against any
+//! Kafka-compatible cluster, not only Sluice.
+//!
+//! Layout:
+//! - `connection.rs`: `-b/--bootstrap-server` and `-X key=value` shared by every command, client
+//!   configuration, Kafka error names for messages.
+//! - `topic.rs`: `topic create|list|describe|alter|delete` (admin API).
+//! - `produce.rs`: `produce`, one record per input line.
+//! - `consume.rs`: `consume` with assign + explicit start positions.
+//! - `format.rs`: the `consume --format` template.
+//! - `producer_options.rs`: `--acks` and `--compression` values.
+//! - `bench/`: `bench produce|consume|e2e`.
+//!
+//! Every command runs its blocking librdkafka work on tokio's blocking pool and returns one
+//! `anyhow` error whose message is a single line.
+
+mod bench;
+mod connection;
+mod consume;
+mod format;
+mod produce;
+mod producer_options;
+mod topic;
+
+use clap::Subcommand;
+
+pub use bench::{BenchArgs, BenchCommand, BenchConsumeArgs, BenchE2eArgs, BenchProduceArgs};
+pub use connection::ConnectArgs;
+pub use consume::ConsumeArgs;
+pub use produce::ProduceArgs;
+pub use producer_options::{Acks, Compression};
+pub use topic::{TopicArgs, TopicCommand};
+
+/// The client commands; the binary flattens these into its own command enum.
+#[derive(Subcommand, Debug, Clone, PartialEq, Eq)]
+pub enum ClientCommand {
+    /// Create, list, describe, alter and delete topics.
+    Topic(TopicArgs),
+    /// Produce records read line by line from stdin or a file.
+    Produce(ProduceArgs),
+    /// Print records of a topic.
+    Consume(ConsumeArgs),
+    /// Measure producer, consumer and end-to-end performance.
+    Bench(BenchArgs),
+}
+
+pub async fn run(cmd: ClientCommand) -> anyhow::Result<()> {
+    match cmd {
+        ClientCommand::Topic(args) => topic::run(args).await,
+        ClientCommand::Produce(args) => produce::run(args).await,
+        ClientCommand::Consume(args) => consume::run(args).await,
+        ClientCommand::Bench(args) => bench::run(args).await,
+    }
+}
+
+#[cfg(test)]
+mod cli_tests;
+#[cfg(test)]
+mod mock_cluster_tests;

@@ -1,0 +1,51 @@
+//! The log's error type. The broker turns it into a Kafka error code with [`LogError::error_code`].
+
+use std::path::PathBuf;
+
+use sluice_protocol::batch::BatchError;
+use sluice_protocol::error::ErrorCode;
+
+#[derive(Debug, thiserror::Error)]
+pub enum LogError {
+    #[error("I/O error on {path}: {source}")]
+    Io {
+        path: PathBuf,
+        #[source]
+        source: std::io::Error,
+    },
+    #[error("offset {offset} is out of range [{log_start_offset}, {log_end_offset}]")]
+    OffsetOutOfRange {
+        offset: i64,
+        log_start_offset: i64,
+        log_end_offset: i64,
+    },
+    /// `append` was given bytes that are not whole v2 batches.
+    #[error("invalid records: {0}")]
+    InvalidRecords(#[from] BatchError),
+    /// Stored data that cannot be read back (a batch that fails to decode, a bad checkpoint).
+    #[error("corrupt data in {path}: {reason}")]
+    Corrupt { path: PathBuf, reason: String },
+    /// An append would put a relative offset or file position out of the index formats' range.
+    #[error("append of {bytes} bytes does not fit in one segment (segment.bytes {segment_bytes})")]
+    TooLargeForSegment { bytes: usize, segment_bytes: u64 },
+    #[error("the log has been closed")]
+    Closed,
+}
+
+impl LogError {
+    pub(crate) fn io(path: impl Into<PathBuf>) -> impl FnOnce(std::io::Error) -> LogError {
+        let path = path.into();
+        move |source| LogError::Io { path, source }
+    }
+
+    /// The Kafka error code for this error in a response.
+    pub fn error_code(&self) -> ErrorCode {
+        match self {
+            LogError::OffsetOutOfRange { .. } => ErrorCode::OFFSET_OUT_OF_RANGE,
+            LogError::InvalidRecords(e) => e.error_code(),
+            LogError::TooLargeForSegment { .. } => ErrorCode::RECORD_LIST_TOO_LARGE,
+            LogError::Closed => ErrorCode::NOT_LEADER_OR_FOLLOWER,
+            LogError::Io { .. } | LogError::Corrupt { .. } => ErrorCode::KAFKA_STORAGE_ERROR,
+        }
+    }
+}

@@ -1,0 +1,60 @@
+//! sluice-log: the storage engine. A partition's data is a directory of segments, each a file of
+//! Kafka v2 record batches with a sparse offset index and a time index, in Kafka's on-disk
+//! formats. Synchronous and thread-safe: the async broker calls appends and reads directly and
+//! fsyncs ([`Log::flush`]) from a blocking thread.
+//!
+//! # Layout
+//! - `log`: [`Log`], one partition: offset assignment, rolling, reads, flush (group commit),
+//!   timestamp lookups, DeleteRecords, retention passes, truncation, open/close.
+//! - `segment`: one segment (`.log` file + indexes), positional reads, vectored appends.
+//! - `offset_index`, `time_index`: the `.index` and `.timeindex` files (layouts in their docs).
+//! - `recovery`: rebuilding a segment's indexes and state, truncating a torn tail.
+//! - `retention`: which segments `retention.ms` / `retention.bytes` delete.
+//! - `checkpoint`: `log-start-offset.checkpoint` and the clean-shutdown marker.
+//! - `config`: [`LogConfig`] (Kafka's topic-level names and defaults).
+//! - `clock`: [`Clock`], [`SystemClock`], [`ManualClock`].
+//! - `error`: [`LogError`].
+//!
+//! # Partition directory
+//! ```text
+//! 00000000000000000000.log        batches with offsets [0, next segment's base)
+//! 00000000000000000000.index      offset index (8-byte entries)
+//! 00000000000000000000.timeindex  time index (12-byte entries)
+//! 00000000000000001234.log ...    later segments; the last one is the active segment
+//! log-start-offset.checkpoint     "0\n<log start offset>\n"
+//! .clean-shutdown                 present only while the log is cleanly closed
+//! *.deleted                       segment files awaiting file.delete.delay.ms (removed on open)
+//! *.tmp                           checkpoint being written (removed on open)
+//! ```
+//!
+//! # Rules (Kafka's)
+//! - Append: batch i of an append gets base offset = log end offset; baseOffset and
+//!   partitionLeaderEpoch are patched in a 61-byte header copy and the rest of the batch is
+//!   written from the caller's buffer with vectored writes. Under LogAppendTime the batch is
+//!   copied, stamped and its CRC recomputed. A new segment is rolled first when the append would
+//!   exceed `segment.bytes`, the segment's first batch is older than `segment.ms` (by record
+//!   timestamps, or by clock when batches carry none), an index is full (`segment.index.bytes`),
+//!   or a relative offset would overflow i32.
+//! - Read: whole batches as stored, from the batch holding the requested offset, from one
+//!   segment per call, never a batch starting at or after `max_offset` (the high watermark), at
+//!   most `max_bytes` except that the first batch is always whole when `min_one_batch` (KIP-74).
+//! - Recovery: after an unclean shutdown the active segment is revalidated batch by batch
+//!   (length, magic, offsets, CRC-32C) and cut at the first bad batch; indexes of every segment
+//!   are sanity-checked and rebuilt when missing or corrupt.
+
+mod checkpoint;
+mod clock;
+mod config;
+mod error;
+mod log;
+mod offset_index;
+mod recovery;
+mod retention;
+mod segment;
+mod time_index;
+
+pub use clock::{Clock, ManualClock, SystemClock};
+pub use config::LogConfig;
+pub use error::LogError;
+pub use log::{AppendInfo, Log, ReadResult};
+pub use retention::RetentionResult;

@@ -1,0 +1,960 @@
+//! A partition's log: an ordered set of segments plus the offsets that frame them.
+//!
+//! Invariants: `log_start_offset <= log_end_offset`; `log_start_offset >=` the first segment's
+//! base offset; the last segment in `segments` is the active one and the only one appended to;
+//! `flushed_offset <= log_end_offset` and every offset below `flushed_offset` has been fsynced.
+//!
+//! Locking: `append_lock` serialises everything that changes the segment set or the files
+//! (append, roll, truncation, retention, deletion, close). Readers never take it: they clone the
+//! `Arc<Segment>`s they need out of `segments` (a short read lock) and use positional reads.
+//! `flush_lock` serialises fsyncs so that concurrent flushes share one (group commit).
+//! Lock order: append_lock, then flush_lock, then segments, then a segment's state.
+
+use std::collections::BTreeMap;
+use std::fs;
+use std::io::{ErrorKind, IoSlice};
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicBool, AtomicI64, Ordering};
+use std::sync::{Arc, Mutex, MutexGuard, RwLock};
+
+use bytes::Bytes;
+use kafka_protocol::records::RecordBatchDecoder;
+use sluice_protocol::batch::{
+    self, BatchError, BatchHeader, BATCH_HEADER_LEN, MAGIC_V2, MIN_BATCH_LENGTH,
+};
+
+use crate::checkpoint;
+use crate::clock::Clock;
+use crate::config::LogConfig;
+use crate::error::LogError;
+use crate::recovery;
+use crate::retention::{self, RetentionResult, SegmentFacts};
+use crate::segment::{
+    BatchMeta, Segment, DELETED_SUFFIX, INDEX_SUFFIX, LOG_SUFFIX, TIME_INDEX_SUFFIX,
+};
+
+/// What an append did.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct AppendInfo {
+    pub first_offset: i64,
+    pub last_offset: i64,
+    /// Largest timestamp appended (the append time under LogAppendTime).
+    pub max_timestamp: i64,
+    /// Offset carrying `max_timestamp`: the last offset of that batch (the first offset of the
+    /// append under LogAppendTime).
+    pub offset_of_max_timestamp: i64,
+    /// The broker time stamped on the batches, or -1 under CreateTime.
+    pub log_append_time: i64,
+    pub log_start_offset: i64,
+    /// Bytes written.
+    pub bytes: usize,
+    /// The caller should call [`Log::flush`] (from a blocking thread): `flush.messages` or
+    /// `flush.ms` is reached, or a segment was rolled (its data is then fsynced, as Kafka does).
+    pub flush_due: bool,
+}
+
+/// Whole batches read from one segment, as stored.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct ReadResult {
+    pub records: Bytes,
+    /// Base offset of the first batch in `records`, `None` if empty.
+    pub first_batch_offset: Option<i64>,
+}
+
+pub struct Log {
+    dir: PathBuf,
+    config: RwLock<LogConfig>,
+    clock: Arc<dyn Clock>,
+    segments: RwLock<BTreeMap<i64, Arc<Segment>>>,
+    append_lock: Mutex<()>,
+    log_start_offset: AtomicI64,
+    /// Offset the next appended record gets. Published after the data is in the file.
+    log_end_offset: AtomicI64,
+    flush_lock: Mutex<()>,
+    flushed_offset: AtomicI64,
+    last_flush_ms: AtomicI64,
+    /// A segment file was created since the last directory fsync.
+    dir_dirty: AtomicBool,
+    /// Files renamed to `*.deleted`, removed once the time (ms) is reached.
+    pending_deletes: Mutex<Vec<(i64, PathBuf)>>,
+    closed: AtomicBool,
+}
+
+impl std::fmt::Debug for Log {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Log")
+            .field("dir", &self.dir)
+            .field("log_start_offset", &self.log_start_offset())
+            .field("log_end_offset", &self.log_end_offset())
+            .finish_non_exhaustive()
+    }
+}
+
+fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
+    // The protected data stays consistent across a panic (files are the truth); keep going.
+    m.lock().unwrap_or_else(|e| e.into_inner())
+}
+
+impl Log {
+    /// Opens (creating if needed) the log in `dir` and recovers it.
+    pub fn open(dir: &Path, config: LogConfig, clock: Arc<dyn Clock>) -> Result<Log, LogError> {
+        fs::create_dir_all(dir).map_err(LogError::io(dir))?;
+        let clean = checkpoint::take_clean_shutdown(dir)?;
+        let now = clock.now_ms();
+        let bases = scan_dir(dir)?;
+        let checkpointed_start = match checkpoint::read_log_start_offset(dir) {
+            Ok(o) => o,
+            Err(e) => {
+                tracing::warn!(dir = %dir.display(), "ignoring log start offset checkpoint: {e}");
+                None
+            }
+        };
+
+        let mut segments = BTreeMap::new();
+        for (i, &base) in bases.iter().enumerate() {
+            let next_base = bases.get(i + 1).copied();
+            let bound = next_base.unwrap_or(i64::MAX);
+            let (segment, intact) = Segment::open(dir, base, bound, now)?;
+            if next_base.is_none() {
+                if clean && intact {
+                    recovery::load_clean_tail(&segment)?;
+                } else {
+                    let outcome = recovery::recover_segment(
+                        &segment,
+                        bound,
+                        config.index_interval_bytes,
+                        true,
+                    )?;
+                    tracing::info!(
+                        dir = %dir.display(),
+                        "recovered active segment {base}: {} batches, {} bytes truncated",
+                        outcome.batches,
+                        outcome.truncated_bytes
+                    );
+                }
+            } else if !intact {
+                recovery::recover_segment(&segment, bound, config.index_interval_bytes, !clean)?;
+                segment.seal()?;
+            }
+            if let Some(next) = next_base {
+                segment.state_mut().next_offset = next;
+            }
+            segments.insert(base, Arc::new(segment));
+        }
+
+        let log = Log {
+            dir: dir.to_path_buf(),
+            config: RwLock::new(config),
+            clock,
+            segments: RwLock::new(segments),
+            append_lock: Mutex::new(()),
+            log_start_offset: AtomicI64::new(0),
+            log_end_offset: AtomicI64::new(0),
+            flush_lock: Mutex::new(()),
+            flushed_offset: AtomicI64::new(0),
+            last_flush_ms: AtomicI64::new(now),
+            dir_dirty: AtomicBool::new(false),
+            pending_deletes: Mutex::new(Vec::new()),
+            closed: AtomicBool::new(false),
+        };
+        log.finish_open(checkpointed_start, clean, now)?;
+        Ok(log)
+    }
+
+    /// Settles log start/end offsets after the segments are loaded.
+    fn finish_open(
+        &self,
+        checkpointed: Option<i64>,
+        clean: bool,
+        now: i64,
+    ) -> Result<(), LogError> {
+        let first = self.segments_snapshot().first().map(|s| s.base_offset());
+        let (log_start, log_end) = match first {
+            None => {
+                let start = checkpointed.unwrap_or(0);
+                self.insert_segment(Arc::new(Segment::create(&self.dir, start, now)?));
+                (start, start)
+            }
+            Some(first_base) => {
+                let end = self.active().state().next_offset;
+                let start = checkpointed.unwrap_or(first_base).max(first_base);
+                if start > end {
+                    // The checkpoint is ahead of the data (lost in a crash): start afresh there,
+                    // as Kafka does.
+                    tracing::warn!(dir = %self.dir.display(),
+                        "log start offset {start} is past the log end {end}; emptying the log");
+                    for s in self.segments_snapshot() {
+                        self.remove_segment(&s, now)?;
+                    }
+                    self.insert_segment(Arc::new(Segment::create(&self.dir, start, now)?));
+                    (start, start)
+                } else {
+                    (start, end)
+                }
+            }
+        };
+        self.log_start_offset.store(log_start, Ordering::SeqCst);
+        self.log_end_offset.store(log_end, Ordering::SeqCst);
+        let flushed = if clean {
+            log_end
+        } else {
+            self.active().base_offset().min(log_end)
+        };
+        self.flushed_offset.store(flushed, Ordering::SeqCst);
+        if checkpointed != Some(log_start) {
+            checkpoint::write_log_start_offset(&self.dir, log_start)?;
+        }
+        checkpoint::sync_dir(&self.dir)
+    }
+
+    pub fn dir(&self) -> &Path {
+        &self.dir
+    }
+
+    pub fn config(&self) -> LogConfig {
+        self.config
+            .read()
+            .unwrap_or_else(|e| e.into_inner())
+            .clone()
+    }
+
+    /// Applies altered topic configs; they take effect from the next append/retention pass.
+    pub fn update_config(&self, config: LogConfig) {
+        *self.config.write().unwrap_or_else(|e| e.into_inner()) = config;
+    }
+
+    pub fn log_start_offset(&self) -> i64 {
+        self.log_start_offset.load(Ordering::SeqCst)
+    }
+
+    pub fn log_end_offset(&self) -> i64 {
+        self.log_end_offset.load(Ordering::SeqCst)
+    }
+
+    /// Offset below which everything is known to be fsynced (the recovery point).
+    pub fn flushed_offset(&self) -> i64 {
+        self.flushed_offset.load(Ordering::SeqCst)
+    }
+
+    pub fn size_bytes(&self) -> u64 {
+        self.segments_snapshot().iter().map(|s| s.size()).sum()
+    }
+
+    pub fn segment_count(&self) -> usize {
+        self.segments
+            .read()
+            .unwrap_or_else(|e| e.into_inner())
+            .len()
+    }
+
+    /// Base offsets of the segments, oldest first.
+    pub fn segment_base_offsets(&self) -> Vec<i64> {
+        self.segments
+            .read()
+            .unwrap_or_else(|e| e.into_inner())
+            .keys()
+            .copied()
+            .collect()
+    }
+
+    fn segments_snapshot(&self) -> Vec<Arc<Segment>> {
+        self.segments
+            .read()
+            .unwrap_or_else(|e| e.into_inner())
+            .values()
+            .cloned()
+            .collect()
+    }
+
+    fn active(&self) -> Arc<Segment> {
+        self.segments
+            .read()
+            .unwrap_or_else(|e| e.into_inner())
+            .values()
+            .next_back()
+            .cloned()
+            .expect("invariant: a log always has an active segment")
+    }
+
+    fn insert_segment(&self, segment: Arc<Segment>) {
+        self.segments
+            .write()
+            .unwrap_or_else(|e| e.into_inner())
+            .insert(segment.base_offset(), segment);
+        self.dir_dirty.store(true, Ordering::SeqCst);
+    }
+
+    /// Takes a segment out of the log and renames its files to `*.deleted`, to be removed after
+    /// `file.delete.delay.ms` (readers holding it keep reading meanwhile).
+    fn remove_segment(&self, segment: &Arc<Segment>, now: i64) -> Result<(), LogError> {
+        self.segments
+            .write()
+            .unwrap_or_else(|e| e.into_inner())
+            .remove(&segment.base_offset());
+        let renamed = segment.rename_to_deleted()?;
+        let due = now.saturating_add(self.config().file_delete_delay_ms.max(0));
+        lock(&self.pending_deletes).extend(renamed.into_iter().map(|p| (due, p)));
+        self.dir_dirty.store(true, Ordering::SeqCst);
+        Ok(())
+    }
+
+    /// Removes `*.deleted` files whose delay has passed.
+    fn purge_deleted_files(&self, now: i64) {
+        let due: Vec<PathBuf> = {
+            let mut pending = lock(&self.pending_deletes);
+            let (due, keep) = pending.drain(..).partition(|(t, _)| *t <= now);
+            *pending = keep;
+            due.into_iter().map(|(_, p)| p).collect()
+        };
+        for path in due {
+            if let Err(e) = fs::remove_file(&path) {
+                if e.kind() != ErrorKind::NotFound {
+                    tracing::warn!(path = %path.display(), "cannot remove deleted segment file: {e}");
+                }
+            }
+        }
+    }
+
+    /// Appends whole v2 batches (already validated by `validate_batches`), assigning offsets
+    /// from the log end offset and stamping `leader_epoch`. See the crate docs for the rules.
+    pub fn append(&self, records: &Bytes, leader_epoch: i32) -> Result<AppendInfo, LogError> {
+        let _guard = lock(&self.append_lock);
+        if self.closed.load(Ordering::SeqCst) {
+            return Err(LogError::Closed);
+        }
+        let config = self.config();
+        let now = self.clock.now_ms();
+        let log_append_time = config.message_timestamp_type_log_append;
+
+        let mut headers: Vec<(usize, BatchHeader)> = Vec::new();
+        for item in batch::batches(records) {
+            let (position, header) = item?;
+            if header.magic != MAGIC_V2 {
+                return Err(BatchError::UnsupportedMagic {
+                    position,
+                    magic: header.magic,
+                }
+                .into());
+            }
+            if header.last_offset_delta < 0 {
+                return Err(BatchError::InvalidRecord {
+                    position,
+                    reason: "negative last offset delta",
+                }
+                .into());
+            }
+            headers.push((position, header));
+        }
+        if headers.is_empty() {
+            return Err(BatchError::Empty.into());
+        }
+        let total_bytes: usize = headers.iter().map(|(_, h)| h.total_len()).sum();
+        let offset_count: i64 = headers
+            .iter()
+            .map(|(_, h)| i64::from(h.last_offset_delta) + 1)
+            .sum();
+        let first_offset = self.log_end_offset();
+        let last_offset = first_offset + offset_count - 1;
+        let max_timestamp_in = if log_append_time {
+            now
+        } else {
+            headers
+                .iter()
+                .map(|(_, h)| h.max_timestamp)
+                .max()
+                .unwrap_or(-1)
+        };
+
+        let (active, rolled) = self.maybe_roll(
+            &config,
+            total_bytes as u64,
+            last_offset,
+            max_timestamp_in,
+            now,
+        )?;
+        if active.size() + total_bytes as u64 > u64::from(u32::MAX) {
+            return Err(LogError::TooLargeForSegment {
+                bytes: total_bytes,
+                segment_bytes: config.segment_bytes,
+            });
+        }
+
+        // Patched copies of the 61-byte headers (or, under LogAppendTime, of whole batches: the
+        // CRC changes). The record bytes are written straight from `records`.
+        let mut header_copies: Vec<[u8; BATCH_HEADER_LEN]> = Vec::with_capacity(headers.len());
+        let mut whole_copies: Vec<Vec<u8>> = Vec::new();
+        let mut metas: Vec<BatchMeta> = Vec::with_capacity(headers.len());
+        let mut next = first_offset;
+        let mut max_timestamp = -1i64;
+        let mut offset_of_max_timestamp = -1i64;
+        for (position, header) in &headers {
+            let len = header.total_len();
+            let bytes = &records[*position..*position + len];
+            if log_append_time {
+                let mut copy = bytes.to_vec();
+                batch::set_base_offset(&mut copy, next);
+                batch::set_partition_leader_epoch(&mut copy, leader_epoch);
+                batch::set_log_append_time(&mut copy, now);
+                whole_copies.push(copy);
+            } else {
+                let mut copy = [0u8; BATCH_HEADER_LEN];
+                copy.copy_from_slice(&bytes[..BATCH_HEADER_LEN]);
+                batch::set_base_offset(&mut copy, next);
+                batch::set_partition_leader_epoch(&mut copy, leader_epoch);
+                header_copies.push(copy);
+            }
+            let batch_last = next + i64::from(header.last_offset_delta);
+            let batch_max_ts = if log_append_time {
+                now
+            } else {
+                header.max_timestamp
+            };
+            if batch_max_ts > max_timestamp {
+                max_timestamp = batch_max_ts;
+                offset_of_max_timestamp = if log_append_time {
+                    first_offset
+                } else {
+                    batch_last
+                };
+            }
+            metas.push(BatchMeta {
+                last_offset: batch_last,
+                max_timestamp: batch_max_ts,
+                size: len as u64,
+            });
+            next = batch_last + 1;
+        }
+        let mut slices: Vec<IoSlice<'_>> = Vec::with_capacity(headers.len() * 2);
+        if log_append_time {
+            slices.extend(whole_copies.iter().map(|b| IoSlice::new(b)));
+        } else {
+            for ((position, header), copy) in headers.iter().zip(&header_copies) {
+                slices.push(IoSlice::new(copy));
+                let rest = &records[position + BATCH_HEADER_LEN..position + header.total_len()];
+                if !rest.is_empty() {
+                    slices.push(IoSlice::new(rest));
+                }
+            }
+        }
+        active.append(&mut slices, &metas, config.index_interval_bytes)?;
+        self.log_end_offset.store(next, Ordering::SeqCst);
+
+        let unflushed = u64::try_from(next - self.flushed_offset()).unwrap_or(0);
+        let since_flush = now.saturating_sub(self.last_flush_ms.load(Ordering::SeqCst));
+        Ok(AppendInfo {
+            first_offset,
+            last_offset,
+            max_timestamp,
+            offset_of_max_timestamp,
+            log_append_time: if log_append_time { now } else { -1 },
+            log_start_offset: self.log_start_offset(),
+            bytes: total_bytes,
+            flush_due: rolled
+                || unflushed >= config.flush_messages
+                || since_flush >= config.flush_ms,
+        })
+    }
+
+    /// Rolls a new active segment when Kafka would; returns the segment to append to and
+    /// whether a roll happened.
+    fn maybe_roll(
+        &self,
+        config: &LogConfig,
+        append_bytes: u64,
+        last_offset: i64,
+        max_timestamp_in: i64,
+        now: i64,
+    ) -> Result<(Arc<Segment>, bool), LogError> {
+        let active = self.active();
+        let size = active.size();
+        if size == 0 {
+            return Ok((active, false));
+        }
+        let reason = {
+            let state = active.state();
+            let waited_ms = match state.first_batch_timestamp {
+                Some(t) if t >= 0 => max_timestamp_in.saturating_sub(t),
+                _ => now.saturating_sub(active.created_ms()),
+            };
+            if size + append_bytes > config.segment_bytes
+                || size + append_bytes > u64::from(u32::MAX)
+            {
+                Some("segment.bytes")
+            } else if waited_ms > config.segment_ms {
+                Some("segment.ms")
+            } else if state.offset_index.is_full(config.segment_index_bytes)
+                || state.time_index.is_full(config.segment_index_bytes)
+            {
+                Some("segment.index.bytes")
+            } else if last_offset - active.base_offset() > i64::from(i32::MAX) {
+                Some("relative offset overflow")
+            } else {
+                None
+            }
+        };
+        let Some(reason) = reason else {
+            return Ok((active, false));
+        };
+        let base = self.log_end_offset();
+        tracing::debug!(dir = %self.dir.display(), "rolling segment at offset {base} ({reason})");
+        active.seal()?;
+        let segment = Arc::new(Segment::create(&self.dir, base, now)?);
+        self.insert_segment(segment.clone());
+        Ok((segment, true))
+    }
+
+    /// Makes everything below `up_to_offset` durable (group commit: returns at once if another
+    /// flush already covered it; concurrent callers share one fsync).
+    pub fn flush(&self, up_to_offset: i64) -> Result<(), LogError> {
+        if self.flushed_offset() >= up_to_offset {
+            return Ok(());
+        }
+        let _guard = lock(&self.flush_lock);
+        let flushed = self.flushed_offset();
+        if flushed >= up_to_offset {
+            return Ok(());
+        }
+        // Everything below the current end is in the files; flush it all in one go.
+        let target = self.log_end_offset();
+        let segments = self.segments_snapshot();
+        for (i, segment) in segments.iter().enumerate() {
+            let end = segments
+                .get(i + 1)
+                .map_or(i64::MAX, |next| next.base_offset());
+            if end > flushed {
+                segment.flush()?;
+            }
+        }
+        if self.dir_dirty.swap(false, Ordering::SeqCst) {
+            checkpoint::sync_dir(&self.dir)?;
+        }
+        self.flushed_offset.fetch_max(target, Ordering::SeqCst);
+        self.last_flush_ms
+            .store(self.clock.now_ms(), Ordering::SeqCst);
+        Ok(())
+    }
+
+    /// Flushes if `flush.ms` has passed since the last flush (or `flush.messages` offsets are
+    /// unflushed) and there is something to flush. For a periodic background task.
+    pub fn flush_if_due(&self) -> Result<(), LogError> {
+        let config = self.config();
+        let end = self.log_end_offset();
+        let unflushed = u64::try_from(end - self.flushed_offset()).unwrap_or(0);
+        if unflushed == 0 {
+            return Ok(());
+        }
+        let since = self
+            .clock
+            .now_ms()
+            .saturating_sub(self.last_flush_ms.load(Ordering::SeqCst));
+        if since >= config.flush_ms || unflushed >= config.flush_messages {
+            self.flush(end)?;
+        }
+        Ok(())
+    }
+
+    /// Reads whole batches from `offset` (see the crate docs for the rules).
+    pub fn read(
+        &self,
+        offset: i64,
+        max_bytes: usize,
+        max_offset: i64,
+        min_one_batch: bool,
+    ) -> Result<ReadResult, LogError> {
+        let log_end_offset = self.log_end_offset();
+        let log_start_offset = self.log_start_offset();
+        if offset < log_start_offset || offset > log_end_offset {
+            return Err(LogError::OffsetOutOfRange {
+                offset,
+                log_start_offset,
+                log_end_offset,
+            });
+        }
+        if offset >= max_offset || offset == log_end_offset {
+            return Ok(ReadResult::default());
+        }
+        let mut segment = self.segment_for(offset);
+        while let Some(seg) = segment {
+            if let Some((position, header)) = seg.find_batch(offset)? {
+                if header.base_offset >= max_offset {
+                    return Ok(ReadResult::default());
+                }
+                return read_batches(
+                    &seg,
+                    position,
+                    &header,
+                    max_bytes,
+                    max_offset,
+                    min_one_batch,
+                );
+            }
+            // `offset` is past this segment's data: continue in the next segment.
+            segment = self.segment_after(seg.base_offset());
+        }
+        Ok(ReadResult::default())
+    }
+
+    fn segment_for(&self, offset: i64) -> Option<Arc<Segment>> {
+        let segments = self.segments.read().unwrap_or_else(|e| e.into_inner());
+        segments
+            .range(..=offset)
+            .next_back()
+            .or_else(|| segments.iter().next())
+            .map(|(_, s)| s.clone())
+    }
+
+    fn segment_after(&self, base_offset: i64) -> Option<Arc<Segment>> {
+        let segments = self.segments.read().unwrap_or_else(|e| e.into_inner());
+        segments
+            .range(base_offset.saturating_add(1)..)
+            .next()
+            .map(|(_, s)| s.clone())
+    }
+
+    /// Offset and timestamp of the first record (at or after the log start offset) whose
+    /// timestamp is `>= timestamp`; `None` if there is none.
+    pub fn offset_for_timestamp(&self, timestamp: i64) -> Result<Option<(i64, i64)>, LogError> {
+        let log_start_offset = self.log_start_offset();
+        for segment in self.segments_snapshot() {
+            let start = {
+                let state = segment.state();
+                if state.max_timestamp < timestamp {
+                    continue;
+                }
+                match state.time_index.lookup(timestamp) {
+                    Some(o) => u64::from(state.offset_index.lookup(o).1),
+                    None => 0,
+                }
+            };
+            let limit = segment.size();
+            let mut position = start;
+            while let Some((at, header)) = segment.scan_from(position, limit, |h| {
+                h.max_timestamp >= timestamp && h.last_offset() >= log_start_offset
+            })? {
+                let found = decode_records(&segment, at, &header)?
+                    .into_iter()
+                    .find(|&(o, ts)| o >= log_start_offset && ts >= timestamp);
+                if found.is_some() {
+                    return Ok(found);
+                }
+                position = at + header.total_len() as u64;
+            }
+        }
+        Ok(None)
+    }
+
+    /// Offset and timestamp of the record with the largest timestamp (the earliest such record
+    /// on ties), for ListOffsets with timestamp -3 (KIP-734). `None` if no record has one.
+    pub fn max_timestamp_offset(&self) -> Result<Option<(i64, i64)>, LogError> {
+        let mut best: Option<(Arc<Segment>, i64, i64)> = None;
+        for segment in self.segments_snapshot() {
+            let (ts, offset) = {
+                let state = segment.state();
+                (state.max_timestamp, state.offset_of_max_timestamp)
+            };
+            if ts >= 0 && best.as_ref().is_none_or(|(_, best_ts, _)| ts > *best_ts) {
+                best = Some((segment, ts, offset));
+            }
+        }
+        let Some((segment, max_ts, batch_offset)) = best else {
+            return Ok(None);
+        };
+        let Some((position, header)) = segment.find_batch(batch_offset)? else {
+            return Ok(None);
+        };
+        let found = decode_records(&segment, position, &header)?
+            .into_iter()
+            .find(|&(_, ts)| ts == max_ts);
+        // The header's maxTimestamp should match a record; fall back to the batch otherwise.
+        Ok(found.or(Some((header.last_offset(), max_ts))))
+    }
+
+    /// Raises the log start offset to `offset` (DeleteRecords), persists it, and deletes segments
+    /// wholly below it. Returns the new log start offset.
+    pub fn delete_records_before(&self, offset: i64) -> Result<i64, LogError> {
+        let _guard = lock(&self.append_lock);
+        let log_end_offset = self.log_end_offset();
+        let current = self.log_start_offset();
+        if offset > log_end_offset || offset < 0 {
+            return Err(LogError::OffsetOutOfRange {
+                offset,
+                log_start_offset: current,
+                log_end_offset,
+            });
+        }
+        if offset <= current {
+            return Ok(current);
+        }
+        checkpoint::write_log_start_offset(&self.dir, offset)?;
+        self.log_start_offset.store(offset, Ordering::SeqCst);
+        let now = self.clock.now_ms();
+        let segments = self.segments_snapshot();
+        for pair in segments.windows(2) {
+            if pair[1].base_offset() <= offset {
+                self.remove_segment(&pair[0], now)?;
+            } else {
+                break;
+            }
+        }
+        Ok(offset)
+    }
+
+    /// One retention pass (`retention.ms`, `retention.bytes`); also removes `*.deleted` files
+    /// whose `file.delete.delay.ms` has passed. The active segment is never deleted.
+    pub fn apply_retention(&self) -> Result<RetentionResult, LogError> {
+        let _guard = lock(&self.append_lock);
+        let config = self.config();
+        let now = self.clock.now_ms();
+        self.purge_deleted_files(now);
+        let segments = self.segments_snapshot();
+        let non_active = &segments[..segments.len().saturating_sub(1)];
+        let facts: Vec<SegmentFacts> = non_active
+            .iter()
+            .map(|s| SegmentFacts {
+                size: s.size(),
+                largest_timestamp: largest_timestamp(s),
+            })
+            .collect();
+        let log_size: u64 = segments.iter().map(|s| s.size()).sum();
+        let count = retention::deletable_prefix(
+            &facts,
+            log_size,
+            config.retention_ms,
+            config.retention_bytes,
+            now,
+        );
+        let mut result = RetentionResult {
+            log_start_offset: self.log_start_offset(),
+            ..RetentionResult::default()
+        };
+        if count == 0 {
+            return Ok(result);
+        }
+        // Raise the log start offset durably before any file goes.
+        let new_start = segments[count].base_offset().max(result.log_start_offset);
+        if new_start != result.log_start_offset {
+            checkpoint::write_log_start_offset(&self.dir, new_start)?;
+            self.log_start_offset.store(new_start, Ordering::SeqCst);
+        }
+        for segment in &segments[..count] {
+            result.deleted_bytes += segment.size();
+            self.remove_segment(segment, now)?;
+        }
+        result.deleted_segments = count;
+        result.log_start_offset = new_start;
+        tracing::info!(dir = %self.dir.display(),
+            "retention deleted {count} segments ({} bytes), log start offset {new_start}",
+            result.deleted_bytes);
+        Ok(result)
+    }
+
+    /// Removes every batch at or after `offset` (a follower truncating to the leader). When
+    /// `offset` falls inside a batch the whole batch goes, so the new log end offset is that
+    /// batch's base offset. Below the log start offset the log is emptied and restarts at
+    /// `offset`.
+    pub fn truncate_to(&self, offset: i64) -> Result<(), LogError> {
+        let _guard = lock(&self.append_lock);
+        if offset >= self.log_end_offset() {
+            return Ok(());
+        }
+        if offset < 0 {
+            return Err(LogError::OffsetOutOfRange {
+                offset,
+                log_start_offset: self.log_start_offset(),
+                log_end_offset: self.log_end_offset(),
+            });
+        }
+        let now = self.clock.now_ms();
+        let config = self.config();
+        if offset < self.log_start_offset() {
+            // Old files are renamed away first: the new segment may reuse a base offset.
+            for segment in self.segments_snapshot() {
+                self.remove_segment(&segment, now)?;
+            }
+            let fresh = Arc::new(Segment::create(&self.dir, offset, now)?);
+            self.insert_segment(fresh);
+            checkpoint::write_log_start_offset(&self.dir, offset)?;
+            self.log_start_offset.store(offset, Ordering::SeqCst);
+            self.log_end_offset.store(offset, Ordering::SeqCst);
+        } else {
+            for segment in self.segments_snapshot() {
+                if segment.base_offset() > offset && self.segment_count() > 1 {
+                    self.remove_segment(&segment, now)?;
+                }
+            }
+            let active = self.active();
+            let cut = active
+                .find_batch(offset)?
+                .map_or(active.size(), |(position, _)| position);
+            active.truncate_to_position(cut)?;
+            recovery::recover_segment(&active, i64::MAX, config.index_interval_bytes, false)?;
+            let end = active.state().next_offset;
+            self.log_end_offset.store(end, Ordering::SeqCst);
+            if self.log_start_offset() > end {
+                checkpoint::write_log_start_offset(&self.dir, end)?;
+                self.log_start_offset.store(end, Ordering::SeqCst);
+            }
+        }
+        self.flushed_offset
+            .fetch_min(self.log_end_offset(), Ordering::SeqCst);
+        Ok(())
+    }
+
+    /// Flushes everything, persists the log start offset and writes the clean-shutdown marker.
+    /// Later appends fail with [`LogError::Closed`]; reads keep working.
+    pub fn close(&self) -> Result<(), LogError> {
+        let _guard = lock(&self.append_lock);
+        if self.closed.swap(true, Ordering::SeqCst) {
+            return Ok(());
+        }
+        let active = self.active();
+        active.seal()?;
+        {
+            let _flush = lock(&self.flush_lock);
+            let flushed = self.flushed_offset();
+            let segments = self.segments_snapshot();
+            for (i, segment) in segments.iter().enumerate() {
+                let end = segments
+                    .get(i + 1)
+                    .map_or(i64::MAX, |next| next.base_offset());
+                if end > flushed {
+                    segment.flush()?;
+                }
+            }
+            self.flushed_offset
+                .store(self.log_end_offset(), Ordering::SeqCst);
+        }
+        checkpoint::write_log_start_offset(&self.dir, self.log_start_offset())?;
+        checkpoint::write_clean_shutdown(&self.dir)
+    }
+
+    /// Deletes the partition directory (topic deletion).
+    pub fn delete(self) -> Result<(), LogError> {
+        self.closed.store(true, Ordering::SeqCst);
+        let dir = self.dir.clone();
+        drop(self);
+        fs::remove_dir_all(&dir).map_err(LogError::io(&dir))
+    }
+}
+
+/// Newest timestamp of a segment for retention: its max timestamp, or the file's mtime if its
+/// batches carry none (Kafka does the same).
+fn largest_timestamp(segment: &Segment) -> i64 {
+    let ts = segment.state().max_timestamp;
+    if ts >= 0 {
+        return ts;
+    }
+    fs::metadata(segment.log_path())
+        .and_then(|m| m.modified())
+        .ok()
+        .and_then(|t| t.duration_since(std::time::UNIX_EPOCH).ok())
+        .map_or(i64::MAX, |d| {
+            i64::try_from(d.as_millis()).unwrap_or(i64::MAX)
+        })
+}
+
+/// Reads whole batches starting with `first` at `position`, in one positional read.
+fn read_batches(
+    segment: &Segment,
+    position: u64,
+    first: &BatchHeader,
+    max_bytes: usize,
+    max_offset: i64,
+    min_one_batch: bool,
+) -> Result<ReadResult, LogError> {
+    let first_len = first.total_len();
+    if first_len > max_bytes && !min_one_batch {
+        return Ok(ReadResult::default());
+    }
+    let available = usize::try_from(segment.size().saturating_sub(position)).unwrap_or(usize::MAX);
+    let want = max_bytes.max(first_len).min(available);
+    let mut buf = Vec::new();
+    segment.read_into(position, want, &mut buf)?;
+    let mut end = 0usize;
+    while end + BATCH_HEADER_LEN <= buf.len() {
+        let Ok(header) = batch::parse_header(&buf[end..]) else {
+            break;
+        };
+        let len = header.total_len();
+        if header.batch_length < MIN_BATCH_LENGTH
+            || end + len > buf.len()
+            || header.base_offset >= max_offset
+        {
+            break;
+        }
+        end += len;
+    }
+    buf.truncate(end);
+    Ok(ReadResult {
+        first_batch_offset: (end > 0).then_some(first.base_offset),
+        records: Bytes::from(buf),
+    })
+}
+
+/// (offset, timestamp) of every record of the batch at `position`, decoding (and decompressing)
+/// it with kafka-protocol. Under LogAppendTime every record carries the batch's maxTimestamp.
+fn decode_records(
+    segment: &Segment,
+    position: u64,
+    header: &BatchHeader,
+) -> Result<Vec<(i64, i64)>, LogError> {
+    let mut bytes = Bytes::from(segment.read_exact(position, header.total_len())?);
+    let set = RecordBatchDecoder::decode(&mut bytes).map_err(|e| LogError::Corrupt {
+        path: segment.log_path().to_path_buf(),
+        reason: format!("batch at position {position} does not decode: {e}"),
+    })?;
+    Ok(set
+        .records
+        .iter()
+        .map(|r| {
+            let ts = if header.is_log_append_time() {
+                header.max_timestamp
+            } else {
+                r.timestamp
+            };
+            (r.offset, ts)
+        })
+        .collect())
+}
+
+/// Lists segment base offsets in `dir`, removing leftovers: `*.deleted` and `*.tmp` files and
+/// index files whose `.log` is gone.
+fn scan_dir(dir: &Path) -> Result<Vec<i64>, LogError> {
+    let mut bases = Vec::new();
+    let mut index_files = Vec::new();
+    for entry in fs::read_dir(dir).map_err(LogError::io(dir))? {
+        let entry = entry.map_err(LogError::io(dir))?;
+        let path = entry.path();
+        let Some(name) = path.file_name().and_then(|n| n.to_str()) else {
+            continue;
+        };
+        if name.ends_with(DELETED_SUFFIX) || name.ends_with(checkpoint::TMP_SUFFIX) {
+            fs::remove_file(&path).map_err(LogError::io(&path))?;
+        } else if let Some(stem) = name.strip_suffix(LOG_SUFFIX) {
+            if let Some(base) = parse_stem(stem) {
+                bases.push(base);
+            }
+        } else if let Some(stem) = name
+            .strip_suffix(INDEX_SUFFIX)
+            .or_else(|| name.strip_suffix(TIME_INDEX_SUFFIX))
+        {
+            if let Some(base) = parse_stem(stem) {
+                index_files.push((base, path));
+            }
+        }
+    }
+    bases.sort_unstable();
+    for (base, path) in index_files {
+        if bases.binary_search(&base).is_err() {
+            fs::remove_file(&path).map_err(LogError::io(&path))?;
+        }
+    }
+    Ok(bases)
+}
+
+fn parse_stem(stem: &str) -> Option<i64> {
+    if stem.len() != 20 || !stem.bytes().all(|b| b.is_ascii_digit()) {
+        return None;
+    }
+    stem.parse().ok()
+}

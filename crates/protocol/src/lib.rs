@@ -1,0 +1,20 @@
+//! sluice-protocol: the thin layer between raw bytes and the `kafka-protocol` crate.
+//!
+//! # Layout
+//! - `frame`: length-prefixed framing (4-byte big-endian size, then the message), with the size
+//!   bounded before anything is allocated.
+//! - `batch`: reading, validating and patching the 61-byte header of a v2 record batch; record
+//!   data itself stays opaque bytes.
+//! - `guard`: a walk over a request body that checks every array count and string/bytes length a
+//!   peer claims against the bytes actually present, before `kafka-protocol` decodes (and
+//!   allocates for) it.
+//! - `fetch_response`: FetchResponse encoding that leaves record data in its own buffers.
+//! - `error`: Kafka error codes used across the workspace.
+
+pub mod batch;
+pub mod error;
+pub mod fetch_response;
+pub mod frame;
+pub mod guard;
+
+pub use kafka_protocol;

@@ -1,0 +1,138 @@
+//! The `sluice` binary: the broker (`sluice server`) and the client tools (topic, produce,
+//! consume, bench), which work against any Kafka-compatible cluster.
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use clap::{Args, Parser, Subcommand};
+use sluice_broker::BrokerConfig;
+
+#[derive(Parser)]
+#[command(
+    name = "sluice",
+    version,
+    about = "Sluice: an event streaming platform that speaks the Kafka protocol"
+)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Run a broker (with no flags: a single-node cluster on 127.0.0.1:9092, data in ./sluice-data).
+    Server(ServerArgs),
+    #[command(flatten)]
+    Client(sluice_client::ClientCommand),
+}
+
+#[derive(Args)]
+struct ServerArgs {
+    /// A server.properties-style file with Kafka's broker config names.
+    #[arg(long, value_name = "FILE")]
+    config: Option<PathBuf>,
+    /// Override one config key (repeatable), e.g. --set log.dirs=/var/lib/sluice
+    #[arg(long = "set", value_name = "KEY=VALUE")]
+    set: Vec<String>,
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    match cli.command {
+        Command::Server(args) => run_server(args),
+        Command::Client(cmd) => {
+            let runtime = match tokio::runtime::Builder::new_multi_thread()
+                .enable_all()
+                .build()
+            {
+                Ok(rt) => rt,
+                Err(e) => {
+                    eprintln!("error: cannot start the async runtime: {e}");
+                    return ExitCode::FAILURE;
+                }
+            };
+            match runtime.block_on(sluice_client::run(cmd)) {
+                Ok(()) => ExitCode::SUCCESS,
+                Err(e) => {
+                    eprintln!("error: {e:#}");
+                    ExitCode::FAILURE
+                }
+            }
+        }
+    }
+}
+
+fn server_config(args: &ServerArgs) -> Result<BrokerConfig, String> {
+    let mut config = BrokerConfig::default();
+    if let Some(path) = &args.config {
+        config.load_file(path).map_err(|e| e.to_string())?;
+    }
+    for pair in &args.set {
+        let Some((k, v)) = pair.split_once('=') else {
+            return Err(format!("--set expects key=value, got '{pair}'"));
+        };
+        config.set(k.trim(), v.trim()).map_err(|e| e.to_string())?;
+    }
+    Ok(config)
+}
+
+fn run_server(args: ServerArgs) -> ExitCode {
+    tracing_subscriber::fmt()
+        .with_env_filter(
+            tracing_subscriber::EnvFilter::try_from_env("SLUICE_LOG")
+                .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info")),
+        )
+        .with_target(false)
+        .with_writer(std::io::stderr)
+        .init();
+    let config = match server_config(&args) {
+        Ok(c) => c,
+        Err(e) => {
+            eprintln!("error: {e}");
+            return ExitCode::from(2);
+        }
+    };
+    for key in config.ignored_keys() {
+        tracing::warn!(
+            "config key '{key}' is accepted but has no effect in this version of Sluice"
+        );
+    }
+    let runtime = match tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+    {
+        Ok(rt) => rt,
+        Err(e) => {
+            eprintln!("error: cannot start the async runtime: {e}");
+            return ExitCode::FAILURE;
+        }
+    };
+    runtime.block_on(async move {
+        let handle = match sluice_broker::start(config).await {
+            Ok(h) => h,
+            Err(e) => {
+                eprintln!("error: {e}");
+                return ExitCode::FAILURE;
+            }
+        };
+        wait_for_signal().await;
+        handle.shutdown().await;
+        ExitCode::SUCCESS
+    })
+}
+
+async fn wait_for_signal() {
+    use tokio::signal::unix::{signal, SignalKind};
+    let (Ok(mut term), Ok(mut int)) = (
+        signal(SignalKind::terminate()),
+        signal(SignalKind::interrupt()),
+    ) else {
+        // Without signal handlers, Ctrl-C still works through ctrl_c.
+        let _ = tokio::signal::ctrl_c().await;
+        return;
+    };
+    tokio::select! {
+        _ = term.recv() => tracing::info!("received SIGTERM"),
+        _ = int.recv() => tracing::info!("received SIGINT"),
+    }
+}

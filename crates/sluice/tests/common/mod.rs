@@ -1,0 +1,231 @@
+//! Test harness: a real `sluice server` process on an ephemeral loopback port, and a minimal
+//! blocking Kafka-protocol client for sending exact (and deliberately broken) requests.
+#![allow(dead_code)]
+
+use std::io::{BufRead, BufReader, Read, Write};
+use std::net::TcpStream;
+use std::process::{Child, Command, Stdio};
+use std::sync::mpsc;
+use std::time::{Duration, Instant};
+
+use bytes::{Buf, BufMut, Bytes, BytesMut};
+use kafka_protocol::messages::{ApiKey, RequestHeader, ResponseHeader};
+use kafka_protocol::protocol::{Decodable, Encodable, Request, StrBytes};
+use kafka_protocol::records::{
+    Compression, Record, RecordBatchEncoder, RecordEncodeOptions, TimestampType,
+};
+
+pub struct BrokerProcess {
+    child: Child,
+    pub port: u16,
+    pub dir: tempfile::TempDir,
+}
+
+impl BrokerProcess {
+    pub fn start(settings: &[(&str, &str)]) -> BrokerProcess {
+        let dir = tempfile::tempdir().expect("temp dir");
+        let mut cmd = Command::new(env!("CARGO_BIN_EXE_sluice"));
+        cmd.arg("server")
+            .arg("--set")
+            .arg("listeners=PLAINTEXT://127.0.0.1:0")
+            .arg("--set")
+            .arg(format!("log.dirs={}", dir.path().display()));
+        for (k, v) in settings {
+            cmd.arg("--set").arg(format!("{k}={v}"));
+        }
+        let mut child = cmd
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(Stdio::piped())
+            .spawn()
+            .expect("spawn sluice server");
+        let stderr = child.stderr.take().expect("stderr piped");
+        let (tx, rx) = mpsc::channel();
+        std::thread::spawn(move || {
+            let mut sent = false;
+            for line in BufReader::new(stderr).lines().map_while(Result::ok) {
+                if !sent {
+                    if let Some(rest) = line.split("listening on 127.0.0.1:").nth(1) {
+                        let port: String =
+                            rest.chars().take_while(|c| c.is_ascii_digit()).collect();
+                        if let Ok(p) = port.parse::<u16>() {
+                            let _ = tx.send(p);
+                            sent = true;
+                        }
+                    }
+                }
+                if std::env::var_os("SLUICE_TEST_VERBOSE").is_some() {
+                    eprintln!("[broker] {line}");
+                }
+            }
+        });
+        let port = rx
+            .recv_timeout(Duration::from_secs(60))
+            .expect("broker did not start listening");
+        BrokerProcess { child, port, dir }
+    }
+
+    pub fn addr(&self) -> String {
+        format!("127.0.0.1:{}", self.port)
+    }
+
+    pub fn connect(&self) -> Client {
+        Client::connect(&self.addr())
+    }
+
+    /// Whether the process is still running.
+    pub fn alive(&mut self) -> bool {
+        matches!(self.child.try_wait(), Ok(None))
+    }
+}
+
+impl Drop for BrokerProcess {
+    fn drop(&mut self) {
+        let _ = Command::new("kill")
+            .arg("-TERM")
+            .arg(self.child.id().to_string())
+            .status();
+        let deadline = Instant::now() + Duration::from_secs(15);
+        while Instant::now() < deadline {
+            if let Ok(Some(_)) = self.child.try_wait() {
+                return;
+            }
+            std::thread::sleep(Duration::from_millis(20));
+        }
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+pub struct Client {
+    pub stream: TcpStream,
+    correlation_id: i32,
+}
+
+impl Client {
+    pub fn connect(addr: &str) -> Client {
+        let stream = TcpStream::connect(addr).expect("connect");
+        stream
+            .set_read_timeout(Some(Duration::from_secs(20)))
+            .expect("timeout");
+        stream.set_nodelay(true).expect("nodelay");
+        Client {
+            stream,
+            correlation_id: 0,
+        }
+    }
+
+    /// Sends `req` at `version` and decodes the response.
+    pub fn send<R: Request>(&mut self, req: &R, version: i16) -> R::Response {
+        self.try_send(req, version).expect("response")
+    }
+
+    pub fn try_send<R: Request>(&mut self, req: &R, version: i16) -> std::io::Result<R::Response> {
+        self.correlation_id += 1;
+        let header = RequestHeader::default()
+            .with_request_api_key(R::KEY)
+            .with_request_api_version(version)
+            .with_correlation_id(self.correlation_id)
+            .with_client_id(Some(StrBytes::from_static_str("sluice-test")));
+        let mut body = BytesMut::new();
+        header
+            .encode(&mut body, R::header_version(version))
+            .expect("encode header");
+        req.encode(&mut body, version).expect("encode body");
+        self.send_raw_frame(&body)?;
+        let mut frame = self.read_frame()?;
+        let api = ApiKey::try_from(R::KEY).expect("known key");
+        let rh = ResponseHeader::decode(&mut frame, api.response_header_version(version))
+            .expect("response header");
+        assert_eq!(
+            rh.correlation_id, self.correlation_id,
+            "responses come back in order"
+        );
+        Ok(R::Response::decode(&mut frame, version).expect("response body"))
+    }
+
+    pub fn send_raw_frame(&mut self, body: &[u8]) -> std::io::Result<()> {
+        let mut out = Vec::with_capacity(body.len() + 4);
+        out.put_i32(body.len() as i32);
+        out.extend_from_slice(body);
+        self.stream.write_all(&out)
+    }
+
+    pub fn write_raw(&mut self, bytes: &[u8]) -> std::io::Result<()> {
+        self.stream.write_all(bytes)
+    }
+
+    pub fn read_frame(&mut self) -> std::io::Result<Bytes> {
+        let mut size = [0u8; 4];
+        self.stream.read_exact(&mut size)?;
+        let mut buf = vec![0u8; i32::from_be_bytes(size) as usize];
+        self.stream.read_exact(&mut buf)?;
+        Ok(Bytes::from(buf))
+    }
+
+    /// True if the broker closed this connection (EOF or reset) within the read timeout.
+    pub fn closed_by_peer(&mut self) -> bool {
+        let mut b = [0u8; 1];
+        match self.stream.read(&mut b) {
+            Ok(0) => true,
+            Ok(_) => false,
+            Err(e) => matches!(
+                e.kind(),
+                std::io::ErrorKind::ConnectionReset | std::io::ErrorKind::BrokenPipe
+            ),
+        }
+    }
+}
+
+/// One v2 record batch holding `values` (keys `k0`, `k1`, ...).
+pub fn batch(values: &[&[u8]], compression: Compression) -> Bytes {
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .expect("clock after 1970")
+        .as_millis() as i64;
+    let records: Vec<Record> = values
+        .iter()
+        .enumerate()
+        .map(|(i, v)| Record {
+            transactional: false,
+            control: false,
+            partition_leader_epoch: -1,
+            producer_id: -1,
+            producer_epoch: -1,
+            timestamp_type: TimestampType::Creation,
+            offset: i as i64,
+            sequence: i as i32 - 1,
+            delete_horizon: false,
+            timestamp: now,
+            key: Some(Bytes::from(format!("k{i}"))),
+            value: Some(Bytes::copy_from_slice(v)),
+            headers: Default::default(),
+        })
+        .collect();
+    let mut buf = BytesMut::new();
+    RecordBatchEncoder::encode(
+        &mut buf,
+        &records,
+        &RecordEncodeOptions {
+            version: 2,
+            compression,
+        },
+    )
+    .expect("encode batch");
+    buf.freeze()
+}
+
+/// Reads the base offsets of the batches in a fetch response's records.
+pub fn batch_offsets(mut records: Bytes) -> Vec<i64> {
+    let mut out = Vec::new();
+    while records.remaining() >= 12 {
+        let base = records.get_i64();
+        let len = records.get_i32() as usize;
+        if records.remaining() < len {
+            break;
+        }
+        records.advance(len);
+        out.push(base);
+    }
+    out
+}

@@ -1,0 +1,131 @@
+"""Shared fixtures: real `sluice server` processes on ephemeral loopback ports.
+
+Every broker runs in its own temporary data directory, is found through the "listening on
+HOST:PORT" line it logs at startup, and is stopped (SIGTERM, then SIGKILL after a deadline) when
+the test ends. Waits are bounded by deadlines; nothing sleeps to synchronise.
+"""
+import os
+import re
+import signal
+import subprocess
+import tempfile
+import time
+
+import pytest
+
+SLUICE_BIN = os.environ.get("SLUICE_BIN") or os.path.join(
+    os.path.dirname(__file__), "..", "target", "debug", "sluice"
+)
+LISTENING = re.compile(r"listening on (127\.[\d.]+):(\d+)")
+
+
+def wait_until(predicate, timeout=30.0, interval=0.02, what="condition"):
+    """Polls `predicate` until it returns a truthy value or `timeout` seconds pass."""
+    deadline = time.monotonic() + timeout
+    while True:
+        value = predicate()
+        if value:
+            return value
+        if time.monotonic() > deadline:
+            raise TimeoutError(f"timed out after {timeout}s waiting for {what}")
+        time.sleep(interval)
+
+
+class Broker:
+    """A sluice server process that can be stopped, killed and restarted on its data dir."""
+
+    def __init__(self, data_dir, extra=None, port=0):
+        self.data_dir = data_dir
+        self.extra = dict(extra or {})
+        self.port = port
+        self.proc = None
+        # Beside the data dir, not through it: "<data_dir>/.." does not resolve before the broker
+        # has created <data_dir>.
+        self.log_path = os.path.join(os.path.dirname(data_dir), os.path.basename(data_dir) + ".log")
+        self.starts = 0
+
+    @property
+    def bootstrap(self):
+        return f"127.0.0.1:{self.port}"
+
+    def start(self, timeout=60.0):
+        settings = {"listeners": f"PLAINTEXT://127.0.0.1:{self.port}", "log.dirs": self.data_dir}
+        settings.update(self.extra)
+        args = [SLUICE_BIN, "server"]
+        for k, v in settings.items():
+            args += ["--set", f"{k}={v}"]
+        self.starts += 1
+        log = open(self.log_path, "ab")
+        start_offset = log.tell()
+        self.proc = subprocess.Popen(args, stdout=log, stderr=log, stdin=subprocess.DEVNULL)
+        log.close()
+
+        def listening():
+            if self.proc.poll() is not None:
+                raise RuntimeError(f"broker exited with {self.proc.returncode}:\n{self.log_text()}")
+            with open(self.log_path, "rb") as f:
+                f.seek(start_offset)
+                m = LISTENING.search(f.read().decode(errors="replace"))
+            return m and int(m.group(2))
+
+        port = wait_until(listening, timeout=timeout, what="broker to listen")
+        # Keep the same port across restarts so clients can reconnect.
+        self.port = port
+        return self
+
+    def log_text(self):
+        try:
+            with open(self.log_path, "rb") as f:
+                return f.read().decode(errors="replace")[-20000:]
+        except OSError:
+            return ""
+
+    def stop(self, timeout=30.0):
+        """Graceful stop (SIGTERM); SIGKILL if it does not exit in time."""
+        if self.proc is None or self.proc.poll() is not None:
+            return None
+        self.proc.send_signal(signal.SIGTERM)
+        try:
+            return self.proc.wait(timeout=timeout)
+        except subprocess.TimeoutExpired:
+            self.proc.kill()
+            self.proc.wait(timeout=10)
+            raise
+
+    def kill(self):
+        """kill -9: no flush, no checkpoint."""
+        if self.proc is not None and self.proc.poll() is None:
+            self.proc.kill()
+            self.proc.wait(timeout=10)
+
+    def restart(self):
+        self.stop()
+        return self.start()
+
+
+@pytest.fixture
+def data_root():
+    with tempfile.TemporaryDirectory(prefix="sluice-test-") as d:
+        yield d
+
+
+@pytest.fixture
+def broker_factory(data_root):
+    brokers = []
+
+    def make(extra=None, name="data"):
+        b = Broker(os.path.join(data_root, name), extra=extra)
+        brokers.append(b)
+        return b.start()
+
+    yield make
+    for b in brokers:
+        try:
+            b.stop(timeout=15)
+        except Exception:
+            b.kill()
+
+
+@pytest.fixture
+def broker(broker_factory):
+    return broker_factory()

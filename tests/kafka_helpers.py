@@ -1,0 +1,305 @@
+"""Client-side helpers shared by the end-to-end tests: topic creation, producing with delivery
+reports, and reading whole partitions back with confluent-kafka, kafka-python and kcat.
+
+Every record that goes through a helper is a `Rec`, so tests compare what was produced with what
+was consumed field by field. Every wait is bounded by a deadline; a timeout raises with what was
+seen so far.
+"""
+import subprocess
+import time
+import uuid
+from dataclasses import dataclass
+
+from confluent_kafka import (
+    OFFSET_BEGINNING,
+    TIMESTAMP_CREATE_TIME,
+    Consumer,
+    KafkaError,
+    KafkaException,
+    Producer,
+    TopicPartition,
+)
+from confluent_kafka.admin import AdminClient, NewTopic
+
+import kafka
+
+CODECS = ["none", "gzip", "snappy", "lz4", "zstd"]
+MIB = 1024 * 1024
+
+
+@dataclass(frozen=True)
+class Rec:
+    """One record as a client saw it. `offset` is None before it is produced."""
+
+    partition: int
+    key: bytes | None
+    value: bytes | None
+    headers: tuple = ()
+    timestamp: int | None = None
+    offset: int | None = None
+
+    def at(self, offset):
+        return Rec(self.partition, self.key, self.value, self.headers, self.timestamp, offset)
+
+    def brief(self):
+        """A short form for assertion messages (1 MiB values stay out of the report)."""
+
+        def short(b):
+            if b is None or len(b) <= 40:
+                return b
+            return b[:20] + b"...(%d bytes)" % len(b)
+
+        return (self.partition, self.offset, short(self.key), short(self.value), self.timestamp,
+                tuple((k, short(v)) for k, v in self.headers))
+
+
+def unique_topic(prefix):
+    return f"{prefix}-{uuid.uuid4().hex[:10]}"
+
+
+def assert_no_panic(broker):
+    text = broker.log_text()
+    assert "panicked" not in text, f"broker panicked:\n{text[-5000:]}"
+
+
+def admin(bootstrap, **conf):
+    return AdminClient({"bootstrap.servers": bootstrap, **conf})
+
+
+def create_topic(bootstrap, name, partitions=1, config=None, timeout=30.0):
+    """Creates a topic with confluent-kafka's AdminClient and waits until metadata shows every
+    partition with a leader."""
+    a = admin(bootstrap)
+    futures = a.create_topics([NewTopic(name, partitions, 1, config=dict(config or {}))],
+                              operation_timeout=timeout, request_timeout=timeout)
+    futures[name].result(timeout=timeout)
+    wait_for_topic(bootstrap, name, partitions, timeout=timeout, client=a)
+    return name
+
+
+def wait_for_topic(bootstrap, name, partitions, timeout=30.0, client=None):
+    a = client or admin(bootstrap)
+
+    def ready():
+        md = a.list_topics(topic=name, timeout=10)
+        t = md.topics.get(name)
+        if t is None or t.error is not None or len(t.partitions) != partitions:
+            return False
+        return all(p.leader >= 0 and p.error is None for p in t.partitions.values())
+
+    deadline = time.monotonic() + timeout
+    while not ready():
+        if time.monotonic() > deadline:
+            raise TimeoutError(f"topic {name} did not get {partitions} partitions with leaders")
+        time.sleep(0.05)
+
+
+def watermarks(bootstrap, topic, partition, timeout=10.0):
+    """(log start offset, high watermark) straight from the broker (ListOffsets)."""
+    c = Consumer({"bootstrap.servers": bootstrap, "group.id": "watermarks",
+                  "enable.auto.commit": False})
+    try:
+        return c.get_watermark_offsets(TopicPartition(topic, partition), timeout=timeout,
+                                       cached=False)
+    finally:
+        c.close()
+
+
+# ---------------------------------------------------------------------------------------------
+# confluent-kafka
+
+
+def confluent_producer(bootstrap, **conf):
+    base = {"bootstrap.servers": bootstrap, "acks": "all", "linger.ms": 5}
+    base.update(conf)
+    return Producer(base)
+
+
+def confluent_produce(bootstrap, topic, records, timeout=60.0, producer=None, **conf):
+    """Produces `records` (Rec with partition set) and returns them with the offsets the broker
+    acknowledged, in the order given. Fails on any delivery error."""
+    p = producer or confluent_producer(bootstrap, **conf)
+    results = [None] * len(records)
+    errors = []
+
+    def report(i):
+        def cb(err, msg):
+            if err is not None:
+                errors.append((i, err))
+            else:
+                results[i] = (msg.partition(), msg.offset(), msg.timestamp())
+
+        return cb
+
+    for i, r in enumerate(records):
+        kwargs = {"value": r.value, "key": r.key, "on_delivery": report(i)}
+        if r.partition is not None:
+            kwargs["partition"] = r.partition
+        if r.headers:
+            kwargs["headers"] = list(r.headers)
+        if r.timestamp is not None:
+            kwargs["timestamp"] = r.timestamp
+        while True:
+            try:
+                p.produce(topic, **kwargs)
+                break
+            except BufferError:
+                p.poll(0.05)
+        p.poll(0)
+    remaining = p.flush(timeout)
+    assert not errors, f"delivery errors: {errors[:5]}"
+    assert remaining == 0, f"{remaining} messages not delivered within {timeout}s"
+    out = []
+    for r, (partition, offset, (ts_type, ts)) in zip(records, results):
+        assert r.partition is None or partition == r.partition
+        out.append(Rec(partition, r.key, r.value, r.headers,
+                       r.timestamp if r.timestamp is not None else ts, offset))
+    return out
+
+
+def _confluent_rec(msg):
+    ts_type, ts = msg.timestamp()
+    assert ts_type == TIMESTAMP_CREATE_TIME, f"timestamp type {ts_type} at {msg.offset()}"
+    return Rec(msg.partition(), msg.key(), msg.value(), tuple(msg.headers() or ()), ts,
+               msg.offset())
+
+
+def confluent_consume(bootstrap, topic, partitions, start=OFFSET_BEGINNING, timeout=60.0,
+                      until=None, **conf):
+    """Reads partitions 0..partitions-1 of `topic` from `start` up to the high watermark each had
+    when the read began (or `until[p]`), with CRC checks on. Any consumer error fails."""
+    base = {"bootstrap.servers": bootstrap, "group.id": "sluice-tests-" + uuid.uuid4().hex[:6],
+            "enable.auto.commit": False, "auto.offset.reset": "earliest", "check.crcs": True,
+            "max.partition.fetch.bytes": 4 * MIB, "fetch.max.bytes": 64 * MIB}
+    base.update(conf)
+    c = Consumer(base)
+    try:
+        lows, ends = {}, {}
+        for p in range(partitions):
+            lows[p], high = c.get_watermark_offsets(TopicPartition(topic, p), timeout=10,
+                                                    cached=False)
+            ends[p] = until[p] if until is not None else high
+        c.assign([TopicPartition(topic, p, start) for p in range(partitions)])
+        got = {p: [] for p in range(partitions)}
+
+        def done():
+            return all(
+                (got[p] and got[p][-1].offset >= ends[p] - 1) or lows[p] >= ends[p]
+                for p in range(partitions))
+
+        deadline = time.monotonic() + timeout
+        while not done():
+            if time.monotonic() > deadline:
+                raise TimeoutError(
+                    f"confluent consumer did not reach {ends} in {timeout}s; last offsets "
+                    f"{ {p: (got[p][-1].offset if got[p] else None) for p in got} }")
+            for msg in c.consume(num_messages=1000, timeout=0.5):
+                if msg.error():
+                    raise KafkaException(msg.error())
+                if msg.offset() < ends[msg.partition()]:
+                    got[msg.partition()].append(_confluent_rec(msg))
+        return [r for p in range(partitions) for r in got[p]]
+    finally:
+        c.close()
+
+
+# ---------------------------------------------------------------------------------------------
+# kafka-python
+
+
+def kafka_python_produce(bootstrap, topic, records, timeout=60.0, **conf):
+    base = {"bootstrap_servers": bootstrap, "acks": "all", "linger_ms": 5}
+    base.update(conf)
+    p = kafka.KafkaProducer(**base)
+    try:
+        futures = [
+            p.send(topic, value=r.value, key=r.key, partition=r.partition,
+                   headers=list(r.headers) or None, timestamp_ms=r.timestamp)
+            for r in records
+        ]
+        p.flush(timeout=timeout)
+        out = []
+        for r, f in zip(records, futures):
+            md = f.get(timeout=timeout)
+            assert r.partition is None or md.partition == r.partition
+            out.append(Rec(md.partition, r.key, r.value, r.headers,
+                           r.timestamp if r.timestamp is not None else md.timestamp, md.offset))
+        return out
+    finally:
+        p.close(timeout=10)
+
+
+def kafka_python_consume(bootstrap, topic, partitions, timeout=60.0, **conf):
+    """Reads partitions 0..partitions-1 of `topic` from the beginning up to the end offsets they
+    had when the read began (assign + seek, no group)."""
+    base = {"bootstrap_servers": bootstrap, "group_id": None, "enable_auto_commit": False,
+            "auto_offset_reset": "earliest", "check_crcs": True,
+            "max_partition_fetch_bytes": 4 * MIB, "fetch_max_bytes": 64 * MIB}
+    base.update(conf)
+    c = kafka.KafkaConsumer(**base)
+    try:
+        tps = [kafka.TopicPartition(topic, p) for p in range(partitions)]
+        c.assign(tps)
+        ends = c.end_offsets(tps)
+        c.seek_to_beginning(*tps)
+        got = {tp.partition: [] for tp in tps}
+        deadline = time.monotonic() + timeout
+        while any(c.position(tp) < ends[tp] for tp in tps):
+            if time.monotonic() > deadline:
+                raise TimeoutError(
+                    f"kafka-python consumer did not reach {ends}; at "
+                    f"{ {tp.partition: c.position(tp) for tp in tps} }")
+            for tp, msgs in c.poll(timeout_ms=500).items():
+                for m in msgs:
+                    assert m.timestamp_type == 0, f"timestamp type {m.timestamp_type}"
+                    if m.offset < ends[tp]:
+                        got[tp.partition].append(
+                            Rec(m.partition, m.key, m.value, tuple(m.headers or ()),
+                                m.timestamp, m.offset))
+        return [r for p in range(partitions) for r in got[p]]
+    finally:
+        c.close()
+
+
+# ---------------------------------------------------------------------------------------------
+# kcat
+
+
+def kcat(*args, input=None, timeout=60.0):
+    """Runs kcat; returns stdout (bytes). Fails with kcat's stderr on a non-zero exit."""
+    proc = subprocess.run(["kcat", *args], input=input, capture_output=True, timeout=timeout)
+    assert proc.returncode == 0, (
+        f"kcat {' '.join(args)} exited {proc.returncode}:\n{proc.stderr.decode(errors='replace')}")
+    return proc.stdout
+
+
+def by_position(records):
+    return {(r.partition, r.offset): r for r in records}
+
+
+def assert_same_records(expected, actual):
+    """Every expected record is present at its offset with identical fields, and nothing else."""
+    exp = by_position(expected)
+    act = by_position(actual)
+    assert len(act) == len(actual), "a (partition, offset) was returned twice"
+    missing = sorted(set(exp) - set(act))
+    extra = sorted(set(act) - set(exp))
+    assert not missing, f"{len(missing)} records missing, first {missing[:5]}"
+    assert not extra, f"{len(extra)} unexpected records, first {extra[:5]}"
+    for pos, e in exp.items():
+        a = act[pos]
+        assert a == e, f"record at {pos} differs:\n expected {e.brief()}\n actual   {a.brief()}"
+
+
+def kafka_error_code(exc):
+    """The KafkaError code carried by a confluent-kafka exception."""
+    assert isinstance(exc, KafkaException), repr(exc)
+    return exc.args[0].code()
+
+
+__all__ = [
+    "CODECS", "MIB", "Rec", "unique_topic", "assert_no_panic", "admin", "create_topic",
+    "wait_for_topic", "watermarks", "confluent_producer", "confluent_produce",
+    "confluent_consume", "kafka_python_produce", "kafka_python_consume", "kcat",
+    "by_position", "assert_same_records", "kafka_error_code", "KafkaError",
+]
