@@ -3,6 +3,7 @@
 
 use crate::config::BrokerConfig;
 use crate::fetch_session::FetchSessionCache;
+use crate::producer_id_manager::ProducerIdManager;
 use crate::replica_manager::ReplicaManager;
 
 pub struct Broker {
@@ -12,6 +13,7 @@ pub struct Broker {
     pub advertised_port: u16,
     pub replicas: ReplicaManager,
     pub fetch_sessions: FetchSessionCache,
+    pub producer_ids: ProducerIdManager,
     /// Resolves when the server is shutting down: long-polling fetches return at once.
     pub shutdown: tokio::sync::watch::Receiver<bool>,
 }

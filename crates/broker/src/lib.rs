@@ -10,6 +10,7 @@
 //! - `replica_manager`: the partitions this broker hosts, topic creation/deletion/configs.
 //! - `partition`: one partition: its log, high watermark and leader epoch.
 //! - `fetch_session`: the KIP-227 incremental fetch session cache.
+//! - `producer_id_manager`: durable producer id allocation (InitProducerId).
 //! - `topic_store`: the durable topic registry.
 //! - `config`: broker configuration with Kafka's key names; `topic_config`: topic-level keys.
 //! - `request`: request header decoding and response framing.
@@ -21,6 +22,7 @@ pub mod config;
 pub mod connection;
 pub mod fetch_session;
 pub mod partition;
+pub mod producer_id_manager;
 pub mod replica_manager;
 pub mod request;
 pub mod server;

@@ -13,6 +13,7 @@ use crate::broker::Broker;
 use crate::config::BrokerConfig;
 use crate::connection;
 use crate::fetch_session::FetchSessionCache;
+use crate::producer_id_manager::ProducerIdManager;
 use crate::replica_manager::{AdminError, ReplicaManager};
 
 #[derive(Debug, thiserror::Error)]
@@ -53,12 +54,15 @@ pub async fn start(config: BrokerConfig) -> Result<ServerHandle, ServerError> {
         .local_addr()
         .map_err(|source| ServerError::Bind { addr, source })?;
     let (host, port) = replicas.config().advertised(local_addr);
+    let producer_ids = ProducerIdManager::open(&replicas.config().log_dir())
+        .map_err(|e| ServerError::Storage(e.to_string()))?;
     let (shutdown_tx, shutdown_rx) = watch::channel(false);
     let broker = Arc::new(Broker {
         node_id: replicas.config().node_id(),
         advertised_host: host,
         advertised_port: port,
         fetch_sessions: FetchSessionCache::new(replicas.config().fetch_session_cache_slots()),
+        producer_ids,
         replicas,
         shutdown: shutdown_rx.clone(),
     });

@@ -51,7 +51,10 @@ pub async fn describe(
                 .with_resource_type(r.resource_type)
                 .with_resource_name(r.resource_name.clone());
             let wanted = |name: &str| {
-                r.configuration_keys.as_ref().is_none_or(|keys| keys.iter().any(|k| k.as_str() == name))
+                // Kafka lists every key for a null or empty key list.
+                r.configuration_keys
+                    .as_ref()
+                    .is_none_or(|keys| keys.is_empty() || keys.iter().any(|k| k.as_str() == name))
             };
             match r.resource_type {
                 RESOURCE_TOPIC => {

@@ -14,6 +14,7 @@ mod delete_records;
 mod delete_topics;
 mod describe_cluster;
 mod fetch;
+mod init_producer_id;
 mod list_offsets;
 mod metadata;
 mod produce;
@@ -45,6 +46,7 @@ pub const SUPPORTED_APIS: &[(ApiKey, i16, i16)] = &[
     (ApiKey::CreatePartitions, 0, 3),
     (ApiKey::IncrementalAlterConfigs, 0, 1),
     (ApiKey::DescribeCluster, 0, 2),
+    (ApiKey::InitProducerId, 0, 5),
 ];
 
 pub fn supported_versions(api: ApiKey) -> Option<(i16, i16)> {
@@ -142,6 +144,7 @@ async fn dispatch(
         ApiKey::AlterConfigs => run!(configs::alter),
         ApiKey::IncrementalAlterConfigs => run!(configs::incremental_alter),
         ApiKey::DescribeCluster => run!(describe_cluster::handle),
+        ApiKey::InitProducerId => run!(init_producer_id::handle),
         other => Err(Unparseable(format!("api {other:?} is not supported"))),
     }
 }
