@@ -116,9 +116,17 @@ pub fn describe_code(code: RDKafkaErrorCode) -> String {
 
 /// One line for any librdkafka error: the code's description and name where there is a code.
 pub fn describe_error(error: &KafkaError) -> String {
-    match error.rdkafka_error_code() {
-        Some(code) => describe_code(code),
-        None => error.to_string(),
+    match error {
+        // The request as a whole failed (timed out, no controller, ...).
+        KafkaError::AdminOp(code) => describe_code(*code),
+        KafkaError::ClientConfig(_, description, key, value) => {
+            format!("invalid client property {key}={value}: {description}")
+        }
+        KafkaError::ClientCreation(description) => description.clone(),
+        _ => match error.rdkafka_error_code() {
+            Some(code) => describe_code(code),
+            None => error.to_string(),
+        },
     }
 }
 

@@ -7,8 +7,8 @@ use anyhow::{anyhow, bail, Context as _, Result};
 use clap::Args;
 use rdkafka::consumer::Consumer;
 use rdkafka::{Offset, TopicPartitionList};
-use serde_json::{Map, Value};
 
+use super::report::Report;
 use super::latency::{round3, throughput};
 use crate::connection::{
     describe_error, fetch_metadata, topic_partitions, ConnectArgs, METADATA_TIMEOUT,
@@ -118,21 +118,15 @@ pub fn run(connect: &ConnectArgs, args: &BenchConsumeArgs) -> Result<()> {
         "{records} records read in {elapsed_s:.3} s, {records_per_sec:.1} records/sec \
          ({mb_per_sec:.2} MB/sec)."
     );
-    let mut report = Map::new();
-    report.insert("kind".into(), "consume".into());
-    report.insert("records".into(), records.into());
-    report.insert("bytes".into(), bytes.into());
-    report.insert("elapsed_s".into(), round3(elapsed_s).into());
-    report.insert("records_per_sec".into(), records_per_sec.into());
-    report.insert("mb_per_sec".into(), mb_per_sec.into());
-    report.insert(
-        "first_record_ms".into(),
-        round3(first_record.unwrap_or_default().as_secs_f64() * 1000.0).into(),
+    let mut report = Report::new("consume");
+    report.push("records", records);
+    report.push("bytes", bytes);
+    report.push("elapsed_s", round3(elapsed_s));
+    report.push("records_per_sec", records_per_sec);
+    report.push("mb_per_sec", mb_per_sec);
+    report.push("first_record_ms", round3(first_record.unwrap_or_default().as_secs_f64() * 1000.0).into(),
     );
-    println!(
-        "{}",
-        serde_json::to_string(&Value::Object(report)).context("encoding the report")?
-    );
+    println!("{}", report.to_json());
     if records < target {
         bail!(
             "read only {records} of {target} records: none arrived for {} ms",

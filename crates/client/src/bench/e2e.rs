@@ -20,8 +20,8 @@ use rdkafka::message::Message;
 use rdkafka::producer::{BaseRecord, Producer};
 use rdkafka::util::Timeout;
 use rdkafka::{Offset, TopicPartitionList};
-use serde_json::{Map, Value};
 
+use super::report::Report;
 use super::latency::{latency_histogram, LatencySummary};
 use super::pacer::Pacer;
 use super::{payload, producer};
@@ -169,17 +169,13 @@ pub fn run(connect: &ConnectArgs, args: &BenchE2eArgs) -> Result<()> {
         args.rate,
         latency.describe()
     );
-    let mut report = Map::new();
-    report.insert("kind".into(), "e2e".into());
-    report.insert("records".into(), received.records.into());
-    report.insert("sent".into(), sent.into());
-    report.insert("rate".into(), args.rate.into());
-    report.insert("record_size".into(), args.record_size.into());
+    let mut report = Report::new("e2e");
+    report.push("records", received.records);
+    report.push("sent", sent);
+    report.push("rate", args.rate);
+    report.push("record_size", args.record_size);
     latency.add_to(&mut report);
-    println!(
-        "{}",
-        serde_json::to_string(&Value::Object(report)).context("encoding the report")?
-    );
+    println!("{}", report.to_json());
     if received.duplicates > 0 {
         eprintln!(
             "warning: {} records were received more than once",

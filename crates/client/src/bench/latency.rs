@@ -2,7 +2,8 @@
 
 use anyhow::{anyhow, Result};
 use hdrhistogram::Histogram;
-use serde_json::{Map, Value};
+
+use super::report::Report;
 
 /// Highest latency tracked exactly: one hour; longer ones are recorded as one hour.
 const LATENCY_MAX_US: u64 = 3_600_000_000;
@@ -49,12 +50,12 @@ impl LatencySummary {
     }
 
     /// Adds `avg_ms`, `p50_ms`, `p99_ms`, `p999_ms`, `max_ms` to a JSON report.
-    pub fn add_to(&self, report: &mut Map<String, Value>) {
-        report.insert("avg_ms".into(), self.avg_ms.into());
-        report.insert("p50_ms".into(), self.p50_ms.into());
-        report.insert("p99_ms".into(), self.p99_ms.into());
-        report.insert("p999_ms".into(), self.p999_ms.into());
-        report.insert("max_ms".into(), self.max_ms.into());
+    pub fn add_to(&self, report: &mut Report) {
+        report.push("avg_ms", self.avg_ms);
+        report.push("p50_ms", self.p50_ms);
+        report.push("p99_ms", self.p99_ms);
+        report.push("p999_ms", self.p999_ms);
+        report.push("max_ms", self.max_ms);
     }
 
     /// The human-readable tail of a summary line, in kafka-producer-perf-test's words.
@@ -116,12 +117,12 @@ mod tests {
     fn json_report_has_the_documented_keys() {
         let mut histogram = latency_histogram().expect("valid bounds");
         histogram.saturating_record(1500);
-        let mut report = Map::new();
+        let mut report = Report::new("produce");
         LatencySummary::from_micros(&histogram).add_to(&mut report);
-        for key in ["avg_ms", "p50_ms", "p99_ms", "p999_ms", "max_ms"] {
-            assert!(report.contains_key(key), "missing {key}");
-        }
-        assert_eq!(report["p50_ms"], Value::from(1.5));
+        assert_eq!(
+            report.to_json(),
+            r#"{"kind":"produce","avg_ms":1.5,"p50_ms":1.5,"p99_ms":1.5,"p999_ms":1.5,"max_ms":1.5}"#
+        );
     }
 
     #[test]

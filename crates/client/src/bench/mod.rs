@@ -5,7 +5,7 @@
 //! line, so scripts can read the result with `tail -n1 | jq`.
 //!
 //! Layout: `produce.rs`, `consume.rs`, `e2e.rs` hold one benchmark each; `producer.rs` the
-//! callback-driven producer both produce and e2e use; `latency.rs` histograms and summaries;
+//! callback-driven producer both produce and e2e use; `latency.rs` histograms and summaries; `report.rs` the JSON result line;
 //! `pacer.rs` the fixed-rate throttle.
 
 mod consume;
@@ -14,6 +14,7 @@ mod latency;
 mod pacer;
 mod produce;
 mod producer;
+mod report;
 
 use std::time::{Duration, Instant};
 

@@ -7,8 +7,8 @@ use anyhow::{anyhow, bail, Context as _, Result};
 use clap::Args;
 use rdkafka::producer::{BaseRecord, Producer};
 use rdkafka::util::Timeout;
-use serde_json::{Map, Value};
 
+use super::report::Report;
 use super::latency::{round3, throughput, LatencySummary};
 use super::pacer::Pacer;
 use super::{payload, producer};
@@ -125,19 +125,15 @@ pub fn run(connect: &ConnectArgs, args: &BenchProduceArgs) -> Result<()> {
         stats.delivered,
         latency.describe()
     );
-    let mut report = Map::new();
-    report.insert("kind".into(), "produce".into());
-    report.insert("records".into(), stats.delivered.into());
-    report.insert("failed".into(), stats.failed.into());
-    report.insert("record_size".into(), (args.record_size as u64).into());
-    report.insert("elapsed_s".into(), round3(elapsed_s).into());
-    report.insert("records_per_sec".into(), records_per_sec.into());
-    report.insert("mb_per_sec".into(), mb_per_sec.into());
+    let mut report = Report::new("produce");
+    report.push("records", stats.delivered);
+    report.push("failed", stats.failed);
+    report.push("record_size", (args.record_size as u64));
+    report.push("elapsed_s", round3(elapsed_s));
+    report.push("records_per_sec", records_per_sec);
+    report.push("mb_per_sec", mb_per_sec);
     latency.add_to(&mut report);
-    println!(
-        "{}",
-        serde_json::to_string(&Value::Object(report)).context("encoding the report")?
-    );
+    println!("{}", report.to_json());
     if let Some(error) = &stats.first_error {
         bail!("{} of {sent} records failed; first: {error}", stats.failed);
     }
