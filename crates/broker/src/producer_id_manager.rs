@@ -37,7 +37,13 @@ impl ProducerIdManager {
             Err(e) => return Err(e),
         };
         // Nothing of the block starting at `start` has been used yet.
-        Ok(ProducerIdManager { path, block: Mutex::new(Block { next: start, end: start }) })
+        Ok(ProducerIdManager {
+            path,
+            block: Mutex::new(Block {
+                next: start,
+                end: start,
+            }),
+        })
     }
 
     /// A producer id never handed out before (durable before it is returned).

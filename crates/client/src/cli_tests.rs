@@ -215,6 +215,8 @@ fn bench_produce_flags() {
         "8",
         "--rate",
         "100000",
+        "--producers",
+        "2",
         "-X",
         "queue.buffering.max.kbytes=2097151",
     ])
@@ -236,6 +238,8 @@ fn bench_produce_flags() {
     assert_eq!(bench.batch_size, Some(262_144));
     assert_eq!(bench.partitions, Some(8));
     assert_eq!(bench.rate, 100_000);
+    assert_eq!(bench.producers, 2);
+    assert!(parse(&["bench", "produce", "--topic", "t", "--producers", "0"]).is_err());
 }
 
 #[test]

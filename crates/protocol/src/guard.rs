@@ -47,7 +47,9 @@
 
 use kafka_protocol::messages::ApiKey;
 
-/// Why a request was refused before decoding.
+/// Why a request was refused before decoding. `field` is the schema's field name (the struct
+/// name for its tagged-field section); offsets count from the start of the body (of the frame,
+/// for the header).
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum GuardError {
     /// The guard has no schema for this api key and version: answer UNSUPPORTED_VERSION.

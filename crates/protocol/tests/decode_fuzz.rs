@@ -203,3 +203,19 @@ proptest! {
         run(&frame);
     }
 }
+
+/// Found by the fuzz target in seconds with the body guard switched off: a DescribeConfigs v4
+/// frame whose compact array count made kafka-protocol reserve 283 GB.
+#[test]
+fn guard_rejects_the_fuzzers_describe_configs_allocation_bomb() {
+    let mut frame = vec![
+        0x00, 0x20, 0x00, 0x04, 0x00, 0x00, 0x00, 0x07, 0x00, 0x0b, 0x66, 0x00, 0x00, 0x00, 0xf6,
+        0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00,
+    ];
+    frame.extend_from_slice(&[0xfb; 84]);
+    frame.extend_from_slice(&[
+        0x00, 0x00, 0x00, 0x00, 0x1b, 0x02, 0x02, 0x02, 0x00, 0x06, 0x06,
+    ]);
+    assert_eq!(frame.len(), 117);
+    assert_eq!(run(&frame), Outcome::BodyRejected);
+}

@@ -10,9 +10,16 @@ use sluice_protocol::error::ErrorCode;
 use crate::broker::Broker;
 use crate::request::RequestContext;
 
-pub async fn handle(broker: &Arc<Broker>, _ctx: &RequestContext, request: InitProducerIdRequest) -> InitProducerIdResponse {
+pub async fn handle(
+    broker: &Arc<Broker>,
+    _ctx: &RequestContext,
+    request: InitProducerIdRequest,
+) -> InitProducerIdResponse {
     let fail = |code: ErrorCode| {
-        InitProducerIdResponse::default().with_error_code(code.0).with_producer_id(ProducerId(-1)).with_producer_epoch(-1)
+        InitProducerIdResponse::default()
+            .with_error_code(code.0)
+            .with_producer_id(ProducerId(-1))
+            .with_producer_epoch(-1)
     };
     if request.transactional_id.is_some() {
         // Transactions arrive with the transaction coordinator; say so with a fatal error

@@ -91,8 +91,14 @@ fn lookup(
         ErrorCode::KAFKA_STORAGE_ERROR
     };
     match timestamp {
-        // Without transactions the last stable offset equals the high watermark.
-        LATEST => Ok((if read_committed { hw } else { hw }, -1)),
+        LATEST => Ok((
+            if read_committed {
+                last_stable_offset(partition)
+            } else {
+                hw
+            },
+            -1,
+        )),
         EARLIEST | EARLIEST_LOCAL => Ok((partition.log_start_offset(), -1)),
         EARLIEST_PENDING_UPLOAD | LATEST_TIERED => Ok((-1, -1)),
         MAX_TIMESTAMP => match partition.log.max_timestamp_offset().map_err(storage)? {
@@ -105,4 +111,9 @@ fn lookup(
         },
         _ => Err(ErrorCode::INVALID_REQUEST),
     }
+}
+
+/// Without transactions every offset below the high watermark is stable.
+fn last_stable_offset(partition: &Partition) -> i64 {
+    partition.high_watermark()
 }

@@ -49,7 +49,12 @@ pub async fn handle(
             // Before v4 clients cannot ask, and auto-creation applies.
             let allow_create = v < 4 || request.allow_auto_topic_creation;
             for entry in list {
-                let name = entry.name.as_ref().map(|n| n.to_string());
+                // v10+ may name a topic by id; an empty name with an id means "by id".
+                let name = entry
+                    .name
+                    .as_ref()
+                    .map(|n| n.to_string())
+                    .filter(|n| !n.is_empty() || entry.topic_id.is_nil());
                 let found = match &name {
                     Some(n) => broker.replicas.topic(n),
                     None => broker.replicas.topic_by_id(&entry.topic_id),

@@ -102,7 +102,21 @@ pub async fn handle(
     guard::check_request(raw_key, version, body.chunk())
         .map_err(|e| Unparseable(format!("{api:?} v{version}: {e}")))?;
     let ctx = RequestContext::from_header(api, &header);
-    dispatch(&broker, &ctx, body).await
+    let started = std::time::Instant::now();
+    let response = dispatch(&broker, &ctx, body).await;
+    tracing::debug!(
+        api = ?api,
+        version,
+        correlation_id = ctx.correlation_id,
+        micros = started.elapsed().as_micros() as u64,
+        response_bytes = match &response {
+            Ok(Some(ResponseFrame::One(b))) => b.len(),
+            Ok(Some(ResponseFrame::Chunks(c))) => c.iter().map(Bytes::len).sum(),
+            _ => 0,
+        },
+        "request"
+    );
+    response
 }
 
 async fn dispatch(

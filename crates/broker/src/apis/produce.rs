@@ -130,14 +130,8 @@ async fn append(
         ));
     }
     if effective(config, configs, "message.timestamp.type") == "CreateTime" {
-        check_timestamps(config, configs, &info).map_err(|e| {
-            let text = e
-                .error_message
-                .as_ref()
-                .map(|m| m.to_string())
-                .unwrap_or_default();
-            e.with_error_message(message(version, text).map(StrBytes::from_string))
-        })?;
+        check_timestamps(config, configs, &info)
+            .map_err(|m| error(ErrorCode::INVALID_TIMESTAMP, message(version, m)))?;
     }
     let appended = partition.append_as_leader(&records).map_err(|e| {
         error(
@@ -188,11 +182,12 @@ async fn append(
 
 /// CreateTime topics reject batches whose timestamps lie outside
 /// `message.timestamp.before.max.ms` / `message.timestamp.after.max.ms` of the broker's clock.
+/// The error is the message sent with INVALID_TIMESTAMP.
 fn check_timestamps(
     config: &crate::config::BrokerConfig,
     configs: &std::collections::BTreeMap<String, String>,
     info: &BatchSetInfo,
-) -> Result<(), PartitionProduceResponse> {
+) -> Result<(), String> {
     let now = SystemTime::now()
         .duration_since(UNIX_EPOCH)
         .map(|d| d.as_millis() as i64)
@@ -204,21 +199,15 @@ fn check_timestamps(
         .parse()
         .unwrap_or(i64::MAX);
     if info.max_timestamp > now.saturating_add(after) {
-        return Err(error(
-            ErrorCode::INVALID_TIMESTAMP,
-            Some(format!(
-                "Timestamp {} of a record is more than {after} ms ahead of the broker's time {now}",
-                info.max_timestamp
-            )),
+        return Err(format!(
+            "Timestamp {} of a record is more than {after} ms ahead of the broker's time {now}",
+            info.max_timestamp
         ));
     }
     if info.max_timestamp >= 0 && info.max_timestamp < now.saturating_sub(before) {
-        return Err(error(
-            ErrorCode::INVALID_TIMESTAMP,
-            Some(format!(
-                "Timestamp {} of a record is more than {before} ms behind the broker's time {now}",
-                info.max_timestamp
-            )),
+        return Err(format!(
+            "Timestamp {} of a record is more than {before} ms behind the broker's time {now}",
+            info.max_timestamp
         ));
     }
     Ok(())

@@ -3,13 +3,13 @@
 
 use std::time::{Duration, Instant};
 
-use anyhow::{anyhow, bail, Context as _, Result};
+use anyhow::{anyhow, bail, Result};
 use clap::Args;
 use rdkafka::consumer::Consumer;
 use rdkafka::{Offset, TopicPartitionList};
 
-use super::report::Report;
 use super::latency::{round3, throughput};
+use super::report::Report;
 use crate::connection::{
     describe_error, fetch_metadata, topic_partitions, ConnectArgs, METADATA_TIMEOUT,
 };
@@ -124,7 +124,9 @@ pub fn run(connect: &ConnectArgs, args: &BenchConsumeArgs) -> Result<()> {
     report.push("elapsed_s", round3(elapsed_s));
     report.push("records_per_sec", records_per_sec);
     report.push("mb_per_sec", mb_per_sec);
-    report.push("first_record_ms", round3(first_record.unwrap_or_default().as_secs_f64() * 1000.0).into(),
+    report.push(
+        "first_record_ms",
+        round3(first_record.unwrap_or_default().as_secs_f64() * 1000.0),
     );
     println!("{}", report.to_json());
     if records < target {

@@ -21,9 +21,9 @@ use rdkafka::producer::{BaseRecord, Producer};
 use rdkafka::util::Timeout;
 use rdkafka::{Offset, TopicPartitionList};
 
-use super::report::Report;
 use super::latency::{latency_histogram, LatencySummary};
 use super::pacer::Pacer;
+use super::report::Report;
 use super::{payload, producer};
 use crate::connection::{
     describe_error, fetch_metadata, topic_partitions, ConnectArgs, METADATA_TIMEOUT,

@@ -1,16 +1,23 @@
 //! `sluice bench produce`: send N records of B bytes as fast as allowed and report throughput and
 //! send-to-delivery latency.
+//!
+//! With `--producers P`, P producer clients (each its own librdkafka instance, connections and
+//! thread) share the records and the rate; their latency histograms are merged for the report.
+//! The calling thread only prints progress.
 
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::{mpsc, Arc};
 use std::time::{Duration, Instant};
 
-use anyhow::{anyhow, bail, Context as _, Result};
+use anyhow::{anyhow, bail, Result};
 use clap::Args;
-use rdkafka::producer::{BaseRecord, Producer};
+use rdkafka::producer::{BaseProducer, BaseRecord, Producer};
 use rdkafka::util::Timeout;
 
-use super::report::Report;
-use super::latency::{round3, throughput, LatencySummary};
+use super::latency::{latency_histogram, round3, throughput, LatencySummary};
 use super::pacer::Pacer;
+use super::producer::BenchProducerContext;
+use super::report::Report;
 use super::{payload, producer};
 use crate::connection::{describe_error, ConnectArgs};
 use crate::produce::send_when_room;
@@ -45,6 +52,11 @@ pub struct BenchProduceArgs {
     /// Records per second; 0 is unlimited.
     #[arg(long, default_value_t = 0)]
     pub rate: u64,
+    /// Independent producer clients, each on its own thread, sharing records and rate. One
+    /// librdkafka producer spends about a microsecond of its sending thread per small record,
+    /// so above roughly a million records/s use 2 or more.
+    #[arg(long, default_value_t = 1, value_parser = clap::value_parser!(u64).range(1..=64))]
+    pub producers: u64,
 }
 
 /// How often a progress line is printed during the run.
@@ -67,77 +79,175 @@ pub fn run(connect: &ConnectArgs, args: &BenchProduceArgs) -> Result<()> {
     if let Some(batch) = &batch {
         defaults.push(("batch.size", batch));
     }
-    let producer = producer::create(connect, &defaults)?;
-    let context = producer.context().clone();
+    let mut producers = Vec::new();
+    for _ in 0..args.producers {
+        producers.push(producer::create(connect, &defaults)?);
+    }
+    let contexts: Vec<_> = producers.iter().map(|p| p.context().clone()).collect();
     let value = payload(args.record_size);
-    let pacer = Pacer::new(args.rate);
+    let sent = AtomicU64::new(0);
+    let failed = AtomicBool::new(false);
+    let (done_tx, done_rx) = mpsc::channel::<()>();
 
     let start = Instant::now();
-    let mut window_start = start;
-    let mut window_sent: u64 = 0;
-    let mut sent: u64 = 0;
-    while sent < args.records {
-        if let Some(pacer) = &pacer {
-            if let Some(wait) = pacer.wait_before(sent, start.elapsed()) {
-                // Waiting by polling serves delivery reports on time.
-                producer.poll(wait);
-            }
+    let outcomes = std::thread::scope(|scope| {
+        let mut workers = Vec::new();
+        for (index, producer) in producers.into_iter().enumerate() {
+            let share = Share::of(args.records, args.rate, args.producers, index as u64);
+            let (value, sent, failed, done) = (&value, &sent, &failed, done_tx.clone());
+            workers.push(scope.spawn(move || {
+                let outcome = send_share(&producer, &args.topic, value, share, sent, failed);
+                if outcome.is_err() {
+                    failed.store(true, Ordering::Relaxed);
+                }
+                let flushed = producer
+                    .flush(Timeout::Never)
+                    .map_err(|e| anyhow!("waiting for delivery: {}", describe_error(&e)));
+                drop(done);
+                outcome.and(flushed)
+            }));
         }
-        let record = BaseRecord::<(), [u8], usize>::with_opaque_to(&args.topic, context.now_us())
-            .payload(value.as_slice());
-        send_when_room(&producer, record)?;
-        sent += 1;
-        window_sent += 1;
-        if sent & 63 == 0 {
-            producer.poll(Duration::ZERO);
-        }
-        if sent & 4095 == 0 && window_start.elapsed() >= PROGRESS_INTERVAL {
-            let mut stats = context.stats()?;
-            if stats.failed > 0 {
-                break;
-            }
-            print_progress(
-                window_sent,
-                args.record_size,
-                window_start.elapsed(),
-                stats.window_count,
-                stats.window_sum_us,
-                stats.window_max_us,
-            );
-            stats.window_count = 0;
-            stats.window_sum_us = 0;
-            stats.window_max_us = 0;
-            window_start = Instant::now();
-            window_sent = 0;
-        }
-    }
-    producer
-        .flush(Timeout::Never)
-        .map_err(|e| anyhow!("waiting for delivery: {}", describe_error(&e)))?;
+        drop(done_tx);
+        report_progress(&contexts, &sent, args.record_size, &done_rx);
+        workers
+            .into_iter()
+            .map(|w| {
+                w.join()
+                    .unwrap_or_else(|_| Err(anyhow!("a producer thread panicked")))
+            })
+            .collect::<Vec<_>>()
+    });
     let elapsed_s = start.elapsed().as_secs_f64();
 
-    let stats = context.stats()?;
-    let latency = LatencySummary::from_micros(&stats.latency_us);
-    let bytes = stats.delivered * args.record_size as u64;
-    let (records_per_sec, mb_per_sec) = throughput(stats.delivered, bytes, elapsed_s);
+    let mut latency_us = latency_histogram()?;
+    let (mut delivered, mut failures, mut first_error) = (0u64, 0u64, None);
+    for context in &contexts {
+        let stats = context.stats()?;
+        latency_us
+            .add(&stats.latency_us)
+            .map_err(|e| anyhow!("merging latency histograms: {e}"))?;
+        delivered += stats.delivered;
+        failures += stats.failed;
+        if first_error.is_none() {
+            first_error.clone_from(&stats.first_error);
+        }
+    }
+    let latency = LatencySummary::from_micros(&latency_us);
+    let bytes = delivered * args.record_size as u64;
+    let (records_per_sec, mb_per_sec) = throughput(delivered, bytes, elapsed_s);
     eprintln!(
-        "{} records sent, {records_per_sec:.1} records/sec ({mb_per_sec:.2} MB/sec), {}.",
-        stats.delivered,
+        "{delivered} records sent, {records_per_sec:.1} records/sec ({mb_per_sec:.2} MB/sec), {}.",
         latency.describe()
     );
     let mut report = Report::new("produce");
-    report.push("records", stats.delivered);
-    report.push("failed", stats.failed);
-    report.push("record_size", (args.record_size as u64));
+    report.push("records", delivered);
+    report.push("failed", failures);
+    report.push("record_size", args.record_size as u64);
+    report.push("producers", args.producers);
     report.push("elapsed_s", round3(elapsed_s));
     report.push("records_per_sec", records_per_sec);
     report.push("mb_per_sec", mb_per_sec);
     latency.add_to(&mut report);
     println!("{}", report.to_json());
-    if let Some(error) = &stats.first_error {
-        bail!("{} of {sent} records failed; first: {error}", stats.failed);
+    if let Some(error) = first_error {
+        bail!("{failures} records failed; first: {error}");
+    }
+    for outcome in outcomes {
+        outcome?;
     }
     Ok(())
+}
+
+/// One producer's part of the run.
+#[derive(Debug, Clone, Copy, PartialEq)]
+struct Share {
+    records: u64,
+    /// Records per second, 0 for unlimited.
+    rate: u64,
+}
+
+impl Share {
+    /// Producer `index` of `producers` gets an equal part; the first ones take the remainders.
+    fn of(records: u64, rate: u64, producers: u64, index: u64) -> Share {
+        let part = |total: u64| total / producers + u64::from(index < total % producers);
+        Share {
+            records: part(records),
+            // A positive total rate must not round down to "unlimited" for any producer.
+            rate: if rate == 0 { 0 } else { part(rate).max(1) },
+        }
+    }
+}
+
+/// Sends one producer's share; `sent` counts records handed to librdkafka by all producers.
+fn send_share(
+    producer: &BaseProducer<BenchProducerContext>,
+    topic: &str,
+    value: &[u8],
+    share: Share,
+    sent: &AtomicU64,
+    failed: &AtomicBool,
+) -> Result<()> {
+    let context = producer.context();
+    let pacer = Pacer::new(share.rate);
+    let start = Instant::now();
+    let mut count: u64 = 0;
+    while count < share.records {
+        if let Some(wait) = pacer.and_then(|p| p.wait_before(count, start.elapsed())) {
+            // Waiting by polling serves delivery reports on time.
+            producer.poll(wait);
+        }
+        let record =
+            BaseRecord::<(), [u8], usize>::with_opaque_to(topic, context.now_us()).payload(value);
+        send_when_room(producer, record)?;
+        count += 1;
+        if count & 63 == 0 {
+            producer.poll(Duration::ZERO);
+            sent.fetch_add(64, Ordering::Relaxed);
+            if count & 4095 == 0 && (failed.load(Ordering::Relaxed) || context.stats()?.failed > 0)
+            {
+                failed.store(true, Ordering::Relaxed);
+                break;
+            }
+        }
+    }
+    sent.fetch_add(count & 63, Ordering::Relaxed);
+    Ok(())
+}
+
+/// Prints a progress line every `PROGRESS_INTERVAL` until every producer has finished (the
+/// `done` channel closes).
+fn report_progress(
+    contexts: &[Arc<BenchProducerContext>],
+    sent: &AtomicU64,
+    record_size: usize,
+    done: &mpsc::Receiver<()>,
+) {
+    let mut window_start = Instant::now();
+    let mut sent_before: u64 = 0;
+    while let Err(mpsc::RecvTimeoutError::Timeout) = done.recv_timeout(PROGRESS_INTERVAL) {
+        let (mut count, mut sum_us, mut max_us) = (0u64, 0u64, 0u64);
+        for context in contexts {
+            if let Ok(mut stats) = context.stats() {
+                count += stats.window_count;
+                sum_us += stats.window_sum_us;
+                max_us = max_us.max(stats.window_max_us);
+                stats.window_count = 0;
+                stats.window_sum_us = 0;
+                stats.window_max_us = 0;
+            }
+        }
+        let sent_now = sent.load(Ordering::Relaxed);
+        print_progress(
+            sent_now - sent_before,
+            record_size,
+            window_start.elapsed(),
+            count,
+            sum_us,
+            max_us,
+        );
+        sent_before = sent_now;
+        window_start = Instant::now();
+    }
 }
 
 fn print_progress(
@@ -160,4 +270,39 @@ fn print_progress(
          {avg_ms:.1} ms avg latency, {:.1} ms max latency.",
         latency_max_us as f64 / 1000.0
     );
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn shares_add_up() {
+        let shares: Vec<Share> = (0..3).map(|i| Share::of(10, 1000, 3, i)).collect();
+        assert_eq!(shares.iter().map(|s| s.records).sum::<u64>(), 10);
+        assert_eq!(shares.iter().map(|s| s.rate).sum::<u64>(), 1000);
+        assert_eq!(
+            shares[0],
+            Share {
+                records: 4,
+                rate: 334
+            }
+        );
+        assert_eq!(
+            shares[2],
+            Share {
+                records: 3,
+                rate: 333
+            }
+        );
+        assert_eq!(
+            Share::of(5, 0, 2, 1),
+            Share {
+                records: 2,
+                rate: 0
+            }
+        );
+        // A tiny rate still limits every producer.
+        assert_eq!(Share::of(5, 1, 2, 1).rate, 1);
+    }
 }
