@@ -298,11 +298,7 @@ impl ReplicaManager {
         let mut topics = self.write_topics();
         topics.by_id.insert(id, topic.clone());
         topics.by_name.insert(name.to_string(), topic.clone());
-        tracing::info!(
-            topic = name,
-            partitions,
-            "created topic {name} with {partitions} partition(s)"
-        );
+        tracing::info!("created topic {name} with {partitions} partition(s)");
         Ok(topic)
     }
 
@@ -359,7 +355,7 @@ impl ReplicaManager {
                 tracing::warn!("could not remove {}: {e}", doomed.display());
             }
         }
-        tracing::info!(topic = name, "deleted topic {name}");
+        tracing::info!("deleted topic {name}");
         Ok(topic.id)
     }
 
@@ -417,7 +413,7 @@ impl ReplicaManager {
         let mut topics = self.write_topics();
         topics.by_id.insert(grown.id, grown.clone());
         topics.by_name.insert(name.to_string(), grown);
-        tracing::info!(topic = name, "topic {name} now has {total} partitions");
+        tracing::info!("topic {name} now has {total} partitions");
         Ok(())
     }
 
@@ -448,6 +444,7 @@ impl ReplicaManager {
                 t.configs = configs.clone();
             }
         })?;
+        let configs_for_log = configs.clone();
         let log_cfg = log_config(&self.config, &configs);
         for p in &topic.partitions {
             p.log.update_config(log_cfg.clone());
@@ -461,7 +458,10 @@ impl ReplicaManager {
         let mut topics = self.write_topics();
         topics.by_id.insert(updated.id, updated.clone());
         topics.by_name.insert(name.to_string(), updated);
-        tracing::info!(topic = name, "updated configs of topic {name}");
+        tracing::info!(
+            "updated configs of topic {name}: {}",
+            describe_overrides(&configs_for_log)
+        );
         Ok(())
     }
 
@@ -515,4 +515,15 @@ fn remove_deleted_dirs(log_dir: &Path) {
             }
         }
     }
+}
+
+fn describe_overrides(configs: &BTreeMap<String, String>) -> String {
+    if configs.is_empty() {
+        return "no overrides".to_string();
+    }
+    configs
+        .iter()
+        .map(|(k, v)| format!("{k}={v}"))
+        .collect::<Vec<_>>()
+        .join(", ")
 }
