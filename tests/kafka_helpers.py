@@ -240,15 +240,17 @@ def kafka_python_consume(bootstrap, topic, partitions, timeout=60.0, **conf):
     try:
         tps = [kafka.TopicPartition(topic, p) for p in range(partitions)]
         c.assign(tps)
+        # Progress is tracked from the records themselves: kafka-python 2.2's position() spins
+        # without driving the network while a seek_to_beginning reset is pending.
+        next_offset = c.beginning_offsets(tps)
         ends = c.end_offsets(tps)
         c.seek_to_beginning(*tps)
         got = {tp.partition: [] for tp in tps}
         deadline = time.monotonic() + timeout
-        while any(c.position(tp) < ends[tp] for tp in tps):
+        while any(next_offset[tp] < ends[tp] for tp in tps):
             if time.monotonic() > deadline:
                 raise TimeoutError(
-                    f"kafka-python consumer did not reach {ends}; at "
-                    f"{ {tp.partition: c.position(tp) for tp in tps} }")
+                    f"kafka-python consumer did not reach {ends}; at {next_offset}")
             for tp, msgs in c.poll(timeout_ms=500).items():
                 for m in msgs:
                     assert m.timestamp_type == 0, f"timestamp type {m.timestamp_type}"
@@ -256,6 +258,7 @@ def kafka_python_consume(bootstrap, topic, partitions, timeout=60.0, **conf):
                         got[tp.partition].append(
                             Rec(m.partition, m.key, m.value, tuple(m.headers or ()),
                                 m.timestamp, m.offset))
+                    next_offset[tp] = m.offset + 1
         return [r for p in range(partitions) for r in got[p]]
     finally:
         c.close()

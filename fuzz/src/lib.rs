@@ -24,7 +24,10 @@ pub fn decode_request(frame: &[u8]) {
             let mut header = Bytes::copy_from_slice(&frame[..header_len]);
             if let Ok(decoded) = RequestHeader::decode(&mut header, header_version) {
                 assert_eq!(decoded.request_api_key, api_key);
-                assert!(header.is_empty(), "header decoder and guard disagree on the length");
+                assert!(
+                    header.is_empty(),
+                    "header decoder and guard disagree on the length"
+                );
             }
         }
     }

@@ -116,7 +116,8 @@ impl FetchSessionCache {
         inner.sessions.insert(
             id,
             Session {
-                next_epoch: 1,
+                // `complete` of the creating (epoch 0) fetch moves this to 1.
+                next_epoch: 0,
                 partitions,
                 last_used: Instant::now(),
             },
@@ -203,6 +204,7 @@ mod tests {
         parts.insert(key(0), CachedPartition::new(0, 1024, -1));
         let id = cache.create(parts);
         assert_ne!(id, 0);
+        cache.complete(id, vec![]);
         assert_eq!(
             cache.update(id, 2, vec![], &[]).unwrap_err(),
             ErrorCode::INVALID_FETCH_SESSION_EPOCH
@@ -229,7 +231,9 @@ mod tests {
     fn least_recently_used_is_evicted() {
         let cache = FetchSessionCache::new(1);
         let a = cache.create(IndexMap::new());
+        cache.complete(a, vec![]);
         let b = cache.create(IndexMap::new());
+        cache.complete(b, vec![]);
         assert_eq!(cache.len(), 1);
         assert!(cache.update(a, 1, vec![], &[]).is_err());
         assert!(cache.update(b, 1, vec![], &[]).is_ok());
