@@ -20,7 +20,7 @@ from kafka_helpers import (
 )
 
 PARTITIONS = 3
-KILLS = 2
+KILLS = 3
 PAD = b"p" * 100
 
 

@@ -15,7 +15,7 @@ use uuid::Uuid;
 
 use crate::config::BrokerConfig;
 use crate::partition::Partition;
-use crate::topic_config::{log_config, validate_topic_config};
+use crate::topic_config::{log_config, produce_settings, validate_topic_config, ProduceSettings};
 use crate::topic_name::{collision_key, validate_topic_name};
 use crate::topic_store::{TopicRecord, TopicStore};
 
@@ -26,6 +26,8 @@ pub struct Topic {
     pub name: Arc<str>,
     pub id: Uuid,
     pub configs: BTreeMap<String, String>,
+    /// Parsed from `configs` (and the broker's defaults) whenever they change.
+    pub produce: ProduceSettings,
     pub partitions: Vec<Arc<Partition>>,
 }
 
@@ -182,10 +184,12 @@ impl ReplicaManager {
         let parts = (0..partitions)
             .map(|i| self.open_partition(&name, i, &configs))
             .collect::<Result<Vec<_>, _>>()?;
+        let produce = produce_settings(&self.config, &configs);
         Ok(Topic {
             name,
             id,
             configs,
+            produce,
             partitions: parts,
         })
     }
@@ -403,6 +407,7 @@ impl ReplicaManager {
             name: topic.name.clone(),
             id: topic.id,
             configs: topic.configs.clone(),
+            produce: topic.produce,
             partitions,
         });
         self.save_with(|r| {
@@ -452,6 +457,7 @@ impl ReplicaManager {
         let updated = Arc::new(Topic {
             name: topic.name.clone(),
             id: topic.id,
+            produce: produce_settings(&self.config, &configs),
             configs,
             partitions: topic.partitions.clone(),
         });

@@ -404,6 +404,30 @@ pub fn log_config(broker: &BrokerConfig, overrides: &BTreeMap<String, String>) -
     }
 }
 
+/// What the produce path needs of a topic's configs, parsed once per config change instead of
+/// once per request.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ProduceSettings {
+    pub max_message_bytes: usize,
+    /// CreateTime topics check record timestamps against the two bounds below.
+    pub create_time: bool,
+    pub timestamp_before_max_ms: i64,
+    pub timestamp_after_max_ms: i64,
+}
+
+pub fn produce_settings(
+    broker: &BrokerConfig,
+    overrides: &BTreeMap<String, String>,
+) -> ProduceSettings {
+    let l = |name| long(broker, overrides, name);
+    ProduceSettings {
+        max_message_bytes: l("max.message.bytes").max(0) as usize,
+        create_time: effective(broker, overrides, "message.timestamp.type") != "LogAppendTime",
+        timestamp_before_max_ms: l("message.timestamp.before.max.ms"),
+        timestamp_after_max_ms: l("message.timestamp.after.max.ms"),
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -185,3 +185,20 @@ pub const CLUSTER_OPS_ALL: i32 = (1 << 5)
     | (1 << 12)
     | (1 << 13)
     | (1 << 14);
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_advertised_version_is_guarded() {
+        for (api, min, max) in SUPPORTED_APIS {
+            let (lo, hi) = guard::supported_versions(*api as i16)
+                .unwrap_or_else(|| panic!("{api:?} has no guard schema"));
+            assert!(
+                lo <= *min && *max <= hi,
+                "{api:?} v{min}-v{max} not within guarded v{lo}-v{hi}"
+            );
+        }
+    }
+}

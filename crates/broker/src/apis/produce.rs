@@ -17,7 +17,7 @@ use sluice_protocol::error::ErrorCode;
 use crate::broker::Broker;
 use crate::partition::Partition;
 use crate::request::RequestContext;
-use crate::topic_config::effective;
+use crate::topic_config::ProduceSettings;
 
 /// `None`: acks=0, no response is sent.
 pub async fn handle(
@@ -55,9 +55,8 @@ pub async fn handle(
                         Some(p) => {
                             let records = pd.records.unwrap_or_default();
                             append(
-                                broker,
                                 p,
-                                &t.configs,
+                                &t.produce,
                                 records,
                                 acks,
                                 request.timeout_ms,
@@ -102,19 +101,14 @@ fn error(code: ErrorCode, message: Option<String>) -> PartitionProduceResponse {
 }
 
 async fn append(
-    broker: &Arc<Broker>,
     partition: &Arc<Partition>,
-    configs: &std::collections::BTreeMap<String, String>,
+    settings: &ProduceSettings,
     records: Bytes,
     acks: i16,
     timeout_ms: i32,
     version: i16,
 ) -> Result<PartitionProduceResponse, PartitionProduceResponse> {
-    let config = broker.config();
-    let max_message_bytes: usize = effective(config, configs, "max.message.bytes")
-        .parse()
-        .unwrap_or(1_048_588);
-    let info = validate_batches(&records, max_message_bytes)
+    let info = validate_batches(&records, settings.max_message_bytes)
         .map_err(|e| error(e.error_code(), message(version, e.to_string())))?;
     if info.batch_count != 1 {
         // Kafka: produce v3+ carries exactly one record batch per partition.
@@ -129,8 +123,8 @@ async fn append(
             ),
         ));
     }
-    if effective(config, configs, "message.timestamp.type") == "CreateTime" {
-        check_timestamps(config, configs, &info)
+    if settings.create_time {
+        check_timestamps(settings, &info)
             .map_err(|m| error(ErrorCode::INVALID_TIMESTAMP, message(version, m)))?;
     }
     let appended = partition.append_as_leader(&records).map_err(|e| {
@@ -183,21 +177,15 @@ async fn append(
 /// CreateTime topics reject batches whose timestamps lie outside
 /// `message.timestamp.before.max.ms` / `message.timestamp.after.max.ms` of the broker's clock.
 /// The error is the message sent with INVALID_TIMESTAMP.
-fn check_timestamps(
-    config: &crate::config::BrokerConfig,
-    configs: &std::collections::BTreeMap<String, String>,
-    info: &BatchSetInfo,
-) -> Result<(), String> {
+fn check_timestamps(settings: &ProduceSettings, info: &BatchSetInfo) -> Result<(), String> {
     let now = SystemTime::now()
         .duration_since(UNIX_EPOCH)
         .map(|d| d.as_millis() as i64)
         .unwrap_or(0);
-    let before: i64 = effective(config, configs, "message.timestamp.before.max.ms")
-        .parse()
-        .unwrap_or(i64::MAX);
-    let after: i64 = effective(config, configs, "message.timestamp.after.max.ms")
-        .parse()
-        .unwrap_or(i64::MAX);
+    let (before, after) = (
+        settings.timestamp_before_max_ms,
+        settings.timestamp_after_max_ms,
+    );
     if info.max_timestamp > now.saturating_add(after) {
         return Err(format!(
             "Timestamp {} of a record is more than {after} ms ahead of the broker's time {now}",
