@@ -62,6 +62,19 @@ def assert_no_panic(broker):
     assert "panicked" not in text, f"broker panicked:\n{text[-5000:]}"
 
 
+def wait_state(observe, expected, what, timeout=30.0):
+    """Polls `observe()` until it equals `expected`; on timeout says what it was last."""
+    deadline = time.monotonic() + timeout
+    while True:
+        seen = observe()
+        if seen == expected:
+            return seen
+        if time.monotonic() > deadline:
+            raise TimeoutError(f"waited {timeout}s for {what}: expected {expected!r}, "
+                               f"still {seen!r}")
+        time.sleep(0.05)
+
+
 def admin(bootstrap, **conf):
     return AdminClient({"bootstrap.servers": bootstrap, **conf})
 
@@ -301,7 +314,7 @@ def kafka_error_code(exc):
 
 
 __all__ = [
-    "CODECS", "MIB", "Rec", "unique_topic", "assert_no_panic", "admin", "create_topic",
+    "CODECS", "MIB", "Rec", "unique_topic", "assert_no_panic", "wait_state", "admin", "create_topic",
     "wait_for_topic", "watermarks", "confluent_producer", "confluent_produce",
     "confluent_consume", "kafka_python_produce", "kafka_python_consume", "kcat",
     "by_position", "assert_same_records", "kafka_error_code", "KafkaError",

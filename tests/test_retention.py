@@ -23,6 +23,7 @@ from kafka_helpers import (
     create_topic,
     kafka_error_code,
     unique_topic,
+    wait_state,
     watermarks,
 )
 
@@ -51,7 +52,8 @@ def set_topic_config(boot, topic, **values):
     res = ConfigResource("topic", topic, incremental_configs=[
         ConfigEntry(k.replace("_", "."), v, incremental_operation=AlterConfigOpType.SET)
         for k, v in values.items()])
-    for f in admin(boot).incremental_alter_configs([res]).values():
+    a = admin(boot)  # must outlive the futures
+    for f in a.incremental_alter_configs([res]).values():
         f.result(timeout=30)
 
 
@@ -98,8 +100,7 @@ def test_expired_active_segment_is_deleted_too(broker_factory):
     boot = broker.bootstrap
     topic = create_topic(boot, unique_topic("idle"), 1, {"retention.ms": "1000"})
     produce_in_batches(boot, topic, 200)
-    wait_until(lambda: watermarks(boot, topic, 0) == (200, 200), timeout=30,
-               what=f"every record to expire; watermarks now {watermarks(boot, topic, 0)}")
+    wait_state(lambda: watermarks(boot, topic, 0), (200, 200), "every record to expire")
     assert all(b >= 200 for b in segment_bases(broker, topic)), segment_bases(broker, topic)
 
     broker.restart()
@@ -126,10 +127,9 @@ def test_time_retention_start_offset_consumers_and_restart(broker_factory):
     start = max(b for b in bases if b <= 150)
 
     set_topic_config(boot, topic, retention_ms=str(3_600_000))
-    wait_until(lambda: watermarks(boot, topic, 0)[0] == start, timeout=30,
-               what=f"the start offset to become {start}; now {watermarks(boot, topic, 0)}")
-    wait_until(lambda: segment_bases(broker, topic) == [b for b in bases if b >= start],
-               timeout=30, what=f"segments below {start} to go; left {segment_bases(broker, topic)}")
+    wait_state(lambda: watermarks(boot, topic, 0), (start, 250), "the start offset to move")
+    wait_state(lambda: segment_bases(broker, topic), [b for b in bases if b >= start],
+               "the segments below the start offset to go")
 
     def check_consumers():
         assert watermarks(boot, topic, 0) == (start, 250)
@@ -187,8 +187,8 @@ def test_delete_records(broker_factory):
     assert watermarks(boot, topic, 0) == (43, 100)
     assert watermarks(boot, topic, 1) == (0, 10), "another partition was touched"
     # Kafka deletes segments wholly below the log start offset at the next retention check.
-    wait_until(lambda: segment_bases(broker, topic)[0] == max(b for b in bases if b <= 43),
-               timeout=30, what=f"segments below offset 43 to go; left {segment_bases(broker, topic)}")
+    wait_state(lambda: segment_bases(broker, topic)[0], max(b for b in bases if b <= 43),
+               "the segments wholly below offset 43 to go")
     # Lower than the start offset: nothing changes.
     assert delete(0, 10).low_watermark == 43
     assert_same_records(produced[43:], confluent_consume(boot, topic, 1))

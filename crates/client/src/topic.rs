@@ -6,7 +6,10 @@
 //! `unsafe`. AlterConfigs replaces the whole set of a topic's dynamic configs, so `alter` reads
 //! the current dynamic configs with DescribeConfigs, applies `--config`/`--delete-config` to them
 //! and writes the full set back. That read-modify-write is not atomic: a concurrent change made by
-//! someone else between the two requests can be lost.
+//! someone else between the two requests can be lost. rdkafka 0.39 also drops the per-resource
+//! errors of AlterConfigs (and DescribeConfigs), so unknown keys are rejected here against the
+//! described config names, the result is checked by describing again, and a missing topic is
+//! detected through Metadata first.
 
 use std::collections::BTreeMap;
 use std::time::Duration;
@@ -251,12 +254,10 @@ impl Admin {
         let metadata = self.metadata(Some(name))?;
         crate::connection::topic_partitions(&metadata, name)?;
         let current = self.topic_configs(name).await?;
-        let dynamic: Vec<(String, Option<String>)> = current
-            .into_iter()
-            .filter(|e| e.source == ConfigSource::DynamicTopic)
-            .map(|e| (e.name, e.value))
-            .collect();
-        let merged = merge_topic_configs(&dynamic, set, delete)
+        let known: Vec<&str> = current.iter().map(|e| e.name.as_str()).collect();
+        check_known_configs(&known, set)
+            .map_err(|e| anyhow!("altering configs of '{name}': {e}"))?;
+        let merged = merge_topic_configs(&dynamic_configs(current), set, delete)
             .map_err(|e| anyhow!("altering configs of '{name}': {e}"))?;
         let mut alter = AlterConfig::new(ResourceSpecifier::Topic(name));
         for (key, value) in &merged {
@@ -271,6 +272,16 @@ impl Admin {
             if let Err((_, code)) = result {
                 bail!("altering configs of '{name}': {}", describe_code(code));
             }
+        }
+        // rdkafka 0.39 reports every AlterConfigs resource as a success, even one the broker
+        // rejected (an invalid value, say), so check that the change took effect.
+        let applied = dynamic_configs(self.topic_configs(name).await?);
+        if !took_effect(&merged, &applied) {
+            bail!(
+                "altering configs of '{name}': the broker did not apply the change \
+                 (it rejected it, probably as INVALID_CONFIG; the client library does not \
+                 pass on the reason)"
+            );
         }
         eprintln!("updated configs of topic '{name}'");
         Ok(())
@@ -304,6 +315,39 @@ fn check_topic_results(results: &[TopicResult], action: &str) -> Result<()> {
         }
     }
     Ok(())
+}
+
+/// Whether the overrides now in place are `wanted`; hidden (sensitive) values only count by key.
+fn took_effect(wanted: &BTreeMap<String, String>, applied: &[(String, Option<String>)]) -> bool {
+    applied.len() == wanted.len()
+        && applied
+            .iter()
+            .all(|(key, value)| match (wanted.get(key), value) {
+                (Some(want), Some(got)) => want == got,
+                (Some(_), None) => true,
+                (None, _) => false,
+            })
+}
+
+/// The topic-level overrides among described configs (hidden values as None).
+fn dynamic_configs(entries: Vec<ConfigEntry>) -> Vec<(String, Option<String>)> {
+    entries
+        .into_iter()
+        .filter(|e| e.source == ConfigSource::DynamicTopic)
+        .map(|e| (e.name, e.value))
+        .collect()
+}
+
+/// DescribeConfigs lists every config a topic has, so a key missing from it is one the broker
+/// does not know: reject it before AlterConfigs, whose errors do not reach us (see `alter`).
+fn check_known_configs(known: &[&str], set: &[(String, String)]) -> Result<(), String> {
+    if known.is_empty() {
+        return Ok(());
+    }
+    match set.iter().find(|(key, _)| !known.contains(&key.as_str())) {
+        Some((key, _)) => Err(format!("unknown topic config '{key}' (INVALID_CONFIG)")),
+        None => Ok(()),
+    }
 }
 
 /// The full set of dynamic topic configs after applying `set` and `delete` to `current`.
@@ -405,6 +449,39 @@ mod tests {
         let merged = merge_topic_configs(&current, &[kv("sasl.secret", "x")], &[])
             .expect("value given again");
         assert_eq!(merged.get("sasl.secret").map(String::as_str), Some("x"));
+    }
+
+    #[test]
+    fn alter_is_checked_against_the_described_overrides() {
+        let wanted: BTreeMap<String, String> =
+            [kv("a", "1"), kv("s", "secret")].into_iter().collect();
+        let applied = vec![
+            ("a".to_string(), Some("1".to_string())),
+            ("s".to_string(), None),
+        ];
+        assert!(took_effect(&wanted, &applied));
+        let unchanged = vec![
+            ("a".to_string(), Some("0".to_string())),
+            ("s".to_string(), None),
+        ];
+        assert!(!took_effect(&wanted, &unchanged));
+        assert!(!took_effect(&wanted, &applied[..1]));
+        assert!(took_effect(&BTreeMap::new(), &[]));
+    }
+
+    #[test]
+    fn unknown_config_keys_are_rejected() {
+        let known = ["retention.ms", "segment.bytes"];
+        assert_eq!(
+            check_known_configs(&known, &[kv("retention.ms", "1")]),
+            Ok(())
+        );
+        assert_eq!(
+            check_known_configs(&known, &[kv("retention.ms", "1"), kv("bogus", "2")]),
+            Err("unknown topic config 'bogus' (INVALID_CONFIG)".to_string())
+        );
+        // A broker that describes nothing cannot be checked against.
+        assert_eq!(check_known_configs(&[], &[kv("bogus", "2")]), Ok(()));
     }
 
     #[test]
