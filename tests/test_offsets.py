@@ -1,6 +1,7 @@
 """ListOffsets (earliest, latest, by timestamp, max timestamp) through confluent-kafka and
 kafka-python, and fetches outside the log: OFFSET_OUT_OF_RANGE and the consumers' reset
 policies."""
+import json
 import time
 
 import kafka
@@ -8,6 +9,7 @@ import pytest
 from confluent_kafka import OFFSET_END, Consumer, KafkaError, TopicPartition
 from confluent_kafka.admin import OffsetSpec
 from kafka.errors import OffsetOutOfRangeError
+from kafka.protocol.list_offsets import ListOffsetsRequest_v4
 
 from conftest import wait_until
 from kafka_helpers import (
@@ -16,7 +18,7 @@ from kafka_helpers import (
     assert_no_panic,
     confluent_produce,
     create_topic,
-    kafka_error_code,
+    raw_request,
     unique_topic,
     watermarks,
 )
@@ -71,9 +73,16 @@ def test_list_offsets_confluent(broker):
     assert (r.offset, r.timestamp) == (3, t0 + 3000)
     r = list_offsets(0, OffsetSpec.max_timestamp())
     assert (r.offset, r.timestamp) == (10, t0 + 50_000)
-    with pytest.raises(Exception) as err:
-        list_offsets(7, OffsetSpec.latest())
-    assert kafka_error_code(err.value) == KafkaError.UNKNOWN_TOPIC_OR_PART
+    # A partition that does not exist, asked directly (librdkafka would not send it).
+    response = raw_request(boot, ListOffsetsRequest_v4(
+        replica_id=-1, isolation_level=0,
+        topics=[(topic, [(7, -1, -1), (0, -1, -1)]), (unique_topic("missing"), [(0, -1, -2)])]))
+    answers = {(t, p): (err_code, offset)
+               for t, parts in response.topics for p, err_code, _ts, offset, _epoch in parts}
+    assert answers[(topic, 7)][0] == KafkaError.UNKNOWN_TOPIC_OR_PART, answers
+    assert answers[(topic, 0)] == (0, 12), answers
+    missing = [v for (t, _), v in answers.items() if t != topic]
+    assert [code for code, _ in missing] == [KafkaError.UNKNOWN_TOPIC_OR_PART], answers
 
     # The time index is rebuilt or reloaded on restart: same answers.
     broker.restart()
@@ -108,11 +117,59 @@ def test_list_offsets_kafka_python(broker):
     assert_no_panic(broker)
 
 
+class WatchedConsumer:
+    """A confluent consumer of partition 0 whose librdkafka statistics say where its fetcher is,
+    so a test can wait for "fetching at offset N" instead of sleeping."""
+
+    def __init__(self, boot, topic, offset, reset):
+        self.topic = topic
+        self.stats = {}
+        self.events = []
+        self.c = Consumer({
+            "bootstrap.servers": boot, "group.id": "offsets", "enable.auto.commit": False,
+            "auto.offset.reset": reset, "check.crcs": True, "fetch.wait.max.ms": 100,
+            "statistics.interval.ms": 50, "stats_cb": self._on_stats})
+        self.c.assign([TopicPartition(topic, 0, offset)])
+
+    def _on_stats(self, text):
+        self.stats = json.loads(text)
+
+    def fetcher(self):
+        """(fetch_state, next_offset, Fetch requests sent to the leader)."""
+        part = self.stats.get("topics", {}).get(self.topic, {}).get("partitions", {}).get("0")
+        if not part:
+            return None
+        fetches = sum(b.get("req", {}).get("Fetch", 0) for b in self.stats["brokers"].values())
+        return part["fetch_state"], part["next_offset"], fetches
+
+    def wait_fetching_at(self, offset, fetches=3, timeout=30.0):
+        """Polls (keeping anything that arrives) until the fetcher is active at `offset` and has
+        sent `fetches` Fetch requests since, i.e. fetches there were answered."""
+        deadline = time.monotonic() + timeout
+        first = None
+        while True:
+            m = self.c.poll(0.05)
+            if m is not None:
+                self.events.append(m)
+            f = self.fetcher()
+            if f and f[0] == "active" and f[1] == offset:
+                first = f[2] if first is None else first
+                if f[2] >= first + fetches:
+                    return
+            if time.monotonic() > deadline:
+                raise TimeoutError(f"fetcher not at offset {offset}: {f}")
+
+    def first_event(self, timeout=30.0):
+        if self.events:
+            return self.events.pop(0)
+        return first_event(self.c, timeout)
+
+    def close(self):
+        self.c.close()
+
+
 def confluent_at(boot, topic, offset, reset):
-    c = Consumer({"bootstrap.servers": boot, "group.id": "offsets", "enable.auto.commit": False,
-                  "auto.offset.reset": reset, "check.crcs": True})
-    c.assign([TopicPartition(topic, 0, offset)])
-    return c
+    return WatchedConsumer(boot, topic, offset, reset)
 
 
 def first_event(c, timeout=30.0):
@@ -133,7 +190,7 @@ def test_fetch_outside_the_log(broker):
     # Past the end, no reset policy: OFFSET_OUT_OF_RANGE reaches the application.
     c = confluent_at(boot, topic, 10, "error")
     try:
-        m = first_event(c)
+        m = c.first_event()
         assert m.error() is not None, (m.offset(), m.value())
         assert m.error().code() == KafkaError._AUTO_OFFSET_RESET, m.error()
         assert "out of range" in m.error().str().lower(), m.error()
@@ -143,7 +200,7 @@ def test_fetch_outside_the_log(broker):
     # Past the end with earliest: from offset 0.
     c = confluent_at(boot, topic, 10, "earliest")
     try:
-        m = first_event(c)
+        m = c.first_event()
         assert m.error() is None and (m.offset(), m.value()) == (0, b"v0"), m.error()
     finally:
         c.close()
@@ -151,9 +208,10 @@ def test_fetch_outside_the_log(broker):
     # Past the end with latest: from the end, and the next record produced arrives.
     c = confluent_at(boot, topic, 10, "latest")
     try:
-        assert c.consume(num_messages=10, timeout=1.0) == []
+        c.wait_fetching_at(5)
+        assert [(e.error(), e.offset()) for e in c.events] == []
         confluent_produce(boot, topic, [Rec(0, b"k", b"v5")])
-        m = first_event(c)
+        m = c.first_event()
         assert m.error() is None and (m.offset(), m.value()) == (5, b"v5"), m.error()
     finally:
         c.close()
@@ -161,10 +219,10 @@ def test_fetch_outside_the_log(broker):
     # Exactly at the end is not out of range: the fetch waits, then gets the new record.
     c = confluent_at(boot, topic, 6, "error")
     try:
-        events = c.consume(num_messages=10, timeout=1.0)
-        assert [e.error() for e in events] == [], [e.error() for e in events]
+        c.wait_fetching_at(6)
+        assert [(e.error(), e.offset()) for e in c.events] == []
         confluent_produce(boot, topic, [Rec(0, b"k", b"v6")])
-        m = first_event(c)
+        m = c.first_event()
         assert m.error() is None and (m.offset(), m.value()) == (6, b"v6"), m.error()
     finally:
         c.close()

@@ -170,6 +170,9 @@ mod tests {
     fn names_round_trip() {
         assert_eq!(ErrorCode::OFFSET_OUT_OF_RANGE.name(), "OFFSET_OUT_OF_RANGE");
         assert_eq!(ErrorCode(9999).name(), "UNKNOWN_ERROR_CODE");
-        assert_eq!(ErrorCode::UNSUPPORTED_VERSION.to_string(), "UNSUPPORTED_VERSION (35)");
+        assert_eq!(
+            ErrorCode::UNSUPPORTED_VERSION.to_string(),
+            "UNSUPPORTED_VERSION (35)"
+        );
     }
 }

@@ -96,7 +96,9 @@ impl Chunks {
         let size = value.compute_size(version).map_err(|e| e.to_string())?;
         self.uvarint(tag);
         self.uvarint(size as u32);
-        value.encode(&mut self.cur, version).map_err(|e| e.to_string())
+        value
+            .encode(&mut self.cur, version)
+            .map_err(|e| e.to_string())
     }
 }
 
@@ -112,7 +114,11 @@ pub fn encode_fetch_response(
         return Err(fail("unsupported version".into()));
     }
     let flexible = version >= 12;
-    let mut c = Chunks { done: Vec::new(), cur: BytesMut::with_capacity(256), flexible };
+    let mut c = Chunks {
+        done: Vec::new(),
+        cur: BytesMut::with_capacity(256),
+        flexible,
+    };
     c.cur.put_i32(0); // frame size, patched below
     c.cur.put_i32(correlation_id);
     if flexible {
@@ -149,7 +155,8 @@ pub fn encode_fetch_response(
             c.uvarint(size as u32);
             c.uvarint(response.node_endpoints.len() as u32 + 1);
             for e in &response.node_endpoints {
-                e.encode(&mut c.cur, version).map_err(|e| fail(e.to_string()))?;
+                e.encode(&mut c.cur, version)
+                    .map_err(|e| fail(e.to_string()))?;
             }
         } else {
             c.uvarint(0);
@@ -239,12 +246,26 @@ mod tests {
         if version >= 12 {
             part = part
                 .with_diverging_epoch(EpochEndOffset::default().with_epoch(4).with_end_offset(50))
-                .with_current_leader(LeaderIdAndEpoch::default().with_leader_id(BrokerId(1)).with_leader_epoch(4));
+                .with_current_leader(
+                    LeaderIdAndEpoch::default()
+                        .with_leader_id(BrokerId(1))
+                        .with_leader_epoch(4),
+                );
         }
-        let empty = PartitionData::default().with_partition_index(4).with_records(None);
+        let empty = PartitionData::default()
+            .with_partition_index(4)
+            .with_records(None);
         let topic = FetchableTopicResponse::default()
-            .with_topic(TopicName(StrBytes::from_static_str(if version <= 12 { "orders" } else { "" })))
-            .with_topic_id(if version >= 13 { uuid::Uuid::from_u128(77) } else { uuid::Uuid::nil() })
+            .with_topic(TopicName(StrBytes::from_static_str(if version <= 12 {
+                "orders"
+            } else {
+                ""
+            })))
+            .with_topic_id(if version >= 13 {
+                uuid::Uuid::from_u128(77)
+            } else {
+                uuid::Uuid::nil()
+            })
             .with_partitions(vec![part, empty]);
         let mut resp = FetchResponse::default()
             .with_throttle_time_ms(5)
@@ -271,7 +292,10 @@ mod tests {
                 expected.put_i32(0);
                 ResponseHeader::default()
                     .with_correlation_id(77)
-                    .encode(&mut expected, ApiKey::Fetch.response_header_version(version))
+                    .encode(
+                        &mut expected,
+                        ApiKey::Fetch.response_header_version(version),
+                    )
                     .unwrap();
                 resp.encode(&mut expected, version).unwrap();
                 let size = (expected.len() - 4) as i32;

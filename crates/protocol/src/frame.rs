@@ -61,9 +61,15 @@ mod tests {
         let mut buf = BytesMut::from(&[0x7f, 0xff, 0xff, 0xff][..]);
         assert_eq!(
             take_frame(&mut buf, 1024),
-            Err(FrameError::TooLarge { size: i32::MAX as usize, max: 1024 })
+            Err(FrameError::TooLarge {
+                size: i32::MAX as usize,
+                max: 1024
+            })
         );
-        assert!(buf.capacity() < 1024, "must not reserve what the peer claims");
+        assert!(
+            buf.capacity() < 1024,
+            "must not reserve what the peer claims"
+        );
         let mut buf = BytesMut::from(&[0xff, 0xff, 0xff, 0xfe][..]);
         assert_eq!(take_frame(&mut buf, 1024), Err(FrameError::Negative(-2)));
     }

@@ -37,7 +37,10 @@ pub fn run(connect: &ConnectArgs, args: &BenchConsumeArgs) -> Result<()> {
     // A bigger queue and a 1 ms backoff keep the fetcher busy; -X overrides both.
     let consumer = assign_only_consumer(
         connect,
-        &[("queued.min.messages", "1000000"), ("fetch.queue.backoff.ms", "1")],
+        &[
+            ("queued.min.messages", "1000000"),
+            ("fetch.queue.backoff.ms", "1"),
+        ],
     )?;
     let metadata = fetch_metadata(
         consumer.client(),
