@@ -14,7 +14,6 @@ from confluent_kafka import (
     OFFSET_BEGINNING,
     TIMESTAMP_CREATE_TIME,
     Consumer,
-    KafkaError,
     KafkaException,
     Producer,
     TopicPartition,
@@ -37,9 +36,6 @@ class Rec:
     headers: tuple = ()
     timestamp: int | None = None
     offset: int | None = None
-
-    def at(self, offset):
-        return Rec(self.partition, self.key, self.value, self.headers, self.timestamp, offset)
 
     def brief(self):
         """A short form for assertion messages (1 MiB values stay out of the report)."""
@@ -129,8 +125,9 @@ def confluent_producer(bootstrap, **conf):
 
 
 def confluent_produce(bootstrap, topic, records, timeout=60.0, producer=None, **conf):
-    """Produces `records` (Rec with partition set) and returns them with the offsets the broker
-    acknowledged, in the order given. Fails on any delivery error."""
+    """Produces `records` (a Rec's partition None lets the partitioner choose) and returns them
+    with the partitions, offsets and timestamps the broker acknowledged, in the order given.
+    Fails on any delivery error."""
     p = producer or confluent_producer(bootstrap, **conf)
     results = [None] * len(records)
     errors = []
@@ -177,10 +174,9 @@ def _confluent_rec(msg):
                msg.offset())
 
 
-def confluent_consume(bootstrap, topic, partitions, start=OFFSET_BEGINNING, timeout=60.0,
-                      until=None, **conf):
-    """Reads partitions 0..partitions-1 of `topic` from `start` up to the high watermark each had
-    when the read began (or `until[p]`), with CRC checks on. Any consumer error fails."""
+def confluent_consume(bootstrap, topic, partitions, timeout=60.0, **conf):
+    """Reads partitions 0..partitions-1 of `topic` from the log start up to the high watermark
+    each had when the read began, with CRC checks on. Any consumer error fails."""
     base = {"bootstrap.servers": bootstrap, "group.id": "sluice-tests-" + uuid.uuid4().hex[:6],
             "enable.auto.commit": False, "auto.offset.reset": "earliest", "check.crcs": True,
             "max.partition.fetch.bytes": 4 * MIB, "fetch.max.bytes": 64 * MIB}
@@ -189,10 +185,9 @@ def confluent_consume(bootstrap, topic, partitions, start=OFFSET_BEGINNING, time
     try:
         lows, ends = {}, {}
         for p in range(partitions):
-            lows[p], high = c.get_watermark_offsets(TopicPartition(topic, p), timeout=10,
-                                                    cached=False)
-            ends[p] = until[p] if until is not None else high
-        c.assign([TopicPartition(topic, p, start) for p in range(partitions)])
+            lows[p], ends[p] = c.get_watermark_offsets(TopicPartition(topic, p), timeout=10,
+                                                       cached=False)
+        c.assign([TopicPartition(topic, p, OFFSET_BEGINNING) for p in range(partitions)])
         got = {p: [] for p in range(partitions)}
 
         def done():
@@ -212,6 +207,32 @@ def confluent_consume(bootstrap, topic, partitions, start=OFFSET_BEGINNING, time
                 if msg.offset() < ends[msg.partition()]:
                     got[msg.partition()].append(_confluent_rec(msg))
         return [r for p in range(partitions) for r in got[p]]
+    finally:
+        c.close()
+
+
+def probe_offsets(bootstrap, topic, positions, timeout=30.0):
+    """Starts a fetch at each (partition, offset) in `positions` and returns {position: the
+    first record fetched}: random access through the offset index rather than a scan from 0."""
+    # A short fetch.wait.max.ms: the next probe's fetch waits behind the previous long poll.
+    c = Consumer({"bootstrap.servers": bootstrap, "group.id": "probe", "enable.auto.commit": False,
+                  "auto.offset.reset": "error", "check.crcs": True, "fetch.wait.max.ms": 10})
+    out = {}
+    try:
+        for partition, offset in positions:
+            c.assign([TopicPartition(topic, partition, offset)])
+            deadline = time.monotonic() + timeout
+            while (partition, offset) not in out:
+                if time.monotonic() > deadline:
+                    raise TimeoutError(f"nothing fetched at {topic}/{partition}@{offset}")
+                msg = c.poll(0.2)
+                if msg is None:
+                    continue
+                if msg.error():
+                    raise KafkaException(msg.error())
+                out[(partition, offset)] = _confluent_rec(msg)
+            c.unassign()
+        return out
     finally:
         c.close()
 
@@ -278,9 +299,9 @@ def kafka_python_consume(bootstrap, topic, partitions, timeout=60.0, **conf):
 
 
 def raw_request(bootstrap, request, timeout=30.0):
-    """Sends one kafka-python protocol request object to the broker (node 1 as the metadata
-    names it, or the bootstrap connection) and returns the decoded response: for checking what
-    the broker answers where the high-level clients would refuse to ask."""
+    """Sends one kafka-python protocol request object to the (single) broker and returns the
+    decoded response: for checking what the broker answers to requests the high-level clients
+    would not send."""
     client = kafka.KafkaClient(bootstrap_servers=bootstrap)
     try:
         deadline = time.monotonic() + timeout
@@ -338,10 +359,3 @@ def kafka_error_code(exc):
     assert isinstance(exc, KafkaException), repr(exc)
     return exc.args[0].code()
 
-
-__all__ = [
-    "CODECS", "MIB", "Rec", "unique_topic", "assert_no_panic", "wait_state", "admin", "create_topic",
-    "wait_for_topic", "watermarks", "confluent_producer", "confluent_produce",
-    "confluent_consume", "kafka_python_produce", "kafka_python_consume", "kcat",
-    "by_position", "assert_same_records", "kafka_error_code", "KafkaError", "raw_request",
-]

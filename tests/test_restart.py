@@ -7,10 +7,13 @@ from kafka_helpers import (
     Rec,
     assert_no_panic,
     assert_same_records,
+    by_position,
     confluent_consume,
     confluent_produce,
     confluent_producer,
     create_topic,
+    kafka_python_consume,
+    probe_offsets,
     unique_topic,
     watermarks,
 )
@@ -63,6 +66,16 @@ def test_graceful_restart_keeps_everything(broker):
             assert watermarks(boot, topic, p) == ends_before[(topic, p)], (topic, p)
         consumed = confluent_consume(boot, topic, PARTITIONS, timeout=120)
         assert_same_records(produced[topic], consumed)
+        # Random access after the restart goes through reloaded (or rebuilt) offset indexes.
+        rnd = random.Random(topic)
+        positions = [(p, rnd.randrange(ends_before[(topic, p)][1])) for p in range(PARTITIONS)
+                     for _ in range(4)]
+        by_pos = by_position(produced[topic])
+        for pos, rec in probe_offsets(boot, topic, positions).items():
+            assert rec == by_pos[pos], (pos, rec.brief(), by_pos[pos].brief())
+    # kafka-python (with its incremental fetch sessions) reads one topic too.
+    assert_same_records(produced[topics[1]],
+                        kafka_python_consume(boot, topics[1], PARTITIONS, timeout=120))
 
     # The logs keep appending where they left off.
     topic = topics[0]

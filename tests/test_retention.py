@@ -100,7 +100,8 @@ def test_expired_active_segment_is_deleted_too(broker_factory):
     boot = broker.bootstrap
     topic = create_topic(boot, unique_topic("idle"), 1, {"retention.ms": "1000"})
     produce_in_batches(boot, topic, 200)
-    wait_state(lambda: watermarks(boot, topic, 0), (200, 200), "every record to expire")
+    wait_state(lambda: watermarks(boot, topic, 0), (200, 200), "every record to expire",
+               timeout=15)
     assert all(b >= 200 for b in segment_bases(broker, topic)), segment_bases(broker, topic)
 
     broker.restart()
@@ -166,6 +167,32 @@ def test_time_retention_start_offset_consumers_and_restart(broker_factory):
     broker.restart()
     assert segment_bases(broker, topic) == [b for b in bases if b >= start]
     check_consumers()
+    assert_no_panic(broker)
+
+
+def test_size_retention(broker_factory):
+    """retention.bytes: the oldest segments go while the log stays at least retention.bytes
+    without them (Kafka's rule), computed here from the segment files before it is switched on."""
+    broker = broker_factory(SMALL_SEGMENTS)
+    boot = broker.bootstrap
+    topic = create_topic(boot, unique_topic("bytes"), 1, {"retention.bytes": "-1"})
+    produced = produce_in_batches(boot, topic, 200)
+    part_dir = os.path.join(broker.data_dir, f"{topic}-0")
+    bases = segment_bases(broker, topic)
+    sizes = [os.path.getsize(os.path.join(part_dir, "%020d.log" % b)) for b in bases]
+    limit = 5000
+    excess, keep_from = sum(sizes) - limit, 0
+    while keep_from < len(sizes) - 1 and excess - sizes[keep_from] >= 0:
+        excess -= sizes[keep_from]
+        keep_from += 1
+    assert keep_from >= 2, f"too few segments to test with: {list(zip(bases, sizes))}"
+
+    set_topic_config(boot, topic, retention_bytes=str(limit))
+    wait_state(lambda: watermarks(boot, topic, 0), (bases[keep_from], 200),
+               "the start offset to move")
+    wait_state(lambda: segment_bases(broker, topic), bases[keep_from:],
+               "the oldest segments to go")
+    assert_same_records(produced[bases[keep_from]:], confluent_consume(boot, topic, 1))
     assert_no_panic(broker)
 
 

@@ -475,7 +475,7 @@ impl ReplicaManager {
     pub fn apply_retention(&self) {
         for topic in self.topics() {
             for p in &topic.partitions {
-                if let Err(e) = p.log.apply_retention() {
+                if let Err(e) = p.log.apply_retention(p.high_watermark()) {
                     tracing::warn!("retention of {}-{} failed: {e}", topic.name, p.index);
                 }
             }

@@ -699,16 +699,27 @@ impl Log {
         Ok(offset)
     }
 
-    /// One retention pass (`retention.ms`, `retention.bytes`); also removes `*.deleted` files
-    /// whose `file.delete.delay.ms` has passed. The active segment is never deleted.
-    pub fn apply_retention(&self) -> Result<RetentionResult, LogError> {
+    /// One retention pass (Kafka's `retention.ms` / `retention.bytes`), called by the broker
+    /// every `log.retention.check.interval.ms`. Deletes the oldest segments that are expired or
+    /// beyond the size limit, advancing and persisting the log start offset. As in Kafka, the
+    /// active segment is included once it is non-empty and wholly below `high_watermark`: then
+    /// a new empty segment is rolled first, so an idle topic's data does expire. Deleted files
+    /// are renamed `.deleted` and removed after `file.delete.delay.ms`.
+    pub fn apply_retention(&self, high_watermark: i64) -> Result<RetentionResult, LogError> {
         let _guard = lock(&self.append_lock);
         let config = self.config();
         let now = self.clock.now_ms();
         self.purge_deleted_files(now);
-        let segments = self.segments_snapshot();
-        let non_active = &segments[..segments.len().saturating_sub(1)];
-        let facts: Vec<SegmentFacts> = non_active
+        let mut segments = self.segments_snapshot();
+        let active_eligible = segments
+            .last()
+            .is_some_and(|active| active.size() > 0 && high_watermark >= self.log_end_offset());
+        let candidates = if active_eligible {
+            segments.len()
+        } else {
+            segments.len().saturating_sub(1)
+        };
+        let facts: Vec<SegmentFacts> = segments[..candidates]
             .iter()
             .map(|s| SegmentFacts {
                 size: s.size(),
@@ -723,6 +734,15 @@ impl Log {
             config.retention_bytes,
             now,
         );
+        if count > 0 && count == segments.len() {
+            // Every segment goes: roll an empty one at the log end offset to append to.
+            if let Some(active) = segments.last() {
+                active.seal()?;
+            }
+            let fresh = Arc::new(Segment::create(&self.dir, self.log_end_offset(), now)?);
+            self.insert_segment(fresh);
+            segments = self.segments_snapshot();
+        }
         let mut result = RetentionResult {
             log_start_offset: self.log_start_offset(),
             ..RetentionResult::default()

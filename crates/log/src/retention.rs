@@ -1,8 +1,9 @@
 //! Which segments retention deletes (Kafka's `retention.ms` / `retention.bytes` rules).
 //!
-//! Only a prefix of the non-active segments is ever deleted: time-based retention stops at the
-//! first segment that is not expired, and size-based retention deletes the oldest segments while
-//! the log stays at or above `retention.bytes` without them.
+//! Only a prefix of the candidate segments is ever deleted (the non-active ones, plus the active
+//! one when it is non-empty and fully replicated): time-based retention stops at the first
+//! segment that is not expired, and size-based retention deletes the oldest segments while the
+//! log stays at or above `retention.bytes` without them.
 
 /// What one `apply_retention` pass did.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
@@ -12,7 +13,7 @@ pub struct RetentionResult {
     pub log_start_offset: i64,
 }
 
-/// Facts about one non-active segment, oldest first.
+/// Facts about one candidate segment, oldest first.
 #[derive(Debug, Clone, Copy)]
 pub(crate) struct SegmentFacts {
     pub size: u64,
@@ -20,8 +21,8 @@ pub(crate) struct SegmentFacts {
     pub largest_timestamp: i64,
 }
 
-/// How many of the oldest `segments` (all non-active) retention deletes, given the whole log's
-/// size (active segment included).
+/// How many of the oldest candidate `segments` retention deletes, given the whole log's size
+/// (active segment included).
 pub(crate) fn deletable_prefix(
     segments: &[SegmentFacts],
     log_size: u64,

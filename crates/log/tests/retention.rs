@@ -26,9 +26,14 @@ fn retention_by_time() {
     let segments = log.segment_count();
     assert!(segments > 4);
     c.set(6_000);
-    assert_eq!(log.apply_retention().unwrap().deleted_segments, 0);
+    assert_eq!(
+        log.apply_retention(log.log_end_offset())
+            .unwrap()
+            .deleted_segments,
+        0
+    );
     c.set(10_000);
-    let result = log.apply_retention().unwrap();
+    let result = log.apply_retention(log.log_end_offset()).unwrap();
     assert!(result.deleted_segments >= 1);
     assert_eq!(result.log_start_offset, log.log_start_offset());
     assert_eq!(log.segment_base_offsets()[0], log.log_start_offset());
@@ -43,7 +48,7 @@ fn retention_by_time() {
         .unwrap();
     assert_eq!(batch_ranges(&r.records)[0].0, log.log_start_offset());
     // Files renamed to .deleted, removed on the next pass (delay 0).
-    log.apply_retention().unwrap();
+    log.apply_retention(log.log_end_offset()).unwrap();
     let leftovers = std::fs::read_dir(dir.path())
         .unwrap()
         .filter(|e| {
@@ -57,7 +62,7 @@ fn retention_by_time() {
     assert_eq!(leftovers, 0);
     // Everything expired: all but the active segment go.
     c.set(100_000);
-    log.apply_retention().unwrap();
+    log.apply_retention(log.log_end_offset()).unwrap();
     assert_eq!(log.segment_count(), 1);
     let start = log.log_start_offset();
     drop(log);
@@ -78,7 +83,7 @@ fn retention_by_size() {
     let log = Log::open(dir.path(), config.clone(), clock.clone()).unwrap();
     fill(&log, 100, 1_000);
     let before = log.size_bytes();
-    let result = log.apply_retention().unwrap();
+    let result = log.apply_retention(log.log_end_offset()).unwrap();
     assert!(result.deleted_segments > 0);
     assert_eq!(before - result.deleted_bytes, log.size_bytes());
     assert!(log.size_bytes() >= 8192);
@@ -134,4 +139,35 @@ fn empty_directory_starts_at_checkpoint() {
         .join("00000000000000000007.index.deleted")
         .exists());
     assert_eq!(log.append(&batch(1, 1, 1), 0).unwrap().first_offset, 42);
+}
+
+#[test]
+fn an_expired_active_segment_goes_once_fully_replicated() {
+    let dir = tempfile::tempdir().unwrap();
+    let (c, clock) = clock(10_000);
+    let config = LogConfig {
+        retention_ms: 5_000,
+        ..small_config()
+    };
+    let log = Log::open(dir.path(), config.clone(), clock.clone()).unwrap();
+    fill(&log, 3, 1_000);
+    assert_eq!(
+        log.segment_count(),
+        1,
+        "everything is in the active segment"
+    );
+    c.set(100_000);
+    // Not yet replicated (high watermark below the log end): the active segment stays.
+    assert_eq!(log.apply_retention(3).unwrap().deleted_segments, 0);
+    let result = log.apply_retention(log.log_end_offset()).unwrap();
+    assert_eq!(result.deleted_segments, 1);
+    assert_eq!(log.log_start_offset(), 6);
+    assert_eq!(log.log_end_offset(), 6);
+    assert_eq!(log.segment_base_offsets(), vec![6]);
+    // Appends continue at the same offsets, and the state survives a reopen.
+    log.append(&batch(2, 100_000, 100), 0).unwrap();
+    assert_eq!(log.log_end_offset(), 8);
+    drop(log);
+    let log = Log::open(dir.path(), config, clock).unwrap();
+    assert_eq!((log.log_start_offset(), log.log_end_offset()), (6, 8));
 }
