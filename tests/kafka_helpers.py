@@ -298,32 +298,6 @@ def kafka_python_consume(bootstrap, topic, partitions, timeout=60.0, **conf):
         c.close()
 
 
-def raw_request(bootstrap, request, timeout=30.0):
-    """Sends one kafka-python protocol request object to the (single) broker and returns the
-    decoded response: for checking what the broker answers to requests the high-level clients
-    would not send."""
-    client = kafka.KafkaClient(bootstrap_servers=bootstrap)
-    try:
-        deadline = time.monotonic() + timeout
-        node = None
-        while node is None:
-            client.poll(timeout_ms=100)
-            node = client.least_loaded_node()
-            if node is not None and not client.ready(node):
-                node = None
-            if time.monotonic() > deadline:
-                raise TimeoutError("no connection to the broker")
-        future = client.send(node, request)
-        client.poll(future=future, timeout_ms=timeout * 1000)
-        if not future.is_done:
-            raise TimeoutError(f"no response to {request}")
-        if future.failed():
-            raise future.exception
-        return future.value
-    finally:
-        client.close()
-
-
 # ---------------------------------------------------------------------------------------------
 # kcat
 

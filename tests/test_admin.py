@@ -306,16 +306,15 @@ def test_kafka_python_admin(broker):
         with pytest.raises(kerrors.InvalidPartitionsError):
             a.create_topics([kadmin.NewTopic(unique_topic("kp-zero"), 0, 1)])
 
-        (response,) = a.describe_configs(
-            [kadmin.ConfigResource(kadmin.ConfigResourceType.TOPIC, topic)])
-        ((error_code, _msg, _type, name, entries),) = response.resources
-        assert (error_code, name) == (0, topic)
-        by_name = {e[0]: e for e in entries}
-        # (name, value, read_only, config_source, is_sensitive, synonyms) from v1 on.
-        assert by_name["retention.ms"][1] == "5000"
-        assert by_name["retention.ms"][3] == ConfigSource.DYNAMIC_TOPIC_CONFIG.value
-        assert by_name["cleanup.policy"][1] == "delete"
-        assert by_name["cleanup.policy"][3] == ConfigSource.DEFAULT_CONFIG.value
+        # kafka-python 3.x: {resource type: {resource name: {key: {value, config_source, ...}}}}.
+        described = a.describe_configs(
+            [kadmin.ConfigResource(kadmin.ConfigResourceType.TOPIC, topic)], config_filter="all")
+        configs = described["topic"][topic]
+        assert configs["retention.ms"]["value"] == "5000"
+        assert configs["retention.ms"]["config_source"] == "DYNAMIC_TOPIC_CONFIG"
+        assert configs["retention.ms"]["config_type"] == "LONG"
+        assert configs["cleanup.policy"]["value"] == "delete"
+        assert configs["cleanup.policy"]["config_source"] == "DEFAULT_CONFIG"
 
         a.create_partitions({topic: kadmin.NewPartitions(4)})
         wait_for_topic(boot, topic, 4)

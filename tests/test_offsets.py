@@ -9,7 +9,6 @@ import pytest
 from confluent_kafka import OFFSET_END, Consumer, KafkaError, TopicPartition
 from confluent_kafka.admin import OffsetSpec
 from kafka.errors import OffsetOutOfRangeError
-from kafka.protocol.list_offsets import ListOffsetsRequest_v4
 
 from conftest import wait_until
 from kafka_helpers import (
@@ -18,7 +17,6 @@ from kafka_helpers import (
     assert_no_panic,
     confluent_produce,
     create_topic,
-    raw_request,
     unique_topic,
     watermarks,
 )
@@ -74,16 +72,6 @@ def test_list_offsets_confluent(broker):
     r = list_offsets(0, OffsetSpec.max_timestamp())
     assert (r.offset, r.timestamp) == (10, t0 + 50_000)
     # A partition that does not exist, asked directly (librdkafka would not send it).
-    response = raw_request(boot, ListOffsetsRequest_v4(
-        replica_id=-1, isolation_level=0,
-        topics=[(topic, [(7, -1, -1), (0, -1, -1)]), (unique_topic("missing"), [(0, -1, -2)])]))
-    answers = {(t, p): (err_code, offset)
-               for t, parts in response.topics for p, err_code, _ts, offset, _epoch in parts}
-    assert answers[(topic, 7)][0] == KafkaError.UNKNOWN_TOPIC_OR_PART, answers
-    assert answers[(topic, 0)] == (0, 12), answers
-    missing = [v for (t, _), v in answers.items() if t != topic]
-    assert [code for code, _ in missing] == [KafkaError.UNKNOWN_TOPIC_OR_PART], answers
-
     # The time index is rebuilt or reloaded on restart: same answers.
     broker.restart()
     c = Consumer({"bootstrap.servers": boot, "group.id": "offsets", "enable.auto.commit": False})

@@ -8,6 +8,7 @@ use bytes::{BufMut, Bytes, BytesMut};
 use common::{batch, batch_offsets, BrokerProcess, Client};
 use kafka_protocol::messages::create_topics_request::CreatableTopic;
 use kafka_protocol::messages::fetch_request::{FetchPartition, FetchTopic};
+use kafka_protocol::messages::list_offsets_request::{ListOffsetsPartition, ListOffsetsTopic};
 use kafka_protocol::messages::metadata_request::MetadataRequestTopic;
 use kafka_protocol::messages::produce_request::{PartitionProduceData, TopicProduceData};
 use kafka_protocol::messages::*;
@@ -302,6 +303,45 @@ fn bad_topic_and_fetch_requests_get_error_codes() {
         12,
     );
     assert_eq!(md.topics[0].error_code, INVALID_TOPIC_EXCEPTION);
+
+    // ListOffsets for a partition and a topic that do not exist, beside a good lookup.
+    let lo = c.send(
+        &ListOffsetsRequest::default()
+            .with_replica_id(BrokerId(-1))
+            .with_topics(vec![
+                ListOffsetsTopic::default()
+                    .with_name(name(topic))
+                    .with_partitions(vec![
+                        ListOffsetsPartition::default()
+                            .with_partition_index(7)
+                            .with_timestamp(-1),
+                        ListOffsetsPartition::default()
+                            .with_partition_index(0)
+                            .with_timestamp(-1),
+                    ]),
+                ListOffsetsTopic::default()
+                    .with_name(name("missing-topic"))
+                    .with_partitions(vec![ListOffsetsPartition::default()
+                        .with_partition_index(0)
+                        .with_timestamp(-2)]),
+            ]),
+        4,
+    );
+    assert_eq!(
+        lo.topics[0].partitions[0].error_code,
+        UNKNOWN_TOPIC_OR_PARTITION
+    );
+    assert_eq!(
+        (
+            lo.topics[0].partitions[1].error_code,
+            lo.topics[0].partitions[1].offset
+        ),
+        (0, 4)
+    );
+    assert_eq!(
+        lo.topics[1].partitions[0].error_code,
+        UNKNOWN_TOPIC_OR_PARTITION
+    );
 
     // A fetch past the end.
     let (err, hw, records) = fetch(&mut c, topic, 1000);
