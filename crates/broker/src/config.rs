@@ -245,7 +245,13 @@ const BROKER_KEYS: &[BrokerKey] = &[
         "log.cleaner.enable",
         ConfigType::Boolean,
         Check::Bool,
-        Use::NotYet,
+        Use::Used,
+    ),
+    key(
+        "log.cleaner.backoff.ms",
+        ConfigType::Long,
+        Check::AtLeast(1),
+        Use::Used,
     ),
 ];
 
@@ -450,6 +456,14 @@ impl BrokerConfig {
     }
     pub fn retention_check_interval_ms(&self) -> u64 {
         self.int("log.retention.check.interval.ms", 300_000) as u64
+    }
+    /// Whether compacted topics are cleaned (`log.cleaner.enable`).
+    pub fn cleaner_enable(&self) -> bool {
+        self.bool("log.cleaner.enable", true)
+    }
+    /// Pause between cleaning passes over the compacted partitions.
+    pub fn cleaner_backoff_ms(&self) -> u64 {
+        self.int("log.cleaner.backoff.ms", 15_000) as u64
     }
     pub fn flush_scheduler_interval_ms(&self) -> u64 {
         self.int("log.flush.scheduler.interval.ms", 1000) as u64

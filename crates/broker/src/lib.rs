@@ -1,7 +1,7 @@
 //! sluice-broker: the Kafka-protocol server.
 //!
 //! # Layout
-//! - `server`: binds the listener, accepts connections, runs retention and flush tasks, shuts
+//! - `server`: binds the listener, accepts connections, runs retention, cleaner and flush tasks, shuts
 //!   down in order.
 //! - `connection`: one client connection: framing, pipelining, responses in request order.
 //! - `apis`: dispatch by api key, then one module per API (`apis/produce.rs`, `apis/fetch.rs`,

@@ -482,6 +482,31 @@ impl ReplicaManager {
         }
     }
 
+    /// One cleaning pass over every partition of a compacted topic (`cleanup.policy` contains
+    /// `compact`); the log decides from its dirty ratio and lag settings whether to clean.
+    pub fn clean_compacted(&self) {
+        for topic in self.topics() {
+            for p in &topic.partitions {
+                if !p.log.config().compact {
+                    continue;
+                }
+                match p.log.clean(p.high_watermark()) {
+                    Ok(r) if r.cleaned_segments > 0 => tracing::info!(
+                        "cleaned {}-{}: {} segment(s), {} -> {} bytes, {} record(s) removed",
+                        topic.name,
+                        p.index,
+                        r.cleaned_segments,
+                        r.bytes_before,
+                        r.bytes_after,
+                        r.records_removed
+                    ),
+                    Ok(_) => {}
+                    Err(e) => tracing::warn!("cleaning {}-{} failed: {e}", topic.name, p.index),
+                }
+            }
+        }
+    }
+
     /// Flushes partitions whose `flush.ms` has passed (the log decides whether one is due).
     pub fn flush_due(&self) {
         for topic in self.topics() {

@@ -74,6 +74,14 @@ pub async fn start(config: BrokerConfig) -> Result<ServerHandle, ServerError> {
         broker.config().retention_check_interval_ms(),
         |b| b.replicas.apply_retention(),
     ));
+    if broker.config().cleaner_enable() {
+        tasks.spawn(periodic(
+            broker.clone(),
+            shutdown_rx.clone(),
+            broker.config().cleaner_backoff_ms(),
+            |b| b.replicas.clean_compacted(),
+        ));
+    }
     tasks.spawn(periodic(
         broker.clone(),
         shutdown_rx,

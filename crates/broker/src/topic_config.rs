@@ -386,6 +386,17 @@ fn long(broker: &BrokerConfig, overrides: &BTreeMap<String, String>, name: &str)
         })
 }
 
+fn cleanup_policy(
+    broker: &BrokerConfig,
+    overrides: &BTreeMap<String, String>,
+) -> Vec<&'static str> {
+    let value = effective(broker, overrides, "cleanup.policy");
+    ["delete", "compact"]
+        .into_iter()
+        .filter(|p| value.split(',').any(|v| v.trim() == *p))
+        .collect()
+}
+
 /// The log settings a partition of this topic runs with.
 pub fn log_config(broker: &BrokerConfig, overrides: &BTreeMap<String, String>) -> LogConfig {
     let l = |name| long(broker, overrides, name);
@@ -401,6 +412,15 @@ pub fn log_config(broker: &BrokerConfig, overrides: &BTreeMap<String, String>) -
         file_delete_delay_ms: l("file.delete.delay.ms"),
         message_timestamp_type_log_append: effective(broker, overrides, "message.timestamp.type")
             == "LogAppendTime",
+        delete: cleanup_policy(broker, overrides).contains(&"delete"),
+        compact: cleanup_policy(broker, overrides).contains(&"compact"),
+        delete_retention_ms: l("delete.retention.ms"),
+        min_cleanable_dirty_ratio: effective(broker, overrides, "min.cleanable.dirty.ratio")
+            .trim()
+            .parse::<f64>()
+            .unwrap_or(0.5),
+        min_compaction_lag_ms: l("min.compaction.lag.ms"),
+        max_compaction_lag_ms: l("max.compaction.lag.ms"),
     }
 }
 

@@ -8,6 +8,9 @@
 //! Written to `log-start-offset.checkpoint.tmp`, fsynced, renamed over the old file, and the
 //! directory fsynced, so a crash leaves either the old or the new value.
 //!
+//! `cleaner-offset.checkpoint` has the same layout with the cleaner's first dirty offset on line
+//! 2 (the offset below which the log has been compacted), written the same way.
+//!
 //! `.clean-shutdown` (empty): present only between a clean `close` and the next `open`; its
 //! presence lets `open` skip deep validation of the active segment.
 
@@ -18,13 +21,24 @@ use std::path::{Path, PathBuf};
 use crate::error::LogError;
 
 pub(crate) const LOG_START_OFFSET_FILE: &str = "log-start-offset.checkpoint";
+pub(crate) const CLEANER_OFFSET_FILE: &str = "cleaner-offset.checkpoint";
 pub(crate) const CLEAN_SHUTDOWN_FILE: &str = ".clean-shutdown";
 pub(crate) const TMP_SUFFIX: &str = ".tmp";
 const VERSION: &str = "0";
 
 /// Reads the log start offset checkpoint; `None` if there is none.
 pub(crate) fn read_log_start_offset(dir: &Path) -> Result<Option<i64>, LogError> {
-    let path = dir.join(LOG_START_OFFSET_FILE);
+    read_offset_file(dir, LOG_START_OFFSET_FILE)
+}
+
+/// Durably replaces the log start offset checkpoint.
+pub(crate) fn write_log_start_offset(dir: &Path, offset: i64) -> Result<(), LogError> {
+    write_offset_file(dir, LOG_START_OFFSET_FILE, offset)
+}
+
+/// Reads an offset checkpoint file `name` in `dir`; `None` if there is none.
+pub(crate) fn read_offset_file(dir: &Path, name: &str) -> Result<Option<i64>, LogError> {
+    let path = dir.join(name);
     let text = match fs::read_to_string(&path) {
         Ok(t) => t,
         Err(e) if e.kind() == ErrorKind::NotFound => return Ok(None),
@@ -43,15 +57,15 @@ pub(crate) fn read_log_start_offset(dir: &Path) -> Result<Option<i64>, LogError>
         .and_then(|l| l.trim().parse::<i64>().ok())
         .ok_or_else(|| corrupt("missing or malformed offset"))?;
     if offset < 0 {
-        return Err(corrupt("negative log start offset"));
+        return Err(corrupt("negative offset"));
     }
     Ok(Some(offset))
 }
 
-/// Durably replaces the log start offset checkpoint.
-pub(crate) fn write_log_start_offset(dir: &Path, offset: i64) -> Result<(), LogError> {
-    let path = dir.join(LOG_START_OFFSET_FILE);
-    let tmp = dir.join(format!("{LOG_START_OFFSET_FILE}{TMP_SUFFIX}"));
+/// Durably replaces the offset checkpoint file `name` in `dir`.
+pub(crate) fn write_offset_file(dir: &Path, name: &str, offset: i64) -> Result<(), LogError> {
+    let path = dir.join(name);
+    let tmp = dir.join(format!("{name}{TMP_SUFFIX}"));
     let mut file = File::create(&tmp).map_err(LogError::io(&tmp))?;
     file.write_all(format!("{VERSION}\n{offset}\n").as_bytes())
         .and_then(|_| file.sync_all())

@@ -1,7 +1,7 @@
 //! Per-partition log settings, named after Kafka's topic-level configs.
 
 /// Settings of one partition's log. `Default` gives Kafka's defaults.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq)]
 pub struct LogConfig {
     /// `segment.bytes`: roll when an append would make the active segment larger than this.
     pub segment_bytes: u64,
@@ -23,6 +23,20 @@ pub struct LogConfig {
     pub file_delete_delay_ms: i64,
     /// `message.timestamp.type=LogAppendTime`: stamp batches with the broker's clock.
     pub message_timestamp_type_log_append: bool,
+    /// `cleanup.policy` contains `delete`: retention deletes segments by `retention.ms` /
+    /// `retention.bytes`. Without it (`compact` alone) retention deletes nothing.
+    pub delete: bool,
+    /// `cleanup.policy` contains `compact`: [`crate::Log::clean`] compacts the log.
+    pub compact: bool,
+    /// `delete.retention.ms`: how long tombstones survive after their segment was cleaned.
+    pub delete_retention_ms: i64,
+    /// `min.cleanable.dirty.ratio`: clean when dirty bytes / cleanable bytes reach this.
+    pub min_cleanable_dirty_ratio: f64,
+    /// `min.compaction.lag.ms`: segments with records younger than this are not cleaned.
+    pub min_compaction_lag_ms: i64,
+    /// `max.compaction.lag.ms`: clean regardless of the dirty ratio once the oldest dirty
+    /// record is this old.
+    pub max_compaction_lag_ms: i64,
 }
 
 impl Default for LogConfig {
@@ -39,6 +53,12 @@ impl Default for LogConfig {
             flush_ms: i64::MAX,
             file_delete_delay_ms: 60_000,
             message_timestamp_type_log_append: false,
+            delete: true,
+            compact: false,
+            delete_retention_ms: 24 * 60 * 60 * 1000,
+            min_cleanable_dirty_ratio: 0.5,
+            min_compaction_lag_ms: 0,
+            max_compaction_lag_ms: i64::MAX,
         }
     }
 }

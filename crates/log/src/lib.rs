@@ -10,7 +10,9 @@
 //! - `offset_index`, `time_index`: the `.index` and `.timeindex` files (layouts in their docs).
 //! - `recovery`: rebuilding a segment's indexes and state, truncating a torn tail.
 //! - `retention`: which segments `retention.ms` / `retention.bytes` delete.
-//! - `checkpoint`: `log-start-offset.checkpoint` and the clean-shutdown marker.
+//! - `cleaner`: log compaction ([`Log::clean`], [`CleanResult`]) and its crash-safe swap.
+//! - `checkpoint`: `log-start-offset.checkpoint`, `cleaner-offset.checkpoint` and the
+//!   clean-shutdown marker.
 //! - `config`: [`LogConfig`] (Kafka's topic-level names and defaults).
 //! - `clock`: [`Clock`], [`SystemClock`], [`ManualClock`].
 //! - `error`: [`LogError`].
@@ -23,6 +25,8 @@
 //! 00000000000000001234.log ...    later segments; the last one is the active segment
 //! log-start-offset.checkpoint     "0\n<log start offset>\n"
 //! .clean-shutdown                 present only while the log is cleanly closed
+//! cleaner-offset.checkpoint       "0\n<first dirty offset>\n" (compacted topics)
+//! *.cleaned, *.swap               a cleaner rewrite in progress (finished or dropped on open)
 //! *.deleted                       segment files awaiting file.delete.delay.ms (removed on open)
 //! *.tmp                           checkpoint being written (removed on open)
 //! ```
@@ -43,6 +47,7 @@
 //!   are sanity-checked and rebuilt when missing or corrupt.
 
 mod checkpoint;
+mod cleaner;
 mod clock;
 mod config;
 mod error;
@@ -53,6 +58,7 @@ mod retention;
 mod segment;
 mod time_index;
 
+pub use cleaner::CleanResult;
 pub use clock::{Clock, ManualClock, SystemClock};
 pub use config::LogConfig;
 pub use error::LogError;

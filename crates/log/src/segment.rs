@@ -127,6 +127,48 @@ impl Segment {
         ))
     }
 
+    /// Creates (emptying any leftover) the files of a segment being rewritten by the cleaner:
+    /// the usual names plus `suffix` (`.cleaned`). The result is only written and flushed; the
+    /// cleaner renames its files into place and opens them afresh with [`Segment::open`].
+    pub fn create_with_suffix(
+        dir: &Path,
+        base_offset: i64,
+        suffix: &str,
+        now_ms: i64,
+    ) -> Result<Segment, LogError> {
+        let stem = file_stem(base_offset);
+        let log_path = dir.join(format!("{stem}{LOG_SUFFIX}{suffix}"));
+        match fs::remove_file(&log_path) {
+            Err(e) if e.kind() != io::ErrorKind::NotFound => {
+                return Err(LogError::io(&log_path)(e));
+            }
+            _ => {}
+        }
+        let file = OpenOptions::new()
+            .create_new(true)
+            .read(true)
+            .append(true)
+            .open(&log_path)
+            .map_err(LogError::io(&log_path))?;
+        let offset_index = OffsetIndex::create(
+            &dir.join(format!("{stem}{INDEX_SUFFIX}{suffix}")),
+            base_offset,
+        )?;
+        let time_index = TimeIndex::create(
+            &dir.join(format!("{stem}{TIME_INDEX_SUFFIX}{suffix}")),
+            base_offset,
+        )?;
+        Ok(Segment::new(
+            base_offset,
+            log_path,
+            file,
+            0,
+            now_ms,
+            offset_index,
+            time_index,
+        ))
+    }
+
     /// Opens an existing segment. Indexes that are missing or fail their sanity checks come back
     /// empty, with `false` as the second value: the caller must rebuild them (recovery).
     /// `next_offset_bound` is an exclusive upper bound on the segment's offsets (the next
