@@ -15,10 +15,11 @@
 //!   `delete.retention.ms` old (the delete horizon), so consumers get that long to see it.
 //! - Control batches and transactional batches are kept whole and stay out of the offset map:
 //!   without aborted-transaction tracking, a transactional record may not supersede anything.
-//! - Offsets never change. A batch that loses records is re-encoded (same codec, producer id,
-//!   epoch, leader epoch, timestamp type) holding its survivors at their original offsets; a
-//!   batch with no survivors is dropped. A segment may become empty; it stays as a file so that
-//!   segment base offsets keep their meaning.
+//! - Offsets never change. A batch that loses records is re-encoded by `record_codec` (same
+//!   attributes, producer id, epoch, leader epoch; baseSequence moved with baseOffset) holding
+//!   its survivors byte for byte (headers in order, repeated keys kept) at their original
+//!   offsets; a batch with no survivors is dropped. A segment may become empty; it stays as a
+//!   file so that segment base offsets keep their meaning.
 //!
 //! # Crash-safe swap of one segment `<base>`
 //! 1. The rewritten segment is written and fsynced as `<base>.log.cleaned`,
@@ -37,14 +38,12 @@ use std::fs;
 use std::io::ErrorKind;
 use std::path::{Path, PathBuf};
 
-use bytes::{Bytes, BytesMut};
-use kafka_protocol::records::{
-    Compression, Record, RecordBatchDecoder, RecordBatchEncoder, RecordEncodeOptions,
-};
-use sluice_protocol::batch::{self, BatchHeader};
+use bytes::Bytes;
+use sluice_protocol::batch::BatchHeader;
 
 use crate::checkpoint;
 use crate::error::LogError;
+use crate::record_codec::{self, Record};
 use crate::segment::{file_stem, BatchMeta, Segment, INDEX_SUFFIX, LOG_SUFFIX, TIME_INDEX_SUFFIX};
 
 pub(crate) const CLEANED_SUFFIX: &str = ".cleaned";
@@ -184,12 +183,11 @@ fn decode_batch(
     header: &BatchHeader,
 ) -> Result<(Bytes, Vec<Record>), LogError> {
     let raw = Bytes::from(segment.read_exact(position, header.total_len())?);
-    let mut buf = raw.clone();
-    let set = RecordBatchDecoder::decode(&mut buf).map_err(|e| LogError::Corrupt {
+    let (_, records) = record_codec::decode_batch(&raw).map_err(|e| LogError::Corrupt {
         path: segment.log_path().to_path_buf(),
         reason: format!("batch at position {position} does not decode: {e}"),
     })?;
-    Ok((raw, set.records))
+    Ok((raw, records))
 }
 
 /// Adds the keyed records of `segment` at or after `from_offset` to `map`.
@@ -225,22 +223,6 @@ pub(crate) struct Filtered {
     pub records_removed: u64,
 }
 
-fn codec(header: &BatchHeader, path: &Path) -> Result<Compression, LogError> {
-    Ok(match header.compression() {
-        0 => Compression::None,
-        1 => Compression::Gzip,
-        2 => Compression::Snappy,
-        3 => Compression::Lz4,
-        4 => Compression::Zstd,
-        other => {
-            return Err(LogError::Corrupt {
-                path: path.to_path_buf(),
-                reason: format!("unknown compression codec {other}"),
-            })
-        }
-    })
-}
-
 /// Filters every batch of `segment` against `map` (see the module docs for what survives).
 /// `drop_tombstones`: this segment is past the delete horizon.
 pub(crate) fn filter_segment(
@@ -268,11 +250,17 @@ pub(crate) fn filter_segment(
         if survivors.len() == total {
             push_batch(&mut out, &raw, &header);
         } else if !survivors.is_empty() {
-            let encoded = reencode(survivors, &header, segment.log_path())?;
-            for item in batch::batches(&encoded) {
-                let (pos, h) = item?;
-                push_batch(&mut out, &encoded[pos..pos + h.total_len()], &h);
-            }
+            let encoded =
+                record_codec::encode_batch(&header, &survivors).map_err(|e| LogError::Corrupt {
+                    path: segment.log_path().to_path_buf(),
+                    reason: format!(
+                        "cannot re-encode batch at offset {}: {e}",
+                        header.base_offset
+                    ),
+                })?;
+            let rewritten = sluice_protocol::batch::parse_header(&encoded)
+                .expect("encode_batch writes a whole 61-byte header");
+            push_batch(&mut out, &encoded, &rewritten);
         }
     }
     Ok(out)
@@ -295,45 +283,6 @@ fn push_batch(out: &mut Filtered, bytes: &[u8], header: &BatchHeader) {
         max_timestamp: header.max_timestamp,
         size: bytes.len() as u64,
     });
-}
-
-/// One batch holding `survivors` (all from the batch `header`) at their offsets.
-fn reencode(
-    mut survivors: Vec<Record>,
-    header: &BatchHeader,
-    path: &Path,
-) -> Result<Vec<u8>, LogError> {
-    if header.producer_id < 0 {
-        // The encoder derives baseSequence from the first record; keep it "no sequence".
-        let first = survivors.first().map_or(0, |r| r.offset);
-        for r in &mut survivors {
-            r.sequence = (r.offset - first) as i32 - 1;
-        }
-    }
-    let mut buf = BytesMut::new();
-    let options = RecordEncodeOptions {
-        version: 2,
-        compression: codec(header, path)?,
-    };
-    RecordBatchEncoder::encode(&mut buf, &survivors, &options).map_err(|e| LogError::Corrupt {
-        path: path.to_path_buf(),
-        reason: format!(
-            "cannot re-encode batch at offset {}: {e}",
-            header.base_offset
-        ),
-    })?;
-    let mut bytes = buf.to_vec();
-    if header.is_log_append_time() {
-        // The encoder writes CreateTime; restore the type and the stamped time.
-        let mut position = 0;
-        while position < bytes.len() {
-            let h = batch::parse_header(&bytes[position..])?;
-            let len = h.total_len();
-            batch::set_log_append_time(&mut bytes[position..position + len], header.max_timestamp);
-            position += len;
-        }
-    }
-    Ok(bytes)
 }
 
 #[cfg(test)]

@@ -11,6 +11,8 @@
 //! - `recovery`: rebuilding a segment's indexes and state, truncating a torn tail.
 //! - `retention`: which segments `retention.ms` / `retention.bytes` delete.
 //! - `cleaner`: log compaction ([`Log::clean`], [`CleanResult`]) and its crash-safe swap.
+//! - `record_codec`: decode/encode of the records in a v2 batch (ordered headers), used by the
+//!   cleaner to rewrite batches.
 //! - `checkpoint`: `log-start-offset.checkpoint`, `cleaner-offset.checkpoint` and the
 //!   clean-shutdown marker.
 //! - `config`: [`LogConfig`] (Kafka's topic-level names and defaults).
@@ -53,6 +55,7 @@ mod config;
 mod error;
 mod log;
 mod offset_index;
+pub mod record_codec;
 mod recovery;
 mod retention;
 mod segment;

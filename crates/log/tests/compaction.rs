@@ -12,6 +12,7 @@ use bytes::{Bytes, BytesMut};
 use kafka_protocol::records::{
     Compression, Record, RecordBatchDecoder, RecordBatchEncoder, RecordEncodeOptions, TimestampType,
 };
+use sluice_log::record_codec::{self, Record as Record2};
 use sluice_log::{Clock, Log, LogConfig};
 
 const DAY_MS: i64 = 24 * 60 * 60 * 1000;
@@ -579,4 +580,84 @@ fn truncation_below_the_clean_point_makes_data_dirty_again() {
     let result = log.clean(log.log_end_offset()).unwrap();
     assert!(result.first_dirty_offset > cut);
     assert_eq!(read_all(&log), expected(&all, result.first_dirty_offset));
+}
+
+/// A producer-style batch (offsets from 0) of `records`, encoded with our codec so that
+/// headers may repeat.
+fn headers_batch(records: &[Record2], codec: u8) -> Bytes {
+    let template = sluice_protocol::batch::BatchHeader {
+        base_offset: 0,
+        batch_length: 0,
+        partition_leader_epoch: -1,
+        magic: 2,
+        crc: 0,
+        attributes: i16::from(codec),
+        last_offset_delta: 0,
+        base_timestamp: 1_000_000,
+        max_timestamp: 1_000_000,
+        producer_id: -1,
+        producer_epoch: -1,
+        base_sequence: -1,
+        records_count: 0,
+    };
+    Bytes::from(record_codec::encode_batch(&template, records).unwrap())
+}
+
+fn header(key: &str, value: Option<&str>) -> (Bytes, Option<Bytes>) {
+    (
+        Bytes::from(key.to_string()),
+        value.map(|v| Bytes::from(v.to_string())),
+    )
+}
+
+#[test]
+fn rewritten_batches_keep_repeated_headers_in_order() {
+    for codec in 0u8..5 {
+        let dir = tempfile::tempdir().unwrap();
+        let (_, clock) = common::clock(1_000_000);
+        let log = open(dir.path(), compact_config(), clock);
+        let record = |i: i64, key: &str, headers| Record2 {
+            offset: i,
+            timestamp: 999_000 + i,
+            attributes: 0,
+            key: Some(Bytes::from(key.to_string())),
+            value: Some(Bytes::from(format!("value-{i}"))),
+            headers,
+        };
+        let first = vec![
+            record(0, "a", vec![header("h", Some("0"))]),
+            record(
+                1,
+                "b",
+                vec![
+                    header("h", Some("1")),
+                    header("x", None),
+                    header("h", Some("2")),
+                    header("h", Some("1")),
+                ],
+            ),
+            record(2, "c", vec![header("z", None), header("z", None)]),
+        ];
+        log.append(&headers_batch(&first, codec), 0).unwrap();
+        // Supersede "a" so that the first batch loses a record and is rewritten.
+        let overwrite = vec![record(0, "a", Vec::new())];
+        log.append(&headers_batch(&overwrite, codec), 0).unwrap();
+        fill(&log, 60, 0, 1_000_000, Compression::None);
+        assert!(log.segment_count() > 2);
+
+        let result = log.clean(log.log_end_offset()).unwrap();
+        assert!(result.records_removed > 0, "codec {codec}: {result:?}");
+
+        let read = log.read(0, 1 << 20, i64::MAX, true).unwrap();
+        let (_, h) = sluice_protocol::batch::batches(&read.records)
+            .next()
+            .unwrap()
+            .unwrap();
+        let (header, records) =
+            record_codec::decode_batch(&read.records.slice(..h.total_len())).unwrap();
+        assert_eq!(header.base_offset, 1, "codec {codec}");
+        assert_eq!(header.last_offset_delta, 1);
+        assert_eq!(header.compression(), codec);
+        assert_eq!(records, first[1..], "codec {codec}");
+    }
 }
