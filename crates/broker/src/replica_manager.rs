@@ -224,9 +224,6 @@ impl ReplicaManager {
     ) -> Result<(), AdminError> {
         validate_topic_name(name)
             .map_err(|m| AdminError::new(ErrorCode::INVALID_TOPIC_EXCEPTION, m))?;
-        if name.starts_with("__") && name != "__consumer_offsets" && name != "__transaction_state" {
-            // Allowed by Kafka too; no special handling needed.
-        }
         {
             let topics = self.read_topics();
             if topics.by_name.contains_key(name) {
@@ -449,7 +446,7 @@ impl ReplicaManager {
                 t.configs = configs.clone();
             }
         })?;
-        let configs_for_log = configs.clone();
+        let described = describe_overrides(&configs);
         let log_cfg = log_config(&self.config, &configs);
         for p in &topic.partitions {
             p.log.update_config(log_cfg.clone());
@@ -464,10 +461,7 @@ impl ReplicaManager {
         let mut topics = self.write_topics();
         topics.by_id.insert(updated.id, updated.clone());
         topics.by_name.insert(name.to_string(), updated);
-        tracing::info!(
-            "updated configs of topic {name}: {}",
-            describe_overrides(&configs_for_log)
-        );
+        tracing::info!("updated configs of topic {name}: {}", described);
         Ok(())
     }
 

@@ -104,27 +104,7 @@ pub(crate) struct Segment {
 impl Segment {
     /// Creates a new empty segment; fails if its `.log` file already exists.
     pub fn create(dir: &Path, base_offset: i64, now_ms: i64) -> Result<Segment, LogError> {
-        let stem = file_stem(base_offset);
-        let log_path = dir.join(format!("{stem}{LOG_SUFFIX}"));
-        let file = OpenOptions::new()
-            .create_new(true)
-            .read(true)
-            .append(true)
-            .open(&log_path)
-            .map_err(LogError::io(&log_path))?;
-        let offset_index =
-            OffsetIndex::create(&dir.join(format!("{stem}{INDEX_SUFFIX}")), base_offset)?;
-        let time_index =
-            TimeIndex::create(&dir.join(format!("{stem}{TIME_INDEX_SUFFIX}")), base_offset)?;
-        Ok(Segment::new(
-            base_offset,
-            log_path,
-            file,
-            0,
-            now_ms,
-            offset_index,
-            time_index,
-        ))
+        Segment::create_files(dir, base_offset, "", now_ms)
     }
 
     /// Creates (emptying any leftover) the files of a segment being rewritten by the cleaner:
@@ -136,14 +116,25 @@ impl Segment {
         suffix: &str,
         now_ms: i64,
     ) -> Result<Segment, LogError> {
-        let stem = file_stem(base_offset);
-        let log_path = dir.join(format!("{stem}{LOG_SUFFIX}{suffix}"));
+        let log_path = dir.join(format!("{}{LOG_SUFFIX}{suffix}", file_stem(base_offset)));
         match fs::remove_file(&log_path) {
             Err(e) if e.kind() != io::ErrorKind::NotFound => {
                 return Err(LogError::io(&log_path)(e));
             }
             _ => {}
         }
+        Segment::create_files(dir, base_offset, suffix, now_ms)
+    }
+
+    /// Creates the `.log` file (which must not exist) and empty indexes, all named with `suffix`.
+    fn create_files(
+        dir: &Path,
+        base_offset: i64,
+        suffix: &str,
+        now_ms: i64,
+    ) -> Result<Segment, LogError> {
+        let stem = file_stem(base_offset);
+        let log_path = dir.join(format!("{stem}{LOG_SUFFIX}{suffix}"));
         let file = OpenOptions::new()
             .create_new(true)
             .read(true)
