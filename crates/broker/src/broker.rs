@@ -14,6 +14,7 @@ pub struct Broker {
     pub replicas: ReplicaManager,
     pub fetch_sessions: FetchSessionCache,
     pub producer_ids: ProducerIdManager,
+    pub groups: std::sync::Arc<crate::group_coordinator::GroupService>,
     /// Resolves when the server is shutting down: long-polling fetches return at once.
     pub shutdown: tokio::sync::watch::Receiver<bool>,
 }

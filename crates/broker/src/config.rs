@@ -194,10 +194,71 @@ const BROKER_KEYS: &[BrokerKey] = &[
         Use::NotYet,
     ),
     key(
+        "offsets.topic.segment.bytes",
+        ConfigType::Int,
+        Check::AtLeast(14),
+        Use::Used,
+    ),
+    key(
+        "offsets.retention.check.interval.ms",
+        ConfigType::Long,
+        Check::AtLeast(1),
+        Use::Used,
+    ),
+    key(
+        "group.min.session.timeout.ms",
+        ConfigType::Int,
+        Check::AtLeast(0),
+        Use::Used,
+    ),
+    key(
+        "group.max.session.timeout.ms",
+        ConfigType::Int,
+        Check::AtLeast(0),
+        Use::Used,
+    ),
+    key(
+        "group.max.size",
+        ConfigType::Int,
+        Check::AtLeast(1),
+        Use::Used,
+    ),
+    key(
+        "offset.metadata.max.bytes",
+        ConfigType::Int,
+        Check::AtLeast(0),
+        Use::Used,
+    ),
+    key(
+        "group.consumer.heartbeat.interval.ms",
+        ConfigType::Int,
+        Check::AtLeast(1),
+        Use::Used,
+    ),
+    key(
+        "group.consumer.session.timeout.ms",
+        ConfigType::Int,
+        Check::AtLeast(1),
+        Use::Used,
+    ),
+    key("group.consumer.assignors", ConfigType::List, ANY, Use::Used),
+    key(
+        "group.consumer.max.size",
+        ConfigType::Int,
+        Check::AtLeast(1),
+        Use::Used,
+    ),
+    key(
+        "group.coordinator.rebalance.protocols",
+        ConfigType::List,
+        ANY,
+        Use::Used,
+    ),
+    key(
         "offsets.topic.num.partitions",
         ConfigType::Int,
         Check::AtLeast(1),
-        Use::NotYet,
+        Use::Used,
     ),
     key(
         "offsets.topic.replication.factor",
@@ -209,7 +270,7 @@ const BROKER_KEYS: &[BrokerKey] = &[
         "offsets.retention.minutes",
         ConfigType::Int,
         Check::AtLeast(1),
-        Use::NotYet,
+        Use::Used,
     ),
     key(
         "transaction.state.log.replication.factor",
@@ -227,7 +288,7 @@ const BROKER_KEYS: &[BrokerKey] = &[
         "group.initial.rebalance.delay.ms",
         ConfigType::Int,
         Check::AtLeast(0),
-        Use::NotYet,
+        Use::Used,
     ),
     key(
         "share.coordinator.state.topic.replication.factor",
@@ -439,6 +500,44 @@ impl BrokerConfig {
         PathBuf::from(self.get("log.dir").unwrap_or("./sluice-data"))
     }
 
+    /// The group coordinator's settings, by Kafka's names and defaults.
+    pub fn group_config(&self) -> sluice_group::GroupConfig {
+        let d = sluice_group::GroupConfig::default();
+        sluice_group::GroupConfig {
+            num_partitions: self.int("offsets.topic.num.partitions", 50) as i32,
+            initial_rebalance_delay_ms: self.int("group.initial.rebalance.delay.ms", 3000),
+            min_session_timeout_ms: self.int("group.min.session.timeout.ms", 6000) as i32,
+            max_session_timeout_ms: self.int("group.max.session.timeout.ms", 1_800_000) as i32,
+            max_size: self.int("group.max.size", i32::MAX as i64) as usize,
+            offset_metadata_max_bytes: self.int("offset.metadata.max.bytes", 4096) as usize,
+            offsets_retention_ms: self.int("offsets.retention.minutes", 10080) * 60_000,
+            consumer_heartbeat_interval_ms: self.int("group.consumer.heartbeat.interval.ms", 5000)
+                as i32,
+            consumer_session_timeout_ms: self.int("group.consumer.session.timeout.ms", 45_000)
+                as i32,
+            consumer_assignors: self
+                .get("group.consumer.assignors")
+                .map(|v| {
+                    v.split(',')
+                        .map(|a| a.trim().to_string())
+                        .filter(|a| !a.is_empty())
+                        .collect()
+                })
+                .unwrap_or(d.consumer_assignors),
+            consumer_max_size: self.int("group.consumer.max.size", i32::MAX as i64) as usize,
+        }
+    }
+    /// `group.coordinator.rebalance.protocols` includes `consumer` (KIP-848).
+    pub fn consumer_protocol_enabled(&self) -> bool {
+        self.get("group.coordinator.rebalance.protocols")
+            .is_none_or(|v| v.split(',').any(|p| p.trim() == "consumer"))
+    }
+    pub fn offsets_topic_segment_bytes(&self) -> i64 {
+        self.int("offsets.topic.segment.bytes", 104_857_600)
+    }
+    pub fn offsets_retention_check_interval_ms(&self) -> u64 {
+        self.int("offsets.retention.check.interval.ms", 600_000) as u64
+    }
     pub fn num_partitions(&self) -> i32 {
         self.int("num.partitions", 1) as i32
     }

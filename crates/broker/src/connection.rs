@@ -53,7 +53,7 @@ pub async fn serve(
                     Ok(_) => loop {
                         match take_frame(&mut buf, max_frame) {
                             Ok(Some(frame)) => {
-                                in_flight.push_back(apis::handle(broker.clone(), frame.freeze()));
+                                in_flight.push_back(apis::handle(broker.clone(), frame.freeze(), peer));
                             }
                             Ok(None) => break,
                             Err(e) => {

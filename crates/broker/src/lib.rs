@@ -10,6 +10,8 @@
 //! - `replica_manager`: the partitions this broker hosts, topic creation/deletion/configs.
 //! - `partition`: one partition: its log, high watermark and leader epoch.
 //! - `fetch_session`: the KIP-227 incremental fetch session cache.
+//! - `group_coordinator`: `__consumer_offsets` and the I/O around the `sluice_group` state
+//!   machine (consumer groups, committed offsets).
 //! - `producer_id_manager`: durable producer id allocation (InitProducerId).
 //! - `topic_store`: the durable topic registry.
 //! - `config`: broker configuration with Kafka's key names; `topic_config`: topic-level keys.
@@ -21,6 +23,7 @@ pub mod broker;
 pub mod config;
 pub mod connection;
 pub mod fetch_session;
+pub mod group_coordinator;
 pub mod partition;
 pub mod producer_id_manager;
 pub mod replica_manager;

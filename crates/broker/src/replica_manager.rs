@@ -22,6 +22,12 @@ use crate::topic_store::{TopicRecord, TopicStore};
 /// Suffix of a partition directory whose topic was deleted and that awaits removal.
 const DELETE_SUFFIX: &str = "-delete";
 
+/// Topics the brokers own (group offsets, transaction state): clients may read but not delete
+/// or repartition them.
+pub fn is_internal_topic(name: &str) -> bool {
+    name == "__consumer_offsets" || name == "__transaction_state"
+}
+
 pub struct Topic {
     pub name: Arc<str>,
     pub id: Uuid,
@@ -327,6 +333,12 @@ impl ReplicaManager {
                 "Topic deletion is disabled (delete.topic.enable=false).",
             ));
         }
+        if is_internal_topic(name) {
+            return Err(AdminError::new(
+                ErrorCode::INVALID_REQUEST,
+                format!("{name} is an internal topic and cannot be deleted or repartitioned"),
+            ));
+        }
         let _admin = self.lock_admin();
         let Some(topic) = self.topic(name) else {
             return Err(AdminError::new(
@@ -367,6 +379,12 @@ impl ReplicaManager {
         total: i32,
         validate_only: bool,
     ) -> Result<(), AdminError> {
+        if is_internal_topic(name) {
+            return Err(AdminError::new(
+                ErrorCode::INVALID_REQUEST,
+                format!("{name} is an internal topic and cannot be deleted or repartitioned"),
+            ));
+        }
         let _admin = self.lock_admin();
         let Some(topic) = self.topic(name) else {
             return Err(AdminError::new(

@@ -23,15 +23,22 @@ pub struct RequestContext {
     pub api_version: i16,
     pub correlation_id: i32,
     pub client_id: Option<String>,
+    /// The peer's address as Kafka shows client hosts ("/127.0.0.1").
+    pub client_host: String,
 }
 
 impl RequestContext {
-    pub fn from_header(api_key: ApiKey, header: &RequestHeader) -> RequestContext {
+    pub fn from_header(
+        api_key: ApiKey,
+        header: &RequestHeader,
+        peer: std::net::SocketAddr,
+    ) -> RequestContext {
         RequestContext {
             api_key,
             api_version: header.request_api_version,
             correlation_id: header.correlation_id,
             client_id: header.client_id.as_ref().map(|s| s.to_string()),
+            client_host: format!("/{}", peer.ip()),
         }
     }
 }

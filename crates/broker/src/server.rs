@@ -13,6 +13,7 @@ use crate::broker::Broker;
 use crate::config::BrokerConfig;
 use crate::connection;
 use crate::fetch_session::FetchSessionCache;
+use crate::group_coordinator::GroupService;
 use crate::producer_id_manager::ProducerIdManager;
 use crate::replica_manager::{AdminError, ReplicaManager};
 
@@ -44,9 +45,13 @@ pub struct ServerHandle {
 /// Opens the logs, binds the listener and starts serving.
 pub async fn start(config: BrokerConfig) -> Result<ServerHandle, ServerError> {
     let addr = config.listener();
-    let replicas = tokio::task::spawn_blocking(move || ReplicaManager::open(config))
-        .await
-        .map_err(|e| ServerError::Storage(e.to_string()))??;
+    let (replicas, groups) = tokio::task::spawn_blocking(move || {
+        let replicas = ReplicaManager::open(config)?;
+        let groups = GroupService::open(&replicas)?;
+        Ok::<_, AdminError>((replicas, groups))
+    })
+    .await
+    .map_err(|e| ServerError::Storage(e.to_string()))??;
     let listener = TcpListener::bind(addr)
         .await
         .map_err(|source| ServerError::Bind { addr, source })?;
@@ -56,6 +61,7 @@ pub async fn start(config: BrokerConfig) -> Result<ServerHandle, ServerError> {
     let (host, port) = replicas.config().advertised(local_addr);
     let producer_ids = ProducerIdManager::open(&replicas.config().log_dir())
         .map_err(|e| ServerError::Storage(e.to_string()))?;
+    let groups = Arc::new(groups);
     let (shutdown_tx, shutdown_rx) = watch::channel(false);
     let broker = Arc::new(Broker {
         node_id: replicas.config().node_id(),
@@ -63,11 +69,17 @@ pub async fn start(config: BrokerConfig) -> Result<ServerHandle, ServerError> {
         advertised_port: port,
         fetch_sessions: FetchSessionCache::new(replicas.config().fetch_session_cache_slots()),
         producer_ids,
+        groups: groups.clone(),
         replicas,
         shutdown: shutdown_rx.clone(),
     });
     let mut tasks = JoinSet::new();
     tasks.spawn(accept_loop(broker.clone(), listener, shutdown_rx.clone()));
+    tasks.spawn(crate::group_coordinator::run_timers(
+        groups,
+        shutdown_rx.clone(),
+        broker.config().offsets_retention_check_interval_ms(),
+    ));
     tasks.spawn(periodic(
         broker.clone(),
         shutdown_rx.clone(),

@@ -147,9 +147,7 @@ fn describe_topic(
             topic.name.to_string(),
         ))))
         .with_topic_id(if v >= 10 { topic.id } else { Uuid::nil() })
-        .with_is_internal(
-            topic.name.starts_with("__consumer_offsets") || &*topic.name == "__transaction_state",
-        )
+        .with_is_internal(crate::replica_manager::is_internal_topic(&topic.name))
         .with_partitions(partitions)
         .with_topic_authorized_operations(if v >= 8 {
             authorized_ops

@@ -14,6 +14,7 @@ mod delete_records;
 mod delete_topics;
 mod describe_cluster;
 mod fetch;
+mod groups;
 mod init_producer_id;
 mod list_offsets;
 mod metadata;
@@ -47,6 +48,17 @@ pub const SUPPORTED_APIS: &[(ApiKey, i16, i16)] = &[
     (ApiKey::IncrementalAlterConfigs, 0, 1),
     (ApiKey::DescribeCluster, 0, 2),
     (ApiKey::InitProducerId, 0, 5),
+    (ApiKey::FindCoordinator, 0, 6),
+    (ApiKey::JoinGroup, 0, 9),
+    (ApiKey::SyncGroup, 0, 5),
+    (ApiKey::Heartbeat, 0, 4),
+    (ApiKey::LeaveGroup, 0, 5),
+    (ApiKey::OffsetCommit, 2, 9),
+    (ApiKey::OffsetFetch, 1, 9),
+    (ApiKey::DescribeGroups, 0, 6),
+    (ApiKey::ListGroups, 0, 5),
+    (ApiKey::DeleteGroups, 0, 2),
+    (ApiKey::OffsetDelete, 0, 0),
 ];
 
 pub fn supported_versions(api: ApiKey) -> Option<(i16, i16)> {
@@ -66,6 +78,7 @@ pub enum ResponseFrame {
 pub async fn handle(
     broker: Arc<Broker>,
     frame: Bytes,
+    peer: std::net::SocketAddr,
 ) -> Result<Option<ResponseFrame>, Unparseable> {
     if frame.len() < 8 {
         return Err(Unparseable(format!(
@@ -101,7 +114,7 @@ pub async fn handle(
     debug_assert_eq!(frame.len() - body.len(), header_len);
     guard::check_request(raw_key, version, body.chunk())
         .map_err(|e| Unparseable(format!("{api:?} v{version}: {e}")))?;
-    let ctx = RequestContext::from_header(api, &header);
+    let ctx = RequestContext::from_header(api, &header, peer);
     let started = std::time::Instant::now();
     let response = dispatch(&broker, &ctx, body).await;
     tracing::debug!(
@@ -159,6 +172,17 @@ async fn dispatch(
         ApiKey::IncrementalAlterConfigs => run!(configs::incremental_alter),
         ApiKey::DescribeCluster => run!(describe_cluster::handle),
         ApiKey::InitProducerId => run!(init_producer_id::handle),
+        ApiKey::FindCoordinator => run!(groups::find_coordinator),
+        ApiKey::JoinGroup => run!(groups::join_group),
+        ApiKey::SyncGroup => run!(groups::sync_group),
+        ApiKey::Heartbeat => run!(groups::heartbeat),
+        ApiKey::LeaveGroup => run!(groups::leave_group),
+        ApiKey::OffsetCommit => run!(groups::offset_commit),
+        ApiKey::OffsetFetch => run!(groups::offset_fetch),
+        ApiKey::DescribeGroups => run!(groups::describe_groups),
+        ApiKey::ListGroups => run!(groups::list_groups),
+        ApiKey::DeleteGroups => run!(groups::delete_groups),
+        ApiKey::OffsetDelete => run!(groups::offset_delete),
         other => Err(Unparseable(format!("api {other:?} is not supported"))),
     }
 }

@@ -1,0 +1,497 @@
+//! Consumer-group APIs: FindCoordinator and the classic group protocol, committed offsets,
+//! describe/list/delete. Each handler turns the wire request into a call on the group service
+//! (`crate::group_coordinator`) and its reply into the wire response.
+
+use std::sync::Arc;
+
+use kafka_protocol::messages::delete_groups_response::DeletableGroupResult;
+use kafka_protocol::messages::find_coordinator_response::Coordinator;
+use kafka_protocol::messages::offset_commit_response::{
+    OffsetCommitResponsePartition, OffsetCommitResponseTopic,
+};
+use kafka_protocol::messages::offset_delete_response::{
+    OffsetDeleteResponsePartition, OffsetDeleteResponseTopic,
+};
+use kafka_protocol::messages::offset_fetch_response::{
+    OffsetFetchResponseGroup, OffsetFetchResponsePartition, OffsetFetchResponsePartitions,
+    OffsetFetchResponseTopic, OffsetFetchResponseTopics,
+};
+use kafka_protocol::messages::{
+    BrokerId, DeleteGroupsRequest, DeleteGroupsResponse, DescribeGroupsRequest,
+    DescribeGroupsResponse, FindCoordinatorRequest, FindCoordinatorResponse, GroupId,
+    HeartbeatRequest, HeartbeatResponse, JoinGroupRequest, JoinGroupResponse, LeaveGroupRequest,
+    LeaveGroupResponse, ListGroupsRequest, ListGroupsResponse, OffsetCommitRequest,
+    OffsetCommitResponse, OffsetDeleteRequest, OffsetDeleteResponse, OffsetFetchRequest,
+    OffsetFetchResponse, SyncGroupRequest, SyncGroupResponse, TopicName,
+};
+use kafka_protocol::protocol::StrBytes;
+use sluice_group::coordinator::CommitPartition;
+use sluice_group::{Client, Reply};
+use sluice_protocol::error::ErrorCode;
+
+use crate::broker::Broker;
+use crate::request::RequestContext;
+
+fn sb(s: &str) -> StrBytes {
+    StrBytes::from_string(s.to_string())
+}
+
+fn client(ctx: &RequestContext) -> Client {
+    Client {
+        client_id: ctx.client_id.clone().unwrap_or_default(),
+        client_host: ctx.client_host.clone(),
+    }
+}
+
+const KEY_TYPE_GROUP: i8 = 0;
+const KEY_TYPE_TRANSACTION: i8 = 1;
+
+pub async fn find_coordinator(
+    broker: &Arc<Broker>,
+    ctx: &RequestContext,
+    req: FindCoordinatorRequest,
+) -> FindCoordinatorResponse {
+    let v = ctx.api_version;
+    let keys: Vec<StrBytes> = if v >= 4 {
+        req.coordinator_keys.clone()
+    } else {
+        vec![req.key.clone()]
+    };
+    let answer = |key: &StrBytes| -> (ErrorCode, Option<String>) {
+        match req.key_type {
+            KEY_TYPE_GROUP if key.is_empty() => (
+                ErrorCode::INVALID_REQUEST,
+                Some("the group id must not be empty".into()),
+            ),
+            KEY_TYPE_GROUP => (ErrorCode::NONE, None),
+            KEY_TYPE_TRANSACTION => (
+                ErrorCode::COORDINATOR_NOT_AVAILABLE,
+                Some("transactions are not supported yet".into()),
+            ),
+            other => (
+                ErrorCode::INVALID_REQUEST,
+                Some(format!("unknown coordinator key type {other}")),
+            ),
+        }
+    };
+    let node = |code: ErrorCode| {
+        if code == ErrorCode::NONE {
+            (
+                broker.node_id,
+                broker.advertised_host.clone(),
+                i32::from(broker.advertised_port),
+            )
+        } else {
+            (-1, String::new(), -1)
+        }
+    };
+    if v >= 4 {
+        let coordinators = keys
+            .iter()
+            .map(|key| {
+                let (code, message) = answer(key);
+                let (id, host, port) = node(code);
+                Coordinator::default()
+                    .with_key(key.clone())
+                    .with_node_id(BrokerId(id))
+                    .with_host(sb(&host))
+                    .with_port(port)
+                    .with_error_code(code.0)
+                    .with_error_message(message.map(StrBytes::from_string))
+            })
+            .collect();
+        return FindCoordinatorResponse::default().with_coordinators(coordinators);
+    }
+    let (code, message) = answer(&keys[0]);
+    let (id, host, port) = node(code);
+    FindCoordinatorResponse::default()
+        .with_error_code(code.0)
+        .with_error_message(message.map(StrBytes::from_string))
+        .with_node_id(BrokerId(id))
+        .with_host(sb(&host))
+        .with_port(port)
+}
+
+pub async fn join_group(
+    broker: &Arc<Broker>,
+    ctx: &RequestContext,
+    req: JoinGroupRequest,
+) -> JoinGroupResponse {
+    let v = ctx.api_version;
+    let client = client(ctx);
+    let member_id = req.member_id.clone();
+    let reply = broker
+        .groups
+        .call(&broker.shutdown, |c, now, token, out| {
+            c.join_group(now, token, v, &client, req, out)
+        })
+        .await;
+    match reply {
+        Reply::Join(r) => r,
+        other => JoinGroupResponse::default()
+            .with_error_code(error_of(&other).0)
+            .with_generation_id(-1)
+            .with_member_id(member_id),
+    }
+}
+
+pub async fn sync_group(
+    broker: &Arc<Broker>,
+    ctx: &RequestContext,
+    req: SyncGroupRequest,
+) -> SyncGroupResponse {
+    let v = ctx.api_version;
+    let reply = broker
+        .groups
+        .call(&broker.shutdown, |c, now, token, out| {
+            c.sync_group(now, token, v, req, out)
+        })
+        .await;
+    match reply {
+        Reply::Sync(r) => r,
+        other => SyncGroupResponse::default().with_error_code(error_of(&other).0),
+    }
+}
+
+pub async fn heartbeat(
+    broker: &Arc<Broker>,
+    _ctx: &RequestContext,
+    req: HeartbeatRequest,
+) -> HeartbeatResponse {
+    let reply = broker
+        .groups
+        .call(&broker.shutdown, |c, now, token, out| {
+            let code = c.heartbeat(now, &req);
+            out.replies.push((token, Reply::Code(code)));
+        })
+        .await;
+    HeartbeatResponse::default().with_error_code(error_of(&reply).0)
+}
+
+pub async fn leave_group(
+    broker: &Arc<Broker>,
+    ctx: &RequestContext,
+    req: LeaveGroupRequest,
+) -> LeaveGroupResponse {
+    let v = ctx.api_version;
+    let reply = broker
+        .groups
+        .call(&broker.shutdown, |c, now, token, out| {
+            c.leave_group(now, token, v, req, out)
+        })
+        .await;
+    match reply {
+        Reply::Leave(r) => r,
+        other => LeaveGroupResponse::default().with_error_code(error_of(&other).0),
+    }
+}
+
+pub async fn offset_commit(
+    broker: &Arc<Broker>,
+    _ctx: &RequestContext,
+    req: OffsetCommitRequest,
+) -> OffsetCommitResponse {
+    let group_id = req.group_id.to_string();
+    let topics: Vec<(String, Vec<CommitPartition>)> = req
+        .topics
+        .iter()
+        .map(|t| {
+            (
+                t.name.to_string(),
+                t.partitions
+                    .iter()
+                    .map(|p| {
+                        (
+                            p.partition_index,
+                            p.committed_offset,
+                            p.committed_leader_epoch,
+                            p.committed_metadata.as_ref().map(|m| m.to_string()),
+                        )
+                    })
+                    .collect(),
+            )
+        })
+        .collect();
+    let fallback = topics.clone();
+    let generation = req.generation_id_or_member_epoch;
+    let member_id = req.member_id.to_string();
+    let instance_id = req.group_instance_id.as_ref().map(|s| s.to_string());
+    let reply = broker
+        .groups
+        .call(&broker.shutdown, |c, now, token, out| {
+            c.commit_offsets(
+                now,
+                token,
+                &group_id,
+                generation,
+                &member_id,
+                instance_id.as_deref(),
+                topics,
+                out,
+            )
+        })
+        .await;
+    let result = match reply {
+        Reply::Commit(r) => r,
+        other => {
+            let code = error_of(&other);
+            fallback
+                .into_iter()
+                .map(|(t, ps)| (t, ps.into_iter().map(|p| (p.0, code)).collect()))
+                .collect()
+        }
+    };
+    OffsetCommitResponse::default().with_topics(
+        result
+            .into_iter()
+            .map(|(t, ps)| {
+                OffsetCommitResponseTopic::default()
+                    .with_name(TopicName(sb(&t)))
+                    .with_partitions(
+                        ps.into_iter()
+                            .map(|(p, code)| {
+                                OffsetCommitResponsePartition::default()
+                                    .with_partition_index(p)
+                                    .with_error_code(code.0)
+                            })
+                            .collect(),
+                    )
+            })
+            .collect(),
+    )
+}
+
+pub async fn offset_fetch(
+    broker: &Arc<Broker>,
+    ctx: &RequestContext,
+    req: OffsetFetchRequest,
+) -> OffsetFetchResponse {
+    let v = ctx.api_version;
+    if v >= 8 {
+        let groups = req.groups;
+        let results = broker
+            .groups
+            .read(|c| {
+                groups
+                    .iter()
+                    .map(|g| {
+                        let topics = g.topics.as_ref().map(|ts| {
+                            ts.iter()
+                                .map(|t| (t.name.to_string(), t.partition_indexes.clone()))
+                                .collect()
+                        });
+                        let member = g.member_id.as_ref().map(|m| (m.as_str(), g.member_epoch));
+                        (
+                            g.group_id.clone(),
+                            c.fetch_offsets(&g.group_id, member, topics),
+                        )
+                    })
+                    .collect::<Vec<_>>()
+            })
+            .await;
+        return OffsetFetchResponse::default().with_groups(
+            results
+                .into_iter()
+                .map(|(group_id, (code, topics))| {
+                    OffsetFetchResponseGroup::default()
+                        .with_group_id(group_id)
+                        .with_error_code(code.0)
+                        .with_topics(
+                            topics
+                                .into_iter()
+                                .map(|(t, ps)| {
+                                    OffsetFetchResponseTopics::default()
+                                        .with_name(TopicName(sb(&t)))
+                                        .with_partitions(
+                                            ps.into_iter()
+                                                .map(|(p, o, e, m, code)| {
+                                                    OffsetFetchResponsePartitions::default()
+                                                        .with_partition_index(p)
+                                                        .with_committed_offset(o)
+                                                        .with_committed_leader_epoch(e)
+                                                        .with_metadata(Some(sb(&m)))
+                                                        .with_error_code(code.0)
+                                                })
+                                                .collect(),
+                                        )
+                                })
+                                .collect(),
+                        )
+                })
+                .collect(),
+        );
+    }
+    let topics = req.topics.as_ref().map(|ts| {
+        ts.iter()
+            .map(|t| (t.name.to_string(), t.partition_indexes.clone()))
+            .collect()
+    });
+    let group_id = req.group_id.to_string();
+    let (code, topics) = broker
+        .groups
+        .read(|c| c.fetch_offsets(&group_id, None, topics))
+        .await;
+    let response = OffsetFetchResponse::default().with_topics(
+        topics
+            .into_iter()
+            .map(|(t, ps)| {
+                OffsetFetchResponseTopic::default()
+                    .with_name(TopicName(sb(&t)))
+                    .with_partitions(
+                        ps.into_iter()
+                            .map(|(p, o, e, m, pcode)| {
+                                OffsetFetchResponsePartition::default()
+                                    .with_partition_index(p)
+                                    .with_committed_offset(o)
+                                    .with_committed_leader_epoch(e)
+                                    .with_metadata(Some(sb(&m)))
+                                    // v0-v1 have no top-level error: it goes on each partition.
+                                    .with_error_code(if v < 2 && code != ErrorCode::NONE {
+                                        code.0
+                                    } else {
+                                        pcode.0
+                                    })
+                            })
+                            .collect(),
+                    )
+            })
+            .collect(),
+    );
+    response.with_error_code(code.0)
+}
+
+pub async fn describe_groups(
+    broker: &Arc<Broker>,
+    ctx: &RequestContext,
+    req: DescribeGroupsRequest,
+) -> DescribeGroupsResponse {
+    let v = ctx.api_version;
+    let groups = broker
+        .groups
+        .read(|c| {
+            req.groups
+                .iter()
+                .map(|g| {
+                    let mut d = c.describe_group(g);
+                    if g.is_empty() {
+                        d.error_code = ErrorCode::INVALID_GROUP_ID.0;
+                    } else if v < 6 && d.error_code == ErrorCode::GROUP_ID_NOT_FOUND.0 {
+                        // Before v6 an unknown group is described as Dead without an error.
+                        d.error_code = ErrorCode::NONE.0;
+                    }
+                    if req.include_authorized_operations {
+                        d.authorized_operations = GROUP_OPS_ALL;
+                    }
+                    d
+                })
+                .collect()
+        })
+        .await;
+    DescribeGroupsResponse::default().with_groups(groups)
+}
+
+/// READ, DESCRIBE, DELETE on a group (KIP-430 bits).
+const GROUP_OPS_ALL: i32 = (1 << 3) | (1 << 6) | (1 << 8);
+
+pub async fn list_groups(
+    broker: &Arc<Broker>,
+    _ctx: &RequestContext,
+    req: ListGroupsRequest,
+) -> ListGroupsResponse {
+    let states: Vec<String> = req.states_filter.iter().map(|s| s.to_string()).collect();
+    let types: Vec<String> = req.types_filter.iter().map(|s| s.to_string()).collect();
+    let groups = broker.groups.read(|c| c.list_groups(&states, &types)).await;
+    ListGroupsResponse::default().with_groups(groups)
+}
+
+pub async fn delete_groups(
+    broker: &Arc<Broker>,
+    _ctx: &RequestContext,
+    req: DeleteGroupsRequest,
+) -> DeleteGroupsResponse {
+    let names: Vec<String> = req.groups_names.iter().map(|g| g.to_string()).collect();
+    let fallback = names.clone();
+    let reply = broker
+        .groups
+        .call(&broker.shutdown, |c, _now, token, out| {
+            c.delete_groups(token, names, out)
+        })
+        .await;
+    let results = match reply {
+        Reply::Delete(r) => r,
+        other => {
+            let code = error_of(&other);
+            fallback.into_iter().map(|g| (g, code)).collect()
+        }
+    };
+    DeleteGroupsResponse::default().with_results(
+        results
+            .into_iter()
+            .map(|(g, code)| {
+                DeletableGroupResult::default()
+                    .with_group_id(GroupId(sb(&g)))
+                    .with_error_code(code.0)
+            })
+            .collect(),
+    )
+}
+
+pub async fn offset_delete(
+    broker: &Arc<Broker>,
+    _ctx: &RequestContext,
+    req: OffsetDeleteRequest,
+) -> OffsetDeleteResponse {
+    let group_id = req.group_id.to_string();
+    if group_id.is_empty() {
+        return OffsetDeleteResponse::default().with_error_code(ErrorCode::INVALID_GROUP_ID.0);
+    }
+    let topics: Vec<(String, Vec<i32>)> = req
+        .topics
+        .iter()
+        .map(|t| {
+            (
+                t.name.to_string(),
+                t.partitions.iter().map(|p| p.partition_index).collect(),
+            )
+        })
+        .collect();
+    let reply = broker
+        .groups
+        .call(&broker.shutdown, |c, _now, token, out| {
+            c.delete_offsets(token, &group_id, topics, out)
+        })
+        .await;
+    let (code, topics) = match reply {
+        Reply::OffsetDelete(code, topics) => (code, topics),
+        other => (error_of(&other), Vec::new()),
+    };
+    OffsetDeleteResponse::default()
+        .with_error_code(code.0)
+        .with_topics(
+            topics
+                .into_iter()
+                .map(|(t, ps)| {
+                    OffsetDeleteResponseTopic::default()
+                        .with_name(TopicName(sb(&t)))
+                        .with_partitions(
+                            ps.into_iter()
+                                .map(|(p, code)| {
+                                    OffsetDeleteResponsePartition::default()
+                                        .with_partition_index(p)
+                                        .with_error_code(code.0)
+                                })
+                                .collect(),
+                        )
+                })
+                .collect(),
+        )
+}
+
+/// The error a reply of an unexpected shape stands for (a shutdown answers every waiting call
+/// with COORDINATOR_NOT_AVAILABLE).
+fn error_of(reply: &Reply) -> ErrorCode {
+    match reply {
+        Reply::Code(code) => *code,
+        _ => ErrorCode::UNKNOWN_SERVER_ERROR,
+    }
+}
