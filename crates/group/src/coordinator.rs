@@ -359,6 +359,10 @@ impl ClassicGroup {
         }
     }
 
+    pub(crate) fn is_empty_classic(&self) -> bool {
+        self.state == ClassicState::Empty
+    }
+
     /// Topics the members subscribe to, where their metadata is the consumer protocol's.
     fn subscribed_topics(&self) -> Option<Vec<String>> {
         if self.protocol_type.as_deref() != Some("consumer") {

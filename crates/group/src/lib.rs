@@ -18,6 +18,7 @@ pub mod consumer;
 pub mod coordinator;
 pub mod records;
 
+pub use consumer::TopicsView;
 pub use coordinator::{Client, GroupConfig, GroupCoordinator, Output, Reply, Token, Write};
 
 /// The `__consumer_offsets` partition that holds `group`'s records: Kafka's

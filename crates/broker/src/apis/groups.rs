@@ -17,16 +17,18 @@ use kafka_protocol::messages::offset_fetch_response::{
     OffsetFetchResponseTopic, OffsetFetchResponseTopics,
 };
 use kafka_protocol::messages::{
-    BrokerId, DeleteGroupsRequest, DeleteGroupsResponse, DescribeGroupsRequest,
-    DescribeGroupsResponse, FindCoordinatorRequest, FindCoordinatorResponse, GroupId,
-    HeartbeatRequest, HeartbeatResponse, JoinGroupRequest, JoinGroupResponse, LeaveGroupRequest,
-    LeaveGroupResponse, ListGroupsRequest, ListGroupsResponse, OffsetCommitRequest,
-    OffsetCommitResponse, OffsetDeleteRequest, OffsetDeleteResponse, OffsetFetchRequest,
-    OffsetFetchResponse, SyncGroupRequest, SyncGroupResponse, TopicName,
+    BrokerId, ConsumerGroupDescribeRequest, ConsumerGroupDescribeResponse,
+    ConsumerGroupHeartbeatRequest, ConsumerGroupHeartbeatResponse, DeleteGroupsRequest,
+    DeleteGroupsResponse, DescribeGroupsRequest, DescribeGroupsResponse, FindCoordinatorRequest,
+    FindCoordinatorResponse, GroupId, HeartbeatRequest, HeartbeatResponse, JoinGroupRequest,
+    JoinGroupResponse, LeaveGroupRequest, LeaveGroupResponse, ListGroupsRequest,
+    ListGroupsResponse, OffsetCommitRequest, OffsetCommitResponse, OffsetDeleteRequest,
+    OffsetDeleteResponse, OffsetFetchRequest, OffsetFetchResponse, SyncGroupRequest,
+    SyncGroupResponse, TopicName,
 };
 use kafka_protocol::protocol::StrBytes;
 use sluice_group::coordinator::CommitPartition;
-use sluice_group::{Client, Reply};
+use sluice_group::{Client, Reply, TopicsView};
 use sluice_protocol::error::ErrorCode;
 
 use crate::broker::Broker;
@@ -494,4 +496,69 @@ fn error_of(reply: &Reply) -> ErrorCode {
         Reply::Code(code) => *code,
         _ => ErrorCode::UNKNOWN_SERVER_ERROR,
     }
+}
+
+/// The topics clients may subscribe to, for the KIP-848 assignors.
+fn topics_view(broker: &Broker) -> TopicsView {
+    let mut view = TopicsView::default();
+    for t in broker.replicas.topics() {
+        if !crate::replica_manager::is_internal_topic(&t.name) {
+            view.insert(&t.name, t.id, t.partitions.len() as i32);
+        }
+    }
+    view
+}
+
+pub async fn consumer_group_heartbeat(
+    broker: &Arc<Broker>,
+    ctx: &RequestContext,
+    req: ConsumerGroupHeartbeatRequest,
+) -> ConsumerGroupHeartbeatResponse {
+    if !broker.config().consumer_protocol_enabled() {
+        return ConsumerGroupHeartbeatResponse::default()
+            .with_error_code(ErrorCode::UNSUPPORTED_VERSION.0)
+            .with_error_message(Some(sb(
+                "the consumer group protocol is disabled (group.coordinator.rebalance.protocols)",
+            )))
+            .with_member_epoch(-1);
+    }
+    let v = ctx.api_version;
+    let client = client(ctx);
+    let topics = topics_view(broker);
+    let reply = broker
+        .groups
+        .call(&broker.shutdown, |c, now, token, out| {
+            c.consumer_heartbeat(now, token, v, &client, req, &topics, out)
+        })
+        .await;
+    match reply {
+        Reply::ConsumerHeartbeat(r) => r,
+        other => ConsumerGroupHeartbeatResponse::default()
+            .with_error_code(error_of(&other).0)
+            .with_member_epoch(-1),
+    }
+}
+
+pub async fn consumer_group_describe(
+    broker: &Arc<Broker>,
+    _ctx: &RequestContext,
+    req: ConsumerGroupDescribeRequest,
+) -> ConsumerGroupDescribeResponse {
+    let topics = topics_view(broker);
+    let groups = broker
+        .groups
+        .read(|c| {
+            req.group_ids
+                .iter()
+                .map(|g| {
+                    let mut d = c.consumer_describe(g, &topics);
+                    if req.include_authorized_operations && d.error_code == 0 {
+                        d.authorized_operations = GROUP_OPS_ALL;
+                    }
+                    d
+                })
+                .collect()
+        })
+        .await;
+    ConsumerGroupDescribeResponse::default().with_groups(groups)
 }

@@ -59,6 +59,8 @@ pub const SUPPORTED_APIS: &[(ApiKey, i16, i16)] = &[
     (ApiKey::ListGroups, 0, 5),
     (ApiKey::DeleteGroups, 0, 2),
     (ApiKey::OffsetDelete, 0, 0),
+    (ApiKey::ConsumerGroupHeartbeat, 0, 1),
+    (ApiKey::ConsumerGroupDescribe, 0, 1),
 ];
 
 pub fn supported_versions(api: ApiKey) -> Option<(i16, i16)> {
@@ -183,6 +185,8 @@ async fn dispatch(
         ApiKey::ListGroups => run!(groups::list_groups),
         ApiKey::DeleteGroups => run!(groups::delete_groups),
         ApiKey::OffsetDelete => run!(groups::offset_delete),
+        ApiKey::ConsumerGroupHeartbeat => run!(groups::consumer_group_heartbeat),
+        ApiKey::ConsumerGroupDescribe => run!(groups::consumer_group_describe),
         other => Err(Unparseable(format!("api {other:?} is not supported"))),
     }
 }
