@@ -3,6 +3,7 @@
 use clap::{CommandFactory, Parser};
 
 use crate::bench::BenchCommand;
+use crate::group::{GroupCommand, ResetOffsetsArgs};
 use crate::producer_options::{Acks, Compression};
 use crate::topic::TopicCommand;
 use crate::ClientCommand;
@@ -266,4 +267,147 @@ fn bench_defaults() {
     };
     assert_eq!((bench.records, bench.timeout_ms), (None, 10_000));
     assert!(parse(&["bench", "produce"]).is_err(), "--topic is required");
+}
+
+fn group_command(args: &[&str]) -> GroupCommand {
+    match parse(args) {
+        Ok(ClientCommand::Group(group)) => group.command,
+        other => panic!("not a group command: {other:?}"),
+    }
+}
+
+fn reset_args(args: &[&str]) -> ResetOffsetsArgs {
+    let mut full = vec!["group", "reset-offsets"];
+    full.extend_from_slice(args);
+    match group_command(&full) {
+        GroupCommand::ResetOffsets(reset) => reset,
+        other => panic!("not reset-offsets: {other:?}"),
+    }
+}
+
+#[test]
+fn group_list_describe_and_delete() {
+    let ClientCommand::Group(args) =
+        parse(&["group", "list", "-b", "h:1", "-X", "client.id=x"]).expect("valid")
+    else {
+        panic!("not a group command");
+    };
+    assert_eq!(args.connect.bootstrap_server, "h:1");
+    assert_eq!(args.connect.properties, vec![kv("client.id", "x")]);
+    assert_eq!(args.command, GroupCommand::List);
+    assert_eq!(
+        group_command(&["group", "describe", "billing"]),
+        GroupCommand::Describe {
+            group: "billing".into()
+        }
+    );
+    assert_eq!(
+        group_command(&["group", "delete", "a", "b"]),
+        GroupCommand::Delete {
+            groups: vec!["a".into(), "b".into()]
+        }
+    );
+    assert!(parse(&["group", "describe"]).is_err(), "group is required");
+    assert!(parse(&["group", "delete"]).is_err(), "a group is required");
+}
+
+#[test]
+fn group_reset_offsets_modes() {
+    let args = reset_args(&["g", "--topic", "t", "--to-earliest", "--dry-run"]);
+    assert_eq!(args.group, "g");
+    assert_eq!(args.topic, "t");
+    assert!(args.to_earliest && args.dry_run);
+    assert!(args.partitions.is_empty());
+
+    let args = reset_args(&["g", "--topic", "t", "--shift-by", "-5"]);
+    assert_eq!(args.shift_by, Some(-5));
+    let args = reset_args(&["g", "--topic", "t", "--shift-by", "3"]);
+    assert_eq!(args.shift_by, Some(3));
+    let args = reset_args(&["g", "--topic", "t", "--to-offset", "42"]);
+    assert_eq!(args.to_offset, Some(42));
+    let args = reset_args(&["g", "--topic", "t", "--to-latest"]);
+    assert!(args.to_latest);
+    let args = reset_args(&["g", "--topic", "t", "--to-datetime", "2026-11-30T10:00:00Z"]);
+    assert_eq!(args.to_datetime, Some(1_796_032_800_000));
+
+    // --partition is repeatable and takes comma-separated lists.
+    let args = reset_args(&[
+        "g",
+        "--topic",
+        "t",
+        "--partition",
+        "0,2",
+        "--partition",
+        "5",
+        "--to-latest",
+    ]);
+    assert_eq!(args.partitions, vec![0, 2, 5]);
+}
+
+#[test]
+fn group_reset_offsets_needs_exactly_one_mode() {
+    let none = parse(&["group", "reset-offsets", "g", "--topic", "t"]).expect_err("no mode");
+    assert_eq!(
+        none.kind(),
+        clap::error::ErrorKind::MissingRequiredArgument,
+        "{none}"
+    );
+    let two = parse(&[
+        "group",
+        "reset-offsets",
+        "g",
+        "--topic",
+        "t",
+        "--to-earliest",
+        "--to-offset",
+        "3",
+    ])
+    .expect_err("two modes");
+    assert_eq!(
+        two.kind(),
+        clap::error::ErrorKind::ArgumentConflict,
+        "{two}"
+    );
+    assert!(
+        parse(&["group", "reset-offsets", "g", "--to-earliest"]).is_err(),
+        "--topic"
+    );
+    assert!(parse(&["group", "reset-offsets", "--topic", "t", "--to-earliest"]).is_err());
+    let bad_time = parse(&[
+        "group",
+        "reset-offsets",
+        "g",
+        "--topic",
+        "t",
+        "--to-datetime",
+        "yesterday",
+    ])
+    .expect_err("bad datetime");
+    assert!(
+        bad_time
+            .to_string()
+            .contains("invalid date-time 'yesterday'"),
+        "{bad_time}"
+    );
+    assert!(parse(&[
+        "group",
+        "reset-offsets",
+        "g",
+        "--topic",
+        "t",
+        "--to-offset",
+        "-1"
+    ])
+    .is_err());
+    assert!(parse(&[
+        "group",
+        "reset-offsets",
+        "g",
+        "--topic",
+        "t",
+        "--partition",
+        "x",
+        "--to-latest"
+    ])
+    .is_err());
 }

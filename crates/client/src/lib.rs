@@ -1,15 +1,17 @@
-//! sluice-client: the client-side commands of the `sluice` CLI (`topic`, `produce`, `consume`,
-//! `bench`), built on librdkafka through the `rdkafka` crate, so they work against any
+//! sluice-client: the client-side commands of the `sluice` CLI (`topic`, `group`, `produce`,
+//! `consume`, `bench`), built on librdkafka through the `rdkafka` crate, so they work against any
 //! Kafka-compatible cluster, not only Sluice.
 //!
 //! Layout:
 //! - `connection.rs`: `-b/--bootstrap-server` and `-X key=value` shared by every command, client
 //!   configuration, Kafka error names for messages.
 //! - `topic.rs`: `topic create|list|describe|alter|delete` (admin API).
+//! - `group/`: `group list|describe|reset-offsets|delete` (consumer groups and their offsets).
 //! - `produce.rs`: `produce`, one record per input line.
 //! - `consume.rs`: `consume` with assign + explicit start positions.
 //! - `format.rs`: the `consume --format` template.
 //! - `producer_options.rs`: `--acks` and `--compression` values.
+//! - `table.rs`: aligned text tables for command output.
 //! - `bench/`: `bench produce|consume|e2e`.
 //!
 //! Every command runs its blocking librdkafka work on tokio's blocking pool and returns one
@@ -19,8 +21,10 @@ mod bench;
 mod connection;
 mod consume;
 mod format;
+mod group;
 mod produce;
 mod producer_options;
+mod table;
 mod topic;
 
 use clap::Subcommand;
@@ -28,6 +32,7 @@ use clap::Subcommand;
 pub use bench::{BenchArgs, BenchCommand, BenchConsumeArgs, BenchE2eArgs, BenchProduceArgs};
 pub use connection::ConnectArgs;
 pub use consume::ConsumeArgs;
+pub use group::{GroupArgs, GroupCommand, ResetOffsetsArgs};
 pub use produce::ProduceArgs;
 pub use producer_options::{Acks, Compression};
 pub use topic::{TopicArgs, TopicCommand};
@@ -37,6 +42,8 @@ pub use topic::{TopicArgs, TopicCommand};
 pub enum ClientCommand {
     /// Create, list, describe, alter and delete topics.
     Topic(TopicArgs),
+    /// List, describe, reset the offsets of, and delete consumer groups.
+    Group(GroupArgs),
     /// Produce records read line by line from stdin or a file.
     Produce(ProduceArgs),
     /// Print records of a topic.
@@ -48,6 +55,7 @@ pub enum ClientCommand {
 pub async fn run(cmd: ClientCommand) -> anyhow::Result<()> {
     match cmd {
         ClientCommand::Topic(args) => topic::run(args).await,
+        ClientCommand::Group(args) => group::run(args).await,
         ClientCommand::Produce(args) => produce::run(args).await,
         ClientCommand::Consume(args) => consume::run(args).await,
         ClientCommand::Bench(args) => bench::run(args).await,
