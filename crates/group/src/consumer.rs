@@ -499,36 +499,58 @@ fn assign_uniform(
         .filter(|(t, _)| members.iter().any(|(_, s)| s.contains(t)))
         .flat_map(|(t, (_, n))| (0..*n).map(move |p| (t.clone(), p)))
         .collect();
-    let quota = all.len().div_ceil(members.len());
+    // Balance: every member gets `min_quota`, `extra` of them one more.
+    let min_quota = all.len() / members.len();
+    let mut extra = all.len() % members.len();
     let mut taken: BTreeSet<(String, i32)> = BTreeSet::new();
-    // Keep previous partitions that are still valid, up to the quota.
     let mut ids: Vec<&String> = members.iter().map(|(id, _)| id).collect();
     ids.sort();
-    for id in &ids {
-        let Some(prev) = previous.get(*id) else {
-            continue;
-        };
-        let subs = &members
+    // Keep previous partitions that are still valid: up to the minimum first, then one more
+    // for as many members as the remainder allows.
+    let still_valid = |id: &String| -> Vec<(String, i32)> {
+        let subs = members
             .iter()
-            .find(|(m, _)| m == *id)
+            .find(|(m, _)| m == id)
             .map(|(_, s)| s.clone())
             .unwrap_or_default();
+        previous
+            .get(id)
+            .into_iter()
+            .flatten()
+            .filter(|(t, _)| subs.contains(t))
+            .flat_map(|(t, ps)| {
+                let n = metadata.get(t).map(|(_, n)| *n).unwrap_or(0);
+                ps.iter()
+                    .filter(move |p| **p < n)
+                    .map(move |p| (t.clone(), *p))
+            })
+            .collect()
+    };
+    let mut leftovers: Vec<(&String, (String, i32))> = Vec::new();
+    for id in &ids {
         let mut kept = 0;
-        for (t, ps) in prev {
-            if !subs.contains(t) {
+        for tp in still_valid(id) {
+            if taken.contains(&tp) {
                 continue;
             }
-            let n = metadata.get(t).map(|(_, n)| *n).unwrap_or(0);
-            for p in ps {
-                if *p < n && kept < quota && taken.insert((t.clone(), *p)) {
-                    out.entry((*id).clone())
-                        .or_default()
-                        .entry(t.clone())
-                        .or_default()
-                        .insert(*p);
-                    kept += 1;
-                }
+            if kept < min_quota {
+                taken.insert(tp.clone());
+                let (t, p) = tp;
+                out.entry((*id).clone()).or_default().entry(t).or_default().insert(p);
+                kept += 1;
+            } else if leftovers.iter().all(|(other, _)| other != id) {
+                leftovers.push((id, tp));
             }
+        }
+    }
+    for (id, tp) in leftovers {
+        if extra == 0 {
+            break;
+        }
+        if taken.insert(tp.clone()) {
+            let (t, p) = tp;
+            out.entry(id.clone()).or_default().entry(t).or_default().insert(p);
+            extra -= 1;
         }
     }
     // The rest go to the least loaded subscribed member.
@@ -957,5 +979,24 @@ mod tests {
             );
         }
         assert_eq!(count(&second["c"]), 3);
+    }
+
+    #[test]
+    fn uniform_gives_a_late_member_its_share() {
+        let m = meta(&[("t", 30)]);
+        let ten: Vec<String> = (0..10).map(|i| format!("m{i:02}")).collect();
+        let refs: Vec<&str> = ten.iter().map(String::as_str).collect();
+        let first = assign_uniform(&members(&refs, &["t"]), &m, &HashMap::new());
+        assert!(first.values().all(|p| count(p) == 3));
+        let mut eleven = refs.clone();
+        eleven.push("m10");
+        let second = assign_uniform(&members(&eleven, &["t"]), &m, &first);
+        all_once(&second, "t", 30);
+        let counts: Vec<usize> = second.values().map(count).collect();
+        let (lo, hi) = (counts.iter().min().copied(), counts.iter().max().copied());
+        assert_eq!((lo, hi), (Some(2), Some(3)), "{counts:?}");
+        for id in &refs {
+            assert!(minus(&second[*id], &first[*id]).is_empty(), "{id} moved");
+        }
     }
 }

@@ -1,15 +1,17 @@
-//! `sluice bench produce|consume|e2e`: load generators in the spirit of Kafka's
+//! `sluice bench produce|consume|e2e|rebalance|commit`: load generators in the spirit of Kafka's
 //! kafka-producer-perf-test, kafka-consumer-perf-test and EndToEndLatency.
 //!
 //! Each prints progress and a human summary on stderr and one JSON object on stdout as its last
 //! line, so scripts can read the result with `tail -n1 | jq`.
 //!
-//! Layout: `produce.rs`, `consume.rs`, `e2e.rs` hold one benchmark each; `producer.rs` the
+//! Layout: `produce.rs`, `consume.rs`, `e2e.rs` hold one benchmark each, `group.rs` the
+//! consumer-group ones (rebalance, commit); `producer.rs` the
 //! callback-driven producer both produce and e2e use; `latency.rs` histograms and summaries; `report.rs` the JSON result line;
 //! `pacer.rs` the fixed-rate throttle.
 
 mod consume;
 mod e2e;
+mod group;
 mod latency;
 mod pacer;
 mod produce;
@@ -25,6 +27,7 @@ use clap::{Args, Subcommand};
 
 pub use consume::BenchConsumeArgs;
 pub use e2e::BenchE2eArgs;
+pub use group::{BenchCommitArgs, BenchRebalanceArgs};
 pub use produce::BenchProduceArgs;
 
 #[derive(Args, Debug, Clone, PartialEq, Eq)]
@@ -43,6 +46,10 @@ pub enum BenchCommand {
     Consume(BenchConsumeArgs),
     /// End-to-end latency, produce to consume, at a fixed rate (like EndToEndLatency).
     E2e(BenchE2eArgs),
+    /// Time for a consumer group to form, and to settle again after one more member joins.
+    Rebalance(BenchRebalanceArgs),
+    /// Offset commits per second through the group coordinator.
+    Commit(BenchCommitArgs),
 }
 
 pub async fn run(args: BenchArgs) -> Result<()> {
@@ -57,6 +64,11 @@ pub async fn run(args: BenchArgs) -> Result<()> {
             ensure_topic(&connect, &bench.topic, bench.partitions).await?;
             blocking(move || e2e::run(&connect, &bench)).await
         }
+        BenchCommand::Rebalance(bench) => {
+            ensure_topic(&connect, &bench.topic, Some(bench.partitions)).await?;
+            blocking(move || group::run_rebalance(&connect, &bench)).await
+        }
+        BenchCommand::Commit(bench) => blocking(move || group::run_commit(&connect, &bench)).await,
     }
 }
 
