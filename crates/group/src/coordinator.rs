@@ -467,6 +467,13 @@ impl GroupCoordinator {
                 },
                 Some(RecordValue::Offset(v)),
             ) => {
+                // Offsets without a group record belong to a group that only stores offsets.
+                if !self.groups.contains_key(&group) {
+                    self.groups.insert(
+                        group.clone(),
+                        Group::Classic(ClassicGroup::new(&group, v.commit_timestamp)),
+                    );
+                }
                 self.offsets
                     .entry(group)
                     .or_default()
@@ -1414,7 +1421,9 @@ fn check_member(
             }
         }
     }
-    g.member(member_id)?;
+    if g.member(member_id).is_none() {
+        return Some(ErrorCode::UNKNOWN_MEMBER_ID);
+    }
     if let Some(generation) = generation {
         if generation != g.generation {
             return Some(ErrorCode::ILLEGAL_GENERATION);
@@ -1554,17 +1563,18 @@ fn maybe_complete_join(g: &mut ClassicGroup, now: i64, partition: i32, out: &mut
     if in_initial_delay || (!g.all_joined() && now < g.rebalance_deadline) {
         return;
     }
-    // Members that did not rejoin in time are out.
+    // Dynamic members that did not rejoin in time are out; static ones leave only when their
+    // session ends. Member ids still pending (KIP-394) stay valid for their session timeout:
+    // their join starts the next rebalance.
     let absent: Vec<String> = g
         .members
         .iter()
-        .filter(|m| m.join_waiter.is_none())
+        .filter(|m| m.join_waiter.is_none() && m.instance_id.is_none())
         .map(|m| m.id.clone())
         .collect();
     for id in absent {
         remove_member(g, &id, out);
     }
-    g.pending.clear();
     g.initial_delay_limit = None;
     if g.members.is_empty() {
         become_empty(g, now, partition, out);

@@ -214,26 +214,51 @@ pub async fn offset_commit(
             )
         })
         .collect();
+    // Partitions that do not exist are answered here, as Kafka's request handler does; the
+    // coordinator sees only the rest.
+    let mut unknown: Vec<(String, Vec<(i32, ErrorCode)>)> = Vec::new();
+    let topics: Vec<(String, Vec<CommitPartition>)> = topics
+        .into_iter()
+        .filter_map(|(t, ps)| {
+            let (known, missing): (Vec<CommitPartition>, Vec<CommitPartition>) = ps
+                .into_iter()
+                .partition(|p| broker.replicas.partition(&t, p.0).is_some());
+            if !missing.is_empty() {
+                unknown.push((
+                    t.clone(),
+                    missing
+                        .iter()
+                        .map(|p| (p.0, ErrorCode::UNKNOWN_TOPIC_OR_PARTITION))
+                        .collect(),
+                ));
+            }
+            (!known.is_empty()).then_some((t, known))
+        })
+        .collect();
     let fallback = topics.clone();
     let generation = req.generation_id_or_member_epoch;
     let member_id = req.member_id.to_string();
     let instance_id = req.group_instance_id.as_ref().map(|s| s.to_string());
-    let reply = broker
-        .groups
-        .call(&broker.shutdown, |c, now, token, out| {
-            c.commit_offsets(
-                now,
-                token,
-                &group_id,
-                generation,
-                &member_id,
-                instance_id.as_deref(),
-                topics,
-                out,
-            )
-        })
-        .await;
-    let result = match reply {
+    let reply = if topics.is_empty() {
+        Reply::Commit(Vec::new())
+    } else {
+        broker
+            .groups
+            .call(&broker.shutdown, |c, now, token, out| {
+                c.commit_offsets(
+                    now,
+                    token,
+                    &group_id,
+                    generation,
+                    &member_id,
+                    instance_id.as_deref(),
+                    topics,
+                    out,
+                )
+            })
+            .await
+    };
+    let mut result = match reply {
         Reply::Commit(r) => r,
         other => {
             let code = error_of(&other);
@@ -243,6 +268,12 @@ pub async fn offset_commit(
                 .collect()
         }
     };
+    for (t, ps) in unknown {
+        match result.iter_mut().find(|(name, _)| *name == t) {
+            Some((_, rows)) => rows.extend(ps),
+            None => result.push((t, ps)),
+        }
+    }
     OffsetCommitResponse::default().with_topics(
         result
             .into_iter()

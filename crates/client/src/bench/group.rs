@@ -59,7 +59,7 @@ pub struct BenchRebalanceArgs {
 
 #[derive(Args, Debug, Clone, PartialEq, Eq)]
 pub struct BenchCommitArgs {
-    /// Topic named in the commits (need not exist: the coordinator does not check).
+    /// Topic named in the commits (created with `--partitions` partitions when missing).
     #[arg(long, default_value = "sluice-bench-commit")]
     pub topic: String,
     /// Group id the offsets are committed for.

@@ -68,7 +68,10 @@ pub async fn run(args: BenchArgs) -> Result<()> {
             ensure_topic(&connect, &bench.topic, Some(bench.partitions)).await?;
             blocking(move || group::run_rebalance(&connect, &bench)).await
         }
-        BenchCommand::Commit(bench) => blocking(move || group::run_commit(&connect, &bench)).await,
+        BenchCommand::Commit(bench) => {
+            ensure_topic(&connect, &bench.topic, Some(bench.partitions.max(1) as u32)).await?;
+            blocking(move || group::run_commit(&connect, &bench)).await
+        }
     }
 }
 
