@@ -15,6 +15,7 @@ pub struct Broker {
     pub fetch_sessions: FetchSessionCache,
     pub producer_ids: ProducerIdManager,
     pub groups: std::sync::Arc<crate::group_coordinator::GroupService>,
+    pub txns: crate::txn_coordinator::TxnService,
     /// Resolves when the server is shutting down: long-polling fetches return at once.
     pub shutdown: tokio::sync::watch::Receiver<bool>,
 }

@@ -273,6 +273,36 @@ const BROKER_KEYS: &[BrokerKey] = &[
         Use::Used,
     ),
     key(
+        "transaction.state.log.num.partitions",
+        ConfigType::Int,
+        Check::AtLeast(1),
+        Use::Used,
+    ),
+    key(
+        "transaction.state.log.segment.bytes",
+        ConfigType::Int,
+        Check::AtLeast(14),
+        Use::Used,
+    ),
+    key(
+        "transaction.max.timeout.ms",
+        ConfigType::Int,
+        Check::AtLeast(1),
+        Use::Used,
+    ),
+    key(
+        "transactional.id.expiration.ms",
+        ConfigType::Int,
+        Check::AtLeast(1),
+        Use::Used,
+    ),
+    key(
+        "transaction.abort.timed.out.transaction.cleanup.interval.ms",
+        ConfigType::Int,
+        Check::AtLeast(1),
+        Use::Used,
+    ),
+    key(
         "transaction.state.log.replication.factor",
         ConfigType::Int,
         Check::AtLeast(1),
@@ -500,6 +530,24 @@ impl BrokerConfig {
         PathBuf::from(self.get("log.dir").unwrap_or("./sluice-data"))
     }
 
+    /// The transaction coordinator's settings, by Kafka's names and defaults.
+    pub fn txn_config(&self) -> sluice_txn::TxnConfig {
+        sluice_txn::TxnConfig {
+            num_partitions: self.int("transaction.state.log.num.partitions", 50) as i32,
+            max_timeout_ms: self.int("transaction.max.timeout.ms", 900_000) as i32,
+            id_expiration_ms: self.int("transactional.id.expiration.ms", 604_800_000),
+        }
+    }
+    pub fn txn_state_segment_bytes(&self) -> i64 {
+        self.int("transaction.state.log.segment.bytes", 104_857_600)
+    }
+    /// How often timed-out transactions are looked for.
+    pub fn txn_timeout_check_interval_ms(&self) -> u64 {
+        self.int(
+            "transaction.abort.timed.out.transaction.cleanup.interval.ms",
+            10_000,
+        ) as u64
+    }
     /// The group coordinator's settings, by Kafka's names and defaults.
     pub fn group_config(&self) -> sluice_group::GroupConfig {
         let d = sluice_group::GroupConfig::default();

@@ -8,17 +8,16 @@
 //! JoinGroup completed by the last member's join) reaches that caller through its token's
 //! channel.
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::HashMap;
 use std::sync::Arc;
 use std::time::Duration;
 
 use bytes::Bytes;
 use sluice_group::{GroupCoordinator, Output, Reply, Token};
-use sluice_log::record_codec::{encode_batch, Record};
-use sluice_protocol::batch::{BatchHeader, MAGIC_V2};
 use sluice_protocol::error::ErrorCode;
 use tokio::sync::{oneshot, Mutex};
 
+use crate::internal_topic::{self, now_ms};
 use crate::replica_manager::{AdminError, ReplicaManager, Topic};
 
 pub const OFFSETS_TOPIC: &str = "__consumer_offsets";
@@ -32,86 +31,28 @@ struct Inner {
 pub struct GroupService {
     inner: Mutex<Inner>,
     topic: Arc<Topic>,
-}
-
-pub fn now_ms() -> i64 {
-    std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map(|d| d.as_millis() as i64)
-        .unwrap_or(0)
+    num_partitions: i32,
 }
 
 impl GroupService {
     /// Creates `__consumer_offsets` if missing, then replays it.
     pub fn open(replicas: &ReplicaManager) -> Result<GroupService, AdminError> {
-        let config = replicas.config().group_config();
-        let topic = match replicas.topic(OFFSETS_TOPIC) {
-            Some(t) => t,
-            None => {
-                let mut configs = BTreeMap::new();
-                configs.insert("cleanup.policy".to_string(), "compact".to_string());
-                configs.insert(
-                    "segment.bytes".to_string(),
-                    replicas.config().offsets_topic_segment_bytes().to_string(),
-                );
-                configs.insert("compression.type".to_string(), "producer".to_string());
-                replicas.create_topic(OFFSETS_TOPIC, config.num_partitions, 1, configs)?
-            }
-        };
-        // The partition count of an existing topic wins over the config, as in Kafka.
-        let mut config = config;
+        let mut config = replicas.config().group_config();
+        let topic = internal_topic::ensure(
+            replicas,
+            OFFSETS_TOPIC,
+            config.num_partitions,
+            replicas.config().offsets_topic_segment_bytes(),
+        )?;
         config.num_partitions = topic.partitions.len() as i32;
+        let num_partitions = config.num_partitions;
         let mut state = GroupCoordinator::new(config);
         let now = now_ms();
-        let mut loaded = 0usize;
-        for partition in &topic.partitions {
-            let log = &partition.log;
-            let mut offset = log.log_start_offset();
-            let end = partition.high_watermark();
-            while offset < end {
-                let read = log
-                    .read(offset, 1 << 20, end, true)
-                    .map_err(|e| AdminError::new(ErrorCode::UNKNOWN_SERVER_ERROR, e.to_string()))?;
-                if read.records.is_empty() {
-                    break;
-                }
-                let mut rest = read.records.clone();
-                while rest.len() >= sluice_protocol::batch::BATCH_HEADER_LEN {
-                    let header = match sluice_protocol::batch::parse_header(&rest) {
-                        Ok(h) => h,
-                        Err(_) => break,
-                    };
-                    let len = header.total_len();
-                    if len > rest.len() {
-                        break;
-                    }
-                    let raw = rest.split_to(len);
-                    offset = header.last_offset() + 1;
-                    match sluice_log::record_codec::decode_batch(&raw) {
-                        Ok((_, records)) => {
-                            for r in records {
-                                let Some(key) = r.key else { continue };
-                                if let Err(e) = state.replay(&key, r.value.as_deref(), now) {
-                                    tracing::warn!(
-                                        "skipping unreadable record at {}-{} offset {}: {e}",
-                                        OFFSETS_TOPIC,
-                                        partition.index,
-                                        r.offset
-                                    );
-                                }
-                                loaded += 1;
-                            }
-                        }
-                        Err(e) => tracing::warn!(
-                            "skipping unreadable batch in {}-{} at offset {}: {e}",
-                            OFFSETS_TOPIC,
-                            partition.index,
-                            header.base_offset
-                        ),
-                    }
-                }
+        let loaded = internal_topic::replay(&topic, |partition, key, value| {
+            if let Err(e) = state.replay(key, value, now) {
+                tracing::warn!("skipping unreadable record in {OFFSETS_TOPIC}-{partition}: {e}");
             }
-        }
+        })?;
         if loaded > 0 {
             tracing::info!(
                 "loaded {} group(s) from {loaded} record(s) of {OFFSETS_TOPIC}",
@@ -125,7 +66,13 @@ impl GroupService {
                 waiting: HashMap::new(),
             }),
             topic,
+            num_partitions,
         })
+    }
+
+    /// The `__consumer_offsets` partition of `group`.
+    pub fn partition_for(&self, group: &str) -> i32 {
+        sluice_group::partition_for(group, self.num_partitions)
     }
 
     /// Runs `f` against the state machine, appends its records, hands out its replies, and
@@ -156,6 +103,25 @@ impl GroupService {
     pub async fn read<T>(&self, f: impl FnOnce(&GroupCoordinator) -> T) -> T {
         let inner = self.inner.lock().await;
         f(&inner.state)
+    }
+
+    /// Ends `producer_id`'s transaction for the offsets kept in `__consumer_offsets` partition
+    /// `partition` (the transaction coordinator's marker for that partition).
+    pub async fn complete_txn(
+        &self,
+        producer_id: i64,
+        partition: i32,
+        commit: bool,
+    ) -> Result<(), String> {
+        let mut inner = self.inner.lock().await;
+        let mut out = Output::default();
+        inner
+            .state
+            .complete_txn(now_ms(), producer_id, partition, commit, &mut out);
+        for write in &out.writes {
+            self.append(write.partition, &write.records)?;
+        }
+        Ok(())
     }
 
     /// Expires sessions and deadlines; called by a timer.
@@ -201,47 +167,7 @@ impl GroupService {
     }
 
     fn append(&self, partition: i32, records: &[(Bytes, Option<Bytes>)]) -> Result<(), String> {
-        let Some(p) = self.topic.partitions.get(partition as usize) else {
-            return Err(format!("no partition {partition}"));
-        };
-        let now = now_ms();
-        let records: Vec<Record> = records
-            .iter()
-            .enumerate()
-            .map(|(i, (k, v))| Record {
-                offset: i as i64,
-                timestamp: now,
-                attributes: 0,
-                key: Some(k.clone()),
-                value: v.clone(),
-                headers: Vec::new(),
-            })
-            .collect();
-        let template = BatchHeader {
-            base_offset: 0,
-            batch_length: 0,
-            partition_leader_epoch: -1,
-            magic: MAGIC_V2,
-            crc: 0,
-            attributes: 0,
-            last_offset_delta: 0,
-            base_timestamp: now,
-            max_timestamp: now,
-            producer_id: -1,
-            producer_epoch: -1,
-            base_sequence: -1,
-            records_count: 0,
-        };
-        let batch = encode_batch(&template, &records).map_err(|e| e.to_string())?;
-        let info = p
-            .append_as_leader(&Bytes::from(batch))
-            .map_err(|e| e.to_string())?;
-        if info.flush_due {
-            p.log
-                .flush(info.last_offset + 1)
-                .map_err(|e| e.to_string())?;
-        }
-        Ok(())
+        internal_topic::append(&self.topic, partition, records)
     }
 }
 

@@ -12,6 +12,9 @@
 //! - `fetch_session`: the KIP-227 incremental fetch session cache.
 //! - `group_coordinator`: `__consumer_offsets` and the I/O around the `sluice_group` state
 //!   machine (consumer groups, committed offsets).
+//! - `txn_coordinator`: `__transaction_state` and the I/O around the `sluice_txn` state
+//!   machine (transactions, markers).
+//! - `internal_topic`: creating, replaying and appending to the coordinators' internal topics.
 //! - `producer_id_manager`: durable producer id allocation (InitProducerId).
 //! - `topic_store`: the durable topic registry.
 //! - `config`: broker configuration with Kafka's key names; `topic_config`: topic-level keys.
@@ -24,6 +27,7 @@ pub mod config;
 pub mod connection;
 pub mod fetch_session;
 pub mod group_coordinator;
+pub mod internal_topic;
 pub mod partition;
 pub mod producer_id_manager;
 pub mod replica_manager;
@@ -32,6 +36,7 @@ pub mod server;
 pub mod topic_config;
 pub mod topic_name;
 pub mod topic_store;
+pub mod txn_coordinator;
 
 pub use broker::Broker;
 pub use config::{BrokerConfig, ConfigError};

@@ -16,6 +16,7 @@ use crate::fetch_session::FetchSessionCache;
 use crate::group_coordinator::GroupService;
 use crate::producer_id_manager::ProducerIdManager;
 use crate::replica_manager::{AdminError, ReplicaManager};
+use crate::txn_coordinator::TxnService;
 
 #[derive(Debug, thiserror::Error)]
 pub enum ServerError {
@@ -45,10 +46,11 @@ pub struct ServerHandle {
 /// Opens the logs, binds the listener and starts serving.
 pub async fn start(config: BrokerConfig) -> Result<ServerHandle, ServerError> {
     let addr = config.listener();
-    let (replicas, groups) = tokio::task::spawn_blocking(move || {
+    let (replicas, groups, txns) = tokio::task::spawn_blocking(move || {
         let replicas = ReplicaManager::open(config)?;
         let groups = GroupService::open(&replicas)?;
-        Ok::<_, AdminError>((replicas, groups))
+        let txns = TxnService::open(&replicas)?;
+        Ok::<_, AdminError>((replicas, groups, txns))
     })
     .await
     .map_err(|e| ServerError::Storage(e.to_string()))??;
@@ -70,11 +72,17 @@ pub async fn start(config: BrokerConfig) -> Result<ServerHandle, ServerError> {
         fetch_sessions: FetchSessionCache::new(replicas.config().fetch_session_cache_slots()),
         producer_ids,
         groups: groups.clone(),
+        txns,
         replicas,
         shutdown: shutdown_rx.clone(),
     });
     let mut tasks = JoinSet::new();
     tasks.spawn(accept_loop(broker.clone(), listener, shutdown_rx.clone()));
+    tasks.spawn(crate::txn_coordinator::run_timer(
+        broker.clone(),
+        shutdown_rx.clone(),
+        broker.config().txn_timeout_check_interval_ms(),
+    ));
     tasks.spawn(crate::group_coordinator::run_timers(
         groups,
         shutdown_rx.clone(),

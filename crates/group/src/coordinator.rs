@@ -399,6 +399,8 @@ pub struct GroupCoordinator {
     pub(crate) groups: HashMap<String, Group>,
     /// group -> (topic, partition) -> committed offset.
     pub(crate) offsets: HashMap<String, BTreeMap<(String, i32), OffsetValue>>,
+    /// Offsets committed inside open transactions: producer id -> (group, topic, partition).
+    pending_txn: HashMap<i64, BTreeMap<(String, String, i32), OffsetValue>>,
     next_id: u64,
 }
 
@@ -412,6 +414,7 @@ impl GroupCoordinator {
             config,
             groups: HashMap::new(),
             offsets: HashMap::new(),
+            pending_txn: HashMap::new(),
             next_id: 0,
         }
     }
@@ -504,6 +507,36 @@ impl GroupCoordinator {
             (RecordKey::ConsumerGroup { group }, Some(RecordValue::ConsumerGroup(v))) => {
                 let g = ConsumerGroup::load(&group, v, now, &self.config);
                 self.groups.insert(group, Group::Consumer(g));
+            }
+            (
+                RecordKey::TxnOffset {
+                    group,
+                    topic,
+                    partition,
+                    producer_id,
+                },
+                Some(RecordValue::Offset(v)),
+            ) => {
+                self.pending_txn
+                    .entry(producer_id)
+                    .or_default()
+                    .insert((group, topic, partition), v);
+            }
+            (
+                RecordKey::TxnOffset {
+                    group,
+                    topic,
+                    partition,
+                    producer_id,
+                },
+                None,
+            ) => {
+                if let Some(p) = self.pending_txn.get_mut(&producer_id) {
+                    p.remove(&(group, topic, partition));
+                    if p.is_empty() {
+                        self.pending_txn.remove(&producer_id);
+                    }
+                }
             }
             (key, _) => {
                 return Err(records::RecordError(format!(
@@ -1055,6 +1088,23 @@ impl GroupCoordinator {
         ErrorCode,
         Vec<(String, Vec<(i32, i64, i32, String, ErrorCode)>)>,
     ) {
+        self.fetch_offsets_stable(group_id, member, topics, false)
+    }
+
+    /// OffsetFetch; with `require_stable` (v7+, read_committed consumers) a partition with an
+    /// offset pending in an open transaction answers UNSTABLE_OFFSET_COMMIT, and the client
+    /// retries once the transaction ended.
+    #[allow(clippy::type_complexity)]
+    pub fn fetch_offsets_stable(
+        &self,
+        group_id: &str,
+        member: Option<(&str, i32)>,
+        topics: Option<Vec<(String, Vec<i32>)>>,
+        require_stable: bool,
+    ) -> (
+        ErrorCode,
+        Vec<(String, Vec<(i32, i64, i32, String, ErrorCode)>)>,
+    ) {
         if group_id.is_empty() {
             return (ErrorCode::INVALID_GROUP_ID, Vec::new());
         }
@@ -1066,7 +1116,17 @@ impl GroupCoordinator {
             }
         }
         let committed = self.offsets.get(group_id);
+        let pending = |topic: &str, p: i32| {
+            require_stable
+                && self
+                    .pending_txn
+                    .values()
+                    .any(|m| m.contains_key(&(group_id.to_string(), topic.to_string(), p)))
+        };
         let lookup = |topic: &str, p: i32| -> (i32, i64, i32, String, ErrorCode) {
+            if pending(topic, p) {
+                return (p, -1, -1, String::new(), ErrorCode::UNSTABLE_OFFSET_COMMIT);
+            }
             match committed.and_then(|c| c.get(&(topic.to_string(), p))) {
                 Some(v) => (
                     p,
@@ -1102,6 +1162,150 @@ impl GroupCoordinator {
             }
         };
         (ErrorCode::NONE, result)
+    }
+
+    /// TxnOffsetCommit: offsets that become visible only if the producer's transaction commits.
+    /// A member of a classic or consumer group is checked as OffsetCommit checks it.
+    #[allow(clippy::too_many_arguments)]
+    pub fn txn_commit_offsets(
+        &mut self,
+        now: i64,
+        token: Token,
+        group_id: &str,
+        producer_id: i64,
+        generation: i32,
+        member_id: &str,
+        instance_id: Option<&str>,
+        topics: Vec<(String, Vec<CommitPartition>)>,
+        out: &mut Output,
+    ) {
+        let all = |code: ErrorCode| -> Reply {
+            Reply::Commit(
+                topics
+                    .iter()
+                    .map(|(t, ps)| (t.clone(), ps.iter().map(|p| (p.0, code)).collect()))
+                    .collect(),
+            )
+        };
+        if group_id.is_empty() {
+            return out.reply(token, all(ErrorCode::INVALID_GROUP_ID));
+        }
+        let check = match self.groups.get_mut(group_id) {
+            _ if generation < 0 && member_id.is_empty() && instance_id.is_none() => None,
+            None => Some(ErrorCode::ILLEGAL_GENERATION),
+            Some(Group::Classic(g)) => {
+                let code = check_member(g, member_id, instance_id, Some(generation));
+                if code.is_none() {
+                    touch(g, member_id, now);
+                }
+                code
+            }
+            Some(Group::Consumer(g)) => g.check_commit(member_id, generation),
+        };
+        if let Some(code) = check {
+            return out.reply(token, all(code));
+        }
+        let partition = self.partition_for(group_id);
+        let mut result = Vec::with_capacity(topics.len());
+        for (topic, partitions) in topics {
+            let mut codes = Vec::with_capacity(partitions.len());
+            for (p, offset, leader_epoch, metadata) in partitions {
+                let metadata = metadata.unwrap_or_default();
+                if metadata.len() > self.config.offset_metadata_max_bytes {
+                    codes.push((p, ErrorCode::OFFSET_METADATA_TOO_LARGE));
+                    continue;
+                }
+                let value = OffsetValue {
+                    offset,
+                    leader_epoch,
+                    metadata,
+                    commit_timestamp: now,
+                    expire_timestamp: -1,
+                };
+                let key = RecordKey::TxnOffset {
+                    group: group_id.to_string(),
+                    topic: topic.clone(),
+                    partition: p,
+                    producer_id,
+                };
+                out.write(partition, &key, Some(&RecordValue::Offset(value.clone())));
+                self.pending_txn
+                    .entry(producer_id)
+                    .or_default()
+                    .insert((group_id.to_string(), topic.clone(), p), value);
+                codes.push((p, ErrorCode::NONE));
+            }
+            result.push((topic, codes));
+        }
+        out.reply(token, Reply::Commit(result));
+    }
+
+    /// The end of `producer_id`'s transaction for the groups whose offsets live in
+    /// `__consumer_offsets` partition `partition`: on commit its pending offsets become
+    /// committed offsets; either way the pending records are deleted.
+    pub fn complete_txn(
+        &mut self,
+        now: i64,
+        producer_id: i64,
+        partition: i32,
+        commit: bool,
+        out: &mut Output,
+    ) {
+        let Some(pending) = self.pending_txn.get_mut(&producer_id) else {
+            return;
+        };
+        let num_partitions = self.config.num_partitions;
+        let mine: Vec<(String, String, i32)> = pending
+            .keys()
+            .filter(|(g, _, _)| crate::partition_for(g, num_partitions) == partition)
+            .cloned()
+            .collect();
+        let mut done = Vec::new();
+        for key in mine {
+            if let Some(v) = pending.remove(&key) {
+                done.push((key, v));
+            }
+        }
+        if pending.is_empty() {
+            self.pending_txn.remove(&producer_id);
+        }
+        for ((group, topic, p), v) in done {
+            if commit {
+                let v = OffsetValue {
+                    commit_timestamp: now,
+                    ..v
+                };
+                out.write(
+                    partition,
+                    &RecordKey::Offset {
+                        group: group.clone(),
+                        topic: topic.clone(),
+                        partition: p,
+                    },
+                    Some(&RecordValue::Offset(v.clone())),
+                );
+                if !self.groups.contains_key(&group) {
+                    self.groups.insert(
+                        group.clone(),
+                        Group::Classic(ClassicGroup::new(&group, now)),
+                    );
+                }
+                self.offsets
+                    .entry(group.clone())
+                    .or_default()
+                    .insert((topic.clone(), p), v);
+            }
+            out.write(
+                partition,
+                &RecordKey::TxnOffset {
+                    group,
+                    topic,
+                    partition: p,
+                    producer_id,
+                },
+                None,
+            );
+        }
     }
 
     /// OffsetDelete: removes committed offsets of topics the group does not subscribe to.

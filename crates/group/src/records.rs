@@ -23,6 +23,9 @@
 //! Older value versions (v0-v2 of both) are read too: v1 of the offset value has an expire
 //! timestamp, v0 of the group value has no rebalance timeout.
 //!
+//! Offsets committed inside a transaction are Sluice's own (key version 101: group, topic,
+//! partition, producer id; an offset value): pending until the transaction ends.
+//!
 //! Records of groups using the KIP-848 consumer protocol are Sluice's own (key version 100):
 //! the group's member list with subscriptions, epochs and assignments (see
 //! [`ConsumerGroupValue`]). A tombstone (null value) deletes what its key names.
@@ -43,6 +46,14 @@ pub enum RecordKey {
     ConsumerGroup {
         group: String,
     },
+    /// An offset committed inside a transaction (TxnOffsetCommit), not yet visible: it becomes
+    /// an `Offset` record when the transaction commits and is deleted either way.
+    TxnOffset {
+        group: String,
+        topic: String,
+        partition: i32,
+        producer_id: i64,
+    },
 }
 
 impl RecordKey {
@@ -50,7 +61,8 @@ impl RecordKey {
         match self {
             RecordKey::Offset { group, .. }
             | RecordKey::Group { group }
-            | RecordKey::ConsumerGroup { group } => group,
+            | RecordKey::ConsumerGroup { group }
+            | RecordKey::TxnOffset { group, .. } => group,
         }
     }
 }
@@ -130,6 +142,7 @@ impl std::fmt::Display for RecordError {
 const OFFSET_KEY_VERSION: i16 = 1;
 const GROUP_KEY_VERSION: i16 = 2;
 const CONSUMER_GROUP_KEY_VERSION: i16 = 100;
+const TXN_OFFSET_KEY_VERSION: i16 = 101;
 const OFFSET_VALUE_VERSION: i16 = 3;
 const GROUP_VALUE_VERSION: i16 = 3;
 const CONSUMER_GROUP_VALUE_VERSION: i16 = 0;
@@ -154,6 +167,18 @@ pub fn encode_key(key: &RecordKey) -> Bytes {
         RecordKey::ConsumerGroup { group } => {
             out.put_i16(CONSUMER_GROUP_KEY_VERSION);
             put_str(&mut out, group);
+        }
+        RecordKey::TxnOffset {
+            group,
+            topic,
+            partition,
+            producer_id,
+        } => {
+            out.put_i16(TXN_OFFSET_KEY_VERSION);
+            put_str(&mut out, group);
+            put_str(&mut out, topic);
+            out.put_i32(*partition);
+            out.put_i64(*producer_id);
         }
     }
     out.freeze()
@@ -231,6 +256,12 @@ pub fn decode_key(mut buf: Bytes) -> Result<RecordKey, RecordError> {
         },
         GROUP_KEY_VERSION => RecordKey::Group { group: get_str(r)? },
         CONSUMER_GROUP_KEY_VERSION => RecordKey::ConsumerGroup { group: get_str(r)? },
+        TXN_OFFSET_KEY_VERSION => RecordKey::TxnOffset {
+            group: get_str(r)?,
+            topic: get_str(r)?,
+            partition: get_i32(r)?,
+            producer_id: get_i64(r)?,
+        },
         other => return Err(RecordError(format!("unknown key version {other}"))),
     };
     Ok(key)
@@ -241,7 +272,7 @@ pub fn decode_value(key: &RecordKey, mut buf: Bytes) -> Result<RecordValue, Reco
     let r = &mut buf;
     let version = get_i16(r)?;
     match key {
-        RecordKey::Offset { .. } => {
+        RecordKey::Offset { .. } | RecordKey::TxnOffset { .. } => {
             if !(0..=3).contains(&version) {
                 return Err(RecordError(format!(
                     "unknown offset value version {version}"

@@ -518,6 +518,17 @@ const SCHEMAS: &[Schema] = &[
     Schema::new(20, "DeleteTopicsRequest", 1..=6, 4, DELETE_TOPICS),
     Schema::new(21, "DeleteRecordsRequest", 0..=2, 2, DELETE_RECORDS),
     Schema::new(22, "InitProducerIdRequest", 0..=5, 2, INIT_PRODUCER_ID),
+    Schema::new(
+        24,
+        "AddPartitionsToTxnRequest",
+        0..=5,
+        3,
+        ADD_PARTITIONS_TO_TXN,
+    ),
+    Schema::new(25, "AddOffsetsToTxnRequest", 0..=4, 3, ADD_OFFSETS_TO_TXN),
+    Schema::new(26, "EndTxnRequest", 0..=5, 3, END_TXN),
+    Schema::new(27, "WriteTxnMarkersRequest", 1..=1, 1, WRITE_TXN_MARKERS),
+    Schema::new(28, "TxnOffsetCommitRequest", 0..=5, 3, TXN_OFFSET_COMMIT),
     Schema::new(32, "DescribeConfigsRequest", 1..=4, 4, DESCRIBE_CONFIGS),
     Schema::new(33, "AlterConfigsRequest", 0..=2, 2, ALTER_CONFIGS),
     Schema::new(36, "SaslAuthenticateRequest", 0..=2, 2, SASL_AUTHENTICATE),
@@ -532,6 +543,14 @@ const SCHEMAS: &[Schema] = &[
     ),
     Schema::new(47, "OffsetDeleteRequest", 0..=0, NEVER, OFFSET_DELETE),
     Schema::new(60, "DescribeClusterRequest", 0..=2, 0, DESCRIBE_CLUSTER),
+    Schema::new(
+        65,
+        "DescribeTransactionsRequest",
+        0..=0,
+        0,
+        DESCRIBE_TRANSACTIONS,
+    ),
+    Schema::new(66, "ListTransactionsRequest", 0..=2, 0, LIST_TRANSACTIONS),
     Schema::new(
         68,
         "ConsumerGroupHeartbeatRequest",
@@ -809,6 +828,99 @@ const INIT_PRODUCER_ID: &[Field] = &[
     Field::new("producer_epoch", INT16, 3, LAST),
 ];
 
+// AddPartitionsToTxn (24)
+const ADD_PARTITIONS_TO_TXN: &[Field] = &[
+    Field::new(
+        "transactions",
+        Ty::Array(&ADD_PARTITIONS_TO_TXN_TRANSACTION),
+        4,
+        LAST,
+    ),
+    Field::new("v3_and_below_transactional_id", STRING, 0, 3),
+    Field::new("v3_and_below_producer_id", INT64, 0, 3),
+    Field::new("v3_and_below_producer_epoch", INT16, 0, 3),
+    Field::new(
+        "v3_and_below_topics",
+        Ty::Array(&ADD_PARTITIONS_TO_TXN_TOPIC),
+        0,
+        3,
+    ),
+];
+const ADD_PARTITIONS_TO_TXN_TRANSACTION: Ty = Ty::Struct(&[
+    Field::all("transactional_id", STRING),
+    Field::all("producer_id", INT64),
+    Field::all("producer_epoch", INT16),
+    Field::all("verify_only", BOOL),
+    Field::all("topics", Ty::Array(&ADD_PARTITIONS_TO_TXN_TOPIC)),
+]);
+const ADD_PARTITIONS_TO_TXN_TOPIC: Ty = Ty::Struct(&[
+    Field::all("name", STRING),
+    Field::all("partitions", ARRAY_INT32),
+]);
+
+// AddOffsetsToTxn (25)
+const ADD_OFFSETS_TO_TXN: &[Field] = &[
+    Field::all("transactional_id", STRING),
+    Field::all("producer_id", INT64),
+    Field::all("producer_epoch", INT16),
+    Field::all("group_id", STRING),
+];
+
+// EndTxn (26)
+const END_TXN: &[Field] = &[
+    Field::all("transactional_id", STRING),
+    Field::all("producer_id", INT64),
+    Field::all("producer_epoch", INT16),
+    Field::all("committed", BOOL),
+];
+
+// WriteTxnMarkers (27)
+const WRITE_TXN_MARKERS: &[Field] = &[Field::all("markers", Ty::Array(&WRITABLE_TXN_MARKER))];
+const WRITABLE_TXN_MARKER: Ty = Ty::Struct(&[
+    Field::all("producer_id", INT64),
+    Field::all("producer_epoch", INT16),
+    Field::all("transaction_result", BOOL),
+    Field::all("topics", Ty::Array(&WRITABLE_TXN_MARKER_TOPIC)),
+    Field::all("coordinator_epoch", INT32),
+]);
+const WRITABLE_TXN_MARKER_TOPIC: Ty = Ty::Struct(&[
+    Field::all("name", STRING),
+    Field::all("partition_indexes", ARRAY_INT32),
+]);
+
+// TxnOffsetCommit (28)
+const TXN_OFFSET_COMMIT: &[Field] = &[
+    Field::all("transactional_id", STRING),
+    Field::all("group_id", STRING),
+    Field::all("producer_id", INT64),
+    Field::all("producer_epoch", INT16),
+    Field::new("generation_id", INT32, 3, LAST),
+    Field::new("member_id", STRING, 3, LAST),
+    Field::new("group_instance_id", STRING, 3, LAST),
+    Field::all("topics", Ty::Array(&TXN_OFFSET_COMMIT_TOPIC)),
+];
+const TXN_OFFSET_COMMIT_TOPIC: Ty = Ty::Struct(&[
+    Field::all("name", STRING),
+    Field::all("partitions", Ty::Array(&TXN_OFFSET_COMMIT_PARTITION)),
+]);
+const TXN_OFFSET_COMMIT_PARTITION: Ty = Ty::Struct(&[
+    Field::all("partition_index", INT32),
+    Field::all("committed_offset", INT64),
+    Field::new("committed_leader_epoch", INT32, 2, LAST),
+    Field::all("committed_metadata", STRING),
+]);
+
+// DescribeTransactions (65)
+const DESCRIBE_TRANSACTIONS: &[Field] = &[Field::all("transactional_ids", ARRAY_STRING)];
+
+// ListTransactions (66)
+const LIST_TRANSACTIONS: &[Field] = &[
+    Field::all("state_filters", ARRAY_STRING),
+    Field::all("producer_id_filters", Ty::Array(&INT64)),
+    Field::new("duration_filter", INT64, 1, LAST),
+    Field::new("transactional_id_pattern", STRING, 2, LAST),
+];
+
 // DescribeConfigs (32)
 const DESCRIBE_CONFIGS: &[Field] = &[
     Field::all("resources", Ty::Array(&DESCRIBE_CONFIGS_RESOURCE)),
@@ -951,6 +1063,13 @@ pub mod samples {
             20 => delete_topics(v).encode(&mut buf, v),
             21 => delete_records(v).encode(&mut buf, v),
             22 => init_producer_id(v).encode(&mut buf, v),
+            24 => add_partitions_to_txn(v).encode(&mut buf, v),
+            25 => add_offsets_to_txn(v).encode(&mut buf, v),
+            26 => end_txn(v).encode(&mut buf, v),
+            27 => write_txn_markers(v).encode(&mut buf, v),
+            28 => txn_offset_commit(v).encode(&mut buf, v),
+            65 => describe_transactions(v).encode(&mut buf, v),
+            66 => list_transactions(v).encode(&mut buf, v),
             32 => describe_configs(v).encode(&mut buf, v),
             33 => alter_configs(v).encode(&mut buf, v),
             36 => sasl_authenticate(v).encode(&mut buf, v),
@@ -998,6 +1117,13 @@ pub mod samples {
             20 => run::<DeleteTopicsRequest>(body, v),
             21 => run::<DeleteRecordsRequest>(body, v),
             22 => run::<InitProducerIdRequest>(body, v),
+            24 => run::<AddPartitionsToTxnRequest>(body, v),
+            25 => run::<AddOffsetsToTxnRequest>(body, v),
+            26 => run::<EndTxnRequest>(body, v),
+            27 => run::<WriteTxnMarkersRequest>(body, v),
+            28 => run::<TxnOffsetCommitRequest>(body, v),
+            65 => run::<DescribeTransactionsRequest>(body, v),
+            66 => run::<ListTransactionsRequest>(body, v),
             32 => run::<DescribeConfigsRequest>(body, v),
             33 => run::<AlterConfigsRequest>(body, v),
             36 => run::<SaslAuthenticateRequest>(body, v),
@@ -1376,6 +1502,103 @@ pub mod samples {
             .with_unknown_tagged_fields(tags(v, 2))
     }
 
+    fn add_partitions_to_txn(v: i16) -> AddPartitionsToTxnRequest {
+        use add_partitions_to_txn_request::*;
+        let topic_entry = AddPartitionsToTxnTopic::default()
+            .with_name(topic("orders"))
+            .with_partitions(vec![0, 3])
+            .with_unknown_tagged_fields(tags(v, 3));
+        let txn = AddPartitionsToTxnTransaction::default()
+            .with_transactional_id(TransactionalId(s("txn")))
+            .with_producer_id(ProducerId(12))
+            .with_producer_epoch(2)
+            .with_verify_only(true)
+            .with_topics(vec![topic_entry.clone()])
+            .with_unknown_tagged_fields(tags(v, 3));
+        AddPartitionsToTxnRequest::default()
+            .with_transactions(when(v, 4, i16::MAX, vec![txn]))
+            .with_v3_and_below_transactional_id(when(v, 0, 3, TransactionalId(s("txn"))))
+            .with_v3_and_below_producer_id(when(v, 0, 3, ProducerId(12)))
+            .with_v3_and_below_producer_epoch(when(v, 0, 3, 2))
+            .with_v3_and_below_topics(when(v, 0, 3, vec![topic_entry]))
+            .with_unknown_tagged_fields(tags(v, 3))
+    }
+
+    fn add_offsets_to_txn(v: i16) -> AddOffsetsToTxnRequest {
+        AddOffsetsToTxnRequest::default()
+            .with_transactional_id(TransactionalId(s("txn")))
+            .with_producer_id(ProducerId(12))
+            .with_producer_epoch(2)
+            .with_group_id(group("g"))
+            .with_unknown_tagged_fields(tags(v, 3))
+    }
+
+    fn end_txn(v: i16) -> EndTxnRequest {
+        EndTxnRequest::default()
+            .with_transactional_id(TransactionalId(s("txn")))
+            .with_producer_id(ProducerId(12))
+            .with_producer_epoch(2)
+            .with_committed(true)
+            .with_unknown_tagged_fields(tags(v, 3))
+    }
+
+    fn write_txn_markers(v: i16) -> WriteTxnMarkersRequest {
+        use write_txn_markers_request::*;
+        let topic_entry = WritableTxnMarkerTopic::default()
+            .with_name(topic("orders"))
+            .with_partition_indexes(vec![1, 2])
+            .with_unknown_tagged_fields(tags(v, 1));
+        let marker = WritableTxnMarker::default()
+            .with_producer_id(ProducerId(12))
+            .with_producer_epoch(2)
+            .with_transaction_result(true)
+            .with_topics(vec![topic_entry])
+            .with_coordinator_epoch(5)
+            .with_unknown_tagged_fields(tags(v, 1));
+        WriteTxnMarkersRequest::default()
+            .with_markers(vec![marker])
+            .with_unknown_tagged_fields(tags(v, 1))
+    }
+
+    fn txn_offset_commit(v: i16) -> TxnOffsetCommitRequest {
+        use txn_offset_commit_request::*;
+        let partition = TxnOffsetCommitRequestPartition::default()
+            .with_partition_index(2)
+            .with_committed_offset(77)
+            .with_committed_leader_epoch(if v >= 2 { 4 } else { -1 })
+            .with_committed_metadata(Some(s("meta")))
+            .with_unknown_tagged_fields(tags(v, 3));
+        let topic_entry = TxnOffsetCommitRequestTopic::default()
+            .with_name(topic("orders"))
+            .with_partitions(vec![partition])
+            .with_unknown_tagged_fields(tags(v, 3));
+        TxnOffsetCommitRequest::default()
+            .with_transactional_id(TransactionalId(s("txn")))
+            .with_group_id(group("g"))
+            .with_producer_id(ProducerId(12))
+            .with_producer_epoch(2)
+            .with_generation_id(if v >= 3 { 7 } else { -1 })
+            .with_member_id(if v >= 3 { s("member-1") } else { s("") })
+            .with_group_instance_id(when(v, 3, i16::MAX, Some(s("instance"))))
+            .with_topics(vec![topic_entry])
+            .with_unknown_tagged_fields(tags(v, 3))
+    }
+
+    fn describe_transactions(v: i16) -> DescribeTransactionsRequest {
+        DescribeTransactionsRequest::default()
+            .with_transactional_ids(vec![TransactionalId(s("t1")), TransactionalId(s("t2"))])
+            .with_unknown_tagged_fields(tags(v, 0))
+    }
+
+    fn list_transactions(v: i16) -> ListTransactionsRequest {
+        ListTransactionsRequest::default()
+            .with_state_filters(vec![s("Ongoing")])
+            .with_producer_id_filters(vec![ProducerId(12), ProducerId(13)])
+            .with_duration_filter(if v >= 1 { 60_000 } else { -1 })
+            .with_transactional_id_pattern(when(v, 2, i16::MAX, Some(s("txn-.*"))))
+            .with_unknown_tagged_fields(tags(v, 0))
+    }
+
     fn describe_configs(v: i16) -> DescribeConfigsRequest {
         use describe_configs_request::*;
         let resource = DescribeConfigsResource::default()
@@ -1549,6 +1772,13 @@ mod tests {
             20 => DeleteTopicsRequest::VERSIONS,
             21 => DeleteRecordsRequest::VERSIONS,
             22 => InitProducerIdRequest::VERSIONS,
+            24 => AddPartitionsToTxnRequest::VERSIONS,
+            25 => AddOffsetsToTxnRequest::VERSIONS,
+            26 => EndTxnRequest::VERSIONS,
+            27 => WriteTxnMarkersRequest::VERSIONS,
+            28 => TxnOffsetCommitRequest::VERSIONS,
+            65 => DescribeTransactionsRequest::VERSIONS,
+            66 => ListTransactionsRequest::VERSIONS,
             32 => DescribeConfigsRequest::VERSIONS,
             33 => AlterConfigsRequest::VERSIONS,
             36 => SaslAuthenticateRequest::VERSIONS,
@@ -1824,7 +2054,7 @@ mod tests {
             })
         );
         assert!(matches!(
-            check_request(25, 0, &[]),
+            check_request(29, 0, &[]),
             Err(GuardError::NoSchema { .. })
         ));
         assert!(matches!(

@@ -65,11 +65,11 @@ pub async fn find_coordinator(
                 ErrorCode::INVALID_REQUEST,
                 Some("the group id must not be empty".into()),
             ),
-            KEY_TYPE_GROUP => (ErrorCode::NONE, None),
-            KEY_TYPE_TRANSACTION => (
-                ErrorCode::COORDINATOR_NOT_AVAILABLE,
-                Some("transactions are not supported yet".into()),
+            KEY_TYPE_TRANSACTION if key.is_empty() => (
+                ErrorCode::INVALID_REQUEST,
+                Some("the transactional id must not be empty".into()),
             ),
+            KEY_TYPE_GROUP | KEY_TYPE_TRANSACTION => (ErrorCode::NONE, None),
             other => (
                 ErrorCode::INVALID_REQUEST,
                 Some(format!("unknown coordinator key type {other}")),

@@ -15,10 +15,10 @@ mod delete_topics;
 mod describe_cluster;
 mod fetch;
 mod groups;
-mod init_producer_id;
 mod list_offsets;
 mod metadata;
 mod produce;
+mod txn;
 
 use std::sync::Arc;
 
@@ -61,6 +61,13 @@ pub const SUPPORTED_APIS: &[(ApiKey, i16, i16)] = &[
     (ApiKey::OffsetDelete, 0, 0),
     (ApiKey::ConsumerGroupHeartbeat, 0, 1),
     (ApiKey::ConsumerGroupDescribe, 0, 1),
+    (ApiKey::AddPartitionsToTxn, 0, 5),
+    (ApiKey::AddOffsetsToTxn, 0, 4),
+    (ApiKey::EndTxn, 0, 4),
+    (ApiKey::WriteTxnMarkers, 1, 1),
+    (ApiKey::TxnOffsetCommit, 0, 5),
+    (ApiKey::DescribeTransactions, 0, 0),
+    (ApiKey::ListTransactions, 0, 2),
 ];
 
 pub fn supported_versions(api: ApiKey) -> Option<(i16, i16)> {
@@ -173,7 +180,14 @@ async fn dispatch(
         ApiKey::AlterConfigs => run!(configs::alter),
         ApiKey::IncrementalAlterConfigs => run!(configs::incremental_alter),
         ApiKey::DescribeCluster => run!(describe_cluster::handle),
-        ApiKey::InitProducerId => run!(init_producer_id::handle),
+        ApiKey::InitProducerId => run!(txn::init_producer_id),
+        ApiKey::AddPartitionsToTxn => run!(txn::add_partitions_to_txn),
+        ApiKey::AddOffsetsToTxn => run!(txn::add_offsets_to_txn),
+        ApiKey::EndTxn => run!(txn::end_txn),
+        ApiKey::WriteTxnMarkers => run!(txn::write_txn_markers),
+        ApiKey::TxnOffsetCommit => run!(txn::txn_offset_commit),
+        ApiKey::DescribeTransactions => run!(txn::describe_transactions),
+        ApiKey::ListTransactions => run!(txn::list_transactions),
         ApiKey::FindCoordinator => run!(groups::find_coordinator),
         ApiKey::JoinGroup => run!(groups::join_group),
         ApiKey::SyncGroup => run!(groups::sync_group),

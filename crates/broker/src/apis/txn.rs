@@ -1,0 +1,585 @@
+//! Transaction APIs: InitProducerId (transactional and not), AddPartitionsToTxn,
+//! AddOffsetsToTxn, EndTxn, TxnOffsetCommit, WriteTxnMarkers, DescribeTransactions and
+//! ListTransactions. Each turns the wire request into a call on the transaction service
+//! (`crate::txn_coordinator`) or, for TxnOffsetCommit, the group service.
+
+use std::sync::Arc;
+
+use kafka_protocol::messages::add_partitions_to_txn_response::{
+    AddPartitionsToTxnPartitionResult, AddPartitionsToTxnResult, AddPartitionsToTxnTopicResult,
+};
+use kafka_protocol::messages::describe_transactions_response::{
+    TopicData, TransactionState as DescribedTxn,
+};
+use kafka_protocol::messages::list_transactions_response::TransactionState as ListedTxn;
+use kafka_protocol::messages::txn_offset_commit_response::{
+    TxnOffsetCommitResponsePartition, TxnOffsetCommitResponseTopic,
+};
+use kafka_protocol::messages::write_txn_markers_response::{
+    WritableTxnMarkerPartitionResult, WritableTxnMarkerResult, WritableTxnMarkerTopicResult,
+};
+use kafka_protocol::messages::{
+    AddOffsetsToTxnRequest, AddOffsetsToTxnResponse, AddPartitionsToTxnRequest,
+    AddPartitionsToTxnResponse, DescribeTransactionsRequest, DescribeTransactionsResponse,
+    EndTxnRequest, EndTxnResponse, InitProducerIdRequest, InitProducerIdResponse,
+    ListTransactionsRequest, ListTransactionsResponse, ProducerId, TopicName, TransactionalId,
+    TxnOffsetCommitRequest, TxnOffsetCommitResponse, WriteTxnMarkersRequest,
+    WriteTxnMarkersResponse,
+};
+use kafka_protocol::protocol::StrBytes;
+use sluice_group::coordinator::CommitPartition;
+use sluice_group::Reply;
+use sluice_protocol::error::ErrorCode;
+use sluice_txn::{Markers, TxnState, OFFSETS_TOPIC};
+
+use crate::broker::Broker;
+use crate::request::RequestContext;
+
+fn sb(s: &str) -> StrBytes {
+    StrBytes::from_string(s.to_string())
+}
+
+/// PRODUCER_FENCED arrived with KIP-588; older request versions get INVALID_PRODUCER_EPOCH.
+fn fenced_for(code: ErrorCode, version: i16, fenced_since: i16) -> ErrorCode {
+    if code == ErrorCode::PRODUCER_FENCED && version < fenced_since {
+        ErrorCode::INVALID_PRODUCER_EPOCH
+    } else {
+        code
+    }
+}
+
+pub async fn init_producer_id(
+    broker: &Arc<Broker>,
+    ctx: &RequestContext,
+    request: InitProducerIdRequest,
+) -> InitProducerIdResponse {
+    let fail = |code: ErrorCode| {
+        InitProducerIdResponse::default()
+            .with_error_code(fenced_for(code, ctx.api_version, 4).0)
+            .with_producer_id(ProducerId(-1))
+            .with_producer_epoch(-1)
+    };
+    let Some(transactional_id) = request.transactional_id.as_ref().map(|t| t.to_string()) else {
+        // Idempotent producers get a fresh producer id with epoch 0 every time, as in Kafka.
+        let ids = broker.clone();
+        return match tokio::task::spawn_blocking(move || ids.producer_ids.next_id()).await {
+            Ok(Ok(id)) => InitProducerIdResponse::default()
+                .with_error_code(0)
+                .with_producer_id(ProducerId(id))
+                .with_producer_epoch(0),
+            Ok(Err(e)) => {
+                tracing::warn!("cannot allocate a producer id: {e}");
+                fail(ErrorCode::KAFKA_STORAGE_ERROR)
+            }
+            Err(_) => fail(ErrorCode::UNKNOWN_SERVER_ERROR),
+        };
+    };
+    let expected =
+        (request.producer_id.0 >= 0).then_some((request.producer_id.0, request.producer_epoch));
+    let timeout = request.transaction_timeout_ms;
+    let ids = broker.clone();
+    let (result, applied) = broker
+        .txns
+        .run(broker, |c, now, out| {
+            let mut alloc = || ids.producer_ids.next_id().map_err(|e| e.to_string());
+            c.init_producer_id(now, &transactional_id, timeout, expected, &mut alloc, out)
+        })
+        .await;
+    match (result, applied) {
+        (Ok((id, epoch)), Ok(())) => InitProducerIdResponse::default()
+            .with_error_code(0)
+            .with_producer_id(ProducerId(id))
+            .with_producer_epoch(epoch),
+        (Err(code), _) | (_, Err(code)) => fail(code),
+    }
+}
+
+fn topic_partitions(topics: &[(String, Vec<i32>)]) -> Vec<(String, i32)> {
+    topics
+        .iter()
+        .flat_map(|(t, ps)| ps.iter().map(move |p| (t.clone(), *p)))
+        .collect()
+}
+
+/// Adds (or with `verify_only` checks) partitions of one transaction; per partition the code.
+async fn add_partitions(
+    broker: &Arc<Broker>,
+    transactional_id: &str,
+    producer_id: i64,
+    epoch: i16,
+    verify_only: bool,
+    topics: &[(String, Vec<i32>)],
+) -> Vec<(String, Vec<(i32, ErrorCode)>)> {
+    let all = topic_partitions(topics);
+    let shape = |codes: &dyn Fn(&str, i32) -> ErrorCode| -> Vec<(String, Vec<(i32, ErrorCode)>)> {
+        topics
+            .iter()
+            .map(|(t, ps)| (t.clone(), ps.iter().map(|p| (*p, codes(t, *p))).collect()))
+            .collect()
+    };
+    let missing: Vec<(String, i32)> = all
+        .iter()
+        .filter(|(t, p)| broker.replicas.partition(t, *p).is_none())
+        .cloned()
+        .collect();
+    if !missing.is_empty() {
+        // Kafka adds nothing then: the missing ones are unknown, the rest not attempted.
+        return shape(&|t, p| {
+            if missing.iter().any(|(mt, mp)| mt == t && *mp == p) {
+                ErrorCode::UNKNOWN_TOPIC_OR_PARTITION
+            } else {
+                ErrorCode::OPERATION_NOT_ATTEMPTED
+            }
+        });
+    }
+    if verify_only {
+        let codes = broker
+            .txns
+            .read(|c| c.verify_partitions(transactional_id, producer_id, epoch, &all))
+            .await;
+        let lookup: Vec<((String, i32), ErrorCode)> = all.into_iter().zip(codes).collect();
+        return shape(&|t, p| {
+            lookup
+                .iter()
+                .find(|((lt, lp), _)| lt == t && *lp == p)
+                .map(|(_, c)| *c)
+                .unwrap_or(ErrorCode::UNKNOWN_SERVER_ERROR)
+        });
+    }
+    let (result, applied) = broker
+        .txns
+        .run(broker, |c, now, out| {
+            c.add_partitions(now, transactional_id, producer_id, epoch, &all, out)
+        })
+        .await;
+    let code = match (result, applied) {
+        (Ok(()), Ok(())) => ErrorCode::NONE,
+        (Err(code), _) | (_, Err(code)) => code,
+    };
+    shape(&|_, _| code)
+}
+
+fn topic_results(
+    rows: Vec<(String, Vec<(i32, ErrorCode)>)>,
+    version: i16,
+) -> Vec<AddPartitionsToTxnTopicResult> {
+    rows.into_iter()
+        .map(|(t, ps)| {
+            AddPartitionsToTxnTopicResult::default()
+                .with_name(TopicName(sb(&t)))
+                .with_results_by_partition(
+                    ps.into_iter()
+                        .map(|(p, code)| {
+                            AddPartitionsToTxnPartitionResult::default()
+                                .with_partition_index(p)
+                                .with_partition_error_code(fenced_for(code, version, 2).0)
+                        })
+                        .collect(),
+                )
+        })
+        .collect()
+}
+
+pub async fn add_partitions_to_txn(
+    broker: &Arc<Broker>,
+    ctx: &RequestContext,
+    req: AddPartitionsToTxnRequest,
+) -> AddPartitionsToTxnResponse {
+    let v = ctx.api_version;
+    let topics_of = |topics: &[kafka_protocol::messages::add_partitions_to_txn_request::AddPartitionsToTxnTopic]| {
+        topics
+            .iter()
+            .map(|t| (t.name.to_string(), t.partitions.clone()))
+            .collect::<Vec<_>>()
+    };
+    if v <= 3 {
+        let rows = add_partitions(
+            broker,
+            &req.v3_and_below_transactional_id,
+            req.v3_and_below_producer_id.0,
+            req.v3_and_below_producer_epoch,
+            false,
+            &topics_of(&req.v3_and_below_topics),
+        )
+        .await;
+        return AddPartitionsToTxnResponse::default()
+            .with_results_by_topic_v3_and_below(topic_results(rows, v));
+    }
+    let mut results = Vec::with_capacity(req.transactions.len());
+    for txn in &req.transactions {
+        let rows = add_partitions(
+            broker,
+            &txn.transactional_id,
+            txn.producer_id.0,
+            txn.producer_epoch,
+            txn.verify_only,
+            &topics_of(&txn.topics),
+        )
+        .await;
+        results.push(
+            AddPartitionsToTxnResult::default()
+                .with_transactional_id(txn.transactional_id.clone())
+                .with_topic_results(topic_results(rows, v)),
+        );
+    }
+    AddPartitionsToTxnResponse::default().with_results_by_transaction(results)
+}
+
+pub async fn add_offsets_to_txn(
+    broker: &Arc<Broker>,
+    ctx: &RequestContext,
+    req: AddOffsetsToTxnRequest,
+) -> AddOffsetsToTxnResponse {
+    if req.group_id.is_empty() {
+        return AddOffsetsToTxnResponse::default().with_error_code(ErrorCode::INVALID_GROUP_ID.0);
+    }
+    let partition = broker.groups.partition_for(&req.group_id);
+    let (result, applied) = broker
+        .txns
+        .run(broker, |c, now, out| {
+            c.add_partitions(
+                now,
+                &req.transactional_id,
+                req.producer_id.0,
+                req.producer_epoch,
+                &[(OFFSETS_TOPIC.to_string(), partition)],
+                out,
+            )
+        })
+        .await;
+    let code = match (result, applied) {
+        (Ok(()), Ok(())) => ErrorCode::NONE,
+        (Err(code), _) | (_, Err(code)) => code,
+    };
+    AddOffsetsToTxnResponse::default().with_error_code(fenced_for(code, ctx.api_version, 2).0)
+}
+
+pub async fn end_txn(
+    broker: &Arc<Broker>,
+    ctx: &RequestContext,
+    req: EndTxnRequest,
+) -> EndTxnResponse {
+    let (result, applied) = broker
+        .txns
+        .run(broker, |c, now, out| {
+            c.end_txn(
+                now,
+                &req.transactional_id,
+                req.producer_id.0,
+                req.producer_epoch,
+                req.committed,
+                out,
+            )
+        })
+        .await;
+    let code = match (result, applied) {
+        (Ok(()), Ok(())) => ErrorCode::NONE,
+        (Err(code), _) | (_, Err(code)) => code,
+    };
+    EndTxnResponse::default()
+        .with_error_code(fenced_for(code, ctx.api_version, 2).0)
+        .with_producer_id(req.producer_id)
+        .with_producer_epoch(req.producer_epoch)
+}
+
+pub async fn txn_offset_commit(
+    broker: &Arc<Broker>,
+    ctx: &RequestContext,
+    req: TxnOffsetCommitRequest,
+) -> TxnOffsetCommitResponse {
+    let v = ctx.api_version;
+    let group_id = req.group_id.to_string();
+    let topics: Vec<(String, Vec<CommitPartition>)> = req
+        .topics
+        .iter()
+        .map(|t| {
+            (
+                t.name.to_string(),
+                t.partitions
+                    .iter()
+                    .map(|p| {
+                        (
+                            p.partition_index,
+                            p.committed_offset,
+                            p.committed_leader_epoch,
+                            p.committed_metadata.as_ref().map(|m| m.to_string()),
+                        )
+                    })
+                    .collect(),
+            )
+        })
+        .collect();
+    let respond = |rows: Vec<(String, Vec<(i32, ErrorCode)>)>| {
+        TxnOffsetCommitResponse::default().with_topics(
+            rows.into_iter()
+                .map(|(t, ps)| {
+                    TxnOffsetCommitResponseTopic::default()
+                        .with_name(TopicName(sb(&t)))
+                        .with_partitions(
+                            ps.into_iter()
+                                .map(|(p, code)| {
+                                    TxnOffsetCommitResponsePartition::default()
+                                        .with_partition_index(p)
+                                        .with_error_code(fenced_for(code, v, 3).0)
+                                })
+                                .collect(),
+                        )
+                })
+                .collect(),
+        )
+    };
+    let all = |code: ErrorCode| -> Vec<(String, Vec<(i32, ErrorCode)>)> {
+        topics
+            .iter()
+            .map(|(t, ps)| (t.clone(), ps.iter().map(|p| (p.0, code)).collect()))
+            .collect()
+    };
+    // The group's offsets partition must be in the producer's transaction (AddOffsetsToTxn).
+    let partition = broker.groups.partition_for(&group_id);
+    let verified = broker
+        .txns
+        .read(|c| {
+            c.verify_partition(
+                req.producer_id.0,
+                req.producer_epoch,
+                OFFSETS_TOPIC,
+                partition,
+            )
+        })
+        .await;
+    if let Err(code) = verified {
+        let code = match code {
+            ErrorCode::INVALID_PRODUCER_EPOCH => ErrorCode::PRODUCER_FENCED,
+            other => other,
+        };
+        return respond(all(code));
+    }
+    let fallback = all(ErrorCode::UNKNOWN_SERVER_ERROR);
+    let producer_id = req.producer_id.0;
+    let generation = req.generation_id;
+    let member_id = req.member_id.to_string();
+    let instance_id = req.group_instance_id.as_ref().map(|s| s.to_string());
+    let reply = broker
+        .groups
+        .call(&broker.shutdown, |c, now, token, out| {
+            c.txn_commit_offsets(
+                now,
+                token,
+                &group_id,
+                producer_id,
+                generation,
+                &member_id,
+                instance_id.as_deref(),
+                topics,
+                out,
+            )
+        })
+        .await;
+    match reply {
+        Reply::Commit(rows) => respond(rows),
+        Reply::Code(code) => respond(
+            fallback
+                .into_iter()
+                .map(|(t, ps)| (t, ps.into_iter().map(|(p, _)| (p, code)).collect()))
+                .collect(),
+        ),
+        _ => respond(fallback),
+    }
+}
+
+/// WriteTxnMarkers: what a transaction coordinator elsewhere asks this broker to write.
+pub async fn write_txn_markers(
+    broker: &Arc<Broker>,
+    _ctx: &RequestContext,
+    req: WriteTxnMarkersRequest,
+) -> WriteTxnMarkersResponse {
+    let mut results = Vec::with_capacity(req.markers.len());
+    for marker in &req.markers {
+        let mut topics = Vec::new();
+        for t in &marker.topics {
+            let mut partitions = Vec::new();
+            for p in &t.partition_indexes {
+                let code = if t.name.as_str() != OFFSETS_TOPIC
+                    && broker.replicas.partition(&t.name, *p).is_none()
+                {
+                    ErrorCode::UNKNOWN_TOPIC_OR_PARTITION
+                } else {
+                    let one = Markers {
+                        transactional_id: String::new(),
+                        producer_id: marker.producer_id.0,
+                        producer_epoch: marker.producer_epoch,
+                        commit: marker.transaction_result,
+                        partitions: vec![(t.name.to_string(), *p)],
+                    };
+                    match crate::txn_coordinator::write_markers(broker, &one).await {
+                        Ok(()) => ErrorCode::NONE,
+                        Err(code) => code,
+                    }
+                };
+                partitions.push(
+                    WritableTxnMarkerPartitionResult::default()
+                        .with_partition_index(*p)
+                        .with_error_code(code.0),
+                );
+            }
+            topics.push(
+                WritableTxnMarkerTopicResult::default()
+                    .with_name(t.name.clone())
+                    .with_partitions(partitions),
+            );
+        }
+        results.push(
+            WritableTxnMarkerResult::default()
+                .with_producer_id(marker.producer_id)
+                .with_topics(topics),
+        );
+    }
+    WriteTxnMarkersResponse::default().with_markers(results)
+}
+
+pub async fn describe_transactions(
+    broker: &Arc<Broker>,
+    _ctx: &RequestContext,
+    req: DescribeTransactionsRequest,
+) -> DescribeTransactionsResponse {
+    let states = broker
+        .txns
+        .read(|c| {
+            req.transactional_ids
+                .iter()
+                .map(|id| {
+                    let described = DescribedTxn::default().with_transactional_id(id.clone());
+                    match c.describe(id) {
+                        None => described
+                            .with_error_code(ErrorCode::TRANSACTIONAL_ID_NOT_FOUND.0)
+                            .with_producer_id(ProducerId(-1))
+                            .with_producer_epoch(-1)
+                            .with_transaction_start_time_ms(-1),
+                        Some(m) => {
+                            let mut topics: Vec<TopicData> = Vec::new();
+                            for (t, p) in &m.partitions {
+                                match topics.last_mut() {
+                                    Some(d) if d.topic.as_str() == t => d.partitions.push(*p),
+                                    _ => topics.push(
+                                        TopicData::default()
+                                            .with_topic(TopicName(sb(t)))
+                                            .with_partitions(vec![*p]),
+                                    ),
+                                }
+                            }
+                            described
+                                .with_error_code(0)
+                                .with_transaction_state(sb(m.state.name()))
+                                .with_transaction_timeout_ms(m.timeout_ms)
+                                .with_transaction_start_time_ms(m.start_ms)
+                                .with_producer_id(ProducerId(m.producer_id))
+                                .with_producer_epoch(m.producer_epoch)
+                                .with_topics(topics)
+                        }
+                    }
+                })
+                .collect()
+        })
+        .await;
+    DescribeTransactionsResponse::default().with_transaction_states(states)
+}
+
+pub async fn list_transactions(
+    broker: &Arc<Broker>,
+    ctx: &RequestContext,
+    req: ListTransactionsRequest,
+) -> ListTransactionsResponse {
+    let mut states = Vec::new();
+    let mut unknown = Vec::new();
+    for f in &req.state_filters {
+        match TxnState::ALL.iter().find(|s| s.name() == f.as_str()) {
+            Some(s) => states.push(*s),
+            None => unknown.push(f.clone()),
+        }
+    }
+    if !unknown.is_empty() && states.is_empty() {
+        // Only unknown states asked for: nothing can match.
+        return ListTransactionsResponse::default().with_unknown_state_filters(unknown);
+    }
+    let producer_ids: Vec<i64> = req.producer_id_filters.iter().map(|p| p.0).collect();
+    let duration = if ctx.api_version >= 1 {
+        req.duration_filter
+    } else {
+        -1
+    };
+    let pattern = req.transactional_id_pattern.as_ref().map(|p| p.to_string());
+    let listed = broker
+        .txns
+        .read(|c| {
+            c.list(
+                crate::internal_topic::now_ms(),
+                &states,
+                &producer_ids,
+                duration,
+            )
+            .into_iter()
+            .filter(|m| {
+                pattern
+                    .as_deref()
+                    .is_none_or(|p| simple_match(p, &m.transactional_id))
+            })
+            .map(|m| {
+                ListedTxn::default()
+                    .with_transactional_id(TransactionalId(sb(&m.transactional_id)))
+                    .with_producer_id(ProducerId(m.producer_id))
+                    .with_transaction_state(sb(m.state.name()))
+            })
+            .collect::<Vec<_>>()
+        })
+        .await;
+    ListTransactionsResponse::default()
+        .with_unknown_state_filters(unknown)
+        .with_transaction_states(listed)
+}
+
+/// The transactional-id pattern of ListTransactions v2 is a Java regular expression; without a
+/// regex engine here, `.*` wildcards and literal text are understood, which covers prefix,
+/// suffix and exact matches.
+fn simple_match(pattern: &str, text: &str) -> bool {
+    let parts: Vec<&str> = pattern.split(".*").collect();
+    if parts.len() == 1 {
+        return pattern == text;
+    }
+    let mut rest = text;
+    for (i, part) in parts.iter().enumerate() {
+        if part.is_empty() {
+            continue;
+        }
+        if i == 0 {
+            let Some(r) = rest.strip_prefix(part) else {
+                return false;
+            };
+            rest = r;
+        } else if i == parts.len() - 1 {
+            return rest.ends_with(part);
+        } else {
+            match rest.find(part) {
+                Some(pos) => rest = &rest[pos + part.len()..],
+                None => return false,
+            }
+        }
+    }
+    true
+}
+
+#[cfg(test)]
+mod tests {
+    use super::simple_match;
+
+    #[test]
+    fn patterns_with_wildcards() {
+        assert!(simple_match("txn-.*", "txn-1"));
+        assert!(!simple_match("txn-.*", "other"));
+        assert!(simple_match(".*-a", "x-a"));
+        assert!(simple_match("a.*b.*c", "axxbyyc"));
+        assert!(!simple_match("a.*b.*c", "axxcyyb"));
+        assert!(simple_match("exact", "exact"));
+        assert!(!simple_match("exact", "exactly"));
+        assert!(simple_match(".*", "anything"));
+    }
+}
