@@ -536,7 +536,11 @@ fn assign_uniform(
             if kept < min_quota {
                 taken.insert(tp.clone());
                 let (t, p) = tp;
-                out.entry((*id).clone()).or_default().entry(t).or_default().insert(p);
+                out.entry((*id).clone())
+                    .or_default()
+                    .entry(t)
+                    .or_default()
+                    .insert(p);
                 kept += 1;
             } else if leftovers.iter().all(|(other, _)| other != id) {
                 leftovers.push((id, tp));
@@ -549,7 +553,11 @@ fn assign_uniform(
         }
         if taken.insert(tp.clone()) {
             let (t, p) = tp;
-            out.entry(id.clone()).or_default().entry(t).or_default().insert(p);
+            out.entry(id.clone())
+                .or_default()
+                .entry(t)
+                .or_default()
+                .insert(p);
             extra -= 1;
         }
     }
