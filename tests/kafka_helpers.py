@@ -5,7 +5,11 @@ Every record that goes through a helper is a `Rec`, so tests compare what was pr
 was consumed field by field. Every wait is bounded by a deadline; a timeout raises with what was
 seen so far.
 """
+import json
+import struct
 import subprocess
+import sys
+import threading
 import time
 import uuid
 from dataclasses import dataclass
@@ -14,6 +18,8 @@ from confluent_kafka import (
     OFFSET_BEGINNING,
     TIMESTAMP_CREATE_TIME,
     Consumer,
+    ConsumerGroupTopicPartitions,
+    KafkaError,
     KafkaException,
     Producer,
     TopicPartition,
@@ -333,3 +339,249 @@ def kafka_error_code(exc):
     assert isinstance(exc, KafkaException), repr(exc)
     return exc.args[0].code()
 
+
+# ---------------------------------------------------------------------------------------------
+# Consumer groups: members that report what they own, consume and commit
+
+
+class EventLog:
+    """What group members report, in arrival order: dicts with "event", "member" and "t" (the
+    member's time.monotonic() when it happened: CLOCK_MONOTONIC is one clock for every process on
+    the machine, so events from threads and subprocesses can be ordered together). One member's
+    events arrive in the order it emitted them."""
+
+    def __init__(self):
+        self._lock = threading.Lock()
+        self._events = []
+
+    def emit(self, event):
+        with self._lock:
+            self._events.append(event)
+
+    def snapshot(self):
+        with self._lock:
+            return list(self._events)
+
+
+def group_generation(consumer):
+    """(generation id, member id) of a confluent-kafka group member, read from its serialized
+    consumer group metadata. librdkafka's layout: b"CGMDv2:", int32 generation id in host byte
+    order, then the group id and the member id, each NUL-terminated, then the instance id."""
+    raw = consumer.consumer_group_metadata()
+    magic = b"CGMDv2:"
+    assert raw[:len(magic)] == magic, f"unknown consumer group metadata layout: {raw[:24]!r}"
+    (generation,) = struct.unpack_from("=i", raw, len(magic))
+    group_end = raw.index(b"\0", len(magic) + 4)
+    member_end = raw.index(b"\0", group_end + 1)
+    return generation, raw[group_end + 1:member_end].decode()
+
+
+def run_group_member(name, conf, topic, emit, should_stop, hold_header=None):
+    """Runs one confluent-kafka group member (config `conf`, subscribed to `topic`) until
+    `should_stop()`, then closes it. Reports through `emit`:
+      started; assign / revoke / lost with the partitions; records with [partition, offset, key]
+      per record; commit with the [partition, offset] pairs the broker accepted, or commit_error;
+      consume_error; generation (id and member id) whenever it changes; closed.
+    It commits synchronously after every batch and in on_revoke, so the next owner of a partition
+    starts exactly after the last record this member reported.
+
+    With `hold_header`, the member stops committing (in batches and on revoke) once it consumes
+    a record carrying that header: from then on it is a process that processes records but dies
+    before committing them."""
+    holding = False
+
+    def report(event, **fields):
+        emit({"event": event, "member": name, "t": time.monotonic(), **fields})
+
+    def commit(consumer, why):
+        if holding:
+            return
+        try:
+            tps = consumer.commit(asynchronous=False)
+        except KafkaException as e:
+            err = e.args[0]
+            if err.code() != KafkaError._NO_OFFSET:
+                report("commit_error", why=why, code=err.code(), error=str(err))
+            return
+        report("commit", why=why,
+               offsets=[[tp.partition, tp.offset] for tp in tps
+                        if tp.error is None and tp.offset >= 0],
+               errors=[[tp.partition, str(tp.error)] for tp in tps if tp.error is not None])
+
+    def partitions(tps):
+        return sorted(tp.partition for tp in tps)
+
+    def on_assign(consumer, tps):
+        report("assign", partitions=partitions(tps))
+
+    def on_revoke(consumer, tps):
+        # Before the partitions go: their next owner starts at what is committed now.
+        commit(consumer, "revoke")
+        report("revoke", partitions=partitions(tps))
+
+    def on_lost(consumer, tps):
+        report("lost", partitions=partitions(tps))
+
+    c = Consumer(conf)
+    try:
+        c.subscribe([topic], on_assign=on_assign, on_revoke=on_revoke, on_lost=on_lost)
+        report("started")
+        generation = None
+        while not should_stop():
+            batch = []
+            for m in c.consume(num_messages=500, timeout=0.1):
+                if m.error():
+                    report("consume_error", code=m.error().code(), error=str(m.error()))
+                    continue
+                if hold_header is not None and any(k == hold_header for k, _ in
+                                                   (m.headers() or ())):
+                    holding = True
+                key = m.key()
+                batch.append([m.partition(), m.offset(), None if key is None else key.decode()])
+            if batch:
+                report("records", records=batch)
+                commit(c, "batch")
+            seen = group_generation(c)
+            if seen != generation:
+                generation = seen
+                report("generation", generation=seen[0], member_id=seen[1])
+    finally:
+        c.close()
+        report("closed")
+
+
+class MemberThread:
+    """A group member (run_group_member) on a thread of the test process."""
+
+    def __init__(self, name, conf, topic, log):
+        self.name = name
+        self._stop = threading.Event()
+        self._log = log
+
+        def run():
+            try:
+                run_group_member(name, conf, topic, log.emit, self._stop.is_set)
+            except BaseException as e:  # reported, so that the test fails with it
+                log.emit({"event": "crash", "member": name, "t": time.monotonic(),
+                          "error": repr(e)})
+
+        self._thread = threading.Thread(target=run, name=f"member-{name}", daemon=True)
+        self._thread.start()
+
+    def stop(self, timeout=30.0):
+        self._stop.set()
+        self._thread.join(timeout)
+        assert not self._thread.is_alive(), f"member {self.name} did not close in {timeout}s"
+
+
+class MemberProcess:
+    """A group member (run_group_member) in a child process that prints its events as JSON
+    lines; a reader thread moves them into `log`. It closes cleanly on close() (a line on its
+    stdin), dies on kill() (SIGKILL: no commit, no LeaveGroup), and closes by itself if the test
+    process goes away (EOF on stdin) or after `lifetime_s`."""
+
+    def __init__(self, name, conf, topic, log, hold_header=None, lifetime_s=180):
+        self.name = name
+        spec = {"name": name, "conf": conf, "topic": topic, "hold_header": hold_header,
+                "lifetime_s": lifetime_s}
+        self.proc = subprocess.Popen(
+            [sys.executable, "-u", __file__, "group-member", json.dumps(spec)],
+            stdin=subprocess.PIPE, stdout=subprocess.PIPE)
+
+        def read():
+            for line in self.proc.stdout:
+                try:
+                    event = json.loads(line)
+                except ValueError:
+                    event = {"event": "stdout", "member": name, "t": time.monotonic(),
+                             "text": line.decode(errors="replace")}
+                log.emit(event)
+
+        self._reader = threading.Thread(target=read, name=f"reader-{name}", daemon=True)
+        self._reader.start()
+
+    def kill(self):
+        """SIGKILL; returns the monotonic time by which the process was certainly dead."""
+        self.proc.kill()
+        self.proc.wait(timeout=10)
+        self._reader.join(10)
+        return time.monotonic()
+
+    def close(self, timeout=30.0):
+        """Asks the member to close (consumer.close()) and waits for the process to exit."""
+        if self.proc.poll() is None:
+            try:
+                self.proc.stdin.write(b"close\n")
+                self.proc.stdin.flush()
+            except BrokenPipeError:
+                pass
+        try:
+            code = self.proc.wait(timeout=timeout)
+        finally:
+            if self.proc.poll() is None:
+                self.proc.kill()
+                self.proc.wait(timeout=10)
+        self._reader.join(10)
+        return code
+
+    def ensure_dead(self):
+        if self.proc.poll() is None:
+            self.proc.kill()
+            self.proc.wait(timeout=10)
+        self._reader.join(10)
+        for f in (self.proc.stdin, self.proc.stdout):
+            try:
+                f.close()
+            except OSError:
+                pass
+
+
+def _group_member_main(spec_json):
+    """Entry point of a MemberProcess child."""
+    spec = json.loads(spec_json)
+    stop = threading.Event()
+    out = threading.Lock()
+
+    def emit(event):
+        with out:
+            sys.stdout.write(json.dumps(event) + "\n")
+            sys.stdout.flush()
+
+    def control():
+        for line in sys.stdin:
+            if line.strip() == "close":
+                break
+        stop.set()
+
+    threading.Thread(target=control, daemon=True).start()
+    deadline = time.monotonic() + spec["lifetime_s"]
+    run_group_member(spec["name"], spec["conf"], spec["topic"], emit,
+                     lambda: stop.is_set() or time.monotonic() > deadline, spec["hold_header"])
+
+
+def group_offsets(bootstrap, group, timeout=30.0):
+    """The group's committed offsets as the broker lists them (OffsetFetch through
+    AdminClient.list_consumer_group_offsets): {(topic, partition): TopicPartition}."""
+    a = admin(bootstrap)
+    (future,) = a.list_consumer_group_offsets(
+        [ConsumerGroupTopicPartitions(group)], request_timeout=timeout).values()
+    result = future.result(timeout=timeout)
+    out = {}
+    for tp in result.topic_partitions:
+        assert tp.error is None, f"{group} {tp.topic}/{tp.partition}: {tp.error}"
+        out[(tp.topic, tp.partition)] = tp
+    return out
+
+
+def describe_group(bootstrap, group, timeout=30.0):
+    """AdminClient.describe_consumer_groups for one group: its ConsumerGroupDescription."""
+    a = admin(bootstrap)
+    (future,) = a.describe_consumer_groups([group], request_timeout=timeout).values()
+    return future.result(timeout=timeout)
+
+
+if __name__ == "__main__":
+    if sys.argv[1:2] == ["group-member"]:
+        _group_member_main(sys.argv[2])
+    else:
+        sys.exit(f"usage: {sys.argv[0]} group-member SPEC_JSON")
