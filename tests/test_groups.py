@@ -1,9 +1,11 @@
-"""Consumer groups (the classic protocol) with real clients against a real broker process.
+"""Consumer groups (the classic protocol and KIP-848's) with real clients against a real broker
+process.
 
 - Three confluent-kafka members per assignment strategy (range, roundrobin, cooperative-sticky)
   share a 6-partition topic: every record is consumed exactly once and no partition has two
   owners at once; then one member, a child process, is killed with SIGKILL: its partitions move
   to the others once its session times out and they resume at its last commit (at-least-once).
+  The same with librdkafka's group.protocol=consumer (KIP-848, the broker's assignor).
 - kafka-python's KafkaConsumer and aiokafka's AIOKafkaConsumer join, consume, commit and leave;
   the next member of the group resumes at the committed offsets.
 - Static membership (KIP-345): a member that closes or dies and comes back with the same
@@ -278,18 +280,40 @@ def assert_keys_match(events, produced):
 PARTITIONS = 6
 
 
-@pytest.mark.parametrize("strategy", ["range", "roundrobin", "cooperative-sticky"])
+# KIP-848: the broker assigns (its uniform assignor); the session and heartbeat interval are the
+# broker's group.consumer.* settings, and librdkafka refuses its classic-protocol keys.
+CONSUMER_PROTOCOL = "consumer-protocol"
+CONSUMER_PROTOCOL_BROKER = {
+    **BROKER_CONFIG,
+    "group.consumer.session.timeout.ms": str(SESSION_TIMEOUT_MS),
+    "group.consumer.heartbeat.interval.ms": str(HEARTBEAT_INTERVAL_MS),
+}
+CLASSIC_ONLY_KEYS = ("session.timeout.ms", "heartbeat.interval.ms", "partition.assignment.strategy")
+
+
+def consumer_protocol_conf(conf):
+    conf = {k: v for k, v in conf.items() if k not in CLASSIC_ONLY_KEYS}
+    conf["group.protocol"] = "consumer"
+    return conf
+
+
+@pytest.mark.parametrize("strategy",
+                         ["range", "roundrobin", "cooperative-sticky", CONSUMER_PROTOCOL])
 def test_group_shares_partitions_and_survives_a_killed_member(broker_factory, members, strategy):
     """Two members on threads and one (the victim) in a child process. Phase 1: a stable group
     consumes every record exactly once. Phase 2: the victim consumes records but does not commit
     them, and is killed. Phase 3: its partitions reach the survivors within the session timeout
     (plus a margin); they resume at its last commit, so exactly its uncommitted records are
     consumed twice and none is lost. Throughout, no partition has two owners at once."""
-    broker = broker_factory(BROKER_CONFIG)
+    kip848 = strategy == CONSUMER_PROTOCOL
+    broker = broker_factory(CONSUMER_PROTOCOL_BROKER if kip848 else BROKER_CONFIG)
     boot = broker.bootstrap
     topic = create_topic(boot, unique_topic(f"grp-{strategy}"), PARTITIONS)
     group = unique_topic(f"group-{strategy}")
-    conf = member_conf(boot, group, **{"partition.assignment.strategy": strategy})
+    if kip848:
+        conf = consumer_protocol_conf(member_conf(boot, group))
+    else:
+        conf = member_conf(boot, group, **{"partition.assignment.strategy": strategy})
     log = EventLog()
     members.thread("a", conf, topic, log)
     members.thread("b", conf, topic, log)
@@ -383,9 +407,10 @@ def test_group_shares_partitions_and_survives_a_killed_member(broker_factory, me
     assert max(by_survivors.values()) == 1, [pos for pos, n in by_survivors.items() if n > 1][:5]
     assert max(by_victim.values()) == 1, [pos for pos, n in by_victim.items() if n > 1][:5]
     assert set(by_survivors) & set(by_victim) == victim_consumed_held
-    if strategy == "cooperative-sticky":
-        # Sticky: the survivors only gained partitions (their owned partitions reached the
-        # leader's assignor through the JoinGroup metadata).
+    if strategy in ("cooperative-sticky", CONSUMER_PROTOCOL):
+        # Sticky: the survivors only gained partitions (classic: their owned partitions reached
+        # the leader's assignor through the JoinGroup metadata; KIP-848: the broker's uniform
+        # assignor keeps what members own).
         taken = [e for e in events if e["member"] in survivors
                  and died_at < e["t"] < stopping_at
                  and e["event"] in ("revoke", "lost") and e["partitions"]]
