@@ -23,6 +23,7 @@ from kafka_helpers import (
     create_topic,
     kafka_error_code,
     unique_topic,
+    wait_for_topic,
     wait_state,
     watermarks,
 )
@@ -200,12 +201,15 @@ def test_delete_records(broker_factory):
     broker = broker_factory(SMALL_SEGMENTS)
     boot = broker.bootstrap
     topic = create_topic(boot, unique_topic("delrec"), 2)
-    a = admin(boot)
     produced = produce_in_batches(boot, topic, 100)  # partition 0
     confluent_produce(boot, topic, [Rec(1, None, b"p1-%d" % i) for i in range(10)])
     bases = segment_bases(broker, topic)
 
     def delete(partition, offset):
+        # A fresh client each time: one kept across a broker restart may still be reconnecting
+        # when it looks up the partition leader and fail with _NOENT ("No leaders found").
+        a = admin(boot)
+        wait_for_topic(boot, topic, 2, client=a)
         tp = TopicPartition(topic, partition, offset)
         fs = a.delete_records([tp], request_timeout=30, operation_timeout=30)
         return list(fs.values())[0].result(timeout=30)
