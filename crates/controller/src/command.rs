@@ -1,0 +1,239 @@
+//! The commands of the metadata log (the analogue of KRaft's metadata records) and their typed
+//! results.
+//!
+//! A command is what a proposer asks for; it becomes a Raft log entry, and every node applies it
+//! to its [`MetadataImage`](crate::MetadataImage) with the same outcome. Commands carry every
+//! input that is not already in the image (timestamps, topic ids, broker incarnation ids), so
+//! that applying them needs no clock and no randomness.
+//!
+//! Compatibility: commands are stored in the Raft log (JSON, see `log_store`) and sent between
+//! controllers (postcard, see `rpc`). New variants go at the end of [`MetadataCommand`]; fields
+//! are not removed or reordered once released.
+
+use std::collections::BTreeMap;
+
+use serde::Deserialize;
+use serde::Serialize;
+use uuid::Uuid;
+
+/// Result of applying one command: what changed, or why nothing did.
+pub type CommandResult = Result<CommandOutput, CommandError>;
+
+/// One change to a topic's or broker's dynamic configuration: IncrementalAlterConfigs' SET and
+/// DELETE. APPEND and SUBTRACT on list configs are resolved by the proposer against the image it
+/// read, into a SET.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub enum ConfigOp {
+    Set { name: String, value: String },
+    Delete { name: String },
+}
+
+/// A change to the cluster metadata. Broker ids, partition ids, epochs and replica ids use
+/// Kafka's integer types so that they go into Kafka responses unchanged.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub enum MetadataCommand {
+    /// BrokerRegistration: a broker (re)joins. The broker epoch it gets is the log index of this
+    /// command (as in KRaft). A new registration starts fenced; the broker is unfenced once it has
+    /// caught up with the metadata log.
+    RegisterBroker {
+        broker_id: i32,
+        /// Random id the broker process picks at start: a retry of the same registration has the
+        /// same one, a restarted process has a new one.
+        incarnation_id: Uuid,
+        host: String,
+        port: u16,
+        rack: Option<String>,
+        timestamp_ms: i64,
+    },
+    /// UnregisterBroker: forget a broker (decommissioning).
+    UnregisterBroker { broker_id: i32 },
+    /// BrokerHeartbeat: record that the broker is alive at `timestamp_ms`.
+    BrokerHeartbeat {
+        broker_id: i32,
+        broker_epoch: i64,
+        timestamp_ms: i64,
+    },
+    /// Fence a broker: its heartbeats stopped or it shut down. Moving leadership and ISR
+    /// membership away from it are separate [`MetadataCommand::ChangePartition`]s.
+    FenceBroker { broker_id: i32, broker_epoch: i64 },
+    /// Unfence a broker: it caught up and may lead and join ISRs again.
+    UnfenceBroker { broker_id: i32, broker_epoch: i64 },
+    /// CreateTopics with the replica assignment already chosen (index = partition id; the first
+    /// replica of each list is the preferred leader).
+    CreateTopic {
+        name: String,
+        topic_id: Uuid,
+        assignments: Vec<Vec<i32>>,
+        configs: BTreeMap<String, String>,
+    },
+    /// DeleteTopics, by id so that a delete cannot hit a topic re-created under the same name.
+    DeleteTopic { topic_id: Uuid },
+    /// CreatePartitions: the replica assignments of the partitions to add, in partition order.
+    CreatePartitions {
+        topic: String,
+        assignments: Vec<Vec<i32>>,
+    },
+    /// IncrementalAlterConfigs on a topic.
+    AlterTopicConfig { topic: String, ops: Vec<ConfigOp> },
+    /// IncrementalAlterConfigs on a broker; `broker_id: None` is the cluster-wide default (Kafka's
+    /// broker resource with an empty name).
+    AlterBrokerConfig {
+        broker_id: Option<i32>,
+        ops: Vec<ConfigOp>,
+    },
+    /// A new leader and ISR for one partition: the result of an AlterPartition request or of a
+    /// leader election. The expected epochs are those of the partition state the proposer based
+    /// the change on (optimistic concurrency, as AlterPartition's leaderEpoch/partitionEpoch).
+    ChangePartition {
+        topic_id: Uuid,
+        partition: i32,
+        expected_leader_epoch: i32,
+        expected_partition_epoch: i32,
+        leader: Option<i32>,
+        isr: Vec<i32>,
+    },
+}
+
+/// What an applied command did.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub enum CommandOutput {
+    /// Applied; nothing to report (also the result of Raft's own blank and membership entries).
+    Done,
+    /// The broker is registered with this epoch (a retried registration gets the same epoch).
+    BrokerRegistered { broker_epoch: i64 },
+    /// The partition's state after the change (unchanged when the change was a no-op).
+    PartitionChanged {
+        leader: Option<i32>,
+        leader_epoch: i32,
+        partition_epoch: i32,
+    },
+}
+
+/// Why a command was rejected. A rejected command changes nothing.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, thiserror::Error)]
+pub enum CommandError {
+    #[error("topic '{0}' already exists")]
+    TopicAlreadyExists(String),
+    #[error("invalid topic: {0}")]
+    InvalidTopic(String),
+    #[error("unknown topic '{0}'")]
+    UnknownTopic(String),
+    #[error("unknown topic id {0}")]
+    UnknownTopicId(Uuid),
+    #[error("topic id {topic_id} has no partition {partition}")]
+    UnknownPartition { topic_id: Uuid, partition: i32 },
+    #[error("invalid partitions: {0}")]
+    InvalidPartitions(String),
+    #[error("invalid replication factor: {0}")]
+    InvalidReplicationFactor(String),
+    #[error("invalid replica assignment: {0}")]
+    InvalidReplicaAssignment(String),
+    #[error("invalid config: {0}")]
+    InvalidConfig(String),
+    #[error("broker {0} is not registered")]
+    BrokerIdNotRegistered(i32),
+    #[error("broker {0} is registered by another live process")]
+    DuplicateBrokerRegistration(i32),
+    #[error("broker {broker_id} has epoch {current}, the request has {requested}")]
+    StaleBrokerEpoch {
+        broker_id: i32,
+        current: i64,
+        requested: i64,
+    },
+    #[error("partition leader epoch is {current}, the request has {requested}")]
+    FencedLeaderEpoch { current: i32, requested: i32 },
+    #[error("partition epoch is {current}, the request has {requested}")]
+    InvalidUpdateVersion { current: i32, requested: i32 },
+    #[error("ineligible replica: {0}")]
+    IneligibleReplica(String),
+    #[error("invalid request: {0}")]
+    InvalidRequest(String),
+}
+
+/// Kafka error codes (`org.apache.kafka.common.protocol.Errors`).
+mod kafka_error {
+    pub const UNKNOWN_TOPIC_OR_PARTITION: i16 = 3;
+    pub const INVALID_TOPIC_EXCEPTION: i16 = 17;
+    pub const TOPIC_ALREADY_EXISTS: i16 = 36;
+    pub const INVALID_PARTITIONS: i16 = 37;
+    pub const INVALID_REPLICATION_FACTOR: i16 = 38;
+    pub const INVALID_REPLICA_ASSIGNMENT: i16 = 39;
+    pub const INVALID_CONFIG: i16 = 40;
+    pub const INVALID_REQUEST: i16 = 42;
+    pub const FENCED_LEADER_EPOCH: i16 = 74;
+    pub const STALE_BROKER_EPOCH: i16 = 77;
+    pub const INVALID_UPDATE_VERSION: i16 = 95;
+    pub const UNKNOWN_TOPIC_ID: i16 = 100;
+    pub const DUPLICATE_BROKER_REGISTRATION: i16 = 101;
+    pub const BROKER_ID_NOT_REGISTERED: i16 = 102;
+    pub const INELIGIBLE_REPLICA: i16 = 107;
+}
+
+impl CommandError {
+    /// The Kafka error code that a request handler answers with.
+    pub fn error_code(&self) -> i16 {
+        use kafka_error::*;
+        match self {
+            CommandError::UnknownTopic(_) | CommandError::UnknownPartition { .. } => {
+                UNKNOWN_TOPIC_OR_PARTITION
+            }
+            CommandError::InvalidTopic(_) => INVALID_TOPIC_EXCEPTION,
+            CommandError::TopicAlreadyExists(_) => TOPIC_ALREADY_EXISTS,
+            CommandError::InvalidPartitions(_) => INVALID_PARTITIONS,
+            CommandError::InvalidReplicationFactor(_) => INVALID_REPLICATION_FACTOR,
+            CommandError::InvalidReplicaAssignment(_) => INVALID_REPLICA_ASSIGNMENT,
+            CommandError::InvalidConfig(_) => INVALID_CONFIG,
+            CommandError::InvalidRequest(_) => INVALID_REQUEST,
+            CommandError::FencedLeaderEpoch { .. } => FENCED_LEADER_EPOCH,
+            CommandError::StaleBrokerEpoch { .. } => STALE_BROKER_EPOCH,
+            CommandError::InvalidUpdateVersion { .. } => INVALID_UPDATE_VERSION,
+            CommandError::UnknownTopicId(_) => UNKNOWN_TOPIC_ID,
+            CommandError::DuplicateBrokerRegistration(_) => DUPLICATE_BROKER_REGISTRATION,
+            CommandError::BrokerIdNotRegistered(_) => BROKER_ID_NOT_REGISTERED,
+            CommandError::IneligibleReplica(_) => INELIGIBLE_REPLICA,
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn error_codes_are_kafkas() {
+        assert_eq!(
+            CommandError::TopicAlreadyExists("t".into()).error_code(),
+            36
+        );
+        assert_eq!(CommandError::UnknownTopicId(Uuid::nil()).error_code(), 100);
+        assert_eq!(
+            CommandError::InvalidUpdateVersion {
+                current: 1,
+                requested: 0
+            }
+            .error_code(),
+            95
+        );
+        assert_eq!(
+            CommandError::IneligibleReplica(String::new()).error_code(),
+            107
+        );
+    }
+
+    #[test]
+    fn commands_round_trip_through_json_and_postcard() {
+        let cmd = MetadataCommand::CreateTopic {
+            name: "orders".into(),
+            topic_id: Uuid::from_u128(7),
+            assignments: vec![vec![1, 2], vec![2, 1]],
+            configs: BTreeMap::from([("retention.ms".to_string(), "1000".to_string())]),
+        };
+        let json = serde_json::to_vec(&cmd).unwrap();
+        assert_eq!(
+            serde_json::from_slice::<MetadataCommand>(&json).unwrap(),
+            cmd
+        );
+        let bin = postcard::to_stdvec(&cmd).unwrap();
+        assert_eq!(postcard::from_bytes::<MetadataCommand>(&bin).unwrap(), cmd);
+    }
+}

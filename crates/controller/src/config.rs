@@ -1,0 +1,151 @@
+//! [`ControllerConfig`]: what a controller needs to start, with Kafka's names where Kafka has
+//! one, and its validation.
+
+use std::collections::BTreeMap;
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::time::Duration;
+
+use crate::error::ControllerError;
+use crate::network::ClientSettings;
+use crate::raft_types::NodeId;
+
+/// Configuration of one controller. [`ControllerConfig::new`] gives the defaults.
+#[derive(Clone, Debug)]
+pub struct ControllerConfig {
+    /// This node's id (Kafka's `node.id`).
+    pub node_id: NodeId,
+    /// Every voter of the quorum and its controller address (`controller.quorum.voters`, see
+    /// [`parse_quorum_voters`](crate::parse_quorum_voters)). Must contain `node_id`.
+    pub voters: BTreeMap<NodeId, SocketAddr>,
+    /// Address the controller listener binds (used by
+    /// [`Controller::start`](crate::Controller::start)).
+    pub listen: SocketAddr,
+    /// Directory of the Raft log, vote and snapshot (created if missing).
+    pub data_dir: PathBuf,
+    /// Period of leader heartbeats. openraft also uses it as the AppendEntries timeout, so it
+    /// must exceed a follower's fsync plus a round trip.
+    pub heartbeat_interval_ms: u64,
+    /// A follower that hears no leader for a random time in [this, 2 x this) starts an election
+    /// (Kafka's `controller.quorum.election.timeout.ms`).
+    pub election_timeout_ms: u64,
+    /// Bound of one [`Controller::propose`](crate::Controller::propose) (finding the leader,
+    /// forwarding, committing) and of each InstallSnapshot chunk and server-side frame read.
+    pub request_timeout_ms: u64,
+    /// A snapshot is taken after this many log entries since the last one.
+    pub snapshot_interval_entries: u64,
+    /// Entries kept in the log behind a snapshot, so that a briefly lagging follower catches
+    /// up from the log instead of a snapshot.
+    pub log_entries_kept_after_snapshot: u64,
+    /// Largest controller RPC frame sent or accepted. Commands are limited to half of it.
+    pub frame_bytes_max: usize,
+    /// Snapshot bytes per InstallSnapshot RPC.
+    pub snapshot_chunk_bytes: usize,
+    /// Connections the controller listener serves at once.
+    pub max_connections: usize,
+}
+
+impl ControllerConfig {
+    pub fn new(
+        node_id: NodeId,
+        voters: BTreeMap<NodeId, SocketAddr>,
+        listen: SocketAddr,
+        data_dir: impl Into<PathBuf>,
+    ) -> Self {
+        ControllerConfig {
+            node_id,
+            voters,
+            listen,
+            data_dir: data_dir.into(),
+            heartbeat_interval_ms: 150,
+            election_timeout_ms: 1000,
+            request_timeout_ms: 5000,
+            snapshot_interval_entries: 10_000,
+            log_entries_kept_after_snapshot: 1000,
+            frame_bytes_max: 32 << 20,
+            snapshot_chunk_bytes: 1 << 20,
+            max_connections: 64,
+        }
+    }
+
+    pub(crate) fn validate(&self) -> Result<(), ControllerError> {
+        let fail = |why: String| Err(ControllerError::Config(why));
+        if !self.voters.contains_key(&self.node_id) {
+            return fail(format!(
+                "node.id {} is not one of the controller.quorum.voters {:?}",
+                self.node_id,
+                self.voters.keys().collect::<Vec<_>>()
+            ));
+        }
+        if self.heartbeat_interval_ms == 0 || self.election_timeout_ms <= self.heartbeat_interval_ms
+        {
+            return fail(format!(
+                "the election timeout ({} ms) must exceed the heartbeat interval ({} ms), which \
+                 must not be 0",
+                self.election_timeout_ms, self.heartbeat_interval_ms
+            ));
+        }
+        if self.request_timeout_ms == 0 || self.snapshot_interval_entries == 0 {
+            return fail("request timeout and snapshot interval must not be 0".into());
+        }
+        if self.max_connections == 0 {
+            return fail("max connections must not be 0".into());
+        }
+        // Room for a chunk's metadata (membership, ids) beside its data.
+        if self.snapshot_chunk_bytes == 0
+            || self.snapshot_chunk_bytes.saturating_add(64 << 10) > self.frame_bytes_max
+        {
+            return fail(format!(
+                "snapshot chunks of {} bytes do not fit frames of {} bytes",
+                self.snapshot_chunk_bytes, self.frame_bytes_max
+            ));
+        }
+        Ok(())
+    }
+
+    pub(crate) fn request_timeout(&self) -> Duration {
+        Duration::from_millis(self.request_timeout_ms)
+    }
+
+    pub(crate) fn command_bytes_max(&self) -> usize {
+        self.frame_bytes_max / 2
+    }
+
+    pub(crate) fn client_settings(&self) -> ClientSettings {
+        ClientSettings {
+            frame_bytes_max: self.frame_bytes_max,
+            connect_timeout: self.request_timeout(),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn config() -> ControllerConfig {
+        let voters = BTreeMap::from([(1, "127.0.0.1:1".parse().unwrap())]);
+        ControllerConfig::new(1, voters, "127.0.0.1:0".parse().unwrap(), "/nonexistent")
+    }
+
+    #[test]
+    fn defaults_are_valid() {
+        config().validate().unwrap();
+    }
+
+    #[test]
+    fn invalid_configs() {
+        let mut c = config();
+        c.node_id = 2;
+        assert!(c.validate().is_err());
+        let mut c = config();
+        c.election_timeout_ms = c.heartbeat_interval_ms;
+        assert!(c.validate().is_err());
+        let mut c = config();
+        c.snapshot_chunk_bytes = c.frame_bytes_max;
+        assert!(c.validate().is_err());
+        let mut c = config();
+        c.max_connections = 0;
+        assert!(c.validate().is_err());
+    }
+}

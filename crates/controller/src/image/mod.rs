@@ -1,0 +1,426 @@
+//! The metadata image: the cluster state that the committed metadata log describes (KRaft's
+//! `MetadataImage`), and the rules by which a [`MetadataCommand`] changes it.
+//!
+//! Applying is deterministic and free of I/O: no clock (time comes inside commands), no
+//! randomness (topic ids come inside commands), no iteration over hash maps. Every controller
+//! applies the same commands in the same order and reaches the same image and the same result
+//! for each command. A command is validated completely before anything changes, so a rejected
+//! command leaves the image as it was (except [`MetadataImage::offset`], which counts every
+//! applied log entry).
+//!
+//! - `brokers`: registration, heartbeats, fencing, broker configs.
+//! - `topics`: topic creation and deletion, partitions added, topic configs.
+//! - `partitions`: leader and ISR changes (AlterPartition, elections).
+
+mod brokers;
+mod partitions;
+mod topics;
+
+use std::collections::BTreeMap;
+
+use serde::Deserialize;
+use serde::Serialize;
+use uuid::Uuid;
+
+use crate::command::CommandError;
+use crate::command::CommandOutput;
+use crate::command::CommandResult;
+use crate::command::ConfigOp;
+use crate::command::MetadataCommand;
+
+/// A registered broker.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct BrokerRegistration {
+    pub broker_id: i32,
+    pub incarnation_id: Uuid,
+    /// Where clients reach the broker (its advertised Kafka listener).
+    pub host: String,
+    pub port: u16,
+    pub rack: Option<String>,
+    /// Log index of the registration; requests carrying an older epoch are stale.
+    pub broker_epoch: i64,
+    /// A fenced broker leads nothing and joins no ISR.
+    pub fenced: bool,
+    /// Time of the last heartbeat (or of the registration), from the proposer's clock.
+    pub last_heartbeat_ms: i64,
+}
+
+/// One partition of a topic. Its id is its position in [`TopicImage::partitions`].
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PartitionState {
+    /// Assigned replicas; the first is the preferred leader. Never empty, no duplicates.
+    pub replicas: Vec<i32>,
+    /// In-sync replicas. invariant: a subset of `replicas` without duplicates, holding `leader`
+    /// when there is one.
+    pub isr: Vec<i32>,
+    /// `None` when no replica can lead (Kafka's leader -1).
+    pub leader: Option<i32>,
+    /// Bumped whenever the leader changes.
+    pub leader_epoch: i32,
+    /// Bumped on every change of this state (KRaft's partition epoch).
+    pub partition_epoch: i32,
+}
+
+/// A topic.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct TopicImage {
+    pub name: String,
+    pub topic_id: Uuid,
+    /// Indexed by partition id. Never empty.
+    pub partitions: Vec<PartitionState>,
+    /// Topic-level config overrides (Kafka's names, values as given).
+    pub configs: BTreeMap<String, String>,
+}
+
+impl TopicImage {
+    pub fn partition(&self, partition: i32) -> Option<&PartitionState> {
+        usize::try_from(partition)
+            .ok()
+            .and_then(|p| self.partitions.get(p))
+    }
+}
+
+/// The whole cluster metadata as of log index [`MetadataImage::offset`].
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(from = "StoredImage")]
+pub struct MetadataImage {
+    /// Log index of the last entry applied; 0 before any.
+    offset: u64,
+    brokers: BTreeMap<i32, BrokerRegistration>,
+    topics: BTreeMap<String, TopicImage>,
+    /// invariant: maps exactly the id of every topic in `topics` to its name. Not serialized:
+    /// rebuilt from `topics` on deserialization (see `StoredImage`).
+    #[serde(skip)]
+    topic_names_by_id: BTreeMap<Uuid, String>,
+    /// Per-broker dynamic configs; a broker id maps to a non-empty map.
+    broker_configs: BTreeMap<i32, BTreeMap<String, String>>,
+    /// Cluster-wide default broker configs.
+    cluster_configs: BTreeMap<String, String>,
+}
+
+/// The serialized fields of [`MetadataImage`]; deserializing goes through it so that the
+/// indexes are always rebuilt.
+#[derive(Deserialize)]
+struct StoredImage {
+    offset: u64,
+    brokers: BTreeMap<i32, BrokerRegistration>,
+    topics: BTreeMap<String, TopicImage>,
+    broker_configs: BTreeMap<i32, BTreeMap<String, String>>,
+    cluster_configs: BTreeMap<String, String>,
+}
+
+impl From<StoredImage> for MetadataImage {
+    fn from(stored: StoredImage) -> Self {
+        let topic_names_by_id = stored
+            .topics
+            .values()
+            .map(|t| (t.topic_id, t.name.clone()))
+            .collect();
+        MetadataImage {
+            offset: stored.offset,
+            brokers: stored.brokers,
+            topics: stored.topics,
+            topic_names_by_id,
+            broker_configs: stored.broker_configs,
+            cluster_configs: stored.cluster_configs,
+        }
+    }
+}
+
+impl MetadataImage {
+    /// Log index of the last entry applied (KRaft's metadata offset); 0 before any.
+    pub fn offset(&self) -> u64 {
+        self.offset
+    }
+
+    pub fn brokers(&self) -> &BTreeMap<i32, BrokerRegistration> {
+        &self.brokers
+    }
+
+    pub fn broker(&self, broker_id: i32) -> Option<&BrokerRegistration> {
+        self.brokers.get(&broker_id)
+    }
+
+    /// Topics by name.
+    pub fn topics(&self) -> &BTreeMap<String, TopicImage> {
+        &self.topics
+    }
+
+    pub fn topic(&self, name: &str) -> Option<&TopicImage> {
+        self.topics.get(name)
+    }
+
+    pub fn topic_by_id(&self, topic_id: &Uuid) -> Option<&TopicImage> {
+        self.topic_names_by_id
+            .get(topic_id)
+            .and_then(|name| self.topics.get(name))
+    }
+
+    /// Dynamic configs of one broker (empty when it has none).
+    pub fn broker_configs(&self, broker_id: i32) -> &BTreeMap<String, String> {
+        static EMPTY: BTreeMap<String, String> = BTreeMap::new();
+        self.broker_configs.get(&broker_id).unwrap_or(&EMPTY)
+    }
+
+    /// Cluster-wide default broker configs.
+    pub fn cluster_configs(&self) -> &BTreeMap<String, String> {
+        &self.cluster_configs
+    }
+
+    /// Applies the command of the log entry at `offset`. Deterministic; on `Err` nothing but the
+    /// offset changed.
+    pub fn apply(&mut self, offset: u64, command: &MetadataCommand) -> CommandResult {
+        self.advance_offset(offset);
+        match command {
+            MetadataCommand::RegisterBroker {
+                broker_id,
+                incarnation_id,
+                host,
+                port,
+                rack,
+                timestamp_ms,
+            } => self.register_broker(
+                *broker_id,
+                *incarnation_id,
+                host,
+                *port,
+                rack.as_deref(),
+                *timestamp_ms,
+            ),
+            MetadataCommand::UnregisterBroker { broker_id } => self.unregister_broker(*broker_id),
+            MetadataCommand::BrokerHeartbeat {
+                broker_id,
+                broker_epoch,
+                timestamp_ms,
+            } => self.broker_heartbeat(*broker_id, *broker_epoch, *timestamp_ms),
+            MetadataCommand::FenceBroker {
+                broker_id,
+                broker_epoch,
+            } => self.set_fenced(*broker_id, *broker_epoch, true),
+            MetadataCommand::UnfenceBroker {
+                broker_id,
+                broker_epoch,
+            } => self.set_fenced(*broker_id, *broker_epoch, false),
+            MetadataCommand::CreateTopic {
+                name,
+                topic_id,
+                assignments,
+                configs,
+            } => self.create_topic(name, *topic_id, assignments, configs),
+            MetadataCommand::DeleteTopic { topic_id } => self.delete_topic(*topic_id),
+            MetadataCommand::CreatePartitions { topic, assignments } => {
+                self.create_partitions(topic, assignments)
+            }
+            MetadataCommand::AlterTopicConfig { topic, ops } => self.alter_topic_config(topic, ops),
+            MetadataCommand::AlterBrokerConfig { broker_id, ops } => {
+                self.alter_broker_config(*broker_id, ops)
+            }
+            MetadataCommand::ChangePartition {
+                topic_id,
+                partition,
+                expected_leader_epoch,
+                expected_partition_epoch,
+                leader,
+                isr,
+            } => self.change_partition(
+                *topic_id,
+                *partition,
+                *expected_leader_epoch,
+                *expected_partition_epoch,
+                *leader,
+                isr,
+            ),
+        }
+    }
+
+    /// Records that the log entry at `offset` was applied (also for Raft's own entries, which
+    /// carry no command).
+    pub fn advance_offset(&mut self, offset: u64) {
+        debug_assert!(offset >= self.offset, "log entries are applied in order");
+        self.offset = offset;
+    }
+
+    /// The image as snapshot bytes (JSON).
+    pub fn to_snapshot_bytes(&self) -> Result<Vec<u8>, serde_json::Error> {
+        serde_json::to_vec(self)
+    }
+
+    /// Reads an image written by [`MetadataImage::to_snapshot_bytes`].
+    pub fn from_snapshot_bytes(bytes: &[u8]) -> Result<Self, serde_json::Error> {
+        serde_json::from_slice(bytes)
+    }
+
+    fn is_live_broker(&self, broker_id: i32) -> bool {
+        self.brokers.get(&broker_id).is_some_and(|b| !b.fenced)
+    }
+}
+
+/// Checks every op first, then applies them in order to `configs`.
+fn apply_config_ops(
+    configs: &mut BTreeMap<String, String>,
+    ops: &[ConfigOp],
+) -> Result<(), CommandError> {
+    for op in ops {
+        let name = match op {
+            ConfigOp::Set { name, .. } | ConfigOp::Delete { name } => name,
+        };
+        if name.is_empty() {
+            return Err(CommandError::InvalidConfig("empty config name".into()));
+        }
+    }
+    for op in ops {
+        match op {
+            ConfigOp::Set { name, value } => {
+                configs.insert(name.clone(), value.clone());
+            }
+            ConfigOp::Delete { name } => {
+                configs.remove(name);
+            }
+        }
+    }
+    Ok(())
+}
+
+fn done() -> CommandResult {
+    Ok(CommandOutput::Done)
+}
+
+#[cfg(test)]
+pub(crate) mod test_support {
+    use super::*;
+
+    /// An image with brokers `ids` registered (epoch = 10 + id) and unfenced.
+    pub(crate) fn image_with_brokers(ids: &[i32]) -> MetadataImage {
+        let mut image = MetadataImage::default();
+        for &id in ids {
+            let offset = 10 + id as u64;
+            let r = image.apply(
+                offset,
+                &MetadataCommand::RegisterBroker {
+                    broker_id: id,
+                    incarnation_id: Uuid::from_u128(id as u128 + 1),
+                    host: "127.0.0.1".into(),
+                    port: 9092,
+                    rack: None,
+                    timestamp_ms: 0,
+                },
+            );
+            assert_eq!(
+                r,
+                Ok(CommandOutput::BrokerRegistered {
+                    broker_epoch: offset as i64
+                })
+            );
+            unfence(&mut image, id);
+        }
+        image
+    }
+
+    pub(crate) fn unfence(image: &mut MetadataImage, id: i32) {
+        let epoch = image.broker(id).unwrap().broker_epoch;
+        let offset = image.offset() + 1;
+        image
+            .apply(
+                offset,
+                &MetadataCommand::UnfenceBroker {
+                    broker_id: id,
+                    broker_epoch: epoch,
+                },
+            )
+            .unwrap();
+    }
+
+    pub(crate) fn fence(image: &mut MetadataImage, id: i32) {
+        let epoch = image.broker(id).unwrap().broker_epoch;
+        let offset = image.offset() + 1;
+        image
+            .apply(
+                offset,
+                &MetadataCommand::FenceBroker {
+                    broker_id: id,
+                    broker_epoch: epoch,
+                },
+            )
+            .unwrap();
+    }
+
+    /// Applies at the next offset.
+    pub(crate) fn apply(image: &mut MetadataImage, command: MetadataCommand) -> CommandResult {
+        let offset = image.offset() + 1;
+        image.apply(offset, &command)
+    }
+
+    pub(crate) fn create_topic(
+        image: &mut MetadataImage,
+        name: &str,
+        id: u128,
+        assignments: Vec<Vec<i32>>,
+    ) -> CommandResult {
+        apply(
+            image,
+            MetadataCommand::CreateTopic {
+                name: name.into(),
+                topic_id: Uuid::from_u128(id),
+                assignments,
+                configs: BTreeMap::new(),
+            },
+        )
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::test_support::*;
+    use super::*;
+
+    #[test]
+    fn snapshot_bytes_round_trip_and_rebuild_the_id_index() {
+        let mut image = image_with_brokers(&[1, 2, 3]);
+        create_topic(&mut image, "a", 1, vec![vec![1, 2], vec![2, 3]]).unwrap();
+        create_topic(&mut image, "b", 2, vec![vec![3]]).unwrap();
+        apply(
+            &mut image,
+            MetadataCommand::AlterBrokerConfig {
+                broker_id: Some(2),
+                ops: vec![ConfigOp::Set {
+                    name: "log.retention.ms".into(),
+                    value: "5".into(),
+                }],
+            },
+        )
+        .unwrap();
+        let bytes = image.to_snapshot_bytes().unwrap();
+        let back = MetadataImage::from_snapshot_bytes(&bytes).unwrap();
+        assert_eq!(back, image);
+        assert_eq!(back.topic_by_id(&Uuid::from_u128(2)).unwrap().name, "b");
+        assert_eq!(back.broker_configs(2).get("log.retention.ms").unwrap(), "5");
+        assert!(back.broker_configs(1).is_empty());
+    }
+
+    #[test]
+    fn a_rejected_command_changes_nothing_but_the_offset() {
+        let mut image = image_with_brokers(&[1]);
+        create_topic(&mut image, "a", 1, vec![vec![1]]).unwrap();
+        let before = image.clone();
+        let r = create_topic(&mut image, "a", 2, vec![vec![1]]);
+        assert_eq!(r, Err(CommandError::TopicAlreadyExists("a".into())));
+        assert_eq!(image.offset(), before.offset() + 1);
+        let mut rewound = image.clone();
+        rewound.offset = before.offset;
+        assert_eq!(rewound, before);
+    }
+
+    #[test]
+    fn same_commands_same_image() {
+        let build = || {
+            let mut image = image_with_brokers(&[1, 2, 3]);
+            create_topic(&mut image, "x", 9, vec![vec![3, 1], vec![1, 2], vec![2, 3]]).unwrap();
+            fence(&mut image, 3);
+            image
+        };
+        assert_eq!(
+            build().to_snapshot_bytes().unwrap(),
+            build().to_snapshot_bytes().unwrap()
+        );
+    }
+}

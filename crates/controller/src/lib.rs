@@ -1,0 +1,66 @@
+//! sluice-controller: the controller quorum. Cluster metadata (brokers, topics, partitions,
+//! replica assignments, leaders, ISRs, configs) is a log of [`MetadataCommand`]s replicated with
+//! openraft (the analogue of KRaft's `__cluster_metadata`); every controller applies the
+//! committed commands to a [`MetadataImage`] and publishes it. Controllers talk to each other on
+//! their own listener (Kafka's `controller.listener.names`).
+//!
+//! # Layout
+//! - `controller`: [`Controller`] (start, propose from any node, image, leader, shutdown),
+//!   [`ControllerStatus`]; bootstrap of the quorum membership.
+//! - `config`: [`ControllerConfig`] and its defaults.
+//! - `command`: [`MetadataCommand`], [`CommandResult`] = [`CommandOutput`] or [`CommandError`]
+//!   (with its Kafka error code).
+//! - `image`: [`MetadataImage`] and the rules that apply commands to it (sans I/O; submodules
+//!   `brokers`, `topics`, `partitions`).
+//! - `voters`: [`parse_quorum_voters`] for `controller.quorum.voters`.
+//! - `raft_types`: the openraft type configuration.
+//! - `log_store`: the durable Raft log and vote (openraft `RaftLogStorage`).
+//! - `state_machine`: the image as openraft's state machine, snapshots on disk.
+//! - `record_file`: CRC-32C framed records and atomic file replacement, for all files above.
+//! - `rpc`: controller RPC messages and frames; `network`: the client side (openraft
+//!   `RaftNetwork`); `server`: the controller listener.
+//! - `error`: [`ControllerError`].
+//!
+//! # Data directory
+//! ```text
+//! raft-log          Raft log entries (see log_store)
+//! raft-vote         current term and vote
+//! raft-committed    last committed log id known
+//! raft-snapshot     newest snapshot: metadata + serialized image (see state_machine)
+//! ```
+//!
+//! # Not yet here
+//! The broker does not use this crate yet; heartbeat-driven fencing, leader election and
+//! replica placement are decided by callers and written as commands.
+
+mod command;
+mod config;
+mod controller;
+mod error;
+mod image;
+mod log_store;
+mod network;
+mod raft_types;
+mod record_file;
+mod rpc;
+mod server;
+mod state_machine;
+#[cfg(test)]
+mod storage_suite_tests;
+mod voters;
+
+pub use command::CommandError;
+pub use command::CommandOutput;
+pub use command::CommandResult;
+pub use command::ConfigOp;
+pub use command::MetadataCommand;
+pub use config::ControllerConfig;
+pub use controller::Controller;
+pub use controller::ControllerRole;
+pub use controller::ControllerStatus;
+pub use error::ControllerError;
+pub use image::BrokerRegistration;
+pub use image::MetadataImage;
+pub use image::PartitionState;
+pub use image::TopicImage;
+pub use voters::parse_quorum_voters;

@@ -1,0 +1,223 @@
+//! The controller listener (Kafka's `controller.listener.names` idea): accepts connections from
+//! peer controllers and serves their RPCs against the local Raft node.
+//!
+//! Each connection is served by its own task, one request at a time (the protocol is
+//! request/response, see `rpc`). Limits: at most `max_connections` connections (more are closed
+//! at once), frame length checked before allocating, a frame body must arrive within
+//! `request_timeout` of its header, an idle connection is closed after `idle_timeout`, snapshot
+//! chunks must lie within [`SNAPSHOT_BYTES_MAX`]. A frame
+//! that is too long or does not decode closes that connection only, with a warning saying why.
+//! On shutdown the accept loop stops and every connection task is ended and awaited.
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::Duration;
+
+use tokio::net::TcpListener;
+use tokio::net::TcpStream;
+use tokio::sync::watch;
+use tokio::sync::Semaphore;
+use tokio::task::JoinSet;
+
+use crate::controller::propose_local;
+use crate::raft_types::NodeId;
+use crate::raft_types::Raft;
+use crate::rpc::decode_body;
+use crate::rpc::encode_frame;
+use crate::rpc::read_frame_body;
+use crate::rpc::read_frame_header;
+use crate::rpc::write_frame;
+use crate::rpc::RpcRequest;
+use crate::rpc::RpcRequestBody;
+use crate::rpc::RpcResponse;
+
+/// Time a request may take beyond `request_timeout` (a forwarded proposal waits up to
+/// `propose_timeout` for its commit, then answers).
+const HANDLER_GRACE: Duration = Duration::from_secs(1);
+
+/// Largest snapshot a follower accepts (the serialized metadata image).
+pub(crate) const SNAPSHOT_BYTES_MAX: u64 = 1 << 30;
+
+#[derive(Clone, Debug)]
+pub(crate) struct ServerSettings {
+    pub node_id: NodeId,
+    pub frame_bytes_max: usize,
+    pub max_connections: usize,
+    pub idle_timeout: Duration,
+    pub request_timeout: Duration,
+    /// How long a forwarded proposal may wait for its commit.
+    pub propose_timeout: Duration,
+}
+
+/// Resolves once `shutdown` is set (or its sender is gone).
+async fn stopped(shutdown: &mut watch::Receiver<bool>) {
+    let _ = shutdown.wait_for(|&stop| stop).await;
+}
+
+/// Serves `listener` until `shutdown` is set, then ends and awaits every connection task.
+pub(crate) async fn serve(
+    listener: TcpListener,
+    raft: Raft,
+    settings: ServerSettings,
+    mut shutdown: watch::Receiver<bool>,
+) {
+    let settings = Arc::new(settings);
+    let permits = Arc::new(Semaphore::new(settings.max_connections));
+    let mut connections = JoinSet::new();
+    loop {
+        let accepted = tokio::select! {
+            _ = stopped(&mut shutdown) => break,
+            accepted = listener.accept() => accepted,
+        };
+        while connections.try_join_next().is_some() {}
+        match accepted {
+            Ok((stream, peer)) => {
+                let Ok(permit) = permits.clone().try_acquire_owned() else {
+                    tracing::warn!(
+                        %peer,
+                        limit = settings.max_connections,
+                        "refusing a controller connection: too many open"
+                    );
+                    continue;
+                };
+                let raft = raft.clone();
+                let settings = settings.clone();
+                let shutdown = shutdown.clone();
+                connections.spawn(async move {
+                    serve_connection(stream, peer, raft, settings, shutdown).await;
+                    drop(permit);
+                });
+            }
+            Err(e) => {
+                // Out of file descriptors and the like: back off instead of spinning.
+                tracing::warn!("controller listener accept failed: {e}");
+                tokio::select! {
+                    _ = stopped(&mut shutdown) => break,
+                    _ = tokio::time::sleep(Duration::from_millis(100)) => {}
+                }
+            }
+        }
+    }
+    connections.shutdown().await;
+}
+
+async fn serve_connection(
+    mut stream: TcpStream,
+    peer: SocketAddr,
+    raft: Raft,
+    settings: Arc<ServerSettings>,
+    mut shutdown: watch::Receiver<bool>,
+) {
+    let _ = stream.set_nodelay(true);
+    let max = settings.frame_bytes_max;
+    loop {
+        let next_header = read_frame_header(&mut stream, max);
+        let header = tokio::select! {
+            _ = stopped(&mut shutdown) => return,
+            header = tokio::time::timeout(settings.idle_timeout, next_header) => header,
+        };
+        let length = match header {
+            Err(_) => {
+                tracing::debug!(%peer, "closing an idle controller connection");
+                return;
+            }
+            Ok(Ok(None)) => return,
+            Ok(Ok(Some(length))) => length,
+            Ok(Err(e)) => {
+                tracing::warn!(%peer, "closing controller connection: {e}");
+                return;
+            }
+        };
+        let body = match tokio::time::timeout(
+            settings.request_timeout,
+            read_frame_body(&mut stream, length),
+        )
+        .await
+        {
+            Err(_) => {
+                tracing::warn!(%peer, "closing controller connection: frame body too slow");
+                return;
+            }
+            Ok(Err(e)) => {
+                tracing::warn!(%peer, "closing controller connection: {e}");
+                return;
+            }
+            Ok(Ok(body)) => body,
+        };
+        let request: RpcRequest = match decode_body(&body) {
+            Ok(request) => request,
+            Err(e) => {
+                tracing::warn!(%peer, "closing controller connection: {e}");
+                return;
+            }
+        };
+        if let RpcRequestBody::InstallSnapshot(chunk) = &request.body {
+            // The receiver writes each chunk at its offset into an in-memory buffer: an offset
+            // far past the end would make it allocate that much.
+            let end = chunk.offset.saturating_add(chunk.data.len() as u64);
+            if end > SNAPSHOT_BYTES_MAX {
+                tracing::warn!(
+                    %peer,
+                    end,
+                    limit = SNAPSHOT_BYTES_MAX,
+                    "closing controller connection: snapshot chunk past the size limit"
+                );
+                return;
+            }
+        }
+        let response = if request.to != settings.node_id {
+            tracing::warn!(%peer, to = request.to, "controller request for another node id");
+            RpcResponse::WrongNode {
+                node_id: settings.node_id,
+            }
+        } else {
+            // The Raft node answers within its own timeouts; this bounds a stuck one.
+            let deadline = settings.request_timeout + HANDLER_GRACE;
+            let handled = tokio::time::timeout(deadline, handle(&raft, request.body, &settings));
+            tokio::select! {
+                _ = stopped(&mut shutdown) => return,
+                response = handled => match response {
+                    Ok(response) => response,
+                    Err(_) => {
+                        tracing::warn!(%peer, "closing controller connection: no answer in time");
+                        return;
+                    }
+                },
+            }
+        };
+        let frame = match encode_frame(&response, max) {
+            Ok(frame) => frame,
+            Err(e) => {
+                tracing::warn!(%peer, "closing controller connection: cannot answer: {e}");
+                return;
+            }
+        };
+        match tokio::time::timeout(settings.request_timeout, write_frame(&mut stream, &frame)).await
+        {
+            Ok(Ok(())) => {}
+            Ok(Err(e)) => {
+                tracing::debug!(%peer, "controller connection lost: {e}");
+                return;
+            }
+            Err(_) => {
+                tracing::warn!(%peer, "closing controller connection: response not taken in time");
+                return;
+            }
+        }
+    }
+}
+
+async fn handle(raft: &Raft, body: RpcRequestBody, settings: &ServerSettings) -> RpcResponse {
+    match body {
+        RpcRequestBody::AppendEntries(rpc) => {
+            RpcResponse::AppendEntries(raft.append_entries(rpc).await)
+        }
+        RpcRequestBody::Vote(rpc) => RpcResponse::Vote(raft.vote(rpc).await),
+        RpcRequestBody::InstallSnapshot(rpc) => {
+            RpcResponse::InstallSnapshot(raft.install_snapshot(rpc).await)
+        }
+        RpcRequestBody::Propose(command) => {
+            RpcResponse::Propose(propose_local(raft, command, settings.propose_timeout).await)
+        }
+    }
+}

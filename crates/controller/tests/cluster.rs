@@ -1,0 +1,448 @@
+//! Controller quorums in one process: real openraft nodes, real TCP on 127.0.0.1 ephemeral
+//! ports, real files in temporary directories. Every wait polls a condition with a deadline.
+#![allow(clippy::unwrap_used)]
+
+use std::collections::BTreeMap;
+use std::collections::BTreeSet;
+use std::net::SocketAddr;
+use std::path::Path;
+use std::sync::Arc;
+use std::time::Duration;
+
+use sluice_controller::CommandError;
+use sluice_controller::CommandOutput;
+use sluice_controller::ConfigOp;
+use sluice_controller::Controller;
+use sluice_controller::ControllerConfig;
+use sluice_controller::ControllerError;
+use sluice_controller::ControllerRole;
+use sluice_controller::MetadataCommand;
+use sluice_controller::MetadataImage;
+use tokio::io::AsyncReadExt;
+use tokio::io::AsyncWriteExt;
+use tokio::net::TcpListener;
+use tokio::net::TcpStream;
+use tokio::time::Instant;
+use uuid::Uuid;
+
+/// Upper bound of every wait; a healthy run needs a small fraction of it.
+const WAIT: Duration = Duration::from_secs(20);
+
+async fn wait_for<T>(what: &str, mut check: impl FnMut() -> Option<T>) -> T {
+    let deadline = Instant::now() + WAIT;
+    loop {
+        if let Some(value) = check() {
+            return value;
+        }
+        assert!(Instant::now() < deadline, "timed out waiting for {what}");
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+}
+
+fn fast_config(node_id: u64, voters: &BTreeMap<u64, SocketAddr>, dir: &Path) -> ControllerConfig {
+    let mut config = ControllerConfig::new(node_id, voters.clone(), voters[&node_id], dir);
+    config.heartbeat_interval_ms = 50;
+    config.election_timeout_ms = 300;
+    config.request_timeout_ms = 5000;
+    config
+}
+
+struct Cluster {
+    voters: BTreeMap<u64, SocketAddr>,
+    dirs: BTreeMap<u64, tempfile::TempDir>,
+    /// The running nodes.
+    nodes: BTreeMap<u64, Controller>,
+    tweak: fn(&mut ControllerConfig),
+}
+
+impl Cluster {
+    async fn start(size: u64, tweak: fn(&mut ControllerConfig)) -> Cluster {
+        let _ = tracing_subscriber::fmt()
+            .with_env_filter(tracing_subscriber::EnvFilter::from_default_env())
+            .with_test_writer()
+            .try_init();
+        let mut listeners = BTreeMap::new();
+        for id in 1..=size {
+            listeners.insert(id, TcpListener::bind("127.0.0.1:0").await.unwrap());
+        }
+        let mut cluster = Cluster {
+            voters: listeners
+                .iter()
+                .map(|(&id, l)| (id, l.local_addr().unwrap()))
+                .collect(),
+            dirs: (1..=size)
+                .map(|id| (id, tempfile::tempdir().unwrap()))
+                .collect(),
+            nodes: BTreeMap::new(),
+            tweak,
+        };
+        for (id, listener) in listeners {
+            let controller = Controller::start_with_listener(cluster.config(id), listener)
+                .await
+                .unwrap();
+            cluster.nodes.insert(id, controller);
+        }
+        cluster
+    }
+
+    fn config(&self, id: u64) -> ControllerConfig {
+        let mut config = fast_config(id, &self.voters, self.dirs[&id].path());
+        (self.tweak)(&mut config);
+        config
+    }
+
+    fn node(&self, id: u64) -> &Controller {
+        &self.nodes[&id]
+    }
+
+    async fn stop(&mut self, id: u64) {
+        self.nodes.remove(&id).unwrap().shutdown().await.unwrap();
+    }
+
+    /// Starts node `id` again from its data directory, on its old port.
+    async fn restart(&mut self, id: u64) {
+        let controller = Controller::start(self.config(id)).await.unwrap();
+        self.nodes.insert(id, controller);
+    }
+
+    /// Waits until every running node names the same running node as leader, and it leads.
+    async fn leader(&self) -> u64 {
+        wait_for("a leader known to every running node", || {
+            let leaders: BTreeSet<Option<u64>> = self.nodes.values().map(|c| c.leader()).collect();
+            match leaders.into_iter().collect::<Vec<_>>()[..] {
+                [Some(leader)]
+                    if self
+                        .nodes
+                        .get(&leader)
+                        .is_some_and(|c| c.status().role == ControllerRole::Leader) =>
+                {
+                    Some(leader)
+                }
+                _ => None,
+            }
+        })
+        .await
+    }
+
+    fn followers(&self, leader: u64) -> Vec<u64> {
+        self.nodes
+            .keys()
+            .copied()
+            .filter(|&id| id != leader)
+            .collect()
+    }
+
+    /// Waits until every running node has applied at least up to what node `reference` has
+    /// applied now, and all images are equal; returns the image.
+    async fn converged(&self, reference: u64) -> Arc<MetadataImage> {
+        let offset = self.node(reference).image().borrow().offset();
+        wait_for("every image to converge", || {
+            let images: Vec<Arc<MetadataImage>> = self
+                .nodes
+                .values()
+                .map(|c| c.image().borrow().clone())
+                .collect();
+            let first = &images[0];
+            (first.offset() >= offset && images.iter().all(|i| i == first)).then(|| first.clone())
+        })
+        .await
+    }
+
+    async fn shutdown(self) {
+        for controller in self.nodes.values() {
+            controller.shutdown().await.unwrap();
+        }
+    }
+}
+
+fn register(broker_id: i32) -> MetadataCommand {
+    MetadataCommand::RegisterBroker {
+        broker_id,
+        incarnation_id: Uuid::from_u128(broker_id as u128 + 100),
+        host: "127.0.0.1".into(),
+        port: 9092 + broker_id as u16,
+        rack: None,
+        timestamp_ms: 1_000,
+    }
+}
+
+fn set_broker_config(broker_id: i32, value: usize) -> MetadataCommand {
+    MetadataCommand::AlterBrokerConfig {
+        broker_id: Some(broker_id),
+        ops: vec![ConfigOp::Set {
+            name: "log.retention.ms".into(),
+            value: value.to_string(),
+        }],
+    }
+}
+
+async fn registered_epoch(controller: &Controller, broker_id: i32) -> i64 {
+    match controller.propose(register(broker_id)).await.unwrap() {
+        Ok(CommandOutput::BrokerRegistered { broker_epoch }) => broker_epoch,
+        other => panic!("registration of broker {broker_id}: {other:?}"),
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn three_nodes_elect_a_leader_and_commit_proposals_made_on_followers() {
+    let cluster = Cluster::start(3, |_| {}).await;
+    let leader = cluster.leader().await;
+    let followers = cluster.followers(leader);
+    let (a, b) = (cluster.node(followers[0]), cluster.node(followers[1]));
+
+    let epoch = registered_epoch(a, 1).await;
+    // The proposer reads its own write.
+    assert_eq!(a.image().borrow().broker(1).unwrap().broker_epoch, epoch);
+    let unfenced = b
+        .propose(MetadataCommand::UnfenceBroker {
+            broker_id: 1,
+            broker_epoch: epoch,
+        })
+        .await
+        .unwrap();
+    assert_eq!(unfenced, Ok(CommandOutput::Done));
+    let create = MetadataCommand::CreateTopic {
+        name: "orders".into(),
+        topic_id: Uuid::from_u128(42),
+        assignments: vec![vec![1], vec![1]],
+        configs: BTreeMap::new(),
+    };
+    assert_eq!(
+        a.propose(create.clone()).await.unwrap(),
+        Ok(CommandOutput::Done)
+    );
+    // A rejected command is a result, not a failure of the quorum.
+    assert_eq!(
+        b.propose(create).await.unwrap(),
+        Err(CommandError::TopicAlreadyExists("orders".into()))
+    );
+
+    let image = cluster.converged(leader).await;
+    let broker = image.broker(1).unwrap();
+    assert_eq!(broker.broker_epoch, epoch);
+    assert!(!broker.fenced);
+    let topic = image.topic("orders").unwrap();
+    assert_eq!(topic.partitions.len(), 2);
+    assert_eq!(topic.partitions[1].leader, Some(1));
+    for controller in cluster.nodes.values() {
+        let status = controller.status();
+        assert_eq!(status.voters, vec![1, 2, 3]);
+        assert_eq!(status.leader, Some(leader));
+    }
+    cluster.shutdown().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn losing_the_leader_elects_another_and_proposals_continue() {
+    let mut cluster = Cluster::start(3, |_| {}).await;
+    let first = cluster.leader().await;
+    registered_epoch(cluster.node(first), 1).await;
+
+    cluster.stop(first).await;
+    let second = cluster.leader().await;
+    assert_ne!(second, first);
+    let running: Vec<u64> = cluster.nodes.keys().copied().collect();
+    for (i, id) in running.into_iter().enumerate() {
+        registered_epoch(cluster.node(id), 2 + i as i32).await;
+    }
+    let image = cluster.converged(second).await;
+    assert_eq!(
+        image.brokers().keys().copied().collect::<Vec<_>>(),
+        vec![1, 2, 3]
+    );
+    cluster.shutdown().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_restarted_node_catches_up_from_its_data_dir() {
+    let mut cluster = Cluster::start(3, |_| {}).await;
+    let leader = cluster.leader().await;
+    let node = cluster.followers(leader)[0];
+    for broker in 1..=3 {
+        registered_epoch(cluster.node(leader), broker).await;
+    }
+    cluster.converged(leader).await;
+    cluster.stop(node).await;
+
+    for broker in 4..=6 {
+        registered_epoch(cluster.node(leader), broker).await;
+    }
+    cluster.restart(node).await;
+    let leader = cluster.leader().await;
+    registered_epoch(cluster.node(node), 7).await;
+    let image = cluster.converged(leader).await;
+    assert_eq!(image.brokers().len(), 7);
+    assert!(cluster.node(node).status().voters.contains(&node));
+    cluster.shutdown().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_whole_quorum_restarts_with_its_metadata() {
+    let mut cluster = Cluster::start(3, |_| {}).await;
+    let leader = cluster.leader().await;
+    for broker in 1..=3 {
+        registered_epoch(cluster.node(leader), broker).await;
+    }
+    let before = cluster.converged(leader).await;
+    for id in 1..=3 {
+        cluster.stop(id).await;
+    }
+    for id in 1..=3 {
+        cluster.restart(id).await;
+    }
+    let leader = cluster.leader().await;
+    registered_epoch(cluster.node(leader), 4).await;
+    let after = cluster.converged(leader).await;
+    for (id, broker) in before.brokers() {
+        assert_eq!(after.broker(*id), Some(broker));
+    }
+    assert_eq!(after.brokers().len(), 4);
+    for controller in cluster.nodes.values() {
+        assert_eq!(controller.status().voters, vec![1, 2, 3]);
+    }
+    cluster.shutdown().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn snapshots_purge_the_log_and_a_node_down_past_the_purge_gets_the_snapshot() {
+    let mut cluster = Cluster::start(3, |c| {
+        c.snapshot_interval_entries = 10;
+        c.log_entries_kept_after_snapshot = 0;
+        c.snapshot_chunk_bytes = 256;
+    })
+    .await;
+    let leader = cluster.leader().await;
+    let lagging = cluster.followers(leader)[0];
+    cluster.stop(lagging).await;
+    let lagging_log_end = 10;
+
+    let leader = cluster.leader().await;
+    for i in 0..40 {
+        let result = cluster
+            .node(leader)
+            .propose(set_broker_config(i as i32 % 4, i))
+            .await
+            .unwrap();
+        assert_eq!(result, Ok(CommandOutput::Done));
+    }
+    let status = wait_for("a snapshot and a purge on the leader", || {
+        let status = cluster.node(leader).status();
+        (status.snapshot_index.unwrap_or(0) >= 30
+            && status.purged_index.unwrap_or(0) > lagging_log_end)
+            .then_some(status)
+    })
+    .await;
+    assert!(status.purged_index <= status.snapshot_index);
+
+    cluster.restart(lagging).await;
+    let image = cluster.converged(leader).await;
+    assert_eq!(image.broker_configs(3)["log.retention.ms"], "39");
+    let restarted = cluster.node(lagging).status();
+    assert!(
+        restarted
+            .snapshot_index
+            .is_some_and(|i| i > lagging_log_end),
+        "the lagging node installed a snapshot: {restarted:?}"
+    );
+    cluster.shutdown().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_single_node_is_a_cluster_of_one() {
+    let mut cluster = Cluster::start(1, |_| {}).await;
+    assert_eq!(cluster.leader().await, 1);
+    let epoch = registered_epoch(cluster.node(1), 1).await;
+    assert_eq!(
+        cluster
+            .node(1)
+            .image()
+            .borrow()
+            .broker(1)
+            .unwrap()
+            .broker_epoch,
+        epoch
+    );
+
+    cluster.stop(1).await;
+    cluster.restart(1).await;
+    assert_eq!(cluster.leader().await, 1);
+    wait_for("the image replayed from the log", || {
+        cluster.node(1).image().borrow().broker(1).map(|_| ())
+    })
+    .await;
+    registered_epoch(cluster.node(1), 2).await;
+    assert_eq!(cluster.node(1).image().borrow().brokers().len(), 2);
+
+    let huge = MetadataCommand::AlterBrokerConfig {
+        broker_id: None,
+        ops: vec![ConfigOp::Set {
+            name: "x".into(),
+            value: "x".repeat(17 << 20),
+        }],
+    };
+    let err = cluster.node(1).propose(huge).await.unwrap_err();
+    assert!(
+        matches!(err, ControllerError::CommandTooLarge { .. }),
+        "{err}"
+    );
+
+    let node = cluster.node(1).clone();
+    cluster.shutdown().await;
+    let err = node.propose(register(3)).await.unwrap_err();
+    assert!(matches!(err, ControllerError::Shutdown), "{err}");
+}
+
+/// Reads until the peer closes the connection; fails if it stays open past the deadline.
+async fn assert_closed(stream: &mut TcpStream, what: &str) {
+    let mut buf = [0u8; 64];
+    let closed = tokio::time::timeout(WAIT, async {
+        loop {
+            match stream.read(&mut buf).await {
+                Ok(0) | Err(_) => return,
+                Ok(_) => {}
+            }
+        }
+    })
+    .await;
+    assert!(closed.is_ok(), "{what}: connection still open");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn bad_frames_close_only_their_connection() {
+    let cluster = Cluster::start(1, |c| c.request_timeout_ms = 1000).await;
+    assert_eq!(cluster.leader().await, 1);
+    let addr = cluster.node(1).local_addr();
+    let mut bystander = TcpStream::connect(addr).await.unwrap();
+
+    let mut undecodable = 5u32.to_be_bytes().to_vec();
+    undecodable.extend_from_slice(&[0xff; 5]);
+    let cases: Vec<(&str, Vec<u8>)> = vec![
+        ("undecodable body", undecodable),
+        (
+            "length over the limit",
+            (64u32 << 20).to_be_bytes().to_vec(),
+        ),
+        ("maximal length", u32::MAX.to_be_bytes().to_vec()),
+        ("zero length", 0u32.to_be_bytes().to_vec()),
+        ("an HTTP request", b"GET / HTTP/1.1\r\n\r\n".to_vec()),
+        (
+            "a body that never arrives",
+            [&100u32.to_be_bytes()[..], &[1u8; 10]].concat(),
+        ),
+    ];
+    for (what, bytes) in cases {
+        let mut stream = TcpStream::connect(addr).await.unwrap();
+        stream.write_all(&bytes).await.unwrap();
+        assert_closed(&mut stream, what).await;
+    }
+
+    // The other connection is untouched and the controller still serves.
+    let mut buf = [0u8; 1];
+    let idle = tokio::time::timeout(Duration::from_millis(200), bystander.read(&mut buf)).await;
+    assert!(
+        idle.is_err(),
+        "the bystander connection was closed: {idle:?}"
+    );
+    registered_epoch(cluster.node(1), 1).await;
+    cluster.shutdown().await;
+}
