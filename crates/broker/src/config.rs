@@ -297,6 +297,12 @@ const BROKER_KEYS: &[BrokerKey] = &[
         Use::Used,
     ),
     key(
+        "producer.id.expiration.ms",
+        ConfigType::Int,
+        Check::AtLeast(1),
+        Use::Used,
+    ),
+    key(
         "transaction.abort.timed.out.transaction.cleanup.interval.ms",
         ConfigType::Int,
         Check::AtLeast(1),
@@ -603,6 +609,10 @@ impl BrokerConfig {
     }
     pub fn retention_check_interval_ms(&self) -> u64 {
         self.int("log.retention.check.interval.ms", 300_000) as u64
+    }
+    /// How long a partition keeps an idle producer's state (`producer.id.expiration.ms`).
+    pub fn producer_id_expiration_ms(&self) -> i64 {
+        self.int("producer.id.expiration.ms", 86_400_000)
     }
     /// Whether compacted topics are cleaned (`log.cleaner.enable`).
     pub fn cleaner_enable(&self) -> bool {

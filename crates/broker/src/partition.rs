@@ -7,7 +7,7 @@ use std::sync::atomic::{AtomicI32, AtomicI64, Ordering};
 use std::sync::Arc;
 
 use bytes::Bytes;
-use sluice_log::{AppendInfo, Log, LogError};
+use sluice_log::{AppendInfo, AppendOrigin, Log, LogError};
 use tokio::sync::Notify;
 
 pub struct Partition {
@@ -17,7 +17,8 @@ pub struct Partition {
     /// invariant: log_start_offset <= high_watermark <= log_end_offset
     high_watermark: AtomicI64,
     leader_epoch: AtomicI32,
-    /// Woken on every append that moves the high watermark: long-polling fetches wait here.
+    /// Woken on every append that moves the high watermark (and so, with one replica, on every
+    /// move of the last stable offset: markers are appends): long-polling fetches wait here.
     appended: Notify,
 }
 
@@ -51,10 +52,61 @@ impl Partition {
         self.log.log_end_offset()
     }
 
-    /// Appends validated batches as leader and advances the high watermark to what the ISR
+    /// The last stable offset: below it every transaction is decided, and read_committed
+    /// consumers read nothing at or above it. invariant: log_start_offset <= last_stable_offset
+    /// <= high_watermark.
+    pub fn last_stable_offset(&self) -> i64 {
+        // The high watermark first: a transaction opening after this read starts at or above it.
+        let hw = self.high_watermark();
+        self.log
+            .first_unstable_offset()
+            .map_or(hw, |first| first.min(hw))
+    }
+
+    /// Appends batches the broker itself writes (group and transaction coordinators: their
+    /// state, transactional offset commits, markers) as leader, with
+    /// [`AppendOrigin::Coordinator`] checks, and advances the high watermark to what the ISR
     /// (here: this replica alone) holds.
     pub fn append_as_leader(&self, records: &Bytes) -> Result<AppendInfo, LogError> {
-        let info = self.log.append(records, self.leader_epoch())?;
+        self.append_with_origin(records, AppendOrigin::Coordinator)
+    }
+
+    /// Appends a Produce request's validated batches as leader: [`AppendOrigin::Client`]
+    /// checks (sequence numbers, duplicates, no control batches).
+    pub fn append_from_client(&self, records: &Bytes) -> Result<AppendInfo, LogError> {
+        self.append_with_origin(records, AppendOrigin::Client)
+    }
+
+    /// Appends as leader with the checks of `origin`, then advances the high watermark.
+    pub fn append_with_origin(
+        &self,
+        records: &Bytes,
+        origin: AppendOrigin,
+    ) -> Result<AppendInfo, LogError> {
+        let info = self
+            .log
+            .append_with_origin(records, self.leader_epoch(), origin)?;
+        self.maybe_advance_high_watermark();
+        Ok(info)
+    }
+
+    /// Writes a COMMIT (`commit`) or ABORT transaction marker for `producer_id` as leader (see
+    /// [`Log::append_control`] for what it checks and records) and advances the high
+    /// watermark, waking fetches (a read_committed fetch waits for the last stable offset).
+    pub fn append_control(
+        &self,
+        producer_id: i64,
+        producer_epoch: i16,
+        commit: bool,
+        coordinator_epoch: i32,
+    ) -> Result<AppendInfo, LogError> {
+        let info = self.log.append_control(
+            producer_id,
+            producer_epoch,
+            commit,
+            coordinator_epoch,
+            self.leader_epoch(),
+        )?;
         self.maybe_advance_high_watermark();
         Ok(info)
     }

@@ -483,12 +483,23 @@ impl ReplicaManager {
         Ok(())
     }
 
-    /// One pass of time- and size-based retention over every partition.
+    /// One pass of time- and size-based retention over every partition, which also forgets
+    /// producers idle for `producer.id.expiration.ms` (Kafka runs both on the same schedule).
     pub fn apply_retention(&self) {
+        let now = self.clock.now_ms();
+        let producer_max_age_ms = self.config.producer_id_expiration_ms();
         for topic in self.topics() {
             for p in &topic.partitions {
                 if let Err(e) = p.log.apply_retention(p.high_watermark()) {
                     tracing::warn!("retention of {}-{} failed: {e}", topic.name, p.index);
+                }
+                let expired = p.log.expire_producers(now, producer_max_age_ms);
+                if expired > 0 {
+                    tracing::debug!(
+                        "{}-{}: forgot {expired} idle producer(s)",
+                        topic.name,
+                        p.index
+                    );
                 }
             }
         }

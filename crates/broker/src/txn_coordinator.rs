@@ -20,6 +20,10 @@ use crate::replica_manager::{AdminError, ReplicaManager, Topic};
 
 pub const TXN_STATE_TOPIC: &str = "__transaction_state";
 
+/// The coordinator epoch on markers. A single node's coordinator never moves; with
+/// replication it becomes the leader epoch of the `__transaction_state` partition.
+const COORDINATOR_EPOCH: i32 = 0;
+
 pub struct TxnService {
     inner: Mutex<TxnCoordinator>,
     topic: Arc<Topic>,
@@ -124,10 +128,12 @@ pub async fn write_markers(broker: &Broker, m: &Markers) -> Result<(), ErrorCode
             );
             continue;
         };
-        append_control(&partition, m.producer_id, m.producer_epoch, m.commit).map_err(|e| {
-            tracing::error!("cannot write a transaction marker to {topic}-{index}: {e}");
-            ErrorCode::KAFKA_STORAGE_ERROR
-        })?;
+        partition
+            .append_control(m.producer_id, m.producer_epoch, m.commit, COORDINATOR_EPOCH)
+            .map_err(|e| {
+                tracing::error!("cannot write a transaction marker to {topic}-{index}: {e}");
+                e.error_code()
+            })?;
     }
     Ok(())
 }
@@ -153,52 +159,4 @@ pub async fn run_timer(
             }
         }
     }
-}
-
-/// A control batch (COMMIT or ABORT) appended to `partition`.
-fn append_control(
-    partition: &crate::partition::Partition,
-    producer_id: i64,
-    producer_epoch: i16,
-    commit: bool,
-) -> Result<(), String> {
-    use bytes::{BufMut, Bytes, BytesMut};
-    use sluice_log::record_codec::{encode_batch, Record};
-    use sluice_protocol::batch::{BatchHeader, MAGIC_V2};
-    let now = now_ms();
-    let mut key = BytesMut::new();
-    key.put_i16(0);
-    key.put_i16(i16::from(commit));
-    let mut value = BytesMut::new();
-    value.put_i16(0);
-    value.put_i32(0);
-    let record = Record {
-        offset: 0,
-        timestamp: now,
-        attributes: 0,
-        key: Some(key.freeze()),
-        value: Some(value.freeze()),
-        headers: Vec::new(),
-    };
-    // Transactional (bit 4) and control (bit 5).
-    let template = BatchHeader {
-        base_offset: 0,
-        batch_length: 0,
-        partition_leader_epoch: -1,
-        magic: MAGIC_V2,
-        crc: 0,
-        attributes: (1 << 4) | (1 << 5),
-        last_offset_delta: 0,
-        base_timestamp: now,
-        max_timestamp: now,
-        producer_id,
-        producer_epoch,
-        base_sequence: -1,
-        records_count: 0,
-    };
-    let batch = encode_batch(&template, &[record]).map_err(|e| e.to_string())?;
-    partition
-        .append_as_leader(&Bytes::from(batch))
-        .map(|_| ())
-        .map_err(|e| e.to_string())
 }

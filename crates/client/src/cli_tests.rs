@@ -6,6 +6,7 @@ use crate::bench::BenchCommand;
 use crate::group::{GroupCommand, ResetOffsetsArgs};
 use crate::producer_options::{Acks, Compression};
 use crate::topic::TopicCommand;
+use crate::txn::{ProducersCommand, TxnCommand, TxnListArgs};
 use crate::ClientCommand;
 
 #[derive(Parser, Debug)]
@@ -267,6 +268,121 @@ fn bench_defaults() {
     };
     assert_eq!((bench.records, bench.timeout_ms), (None, 10_000));
     assert!(parse(&["bench", "produce"]).is_err(), "--topic is required");
+}
+
+#[test]
+fn bench_produce_in_transactions() {
+    let bench_produce = |args: &[&str]| match parse(args) {
+        Ok(ClientCommand::Bench(bench)) => match bench.command {
+            BenchCommand::Produce(produce) => produce,
+            other => panic!("not bench produce: {other:?}"),
+        },
+        other => panic!("not bench: {other:?}"),
+    };
+    let plain = bench_produce(&["bench", "produce", "--topic", "t"]);
+    assert_eq!(plain.transactional_id, None);
+    assert_eq!(plain.commit_interval_ms, 100);
+    let txn = bench_produce(&[
+        "bench",
+        "produce",
+        "--topic",
+        "t",
+        "--transactional-id",
+        "bench-txn",
+        "--commit-interval-ms",
+        "10",
+    ]);
+    assert_eq!(txn.transactional_id.as_deref(), Some("bench-txn"));
+    assert_eq!(txn.commit_interval_ms, 10);
+    assert!(parse(&[
+        "bench",
+        "produce",
+        "--topic",
+        "t",
+        "--transactional-id",
+        "x",
+        "--commit-interval-ms",
+        "0"
+    ])
+    .is_err());
+}
+
+fn txn_command(args: &[&str]) -> TxnCommand {
+    match parse(args) {
+        Ok(ClientCommand::Txn(txn)) => txn.command,
+        other => panic!("not a txn command: {other:?}"),
+    }
+}
+
+#[test]
+fn txn_list_filters_and_describe_ids() {
+    assert_eq!(
+        txn_command(&["txn", "list"]),
+        TxnCommand::List(TxnListArgs {
+            states: vec![],
+            producer_ids: vec![],
+            min_duration_ms: None,
+        })
+    );
+    assert_eq!(
+        txn_command(&[
+            "txn",
+            "list",
+            "--state",
+            "Ongoing",
+            "--state",
+            "PrepareCommit",
+            "--producer-id",
+            "7",
+            "--producer-id",
+            "9",
+            "--min-duration-ms",
+            "5000",
+        ]),
+        TxnCommand::List(TxnListArgs {
+            states: vec!["Ongoing".into(), "PrepareCommit".into()],
+            producer_ids: vec![7, 9],
+            min_duration_ms: Some(5000),
+        })
+    );
+    assert!(parse(&["txn", "list", "--producer-id", "-1"]).is_err());
+    assert!(parse(&["txn", "list", "--min-duration-ms", "soon"]).is_err());
+    assert_eq!(
+        txn_command(&["txn", "describe", "a", "b"]),
+        TxnCommand::Describe {
+            transactional_ids: vec!["a".into(), "b".into()]
+        }
+    );
+    assert!(parse(&["txn", "describe"]).is_err(), "an id is required");
+}
+
+#[test]
+fn producers_describe_topic_and_partitions() {
+    let Ok(ClientCommand::Producers(args)) = parse(&[
+        "producers",
+        "describe",
+        "orders",
+        "--partition",
+        "0,2",
+        "--partition",
+        "5",
+        "-b",
+        "h:1",
+    ]) else {
+        panic!("not a producers command");
+    };
+    assert_eq!(args.connect.bootstrap_server, "h:1");
+    assert_eq!(
+        args.command,
+        ProducersCommand::Describe {
+            topic: "orders".into(),
+            partitions: vec![0, 2, 5],
+        }
+    );
+    assert!(
+        parse(&["producers", "describe"]).is_err(),
+        "a topic is required"
+    );
 }
 
 fn group_command(args: &[&str]) -> GroupCommand {

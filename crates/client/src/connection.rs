@@ -1,7 +1,9 @@
 //! Connection options shared by every client command, and the small helpers that turn them (and
 //! librdkafka's errors) into something a person can read.
 
-use anyhow::{anyhow, Context as _, Result};
+use std::collections::BTreeSet;
+
+use anyhow::{anyhow, bail, Context as _, Result};
 use clap::Args;
 use rdkafka::error::{KafkaError, RDKafkaErrorCode};
 use rdkafka::metadata::Metadata;
@@ -77,7 +79,7 @@ pub fn error_name(code: RDKafkaErrorCode) -> String {
 
 /// `TopicAlreadyExists` -> `TOPIC_ALREADY_EXISTS`, `UnsupportedSASLMechanism` ->
 /// `UNSUPPORTED_SASL_MECHANISM`.
-fn upper_snake_case(camel: &str) -> String {
+pub(crate) fn upper_snake_case(camel: &str) -> String {
     let chars: Vec<char> = camel.chars().collect();
     let mut out = String::with_capacity(camel.len() + 8);
     for (i, &c) in chars.iter().enumerate() {
@@ -170,6 +172,27 @@ pub fn topic_partitions(metadata: &Metadata, topic: &str) -> Result<Vec<i32>> {
     Ok(ids)
 }
 
+/// The partitions `--partition` names (all when it names none), each checked to exist.
+pub fn chosen_partitions(topic: &str, existing: &[i32], wanted: &[u32]) -> Result<Vec<i32>> {
+    if wanted.is_empty() {
+        return Ok(existing.to_vec());
+    }
+    let mut chosen = BTreeSet::new();
+    for &partition in wanted {
+        let found = i32::try_from(partition)
+            .ok()
+            .filter(|p| existing.contains(p));
+        let Some(partition) = found else {
+            bail!(
+                "topic '{topic}' has no partition {partition} (it has {})",
+                existing.len()
+            );
+        };
+        chosen.insert(partition);
+    }
+    Ok(chosen.into_iter().collect())
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -235,5 +258,20 @@ mod tests {
         assert_eq!(config.get("bootstrap.servers"), Some("h:1"));
         assert_eq!(config.get("acks"), Some("0"));
         assert_eq!(config.get("linger.ms"), Some("5"));
+    }
+
+    #[test]
+    fn partitions_default_to_all_and_must_exist() {
+        assert_eq!(
+            chosen_partitions("t", &[0, 1, 2], &[]).ok(),
+            Some(vec![0, 1, 2])
+        );
+        assert_eq!(
+            chosen_partitions("t", &[0, 1, 2], &[2, 0, 2]).ok(),
+            Some(vec![0, 2])
+        );
+        let err = chosen_partitions("t", &[0, 1], &[5]).expect_err("no such partition");
+        assert_eq!(err.to_string(), "topic 't' has no partition 5 (it has 2)");
+        assert!(chosen_partitions("t", &[0], &[u32::MAX]).is_err());
     }
 }

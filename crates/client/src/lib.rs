@@ -1,18 +1,20 @@
-//! sluice-client: the client-side commands of the `sluice` CLI (`topic`, `group`, `produce`,
-//! `consume`, `bench`), built on librdkafka through the `rdkafka` crate, so they work against any
-//! Kafka-compatible cluster, not only Sluice.
+//! sluice-client: the client-side commands of the `sluice` CLI (`topic`, `group`, `txn`,
+//! `producers`, `produce`, `consume`, `bench`), built on librdkafka through the `rdkafka` crate,
+//! so they work against any Kafka-compatible cluster, not only Sluice.
 //!
 //! Layout:
 //! - `connection.rs`: `-b/--bootstrap-server` and `-X key=value` shared by every command, client
 //!   configuration, Kafka error names for messages.
 //! - `topic.rs`: `topic create|list|describe|alter|delete` (admin API).
 //! - `group/`: `group list|describe|reset-offsets|delete` (consumer groups and their offsets).
+//! - `txn/`: `txn list|describe` and `producers describe` (transactions and producer state).
 //! - `produce.rs`: `produce`, one record per input line.
 //! - `consume.rs`: `consume` with assign + explicit start positions.
 //! - `format.rs`: the `consume --format` template.
 //! - `producer_options.rs`: `--acks` and `--compression` values.
 //! - `table.rs`: aligned text tables for command output.
 //! - `bench/`: `bench produce|consume|e2e`.
+//! - `wire/`: a small Kafka-protocol client for the admin requests librdkafka does not expose.
 //!
 //! Every command runs its blocking librdkafka work on tokio's blocking pool and returns one
 //! `anyhow` error whose message is a single line.
@@ -26,6 +28,8 @@ mod produce;
 mod producer_options;
 mod table;
 mod topic;
+mod txn;
+mod wire;
 
 use clap::Subcommand;
 
@@ -36,6 +40,7 @@ pub use group::{GroupArgs, GroupCommand, ResetOffsetsArgs};
 pub use produce::ProduceArgs;
 pub use producer_options::{Acks, Compression};
 pub use topic::{TopicArgs, TopicCommand};
+pub use txn::{ProducersArgs, ProducersCommand, TxnArgs, TxnCommand, TxnListArgs};
 
 /// The client commands; the binary flattens these into its own command enum.
 #[derive(Subcommand, Debug, Clone, PartialEq, Eq)]
@@ -44,6 +49,10 @@ pub enum ClientCommand {
     Topic(TopicArgs),
     /// List, describe, reset the offsets of, and delete consumer groups.
     Group(GroupArgs),
+    /// List and describe transactions.
+    Txn(TxnArgs),
+    /// Describe the producers with state on a topic's partitions.
+    Producers(ProducersArgs),
     /// Produce records read line by line from stdin or a file.
     Produce(ProduceArgs),
     /// Print records of a topic.
@@ -56,6 +65,8 @@ pub async fn run(cmd: ClientCommand) -> anyhow::Result<()> {
     match cmd {
         ClientCommand::Topic(args) => topic::run(args).await,
         ClientCommand::Group(args) => group::run(args).await,
+        ClientCommand::Txn(args) => txn::run_txn(args).await,
+        ClientCommand::Producers(args) => txn::run_producers(args).await,
         ClientCommand::Produce(args) => produce::run(args).await,
         ClientCommand::Consume(args) => consume::run(args).await,
         ClientCommand::Bench(args) => bench::run(args).await,

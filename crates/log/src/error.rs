@@ -30,6 +30,45 @@ pub enum LogError {
     TooLargeForSegment { bytes: usize, segment_bytes: u64 },
     #[error("the log has been closed")]
     Closed,
+    /// A batch or marker of a producer epoch older than the one the partition knows.
+    #[error(
+        "producer {producer_id} has epoch {epoch}, older than the current epoch {current_epoch}"
+    )]
+    InvalidProducerEpoch {
+        producer_id: i64,
+        epoch: i16,
+        current_epoch: i16,
+    },
+    /// A batch whose first sequence does not follow the producer's last one (a gap, or a new
+    /// epoch not starting at 0).
+    #[error("producer {producer_id} epoch {epoch}: sequence {first_sequence} out of order, expected {expected_sequence}")]
+    OutOfOrderSequence {
+        producer_id: i64,
+        epoch: i16,
+        first_sequence: i32,
+        expected_sequence: i32,
+    },
+    /// A producer the partition has no state for, whose first sequence is not 0 (its state
+    /// expired, or the id was never allocated).
+    #[error(
+        "no state for producer {producer_id}, whose batch starts at sequence {first_sequence}"
+    )]
+    UnknownProducerId {
+        producer_id: i64,
+        first_sequence: i32,
+    },
+    #[error("producer {producer_id}: {reason}")]
+    InvalidTxnState {
+        producer_id: i64,
+        reason: &'static str,
+    },
+    /// A transaction marker from a coordinator epoch older than the last marker's.
+    #[error("marker for producer {producer_id} has coordinator epoch {coordinator_epoch}, older than {current_coordinator_epoch}")]
+    TransactionCoordinatorFenced {
+        producer_id: i64,
+        coordinator_epoch: i32,
+        current_coordinator_epoch: i32,
+    },
 }
 
 impl LogError {
@@ -46,6 +85,13 @@ impl LogError {
             LogError::TooLargeForSegment { .. } => ErrorCode::RECORD_LIST_TOO_LARGE,
             LogError::Closed => ErrorCode::NOT_LEADER_OR_FOLLOWER,
             LogError::Io { .. } | LogError::Corrupt { .. } => ErrorCode::KAFKA_STORAGE_ERROR,
+            LogError::InvalidProducerEpoch { .. } => ErrorCode::INVALID_PRODUCER_EPOCH,
+            LogError::OutOfOrderSequence { .. } => ErrorCode::OUT_OF_ORDER_SEQUENCE_NUMBER,
+            LogError::UnknownProducerId { .. } => ErrorCode::UNKNOWN_PRODUCER_ID,
+            LogError::InvalidTxnState { .. } => ErrorCode::INVALID_TXN_STATE,
+            LogError::TransactionCoordinatorFenced { .. } => {
+                ErrorCode::TRANSACTION_COORDINATOR_FENCED
+            }
         }
     }
 }

@@ -9,6 +9,10 @@
 //! - `segment`: one segment (`.log` file + indexes), positional reads, vectored appends.
 //! - `offset_index`, `time_index`: the `.index` and `.timeindex` files (layouts in their docs).
 //! - `recovery`: rebuilding a segment's indexes and state, truncating a torn tail.
+//! - `producer_state`: idempotent/transactional producer state per partition, the rules an
+//!   append passes ([`AppendOrigin`]), snapshot files ([`ProducerInfo`] for DescribeProducers).
+//! - `txn_index`: the `.txnindex` file of aborted transactions per segment.
+//! - `marker`: transaction marker control batches (COMMIT/ABORT).
 //! - `retention`: which segments `retention.ms` / `retention.bytes` delete.
 //! - `cleaner`: log compaction ([`Log::clean`], [`CleanResult`]) and its crash-safe swap.
 //! - `record_codec`: decode/encode of the records in a v2 batch (ordered headers), used by the
@@ -24,13 +28,17 @@
 //! 00000000000000000000.log        batches with offsets [0, next segment's base)
 //! 00000000000000000000.index      offset index (8-byte entries)
 //! 00000000000000000000.timeindex  time index (12-byte entries)
+//! 00000000000000000000.txnindex   aborted transactions with a marker in the segment (34 bytes
+//!                                 each; only once there is one)
+//! 00000000000000001234.snapshot   producer state after every batch below offset 1234 (at
+//!                                 each roll and at close)
 //! 00000000000000001234.log ...    later segments; the last one is the active segment
 //! log-start-offset.checkpoint     "0\n<log start offset>\n"
 //! .clean-shutdown                 present only while the log is cleanly closed
 //! cleaner-offset.checkpoint       "0\n<first dirty offset>\n" (compacted topics)
 //! *.cleaned, *.swap               a cleaner rewrite in progress (finished or dropped on open)
 //! *.deleted                       segment files awaiting file.delete.delay.ms (removed on open)
-//! *.tmp                           checkpoint being written (removed on open)
+//! *.tmp                           checkpoint or snapshot being written (removed on open)
 //! ```
 //!
 //! # Rules (Kafka's)
@@ -47,6 +55,10 @@
 //! - Recovery: after an unclean shutdown the active segment is revalidated batch by batch
 //!   (length, magic, offsets, CRC-32C) and cut at the first bad batch; indexes of every segment
 //!   are sanity-checked and rebuilt when missing or corrupt.
+//! - Producer state: batches with a producer id are checked (sequence, epoch, transaction
+//!   rules) and recorded under the append lock, atomically with offset assignment; a duplicate
+//!   is answered with the original offsets and not written. Open loads the newest snapshot at
+//!   or below the log end and replays the batches after it, so a crash loses no state.
 
 mod checkpoint;
 mod cleaner;
@@ -54,16 +66,20 @@ mod clock;
 mod config;
 mod error;
 mod log;
+mod marker;
 mod offset_index;
+mod producer_state;
 pub mod record_codec;
 mod recovery;
 mod retention;
 mod segment;
 mod time_index;
+mod txn_index;
 
 pub use cleaner::CleanResult;
 pub use clock::{Clock, ManualClock, SystemClock};
 pub use config::LogConfig;
 pub use error::LogError;
 pub use log::{AppendInfo, Log, ReadResult};
+pub use producer_state::{AppendOrigin, ProducerInfo};
 pub use retention::RetentionResult;

@@ -10,8 +10,18 @@
 //! `flush_lock` serialises fsyncs so that concurrent flushes share one (group commit).
 //! `clean_lock` serialises compaction passes, which take `append_lock` only to swap a rewritten
 //! segment in (see `Log::clean`).
-//! Lock order: clean_lock, then append_lock, then flush_lock, then segments, then a segment's
-//! state.
+//! `producer_state` is changed only under `append_lock`, and held only briefly (never across
+//! file I/O) so that fetches asking for the last stable offset do not wait for appends.
+//! Lock order: clean_lock, then append_lock, then flush_lock, then producer_state, then
+//! segments, then a segment's state.
+//!
+//! Producer state (see `producer_state`): every append checks its batches with a producer id
+//! against the state first (a duplicate returns the original offsets and writes nothing), and
+//! commits the changes after the data is in the file and before the new log end offset is
+//! published. Snapshots are written at each roll and at close; open loads the newest snapshot
+//! at or below the log end offset and replays the batches after it, rebuilding the `.txnindex`
+//! entries of the segments it replays. Snapshots go with the segments that hold their offset
+//! (retention, DeleteRecords) and above the new end on truncation.
 
 use std::collections::BTreeMap;
 use std::fs;
@@ -31,11 +41,17 @@ use crate::cleaner::{self, CleanResult, OffsetMap};
 use crate::clock::Clock;
 use crate::config::LogConfig;
 use crate::error::LogError;
+use crate::marker;
+use crate::producer_state::{
+    self, AppendOrigin, AppendPlan, BatchInput, Check, Marker, Planned, ProducerInfo,
+    ProducerStateManager,
+};
 use crate::recovery;
 use crate::retention::{self, RetentionResult, SegmentFacts};
 use crate::segment::{
     BatchMeta, Segment, DELETED_SUFFIX, INDEX_SUFFIX, LOG_SUFFIX, TIME_INDEX_SUFFIX,
 };
+use crate::txn_index::TXN_INDEX_SUFFIX;
 
 /// What an append did.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -55,6 +71,10 @@ pub struct AppendInfo {
     /// The caller should call [`Log::flush`] (from a blocking thread): `flush.messages` or
     /// `flush.ms` is reached, or a segment was rolled (its data is then fsynced, as Kafka does).
     pub flush_due: bool,
+    /// The batch had been appended before (same producer, epoch and sequences): nothing was
+    /// written, and the offsets and max timestamp are those of the original append
+    /// (`log_append_time` is -1, as in Kafka's answer to a duplicate).
+    pub duplicate: bool,
 }
 
 /// Whole batches read from one segment, as stored.
@@ -85,6 +105,9 @@ pub struct Log {
     /// Serialises cleaning passes. Taken before `append_lock`, which a pass holds only to swap
     /// a cleaned segment in.
     clean_lock: Mutex<()>,
+    /// Idempotent and transactional producers. invariant: reflects every batch below
+    /// `log_end_offset` (changed only under `append_lock`).
+    producer_state: Mutex<ProducerStateManager>,
 }
 
 impl std::fmt::Debug for Log {
@@ -165,8 +188,10 @@ impl Log {
             pending_deletes: Mutex::new(Vec::new()),
             closed: AtomicBool::new(false),
             clean_lock: Mutex::new(()),
+            producer_state: Mutex::new(ProducerStateManager::default()),
         };
         log.finish_open(checkpointed_start, clean, now)?;
+        log.load_producer_state()?;
         Ok(log)
     }
 
@@ -195,6 +220,7 @@ impl Log {
                     for s in self.segments_snapshot() {
                         self.remove_segment(&s, now)?;
                     }
+                    producer_state::delete_snapshots(&self.dir, |_| true)?;
                     self.insert_segment(Arc::new(Segment::create(&self.dir, start, now)?));
                     (start, start)
                 } else {
@@ -324,9 +350,21 @@ impl Log {
         }
     }
 
-    /// Appends whole v2 batches (already validated by `validate_batches`), assigning offsets
-    /// from the log end offset and stamping `leader_epoch`. See the crate docs for the rules.
+    /// Appends whole v2 batches (already validated by `validate_batches`) from a producer
+    /// (origin [`AppendOrigin::Client`]), assigning offsets from the log end offset and
+    /// stamping `leader_epoch`. See the crate docs for the rules.
     pub fn append(&self, records: &Bytes, leader_epoch: i32) -> Result<AppendInfo, LogError> {
+        self.append_with_origin(records, leader_epoch, AppendOrigin::Client)
+    }
+
+    /// [`Log::append`] for a given origin: batches with a producer id go through the checks of
+    /// `producer_state` for that origin; control batches are refused from clients.
+    pub fn append_with_origin(
+        &self,
+        records: &Bytes,
+        leader_epoch: i32,
+        origin: AppendOrigin,
+    ) -> Result<AppendInfo, LogError> {
         let _guard = lock(&self.append_lock);
         if self.closed.load(Ordering::SeqCst) {
             return Err(LogError::Closed);
@@ -336,6 +374,7 @@ impl Log {
         let log_append_time = config.message_timestamp_type_log_append;
 
         let mut headers: Vec<(usize, BatchHeader)> = Vec::new();
+        let mut with_producer = false;
         for item in batch::batches(records) {
             let (position, header) = item?;
             if header.magic != MAGIC_V2 {
@@ -352,6 +391,10 @@ impl Log {
                 }
                 .into());
             }
+            if origin == AppendOrigin::Client {
+                check_client_batch(position, &header)?;
+            }
+            with_producer |= header.producer_id >= 0;
             headers.push((position, header));
         }
         if headers.is_empty() {
@@ -364,6 +407,31 @@ impl Log {
             .sum();
         let first_offset = self.log_end_offset();
         let last_offset = first_offset + offset_count - 1;
+
+        // Producer checks come first: a refused or duplicate batch writes (and rolls) nothing.
+        let plan = if with_producer {
+            let inputs = producer_inputs(records, &headers, first_offset, log_append_time, now)?;
+            let planned = lock(&self.producer_state).plan(&inputs, Check::from(origin))?;
+            match planned {
+                Planned::Append(plan) => Some(plan),
+                Planned::Duplicate(original) => {
+                    return Ok(AppendInfo {
+                        first_offset: original.first_offset,
+                        last_offset: original.last_offset,
+                        max_timestamp: original.max_timestamp,
+                        offset_of_max_timestamp: original.last_offset,
+                        log_append_time: -1,
+                        log_start_offset: self.log_start_offset(),
+                        bytes: 0,
+                        flush_due: false,
+                        duplicate: true,
+                    });
+                }
+            }
+        } else {
+            None
+        };
+
         let max_timestamp_in = if log_append_time {
             now
         } else {
@@ -446,6 +514,9 @@ impl Log {
             }
         }
         active.append(&mut slices, &metas, config.index_interval_bytes)?;
+        if let Some(plan) = plan {
+            self.commit_producer_plan(&active, plan)?;
+        }
         self.log_end_offset.store(next, Ordering::SeqCst);
 
         let unflushed = u64::try_from(next - self.flushed_offset()).unwrap_or(0);
@@ -461,7 +532,52 @@ impl Log {
             flush_due: rolled
                 || unflushed >= config.flush_messages
                 || since_flush >= config.flush_ms,
+            duplicate: false,
         })
+    }
+
+    /// Records the aborted transactions of an append in `segment`'s `.txnindex`, then applies
+    /// its producer-state changes. The index entries go first: no reader may see a transaction
+    /// closed (the last stable offset past it) before its abort is indexed.
+    fn commit_producer_plan(&self, segment: &Segment, plan: AppendPlan) -> Result<(), LogError> {
+        if !plan.aborted.is_empty() {
+            let mut state = segment.state_mut();
+            for txn in &plan.aborted {
+                state.txn_index.append(*txn)?;
+            }
+        }
+        if !plan.is_empty() {
+            lock(&self.producer_state).commit(plan);
+        }
+        Ok(())
+    }
+
+    /// Writes a transaction marker (Kafka's `EndTransactionMarker` control batch, see `marker`)
+    /// for `producer_id`, as the transaction coordinator does to end a transaction: COMMIT if
+    /// `commit`, else ABORT. It closes the producer's open transaction; an ABORT of one that
+    /// had data is recorded in the `.txnindex` of the segment holding the marker. Refused with
+    /// [`LogError::InvalidProducerEpoch`] when `producer_epoch` is older than the producer's,
+    /// and [`LogError::TransactionCoordinatorFenced`] when `coordinator_epoch` is older than
+    /// that of the producer's last marker.
+    pub fn append_control(
+        &self,
+        producer_id: i64,
+        producer_epoch: i16,
+        commit: bool,
+        coordinator_epoch: i32,
+        leader_epoch: i32,
+    ) -> Result<AppendInfo, LogError> {
+        let batch = marker::encode(
+            producer_id,
+            producer_epoch,
+            Marker {
+                commit,
+                coordinator_epoch,
+            },
+            leader_epoch,
+            self.clock.now_ms(),
+        );
+        self.append_with_origin(&Bytes::from(batch), leader_epoch, AppendOrigin::Coordinator)
     }
 
     /// Rolls a new active segment when Kafka would; returns the segment to append to and
@@ -507,6 +623,7 @@ impl Log {
         let base = self.log_end_offset();
         tracing::debug!(dir = %self.dir.display(), "rolling segment at offset {base} ({reason})");
         active.seal()?;
+        self.write_producer_snapshot(base)?;
         let segment = Arc::new(Segment::create(&self.dir, base, now)?);
         self.insert_segment(segment.clone());
         Ok((segment, true))
@@ -705,6 +822,7 @@ impl Log {
                 break;
             }
         }
+        self.delete_snapshots_below_first_segment()?;
         Ok(offset)
     }
 
@@ -755,6 +873,7 @@ impl Log {
             if let Some(active) = segments.last() {
                 active.seal()?;
             }
+            self.write_producer_snapshot(self.log_end_offset())?;
             let fresh = Arc::new(Segment::create(&self.dir, self.log_end_offset(), now)?);
             self.insert_segment(fresh);
             segments = self.segments_snapshot();
@@ -776,6 +895,7 @@ impl Log {
             result.deleted_bytes += segment.size();
             self.remove_segment(segment, now)?;
         }
+        self.delete_snapshots_below_first_segment()?;
         result.deleted_segments = count;
         result.log_start_offset = new_start;
         tracing::info!(dir = %self.dir.display(),
@@ -811,6 +931,8 @@ impl Log {
             for segment in self.segments_snapshot() {
                 self.remove_segment(&segment, now)?;
             }
+            // The producers' history went with the data, as in Kafka.
+            producer_state::delete_snapshots(&self.dir, |_| true)?;
             let fresh = Arc::new(Segment::create(&self.dir, offset, now)?);
             self.insert_segment(fresh);
             checkpoint::write_log_start_offset(&self.dir, offset)?;
@@ -837,7 +959,9 @@ impl Log {
         }
         self.flushed_offset
             .fetch_min(self.log_end_offset(), Ordering::SeqCst);
-        Ok(())
+        // Rebuild producer state from the newest snapshot still valid (snapshots above the new
+        // end describe removed batches) and the batches after it.
+        self.load_producer_state()
     }
 
     /// The cleaner's first dirty offset as checkpointed (a bad checkpoint is ignored: the next
@@ -1014,6 +1138,104 @@ impl Log {
         Ok(true)
     }
 
+    /// The first offset of the earliest open transaction, if any. The last stable offset is the
+    /// smaller of this and the high watermark: read_committed consumers see nothing from there
+    /// on. A caller combining the two must read the high watermark first (a transaction that
+    /// opens later starts at or above it).
+    pub fn first_unstable_offset(&self) -> Option<i64> {
+        lock(&self.producer_state).first_unstable_offset()
+    }
+
+    /// `(producer_id, first_offset)` of every aborted transaction whose range (first offset to
+    /// ABORT marker) overlaps `[from_offset, to_offset)`, in marker order: what a read_committed
+    /// fetch returning that range must tell the consumer to drop.
+    pub fn aborted_transactions(&self, from_offset: i64, to_offset: i64) -> Vec<(i64, i64)> {
+        let mut out = Vec::new();
+        if from_offset >= to_offset {
+            return out;
+        }
+        let segments = self.segments.read().unwrap_or_else(|e| e.into_inner());
+        // A marker at or after `from_offset` lies in the segment holding it or a later one.
+        let start = segments
+            .range(..=from_offset)
+            .next_back()
+            .map_or(i64::MIN, |(&base, _)| base);
+        for segment in segments.range(start..).map(|(_, s)| s) {
+            if segment
+                .state()
+                .txn_index
+                .collect(from_offset, to_offset, &mut out)
+            {
+                break;
+            }
+        }
+        out
+    }
+
+    /// The producers this partition has state for, by producer id (DescribeProducers).
+    pub fn producers(&self) -> Vec<ProducerInfo> {
+        lock(&self.producer_state).producers()
+    }
+
+    /// Forgets producers without an open transaction whose last batch's timestamp is
+    /// `max_age_ms` or more before `now_ms` (`producer.id.expiration.ms`). A forgotten producer
+    /// that writes again with a sequence other than 0 gets UNKNOWN_PRODUCER_ID. Returns how many
+    /// were dropped.
+    pub fn expire_producers(&self, now_ms: i64, max_age_ms: i64) -> usize {
+        let _guard = lock(&self.append_lock);
+        lock(&self.producer_state).expire(now_ms, max_age_ms)
+    }
+
+    /// Writes the producer-state snapshot for `offset` (the state after every batch below it).
+    fn write_producer_snapshot(&self, offset: i64) -> Result<(), LogError> {
+        let bytes = lock(&self.producer_state).encode_snapshot(offset);
+        producer_state::write_snapshot(&self.dir, offset, &bytes)?;
+        self.dir_dirty.store(true, Ordering::SeqCst);
+        Ok(())
+    }
+
+    /// Deletes snapshots that belonged to segments no longer in the log.
+    fn delete_snapshots_below_first_segment(&self) -> Result<(), LogError> {
+        let first = self
+            .segments_snapshot()
+            .first()
+            .map_or(i64::MIN, |s| s.base_offset());
+        producer_state::delete_snapshots(&self.dir, |o| o < first)
+    }
+
+    /// Sets the producer state from the newest readable snapshot at or below the log end offset
+    /// (deleting those above it) and the batches after it. Without a snapshot every batch from
+    /// the first segment on is replayed.
+    fn load_producer_state(&self) -> Result<(), LogError> {
+        let end = self.log_end_offset();
+        producer_state::delete_snapshots(&self.dir, |o| o > end)?;
+        let first_base = self
+            .segments_snapshot()
+            .first()
+            .map_or(end, |s| s.base_offset());
+        let mut state = ProducerStateManager::default();
+        let mut from = first_base;
+        for offset in producer_state::snapshot_offsets(&self.dir)?
+            .into_iter()
+            .rev()
+        {
+            if let Some(loaded) = producer_state::read_snapshot(&self.dir, offset)? {
+                state = loaded;
+                from = offset.max(first_base);
+                break;
+            }
+        }
+        let replayed =
+            recovery::replay_producer_state(&self.segments_snapshot(), &mut state, from)?;
+        if replayed > 0 {
+            tracing::info!(dir = %self.dir.display(),
+                "rebuilt producer state from offset {from}: {replayed} batches replayed, {} producers",
+                state.len());
+        }
+        *lock(&self.producer_state) = state;
+        Ok(())
+    }
+
     /// Flushes everything, persists the log start offset and writes the clean-shutdown marker.
     /// Later appends fail with [`LogError::Closed`]; reads keep working.
     pub fn close(&self) -> Result<(), LogError> {
@@ -1038,6 +1260,7 @@ impl Log {
             self.flushed_offset
                 .store(self.log_end_offset(), Ordering::SeqCst);
         }
+        self.write_producer_snapshot(self.log_end_offset())?;
         checkpoint::write_log_start_offset(&self.dir, self.log_start_offset())?;
         checkpoint::write_clean_shutdown(&self.dir)
     }
@@ -1048,6 +1271,89 @@ impl Log {
         let dir = self.dir.clone();
         drop(self);
         fs::remove_dir_all(&dir).map_err(LogError::io(&dir))
+    }
+}
+
+/// Kafka's checks on a batch from a producer that concern producer state: control batches
+/// come only from the transaction coordinator, and a batch with a producer id must carry a
+/// sequence number.
+fn check_client_batch(position: usize, header: &BatchHeader) -> Result<(), LogError> {
+    if header.is_control() {
+        return Err(BatchError::InvalidRecord {
+            position,
+            reason: "control batches are written by the transaction coordinator only",
+        }
+        .into());
+    }
+    if header.producer_id >= 0 && header.base_sequence < 0 {
+        return Err(BatchError::InvalidRecord {
+            position,
+            reason: "a batch with a producer id must have a base sequence",
+        }
+        .into());
+    }
+    Ok(())
+}
+
+/// What producer state needs of each batch with a producer id in an append whose first batch
+/// gets `first_offset`. Control batches that are not transaction markers are left out.
+fn producer_inputs(
+    records: &Bytes,
+    headers: &[(usize, BatchHeader)],
+    first_offset: i64,
+    log_append_time: bool,
+    now: i64,
+) -> Result<Vec<BatchInput>, LogError> {
+    let mut inputs = Vec::with_capacity(headers.len());
+    let mut next = first_offset;
+    for &(position, ref header) in headers {
+        let base_offset = next;
+        next += i64::from(header.last_offset_delta) + 1;
+        if header.producer_id < 0 {
+            continue;
+        }
+        let marker = if header.is_control() {
+            let raw = records.slice(position..position + header.total_len());
+            match marker::decode(&raw) {
+                Ok(Some(m)) => Some(m),
+                Ok(None) => continue,
+                Err(_) => {
+                    return Err(BatchError::InvalidRecord {
+                        position,
+                        reason: "malformed transaction marker",
+                    }
+                    .into())
+                }
+            }
+        } else {
+            None
+        };
+        let max_timestamp = if log_append_time {
+            now
+        } else {
+            header.max_timestamp
+        };
+        inputs.push(batch_input(header, base_offset, max_timestamp, marker));
+    }
+    Ok(inputs)
+}
+
+pub(crate) fn batch_input(
+    header: &BatchHeader,
+    base_offset: i64,
+    max_timestamp: i64,
+    marker: Option<Marker>,
+) -> BatchInput {
+    BatchInput {
+        producer_id: header.producer_id,
+        epoch: header.producer_epoch,
+        first_seq: header.base_sequence,
+        last_seq: producer_state::last_sequence(header.base_sequence, header.last_offset_delta),
+        first_offset: base_offset,
+        last_offset: base_offset + i64::from(header.last_offset_delta),
+        max_timestamp,
+        transactional: header.is_transactional(),
+        marker,
     }
 }
 
@@ -1151,6 +1457,7 @@ fn scan_dir(dir: &Path) -> Result<Vec<i64>, LogError> {
         } else if let Some(stem) = name
             .strip_suffix(INDEX_SUFFIX)
             .or_else(|| name.strip_suffix(TIME_INDEX_SUFFIX))
+            .or_else(|| name.strip_suffix(TXN_INDEX_SUFFIX))
         {
             if let Some(base) = parse_stem(stem) {
                 index_files.push((base, path));

@@ -7,11 +7,22 @@
 //! and, when `validate` is set, its magic, CRC-32C, codec and record count check out. The file is
 //! truncated at the first batch that fails (a torn or corrupt tail) and both indexes are written
 //! afresh while scanning, with the same entry placement rules as appends.
+//!
+//! Producer state is rebuilt separately, once every segment is recovered
+//! ([`replay_producer_state`]): from the newest snapshot on, every batch with a producer id is
+//! applied without checks (it was checked when first appended), and the `.txnindex` entries of
+//! the markers replayed are written afresh.
 
+use std::sync::Arc;
+
+use bytes::Bytes;
 use sluice_protocol::batch::{self, BATCH_HEADER_LEN, MAGIC_V2};
 
 use crate::error::LogError;
+use crate::log::batch_input;
+use crate::marker;
 use crate::offset_index::OffsetIndex;
+use crate::producer_state::{Check, Planned, ProducerStateManager};
 use crate::segment::{BatchMeta, Segment};
 use crate::time_index::TimeIndex;
 
@@ -170,4 +181,63 @@ pub(crate) fn load_clean_tail(segment: &Segment) -> Result<(), LogError> {
     state.offset_of_max_timestamp = max.1;
     state.first_batch_timestamp = first_batch_timestamp;
     Ok(())
+}
+
+/// Applies every batch with a producer id from offset `from` (a batch boundary) on, in
+/// `segments` (the whole log, oldest first), to `state`, and rewrites the `.txnindex` entries
+/// of markers from `from` on (entries at or above `from` are dropped first, also where no batch
+/// is replayed: they may belong to a truncated tail). Returns the number of batches applied.
+pub(crate) fn replay_producer_state(
+    segments: &[Arc<Segment>],
+    state: &mut ProducerStateManager,
+    from: i64,
+) -> Result<usize, LogError> {
+    let mut replayed = 0;
+    for segment in segments {
+        segment.state_mut().txn_index.truncate_from(from)?;
+        if segment.state().next_offset <= from {
+            continue;
+        }
+        let limit = segment.size();
+        let mut position = if segment.base_offset() >= from {
+            0
+        } else {
+            match segment.find_batch(from)? {
+                Some((position, _)) => position,
+                None => continue,
+            }
+        };
+        while let Some((at, header)) = segment.scan_from(position, limit, |h| {
+            h.producer_id >= 0 && h.base_offset >= from
+        })? {
+            position = at + header.total_len() as u64;
+            let marker = if header.is_control() {
+                let raw = Bytes::from(segment.read_exact(at, header.total_len())?);
+                match marker::decode(&raw) {
+                    Ok(Some(m)) => Some(m),
+                    Ok(None) => continue,
+                    Err(reason) => {
+                        tracing::warn!(path = %segment.log_path().display(),
+                            "skipping unreadable control batch at offset {}: {reason}",
+                            header.base_offset);
+                        continue;
+                    }
+                }
+            } else {
+                None
+            };
+            let input = batch_input(&header, header.base_offset, header.max_timestamp, marker);
+            if let Planned::Append(plan) = state.plan(&[input], Check::Replay)? {
+                {
+                    let mut segment_state = segment.state_mut();
+                    for txn in &plan.aborted {
+                        segment_state.txn_index.append(*txn)?;
+                    }
+                }
+                state.commit(plan);
+            }
+            replayed += 1;
+        }
+    }
+    Ok(replayed)
 }

@@ -5,7 +5,8 @@
 //! exactly as the broker received them, with baseOffset and partitionLeaderEpoch patched (see
 //! `sluice_protocol::batch` for the 61-byte batch header). No header, no padding, no trailer.
 //! `<base offset>.index` and `<base offset>.timeindex` are described in `offset_index` and
-//! `time_index`.
+//! `time_index`; `<base offset>.txnindex` (only once the segment holds an ABORT marker of a
+//! transaction with data) in `txn_index`.
 //!
 //! Concurrency: appends come from one thread at a time (the log's append lock). Readers use
 //! positional reads on the shared file handle and never look past `committed_size`, which is
@@ -24,6 +25,7 @@ use sluice_protocol::batch::{self, BatchHeader, BATCH_HEADER_LEN};
 use crate::error::LogError;
 use crate::offset_index::OffsetIndex;
 use crate::time_index::TimeIndex;
+use crate::txn_index::{TxnIndex, TXN_INDEX_SUFFIX};
 
 pub(crate) const LOG_SUFFIX: &str = ".log";
 pub(crate) const INDEX_SUFFIX: &str = ".index";
@@ -48,6 +50,9 @@ pub(crate) struct BatchMeta {
 pub(crate) struct SegmentState {
     pub offset_index: OffsetIndex,
     pub time_index: TimeIndex,
+    /// Aborted transactions whose marker is in this segment. Not rebuilt by `recovery` (it
+    /// needs producer state): the log's producer-state rebuild keeps it in step.
+    pub txn_index: TxnIndex,
     pub bytes_since_last_index_entry: u64,
     /// Largest batch maxTimestamp in the segment (-1 if none).
     pub max_timestamp: i64,
@@ -149,6 +154,13 @@ impl Segment {
             &dir.join(format!("{stem}{TIME_INDEX_SUFFIX}{suffix}")),
             base_offset,
         )?;
+        let txn_path = dir.join(format!("{stem}{TXN_INDEX_SUFFIX}{suffix}"));
+        match fs::remove_file(&txn_path) {
+            Err(e) if e.kind() != io::ErrorKind::NotFound => {
+                return Err(LogError::io(&txn_path)(e));
+            }
+            _ => {}
+        }
         Ok(Segment::new(
             base_offset,
             log_path,
@@ -157,6 +169,7 @@ impl Segment {
             now_ms,
             offset_index,
             time_index,
+            TxnIndex::empty(txn_path),
         ))
     }
 
@@ -182,6 +195,7 @@ impl Segment {
         let time_path = dir.join(format!("{stem}{TIME_INDEX_SUFFIX}"));
         let offset_index = OffsetIndex::load(&index_path, base_offset, size)?;
         let time_index = TimeIndex::load(&time_path, base_offset, next_offset_bound)?;
+        let txn_index = TxnIndex::load(dir.join(format!("{stem}{TXN_INDEX_SUFFIX}")))?;
         let intact = offset_index.is_some() && time_index.is_some();
         let (offset_index, time_index) = match (offset_index, time_index) {
             (Some(o), Some(t)) => (o, t),
@@ -198,6 +212,7 @@ impl Segment {
             now_ms,
             offset_index,
             time_index,
+            txn_index,
         );
         {
             let mut state = segment.state_mut();
@@ -209,6 +224,7 @@ impl Segment {
         Ok((segment, intact))
     }
 
+    #[allow(clippy::too_many_arguments)]
     fn new(
         base_offset: i64,
         log_path: PathBuf,
@@ -217,6 +233,7 @@ impl Segment {
         now_ms: i64,
         offset_index: OffsetIndex,
         time_index: TimeIndex,
+        txn_index: TxnIndex,
     ) -> Segment {
         Segment {
             base_offset,
@@ -227,6 +244,7 @@ impl Segment {
             state: RwLock::new(SegmentState {
                 offset_index,
                 time_index,
+                txn_index,
                 bytes_since_last_index_entry: 0,
                 max_timestamp: -1,
                 offset_of_max_timestamp: -1,
@@ -381,25 +399,27 @@ impl Segment {
         state.time_index.maybe_append(ts, offset)
     }
 
-    /// fsyncs the log file and both indexes.
+    /// fsyncs the log file and the indexes.
     pub fn flush(&self) -> Result<(), LogError> {
         self.file
             .sync_data()
             .map_err(LogError::io(&self.log_path))?;
         let state = self.state();
         state.offset_index.sync()?;
-        state.time_index.sync()
+        state.time_index.sync()?;
+        state.txn_index.sync()
     }
 
     /// Renames the segment's files to `*.deleted`, returning the new paths. Open handles (in
     /// concurrent readers) keep working.
     pub fn rename_to_deleted(&self) -> Result<Vec<PathBuf>, LogError> {
         let state = self.state();
-        let mut renamed = Vec::with_capacity(3);
+        let mut renamed = Vec::with_capacity(4);
         for path in [
             self.log_path.as_path(),
             state.offset_index.path(),
             state.time_index.path(),
+            state.txn_index.path(),
         ] {
             let mut target = path.as_os_str().to_owned();
             target.push(DELETED_SUFFIX);

@@ -543,6 +543,7 @@ const SCHEMAS: &[Schema] = &[
     ),
     Schema::new(47, "OffsetDeleteRequest", 0..=0, NEVER, OFFSET_DELETE),
     Schema::new(60, "DescribeClusterRequest", 0..=2, 0, DESCRIBE_CLUSTER),
+    Schema::new(61, "DescribeProducersRequest", 0..=0, 0, DESCRIBE_PRODUCERS),
     Schema::new(
         65,
         "DescribeTransactionsRequest",
@@ -910,6 +911,13 @@ const TXN_OFFSET_COMMIT_PARTITION: Ty = Ty::Struct(&[
     Field::all("committed_metadata", STRING),
 ]);
 
+// DescribeProducers (61)
+const DESCRIBE_PRODUCERS: &[Field] = &[Field::all("topics", Ty::Array(&DESCRIBE_PRODUCERS_TOPIC))];
+const DESCRIBE_PRODUCERS_TOPIC: Ty = Ty::Struct(&[
+    Field::all("name", STRING),
+    Field::all("partition_indexes", ARRAY_INT32),
+]);
+
 // DescribeTransactions (65)
 const DESCRIBE_TRANSACTIONS: &[Field] = &[Field::all("transactional_ids", ARRAY_STRING)];
 
@@ -1068,6 +1076,7 @@ pub mod samples {
             26 => end_txn(v).encode(&mut buf, v),
             27 => write_txn_markers(v).encode(&mut buf, v),
             28 => txn_offset_commit(v).encode(&mut buf, v),
+            61 => describe_producers(v).encode(&mut buf, v),
             65 => describe_transactions(v).encode(&mut buf, v),
             66 => list_transactions(v).encode(&mut buf, v),
             32 => describe_configs(v).encode(&mut buf, v),
@@ -1122,6 +1131,7 @@ pub mod samples {
             26 => run::<EndTxnRequest>(body, v),
             27 => run::<WriteTxnMarkersRequest>(body, v),
             28 => run::<TxnOffsetCommitRequest>(body, v),
+            61 => run::<DescribeProducersRequest>(body, v),
             65 => run::<DescribeTransactionsRequest>(body, v),
             66 => run::<ListTransactionsRequest>(body, v),
             32 => run::<DescribeConfigsRequest>(body, v),
@@ -1584,6 +1594,16 @@ pub mod samples {
             .with_unknown_tagged_fields(tags(v, 3))
     }
 
+    fn describe_producers(v: i16) -> DescribeProducersRequest {
+        use describe_producers_request::*;
+        DescribeProducersRequest::default()
+            .with_topics(vec![TopicRequest::default()
+                .with_name(topic("orders"))
+                .with_partition_indexes(vec![0, 2])
+                .with_unknown_tagged_fields(tags(v, 0))])
+            .with_unknown_tagged_fields(tags(v, 0))
+    }
+
     fn describe_transactions(v: i16) -> DescribeTransactionsRequest {
         DescribeTransactionsRequest::default()
             .with_transactional_ids(vec![TransactionalId(s("t1")), TransactionalId(s("t2"))])
@@ -1777,6 +1797,7 @@ mod tests {
             26 => EndTxnRequest::VERSIONS,
             27 => WriteTxnMarkersRequest::VERSIONS,
             28 => TxnOffsetCommitRequest::VERSIONS,
+            61 => DescribeProducersRequest::VERSIONS,
             65 => DescribeTransactionsRequest::VERSIONS,
             66 => ListTransactionsRequest::VERSIONS,
             32 => DescribeConfigsRequest::VERSIONS,

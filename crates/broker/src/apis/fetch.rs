@@ -4,6 +4,11 @@
 //! Size limits: the response holds at most `max_bytes` (and the broker's `fetch.max.bytes`),
 //! each partition at most its `partition_max_bytes`, except that the first batch with data is
 //! always returned whole so that a consumer can make progress past a large batch (KIP-74).
+//!
+//! Isolation: every response carries the last stable offset (LSO). read_committed fetches
+//! (isolation_level 1) return only batches below it, with the aborted transactions overlapping
+//! the returned range so the consumer can drop their records; a read_committed long-poll is
+//! woken by the appends (markers included) that move the LSO.
 
 use std::pin::Pin;
 use std::sync::Arc;
@@ -11,8 +16,10 @@ use std::time::Duration;
 
 use bytes::Bytes;
 use indexmap::IndexMap;
-use kafka_protocol::messages::fetch_response::{FetchableTopicResponse, PartitionData};
-use kafka_protocol::messages::{FetchRequest, FetchResponse, TopicName};
+use kafka_protocol::messages::fetch_response::{
+    AbortedTransaction, FetchableTopicResponse, PartitionData,
+};
+use kafka_protocol::messages::{FetchRequest, FetchResponse, ProducerId, TopicName};
 use kafka_protocol::protocol::StrBytes;
 use sluice_log::LogError;
 use sluice_protocol::error::ErrorCode;
@@ -247,8 +254,8 @@ fn read_all(
             }
         };
         let hw = partition.high_watermark();
-        // Without transactions every offset below the high watermark is stable.
-        let lso = hw;
+        // The high watermark may have moved since `hw` was read; the pair must stay ordered.
+        let lso = partition.last_stable_offset().min(hw);
         let log_start = partition.log_start_offset();
         let data = base
             .with_high_watermark(hw)
@@ -295,6 +302,15 @@ fn read_all(
             Ok(records) => {
                 total += records.len();
                 let changed = changed_meta || !records.is_empty();
+                let data = if read_committed && !records.is_empty() {
+                    data.with_aborted_transactions(Some(aborted_transactions(
+                        partition,
+                        cached.fetch_offset,
+                        &records,
+                    )))
+                } else {
+                    data
+                };
                 outcomes.push(Outcome {
                     key: key.clone(),
                     data: data.with_error_code(0).with_records(Some(records)),
@@ -316,4 +332,27 @@ fn read_all(
         }
     }
     (outcomes, total, any_error)
+}
+
+/// The aborted transactions a read_committed consumer needs to filter `records` (read from
+/// `fetch_offset`): those overlapping the returned range, up to the last returned offset.
+fn aborted_transactions(
+    partition: &Partition,
+    fetch_offset: i64,
+    records: &Bytes,
+) -> Vec<AbortedTransaction> {
+    let end = sluice_protocol::batch::batches(records)
+        .map_while(Result::ok)
+        .last()
+        .map_or(fetch_offset, |(_, h)| h.last_offset() + 1);
+    partition
+        .log
+        .aborted_transactions(fetch_offset, end)
+        .into_iter()
+        .map(|(producer_id, first_offset)| {
+            AbortedTransaction::default()
+                .with_producer_id(ProducerId(producer_id))
+                .with_first_offset(first_offset)
+        })
+        .collect()
 }

@@ -1,5 +1,9 @@
 //! ListOffsets: earliest (-2), latest (-1), max timestamp (-3), earliest local (-4), earliest
 //! pending upload (-5, no tiered storage: none), and offset by timestamp.
+//!
+//! As in Kafka, latest and the timestamp lookups are bounded by what a consumer of the
+//! request's isolation level can read: the high watermark, or for read_committed the last
+//! stable offset.
 
 use std::sync::Arc;
 
@@ -81,7 +85,12 @@ fn lookup(
     timestamp: i64,
     read_committed: bool,
 ) -> Result<(i64, i64), ErrorCode> {
-    let hw = partition.high_watermark();
+    // Kafka's "last fetchable offset": what a consumer of this isolation level can read.
+    let last_fetchable = if read_committed {
+        partition.last_stable_offset()
+    } else {
+        partition.high_watermark()
+    };
     let storage = |e: sluice_log::LogError| {
         tracing::warn!(
             "ListOffsets on {}-{}: {e}",
@@ -91,29 +100,17 @@ fn lookup(
         ErrorCode::KAFKA_STORAGE_ERROR
     };
     match timestamp {
-        LATEST => Ok((
-            if read_committed {
-                last_stable_offset(partition)
-            } else {
-                hw
-            },
-            -1,
-        )),
+        LATEST => Ok((last_fetchable, -1)),
         EARLIEST | EARLIEST_LOCAL => Ok((partition.log_start_offset(), -1)),
         EARLIEST_PENDING_UPLOAD | LATEST_TIERED => Ok((-1, -1)),
         MAX_TIMESTAMP => match partition.log.max_timestamp_offset().map_err(storage)? {
-            Some((offset, ts)) if offset < hw => Ok((offset, ts)),
+            Some((offset, ts)) if offset < last_fetchable => Ok((offset, ts)),
             _ => Ok((-1, -1)),
         },
         t if t >= 0 => match partition.log.offset_for_timestamp(t).map_err(storage)? {
-            Some((offset, ts)) if offset < hw => Ok((offset, ts)),
+            Some((offset, ts)) if offset < last_fetchable => Ok((offset, ts)),
             _ => Ok((-1, -1)),
         },
         _ => Err(ErrorCode::INVALID_REQUEST),
     }
-}
-
-/// Without transactions every offset below the high watermark is stable.
-fn last_stable_offset(partition: &Partition) -> i64 {
-    partition.high_watermark()
 }

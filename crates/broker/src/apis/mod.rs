@@ -13,6 +13,7 @@ mod create_topics;
 mod delete_records;
 mod delete_topics;
 mod describe_cluster;
+mod describe_producers;
 mod fetch;
 mod groups;
 mod list_offsets;
@@ -68,6 +69,7 @@ pub const SUPPORTED_APIS: &[(ApiKey, i16, i16)] = &[
     (ApiKey::TxnOffsetCommit, 0, 5),
     (ApiKey::DescribeTransactions, 0, 0),
     (ApiKey::ListTransactions, 0, 2),
+    (ApiKey::DescribeProducers, 0, 0),
 ];
 
 pub fn supported_versions(api: ApiKey) -> Option<(i16, i16)> {
@@ -188,6 +190,7 @@ async fn dispatch(
         ApiKey::TxnOffsetCommit => run!(txn::txn_offset_commit),
         ApiKey::DescribeTransactions => run!(txn::describe_transactions),
         ApiKey::ListTransactions => run!(txn::list_transactions),
+        ApiKey::DescribeProducers => run!(describe_producers::handle),
         ApiKey::FindCoordinator => run!(groups::find_coordinator),
         ApiKey::JoinGroup => run!(groups::join_group),
         ApiKey::SyncGroup => run!(groups::sync_group),

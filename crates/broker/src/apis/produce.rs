@@ -3,6 +3,12 @@
 //! The batches stay the `Bytes` slice of the request frame; the log writes them with their
 //! base offsets patched in a copy of the header (the CRC does not cover the base offset), so the
 //! record data is copied once from the socket and written once to the file.
+//!
+//! Batches of idempotent and transactional producers pass the log's producer-state checks;
+//! their errors carry Kafka's codes (OUT_OF_ORDER_SEQUENCE_NUMBER, INVALID_PRODUCER_EPOCH,
+//! UNKNOWN_PRODUCER_ID, INVALID_TXN_STATE, INVALID_RECORD for a control batch). A duplicate
+//! (a retry of a batch already appended) is answered like the original: no error, its base
+//! offset.
 
 use std::sync::Arc;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
@@ -55,6 +61,7 @@ pub async fn handle(
                         Some(p) => {
                             let records = pd.records.unwrap_or_default();
                             append(
+                                broker,
                                 p,
                                 &t.produce,
                                 records,
@@ -101,6 +108,7 @@ fn error(code: ErrorCode, message: Option<String>) -> PartitionProduceResponse {
 }
 
 async fn append(
+    broker: &Broker,
     partition: &Arc<Partition>,
     settings: &ProduceSettings,
     records: Bytes,
@@ -127,12 +135,12 @@ async fn append(
         check_timestamps(settings, &info)
             .map_err(|m| error(ErrorCode::INVALID_TIMESTAMP, message(version, m)))?;
     }
-    let appended = partition.append_as_leader(&records).map_err(|e| {
-        error(
-            ErrorCode::KAFKA_STORAGE_ERROR,
-            message(version, e.to_string()),
-        )
-    })?;
+    verify_transaction(broker, partition, &records)
+        .await
+        .map_err(|(code, m)| error(code, message(version, m)))?;
+    let appended = partition
+        .append_from_client(&records)
+        .map_err(|e| error(e.error_code(), message(version, e.to_string())))?;
     let next_offset = appended.last_offset + 1;
     if appended.flush_due {
         let p = partition.clone();
@@ -172,6 +180,50 @@ async fn append(
         } else {
             -1
         }))
+}
+
+/// KIP-890: a transactional batch goes only to a partition its producer added to its ongoing
+/// transaction (AddPartitionsToTxn); otherwise a late or hanging write could land outside any
+/// transaction and hold the last stable offset back forever.
+async fn verify_transaction(
+    broker: &Broker,
+    partition: &Partition,
+    records: &Bytes,
+) -> Result<(), (ErrorCode, String)> {
+    let Ok(header) = sluice_protocol::batch::parse_header(records) else {
+        return Ok(());
+    };
+    if !header.is_transactional() || header.is_control() || header.producer_id < 0 {
+        return Ok(());
+    }
+    let verdict = broker
+        .txns
+        .read(|c| {
+            c.verify_partition(
+                header.producer_id,
+                header.producer_epoch,
+                &partition.topic,
+                partition.index,
+            )
+        })
+        .await;
+    match verdict {
+        Ok(()) => Ok(()),
+        Err(ErrorCode::INVALID_PRODUCER_EPOCH) => Err((
+            ErrorCode::INVALID_PRODUCER_EPOCH,
+            format!(
+                "Producer epoch {} of producer {} is older than the transaction's",
+                header.producer_epoch, header.producer_id
+            ),
+        )),
+        Err(_) => Err((
+            ErrorCode::INVALID_TXN_STATE,
+            format!(
+                "Partition {}-{} is not part of an ongoing transaction of producer {}",
+                partition.topic, partition.index, header.producer_id
+            ),
+        )),
+    }
 }
 
 /// CreateTime topics reject batches whose timestamps lie outside

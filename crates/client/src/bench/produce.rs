@@ -4,6 +4,13 @@
 //! With `--producers P`, P producer clients (each its own librdkafka instance, connections and
 //! thread) share the records and the rate; their latency histograms are merged for the report.
 //! The calling thread only prints progress.
+//!
+//! With `--transactional-id ID` each producer is transactional (`ID`, or `ID-0`, `ID-1`, ... for
+//! several): it initializes transactions once, then begins a transaction, sends for
+//! `--commit-interval-ms`, commits, and repeats until its share is sent. A commit waits for
+//! every record of the transaction to be delivered, so the interval bounds how long records
+//! pile up before the producer pauses to commit. That loop is its own function: the
+//! non-transactional send loop stays as it was.
 
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{mpsc, Arc};
@@ -11,6 +18,7 @@ use std::time::{Duration, Instant};
 
 use anyhow::{anyhow, bail, Result};
 use clap::Args;
+use rdkafka::error::KafkaError;
 use rdkafka::producer::{BaseProducer, BaseRecord, Producer};
 use rdkafka::util::Timeout;
 
@@ -57,10 +65,34 @@ pub struct BenchProduceArgs {
     /// so above roughly a million records/s use 2 or more.
     #[arg(long, default_value_t = 1, value_parser = clap::value_parser!(u64).range(1..=64))]
     pub producers: u64,
+    /// Produce in transactions with this transactional.id (with several producers, ID-0,
+    /// ID-1, ...).
+    #[arg(long, value_name = "ID")]
+    pub transactional_id: Option<String>,
+    /// With --transactional-id: how long each transaction sends before it is committed.
+    #[arg(long, value_name = "N", default_value_t = 100,
+          value_parser = clap::value_parser!(u64).range(1..))]
+    pub commit_interval_ms: u64,
+}
+
+impl BenchProduceArgs {
+    /// The transactional.id of producer `index`, if the run is transactional.
+    fn transactional_id(&self, index: u64) -> Option<String> {
+        let id = self.transactional_id.as_ref()?;
+        Some(if self.producers == 1 {
+            id.clone()
+        } else {
+            format!("{id}-{index}")
+        })
+    }
 }
 
 /// How often a progress line is printed during the run.
 const PROGRESS_INTERVAL: Duration = Duration::from_secs(5);
+/// How long init_transactions, commit_transaction and abort_transaction may block.
+const TRANSACTION_TIMEOUT: Duration = Duration::from_secs(60);
+/// One poll while waiting for a transaction's deliveries before its commit.
+const DRAIN_POLL: Duration = Duration::from_millis(1);
 
 pub fn run(connect: &ConnectArgs, args: &BenchProduceArgs) -> Result<()> {
     let linger = args.linger_ms.map(|v| v.to_string());
@@ -80,9 +112,16 @@ pub fn run(connect: &ConnectArgs, args: &BenchProduceArgs) -> Result<()> {
         defaults.push(("batch.size", batch));
     }
     let mut producers = Vec::new();
-    for _ in 0..args.producers {
-        producers.push(producer::create(connect, &defaults)?);
+    for index in 0..args.producers {
+        let transactional_id = args.transactional_id(index);
+        let mut config = defaults.clone();
+        if let Some(id) = &transactional_id {
+            config.push(("transactional.id", id));
+        }
+        producers.push(producer::create(connect, &config)?);
     }
+    let commit_interval = Duration::from_millis(args.commit_interval_ms);
+    let transactions = Transactions::default();
     let contexts: Vec<_> = producers.iter().map(|p| p.context().clone()).collect();
     let value = payload(args.record_size);
     let sent = AtomicU64::new(0);
@@ -95,8 +134,21 @@ pub fn run(connect: &ConnectArgs, args: &BenchProduceArgs) -> Result<()> {
         for (index, producer) in producers.into_iter().enumerate() {
             let share = Share::of(args.records, args.rate, args.producers, index as u64);
             let (value, sent, failed, done) = (&value, &sent, &failed, done_tx.clone());
+            let transactions = &transactions;
             workers.push(scope.spawn(move || {
-                let outcome = send_share(&producer, &args.topic, value, share, sent, failed);
+                let outcome = if args.transactional_id.is_some() {
+                    let worker = Worker {
+                        producer: &producer,
+                        topic: &args.topic,
+                        value,
+                        share,
+                        sent,
+                        failed,
+                    };
+                    send_share_in_transactions(&worker, commit_interval, transactions)
+                } else {
+                    send_share(&producer, &args.topic, value, share, sent, failed)
+                };
                 if outcome.is_err() {
                     failed.store(true, Ordering::Relaxed);
                 }
@@ -147,6 +199,21 @@ pub fn run(connect: &ConnectArgs, args: &BenchProduceArgs) -> Result<()> {
     report.push("elapsed_s", round3(elapsed_s));
     report.push("records_per_sec", records_per_sec);
     report.push("mb_per_sec", mb_per_sec);
+    if args.transactional_id.is_some() {
+        let committed = transactions.committed.load(Ordering::Relaxed);
+        let commit_us = transactions.commit_us.load(Ordering::Relaxed);
+        let commit_avg_ms = if committed == 0 {
+            0.0
+        } else {
+            round3(commit_us as f64 / committed as f64 / 1000.0)
+        };
+        eprintln!(
+            "{committed} transactions committed, {commit_avg_ms:.1} ms per commit on average."
+        );
+        report.push("commit_interval_ms", args.commit_interval_ms);
+        report.push("transactions", committed);
+        report.push("commit_avg_ms", commit_avg_ms);
+    }
     latency.add_to(&mut report);
     println!("{}", report.to_json());
     if let Some(error) = first_error {
@@ -212,6 +279,137 @@ fn send_share(
     }
     sent.fetch_add(count & 63, Ordering::Relaxed);
     Ok(())
+}
+
+/// Transactions committed by all producers, and the time spent in their commits.
+#[derive(Default)]
+struct Transactions {
+    committed: AtomicU64,
+    commit_us: AtomicU64,
+}
+
+/// What one producer thread sends, and the counters it shares with the others.
+struct Worker<'a> {
+    producer: &'a BaseProducer<BenchProducerContext>,
+    topic: &'a str,
+    value: &'a [u8],
+    share: Share,
+    sent: &'a AtomicU64,
+    failed: &'a AtomicBool,
+}
+
+/// Sends one producer's share in transactions of `commit_interval` each. Apart from the
+/// commit check, which compares the send time every record carries anyway, the per-record
+/// work is `send_share`'s.
+fn send_share_in_transactions(
+    worker: &Worker<'_>,
+    commit_interval: Duration,
+    transactions: &Transactions,
+) -> Result<()> {
+    let Worker {
+        producer,
+        topic,
+        value,
+        share,
+        sent,
+        failed,
+    } = *worker;
+    let context = producer.context();
+    producer
+        .init_transactions(TRANSACTION_TIMEOUT)
+        .map_err(|e| anyhow!("initializing transactions: {}", txn_error(&e)))?;
+    let interval_us = usize::try_from(commit_interval.as_micros()).unwrap_or(usize::MAX);
+    let pacer = Pacer::new(share.rate);
+    let start = Instant::now();
+    let mut count: u64 = 0;
+    let mut stopped = false;
+    while count < share.records && !stopped {
+        producer
+            .begin_transaction()
+            .map_err(|e| anyhow!("beginning a transaction: {}", txn_error(&e)))?;
+        let began_us = context.now_us();
+        loop {
+            if let Some(wait) = pacer.and_then(|p| p.wait_before(count, start.elapsed())) {
+                producer.poll(wait);
+            }
+            let now_us = context.now_us();
+            let record =
+                BaseRecord::<(), [u8], usize>::with_opaque_to(topic, now_us).payload(value);
+            if let Err(e) = send_when_room(producer, record) {
+                abort(producer);
+                return Err(e);
+            }
+            count += 1;
+            if count & 63 == 0 {
+                producer.poll(Duration::ZERO);
+                sent.fetch_add(64, Ordering::Relaxed);
+                if count & 4095 == 0
+                    && (failed.load(Ordering::Relaxed) || context.stats()?.failed > 0)
+                {
+                    failed.store(true, Ordering::Relaxed);
+                    stopped = true;
+                    break;
+                }
+            }
+            if count == share.records || now_us.saturating_sub(began_us) >= interval_us {
+                break;
+            }
+        }
+        if stopped {
+            abort(producer);
+            break;
+        }
+        let commit_start = Instant::now();
+        if let Err(e) = drain_deliveries(producer, TRANSACTION_TIMEOUT) {
+            abort(producer);
+            return Err(e);
+        }
+        if let Err(e) = producer.commit_transaction(TRANSACTION_TIMEOUT) {
+            abort(producer);
+            bail!("committing a transaction: {}", txn_error(&e));
+        }
+        let commit_us = u64::try_from(commit_start.elapsed().as_micros()).unwrap_or(u64::MAX);
+        transactions.committed.fetch_add(1, Ordering::Relaxed);
+        transactions
+            .commit_us
+            .fetch_add(commit_us, Ordering::Relaxed);
+    }
+    sent.fetch_add(count & 63, Ordering::Relaxed);
+    Ok(())
+}
+
+/// Serves delivery reports until no record is in flight. `commit_transaction` of rdkafka 0.39
+/// first flushes through `BaseProducer::flush`, which polls in slices of 100 ms that run to
+/// their end even when the last report arrives at once: every commit would take 100 ms or more.
+/// Short polls here leave that flush nothing to wait for.
+fn drain_deliveries(
+    producer: &BaseProducer<BenchProducerContext>,
+    timeout: Duration,
+) -> Result<()> {
+    let deadline = Instant::now() + timeout;
+    while producer.in_flight_count() > 0 {
+        if Instant::now() >= deadline {
+            bail!("records of a transaction still undelivered after {timeout:?}");
+        }
+        producer.poll(DRAIN_POLL);
+    }
+    Ok(())
+}
+
+/// Abandons the open transaction after a failure, so its records never become visible; the
+/// failure itself is what gets reported.
+fn abort(producer: &BaseProducer<BenchProducerContext>) {
+    let _ = producer.abort_transaction(TRANSACTION_TIMEOUT);
+}
+
+/// A transactional-API error with librdkafka's own message, which says more than the code.
+fn txn_error(error: &KafkaError) -> String {
+    match error {
+        KafkaError::Transaction(e) => {
+            format!("{} ({})", e.string(), describe_error(error))
+        }
+        other => describe_error(other),
+    }
 }
 
 /// Prints a progress line every `PROGRESS_INTERVAL` until every producer has finished (the

@@ -21,7 +21,7 @@
 
 use std::fmt;
 
-use crate::group::wire::Reader;
+use crate::wire::Reader;
 
 /// Assigned partitions by topic, in the order the assignment lists them.
 #[derive(Debug, Clone, PartialEq, Eq, Default)]

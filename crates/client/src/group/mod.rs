@@ -10,7 +10,6 @@
 //! - `reset.rs`: the new offset of a partition under each reset mode.
 //! - `datetime.rs`: parsing `--to-datetime`.
 //! - `static_members.rs`: members' `group.instance.id`, which librdkafka's group listing lacks.
-//! - `wire.rs`: bounded reads of Kafka's wire types from bytes a peer sent.
 //!
 //! Which partitions `describe` shows: those the members are assigned, and every partition of
 //! every topic for which the group has a committed offset. librdkafka's OffsetFetch needs
@@ -23,7 +22,6 @@ mod describe;
 mod group_client;
 mod reset;
 mod static_members;
-mod wire;
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::time::Duration;
@@ -34,7 +32,9 @@ use rdkafka::admin::{AdminClient, AdminOptions};
 use rdkafka::client::DefaultClientContext;
 use rdkafka::error::RDKafkaErrorCode;
 
-use crate::connection::{describe_code, describe_error, topic_partitions, ConnectArgs};
+use crate::connection::{
+    chosen_partitions, describe_code, describe_error, topic_partitions, ConnectArgs,
+};
 use crate::table::Table;
 
 pub use datetime::parse_datetime_ms;
@@ -330,27 +330,6 @@ fn check_resettable(group: &str, state: &str, members: usize) -> Result<()> {
     )
 }
 
-/// The partitions `--partition` names (all when it names none), each checked to exist.
-fn chosen_partitions(topic: &str, existing: &[i32], wanted: &[u32]) -> Result<Vec<i32>> {
-    if wanted.is_empty() {
-        return Ok(existing.to_vec());
-    }
-    let mut chosen = BTreeSet::new();
-    for &partition in wanted {
-        let found = i32::try_from(partition)
-            .ok()
-            .filter(|p| existing.contains(p));
-        let Some(partition) = found else {
-            bail!(
-                "topic '{topic}' has no partition {partition} (it has {})",
-                existing.len()
-            );
-        };
-        chosen.insert(partition);
-    }
-    Ok(chosen.into_iter().collect())
-}
-
 async fn delete(connect: &ConnectArgs, groups: &[String]) -> Result<()> {
     // librdkafka rejects a request that names a group twice.
     let mut seen = BTreeSet::new();
@@ -435,21 +414,6 @@ mod tests {
                 .contains("PreparingRebalance with 1 member;"),
             "{err}"
         );
-    }
-
-    #[test]
-    fn partitions_default_to_all_and_must_exist() {
-        assert_eq!(
-            chosen_partitions("t", &[0, 1, 2], &[]).ok(),
-            Some(vec![0, 1, 2])
-        );
-        assert_eq!(
-            chosen_partitions("t", &[0, 1, 2], &[2, 0, 2]).ok(),
-            Some(vec![0, 2])
-        );
-        let err = chosen_partitions("t", &[0, 1], &[5]).expect_err("no such partition");
-        assert_eq!(err.to_string(), "topic 't' has no partition 5 (it has 2)");
-        assert!(chosen_partitions("t", &[0], &[u32::MAX]).is_err());
     }
 
     #[test]

@@ -3,23 +3,15 @@
 //! Why this talks to the broker itself: the only DescribeGroups the `rdkafka` crate exposes is
 //! librdkafka's group listing, which sends DescribeGroups v0, and the instance id only exists
 //! from v4 on. librdkafka's newer DescribeConsumerGroups admin call has it but the crate does not
-//! wrap it, and calling the C function directly would need `unsafe`. So this sends
-//! FindCoordinator v1 to a bootstrap server and DescribeGroups v4 to the coordinator over a plain
-//! TCP connection. That only works where the cluster speaks PLAINTEXT; with any other
-//! `security.protocol` the lookup is skipped and the ids are reported as unknown.
+//! wrap it, and calling the C function directly would need `unsafe`. So this asks a bootstrap
+//! server for the coordinator (FindCoordinator v1) and sends DescribeGroups v4 to it through the
+//! crate's small Kafka-protocol client (`crate::wire`). That only works where the cluster speaks
+//! PLAINTEXT; with any other `security.protocol` the lookup is skipped and the ids are reported
+//! as unknown.
 //!
-//! Wire layouts (classic encoding, see `wire.rs` for the types):
+//! Wire layout (classic encoding, see `crate::wire::Reader` for the types):
 //!
 //! ```text
-//! frame            int32 size, then size bytes
-//! request header   int16 api_key, int16 api_version, int32 correlation_id,
-//!                  NULLABLE_STRING client_id                          (header v1)
-//! response header  int32 correlation_id                               (header v0)
-//!
-//! FindCoordinator v1 request    STRING key (the group id), int8 key_type (0 = group)
-//! FindCoordinator v1 response   int32 throttle_time_ms, int16 error_code,
-//!                               NULLABLE_STRING error_message, int32 node_id,
-//!                               STRING host, int32 port
 //! DescribeGroups v4 request     ARRAY(STRING) groups, int8 include_authorized_operations
 //! DescribeGroups v4 response    int32 throttle_time_ms, ARRAY groups:
 //!     int16 error_code, STRING group_id, STRING group_state, STRING protocol_type,
@@ -30,26 +22,20 @@
 //! ```
 
 use std::collections::HashMap;
-use std::io::{Read, Write};
-use std::net::{TcpStream, ToSocketAddrs};
 use std::time::{Duration, Instant};
 
-use rdkafka::error::RDKafkaErrorCode;
-use rdkafka::types::RDKafkaRespErr;
+use kafka_protocol::messages::{DescribeGroupsRequest, GroupId};
+use kafka_protocol::protocol::StrBytes;
 
-use crate::connection::{describe_code, ConnectArgs};
-use crate::group::wire::{put_string, Reader};
+use crate::connection::ConnectArgs;
+use crate::wire::{
+    code_text, find_coordinator, require_plaintext, BrokerConnection, CoordinatorType, Reader,
+};
 
 /// Member id -> its `group.instance.id` (None for a dynamic member).
 pub type InstanceIds = HashMap<String, Option<String>>;
 
-const FIND_COORDINATOR_KEY: i16 = 10;
-const FIND_COORDINATOR_VERSION: i16 = 1;
-const DESCRIBE_GROUPS_KEY: i16 = 15;
 const DESCRIBE_GROUPS_VERSION: i16 = 4;
-const CLIENT_ID: &str = "sluice-cli";
-/// The largest response accepted, librdkafka's default `receive.message.max.bytes`.
-const RESPONSE_BYTES_MAX: usize = 100_000_000;
 
 /// Looks up the instance ids of `group`'s members, giving up at `timeout`; the error says why
 /// they are unknown.
@@ -58,103 +44,19 @@ pub fn instance_ids(
     group: &str,
     timeout: Duration,
 ) -> Result<InstanceIds, String> {
-    if let Some(protocol) = property(connect, "security.protocol") {
-        if !protocol.eq_ignore_ascii_case("plaintext") {
-            return Err(format!(
-                "the lookup needs a PLAINTEXT connection, not security.protocol={protocol}"
-            ));
-        }
-    }
-    if i16::try_from(group.len()).is_err() {
-        return Err("the group id is too long".to_string());
-    }
+    require_plaintext(connect)?;
     let deadline = Instant::now() + timeout;
-    let mut last_error = "no bootstrap server given".to_string();
-    for server in bootstrap_servers(
-        property(connect, "bootstrap.servers").unwrap_or(&connect.bootstrap_server),
-    ) {
-        let coordinator = Connection::open(server, deadline).and_then(|mut connection| {
-            let body = connection.round_trip(
-                FIND_COORDINATOR_KEY,
-                FIND_COORDINATOR_VERSION,
-                &find_coordinator_request(group),
-            )?;
-            parse_find_coordinator(&body)
-        });
-        match coordinator {
-            Ok(address) => {
-                let mut connection = Connection::open(&address, deadline)?;
-                let body = connection.round_trip(
-                    DESCRIBE_GROUPS_KEY,
-                    DESCRIBE_GROUPS_VERSION,
-                    &describe_groups_request(group),
-                )?;
-                return parse_describe_groups(&body, group);
-            }
-            Err(e) => last_error = format!("{server}: {e}"),
-        }
-    }
-    Err(last_error)
+    let coordinator = find_coordinator(connect, group, CoordinatorType::Group, deadline)
+        .map_err(|e| e.to_string())?;
+    let mut connection = BrokerConnection::open(&coordinator.address, deadline)?;
+    let body = connection.send(&describe_groups_request(group), DESCRIBE_GROUPS_VERSION)?;
+    parse_describe_groups(&body, group)
 }
 
-/// The value librdkafka will use for a `-X` property (the last one given), if any.
-fn property<'a>(connect: &'a ConnectArgs, key: &str) -> Option<&'a str> {
-    connect
-        .properties
-        .iter()
-        .rev()
-        .find(|(k, _)| k == key)
-        .map(|(_, value)| value.as_str())
-}
-
-/// `host:port` entries of a bootstrap list, without any `PLAINTEXT://`-style prefix.
-fn bootstrap_servers(list: &str) -> impl Iterator<Item = &str> {
-    list.split(',')
-        .map(str::trim)
-        .map(|server| server.split_once("://").map_or(server, |(_, rest)| rest))
-        .filter(|server| !server.is_empty())
-}
-
-fn find_coordinator_request(group: &str) -> Vec<u8> {
-    let mut body = Vec::with_capacity(group.len() + 3);
-    put_string(&mut body, group);
-    body.push(0); // key_type: group
-    body
-}
-
-/// The coordinator's `host:port`.
-fn parse_find_coordinator(body: &[u8]) -> Result<String, String> {
-    let mut r = Reader::new(body);
-    let _throttle_time_ms = r.i32()?;
-    let error_code = r.i16()?;
-    let error_message = r.nullable_string()?;
-    let _node_id = r.i32()?;
-    let host = r.string()?;
-    let port = r.i32()?;
-    if error_code != 0 {
-        let mut text = format!("FindCoordinator: {}", code_text(error_code));
-        if let Some(message) = error_message.filter(|m| !m.is_empty()) {
-            text.push_str(&format!(": {message}"));
-        }
-        return Err(text);
-    }
-    let port = u16::try_from(port)
-        .ok()
-        .filter(|&p| p != 0)
-        .ok_or_else(|| format!("FindCoordinator answered port {port}"))?;
-    Ok(if host.contains(':') {
-        format!("[{host}]:{port}")
-    } else {
-        format!("{host}:{port}")
-    })
-}
-
-fn describe_groups_request(group: &str) -> Vec<u8> {
-    let mut body = Vec::with_capacity(group.len() + 7);
-    body.extend_from_slice(&1i32.to_be_bytes());
-    put_string(&mut body, group);
-    body.push(0); // include_authorized_operations: false
-    body
+fn describe_groups_request(group: &str) -> DescribeGroupsRequest {
+    DescribeGroupsRequest::default()
+        .with_groups(vec![GroupId(StrBytes::from_string(group.to_string()))])
+        .with_include_authorized_operations(false)
 }
 
 /// Smallest encodings, for checking counts: a group of empty strings and no members, a member
@@ -194,171 +96,35 @@ fn parse_describe_groups(body: &[u8], group: &str) -> Result<InstanceIds, String
     Err(format!("DescribeGroups did not describe group '{group}'"))
 }
 
-/// "description (NAME)" for a Kafka error code.
-fn code_text(code: i16) -> String {
-    match RDKafkaRespErr::try_from(i32::from(code)) {
-        Ok(known) => describe_code(RDKafkaErrorCode::from(known)),
-        Err(_) => format!("error code {code}"),
-    }
-}
-
-/// One request/response connection with a deadline for everything done on it.
-struct Connection {
-    stream: TcpStream,
-    deadline: Instant,
-    correlation_id: i32,
-}
-
-impl Connection {
-    fn open(address: &str, deadline: Instant) -> Result<Self, String> {
-        let addresses = address
-            .to_socket_addrs()
-            .map_err(|e| format!("cannot resolve {address}: {e}"))?;
-        let mut last_error = format!("{address} resolves to no address");
-        for socket_address in addresses {
-            let remaining = remaining_until(deadline)?;
-            match TcpStream::connect_timeout(&socket_address, remaining) {
-                Ok(stream) => {
-                    // Requests are written whole; Nagle would only add latency.
-                    let _ = stream.set_nodelay(true);
-                    return Ok(Connection {
-                        stream,
-                        deadline,
-                        correlation_id: 0,
-                    });
-                }
-                Err(e) => last_error = format!("cannot connect to {socket_address}: {e}"),
-            }
-        }
-        Err(last_error)
-    }
-
-    /// Sends one request and returns the response body after its header.
-    fn round_trip(
-        &mut self,
-        api_key: i16,
-        api_version: i16,
-        body: &[u8],
-    ) -> Result<Vec<u8>, String> {
-        self.correlation_id += 1;
-        let mut request = Vec::with_capacity(4 + 10 + CLIENT_ID.len() + body.len());
-        request.extend_from_slice(&[0; 4]); // size, patched below
-        request.extend_from_slice(&api_key.to_be_bytes());
-        request.extend_from_slice(&api_version.to_be_bytes());
-        request.extend_from_slice(&self.correlation_id.to_be_bytes());
-        put_string(&mut request, CLIENT_ID);
-        request.extend_from_slice(body);
-        let size = i32::try_from(request.len() - 4).map_err(|_| "request too large".to_string())?;
-        request[..4].copy_from_slice(&size.to_be_bytes());
-
-        let io_error = |e: std::io::Error| format!("talking to the coordinator: {e}");
-        self.stream
-            .set_write_timeout(Some(remaining_until(self.deadline)?))
-            .map_err(io_error)?;
-        self.stream.write_all(&request).map_err(io_error)?;
-
-        self.stream
-            .set_read_timeout(Some(remaining_until(self.deadline)?))
-            .map_err(io_error)?;
-        let mut size = [0u8; 4];
-        self.stream.read_exact(&mut size).map_err(io_error)?;
-        let size = i32::from_be_bytes(size);
-        let size = usize::try_from(size)
-            .ok()
-            .filter(|&s| (4..=RESPONSE_BYTES_MAX).contains(&s))
-            .ok_or_else(|| format!("the broker sent a response of {size} bytes"))?;
-        let mut response = vec![0u8; size];
-        self.stream
-            .set_read_timeout(Some(remaining_until(self.deadline)?))
-            .map_err(io_error)?;
-        self.stream.read_exact(&mut response).map_err(io_error)?;
-        let correlation_id =
-            i32::from_be_bytes([response[0], response[1], response[2], response[3]]);
-        if correlation_id != self.correlation_id {
-            return Err(format!(
-                "the broker answered correlation id {correlation_id}, expected {}",
-                self.correlation_id
-            ));
-        }
-        response.drain(..4);
-        Ok(response)
-    }
-}
-
-/// The time left before `deadline`, or an error once it has passed (a zero socket timeout would
-/// mean "wait forever").
-fn remaining_until(deadline: Instant) -> Result<Duration, String> {
-    let left = deadline.saturating_duration_since(Instant::now());
-    if left.is_zero() {
-        Err("timed out".to_string())
-    } else {
-        Ok(left)
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
-    use bytes::{Bytes, BytesMut};
+    use bytes::Bytes;
     use kafka_protocol::messages::describe_groups_response::{
         DescribedGroup, DescribedGroupMember,
     };
-    use kafka_protocol::messages::{
-        BrokerId, DescribeGroupsRequest, DescribeGroupsResponse, FindCoordinatorRequest,
-        FindCoordinatorResponse, GroupId,
-    };
-    use kafka_protocol::protocol::{Encodable, StrBytes};
+    use kafka_protocol::messages::DescribeGroupsResponse;
+    use kafka_protocol::protocol::Encodable;
 
     fn s(text: &str) -> StrBytes {
         StrBytes::from_string(text.to_string())
     }
 
     fn encode<M: Encodable>(message: &M, version: i16) -> Vec<u8> {
-        let mut buf = BytesMut::new();
+        let mut buf = Vec::new();
         message.encode(&mut buf, version).expect("encodes");
-        buf.to_vec()
+        buf
     }
 
     #[test]
-    fn requests_match_the_reference_encoding() {
-        let find = FindCoordinatorRequest::default()
-            .with_key(s("billing"))
-            .with_key_type(0);
-        assert_eq!(find_coordinator_request("billing"), encode(&find, 1));
-        let describe = DescribeGroupsRequest::default()
-            .with_groups(vec![GroupId(s("billing"))])
-            .with_include_authorized_operations(false);
-        assert_eq!(describe_groups_request("billing"), encode(&describe, 4));
-    }
-
-    #[test]
-    fn the_coordinator_address_is_read_from_find_coordinator() {
-        let response = FindCoordinatorResponse::default()
-            .with_node_id(BrokerId(3))
-            .with_host(s("broker-3.local"))
-            .with_port(9093);
+    fn the_request_names_the_one_group() {
+        let mut expected = vec![0, 0, 0, 1, 0, 7];
+        expected.extend_from_slice(b"billing");
+        expected.push(0);
         assert_eq!(
-            parse_find_coordinator(&encode(&response, 1)),
-            Ok("broker-3.local:9093".to_string())
+            encode(&describe_groups_request("billing"), DESCRIBE_GROUPS_VERSION),
+            expected
         );
-        let ipv6 = response.clone().with_host(s("::1"));
-        assert_eq!(
-            parse_find_coordinator(&encode(&ipv6, 1)),
-            Ok("[::1]:9093".to_string())
-        );
-        let failed = FindCoordinatorResponse::default()
-            .with_error_code(15)
-            .with_error_message(Some(s("not yet")))
-            .with_node_id(BrokerId(-1))
-            .with_port(-1);
-        assert_eq!(
-            parse_find_coordinator(&encode(&failed, 1)),
-            Err("FindCoordinator: Broker: Coordinator not available \
-                 (COORDINATOR_NOT_AVAILABLE): not yet"
-                .to_string())
-        );
-        let bad_port = response.with_port(70_000);
-        assert!(parse_find_coordinator(&encode(&bad_port, 1)).is_err());
     }
 
     fn member(id: &str, instance: Option<&str>) -> DescribedGroupMember {
@@ -415,47 +181,12 @@ mod tests {
     }
 
     #[test]
-    fn bootstrap_lists_are_split_and_stripped() {
-        let servers: Vec<&str> = bootstrap_servers(" a:1, PLAINTEXT://b:2,,[::1]:3 ").collect();
-        assert_eq!(servers, vec!["a:1", "b:2", "[::1]:3"]);
-    }
-
-    #[test]
     fn only_plaintext_connections_are_probed() {
-        let connect = |props: Vec<(String, String)>| ConnectArgs {
+        let tls = ConnectArgs {
             bootstrap_server: "127.0.0.1:1".to_string(),
-            properties: props,
+            properties: vec![("security.protocol".into(), "SSL".into())],
         };
-        let tls = connect(vec![("security.protocol".into(), "SSL".into())]);
         let err = instance_ids(&tls, "g", Duration::from_secs(1)).expect_err("skipped");
         assert!(err.contains("security.protocol=SSL"), "{err}");
-        let plain = connect(vec![
-            ("security.protocol".into(), "SSL".into()),
-            ("security.protocol".into(), "plaintext".into()),
-        ]);
-        assert_eq!(property(&plain, "security.protocol"), Some("plaintext"));
-        assert_eq!(property(&plain, "bootstrap.servers"), None);
-    }
-
-    #[test]
-    fn a_listener_that_hangs_up_is_an_error_not_a_hang() {
-        let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
-        let address = listener.local_addr().expect("address").to_string();
-        let server = std::thread::spawn(move || {
-            // Read the request, answer with a frame too short to hold a correlation id.
-            let (mut socket, _) = listener.accept().expect("accept");
-            let mut size = [0u8; 4];
-            socket.read_exact(&mut size).expect("request size");
-            let mut request = vec![0u8; i32::from_be_bytes(size) as usize];
-            socket.read_exact(&mut request).expect("request");
-            socket.write_all(&[0, 0, 0, 2, 0, 0]).expect("answer");
-        });
-        let deadline = Instant::now() + Duration::from_secs(10);
-        let mut connection = Connection::open(&address, deadline).expect("connects");
-        let err = connection
-            .round_trip(FIND_COORDINATOR_KEY, 1, &find_coordinator_request("g"))
-            .expect_err("bad frame");
-        assert!(err.contains("response of 2 bytes"), "{err}");
-        server.join().expect("server thread");
     }
 }

@@ -77,10 +77,20 @@ impl BrokerProcess {
     pub fn alive(&mut self) -> bool {
         matches!(self.child.try_wait(), Ok(None))
     }
+
+    /// kill -9: the process dies at once, without flushing or closing its logs.
+    pub fn kill(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
 }
 
 impl Drop for BrokerProcess {
     fn drop(&mut self) {
+        if !self.alive() {
+            // Already reaped: its pid may belong to another process by now.
+            return;
+        }
         let _ = Command::new("kill")
             .arg("-TERM")
             .arg(self.child.id().to_string())

@@ -1,0 +1,68 @@
+//! DescribeProducers (KIP-664): the idempotent and transactional producers each requested
+//! partition has state for, from the partition log's producer state.
+
+use std::sync::Arc;
+
+use kafka_protocol::messages::describe_producers_response::{
+    PartitionResponse, ProducerState, TopicResponse,
+};
+use kafka_protocol::messages::{DescribeProducersRequest, DescribeProducersResponse, ProducerId};
+use kafka_protocol::protocol::StrBytes;
+use sluice_protocol::error::ErrorCode;
+
+use crate::broker::Broker;
+use crate::request::RequestContext;
+
+pub async fn handle(
+    broker: &Arc<Broker>,
+    _ctx: &RequestContext,
+    request: DescribeProducersRequest,
+) -> DescribeProducersResponse {
+    let topics = request
+        .topics
+        .into_iter()
+        .map(|t| {
+            let topic = broker.replicas.topic(t.name.as_str());
+            let partitions = t
+                .partition_indexes
+                .iter()
+                .map(|&index| {
+                    let response = PartitionResponse::default().with_partition_index(index);
+                    let partition = topic.as_ref().and_then(|topic| {
+                        usize::try_from(index)
+                            .ok()
+                            .and_then(|i| topic.partitions.get(i))
+                    });
+                    let Some(partition) = partition else {
+                        return response
+                            .with_error_code(ErrorCode::UNKNOWN_TOPIC_OR_PARTITION.0)
+                            .with_error_message(Some(StrBytes::from_static_str(
+                                "This server does not host this topic-partition.",
+                            )));
+                    };
+                    let producers = partition
+                        .log
+                        .producers()
+                        .into_iter()
+                        .map(|p| {
+                            ProducerState::default()
+                                .with_producer_id(ProducerId(p.producer_id))
+                                .with_producer_epoch(i32::from(p.producer_epoch))
+                                .with_last_sequence(p.last_sequence)
+                                .with_last_timestamp(p.last_timestamp)
+                                .with_coordinator_epoch(p.coordinator_epoch)
+                                .with_current_txn_start_offset(
+                                    p.current_txn_start_offset.unwrap_or(-1),
+                                )
+                        })
+                        .collect();
+                    response.with_error_code(0).with_active_producers(producers)
+                })
+                .collect();
+            TopicResponse::default()
+                .with_name(t.name)
+                .with_partitions(partitions)
+        })
+        .collect();
+    DescribeProducersResponse::default().with_topics(topics)
+}
