@@ -92,6 +92,12 @@ pub enum MetadataCommand {
         leader: Option<i32>,
         isr: Vec<i32>,
     },
+    /// Several commands applied atomically, in order, as one log entry: each is validated
+    /// against the image as the earlier ones left it, and either all apply or none does (the
+    /// result is then [`CommandError::BatchFailed`] naming the first one rejected). For changes
+    /// that must commit together, e.g. fencing a broker and the leader elections it causes.
+    /// Batches do not nest.
+    Batch(Vec<MetadataCommand>),
 }
 
 /// What an applied command did.
@@ -107,6 +113,8 @@ pub enum CommandOutput {
         leader_epoch: i32,
         partition_epoch: i32,
     },
+    /// A [`MetadataCommand::Batch`] applied: the output of each of its commands, in order.
+    Batch(Vec<CommandOutput>),
 }
 
 /// Why a command was rejected. A rejected command changes nothing.
@@ -148,6 +156,16 @@ pub enum CommandError {
     IneligibleReplica(String),
     #[error("invalid request: {0}")]
     InvalidRequest(String),
+    /// The command at `index` of a [`MetadataCommand::Batch`] was rejected, so none applied.
+    #[error("command {index} of the batch failed, none applied: {error}")]
+    BatchFailed {
+        index: usize,
+        error: Box<CommandError>,
+    },
+    /// A proposal older than the last one applied for its proposer: an attempt its proposer
+    /// gave up on (see `proposers`); not applied.
+    #[error("proposal {sequence} is older than the last one applied ({last_applied})")]
+    StaleProposal { sequence: u64, last_applied: u64 },
 }
 
 /// Kafka error codes (`org.apache.kafka.common.protocol.Errors`).
@@ -160,6 +178,7 @@ mod kafka_error {
     pub const INVALID_REPLICA_ASSIGNMENT: i16 = 39;
     pub const INVALID_CONFIG: i16 = 40;
     pub const INVALID_REQUEST: i16 = 42;
+    pub const OUT_OF_ORDER_SEQUENCE_NUMBER: i16 = 45;
     pub const FENCED_LEADER_EPOCH: i16 = 74;
     pub const STALE_BROKER_EPOCH: i16 = 77;
     pub const INVALID_UPDATE_VERSION: i16 = 95;
@@ -191,6 +210,8 @@ impl CommandError {
             CommandError::DuplicateBrokerRegistration(_) => DUPLICATE_BROKER_REGISTRATION,
             CommandError::BrokerIdNotRegistered(_) => BROKER_ID_NOT_REGISTERED,
             CommandError::IneligibleReplica(_) => INELIGIBLE_REPLICA,
+            CommandError::BatchFailed { error, .. } => error.error_code(),
+            CommandError::StaleProposal { .. } => OUT_OF_ORDER_SEQUENCE_NUMBER,
         }
     }
 }
@@ -218,6 +239,11 @@ mod tests {
             CommandError::IneligibleReplica(String::new()).error_code(),
             107
         );
+        let failed = CommandError::BatchFailed {
+            index: 1,
+            error: Box::new(CommandError::UnknownTopicId(Uuid::nil())),
+        };
+        assert_eq!(failed.error_code(), 100);
     }
 
     #[test]

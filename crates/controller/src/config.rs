@@ -16,10 +16,18 @@ pub struct ControllerConfig {
     /// This node's id (Kafka's `node.id`).
     pub node_id: NodeId,
     /// Every voter of the quorum and its controller address (`controller.quorum.voters`, see
-    /// [`parse_quorum_voters`](crate::parse_quorum_voters)). Must contain `node_id`.
+    /// [`parse_quorum_voters`](crate::parse_quorum_voters)). Contains `node_id` exactly when
+    /// `voter` is set.
     pub voters: BTreeMap<NodeId, SocketAddr>,
+    /// True for a controller (Kafka's `process.roles` with `controller`), the default. False
+    /// for a broker-only node (`process.roles=broker`): it joins as a non-voting member (an
+    /// openraft learner) that receives the log and applies the image, and forwards its
+    /// proposals to the leader.
+    pub voter: bool,
     /// Address the controller listener binds (used by
-    /// [`Controller::start`](crate::Controller::start)).
+    /// [`Controller::start`](crate::Controller::start)). A non-voter gives its bound address to
+    /// the leader, which replicates to it there: it must be reachable from the voters (not a
+    /// wildcard address).
     pub listen: SocketAddr,
     /// Directory of the Raft log, vote and snapshot (created if missing).
     pub data_dir: PathBuf,
@@ -43,6 +51,10 @@ pub struct ControllerConfig {
     pub snapshot_chunk_bytes: usize,
     /// Connections the controller listener serves at once.
     pub max_connections: usize,
+    /// Test hook: every proposal is sent a second time with the same proposer and sequence
+    /// after it applied, as a retry after a lost answer would; the second result is returned.
+    #[doc(hidden)]
+    pub resend_every_proposal: bool,
 }
 
 impl ControllerConfig {
@@ -55,6 +67,7 @@ impl ControllerConfig {
         ControllerConfig {
             node_id,
             voters,
+            voter: true,
             listen,
             data_dir: data_dir.into(),
             heartbeat_interval_ms: 150,
@@ -65,16 +78,24 @@ impl ControllerConfig {
             frame_bytes_max: 32 << 20,
             snapshot_chunk_bytes: 1 << 20,
             max_connections: 64,
+            resend_every_proposal: false,
         }
     }
 
     pub(crate) fn validate(&self) -> Result<(), ControllerError> {
         let fail = |why: String| Err(ControllerError::Config(why));
-        if !self.voters.contains_key(&self.node_id) {
+        let voter_ids = self.voters.keys().collect::<Vec<_>>();
+        if self.voter && !self.voters.contains_key(&self.node_id) {
             return fail(format!(
-                "node.id {} is not one of the controller.quorum.voters {:?}",
+                "node.id {} is not one of the controller.quorum.voters {voter_ids:?}",
                 self.node_id,
-                self.voters.keys().collect::<Vec<_>>()
+            ));
+        }
+        if !self.voter && (self.voters.is_empty() || self.voters.contains_key(&self.node_id)) {
+            return fail(format!(
+                "a non-voting node.id {} must not be one of the controller.quorum.voters \
+                 {voter_ids:?}, which must not be empty",
+                self.node_id,
             ));
         }
         if self.heartbeat_interval_ms == 0 || self.election_timeout_ms <= self.heartbeat_interval_ms
@@ -147,5 +168,12 @@ mod tests {
         let mut c = config();
         c.max_connections = 0;
         assert!(c.validate().is_err());
+        let mut c = config();
+        c.voter = false;
+        assert!(c.validate().is_err(), "a non-voter listed as a voter");
+        c.node_id = 2;
+        c.validate().unwrap();
+        c.voters.clear();
+        assert!(c.validate().is_err(), "a non-voter without voters");
     }
 }

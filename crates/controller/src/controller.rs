@@ -5,17 +5,25 @@
 //! the quorum membership from `controller.quorum.voters` if the node has never been initialized
 //! (a restart finds its membership in its own log, so this happens once per cluster).
 //!
-//! Proposals can be made on any node: on the leader they are appended directly; elsewhere they
-//! are forwarded to the leader over the controller listener (a fresh connection per forward, so
-//! a connection that failed to open means the command was certainly not sent and may be retried
-//! safely). A proposal is retried only while it certainly was not appended; once it may have
-//! been, a failure is reported as such ([`ControllerError::Timeout`],
-//! [`ControllerError::OutcomeUnknown`]) instead of risking a duplicate.
+//! A node whose config says it is not a voter (a broker-only node) starts uninitialized and asks
+//! the voters, one after another, to add it as a learner (`AddLearner` on their controller
+//! listener) until the leader has: it then receives the log and applies the image, but never
+//! votes nor counts towards a commit.
+//!
+//! Proposals can be made on any node, voter or learner: on the leader they are appended
+//! directly; elsewhere they are forwarded to the leader over the controller listener (a fresh
+//! connection per forward). Each proposal carries its proposer (a lane of this instance, see
+//! `proposers`) and a sequence number, and the state machine applies a (proposer, sequence)
+//! once, answering a repeat with the first result. So a proposal whose outcome is unknown (the
+//! leader failed, the answer was lost, the commit was slow) is simply sent again, to whichever
+//! node leads, until it is answered or the deadline passes; only then is the uncertainty
+//! reported ([`ControllerError::Timeout`], [`ControllerError::OutcomeUnknown`]).
 
 use std::collections::BTreeMap;
 use std::net::SocketAddr;
 use std::sync::Arc;
 use std::sync::Mutex;
+use std::sync::MutexGuard;
 use std::sync::PoisonError;
 use std::time::Duration;
 
@@ -29,6 +37,7 @@ use tokio::net::TcpListener;
 use tokio::sync::watch;
 use tokio::task::JoinHandle;
 use tokio::time::Instant;
+use uuid::Uuid;
 
 use crate::command::CommandResult;
 use crate::command::MetadataCommand;
@@ -37,10 +46,14 @@ use crate::error::ControllerError;
 use crate::image::MetadataImage;
 use crate::log_store::LogStore;
 use crate::network::CallError;
+use crate::network::ClientSettings;
 use crate::network::NetworkFactory;
 use crate::network::PeerClient;
+use crate::proposers::Proposal;
+use crate::proposers::ProposerId;
 use crate::raft_types::NodeId;
 use crate::raft_types::Raft;
+use crate::rpc::AddLearnerReply;
 use crate::rpc::ProposeReply;
 use crate::rpc::RpcRequestBody;
 use crate::rpc::RpcResponse;
@@ -52,6 +65,8 @@ use crate::state_machine::StateMachineStore;
 const LEADER_POLL_INTERVAL: Duration = Duration::from_millis(50);
 /// Server side: an idle controller connection is closed after this long.
 const CONNECTION_IDLE_TIMEOUT: Duration = Duration::from_secs(60);
+/// A learner that no voter added waits this long before asking again.
+const JOIN_RETRY_INTERVAL: Duration = Duration::from_millis(100);
 
 /// A node's role in the quorum.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -59,7 +74,7 @@ pub enum ControllerRole {
     Leader,
     Follower,
     Candidate,
-    /// Not (yet) a voter: before the membership is known.
+    /// A non-voting member, or a voter before the membership is known.
     Learner,
     Shutdown,
 }
@@ -78,6 +93,8 @@ pub struct ControllerStatus {
     /// Last log index removed from this node's log.
     pub purged_index: Option<u64>,
     pub voters: Vec<NodeId>,
+    /// Non-voting members (openraft learners).
+    pub learners: Vec<NodeId>,
 }
 
 /// One member of the controller quorum. Cheap to clone; clones share the node.
@@ -92,7 +109,44 @@ struct Inner {
     image: watch::Receiver<Arc<MetadataImage>>,
     local_addr: SocketAddr,
     shutdown_tx: watch::Sender<bool>,
-    server: Mutex<Option<JoinHandle<()>>>,
+    /// The listener task, and on a non-voter the task asking to be added as a learner.
+    tasks: Mutex<Vec<JoinHandle<()>>>,
+    /// Chosen at start: proposer ids of this instance differ from those of any other.
+    incarnation: Uuid,
+    lanes: Mutex<Lanes>,
+}
+
+/// The proposal lanes of one controller (see `proposers`): a proposal takes a free lane, or a
+/// new one, for its whole duration. There are as many lanes as proposals ever ran at once.
+#[derive(Default)]
+struct Lanes {
+    free: Vec<Lane>,
+    created: u32,
+}
+
+#[derive(Clone, Copy)]
+struct Lane {
+    id: ProposerId,
+    /// Sequence of the last proposal made on this lane (0: none).
+    last_sequence: u64,
+}
+
+/// A lane taken by one proposal; gives it back when dropped (also if the proposal is dropped
+/// half way: the next proposal on the lane uses a higher sequence all the same).
+struct LaneGuard<'a> {
+    lanes: &'a Mutex<Lanes>,
+    lane: Lane,
+}
+
+impl Drop for LaneGuard<'_> {
+    fn drop(&mut self) {
+        lock(self.lanes).free.push(self.lane);
+    }
+}
+
+fn lock<T>(mutex: &Mutex<T>) -> MutexGuard<'_, T> {
+    // Each critical section is a push or a pop: the data is consistent after a panic.
+    mutex.lock().unwrap_or_else(PoisonError::into_inner)
 }
 
 impl Drop for Inner {
@@ -174,7 +228,23 @@ impl Controller {
             },
             shutdown_rx,
         ));
-        tracing::info!(node_id = config.node_id, %local_addr, "controller started");
+        let mut tasks = vec![server];
+        if !config.voter {
+            tasks.push(tokio::spawn(join_as_learner(
+                config.node_id,
+                local_addr,
+                config.voters.clone(),
+                config.client_settings(),
+                config.request_timeout(),
+                shutdown_tx.subscribe(),
+            )));
+        }
+        tracing::info!(
+            node_id = config.node_id,
+            voter = config.voter,
+            %local_addr,
+            "controller started"
+        );
         let controller = Controller {
             inner: Arc::new(Inner {
                 config,
@@ -182,7 +252,9 @@ impl Controller {
                 image,
                 local_addr,
                 shutdown_tx,
-                server: Mutex::new(Some(server)),
+                tasks: Mutex::new(tasks),
+                incarnation: Uuid::new_v4(),
+                lanes: Mutex::new(Lanes::default()),
             }),
         };
         if let Err(e) = controller.bootstrap().await {
@@ -260,14 +332,44 @@ impl Controller {
             snapshot_index: metrics.snapshot.map(|l| l.index),
             purged_index: metrics.purged.map(|l| l.index),
             voters: metrics.membership_config.membership().voter_ids().collect(),
+            learners: metrics
+                .membership_config
+                .membership()
+                .learner_ids()
+                .collect(),
         }
+    }
+
+    fn take_lane(&self) -> LaneGuard<'_> {
+        let lanes = &self.inner.lanes;
+        let lane = {
+            let mut guard = lock(lanes);
+            match guard.free.pop() {
+                Some(lane) => lane,
+                None => {
+                    let lane = guard.created;
+                    // Lanes are as many as concurrent proposals: u32 does not run out.
+                    guard.created = guard.created.saturating_add(1);
+                    Lane {
+                        id: ProposerId {
+                            node_id: self.inner.config.node_id,
+                            incarnation: self.inner.incarnation,
+                            lane,
+                        },
+                        last_sequence: 0,
+                    }
+                }
+            }
+        };
+        LaneGuard { lanes, lane }
     }
 
     /// Proposes `command` from this node (forwarded to the leader if need be) and waits until it
     /// has committed and this node's [`Controller::image`] includes it: returns the result of
-    /// applying it, which may be a [`CommandError`](crate::CommandError). Bounded by
-    /// `request_timeout_ms` (if this node applies the entry only after that, the committed result
-    /// is returned all the same).
+    /// applying it, which may be a [`CommandError`](crate::CommandError). The command applies at
+    /// most once however often it is sent: when an attempt's outcome is unknown it is sent again
+    /// until `request_timeout_ms` has passed, and only then is the uncertainty returned (if this
+    /// node applies the entry only after that, the committed result is returned all the same).
     pub async fn propose(
         &self,
         command: MetadataCommand,
@@ -282,32 +384,65 @@ impl Controller {
                 max: config.command_bytes_max(),
             });
         }
+        let mut guard = self.take_lane();
+        guard.lane.last_sequence += 1;
+        let proposal = Proposal {
+            proposer: guard.lane.id,
+            sequence: guard.lane.last_sequence,
+            command,
+        };
+        let result = self.send_until_answered(&proposal).await?;
+        if config.resend_every_proposal {
+            return self.send_until_answered(&proposal).await;
+        }
+        Ok(result)
+    }
+
+    /// Sends `proposal` to the leader, again after every attempt that did not answer, within
+    /// `request_timeout_ms`.
+    async fn send_until_answered(
+        &self,
+        proposal: &Proposal,
+    ) -> Result<CommandResult, ControllerError> {
+        let config = &self.inner.config;
         let timeout = config.request_timeout();
         let deadline = Instant::now() + timeout;
+        // An attempt gets part of the time so that one stuck on a lost leader leaves room for
+        // another on the next leader.
+        let attempt_timeout = (timeout / 2).max(Duration::from_millis(config.election_timeout_ms));
         let mut metrics = self.inner.raft.metrics();
+        // Set once an attempt may have appended the proposal: running out of time is then
+        // reported as that uncertainty, not as "not applied".
+        let mut uncertain: Option<ControllerError> = None;
         loop {
             if *self.inner.shutdown_tx.borrow() {
                 return Err(ControllerError::Shutdown);
             }
             let remaining = deadline.saturating_duration_since(Instant::now());
             if remaining.is_zero() {
-                return Err(ControllerError::NoLeader(timeout));
+                return Err(uncertain.unwrap_or(ControllerError::NoLeader(timeout)));
             }
+            let attempt = remaining.min(attempt_timeout);
             let leader = metrics.borrow().current_leader;
             let reply = match leader {
                 Some(id) if id == config.node_id => {
-                    Some(propose_local(&self.inner.raft, command.clone(), remaining).await)
+                    Some(propose_local(&self.inner.raft, proposal.clone(), attempt).await)
                 }
-                Some(id) => match self.forward(id, command.clone(), remaining).await {
+                Some(id) => match self.forward(id, proposal.clone(), attempt).await {
                     Ok(reply) => Some(reply),
-                    Err(CallError::Timeout { .. }) => {
-                        return Err(ControllerError::Timeout(timeout))
-                    }
                     Err(e) if e.not_sent() => {
                         tracing::debug!("proposal not forwarded, will retry: {e}");
                         None
                     }
-                    Err(e) => return Err(ControllerError::OutcomeUnknown(e.to_string())),
+                    Err(CallError::Timeout { .. }) => {
+                        uncertain = Some(ControllerError::Timeout(timeout));
+                        None
+                    }
+                    Err(e) => {
+                        tracing::debug!("forwarded proposal lost, will send it again: {e}");
+                        uncertain = Some(ControllerError::OutcomeUnknown(e.to_string()));
+                        None
+                    }
                 },
                 None => None,
             };
@@ -316,14 +451,19 @@ impl Controller {
                     self.wait_for_local_apply(log_index, deadline).await;
                     return Ok(result);
                 }
-                Some(ProposeReply::TimedOut) => return Err(ControllerError::Timeout(timeout)),
+                Some(ProposeReply::TimedOut) => {
+                    uncertain = Some(ControllerError::Timeout(timeout));
+                }
                 Some(ProposeReply::Failed(why)) => {
-                    return Err(ControllerError::OutcomeUnknown(why))
+                    tracing::debug!("proposal failed on the leader, will send it again: {why}");
+                    uncertain = Some(ControllerError::OutcomeUnknown(why));
                 }
                 Some(ProposeReply::NotLeader { .. }) | None => {}
             }
             // Wait until another leader is known, or look again shortly.
-            let pause = remaining.min(LEADER_POLL_INTERVAL);
+            let pause = deadline
+                .saturating_duration_since(Instant::now())
+                .min(LEADER_POLL_INTERVAL);
             let new_leader =
                 metrics.wait_for(|m| m.current_leader.is_some() && m.current_leader != leader);
             if let Ok(Err(_)) = tokio::time::timeout(pause, new_leader).await {
@@ -348,7 +488,7 @@ impl Controller {
     async fn forward(
         &self,
         leader: NodeId,
-        command: MetadataCommand,
+        proposal: Proposal,
         timeout: Duration,
     ) -> Result<ProposeReply, CallError> {
         let config = &self.inner.config;
@@ -359,7 +499,7 @@ impl Controller {
             config.client_settings(),
         );
         match client
-            .call(RpcRequestBody::Propose(command), timeout)
+            .call(RpcRequestBody::Propose(proposal), timeout)
             .await?
         {
             RpcResponse::Propose(reply) => Ok(reply),
@@ -377,14 +517,9 @@ impl Controller {
     pub async fn shutdown(&self) -> Result<(), ControllerError> {
         self.inner.shutdown_tx.send_replace(true);
         let result = self.inner.raft.shutdown().await;
-        let server = self
-            .inner
-            .server
-            .lock()
-            .unwrap_or_else(PoisonError::into_inner)
-            .take();
-        if let Some(server) = server {
-            let _ = server.await;
+        let tasks = std::mem::take(&mut *lock(&self.inner.tasks));
+        for task in tasks {
+            let _ = task.await;
         }
         tracing::info!(node_id = self.node_id(), "controller stopped");
         result.map_err(|e| ControllerError::Raft(e.to_string()))
@@ -394,10 +529,10 @@ impl Controller {
 /// Appends `command` if this node leads and waits up to `timeout` for it to apply.
 pub(crate) async fn propose_local(
     raft: &Raft,
-    command: MetadataCommand,
+    proposal: Proposal,
     timeout: Duration,
 ) -> ProposeReply {
-    match tokio::time::timeout(timeout, raft.client_write(command)).await {
+    match tokio::time::timeout(timeout, raft.client_write(proposal)).await {
         Err(_) => ProposeReply::TimedOut,
         Ok(Ok(response)) => ProposeReply::Applied {
             log_index: response.log_id.index,
@@ -409,5 +544,105 @@ pub(crate) async fn propose_local(
             }
         }
         Ok(Err(e)) => ProposeReply::Failed(e.to_string()),
+    }
+}
+
+/// Adds `node_id` at `addr` as a learner if this node leads; waits up to `timeout` for the
+/// membership change to commit. A node already a learner at that address is answered at once.
+pub(crate) async fn add_learner_local(
+    raft: &Raft,
+    node_id: NodeId,
+    addr: SocketAddr,
+    timeout: Duration,
+) -> AddLearnerReply {
+    let node = BasicNode::new(addr);
+    {
+        let metrics = raft.metrics();
+        let metrics = metrics.borrow();
+        let membership = metrics.membership_config.membership();
+        if membership.voter_ids().any(|id| id == node_id) {
+            return AddLearnerReply::Failed(format!("node {node_id} is a voter"));
+        }
+        if metrics.current_leader != Some(metrics.id) {
+            return AddLearnerReply::NotLeader {
+                leader: metrics.current_leader,
+            };
+        }
+        if membership.get_node(&node_id) == Some(&node) {
+            return AddLearnerReply::Added;
+        }
+    }
+    match tokio::time::timeout(timeout, raft.add_learner(node_id, node, false)).await {
+        Err(_) => AddLearnerReply::Failed("the membership change did not commit in time".into()),
+        Ok(Ok(_)) => {
+            tracing::info!(node_id, %addr, "learner added");
+            AddLearnerReply::Added
+        }
+        Ok(Err(RaftError::APIError(ClientWriteError::ForwardToLeader(forward)))) => {
+            AddLearnerReply::NotLeader {
+                leader: forward.leader_id,
+            }
+        }
+        Ok(Err(e)) => AddLearnerReply::Failed(e.to_string()),
+    }
+}
+
+/// On a non-voter: asks the voters in turn (the leader first once one names it) to add this
+/// node as a learner, until one has or the controller shuts down.
+async fn join_as_learner(
+    node_id: NodeId,
+    addr: SocketAddr,
+    voters: BTreeMap<NodeId, SocketAddr>,
+    settings: ClientSettings,
+    timeout: Duration,
+    mut shutdown: watch::Receiver<bool>,
+) {
+    let voter_ids: Vec<NodeId> = voters.keys().copied().collect();
+    let mut turn = 0usize;
+    let mut leader_hint: Option<NodeId> = None;
+    loop {
+        let target = match leader_hint.take() {
+            Some(leader) => leader,
+            None => {
+                let Some(&target) = voter_ids.get(turn % voter_ids.len().max(1)) else {
+                    return;
+                };
+                turn = turn.wrapping_add(1);
+                target
+            }
+        };
+        let mut client = PeerClient::new(
+            node_id,
+            target,
+            voters.get(&target).copied(),
+            settings.clone(),
+        );
+        let call = client.call(RpcRequestBody::AddLearner { node_id, addr }, timeout);
+        let response = tokio::select! {
+            _ = shutdown.wait_for(|&stop| stop) => return,
+            response = call => response,
+        };
+        match response {
+            Ok(RpcResponse::AddLearner(AddLearnerReply::Added)) => {
+                tracing::info!(
+                    node_id,
+                    by = target,
+                    "joined the controller quorum as a learner"
+                );
+                return;
+            }
+            Ok(RpcResponse::AddLearner(AddLearnerReply::NotLeader {
+                leader: Some(leader),
+            })) if leader != target && voters.contains_key(&leader) => {
+                leader_hint = Some(leader);
+                continue;
+            }
+            Ok(other) => tracing::debug!(target, "not added as a learner: {other:?}"),
+            Err(e) => tracing::debug!(target, "not added as a learner: {e}"),
+        }
+        tokio::select! {
+            _ = shutdown.wait_for(|&stop| stop) => return,
+            _ = tokio::time::sleep(JOIN_RETRY_INTERVAL) => {}
+        }
     }
 }

@@ -6,7 +6,7 @@
 //!
 //! # Layout
 //! - `controller`: [`Controller`] (start, propose from any node, image, leader, shutdown),
-//!   [`ControllerStatus`]; bootstrap of the quorum membership.
+//!   [`ControllerStatus`]; bootstrap of the quorum membership; non-voters joining as learners.
 //! - `config`: [`ControllerConfig`] and its defaults.
 //! - `command`: [`MetadataCommand`], [`CommandResult`] = [`CommandOutput`] or [`CommandError`]
 //!   (with its Kafka error code).
@@ -15,7 +15,10 @@
 //! - `voters`: [`parse_quorum_voters`] for `controller.quorum.voters`.
 //! - `raft_types`: the openraft type configuration.
 //! - `log_store`: the durable Raft log and vote (openraft `RaftLogStorage`).
-//! - `state_machine`: the image as openraft's state machine, snapshots on disk.
+//! - `proposers`: proposal identities (proposer, sequence) and the table that makes a retried
+//!   proposal apply once.
+//! - `state_machine`: the image and the proposer table as openraft's state machine, snapshots
+//!   on disk.
 //! - `record_file`: CRC-32C framed records and atomic file replacement, for all files above.
 //! - `rpc`: controller RPC messages and frames; `network`: the client side (openraft
 //!   `RaftNetwork`); `server`: the controller listener.
@@ -40,6 +43,7 @@ mod error;
 mod image;
 mod log_store;
 mod network;
+mod proposers;
 mod raft_types;
 mod record_file;
 mod rpc;

@@ -466,12 +466,22 @@ mod tests {
 
     use super::*;
     use crate::command::MetadataCommand;
+    use crate::proposers::Proposal;
+    use crate::proposers::ProposerId;
 
     fn entry(term: u64, index: u64) -> Entry {
         Entry {
             log_id: LogId::new(CommittedLeaderId::new(term, 1), index),
-            payload: EntryPayload::Normal(MetadataCommand::UnregisterBroker {
-                broker_id: index as i32,
+            payload: EntryPayload::Normal(Proposal {
+                proposer: ProposerId {
+                    node_id: 1,
+                    incarnation: uuid::Uuid::from_u128(1),
+                    lane: 0,
+                },
+                sequence: index,
+                command: MetadataCommand::UnregisterBroker {
+                    broker_id: index as i32,
+                },
             }),
         }
     }

@@ -3,14 +3,15 @@
 use std::io::Cursor;
 
 use crate::command::CommandResult;
-use crate::command::MetadataCommand;
+use crate::proposers::Proposal;
 
 openraft::declare_raft_types!(
-    /// Raft entries carry [`MetadataCommand`]s; applying one yields a [`CommandResult`]. Node ids
-    /// are Kafka `node.id`s; a node's `addr` is its controller listener. Snapshots are the
-    /// serialized [`MetadataImage`](crate::MetadataImage), held in memory.
+    /// Raft entries carry [`Proposal`]s (a `MetadataCommand` and who proposed it); applying one
+    /// yields a [`CommandResult`]. Node ids are Kafka `node.id`s; a node's `addr` is its
+    /// controller listener. Snapshots are the serialized [`MetadataImage`](crate::MetadataImage)
+    /// and proposer table, held in memory.
     pub TypeConfig:
-        D = MetadataCommand,
+        D = Proposal,
         R = CommandResult,
         NodeId = u64,
         Node = openraft::BasicNode,

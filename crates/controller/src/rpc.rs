@@ -31,8 +31,10 @@ use openraft::raft::InstallSnapshotResponse;
 use openraft::raft::VoteRequest;
 use openraft::raft::VoteResponse;
 
+use std::net::SocketAddr;
+
 use crate::command::CommandResult;
-use crate::command::MetadataCommand;
+use crate::proposers::Proposal;
 use crate::raft_types::NodeId;
 use crate::raft_types::TypeConfig;
 
@@ -52,7 +54,13 @@ pub(crate) enum RpcRequestBody {
     Vote(VoteRequest<NodeId>),
     InstallSnapshot(InstallSnapshotRequest<TypeConfig>),
     /// A command proposed on another node, for this node to append if it leads.
-    Propose(MetadataCommand),
+    Propose(Proposal),
+    /// A non-voting node asks to be added as a learner, reachable at `addr` (its controller
+    /// listener). Only the leader adds it; adding a node that already is a learner is harmless.
+    AddLearner {
+        node_id: NodeId,
+        addr: SocketAddr,
+    },
 }
 
 #[derive(Debug, Serialize, Deserialize)]
@@ -63,6 +71,7 @@ pub(crate) enum RpcResponse {
         Result<InstallSnapshotResponse<NodeId>, RaftError<NodeId, InstallSnapshotError>>,
     ),
     Propose(ProposeReply),
+    AddLearner(AddLearnerReply),
     /// The request was for another node id: the sender's voter addresses are wrong.
     WrongNode {
         node_id: NodeId,
@@ -82,6 +91,16 @@ pub(crate) enum ProposeReply {
     TimedOut,
     /// The leader accepted the command but failed it (e.g. it lost leadership); it may or may not
     /// commit.
+    Failed(String),
+}
+
+#[derive(Debug, Serialize, Deserialize)]
+pub(crate) enum AddLearnerReply {
+    /// The membership change that adds the learner committed.
+    Added,
+    /// This node does not lead (`leader` is the one it knows of).
+    NotLeader { leader: Option<NodeId> },
+    /// Refused or failed (e.g. the node id is a voter); the learner retries later.
     Failed(String),
 }
 
@@ -181,6 +200,20 @@ mod tests {
     use openraft::Vote;
 
     use super::*;
+    use crate::command::MetadataCommand;
+    use crate::proposers::ProposerId;
+
+    fn proposal(command: MetadataCommand) -> Proposal {
+        Proposal {
+            proposer: ProposerId {
+                node_id: 2,
+                incarnation: uuid::Uuid::from_u128(3),
+                lane: 1,
+            },
+            sequence: 9,
+            command,
+        }
+    }
 
     #[tokio::test]
     async fn frames_round_trip() {
@@ -191,9 +224,9 @@ mod tests {
                 prev_log_id: Some(LogId::new(CommittedLeaderId::new(2, 1), 4)),
                 entries: vec![Entry {
                     log_id: LogId::new(CommittedLeaderId::new(2, 1), 5),
-                    payload: EntryPayload::Normal(MetadataCommand::UnregisterBroker {
+                    payload: EntryPayload::Normal(proposal(MetadataCommand::UnregisterBroker {
                         broker_id: 4,
-                    }),
+                    })),
                 }],
                 leader_commit: None,
             }),
@@ -262,12 +295,12 @@ mod tests {
         let valid = encode_frame(
             &RpcRequest {
                 to: 1,
-                body: RpcRequestBody::Propose(MetadataCommand::CreateTopic {
+                body: RpcRequestBody::Propose(proposal(MetadataCommand::CreateTopic {
                     name: "t".into(),
                     topic_id: uuid::Uuid::from_u128(1),
                     assignments: vec![vec![1, 2, 3]],
                     configs: Default::default(),
-                }),
+                })),
             },
             1 << 20,
         )

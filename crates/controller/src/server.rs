@@ -19,6 +19,7 @@ use tokio::sync::watch;
 use tokio::sync::Semaphore;
 use tokio::task::JoinSet;
 
+use crate::controller::add_learner_local;
 use crate::controller::propose_local;
 use crate::raft_types::NodeId;
 use crate::raft_types::Raft;
@@ -216,8 +217,11 @@ async fn handle(raft: &Raft, body: RpcRequestBody, settings: &ServerSettings) ->
         RpcRequestBody::InstallSnapshot(rpc) => {
             RpcResponse::InstallSnapshot(raft.install_snapshot(rpc).await)
         }
-        RpcRequestBody::Propose(command) => {
-            RpcResponse::Propose(propose_local(raft, command, settings.propose_timeout).await)
+        RpcRequestBody::Propose(proposal) => {
+            RpcResponse::Propose(propose_local(raft, proposal, settings.propose_timeout).await)
         }
+        RpcRequestBody::AddLearner { node_id, addr } => RpcResponse::AddLearner(
+            add_learner_local(raft, node_id, addr, settings.propose_timeout).await,
+        ),
     }
 }

@@ -2,14 +2,16 @@
 //!
 //! Applying committed entries changes the in-memory [`MetadataImage`] and publishes it on a
 //! `watch` channel. The image is not written to disk on every apply: a snapshot (the serialized
-//! image) is, and on restart the image starts from the snapshot and openraft re-applies the log
+//! image and the proposer table) is, and on restart the image starts from the snapshot and openraft re-applies the log
 //! after it (up to the saved committed id, then whatever commits next).
 //!
 //! # Files (under the controller's data directory)
 //! ```text
 //! raft-snapshot       two framed records (layout in `record_file`):
 //!                     1. JSON of openraft's SnapshotMeta (last log id, membership, snapshot id)
-//!                     2. the snapshot data: the image as `MetadataImage::to_snapshot_bytes`
+//!                     2. the snapshot data: JSON object {"image": the image (as
+//!                        `MetadataImage::to_snapshot_bytes`), "proposers": the proposer table
+//!                        (see `proposers`)}
 //! raft-snapshot.tmp   a snapshot being written (removed on open)
 //! ```
 //! The data part is exactly what travels to followers in InstallSnapshot chunks.
@@ -32,11 +34,16 @@ use openraft::ErrorVerb;
 use openraft::OptionalSend;
 use openraft::RaftSnapshotBuilder;
 use openraft::Snapshot;
+use serde::Deserialize;
+use serde::Serialize;
 use tokio::sync::watch;
 
 use crate::command::CommandOutput;
 use crate::command::CommandResult;
 use crate::image::MetadataImage;
+use crate::proposers::ProposerTable;
+use crate::proposers::Seen;
+use crate::proposers::PROPOSER_EXPIRY_ENTRIES;
 use crate::raft_types::Entry;
 use crate::raft_types::LogId;
 use crate::raft_types::SnapshotMeta;
@@ -71,6 +78,8 @@ struct State {
     last_membership: StoredMembership,
     /// invariant: `image.offset()` is the index of `last_applied` (0 when none).
     image: Arc<MetadataImage>,
+    /// Proposals applied, for deduplication; as of `last_applied` like the image.
+    proposers: ProposerTable,
     /// The newest snapshot on disk.
     snapshot: Option<StoredSnapshot>,
 }
@@ -98,10 +107,18 @@ fn snapshot_error(meta: &SnapshotMeta, verb: ErrorVerb, e: io::Error) -> Storage
     StorageError::from_io_error(ErrorSubject::Snapshot(Some(meta.signature())), verb, e)
 }
 
-/// Decodes snapshot data and checks that it is the image as of `meta`'s last log id.
-fn decode_image(meta: &SnapshotMeta, data: &[u8]) -> io::Result<MetadataImage> {
-    let image = MetadataImage::from_snapshot_bytes(data)
-        .map_err(|e| io::Error::new(io::ErrorKind::InvalidData, e))?;
+/// The snapshot data (see the module doc).
+#[derive(Serialize, Deserialize)]
+struct SnapshotData {
+    image: MetadataImage,
+    proposers: ProposerTable,
+}
+
+/// Decodes snapshot data and checks that it is the state as of `meta`'s last log id.
+fn decode_snapshot(meta: &SnapshotMeta, data: &[u8]) -> io::Result<SnapshotData> {
+    let snapshot: SnapshotData =
+        serde_json::from_slice(data).map_err(|e| io::Error::new(io::ErrorKind::InvalidData, e))?;
+    let image = &snapshot.image;
     let expected = meta.last_log_id.map_or(0, |l| l.index);
     if image.offset() != expected {
         return Err(io::Error::new(
@@ -112,7 +129,7 @@ fn decode_image(meta: &SnapshotMeta, data: &[u8]) -> io::Result<MetadataImage> {
             ),
         ));
     }
-    Ok(image)
+    Ok(snapshot)
 }
 
 impl StateMachineStore {
@@ -125,6 +142,7 @@ impl StateMachineStore {
             last_applied: None,
             last_membership: StoredMembership::default(),
             image: Arc::new(MetadataImage::default()),
+            proposers: ProposerTable::default(),
             snapshot: None,
         };
         if let Some(records) = read_records_file(&path)? {
@@ -132,10 +150,12 @@ impl StateMachineStore {
                 .map_err(|r| corrupt(&path, format!("{} records, expected 2", r.len())))?;
             let meta: SnapshotMeta =
                 serde_json::from_slice(&meta).map_err(|e| corrupt(&path, e.to_string()))?;
-            let image = decode_image(&meta, &data).map_err(|e| corrupt(&path, e.to_string()))?;
+            let decoded =
+                decode_snapshot(&meta, &data).map_err(|e| corrupt(&path, e.to_string()))?;
             state.last_applied = meta.last_log_id;
             state.last_membership = meta.last_membership.clone();
-            state.image = Arc::new(image);
+            state.image = Arc::new(decoded.image);
+            state.proposers = decoded.proposers;
             state.snapshot = Some(StoredSnapshot {
                 meta,
                 data: Arc::new(data),
@@ -197,6 +217,7 @@ pub(crate) struct SnapshotBuilder {
     last_applied: Option<LogId>,
     last_membership: StoredMembership,
     image: Arc<MetadataImage>,
+    proposers: ProposerTable,
 }
 
 impl RaftSnapshotBuilder<TypeConfig> for SnapshotBuilder {
@@ -215,8 +236,11 @@ impl RaftSnapshotBuilder<TypeConfig> for SnapshotBuilder {
             last_membership: self.last_membership.clone(),
             snapshot_id,
         };
-        let image = self.image.clone();
-        let data = blocking(move || image.to_snapshot_bytes().map_err(io::Error::other))
+        let snapshot = SnapshotData {
+            image: MetadataImage::clone(&self.image),
+            proposers: self.proposers.clone(),
+        };
+        let data = blocking(move || serde_json::to_vec(&snapshot).map_err(io::Error::other))
             .await
             .map_err(|e| snapshot_error(&meta, ErrorVerb::Write, e))?;
         let data = Arc::new(data);
@@ -258,7 +282,30 @@ impl RaftStateMachine<TypeConfig> for StateMachineStore {
                 let index = entry.log_id.index;
                 state.last_applied = Some(entry.log_id);
                 let result = match entry.payload {
-                    EntryPayload::Normal(command) => image.apply(index, &command),
+                    EntryPayload::Normal(proposal) => {
+                        match state.proposers.check(&proposal.proposer, proposal.sequence) {
+                            Seen::New => {
+                                let result = image.apply(index, &proposal.command);
+                                state.proposers.record(
+                                    proposal.proposer,
+                                    proposal.sequence,
+                                    index,
+                                    result.clone(),
+                                );
+                                result
+                            }
+                            Seen::Answered(result) => {
+                                tracing::debug!(
+                                    index,
+                                    proposer = ?proposal.proposer,
+                                    sequence = proposal.sequence,
+                                    "duplicate or stale proposal, not applied"
+                                );
+                                image.advance_offset(index);
+                                result
+                            }
+                        }
+                    }
                     EntryPayload::Blank => {
                         image.advance_offset(index);
                         Ok(CommandOutput::Done)
@@ -270,6 +317,7 @@ impl RaftStateMachine<TypeConfig> for StateMachineStore {
                         Ok(CommandOutput::Done)
                     }
                 };
+                state.proposers.expire(index, PROPOSER_EXPIRY_ENTRIES);
                 results.push(result);
             }
             state.image.clone()
@@ -285,6 +333,7 @@ impl RaftStateMachine<TypeConfig> for StateMachineStore {
             last_applied: state.last_applied,
             last_membership: state.last_membership.clone(),
             image: state.image.clone(),
+            proposers: state.proposers.clone(),
         }
     }
 
@@ -298,8 +347,8 @@ impl RaftStateMachine<TypeConfig> for StateMachineStore {
         snapshot: Box<Cursor<Vec<u8>>>,
     ) -> Result<(), StorageError> {
         let data = snapshot.into_inner();
-        let image =
-            decode_image(meta, &data).map_err(|e| snapshot_error(meta, ErrorVerb::Read, e))?;
+        let decoded =
+            decode_snapshot(meta, &data).map_err(|e| snapshot_error(meta, ErrorVerb::Read, e))?;
         let store = self.clone();
         let stored = StoredSnapshot {
             meta: meta.clone(),
@@ -308,12 +357,13 @@ impl RaftStateMachine<TypeConfig> for StateMachineStore {
         blocking(move || store.persist_snapshot(stored))
             .await
             .map_err(|e| snapshot_error(meta, ErrorVerb::Write, e))?;
-        let image = Arc::new(image);
+        let image = Arc::new(decoded.image);
         {
             let mut state = lock(&self.shared.state);
             state.last_applied = meta.last_log_id;
             state.last_membership = meta.last_membership.clone();
             state.image = image.clone();
+            state.proposers = decoded.proposers;
         }
         tracing::info!(snapshot = %meta, "controller snapshot installed");
         self.publish(image);
@@ -336,12 +386,99 @@ mod tests {
 
     use super::*;
     use crate::command::MetadataCommand;
+    use crate::proposers::Proposal;
+    use crate::proposers::ProposerId;
 
-    fn entry(index: u64, command: MetadataCommand) -> Entry {
+    const PROPOSER: ProposerId = ProposerId {
+        node_id: 1,
+        incarnation: Uuid::from_u128(77),
+        lane: 0,
+    };
+
+    /// Entry `index`, proposed with sequence `sequence`.
+    fn proposed(index: u64, sequence: u64, command: MetadataCommand) -> Entry {
         Entry {
             log_id: LogId::new(CommittedLeaderId::new(1, 1), index),
-            payload: EntryPayload::Normal(command),
+            payload: EntryPayload::Normal(Proposal {
+                proposer: PROPOSER,
+                sequence,
+                command,
+            }),
         }
+    }
+
+    fn entry(index: u64, command: MetadataCommand) -> Entry {
+        proposed(index, index, command)
+    }
+
+    fn unfence(id: i32, broker_epoch: i64) -> MetadataCommand {
+        MetadataCommand::UnfenceBroker {
+            broker_id: id,
+            broker_epoch,
+        }
+    }
+
+    fn add_partition() -> MetadataCommand {
+        MetadataCommand::CreatePartitions {
+            topic: "t".into(),
+            assignments: vec![vec![1]],
+        }
+    }
+
+    #[tokio::test]
+    async fn a_duplicate_proposal_applies_once_even_across_a_snapshot() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut sm = StateMachineStore::open(dir.path()).unwrap();
+        let create = MetadataCommand::CreateTopic {
+            name: "t".into(),
+            topic_id: Uuid::from_u128(5),
+            assignments: vec![vec![1]],
+            configs: Default::default(),
+        };
+        let results = sm
+            .apply([
+                proposed(1, 1, register(1)),
+                proposed(2, 2, unfence(1, 1)),
+                proposed(3, 3, create),
+                proposed(4, 4, add_partition()),
+                // A retry of sequence 4, appended again by the leader.
+                proposed(5, 4, add_partition()),
+            ])
+            .await
+            .unwrap();
+        assert_eq!(results[3], results[4]);
+        assert_eq!(results[4], Ok(CommandOutput::Done));
+        let image = sm.subscribe().borrow().clone();
+        assert_eq!(image.topic("t").unwrap().partitions.len(), 2);
+        assert_eq!(image.offset(), 5);
+
+        // The table is in the snapshot: after a restart from it the retry is still recognized.
+        sm.get_snapshot_builder()
+            .await
+            .build_snapshot()
+            .await
+            .unwrap();
+        drop(sm);
+        let mut sm = StateMachineStore::open(dir.path()).unwrap();
+        let results = sm
+            .apply([
+                proposed(6, 4, add_partition()),
+                proposed(7, 3, add_partition()),
+                proposed(8, 5, add_partition()),
+            ])
+            .await
+            .unwrap();
+        assert_eq!(results[0], Ok(CommandOutput::Done));
+        assert_eq!(
+            results[1],
+            Err(crate::command::CommandError::StaleProposal {
+                sequence: 3,
+                last_applied: 4
+            })
+        );
+        assert_eq!(results[2], Ok(CommandOutput::Done));
+        let image = sm.subscribe().borrow().clone();
+        assert_eq!(image.topic("t").unwrap().partitions.len(), 3);
     }
 
     fn register(id: i32) -> MetadataCommand {

@@ -39,8 +39,14 @@ async fn wait_for<T>(what: &str, mut check: impl FnMut() -> Option<T>) -> T {
     }
 }
 
-fn fast_config(node_id: u64, voters: &BTreeMap<u64, SocketAddr>, dir: &Path) -> ControllerConfig {
-    let mut config = ControllerConfig::new(node_id, voters.clone(), voters[&node_id], dir);
+fn fast_config(
+    node_id: u64,
+    voters: &BTreeMap<u64, SocketAddr>,
+    listen: SocketAddr,
+    dir: &Path,
+) -> ControllerConfig {
+    let mut config = ControllerConfig::new(node_id, voters.clone(), listen, dir);
+    config.voter = voters.contains_key(&node_id);
     config.heartbeat_interval_ms = 50;
     config.election_timeout_ms = 300;
     config.request_timeout_ms = 5000;
@@ -49,6 +55,8 @@ fn fast_config(node_id: u64, voters: &BTreeMap<u64, SocketAddr>, dir: &Path) -> 
 
 struct Cluster {
     voters: BTreeMap<u64, SocketAddr>,
+    /// Controller addresses of all nodes, voters and learners.
+    addrs: BTreeMap<u64, SocketAddr>,
     dirs: BTreeMap<u64, tempfile::TempDir>,
     /// The running nodes.
     nodes: BTreeMap<u64, Controller>,
@@ -57,6 +65,16 @@ struct Cluster {
 
 impl Cluster {
     async fn start(size: u64, tweak: fn(&mut ControllerConfig)) -> Cluster {
+        Cluster::start_with_learners(size, 0, tweak).await
+    }
+
+    /// Voters 1..=voters, then non-voting nodes after them.
+    async fn start_with_learners(
+        voters: u64,
+        learners: u64,
+        tweak: fn(&mut ControllerConfig),
+    ) -> Cluster {
+        let size = voters + learners;
         let _ = tracing_subscriber::fmt()
             .with_env_filter(tracing_subscriber::EnvFilter::from_default_env())
             .with_test_writer()
@@ -65,11 +83,17 @@ impl Cluster {
         for id in 1..=size {
             listeners.insert(id, TcpListener::bind("127.0.0.1:0").await.unwrap());
         }
+        let addrs: BTreeMap<u64, SocketAddr> = listeners
+            .iter()
+            .map(|(&id, l)| (id, l.local_addr().unwrap()))
+            .collect();
         let mut cluster = Cluster {
-            voters: listeners
+            voters: addrs
                 .iter()
-                .map(|(&id, l)| (id, l.local_addr().unwrap()))
+                .filter(|(&id, _)| id <= voters)
+                .map(|(&id, &addr)| (id, addr))
                 .collect(),
+            addrs,
             dirs: (1..=size)
                 .map(|id| (id, tempfile::tempdir().unwrap()))
                 .collect(),
@@ -86,7 +110,7 @@ impl Cluster {
     }
 
     fn config(&self, id: u64) -> ControllerConfig {
-        let mut config = fast_config(id, &self.voters, self.dirs[&id].path());
+        let mut config = fast_config(id, &self.voters, self.addrs[&id], self.dirs[&id].path());
         (self.tweak)(&mut config);
         config
     }
@@ -444,5 +468,250 @@ async fn bad_frames_close_only_their_connection() {
         "the bystander connection was closed: {idle:?}"
     );
     registered_epoch(cluster.node(1), 1).await;
+    cluster.shutdown().await;
+}
+
+/// Registers and unfences broker 1 and creates topic "t" on it with one partition.
+async fn broker_1_and_topic_t(controller: &Controller) {
+    let epoch = registered_epoch(controller, 1).await;
+    let unfence = MetadataCommand::UnfenceBroker {
+        broker_id: 1,
+        broker_epoch: epoch,
+    };
+    assert_eq!(
+        controller.propose(unfence).await.unwrap(),
+        Ok(CommandOutput::Done)
+    );
+    let create = MetadataCommand::CreateTopic {
+        name: "t".into(),
+        topic_id: Uuid::from_u128(7),
+        assignments: vec![vec![1]],
+        configs: BTreeMap::new(),
+    };
+    assert_eq!(
+        controller.propose(create).await.unwrap(),
+        Ok(CommandOutput::Done)
+    );
+}
+
+/// Not idempotent: applied twice, it adds two partitions.
+fn add_partition() -> MetadataCommand {
+    MetadataCommand::CreatePartitions {
+        topic: "t".into(),
+        assignments: vec![vec![1]],
+    }
+}
+
+fn partitions_of_t(controller: &Controller) -> usize {
+    controller
+        .image()
+        .borrow()
+        .topic("t")
+        .unwrap()
+        .partitions
+        .len()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_batch_commits_all_or_nothing() {
+    let cluster = Cluster::start(3, |_| {}).await;
+    let leader = cluster.leader().await;
+    let follower = cluster.node(cluster.followers(leader)[0]);
+    let epochs = [
+        registered_epoch(follower, 1).await,
+        registered_epoch(follower, 2).await,
+    ];
+    let unfence_both = MetadataCommand::Batch(vec![
+        MetadataCommand::UnfenceBroker {
+            broker_id: 1,
+            broker_epoch: epochs[0],
+        },
+        MetadataCommand::UnfenceBroker {
+            broker_id: 2,
+            broker_epoch: epochs[1],
+        },
+        MetadataCommand::CreateTopic {
+            name: "t".into(),
+            topic_id: Uuid::from_u128(7),
+            assignments: vec![vec![1, 2]],
+            configs: BTreeMap::new(),
+        },
+    ]);
+    assert_eq!(
+        follower.propose(unfence_both).await.unwrap(),
+        Ok(CommandOutput::Batch(vec![CommandOutput::Done; 3]))
+    );
+
+    // Fencing broker 1 and moving its leadership commit together.
+    let fence_and_elect = |epoch| {
+        MetadataCommand::Batch(vec![
+            MetadataCommand::FenceBroker {
+                broker_id: 1,
+                broker_epoch: epochs[0],
+            },
+            MetadataCommand::ChangePartition {
+                topic_id: Uuid::from_u128(7),
+                partition: 0,
+                expected_leader_epoch: epoch,
+                expected_partition_epoch: epoch,
+                leader: Some(2),
+                isr: vec![2],
+            },
+        ])
+    };
+    // A stale partition epoch fails the second command: broker 1 is not fenced either.
+    let before = cluster.converged(leader).await;
+    let failed = follower.propose(fence_and_elect(5)).await.unwrap();
+    assert_eq!(
+        failed,
+        Err(CommandError::BatchFailed {
+            index: 1,
+            error: Box::new(CommandError::FencedLeaderEpoch {
+                current: 0,
+                requested: 5
+            }),
+        })
+    );
+    let after = cluster.converged(leader).await;
+    assert!(!after.broker(1).unwrap().fenced);
+    assert_eq!(after.topic("t"), before.topic("t"));
+    assert_eq!(after.brokers(), before.brokers());
+
+    let done = follower.propose(fence_and_elect(0)).await.unwrap();
+    assert!(
+        matches!(done, Ok(CommandOutput::Batch(ref o)) if o.len() == 2),
+        "{done:?}"
+    );
+    let image = cluster.converged(leader).await;
+    assert!(image.broker(1).unwrap().fenced);
+    assert_eq!(image.topic("t").unwrap().partitions[0].leader, Some(2));
+    cluster.shutdown().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_resent_proposal_applies_once_and_gets_the_same_result() {
+    let cluster = Cluster::start(3, |c| c.resend_every_proposal = true).await;
+    let leader = cluster.leader().await;
+    let follower = cluster.node(cluster.followers(leader)[0]);
+    // Each of these is sent twice; a second application would fail (topic exists, stale
+    // epoch) or add a second partition.
+    broker_1_and_topic_t(follower).await;
+    let applied_before = follower.status().last_applied_index.unwrap();
+    assert_eq!(
+        follower.propose(add_partition()).await.unwrap(),
+        Ok(CommandOutput::Done)
+    );
+    assert_eq!(partitions_of_t(follower), 2);
+    let applied_after = follower.status().last_applied_index.unwrap();
+    assert!(
+        applied_after >= applied_before + 2,
+        "the resend was appended too: {applied_before} -> {applied_after}"
+    );
+    let image = cluster.converged(leader).await;
+    assert_eq!(image.topic("t").unwrap().partitions.len(), 2);
+    cluster.shutdown().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn proposals_retried_across_a_leader_failover_apply_exactly_once() {
+    let mut cluster = Cluster::start(3, |_| {}).await;
+    let leader = cluster.leader().await;
+    broker_1_and_topic_t(cluster.node(leader)).await;
+
+    // Two followers propose continuously while the leader goes away under them.
+    let mut proposers = Vec::new();
+    for id in cluster.followers(leader) {
+        let controller = cluster.node(id).clone();
+        proposers.push(tokio::spawn(async move {
+            let mut applied = 0usize;
+            for _ in 0..40 {
+                match controller.propose(add_partition()).await {
+                    Ok(Ok(CommandOutput::Done)) => applied += 1,
+                    other => panic!("node {id}: {other:?}"),
+                }
+            }
+            applied
+        }));
+    }
+    wait_for("some proposals to apply", || {
+        (partitions_of_t(cluster.node(leader)) > 10).then_some(())
+    })
+    .await;
+    cluster.stop(leader).await;
+    let mut applied = 0;
+    for proposer in proposers {
+        applied += tokio::time::timeout(WAIT, proposer).await.unwrap().unwrap();
+    }
+    assert_eq!(applied, 80);
+    let new_leader = cluster.leader().await;
+    assert_ne!(new_leader, leader);
+    let image = cluster.converged(new_leader).await;
+    assert_eq!(
+        image.topic("t").unwrap().partitions.len(),
+        1 + applied,
+        "every acknowledged proposal applied exactly once"
+    );
+    cluster.shutdown().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_learner_gets_the_image_proposes_and_does_not_vote() {
+    let mut cluster = Cluster::start_with_learners(3, 1, |c| c.request_timeout_ms = 1500).await;
+    let leader = cluster.leader().await;
+    let learner = 4;
+    wait_for("the learner in the membership", || {
+        (cluster.node(leader).status().learners == vec![learner]).then_some(())
+    })
+    .await;
+    registered_epoch(cluster.node(leader), 1).await;
+    // A learner's proposal is forwarded to the leader.
+    let epoch = registered_epoch(cluster.node(learner), 2).await;
+    assert_eq!(
+        cluster
+            .node(learner)
+            .image()
+            .borrow()
+            .broker(2)
+            .unwrap()
+            .broker_epoch,
+        epoch
+    );
+    let image = cluster.converged(leader).await;
+    assert_eq!(image.brokers().len(), 2);
+    let status = cluster.node(learner).status();
+    assert_eq!(status.role, ControllerRole::Learner);
+    assert_eq!(status.voters, vec![1, 2, 3]);
+    assert_eq!(status.learners, vec![learner]);
+    assert_eq!(status.leader, Some(leader));
+
+    // With two of three voters gone nothing commits, learner or not.
+    let survivor = cluster
+        .followers(leader)
+        .into_iter()
+        .find(|&id| id != learner)
+        .unwrap();
+    for id in [1, 2, 3] {
+        if id != survivor {
+            cluster.stop(id).await;
+        }
+    }
+    for proposer in [survivor, learner] {
+        let err = cluster
+            .node(proposer)
+            .propose(register(3))
+            .await
+            .unwrap_err();
+        assert!(
+            matches!(
+                err,
+                ControllerError::NoLeader(_)
+                    | ControllerError::Timeout(_)
+                    | ControllerError::OutcomeUnknown(_)
+            ),
+            "{err}"
+        );
+    }
+    assert!(cluster.node(learner).image().borrow().broker(3).is_none());
+    assert!(cluster.node(survivor).image().borrow().broker(3).is_none());
     cluster.shutdown().await;
 }

@@ -230,7 +230,35 @@ impl MetadataImage {
                 *leader,
                 isr,
             ),
+            MetadataCommand::Batch(commands) => self.apply_batch(offset, commands),
         }
+    }
+
+    /// All or nothing: the commands apply to a copy, which replaces the image only when every
+    /// one of them succeeded. They share the batch's offset (two registrations in one batch get
+    /// the same broker epoch).
+    fn apply_batch(&mut self, offset: u64, commands: &[MetadataCommand]) -> CommandResult {
+        let mut next = self.clone();
+        let mut outputs = Vec::with_capacity(commands.len());
+        for (index, command) in commands.iter().enumerate() {
+            let result = match command {
+                MetadataCommand::Batch(_) => Err(CommandError::InvalidRequest(
+                    "a batch inside a batch".into(),
+                )),
+                command => next.apply(offset, command),
+            };
+            match result {
+                Ok(output) => outputs.push(output),
+                Err(error) => {
+                    return Err(CommandError::BatchFailed {
+                        index,
+                        error: Box::new(error),
+                    })
+                }
+            }
+        }
+        *self = next;
+        Ok(CommandOutput::Batch(outputs))
     }
 
     /// Records that the log entry at `offset` was applied (also for Raft's own entries, which
@@ -408,6 +436,96 @@ mod tests {
         let mut rewound = image.clone();
         rewound.offset = before.offset;
         assert_eq!(rewound, before);
+    }
+
+    fn fence_1_and_elect(leader: i32, isr: Vec<i32>, epoch: i64) -> MetadataCommand {
+        MetadataCommand::Batch(vec![
+            MetadataCommand::FenceBroker {
+                broker_id: 1,
+                broker_epoch: epoch,
+            },
+            MetadataCommand::ChangePartition {
+                topic_id: Uuid::from_u128(1),
+                partition: 0,
+                expected_leader_epoch: 0,
+                expected_partition_epoch: 0,
+                leader: Some(leader),
+                isr,
+            },
+        ])
+    }
+
+    #[test]
+    fn a_batch_applies_in_order_against_the_evolving_image() {
+        let mut image = image_with_brokers(&[1, 2, 3]);
+        create_topic(&mut image, "a", 1, vec![vec![1, 2, 3]]).unwrap();
+        let epoch = image.broker(1).unwrap().broker_epoch;
+        let r = apply(&mut image, fence_1_and_elect(2, vec![2, 3], epoch));
+        assert_eq!(
+            r,
+            Ok(CommandOutput::Batch(vec![
+                CommandOutput::Done,
+                CommandOutput::PartitionChanged {
+                    leader: Some(2),
+                    leader_epoch: 1,
+                    partition_epoch: 1
+                },
+            ]))
+        );
+        assert!(image.broker(1).unwrap().fenced);
+        assert_eq!(image.topic("a").unwrap().partitions[0].leader, Some(2));
+    }
+
+    #[test]
+    fn a_failing_batch_changes_nothing_and_names_the_failing_command() {
+        let mut image = image_with_brokers(&[1, 2, 3]);
+        create_topic(&mut image, "a", 1, vec![vec![1, 2, 3]]).unwrap();
+        let epoch = image.broker(1).unwrap().broker_epoch;
+        let before = image.clone();
+        let create_b = |id| MetadataCommand::CreateTopic {
+            name: "b".into(),
+            topic_id: Uuid::from_u128(id),
+            assignments: vec![vec![2]],
+            configs: BTreeMap::new(),
+        };
+        // The third command sees the topic the second created: the batch fails as a whole.
+        let batch = MetadataCommand::Batch(vec![
+            MetadataCommand::FenceBroker {
+                broker_id: 1,
+                broker_epoch: epoch,
+            },
+            create_b(2),
+            create_b(3),
+        ]);
+        let r = apply(&mut image, batch);
+        assert_eq!(
+            r,
+            Err(CommandError::BatchFailed {
+                index: 2,
+                error: Box::new(CommandError::TopicAlreadyExists("b".into())),
+            })
+        );
+        assert_eq!(r.unwrap_err().error_code(), 36);
+        let mut rewound = image.clone();
+        rewound.offset = before.offset;
+        assert_eq!(rewound, before, "nothing but the offset changed");
+        assert!(!image.broker(1).unwrap().fenced);
+
+        // Nested batches are refused, also all or nothing.
+        let nested = MetadataCommand::Batch(vec![
+            MetadataCommand::UnregisterBroker { broker_id: 3 },
+            MetadataCommand::Batch(vec![]),
+        ]);
+        let r = apply(&mut image, nested);
+        assert!(
+            matches!(r, Err(CommandError::BatchFailed { index: 1, .. })),
+            "{r:?}"
+        );
+        assert!(image.broker(3).is_some());
+        assert_eq!(
+            apply(&mut image, MetadataCommand::Batch(vec![])),
+            Ok(CommandOutput::Batch(vec![]))
+        );
     }
 
     #[test]
