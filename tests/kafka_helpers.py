@@ -585,3 +585,162 @@ if __name__ == "__main__":
         _group_member_main(sys.argv[2])
     else:
         sys.exit(f"usage: {sys.argv[0]} group-member SPEC_JSON")
+
+
+# ---------------------------------------------------------------------------------------------
+# Transactions: transactional producers, reads by isolation level, raw protocol requests
+
+import socket  # noqa: E402  (this section's own needs; the sections above do not use it)
+
+from kafka.protocol.metadata.api_versions import (  # noqa: E402
+    ApiVersionsRequest,
+    ApiVersionsResponse,
+)
+
+READ_COMMITTED = "read_committed"
+READ_UNCOMMITTED = "read_uncommitted"
+
+
+def transactional_producer(bootstrap, transactional_id, init=True, timeout=30.0, **conf):
+    """A confluent-kafka transactional producer; with `init`, init_transactions has run."""
+    base = {"bootstrap.servers": bootstrap, "transactional.id": transactional_id,
+            "linger.ms": 5}
+    base.update(conf)
+    p = Producer(base)
+    if init:
+        p.init_transactions(timeout)
+    return p
+
+
+def isolated_watermarks(bootstrap, topic, partition, isolation, timeout=10.0):
+    """(log start offset, end offset) by ListOffsets at `isolation`: the end is the last stable
+    offset for read_committed and the high watermark for read_uncommitted."""
+    c = Consumer({"bootstrap.servers": bootstrap, "group.id": "watermarks",
+                  "enable.auto.commit": False, "isolation.level": isolation})
+    try:
+        return c.get_watermark_offsets(TopicPartition(topic, partition), timeout=timeout,
+                                       cached=False)
+    finally:
+        c.close()
+
+
+def isolated_consumer(bootstrap, isolation, **conf):
+    """An assign-only confluent-kafka consumer (no group joins) at `isolation`."""
+    base = {"bootstrap.servers": bootstrap, "group.id": "isolated-" + uuid.uuid4().hex[:6],
+            "enable.auto.commit": False, "auto.offset.reset": "earliest", "check.crcs": True,
+            "isolation.level": isolation, "fetch.wait.max.ms": 100}
+    base.update(conf)
+    return Consumer(base)
+
+
+def positions(consumer, topic, partitions):
+    """{partition: the consumer's next offset} (negative while it has none)."""
+    tps = consumer.position([TopicPartition(topic, p) for p in range(partitions)])
+    return {tp.partition: tp.offset for tp in tps}
+
+
+def consume_into(consumer, got, timeout=0.2):
+    """One consume() call; appends each record as a Rec to `got`. Any consumer error fails."""
+    for msg in consumer.consume(num_messages=1000, timeout=timeout):
+        if msg.error():
+            raise KafkaException(msg.error())
+        got.append(_confluent_rec(msg))
+
+
+def read_isolated(bootstrap, topic, partitions, isolation, timeout=60.0, **conf):
+    """Reads partitions 0..partitions-1 of `topic` from the beginning at `isolation` until the
+    consumer's position in each reaches the end offset that isolation level had when the read
+    began (see isolated_watermarks). Progress is the consumer's position, not the last record:
+    a read_committed reader skips aborted records and control batches, so the last offsets
+    below the end may hold nothing it returns. Returns (records in partition and offset order,
+    {partition: end offset})."""
+    ends = {p: isolated_watermarks(bootstrap, topic, p, isolation)[1] for p in range(partitions)}
+    c = isolated_consumer(bootstrap, isolation, **conf)
+    try:
+        c.assign([TopicPartition(topic, p, OFFSET_BEGINNING) for p in range(partitions)])
+        got = []
+        deadline = time.monotonic() + timeout
+        while True:
+            at = positions(c, topic, partitions)
+            if all(ends[p] == 0 or at[p] >= ends[p] for p in range(partitions)):
+                break
+            if time.monotonic() > deadline:
+                raise TimeoutError(f"{isolation} consumer of {topic} did not reach {ends} in "
+                                   f"{timeout}s; positions {at}, {len(got)} records")
+            consume_into(c, got)
+        got = [r for r in got if r.offset < ends[r.partition]]
+        got.sort(key=lambda r: (r.partition, r.offset))
+        return got, ends
+    finally:
+        c.close()
+
+
+def committed_offsets(bootstrap, group, topic, partitions, timeout=30.0):
+    """{partition: offset} that `group` has committed for `topic` (OffsetFetch; negative when
+    there is none). The consumer asks without joining the group."""
+    c = Consumer({"bootstrap.servers": bootstrap, "group.id": group,
+                  "enable.auto.commit": False})
+    try:
+        tps = c.committed([TopicPartition(topic, p) for p in range(partitions)], timeout=timeout)
+        for tp in tps:
+            assert tp.error is None, f"{group} {topic}/{tp.partition}: {tp.error}"
+        return {tp.partition: tp.offset for tp in tps}
+    finally:
+        c.close()
+
+
+class KafkaWire:
+    """One plain TCP connection to a broker for requests that no client library sends on
+    purpose (wrong producer ids, stale epochs, requests out of order). Requests and responses
+    are kafka-python's generated protocol classes (kafka.protocol.*), framed and decoded by
+    them; this class only numbers, sends and reads frames. Every read is bounded by the socket
+    timeout."""
+
+    def __init__(self, bootstrap, timeout=30.0, client_id="sluice-tests-wire"):
+        host, port = bootstrap.rsplit(":", 1)
+        self._sock = socket.create_connection((host, int(port)), timeout=timeout)
+        self._client_id = client_id
+        self._correlation_id = 0
+        response = self.send(ApiVersionsRequest(client_software_name="sluice-tests",
+                                                client_software_version="1"),
+                             ApiVersionsResponse, 3)
+        assert response.error_code == 0, f"ApiVersions failed: {response}"
+        self.api_versions = {k.api_key: (k.min_version, k.max_version)
+                             for k in response.api_keys}
+
+    def versions(self, request_class):
+        """The versions of `request_class` that both the broker and kafka-python know."""
+        low, high = self.api_versions[request_class.API_KEY]
+        return list(range(max(low, request_class.min_version),
+                          min(high, request_class.max_version) + 1))
+
+    def send(self, request, response_class, version):
+        """Sends `request` at `version` and returns the decoded response (which must answer
+        this request: the correlation id is checked)."""
+        self._correlation_id += 1
+        request.API_VERSION = version
+        request.with_header(correlation_id=self._correlation_id, client_id=self._client_id)
+        self._sock.sendall(request.encode(header=True, framed=True))
+        (size,) = struct.unpack(">i", self._read(4))
+        response = response_class.decode(self._read(size), version=version, header=True)
+        assert response.header.correlation_id == self._correlation_id, (
+            f"response to {response.header.correlation_id}, expected {self._correlation_id}")
+        return response
+
+    def _read(self, n):
+        buf = bytearray()
+        while len(buf) < n:
+            chunk = self._sock.recv(n - len(buf))
+            if not chunk:
+                raise ConnectionError(f"broker closed the connection ({len(buf)} of {n} bytes)")
+            buf += chunk
+        return bytes(buf)
+
+    def close(self):
+        self._sock.close()
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        self.close()

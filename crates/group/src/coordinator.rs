@@ -1907,7 +1907,10 @@ fn replace_static_member(
             // leader sees the members but must not reassign (KIP-814 skip_assignment).
             store_group(g, partition, out);
             let is_leader = g.leader.as_deref() == Some(new_id.as_str());
-            let reply = join_response(g, &new_id, version).with_skip_assignment(is_leader);
+            // skip_assignment exists from JoinGroup v9; an older leader computes an assignment
+            // that SyncGroup in Stable ignores (it answers the current one).
+            let reply =
+                join_response(g, &new_id, version).with_skip_assignment(is_leader && version >= 9);
             out.reply(token, Reply::Join(reply));
         }
         ClassicState::PreparingRebalance => {

@@ -744,6 +744,50 @@ fn a_commit_to_a_missing_topic_or_partition_is_unknown_topic_or_partition() {
 }
 
 #[test]
+fn a_static_leader_rejoins_without_a_rebalance_at_every_join_version() {
+    let broker = start(&[]);
+    let mut c = broker.connect();
+    create_topic(&mut c, TOPIC);
+    // group.instance.id arrived with JoinGroup v5; skip_assignment (KIP-814) with v9.
+    for version in 5..=9 {
+        let group = format!("static-leader-v{version}");
+        let static_join = |member_id: &str| {
+            join_request(&group, member_id).with_group_instance_id(Some(sb("instance-1")))
+        };
+        let first = c.send(&static_join(""), version);
+        assert_eq!(first.error_code, NONE, "JoinGroup v{version}");
+        let member_id = first.member_id.to_string();
+        let mut sync = sync_request(&group, &member_id, first.generation_id, 5);
+        sync.group_instance_id = Some(sb("instance-1"));
+        let r = c.send(&sync, 5);
+        assert_eq!(r.error_code, NONE);
+        // The same instance comes back without its member id (a restart): same generation,
+        // a new member id, still the leader, and its assignment at SyncGroup.
+        let again = c.send(&static_join(""), version);
+        assert_eq!(
+            again.error_code, NONE,
+            "JoinGroup v{version} of a returning leader"
+        );
+        assert_eq!(
+            again.generation_id, first.generation_id,
+            "v{version}: no rebalance"
+        );
+        assert_ne!(again.member_id, first.member_id);
+        assert_eq!(again.leader, again.member_id);
+        assert_eq!(again.skip_assignment, version >= 9, "v{version}");
+        let mut sync = sync_request(&group, &again.member_id, again.generation_id, 5);
+        sync.group_instance_id = Some(sb("instance-1"));
+        let r = c.send(&sync, 5);
+        assert_eq!(r.error_code, NONE);
+        assert_eq!(
+            r.assignment,
+            assignment_for(&member_id),
+            "v{version}: the old assignment"
+        );
+    }
+}
+
+#[test]
 fn committed_offsets_survive_a_restart() {
     // The data directory outlives both broker processes.
     let data = tempfile::tempdir().expect("temp dir");
