@@ -602,11 +602,21 @@ async fn a_resent_proposal_applies_once_and_gets_the_same_result() {
         Ok(CommandOutput::Done)
     );
     assert_eq!(partitions_of_t(follower), 2);
-    let applied_after = follower.status().last_applied_index.unwrap();
-    assert!(
-        applied_after >= applied_before + 2,
-        "the resend was appended too: {applied_before} -> {applied_after}"
-    );
+    // Both copies reach the log; the second may be applied on this node a little after the
+    // first answered the proposal.
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+    loop {
+        let applied_after = follower.status().last_applied_index.unwrap();
+        if applied_after >= applied_before + 2 {
+            break;
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "the resend was not appended: {applied_before} -> {applied_after}"
+        );
+        tokio::time::sleep(std::time::Duration::from_millis(10)).await;
+    }
+    assert_eq!(partitions_of_t(follower), 2, "the resend applied again");
     let image = cluster.converged(leader).await;
     assert_eq!(image.topic("t").unwrap().partitions.len(), 2);
     cluster.shutdown().await;
