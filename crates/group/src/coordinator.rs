@@ -992,14 +992,7 @@ impl GroupCoordinator {
         topics: Vec<(String, Vec<CommitPartition>)>,
         out: &mut Output,
     ) {
-        let all = |code: ErrorCode| -> Reply {
-            Reply::Commit(
-                topics
-                    .iter()
-                    .map(|(t, ps)| (t.clone(), ps.iter().map(|p| (p.0, code)).collect()))
-                    .collect(),
-            )
-        };
+        let all = |code: ErrorCode| commit_reply(&topics, code);
         if group_id.is_empty() {
             return out.reply(token, all(ErrorCode::INVALID_GROUP_ID));
         }
@@ -1043,37 +1036,27 @@ impl GroupCoordinator {
                 Group::Classic(ClassicGroup::new(group_id, now)),
             );
         }
-        let mut result = Vec::with_capacity(topics.len());
-        for (topic, partitions) in topics {
-            let mut codes = Vec::with_capacity(partitions.len());
-            for (p, offset, leader_epoch, metadata) in partitions {
-                let metadata = metadata.unwrap_or_default();
-                if metadata.len() > self.config.offset_metadata_max_bytes {
-                    codes.push((p, ErrorCode::OFFSET_METADATA_TOO_LARGE));
-                    continue;
-                }
-                let value = OffsetValue {
-                    offset,
-                    leader_epoch,
-                    metadata,
-                    commit_timestamp: now,
-                    expire_timestamp: -1,
-                };
-                let key = RecordKey::Offset {
-                    group: group_id.to_string(),
-                    topic: topic.clone(),
-                    partition: p,
-                };
-                out.write(partition, &key, Some(&RecordValue::Offset(value.clone())));
-                self.offsets
-                    .entry(group_id.to_string())
-                    .or_default()
-                    .insert((topic.clone(), p), value);
-                codes.push((p, ErrorCode::NONE));
-            }
-            result.push((topic, codes));
+        let max_metadata = self.config.offset_metadata_max_bytes;
+        let committed = self.offsets.entry(group_id.to_string()).or_default();
+        let reply = write_commits(
+            topics,
+            now,
+            max_metadata,
+            partition,
+            out,
+            |topic, p| RecordKey::Offset {
+                group: group_id.to_string(),
+                topic: topic.to_string(),
+                partition: p,
+            },
+            |topic, p, value| {
+                committed.insert((topic.to_string(), p), value);
+            },
+        );
+        if self.offsets.get(group_id).is_some_and(|m| m.is_empty()) {
+            self.offsets.remove(group_id);
         }
-        out.reply(token, Reply::Commit(result));
+        out.reply(token, reply);
     }
 
     /// OffsetFetch for one group: `topics` `None` means every committed offset. Returns the
@@ -1179,14 +1162,7 @@ impl GroupCoordinator {
         topics: Vec<(String, Vec<CommitPartition>)>,
         out: &mut Output,
     ) {
-        let all = |code: ErrorCode| -> Reply {
-            Reply::Commit(
-                topics
-                    .iter()
-                    .map(|(t, ps)| (t.clone(), ps.iter().map(|p| (p.0, code)).collect()))
-                    .collect(),
-            )
-        };
+        let all = |code: ErrorCode| commit_reply(&topics, code);
         if group_id.is_empty() {
             return out.reply(token, all(ErrorCode::INVALID_GROUP_ID));
         }
@@ -1206,38 +1182,32 @@ impl GroupCoordinator {
             return out.reply(token, all(code));
         }
         let partition = self.partition_for(group_id);
-        let mut result = Vec::with_capacity(topics.len());
-        for (topic, partitions) in topics {
-            let mut codes = Vec::with_capacity(partitions.len());
-            for (p, offset, leader_epoch, metadata) in partitions {
-                let metadata = metadata.unwrap_or_default();
-                if metadata.len() > self.config.offset_metadata_max_bytes {
-                    codes.push((p, ErrorCode::OFFSET_METADATA_TOO_LARGE));
-                    continue;
-                }
-                let value = OffsetValue {
-                    offset,
-                    leader_epoch,
-                    metadata,
-                    commit_timestamp: now,
-                    expire_timestamp: -1,
-                };
-                let key = RecordKey::TxnOffset {
-                    group: group_id.to_string(),
-                    topic: topic.clone(),
-                    partition: p,
-                    producer_id,
-                };
-                out.write(partition, &key, Some(&RecordValue::Offset(value.clone())));
-                self.pending_txn
-                    .entry(producer_id)
-                    .or_default()
-                    .insert((group_id.to_string(), topic.clone(), p), value);
-                codes.push((p, ErrorCode::NONE));
-            }
-            result.push((topic, codes));
+        let max_metadata = self.config.offset_metadata_max_bytes;
+        let pending = self.pending_txn.entry(producer_id).or_default();
+        let reply = write_commits(
+            topics,
+            now,
+            max_metadata,
+            partition,
+            out,
+            |topic, p| RecordKey::TxnOffset {
+                group: group_id.to_string(),
+                topic: topic.to_string(),
+                partition: p,
+                producer_id,
+            },
+            |topic, p, value| {
+                pending.insert((group_id.to_string(), topic.to_string(), p), value);
+            },
+        );
+        if self
+            .pending_txn
+            .get(&producer_id)
+            .is_some_and(|m| m.is_empty())
+        {
+            self.pending_txn.remove(&producer_id);
         }
-        out.reply(token, Reply::Commit(result));
+        out.reply(token, reply);
     }
 
     /// The end of `producer_id`'s transaction for the groups whose offsets live in
@@ -1607,6 +1577,60 @@ impl GroupCoordinator {
     pub fn classic_state(&self, group: &str) -> Option<(ClassicState, i32)> {
         self.classic(group).map(|g| (g.state, g.generation))
     }
+}
+
+// ---------------------------------------------------------------------------------------------
+// Offset commits (OffsetCommit and TxnOffsetCommit)
+
+/// The reply that answers every partition of a commit with `code`.
+fn commit_reply(topics: &[(String, Vec<CommitPartition>)], code: ErrorCode) -> Reply {
+    Reply::Commit(
+        topics
+            .iter()
+            .map(|(t, ps)| (t.clone(), ps.iter().map(|p| (p.0, code)).collect()))
+            .collect(),
+    )
+}
+
+/// Checks each partition's metadata size, writes the accepted offsets as records named by
+/// `key`, hands each to `keep`, and answers per partition.
+#[allow(clippy::too_many_arguments)]
+fn write_commits(
+    topics: Vec<(String, Vec<CommitPartition>)>,
+    now: i64,
+    max_metadata: usize,
+    partition: i32,
+    out: &mut Output,
+    key: impl Fn(&str, i32) -> RecordKey,
+    mut keep: impl FnMut(&str, i32, OffsetValue),
+) -> Reply {
+    let mut result = Vec::with_capacity(topics.len());
+    for (topic, partitions) in topics {
+        let mut codes = Vec::with_capacity(partitions.len());
+        for (p, offset, leader_epoch, metadata) in partitions {
+            let metadata = metadata.unwrap_or_default();
+            if metadata.len() > max_metadata {
+                codes.push((p, ErrorCode::OFFSET_METADATA_TOO_LARGE));
+                continue;
+            }
+            let value = OffsetValue {
+                offset,
+                leader_epoch,
+                metadata,
+                commit_timestamp: now,
+                expire_timestamp: -1,
+            };
+            out.write(
+                partition,
+                &key(&topic, p),
+                Some(&RecordValue::Offset(value.clone())),
+            );
+            keep(&topic, p, value);
+            codes.push((p, ErrorCode::NONE));
+        }
+        result.push((topic, codes));
+    }
+    Reply::Commit(result)
 }
 
 // ---------------------------------------------------------------------------------------------
