@@ -427,6 +427,17 @@ impl GroupCoordinator {
         crate::partition_for(group, self.config.num_partitions)
     }
 
+    /// A group that only stores offsets (no protocol type), created as Kafka creates it when
+    /// offsets arrive for a group it does not know.
+    fn ensure_group(&mut self, group_id: &str, now: i64) {
+        if !self.groups.contains_key(group_id) {
+            self.groups.insert(
+                group_id.to_string(),
+                Group::Classic(ClassicGroup::new(group_id, now)),
+            );
+        }
+    }
+
     pub(crate) fn new_member_id(&mut self, prefix: &str) -> String {
         self.next_id += 1;
         format!("{prefix}-{}", uuid::Uuid::new_v4())
@@ -471,12 +482,7 @@ impl GroupCoordinator {
                 Some(RecordValue::Offset(v)),
             ) => {
                 // Offsets without a group record belong to a group that only stores offsets.
-                if !self.groups.contains_key(&group) {
-                    self.groups.insert(
-                        group.clone(),
-                        Group::Classic(ClassicGroup::new(&group, v.commit_timestamp)),
-                    );
-                }
+                self.ensure_group(&group, v.commit_timestamp);
                 self.offsets
                     .entry(group)
                     .or_default()
@@ -1017,11 +1023,7 @@ impl GroupCoordinator {
                 {
                     Some(ErrorCode::REBALANCE_IN_PROGRESS)
                 } else {
-                    let code = check_member(g, member_id, instance_id, Some(generation));
-                    if code.is_none() {
-                        touch(g, member_id, now);
-                    }
-                    code
+                    check_and_touch(g, member_id, instance_id, generation, now)
                 }
             }
             Some(Group::Consumer(g)) => g.check_commit(member_id, generation),
@@ -1029,13 +1031,7 @@ impl GroupCoordinator {
         if let Some(code) = check {
             return out.reply(token, all(code));
         }
-        if !self.groups.contains_key(group_id) {
-            // A group that only stores offsets (no protocol type), as Kafka creates it.
-            self.groups.insert(
-                group_id.to_string(),
-                Group::Classic(ClassicGroup::new(group_id, now)),
-            );
-        }
+        self.ensure_group(group_id, now);
         let max_metadata = self.config.offset_metadata_max_bytes;
         let committed = self.offsets.entry(group_id.to_string()).or_default();
         let reply = write_commits(
@@ -1169,13 +1165,7 @@ impl GroupCoordinator {
         let check = match self.groups.get_mut(group_id) {
             _ if generation < 0 && member_id.is_empty() && instance_id.is_none() => None,
             None => Some(ErrorCode::ILLEGAL_GENERATION),
-            Some(Group::Classic(g)) => {
-                let code = check_member(g, member_id, instance_id, Some(generation));
-                if code.is_none() {
-                    touch(g, member_id, now);
-                }
-                code
-            }
+            Some(Group::Classic(g)) => check_and_touch(g, member_id, instance_id, generation, now),
             Some(Group::Consumer(g)) => g.check_commit(member_id, generation),
         };
         if let Some(code) = check {
@@ -1254,12 +1244,7 @@ impl GroupCoordinator {
                     },
                     Some(&RecordValue::Offset(v.clone())),
                 );
-                if !self.groups.contains_key(&group) {
-                    self.groups.insert(
-                        group.clone(),
-                        Group::Classic(ClassicGroup::new(&group, now)),
-                    );
-                }
+                self.ensure_group(&group, now);
                 self.offsets
                     .entry(group.clone())
                     .or_default()
@@ -1658,6 +1643,21 @@ fn check_member(
         }
     }
     None
+}
+
+/// A commit's member check; a member that passes has shown it is alive.
+fn check_and_touch(
+    g: &mut ClassicGroup,
+    member_id: &str,
+    instance_id: Option<&str>,
+    generation: i32,
+    now: i64,
+) -> Option<ErrorCode> {
+    let code = check_member(g, member_id, instance_id, Some(generation));
+    if code.is_none() {
+        touch(g, member_id, now);
+    }
+    code
 }
 
 fn touch(g: &mut ClassicGroup, member_id: &str, now: i64) {
