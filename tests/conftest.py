@@ -7,6 +7,7 @@ the test ends. Waits are bounded by deadlines; nothing sleeps to synchronise.
 import os
 import re
 import signal
+import socket
 import subprocess
 import tempfile
 import time
@@ -49,6 +50,11 @@ class Broker:
         return f"127.0.0.1:{self.port}"
 
     def start(self, timeout=60.0):
+        self.launch()
+        return self.wait_listening(timeout)
+
+    def launch(self):
+        """Starts the process without waiting for it to serve (see wait_listening)."""
         settings = {"listeners": f"PLAINTEXT://127.0.0.1:{self.port}", "log.dirs": self.data_dir}
         settings.update(self.extra)
         args = [SLUICE_BIN, "server"]
@@ -59,6 +65,12 @@ class Broker:
         start_offset = log.tell()
         self.proc = subprocess.Popen(args, stdout=log, stderr=log, stdin=subprocess.DEVNULL)
         log.close()
+        self.start_offset = start_offset
+        return self
+
+    def wait_listening(self, timeout=60.0):
+        """Waits until the process launched last serves clients; returns self."""
+        start_offset = self.start_offset
 
         def listening():
             if self.proc.poll() is not None:
@@ -129,3 +141,54 @@ def broker_factory(data_root):
 @pytest.fixture
 def broker(broker_factory):
     return broker_factory()
+
+
+def free_port():
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+class Cluster:
+    """N sluice nodes, each broker and controller, on loopback ports."""
+
+    def __init__(self, root, n=3, extra=None):
+        client_ports = [free_port() for _ in range(n)]
+        controller_ports = [free_port() for _ in range(n)]
+        voters = ",".join(f"{i + 1}@127.0.0.1:{controller_ports[i]}" for i in range(n))
+        cluster_id = "dGVzdC1jbHVzdGVyLWlkMQ"
+        self.brokers = []
+        for i in range(n):
+            settings = {
+                "node.id": str(i + 1),
+                "listeners": f"PLAINTEXT://127.0.0.1:{client_ports[i]},"
+                             f"CONTROLLER://127.0.0.1:{controller_ports[i]}",
+                "controller.quorum.voters": voters,
+                "cluster.id": cluster_id,
+                "broker.session.timeout.ms": "3000",
+                "broker.heartbeat.interval.ms": "300",
+                "controller.quorum.election.timeout.ms": "500",
+                "group.initial.rebalance.delay.ms": "0",
+                "offsets.topic.num.partitions": "6",
+                "transaction.state.log.num.partitions": "3",
+            }
+            settings.update(extra or {})
+            b = Broker(os.path.join(root, f"node-{i + 1}"), extra=settings,
+                       port=client_ports[i])
+            self.brokers.append(b)
+        # Every node first: none serves before a quorum of controllers is up.
+        for b in self.brokers:
+            b.launch()
+        for b in self.brokers:
+            b.wait_listening(timeout=90)
+
+    @property
+    def bootstrap(self):
+        return ",".join(b.bootstrap for b in self.brokers)
+
+    def stop(self):
+        for b in self.brokers:
+            try:
+                b.stop(timeout=15)
+            except Exception:
+                b.kill()

@@ -11,7 +11,11 @@ pub struct Broker {
     /// Host and port clients are told to connect to (Metadata, DescribeCluster).
     pub advertised_host: String,
     pub advertised_port: u16,
-    pub replicas: ReplicaManager,
+    pub replicas: std::sync::Arc<ReplicaManager>,
+    /// Membership of the cluster: controller, registration, metadata image.
+    pub cluster: std::sync::Arc<crate::cluster::Cluster>,
+    /// Follower fetchers and ISR changes.
+    pub replication: std::sync::Arc<crate::replication::Replication>,
     pub fetch_sessions: FetchSessionCache,
     pub producer_ids: ProducerIdManager,
     pub groups: std::sync::Arc<crate::group_coordinator::GroupService>,
@@ -26,6 +30,6 @@ impl Broker {
     }
 
     pub fn cluster_id(&self) -> &str {
-        self.replicas.cluster_id()
+        &self.cluster.cluster_id
     }
 }

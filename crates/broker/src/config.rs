@@ -162,13 +162,8 @@ const BROKER_KEYS: &[BrokerKey] = &[
         ANY,
         Use::NotYet,
     ),
-    key("process.roles", ConfigType::List, ANY, Use::NotYet),
-    key(
-        "controller.quorum.voters",
-        ConfigType::List,
-        ANY,
-        Use::NotYet,
-    ),
+    key("process.roles", ConfigType::List, ANY, Use::Used),
+    key("controller.quorum.voters", ConfigType::List, ANY, Use::Used),
     key(
         "controller.quorum.bootstrap.servers",
         ConfigType::List,
@@ -179,13 +174,86 @@ const BROKER_KEYS: &[BrokerKey] = &[
         "controller.listener.names",
         ConfigType::List,
         ANY,
-        Use::NotYet,
+        Use::Used,
     ),
     key(
         "listener.security.protocol.map",
         ConfigType::List,
         ANY,
-        Use::NotYet,
+        Use::Used,
+    ),
+    key(
+        "controller.quorum.election.timeout.ms",
+        ConfigType::Int,
+        Check::AtLeast(10),
+        Use::Used,
+    ),
+    key(
+        "controller.quorum.request.timeout.ms",
+        ConfigType::Int,
+        Check::AtLeast(100),
+        Use::Used,
+    ),
+    key("metadata.log.dir", ConfigType::String, ANY, Use::Used),
+    key(
+        "broker.session.timeout.ms",
+        ConfigType::Int,
+        Check::AtLeast(10),
+        Use::Used,
+    ),
+    key(
+        "broker.heartbeat.interval.ms",
+        ConfigType::Int,
+        Check::AtLeast(1),
+        Use::Used,
+    ),
+    key(
+        "replica.lag.time.max.ms",
+        ConfigType::Long,
+        Check::AtLeast(1),
+        Use::Used,
+    ),
+    key(
+        "replica.fetch.wait.max.ms",
+        ConfigType::Int,
+        Check::AtLeast(0),
+        Use::Used,
+    ),
+    key(
+        "replica.fetch.max.bytes",
+        ConfigType::Int,
+        Check::AtLeast(1),
+        Use::Used,
+    ),
+    key(
+        "replica.fetch.response.max.bytes",
+        ConfigType::Int,
+        Check::AtLeast(1),
+        Use::Used,
+    ),
+    key(
+        "replica.fetch.backoff.ms",
+        ConfigType::Int,
+        Check::AtLeast(0),
+        Use::Used,
+    ),
+    key(
+        "replica.socket.timeout.ms",
+        ConfigType::Int,
+        Check::AtLeast(1),
+        Use::Used,
+    ),
+    key(
+        "auto.leader.rebalance.enable",
+        ConfigType::Boolean,
+        Check::Bool,
+        Use::Used,
+    ),
+    key(
+        "leader.imbalance.check.interval.seconds",
+        ConfigType::Long,
+        Check::AtLeast(1),
+        Use::Used,
     ),
     key(
         "inter.broker.listener.name",
@@ -264,7 +332,7 @@ const BROKER_KEYS: &[BrokerKey] = &[
         "offsets.topic.replication.factor",
         ConfigType::Int,
         Check::AtLeast(1),
-        Use::NotYet,
+        Use::Used,
     ),
     key(
         "offsets.retention.minutes",
@@ -312,7 +380,7 @@ const BROKER_KEYS: &[BrokerKey] = &[
         "transaction.state.log.replication.factor",
         ConfigType::Int,
         Check::AtLeast(1),
-        Use::NotYet,
+        Use::Used,
     ),
     key(
         "transaction.state.log.min.isr",
@@ -410,10 +478,111 @@ impl BrokerConfig {
     fn validate_listeners(&self) -> Result<(), ConfigError> {
         for key in ["listeners", "advertised.listeners"] {
             if let Some(v) = self.set.get(key) {
-                parse_listener(v).map_err(|e| ConfigError::Invalid(format!("{key}: {e}")))?;
+                let listeners =
+                    parse_listeners(v).map_err(|e| ConfigError::Invalid(format!("{key}: {e}")))?;
+                if key == "listeners" {
+                    for l in &listeners {
+                        bind_address(l).map_err(|e| ConfigError::Invalid(format!("{key}: {e}")))?;
+                    }
+                }
             }
         }
+        if let Some(v) = self.set.get("process.roles") {
+            parse_roles(v).map_err(ConfigError::Invalid)?;
+        }
+        if let Some(v) = self.set.get("controller.quorum.voters") {
+            sluice_controller::parse_quorum_voters(v)
+                .map_err(|e| ConfigError::Invalid(format!("controller.quorum.voters: {e}")))?;
+        }
         Ok(())
+    }
+
+    /// Checks what depends on several keys together (call once every key is set): listener
+    /// names and protocols, roles against the quorum voters.
+    pub fn check(&self) -> Result<(), ConfigError> {
+        let invalid = |m: String| Err(ConfigError::Invalid(m));
+        let roles = self.process_roles();
+        let listeners = match self.get("listeners") {
+            Some(v) => parse_listeners(v).map_err(ConfigError::Invalid)?,
+            None => Vec::new(),
+        };
+        let controller_names = self.controller_listener_names();
+        for l in &listeners {
+            let protocol = self.security_protocol(&l.name);
+            match protocol.as_deref() {
+                Some("PLAINTEXT") => {}
+                Some(p) => {
+                    return invalid(format!(
+                        "listener {}: security protocol {p} is not supported yet (PLAINTEXT only)",
+                        l.name
+                    ))
+                }
+                None => {
+                    return invalid(format!(
+                        "listener {} has no entry in listener.security.protocol.map",
+                        l.name
+                    ))
+                }
+            }
+        }
+        let client_listeners = listeners
+            .iter()
+            .filter(|l| !controller_names.contains(&l.name))
+            .count();
+        if roles == ProcessRoles::Controller && client_listeners > 0 {
+            return invalid(
+                "process.roles=controller: listeners must only name controller listeners \
+                 (controller.listener.names)"
+                    .into(),
+            );
+        }
+        let voters = self.quorum_voters();
+        match (roles, &voters) {
+            (ProcessRoles::Broker | ProcessRoles::Controller, None) => {
+                return invalid(format!(
+                    "process.roles={} needs controller.quorum.voters",
+                    self.get("process.roles").unwrap_or_default()
+                ))
+            }
+            (ProcessRoles::Broker, Some(v)) if v.contains_key(&(self.node_id() as u64)) => {
+                return invalid(format!(
+                    "node.id {} is one of the controller.quorum.voters but process.roles=broker",
+                    self.node_id()
+                ))
+            }
+            (ProcessRoles::Combined | ProcessRoles::Controller, Some(v))
+                if !v.contains_key(&(self.node_id() as u64)) =>
+            {
+                return invalid(format!(
+                    "node.id {} is not one of the controller.quorum.voters ({})",
+                    self.node_id(),
+                    self.get("controller.quorum.voters").unwrap_or_default()
+                ))
+            }
+            _ => {}
+        }
+        if voters.is_some() && roles.is_controller() && self.controller_listener().is_none() {
+            return invalid(format!(
+                "a controller in a quorum needs a controller listener: add {}://host:port to listeners",
+                controller_names.first().map(String::as_str).unwrap_or("CONTROLLER")
+            ));
+        }
+        Ok(())
+    }
+
+    /// The security protocol of listener `name` (`listener.security.protocol.map`).
+    fn security_protocol(&self, name: &str) -> Option<String> {
+        if let Some(map) = self.get("listener.security.protocol.map") {
+            return map
+                .split(',')
+                .filter_map(|e| e.split_once(':'))
+                .find(|(n, _)| n.trim().eq_ignore_ascii_case(name))
+                .map(|(_, p)| p.trim().to_ascii_uppercase());
+        }
+        DEFAULT_PROTOCOLS
+            .iter()
+            .find(|(n, _)| *n == name)
+            .map(|(_, p)| p.to_string())
     }
 
     /// Keys that were set but have no effect yet, for a startup warning.
@@ -503,28 +672,120 @@ impl BrokerConfig {
         self.int("node.id", self.int("broker.id", 1)) as i32
     }
 
-    /// The address to bind (the first PLAINTEXT listener).
-    pub fn listener(&self) -> SocketAddr {
+    fn listeners(&self) -> Vec<Listener> {
         self.get("listeners")
-            .and_then(|v| parse_listener(v).ok())
+            .and_then(|v| parse_listeners(v).ok())
+            .unwrap_or_default()
+    }
+
+    /// `controller.listener.names` (default CONTROLLER), upper case.
+    pub fn controller_listener_names(&self) -> Vec<String> {
+        self.get("controller.listener.names")
+            .unwrap_or("CONTROLLER")
+            .split(',')
+            .map(|n| n.trim().to_ascii_uppercase())
+            .filter(|n| !n.is_empty())
+            .collect()
+    }
+
+    /// The address to bind for clients: the first listener that is not a controller listener.
+    pub fn listener(&self) -> SocketAddr {
+        let names = self.controller_listener_names();
+        self.listeners()
+            .iter()
+            .find(|l| !names.contains(&l.name))
+            .and_then(|l| bind_address(l).ok())
             .unwrap_or_else(|| SocketAddr::from(([127, 0, 0, 1], 9092)))
+    }
+
+    /// The address the controller listener binds, if `listeners` names one.
+    pub fn controller_listener(&self) -> Option<SocketAddr> {
+        let names = self.controller_listener_names();
+        self.listeners()
+            .iter()
+            .find(|l| names.contains(&l.name))
+            .and_then(|l| bind_address(l).ok())
     }
 
     /// The host and port clients are told to connect to; the bound port replaces port 0.
     pub fn advertised(&self, bound: SocketAddr) -> (String, u16) {
+        let names = self.controller_listener_names();
         if let Some(v) = self.get("advertised.listeners") {
-            if let Ok(addr) = parse_listener_host(v) {
-                return addr;
+            if let Some(l) = parse_listeners(v)
+                .ok()
+                .and_then(|ls| ls.into_iter().find(|l| !names.contains(&l.name)))
+            {
+                let port = if l.port == 0 { bound.port() } else { l.port };
+                return (l.host, port);
             }
         }
         let host = match self
-            .get("listeners")
-            .and_then(|v| parse_listener_host(v).ok())
+            .listeners()
+            .into_iter()
+            .find(|l| !names.contains(&l.name))
         {
-            Some((h, _)) if !h.is_empty() && h != "0.0.0.0" => h,
+            Some(l) if !l.host.is_empty() && l.host != "0.0.0.0" => l.host,
             _ => bound.ip().to_string(),
         };
         (host, bound.port())
+    }
+
+    /// `process.roles`; `broker,controller` when unset.
+    pub fn process_roles(&self) -> ProcessRoles {
+        self.get("process.roles")
+            .and_then(|v| parse_roles(v).ok())
+            .unwrap_or(ProcessRoles::Combined)
+    }
+
+    /// `controller.quorum.voters`; `None` when unset (a standalone node is a quorum of one).
+    pub fn quorum_voters(&self) -> Option<BTreeMap<u64, SocketAddr>> {
+        self.get("controller.quorum.voters")
+            .and_then(|v| sluice_controller::parse_quorum_voters(v).ok())
+    }
+
+    /// Where the metadata log lives (`metadata.log.dir`, else `<log dir>/__cluster_metadata`).
+    pub fn metadata_log_dir(&self) -> PathBuf {
+        match self.get("metadata.log.dir") {
+            Some(d) => PathBuf::from(d),
+            None => self.log_dir().join("__cluster_metadata"),
+        }
+    }
+
+    pub fn controller_election_timeout_ms(&self) -> u64 {
+        self.int("controller.quorum.election.timeout.ms", 1000) as u64
+    }
+    pub fn controller_request_timeout_ms(&self) -> u64 {
+        self.int("controller.quorum.request.timeout.ms", 2000) as u64
+    }
+    pub fn broker_session_timeout_ms(&self) -> u64 {
+        self.int("broker.session.timeout.ms", 9000) as u64
+    }
+    pub fn broker_heartbeat_interval_ms(&self) -> u64 {
+        self.int("broker.heartbeat.interval.ms", 2000) as u64
+    }
+    pub fn auto_leader_rebalance(&self) -> bool {
+        self.bool("auto.leader.rebalance.enable", true)
+    }
+    pub fn leader_imbalance_check_interval_ms(&self) -> u64 {
+        (self.int("leader.imbalance.check.interval.seconds", 300) as u64).saturating_mul(1000)
+    }
+    /// Replication settings (Kafka's names and defaults).
+    pub fn replication(&self) -> crate::replication::ReplicationConfig {
+        use std::time::Duration;
+        crate::replication::ReplicationConfig {
+            lag_time_max: Duration::from_millis(self.int("replica.lag.time.max.ms", 30_000) as u64),
+            fetch_wait_max_ms: self.int("replica.fetch.wait.max.ms", 500) as i32,
+            fetch_max_bytes: self.int("replica.fetch.max.bytes", 1_048_576) as i32,
+            fetch_response_max_bytes: self.int("replica.fetch.response.max.bytes", 10_485_760)
+                as i32,
+            fetch_backoff: Duration::from_millis(self.int("replica.fetch.backoff.ms", 1000) as u64),
+            socket_timeout: Duration::from_millis(
+                self.int("replica.socket.timeout.ms", 30_000) as u64
+            ),
+        }
+    }
+    pub fn unclean_leader_election(&self) -> bool {
+        self.bool("unclean.leader.election.enable", false)
     }
 
     pub fn log_dir(&self) -> PathBuf {
@@ -586,6 +847,14 @@ impl BrokerConfig {
         self.get("group.coordinator.rebalance.protocols")
             .is_none_or(|v| v.split(',').any(|p| p.trim() == "consumer"))
     }
+    /// `offsets.topic.replication.factor` (Kafka's default 3; capped by the live brokers).
+    pub fn offsets_topic_replication_factor(&self) -> i16 {
+        self.int("offsets.topic.replication.factor", 3) as i16
+    }
+    /// `transaction.state.log.replication.factor` (Kafka's default 3; capped likewise).
+    pub fn txn_state_replication_factor(&self) -> i16 {
+        self.int("transaction.state.log.replication.factor", 3) as i16
+    }
     pub fn offsets_topic_segment_bytes(&self) -> i64 {
         self.int("offsets.topic.segment.bytes", 104_857_600)
     }
@@ -646,48 +915,116 @@ impl BrokerConfig {
     }
 }
 
-/// Parses `PLAINTEXT://host:port` (or a bare `host:port`) into a bind address.
-fn parse_listener(value: &str) -> Result<SocketAddr, String> {
-    let (host, port) = parse_listener_host(value)?;
-    let host = if host.is_empty() {
-        "0.0.0.0".to_string()
-    } else {
-        host
-    };
-    let host = if host == "localhost" {
-        "127.0.0.1".to_string()
-    } else {
-        host
+/// One entry of `listeners` / `advertised.listeners`: `NAME://host:port` (a bare `host:port`
+/// is named PLAINTEXT).
+#[derive(Clone, Debug, PartialEq, Eq)]
+struct Listener {
+    name: String,
+    host: String,
+    port: u16,
+}
+
+fn parse_listeners(value: &str) -> Result<Vec<Listener>, String> {
+    let mut out: Vec<Listener> = Vec::new();
+    for entry in value.split(',').map(str::trim).filter(|e| !e.is_empty()) {
+        let (name, rest) = match entry.split_once("://") {
+            Some((name, rest)) => (name.trim().to_ascii_uppercase(), rest),
+            None => ("PLAINTEXT".to_string(), entry),
+        };
+        if name.is_empty() {
+            return Err(format!("'{entry}': the listener has no name"));
+        }
+        let (host, port) = rest
+            .rsplit_once(':')
+            .ok_or_else(|| format!("'{entry}': expected NAME://host:port"))?;
+        let port: u16 = port
+            .parse()
+            .map_err(|_| format!("'{entry}': bad port '{port}'"))?;
+        if out.iter().any(|l| l.name == name) {
+            return Err(format!("listener name {name} is used twice"));
+        }
+        out.push(Listener {
+            name,
+            host: host.to_string(),
+            port,
+        });
+    }
+    if out.is_empty() {
+        return Err("no listener given".to_string());
+    }
+    Ok(out)
+}
+
+/// The bind address of a listener: an IP address or `localhost` (empty host: every interface).
+fn bind_address(listener: &Listener) -> Result<SocketAddr, String> {
+    let host = match listener.host.as_str() {
+        "" => "0.0.0.0",
+        "localhost" => "127.0.0.1",
+        h => h,
     };
     let ip: std::net::IpAddr = host
         .trim_start_matches('[')
         .trim_end_matches(']')
         .parse()
-        .map_err(|_| format!("'{value}': host must be an IP address or localhost"))?;
-    Ok(SocketAddr::new(ip, port))
+        .map_err(|_| {
+            format!(
+                "'{}://{}:{}': host must be an IP address or localhost",
+                listener.name, listener.host, listener.port
+            )
+        })?;
+    Ok(SocketAddr::new(ip, listener.port))
 }
 
-fn parse_listener_host(value: &str) -> Result<(String, u16), String> {
-    let first = value.split(',').next().unwrap_or("").trim();
-    let rest = match first.split_once("://") {
-        Some((proto, rest)) => {
-            if !proto.eq_ignore_ascii_case("PLAINTEXT") {
-                return Err(format!(
-                    "'{first}': only PLAINTEXT listeners are supported so far"
-                ));
-            }
-            rest
-        }
-        None => first,
-    };
-    let (host, port) = rest
-        .rsplit_once(':')
-        .ok_or_else(|| format!("'{first}': expected PLAINTEXT://host:port"))?;
-    let port: u16 = port
-        .parse()
-        .map_err(|_| format!("'{first}': bad port '{port}'"))?;
-    Ok((host.to_string(), port))
+/// The roles of this node (`process.roles`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum ProcessRoles {
+    /// `broker,controller` (the default): serves clients and votes in the controller quorum.
+    Combined,
+    /// `broker`: serves clients; follows the controller quorum without voting.
+    Broker,
+    /// `controller`: votes in the controller quorum only.
+    Controller,
 }
+
+impl ProcessRoles {
+    pub fn is_broker(self) -> bool {
+        self != ProcessRoles::Controller
+    }
+    pub fn is_controller(self) -> bool {
+        self != ProcessRoles::Broker
+    }
+}
+
+fn parse_roles(value: &str) -> Result<ProcessRoles, String> {
+    let mut broker = false;
+    let mut controller = false;
+    for role in value.split(',').map(str::trim).filter(|r| !r.is_empty()) {
+        match role {
+            "broker" if !broker => broker = true,
+            "controller" if !controller => controller = true,
+            _ => {
+                return Err(format!(
+                    "process.roles: '{role}' is not a role or is listed twice (expected broker, controller or both)"
+                ))
+            }
+        }
+    }
+    match (broker, controller) {
+        (true, true) => Ok(ProcessRoles::Combined),
+        (true, false) => Ok(ProcessRoles::Broker),
+        (false, true) => Ok(ProcessRoles::Controller),
+        (false, false) => Err("process.roles must name broker, controller or both".into()),
+    }
+}
+
+/// Kafka's default `listener.security.protocol.map` entries, plus CONTROLLER (plaintext).
+const DEFAULT_PROTOCOLS: &[(&str, &str)] = &[
+    ("PLAINTEXT", "PLAINTEXT"),
+    ("SSL", "SSL"),
+    ("SASL_PLAINTEXT", "SASL_PLAINTEXT"),
+    ("SASL_SSL", "SASL_SSL"),
+    ("CONTROLLER", "PLAINTEXT"),
+];
 
 #[cfg(test)]
 mod tests {
@@ -704,7 +1041,8 @@ mod tests {
         assert!(BrokerConfig::from_pairs(&[("num.partitions", "0")]).is_err());
         assert!(BrokerConfig::from_pairs(&[("num.partitions", "x")]).is_err());
         assert!(BrokerConfig::from_pairs(&[("listeners", "PLAINTEXT://127.0.0.1:x")]).is_err());
-        assert!(BrokerConfig::from_pairs(&[("listeners", "SSL://127.0.0.1:9093")]).is_err());
+        let ssl = BrokerConfig::from_pairs(&[("listeners", "SSL://127.0.0.1:9093")]).unwrap();
+        assert!(ssl.check().unwrap_err().to_string().contains("SSL"));
     }
 
     #[test]
@@ -728,6 +1066,97 @@ mod tests {
             Some("7200000")
         );
         assert_eq!(c.log_dir(), PathBuf::from("/tmp/a"));
+    }
+
+    #[test]
+    fn roles_listeners_and_voters() {
+        let c = BrokerConfig::default();
+        assert_eq!(c.process_roles(), ProcessRoles::Combined);
+        assert_eq!(c.quorum_voters(), None);
+        assert_eq!(c.controller_listener(), None);
+        c.check().unwrap();
+
+        let c = BrokerConfig::from_pairs(&[
+            ("node.id", "2"),
+            (
+                "listeners",
+                "PLAINTEXT://127.0.0.2:9092,CONTROLLER://127.0.0.2:9093",
+            ),
+            (
+                "controller.quorum.voters",
+                "1@127.0.0.1:9093,2@127.0.0.2:9093,3@127.0.0.3:9093",
+            ),
+        ])
+        .unwrap();
+        c.check().unwrap();
+        assert_eq!(c.listener(), "127.0.0.2:9092".parse().unwrap());
+        assert_eq!(
+            c.controller_listener(),
+            Some("127.0.0.2:9093".parse().unwrap())
+        );
+        assert_eq!(c.quorum_voters().unwrap().len(), 3);
+        assert_eq!(
+            c.advertised("127.0.0.2:9092".parse().unwrap()),
+            ("127.0.0.2".into(), 9092)
+        );
+
+        // A voter without a controller listener, a broker-only voter, a voter not listed.
+        let mut bad = c.clone();
+        bad.set("listeners", "PLAINTEXT://127.0.0.2:9092").unwrap();
+        assert!(bad
+            .check()
+            .unwrap_err()
+            .to_string()
+            .contains("controller listener"));
+        let mut bad = c.clone();
+        bad.set("process.roles", "broker").unwrap();
+        assert!(bad
+            .check()
+            .unwrap_err()
+            .to_string()
+            .contains("process.roles=broker"));
+        let mut bad = c.clone();
+        bad.set("node.id", "7").unwrap();
+        assert!(bad.check().unwrap_err().to_string().contains("not one of"));
+        let mut bad = BrokerConfig::default();
+        bad.set("process.roles", "broker").unwrap();
+        assert!(bad.check().unwrap_err().to_string().contains("needs"));
+        let mut ctl = c.clone();
+        ctl.set("process.roles", "controller").unwrap();
+        assert!(ctl.check().unwrap_err().to_string().contains("only name"));
+        ctl.set("listeners", "CONTROLLER://127.0.0.2:9093").unwrap();
+        ctl.check().unwrap();
+
+        for (key, value) in [
+            ("process.roles", "broker,broker"),
+            ("process.roles", "zookeeper"),
+            ("process.roles", ""),
+            ("controller.quorum.voters", "1@"),
+            ("controller.quorum.voters", "x@127.0.0.1:9093"),
+            ("listeners", "PLAINTEXT://a.b:1"),
+            (
+                "listeners",
+                "PLAINTEXT://127.0.0.1:1,PLAINTEXT://127.0.0.1:2",
+            ),
+        ] {
+            assert!(
+                BrokerConfig::from_pairs(&[(key, value)]).is_err(),
+                "{key}={value} was accepted"
+            );
+        }
+        let unmapped =
+            BrokerConfig::from_pairs(&[("listeners", "INTERNAL://127.0.0.1:1")]).unwrap();
+        assert!(unmapped
+            .check()
+            .unwrap_err()
+            .to_string()
+            .contains("protocol.map"));
+        let mapped = BrokerConfig::from_pairs(&[
+            ("listeners", "INTERNAL://127.0.0.1:1"),
+            ("listener.security.protocol.map", "INTERNAL:PLAINTEXT"),
+        ])
+        .unwrap();
+        mapped.check().unwrap();
     }
 
     #[test]

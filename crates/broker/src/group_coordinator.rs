@@ -30,29 +30,35 @@ struct Inner {
 
 pub struct GroupService {
     inner: Mutex<Inner>,
-    topic: Arc<Topic>,
+    replicas: Arc<ReplicaManager>,
     num_partitions: i32,
 }
 
 impl GroupService {
-    /// Creates `__consumer_offsets` if missing, then replays it.
-    pub fn open(replicas: &ReplicaManager) -> Result<GroupService, AdminError> {
+    /// A coordinator for the `__consumer_offsets` partitions this broker leads (`topic`,
+    /// created by the caller): each is replayed; requests for groups of other partitions get
+    /// NOT_COORDINATOR. Leadership changes later go through [`GroupService::on_leadership`].
+    pub fn open(
+        replicas: &Arc<ReplicaManager>,
+        topic: Arc<Topic>,
+    ) -> Result<GroupService, AdminError> {
         let mut config = replicas.config().group_config();
-        let topic = internal_topic::ensure(
-            replicas,
-            OFFSETS_TOPIC,
-            config.num_partitions,
-            replicas.config().offsets_topic_segment_bytes(),
-        )?;
         config.num_partitions = topic.partitions.len() as i32;
         let num_partitions = config.num_partitions;
-        let mut state = GroupCoordinator::new(config);
+        let mut state = GroupCoordinator::new_unowned(config);
         let now = now_ms();
-        let loaded = internal_topic::replay(&topic, |partition, key, value| {
-            if let Err(e) = state.replay(key, value, now) {
-                tracing::warn!("skipping unreadable record in {OFFSETS_TOPIC}-{partition}: {e}");
-            }
-        })?;
+        let mut loaded = 0;
+        for partition in topic.partitions.iter().filter(|p| p.is_leader()) {
+            let index = partition.index;
+            // Nothing waits on a coordinator that has not started: the output is empty.
+            state.begin_loading(index, &mut Output::default());
+            loaded += internal_topic::replay_partition(partition, |key, value| {
+                if let Err(e) = state.replay(key, value, now) {
+                    tracing::warn!("skipping unreadable record in {OFFSETS_TOPIC}-{index}: {e}");
+                }
+            })?;
+            state.finish_loading(index);
+        }
         if loaded > 0 {
             tracing::info!(
                 "loaded {} group(s) from {loaded} record(s) of {OFFSETS_TOPIC}",
@@ -65,9 +71,53 @@ impl GroupService {
                 next_token: 1,
                 waiting: HashMap::new(),
             }),
-            topic,
+            replicas: replicas.clone(),
             num_partitions,
         })
+    }
+
+    /// Follows leadership of `__consumer_offsets` partitions: groups of `resigned` partitions
+    /// are dropped (their waiting requests get NOT_COORDINATOR); `became` partitions are
+    /// loaded from the log (COORDINATOR_LOAD_IN_PROGRESS meanwhile).
+    pub async fn on_leadership(&self, became: &[i32], resigned: &[i32]) {
+        for &index in resigned {
+            let mut inner = self.inner.lock().await;
+            let mut out = Output::default();
+            inner.state.unload(index, &mut out);
+            self.finish(&mut inner, out);
+            tracing::info!("no longer coordinating {OFFSETS_TOPIC}-{index}");
+        }
+        for &index in became {
+            {
+                let mut inner = self.inner.lock().await;
+                let mut out = Output::default();
+                inner.state.begin_loading(index, &mut out);
+                self.finish(&mut inner, out);
+            }
+            let Some(partition) = self.replicas.partition(OFFSETS_TOPIC, index) else {
+                continue;
+            };
+            let records = match internal_topic::read_partition(partition).await {
+                Ok(records) => records,
+                Err(e) => {
+                    tracing::error!("cannot load {OFFSETS_TOPIC}-{index}: {}", e.message);
+                    continue;
+                }
+            };
+            let mut inner = self.inner.lock().await;
+            let now = now_ms();
+            for (key, value) in &records {
+                if let Err(e) = inner.state.replay(key, value.as_deref(), now) {
+                    tracing::warn!("skipping unreadable record in {OFFSETS_TOPIC}-{index}: {e}");
+                }
+            }
+            if inner.state.finish_loading(index) {
+                tracing::info!(
+                    "coordinating {OFFSETS_TOPIC}-{index} ({} record(s) loaded)",
+                    records.len()
+                );
+            }
+        }
     }
 
     /// The `__consumer_offsets` partition of `group`.
@@ -115,9 +165,15 @@ impl GroupService {
     ) -> Result<(), String> {
         let mut inner = self.inner.lock().await;
         let mut out = Output::default();
-        inner
+        let code = inner
             .state
             .complete_txn(now_ms(), producer_id, partition, commit, &mut out);
+        if code != ErrorCode::NONE {
+            return Err(format!(
+                "{OFFSETS_TOPIC}-{partition}: {} (not coordinated here)",
+                code.name()
+            ));
+        }
         for write in &out.writes {
             self.append(write.partition, &write.records)?;
         }
@@ -167,7 +223,11 @@ impl GroupService {
     }
 
     fn append(&self, partition: i32, records: &[(Bytes, Option<Bytes>)]) -> Result<(), String> {
-        internal_topic::append(&self.topic, partition, records)
+        let topic = self
+            .replicas
+            .topic(OFFSETS_TOPIC)
+            .ok_or_else(|| format!("{OFFSETS_TOPIC} does not exist"))?;
+        internal_topic::append(&topic, partition, records)
     }
 }
 

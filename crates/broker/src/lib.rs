@@ -7,8 +7,12 @@
 //! - `apis`: dispatch by api key, then one module per API (`apis/produce.rs`, `apis/fetch.rs`,
 //!   ...), each turning a decoded request into a response.
 //! - `broker`: the state handlers share ([`Broker`]).
-//! - `replica_manager`: the partitions this broker hosts, topic creation/deletion/configs.
-//! - `partition`: one partition: its log, high watermark and leader epoch.
+//! - `replica_manager`: the cluster's topics as this broker sees them and the replicas it hosts,
+//!   kept in line with the controller's metadata image.
+//! - `partition`: one partition replica: its log, high watermark, leader epoch, ISR and (as
+//!   leader) its followers' progress.
+//! - `replication`: follower fetchers, ISR expansion and shrinking through the controller;
+//!   `peer`: the Kafka-protocol client one broker uses to talk to another.
 //! - `fetch_session`: the KIP-227 incremental fetch session cache.
 //! - `group_coordinator`: `__consumer_offsets` and the I/O around the `sluice_group` state
 //!   machine (consumer groups, committed offsets).
@@ -16,26 +20,30 @@
 //!   machine (transactions, markers).
 //! - `internal_topic`: creating, replaying and appending to the coordinators' internal topics.
 //! - `producer_id_manager`: durable producer id allocation (InitProducerId).
-//! - `topic_store`: the durable topic registry.
+//! - `cluster`: the controller quorum member, broker registration and heartbeats, and the task
+//!   applying metadata images; `admin`: topic changes proposed to the controller.
 //! - `config`: broker configuration with Kafka's key names; `topic_config`: topic-level keys.
 //! - `request`: request header decoding and response framing.
 //! - `topic_name`: Kafka's topic-name rules.
 
+pub mod admin;
 pub mod apis;
 pub mod broker;
+pub mod cluster;
 pub mod config;
 pub mod connection;
 pub mod fetch_session;
 pub mod group_coordinator;
 pub mod internal_topic;
 pub mod partition;
+pub mod peer;
 pub mod producer_id_manager;
 pub mod replica_manager;
+pub mod replication;
 pub mod request;
 pub mod server;
 pub mod topic_config;
 pub mod topic_name;
-pub mod topic_store;
 pub mod txn_coordinator;
 
 pub use broker::Broker;

@@ -1,39 +1,255 @@
 //! One partition replica hosted by this broker: its log and its replication state.
 //!
-//! A single node is a cluster of one: the leader's in-sync replica set is itself, so the high
-//! watermark follows the log end offset through the same path that replication will drive.
+//! The controller's image says who leads, at which leader epoch, and which replicas are in sync
+//! (ISR). As leader, a replica tracks how far each follower has fetched and keeps the high
+//! watermark at the smallest log end offset in the ISR: everything below it is on every in-sync
+//! replica (with an ISR of one, the leader's own log end offset). As follower, its high
+//! watermark is the leader's, capped at its own log end.
 
-use std::sync::atomic::{AtomicI32, AtomicI64, Ordering};
-use std::sync::Arc;
+use std::collections::HashMap;
+use std::sync::atomic::{AtomicBool, AtomicI32, AtomicI64, Ordering};
+use std::sync::{Arc, Mutex, MutexGuard};
+use std::time::Instant;
+
+use sluice_controller::PartitionState;
+use uuid::Uuid;
 
 use bytes::Bytes;
 use sluice_log::{AppendInfo, AppendOrigin, Log, LogError};
 use tokio::sync::Notify;
 
+/// The replica set as the last applied image gave it.
+#[derive(Clone, Debug, Default)]
+struct ReplicaSet {
+    leader: Option<i32>,
+    replicas: Vec<i32>,
+    isr: Vec<i32>,
+    partition_epoch: i32,
+}
+
+/// How far one follower has fetched (leader side).
+#[derive(Clone, Copy, Debug)]
+struct FollowerProgress {
+    /// The offset of its last fetch: it holds everything below.
+    log_end_offset: i64,
+    /// The last time it had everything the leader had (Kafka's lastCaughtUpTimeMs).
+    last_caught_up: Instant,
+    /// The leader's log end offset at its previous fetch, and when that was.
+    leader_end_at_last_fetch: i64,
+    last_fetch: Instant,
+}
+
 pub struct Partition {
     pub topic: Arc<str>,
+    pub topic_id: Uuid,
     pub index: i32,
     pub log: Arc<Log>,
+    /// This broker's id.
+    node_id: i32,
     /// invariant: log_start_offset <= high_watermark <= log_end_offset
     high_watermark: AtomicI64,
     leader_epoch: AtomicI32,
+    /// Whether the controller's image names this broker the leader.
+    leader: AtomicBool,
     /// Woken on every append that moves the high watermark (and so, with one replica, on every
     /// move of the last stable offset: markers are appends): long-polling fetches wait here.
     appended: Notify,
+    /// Woken on every append as leader: followers' long-polling fetches wait here.
+    log_end_moved: Notify,
+    replica_set: Mutex<ReplicaSet>,
+    /// Leader side: progress of each follower, by broker id.
+    followers: Mutex<HashMap<i32, FollowerProgress>>,
+}
+
+fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
+    // Every critical section leaves the data whole.
+    m.lock().unwrap_or_else(|p| p.into_inner())
 }
 
 impl Partition {
-    pub fn new(topic: Arc<str>, index: i32, log: Arc<Log>, leader_epoch: i32) -> Partition {
-        // With one replica every byte in the log is replicated to the whole ISR.
-        let high_watermark = log.log_end_offset();
+    /// A replica of `topic`-`index` hosted by broker `node_id`, not leading until the image says
+    /// so. Its high watermark starts at its log end offset when it leads alone and no higher
+    /// than what the ISR holds otherwise (see [`Partition::update_from_image`]).
+    pub fn new(
+        topic: Arc<str>,
+        topic_id: Uuid,
+        index: i32,
+        log: Arc<Log>,
+        node_id: i32,
+    ) -> Partition {
+        let high_watermark = log.log_start_offset();
         Partition {
             topic,
+            topic_id,
             index,
             log,
+            node_id,
             high_watermark: AtomicI64::new(high_watermark),
-            leader_epoch: AtomicI32::new(leader_epoch),
+            leader_epoch: AtomicI32::new(0),
+            leader: AtomicBool::new(false),
             appended: Notify::new(),
+            log_end_moved: Notify::new(),
+            replica_set: Mutex::new(ReplicaSet::default()),
+            followers: Mutex::new(HashMap::new()),
         }
+    }
+
+    /// Applies the image's state of this partition: leadership, leader epoch, replicas and ISR.
+    /// Returns whether this replica leads now.
+    pub fn update_from_image(&self, state: &PartitionState) -> bool {
+        let leads = state.leader == Some(self.node_id);
+        let was_leader = self.is_leader();
+        let new_term = state.leader_epoch != self.leader_epoch() || leads != was_leader;
+        {
+            let mut set = lock(&self.replica_set);
+            *set = ReplicaSet {
+                leader: state.leader,
+                replicas: state.replicas.clone(),
+                isr: state.isr.clone(),
+                partition_epoch: state.partition_epoch,
+            };
+        }
+        if new_term {
+            // A new leadership term: followers' progress is unknown until they fetch again,
+            // but in-sync followers are not dropped from the ISR before they had time to.
+            let now = Instant::now();
+            let mut followers = lock(&self.followers);
+            followers.clear();
+            if leads {
+                for r in state.isr.iter().filter(|r| **r != self.node_id) {
+                    followers.insert(
+                        *r,
+                        FollowerProgress {
+                            log_end_offset: -1,
+                            last_caught_up: now,
+                            leader_end_at_last_fetch: -1,
+                            last_fetch: now,
+                        },
+                    );
+                }
+            }
+        }
+        self.set_leadership(leads, state.leader_epoch);
+        leads
+    }
+
+    /// The leader the image names (None: the partition is offline).
+    pub fn leader_id(&self) -> Option<i32> {
+        lock(&self.replica_set).leader
+    }
+
+    pub fn replicas(&self) -> Vec<i32> {
+        lock(&self.replica_set).replicas.clone()
+    }
+
+    pub fn isr(&self) -> Vec<i32> {
+        lock(&self.replica_set).isr.clone()
+    }
+
+    pub fn partition_epoch(&self) -> i32 {
+        lock(&self.replica_set).partition_epoch
+    }
+
+    /// Leader side: a follower fetched from `fetch_offset` (so it holds everything below).
+    /// Advances the high watermark, and returns the ISR to propose when this fetch shows an
+    /// out-of-sync follower caught up (Kafka's ISR expansion).
+    pub fn record_follower_fetch(&self, replica: i32, fetch_offset: i64) -> Option<Vec<i32>> {
+        let now = Instant::now();
+        let leader_end = self.log_end_offset();
+        {
+            let mut followers = lock(&self.followers);
+            let progress = followers.entry(replica).or_insert(FollowerProgress {
+                log_end_offset: -1,
+                last_caught_up: now,
+                leader_end_at_last_fetch: -1,
+                last_fetch: now,
+            });
+            if fetch_offset >= leader_end {
+                progress.last_caught_up = now;
+            } else if fetch_offset >= progress.leader_end_at_last_fetch
+                && progress.leader_end_at_last_fetch >= 0
+            {
+                progress.last_caught_up = progress.last_caught_up.max(progress.last_fetch);
+            }
+            progress.log_end_offset = fetch_offset;
+            progress.leader_end_at_last_fetch = leader_end;
+            progress.last_fetch = now;
+        }
+        self.maybe_advance_high_watermark();
+        let set = lock(&self.replica_set);
+        let caught_up = fetch_offset >= self.high_watermark();
+        if self.is_leader()
+            && caught_up
+            && set.replicas.contains(&replica)
+            && !set.isr.contains(&replica)
+        {
+            let mut isr = set.isr.clone();
+            isr.push(replica);
+            return Some(isr);
+        }
+        None
+    }
+
+    /// Leader side: in-sync followers that have not caught up for `max_lag` (Kafka's
+    /// `replica.lag.time.max.ms`): the ISR to propose without them, if any.
+    pub fn shrunk_isr(&self, max_lag: std::time::Duration) -> Option<Vec<i32>> {
+        if !self.is_leader() {
+            return None;
+        }
+        let now = Instant::now();
+        let set = lock(&self.replica_set);
+        let followers = lock(&self.followers);
+        let lagging: Vec<i32> = set
+            .isr
+            .iter()
+            .copied()
+            .filter(|r| *r != self.node_id)
+            .filter(|r| {
+                followers
+                    .get(r)
+                    .is_none_or(|p| now.duration_since(p.last_caught_up) > max_lag)
+            })
+            .collect();
+        if lagging.is_empty() {
+            return None;
+        }
+        Some(
+            set.isr
+                .iter()
+                .copied()
+                .filter(|r| !lagging.contains(r))
+                .collect(),
+        )
+    }
+
+    /// Follower side: appends batches fetched from the leader (offsets and epochs as the leader
+    /// assigned them) and takes the leader's high watermark, capped at the local log end.
+    pub fn append_as_follower(&self, records: &Bytes) -> Result<AppendInfo, LogError> {
+        self.log.append_as_follower(records)
+    }
+
+    /// Follower side: the leader's high watermark as its fetch response gave it.
+    pub fn set_follower_high_watermark(&self, leader_high_watermark: i64) {
+        if self.is_leader() {
+            return;
+        }
+        let hw = leader_high_watermark
+            .min(self.log_end_offset())
+            .max(self.log_start_offset());
+        self.high_watermark.store(hw, Ordering::Release);
+    }
+
+    /// Follower side: removes every batch at or after `offset` (divergence from the leader).
+    pub fn truncate_to(&self, offset: i64) -> Result<(), LogError> {
+        self.log.truncate_to(offset)?;
+        let end = self.log_end_offset();
+        self.high_watermark.fetch_min(end, Ordering::AcqRel);
+        Ok(())
+    }
+
+    /// A future completing at the next append as leader (for followers' long-polling fetches).
+    pub fn log_end_moved(&self) -> tokio::sync::futures::Notified<'_> {
+        self.log_end_moved.notified()
     }
 
     pub fn high_watermark(&self) -> i64 {
@@ -41,7 +257,25 @@ impl Partition {
     }
 
     pub fn leader_epoch(&self) -> i32 {
-        self.leader_epoch.load(Ordering::Relaxed)
+        self.leader_epoch.load(Ordering::Acquire)
+    }
+
+    /// Whether this replica leads the partition (serves produce and consumer fetches).
+    pub fn is_leader(&self) -> bool {
+        self.leader.load(Ordering::Acquire)
+    }
+
+    /// Takes or gives up leadership as the controller's image says, at `leader_epoch`.
+    pub fn set_leadership(&self, leader: bool, leader_epoch: i32) {
+        self.leader_epoch.store(leader_epoch, Ordering::Release);
+        self.leader.store(leader, Ordering::Release);
+        if leader {
+            // The high watermark moves on once the ISR is known to hold more (at once when the
+            // leader is the whole ISR).
+            self.maybe_advance_high_watermark();
+        }
+        // Waiting fetches re-check (and answer NOT_LEADER_OR_FOLLOWER once resigned).
+        self.appended.notify_waiters();
     }
 
     pub fn log_start_offset(&self) -> i64 {
@@ -86,6 +320,7 @@ impl Partition {
         let info = self
             .log
             .append_with_origin(records, self.leader_epoch(), origin)?;
+        self.log_end_moved.notify_waiters();
         self.maybe_advance_high_watermark();
         Ok(info)
     }
@@ -107,13 +342,26 @@ impl Partition {
             coordinator_epoch,
             self.leader_epoch(),
         )?;
+        self.log_end_moved.notify_waiters();
         self.maybe_advance_high_watermark();
         Ok(info)
     }
 
-    /// Recomputes the high watermark as the smallest log end offset in the ISR.
+    /// As leader, recomputes the high watermark as the smallest log end offset in the ISR
+    /// (a follower that has not fetched in this leadership term holds it back).
     fn maybe_advance_high_watermark(&self) {
-        let isr_min = self.log.log_end_offset();
+        if !self.is_leader() {
+            return;
+        }
+        let mut isr_min = self.log.log_end_offset();
+        {
+            let set = lock(&self.replica_set);
+            let followers = lock(&self.followers);
+            for r in set.isr.iter().filter(|r| **r != self.node_id) {
+                let end = followers.get(r).map_or(-1, |p| p.log_end_offset);
+                isr_min = isr_min.min(end);
+            }
+        }
         let prev = self.high_watermark.fetch_max(isr_min, Ordering::AcqRel);
         if isr_min > prev {
             self.appended.notify_waiters();

@@ -1,16 +1,24 @@
 //! Producer id allocation for InitProducerId.
 //!
-//! Ids are handed out from blocks, as Kafka's controller does: before the first id of a block is
-//! used, the start of the *next* block is written durably to `<log.dir>/__sluice_producer_ids`
-//! (a decimal number, replaced atomically). After a crash the broker continues from that number,
-//! so an id is never handed out twice, at the cost of skipping the unused rest of a block.
+//! Ids are unique in the cluster: a broker hands them out from blocks of [`BLOCK_SIZE`] that
+//! the controller quorum allocates (KIP-730's AllocateProducerIds, a metadata command), so two
+//! brokers never give out the same id and a restarted broker never repeats one (the unused rest
+//! of its block is skipped).
+//!
+//! Before the quorum allocated ids, each broker kept its next block start in
+//! `<log.dir>/__sluice_producer_ids`; blocks now start above that number, so ids handed out
+//! then are not reused either.
 
-use std::fs;
-use std::io::Write;
-use std::path::{Path, PathBuf};
-use std::sync::Mutex;
+use std::path::Path;
 
+use sluice_controller::{CommandOutput, MetadataCommand};
+use tokio::sync::Mutex;
+
+use crate::cluster::Cluster;
+
+/// The file of the per-broker allocation of earlier versions.
 pub const PRODUCER_IDS_FILE: &str = "__sluice_producer_ids";
+/// Ids per block, as Kafka's controller allocates them.
 const BLOCK_SIZE: i64 = 1000;
 
 struct Block {
@@ -19,14 +27,16 @@ struct Block {
 }
 
 pub struct ProducerIdManager {
-    path: PathBuf,
     block: Mutex<Block>,
+    /// No block may start below this (the legacy file's number).
+    floor: i64,
 }
 
 impl ProducerIdManager {
+    /// A manager with no block yet; reads the legacy file in `dir` if there is one.
     pub fn open(dir: &Path) -> std::io::Result<ProducerIdManager> {
         let path = dir.join(PRODUCER_IDS_FILE);
-        let start = match fs::read_to_string(&path) {
+        let floor = match std::fs::read_to_string(&path) {
             Ok(text) => text.trim().parse::<i64>().map_err(|e| {
                 std::io::Error::new(
                     std::io::ErrorKind::InvalidData,
@@ -36,61 +46,37 @@ impl ProducerIdManager {
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => 0,
             Err(e) => return Err(e),
         };
-        // Nothing of the block starting at `start` has been used yet.
         Ok(ProducerIdManager {
-            path,
-            block: Mutex::new(Block {
-                next: start,
-                end: start,
-            }),
+            block: Mutex::new(Block { next: 0, end: 0 }),
+            floor,
         })
     }
 
-    /// A producer id never handed out before (durable before it is returned).
-    pub fn next_id(&self) -> std::io::Result<i64> {
-        let mut block = self.block.lock().unwrap_or_else(|p| p.into_inner());
-        if block.next >= block.end {
-            let end = block.next + BLOCK_SIZE;
-            self.persist(end)?;
-            block.end = end;
+    /// `n` producer ids for this broker alone, asking the controller for a new block when the
+    /// current one runs out.
+    pub async fn reserve(&self, cluster: &Cluster, n: usize) -> Result<Vec<i64>, String> {
+        let mut block = self.block.lock().await;
+        let mut ids = Vec::with_capacity(n);
+        while ids.len() < n {
+            if block.next >= block.end {
+                let command = MetadataCommand::AllocateProducerIds {
+                    broker_id: cluster.node_id,
+                    broker_epoch: cluster.broker_epoch(),
+                    count: BLOCK_SIZE,
+                    min_first_id: self.floor,
+                };
+                match cluster.propose(command).await {
+                    Ok(CommandOutput::ProducerIds { first_id, count }) => {
+                        block.next = first_id;
+                        block.end = first_id + count;
+                    }
+                    Ok(other) => return Err(format!("unexpected answer {other:?}")),
+                    Err(e) => return Err(e.message),
+                }
+            }
+            ids.push(block.next);
+            block.next += 1;
         }
-        let id = block.next;
-        block.next += 1;
-        Ok(id)
-    }
-
-    fn persist(&self, next_block_start: i64) -> std::io::Result<()> {
-        let tmp = self.path.with_extension("tmp");
-        {
-            let mut f = fs::File::create(&tmp)?;
-            writeln!(f, "{next_block_start}")?;
-            f.sync_all()?;
-        }
-        fs::rename(&tmp, &self.path)?;
-        if let Some(parent) = self.path.parent() {
-            fs::File::open(parent)?.sync_all()?;
-        }
-        Ok(())
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn ids_are_unique_across_restarts() {
-        let dir = tempfile::tempdir().unwrap();
-        let m = ProducerIdManager::open(dir.path()).unwrap();
-        assert_eq!(m.next_id().unwrap(), 0);
-        assert_eq!(m.next_id().unwrap(), 1);
-        drop(m);
-        // A restart (or crash) skips the rest of the block.
-        let m = ProducerIdManager::open(dir.path()).unwrap();
-        assert_eq!(m.next_id().unwrap(), BLOCK_SIZE);
-        for _ in 0..BLOCK_SIZE {
-            m.next_id().unwrap();
-        }
-        assert_eq!(m.next_id().unwrap(), 2 * BLOCK_SIZE + 1);
+        Ok(ids)
     }
 }

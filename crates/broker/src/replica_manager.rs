@@ -1,14 +1,19 @@
-//! The partitions this broker hosts, by topic: creating, deleting and reconfiguring topics,
-//! opening their logs at startup, and the periodic retention and flush work.
+//! The topics of the cluster as this broker sees them, and the partition replicas it hosts.
+//!
+//! The controller's metadata image is the truth: [`ReplicaManager::apply_image`] makes the
+//! local state match it (opening the logs of replicas assigned to this broker, deleting those of
+//! deleted topics, applying config changes, taking or giving up leadership). Admin requests
+//! (CreateTopics, DeleteTopics, ...) propose commands to the controller (see `admin`) and then
+//! apply the image that holds them.
 //!
 //! Reads take a snapshot of the topic map (an `Arc<Topic>` per topic) under a short read lock;
-//! topic changes are serialised by `admin` and written to the [`TopicStore`] before they become
-//! visible.
+//! applying images is serialised by `apply`.
 
 use std::collections::{BTreeMap, HashMap};
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex, RwLock};
 
+use sluice_controller::MetadataImage;
 use sluice_log::{Clock, Log, LogError, SystemClock};
 use sluice_protocol::error::ErrorCode;
 use uuid::Uuid;
@@ -17,15 +22,52 @@ use crate::config::BrokerConfig;
 use crate::partition::Partition;
 use crate::topic_config::{log_config, produce_settings, validate_topic_config, ProduceSettings};
 use crate::topic_name::{collision_key, validate_topic_name};
-use crate::topic_store::{TopicRecord, TopicStore};
 
 /// Suffix of a partition directory whose topic was deleted and that awaits removal.
 const DELETE_SUFFIX: &str = "-delete";
+/// Kafka's file naming a partition directory's topic id (KIP-516).
+const PARTITION_METADATA_FILE: &str = "partition.metadata";
 
 /// Topics the brokers own (group offsets, transaction state): clients may read but not delete
 /// or repartition them.
 pub fn is_internal_topic(name: &str) -> bool {
     name == "__consumer_offsets" || name == "__transaction_state"
+}
+
+/// The replicas of one topic's partitions that this broker hosts, by partition id.
+#[derive(Clone, Default)]
+pub struct Partitions {
+    slots: Vec<Option<Arc<Partition>>>,
+}
+
+impl Partitions {
+    /// The hosted replica of partition `index`, if this broker hosts one.
+    pub fn get(&self, index: usize) -> Option<&Arc<Partition>> {
+        self.slots.get(index).and_then(Option::as_ref)
+    }
+
+    /// The topic's partition count (hosted here or not).
+    pub fn len(&self) -> usize {
+        self.slots.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.slots.is_empty()
+    }
+
+    /// The hosted replicas, in partition order.
+    pub fn iter(&self) -> impl Iterator<Item = &Arc<Partition>> {
+        self.slots.iter().flatten()
+    }
+}
+
+impl<'a> IntoIterator for &'a Partitions {
+    type Item = &'a Arc<Partition>;
+    type IntoIter = std::iter::Flatten<std::slice::Iter<'a, Option<Arc<Partition>>>>;
+
+    fn into_iter(self) -> Self::IntoIter {
+        self.slots.iter().flatten()
+    }
 }
 
 pub struct Topic {
@@ -34,7 +76,22 @@ pub struct Topic {
     pub configs: BTreeMap<String, String>,
     /// Parsed from `configs` (and the broker's defaults) whenever they change.
     pub produce: ProduceSettings,
-    pub partitions: Vec<Arc<Partition>>,
+    pub partitions: Partitions,
+}
+
+impl Topic {
+    /// Partition `index` if this broker leads it: UNKNOWN_TOPIC_OR_PARTITION when the topic has
+    /// no such partition, NOT_LEADER_OR_FOLLOWER when another broker leads it (or none does).
+    pub fn leader(&self, index: i32) -> Result<&Arc<Partition>, ErrorCode> {
+        let i = usize::try_from(index).map_err(|_| ErrorCode::UNKNOWN_TOPIC_OR_PARTITION)?;
+        if i >= self.partitions.len() {
+            return Err(ErrorCode::UNKNOWN_TOPIC_OR_PARTITION);
+        }
+        match self.partitions.get(i) {
+            Some(p) if p.is_leader() => Ok(p),
+            _ => Err(ErrorCode::NOT_LEADER_OR_FOLLOWER),
+        }
+    }
 }
 
 #[derive(Default)]
@@ -71,58 +128,64 @@ impl From<LogError> for AdminError {
     }
 }
 
+/// What applying one image changed for this broker, for the coordinators and the log line.
+#[derive(Clone, Debug, Default)]
+pub struct ImageChanges {
+    /// (topic, partition) replicas this broker became leader of.
+    pub became_leader: Vec<(String, i32)>,
+    /// (topic, partition) replicas this broker stopped leading (now follower or gone).
+    pub resigned: Vec<(String, i32)>,
+}
+
 pub struct ReplicaManager {
     config: BrokerConfig,
+    node_id: i32,
     log_dir: PathBuf,
-    store: TopicStore,
     clock: Arc<dyn Clock>,
     topics: RwLock<Topics>,
-    /// Serialises topic changes (create, delete, partitions, configs).
-    admin: Mutex<()>,
+    /// Serialises image application; holds the offset of the last image applied (None before
+    /// the first, which also removes partition directories the image does not assign here).
+    apply: Mutex<Option<u64>>,
+    /// Where leadership changes go (see [`ReplicaManager::subscribe_changes`]).
+    changes: Mutex<Option<tokio::sync::mpsc::UnboundedSender<ImageChanges>>>,
 }
 
 impl ReplicaManager {
-    /// Opens every partition log found in the topic registry, recovering them if needed.
-    pub fn open(config: BrokerConfig) -> Result<ReplicaManager, AdminError> {
+    /// A manager hosting nothing yet: the first [`ReplicaManager::apply_image`] opens the logs
+    /// (recovering them if needed).
+    pub fn new(config: BrokerConfig) -> Result<ReplicaManager, AdminError> {
         let log_dir = config.log_dir();
-        let (store, records) = TopicStore::open(&log_dir, config.cluster_id())?;
+        std::fs::create_dir_all(&log_dir)?;
         remove_deleted_dirs(&log_dir);
-        let clock: Arc<dyn Clock> = Arc::new(SystemClock);
-        let manager = ReplicaManager {
+        Ok(ReplicaManager {
+            node_id: config.node_id(),
             config,
             log_dir,
-            store,
-            clock,
+            clock: Arc::new(SystemClock),
             topics: RwLock::new(Topics::default()),
-            admin: Mutex::new(()),
-        };
-        let mut topics = Topics::default();
-        for record in records {
-            let id = parse_uuid(&record.id).ok_or_else(|| {
-                AdminError::new(
-                    ErrorCode::KAFKA_STORAGE_ERROR,
-                    format!("topic {} has a malformed id '{}'", record.name, record.id),
-                )
-            })?;
-            let topic = Arc::new(manager.open_topic(
-                &record.name,
-                id,
-                record.partitions,
-                record.configs,
-            )?);
-            topics.by_id.insert(id, topic.clone());
-            topics.by_name.insert(record.name, topic);
-        }
-        *manager.write_topics() = topics;
-        Ok(manager)
+            apply: Mutex::new(None),
+            changes: Mutex::new(None),
+        })
     }
 
     pub fn config(&self) -> &BrokerConfig {
         &self.config
     }
 
-    pub fn cluster_id(&self) -> &str {
-        self.store.cluster_id()
+    /// From now on, every image application that changes leadership sends its
+    /// [`ImageChanges`] here, in order (replacing an earlier subscriber).
+    pub fn subscribe_changes(&self) -> tokio::sync::mpsc::UnboundedReceiver<ImageChanges> {
+        let (tx, rx) = tokio::sync::mpsc::unbounded_channel();
+        *self.changes.lock().unwrap_or_else(|p| p.into_inner()) = Some(tx);
+        rx
+    }
+
+    /// Offset of the last metadata image applied (0 before the first).
+    pub fn applied_offset(&self) -> u64 {
+        self.apply
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .unwrap_or(0)
     }
 
     fn read_topics(&self) -> std::sync::RwLockReadGuard<'_, Topics> {
@@ -132,10 +195,6 @@ impl ReplicaManager {
 
     fn write_topics(&self) -> std::sync::RwLockWriteGuard<'_, Topics> {
         self.topics.write().unwrap_or_else(|p| p.into_inner())
-    }
-
-    fn lock_admin(&self) -> std::sync::MutexGuard<'_, ()> {
-        self.admin.lock().unwrap_or_else(|p| p.into_inner())
     }
 
     pub fn topic(&self, name: &str) -> Option<Arc<Topic>> {
@@ -150,6 +209,41 @@ impl ReplicaManager {
         self.read_topics().by_name.values().cloned().collect()
     }
 
+    /// Hosted replicas that follow broker `leader` (for its replica fetcher).
+    pub fn followed_partitions(&self, leader: i32) -> Vec<Arc<Partition>> {
+        self.read_topics()
+            .by_name
+            .values()
+            .flat_map(|t| t.partitions.iter())
+            .filter(|p| !p.is_leader() && p.leader_id() == Some(leader))
+            .cloned()
+            .collect()
+    }
+
+    /// Brokers that lead a partition this broker follows.
+    pub fn followed_leaders(&self) -> std::collections::BTreeSet<i32> {
+        self.read_topics()
+            .by_name
+            .values()
+            .flat_map(|t| t.partitions.iter())
+            .filter(|p| !p.is_leader())
+            .filter_map(|p| p.leader_id())
+            .filter(|l| *l != self.node_id)
+            .collect()
+    }
+
+    /// Hosted replicas this broker leads.
+    pub fn led_partitions(&self) -> Vec<Arc<Partition>> {
+        self.read_topics()
+            .by_name
+            .values()
+            .flat_map(|t| t.partitions.iter())
+            .filter(|p| p.is_leader())
+            .cloned()
+            .collect()
+    }
+
+    /// The hosted replica of `topic`-`index`, leader or not.
     pub fn partition(&self, topic: &str, index: i32) -> Option<Arc<Partition>> {
         let topics = self.read_topics();
         let t = topics.by_name.get(topic)?;
@@ -163,66 +257,64 @@ impl ReplicaManager {
         self.log_dir.join(format!("{topic}-{index}"))
     }
 
+    /// Opens (creating if need be) the log of `topic`-`index`. A directory left by an older
+    /// topic of the same name (another topic id in its `partition.metadata`) is removed first.
     fn open_partition(
         &self,
         topic: &Arc<str>,
+        id: Uuid,
         index: i32,
         configs: &BTreeMap<String, String>,
     ) -> Result<Arc<Partition>, AdminError> {
         let dir = self.partition_dir(topic, index);
+        let meta = dir.join(PARTITION_METADATA_FILE);
+        match std::fs::read_to_string(&meta) {
+            Ok(text) if parse_partition_metadata(&text) != Some(id) => {
+                tracing::warn!(
+                    "{} belongs to an older topic {topic}; removing it",
+                    dir.display()
+                );
+                self.remove_partition_dir(&dir, topic, index);
+            }
+            _ => {}
+        }
         let log = Log::open(&dir, log_config(&self.config, configs), self.clock.clone())?;
+        if !meta.exists() {
+            write_partition_metadata(&dir, id)?;
+        }
         Ok(Arc::new(Partition::new(
             topic.clone(),
+            id,
             index,
             Arc::new(log),
-            0,
+            self.node_id,
         )))
     }
 
-    fn open_topic(
-        &self,
-        name: &str,
-        id: Uuid,
-        partitions: i32,
-        configs: BTreeMap<String, String>,
-    ) -> Result<Topic, AdminError> {
-        let name: Arc<str> = name.into();
-        let parts = (0..partitions)
-            .map(|i| self.open_partition(&name, i, &configs))
-            .collect::<Result<Vec<_>, _>>()?;
-        let produce = produce_settings(&self.config, &configs);
-        Ok(Topic {
-            name,
-            id,
-            configs,
-            produce,
-            partitions: parts,
-        })
+    /// Renames a partition directory out of the way, then removes it (readers holding the log
+    /// keep their open files).
+    fn remove_partition_dir(&self, dir: &Path, topic: &str, index: i32) {
+        let doomed = self.log_dir.join(format!(
+            "{topic}-{index}.{}{DELETE_SUFFIX}",
+            Uuid::new_v4().simple()
+        ));
+        if let Err(e) = std::fs::rename(dir, &doomed) {
+            if e.kind() != std::io::ErrorKind::NotFound {
+                tracing::warn!("could not rename {} for deletion: {e}", dir.display());
+            }
+            return;
+        }
+        if let Err(e) = std::fs::remove_dir_all(&doomed) {
+            tracing::warn!("could not remove {}: {e}", doomed.display());
+        }
     }
 
-    fn records(&self) -> Vec<TopicRecord> {
-        self.read_topics()
-            .by_name
-            .values()
-            .map(|t| TopicRecord {
-                name: t.name.to_string(),
-                id: t.id.simple().to_string(),
-                partitions: t.partitions.len() as i32,
-                configs: t.configs.clone(),
-            })
-            .collect()
-    }
-
-    fn save_with(&self, change: impl FnOnce(&mut Vec<TopicRecord>)) -> Result<(), AdminError> {
-        let mut records = self.records();
-        change(&mut records);
-        self.store.save(&records)?;
-        Ok(())
-    }
-
-    /// Checks a CreateTopics request without creating anything (also used for validate_only).
+    /// Checks a new topic's name, partition count, replication factor and configs against
+    /// Kafka's rules and the topics in `image` (CreateTopics, also with validate_only). Whether
+    /// enough brokers exist for the replication factor is the placement's check.
     pub fn check_new_topic(
         &self,
+        image: &MetadataImage,
         name: &str,
         partitions: i32,
         replication_factor: i16,
@@ -230,21 +322,18 @@ impl ReplicaManager {
     ) -> Result<(), AdminError> {
         validate_topic_name(name)
             .map_err(|m| AdminError::new(ErrorCode::INVALID_TOPIC_EXCEPTION, m))?;
-        {
-            let topics = self.read_topics();
-            if topics.by_name.contains_key(name) {
-                return Err(AdminError::new(
-                    ErrorCode::TOPIC_ALREADY_EXISTS,
-                    format!("Topic '{name}' already exists."),
-                ));
-            }
-            let key = collision_key(name);
-            if let Some(other) = topics.by_name.keys().find(|t| collision_key(t) == key) {
-                return Err(AdminError::new(
-                    ErrorCode::INVALID_TOPIC_EXCEPTION,
-                    format!("Topic '{name}' collides with existing topic: {other}"),
-                ));
-            }
+        if image.topic(name).is_some() {
+            return Err(AdminError::new(
+                ErrorCode::TOPIC_ALREADY_EXISTS,
+                format!("Topic '{name}' already exists."),
+            ));
+        }
+        let key = collision_key(name);
+        if let Some(other) = image.topics().keys().find(|t| collision_key(t) == key) {
+            return Err(AdminError::new(
+                ErrorCode::INVALID_TOPIC_EXCEPTION,
+                format!("Topic '{name}' collides with existing topic: {other}"),
+            ));
         }
         if partitions <= 0 {
             return Err(AdminError::new(
@@ -268,14 +357,6 @@ impl ReplicaManager {
                 format!("Replication factor must be larger than 0, was {replication_factor}"),
             ));
         }
-        if replication_factor > 1 {
-            return Err(AdminError::new(
-                ErrorCode::INVALID_REPLICATION_FACTOR,
-                format!(
-                    "Unable to replicate the partition {replication_factor} time(s): The target replication factor of {replication_factor} cannot be reached because only 1 broker(s) are registered."
-                ),
-            ));
-        }
         for (k, v) in configs {
             validate_topic_config(k, v)
                 .map_err(|m| AdminError::new(ErrorCode::INVALID_CONFIG, m))?;
@@ -283,204 +364,184 @@ impl ReplicaManager {
         Ok(())
     }
 
-    /// Creates a topic durably; returns it.
-    pub fn create_topic(
-        &self,
-        name: &str,
-        partitions: i32,
-        replication_factor: i16,
-        configs: BTreeMap<String, String>,
-    ) -> Result<Arc<Topic>, AdminError> {
-        let _admin = self.lock_admin();
-        self.check_new_topic(name, partitions, replication_factor, &configs)?;
-        let id = Uuid::new_v4();
-        let topic = Arc::new(self.open_topic(name, id, partitions, configs)?);
-        let record = TopicRecord {
-            name: name.to_string(),
-            id: id.simple().to_string(),
-            partitions,
-            configs: topic.configs.clone(),
-        };
-        self.save_with(|r| r.push(record))?;
-        let mut topics = self.write_topics();
-        topics.by_id.insert(id, topic.clone());
-        topics.by_name.insert(name.to_string(), topic.clone());
-        tracing::info!("created topic {name} with {partitions} partition(s)");
-        Ok(topic)
-    }
+    /// Makes the local state match `image`: topics appear, change configs and partition counts
+    /// and disappear as the image says; replicas assigned to this broker are opened (or
+    /// deleted when no longer assigned); each hosted replica leads exactly when the image names
+    /// this broker its leader, with the image's leader epoch. Images older than the last one
+    /// applied are ignored. Returns the leadership changes.
+    pub fn apply_image(&self, image: &MetadataImage) -> Result<ImageChanges, AdminError> {
+        let mut applied = self.apply.lock().unwrap_or_else(|p| p.into_inner());
+        if applied.is_some_and(|offset| offset > image.offset()) {
+            return Ok(ImageChanges::default());
+        }
+        let first = applied.is_none();
+        let mut changes = ImageChanges::default();
+        let current: Vec<Arc<Topic>> = self.read_topics().by_id.values().cloned().collect();
 
-    /// Auto-creation on a Metadata request (`auto.create.topics.enable`).
-    pub fn auto_create(&self, name: &str) -> Result<Arc<Topic>, AdminError> {
-        match self.create_topic(
-            name,
-            self.config.num_partitions(),
-            self.config.default_replication_factor().min(1),
-            BTreeMap::new(),
-        ) {
-            Err(e) if e.code == ErrorCode::TOPIC_ALREADY_EXISTS => {
-                self.topic(name).ok_or_else(|| {
-                    AdminError::new(ErrorCode::UNKNOWN_TOPIC_OR_PARTITION, "topic vanished")
-                })
+        // Deleted topics first: a topic re-created under the same name reuses directory names.
+        for topic in &current {
+            if image.topic_by_id(&topic.id).is_none() {
+                self.delete_local(topic, &mut changes);
             }
-            other => other,
         }
+        if first {
+            self.remove_unassigned_dirs(image);
+        }
+
+        let mut next = Topics::default();
+        for (name, desired) in image.topics() {
+            let existing = self.read_topics().by_id.get(&desired.topic_id).cloned();
+            let name_arc: Arc<str> = existing
+                .as_ref()
+                .map(|t| t.name.clone())
+                .unwrap_or_else(|| name.as_str().into());
+            let configs_changed = existing
+                .as_ref()
+                .is_some_and(|t| t.configs != desired.configs);
+            if configs_changed {
+                let log_cfg = log_config(&self.config, &desired.configs);
+                for p in existing.iter().flat_map(|t| t.partitions.iter()) {
+                    p.log.update_config(log_cfg.clone());
+                }
+                tracing::info!(
+                    "configs of topic {name}: {}",
+                    describe_overrides(&desired.configs)
+                );
+            }
+            let mut slots = Vec::with_capacity(desired.partitions.len());
+            for (index, state) in desired.partitions.iter().enumerate() {
+                let index = index as i32;
+                let had = existing
+                    .as_ref()
+                    .and_then(|t| t.partitions.get(index as usize))
+                    .cloned();
+                let assigned = state.replicas.contains(&self.node_id);
+                let slot = match (had, assigned) {
+                    (Some(p), true) => Some(p),
+                    (None, true) => Some(self.open_partition(
+                        &name_arc,
+                        desired.topic_id,
+                        index,
+                        &desired.configs,
+                    )?),
+                    (Some(p), false) => {
+                        if p.is_leader() {
+                            changes.resigned.push((name.clone(), index));
+                        }
+                        p.set_leadership(false, state.leader_epoch);
+                        if let Err(e) = p.log.close() {
+                            tracing::warn!("closing {name}-{index} failed: {e}");
+                        }
+                        self.remove_partition_dir(p.log.dir(), name, index);
+                        None
+                    }
+                    (None, false) => None,
+                };
+                if let Some(p) = &slot {
+                    let was = p.is_leader();
+                    let leads = p.update_from_image(state);
+                    if leads && !was {
+                        changes.became_leader.push((name.clone(), index));
+                    } else if was && !leads {
+                        changes.resigned.push((name.clone(), index));
+                    }
+                }
+                slots.push(slot);
+            }
+            let topic =
+                match &existing {
+                    Some(t)
+                        if !configs_changed
+                            && t.partitions.slots.len() == slots.len()
+                            && t.partitions.slots.iter().zip(&slots).all(|(a, b)| {
+                                match (a, b) {
+                                    (Some(a), Some(b)) => Arc::ptr_eq(a, b),
+                                    (None, None) => true,
+                                    _ => false,
+                                }
+                            }) =>
+                    {
+                        t.clone()
+                    }
+                    _ => {
+                        if existing.is_none() {
+                            tracing::info!(
+                                "topic {name} ({} partition(s)) is in the cluster",
+                                desired.partitions.len()
+                            );
+                        }
+                        Arc::new(Topic {
+                            name: name_arc.clone(),
+                            id: desired.topic_id,
+                            produce: produce_settings(&self.config, &desired.configs),
+                            configs: desired.configs.clone(),
+                            partitions: Partitions { slots },
+                        })
+                    }
+                };
+            next.by_id.insert(topic.id, topic.clone());
+            next.by_name.insert(name.clone(), topic);
+        }
+        *self.write_topics() = next;
+        *applied = Some(image.offset());
+        if !changes.became_leader.is_empty() || !changes.resigned.is_empty() {
+            if let Some(tx) = &*self.changes.lock().unwrap_or_else(|p| p.into_inner()) {
+                let _ = tx.send(ImageChanges {
+                    became_leader: changes.became_leader.clone(),
+                    resigned: changes.resigned.clone(),
+                });
+            }
+        }
+        Ok(changes)
     }
 
-    pub fn delete_topic(&self, name: &str) -> Result<Uuid, AdminError> {
-        if !self.config.delete_topic_enable() {
-            return Err(AdminError::new(
-                ErrorCode::TOPIC_DELETION_DISABLED,
-                "Topic deletion is disabled (delete.topic.enable=false).",
-            ));
-        }
-        if is_internal_topic(name) {
-            return Err(AdminError::new(
-                ErrorCode::INVALID_REQUEST,
-                format!("{name} is an internal topic and cannot be deleted or repartitioned"),
-            ));
-        }
-        let _admin = self.lock_admin();
-        let Some(topic) = self.topic(name) else {
-            return Err(AdminError::new(
-                ErrorCode::UNKNOWN_TOPIC_OR_PARTITION,
-                "This server does not host this topic-partition.",
-            ));
-        };
-        self.save_with(|r| r.retain(|t| t.name != name))?;
-        {
-            let mut topics = self.write_topics();
-            topics.by_name.remove(name);
-            topics.by_id.remove(&topic.id);
-        }
+    /// Forgets a deleted topic and removes the directories of its hosted replicas.
+    fn delete_local(&self, topic: &Topic, changes: &mut ImageChanges) {
         for p in &topic.partitions {
-            let dir = self.partition_dir(name, p.index);
-            let doomed = self.log_dir.join(format!(
-                "{name}-{}.{}{DELETE_SUFFIX}",
-                p.index,
-                topic.id.simple()
-            ));
-            if let Err(e) = std::fs::rename(&dir, &doomed) {
-                tracing::warn!("could not rename {} for deletion: {e}", dir.display());
+            if p.is_leader() {
+                changes.resigned.push((topic.name.to_string(), p.index));
+            }
+            p.set_leadership(false, p.leader_epoch());
+            self.remove_partition_dir(p.log.dir(), &topic.name, p.index);
+        }
+        tracing::info!("deleted topic {}", topic.name);
+    }
+
+    /// At start: removes partition directories (`<topic>-<n>`) that the image does not assign to
+    /// this broker (their topic was deleted, or moved away, while this broker was down).
+    fn remove_unassigned_dirs(&self, image: &MetadataImage) {
+        let Ok(entries) = std::fs::read_dir(&self.log_dir) else {
+            return;
+        };
+        for entry in entries.flatten() {
+            let file_name = entry.file_name();
+            let Some(dir_name) = file_name.to_str() else {
+                continue;
+            };
+            if !entry.path().is_dir() {
                 continue;
             }
-            // Readers holding the log keep their open files; the directory goes away now.
-            if let Err(e) = std::fs::remove_dir_all(&doomed) {
-                tracing::warn!("could not remove {}: {e}", doomed.display());
+            let Some((topic, index)) = dir_name.rsplit_once('-') else {
+                continue;
+            };
+            let Ok(index) = index.parse::<i32>() else {
+                continue;
+            };
+            if validate_topic_name(topic).is_err() {
+                continue;
+            }
+            let assigned = image
+                .topic(topic)
+                .and_then(|t| t.partition(index))
+                .is_some_and(|p| p.replicas.contains(&self.node_id));
+            if !assigned {
+                tracing::warn!(
+                    "removing {}: the cluster metadata does not assign it to this broker",
+                    entry.path().display()
+                );
+                self.remove_partition_dir(&entry.path(), topic, index);
             }
         }
-        tracing::info!("deleted topic {name}");
-        Ok(topic.id)
-    }
-
-    /// CreatePartitions: grows a topic to `total` partitions.
-    pub fn create_partitions(
-        &self,
-        name: &str,
-        total: i32,
-        validate_only: bool,
-    ) -> Result<(), AdminError> {
-        if is_internal_topic(name) {
-            return Err(AdminError::new(
-                ErrorCode::INVALID_REQUEST,
-                format!("{name} is an internal topic and cannot be deleted or repartitioned"),
-            ));
-        }
-        let _admin = self.lock_admin();
-        let Some(topic) = self.topic(name) else {
-            return Err(AdminError::new(
-                ErrorCode::UNKNOWN_TOPIC_OR_PARTITION,
-                format!("The topic '{name}' does not exist."),
-            ));
-        };
-        let current = topic.partitions.len() as i32;
-        if total < current {
-            return Err(AdminError::new(
-                ErrorCode::INVALID_PARTITIONS,
-                format!("Topic currently has {current} partitions, which is higher than the requested {total}."),
-            ));
-        }
-        if total == current {
-            return Err(AdminError::new(
-                ErrorCode::INVALID_PARTITIONS,
-                format!("Topic already has {current} partitions."),
-            ));
-        }
-        if total > 100_000 {
-            return Err(AdminError::new(
-                ErrorCode::INVALID_PARTITIONS,
-                "Too many partitions (limit 100000).",
-            ));
-        }
-        if validate_only {
-            return Ok(());
-        }
-        let mut partitions = topic.partitions.clone();
-        for i in current..total {
-            partitions.push(self.open_partition(&topic.name, i, &topic.configs)?);
-        }
-        let grown = Arc::new(Topic {
-            name: topic.name.clone(),
-            id: topic.id,
-            configs: topic.configs.clone(),
-            produce: topic.produce,
-            partitions,
-        });
-        self.save_with(|r| {
-            if let Some(t) = r.iter_mut().find(|t| t.name == name) {
-                t.partitions = total;
-            }
-        })?;
-        let mut topics = self.write_topics();
-        topics.by_id.insert(grown.id, grown.clone());
-        topics.by_name.insert(name.to_string(), grown);
-        tracing::info!("topic {name} now has {total} partitions");
-        Ok(())
-    }
-
-    /// Replaces a topic's config overrides (AlterConfigs / IncrementalAlterConfigs, after the
-    /// caller computed the new full set).
-    pub fn set_topic_configs(
-        &self,
-        name: &str,
-        configs: BTreeMap<String, String>,
-        validate_only: bool,
-    ) -> Result<(), AdminError> {
-        for (k, v) in &configs {
-            validate_topic_config(k, v)
-                .map_err(|m| AdminError::new(ErrorCode::INVALID_CONFIG, m))?;
-        }
-        let _admin = self.lock_admin();
-        let Some(topic) = self.topic(name) else {
-            return Err(AdminError::new(
-                ErrorCode::UNKNOWN_TOPIC_OR_PARTITION,
-                format!("Topic {name} does not exist."),
-            ));
-        };
-        if validate_only {
-            return Ok(());
-        }
-        self.save_with(|r| {
-            if let Some(t) = r.iter_mut().find(|t| t.name == name) {
-                t.configs = configs.clone();
-            }
-        })?;
-        let described = describe_overrides(&configs);
-        let log_cfg = log_config(&self.config, &configs);
-        for p in &topic.partitions {
-            p.log.update_config(log_cfg.clone());
-        }
-        let updated = Arc::new(Topic {
-            name: topic.name.clone(),
-            id: topic.id,
-            produce: produce_settings(&self.config, &configs),
-            configs,
-            partitions: topic.partitions.clone(),
-        });
-        let mut topics = self.write_topics();
-        topics.by_id.insert(updated.id, updated.clone());
-        topics.by_name.insert(name.to_string(), updated);
-        tracing::info!("updated configs of topic {name}: {}", described);
-        Ok(())
     }
 
     /// One pass of time- and size-based retention over every partition, which also forgets
@@ -553,8 +614,62 @@ impl ReplicaManager {
     }
 }
 
-fn parse_uuid(hex: &str) -> Option<Uuid> {
-    Uuid::parse_str(hex).ok()
+/// Writes Kafka's `partition.metadata` (`version: 0`, `topic_id: <base64url id>`) durably.
+fn write_partition_metadata(dir: &Path, id: Uuid) -> std::io::Result<()> {
+    use std::io::Write;
+    let text = format!("version: 0\ntopic_id: {}\n", encode_topic_id(id));
+    let tmp = dir.join(format!("{PARTITION_METADATA_FILE}.tmp"));
+    {
+        let mut f = std::fs::File::create(&tmp)?;
+        f.write_all(text.as_bytes())?;
+        f.sync_all()?;
+    }
+    std::fs::rename(&tmp, dir.join(PARTITION_METADATA_FILE))?;
+    std::fs::File::open(dir)?.sync_all()
+}
+
+fn parse_partition_metadata(text: &str) -> Option<Uuid> {
+    text.lines()
+        .find_map(|l| l.strip_prefix("topic_id:"))
+        .and_then(|v| decode_topic_id(v.trim()))
+}
+
+const BASE64URL: &[u8; 64] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
+
+/// A topic id as Kafka prints it: URL-safe base64 of its 16 bytes, without padding.
+pub fn encode_topic_id(id: Uuid) -> String {
+    let bytes = id.as_bytes();
+    let mut out = String::with_capacity(22);
+    for chunk in bytes.chunks(3) {
+        let mut n = 0u32;
+        for (i, b) in chunk.iter().enumerate() {
+            n |= u32::from(*b) << (16 - 8 * i);
+        }
+        for i in 0..=chunk.len() {
+            out.push(BASE64URL[((n >> (18 - 6 * i)) & 63) as usize] as char);
+        }
+    }
+    out
+}
+
+pub fn decode_topic_id(text: &str) -> Option<Uuid> {
+    if text.len() != 22 {
+        return None;
+    }
+    let mut bits: u128 = 0;
+    let mut nbits = 0;
+    let mut out = Vec::with_capacity(16);
+    for c in text.bytes() {
+        let v = BASE64URL.iter().position(|x| *x == c)? as u128;
+        bits = (bits << 6) | v;
+        nbits += 6;
+        if nbits >= 8 {
+            nbits -= 8;
+            out.push((bits >> nbits) as u8);
+            bits &= (1 << nbits) - 1;
+        }
+    }
+    Uuid::from_slice(&out).ok()
 }
 
 fn remove_deleted_dirs(log_dir: &Path) {
@@ -580,4 +695,22 @@ fn describe_overrides(configs: &BTreeMap<String, String>) -> String {
         .map(|(k, v)| format!("{k}={v}"))
         .collect::<Vec<_>>()
         .join(", ")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn topic_ids_print_as_kafka_does() {
+        // Kafka's Uuid.toString(): URL-safe base64, no padding.
+        let id = Uuid::from_bytes([0xfb; 16]);
+        assert_eq!(encode_topic_id(id), "-_v7-_v7-_v7-_v7-_v7-w");
+        for _ in 0..100 {
+            let id = Uuid::new_v4();
+            assert_eq!(decode_topic_id(&encode_topic_id(id)), Some(id));
+        }
+        assert_eq!(decode_topic_id("short"), None);
+        assert_eq!(decode_topic_id("!!!!!!!!!!!!!!!!!!!!!!"), None);
+    }
 }

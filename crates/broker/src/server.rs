@@ -9,13 +9,17 @@ use tokio::net::TcpListener;
 use tokio::sync::{watch, Semaphore};
 use tokio::task::JoinSet;
 
+use sluice_controller::Controller;
+
+use crate::admin::{apply_latest, migrate_legacy_topics};
 use crate::broker::Broker;
+use crate::cluster::{cluster_id, controller_config, Cluster};
 use crate::config::BrokerConfig;
 use crate::connection;
 use crate::fetch_session::FetchSessionCache;
 use crate::group_coordinator::GroupService;
 use crate::producer_id_manager::ProducerIdManager;
-use crate::replica_manager::{AdminError, ReplicaManager};
+use crate::replica_manager::{AdminError, ImageChanges, ReplicaManager};
 use crate::txn_coordinator::TxnService;
 
 #[derive(Debug, thiserror::Error)]
@@ -27,6 +31,10 @@ pub enum ServerError {
     },
     #[error("cannot open the data directory: {0}")]
     Storage(String),
+    #[error("invalid configuration: {0}")]
+    Config(String),
+    #[error("controller: {0}")]
+    Controller(String),
 }
 
 impl From<AdminError> for ServerError {
@@ -35,48 +43,190 @@ impl From<AdminError> for ServerError {
     }
 }
 
-/// A running server. Dropping it does not stop it: call [`ServerHandle::shutdown`].
+/// A running node. Dropping it does not stop it: call [`ServerHandle::shutdown`].
 pub struct ServerHandle {
+    /// The client listener's address (the controller listener's on a controller-only node).
     pub local_addr: SocketAddr,
-    pub broker: Arc<Broker>,
+    /// `None` on a controller-only node (`process.roles=controller`).
+    pub broker: Option<Arc<Broker>>,
+    pub controller: Controller,
     shutdown_tx: watch::Sender<bool>,
     tasks: JoinSet<()>,
 }
 
-/// Opens the logs, binds the listener and starts serving.
-pub async fn start(config: BrokerConfig) -> Result<ServerHandle, ServerError> {
-    let addr = config.listener();
-    let (replicas, groups, txns) = tokio::task::spawn_blocking(move || {
-        let replicas = ReplicaManager::open(config)?;
-        let groups = GroupService::open(&replicas)?;
-        let txns = TxnService::open(&replicas)?;
-        Ok::<_, AdminError>((replicas, groups, txns))
-    })
-    .await
-    .map_err(|e| ServerError::Storage(e.to_string()))??;
-    let listener = TcpListener::bind(addr)
+async fn bind(addr: SocketAddr) -> Result<TcpListener, ServerError> {
+    TcpListener::bind(addr)
         .await
-        .map_err(|source| ServerError::Bind { addr, source })?;
+        .map_err(|source| ServerError::Bind { addr, source })
+}
+
+/// Starts the controller quorum member and, unless the node is controller-only, the broker:
+/// registers it, opens its logs as the metadata assigns them, loads the coordinators and
+/// starts serving clients.
+pub async fn start(config: BrokerConfig) -> Result<ServerHandle, ServerError> {
+    config
+        .check()
+        .map_err(|e| ServerError::Config(e.to_string()))?;
+    let roles = config.process_roles();
+    let cluster_id = {
+        let c = config.clone();
+        tokio::task::spawn_blocking(move || cluster_id(&c))
+            .await
+            .map_err(|e| ServerError::Storage(e.to_string()))?
+            .map_err(ServerError::Storage)?
+    };
+    // A standalone node's controller listener only needs to exist: loopback, any port.
+    let controller_addr = config
+        .controller_listener()
+        .unwrap_or_else(|| SocketAddr::from(([127, 0, 0, 1], 0)));
+    let controller_listener = bind(controller_addr).await?;
+    let controller_bound =
+        controller_listener
+            .local_addr()
+            .map_err(|source| ServerError::Bind {
+                addr: controller_addr,
+                source,
+            })?;
+    let controller = Controller::start_with_listener(
+        controller_config(&config, controller_bound),
+        controller_listener,
+    )
+    .await
+    .map_err(|e| ServerError::Controller(e.to_string()))?;
+    let (shutdown_tx, shutdown_rx) = watch::channel(false);
+    if !roles.is_broker() {
+        tracing::info!(
+            "sluice node {} (controller only) listening on {controller_bound}",
+            config.node_id()
+        );
+        return Ok(ServerHandle {
+            local_addr: controller_bound,
+            broker: None,
+            controller,
+            shutdown_tx,
+            tasks: JoinSet::new(),
+        });
+    }
+    match start_broker(config, cluster_id, controller.clone(), shutdown_rx).await {
+        Ok((local_addr, broker, tasks)) => Ok(ServerHandle {
+            local_addr,
+            broker: Some(broker),
+            controller,
+            shutdown_tx,
+            tasks,
+        }),
+        Err(e) => {
+            let _ = controller.shutdown().await;
+            Err(e)
+        }
+    }
+}
+
+async fn start_broker(
+    config: BrokerConfig,
+    cluster_id: String,
+    controller: Controller,
+    shutdown_rx: watch::Receiver<bool>,
+) -> Result<(SocketAddr, Arc<Broker>, JoinSet<()>), ServerError> {
+    let addr = config.listener();
+    let listener = bind(addr).await?;
     let local_addr = listener
         .local_addr()
         .map_err(|source| ServerError::Bind { addr, source })?;
-    let (host, port) = replicas.config().advertised(local_addr);
-    let producer_ids = ProducerIdManager::open(&replicas.config().log_dir())
+    let (host, port) = config.advertised(local_addr);
+    let replicas = Arc::new(ReplicaManager::new(config.clone())?);
+
+    let cluster = Arc::new(
+        Cluster::register(controller, &config, cluster_id, host.clone(), port)
+            .await
+            .map_err(ServerError::Controller)?,
+    );
+    cluster
+        .wait_for_own_registration()
+        .await
+        .map_err(ServerError::Controller)?;
+    migrate_legacy_topics(&cluster, &replicas).await?;
+    apply_latest(&cluster, &replicas).await;
+    cluster
+        .wait_until_unfenced(&replicas)
+        .await
+        .map_err(ServerError::Controller)?;
+    wait_for_own_leaders(&cluster).await;
+    apply_latest(&cluster, &replicas).await;
+
+    let group_config = config.group_config();
+    let offsets = crate::internal_topic::ensure(
+        &cluster,
+        &replicas,
+        crate::group_coordinator::OFFSETS_TOPIC,
+        group_config.num_partitions,
+        config.offsets_topic_replication_factor(),
+        config.offsets_topic_segment_bytes(),
+    )
+    .await?;
+    let txn_state = crate::internal_topic::ensure(
+        &cluster,
+        &replicas,
+        crate::txn_coordinator::TXN_STATE_TOPIC,
+        config.txn_config().num_partitions,
+        config.txn_state_replication_factor(),
+        config.txn_state_segment_bytes(),
+    )
+    .await?;
+    // Subscribed before the coordinators read who leads what: no change falls in between.
+    let changes_rx = replicas.subscribe_changes();
+    let (groups, txns) = {
+        let r = replicas.clone();
+        tokio::task::spawn_blocking(move || {
+            let groups = GroupService::open(&r, offsets)?;
+            let txns = TxnService::open(&r, txn_state)?;
+            Ok::<_, AdminError>((groups, txns))
+        })
+        .await
+        .map_err(|e| ServerError::Storage(e.to_string()))??
+    };
+    let producer_ids = ProducerIdManager::open(&config.log_dir())
         .map_err(|e| ServerError::Storage(e.to_string()))?;
     let groups = Arc::new(groups);
-    let (shutdown_tx, shutdown_rx) = watch::channel(false);
+    let replication = crate::replication::Replication::new(
+        cluster.clone(),
+        replicas.clone(),
+        config.replication(),
+        shutdown_rx.clone(),
+    );
     let broker = Arc::new(Broker {
-        node_id: replicas.config().node_id(),
+        node_id: config.node_id(),
         advertised_host: host,
         advertised_port: port,
-        fetch_sessions: FetchSessionCache::new(replicas.config().fetch_session_cache_slots()),
+        fetch_sessions: FetchSessionCache::new(config.fetch_session_cache_slots()),
         producer_ids,
         groups: groups.clone(),
         txns,
-        replicas,
+        replicas: replicas.clone(),
+        cluster: cluster.clone(),
+        replication: replication.clone(),
         shutdown: shutdown_rx.clone(),
     });
+
     let mut tasks = JoinSet::new();
+    tasks.spawn(replication.clone().run_isr_shrinker());
+    tasks.spawn(replication.clone().run_fetcher_supervisor());
+    tasks.spawn(crate::cluster::run_publisher(
+        cluster.clone(),
+        replicas.clone(),
+        shutdown_rx.clone(),
+    ));
+    tasks.spawn(follow_coordinator_leadership(
+        broker.clone(),
+        changes_rx,
+        shutdown_rx.clone(),
+    ));
+    tasks.spawn(crate::cluster::run_heartbeats(
+        cluster,
+        replicas,
+        Duration::from_millis(config.broker_heartbeat_interval_ms()),
+        shutdown_rx.clone(),
+    ));
     tasks.spawn(accept_loop(broker.clone(), listener, shutdown_rx.clone()));
     tasks.spawn(crate::txn_coordinator::run_timer(
         broker.clone(),
@@ -116,19 +266,77 @@ pub async fn start(config: BrokerConfig) -> Result<ServerHandle, ServerError> {
         broker.advertised_port,
         broker.config().log_dir().display()
     );
-    Ok(ServerHandle {
-        local_addr,
-        broker,
-        shutdown_tx,
-        tasks,
-    })
+    Ok((local_addr, broker, tasks))
+}
+
+/// Hands leadership changes of the internal topics' partitions to the group and transaction
+/// coordinators, in the order they happened.
+async fn follow_coordinator_leadership(
+    broker: Arc<Broker>,
+    mut changes: tokio::sync::mpsc::UnboundedReceiver<ImageChanges>,
+    mut shutdown: watch::Receiver<bool>,
+) {
+    use crate::group_coordinator::OFFSETS_TOPIC;
+    use crate::txn_coordinator::TXN_STATE_TOPIC;
+    let of = |list: &[(String, i32)], topic: &str| -> Vec<i32> {
+        list.iter()
+            .filter(|(t, _)| t == topic)
+            .map(|(_, p)| *p)
+            .collect()
+    };
+    loop {
+        let change = tokio::select! {
+            _ = shutdown.changed() => return,
+            change = changes.recv() => match change {
+                Some(c) => c,
+                None => return,
+            },
+        };
+        let became = of(&change.became_leader, OFFSETS_TOPIC);
+        let resigned = of(&change.resigned, OFFSETS_TOPIC);
+        if !became.is_empty() || !resigned.is_empty() {
+            broker.groups.on_leadership(&became, &resigned).await;
+        }
+        let became = of(&change.became_leader, TXN_STATE_TOPIC);
+        let resigned = of(&change.resigned, TXN_STATE_TOPIC);
+        if !became.is_empty() || !resigned.is_empty() {
+            broker.txns.on_leadership(&broker, &became, &resigned).await;
+        }
+    }
+}
+
+/// At startup, waits (bounded) until the controller has elected leaders for the partitions
+/// this broker can lead alone (every partition whose ISR is only this broker), so that a
+/// restarted single node serves its partitions as soon as it accepts connections.
+async fn wait_for_own_leaders(cluster: &Cluster) {
+    let me = cluster.node_id;
+    let mut images = cluster.controller.image();
+    let waiting = async move {
+        let _ = images
+            .wait_for(|image| {
+                image.topics().values().all(|t| {
+                    t.partitions
+                        .iter()
+                        .all(|p| p.leader.is_some() || p.isr != [me])
+                })
+            })
+            .await;
+    };
+    let _ = tokio::time::timeout(Duration::from_secs(10), waiting).await;
 }
 
 impl ServerHandle {
-    /// Stops accepting, waits (bounded) for connections to finish their requests, then flushes
-    /// and closes every log.
+    /// Stops the node: a broker first asks the controller for a controlled shutdown (leadership
+    /// moves to other replicas), stops accepting, waits (bounded) for connections to finish
+    /// their requests, then flushes and closes every log; the controller stops last.
     pub async fn shutdown(mut self) {
         tracing::info!("shutting down");
+        if let Some(broker) = &self.broker {
+            broker
+                .cluster
+                .controlled_shutdown(&broker.replicas, Duration::from_secs(5))
+                .await;
+        }
         let _ = self.shutdown_tx.send(true);
         let drained = tokio::time::timeout(Duration::from_secs(10), async {
             while self.tasks.join_next().await.is_some() {}
@@ -138,8 +346,12 @@ impl ServerHandle {
             tracing::warn!("some tasks did not stop within 10 s; aborting them");
             self.tasks.abort_all();
         }
-        let broker = self.broker.clone();
-        let _ = tokio::task::spawn_blocking(move || broker.replicas.close()).await;
+        if let Some(broker) = self.broker.clone() {
+            let _ = tokio::task::spawn_blocking(move || broker.replicas.close()).await;
+        }
+        if let Err(e) = self.controller.shutdown().await {
+            tracing::warn!("controller shutdown: {e}");
+        }
         tracing::info!("stopped");
     }
 }

@@ -433,6 +433,8 @@ pub struct ProduceSettings {
     pub create_time: bool,
     pub timestamp_before_max_ms: i64,
     pub timestamp_after_max_ms: i64,
+    /// acks=all writes need at least this many in-sync replicas (`min.insync.replicas`).
+    pub min_insync_replicas: usize,
 }
 
 pub fn produce_settings(
@@ -445,6 +447,7 @@ pub fn produce_settings(
         create_time: effective(broker, overrides, "message.timestamp.type") != "LogAppendTime",
         timestamp_before_max_ms: l("message.timestamp.before.max.ms"),
         timestamp_after_max_ms: l("message.timestamp.after.max.ms"),
+        min_insync_replicas: l("min.insync.replicas").max(1) as usize,
     }
 }
 

@@ -26,28 +26,32 @@ const COORDINATOR_EPOCH: i32 = 0;
 
 pub struct TxnService {
     inner: Mutex<TxnCoordinator>,
-    topic: Arc<Topic>,
+    replicas: Arc<ReplicaManager>,
 }
 
 impl TxnService {
-    /// Creates `__transaction_state` if missing, then replays it. Transactions a crash left
-    /// between Prepare and Complete are finished by [`TxnService::recover`] once the broker
-    /// runs.
-    pub fn open(replicas: &ReplicaManager) -> Result<TxnService, AdminError> {
+    /// A coordinator for the `__transaction_state` partitions this broker leads (`topic`,
+    /// created by the caller), each replayed; transactional ids of other partitions get
+    /// NOT_COORDINATOR. Transactions a crash left between Prepare and Complete are finished by
+    /// [`TxnService::recover`] once the broker runs.
+    pub fn open(
+        replicas: &Arc<ReplicaManager>,
+        topic: Arc<Topic>,
+    ) -> Result<TxnService, AdminError> {
         let mut config = replicas.config().txn_config();
-        let topic = internal_topic::ensure(
-            replicas,
-            TXN_STATE_TOPIC,
-            config.num_partitions,
-            replicas.config().txn_state_segment_bytes(),
-        )?;
         config.num_partitions = topic.partitions.len() as i32;
-        let mut state = TxnCoordinator::new(config);
-        let loaded = internal_topic::replay(&topic, |partition, key, value| {
-            if let Err(e) = state.replay(key, value) {
-                tracing::warn!("skipping unreadable record in {TXN_STATE_TOPIC}-{partition}: {e}");
-            }
-        })?;
+        let mut state = TxnCoordinator::new_unowned(config);
+        let mut loaded = 0;
+        for partition in topic.partitions.iter().filter(|p| p.is_leader()) {
+            let index = partition.index;
+            state.begin_loading(index);
+            loaded += internal_topic::replay_partition(partition, |key, value| {
+                if let Err(e) = state.replay(key, value) {
+                    tracing::warn!("skipping unreadable record in {TXN_STATE_TOPIC}-{index}: {e}");
+                }
+            })?;
+            state.finish_loading(index);
+        }
         if loaded > 0 {
             tracing::info!(
                 "loaded {} transactional id(s) from {loaded} record(s) of {TXN_STATE_TOPIC}",
@@ -56,8 +60,50 @@ impl TxnService {
         }
         Ok(TxnService {
             inner: Mutex::new(state),
-            topic,
+            replicas: replicas.clone(),
         })
+    }
+
+    /// Follows leadership of `__transaction_state` partitions: ids of `resigned` partitions are
+    /// dropped; `became` partitions are loaded from the log, then their prepared transactions
+    /// finished.
+    pub async fn on_leadership(&self, broker: &Broker, became: &[i32], resigned: &[i32]) {
+        for &index in resigned {
+            self.inner.lock().await.unload(index);
+            tracing::info!("no longer coordinating {TXN_STATE_TOPIC}-{index}");
+        }
+        for &index in became {
+            self.inner.lock().await.begin_loading(index);
+            let Some(partition) = self.replicas.partition(TXN_STATE_TOPIC, index) else {
+                continue;
+            };
+            let records = match internal_topic::read_partition(partition).await {
+                Ok(records) => records,
+                Err(e) => {
+                    tracing::error!("cannot load {TXN_STATE_TOPIC}-{index}: {}", e.message);
+                    continue;
+                }
+            };
+            {
+                let mut state = self.inner.lock().await;
+                for (key, value) in &records {
+                    if let Err(e) = state.replay(key, value.as_deref()) {
+                        tracing::warn!(
+                            "skipping unreadable record in {TXN_STATE_TOPIC}-{index}: {e}"
+                        );
+                    }
+                }
+                if state.finish_loading(index) {
+                    tracing::info!(
+                        "coordinating {TXN_STATE_TOPIC}-{index} ({} record(s) loaded)",
+                        records.len()
+                    );
+                }
+            }
+        }
+        if !became.is_empty() {
+            self.recover(broker).await;
+        }
     }
 
     /// Finishes transactions left in PrepareCommit/PrepareAbort.
@@ -96,12 +142,16 @@ impl TxnService {
                     partition,
                     key,
                     value,
-                } => internal_topic::append(&self.topic, partition, &[(key, value)]).map_err(
-                    |e| {
+                } => {
+                    let topic = self
+                        .replicas
+                        .topic(TXN_STATE_TOPIC)
+                        .ok_or(ErrorCode::COORDINATOR_NOT_AVAILABLE)?;
+                    internal_topic::append(&topic, partition, &[(key, value)]).map_err(|e| {
                         tracing::error!("cannot write to {TXN_STATE_TOPIC}-{partition}: {e}");
                         ErrorCode::COORDINATOR_NOT_AVAILABLE
-                    },
-                )?,
+                    })?
+                }
                 Effect::Markers(markers) => write_markers(broker, &markers).await?,
             }
         }
@@ -109,33 +159,144 @@ impl TxnService {
     }
 }
 
-/// Writes a transaction's markers to each of its partitions (WriteTxnMarkers, done locally).
+/// How long the coordinator keeps retrying a transaction's markers on a partition whose leader
+/// is unknown or unreachable before it gives up (the transaction then stays prepared and is
+/// finished when this coordinator next loads it).
+const MARKER_RETRY_TIME: Duration = Duration::from_secs(30);
+
+/// Writes a transaction's markers to each of its partitions: on this broker for partitions it
+/// leads, with WriteTxnMarkers to the leader for the others (retried while leadership moves).
+/// Partitions of deleted topics are skipped.
 pub async fn write_markers(broker: &Broker, m: &Markers) -> Result<(), ErrorCode> {
     for (topic, index) in &m.partitions {
-        if topic == OFFSETS_TOPIC {
-            broker
-                .groups
-                .complete_txn(m.producer_id, *index, m.commit)
-                .await
-                .map_err(|_| ErrorCode::COORDINATOR_NOT_AVAILABLE)?;
-            continue;
+        let deadline = tokio::time::Instant::now() + MARKER_RETRY_TIME;
+        loop {
+            let image = broker.cluster.image();
+            let Some(state) = image.topic(topic).and_then(|t| t.partition(*index)) else {
+                tracing::warn!(
+                    "transaction {} names {topic}-{index}, which no longer exists",
+                    m.transactional_id
+                );
+                break;
+            };
+            let outcome = match state.leader {
+                Some(leader) if leader == broker.node_id => {
+                    write_local_marker(broker, m, topic, *index).await
+                }
+                Some(leader) => send_marker(broker, m, topic, *index, leader).await,
+                None => Err(ErrorCode::LEADER_NOT_AVAILABLE),
+            };
+            match outcome {
+                Ok(()) => break,
+                Err(code) if tokio::time::Instant::now() < deadline => {
+                    tracing::debug!(
+                        "marker for {topic}-{index} not written yet ({}), retrying",
+                        code.name()
+                    );
+                    tokio::time::sleep(Duration::from_millis(100)).await;
+                }
+                Err(code) => {
+                    tracing::error!(
+                        "cannot write the marker of transaction {} to {topic}-{index}: {}",
+                        m.transactional_id,
+                        code.name()
+                    );
+                    return Err(code);
+                }
+            }
         }
-        let Some(partition) = broker.replicas.partition(topic, *index) else {
-            // The topic went away: nothing to mark.
-            tracing::warn!(
-                "transaction {} names {topic}-{index}, which no longer exists",
-                m.transactional_id
-            );
-            continue;
-        };
-        partition
-            .append_control(m.producer_id, m.producer_epoch, m.commit, COORDINATOR_EPOCH)
-            .map_err(|e| {
-                tracing::error!("cannot write a transaction marker to {topic}-{index}: {e}");
-                e.error_code()
-            })?;
     }
     Ok(())
+}
+
+/// Writes one partition's marker on this broker, which must lead it (the WriteTxnMarkers
+/// handler's work): `__consumer_offsets` partitions complete the transaction's offsets.
+pub async fn write_local_marker(
+    broker: &Broker,
+    m: &Markers,
+    topic: &str,
+    index: i32,
+) -> Result<(), ErrorCode> {
+    if topic == OFFSETS_TOPIC {
+        return broker
+            .groups
+            .complete_txn(m.producer_id, index, m.commit)
+            .await
+            .map_err(|_| ErrorCode::NOT_LEADER_OR_FOLLOWER);
+    }
+    let partition = broker
+        .replicas
+        .topic(topic)
+        .ok_or(ErrorCode::UNKNOWN_TOPIC_OR_PARTITION)?
+        .leader(index)?
+        .clone();
+    partition
+        .append_control(m.producer_id, m.producer_epoch, m.commit, COORDINATOR_EPOCH)
+        .map_err(|e| {
+            tracing::error!("cannot write a transaction marker to {topic}-{index}: {e}");
+            e.error_code()
+        })?;
+    Ok(())
+}
+
+/// Sends one partition's marker to its leader `leader` (WriteTxnMarkers v1).
+async fn send_marker(
+    broker: &Broker,
+    m: &Markers,
+    topic: &str,
+    index: i32,
+    leader: i32,
+) -> Result<(), ErrorCode> {
+    use kafka_protocol::messages::write_txn_markers_request::{
+        WritableTxnMarker, WritableTxnMarkerTopic,
+    };
+    use kafka_protocol::messages::{ProducerId, TopicName, WriteTxnMarkersRequest};
+    let image = broker.cluster.image();
+    let target = image
+        .broker(leader)
+        .ok_or(ErrorCode::LEADER_NOT_AVAILABLE)?;
+    let mut conn = crate::peer::PeerConnection::connect(
+        &target.host,
+        target.port,
+        &format!("sluice-txn-coordinator-{}", broker.node_id),
+        1 << 20,
+        Duration::from_secs(5),
+    )
+    .await
+    .map_err(|e| {
+        tracing::debug!("{e}");
+        ErrorCode::NETWORK_EXCEPTION
+    })?;
+    let request =
+        WriteTxnMarkersRequest::default().with_markers(vec![WritableTxnMarker::default()
+            .with_producer_id(ProducerId(m.producer_id))
+            .with_producer_epoch(m.producer_epoch)
+            .with_transaction_result(m.commit)
+            .with_coordinator_epoch(COORDINATOR_EPOCH)
+            .with_topics(vec![WritableTxnMarkerTopic::default()
+                .with_name(TopicName(kafka_protocol::protocol::StrBytes::from_string(
+                    topic.to_string(),
+                )))
+                .with_partition_indexes(vec![index])])]);
+    let response = conn
+        .send(&request, 1, Duration::from_secs(10))
+        .await
+        .map_err(|e| {
+            tracing::debug!("{e}");
+            ErrorCode::NETWORK_EXCEPTION
+        })?;
+    let code = response
+        .markers
+        .first()
+        .and_then(|r| r.topics.first())
+        .and_then(|t| t.partitions.first())
+        .map(|p| ErrorCode(p.error_code))
+        .unwrap_or(ErrorCode::UNKNOWN_SERVER_ERROR);
+    if code == ErrorCode::NONE {
+        Ok(())
+    } else {
+        Err(code)
+    }
 }
 
 /// Aborts timed-out transactions every `interval_ms` until shutdown.

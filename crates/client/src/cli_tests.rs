@@ -3,6 +3,7 @@
 use clap::{CommandFactory, Parser};
 
 use crate::bench::BenchCommand;
+use crate::cluster::{ClusterCommand, OutputFormat};
 use crate::group::{GroupCommand, ResetOffsetsArgs};
 use crate::producer_options::{Acks, Compression};
 use crate::topic::TopicCommand;
@@ -526,4 +527,96 @@ fn group_reset_offsets_needs_exactly_one_mode() {
         "--to-latest"
     ])
     .is_err());
+}
+
+#[test]
+fn cluster_status_output_and_bootstrap_server() {
+    let ClientCommand::Cluster(args) = parse(&["cluster", "status"]).expect("valid") else {
+        panic!("not a cluster command");
+    };
+    assert_eq!(
+        args.command,
+        ClusterCommand::Status {
+            output: OutputFormat::Text
+        }
+    );
+    assert_eq!(args.connect.bootstrap_server, "127.0.0.1:9092");
+
+    let ClientCommand::Cluster(args) = parse(&[
+        "cluster",
+        "status",
+        "--output",
+        "json",
+        "--bootstrap-server",
+        "h1:19092,h2:19094",
+    ])
+    .expect("valid") else {
+        panic!("not a cluster command");
+    };
+    assert_eq!(
+        args.command,
+        ClusterCommand::Status {
+            output: OutputFormat::Json
+        }
+    );
+    assert_eq!(args.connect.bootstrap_server, "h1:19092,h2:19094");
+
+    let ClientCommand::Cluster(args) = parse(&["cluster", "-b", "x:1", "status"]).expect("valid")
+    else {
+        panic!("not a cluster command");
+    };
+    assert_eq!(args.connect.bootstrap_server, "x:1");
+
+    assert!(parse(&["cluster", "status", "--output", "yaml"]).is_err());
+    assert!(parse(&["cluster"]).is_err());
+}
+
+#[test]
+fn partition_elect_type_topic_and_partitions() {
+    use crate::partition::{ElectArgs, ElectionKind, PartitionCommand};
+
+    let ClientCommand::Partition(args) = parse(&["partition", "elect"]).expect("valid") else {
+        panic!("not a partition command");
+    };
+    assert_eq!(
+        args.command,
+        PartitionCommand::Elect(ElectArgs {
+            election: ElectionKind::Preferred,
+            topic: None,
+            partitions: vec![],
+        })
+    );
+
+    let ClientCommand::Partition(args) = parse(&[
+        "partition",
+        "elect",
+        "--type",
+        "unclean",
+        "--topic",
+        "orders",
+        "--partition",
+        "0,2",
+        "--partition",
+        "5",
+        "-b",
+        "h:1",
+    ])
+    .expect("valid") else {
+        panic!("not a partition command");
+    };
+    assert_eq!(
+        args.command,
+        PartitionCommand::Elect(ElectArgs {
+            election: ElectionKind::Unclean,
+            topic: Some("orders".to_string()),
+            partitions: vec![0, 2, 5],
+        })
+    );
+    assert_eq!(args.connect.bootstrap_server, "h:1");
+
+    // --partition needs --topic; only Kafka's two election types; no negative partitions.
+    assert!(parse(&["partition", "elect", "--partition", "0"]).is_err());
+    assert!(parse(&["partition", "elect", "--type", "controlled"]).is_err());
+    assert!(parse(&["partition", "elect", "--topic", "t", "--partition", "-1"]).is_err());
+    assert!(parse(&["partition"]).is_err());
 }

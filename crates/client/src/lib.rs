@@ -1,6 +1,7 @@
 //! sluice-client: the client-side commands of the `sluice` CLI (`topic`, `group`, `txn`,
-//! `producers`, `produce`, `consume`, `bench`), built on librdkafka through the `rdkafka` crate,
-//! so they work against any Kafka-compatible cluster, not only Sluice.
+//! `producers`, `cluster`, `partition`, `produce`, `consume`, `bench`), built on librdkafka
+//! through the `rdkafka` crate, so they work against any Kafka-compatible cluster, not only
+//! Sluice.
 //!
 //! Layout:
 //! - `connection.rs`: `-b/--bootstrap-server` and `-X key=value` shared by every command, client
@@ -8,6 +9,8 @@
 //! - `topic.rs`: `topic create|list|describe|alter|delete` (admin API).
 //! - `group/`: `group list|describe|reset-offsets|delete` (consumer groups and their offsets).
 //! - `txn/`: `txn list|describe` and `producers describe` (transactions and producer state).
+//! - `cluster.rs`: `cluster status` (cluster id, controller, brokers, partition health).
+//! - `partition.rs`: `partition elect` (preferred and unclean leader elections).
 //! - `produce.rs`: `produce`, one record per input line.
 //! - `consume.rs`: `consume` with assign + explicit start positions.
 //! - `format.rs`: the `consume --format` template.
@@ -20,10 +23,12 @@
 //! `anyhow` error whose message is a single line.
 
 mod bench;
+mod cluster;
 mod connection;
 mod consume;
 mod format;
 mod group;
+mod partition;
 mod produce;
 mod producer_options;
 mod table;
@@ -34,9 +39,11 @@ mod wire;
 use clap::Subcommand;
 
 pub use bench::{BenchArgs, BenchCommand, BenchConsumeArgs, BenchE2eArgs, BenchProduceArgs};
+pub use cluster::{ClusterArgs, ClusterCommand, OutputFormat};
 pub use connection::ConnectArgs;
 pub use consume::ConsumeArgs;
 pub use group::{GroupArgs, GroupCommand, ResetOffsetsArgs};
+pub use partition::{ElectArgs, ElectionKind, PartitionArgs, PartitionCommand};
 pub use produce::ProduceArgs;
 pub use producer_options::{Acks, Compression};
 pub use topic::{TopicArgs, TopicCommand};
@@ -53,6 +60,10 @@ pub enum ClientCommand {
     Txn(TxnArgs),
     /// Describe the producers with state on a topic's partitions.
     Producers(ProducersArgs),
+    /// Show the cluster id, the controller, the brokers and the health of the partitions.
+    Cluster(ClusterArgs),
+    /// Elect partition leaders (preferred or unclean).
+    Partition(PartitionArgs),
     /// Produce records read line by line from stdin or a file.
     Produce(ProduceArgs),
     /// Print records of a topic.
@@ -67,6 +78,8 @@ pub async fn run(cmd: ClientCommand) -> anyhow::Result<()> {
         ClientCommand::Group(args) => group::run(args).await,
         ClientCommand::Txn(args) => txn::run_txn(args).await,
         ClientCommand::Producers(args) => txn::run_producers(args).await,
+        ClientCommand::Cluster(args) => cluster::run(args).await,
+        ClientCommand::Partition(args) => partition::run(args).await,
         ClientCommand::Produce(args) => produce::run(args).await,
         ClientCommand::Consume(args) => consume::run(args).await,
         ClientCommand::Bench(args) => bench::run(args).await,

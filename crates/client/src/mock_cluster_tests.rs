@@ -1,11 +1,12 @@
 //! The commands against librdkafka's in-process mock cluster (Produce, Fetch, ListOffsets,
-//! Metadata; it has no admin APIs, so topics are created through the mock's own API). The
+//! Metadata, and whatever `cluster status` finds of DescribeCluster; it has no admin APIs, so topics are created through the mock's own API). The
 //! end-to-end tests against a real Sluice broker live elsewhere.
 
 use clap::Parser;
 use rdkafka::mocking::MockCluster;
 
 use crate::bench::{self, BenchArgs};
+use crate::cluster::{fetch_status, ClusterArgs};
 use crate::consume::{consume_into, ConsumeArgs};
 use crate::produce::{produce_lines, ProduceArgs};
 
@@ -195,4 +196,52 @@ async fn bench_produce_throughput_against_the_mock() {
         "1",
     ]);
     bench::run(args).await.expect("bench produce");
+}
+
+#[test]
+fn cluster_status_against_the_mock() {
+    let cluster = MockCluster::new(3).expect("mock cluster starts");
+    cluster
+        .create_topic("replicated", 4, 3)
+        .expect("mock topic is created");
+    let bootstrap = cluster.bootstrap_servers();
+    let args: ClusterArgs = parse(&["-b", &bootstrap, "status"]);
+    let (status, warnings) = fetch_status(&args.connect).expect("status");
+    // The mock has no DescribeCluster: brokers, cluster id and controller come from Metadata.
+    assert_eq!(warnings.len(), 1, "{warnings:?}");
+    assert!(warnings[0].contains("does not support DescribeCluster"));
+    let ids: Vec<i32> = status.brokers.iter().map(|b| b.id).collect();
+    assert_eq!(ids, vec![1, 2, 3]);
+    assert!(status.brokers.iter().all(|b| b.fenced.is_none()));
+    assert!(status
+        .cluster_id
+        .as_deref()
+        .is_some_and(|id| id.starts_with("mockCluster")));
+    // The mock names a controller id of its own (0), not one of its brokers.
+    assert!(status.controller_id.is_some());
+    assert_eq!(status.topic_count, 1);
+    assert_eq!(status.partition_count, 4);
+    assert_eq!(status.offline_partition_count, 0);
+    assert_eq!(status.under_replicated_partition_count, 0);
+    assert_eq!(status.brokers.iter().map(|b| b.leaders).sum::<usize>(), 4);
+}
+
+#[test]
+fn cluster_status_without_a_reachable_server_is_one_clear_error() {
+    // A port that was free a moment ago: nothing listens there.
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .and_then(|l| l.local_addr())
+        .expect("free port")
+        .port();
+    let address = format!("127.0.0.1:{port}");
+    let args: ClusterArgs = parse(&["-b", &address, "status"]);
+    let err = fetch_status(&args.connect).expect_err("nothing listens");
+    let text = format!("{err:#}");
+    assert!(
+        text.starts_with(&format!(
+            "cannot get the cluster status from {address}: cannot connect"
+        )),
+        "{text}"
+    );
+    assert!(!text.contains('\n'), "{text}");
 }

@@ -98,6 +98,16 @@ pub enum MetadataCommand {
     /// that must commit together, e.g. fencing a broker and the leader elections it causes.
     /// Batches do not nest.
     Batch(Vec<MetadataCommand>),
+    /// AllocateProducerIds (KIP-730): a block of `count` producer ids for a broker's
+    /// InitProducerId answers, unique in the cluster. The block starts at the next unallocated
+    /// id, or at `min_first_id` if that is higher (ids a broker handed out before the cluster
+    /// allocated them).
+    AllocateProducerIds {
+        broker_id: i32,
+        broker_epoch: i64,
+        count: i64,
+        min_first_id: i64,
+    },
 }
 
 /// What an applied command did.
@@ -115,6 +125,8 @@ pub enum CommandOutput {
     },
     /// A [`MetadataCommand::Batch`] applied: the output of each of its commands, in order.
     Batch(Vec<CommandOutput>),
+    /// Producer ids `[first_id, first_id + count)` are the proposer's.
+    ProducerIds { first_id: i64, count: i64 },
 }
 
 /// Why a command was rejected. A rejected command changes nothing.

@@ -1,5 +1,6 @@
 //! [`ControllerConfig`]: what a controller needs to start, with Kafka's names where Kafka has
-//! one, and its validation.
+//! one, and its validation; [`ClusterManagerConfig`]: how the active controller manages brokers
+//! and partition leaders.
 
 use std::collections::BTreeMap;
 use std::net::SocketAddr;
@@ -9,6 +10,37 @@ use std::time::Duration;
 use crate::error::ControllerError;
 use crate::network::ClientSettings;
 use crate::raft_types::NodeId;
+
+/// Settings of the active controller's cluster management (broker sessions, fencing, leader
+/// elections; see `cluster_manager`). Kafka's names are given per field.
+#[derive(Clone, Debug)]
+pub struct ClusterManagerConfig {
+    /// A broker that sends no heartbeat for this long is fenced (`broker.session.timeout.ms`).
+    pub session_timeout_ms: u64,
+    /// How often the leader looks for expired sessions and partitions to elect a leader for.
+    pub check_interval_ms: u64,
+    /// Static default of `unclean.leader.election.enable`: when no replica of the ISR can lead,
+    /// elect another replica and accept losing what only the ISR had. Overridden by the
+    /// dynamic cluster-wide broker config of the same name, and per topic by the topic config.
+    pub unclean_leader_election: bool,
+    /// Move leadership back to preferred replicas (`auto.leader.rebalance.enable`).
+    pub auto_leader_rebalance: bool,
+    /// Period of the preferred leader elections (`leader.imbalance.check.interval.seconds`,
+    /// in milliseconds here).
+    pub leader_imbalance_check_interval_ms: u64,
+}
+
+impl Default for ClusterManagerConfig {
+    fn default() -> Self {
+        ClusterManagerConfig {
+            session_timeout_ms: 9000,
+            check_interval_ms: 250,
+            unclean_leader_election: false,
+            auto_leader_rebalance: true,
+            leader_imbalance_check_interval_ms: 300_000,
+        }
+    }
+}
 
 /// Configuration of one controller. [`ControllerConfig::new`] gives the defaults.
 #[derive(Clone, Debug)]
@@ -51,6 +83,8 @@ pub struct ControllerConfig {
     pub snapshot_chunk_bytes: usize,
     /// Connections the controller listener serves at once.
     pub max_connections: usize,
+    /// Broker lifecycle management by the leader.
+    pub cluster: ClusterManagerConfig,
     /// Test hook: every proposal is sent a second time with the same proposer and sequence
     /// after it applied, as a retry after a lost answer would; the second result is returned.
     #[doc(hidden)]
@@ -78,6 +112,7 @@ impl ControllerConfig {
             frame_bytes_max: 32 << 20,
             snapshot_chunk_bytes: 1 << 20,
             max_connections: 64,
+            cluster: ClusterManagerConfig::default(),
             resend_every_proposal: false,
         }
     }
@@ -111,6 +146,19 @@ impl ControllerConfig {
         }
         if self.max_connections == 0 {
             return fail("max connections must not be 0".into());
+        }
+        let cluster = &self.cluster;
+        if cluster.session_timeout_ms == 0
+            || cluster.check_interval_ms == 0
+            || cluster.leader_imbalance_check_interval_ms == 0
+        {
+            return fail(format!(
+                "broker.session.timeout.ms ({}), the cluster check interval ({} ms) and \
+                 leader.imbalance.check.interval ({} ms) must not be 0",
+                cluster.session_timeout_ms,
+                cluster.check_interval_ms,
+                cluster.leader_imbalance_check_interval_ms
+            ));
         }
         // Room for a chunk's metadata (membership, ids) beside its data.
         if self.snapshot_chunk_bytes == 0
@@ -167,6 +215,12 @@ mod tests {
         assert!(c.validate().is_err());
         let mut c = config();
         c.max_connections = 0;
+        assert!(c.validate().is_err());
+        let mut c = config();
+        c.cluster.session_timeout_ms = 0;
+        assert!(c.validate().is_err());
+        let mut c = config();
+        c.cluster.check_interval_ms = 0;
         assert!(c.validate().is_err());
         let mut c = config();
         c.voter = false;

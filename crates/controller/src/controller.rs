@@ -18,8 +18,14 @@
 //! leader failed, the answer was lost, the commit was slow) is simply sent again, to whichever
 //! node leads, until it is answered or the deadline passes; only then is the uncertainty
 //! reported ([`ControllerError::Timeout`], [`ControllerError::OutcomeUnknown`]).
+//!
+//! Broker registrations and heartbeats ([`Controller::register_broker`],
+//! [`Controller::broker_heartbeat`]) travel the same way to the leader, where the cluster
+//! manager (`cluster_manager`) answers them; its task, started here, fences brokers and elects
+//! partition leaders while this node leads.
 
 use std::collections::BTreeMap;
+use std::future::Future;
 use std::net::SocketAddr;
 use std::sync::Arc;
 use std::sync::Mutex;
@@ -37,23 +43,28 @@ use tokio::net::TcpListener;
 use tokio::sync::watch;
 use tokio::task::JoinHandle;
 use tokio::time::Instant;
-use uuid::Uuid;
 
+use crate::cluster_manager::ClusterManager;
+use crate::command::CommandError;
 use crate::command::CommandResult;
 use crate::command::MetadataCommand;
 use crate::config::ControllerConfig;
 use crate::error::ControllerError;
 use crate::image::MetadataImage;
+use crate::lifecycle::BrokerHeartbeatReply;
+use crate::lifecycle::BrokerHeartbeatRequest;
+use crate::lifecycle::BrokerRegistrationRequest;
 use crate::log_store::LogStore;
 use crate::network::CallError;
 use crate::network::ClientSettings;
 use crate::network::NetworkFactory;
 use crate::network::PeerClient;
+use crate::proposers::LanePool;
 use crate::proposers::Proposal;
-use crate::proposers::ProposerId;
 use crate::raft_types::NodeId;
 use crate::raft_types::Raft;
 use crate::rpc::AddLearnerReply;
+use crate::rpc::LeaderReply;
 use crate::rpc::ProposeReply;
 use crate::rpc::RpcRequestBody;
 use crate::rpc::RpcResponse;
@@ -109,43 +120,26 @@ struct Inner {
     image: watch::Receiver<Arc<MetadataImage>>,
     local_addr: SocketAddr,
     shutdown_tx: watch::Sender<bool>,
-    /// The listener task, and on a non-voter the task asking to be added as a learner.
+    /// The listener task, the cluster manager's task, and on a non-voter the task asking to be
+    /// added as a learner.
     tasks: Mutex<Vec<JoinHandle<()>>>,
-    /// Chosen at start: proposer ids of this instance differ from those of any other.
-    incarnation: Uuid,
-    lanes: Mutex<Lanes>,
+    /// Lanes of this instance's proposals (see `proposers`).
+    lanes: LanePool,
+    /// Answers broker registrations and heartbeats while this node leads.
+    manager: Arc<ClusterManager>,
 }
 
-/// The proposal lanes of one controller (see `proposers`): a proposal takes a free lane, or a
-/// new one, for its whole duration. There are as many lanes as proposals ever ran at once.
-#[derive(Default)]
-struct Lanes {
-    free: Vec<Lane>,
-    created: u32,
-}
-
-#[derive(Clone, Copy)]
-struct Lane {
-    id: ProposerId,
-    /// Sequence of the last proposal made on this lane (0: none).
-    last_sequence: u64,
-}
-
-/// A lane taken by one proposal; gives it back when dropped (also if the proposal is dropped
-/// half way: the next proposal on the lane uses a higher sequence all the same).
-struct LaneGuard<'a> {
-    lanes: &'a Mutex<Lanes>,
-    lane: Lane,
-}
-
-impl Drop for LaneGuard<'_> {
-    fn drop(&mut self) {
-        lock(self.lanes).free.push(self.lane);
-    }
+/// What one attempt at a request to the leader gave.
+enum Attempt<T> {
+    Answered(T),
+    /// No leader took the request: it had no effect.
+    NotTaken,
+    /// The request may have had an effect, which is unknown (this error says why).
+    Unknown(ControllerError),
 }
 
 fn lock<T>(mutex: &Mutex<T>) -> MutexGuard<'_, T> {
-    // Each critical section is a push or a pop: the data is consistent after a panic.
+    // Each critical section is a push or a take: the data is consistent after a panic.
     mutex.lock().unwrap_or_else(PoisonError::into_inner)
 }
 
@@ -214,10 +208,19 @@ impl Controller {
         .await
         .map_err(|e| ControllerError::Raft(e.to_string()))?;
 
+        let manager = Arc::new(ClusterManager::new(
+            config.node_id,
+            config.cluster.clone(),
+            raft.clone(),
+            image.clone(),
+            config.command_bytes_max(),
+            config.request_timeout(),
+        ));
         let (shutdown_tx, shutdown_rx) = watch::channel(false);
         let server = tokio::spawn(serve(
             listener,
             raft.clone(),
+            manager.clone(),
             ServerSettings {
                 node_id: config.node_id,
                 frame_bytes_max: config.frame_bytes_max,
@@ -228,7 +231,10 @@ impl Controller {
             },
             shutdown_rx,
         ));
-        let mut tasks = vec![server];
+        let mut tasks = vec![
+            server,
+            tokio::spawn(manager.clone().run(shutdown_tx.subscribe())),
+        ];
         if !config.voter {
             tasks.push(tokio::spawn(join_as_learner(
                 config.node_id,
@@ -245,6 +251,7 @@ impl Controller {
             %local_addr,
             "controller started"
         );
+        let config_node_id = config.node_id;
         let controller = Controller {
             inner: Arc::new(Inner {
                 config,
@@ -253,8 +260,8 @@ impl Controller {
                 local_addr,
                 shutdown_tx,
                 tasks: Mutex::new(tasks),
-                incarnation: Uuid::new_v4(),
-                lanes: Mutex::new(Lanes::default()),
+                lanes: LanePool::new(config_node_id),
+                manager,
             }),
         };
         if let Err(e) = controller.bootstrap().await {
@@ -340,33 +347,9 @@ impl Controller {
         }
     }
 
-    fn take_lane(&self) -> LaneGuard<'_> {
-        let lanes = &self.inner.lanes;
-        let lane = {
-            let mut guard = lock(lanes);
-            match guard.free.pop() {
-                Some(lane) => lane,
-                None => {
-                    let lane = guard.created;
-                    // Lanes are as many as concurrent proposals: u32 does not run out.
-                    guard.created = guard.created.saturating_add(1);
-                    Lane {
-                        id: ProposerId {
-                            node_id: self.inner.config.node_id,
-                            incarnation: self.inner.incarnation,
-                            lane,
-                        },
-                        last_sequence: 0,
-                    }
-                }
-            }
-        };
-        LaneGuard { lanes, lane }
-    }
-
     /// Proposes `command` from this node (forwarded to the leader if need be) and waits until it
     /// has committed and this node's [`Controller::image`] includes it: returns the result of
-    /// applying it, which may be a [`CommandError`](crate::CommandError). The command applies at
+    /// applying it, which may be a [`CommandError`]. The command applies at
     /// most once however often it is sent: when an attempt's outcome is unknown it is sent again
     /// until `request_timeout_ms` has passed, and only then is the uncertainty returned (if this
     /// node applies the entry only after that, the committed result is returned all the same).
@@ -384,13 +367,8 @@ impl Controller {
                 max: config.command_bytes_max(),
             });
         }
-        let mut guard = self.take_lane();
-        guard.lane.last_sequence += 1;
-        let proposal = Proposal {
-            proposer: guard.lane.id,
-            sequence: guard.lane.last_sequence,
-            command,
-        };
+        let mut lane = self.inner.lanes.take();
+        let proposal = lane.next_proposal(command);
         let result = self.send_until_answered(&proposal).await?;
         if config.resend_every_proposal {
             return self.send_until_answered(&proposal).await;
@@ -398,12 +376,57 @@ impl Controller {
         Ok(result)
     }
 
-    /// Sends `proposal` to the leader, again after every attempt that did not answer, within
-    /// `request_timeout_ms`.
+    /// Sends `proposal` to the leader until it is answered, within `request_timeout_ms`.
     async fn send_until_answered(
         &self,
         proposal: &Proposal,
     ) -> Result<CommandResult, ControllerError> {
+        let deadline = Instant::now() + self.inner.config.request_timeout();
+        let (log_index, result) = self
+            .until_answered(|leader, timeout| self.propose_attempt(leader, proposal, timeout))
+            .await?;
+        self.wait_for_local_apply(log_index, deadline).await;
+        Ok(result)
+    }
+
+    /// One attempt at `proposal` on `leader`: its log index and result when answered.
+    async fn propose_attempt(
+        &self,
+        leader: NodeId,
+        proposal: &Proposal,
+        timeout: Duration,
+    ) -> Attempt<(u64, CommandResult)> {
+        let reply = if leader == self.node_id() {
+            propose_local(&self.inner.raft, proposal.clone(), timeout).await
+        } else {
+            let body = RpcRequestBody::Propose(proposal.clone());
+            match self.forward(leader, body, timeout).await {
+                Ok(RpcResponse::Propose(reply)) => reply,
+                Ok(other) => return unexpected_answer(other),
+                Err(e) => return self.failed_call(e),
+            }
+        };
+        match reply {
+            ProposeReply::Applied { log_index, result } => Attempt::Answered((log_index, result)),
+            ProposeReply::TimedOut => Attempt::Unknown(ControllerError::Timeout(
+                self.inner.config.request_timeout(),
+            )),
+            ProposeReply::Failed(why) => {
+                tracing::debug!("proposal failed on the leader, will send it again: {why}");
+                Attempt::Unknown(ControllerError::OutcomeUnknown(why))
+            }
+            ProposeReply::NotLeader { .. } => Attempt::NotTaken,
+        }
+    }
+
+    /// Makes `attempt`s on the leader this node knows of, again after every attempt that was
+    /// not answered, within `request_timeout_ms`. When time runs out, the error says whether
+    /// some attempt may have had an effect.
+    async fn until_answered<T, F, Fut>(&self, mut attempt: F) -> Result<T, ControllerError>
+    where
+        F: FnMut(NodeId, Duration) -> Fut,
+        Fut: Future<Output = Attempt<T>>,
+    {
         let config = &self.inner.config;
         let timeout = config.request_timeout();
         let deadline = Instant::now() + timeout;
@@ -411,8 +434,8 @@ impl Controller {
         // another on the next leader.
         let attempt_timeout = (timeout / 2).max(Duration::from_millis(config.election_timeout_ms));
         let mut metrics = self.inner.raft.metrics();
-        // Set once an attempt may have appended the proposal: running out of time is then
-        // reported as that uncertainty, not as "not applied".
+        // Set once an attempt may have had an effect: running out of time is then reported as
+        // that uncertainty, not as "not applied".
         let mut uncertain: Option<ControllerError> = None;
         loop {
             if *self.inner.shutdown_tx.borrow() {
@@ -422,43 +445,13 @@ impl Controller {
             if remaining.is_zero() {
                 return Err(uncertain.unwrap_or(ControllerError::NoLeader(timeout)));
             }
-            let attempt = remaining.min(attempt_timeout);
             let leader = metrics.borrow().current_leader;
-            let reply = match leader {
-                Some(id) if id == config.node_id => {
-                    Some(propose_local(&self.inner.raft, proposal.clone(), attempt).await)
+            if let Some(id) = leader {
+                match attempt(id, remaining.min(attempt_timeout)).await {
+                    Attempt::Answered(answer) => return Ok(answer),
+                    Attempt::Unknown(e) => uncertain = Some(e),
+                    Attempt::NotTaken => {}
                 }
-                Some(id) => match self.forward(id, proposal.clone(), attempt).await {
-                    Ok(reply) => Some(reply),
-                    Err(e) if e.not_sent() => {
-                        tracing::debug!("proposal not forwarded, will retry: {e}");
-                        None
-                    }
-                    Err(CallError::Timeout { .. }) => {
-                        uncertain = Some(ControllerError::Timeout(timeout));
-                        None
-                    }
-                    Err(e) => {
-                        tracing::debug!("forwarded proposal lost, will send it again: {e}");
-                        uncertain = Some(ControllerError::OutcomeUnknown(e.to_string()));
-                        None
-                    }
-                },
-                None => None,
-            };
-            match reply {
-                Some(ProposeReply::Applied { log_index, result }) => {
-                    self.wait_for_local_apply(log_index, deadline).await;
-                    return Ok(result);
-                }
-                Some(ProposeReply::TimedOut) => {
-                    uncertain = Some(ControllerError::Timeout(timeout));
-                }
-                Some(ProposeReply::Failed(why)) => {
-                    tracing::debug!("proposal failed on the leader, will send it again: {why}");
-                    uncertain = Some(ControllerError::OutcomeUnknown(why));
-                }
-                Some(ProposeReply::NotLeader { .. }) | None => {}
             }
             // Wait until another leader is known, or look again shortly.
             let pause = deadline
@@ -469,6 +462,21 @@ impl Controller {
             if let Ok(Err(_)) = tokio::time::timeout(pause, new_leader).await {
                 return Err(ControllerError::Shutdown);
             }
+        }
+    }
+
+    /// The attempt a failed call to the leader amounts to.
+    fn failed_call<T>(&self, e: CallError) -> Attempt<T> {
+        if e.not_sent() {
+            tracing::debug!("request not forwarded, will retry: {e}");
+            Attempt::NotTaken
+        } else if let CallError::Timeout { .. } = e {
+            Attempt::Unknown(ControllerError::Timeout(
+                self.inner.config.request_timeout(),
+            ))
+        } else {
+            tracing::debug!("forwarded request lost, will send it again: {e}");
+            Attempt::Unknown(ControllerError::OutcomeUnknown(e.to_string()))
         }
     }
 
@@ -488,9 +496,9 @@ impl Controller {
     async fn forward(
         &self,
         leader: NodeId,
-        proposal: Proposal,
+        body: RpcRequestBody,
         timeout: Duration,
-    ) -> Result<ProposeReply, CallError> {
+    ) -> Result<RpcResponse, CallError> {
         let config = &self.inner.config;
         let mut client = PeerClient::new(
             config.node_id,
@@ -498,19 +506,84 @@ impl Controller {
             config.voters.get(&leader).copied(),
             config.client_settings(),
         );
-        match client
-            .call(RpcRequestBody::Propose(proposal), timeout)
-            .await?
-        {
-            RpcResponse::Propose(reply) => Ok(reply),
-            other => Err(CallError::Connection {
-                target: leader,
-                source: crate::rpc::FrameError::Io(std::io::Error::new(
-                    std::io::ErrorKind::InvalidData,
-                    format!("unexpected answer to a proposal: {other:?}"),
-                )),
-            }),
+        client.call(body, timeout).await
+    }
+
+    /// Registers (or re-registers) a broker through the active controller (forwarded there like
+    /// [`Controller::propose`]); see `lifecycle` for the rules. Returns its broker epoch, or why
+    /// the registration was refused (e.g. DUPLICATE_BROKER_REGISTRATION while another process
+    /// holds the broker id); this node's [`Controller::image`] then includes the registration.
+    /// A registration whose answer was lost is sent again; that is safe, as a retry (same
+    /// incarnation id) gets the same epoch.
+    pub async fn register_broker(
+        &self,
+        request: BrokerRegistrationRequest,
+    ) -> Result<Result<i64, CommandError>, ControllerError> {
+        let max = self.inner.config.command_bytes_max();
+        let size = postcard::to_stdvec(&request)
+            .map_err(|e| ControllerError::Raft(e.to_string()))?
+            .len();
+        if size > max {
+            return Err(ControllerError::CommandTooLarge { size, max });
         }
+        let deadline = Instant::now() + self.inner.config.request_timeout();
+        let request = &request;
+        let (result, log_index) = self
+            .until_answered(|leader, timeout| async move {
+                let reply = if leader == self.node_id() {
+                    self.inner
+                        .manager
+                        .register_broker(request.clone(), timeout)
+                        .await
+                } else {
+                    let body = RpcRequestBody::RegisterBroker(request.clone());
+                    match self.forward(leader, body, timeout).await {
+                        Ok(RpcResponse::RegisterBroker(reply)) => reply,
+                        Ok(other) => return unexpected_answer(other),
+                        Err(e) => return self.failed_call(e),
+                    }
+                };
+                leader_attempt(reply)
+            })
+            .await?;
+        if let Some(log_index) = log_index {
+            self.wait_for_local_apply(log_index, deadline).await;
+        }
+        Ok(result)
+    }
+
+    /// A broker heartbeat, answered by the active controller (forwarded there): keeps the
+    /// broker's session alive, unfences it once it has caught up with the metadata log, runs
+    /// its controlled shutdown (see `lifecycle`). A heartbeat whose answer was lost is sent
+    /// again.
+    pub async fn broker_heartbeat(
+        &self,
+        request: BrokerHeartbeatRequest,
+    ) -> Result<Result<BrokerHeartbeatReply, CommandError>, ControllerError> {
+        let deadline = Instant::now() + self.inner.config.request_timeout();
+        let request = &request;
+        let (result, log_index) = self
+            .until_answered(|leader, timeout| async move {
+                let reply = if leader == self.node_id() {
+                    self.inner
+                        .manager
+                        .broker_heartbeat(request.clone(), timeout)
+                        .await
+                } else {
+                    let body = RpcRequestBody::BrokerHeartbeat(request.clone());
+                    match self.forward(leader, body, timeout).await {
+                        Ok(RpcResponse::BrokerHeartbeat(reply)) => reply,
+                        Ok(other) => return unexpected_answer(other),
+                        Err(e) => return self.failed_call(e),
+                    }
+                };
+                leader_attempt(reply)
+            })
+            .await?;
+        if let Some(log_index) = log_index {
+            self.wait_for_local_apply(log_index, deadline).await;
+        }
+        Ok(result)
     }
 
     /// Stops the listener and the Raft node and waits for them. Idempotent.
@@ -523,6 +596,25 @@ impl Controller {
         }
         tracing::info!(node_id = self.node_id(), "controller stopped");
         result.map_err(|e| ControllerError::Raft(e.to_string()))
+    }
+}
+
+/// A peer answered with a response of another request: its outcome is unknown.
+fn unexpected_answer<T>(response: RpcResponse) -> Attempt<T> {
+    Attempt::Unknown(ControllerError::OutcomeUnknown(format!(
+        "unexpected answer from the leader: {response:?}"
+    )))
+}
+
+/// The attempt a leader's [`LeaderReply`] amounts to.
+fn leader_attempt<T>(reply: LeaderReply<T>) -> Attempt<(Result<T, CommandError>, Option<u64>)> {
+    match reply {
+        LeaderReply::Answered { result, log_index } => Attempt::Answered((result, log_index)),
+        LeaderReply::NotLeader { .. } => Attempt::NotTaken,
+        LeaderReply::Failed(why) => {
+            tracing::debug!("request failed on the leader, will send it again: {why}");
+            Attempt::Unknown(ControllerError::OutcomeUnknown(why))
+        }
     }
 }
 

@@ -5,13 +5,20 @@
 //! their own listener (Kafka's `controller.listener.names`).
 //!
 //! # Layout
-//! - `controller`: [`Controller`] (start, propose from any node, image, leader, shutdown),
-//!   [`ControllerStatus`]; bootstrap of the quorum membership; non-voters joining as learners.
-//! - `config`: [`ControllerConfig`] and its defaults.
+//! - `controller`: [`Controller`] (start, propose from any node, broker registration and
+//!   heartbeats, image, leader, shutdown), [`ControllerStatus`]; bootstrap of the quorum
+//!   membership; non-voters joining as learners.
+//! - `config`: [`ControllerConfig`], [`ClusterManagerConfig`] and their defaults.
 //! - `command`: [`MetadataCommand`], [`CommandResult`] = [`CommandOutput`] or [`CommandError`]
 //!   (with its Kafka error code).
 //! - `image`: [`MetadataImage`] and the rules that apply commands to it (sans I/O; submodules
 //!   `brokers`, `topics`, `partitions`).
+//! - `lifecycle`: the broker lifecycle (registration, heartbeats, fencing, controlled shutdown,
+//!   unclean restart) as sans-I/O decisions, [`BrokerRegistrationRequest`],
+//!   [`BrokerHeartbeatRequest`], [`BrokerHeartbeatReply`]; the leader's broker sessions.
+//! - `elections`: partition leader elections (clean, unclean, preferred), sans I/O.
+//! - `cluster_manager`: the leader's task and request handlers that run the two above.
+//! - `placement`: [`place_replicas`], replica assignments for new partitions.
 //! - `voters`: [`parse_quorum_voters`] for `controller.quorum.voters`.
 //! - `raft_types`: the openraft type configuration.
 //! - `log_store`: the durable Raft log and vote (openraft `RaftLogStorage`).
@@ -31,18 +38,18 @@
 //! raft-committed    last committed log id known
 //! raft-snapshot     newest snapshot: metadata + serialized image (see state_machine)
 //! ```
-//!
-//! # Not yet here
-//! The broker does not use this crate yet; heartbeat-driven fencing, leader election and
-//! replica placement are decided by callers and written as commands.
 
+mod cluster_manager;
 mod command;
 mod config;
 mod controller;
+mod elections;
 mod error;
 mod image;
+mod lifecycle;
 mod log_store;
 mod network;
+mod placement;
 mod proposers;
 mod raft_types;
 mod record_file;
@@ -58,6 +65,7 @@ pub use command::CommandOutput;
 pub use command::CommandResult;
 pub use command::ConfigOp;
 pub use command::MetadataCommand;
+pub use config::ClusterManagerConfig;
 pub use config::ControllerConfig;
 pub use controller::Controller;
 pub use controller::ControllerRole;
@@ -67,4 +75,8 @@ pub use image::BrokerRegistration;
 pub use image::MetadataImage;
 pub use image::PartitionState;
 pub use image::TopicImage;
+pub use lifecycle::BrokerHeartbeatReply;
+pub use lifecycle::BrokerHeartbeatRequest;
+pub use lifecycle::BrokerRegistrationRequest;
+pub use placement::place_replicas;
 pub use voters::parse_quorum_voters;

@@ -23,8 +23,13 @@
 //! [`EXPIRY_CHECK_INTERVAL`]). A retry happens within one request timeout, far fewer entries.
 //! The table thus holds at most one record per lane that proposed in the last
 //! `PROPOSER_EXPIRY_ENTRIES + EXPIRY_CHECK_INTERVAL` entries. The table is part of snapshots.
+//!
+//! [`LanePool`] hands out the lanes of one proposing instance and numbers their proposals.
 
 use std::collections::BTreeMap;
+use std::sync::Mutex;
+use std::sync::MutexGuard;
+use std::sync::PoisonError;
 
 use serde::Deserialize;
 use serde::Serialize;
@@ -57,6 +62,96 @@ pub struct Proposal {
     /// invariant: increases with every new proposal of `proposer`; a retry repeats it.
     pub sequence: u64,
     pub command: MetadataCommand,
+}
+
+/// The proposal lanes of one proposing instance (a `Controller`, or the leader's cluster
+/// manager): a proposal takes a free lane, or a new one, for its whole duration. There are as
+/// many lanes as proposals ever ran at once.
+pub(crate) struct LanePool {
+    node_id: NodeId,
+    /// Random: proposer ids of this pool differ from those of any other.
+    incarnation: Uuid,
+    lanes: Mutex<Lanes>,
+}
+
+#[derive(Default)]
+struct Lanes {
+    free: Vec<Lane>,
+    created: u32,
+}
+
+#[derive(Clone, Copy)]
+struct Lane {
+    id: ProposerId,
+    /// Sequence of the last proposal made on this lane (0: none).
+    last_sequence: u64,
+}
+
+/// A lane taken by one proposal; gives it back when dropped (also if the proposal is dropped
+/// half way: the next proposal on the lane uses a higher sequence all the same).
+pub(crate) struct LaneGuard<'a> {
+    lanes: &'a Mutex<Lanes>,
+    lane: Lane,
+}
+
+impl Drop for LaneGuard<'_> {
+    fn drop(&mut self) {
+        lock(self.lanes).free.push(self.lane);
+    }
+}
+
+impl LaneGuard<'_> {
+    /// `command` as the next proposal on this lane. Send it until answered before asking for
+    /// another: a lane has at most one proposal in flight.
+    pub(crate) fn next_proposal(&mut self, command: MetadataCommand) -> Proposal {
+        self.lane.last_sequence += 1;
+        Proposal {
+            proposer: self.lane.id,
+            sequence: self.lane.last_sequence,
+            command,
+        }
+    }
+}
+
+fn lock<T>(mutex: &Mutex<T>) -> MutexGuard<'_, T> {
+    // Each critical section is a push or a pop: the data is consistent after a panic.
+    mutex.lock().unwrap_or_else(PoisonError::into_inner)
+}
+
+impl LanePool {
+    pub(crate) fn new(node_id: NodeId) -> Self {
+        LanePool {
+            node_id,
+            incarnation: Uuid::new_v4(),
+            lanes: Mutex::new(Lanes::default()),
+        }
+    }
+
+    pub(crate) fn take(&self) -> LaneGuard<'_> {
+        let lane = {
+            let mut lanes = lock(&self.lanes);
+            match lanes.free.pop() {
+                Some(lane) => lane,
+                None => {
+                    let lane = lanes.created;
+                    // Lanes are as many as concurrent proposals: u32 does not run out.
+                    lanes.created = lanes.created.saturating_add(1);
+                    Lane {
+                        id: ProposerId {
+                            node_id: self.node_id,
+                            incarnation: self.incarnation,
+                            lane,
+                        },
+                        last_sequence: 0,
+                    }
+                }
+            }
+        };
+        LaneGuard {
+            lanes: &self.lanes,
+            lane,
+        }
+    }
 }
 
 /// What is remembered of one proposer.
@@ -204,6 +299,30 @@ mod tests {
         assert_ne!(table.check(&proposer(1), 1), Seen::New);
         table.expire(2 * EXPIRY_CHECK_INTERVAL, 100);
         assert_eq!(table.len(), 0);
+    }
+
+    #[test]
+    fn concurrent_proposals_take_separate_lanes_and_lanes_are_reused() {
+        let pool = LanePool::new(4);
+        let mut a = pool.take();
+        let mut b = pool.take();
+        let (a1, b1) = (
+            a.next_proposal(MetadataCommand::UnregisterBroker { broker_id: 1 }),
+            b.next_proposal(MetadataCommand::UnregisterBroker { broker_id: 1 }),
+        );
+        assert_ne!(a1.proposer, b1.proposer);
+        assert_eq!((a1.sequence, b1.sequence), (1, 1));
+        let a2 = a.next_proposal(MetadataCommand::UnregisterBroker { broker_id: 1 });
+        assert_eq!((a2.proposer, a2.sequence), (a1.proposer, 2));
+        drop(a);
+        let mut again = pool.take();
+        let a3 = again.next_proposal(MetadataCommand::UnregisterBroker { broker_id: 1 });
+        assert_eq!((a3.proposer, a3.sequence), (a1.proposer, 3));
+        assert_ne!(
+            LanePool::new(4).take().lane.id,
+            a1.proposer,
+            "another pool, another incarnation"
+        );
     }
 
     #[test]

@@ -33,7 +33,11 @@ use openraft::raft::VoteResponse;
 
 use std::net::SocketAddr;
 
+use crate::command::CommandError;
 use crate::command::CommandResult;
+use crate::lifecycle::BrokerHeartbeatReply;
+use crate::lifecycle::BrokerHeartbeatRequest;
+use crate::lifecycle::BrokerRegistrationRequest;
 use crate::proposers::Proposal;
 use crate::raft_types::NodeId;
 use crate::raft_types::TypeConfig;
@@ -61,6 +65,10 @@ pub(crate) enum RpcRequestBody {
         node_id: NodeId,
         addr: SocketAddr,
     },
+    /// A broker registration, for the leader to handle (see `cluster_manager`).
+    RegisterBroker(BrokerRegistrationRequest),
+    /// A broker heartbeat, for the leader to answer (see `cluster_manager`).
+    BrokerHeartbeat(BrokerHeartbeatRequest),
 }
 
 #[derive(Debug, Serialize, Deserialize)]
@@ -76,6 +84,8 @@ pub(crate) enum RpcResponse {
     WrongNode {
         node_id: NodeId,
     },
+    RegisterBroker(LeaderReply<i64>),
+    BrokerHeartbeat(LeaderReply<BrokerHeartbeatReply>),
 }
 
 #[derive(Debug, Serialize, Deserialize)]
@@ -91,6 +101,22 @@ pub(crate) enum ProposeReply {
     TimedOut,
     /// The leader accepted the command but failed it (e.g. it lost leadership); it may or may not
     /// commit.
+    Failed(String),
+}
+
+/// The answer to a request only the leader handles (broker registrations and heartbeats).
+#[derive(Debug, Serialize, Deserialize)]
+pub(crate) enum LeaderReply<T> {
+    /// Handled by the leader. `log_index` is the entry it wrote for the request, if any: the
+    /// asking node waits until it has applied it, so that it reads its own write.
+    Answered {
+        result: Result<T, CommandError>,
+        log_index: Option<u64>,
+    },
+    /// This node does not lead (`leader` is the one it knows of); nothing was done.
+    NotLeader { leader: Option<NodeId> },
+    /// The leader wrote an entry for the request whose outcome is unknown (it timed out or
+    /// failed, e.g. leadership was lost): the request may be sent again.
     Failed(String),
 }
 
@@ -258,6 +284,47 @@ mod tests {
         });
         let frame = encode_frame(&snapshot_chunk, 1 << 20).unwrap();
         assert!(frame.len() < 1100, "raw bytes, not a JSON array");
+    }
+
+    #[tokio::test]
+    async fn lifecycle_messages_round_trip() {
+        let heartbeat = BrokerHeartbeatRequest {
+            broker_id: 3,
+            broker_epoch: 17,
+            metadata_offset: 40,
+            want_fence: false,
+            want_shutdown: true,
+        };
+        let frame = encode_frame(
+            &RpcRequest {
+                to: 1,
+                body: RpcRequestBody::BrokerHeartbeat(heartbeat.clone()),
+            },
+            1 << 20,
+        )
+        .unwrap();
+        let back: RpcRequest = decode_body(&frame[FRAME_HEADER_BYTES..]).unwrap();
+        let RpcRequestBody::BrokerHeartbeat(back) = back.body else {
+            panic!("wrong body");
+        };
+        assert_eq!(back, heartbeat);
+
+        let reply = RpcResponse::RegisterBroker(LeaderReply::Answered {
+            result: Err(CommandError::DuplicateBrokerRegistration(3)),
+            log_index: None,
+        });
+        let frame = encode_frame(&reply, 1 << 20).unwrap();
+        let back: RpcResponse = decode_body(&frame[FRAME_HEADER_BYTES..]).unwrap();
+        assert!(
+            matches!(
+                back,
+                RpcResponse::RegisterBroker(LeaderReply::Answered {
+                    result: Err(CommandError::DuplicateBrokerRegistration(3)),
+                    log_index: None
+                })
+            ),
+            "{back:?}"
+        );
     }
 
     #[tokio::test]

@@ -1,5 +1,6 @@
 //! The controller listener (Kafka's `controller.listener.names` idea): accepts connections from
-//! peer controllers and serves their RPCs against the local Raft node.
+//! peer controllers and serves their RPCs against the local Raft node (and broker registrations
+//! and heartbeats against the local cluster manager).
 //!
 //! Each connection is served by its own task, one request at a time (the protocol is
 //! request/response, see `rpc`). Limits: at most `max_connections` connections (more are closed
@@ -19,6 +20,7 @@ use tokio::sync::watch;
 use tokio::sync::Semaphore;
 use tokio::task::JoinSet;
 
+use crate::cluster_manager::ClusterManager;
 use crate::controller::add_learner_local;
 use crate::controller::propose_local;
 use crate::raft_types::NodeId;
@@ -59,6 +61,7 @@ async fn stopped(shutdown: &mut watch::Receiver<bool>) {
 pub(crate) async fn serve(
     listener: TcpListener,
     raft: Raft,
+    manager: Arc<ClusterManager>,
     settings: ServerSettings,
     mut shutdown: watch::Receiver<bool>,
 ) {
@@ -82,10 +85,11 @@ pub(crate) async fn serve(
                     continue;
                 };
                 let raft = raft.clone();
+                let manager = manager.clone();
                 let settings = settings.clone();
                 let shutdown = shutdown.clone();
                 connections.spawn(async move {
-                    serve_connection(stream, peer, raft, settings, shutdown).await;
+                    serve_connection(stream, peer, raft, manager, settings, shutdown).await;
                     drop(permit);
                 });
             }
@@ -106,6 +110,7 @@ async fn serve_connection(
     mut stream: TcpStream,
     peer: SocketAddr,
     raft: Raft,
+    manager: Arc<ClusterManager>,
     settings: Arc<ServerSettings>,
     mut shutdown: watch::Receiver<bool>,
 ) {
@@ -174,7 +179,8 @@ async fn serve_connection(
         } else {
             // The Raft node answers within its own timeouts; this bounds a stuck one.
             let deadline = settings.request_timeout + HANDLER_GRACE;
-            let handled = tokio::time::timeout(deadline, handle(&raft, request.body, &settings));
+            let handled =
+                tokio::time::timeout(deadline, handle(&raft, &manager, request.body, &settings));
             tokio::select! {
                 _ = stopped(&mut shutdown) => return,
                 response = handled => match response {
@@ -208,7 +214,12 @@ async fn serve_connection(
     }
 }
 
-async fn handle(raft: &Raft, body: RpcRequestBody, settings: &ServerSettings) -> RpcResponse {
+async fn handle(
+    raft: &Raft,
+    manager: &ClusterManager,
+    body: RpcRequestBody,
+    settings: &ServerSettings,
+) -> RpcResponse {
     match body {
         RpcRequestBody::AppendEntries(rpc) => {
             RpcResponse::AppendEntries(raft.append_entries(rpc).await)
@@ -222,6 +233,16 @@ async fn handle(raft: &Raft, body: RpcRequestBody, settings: &ServerSettings) ->
         }
         RpcRequestBody::AddLearner { node_id, addr } => RpcResponse::AddLearner(
             add_learner_local(raft, node_id, addr, settings.propose_timeout).await,
+        ),
+        RpcRequestBody::RegisterBroker(request) => RpcResponse::RegisterBroker(
+            manager
+                .register_broker(request, settings.propose_timeout)
+                .await,
+        ),
+        RpcRequestBody::BrokerHeartbeat(request) => RpcResponse::BrokerHeartbeat(
+            manager
+                .broker_heartbeat(request, settings.propose_timeout)
+                .await,
         ),
     }
 }

@@ -2,182 +2,26 @@
 //! ports, real files in temporary directories. Every wait polls a condition with a deadline.
 #![allow(clippy::unwrap_used)]
 
+mod common;
+
 use std::collections::BTreeMap;
-use std::collections::BTreeSet;
-use std::net::SocketAddr;
-use std::path::Path;
-use std::sync::Arc;
 use std::time::Duration;
+
+use common::wait_for;
+use common::Cluster;
+use common::WAIT;
 
 use sluice_controller::CommandError;
 use sluice_controller::CommandOutput;
 use sluice_controller::ConfigOp;
 use sluice_controller::Controller;
-use sluice_controller::ControllerConfig;
 use sluice_controller::ControllerError;
 use sluice_controller::ControllerRole;
 use sluice_controller::MetadataCommand;
-use sluice_controller::MetadataImage;
 use tokio::io::AsyncReadExt;
 use tokio::io::AsyncWriteExt;
-use tokio::net::TcpListener;
 use tokio::net::TcpStream;
-use tokio::time::Instant;
 use uuid::Uuid;
-
-/// Upper bound of every wait; a healthy run needs a small fraction of it.
-const WAIT: Duration = Duration::from_secs(20);
-
-async fn wait_for<T>(what: &str, mut check: impl FnMut() -> Option<T>) -> T {
-    let deadline = Instant::now() + WAIT;
-    loop {
-        if let Some(value) = check() {
-            return value;
-        }
-        assert!(Instant::now() < deadline, "timed out waiting for {what}");
-        tokio::time::sleep(Duration::from_millis(20)).await;
-    }
-}
-
-fn fast_config(
-    node_id: u64,
-    voters: &BTreeMap<u64, SocketAddr>,
-    listen: SocketAddr,
-    dir: &Path,
-) -> ControllerConfig {
-    let mut config = ControllerConfig::new(node_id, voters.clone(), listen, dir);
-    config.voter = voters.contains_key(&node_id);
-    config.heartbeat_interval_ms = 50;
-    config.election_timeout_ms = 300;
-    config.request_timeout_ms = 5000;
-    config
-}
-
-struct Cluster {
-    voters: BTreeMap<u64, SocketAddr>,
-    /// Controller addresses of all nodes, voters and learners.
-    addrs: BTreeMap<u64, SocketAddr>,
-    dirs: BTreeMap<u64, tempfile::TempDir>,
-    /// The running nodes.
-    nodes: BTreeMap<u64, Controller>,
-    tweak: fn(&mut ControllerConfig),
-}
-
-impl Cluster {
-    async fn start(size: u64, tweak: fn(&mut ControllerConfig)) -> Cluster {
-        Cluster::start_with_learners(size, 0, tweak).await
-    }
-
-    /// Voters 1..=voters, then non-voting nodes after them.
-    async fn start_with_learners(
-        voters: u64,
-        learners: u64,
-        tweak: fn(&mut ControllerConfig),
-    ) -> Cluster {
-        let size = voters + learners;
-        let _ = tracing_subscriber::fmt()
-            .with_env_filter(tracing_subscriber::EnvFilter::from_default_env())
-            .with_test_writer()
-            .try_init();
-        let mut listeners = BTreeMap::new();
-        for id in 1..=size {
-            listeners.insert(id, TcpListener::bind("127.0.0.1:0").await.unwrap());
-        }
-        let addrs: BTreeMap<u64, SocketAddr> = listeners
-            .iter()
-            .map(|(&id, l)| (id, l.local_addr().unwrap()))
-            .collect();
-        let mut cluster = Cluster {
-            voters: addrs
-                .iter()
-                .filter(|(&id, _)| id <= voters)
-                .map(|(&id, &addr)| (id, addr))
-                .collect(),
-            addrs,
-            dirs: (1..=size)
-                .map(|id| (id, tempfile::tempdir().unwrap()))
-                .collect(),
-            nodes: BTreeMap::new(),
-            tweak,
-        };
-        for (id, listener) in listeners {
-            let controller = Controller::start_with_listener(cluster.config(id), listener)
-                .await
-                .unwrap();
-            cluster.nodes.insert(id, controller);
-        }
-        cluster
-    }
-
-    fn config(&self, id: u64) -> ControllerConfig {
-        let mut config = fast_config(id, &self.voters, self.addrs[&id], self.dirs[&id].path());
-        (self.tweak)(&mut config);
-        config
-    }
-
-    fn node(&self, id: u64) -> &Controller {
-        &self.nodes[&id]
-    }
-
-    async fn stop(&mut self, id: u64) {
-        self.nodes.remove(&id).unwrap().shutdown().await.unwrap();
-    }
-
-    /// Starts node `id` again from its data directory, on its old port.
-    async fn restart(&mut self, id: u64) {
-        let controller = Controller::start(self.config(id)).await.unwrap();
-        self.nodes.insert(id, controller);
-    }
-
-    /// Waits until every running node names the same running node as leader, and it leads.
-    async fn leader(&self) -> u64 {
-        wait_for("a leader known to every running node", || {
-            let leaders: BTreeSet<Option<u64>> = self.nodes.values().map(|c| c.leader()).collect();
-            match leaders.into_iter().collect::<Vec<_>>()[..] {
-                [Some(leader)]
-                    if self
-                        .nodes
-                        .get(&leader)
-                        .is_some_and(|c| c.status().role == ControllerRole::Leader) =>
-                {
-                    Some(leader)
-                }
-                _ => None,
-            }
-        })
-        .await
-    }
-
-    fn followers(&self, leader: u64) -> Vec<u64> {
-        self.nodes
-            .keys()
-            .copied()
-            .filter(|&id| id != leader)
-            .collect()
-    }
-
-    /// Waits until every running node has applied at least up to what node `reference` has
-    /// applied now, and all images are equal; returns the image.
-    async fn converged(&self, reference: u64) -> Arc<MetadataImage> {
-        let offset = self.node(reference).image().borrow().offset();
-        wait_for("every image to converge", || {
-            let images: Vec<Arc<MetadataImage>> = self
-                .nodes
-                .values()
-                .map(|c| c.image().borrow().clone())
-                .collect();
-            let first = &images[0];
-            (first.offset() >= offset && images.iter().all(|i| i == first)).then(|| first.clone())
-        })
-        .await
-    }
-
-    async fn shutdown(self) {
-        for controller in self.nodes.values() {
-            controller.shutdown().await.unwrap();
-        }
-    }
-}
 
 fn register(broker_id: i32) -> MetadataCommand {
     MetadataCommand::RegisterBroker {

@@ -680,6 +680,10 @@ impl GroupCoordinator {
                 )
             }
         }
+        // Kafka validates the request before it reaches the group's partition.
+        if let Some(code) = self.coordinator_error(&group_id) {
+            return heartbeat_error(code, crate::ownership::error_message(code));
+        }
         let partition = self.partition_for(&group_id);
         match self.groups.get(&group_id) {
             Some(Group::Classic(g)) if !g.is_empty_classic() => {
@@ -904,6 +908,12 @@ impl GroupCoordinator {
 
     /// ConsumerGroupDescribe for one group.
     pub fn consumer_describe(&self, group_id: &str, topics: &TopicsView) -> DescribedGroup {
+        if let Some(code) = self.coordinator_error(group_id) {
+            // Kafka's ConsumerGroupDescribeRequest.getErrorDescribedGroupList shape.
+            return DescribedGroup::default()
+                .with_group_id(GroupId(sb(group_id)))
+                .with_error_code(code.0);
+        }
         match self.groups.get(group_id) {
             Some(Group::Consumer(g)) => g.describe(
                 topics,

@@ -28,6 +28,7 @@ use kafka_protocol::protocol::{Decodable, StrBytes};
 use sluice_protocol::error::ErrorCode;
 
 use crate::consumer::ConsumerGroup;
+use crate::ownership::{Ownership, Partitions};
 use crate::records::{self, GroupValue, MemberValue, OffsetValue, RecordKey, RecordValue};
 
 /// One partition of an OffsetCommit: (partition, offset, leader epoch, metadata).
@@ -396,6 +397,9 @@ pub(crate) enum Group {
 #[derive(Debug)]
 pub struct GroupCoordinator {
     pub(crate) config: GroupConfig,
+    /// Which partitions this coordinator serves (see [`crate::ownership`]).
+    /// invariant: `groups`, `offsets` and `pending_txn` hold nothing of a NotOwned partition.
+    ownership: Partitions,
     pub(crate) groups: HashMap<String, Group>,
     /// group -> (topic, partition) -> committed offset.
     pub(crate) offsets: HashMap<String, BTreeMap<(String, i32), OffsetValue>>,
@@ -409,8 +413,21 @@ fn sb(s: &str) -> StrBytes {
 }
 
 impl GroupCoordinator {
+    /// A coordinator that owns every partition of `__consumer_offsets`: a single node's.
     pub fn new(config: GroupConfig) -> GroupCoordinator {
+        GroupCoordinator::with_ownership(config, Ownership::Owned)
+    }
+
+    /// A coordinator that owns no partition yet: each one it comes to lead goes through
+    /// [`GroupCoordinator::begin_loading`], a replay of its records, and
+    /// [`GroupCoordinator::finish_loading`].
+    pub fn new_unowned(config: GroupConfig) -> GroupCoordinator {
+        GroupCoordinator::with_ownership(config, Ownership::NotOwned)
+    }
+
+    fn with_ownership(config: GroupConfig, state: Ownership) -> GroupCoordinator {
         GroupCoordinator {
+            ownership: Partitions::new(config.num_partitions, state),
             config,
             groups: HashMap::new(),
             offsets: HashMap::new(),
@@ -458,9 +475,85 @@ impl GroupCoordinator {
     }
 
     // -----------------------------------------------------------------------------------------
+    // Partition ownership
+
+    /// What this coordinator is for `partition` of `__consumer_offsets`.
+    pub fn ownership(&self, partition: i32) -> Ownership {
+        self.ownership.get(partition)
+    }
+
+    /// Whether this coordinator serves the groups of `partition`.
+    pub fn owns(&self, partition: i32) -> bool {
+        self.ownership(partition) == Ownership::Owned
+    }
+
+    /// Whether some partition is still loading (Kafka's ListGroups then answers
+    /// COORDINATOR_LOAD_IN_PROGRESS).
+    pub fn is_loading(&self) -> bool {
+        self.ownership.any_loading()
+    }
+
+    /// The error a request naming `group_id` answers when its partition is not served here.
+    pub(crate) fn coordinator_error(&self, group_id: &str) -> Option<ErrorCode> {
+        self.ownership(self.partition_for(group_id)).error()
+    }
+
+    /// This node became the leader of `partition`. Whatever the coordinator held of it is
+    /// dropped first (a fresh load; requests parked on it are answered NOT_COORDINATOR into
+    /// `out`); until [`GroupCoordinator::finish_loading`] its groups answer
+    /// COORDINATOR_LOAD_IN_PROGRESS. In between, the caller replays the partition's records
+    /// with [`GroupCoordinator::replay`].
+    pub fn begin_loading(&mut self, partition: i32, out: &mut Output) {
+        self.drop_partition(partition, out);
+        if !self.ownership.set(partition, Ownership::Loading) {
+            tracing::warn!(
+                partition,
+                "cannot load a partition __consumer_offsets does not have"
+            );
+        }
+    }
+
+    /// The replay of `partition` is complete: its groups are served from now on. Changes
+    /// nothing and returns false unless the partition is Loading (it may have been unloaded
+    /// while its records were read).
+    pub fn finish_loading(&mut self, partition: i32) -> bool {
+        self.ownership(partition) == Ownership::Loading
+            && self.ownership.set(partition, Ownership::Owned)
+    }
+
+    /// This node no longer leads `partition`: every group of it is forgotten (members, static
+    /// members, KIP-848 state, committed and pending transactional offsets) and the JoinGroup
+    /// and SyncGroup requests parked on them are answered NOT_COORDINATOR into `out`, so the
+    /// clients find the new coordinator. Nothing is written: the records stay for the next
+    /// leader to load.
+    pub fn unload(&mut self, partition: i32, out: &mut Output) {
+        self.drop_partition(partition, out);
+        self.ownership.set(partition, Ownership::NotOwned);
+    }
+
+    fn drop_partition(&mut self, partition: i32, out: &mut Output) {
+        let num_partitions = self.config.num_partitions;
+        let mine = |group: &str| crate::partition_for(group, num_partitions) == partition;
+        let mut ids: Vec<String> = self.groups.keys().filter(|g| mine(g)).cloned().collect();
+        ids.sort();
+        for id in ids {
+            if let Some(Group::Classic(g)) = self.groups.remove(&id) {
+                answer_parked(&g, ErrorCode::NOT_COORDINATOR, out);
+            }
+        }
+        self.offsets.retain(|g, _| !mine(g));
+        for pending in self.pending_txn.values_mut() {
+            pending.retain(|(g, _, _), _| !mine(g));
+        }
+        self.pending_txn.retain(|_, pending| !pending.is_empty());
+    }
+
+    // -----------------------------------------------------------------------------------------
     // Loading
 
-    /// Applies one record read back from `__consumer_offsets` (in log order).
+    /// Applies one record read back from `__consumer_offsets` (in log order). Records of a
+    /// partition this coordinator does not own (neither Owned nor Loading) are skipped: nothing
+    /// could reach the state they would build.
     pub fn replay(
         &mut self,
         key: &[u8],
@@ -472,6 +565,9 @@ impl GroupCoordinator {
             Some(v) => Some(records::decode_value(&key, Bytes::copy_from_slice(v))?),
             None => None,
         };
+        if self.ownership(self.partition_for(key.group())) == Ownership::NotOwned {
+            return Ok(());
+        }
         match (key, value) {
             (
                 RecordKey::Offset {
@@ -618,6 +714,9 @@ impl GroupCoordinator {
             || req.session_timeout_ms > self.config.max_session_timeout_ms
         {
             return fail(out, ErrorCode::INVALID_SESSION_TIMEOUT);
+        }
+        if let Some(code) = self.coordinator_error(&group_id) {
+            return fail(out, code);
         }
         let protocols: Vec<(String, Bytes)> = req
             .protocols
@@ -787,15 +886,14 @@ impl GroupCoordinator {
                 Reply::Sync(SyncGroupResponse::default().with_error_code(code.0)),
             );
         };
+        if group_id.is_empty() {
+            return fail(out, ErrorCode::INVALID_GROUP_ID);
+        }
+        if let Some(code) = self.coordinator_error(&group_id) {
+            return fail(out, code);
+        }
         let Some(g) = self.classic_mut(&group_id) else {
-            return fail(
-                out,
-                if group_id.is_empty() {
-                    ErrorCode::INVALID_GROUP_ID
-                } else {
-                    ErrorCode::UNKNOWN_MEMBER_ID
-                },
-            );
+            return fail(out, ErrorCode::UNKNOWN_MEMBER_ID);
         };
         if let Some(code) = check_member(
             g,
@@ -861,6 +959,9 @@ impl GroupCoordinator {
         if group_id.is_empty() {
             return ErrorCode::INVALID_GROUP_ID;
         }
+        if let Some(code) = self.coordinator_error(group_id) {
+            return code;
+        }
         let Some(g) = self.classic_mut(group_id) else {
             return ErrorCode::UNKNOWN_MEMBER_ID;
         };
@@ -913,6 +1014,13 @@ impl GroupCoordinator {
                 .collect()
         };
         let mut response = LeaveGroupResponse::default();
+        if !group_id.is_empty() {
+            if let Some(code) = self.coordinator_error(&group_id) {
+                // A group-level error: top level, no member results, in every version.
+                out.reply(token, Reply::Leave(response.with_error_code(code.0)));
+                return;
+            }
+        }
         let Some(g) = self.classic_mut(&group_id) else {
             let code = if group_id.is_empty() {
                 ErrorCode::INVALID_GROUP_ID
@@ -1002,6 +1110,9 @@ impl GroupCoordinator {
         if group_id.is_empty() {
             return out.reply(token, all(ErrorCode::INVALID_GROUP_ID));
         }
+        if let Some(code) = self.coordinator_error(group_id) {
+            return out.reply(token, all(code));
+        }
         let partition = self.partition_for(group_id);
         let check = match self.groups.get_mut(group_id) {
             None => {
@@ -1087,6 +1198,9 @@ impl GroupCoordinator {
         if group_id.is_empty() {
             return (ErrorCode::INVALID_GROUP_ID, Vec::new());
         }
+        if let Some(code) = self.coordinator_error(group_id) {
+            return (code, Vec::new());
+        }
         if let (Some((member_id, epoch)), Some(Group::Consumer(g))) =
             (member, self.groups.get(group_id))
         {
@@ -1162,6 +1276,9 @@ impl GroupCoordinator {
         if group_id.is_empty() {
             return out.reply(token, all(ErrorCode::INVALID_GROUP_ID));
         }
+        if let Some(code) = self.coordinator_error(group_id) {
+            return out.reply(token, all(code));
+        }
         let check = match self.groups.get_mut(group_id) {
             _ if generation < 0 && member_id.is_empty() && instance_id.is_none() => None,
             None => Some(ErrorCode::ILLEGAL_GENERATION),
@@ -1202,7 +1319,10 @@ impl GroupCoordinator {
 
     /// The end of `producer_id`'s transaction for the groups whose offsets live in
     /// `__consumer_offsets` partition `partition`: on commit its pending offsets become
-    /// committed offsets; either way the pending records are deleted.
+    /// committed offsets; either way the pending records are deleted. For a partition not
+    /// Owned nothing happens and the answer is its error (NOT_COORDINATOR, or
+    /// COORDINATOR_LOAD_IN_PROGRESS: the pending offsets may not all be loaded yet), for the
+    /// marker's writer to retry; otherwise NONE.
     pub fn complete_txn(
         &mut self,
         now: i64,
@@ -1210,9 +1330,12 @@ impl GroupCoordinator {
         partition: i32,
         commit: bool,
         out: &mut Output,
-    ) {
+    ) -> ErrorCode {
+        if let Some(code) = self.ownership(partition).error() {
+            return code;
+        }
         let Some(pending) = self.pending_txn.get_mut(&producer_id) else {
-            return;
+            return ErrorCode::NONE;
         };
         let num_partitions = self.config.num_partitions;
         let mine: Vec<(String, String, i32)> = pending
@@ -1261,6 +1384,7 @@ impl GroupCoordinator {
                 None,
             );
         }
+        ErrorCode::NONE
     }
 
     /// OffsetDelete: removes committed offsets of topics the group does not subscribe to.
@@ -1271,6 +1395,15 @@ impl GroupCoordinator {
         topics: Vec<(String, Vec<i32>)>,
         out: &mut Output,
     ) {
+        let fail = |out: &mut Output, code: ErrorCode| {
+            out.reply(token, Reply::OffsetDelete(code, Vec::new()));
+        };
+        if group_id.is_empty() {
+            return fail(out, ErrorCode::INVALID_GROUP_ID);
+        }
+        if let Some(code) = self.coordinator_error(group_id) {
+            return fail(out, code);
+        }
         let partition = self.partition_for(group_id);
         let subscribed: Option<Vec<String>> = match self.groups.get(group_id) {
             None if !self.offsets.contains_key(group_id) => {
@@ -1332,6 +1465,13 @@ impl GroupCoordinator {
         let described = DescribedGroup::default()
             .with_group_id(GroupId(sb(group_id)))
             .with_authorized_operations(i32::MIN);
+        if let Some(code) = self
+            .coordinator_error(group_id)
+            .filter(|_| !group_id.is_empty())
+        {
+            // Kafka's DescribeGroupsResponse.groupError: empty state, type and protocol.
+            return described.with_error_code(code.0);
+        }
         match self.groups.get(group_id) {
             None => described
                 .with_group_state(sb("Dead"))
@@ -1374,9 +1514,15 @@ impl GroupCoordinator {
         }
     }
 
-    /// ListGroups with Kafka's filters (case-insensitive states, types "classic"/"consumer").
+    /// ListGroups with Kafka's filters (case-insensitive states, types "classic"/"consumer"):
+    /// the groups of Owned partitions. While [`GroupCoordinator::is_loading`], Kafka answers
+    /// COORDINATOR_LOAD_IN_PROGRESS.
     pub fn list_groups(&self, states: &[String], types: &[String]) -> Vec<ListedGroup> {
-        let mut ids: Vec<&String> = self.groups.keys().collect();
+        let mut ids: Vec<&String> = self
+            .groups
+            .keys()
+            .filter(|g| self.owns(self.partition_for(g)))
+            .collect();
         ids.sort();
         let mut out = Vec::new();
         for id in ids {
@@ -1418,6 +1564,9 @@ impl GroupCoordinator {
     fn delete_group(&mut self, group_id: &str, out: &mut Output) -> ErrorCode {
         if group_id.is_empty() {
             return ErrorCode::INVALID_GROUP_ID;
+        }
+        if let Some(code) = self.coordinator_error(group_id) {
+            return code;
         }
         let empty = match self.groups.get(group_id) {
             None => {
@@ -1476,6 +1625,9 @@ impl GroupCoordinator {
         let ids: Vec<String> = self.groups.keys().cloned().collect();
         for id in ids {
             let partition = self.partition_for(&id);
+            if !self.owns(partition) {
+                continue;
+            }
             match self.groups.get_mut(&id) {
                 Some(Group::Classic(g)) => tick_classic(g, now, partition, out),
                 Some(Group::Consumer(g)) => {
@@ -1492,7 +1644,12 @@ impl GroupCoordinator {
     pub fn expire_offsets(&mut self, now: i64, out: &mut Output) -> usize {
         let retention = self.config.offsets_retention_ms;
         let mut expired = 0;
-        let ids: Vec<String> = self.offsets.keys().cloned().collect();
+        let ids: Vec<String> = self
+            .offsets
+            .keys()
+            .filter(|g| self.owns(self.partition_for(g)))
+            .cloned()
+            .collect();
         for id in ids {
             let since_empty: Option<i64> = match self.groups.get(&id) {
                 Some(Group::Classic(g)) if g.state == ClassicState::Empty => {
@@ -1540,7 +1697,12 @@ impl GroupCoordinator {
             }
         }
         // Empty groups with nothing left to remember.
-        let ids: Vec<String> = self.groups.keys().cloned().collect();
+        let ids: Vec<String> = self
+            .groups
+            .keys()
+            .filter(|g| self.owns(self.partition_for(g)))
+            .cloned()
+            .collect();
         for id in ids {
             let empty = match &self.groups[&id] {
                 Group::Classic(g) => g.state == ClassicState::Empty,
@@ -1769,6 +1931,29 @@ fn remove_member(g: &mut ClassicGroup, member_id: &str, out: &mut Output) {
         }
         if g.leader.as_deref() == Some(member_id) {
             g.leader = None;
+        }
+    }
+}
+
+/// The group is leaving this coordinator: every request parked on it is answered `code`.
+fn answer_parked(g: &ClassicGroup, code: ErrorCode, out: &mut Output) {
+    for m in &g.members {
+        if let Some((t, _)) = m.join_waiter {
+            out.reply(
+                t,
+                Reply::Join(
+                    JoinGroupResponse::default()
+                        .with_error_code(code.0)
+                        .with_generation_id(-1)
+                        .with_member_id(sb(&m.id)),
+                ),
+            );
+        }
+        if let Some((t, _)) = m.sync_waiter {
+            out.reply(
+                t,
+                Reply::Sync(SyncGroupResponse::default().with_error_code(code.0)),
+            );
         }
     }
 }

@@ -5,21 +5,28 @@
 //! come out of a later call, when the rebalance completes). The caller appends the records
 //! first and sends the replies only once they are durable. Replaying the records of
 //! `__consumer_offsets` ([`GroupCoordinator::replay`]) rebuilds the state, which is how a
-//! restart (or, later, a new coordinator for a partition) picks up.
+//! restart picks up, and how a broker that becomes the leader of a partition takes over its
+//! groups ([`GroupCoordinator::begin_loading`], replay, [`GroupCoordinator::finish_loading`];
+//! [`GroupCoordinator::unload`] when it stops leading it).
 //!
 //! # Layout
 //! - `coordinator`: groups of the classic protocol (JoinGroup/SyncGroup/Heartbeat/LeaveGroup),
 //!   committed offsets, describe/list/delete, offset retention.
 //! - `consumer`: groups of the KIP-848 consumer protocol (ConsumerGroupHeartbeat) and their
 //!   server-side assignors.
+//! - `ownership`: which `__consumer_offsets` partitions this coordinator serves (Owned,
+//!   Loading, NotOwned); requests for groups of the others answer NOT_COORDINATOR or
+//!   COORDINATOR_LOAD_IN_PROGRESS.
 //! - `records`: the `__consumer_offsets` key and value formats.
 
 pub mod consumer;
 pub mod coordinator;
+pub mod ownership;
 pub mod records;
 
 pub use consumer::TopicsView;
 pub use coordinator::{Client, GroupConfig, GroupCoordinator, Output, Reply, Token, Write};
+pub use ownership::Ownership;
 
 /// The `__consumer_offsets` partition that holds `group`'s records: Kafka's
 /// `abs(group.hashCode()) % partitions`, with Java's `String.hashCode` over UTF-16 code units,

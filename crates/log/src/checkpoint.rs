@@ -64,10 +64,17 @@ pub(crate) fn read_offset_file(dir: &Path, name: &str) -> Result<Option<i64>, Lo
 
 /// Durably replaces the offset checkpoint file `name` in `dir`.
 pub(crate) fn write_offset_file(dir: &Path, name: &str, offset: i64) -> Result<(), LogError> {
+    write_atomically(dir, name, format!("{VERSION}\n{offset}\n").as_bytes())
+}
+
+/// Durably replaces the file `name` in `dir` with `contents`: written to `<name>.tmp`, fsynced,
+/// renamed over the old file, and the directory fsynced, so a crash leaves either the old or
+/// the new contents.
+pub(crate) fn write_atomically(dir: &Path, name: &str, contents: &[u8]) -> Result<(), LogError> {
     let path = dir.join(name);
     let tmp = dir.join(format!("{name}{TMP_SUFFIX}"));
     let mut file = File::create(&tmp).map_err(LogError::io(&tmp))?;
-    file.write_all(format!("{VERSION}\n{offset}\n").as_bytes())
+    file.write_all(contents)
         .and_then(|_| file.sync_all())
         .map_err(LogError::io(&tmp))?;
     fs::rename(&tmp, &path).map_err(LogError::io(&path))?;

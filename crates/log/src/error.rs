@@ -69,6 +69,24 @@ pub enum LogError {
         coordinator_epoch: i32,
         current_coordinator_epoch: i32,
     },
+    /// A follower append whose first batch starts below the log end offset (Kafka's
+    /// `UnexpectedAppendOffsetException`): the follower's log and the fetched data overlap.
+    /// `first_offset`..=`last_offset` is the first batch's offset range.
+    #[error("follower append starts at offset {first_offset} (first batch ends at {last_offset}), below the log end offset {log_end_offset}")]
+    UnexpectedAppendOffset {
+        log_end_offset: i64,
+        first_offset: i64,
+        last_offset: i64,
+    },
+    /// A follower append whose batches' offsets do not increase (Kafka's
+    /// `OffsetsOutOfOrderException`): the batch at byte `position` starts at `base_offset`, not
+    /// above the previous batch's last offset.
+    #[error("follower append: batch at byte {position} starts at offset {base_offset}, not after the previous batch's last offset {previous_last_offset}")]
+    OffsetsOutOfOrder {
+        position: usize,
+        base_offset: i64,
+        previous_last_offset: i64,
+    },
 }
 
 impl LogError {
@@ -91,6 +109,11 @@ impl LogError {
             LogError::InvalidTxnState { .. } => ErrorCode::INVALID_TXN_STATE,
             LogError::TransactionCoordinatorFenced { .. } => {
                 ErrorCode::TRANSACTION_COORDINATOR_FENCED
+            }
+            // Kafka's exceptions for these are not API errors: a follower never answers with
+            // them, and anything else sees an unknown server error.
+            LogError::UnexpectedAppendOffset { .. } | LogError::OffsetsOutOfOrder { .. } => {
+                ErrorCode::UNKNOWN_SERVER_ERROR
             }
         }
     }

@@ -4,14 +4,17 @@
 //! fsyncs ([`Log::flush`]) from a blocking thread.
 //!
 //! # Layout
-//! - `log`: [`Log`], one partition: offset assignment, rolling, reads, flush (group commit),
-//!   timestamp lookups, DeleteRecords, retention passes, truncation, open/close.
+//! - `log`: [`Log`], one partition: offset assignment, follower appends, rolling, reads, flush
+//!   (group commit), timestamp lookups, DeleteRecords, retention passes, truncation,
+//!   open/close.
 //! - `segment`: one segment (`.log` file + indexes), positional reads, vectored appends.
 //! - `offset_index`, `time_index`: the `.index` and `.timeindex` files (layouts in their docs).
 //! - `recovery`: rebuilding a segment's indexes and state, truncating a torn tail.
 //! - `producer_state`: idempotent/transactional producer state per partition, the rules an
 //!   append passes ([`AppendOrigin`]), snapshot files ([`ProducerInfo`] for DescribeProducers).
 //! - `txn_index`: the `.txnindex` file of aborted transactions per segment.
+//! - `leader_epoch_cache`: the `leader-epoch-checkpoint` file, leader epoch -> first offset
+//!   (KIP-101/KIP-279), behind [`Log::end_offset_for_epoch`].
 //! - `marker`: transaction marker control batches (COMMIT/ABORT).
 //! - `retention`: which segments `retention.ms` / `retention.bytes` delete.
 //! - `cleaner`: log compaction ([`Log::clean`], [`CleanResult`]) and its crash-safe swap.
@@ -34,6 +37,7 @@
 //!                                 each roll and at close)
 //! 00000000000000001234.log ...    later segments; the last one is the active segment
 //! log-start-offset.checkpoint     "0\n<log start offset>\n"
+//! leader-epoch-checkpoint         "0\n<count>\n<epoch> <start offset>\n..." (Kafka's layout)
 //! .clean-shutdown                 present only while the log is cleanly closed
 //! cleaner-offset.checkpoint       "0\n<first dirty offset>\n" (compacted topics)
 //! *.cleaned, *.swap               a cleaner rewrite in progress (finished or dropped on open)
@@ -49,6 +53,12 @@
 //!   exceed `segment.bytes`, the segment's first batch is older than `segment.ms` (by record
 //!   timestamps, or by clock when batches carry none), an index is full (`segment.index.bytes`),
 //!   or a relative offset would overflow i32.
+//! - Follower append ([`Log::append_as_follower`]): the leader's batches are checked (framing,
+//!   magic, CRC-32C) and written unchanged, offsets and partitionLeaderEpoch included; the first
+//!   must not start below the log end offset and offsets must increase (gaps are fine: the
+//!   leader's log may be compacted). Producer state follows without the leader's checks.
+//! - Leader epochs: a batch whose partitionLeaderEpoch differs from the cache's latest adds
+//!   (epoch, base offset) to `leader-epoch-checkpoint`; truncation and log start moves cut it.
 //! - Read: whole batches as stored, from the batch holding the requested offset, from one
 //!   segment per call, never a batch starting at or after `max_offset` (the high watermark), at
 //!   most `max_bytes` except that the first batch is always whole when `min_one_batch` (KIP-74).
@@ -65,6 +75,7 @@ mod cleaner;
 mod clock;
 mod config;
 mod error;
+mod leader_epoch_cache;
 mod log;
 mod marker;
 mod offset_index;

@@ -12,6 +12,8 @@
 //! segment in (see `Log::clean`).
 //! `producer_state` is changed only under `append_lock`, and held only briefly (never across
 //! file I/O) so that fetches asking for the last stable offset do not wait for appends.
+//! `epoch_cache` is changed only under `append_lock` and is taken alone, briefly (its file is
+//! written outside it).
 //! Lock order: clean_lock, then append_lock, then flush_lock, then producer_state, then
 //! segments, then a segment's state.
 //!
@@ -22,12 +24,22 @@
 //! at or below the log end offset and replays the batches after it, rebuilding the `.txnindex`
 //! entries of the segments it replays. Snapshots go with the segments that hold their offset
 //! (retention, DeleteRecords) and above the new end on truncation.
+//!
+//! Leader epochs (see `leader_epoch_cache`): every append records its batches' leader epoch in
+//! the cache before its data is written (so `leader-epoch-checkpoint` never lacks the epoch of
+//! data in the log); truncation, DeleteRecords and retention cut the cache as they cut the log,
+//! and open drops the entries a crash left above the recovered log end. A log without the file
+//! (written before it existed) gets its cache rebuilt from the batch headers on open.
+//!
+//! Follower appends ([`Log::append_as_follower`]) take the leader's batches as they are:
+//! offsets, leader epochs and timestamps stay, producer state and the `.txnindex` follow them
+//! without the leader's checks, and the active segment rolls as for leader appends.
 
 use std::collections::BTreeMap;
 use std::fs;
 use std::io::{ErrorKind, IoSlice};
 use std::path::{Path, PathBuf};
-use std::sync::atomic::{AtomicBool, AtomicI64, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicI32, AtomicI64, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard, RwLock};
 
 use bytes::Bytes;
@@ -41,6 +53,7 @@ use crate::cleaner::{self, CleanResult, OffsetMap};
 use crate::clock::Clock;
 use crate::config::LogConfig;
 use crate::error::LogError;
+use crate::leader_epoch_cache::LeaderEpochCache;
 use crate::marker;
 use crate::producer_state::{
     self, AppendOrigin, AppendPlan, BatchInput, Check, Marker, Planned, ProducerInfo,
@@ -77,6 +90,10 @@ pub struct AppendInfo {
     pub duplicate: bool,
 }
 
+/// `Log::latest_epoch_hint` while `leader-epoch-checkpoint` may differ from the cache in memory
+/// (a write failed): the next append with a leader epoch writes the file again.
+const EPOCH_FILE_STALE: i32 = i32::MIN;
+
 /// Whole batches read from one segment, as stored.
 #[derive(Debug, Clone, PartialEq, Eq, Default)]
 pub struct ReadResult {
@@ -108,6 +125,14 @@ pub struct Log {
     /// Idempotent and transactional producers. invariant: reflects every batch below
     /// `log_end_offset` (changed only under `append_lock`).
     producer_state: Mutex<ProducerStateManager>,
+    /// Leader epoch -> first offset. invariant: describes the batches below `log_end_offset`;
+    /// only the latest entry may start at the log end offset (an append whose data is not
+    /// published yet, or a log start offset moved up to the end). Changed only under
+    /// `append_lock`.
+    epoch_cache: Mutex<LeaderEpochCache>,
+    /// The latest epoch in `epoch_cache` (-1 if none), or `EPOCH_FILE_STALE`: lets an append in
+    /// the current epoch skip the cache without a lock. Written under `append_lock`.
+    latest_epoch_hint: AtomicI32,
 }
 
 impl std::fmt::Debug for Log {
@@ -189,9 +214,12 @@ impl Log {
             closed: AtomicBool::new(false),
             clean_lock: Mutex::new(()),
             producer_state: Mutex::new(ProducerStateManager::default()),
+            epoch_cache: Mutex::new(LeaderEpochCache::default()),
+            latest_epoch_hint: AtomicI32::new(-1),
         };
         log.finish_open(checkpointed_start, clean, now)?;
         log.load_producer_state()?;
+        log.load_epoch_cache()?;
         Ok(log)
     }
 
@@ -359,12 +387,16 @@ impl Log {
 
     /// [`Log::append`] for a given origin: batches with a producer id go through the checks of
     /// `producer_state` for that origin; control batches are refused from clients.
+    /// [`AppendOrigin::Replication`] is [`Log::append_as_follower`] (`leader_epoch` unused).
     pub fn append_with_origin(
         &self,
         records: &Bytes,
         leader_epoch: i32,
         origin: AppendOrigin,
     ) -> Result<AppendInfo, LogError> {
+        if origin == AppendOrigin::Replication {
+            return self.append_as_follower(records);
+        }
         let _guard = lock(&self.append_lock);
         if self.closed.load(Ordering::SeqCst) {
             return Err(LogError::Closed);
@@ -410,7 +442,8 @@ impl Log {
 
         // Producer checks come first: a refused or duplicate batch writes (and rolls) nothing.
         let plan = if with_producer {
-            let inputs = producer_inputs(records, &headers, first_offset, log_append_time, now)?;
+            let inputs =
+                producer_inputs(records, &headers, Some(first_offset), log_append_time, now)?;
             let planned = lock(&self.producer_state).plan(&inputs, Check::from(origin))?;
             match planned {
                 Planned::Append(plan) => Some(plan),
@@ -445,16 +478,13 @@ impl Log {
         let (active, rolled) = self.maybe_roll(
             &config,
             total_bytes as u64,
+            first_offset,
             last_offset,
             max_timestamp_in,
             now,
         )?;
-        if active.size() + total_bytes as u64 > u64::from(u32::MAX) {
-            return Err(LogError::TooLargeForSegment {
-                bytes: total_bytes,
-                segment_bytes: config.segment_bytes,
-            });
-        }
+        ensure_fits(&active, total_bytes, &config)?;
+        self.assign_epochs(std::iter::once((leader_epoch, first_offset)))?;
 
         // Patched copies of the 61-byte headers (or, under LogAppendTime, of whole batches: the
         // CRC changes). The record bytes are written straight from `records`.
@@ -519,8 +549,6 @@ impl Log {
         }
         self.log_end_offset.store(next, Ordering::SeqCst);
 
-        let unflushed = u64::try_from(next - self.flushed_offset()).unwrap_or(0);
-        let since_flush = now.saturating_sub(self.last_flush_ms.load(Ordering::SeqCst));
         Ok(AppendInfo {
             first_offset,
             last_offset,
@@ -529,11 +557,247 @@ impl Log {
             log_append_time: if log_append_time { now } else { -1 },
             log_start_offset: self.log_start_offset(),
             bytes: total_bytes,
-            flush_due: rolled
-                || unflushed >= config.flush_messages
-                || since_flush >= config.flush_ms,
+            flush_due: self.flush_due(&config, rolled, next, now),
             duplicate: false,
         })
+    }
+
+    /// Appends batches fetched from the leader, as a follower does (Kafka's `appendAsFollower`,
+    /// origin [`AppendOrigin::Replication`]). `records` holds whole v2 batches; each is checked
+    /// (framing, magic, offset delta, CRC-32C) and written byte for byte: offsets, leader epoch
+    /// and timestamps stay as the leader wrote them.
+    ///
+    /// The first batch must not start below the log end offset
+    /// ([`LogError::UnexpectedAppendOffset`]) and every batch must start after the previous
+    /// one's last offset ([`LogError::OffsetsOutOfOrder`]). Gaps are accepted, as in Kafka: the
+    /// leader's cleaner removes batches from compacted logs. Nothing is written when a check
+    /// fails.
+    ///
+    /// Producer state and the `.txnindex` follow the batches (transaction markers included)
+    /// exactly as on the leader, without the leader's sequence and epoch checks, so this log
+    /// can take over as leader. The leader epoch cache takes each batch's epoch. Segments roll
+    /// and `flush_due` is set as for leader appends.
+    pub fn append_as_follower(&self, records: &Bytes) -> Result<AppendInfo, LogError> {
+        let _guard = lock(&self.append_lock);
+        if self.closed.load(Ordering::SeqCst) {
+            return Err(LogError::Closed);
+        }
+        let config = self.config();
+        let now = self.clock.now_ms();
+        let log_end_offset = self.log_end_offset();
+
+        let mut headers: Vec<(usize, BatchHeader)> = Vec::new();
+        let mut metas: Vec<BatchMeta> = Vec::new();
+        let mut with_producer = false;
+        let mut max_timestamp = -1i64;
+        let mut offset_of_max_timestamp = -1i64;
+        for item in batch::batches(records) {
+            let (position, header) = item?;
+            let len = header.total_len();
+            check_replicated_batch(&records[position..position + len], position, &header)?;
+            match headers.last() {
+                None if header.base_offset < log_end_offset => {
+                    return Err(LogError::UnexpectedAppendOffset {
+                        log_end_offset,
+                        first_offset: header.base_offset,
+                        last_offset: header.last_offset(),
+                    });
+                }
+                Some((_, previous)) if header.base_offset <= previous.last_offset() => {
+                    return Err(LogError::OffsetsOutOfOrder {
+                        position,
+                        base_offset: header.base_offset,
+                        previous_last_offset: previous.last_offset(),
+                    });
+                }
+                _ => {}
+            }
+            if header.max_timestamp > max_timestamp {
+                max_timestamp = header.max_timestamp;
+                offset_of_max_timestamp = header.last_offset();
+            }
+            metas.push(BatchMeta {
+                last_offset: header.last_offset(),
+                max_timestamp: header.max_timestamp,
+                size: len as u64,
+            });
+            with_producer |= header.producer_id >= 0;
+            headers.push((position, header));
+        }
+        let (Some((_, first)), Some((_, last))) = (headers.first(), headers.last()) else {
+            return Err(BatchError::Empty.into());
+        };
+        let (first_offset, last_offset) = (first.base_offset, last.last_offset());
+        let total_bytes = records.len();
+
+        let plan = if with_producer {
+            let inputs = producer_inputs(records, &headers, None, false, now)?;
+            let planned =
+                lock(&self.producer_state).plan(&inputs, Check::from(AppendOrigin::Replication))?;
+            match planned {
+                Planned::Append(plan) => Some(plan),
+                Planned::Duplicate(_) => {
+                    unreachable!("invariant: only client appends are checked for duplicates")
+                }
+            }
+        } else {
+            None
+        };
+
+        let (active, rolled) = self.maybe_roll(
+            &config,
+            total_bytes as u64,
+            first_offset,
+            last_offset,
+            max_timestamp,
+            now,
+        )?;
+        ensure_fits(&active, total_bytes, &config)?;
+        self.assign_epochs(
+            headers
+                .iter()
+                .map(|(_, h)| (h.partition_leader_epoch, h.base_offset)),
+        )?;
+        // `batches` walked the buffer to its end: it is the batches, back to back.
+        let mut slices = [IoSlice::new(records)];
+        active.append(&mut slices, &metas, config.index_interval_bytes)?;
+        if let Some(plan) = plan {
+            self.commit_producer_plan(&active, plan)?;
+        }
+        let next = last_offset + 1;
+        self.log_end_offset.store(next, Ordering::SeqCst);
+
+        Ok(AppendInfo {
+            first_offset,
+            last_offset,
+            max_timestamp,
+            offset_of_max_timestamp,
+            log_append_time: -1,
+            log_start_offset: self.log_start_offset(),
+            bytes: total_bytes,
+            flush_due: self.flush_due(&config, rolled, next, now),
+            duplicate: false,
+        })
+    }
+
+    /// Whether an append that ended at `log_end_offset` should be followed by a flush:
+    /// `flush.messages` offsets or `flush.ms` since the last flush, or a roll.
+    fn flush_due(&self, config: &LogConfig, rolled: bool, log_end_offset: i64, now: i64) -> bool {
+        let unflushed = u64::try_from(log_end_offset - self.flushed_offset()).unwrap_or(0);
+        let since_flush = now.saturating_sub(self.last_flush_ms.load(Ordering::SeqCst));
+        rolled || unflushed >= config.flush_messages || since_flush >= config.flush_ms
+    }
+
+    /// Records in the leader epoch cache the `(leader epoch, base offset)` of an append's
+    /// batches, in order, before their data is written, and persists the cache if that changed
+    /// it. A batch in the latest epoch costs one atomic load. On error the cache is unchanged.
+    fn assign_epochs(&self, batches: impl Iterator<Item = (i32, i64)>) -> Result<(), LogError> {
+        let mut latest = self.latest_epoch_hint.load(Ordering::Acquire);
+        let mut updated: Option<LeaderEpochCache> = None;
+        for (epoch, base_offset) in batches {
+            if epoch < 0 || epoch == latest {
+                continue;
+            }
+            let cache = updated.get_or_insert_with(|| lock(&self.epoch_cache).clone());
+            cache.assign(epoch, base_offset);
+            latest = cache.latest_epoch().unwrap_or(-1);
+        }
+        let Some(updated) = updated else {
+            return Ok(());
+        };
+        updated.write(&self.dir)?;
+        *lock(&self.epoch_cache) = updated;
+        self.latest_epoch_hint.store(latest, Ordering::Release);
+        Ok(())
+    }
+
+    /// Cuts the leader epoch cache as the log was cut (`change` returns whether it changed
+    /// anything) and persists it. Memory first: the cache must never describe removed data. If
+    /// the write fails, the next append with a leader epoch writes the file.
+    fn cut_epoch_cache(
+        &self,
+        change: impl FnOnce(&mut LeaderEpochCache) -> bool,
+    ) -> Result<(), LogError> {
+        let (updated, latest) = {
+            let mut cache = lock(&self.epoch_cache);
+            if !change(&mut cache) {
+                return Ok(());
+            }
+            self.latest_epoch_hint
+                .store(EPOCH_FILE_STALE, Ordering::Release);
+            (cache.clone(), cache.latest_epoch().unwrap_or(-1))
+        };
+        updated.write(&self.dir)?;
+        self.latest_epoch_hint.store(latest, Ordering::Release);
+        Ok(())
+    }
+
+    /// Loads `leader-epoch-checkpoint` on open and cuts it to the recovered log (Kafka's order:
+    /// the end first, then the start). Without a readable file the cache is rebuilt from the
+    /// batch headers.
+    fn load_epoch_cache(&self) -> Result<(), LogError> {
+        let (mut cache, mut changed) = match LeaderEpochCache::read(&self.dir) {
+            Ok(Some(cache)) => (cache, false),
+            Ok(None) => (self.epoch_cache_from_log()?, true),
+            Err(e @ LogError::Io { .. }) => return Err(e),
+            Err(e) => {
+                tracing::warn!(dir = %self.dir.display(), "rebuilding the leader epoch cache: {e}");
+                (self.epoch_cache_from_log()?, true)
+            }
+        };
+        changed |= cache.truncate_from_end(self.log_end_offset());
+        changed |= cache.truncate_from_start(self.log_start_offset());
+        if changed {
+            cache.write(&self.dir)?;
+        }
+        self.latest_epoch_hint
+            .store(cache.latest_epoch().unwrap_or(-1), Ordering::Release);
+        *lock(&self.epoch_cache) = cache;
+        Ok(())
+    }
+
+    /// The leader epoch cache the batches in the log describe (their headers only).
+    fn epoch_cache_from_log(&self) -> Result<LeaderEpochCache, LogError> {
+        let mut cache = LeaderEpochCache::default();
+        let mut batches = 0usize;
+        for segment in self.segments_snapshot() {
+            segment.scan_from(0, segment.size(), |h| {
+                cache.assign(h.partition_leader_epoch, h.base_offset);
+                batches += 1;
+                false
+            })?;
+        }
+        if batches > 0 {
+            tracing::info!(dir = %self.dir.display(),
+                "rebuilt the leader epoch cache from {batches} batch headers: {} epochs",
+                cache.entries().len());
+        }
+        Ok(cache)
+    }
+
+    /// The latest leader epoch that wrote to this log, if any batch carries one.
+    pub fn latest_epoch(&self) -> Option<i32> {
+        lock(&self.epoch_cache).latest_epoch()
+    }
+
+    /// Kafka's OffsetsForLeaderEpoch answer for `epoch`: the largest cached epoch `<= epoch` and
+    /// that epoch's end offset (the start offset of the next cached epoch, or the log end
+    /// offset for the latest). As in Kafka, an `epoch` below every cached one gets `epoch` and
+    /// the first cached epoch's start offset (older data is gone from the log), and an `epoch`
+    /// above every cached one gets the latest epoch and the log end offset. `None` (Kafka's
+    /// UNDEFINED_EPOCH_OFFSET) when no batch carries an epoch or `epoch` is negative.
+    pub fn end_offset_for_epoch(&self, epoch: i32) -> Option<(i32, i64)> {
+        let cache = lock(&self.epoch_cache);
+        cache.end_offset_for(epoch, self.log_end_offset())
+    }
+
+    /// `(leader epoch, start offset)` of every epoch in the cache, oldest first.
+    pub fn epoch_entries(&self) -> Vec<(i32, i64)> {
+        lock(&self.epoch_cache)
+            .entries()
+            .iter()
+            .map(|e| (e.epoch, e.start_offset))
+            .collect()
     }
 
     /// Records the aborted transactions of an append in `segment`'s `.txnindex`, then applies
@@ -581,11 +845,13 @@ impl Log {
     }
 
     /// Rolls a new active segment when Kafka would; returns the segment to append to and
-    /// whether a roll happened.
+    /// whether a roll happened. A new segment starts at `first_offset`, the append's first
+    /// offset (the log end offset, or above it for a follower append after a compacted gap).
     fn maybe_roll(
         &self,
         config: &LogConfig,
         append_bytes: u64,
+        first_offset: i64,
         last_offset: i64,
         max_timestamp_in: i64,
         now: i64,
@@ -620,7 +886,7 @@ impl Log {
         let Some(reason) = reason else {
             return Ok((active, false));
         };
-        let base = self.log_end_offset();
+        let base = first_offset;
         tracing::debug!(dir = %self.dir.display(), "rolling segment at offset {base} ({reason})");
         active.seal()?;
         self.write_producer_snapshot(base)?;
@@ -813,6 +1079,7 @@ impl Log {
         }
         checkpoint::write_log_start_offset(&self.dir, offset)?;
         self.log_start_offset.store(offset, Ordering::SeqCst);
+        self.cut_epoch_cache(|c| c.truncate_from_start(offset))?;
         let now = self.clock.now_ms();
         let segments = self.segments_snapshot();
         for pair in segments.windows(2) {
@@ -890,6 +1157,7 @@ impl Log {
         if new_start != result.log_start_offset {
             checkpoint::write_log_start_offset(&self.dir, new_start)?;
             self.log_start_offset.store(new_start, Ordering::SeqCst);
+            self.cut_epoch_cache(|c| c.truncate_from_start(new_start))?;
         }
         for segment in &segments[..count] {
             result.deleted_bytes += segment.size();
@@ -938,6 +1206,8 @@ impl Log {
             checkpoint::write_log_start_offset(&self.dir, offset)?;
             self.log_start_offset.store(offset, Ordering::SeqCst);
             self.log_end_offset.store(offset, Ordering::SeqCst);
+            // No batch is left to have an epoch (Kafka's `truncateFullyAndStartAt`).
+            self.cut_epoch_cache(LeaderEpochCache::clear)?;
         } else {
             for segment in self.segments_snapshot() {
                 if segment.base_offset() > offset && self.segment_count() > 1 {
@@ -956,6 +1226,7 @@ impl Log {
                 checkpoint::write_log_start_offset(&self.dir, end)?;
                 self.log_start_offset.store(end, Ordering::SeqCst);
             }
+            self.cut_epoch_cache(|c| c.truncate_from_end(end))?;
         }
         self.flushed_offset
             .fetch_min(self.log_end_offset(), Ordering::SeqCst);
@@ -1295,20 +1566,72 @@ fn check_client_batch(position: usize, header: &BatchHeader) -> Result<(), LogEr
     Ok(())
 }
 
-/// What producer state needs of each batch with a producer id in an append whose first batch
-/// gets `first_offset`. Control batches that are not transaction markers are left out.
+/// What a follower checks of a fetched batch before writing it unchanged (Kafka's
+/// `analyzeAndValidateRecords` without offset assignment): magic 2, offsets that make sense and
+/// the CRC-32C. The leader validated the records; this makes sure they arrived intact. Unlike
+/// `validate_batches`, the record count is not compared with the offset range: a batch the
+/// leader's cleaner rewrote keeps its survivors' offsets, with holes.
+fn check_replicated_batch(
+    bytes: &[u8],
+    position: usize,
+    header: &BatchHeader,
+) -> Result<(), LogError> {
+    if header.magic != MAGIC_V2 {
+        return Err(BatchError::UnsupportedMagic {
+            position,
+            magic: header.magic,
+        }
+        .into());
+    }
+    if header.base_offset < 0 || header.last_offset_delta < 0 {
+        return Err(BatchError::InvalidRecord {
+            position,
+            reason: "negative base offset or last offset delta",
+        }
+        .into());
+    }
+    let computed = batch::crc_of(bytes);
+    if computed != header.crc {
+        return Err(BatchError::CrcMismatch {
+            position,
+            stored: header.crc,
+            computed,
+        }
+        .into());
+    }
+    Ok(())
+}
+
+/// Refuses an append that would take the active segment past the index formats' 32-bit file
+/// positions.
+fn ensure_fits(active: &Segment, total_bytes: usize, config: &LogConfig) -> Result<(), LogError> {
+    if active.size() + total_bytes as u64 > u64::from(u32::MAX) {
+        return Err(LogError::TooLargeForSegment {
+            bytes: total_bytes,
+            segment_bytes: config.segment_bytes,
+        });
+    }
+    Ok(())
+}
+
+/// What producer state needs of each batch with a producer id in an append. With
+/// `first_offset`, the batches get consecutive offsets from it (a leader append); without, they
+/// keep their own base offsets (a follower append). Control batches that are not transaction
+/// markers are left out.
 fn producer_inputs(
     records: &Bytes,
     headers: &[(usize, BatchHeader)],
-    first_offset: i64,
+    first_offset: Option<i64>,
     log_append_time: bool,
     now: i64,
 ) -> Result<Vec<BatchInput>, LogError> {
     let mut inputs = Vec::with_capacity(headers.len());
     let mut next = first_offset;
     for &(position, ref header) in headers {
-        let base_offset = next;
-        next += i64::from(header.last_offset_delta) + 1;
+        let base_offset = next.unwrap_or(header.base_offset);
+        if let Some(n) = next.as_mut() {
+            *n = base_offset + i64::from(header.last_offset_delta) + 1;
+        }
         if header.producer_id < 0 {
             continue;
         }

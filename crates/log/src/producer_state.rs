@@ -25,8 +25,8 @@
 //! from the coordinator) must not carry a lower producer epoch (INVALID_PRODUCER_EPOCH) or a
 //! lower coordinator epoch (TRANSACTION_COORDINATOR_FENCED); it closes the open transaction,
 //! and an ABORT of a transaction that had data yields an entry for the segment's `.txnindex`.
-//! Replaying the log on open (Replay) applies batches without any check, as they were accepted
-//! when first written.
+//! Replaying the log on open (Replay) and follower appends (origin Replication) apply batches
+//! without any check, as they were accepted when the leader first wrote them.
 //!
 //! # Snapshot file `<offset, 20 digits>.snapshot` (big-endian)
 //! The state after every batch below `offset`. Written at each segment roll (for the new
@@ -81,6 +81,11 @@ pub enum AppendOrigin {
     /// commits, group and transaction state): producer epochs are checked, sequences are not;
     /// control batches are allowed.
     Coordinator,
+    /// A follower appending what it fetched from the leader (Kafka's `REPLICATION`): offsets
+    /// and leader epochs are kept as the leader wrote them, and producer state is updated
+    /// without any check (the leader checked), so that the follower can take over as leader.
+    /// See [`crate::Log::append_as_follower`].
+    Replication,
 }
 
 /// What a producer looks like to DescribeProducers.
@@ -111,6 +116,9 @@ impl From<AppendOrigin> for Check {
         match origin {
             AppendOrigin::Client => Check::Client,
             AppendOrigin::Coordinator => Check::Coordinator,
+            // Kafka checks nothing on REPLICATION either (epoch and coordinator-epoch
+            // regressions are only logged there): the same rules as replaying the log.
+            AppendOrigin::Replication => Check::Replay,
         }
     }
 }

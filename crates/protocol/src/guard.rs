@@ -519,6 +519,13 @@ const SCHEMAS: &[Schema] = &[
     Schema::new(21, "DeleteRecordsRequest", 0..=2, 2, DELETE_RECORDS),
     Schema::new(22, "InitProducerIdRequest", 0..=5, 2, INIT_PRODUCER_ID),
     Schema::new(
+        23,
+        "OffsetForLeaderEpochRequest",
+        2..=4,
+        4,
+        OFFSET_FOR_LEADER_EPOCH,
+    ),
+    Schema::new(
         24,
         "AddPartitionsToTxnRequest",
         0..=5,
@@ -531,9 +538,11 @@ const SCHEMAS: &[Schema] = &[
     Schema::new(28, "TxnOffsetCommitRequest", 0..=5, 3, TXN_OFFSET_COMMIT),
     Schema::new(32, "DescribeConfigsRequest", 1..=4, 4, DESCRIBE_CONFIGS),
     Schema::new(33, "AlterConfigsRequest", 0..=2, 2, ALTER_CONFIGS),
+    Schema::new(35, "DescribeLogDirsRequest", 1..=4, 2, DESCRIBE_LOG_DIRS),
     Schema::new(36, "SaslAuthenticateRequest", 0..=2, 2, SASL_AUTHENTICATE),
     Schema::new(37, "CreatePartitionsRequest", 0..=3, 2, CREATE_PARTITIONS),
     Schema::new(42, "DeleteGroupsRequest", 0..=2, 2, DELETE_GROUPS),
+    Schema::new(43, "ElectLeadersRequest", 0..=2, 2, ELECT_LEADERS),
     Schema::new(
         44,
         "IncrementalAlterConfigsRequest",
@@ -829,6 +838,21 @@ const INIT_PRODUCER_ID: &[Field] = &[
     Field::new("producer_epoch", INT16, 3, LAST),
 ];
 
+// OffsetForLeaderEpoch (23)
+const OFFSET_FOR_LEADER_EPOCH: &[Field] = &[
+    Field::new("replica_id", INT32, 3, LAST),
+    Field::all("topics", Ty::Array(&OFFSET_FOR_LEADER_TOPIC)),
+];
+const OFFSET_FOR_LEADER_TOPIC: Ty = Ty::Struct(&[
+    Field::all("topic", STRING),
+    Field::all("partitions", Ty::Array(&OFFSET_FOR_LEADER_PARTITION)),
+]);
+const OFFSET_FOR_LEADER_PARTITION: Ty = Ty::Struct(&[
+    Field::all("partition", INT32),
+    Field::new("current_leader_epoch", INT32, 2, LAST),
+    Field::all("leader_epoch", INT32),
+]);
+
 // AddPartitionsToTxn (24)
 const ADD_PARTITIONS_TO_TXN: &[Field] = &[
     Field::new(
@@ -969,8 +993,29 @@ const CREATE_PARTITIONS_TOPIC: Ty = Ty::Struct(&[
 ]);
 const CREATE_PARTITIONS_ASSIGNMENT: Ty = Ty::Struct(&[Field::all("broker_ids", ARRAY_INT32)]);
 
+// DescribeLogDirs (35)
+const DESCRIBE_LOG_DIRS: &[Field] = &[Field::all("topics", Ty::Array(&DESCRIBABLE_LOG_DIR_TOPIC))];
+const DESCRIBABLE_LOG_DIR_TOPIC: Ty = Ty::Struct(&[
+    Field::all("topic", STRING),
+    Field::all("partitions", ARRAY_INT32),
+]);
+
 // DeleteGroups (42)
 const DELETE_GROUPS: &[Field] = &[Field::all("groups_names", ARRAY_STRING)];
+
+// ElectLeaders (43)
+const ELECT_LEADERS: &[Field] = &[
+    Field::new("election_type", INT8, 1, LAST),
+    Field::all(
+        "topic_partitions",
+        Ty::Array(&ELECT_LEADERS_TOPIC_PARTITIONS),
+    ),
+    Field::all("timeout_ms", INT32),
+];
+const ELECT_LEADERS_TOPIC_PARTITIONS: Ty = Ty::Struct(&[
+    Field::all("topic", STRING),
+    Field::all("partitions", ARRAY_INT32),
+]);
 
 // IncrementalAlterConfigs (44)
 const INCREMENTAL_ALTER_CONFIGS: &[Field] = &[
@@ -1071,6 +1116,7 @@ pub mod samples {
             20 => delete_topics(v).encode(&mut buf, v),
             21 => delete_records(v).encode(&mut buf, v),
             22 => init_producer_id(v).encode(&mut buf, v),
+            23 => offset_for_leader_epoch(v).encode(&mut buf, v),
             24 => add_partitions_to_txn(v).encode(&mut buf, v),
             25 => add_offsets_to_txn(v).encode(&mut buf, v),
             26 => end_txn(v).encode(&mut buf, v),
@@ -1081,9 +1127,11 @@ pub mod samples {
             66 => list_transactions(v).encode(&mut buf, v),
             32 => describe_configs(v).encode(&mut buf, v),
             33 => alter_configs(v).encode(&mut buf, v),
+            35 => describe_log_dirs(v).encode(&mut buf, v),
             36 => sasl_authenticate(v).encode(&mut buf, v),
             37 => create_partitions(v).encode(&mut buf, v),
             42 => delete_groups(v).encode(&mut buf, v),
+            43 => elect_leaders(v).encode(&mut buf, v),
             44 => incremental_alter_configs(v).encode(&mut buf, v),
             47 => offset_delete(v).encode(&mut buf, v),
             60 => describe_cluster(v).encode(&mut buf, v),
@@ -1126,6 +1174,7 @@ pub mod samples {
             20 => run::<DeleteTopicsRequest>(body, v),
             21 => run::<DeleteRecordsRequest>(body, v),
             22 => run::<InitProducerIdRequest>(body, v),
+            23 => run::<OffsetForLeaderEpochRequest>(body, v),
             24 => run::<AddPartitionsToTxnRequest>(body, v),
             25 => run::<AddOffsetsToTxnRequest>(body, v),
             26 => run::<EndTxnRequest>(body, v),
@@ -1136,9 +1185,11 @@ pub mod samples {
             66 => run::<ListTransactionsRequest>(body, v),
             32 => run::<DescribeConfigsRequest>(body, v),
             33 => run::<AlterConfigsRequest>(body, v),
+            35 => run::<DescribeLogDirsRequest>(body, v),
             36 => run::<SaslAuthenticateRequest>(body, v),
             37 => run::<CreatePartitionsRequest>(body, v),
             42 => run::<DeleteGroupsRequest>(body, v),
+            43 => run::<ElectLeadersRequest>(body, v),
             44 => run::<IncrementalAlterConfigsRequest>(body, v),
             47 => run::<OffsetDeleteRequest>(body, v),
             60 => run::<DescribeClusterRequest>(body, v),
@@ -1512,6 +1563,23 @@ pub mod samples {
             .with_unknown_tagged_fields(tags(v, 2))
     }
 
+    fn offset_for_leader_epoch(v: i16) -> OffsetForLeaderEpochRequest {
+        use offset_for_leader_epoch_request::*;
+        let partition = OffsetForLeaderPartition::default()
+            .with_partition(2)
+            .with_current_leader_epoch(5)
+            .with_leader_epoch(4)
+            .with_unknown_tagged_fields(tags(v, 4));
+        let topic_entry = OffsetForLeaderTopic::default()
+            .with_topic(topic("orders"))
+            .with_partitions(vec![partition])
+            .with_unknown_tagged_fields(tags(v, 4));
+        OffsetForLeaderEpochRequest::default()
+            .with_replica_id(BrokerId(if v >= 3 { 1 } else { -2 }))
+            .with_topics(vec![topic_entry])
+            .with_unknown_tagged_fields(tags(v, 4))
+    }
+
     fn add_partitions_to_txn(v: i16) -> AddPartitionsToTxnRequest {
         use add_partitions_to_txn_request::*;
         let topic_entry = AddPartitionsToTxnTopic::default()
@@ -1673,6 +1741,28 @@ pub mod samples {
             .with_unknown_tagged_fields(tags(v, 2))
     }
 
+    fn describe_log_dirs(v: i16) -> DescribeLogDirsRequest {
+        use describe_log_dirs_request::*;
+        DescribeLogDirsRequest::default()
+            .with_topics(Some(vec![DescribableLogDirTopic::default()
+                .with_topic(topic("orders"))
+                .with_partitions(vec![0, 2])
+                .with_unknown_tagged_fields(tags(v, 2))]))
+            .with_unknown_tagged_fields(tags(v, 2))
+    }
+
+    fn elect_leaders(v: i16) -> ElectLeadersRequest {
+        use elect_leaders_request::*;
+        ElectLeadersRequest::default()
+            .with_election_type(when(v, 1, i16::MAX, 1))
+            .with_topic_partitions(Some(vec![TopicPartitions::default()
+                .with_topic(topic("orders"))
+                .with_partitions(vec![0, 2])
+                .with_unknown_tagged_fields(tags(v, 2))]))
+            .with_timeout_ms(30_000)
+            .with_unknown_tagged_fields(tags(v, 2))
+    }
+
     fn delete_groups(v: i16) -> DeleteGroupsRequest {
         DeleteGroupsRequest::default()
             .with_groups_names(vec![group("g1"), group("g2")])
@@ -1792,6 +1882,7 @@ mod tests {
             20 => DeleteTopicsRequest::VERSIONS,
             21 => DeleteRecordsRequest::VERSIONS,
             22 => InitProducerIdRequest::VERSIONS,
+            23 => OffsetForLeaderEpochRequest::VERSIONS,
             24 => AddPartitionsToTxnRequest::VERSIONS,
             25 => AddOffsetsToTxnRequest::VERSIONS,
             26 => EndTxnRequest::VERSIONS,
@@ -1802,9 +1893,11 @@ mod tests {
             66 => ListTransactionsRequest::VERSIONS,
             32 => DescribeConfigsRequest::VERSIONS,
             33 => AlterConfigsRequest::VERSIONS,
+            35 => DescribeLogDirsRequest::VERSIONS,
             36 => SaslAuthenticateRequest::VERSIONS,
             37 => CreatePartitionsRequest::VERSIONS,
             42 => DeleteGroupsRequest::VERSIONS,
+            43 => ElectLeadersRequest::VERSIONS,
             44 => IncrementalAlterConfigsRequest::VERSIONS,
             47 => OffsetDeleteRequest::VERSIONS,
             60 => DescribeClusterRequest::VERSIONS,

@@ -1,5 +1,8 @@
-//! The `sluice` binary: the broker (`sluice server`) and the client tools (topic, produce,
-//! consume, bench), which work against any Kafka-compatible cluster.
+//! The `sluice` binary: the broker (`sluice server`), a local multi-node cluster of brokers
+//! (`sluice dev-cluster`, in `dev_cluster.rs`) and the client tools (topic, produce, consume,
+//! bench, cluster), which work against any Kafka-compatible cluster.
+
+mod dev_cluster;
 
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -22,6 +25,8 @@ struct Cli {
 enum Command {
     /// Run a broker (with no flags: a single-node cluster on 127.0.0.1:9092, data in ./sluice-data).
     Server(ServerArgs),
+    /// Run a cluster of N nodes on this machine (broker and controller each), for development.
+    DevCluster(dev_cluster::DevClusterArgs),
     #[command(flatten)]
     Client(sluice_client::ClientCommand),
 }
@@ -40,6 +45,7 @@ fn main() -> ExitCode {
     let cli = Cli::parse();
     match cli.command {
         Command::Server(args) => run_server(args),
+        Command::DevCluster(args) => dev_cluster::run(args),
         Command::Client(cmd) => {
             let runtime = match tokio::runtime::Builder::new_multi_thread()
                 .enable_all()
@@ -73,6 +79,7 @@ fn server_config(args: &ServerArgs) -> Result<BrokerConfig, String> {
         };
         config.set(k.trim(), v.trim()).map_err(|e| e.to_string())?;
     }
+    config.check().map_err(|e| e.to_string())?;
     Ok(config)
 }
 
@@ -80,7 +87,7 @@ fn run_server(args: ServerArgs) -> ExitCode {
     tracing_subscriber::fmt()
         .with_env_filter(
             tracing_subscriber::EnvFilter::try_from_env("SLUICE_LOG")
-                .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info")),
+                .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info,openraft=warn")),
         )
         .with_target(false)
         .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))

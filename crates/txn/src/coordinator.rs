@@ -14,6 +14,7 @@ use std::collections::{BTreeSet, HashMap};
 
 use sluice_protocol::error::ErrorCode;
 
+use crate::ownership::{Ownership, Partitions};
 use crate::records::{self, TxnValue};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
@@ -147,6 +148,9 @@ pub const OFFSETS_TOPIC: &str = "__consumer_offsets";
 #[derive(Debug)]
 pub struct TxnCoordinator {
     config: TxnConfig,
+    /// Which partitions this coordinator serves (see [`crate::ownership`]).
+    /// invariant: `txns` and `by_producer` hold no transactional id of a NotOwned partition.
+    ownership: Partitions,
     txns: HashMap<String, TxnMeta>,
     /// producer id -> transactional id.
     by_producer: HashMap<i64, String>,
@@ -155,8 +159,21 @@ pub struct TxnCoordinator {
 const NO_PRODUCER_ID: i64 = -1;
 
 impl TxnCoordinator {
+    /// A coordinator that owns every partition of `__transaction_state`: a single node's.
     pub fn new(config: TxnConfig) -> TxnCoordinator {
+        TxnCoordinator::with_ownership(config, Ownership::Owned)
+    }
+
+    /// A coordinator that owns no partition yet: each one it comes to lead goes through
+    /// [`TxnCoordinator::begin_loading`], a replay of its records,
+    /// [`TxnCoordinator::finish_loading`] and [`TxnCoordinator::recover`].
+    pub fn new_unowned(config: TxnConfig) -> TxnCoordinator {
+        TxnCoordinator::with_ownership(config, Ownership::NotOwned)
+    }
+
+    fn with_ownership(config: TxnConfig, state: Ownership) -> TxnCoordinator {
         TxnCoordinator {
+            ownership: Partitions::new(config.num_partitions, state),
             config,
             txns: HashMap::new(),
             by_producer: HashMap::new(),
@@ -196,11 +213,86 @@ impl TxnCoordinator {
     }
 
     // -----------------------------------------------------------------------------------------
+    // Partition ownership
+
+    /// What this coordinator is for `partition` of `__transaction_state`.
+    pub fn ownership(&self, partition: i32) -> Ownership {
+        self.ownership.get(partition)
+    }
+
+    /// Whether this coordinator serves the transactional ids of `partition`.
+    pub fn owns(&self, partition: i32) -> bool {
+        self.ownership(partition) == Ownership::Owned
+    }
+
+    /// Whether some partition is still loading (Kafka's ListTransactions then answers
+    /// COORDINATOR_LOAD_IN_PROGRESS).
+    pub fn is_loading(&self) -> bool {
+        self.ownership.any_loading()
+    }
+
+    /// The error a request naming `transactional_id` answers when its partition is not served
+    /// here.
+    fn coordinator_error(&self, transactional_id: &str) -> Option<ErrorCode> {
+        self.ownership(self.partition_for(transactional_id)).error()
+    }
+
+    /// This node became the leader of `partition`. Whatever the coordinator held of it is
+    /// dropped first (a fresh load); until [`TxnCoordinator::finish_loading`] its
+    /// transactional ids answer COORDINATOR_LOAD_IN_PROGRESS. In between, the caller replays
+    /// the partition's records with [`TxnCoordinator::replay`].
+    pub fn begin_loading(&mut self, partition: i32) {
+        self.drop_partition(partition);
+        if !self.ownership.set(partition, Ownership::Loading) {
+            tracing::warn!(
+                partition,
+                "cannot load a partition __transaction_state does not have"
+            );
+        }
+    }
+
+    /// The replay of `partition` is complete: its transactional ids are served from now on,
+    /// and [`TxnCoordinator::recover`] finishes the transactions it left prepared. Changes
+    /// nothing and returns false unless the partition is Loading (it may have been unloaded
+    /// while its records were read).
+    pub fn finish_loading(&mut self, partition: i32) -> bool {
+        self.ownership(partition) == Ownership::Loading
+            && self.ownership.set(partition, Ownership::Owned)
+    }
+
+    /// This node no longer leads `partition`: its transactional ids are forgotten. Nothing is
+    /// written: the records stay for the next leader to load (which completes what was left
+    /// prepared).
+    pub fn unload(&mut self, partition: i32) {
+        self.drop_partition(partition);
+        self.ownership.set(partition, Ownership::NotOwned);
+    }
+
+    fn drop_partition(&mut self, partition: i32) {
+        let ids: Vec<String> = self
+            .txns
+            .keys()
+            .filter(|id| self.partition_for(id) == partition)
+            .cloned()
+            .collect();
+        for id in ids {
+            if let Some(m) = self.txns.remove(&id) {
+                self.by_producer.remove(&m.producer_id);
+            }
+        }
+    }
+
+    // -----------------------------------------------------------------------------------------
     // Loading
 
-    /// Applies one record of `__transaction_state` (in log order).
+    /// Applies one record of `__transaction_state` (in log order). Records of a partition this
+    /// coordinator does not own (neither Owned nor Loading) are skipped: nothing could reach
+    /// the state they would build.
     pub fn replay(&mut self, key: &[u8], value: Option<&[u8]>) -> Result<(), records::RecordError> {
         let id = records::decode_key(bytes::Bytes::copy_from_slice(key))?;
+        if self.ownership(self.partition_for(&id)) == Ownership::NotOwned {
+            return Ok(());
+        }
         match value {
             None => {
                 if let Some(m) = self.txns.remove(&id) {
@@ -236,13 +328,14 @@ impl TxnCoordinator {
         Ok(())
     }
 
-    /// After loading: transactions caught between Prepare and Complete get their markers and
-    /// their completing record.
+    /// After loading: transactions of Owned partitions caught between Prepare and Complete get
+    /// their markers and their completing record.
     pub fn recover(&mut self, now: i64, out: &mut Vec<Effect>) {
         let pending: Vec<String> = self
             .txns
             .values()
             .filter(|m| matches!(m.state, TxnState::PrepareCommit | TxnState::PrepareAbort))
+            .filter(|m| self.owns(self.partition_for(&m.transactional_id)))
             .map(|m| m.transactional_id.clone())
             .collect();
         for id in pending {
@@ -269,6 +362,9 @@ impl TxnCoordinator {
         }
         if timeout_ms <= 0 || timeout_ms > self.config.max_timeout_ms {
             return Err(ErrorCode::INVALID_TRANSACTION_TIMEOUT);
+        }
+        if let Some(code) = self.coordinator_error(transactional_id) {
+            return Err(code);
         }
         let Some(meta) = self.txns.get(transactional_id).cloned() else {
             let id = alloc().map_err(|e| {
@@ -345,6 +441,12 @@ impl TxnCoordinator {
         producer_id: i64,
         epoch: i16,
     ) -> Result<&TxnMeta, ErrorCode> {
+        if transactional_id.is_empty() {
+            return Err(ErrorCode::INVALID_REQUEST);
+        }
+        if let Some(code) = self.coordinator_error(transactional_id) {
+            return Err(code);
+        }
         let meta = self
             .txns
             .get(transactional_id)
@@ -410,6 +512,9 @@ impl TxnCoordinator {
         else {
             return Err(ErrorCode::INVALID_PRODUCER_ID_MAPPING);
         };
+        if let Some(code) = self.coordinator_error(&meta.transactional_id) {
+            return Err(code);
+        }
         if epoch < meta.producer_epoch {
             return Err(ErrorCode::INVALID_PRODUCER_EPOCH);
         }
@@ -534,10 +639,12 @@ impl TxnCoordinator {
 
     /// Aborts transactions open longer than their timeout (fencing their producer), and
     /// forgets transactional ids idle past `transactional.id.expiration.ms`.
+    /// Only transactional ids of Owned partitions are touched.
     pub fn tick(&mut self, now: i64, out: &mut Vec<Effect>) {
         let timed_out: Vec<String> = self
             .txns
             .values()
+            .filter(|m| self.owns(self.partition_for(&m.transactional_id)))
             .filter(|m| m.state == TxnState::Ongoing && m.start_ms + i64::from(m.timeout_ms) <= now)
             .map(|m| m.transactional_id.clone())
             .collect();
@@ -548,6 +655,7 @@ impl TxnCoordinator {
         let expired: Vec<String> = self
             .txns
             .values()
+            .filter(|m| self.owns(self.partition_for(&m.transactional_id)))
             .filter(|m| {
                 matches!(
                     m.state,
@@ -571,12 +679,29 @@ impl TxnCoordinator {
     // -----------------------------------------------------------------------------------------
     // Describe, list
 
+    /// A transactional id's state, if its partition is Owned here.
     pub fn describe(&self, transactional_id: &str) -> Option<&TxnMeta> {
-        self.txns.get(transactional_id)
+        self.describe_transaction(transactional_id).ok()
     }
 
-    /// Transactions matching every filter given (an empty filter matches all); `min_duration_ms`
-    /// keeps transactions open at least that long (-1: no filter).
+    /// DescribeTransactions for one id: its state, or the error Kafka answers for it
+    /// (INVALID_REQUEST for the empty id, NOT_COORDINATOR / COORDINATOR_LOAD_IN_PROGRESS for
+    /// an id of a partition not Owned, TRANSACTIONAL_ID_NOT_FOUND).
+    pub fn describe_transaction(&self, transactional_id: &str) -> Result<&TxnMeta, ErrorCode> {
+        if transactional_id.is_empty() {
+            return Err(ErrorCode::INVALID_REQUEST);
+        }
+        if let Some(code) = self.coordinator_error(transactional_id) {
+            return Err(code);
+        }
+        self.txns
+            .get(transactional_id)
+            .ok_or(ErrorCode::TRANSACTIONAL_ID_NOT_FOUND)
+    }
+
+    /// Transactions of Owned partitions matching every filter given (an empty filter matches
+    /// all); `min_duration_ms` keeps transactions open at least that long (-1: no filter).
+    /// While [`TxnCoordinator::is_loading`], Kafka answers COORDINATOR_LOAD_IN_PROGRESS.
     pub fn list(
         &self,
         now: i64,
@@ -587,6 +712,7 @@ impl TxnCoordinator {
         let mut out: Vec<&TxnMeta> = self
             .txns
             .values()
+            .filter(|m| self.owns(self.partition_for(&m.transactional_id)))
             .filter(|m| states.is_empty() || states.contains(&m.state))
             .filter(|m| producer_ids.is_empty() || producer_ids.contains(&m.producer_id))
             .filter(|m| {

@@ -137,14 +137,13 @@ fn synonym(name: &str, value: &str, source: ConfigSource) -> DescribeConfigsSyno
         .with_source(source as i8)
 }
 
-/// Checks the resource and applies `change` to the topic's current overrides.
+/// Checks the resource and applies `change` to the topic's current overrides: the new set.
 fn alter_topic(
     broker: &Broker,
     resource_type: i8,
     name: &str,
-    validate_only: bool,
     change: impl FnOnce(&mut BTreeMap<String, String>) -> Result<(), AdminError>,
-) -> Result<(), AdminError> {
+) -> Result<BTreeMap<String, String>, AdminError> {
     match resource_type {
         RESOURCE_TOPIC => {}
         RESOURCE_BROKER => {
@@ -168,9 +167,26 @@ fn alter_topic(
     };
     let mut configs = topic.configs.clone();
     change(&mut configs)?;
-    broker
-        .replicas
-        .set_topic_configs(name, configs, validate_only)
+    Ok(configs)
+}
+
+/// Stores `configs` as topic `name`'s overrides through the controller (after `prepared`
+/// succeeded).
+async fn store_topic_configs(
+    broker: &Broker,
+    name: &str,
+    prepared: Result<BTreeMap<String, String>, AdminError>,
+    validate_only: bool,
+) -> Result<(), AdminError> {
+    let configs = prepared?;
+    crate::admin::set_topic_configs(
+        &broker.cluster,
+        &broker.replicas,
+        name,
+        configs,
+        validate_only,
+    )
+    .await
 }
 
 fn known(name: &str) -> Result<(), AdminError> {
@@ -188,43 +204,48 @@ pub async fn alter(
     _ctx: &RequestContext,
     request: AlterConfigsRequest,
 ) -> AlterConfigsResponse {
-    let responses = request
-        .resources
-        .into_iter()
-        .map(|r| {
-            let outcome = alter_topic(
-                broker,
-                r.resource_type,
-                r.resource_name.as_str(),
-                request.validate_only,
-                |configs| {
-                    // AlterConfigs replaces the whole set of overrides.
-                    configs.clear();
-                    for c in &r.configs {
-                        known(c.name.as_str())?;
-                        match &c.value {
-                            Some(v) => {
-                                configs.insert(c.name.to_string(), v.to_string());
-                            }
-                            None => {
-                                return Err(AdminError::new(
-                                    ErrorCode::INVALID_CONFIG,
-                                    format!("Null value not supported for {}", c.name.as_str()),
-                                ));
-                            }
+    let mut responses = Vec::with_capacity(request.resources.len());
+    for r in request.resources {
+        let prepared = alter_topic(
+            broker,
+            r.resource_type,
+            r.resource_name.as_str(),
+            |configs| {
+                // AlterConfigs replaces the whole set of overrides.
+                configs.clear();
+                for c in &r.configs {
+                    known(c.name.as_str())?;
+                    match &c.value {
+                        Some(v) => {
+                            configs.insert(c.name.to_string(), v.to_string());
+                        }
+                        None => {
+                            return Err(AdminError::new(
+                                ErrorCode::INVALID_CONFIG,
+                                format!("Null value not supported for {}", c.name.as_str()),
+                            ));
                         }
                     }
-                    Ok(())
-                },
-            );
-            let (code, message) = split(outcome);
+                }
+                Ok(())
+            },
+        );
+        let outcome = store_topic_configs(
+            broker,
+            r.resource_name.as_str(),
+            prepared,
+            request.validate_only,
+        )
+        .await;
+        let (code, message) = split(outcome);
+        responses.push(
             alter_configs_response::AlterConfigsResourceResponse::default()
                 .with_error_code(code)
                 .with_error_message(message)
                 .with_resource_type(r.resource_type)
-                .with_resource_name(r.resource_name)
-        })
-        .collect();
+                .with_resource_name(r.resource_name),
+        );
+    }
     AlterConfigsResponse::default().with_responses(responses)
 }
 
@@ -233,24 +254,33 @@ pub async fn incremental_alter(
     _ctx: &RequestContext,
     request: IncrementalAlterConfigsRequest,
 ) -> IncrementalAlterConfigsResponse {
-    let responses = request
-        .resources
-        .into_iter()
-        .map(|r| {
-            let outcome = alter_topic(broker, r.resource_type, r.resource_name.as_str(), request.validate_only, |configs| {
+    let mut responses = Vec::with_capacity(request.resources.len());
+    for r in request.resources {
+        let prepared = alter_topic(
+            broker,
+            r.resource_type,
+            r.resource_name.as_str(),
+            |configs| {
                 let mut seen = std::collections::HashSet::new();
                 for c in &r.configs {
                     let name = c.name.as_str();
                     known(name)?;
                     if !seen.insert(name.to_string()) {
-                        return Err(AdminError::new(ErrorCode::INVALID_REQUEST, format!("Error due to duplicate config keys: {name}")));
+                        return Err(AdminError::new(
+                            ErrorCode::INVALID_REQUEST,
+                            format!("Error due to duplicate config keys: {name}"),
+                        ));
                     }
                     let value = c.value.as_ref().map(|v| v.to_string());
-                    let is_list = topic_config_key(name).is_some_and(|k| k.kind == ConfigType::List);
+                    let is_list =
+                        topic_config_key(name).is_some_and(|k| k.kind == ConfigType::List);
                     match c.config_operation {
                         OP_SET => {
                             let Some(v) = value else {
-                                return Err(AdminError::new(ErrorCode::INVALID_REQUEST, format!("Null value not supported for {name}")));
+                                return Err(AdminError::new(
+                                    ErrorCode::INVALID_REQUEST,
+                                    format!("Null value not supported for {name}"),
+                                ));
                             };
                             configs.insert(name.to_string(), v);
                         }
@@ -261,9 +291,19 @@ pub async fn incremental_alter(
                             if !is_list {
                                 return Err(AdminError::new(ErrorCode::INVALID_CONFIG, format!("Config value append/subtract is not allowed for config key {name} which is not a list")));
                             }
-                            let current = crate::topic_config::effective(broker.config(), configs, name);
-                            let mut items: Vec<String> = current.split(',').map(|x| x.trim().to_string()).filter(|x| !x.is_empty()).collect();
-                            let given: Vec<String> = value.unwrap_or_default().split(',').map(|x| x.trim().to_string()).filter(|x| !x.is_empty()).collect();
+                            let current =
+                                crate::topic_config::effective(broker.config(), configs, name);
+                            let mut items: Vec<String> = current
+                                .split(',')
+                                .map(|x| x.trim().to_string())
+                                .filter(|x| !x.is_empty())
+                                .collect();
+                            let given: Vec<String> = value
+                                .unwrap_or_default()
+                                .split(',')
+                                .map(|x| x.trim().to_string())
+                                .filter(|x| !x.is_empty())
+                                .collect();
                             if c.config_operation == OP_APPEND {
                                 for g in given {
                                     if !items.contains(&g) {
@@ -276,20 +316,32 @@ pub async fn incremental_alter(
                             configs.insert(name.to_string(), items.join(","));
                         }
                         other => {
-                            return Err(AdminError::new(ErrorCode::INVALID_REQUEST, format!("Unknown config operation {other}")));
+                            return Err(AdminError::new(
+                                ErrorCode::INVALID_REQUEST,
+                                format!("Unknown config operation {other}"),
+                            ));
                         }
                     }
                 }
                 Ok(())
-            });
-            let (code, message) = split(outcome);
+            },
+        );
+        let outcome = store_topic_configs(
+            broker,
+            r.resource_name.as_str(),
+            prepared,
+            request.validate_only,
+        )
+        .await;
+        let (code, message) = split(outcome);
+        responses.push(
             incremental_alter_configs_response::AlterConfigsResourceResponse::default()
                 .with_error_code(code)
                 .with_error_message(message)
                 .with_resource_type(r.resource_type)
-                .with_resource_name(r.resource_name)
-        })
-        .collect();
+                .with_resource_name(r.resource_name),
+        );
+    }
     IncrementalAlterConfigsResponse::default().with_responses(responses)
 }
 

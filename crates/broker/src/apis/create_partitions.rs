@@ -5,7 +5,6 @@ use std::sync::Arc;
 use kafka_protocol::messages::create_partitions_response::CreatePartitionsTopicResult;
 use kafka_protocol::messages::{CreatePartitionsRequest, CreatePartitionsResponse};
 use kafka_protocol::protocol::StrBytes;
-use sluice_protocol::error::ErrorCode;
 
 use crate::broker::Broker;
 use crate::request::RequestContext;
@@ -15,34 +14,30 @@ pub async fn handle(
     _ctx: &RequestContext,
     request: CreatePartitionsRequest,
 ) -> CreatePartitionsResponse {
-    let results = request
-        .topics
-        .into_iter()
-        .map(|t| {
-            let result = CreatePartitionsTopicResult::default().with_name(t.name.clone());
-            if let Some(assignments) = &t.assignments {
-                let me = broker.node_id;
-                if !assignments
-                    .iter()
-                    .all(|a| a.broker_ids.len() == 1 && a.broker_ids[0].0 == me)
-                {
-                    return result
-                        .with_error_code(ErrorCode::INVALID_REPLICA_ASSIGNMENT.0)
-                        .with_error_message(Some(StrBytes::from_static_str(
-                            "Assignments must name only this broker.",
-                        )));
-                }
-            }
-            match broker
-                .replicas
-                .create_partitions(t.name.as_str(), t.count, request.validate_only)
-            {
-                Ok(()) => result.with_error_code(0),
-                Err(e) => result
-                    .with_error_code(e.code.0)
-                    .with_error_message(Some(StrBytes::from_string(e.message))),
-            }
-        })
-        .collect();
+    let mut results = Vec::with_capacity(request.topics.len());
+    for t in request.topics {
+        let result = CreatePartitionsTopicResult::default().with_name(t.name.clone());
+        // A null or empty list: the controller places the new partitions.
+        let assignments = t.assignments.as_ref().filter(|a| !a.is_empty()).map(|a| {
+            a.iter()
+                .map(|a| a.broker_ids.iter().map(|b| b.0).collect::<Vec<i32>>())
+                .collect::<Vec<_>>()
+        });
+        let outcome = crate::admin::create_partitions(
+            &broker.cluster,
+            &broker.replicas,
+            t.name.as_str(),
+            t.count,
+            assignments,
+            request.validate_only,
+        )
+        .await;
+        results.push(match outcome {
+            Ok(()) => result.with_error_code(0),
+            Err(e) => result
+                .with_error_code(e.code.0)
+                .with_error_message(Some(StrBytes::from_string(e.message))),
+        });
+    }
     CreatePartitionsResponse::default().with_results(results)
 }

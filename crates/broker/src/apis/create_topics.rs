@@ -10,6 +10,7 @@ use kafka_protocol::messages::{CreateTopicsRequest, CreateTopicsResponse};
 use kafka_protocol::protocol::StrBytes;
 use sluice_protocol::error::ErrorCode;
 
+use crate::admin::NewTopic;
 use crate::broker::Broker;
 use crate::replica_manager::AdminError;
 use crate::request::RequestContext;
@@ -25,72 +26,135 @@ pub async fn handle(
     for t in &request.topics {
         *seen.entry(t.name.to_string()).or_insert(0) += 1;
     }
-    let results = request
-        .topics
-        .into_iter()
-        .map(|t| {
-            let name = t.name.to_string();
-            let base = CreatableTopicResult::default()
-                .with_name(t.name.clone())
-                .with_num_partitions(-1)
-                .with_replication_factor(-1);
-            if seen.get(&name).copied().unwrap_or(0) > 1 {
-                return fail(base, AdminError::new(ErrorCode::INVALID_REQUEST, format!("Create topics request from client contains a duplicate topic {name}.")));
+    let mut results = Vec::with_capacity(request.topics.len());
+    for t in request.topics {
+        let name = t.name.to_string();
+        let base = CreatableTopicResult::default()
+            .with_name(t.name.clone())
+            .with_num_partitions(-1)
+            .with_replication_factor(-1);
+        if seen.get(&name).copied().unwrap_or(0) > 1 {
+            results.push(fail(
+                base,
+                AdminError::new(
+                    ErrorCode::INVALID_REQUEST,
+                    format!("Create topics request from client contains a duplicate topic {name}."),
+                ),
+            ));
+            continue;
+        }
+        let mut partitions = if t.num_partitions == -1 {
+            broker.config().num_partitions()
+        } else {
+            t.num_partitions
+        };
+        let mut rf = if t.replication_factor == -1 {
+            broker.config().default_replication_factor()
+        } else {
+            t.replication_factor
+        };
+        let assignments = if t.assignments.is_empty() {
+            None
+        } else {
+            if t.num_partitions != -1 || t.replication_factor != -1 {
+                results.push(fail(base, AdminError::new(ErrorCode::INVALID_REQUEST, "Both numPartitions or replicationFactor and replicasAssignments were set. Both cannot be used at the same time.")));
+                continue;
             }
-            let partitions = if t.num_partitions == -1 { broker.config().num_partitions() } else { t.num_partitions };
-            let rf = if t.replication_factor == -1 { broker.config().default_replication_factor() } else { t.replication_factor };
-            if !t.assignments.is_empty() {
-                let me = broker.node_id;
-                let ok = t.assignments.iter().all(|a| a.broker_ids.len() == 1 && a.broker_ids[0].0 == me)
-                    && t.num_partitions == -1
-                    && t.replication_factor == -1;
-                if !ok {
-                    return fail(base, AdminError::new(ErrorCode::INVALID_REPLICA_ASSIGNMENT, "Replica assignment must name only this broker, with num_partitions and replication_factor -1."));
+            let mut by_index: Vec<_> = t
+                .assignments
+                .iter()
+                .map(|a| {
+                    (
+                        a.partition_index,
+                        a.broker_ids.iter().map(|b| b.0).collect::<Vec<i32>>(),
+                    )
+                })
+                .collect();
+            by_index.sort_by_key(|(i, _)| *i);
+            if by_index
+                .iter()
+                .enumerate()
+                .any(|(i, (p, _))| *p != i as i32)
+            {
+                results.push(fail(
+                    base,
+                    AdminError::new(
+                        ErrorCode::INVALID_REPLICA_ASSIGNMENT,
+                        "Partitions should be a consecutive 0-based integer sequence.",
+                    ),
+                ));
+                continue;
+            }
+            partitions = by_index.len() as i32;
+            rf = by_index[0].1.len() as i16;
+            Some(by_index.into_iter().map(|(_, b)| b).collect())
+        };
+        let mut configs = BTreeMap::new();
+        let mut null_config = None;
+        for c in &t.configs {
+            match &c.value {
+                Some(v) => {
+                    configs.insert(c.name.to_string(), v.to_string());
+                }
+                None => null_config = Some(c.name.to_string()),
+            }
+        }
+        if let Some(c) = null_config {
+            results.push(fail(
+                base,
+                AdminError::new(
+                    ErrorCode::INVALID_CONFIG,
+                    format!("Null value not supported for topic configs: {c}"),
+                ),
+            ));
+            continue;
+        }
+        let new = NewTopic {
+            name: name.clone(),
+            partitions,
+            replication_factor: rf,
+            assignments,
+            configs: configs.clone(),
+        };
+        let outcome = crate::admin::create_topic(
+            &broker.cluster,
+            &broker.replicas,
+            new,
+            request.validate_only,
+        )
+        .await;
+        let result = match outcome {
+            Err(e) => fail(base, e),
+            Ok(id) => {
+                let reported = resolve_topic_configs(broker.config(), &configs)
+                    .into_iter()
+                    .map(|c| {
+                        CreatableTopicConfigs::default()
+                            .with_name(StrBytes::from_static_str(c.key.name))
+                            .with_value(Some(StrBytes::from_string(c.value)))
+                            .with_read_only(false)
+                            .with_config_source(c.source as i8)
+                            .with_is_sensitive(false)
+                    })
+                    .collect();
+                let result = base.with_error_code(0);
+                let result = if v >= 7 {
+                    result.with_topic_id(id)
+                } else {
+                    result
+                };
+                if v >= 5 {
+                    result
+                        .with_num_partitions(partitions)
+                        .with_replication_factor(rf)
+                        .with_configs(Some(reported))
+                } else {
+                    result
                 }
             }
-            let partitions = if t.assignments.is_empty() { partitions } else { t.assignments.len() as i32 };
-            let mut configs = BTreeMap::new();
-            for c in &t.configs {
-                match &c.value {
-                    Some(v) => {
-                        configs.insert(c.name.to_string(), v.to_string());
-                    }
-                    None => {
-                        return fail(base, AdminError::new(ErrorCode::INVALID_CONFIG, format!("Null value not supported for topic configs: {}", c.name)));
-                    }
-                }
-            }
-            let outcome = if request.validate_only {
-                broker.replicas.check_new_topic(&name, partitions, rf, &configs).map(|_| None)
-            } else {
-                broker.replicas.create_topic(&name, partitions, rf, configs.clone()).map(Some)
-            };
-            match outcome {
-                Err(e) => fail(base, e),
-                Ok(created) => {
-                    let id = created.as_ref().map(|t| t.id).unwrap_or_default();
-                    let reported = resolve_topic_configs(broker.config(), &configs)
-                        .into_iter()
-                        .map(|c| {
-                            CreatableTopicConfigs::default()
-                                .with_name(StrBytes::from_static_str(c.key.name))
-                                .with_value(Some(StrBytes::from_string(c.value)))
-                                .with_read_only(false)
-                                .with_config_source(c.source as i8)
-                                .with_is_sensitive(false)
-                        })
-                        .collect();
-                    let result = base.with_error_code(0);
-                    let result = if v >= 7 { result.with_topic_id(id) } else { result };
-                    if v >= 5 {
-                        result.with_num_partitions(partitions).with_replication_factor(rf).with_configs(Some(reported))
-                    } else {
-                        result
-                    }
-                }
-            }
-        })
-        .collect();
+        };
+        results.push(result);
+    }
     CreateTopicsResponse::default().with_topics(results)
 }
 

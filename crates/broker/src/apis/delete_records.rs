@@ -24,12 +24,16 @@ pub async fn handle(
             let result = DeleteRecordsPartitionResult::default()
                 .with_partition_index(p.partition_index)
                 .with_low_watermark(-1);
-            let Some(partition) = broker
-                .replicas
-                .partition(t.name.as_str(), p.partition_index)
-            else {
-                partitions.push(result.with_error_code(ErrorCode::UNKNOWN_TOPIC_OR_PARTITION.0));
-                continue;
+            let partition = match broker.replicas.topic(t.name.as_str()) {
+                None => Err(ErrorCode::UNKNOWN_TOPIC_OR_PARTITION),
+                Some(topic) => topic.leader(p.partition_index).cloned(),
+            };
+            let partition = match partition {
+                Ok(partition) => partition,
+                Err(code) => {
+                    partitions.push(result.with_error_code(code.0));
+                    continue;
+                }
             };
             let hw = partition.high_watermark();
             let offset = if p.offset == -1 { hw } else { p.offset };

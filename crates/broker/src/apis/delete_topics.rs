@@ -29,34 +29,34 @@ pub async fn handle(
             .map(|n| (Some(n.to_string()), Uuid::nil()))
             .collect()
     };
-    let responses = targets
-        .into_iter()
-        .map(|(name, id)| {
-            let name = match name {
-                Some(n) => Some(n),
-                None => broker.replicas.topic_by_id(&id).map(|t| t.name.to_string()),
-            };
-            let result = DeletableTopicResult::default()
-                .with_name(name.clone().map(|n| TopicName(StrBytes::from_string(n))))
-                .with_topic_id(id);
-            let Some(name) = name else {
-                return result.with_error_code(ErrorCode::UNKNOWN_TOPIC_ID.0);
-            };
-            match broker.replicas.delete_topic(&name) {
-                Ok(deleted_id) => {
-                    result
-                        .with_error_code(0)
-                        .with_topic_id(if ctx.api_version >= 6 {
-                            deleted_id
-                        } else {
-                            Uuid::nil()
-                        })
-                }
-                Err(e) => result.with_error_code(e.code.0).with_error_message(
-                    (ctx.api_version >= 5).then(|| StrBytes::from_string(e.message)),
-                ),
-            }
-        })
-        .collect();
+    let mut responses = Vec::with_capacity(targets.len());
+    for (name, id) in targets {
+        let name = match name {
+            Some(n) => Some(n),
+            None => broker.replicas.topic_by_id(&id).map(|t| t.name.to_string()),
+        };
+        let result = DeletableTopicResult::default()
+            .with_name(name.clone().map(|n| TopicName(StrBytes::from_string(n))))
+            .with_topic_id(id);
+        let Some(name) = name else {
+            responses.push(result.with_error_code(ErrorCode::UNKNOWN_TOPIC_ID.0));
+            continue;
+        };
+        let result = match crate::admin::delete_topic(&broker.cluster, &broker.replicas, &name)
+            .await
+        {
+            Ok(deleted_id) => result
+                .with_error_code(0)
+                .with_topic_id(if ctx.api_version >= 6 {
+                    deleted_id
+                } else {
+                    Uuid::nil()
+                }),
+            Err(e) => result.with_error_code(e.code.0).with_error_message(
+                (ctx.api_version >= 5).then(|| StrBytes::from_string(e.message)),
+            ),
+        };
+        responses.push(result);
+    }
     DeleteTopicsResponse::default().with_responses(responses)
 }

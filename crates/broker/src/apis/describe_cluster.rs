@@ -16,13 +16,13 @@ const ENDPOINT_BROKERS: i8 = 1;
 
 pub async fn handle(
     broker: &Arc<Broker>,
-    _ctx: &RequestContext,
+    ctx: &RequestContext,
     request: DescribeClusterRequest,
 ) -> DescribeClusterResponse {
     let base = DescribeClusterResponse::default()
         .with_endpoint_type(request.endpoint_type)
         .with_cluster_id(StrBytes::from_string(broker.cluster_id().to_string()))
-        .with_controller_id(BrokerId(broker.node_id))
+        .with_controller_id(BrokerId(broker.cluster.controller_id()))
         .with_cluster_authorized_operations(if request.include_cluster_authorized_operations {
             CLUSTER_OPS_ALL
         } else {
@@ -35,16 +35,26 @@ pub async fn handle(
                 "Only broker endpoints (1) can be described.",
             )));
     }
-    let me = DescribeClusterBroker::default()
-        .with_broker_id(BrokerId(broker.node_id))
-        .with_host(StrBytes::from_string(broker.advertised_host.clone()))
-        .with_port(i32::from(broker.advertised_port))
-        .with_rack(
-            broker
-                .config()
-                .rack()
-                .map(|r| StrBytes::from_string(r.to_string())),
-        )
-        .with_is_fenced(false);
-    base.with_error_code(0).with_brokers(vec![me])
+    // Fenced brokers are listed only on request (v2+, KIP-1073), as Kafka does.
+    let with_fenced = ctx.api_version >= 2 && request.include_fenced_brokers;
+    let brokers = broker
+        .cluster
+        .image()
+        .brokers()
+        .values()
+        .filter(|b| with_fenced || !b.fenced)
+        .map(|b| {
+            let entry = DescribeClusterBroker::default()
+                .with_broker_id(BrokerId(b.broker_id))
+                .with_host(StrBytes::from_string(b.host.clone()))
+                .with_port(i32::from(b.port))
+                .with_rack(b.rack.clone().map(StrBytes::from_string));
+            if ctx.api_version >= 2 {
+                entry.with_is_fenced(b.fenced)
+            } else {
+                entry
+            }
+        })
+        .collect();
+    base.with_error_code(0).with_brokers(brokers)
 }

@@ -28,17 +28,19 @@ pub async fn handle(
                 .iter()
                 .map(|&index| {
                     let response = PartitionResponse::default().with_partition_index(index);
-                    let partition = topic.as_ref().and_then(|topic| {
-                        usize::try_from(index)
-                            .ok()
-                            .and_then(|i| topic.partitions.get(i))
-                    });
-                    let Some(partition) = partition else {
-                        return response
-                            .with_error_code(ErrorCode::UNKNOWN_TOPIC_OR_PARTITION.0)
-                            .with_error_message(Some(StrBytes::from_static_str(
-                                "This server does not host this topic-partition.",
-                            )));
+                    let partition = match topic.as_ref() {
+                        None => Err(ErrorCode::UNKNOWN_TOPIC_OR_PARTITION),
+                        Some(topic) => topic.leader(index),
+                    };
+                    let partition = match partition {
+                        Ok(partition) => partition,
+                        Err(code) => {
+                            return response.with_error_code(code.0).with_error_message(Some(
+                                StrBytes::from_static_str(
+                                    "This server does not lead this topic-partition.",
+                                ),
+                            ))
+                        }
                     };
                     let producers = partition
                         .log

@@ -47,6 +47,15 @@ pub async fn handle(
     request: FetchRequest,
 ) -> FetchResponse {
     let v = ctx.api_version;
+    // A follower's fetch (Kafka: replica_id in the body before v15, in replica_state after).
+    let replica_id = if v >= 15 {
+        request.replica_state.replica_id.0
+    } else {
+        request.replica_id.0
+    };
+    if replica_id >= 0 {
+        return super::replica_fetch::handle(broker, ctx, request, replica_id).await;
+    }
     let by_id = v >= 13;
     let read_committed = request.isolation_level == 1;
     let mut requested: Vec<(PartKey, CachedPartition)> = Vec::new();
@@ -214,11 +223,7 @@ fn resolve(broker: &Broker, key: &PartKey, by_id: bool) -> Result<Arc<Partition>
             .topic(&key.topic)
             .ok_or(ErrorCode::UNKNOWN_TOPIC_OR_PARTITION)?
     };
-    usize::try_from(key.partition)
-        .ok()
-        .and_then(|i| topic.partitions.get(i))
-        .cloned()
-        .ok_or(ErrorCode::UNKNOWN_TOPIC_OR_PARTITION)
+    topic.leader(key.partition).cloned()
 }
 
 /// Reads every partition once; returns the outcomes, the record bytes gathered and whether any

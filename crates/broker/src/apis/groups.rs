@@ -59,40 +59,59 @@ pub async fn find_coordinator(
     } else {
         vec![req.key.clone()]
     };
-    let answer = |key: &StrBytes| -> (ErrorCode, Option<String>) {
-        match req.key_type {
-            KEY_TYPE_GROUP if key.is_empty() => (
-                ErrorCode::INVALID_REQUEST,
-                Some("the group id must not be empty".into()),
-            ),
-            KEY_TYPE_TRANSACTION if key.is_empty() => (
-                ErrorCode::INVALID_REQUEST,
-                Some("the transactional id must not be empty".into()),
-            ),
-            KEY_TYPE_GROUP | KEY_TYPE_TRANSACTION => (ErrorCode::NONE, None),
-            other => (
-                ErrorCode::INVALID_REQUEST,
-                Some(format!("unknown coordinator key type {other}")),
-            ),
-        }
+    let image = broker.cluster.image();
+    // The coordinator is the leader of the key's partition of the internal topic.
+    let coordinator = |topic: &str, key: &StrBytes| -> Result<(i32, String, i32), ErrorCode> {
+        let t = image
+            .topic(topic)
+            .ok_or(ErrorCode::COORDINATOR_NOT_AVAILABLE)?;
+        let partition = sluice_group::partition_for(key, t.partitions.len() as i32);
+        let leader = t
+            .partition(partition)
+            .and_then(|p| p.leader)
+            .ok_or(ErrorCode::COORDINATOR_NOT_AVAILABLE)?;
+        let b = image
+            .broker(leader)
+            .ok_or(ErrorCode::COORDINATOR_NOT_AVAILABLE)?;
+        Ok((leader, b.host.clone(), i32::from(b.port)))
     };
-    let node = |code: ErrorCode| {
-        if code == ErrorCode::NONE {
-            (
-                broker.node_id,
-                broker.advertised_host.clone(),
-                i32::from(broker.advertised_port),
-            )
-        } else {
-            (-1, String::new(), -1)
+    let answer = |key: &StrBytes| -> (ErrorCode, Option<String>, (i32, String, i32)) {
+        let none = (-1, String::new(), -1);
+        let topic = match req.key_type {
+            KEY_TYPE_GROUP if key.is_empty() => {
+                return (
+                    ErrorCode::INVALID_REQUEST,
+                    Some("the group id must not be empty".into()),
+                    none,
+                )
+            }
+            KEY_TYPE_TRANSACTION if key.is_empty() => {
+                return (
+                    ErrorCode::INVALID_REQUEST,
+                    Some("the transactional id must not be empty".into()),
+                    none,
+                )
+            }
+            KEY_TYPE_GROUP => crate::group_coordinator::OFFSETS_TOPIC,
+            KEY_TYPE_TRANSACTION => crate::txn_coordinator::TXN_STATE_TOPIC,
+            other => {
+                return (
+                    ErrorCode::INVALID_REQUEST,
+                    Some(format!("unknown coordinator key type {other}")),
+                    none,
+                )
+            }
+        };
+        match coordinator(topic, key) {
+            Ok(node) => (ErrorCode::NONE, None, node),
+            Err(code) => (code, None, none),
         }
     };
     if v >= 4 {
         let coordinators = keys
             .iter()
             .map(|key| {
-                let (code, message) = answer(key);
-                let (id, host, port) = node(code);
+                let (code, message, (id, host, port)) = answer(key);
                 Coordinator::default()
                     .with_key(key.clone())
                     .with_node_id(BrokerId(id))
@@ -104,8 +123,7 @@ pub async fn find_coordinator(
             .collect();
         return FindCoordinatorResponse::default().with_coordinators(coordinators);
     }
-    let (code, message) = answer(&keys[0]);
-    let (id, host, port) = node(code);
+    let (code, message, (id, host, port)) = answer(&keys[0]);
     FindCoordinatorResponse::default()
         .with_error_code(code.0)
         .with_error_message(message.map(StrBytes::from_string))
@@ -217,12 +235,17 @@ pub async fn offset_commit(
     // Partitions that do not exist are answered here, as Kafka's request handler does; the
     // coordinator sees only the rest.
     let mut unknown: Vec<(String, Vec<(i32, ErrorCode)>)> = Vec::new();
+    let image = broker.cluster.image();
     let topics: Vec<(String, Vec<CommitPartition>)> = topics
         .into_iter()
         .filter_map(|(t, ps)| {
-            let (known, missing): (Vec<CommitPartition>, Vec<CommitPartition>) = ps
-                .into_iter()
-                .partition(|p| broker.replicas.partition(&t, p.0).is_some());
+            let (known, missing): (Vec<CommitPartition>, Vec<CommitPartition>) =
+                ps.into_iter().partition(|p| {
+                    image
+                        .topic(&t)
+                        .and_then(|topic| topic.partition(p.0))
+                        .is_some()
+                });
             if !missing.is_empty() {
                 unknown.push((
                     t.clone(),

@@ -45,13 +45,13 @@ pub async fn handle(
                         .with_timestamp(-1)
                         .with_offset(-1)
                         .with_leader_epoch(-1);
-                    let partition = topic.as_ref().and_then(|t| {
-                        usize::try_from(p.partition_index)
-                            .ok()
-                            .and_then(|i| t.partitions.get(i))
-                    });
-                    let Some(partition) = partition else {
-                        return base.with_error_code(ErrorCode::UNKNOWN_TOPIC_OR_PARTITION.0);
+                    let partition = match topic.as_ref() {
+                        None => Err(ErrorCode::UNKNOWN_TOPIC_OR_PARTITION),
+                        Some(t) => t.leader(p.partition_index),
+                    };
+                    let partition = match partition {
+                        Ok(partition) => partition,
+                        Err(code) => return base.with_error_code(code.0),
                     };
                     let epoch = partition.leader_epoch();
                     if p.current_leader_epoch != -1 && p.current_leader_epoch != epoch {

@@ -1,7 +1,8 @@
 //! Metadata: brokers, cluster id, controller, and topics with their partitions' leaders and
-//! replicas. Unknown topics are created when the client allows it and
-//! `auto.create.topics.enable` is on.
+//! replicas, all from the controller's metadata image as this broker applied it. Unknown
+//! topics are created when the client allows it and `auto.create.topics.enable` is on.
 
+use std::collections::BTreeMap;
 use std::sync::Arc;
 
 use kafka_protocol::messages::metadata_response::{
@@ -9,12 +10,12 @@ use kafka_protocol::messages::metadata_response::{
 };
 use kafka_protocol::messages::{BrokerId, MetadataRequest, MetadataResponse, TopicName};
 use kafka_protocol::protocol::StrBytes;
+use sluice_controller::{MetadataImage, TopicImage};
 use sluice_protocol::error::ErrorCode;
 use uuid::Uuid;
 
 use super::{AUTHORIZED_OPS_NOT_REQUESTED, CLUSTER_OPS_ALL, TOPIC_OPS_ALL};
 use crate::broker::Broker;
-use crate::replica_manager::Topic;
 use crate::request::RequestContext;
 use crate::topic_name::validate_topic_name;
 
@@ -38,11 +39,12 @@ pub async fn handle(
         Some(t) if t.is_empty() && v == 0 => None,
         Some(t) => Some(t),
     };
+    let mut image = broker.cluster.image();
     let mut topics = Vec::new();
     match requested {
         None => {
-            for t in broker.replicas.topics() {
-                topics.push(describe_topic(broker, &t, topic_ops(want_topic_ops), v));
+            for t in image.topics().values() {
+                topics.push(describe_topic(&image, t, topic_ops(want_topic_ops), v));
             }
         }
         Some(list) => {
@@ -56,11 +58,11 @@ pub async fn handle(
                     .map(|n| n.to_string())
                     .filter(|n| !n.is_empty() || entry.topic_id.is_nil());
                 let found = match &name {
-                    Some(n) => broker.replicas.topic(n),
-                    None => broker.replicas.topic_by_id(&entry.topic_id),
+                    Some(n) => image.topic(n),
+                    None => image.topic_by_id(&entry.topic_id),
                 };
                 if let Some(t) = found {
-                    topics.push(describe_topic(broker, &t, topic_ops(want_topic_ops), v));
+                    topics.push(describe_topic(&image, t, topic_ops(want_topic_ops), v));
                     continue;
                 }
                 let Some(name) = name else {
@@ -80,11 +82,26 @@ pub async fn handle(
                     continue;
                 }
                 if allow_create && broker.config().auto_create_topics() {
-                    match broker.replicas.auto_create(&name) {
-                        Ok(t) => {
-                            topics.push(describe_topic(broker, &t, topic_ops(want_topic_ops), v))
+                    let created = crate::admin::ensure_topic(
+                        &broker.cluster,
+                        &broker.replicas,
+                        &name,
+                        broker.config().num_partitions(),
+                        broker.config().default_replication_factor(),
+                        BTreeMap::new(),
+                    )
+                    .await;
+                    image = broker.cluster.image();
+                    match (created, image.topic(&name)) {
+                        (Ok(_), Some(t)) => {
+                            topics.push(describe_topic(&image, t, topic_ops(want_topic_ops), v))
                         }
-                        Err(e) => topics.push(error_topic(Some(&name), Uuid::nil(), e.code)),
+                        (Ok(_), None) => topics.push(error_topic(
+                            Some(&name),
+                            Uuid::nil(),
+                            ErrorCode::LEADER_NOT_AVAILABLE,
+                        )),
+                        (Err(e), _) => topics.push(error_topic(Some(&name), Uuid::nil(), e.code)),
                     }
                 } else {
                     topics.push(error_topic(
@@ -96,20 +113,22 @@ pub async fn handle(
             }
         }
     }
-    let me = MetadataResponseBroker::default()
-        .with_node_id(BrokerId(broker.node_id))
-        .with_host(StrBytes::from_string(broker.advertised_host.clone()))
-        .with_port(i32::from(broker.advertised_port))
-        .with_rack(
-            broker
-                .config()
-                .rack()
-                .map(|r| StrBytes::from_string(r.to_string())),
-        );
+    let brokers = image
+        .brokers()
+        .values()
+        .filter(|b| !b.fenced || b.broker_id == broker.node_id)
+        .map(|b| {
+            MetadataResponseBroker::default()
+                .with_node_id(BrokerId(b.broker_id))
+                .with_host(StrBytes::from_string(b.host.clone()))
+                .with_port(i32::from(b.port))
+                .with_rack(b.rack.clone().map(StrBytes::from_string))
+        })
+        .collect();
     MetadataResponse::default()
-        .with_brokers(vec![me])
+        .with_brokers(brokers)
         .with_cluster_id(Some(StrBytes::from_string(broker.cluster_id().to_string())))
-        .with_controller_id(BrokerId(broker.node_id))
+        .with_controller_id(BrokerId(broker.cluster.controller_id()))
         .with_topics(topics)
         .with_cluster_authorized_operations(
             if (8..=10).contains(&v) && request.include_cluster_authorized_operations {
@@ -121,32 +140,40 @@ pub async fn handle(
 }
 
 fn describe_topic(
-    broker: &Broker,
-    topic: &Topic,
+    image: &MetadataImage,
+    topic: &TopicImage,
     authorized_ops: i32,
     v: i16,
 ) -> MetadataResponseTopic {
-    let me = BrokerId(broker.node_id);
     let partitions = topic
         .partitions
         .iter()
-        .map(|p| {
+        .enumerate()
+        .map(|(index, p)| {
+            let offline: Vec<BrokerId> = p
+                .replicas
+                .iter()
+                .filter(|r| image.broker(**r).is_none_or(|b| b.fenced))
+                .map(|r| BrokerId(*r))
+                .collect();
             MetadataResponsePartition::default()
-                .with_error_code(0)
-                .with_partition_index(p.index)
-                .with_leader_id(me)
-                .with_leader_epoch(if v >= 7 { p.leader_epoch() } else { -1 })
-                .with_replica_nodes(vec![me])
-                .with_isr_nodes(vec![me])
-                .with_offline_replicas(vec![])
+                .with_error_code(if p.leader.is_some() {
+                    0
+                } else {
+                    ErrorCode::LEADER_NOT_AVAILABLE.0
+                })
+                .with_partition_index(index as i32)
+                .with_leader_id(BrokerId(p.leader.unwrap_or(-1)))
+                .with_leader_epoch(if v >= 7 { p.leader_epoch } else { -1 })
+                .with_replica_nodes(p.replicas.iter().map(|r| BrokerId(*r)).collect())
+                .with_isr_nodes(p.isr.iter().map(|r| BrokerId(*r)).collect())
+                .with_offline_replicas(offline)
         })
         .collect();
     MetadataResponseTopic::default()
         .with_error_code(0)
-        .with_name(Some(TopicName(StrBytes::from_string(
-            topic.name.to_string(),
-        ))))
-        .with_topic_id(if v >= 10 { topic.id } else { Uuid::nil() })
+        .with_name(Some(TopicName(StrBytes::from_string(topic.name.clone()))))
+        .with_topic_id(if v >= 10 { topic.topic_id } else { Uuid::nil() })
         .with_is_internal(crate::replica_manager::is_internal_topic(&topic.name))
         .with_partitions(partitions)
         .with_topic_authorized_operations(if v >= 8 {

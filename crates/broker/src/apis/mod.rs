@@ -13,12 +13,16 @@ mod create_topics;
 mod delete_records;
 mod delete_topics;
 mod describe_cluster;
+mod describe_log_dirs;
 mod describe_producers;
+mod elect_leaders;
 mod fetch;
 mod groups;
 mod list_offsets;
 mod metadata;
+mod offset_for_leader_epoch;
 mod produce;
+mod replica_fetch;
 mod txn;
 
 use std::sync::Arc;
@@ -70,6 +74,9 @@ pub const SUPPORTED_APIS: &[(ApiKey, i16, i16)] = &[
     (ApiKey::DescribeTransactions, 0, 0),
     (ApiKey::ListTransactions, 0, 2),
     (ApiKey::DescribeProducers, 0, 0),
+    (ApiKey::OffsetForLeaderEpoch, 2, 4),
+    (ApiKey::ElectLeaders, 0, 2),
+    (ApiKey::DescribeLogDirs, 1, 4),
 ];
 
 pub fn supported_versions(api: ApiKey) -> Option<(i16, i16)> {
@@ -191,6 +198,9 @@ async fn dispatch(
         ApiKey::DescribeTransactions => run!(txn::describe_transactions),
         ApiKey::ListTransactions => run!(txn::list_transactions),
         ApiKey::DescribeProducers => run!(describe_producers::handle),
+        ApiKey::OffsetForLeaderEpoch => run!(offset_for_leader_epoch::handle),
+        ApiKey::ElectLeaders => run!(elect_leaders::handle),
+        ApiKey::DescribeLogDirs => run!(describe_log_dirs::handle),
         ApiKey::FindCoordinator => run!(groups::find_coordinator),
         ApiKey::JoinGroup => run!(groups::join_group),
         ApiKey::SyncGroup => run!(groups::sync_group),

@@ -34,6 +34,13 @@ pub async fn handle(
     let acks = request.acks;
     let acks_valid = matches!(acks, -1..=1);
     let by_id = ctx.api_version >= 13;
+    let transactional_id = request.transactional_id.as_ref().map(|t| t.to_string());
+    let shared = RequestWide {
+        acks,
+        timeout_ms: request.timeout_ms,
+        transactional_id: transactional_id.as_deref(),
+        version: ctx.api_version,
+    };
     let mut responses = Vec::with_capacity(request.topic_data.len());
     for topic_data in request.topic_data {
         let topic = if by_id {
@@ -53,23 +60,11 @@ pub async fn handle(
             } else {
                 match topic.as_ref() {
                     None => Err(error(unknown, None)),
-                    Some(t) => match usize::try_from(pd.index)
-                        .ok()
-                        .and_then(|i| t.partitions.get(i))
-                    {
-                        None => Err(error(ErrorCode::UNKNOWN_TOPIC_OR_PARTITION, None)),
-                        Some(p) => {
+                    Some(t) => match t.leader(pd.index) {
+                        Err(code) => Err(error(code, None)),
+                        Ok(p) => {
                             let records = pd.records.unwrap_or_default();
-                            append(
-                                broker,
-                                p,
-                                &t.produce,
-                                records,
-                                acks,
-                                request.timeout_ms,
-                                ctx.api_version,
-                            )
-                            .await
+                            append(broker, p, &t.produce, records, &shared).await
                         }
                     },
                 }
@@ -107,15 +102,27 @@ fn error(code: ErrorCode, message: Option<String>) -> PartitionProduceResponse {
         .with_error_message(message.map(StrBytes::from_string))
 }
 
+/// What every partition of one Produce request shares.
+struct RequestWide<'a> {
+    acks: i16,
+    timeout_ms: i32,
+    transactional_id: Option<&'a str>,
+    version: i16,
+}
+
 async fn append(
     broker: &Broker,
     partition: &Arc<Partition>,
     settings: &ProduceSettings,
     records: Bytes,
-    acks: i16,
-    timeout_ms: i32,
-    version: i16,
+    shared: &RequestWide<'_>,
 ) -> Result<PartitionProduceResponse, PartitionProduceResponse> {
+    let RequestWide {
+        acks,
+        timeout_ms,
+        transactional_id,
+        version,
+    } = *shared;
     let info = validate_batches(&records, settings.max_message_bytes)
         .map_err(|e| error(e.error_code(), message(version, e.to_string())))?;
     if info.batch_count != 1 {
@@ -135,9 +142,24 @@ async fn append(
         check_timestamps(settings, &info)
             .map_err(|m| error(ErrorCode::INVALID_TIMESTAMP, message(version, m)))?;
     }
-    verify_transaction(broker, partition, &records)
+    verify_transaction(broker, partition, &records, transactional_id)
         .await
         .map_err(|(code, m)| error(code, message(version, m)))?;
+    if acks == -1 {
+        let isr = partition.isr().len();
+        if isr < settings.min_insync_replicas {
+            return Err(error(
+                ErrorCode::NOT_ENOUGH_REPLICAS,
+                message(
+                    version,
+                    format!(
+                        "The size of the current ISR ({isr}) is insufficient to satisfy the min.isr requirement of {} for partition {}-{}",
+                        settings.min_insync_replicas, partition.topic, partition.index
+                    ),
+                ),
+            ));
+        }
+    }
     let appended = partition
         .append_from_client(&records)
         .map_err(|e| error(e.error_code(), message(version, e.to_string())))?;
@@ -168,6 +190,11 @@ async fn append(
             .wait_for_high_watermark(next_offset, deadline)
             .await
         {
+            // The ISR shrank below min.insync.replicas while the write waited: Kafka's
+            // NOT_ENOUGH_REPLICAS_AFTER_APPEND (the write is in the leader's log, not committed).
+            if partition.isr().len() < settings.min_insync_replicas {
+                return Err(error(ErrorCode::NOT_ENOUGH_REPLICAS_AFTER_APPEND, None));
+            }
             return Err(error(ErrorCode::REQUEST_TIMED_OUT, None));
         }
     }
@@ -185,10 +212,15 @@ async fn append(
 /// KIP-890: a transactional batch goes only to a partition its producer added to its ongoing
 /// transaction (AddPartitionsToTxn); otherwise a late or hanging write could land outside any
 /// transaction and hold the last stable offset back forever.
+///
+/// When another broker coordinates the transaction, this leader asks it (AddPartitionsToTxn
+/// v4 with verify_only, as Kafka's leaders do); a partition that already holds the producer's
+/// open transaction was verified by its first batch.
 async fn verify_transaction(
     broker: &Broker,
     partition: &Partition,
     records: &Bytes,
+    transactional_id: Option<&str>,
 ) -> Result<(), (ErrorCode, String)> {
     let Ok(header) = sluice_protocol::batch::parse_header(records) else {
         return Ok(());
@@ -207,8 +239,36 @@ async fn verify_transaction(
             )
         })
         .await;
+    let verdict = match (verdict, transactional_id) {
+        // This broker does not coordinate the transaction.
+        (
+            Err(
+                ErrorCode::INVALID_PRODUCER_ID_MAPPING
+                | ErrorCode::NOT_COORDINATOR
+                | ErrorCode::COORDINATOR_LOAD_IN_PROGRESS,
+            ),
+            Some(tid),
+        ) => {
+            let open_here = partition.log.producers().iter().any(|p| {
+                p.producer_id == header.producer_id
+                    && p.producer_epoch == header.producer_epoch
+                    && p.current_txn_start_offset.is_some()
+            });
+            if open_here {
+                Ok(())
+            } else {
+                verify_with_coordinator(broker, partition, tid, &header).await
+            }
+        }
+        (verdict, _) => verdict,
+    };
     match verdict {
         Ok(()) => Ok(()),
+        Err(ErrorCode::NOT_ENOUGH_REPLICAS) => Err((
+            ErrorCode::NOT_ENOUGH_REPLICAS,
+            "The transaction coordinator could not be asked to verify the partition; retry"
+                .to_string(),
+        )),
         Err(ErrorCode::INVALID_PRODUCER_EPOCH) => Err((
             ErrorCode::INVALID_PRODUCER_EPOCH,
             format!(
@@ -223,6 +283,84 @@ async fn verify_transaction(
                 partition.topic, partition.index, header.producer_id
             ),
         )),
+    }
+}
+
+/// Asks the broker coordinating `transactional_id` whether `partition` is in the producer's
+/// ongoing transaction (AddPartitionsToTxn v4, verify_only). Unreachable coordinators give
+/// NOT_ENOUGH_REPLICAS, which producers retry.
+async fn verify_with_coordinator(
+    broker: &Broker,
+    partition: &Partition,
+    transactional_id: &str,
+    header: &sluice_protocol::batch::BatchHeader,
+) -> Result<(), ErrorCode> {
+    use kafka_protocol::messages::add_partitions_to_txn_request::{
+        AddPartitionsToTxnTopic, AddPartitionsToTxnTransaction,
+    };
+    use kafka_protocol::messages::{
+        AddPartitionsToTxnRequest, ProducerId, TopicName, TransactionalId,
+    };
+    let image = broker.cluster.image();
+    let coordinator = image
+        .topic(crate::txn_coordinator::TXN_STATE_TOPIC)
+        .and_then(|t| {
+            let p = sluice_group::partition_for(transactional_id, t.partitions.len() as i32);
+            t.partition(p).and_then(|s| s.leader)
+        })
+        .ok_or(ErrorCode::NOT_ENOUGH_REPLICAS)?;
+    if coordinator == broker.node_id {
+        return Err(ErrorCode::INVALID_TXN_STATE);
+    }
+    let target = image
+        .broker(coordinator)
+        .ok_or(ErrorCode::NOT_ENOUGH_REPLICAS)?;
+    let mut conn = crate::peer::PeerConnection::connect(
+        &target.host,
+        target.port,
+        &format!("sluice-txn-verify-{}", broker.node_id),
+        1 << 20,
+        Duration::from_secs(5),
+    )
+    .await
+    .map_err(|_| ErrorCode::NOT_ENOUGH_REPLICAS)?;
+    let request = AddPartitionsToTxnRequest::default().with_transactions(vec![
+        AddPartitionsToTxnTransaction::default()
+            .with_transactional_id(TransactionalId(StrBytes::from_string(
+                transactional_id.to_string(),
+            )))
+            .with_producer_id(ProducerId(header.producer_id))
+            .with_producer_epoch(header.producer_epoch)
+            .with_verify_only(true)
+            .with_topics(vec![AddPartitionsToTxnTopic::default()
+                .with_name(TopicName(StrBytes::from_string(
+                    partition.topic.to_string(),
+                )))
+                .with_partitions(vec![partition.index])]),
+    ]);
+    let response = conn
+        .send(&request, 4, Duration::from_secs(10))
+        .await
+        .map_err(|_| ErrorCode::NOT_ENOUGH_REPLICAS)?;
+    if response.error_code != 0 {
+        return Err(ErrorCode::NOT_ENOUGH_REPLICAS);
+    }
+    let code = response
+        .results_by_transaction
+        .first()
+        .and_then(|r| r.topic_results.first())
+        .and_then(|t| t.results_by_partition.first())
+        .map(|p| ErrorCode(p.partition_error_code))
+        .unwrap_or(ErrorCode::INVALID_TXN_STATE);
+    match code {
+        ErrorCode::NONE => Ok(()),
+        ErrorCode::INVALID_PRODUCER_EPOCH | ErrorCode::PRODUCER_FENCED => {
+            Err(ErrorCode::INVALID_PRODUCER_EPOCH)
+        }
+        ErrorCode::NOT_COORDINATOR
+        | ErrorCode::COORDINATOR_NOT_AVAILABLE
+        | ErrorCode::COORDINATOR_LOAD_IN_PROGRESS => Err(ErrorCode::NOT_ENOUGH_REPLICAS),
+        _ => Err(ErrorCode::INVALID_TXN_STATE),
     }
 }
 

@@ -61,27 +61,36 @@ pub async fn init_producer_id(
     };
     let Some(transactional_id) = request.transactional_id.as_ref().map(|t| t.to_string()) else {
         // Idempotent producers get a fresh producer id with epoch 0 every time, as in Kafka.
-        let ids = broker.clone();
-        return match tokio::task::spawn_blocking(move || ids.producer_ids.next_id()).await {
-            Ok(Ok(id)) => InitProducerIdResponse::default()
+        return match broker.producer_ids.reserve(&broker.cluster, 1).await {
+            Ok(ids) => InitProducerIdResponse::default()
                 .with_error_code(0)
-                .with_producer_id(ProducerId(id))
+                .with_producer_id(ProducerId(ids[0]))
                 .with_producer_epoch(0),
-            Ok(Err(e)) => {
+            Err(e) => {
                 tracing::warn!("cannot allocate a producer id: {e}");
-                fail(ErrorCode::KAFKA_STORAGE_ERROR)
+                fail(ErrorCode::COORDINATOR_NOT_AVAILABLE)
             }
-            Err(_) => fail(ErrorCode::UNKNOWN_SERVER_ERROR),
         };
     };
     let expected =
         (request.producer_id.0 >= 0).then_some((request.producer_id.0, request.producer_epoch));
     let timeout = request.transaction_timeout_ms;
-    let ids = broker.clone();
+    // The coordinator takes a new producer id at most once or twice per request (a new
+    // transactional id, an exhausted epoch); ids it does not use are skipped.
+    let mut ids = match broker.producer_ids.reserve(&broker.cluster, 2).await {
+        Ok(ids) => ids.into_iter(),
+        Err(e) => {
+            tracing::warn!("cannot allocate a producer id: {e}");
+            return fail(ErrorCode::COORDINATOR_NOT_AVAILABLE);
+        }
+    };
     let (result, applied) = broker
         .txns
         .run(broker, |c, now, out| {
-            let mut alloc = || ids.producer_ids.next_id().map_err(|e| e.to_string());
+            let mut alloc = || {
+                ids.next()
+                    .ok_or_else(|| "no producer id reserved".to_string())
+            };
             c.init_producer_id(now, &transactional_id, timeout, expected, &mut alloc, out)
         })
         .await;
@@ -117,9 +126,15 @@ async fn add_partitions(
             .map(|(t, ps)| (t.clone(), ps.iter().map(|p| (*p, codes(t, *p))).collect()))
             .collect()
     };
+    let image = broker.cluster.image();
     let missing: Vec<(String, i32)> = all
         .iter()
-        .filter(|(t, p)| broker.replicas.partition(t, *p).is_none())
+        .filter(|(t, p)| {
+            image
+                .topic(t)
+                .and_then(|topic| topic.partition(*p))
+                .is_none()
+        })
         .cloned()
         .collect();
     if !missing.is_empty() {
@@ -399,23 +414,21 @@ pub async fn write_txn_markers(
         for t in &marker.topics {
             let mut partitions = Vec::new();
             for p in &t.partition_indexes {
-                let code = if t.name.as_str() != OFFSETS_TOPIC
-                    && broker.replicas.partition(&t.name, *p).is_none()
-                {
-                    ErrorCode::UNKNOWN_TOPIC_OR_PARTITION
-                } else {
-                    let one = Markers {
-                        transactional_id: String::new(),
-                        producer_id: marker.producer_id.0,
-                        producer_epoch: marker.producer_epoch,
-                        commit: marker.transaction_result,
-                        partitions: vec![(t.name.to_string(), *p)],
-                    };
-                    match crate::txn_coordinator::write_markers(broker, &one).await {
+                // Written here only: the sender is the coordinator and routes markers to leaders.
+                let one = Markers {
+                    transactional_id: String::new(),
+                    producer_id: marker.producer_id.0,
+                    producer_epoch: marker.producer_epoch,
+                    commit: marker.transaction_result,
+                    partitions: vec![(t.name.to_string(), *p)],
+                };
+                let code =
+                    match crate::txn_coordinator::write_local_marker(broker, &one, &t.name, *p)
+                        .await
+                    {
                         Ok(()) => ErrorCode::NONE,
                         Err(code) => code,
-                    }
-                };
+                    };
                 partitions.push(
                     WritableTxnMarkerPartitionResult::default()
                         .with_partition_index(*p)

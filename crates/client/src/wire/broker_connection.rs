@@ -91,22 +91,43 @@ impl BrokerConnection {
         self.round_trip(request, version)
     }
 
-    fn check_version(&mut self, api_key: i16, version: i16) -> Result<(), String> {
+    /// The newest version of `api_key` in `oldest..=newest` that the broker supports, or
+    /// `None` when it supports none of them (or not the API at all). For requests whose
+    /// answer this client can read at several versions.
+    pub fn newest_supported(
+        &mut self,
+        api_key: i16,
+        oldest: i16,
+        newest: i16,
+    ) -> Result<Option<i16>, String> {
+        let Some(range) = self.api_versions()?.iter().find(|r| r.api_key == api_key) else {
+            return Ok(None);
+        };
+        let version = range.max_version.min(newest);
+        Ok((version >= range.min_version.max(oldest)).then_some(version))
+    }
+
+    /// What the broker advertised in ApiVersions, asked on first use.
+    fn api_versions(&mut self) -> Result<&[ApiVersionRange], String> {
         if self.api_versions.is_none() {
             let body = self.round_trip(&ApiVersionsRequest::default(), API_VERSIONS_VERSION)?;
             self.api_versions = Some(parse_api_versions(&body)?);
         }
-        let ranges = self.api_versions.as_deref().unwrap_or_default();
+        Ok(self.api_versions.as_deref().unwrap_or_default())
+    }
+
+    fn check_version(&mut self, api_key: i16, version: i16) -> Result<(), String> {
         let name = api_name(api_key);
+        let address = self.address.clone();
+        let ranges = self.api_versions()?;
         match ranges.iter().find(|r| r.api_key == api_key) {
             Some(r) if (r.min_version..=r.max_version).contains(&version) => Ok(()),
             Some(r) => Err(format!(
-                "broker {} supports {name} v{}-v{}, not v{version}",
-                self.address, r.min_version, r.max_version
+                "broker {address} supports {name} v{}-v{}, not v{version}",
+                r.min_version, r.max_version
             )),
             None => Err(format!(
-                "broker {} does not support {name} (api key {api_key})",
-                self.address
+                "broker {address} does not support {name} (api key {api_key})"
             )),
         }
     }
@@ -367,6 +388,25 @@ mod tests {
             err,
             format!("broker {address} does not support DescribeProducers (api key 61)")
         );
+        drop(connection);
+        server.join().expect("fake broker");
+    }
+
+    #[test]
+    fn the_newest_common_version_is_chosen_from_one_api_versions_answer() {
+        let (address, server) = fake_broker(|socket| {
+            let first = read_request(socket).expect("ApiVersions");
+            let ranges = api_versions(&[(18, 0, 4), (3, 0, 13), (60, 0, 1), (61, 3, 5)]);
+            write_frame(socket, first.correlation_id, &[], &ranges);
+            // Asked once: the later questions are answered from the first answer.
+            assert!(read_request(socket).is_none());
+        });
+        let mut connection = BrokerConnection::open(&address, deadline()).expect("connects");
+        assert_eq!(connection.newest_supported(3, 1, 12), Ok(Some(12)));
+        assert_eq!(connection.newest_supported(60, 0, 2), Ok(Some(1)));
+        assert_eq!(connection.newest_supported(61, 0, 2), Ok(None));
+        assert_eq!(connection.newest_supported(61, 5, 9), Ok(Some(5)));
+        assert_eq!(connection.newest_supported(66, 0, 1), Ok(None));
         drop(connection);
         server.join().expect("fake broker");
     }

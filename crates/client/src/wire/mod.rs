@@ -1,6 +1,7 @@
 //! A small blocking Kafka-protocol client for the requests librdkafka does not expose through
 //! the `rdkafka` crate: DescribeGroups v4 (members' `group.instance.id`), ListTransactions,
-//! DescribeTransactions and DescribeProducers.
+//! DescribeTransactions, DescribeProducers, DescribeCluster, ElectLeaders, and Metadata with the
+//! cluster id and controller id.
 //!
 //! Requests are built with the `kafka-protocol` crate's message types, which encode exactly
 //! what Kafka specifies and are safe for input we produce ourselves. Responses are read with
@@ -18,9 +19,15 @@
 //!   each request's version against what the broker advertises in ApiVersions.
 //! - `find_coordinator.rs`: FindCoordinator v1 (group and transaction coordinators) through the
 //!   bootstrap servers.
+//! - `describe_cluster.rs`: DescribeCluster v0-v2 (cluster id, controller, brokers, fenced).
+//! - `metadata.rs`: Metadata v1-v13 for every topic (brokers, partitions, leaders, ISRs).
+//! - `elect_leaders.rs`: ElectLeaders v0-v2 (preferred and unclean elections).
 
 mod broker_connection;
+pub mod describe_cluster;
+pub mod elect_leaders;
 mod find_coordinator;
+pub mod metadata;
 mod reader;
 
 use std::time::{Duration, Instant};

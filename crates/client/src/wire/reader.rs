@@ -7,7 +7,8 @@
 //!
 //! Types:
 //! ```text
-//! int16/int32/int64    big-endian
+//! int8/16/32/64        big-endian
+//! BOOLEAN              one byte, 0 = false
 //! STRING               int16 length + UTF-8 (length -1 = null, only in a NULLABLE_STRING)
 //! BYTES                int32 length + bytes (-1 = null)
 //! ARRAY                int32 count + elements
@@ -39,6 +40,15 @@ impl<'a> Reader<'a> {
         let (head, tail) = self.bytes.split_at(len);
         self.bytes = tail;
         Ok(head)
+    }
+
+    pub fn i8(&mut self) -> Result<i8, String> {
+        Ok(i8::from_be_bytes([self.take(1)?[0]]))
+    }
+
+    /// A BOOLEAN: one byte, any value but 0 is true (as Kafka reads it).
+    pub fn boolean(&mut self) -> Result<bool, String> {
+        Ok(self.take(1)?[0] != 0)
     }
 
     pub fn i16(&mut self) -> Result<i16, String> {
@@ -184,6 +194,17 @@ mod tests {
         assert_eq!(r.i64(), Ok(-3));
         assert_eq!(r.take(1), Err("the message is truncated".to_string()));
         assert_eq!(r.take(0), Ok(&[][..]));
+    }
+
+    #[test]
+    fn reads_bytes_and_booleans() {
+        let mut r = Reader::new(&[0xff, 0x07, 0, 1, 2]);
+        assert_eq!(r.i8(), Ok(-1));
+        assert_eq!(r.i8(), Ok(7));
+        assert_eq!(r.boolean(), Ok(false));
+        assert_eq!(r.boolean(), Ok(true));
+        assert_eq!(r.boolean(), Ok(true));
+        assert!(r.boolean().is_err());
     }
 
     #[test]

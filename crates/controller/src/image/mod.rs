@@ -96,6 +96,9 @@ pub struct MetadataImage {
     broker_configs: BTreeMap<i32, BTreeMap<String, String>>,
     /// Cluster-wide default broker configs.
     cluster_configs: BTreeMap<String, String>,
+    /// The first producer id not allocated yet (AllocateProducerIds).
+    #[serde(default)]
+    next_producer_id: i64,
 }
 
 /// The serialized fields of [`MetadataImage`]; deserializing goes through it so that the
@@ -107,6 +110,9 @@ struct StoredImage {
     topics: BTreeMap<String, TopicImage>,
     broker_configs: BTreeMap<i32, BTreeMap<String, String>>,
     cluster_configs: BTreeMap<String, String>,
+    /// Absent in snapshots written before producer ids were allocated here.
+    #[serde(default)]
+    next_producer_id: i64,
 }
 
 impl From<StoredImage> for MetadataImage {
@@ -123,6 +129,7 @@ impl From<StoredImage> for MetadataImage {
             topic_names_by_id,
             broker_configs: stored.broker_configs,
             cluster_configs: stored.cluster_configs,
+            next_producer_id: stored.next_producer_id,
         }
     }
 }
@@ -231,7 +238,49 @@ impl MetadataImage {
                 isr,
             ),
             MetadataCommand::Batch(commands) => self.apply_batch(offset, commands),
+            MetadataCommand::AllocateProducerIds {
+                broker_id,
+                broker_epoch,
+                count,
+                min_first_id,
+            } => self.allocate_producer_ids(*broker_id, *broker_epoch, *count, *min_first_id),
         }
+    }
+
+    /// The first producer id not allocated yet.
+    pub fn next_producer_id(&self) -> i64 {
+        self.next_producer_id
+    }
+
+    fn allocate_producer_ids(
+        &mut self,
+        broker_id: i32,
+        broker_epoch: i64,
+        count: i64,
+        min_first_id: i64,
+    ) -> CommandResult {
+        let broker = self
+            .brokers
+            .get(&broker_id)
+            .ok_or(CommandError::BrokerIdNotRegistered(broker_id))?;
+        if broker.broker_epoch != broker_epoch {
+            return Err(CommandError::StaleBrokerEpoch {
+                broker_id,
+                current: broker.broker_epoch,
+                requested: broker_epoch,
+            });
+        }
+        if !(1..=1_000_000).contains(&count) {
+            return Err(CommandError::InvalidRequest(format!(
+                "a producer id block of {count} ids (1 to 1000000)"
+            )));
+        }
+        let first_id = self.next_producer_id.max(min_first_id).max(0);
+        let next = first_id
+            .checked_add(count)
+            .ok_or_else(|| CommandError::InvalidRequest("producer ids exhausted".into()))?;
+        self.next_producer_id = next;
+        Ok(CommandOutput::ProducerIds { first_id, count })
     }
 
     /// All or nothing: the commands apply to a copy, which replaces the image only when every
@@ -423,6 +472,70 @@ mod tests {
         assert_eq!(back.topic_by_id(&Uuid::from_u128(2)).unwrap().name, "b");
         assert_eq!(back.broker_configs(2).get("log.retention.ms").unwrap(), "5");
         assert!(back.broker_configs(1).is_empty());
+    }
+
+    #[test]
+    fn producer_id_blocks_never_overlap_and_survive_snapshots() {
+        let mut image = image_with_brokers(&[1, 2]);
+        let epoch = |image: &MetadataImage, id| image.broker(id).unwrap().broker_epoch;
+        let alloc =
+            |broker_id, broker_epoch, count, min_first_id| MetadataCommand::AllocateProducerIds {
+                broker_id,
+                broker_epoch,
+                count,
+                min_first_id,
+            };
+        let e1 = epoch(&image, 1);
+        let e2 = epoch(&image, 2);
+        assert_eq!(
+            apply(&mut image, alloc(1, e1, 1000, 0)),
+            Ok(CommandOutput::ProducerIds {
+                first_id: 0,
+                count: 1000
+            })
+        );
+        assert_eq!(
+            apply(&mut image, alloc(2, e2, 1000, 0)),
+            Ok(CommandOutput::ProducerIds {
+                first_id: 1000,
+                count: 1000
+            })
+        );
+        // A broker that handed out ids on its own before starts the next block above them.
+        assert_eq!(
+            apply(&mut image, alloc(1, e1, 10, 5000)),
+            Ok(CommandOutput::ProducerIds {
+                first_id: 5000,
+                count: 10
+            })
+        );
+        assert_eq!(image.next_producer_id(), 5010);
+        // Bad requests change nothing.
+        assert!(matches!(
+            apply(&mut image, alloc(1, e1 + 7, 10, 0)),
+            Err(CommandError::StaleBrokerEpoch { .. })
+        ));
+        assert!(matches!(
+            apply(&mut image, alloc(9, 1, 10, 0)),
+            Err(CommandError::BrokerIdNotRegistered(9))
+        ));
+        assert!(matches!(
+            apply(&mut image, alloc(1, e1, 0, 0)),
+            Err(CommandError::InvalidRequest(_))
+        ));
+        assert!(matches!(
+            apply(&mut image, alloc(1, e1, 10, i64::MAX - 5)),
+            Err(CommandError::InvalidRequest(_))
+        ));
+        assert_eq!(image.next_producer_id(), 5010);
+        let back = MetadataImage::from_snapshot_bytes(&image.to_snapshot_bytes().unwrap()).unwrap();
+        assert_eq!(back.next_producer_id(), 5010);
+        // A snapshot from before this field existed reads as 0.
+        let mut old: serde_json::Value =
+            serde_json::from_slice(&image.to_snapshot_bytes().unwrap()).unwrap();
+        old.as_object_mut().unwrap().remove("next_producer_id");
+        let old = MetadataImage::from_snapshot_bytes(&serde_json::to_vec(&old).unwrap()).unwrap();
+        assert_eq!(old.next_producer_id(), 0);
     }
 
     #[test]

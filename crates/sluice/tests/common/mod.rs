@@ -239,3 +239,61 @@ pub fn batch_offsets(mut records: Bytes) -> Vec<i64> {
     }
     out
 }
+
+/// A base port B such that B..B+count are all free on 127.0.0.1 right now (found by binding
+/// them), for tests that need consecutive ports. Taken below Linux's ephemeral range
+/// (32768 and up) so outgoing connections do not take them meanwhile; where one test process
+/// starts looking depends on its pid, so tests running in parallel rarely try the same range.
+pub fn free_port_range(count: u16) -> u16 {
+    const LOW: u32 = 20_000;
+    const HIGH: u32 = 32_000;
+    let count32 = u32::from(count);
+    let slots = (HIGH - LOW) / count32;
+    let first_slot = std::process::id() % slots;
+    for attempt in 0..slots {
+        let base = LOW + ((first_slot + attempt) % slots) * count32;
+        let held: Vec<std::net::TcpListener> = (base..base + count32)
+            .map_while(|port| {
+                let port = u16::try_from(port).expect("below 32000");
+                std::net::TcpListener::bind(("127.0.0.1", port)).ok()
+            })
+            .collect();
+        if held.len() == usize::from(count) {
+            return u16::try_from(base).expect("below 32000");
+        }
+    }
+    panic!("no {count} consecutive free ports between {LOW} and {HIGH}");
+}
+
+/// Pids of the processes (Linux, from /proc) whose command line has, for every needle, an
+/// argument containing it; e.g. `["server", "/tmp/x/node-"]`.
+pub fn processes_with_args(needles: &[&str]) -> Vec<u32> {
+    let Ok(entries) = std::fs::read_dir("/proc") else {
+        return Vec::new();
+    };
+    let mut pids = Vec::new();
+    for entry in entries.flatten() {
+        let Some(pid) = entry
+            .file_name()
+            .to_str()
+            .and_then(|n| n.parse::<u32>().ok())
+        else {
+            continue;
+        };
+        // A process may end between the listing and the read: then it is not running.
+        let Ok(cmdline) = std::fs::read(entry.path().join("cmdline")) else {
+            continue;
+        };
+        let args: Vec<String> = cmdline
+            .split(|&b| b == 0)
+            .map(|arg| String::from_utf8_lossy(arg).into_owned())
+            .collect();
+        if needles
+            .iter()
+            .all(|needle| args.iter().any(|arg| arg.contains(needle)))
+        {
+            pids.push(pid);
+        }
+    }
+    pids
+}

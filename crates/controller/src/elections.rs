@@ -1,0 +1,516 @@
+//! Partition leader elections, sans I/O: from a [`MetadataImage`], the
+//! [`MetadataCommand::ChangePartition`]s the active controller proposes when a broker leaves
+//! (fenced, shutting down, restarted uncleanly), when a partition has no leader that may lead,
+//! and to move leadership back to preferred replicas.
+//!
+//! # Rules (Kafka's `PartitionChangeBuilder`, without eligible leader replicas)
+//! - A broker is eligible (to lead, to join an ISR) when it is registered, unfenced, and not the
+//!   broker being removed.
+//! - A removed broker leaves the ISR unless it is its last member: the ISR is never empty, since
+//!   its last member is the one replica known to hold every committed record (Kafka keeps it
+//!   and sets the leader to -1).
+//! - The leader stays when it is eligible and in the ISR. Otherwise the first replica in
+//!   assignment order that is in the ISR and eligible leads (clean election). When there is
+//!   none and unclean election is enabled for the topic, the first eligible replica leads with
+//!   an ISR of itself alone (records only the old ISR had are lost). Otherwise the partition
+//!   has no leader until a member of its ISR is eligible again.
+//! - Preferred leader election: the first replica leads when it is eligible, in the ISR, and
+//!   not already the leader; the ISR does not change.
+//!
+//! Every change names the epochs of the partition state it was computed from: if the partition
+//! changed meanwhile (an AlterPartition from its leader, another election) the image rejects it
+//! (FENCED_LEADER_EPOCH, INVALID_UPDATE_VERSION) and the next check computes it again.
+
+use crate::command::MetadataCommand;
+use crate::image::MetadataImage;
+use crate::image::PartitionState;
+use crate::image::TopicImage;
+
+/// Topic config (and dynamic cluster-wide broker config) that enables unclean elections.
+pub(crate) const UNCLEAN_LEADER_ELECTION_ENABLE: &str = "unclean.leader.election.enable";
+
+/// The leader and ISR a partition should have.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub(crate) struct LeaderAndIsr {
+    pub leader: Option<i32>,
+    /// Never empty when the partition's ISR was not.
+    pub isr: Vec<i32>,
+}
+
+/// The leader and ISR of `state` once `removing` (if any) is taken out of the ISR and
+/// leadership, `eligible` telling which brokers may lead or join (the rules in the module doc).
+pub(crate) fn elect(
+    state: &PartitionState,
+    removing: Option<i32>,
+    eligible: impl Fn(i32) -> bool,
+    unclean: bool,
+) -> LeaderAndIsr {
+    let eligible = |broker: i32| Some(broker) != removing && eligible(broker);
+    let mut isr: Vec<i32> = state
+        .isr
+        .iter()
+        .copied()
+        .filter(|&r| Some(r) != removing)
+        .collect();
+    if isr.is_empty() {
+        isr = state.isr.clone();
+    }
+    if let Some(leader) = state.leader.filter(|&l| isr.contains(&l) && eligible(l)) {
+        return LeaderAndIsr {
+            leader: Some(leader),
+            isr,
+        };
+    }
+    if let Some(&leader) = state
+        .replicas
+        .iter()
+        .find(|&&r| isr.contains(&r) && eligible(r))
+    {
+        return LeaderAndIsr {
+            leader: Some(leader),
+            isr,
+        };
+    }
+    if unclean {
+        if let Some(&leader) = state.replicas.iter().find(|&&r| eligible(r)) {
+            return LeaderAndIsr {
+                leader: Some(leader),
+                isr: vec![leader],
+            };
+        }
+    }
+    LeaderAndIsr { leader: None, isr }
+}
+
+/// Whether unclean elections are enabled for `topic`: its topic config, else the dynamic
+/// cluster-wide broker config, else `default` (the static config). A value that is not a
+/// boolean counts as unset.
+pub(crate) fn unclean_election_enabled(
+    image: &MetadataImage,
+    topic: &TopicImage,
+    default: bool,
+) -> bool {
+    let parse = |value: &String| {
+        if value.eq_ignore_ascii_case("true") {
+            Some(true)
+        } else if value.eq_ignore_ascii_case("false") {
+            Some(false)
+        } else {
+            None
+        }
+    };
+    topic
+        .configs
+        .get(UNCLEAN_LEADER_ELECTION_ENABLE)
+        .and_then(parse)
+        .or_else(|| {
+            image
+                .cluster_configs()
+                .get(UNCLEAN_LEADER_ELECTION_ENABLE)
+                .and_then(parse)
+        })
+        .unwrap_or(default)
+}
+
+/// Registered and unfenced.
+pub(crate) fn is_unfenced(image: &MetadataImage, broker_id: i32) -> bool {
+    image.broker(broker_id).is_some_and(|b| !b.fenced)
+}
+
+/// The command that moves partition `partition` of `topic` from `state` to `next`, or `None`
+/// when that is no change.
+fn change(
+    topic: &TopicImage,
+    partition: usize,
+    state: &PartitionState,
+    next: LeaderAndIsr,
+) -> Option<MetadataCommand> {
+    if next.leader == state.leader && next.isr == state.isr {
+        return None;
+    }
+    // invariant: the image holds at most i32::MAX partitions per topic.
+    let partition = i32::try_from(partition).ok()?;
+    Some(MetadataCommand::ChangePartition {
+        topic_id: topic.topic_id,
+        partition,
+        expected_leader_epoch: state.leader_epoch,
+        expected_partition_epoch: state.partition_epoch,
+        leader: next.leader,
+        isr: next.isr,
+    })
+}
+
+/// The changes that take `broker_id` out of every ISR where others remain and move its
+/// leaderships to other replicas, as if it were fenced (whether or not it is yet).
+pub(crate) fn removal_changes(
+    image: &MetadataImage,
+    broker_id: i32,
+    unclean_default: bool,
+) -> Vec<MetadataCommand> {
+    let mut changes = Vec::new();
+    for topic in image.topics().values() {
+        let unclean = unclean_election_enabled(image, topic, unclean_default);
+        for (partition, state) in topic.partitions.iter().enumerate() {
+            if !state.isr.contains(&broker_id) && state.leader != Some(broker_id) {
+                continue;
+            }
+            let next = elect(state, Some(broker_id), |b| is_unfenced(image, b), unclean);
+            changes.extend(change(topic, partition, state, next));
+        }
+    }
+    changes
+}
+
+/// Elections for partitions without a leader that may lead (none, or a fenced or unregistered
+/// one, which is then removed as a fenced broker would be) where a replica can now lead.
+pub(crate) fn leader_elections(
+    image: &MetadataImage,
+    unclean_default: bool,
+) -> Vec<MetadataCommand> {
+    let mut changes = Vec::new();
+    for topic in image.topics().values() {
+        let unclean = unclean_election_enabled(image, topic, unclean_default);
+        for (partition, state) in topic.partitions.iter().enumerate() {
+            if state.leader.is_some_and(|l| is_unfenced(image, l)) {
+                continue;
+            }
+            let next = elect(state, state.leader, |b| is_unfenced(image, b), unclean);
+            changes.extend(change(topic, partition, state, next));
+        }
+    }
+    changes
+}
+
+/// Preferred leader elections: every partition whose first replica is eligible, in the ISR,
+/// and not the leader gets it as leader.
+pub(crate) fn preferred_leader_elections(image: &MetadataImage) -> Vec<MetadataCommand> {
+    let mut changes = Vec::new();
+    for topic in image.topics().values() {
+        for (partition, state) in topic.partitions.iter().enumerate() {
+            let Some(&preferred) = state.replicas.first() else {
+                continue;
+            };
+            if state.leader == Some(preferred)
+                || !state.isr.contains(&preferred)
+                || !is_unfenced(image, preferred)
+            {
+                continue;
+            }
+            let next = LeaderAndIsr {
+                leader: Some(preferred),
+                isr: state.isr.clone(),
+            };
+            changes.extend(change(topic, partition, state, next));
+        }
+    }
+    changes
+}
+
+/// True when `broker_id` leads at least one partition.
+pub(crate) fn leads_any_partition(image: &MetadataImage, broker_id: i32) -> bool {
+    image
+        .topics()
+        .values()
+        .flat_map(|t| t.partitions.iter())
+        .any(|p| p.leader == Some(broker_id))
+}
+
+#[cfg(test)]
+mod tests {
+    use std::collections::BTreeMap;
+
+    use uuid::Uuid;
+
+    use super::*;
+    use crate::command::CommandOutput;
+    use crate::command::ConfigOp;
+    use crate::image::test_support::*;
+
+    fn state(replicas: &[i32], isr: &[i32], leader: Option<i32>) -> PartitionState {
+        PartitionState {
+            replicas: replicas.to_vec(),
+            isr: isr.to_vec(),
+            leader,
+            leader_epoch: 3,
+            partition_epoch: 5,
+        }
+    }
+
+    fn leader_and_isr(leader: Option<i32>, isr: &[i32]) -> LeaderAndIsr {
+        LeaderAndIsr {
+            leader,
+            isr: isr.to_vec(),
+        }
+    }
+
+    #[test]
+    fn clean_election_takes_the_first_eligible_isr_replica_in_assignment_order() {
+        let p = state(&[1, 2, 3, 4], &[4, 3, 1], Some(1));
+        let all = |_| true;
+        assert_eq!(
+            elect(&p, Some(1), all, false),
+            leader_and_isr(Some(3), &[4, 3])
+        );
+        // Not the removed broker, and only eligible ones.
+        assert_eq!(
+            elect(&p, Some(1), |b| b != 3, false),
+            leader_and_isr(Some(4), &[4, 3])
+        );
+        // An eligible leader in the ISR stays.
+        assert_eq!(
+            elect(&p, Some(3), all, false),
+            leader_and_isr(Some(1), &[4, 1])
+        );
+        assert_eq!(
+            elect(&p, None, all, false),
+            leader_and_isr(Some(1), &[4, 3, 1])
+        );
+    }
+
+    #[test]
+    fn the_last_isr_member_stays_and_the_partition_has_no_leader() {
+        let p = state(&[1, 2, 3], &[1], Some(1));
+        assert_eq!(
+            elect(&p, Some(1), |_| true, false),
+            leader_and_isr(None, &[1])
+        );
+        // Its ISR members all fenced: no leader, ISR unchanged.
+        let p = state(&[1, 2, 3], &[1, 2], None);
+        assert_eq!(
+            elect(&p, None, |b| b == 3, false),
+            leader_and_isr(None, &[1, 2])
+        );
+        // The last member back: it leads again.
+        let p = state(&[1, 2, 3], &[2], None);
+        assert_eq!(
+            elect(&p, None, |_| true, false),
+            leader_and_isr(Some(2), &[2])
+        );
+    }
+
+    #[test]
+    fn unclean_election_takes_the_first_eligible_replica_alone() {
+        let p = state(&[1, 2, 3], &[1], Some(1));
+        assert_eq!(
+            elect(&p, Some(1), |b| b != 2, true),
+            leader_and_isr(Some(3), &[3])
+        );
+        // A clean choice is always preferred.
+        let p = state(&[1, 2, 3], &[1, 3], Some(1));
+        assert_eq!(
+            elect(&p, Some(1), |_| true, true),
+            leader_and_isr(Some(3), &[3])
+        );
+        // Nobody eligible: no leader even when unclean.
+        let p = state(&[1, 2], &[1], Some(1));
+        assert_eq!(
+            elect(&p, Some(1), |_| false, true),
+            leader_and_isr(None, &[1])
+        );
+    }
+
+    fn set(name: &str, value: &str) -> ConfigOp {
+        ConfigOp::Set {
+            name: name.into(),
+            value: value.into(),
+        }
+    }
+
+    #[test]
+    fn unclean_election_is_the_topic_config_then_the_cluster_config_then_the_default() {
+        let mut image = image_with_brokers(&[1]);
+        create_topic(&mut image, "t", 1, vec![vec![1]]).unwrap();
+        let topic = |image: &MetadataImage| image.topic("t").unwrap().clone();
+        assert!(!unclean_election_enabled(&image, &topic(&image), false));
+        assert!(unclean_election_enabled(&image, &topic(&image), true));
+        apply(
+            &mut image,
+            MetadataCommand::AlterBrokerConfig {
+                broker_id: None,
+                ops: vec![set(UNCLEAN_LEADER_ELECTION_ENABLE, "TRUE")],
+            },
+        )
+        .unwrap();
+        assert!(unclean_election_enabled(&image, &topic(&image), false));
+        apply(
+            &mut image,
+            MetadataCommand::AlterTopicConfig {
+                topic: "t".into(),
+                ops: vec![set(UNCLEAN_LEADER_ELECTION_ENABLE, "false")],
+            },
+        )
+        .unwrap();
+        assert!(!unclean_election_enabled(&image, &topic(&image), true));
+        apply(
+            &mut image,
+            MetadataCommand::AlterTopicConfig {
+                topic: "t".into(),
+                ops: vec![set(UNCLEAN_LEADER_ELECTION_ENABLE, "maybe")],
+            },
+        )
+        .unwrap();
+        assert!(
+            unclean_election_enabled(&image, &topic(&image), false),
+            "not a boolean: the cluster config applies"
+        );
+    }
+
+    /// Applies every change; each must succeed.
+    fn apply_all(image: &mut MetadataImage, changes: Vec<MetadataCommand>) {
+        for change in changes {
+            let r = apply(image, change.clone());
+            assert!(
+                matches!(r, Ok(CommandOutput::PartitionChanged { .. })),
+                "{change:?}: {r:?}"
+            );
+        }
+    }
+
+    fn leaders_and_isrs(image: &MetadataImage, topic: &str) -> Vec<(Option<i32>, Vec<i32>)> {
+        image
+            .topic(topic)
+            .unwrap()
+            .partitions
+            .iter()
+            .map(|p| (p.leader, p.isr.clone()))
+            .collect()
+    }
+
+    #[test]
+    fn removing_a_broker_moves_its_leaderships_and_keeps_last_members() {
+        let mut image = image_with_brokers(&[1, 2, 3]);
+        create_topic(&mut image, "a", 1, vec![vec![1, 2, 3], vec![2, 1, 3]]).unwrap();
+        create_topic(&mut image, "b", 2, vec![vec![1]]).unwrap();
+        create_topic(&mut image, "c", 3, vec![vec![3, 2]]).unwrap();
+        let changes = removal_changes(&image, 1, false);
+        // Topic c does not involve broker 1.
+        assert_eq!(changes.len(), 3);
+        let MetadataCommand::ChangePartition {
+            expected_leader_epoch,
+            expected_partition_epoch,
+            ..
+        } = changes[0]
+        else {
+            panic!("{changes:?}");
+        };
+        assert_eq!((expected_leader_epoch, expected_partition_epoch), (0, 0));
+        fence(&mut image, 1);
+        apply_all(&mut image, changes);
+        assert_eq!(
+            leaders_and_isrs(&image, "a"),
+            vec![(Some(2), vec![2, 3]), (Some(2), vec![2, 3])]
+        );
+        assert_eq!(leaders_and_isrs(&image, "b"), vec![(None, vec![1])]);
+        assert_eq!(leaders_and_isrs(&image, "c"), vec![(Some(3), vec![3, 2])]);
+        assert!(removal_changes(&image, 1, false).is_empty(), "nothing left");
+        assert!(!leads_any_partition(&image, 1));
+        assert!(leads_any_partition(&image, 2));
+    }
+
+    #[test]
+    fn removing_the_last_member_elects_uncleanly_when_the_topic_allows_it() {
+        let mut image = image_with_brokers(&[1, 2]);
+        create_topic(&mut image, "clean", 1, vec![vec![1, 2]]).unwrap();
+        apply(
+            &mut image,
+            MetadataCommand::CreateTopic {
+                name: "unclean".into(),
+                topic_id: Uuid::from_u128(2),
+                assignments: vec![vec![1, 2]],
+                configs: BTreeMap::from([(
+                    UNCLEAN_LEADER_ELECTION_ENABLE.to_string(),
+                    "true".to_string(),
+                )]),
+            },
+        )
+        .unwrap();
+        // Broker 2 left both ISRs earlier.
+        fence(&mut image, 2);
+        let changes = removal_changes(&image, 2, false);
+        apply_all(&mut image, changes);
+        unfence(&mut image, 2);
+        assert_eq!(leaders_and_isrs(&image, "clean"), vec![(Some(1), vec![1])]);
+
+        let changes = removal_changes(&image, 1, false);
+        fence(&mut image, 1);
+        apply_all(&mut image, changes);
+        assert_eq!(leaders_and_isrs(&image, "clean"), vec![(None, vec![1])]);
+        assert_eq!(
+            leaders_and_isrs(&image, "unclean"),
+            vec![(Some(2), vec![2])]
+        );
+    }
+
+    #[test]
+    fn leaderless_partitions_get_a_leader_once_a_replica_may_lead() {
+        let mut image = image_with_brokers(&[1, 2, 3]);
+        create_topic(&mut image, "t", 1, vec![vec![1, 2], vec![3, 1]]).unwrap();
+        let changes = removal_changes(&image, 1, false);
+        fence(&mut image, 1);
+        apply_all(&mut image, changes);
+        let changes = removal_changes(&image, 2, false);
+        fence(&mut image, 2);
+        apply_all(&mut image, changes);
+        assert_eq!(
+            leaders_and_isrs(&image, "t"),
+            vec![(None, vec![2]), (Some(3), vec![3])]
+        );
+        assert!(
+            leader_elections(&image, false).is_empty(),
+            "nobody can lead"
+        );
+        // Broker 1 is back but not in the ISR: only an unclean election may pick it.
+        unfence(&mut image, 1);
+        assert!(leader_elections(&image, false).is_empty());
+        assert_eq!(leader_elections(&image, true).len(), 1);
+        unfence(&mut image, 2);
+        let changes = leader_elections(&image, false);
+        apply_all(&mut image, changes);
+        assert_eq!(leaders_and_isrs(&image, "t")[0], (Some(2), vec![2]));
+        assert!(leader_elections(&image, false).is_empty());
+    }
+
+    #[test]
+    fn a_fenced_leader_left_by_a_bare_fence_is_replaced() {
+        let mut image = image_with_brokers(&[1, 2]);
+        create_topic(&mut image, "t", 1, vec![vec![1, 2]]).unwrap();
+        fence(&mut image, 1);
+        let changes = leader_elections(&image, false);
+        apply_all(&mut image, changes);
+        assert_eq!(leaders_and_isrs(&image, "t"), vec![(Some(2), vec![2])]);
+    }
+
+    #[test]
+    fn preferred_leaders_lead_again_when_eligible_and_in_sync() {
+        let mut image = image_with_brokers(&[1, 2, 3]);
+        create_topic(&mut image, "t", 1, vec![vec![1, 2], vec![2, 3], vec![3, 1]]).unwrap();
+        assert!(preferred_leader_elections(&image).is_empty());
+        let changes = removal_changes(&image, 1, false);
+        fence(&mut image, 1);
+        apply_all(&mut image, changes);
+        unfence(&mut image, 1);
+        // Broker 1 is back but out of the ISRs: no preferred election yet.
+        assert!(preferred_leader_elections(&image).is_empty());
+        let p0 = image.topic("t").unwrap().partitions[0].clone();
+        let rejoin = MetadataCommand::ChangePartition {
+            topic_id: Uuid::from_u128(1),
+            partition: 0,
+            expected_leader_epoch: p0.leader_epoch,
+            expected_partition_epoch: p0.partition_epoch,
+            leader: Some(2),
+            isr: vec![2, 1],
+        };
+        apply_all(&mut image, vec![rejoin]);
+        let changes = preferred_leader_elections(&image);
+        assert_eq!(changes.len(), 1);
+        apply_all(&mut image, changes);
+        assert_eq!(
+            leaders_and_isrs(&image, "t"),
+            vec![
+                (Some(1), vec![2, 1]),
+                (Some(2), vec![2, 3]),
+                (Some(3), vec![3])
+            ]
+        );
+    }
+}

@@ -1,0 +1,81 @@
+//! Which partitions of `__transaction_state` this coordinator leads.
+//!
+//! A transactional id is coordinated by the leader of the partition it hashes to
+//! ([`crate::TxnCoordinator::partition_for`]). Each partition is, for this coordinator:
+//! ```text
+//!            begin_loading             finish_loading
+//! NotOwned ----------------> Loading ----------------> Owned
+//!    ^                          |                        |
+//!    +--------- unload ---------+------- unload ---------+
+//! ```
+//! (`begin_loading` from Owned or Loading starts a fresh load.) Only Owned partitions are
+//! served; a request for a transactional id of a Loading partition answers
+//! COORDINATOR_LOAD_IN_PROGRESS and one for a NotOwned partition NOT_COORDINATOR, as Kafka's
+//! TransactionCoordinator does, so the client retries or looks the coordinator up again.
+
+use sluice_protocol::error::ErrorCode;
+
+/// What this coordinator is for one partition of its internal topic.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Ownership {
+    /// Led here and loaded: its transactional ids are served.
+    Owned,
+    /// Led here, its records still being replayed.
+    Loading,
+    /// Led by another broker (or by no one).
+    NotOwned,
+}
+
+impl Ownership {
+    /// The error a request answers for a transactional id of a partition in this state, if
+    /// any.
+    pub fn error(self) -> Option<ErrorCode> {
+        match self {
+            Ownership::Owned => None,
+            Ownership::Loading => Some(ErrorCode::COORDINATOR_LOAD_IN_PROGRESS),
+            Ownership::NotOwned => Some(ErrorCode::NOT_COORDINATOR),
+        }
+    }
+}
+
+/// The ownership of every partition, by index.
+#[derive(Debug, Clone)]
+pub(crate) struct Partitions {
+    /// invariant: one entry per partition of the internal topic.
+    states: Vec<Ownership>,
+}
+
+impl Partitions {
+    pub(crate) fn new(num_partitions: i32, state: Ownership) -> Partitions {
+        Partitions {
+            states: vec![state; usize::try_from(num_partitions.max(1)).unwrap_or(1)],
+        }
+    }
+
+    /// A partition outside the topic is one this coordinator does not own.
+    pub(crate) fn get(&self, partition: i32) -> Ownership {
+        usize::try_from(partition)
+            .ok()
+            .and_then(|i| self.states.get(i))
+            .copied()
+            .unwrap_or(Ownership::NotOwned)
+    }
+
+    /// Sets a partition's state; returns whether the partition exists.
+    pub(crate) fn set(&mut self, partition: i32, state: Ownership) -> bool {
+        match usize::try_from(partition)
+            .ok()
+            .and_then(|i| self.states.get_mut(i))
+        {
+            Some(s) => {
+                *s = state;
+                true
+            }
+            None => false,
+        }
+    }
+
+    pub(crate) fn any_loading(&self) -> bool {
+        self.states.contains(&Ownership::Loading)
+    }
+}

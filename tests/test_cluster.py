@@ -1,0 +1,145 @@
+"""A three-node Sluice cluster (one controller quorum, three brokers) with real clients:
+metadata lists every broker, partitions are spread over them, librdkafka and kafka-python
+produce to and consume from the leaders, and a consumer group spread over brokers commits
+offsets to whichever broker coordinates it. A broker stopped gracefully hands its leaderships
+back on return; a stopped broker's topics come back with their data."""
+
+import time
+import uuid
+
+from confluent_kafka import Consumer, TopicPartition
+
+from conftest import Cluster, wait_until
+from kafka_helpers import (
+    Rec,
+    admin,
+    confluent_consume,
+    confluent_produce,
+    create_topic,
+    group_offsets,
+    kafka_python_consume,
+)
+
+
+def test_three_nodes_serve_clients_and_a_group_across_brokers(data_root):
+    cluster = Cluster(data_root)
+    try:
+        a = admin(cluster.brokers[0].bootstrap)
+        wait_until(lambda: len(a.list_topics(timeout=10).brokers) == 3, timeout=30,
+                   what="three brokers in metadata")
+        md = a.list_topics(timeout=10)
+        assert sorted(md.brokers) == [1, 2, 3]
+        assert md.controller_id in (1, 2, 3)
+
+        topic = create_topic(cluster.bootstrap, "orders-" + uuid.uuid4().hex[:6], partitions=6)
+        md = a.list_topics(topic=topic, timeout=10)
+        leaders = sorted(p.leader for p in md.topics[topic].partitions.values())
+        assert leaders == [1, 1, 2, 2, 3, 3], leaders
+
+        # librdkafka produces to every leader; kafka-python reads everything back.
+        records = [Rec(None, f"k{i}".encode(), f"v{i}".encode(), (), None, None)
+                   for i in range(3000)]
+        acked = confluent_produce(cluster.bootstrap, topic, records)
+        assert {r.partition for r in acked} == set(range(6))
+        got = kafka_python_consume(cluster.brokers[1].bootstrap, topic, 6)
+        assert sorted((r.partition, r.offset, r.value) for r in got) == \
+            sorted((r.partition, r.offset, r.value) for r in acked)
+
+        # A consumer group of two members: its coordinator is the leader of its
+        # __consumer_offsets partition, whichever broker that is.
+        group = "readers-" + uuid.uuid4().hex[:6]
+        members = [Consumer({"bootstrap.servers": cluster.bootstrap, "group.id": group,
+                             "auto.offset.reset": "earliest", "enable.auto.commit": False,
+                             "session.timeout.ms": 6000})
+                   for _ in range(2)]
+        for m in members:
+            m.subscribe([topic])
+        seen = set()
+        deadline = time.monotonic() + 60
+        while len(seen) < len(acked):
+            assert time.monotonic() < deadline, f"group read {len(seen)} of {len(acked)}"
+            for m in members:
+                for msg in m.consume(num_messages=500, timeout=0.2):
+                    assert msg.error() is None, msg.error()
+                    seen.add((msg.partition(), msg.offset()))
+        for m in members:
+            m.commit(asynchronous=False) if m.assignment() else None
+        committed = group_offsets(cluster.bootstrap, group)
+        ends = {}
+        for r in acked:
+            ends[r.partition] = max(ends.get(r.partition, -1), r.offset + 1)
+        assert {p: committed[(topic, p)].offset for p in range(6)} == ends
+        for m in members:
+            m.close()
+
+        # A broker stopped gracefully leaves; on return it leads its partitions again and
+        # every record is still there.
+        cluster.brokers[2].stop()
+        wait_until(lambda: 3 not in a.list_topics(timeout=10).brokers, timeout=30,
+                   what="broker 3 out of the metadata")
+        cluster.brokers[2].start(timeout=90)
+        wait_until(lambda: sorted(p.leader for p in
+                                  a.list_topics(topic=topic, timeout=10)
+                                  .topics[topic].partitions.values()) == [1, 1, 2, 2, 3, 3],
+                   timeout=60, what="broker 3 leading its partitions again")
+        again = confluent_consume(cluster.bootstrap, topic, 6)
+        assert sorted((r.partition, r.offset, r.value) for r in again) == \
+            sorted((r.partition, r.offset, r.value) for r in acked)
+        # The group's offsets survived too, wherever its coordinator is.
+        committed = group_offsets(cluster.bootstrap, group)
+        assert {p: committed[(topic, p)].offset for p in range(6)} == ends
+        probe = Consumer({"bootstrap.servers": cluster.bootstrap, "group.id": group,
+                          "enable.auto.commit": False})
+        try:
+            positions = probe.committed([TopicPartition(topic, p) for p in range(6)],
+                                        timeout=30)
+            assert {tp.partition: tp.offset for tp in positions} == ends
+        finally:
+            probe.close()
+    finally:
+        cluster.stop()
+
+
+def test_transactions_span_partitions_led_by_every_broker(data_root):
+    """The transaction coordinator writes COMMIT/ABORT markers to partitions other brokers
+    lead (WriteTxnMarkers): read_committed consumers see committed data on every partition,
+    never aborted data, and the last stable offset moves past each marker."""
+    from confluent_kafka import OFFSET_BEGINNING
+    from kafka_helpers import isolated_consumer, transactional_producer
+
+    cluster = Cluster(data_root, extra={"replica.lag.time.max.ms": "10000"})
+    try:
+        a = admin(cluster.brokers[0].bootstrap)
+        wait_until(lambda: len(a.list_topics(timeout=10).brokers) == 3, timeout=30,
+                   what="three brokers in metadata")
+        topic = create_topic(cluster.bootstrap, "txn-" + uuid.uuid4().hex[:6], partitions=3)
+        leaders = {p.id: p.leader for p in
+                   a.list_topics(topic=topic, timeout=10).topics[topic].partitions.values()}
+        assert sorted(leaders.values()) == [1, 2, 3], leaders
+
+        p = transactional_producer(cluster.bootstrap, "tx-" + uuid.uuid4().hex[:6])
+        p.begin_transaction()
+        for part in range(3):
+            p.produce(topic, value=f"aborted-{part}".encode(), partition=part)
+        p.flush(30)
+        p.abort_transaction(30)
+        p.begin_transaction()
+        for part in range(3):
+            p.produce(topic, value=f"committed-{part}".encode(), partition=part)
+        p.commit_transaction(30)
+
+        c = isolated_consumer(cluster.bootstrap, "read_committed")
+        try:
+            c.assign([TopicPartition(topic, part, OFFSET_BEGINNING) for part in range(3)])
+            got = {}
+            deadline = time.monotonic() + 60
+            while len(got) < 3:
+                assert time.monotonic() < deadline, f"read_committed saw only {got}"
+                for msg in c.consume(num_messages=100, timeout=0.5):
+                    assert msg.error() is None, msg.error()
+                    got[msg.partition()] = msg.value().decode()
+        finally:
+            c.close()
+        assert got == {part: f"committed-{part}" for part in range(3)}
+    finally:
+        cluster.stop()

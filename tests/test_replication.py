@@ -1,0 +1,158 @@
+"""Replication under faults, with real clients and an oracle of acknowledged writes.
+
+A three-node cluster holds a topic with replication factor 3 and min.insync.replicas=2. A
+librdkafka producer (acks=all, idempotence on) writes numbered records without pause while the
+test, cycle after cycle, kills the partition leader with SIGKILL and restarts it, kills another
+broker and restarts it, and freezes one with SIGSTOP past its session timeout before letting it
+go on. Afterwards every acknowledged record is in the log exactly once and in the order it was
+sent, nothing at all is duplicated, and a group consumer reads everything.
+"""
+
+import os
+import signal
+import threading
+import time
+import uuid
+
+from confluent_kafka import Consumer, Producer
+from confluent_kafka.admin import NewTopic
+
+from conftest import Cluster, wait_until
+from kafka_helpers import admin
+
+CYCLES = int(os.environ.get("SLUICE_CHAOS_CYCLES", "20"))
+
+
+def leader_and_isr(a, topic):
+    md = a.list_topics(topic=topic, timeout=10)
+    p = md.topics[topic].partitions[0]
+    return p.leader, sorted(p.isrs)
+
+
+class OracleProducer:
+    """Sends 0, 1, 2, ... as fast as the producer takes them and records what was acked."""
+
+    def __init__(self, bootstrap, topic):
+        self.producer = Producer({
+            "bootstrap.servers": bootstrap, "acks": "all", "enable.idempotence": True,
+            "linger.ms": 5, "message.timeout.ms": 300000, "retry.backoff.ms": 50,
+            "topic.metadata.refresh.interval.ms": 1000,
+        })
+        self.topic = topic
+        self.acked = []
+        self.failed = []
+        self.sent = 0
+        self.stop = threading.Event()
+        self.thread = threading.Thread(target=self.run, daemon=True)
+
+    def on_delivery(self, err, msg):
+        n = int(msg.value())
+        if err is None:
+            self.acked.append((n, msg.offset()))
+        else:
+            self.failed.append((n, str(err)))
+
+    def run(self):
+        while not self.stop.is_set():
+            try:
+                self.producer.produce(self.topic, value=str(self.sent).encode(),
+                                      on_delivery=self.on_delivery)
+                self.sent += 1
+            except BufferError:
+                self.producer.poll(0.05)
+                continue
+            self.producer.poll(0)
+            if self.sent % 200 == 0:
+                time.sleep(0.01)
+
+    def finish(self):
+        self.stop.set()
+        self.thread.join(timeout=30)
+        left = self.producer.flush(300)
+        assert left == 0, f"{left} records still unacknowledged"
+
+
+def test_acknowledged_writes_survive_kills_and_pauses(data_root):
+    cluster = Cluster(data_root, extra={
+        "broker.session.timeout.ms": "1500",
+        "broker.heartbeat.interval.ms": "200",
+        "replica.lag.time.max.ms": "3000",
+        "replica.fetch.backoff.ms": "100",
+    })
+    paused = None
+    try:
+        a = admin(cluster.bootstrap)
+        topic = "chaos-" + uuid.uuid4().hex[:6]
+        a.create_topics([NewTopic(topic, 1, 3, config={"min.insync.replicas": "2"})])[topic] \
+            .result(timeout=30)
+        wait_until(lambda: leader_and_isr(a, topic)[1] == [1, 2, 3], timeout=30,
+                   what="the full ISR")
+        oracle = OracleProducer(cluster.bootstrap, topic)
+        oracle.thread.start()
+        wait_until(lambda: len(oracle.acked) > 100, timeout=30, what="first acks")
+
+        def node(broker_id):
+            return cluster.brokers[broker_id - 1]
+
+        def settle():
+            wait_until(lambda: leader_and_isr(a, topic)[1] == [1, 2, 3], timeout=90,
+                       what="the ISR to heal")
+
+        for cycle in range(CYCLES):
+            leader, _ = leader_and_isr(a, topic)
+            node(leader).kill()
+            wait_until(lambda: leader_and_isr(a, topic)[0] not in (-1, leader), timeout=60,
+                       what=f"cycle {cycle}: a new leader")
+            node(leader).start(timeout=90)
+            settle()
+
+            current, _ = leader_and_isr(a, topic)
+            other = next(b for b in (1, 2, 3) if b != current)
+            node(other).kill()
+            time.sleep(0.5)
+            node(other).start(timeout=90)
+            settle()
+
+            victim = (cycle % 3) + 1
+            paused = node(victim)
+            os.kill(paused.proc.pid, signal.SIGSTOP)
+            time.sleep(2.0)
+            os.kill(paused.proc.pid, signal.SIGCONT)
+            paused = None
+            settle()
+
+        before = len(oracle.acked)
+        wait_until(lambda: len(oracle.acked) > before + 100, timeout=60,
+                   what="acks after the last cycle")
+        oracle.finish()
+        assert not oracle.failed, f"failed deliveries: {oracle.failed[:5]}"
+
+        # Everything in the log, read by a group consumer.
+        consumer = Consumer({"bootstrap.servers": cluster.bootstrap,
+                             "group.id": "oracle-" + uuid.uuid4().hex[:6],
+                             "auto.offset.reset": "earliest", "enable.auto.commit": False})
+        consumer.subscribe([topic])
+        log = []
+        acked_offsets = {offset for _, offset in oracle.acked}
+        last_acked = max(acked_offsets)
+        deadline = time.monotonic() + 120
+        while not log or log[-1][1] < last_acked:
+            assert time.monotonic() < deadline, \
+                f"read {len(log)} records, up to offset {log[-1][1] if log else None}"
+            for msg in consumer.consume(num_messages=1000, timeout=0.5):
+                assert msg.error() is None, msg.error()
+                log.append((int(msg.value()), msg.offset()))
+        consumer.close()
+
+        values = [v for v, _ in log]
+        assert len(values) == len(set(values)), "a record is in the log twice"
+        assert values == sorted(values), "records are out of order"
+        in_log = dict(log)
+        for n, offset in oracle.acked:
+            assert in_log.get(n) == offset, f"acknowledged record {n} at {offset} is missing"
+        print(f"{CYCLES} cycles, {len(oracle.acked)} acknowledged records, "
+              f"{len(log)} in the log")
+    finally:
+        if paused is not None:
+            os.kill(paused.proc.pid, signal.SIGCONT)
+        cluster.stop()
