@@ -8,6 +8,7 @@ import time
 import uuid
 
 from confluent_kafka import Consumer, TopicPartition
+from confluent_kafka.admin import NewTopic
 
 from conftest import Cluster, wait_until
 from kafka_helpers import (
@@ -141,5 +142,101 @@ def test_transactions_span_partitions_led_by_every_broker(data_root):
         finally:
             c.close()
         assert got == {part: f"committed-{part}" for part in range(3)}
+    finally:
+        cluster.stop()
+
+
+def test_groups_and_transactions_survive_the_coordinators_broker_being_killed(data_root):
+    """The internal topics are replicated (RF 3 once three brokers are live): killing the
+    broker that coordinates a group moves the coordinator with the partition's leadership,
+    the committed offsets are still there, and a transactional producer goes on."""
+    from confluent_kafka import OFFSET_BEGINNING
+    from kafka_helpers import describe_group, isolated_consumer, transactional_producer
+
+    cluster = Cluster(data_root, extra={"replica.lag.time.max.ms": "10000"})
+    try:
+        a = admin(cluster.brokers[0].bootstrap)
+
+        def offsets_topic_replicas():
+            t = a.list_topics(topic="__consumer_offsets", timeout=10).topics.get(
+                "__consumer_offsets")
+            if t is None or t.error is not None or not t.partitions:
+                return None
+            return {len(p.replicas) for p in t.partitions.values()}
+
+        wait_until(lambda: offsets_topic_replicas() == {3}, timeout=60,
+                   what="__consumer_offsets with three replicas")
+        # Replicated too, so that losing one broker loses no partition of the data either.
+        topic = "events-" + uuid.uuid4().hex[:6]
+        a.create_topics([NewTopic(topic, 3, 3)])[topic].result(timeout=30)
+        def full_isr():
+            t = a.list_topics(topic=topic, timeout=10).topics.get(topic)
+            parts = [] if t is None or t.error is not None else list(t.partitions.values())
+            return len(parts) == 3 and all(len(p.isrs) == 3 for p in parts)
+
+        wait_until(full_isr, timeout=30, what="the data topic's full ISR")
+        acked = confluent_produce(
+            cluster.bootstrap, topic,
+            [Rec(None, f"k{i}".encode(), f"v{i}".encode(), (), None, None) for i in range(300)])
+        group = "survivors-" + uuid.uuid4().hex[:6]
+        member = Consumer({"bootstrap.servers": cluster.bootstrap, "group.id": group,
+                           "auto.offset.reset": "earliest", "enable.auto.commit": False})
+        member.subscribe([topic])
+        seen = 0
+        deadline = time.monotonic() + 60
+        while seen < len(acked):
+            assert time.monotonic() < deadline, f"read {seen} of {len(acked)}"
+            for msg in member.consume(num_messages=500, timeout=0.2):
+                assert msg.error() is None, msg.error()
+                seen += 1
+        member.commit(asynchronous=False)
+        member.close()
+        ends = {}
+        for r in acked:
+            ends[r.partition] = max(ends.get(r.partition, -1), r.offset + 1)
+        assert {p: tp.offset for (t, p), tp in group_offsets(cluster.bootstrap, group).items()
+                if t == topic} == ends
+
+        tid = "tx-" + uuid.uuid4().hex[:6]
+        p = transactional_producer(cluster.bootstrap, tid)
+        p.begin_transaction()
+        p.produce(topic, value=b"txn-1", partition=0)
+        p.commit_transaction(30)
+
+        coordinator = describe_group(cluster.bootstrap, group).coordinator.id
+        cluster.brokers[coordinator - 1].kill()
+        survivors = ",".join(b.bootstrap for i, b in enumerate(cluster.brokers)
+                             if i != coordinator - 1)
+
+        # The group's offsets are served by the new coordinator.
+        def offsets_again():
+            try:
+                got = group_offsets(survivors, group, timeout=10)
+            except Exception:
+                return None
+            return {p: tp.offset for (t, p), tp in got.items() if t == topic}
+
+        wait_until(lambda: offsets_again() == ends, timeout=60,
+                   what="the committed offsets from the new coordinator")
+        assert describe_group(survivors, group).coordinator.id != coordinator
+
+        # The transactional producer commits again, wherever its coordinator went.
+        p.begin_transaction()
+        p.produce(topic, value=b"txn-2", partition=0)
+        p.commit_transaction(60)
+        c = isolated_consumer(survivors, "read_committed")
+        try:
+            c.assign([TopicPartition(topic, 0, OFFSET_BEGINNING)])
+            values = []
+            deadline = time.monotonic() + 60
+            while b"txn-2" not in values:
+                assert time.monotonic() < deadline, f"read_committed saw {values[-5:]}"
+                for msg in c.consume(num_messages=500, timeout=0.5):
+                    assert msg.error() is None, msg.error()
+                    values.append(msg.value())
+        finally:
+            c.close()
+        assert values.count(b"txn-1") == 1 and values.count(b"txn-2") == 1
+        cluster.brokers[coordinator - 1].start(timeout=90)
     finally:
         cluster.stop()

@@ -40,15 +40,21 @@ impl GroupService {
     /// NOT_COORDINATOR. Leadership changes later go through [`GroupService::on_leadership`].
     pub fn open(
         replicas: &Arc<ReplicaManager>,
-        topic: Arc<Topic>,
+        topic: Option<Arc<Topic>>,
     ) -> Result<GroupService, AdminError> {
         let mut config = replicas.config().group_config();
-        config.num_partitions = topic.partitions.len() as i32;
+        if let Some(topic) = &topic {
+            config.num_partitions = topic.partitions.len() as i32;
+        }
         let num_partitions = config.num_partitions;
         let mut state = GroupCoordinator::new_unowned(config);
         let now = now_ms();
         let mut loaded = 0;
-        for partition in topic.partitions.iter().filter(|p| p.is_leader()) {
+        let led = topic
+            .iter()
+            .flat_map(|t| t.partitions.iter())
+            .filter(|p| p.is_leader());
+        for partition in led {
             let index = partition.index;
             // Nothing waits on a coordinator that has not started: the output is empty.
             state.begin_loading(index, &mut Output::default());
@@ -139,14 +145,23 @@ impl GroupService {
             inner.waiting.insert(token, tx);
             let mut out = Output::default();
             f(&mut inner.state, now_ms(), token, &mut out);
-            self.finish(&mut inner, out);
-            rx
+            let written = self.finish(&mut inner, out);
+            (rx, written)
         };
+        let (receiver, written) = receiver;
         let mut shutdown = shutdown.clone();
-        tokio::select! {
+        let reply = tokio::select! {
             reply = receiver => reply.unwrap_or(Reply::Code(ErrorCode::COORDINATOR_NOT_AVAILABLE)),
             _ = shutdown.wait_for(|s| *s) => Reply::Code(ErrorCode::COORDINATOR_NOT_AVAILABLE),
+        };
+        // This call's writes (commits, group state) are acknowledged once replicated.
+        for (partition, end) in written {
+            if !internal_topic::wait_committed(&self.replicas, OFFSETS_TOPIC, partition, end).await
+            {
+                return reply.failed(ErrorCode::COORDINATOR_NOT_AVAILABLE);
+            }
         }
+        reply
     }
 
     /// Reads state without changing it.
@@ -203,12 +218,22 @@ impl GroupService {
         }
     }
 
-    fn finish(&self, inner: &mut Inner, out: Output) {
+    /// Appends `out`'s records and hands out its replies; returns, per partition written, the
+    /// offset the high watermark must reach for the writes to be committed.
+    fn finish(&self, inner: &mut Inner, out: Output) -> Vec<(i32, i64)> {
         let mut failed = None;
+        let mut written: Vec<(i32, i64)> = Vec::new();
         for write in &out.writes {
-            if let Err(e) = self.append(write.partition, &write.records) {
-                tracing::error!("cannot write to {OFFSETS_TOPIC}-{}: {e}", write.partition);
-                failed = Some(ErrorCode::COORDINATOR_NOT_AVAILABLE);
+            match self.append(write.partition, &write.records) {
+                Ok(Some(end)) => match written.iter_mut().find(|(p, _)| *p == write.partition) {
+                    Some(entry) => entry.1 = entry.1.max(end),
+                    None => written.push((write.partition, end)),
+                },
+                Ok(None) => {}
+                Err(e) => {
+                    tracing::error!("cannot write to {OFFSETS_TOPIC}-{}: {e}", write.partition);
+                    failed = Some(ErrorCode::COORDINATOR_NOT_AVAILABLE);
+                }
             }
         }
         for (token, reply) in out.replies {
@@ -220,9 +245,14 @@ impl GroupService {
                 let _ = tx.send(reply);
             }
         }
+        written
     }
 
-    fn append(&self, partition: i32, records: &[(Bytes, Option<Bytes>)]) -> Result<(), String> {
+    fn append(
+        &self,
+        partition: i32,
+        records: &[(Bytes, Option<Bytes>)],
+    ) -> Result<Option<i64>, String> {
         let topic = self
             .replicas
             .topic(OFFSETS_TOPIC)

@@ -21,10 +21,20 @@ pub fn now_ms() -> i64 {
         .unwrap_or(0)
 }
 
-/// The topic `name`, created compacted with `partitions` partitions through the controller if
-/// the cluster has none (an existing topic keeps its partition count, as in Kafka). Its
-/// replication factor is `replication_factor`, or the number of live brokers if fewer (Kafka
-/// refuses instead; here a single node needs no setting to work).
+/// The replication factor an internal topic gets: the configured one, capped at the brokers the
+/// cluster is expected to have (the registered ones, or the controller voters when more: in a
+/// combined cluster every voter is a broker). A standalone node thus needs no setting.
+fn internal_replication_factor(cluster: &Cluster, configured: i16, voters: usize) -> usize {
+    let image = cluster.image();
+    let expected = image.brokers().len().max(voters).max(1);
+    (configured.max(1) as usize).min(expected)
+}
+
+/// The topic `name` if it exists, else created compacted with `partitions` partitions through
+/// the controller once enough brokers are live for its replication factor (see
+/// [`internal_replication_factor`]); `None` while they are not (Kafka likewise answers
+/// COORDINATOR_NOT_AVAILABLE until the internal topics can be created). An existing topic
+/// keeps its partition count, as in Kafka.
 pub async fn ensure(
     cluster: &Cluster,
     replicas: &Arc<ReplicaManager>,
@@ -32,33 +42,34 @@ pub async fn ensure(
     partitions: i32,
     replication_factor: i16,
     segment_bytes: i64,
-) -> Result<Arc<Topic>, AdminError> {
+) -> Result<Option<Arc<Topic>>, AdminError> {
+    if let Some(t) = replicas.topic(name) {
+        return Ok(Some(t));
+    }
+    let voters = replicas.config().quorum_voters().map_or(1, |v| v.len());
+    let rf = internal_replication_factor(cluster, replication_factor, voters);
     let live = cluster
         .image()
         .brokers()
         .values()
         .filter(|b| !b.fenced)
-        .count()
-        .max(1);
-    let replication_factor = replication_factor.clamp(1, live.min(i16::MAX as usize) as i16);
+        .count();
+    if live < rf {
+        return Ok(None);
+    }
     let mut configs = BTreeMap::new();
     configs.insert("cleanup.policy".to_string(), "compact".to_string());
     configs.insert("segment.bytes".to_string(), segment_bytes.to_string());
     configs.insert("compression.type".to_string(), "producer".to_string());
-    crate::admin::ensure_topic(
-        cluster,
-        replicas,
-        name,
-        partitions,
-        replication_factor,
-        configs,
-    )
-    .await
+    crate::admin::ensure_topic(cluster, replicas, name, partitions, rf as i16, configs)
+        .await
+        .map(Some)
 }
 
 /// Calls `apply(key, value)` for every keyed record of one partition replica, in log order, up
-/// to its high watermark; unreadable batches are skipped with a warning. Returns the number of
-/// records.
+/// to its log end (a coordinator loads a partition it now leads: its whole log becomes the
+/// committed state, as in Kafka); unreadable batches are skipped with a warning. Returns the
+/// number of records.
 pub fn replay_partition(
     partition: &Partition,
     mut apply: impl FnMut(&[u8], Option<&[u8]>),
@@ -66,7 +77,7 @@ pub fn replay_partition(
     let mut count = 0;
     let log = &partition.log;
     let mut offset = log.log_start_offset();
-    let end = partition.high_watermark();
+    let end = partition.log_end_offset();
     while offset < end {
         let read = log
             .read(offset, 1 << 20, end, true)
@@ -129,11 +140,13 @@ pub async fn read_partition(
 }
 
 /// Appends keyed records (value `None`: a tombstone) as one uncompressed batch.
+/// Returns the offset after the appended batch (what the high watermark must reach for the
+/// records to be on every in-sync replica), or `None` when there was nothing to append.
 pub fn append(
     topic: &Topic,
     partition: i32,
     records: &[(Bytes, Option<Bytes>)],
-) -> Result<(), String> {
+) -> Result<Option<i64>, String> {
     let p = topic.leader(partition).map_err(|code| {
         format!(
             "{}-{partition}: {} (this broker does not lead it)",
@@ -142,7 +155,7 @@ pub fn append(
         )
     })?;
     if records.is_empty() {
-        return Ok(());
+        return Ok(None);
     }
     let now = now_ms();
     let records: Vec<Record> = records
@@ -181,5 +194,23 @@ pub fn append(
             .flush(info.last_offset + 1)
             .map_err(|e| e.to_string())?;
     }
-    Ok(())
+    Ok(Some(info.last_offset + 1))
+}
+
+/// How long a coordinator waits for its writes to reach every in-sync replica before it
+/// answers COORDINATOR_NOT_AVAILABLE (the client retries; Kafka's coordinators wait likewise).
+pub const REPLICATION_WAIT: std::time::Duration = std::time::Duration::from_secs(10);
+
+/// Waits until `topic`-`partition`'s high watermark reaches `offset` (the coordinator's write
+/// is committed); false on timeout or when this broker no longer hosts the partition.
+pub async fn wait_committed(
+    replicas: &ReplicaManager,
+    topic: &str,
+    partition: i32,
+    offset: i64,
+) -> bool {
+    match replicas.partition(topic, partition) {
+        Some(p) => p.wait_for_high_watermark(offset, REPLICATION_WAIT).await,
+        None => false,
+    }
 }

@@ -185,6 +185,12 @@ async fn start_broker(
         .await
         .map_err(|e| ServerError::Storage(e.to_string()))??
     };
+    let internal_topics_missing = replicas
+        .topic(crate::group_coordinator::OFFSETS_TOPIC)
+        .is_none()
+        || replicas
+            .topic(crate::txn_coordinator::TXN_STATE_TOPIC)
+            .is_none();
     let producer_ids = ProducerIdManager::open(&config.log_dir())
         .map_err(|e| ServerError::Storage(e.to_string()))?;
     let groups = Arc::new(groups);
@@ -227,6 +233,9 @@ async fn start_broker(
         Duration::from_millis(config.broker_heartbeat_interval_ms()),
         shutdown_rx.clone(),
     ));
+    if internal_topics_missing {
+        tasks.spawn(create_internal_topics(broker.clone(), shutdown_rx.clone()));
+    }
     tasks.spawn(accept_loop(broker.clone(), listener, shutdown_rx.clone()));
     tasks.spawn(crate::txn_coordinator::run_timer(
         broker.clone(),
@@ -267,6 +276,44 @@ async fn start_broker(
         broker.config().log_dir().display()
     );
     Ok((local_addr, broker, tasks))
+}
+
+/// Creates the internal topics once enough brokers are live for their replication factor
+/// (checked every 500 ms); the coordinators start serving their partitions as this broker
+/// comes to lead them.
+async fn create_internal_topics(broker: Arc<Broker>, mut shutdown: watch::Receiver<bool>) {
+    let config = broker.config().clone();
+    loop {
+        let offsets = crate::internal_topic::ensure(
+            &broker.cluster,
+            &broker.replicas,
+            crate::group_coordinator::OFFSETS_TOPIC,
+            config.group_config().num_partitions,
+            config.offsets_topic_replication_factor(),
+            config.offsets_topic_segment_bytes(),
+        )
+        .await;
+        let txn_state = crate::internal_topic::ensure(
+            &broker.cluster,
+            &broker.replicas,
+            crate::txn_coordinator::TXN_STATE_TOPIC,
+            config.txn_config().num_partitions,
+            config.txn_state_replication_factor(),
+            config.txn_state_segment_bytes(),
+        )
+        .await;
+        match (offsets, txn_state) {
+            (Ok(Some(_)), Ok(Some(_))) => return,
+            (Err(e), _) | (_, Err(e)) => {
+                tracing::debug!("internal topics not created yet: {}", e.message)
+            }
+            _ => {}
+        }
+        tokio::select! {
+            _ = shutdown.changed() => return,
+            _ = tokio::time::sleep(Duration::from_millis(500)) => {}
+        }
+    }
 }
 
 /// Hands leadership changes of the internal topics' partitions to the group and transaction

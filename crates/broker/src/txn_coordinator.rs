@@ -36,13 +36,19 @@ impl TxnService {
     /// [`TxnService::recover`] once the broker runs.
     pub fn open(
         replicas: &Arc<ReplicaManager>,
-        topic: Arc<Topic>,
+        topic: Option<Arc<Topic>>,
     ) -> Result<TxnService, AdminError> {
         let mut config = replicas.config().txn_config();
-        config.num_partitions = topic.partitions.len() as i32;
+        if let Some(topic) = &topic {
+            config.num_partitions = topic.partitions.len() as i32;
+        }
         let mut state = TxnCoordinator::new_unowned(config);
         let mut loaded = 0;
-        for partition in topic.partitions.iter().filter(|p| p.is_leader()) {
+        let led = topic
+            .iter()
+            .flat_map(|t| t.partitions.iter())
+            .filter(|p| p.is_leader());
+        for partition in led {
             let index = partition.index;
             state.begin_loading(index);
             loaded += internal_topic::replay_partition(partition, |key, value| {
@@ -147,10 +153,25 @@ impl TxnService {
                         .replicas
                         .topic(TXN_STATE_TOPIC)
                         .ok_or(ErrorCode::COORDINATOR_NOT_AVAILABLE)?;
-                    internal_topic::append(&topic, partition, &[(key, value)]).map_err(|e| {
-                        tracing::error!("cannot write to {TXN_STATE_TOPIC}-{partition}: {e}");
-                        ErrorCode::COORDINATOR_NOT_AVAILABLE
-                    })?
+                    let end = internal_topic::append(&topic, partition, &[(key, value)]).map_err(
+                        |e| {
+                            tracing::error!("cannot write to {TXN_STATE_TOPIC}-{partition}: {e}");
+                            ErrorCode::COORDINATOR_NOT_AVAILABLE
+                        },
+                    )?;
+                    // A transaction's state change counts once every in-sync replica has it.
+                    if let Some(end) = end {
+                        if !internal_topic::wait_committed(
+                            &self.replicas,
+                            TXN_STATE_TOPIC,
+                            partition,
+                            end,
+                        )
+                        .await
+                        {
+                            return Err(ErrorCode::COORDINATOR_NOT_AVAILABLE);
+                        }
+                    }
                 }
                 Effect::Markers(markers) => write_markers(broker, &markers).await?,
             }

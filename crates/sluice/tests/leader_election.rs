@@ -7,13 +7,11 @@
 
 mod common;
 
-use std::io::{BufRead, BufReader, Read};
-use std::net::TcpListener;
-use std::process::{Child, Command, Stdio};
-use std::sync::mpsc;
+use std::io::Read;
+use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
-use common::{batch, Client};
+use common::{batch, Client, TestCluster};
 use kafka_protocol::messages::create_topics_request::{CreatableReplicaAssignment, CreatableTopic};
 use kafka_protocol::messages::describe_log_dirs_request::DescribableLogDirTopic;
 use kafka_protocol::messages::elect_leaders_request::TopicPartitions;
@@ -37,163 +35,6 @@ const ELECTION_NOT_NEEDED: i16 = 84;
 
 /// Every client command must finish within this; a hang is a failure, not a stuck test run.
 const COMMAND_DEADLINE: Duration = Duration::from_secs(60);
-
-fn free_port() -> u16 {
-    TcpListener::bind("127.0.0.1:0")
-        .and_then(|l| l.local_addr())
-        .map(|a| a.port())
-        .expect("free port")
-}
-
-struct Node {
-    id: i32,
-    client_port: u16,
-    controller_port: u16,
-    dir: std::path::PathBuf,
-    child: Option<Child>,
-}
-
-/// A cluster of `sluice server` processes on loopback (after `multi_node.rs`), with automatic
-/// leader rebalancing off so that only ElectLeaders moves leadership back.
-struct TestCluster {
-    nodes: Vec<Node>,
-    voters: String,
-    _dir: tempfile::TempDir,
-}
-
-impl TestCluster {
-    fn start(n: i32) -> TestCluster {
-        let dir = tempfile::tempdir().expect("temp dir");
-        let nodes: Vec<Node> = (1..=n)
-            .map(|id| Node {
-                id,
-                client_port: free_port(),
-                controller_port: free_port(),
-                dir: dir.path().join(format!("node-{id}")),
-                child: None,
-            })
-            .collect();
-        let voters = nodes
-            .iter()
-            .map(|n| format!("{}@127.0.0.1:{}", n.id, n.controller_port))
-            .collect::<Vec<_>>()
-            .join(",");
-        let mut cluster = TestCluster {
-            nodes,
-            voters,
-            _dir: dir,
-        };
-        // Start every node before waiting: a node serves once a quorum of controllers is up.
-        let waits: Vec<_> = (1..=n).map(|id| cluster.spawn(id)).collect();
-        for rx in waits {
-            rx.recv_timeout(Duration::from_secs(90))
-                .expect("a node did not start serving");
-        }
-        cluster
-    }
-
-    fn node(&mut self, id: i32) -> &mut Node {
-        &mut self.nodes[(id - 1) as usize]
-    }
-
-    /// Starts node `id`; the receiver gets a message once it serves clients.
-    fn spawn(&mut self, id: i32) -> mpsc::Receiver<()> {
-        let voters = self.voters.clone();
-        let node = self.node(id);
-        let settings = [
-            ("node.id", node.id.to_string()),
-            (
-                "listeners",
-                format!(
-                    "PLAINTEXT://127.0.0.1:{},CONTROLLER://127.0.0.1:{}",
-                    node.client_port, node.controller_port
-                ),
-            ),
-            ("controller.quorum.voters", voters),
-            ("log.dirs", node.dir.display().to_string()),
-            ("cluster.id", "c2x1dWljZS10ZXN0LWNsdQ".to_string()),
-            ("broker.session.timeout.ms", "2000".to_string()),
-            ("broker.heartbeat.interval.ms", "200".to_string()),
-            ("controller.quorum.election.timeout.ms", "500".to_string()),
-            ("auto.leader.rebalance.enable", "false".to_string()),
-            ("offsets.topic.num.partitions", "3".to_string()),
-            ("transaction.state.log.num.partitions", "3".to_string()),
-        ];
-        let mut cmd = Command::new(env!("CARGO_BIN_EXE_sluice"));
-        cmd.arg("server");
-        for (k, v) in &settings {
-            cmd.arg("--set").arg(format!("{k}={v}"));
-        }
-        let mut child = cmd
-            .stdin(Stdio::null())
-            .stdout(Stdio::null())
-            .stderr(Stdio::piped())
-            .spawn()
-            .expect("spawn sluice server");
-        let stderr = child.stderr.take().expect("stderr piped");
-        let (tx, rx) = mpsc::channel();
-        std::thread::spawn(move || {
-            for line in BufReader::new(stderr).lines().map_while(Result::ok) {
-                if line.contains("listening on 127.0.0.1:") {
-                    let _ = tx.send(());
-                }
-                if std::env::var_os("SLUICE_TEST_VERBOSE").is_some() {
-                    eprintln!("[node {id}] {line}");
-                }
-            }
-        });
-        node.child = Some(child);
-        rx
-    }
-
-    fn restart(&mut self, id: i32) {
-        let rx = self.spawn(id);
-        rx.recv_timeout(Duration::from_secs(90))
-            .expect("the restarted node did not serve");
-    }
-
-    /// SIGTERM, and waits for the node to exit: it hands its leaderships over first.
-    fn stop(&mut self, id: i32) {
-        if let Some(child) = self.node(id).child.take() {
-            terminate(child);
-        }
-    }
-
-    fn addr(&self, id: i32) -> String {
-        format!("127.0.0.1:{}", self.nodes[(id - 1) as usize].client_port)
-    }
-
-    fn connect(&self, id: i32) -> Client {
-        Client::connect(&self.addr(id))
-    }
-}
-
-/// SIGTERM, then SIGKILL if the process has not exited within 15 s.
-fn terminate(mut child: Child) {
-    let _ = Command::new("kill")
-        .arg("-TERM")
-        .arg(child.id().to_string())
-        .status();
-    let deadline = Instant::now() + Duration::from_secs(15);
-    while Instant::now() < deadline {
-        if let Ok(Some(_)) = child.try_wait() {
-            return;
-        }
-        std::thread::sleep(Duration::from_millis(20));
-    }
-    let _ = child.kill();
-    let _ = child.wait();
-}
-
-impl Drop for TestCluster {
-    fn drop(&mut self) {
-        for node in &mut self.nodes {
-            if let Some(child) = node.child.take() {
-                terminate(child);
-            }
-        }
-    }
-}
 
 fn name(topic: &str) -> TopicName {
     TopicName(StrBytes::from_string(topic.to_string()))
@@ -367,7 +208,8 @@ fn owned(rows: &[(&str, i32, i16)]) -> Vec<(String, i32, i16)> {
 
 #[test]
 fn preferred_election_returns_leadership_and_epochs_show_the_move() {
-    let mut cluster = TestCluster::start(3);
+    // Automatic rebalancing off: only ElectLeaders moves leadership back.
+    let mut cluster = TestCluster::start_with(3, &[("auto.leader.rebalance.enable", "false")]);
     let mut c = cluster.connect(1);
     eventually("three brokers", 30, || {
         let m = c.send(&MetadataRequest::default().with_topics(None), 12);

@@ -297,3 +297,207 @@ pub fn processes_with_args(needles: &[&str]) -> Vec<u32> {
     }
     pids
 }
+
+fn loopback_free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .and_then(|l| l.local_addr())
+        .map(|a| a.port())
+        .expect("free port")
+}
+
+/// One node of a [`TestCluster`].
+pub struct ClusterNode {
+    pub id: i32,
+    pub client_port: u16,
+    pub controller_port: u16,
+    pub dir: std::path::PathBuf,
+    child: Option<Child>,
+}
+
+/// Several `sluice server` processes forming one cluster on loopback: every node a broker and a
+/// controller voter, on ephemeral ports, in its own data dir under one temp dir, with short
+/// session and election timeouts. Dropping it stops every node (SIGTERM, then SIGKILL).
+pub struct TestCluster {
+    pub nodes: Vec<ClusterNode>,
+    voters: String,
+    extra: Vec<(String, String)>,
+    _dir: tempfile::TempDir,
+}
+
+impl TestCluster {
+    pub fn start(n: i32) -> TestCluster {
+        TestCluster::start_with(n, &[])
+    }
+
+    /// A cluster of `n` nodes, each also given the `extra` settings.
+    pub fn start_with(n: i32, extra: &[(&str, &str)]) -> TestCluster {
+        let dir = tempfile::tempdir().expect("temp dir");
+        let nodes: Vec<ClusterNode> = (1..=n)
+            .map(|id| ClusterNode {
+                id,
+                client_port: loopback_free_port(),
+                controller_port: loopback_free_port(),
+                dir: dir.path().join(format!("node-{id}")),
+                child: None,
+            })
+            .collect();
+        let voters = nodes
+            .iter()
+            .map(|n| format!("{}@127.0.0.1:{}", n.id, n.controller_port))
+            .collect::<Vec<_>>()
+            .join(",");
+        let mut cluster = TestCluster {
+            nodes,
+            voters,
+            extra: extra
+                .iter()
+                .map(|(k, v)| (k.to_string(), v.to_string()))
+                .collect(),
+            _dir: dir,
+        };
+        // Start every node before waiting: a node serves once a quorum of controllers is up.
+        let waits: Vec<_> = (1..=n).map(|id| cluster.spawn(id)).collect();
+        for rx in waits {
+            rx.recv_timeout(Duration::from_secs(90))
+                .expect("a node did not start serving");
+        }
+        cluster
+    }
+
+    fn node(&mut self, id: i32) -> &mut ClusterNode {
+        &mut self.nodes[(id - 1) as usize]
+    }
+
+    /// Starts node `id`; the receiver gets a message once it serves clients.
+    pub fn spawn(&mut self, id: i32) -> mpsc::Receiver<()> {
+        let voters = self.voters.clone();
+        let extra = self.extra.clone();
+        let node = self.node(id);
+        let mut settings = vec![
+            ("node.id".to_string(), node.id.to_string()),
+            (
+                "listeners".to_string(),
+                format!(
+                    "PLAINTEXT://127.0.0.1:{},CONTROLLER://127.0.0.1:{}",
+                    node.client_port, node.controller_port
+                ),
+            ),
+            ("controller.quorum.voters".to_string(), voters),
+            ("log.dirs".to_string(), node.dir.display().to_string()),
+            (
+                "cluster.id".to_string(),
+                "c2x1dWljZS10ZXN0LWNsdQ".to_string(),
+            ),
+            ("broker.session.timeout.ms".to_string(), "2000".to_string()),
+            (
+                "broker.heartbeat.interval.ms".to_string(),
+                "200".to_string(),
+            ),
+            (
+                "controller.quorum.election.timeout.ms".to_string(),
+                "500".to_string(),
+            ),
+            (
+                "group.initial.rebalance.delay.ms".to_string(),
+                "0".to_string(),
+            ),
+            ("offsets.topic.num.partitions".to_string(), "3".to_string()),
+            (
+                "transaction.state.log.num.partitions".to_string(),
+                "3".to_string(),
+            ),
+        ];
+        settings.extend(extra);
+        let mut cmd = Command::new(env!("CARGO_BIN_EXE_sluice"));
+        cmd.arg("server");
+        for (k, v) in &settings {
+            cmd.arg("--set").arg(format!("{k}={v}"));
+        }
+        let mut child = cmd
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(Stdio::piped())
+            .spawn()
+            .expect("spawn sluice server");
+        let stderr = child.stderr.take().expect("stderr piped");
+        let (tx, rx) = mpsc::channel();
+        std::thread::spawn(move || {
+            for line in BufReader::new(stderr).lines().map_while(Result::ok) {
+                if line.contains("listening on 127.0.0.1:") {
+                    let _ = tx.send(());
+                }
+                if std::env::var_os("SLUICE_TEST_VERBOSE").is_some() {
+                    eprintln!("[node {id}] {line}");
+                }
+            }
+        });
+        node.child = Some(child);
+        rx
+    }
+
+    /// Starts node `id` again and waits (bounded) until it serves.
+    pub fn restart(&mut self, id: i32) {
+        let rx = self.spawn(id);
+        rx.recv_timeout(Duration::from_secs(90))
+            .expect("the restarted node did not serve");
+    }
+
+    /// kill -9.
+    pub fn kill(&mut self, id: i32) {
+        if let Some(mut child) = self.node(id).child.take() {
+            let _ = child.kill();
+            let _ = child.wait();
+        }
+    }
+
+    /// SIGTERM, waiting for the node to exit: it hands its leaderships over first.
+    pub fn stop(&mut self, id: i32) {
+        if let Some(child) = self.node(id).child.take() {
+            terminate(child);
+        }
+    }
+
+    pub fn addr(&self, id: i32) -> String {
+        format!("127.0.0.1:{}", self.nodes[(id - 1) as usize].client_port)
+    }
+
+    pub fn connect(&self, id: i32) -> Client {
+        Client::connect(&self.addr(id))
+    }
+
+    /// Ids of the nodes running.
+    pub fn live_ids(&self) -> Vec<i32> {
+        self.nodes
+            .iter()
+            .filter(|n| n.child.is_some())
+            .map(|n| n.id)
+            .collect()
+    }
+}
+
+/// SIGTERM, then SIGKILL if the process has not exited within 15 s.
+fn terminate(mut child: Child) {
+    let _ = Command::new("kill")
+        .arg("-TERM")
+        .arg(child.id().to_string())
+        .status();
+    let deadline = Instant::now() + Duration::from_secs(15);
+    while Instant::now() < deadline {
+        if let Ok(Some(_)) = child.try_wait() {
+            return;
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    let _ = child.kill();
+    let _ = child.wait();
+}
+
+impl Drop for TestCluster {
+    fn drop(&mut self) {
+        for node in &mut self.nodes {
+            if let Some(child) = node.child.take() {
+                terminate(child);
+            }
+        }
+    }
+}
