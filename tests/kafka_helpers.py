@@ -243,6 +243,56 @@ def probe_offsets(bootstrap, topic, positions, timeout=30.0):
         c.close()
 
 
+class OracleProducer:
+    """Sends 0, 1, 2, ... as fast as the producer takes them and records what was acked.
+
+    librdkafka with acks=all and idempotence on, retrying for as long as `message.timeout.ms`:
+    `acked` holds (value, offset) of every acknowledged record, in acknowledgement order, and
+    `failed` every delivery that failed. `conf` overrides or adds producer settings."""
+
+    def __init__(self, bootstrap, topic, **conf):
+        settings = {
+            "bootstrap.servers": bootstrap, "acks": "all", "enable.idempotence": True,
+            "linger.ms": 5, "message.timeout.ms": 300000, "retry.backoff.ms": 50,
+            "topic.metadata.refresh.interval.ms": 1000,
+        }
+        settings.update(conf)
+        self.producer = Producer(settings)
+        self.topic = topic
+        self.acked = []
+        self.failed = []
+        self.sent = 0
+        self.stop = threading.Event()
+        self.thread = threading.Thread(target=self.run, daemon=True)
+
+    def on_delivery(self, err, msg):
+        n = int(msg.value())
+        if err is None:
+            self.acked.append((n, msg.offset()))
+        else:
+            self.failed.append((n, str(err)))
+
+    def run(self):
+        while not self.stop.is_set():
+            try:
+                self.producer.produce(self.topic, value=str(self.sent).encode(),
+                                      on_delivery=self.on_delivery)
+                self.sent += 1
+            except BufferError:
+                self.producer.poll(0.05)
+                continue
+            self.producer.poll(0)
+            if self.sent % 200 == 0:
+                time.sleep(0.01)
+
+    def finish(self, timeout=300.0):
+        """Stops sending and waits (up to `timeout`) until every record sent is delivered."""
+        self.stop.set()
+        self.thread.join(timeout=30)
+        left = self.producer.flush(timeout)
+        assert left == 0, f"{left} records still unacknowledged"
+
+
 # ---------------------------------------------------------------------------------------------
 # kafka-python
 

@@ -10,15 +10,14 @@ sent, nothing at all is duplicated, and a group consumer reads everything.
 
 import os
 import signal
-import threading
 import time
 import uuid
 
-from confluent_kafka import Consumer, Producer
+from confluent_kafka import Consumer
 from confluent_kafka.admin import NewTopic
 
 from conftest import Cluster, wait_until
-from kafka_helpers import admin
+from kafka_helpers import OracleProducer, admin
 
 CYCLES = int(os.environ.get("SLUICE_CHAOS_CYCLES", "20"))
 
@@ -27,49 +26,6 @@ def leader_and_isr(a, topic):
     md = a.list_topics(topic=topic, timeout=10)
     p = md.topics[topic].partitions[0]
     return p.leader, sorted(p.isrs)
-
-
-class OracleProducer:
-    """Sends 0, 1, 2, ... as fast as the producer takes them and records what was acked."""
-
-    def __init__(self, bootstrap, topic):
-        self.producer = Producer({
-            "bootstrap.servers": bootstrap, "acks": "all", "enable.idempotence": True,
-            "linger.ms": 5, "message.timeout.ms": 300000, "retry.backoff.ms": 50,
-            "topic.metadata.refresh.interval.ms": 1000,
-        })
-        self.topic = topic
-        self.acked = []
-        self.failed = []
-        self.sent = 0
-        self.stop = threading.Event()
-        self.thread = threading.Thread(target=self.run, daemon=True)
-
-    def on_delivery(self, err, msg):
-        n = int(msg.value())
-        if err is None:
-            self.acked.append((n, msg.offset()))
-        else:
-            self.failed.append((n, str(err)))
-
-    def run(self):
-        while not self.stop.is_set():
-            try:
-                self.producer.produce(self.topic, value=str(self.sent).encode(),
-                                      on_delivery=self.on_delivery)
-                self.sent += 1
-            except BufferError:
-                self.producer.poll(0.05)
-                continue
-            self.producer.poll(0)
-            if self.sent % 200 == 0:
-                time.sleep(0.01)
-
-    def finish(self):
-        self.stop.set()
-        self.thread.join(timeout=30)
-        left = self.producer.flush(300)
-        assert left == 0, f"{left} records still unacknowledged"
 
 
 def test_acknowledged_writes_survive_kills_and_pauses(data_root):

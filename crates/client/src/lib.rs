@@ -11,6 +11,7 @@
 //! - `txn/`: `txn list|describe` and `producers describe` (transactions and producer state).
 //! - `cluster.rs`: `cluster status` (cluster id, controller, brokers, partition health).
 //! - `partition.rs`: `partition elect` (preferred and unclean leader elections).
+//! - `reassign.rs`: `partition reassign` (move partitions between brokers, cancel, list).
 //! - `produce.rs`: `produce`, one record per input line.
 //! - `consume.rs`: `consume` with assign + explicit start positions.
 //! - `format.rs`: the `consume --format` template.
@@ -31,6 +32,7 @@ mod group;
 mod partition;
 mod produce;
 mod producer_options;
+mod reassign;
 mod table;
 mod topic;
 mod txn;
@@ -46,6 +48,7 @@ pub use group::{GroupArgs, GroupCommand, ResetOffsetsArgs};
 pub use partition::{ElectArgs, ElectionKind, PartitionArgs, PartitionCommand};
 pub use produce::ProduceArgs;
 pub use producer_options::{Acks, Compression};
+pub use reassign::ReassignArgs;
 pub use topic::{TopicArgs, TopicCommand};
 pub use txn::{ProducersArgs, ProducersCommand, TxnArgs, TxnCommand, TxnListArgs};
 
@@ -62,7 +65,7 @@ pub enum ClientCommand {
     Producers(ProducersArgs),
     /// Show the cluster id, the controller, the brokers and the health of the partitions.
     Cluster(ClusterArgs),
-    /// Elect partition leaders (preferred or unclean).
+    /// Elect partition leaders (preferred or unclean), or move partitions between brokers.
     Partition(PartitionArgs),
     /// Produce records read line by line from stdin or a file.
     Produce(ProduceArgs),

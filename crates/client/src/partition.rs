@@ -1,4 +1,5 @@
-//! `sluice partition elect`: leader elections, in the manner of `kafka-leader-election`.
+//! `sluice partition elect`: leader elections, in the manner of `kafka-leader-election`
+//! (`sluice partition reassign` is in `reassign.rs`).
 //!
 //! One ElectLeaders request (KIP-183, KIP-460) through the crate's own Kafka-protocol client
 //! (`crate::wire`, PLAINTEXT only; librdkafka's admin API is not exposed by the `rdkafka`
@@ -26,6 +27,7 @@ use kafka_protocol::protocol::Request;
 use kafka_protocol::ResponseError;
 
 use crate::connection::{upper_snake_case, ConnectArgs};
+use crate::reassign::ReassignArgs;
 use crate::table::Table;
 use crate::wire::elect_leaders::{self, ElectionType, PartitionElection, ELECTION_NOT_NEEDED};
 use crate::wire::metadata;
@@ -52,6 +54,8 @@ pub enum PartitionCommand {
     /// Elect partition leaders: the preferred replicas, or (unclean) any live replica of a
     /// partition without a leader.
     Elect(ElectArgs),
+    /// Move partitions to other brokers (data copied first), cancel moves, or list them.
+    Reassign(ReassignArgs),
 }
 
 #[derive(Args, Debug, Clone, PartialEq, Eq)]
@@ -95,6 +99,11 @@ pub async fn run(args: PartitionArgs) -> Result<()> {
             tokio::task::spawn_blocking(move || run_election(&connect, &elect))
                 .await
                 .context("partition elect task failed")?
+        }
+        PartitionCommand::Reassign(reassign) => {
+            tokio::task::spawn_blocking(move || crate::reassign::run(&connect, &reassign))
+                .await
+                .context("partition reassign task failed")?
         }
     }
 }

@@ -108,6 +108,16 @@ pub enum MetadataCommand {
         count: i64,
         min_first_id: i64,
     },
+    /// AlterPartitionReassignments (KIP-455) for one partition: move it to the `target`
+    /// replicas (the first is the preferred leader), or cancel the ongoing reassignment
+    /// (`None`). New replicas are added to the partition's replicas at once and followed; the
+    /// reassignment completes, dropping the replicas not in the target, when every target
+    /// replica is in the ISR.
+    ReassignPartition {
+        topic_id: Uuid,
+        partition: i32,
+        target: Option<Vec<i32>>,
+    },
 }
 
 /// What an applied command did.
@@ -178,6 +188,8 @@ pub enum CommandError {
     /// gave up on (see `proposers`); not applied.
     #[error("proposal {sequence} is older than the last one applied ({last_applied})")]
     StaleProposal { sequence: u64, last_applied: u64 },
+    #[error("no reassignment of {topic}-{partition} is in progress")]
+    NoReassignmentInProgress { topic: String, partition: i32 },
 }
 
 /// Kafka error codes (`org.apache.kafka.common.protocol.Errors`).
@@ -193,6 +205,7 @@ mod kafka_error {
     pub const OUT_OF_ORDER_SEQUENCE_NUMBER: i16 = 45;
     pub const FENCED_LEADER_EPOCH: i16 = 74;
     pub const STALE_BROKER_EPOCH: i16 = 77;
+    pub const NO_REASSIGNMENT_IN_PROGRESS: i16 = 85;
     pub const INVALID_UPDATE_VERSION: i16 = 95;
     pub const UNKNOWN_TOPIC_ID: i16 = 100;
     pub const DUPLICATE_BROKER_REGISTRATION: i16 = 101;
@@ -224,6 +237,7 @@ impl CommandError {
             CommandError::IneligibleReplica(_) => INELIGIBLE_REPLICA,
             CommandError::BatchFailed { error, .. } => error.error_code(),
             CommandError::StaleProposal { .. } => OUT_OF_ORDER_SEQUENCE_NUMBER,
+            CommandError::NoReassignmentInProgress { .. } => NO_REASSIGNMENT_IN_PROGRESS,
         }
     }
 }

@@ -233,6 +233,8 @@ mod tests {
             leader,
             leader_epoch: 3,
             partition_epoch: 5,
+            adding_replicas: Vec::new(),
+            removing_replicas: Vec::new(),
         }
     }
 

@@ -550,6 +550,20 @@ const SCHEMAS: &[Schema] = &[
         1,
         INCREMENTAL_ALTER_CONFIGS,
     ),
+    Schema::new(
+        45,
+        "AlterPartitionReassignmentsRequest",
+        0..=1,
+        0,
+        ALTER_PARTITION_REASSIGNMENTS,
+    ),
+    Schema::new(
+        46,
+        "ListPartitionReassignmentsRequest",
+        0..=0,
+        0,
+        LIST_PARTITION_REASSIGNMENTS,
+    ),
     Schema::new(47, "OffsetDeleteRequest", 0..=0, NEVER, OFFSET_DELETE),
     Schema::new(60, "DescribeClusterRequest", 0..=2, 0, DESCRIBE_CLUSTER),
     Schema::new(61, "DescribeProducersRequest", 0..=0, 0, DESCRIBE_PRODUCERS),
@@ -1033,6 +1047,31 @@ const INCREMENTAL_ALTERABLE_CONFIG: Ty = Ty::Struct(&[
     Field::all("value", STRING),
 ]);
 
+// AlterPartitionReassignments (45)
+const ALTER_PARTITION_REASSIGNMENTS: &[Field] = &[
+    Field::all("timeout_ms", INT32),
+    Field::new("allow_replication_factor_change", BOOL, 1, LAST),
+    Field::all("topics", Ty::Array(&REASSIGNABLE_TOPIC)),
+];
+const REASSIGNABLE_TOPIC: Ty = Ty::Struct(&[
+    Field::all("name", STRING),
+    Field::all("partitions", Ty::Array(&REASSIGNABLE_PARTITION)),
+]);
+const REASSIGNABLE_PARTITION: Ty = Ty::Struct(&[
+    Field::all("partition_index", INT32),
+    Field::all("replicas", ARRAY_INT32),
+]);
+
+// ListPartitionReassignments (46)
+const LIST_PARTITION_REASSIGNMENTS: &[Field] = &[
+    Field::all("timeout_ms", INT32),
+    Field::all("topics", Ty::Array(&LIST_PARTITION_REASSIGNMENTS_TOPIC)),
+];
+const LIST_PARTITION_REASSIGNMENTS_TOPIC: Ty = Ty::Struct(&[
+    Field::all("name", STRING),
+    Field::all("partition_indexes", ARRAY_INT32),
+]);
+
 // OffsetDelete (47)
 const OFFSET_DELETE: &[Field] = &[
     Field::all("group_id", STRING),
@@ -1133,6 +1172,8 @@ pub mod samples {
             42 => delete_groups(v).encode(&mut buf, v),
             43 => elect_leaders(v).encode(&mut buf, v),
             44 => incremental_alter_configs(v).encode(&mut buf, v),
+            45 => alter_partition_reassignments(v).encode(&mut buf, v),
+            46 => list_partition_reassignments(v).encode(&mut buf, v),
             47 => offset_delete(v).encode(&mut buf, v),
             60 => describe_cluster(v).encode(&mut buf, v),
             68 => consumer_group_heartbeat(v).encode(&mut buf, v),
@@ -1191,6 +1232,8 @@ pub mod samples {
             42 => run::<DeleteGroupsRequest>(body, v),
             43 => run::<ElectLeadersRequest>(body, v),
             44 => run::<IncrementalAlterConfigsRequest>(body, v),
+            45 => run::<AlterPartitionReassignmentsRequest>(body, v),
+            46 => run::<ListPartitionReassignmentsRequest>(body, v),
             47 => run::<OffsetDeleteRequest>(body, v),
             60 => run::<DescribeClusterRequest>(body, v),
             68 => run::<ConsumerGroupHeartbeatRequest>(body, v),
@@ -1763,6 +1806,39 @@ pub mod samples {
             .with_unknown_tagged_fields(tags(v, 2))
     }
 
+    fn alter_partition_reassignments(v: i16) -> AlterPartitionReassignmentsRequest {
+        use alter_partition_reassignments_request::*;
+        AlterPartitionReassignmentsRequest::default()
+            .with_timeout_ms(30_000)
+            // Its default (outside v1) is true.
+            .with_allow_replication_factor_change(v < 1)
+            .with_topics(vec![ReassignableTopic::default()
+                .with_name(topic("orders"))
+                .with_partitions(vec![
+                    ReassignablePartition::default()
+                        .with_partition_index(0)
+                        .with_replicas(Some(vec![BrokerId(2), BrokerId(3)]))
+                        .with_unknown_tagged_fields(tags(v, 0)),
+                    ReassignablePartition::default()
+                        .with_partition_index(1)
+                        .with_replicas(None)
+                        .with_unknown_tagged_fields(tags(v, 0)),
+                ])
+                .with_unknown_tagged_fields(tags(v, 0))])
+            .with_unknown_tagged_fields(tags(v, 0))
+    }
+
+    fn list_partition_reassignments(v: i16) -> ListPartitionReassignmentsRequest {
+        use list_partition_reassignments_request::*;
+        ListPartitionReassignmentsRequest::default()
+            .with_timeout_ms(30_000)
+            .with_topics(Some(vec![ListPartitionReassignmentsTopics::default()
+                .with_name(topic("orders"))
+                .with_partition_indexes(vec![0, 2])
+                .with_unknown_tagged_fields(tags(v, 0))]))
+            .with_unknown_tagged_fields(tags(v, 0))
+    }
+
     fn delete_groups(v: i16) -> DeleteGroupsRequest {
         DeleteGroupsRequest::default()
             .with_groups_names(vec![group("g1"), group("g2")])
@@ -1899,6 +1975,8 @@ mod tests {
             42 => DeleteGroupsRequest::VERSIONS,
             43 => ElectLeadersRequest::VERSIONS,
             44 => IncrementalAlterConfigsRequest::VERSIONS,
+            45 => AlterPartitionReassignmentsRequest::VERSIONS,
+            46 => ListPartitionReassignmentsRequest::VERSIONS,
             47 => OffsetDeleteRequest::VERSIONS,
             60 => DescribeClusterRequest::VERSIONS,
             68 => ConsumerGroupHeartbeatRequest::VERSIONS,

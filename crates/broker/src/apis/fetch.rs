@@ -9,6 +9,9 @@
 //! (isolation_level 1) return only batches below it, with the aborted transactions overlapping
 //! the returned range so the consumer can drop their records; a read_committed long-poll is
 //! woken by the appends (markers included) that move the LSO.
+//!
+//! From v16 a partition refused with NOT_LEADER_OR_FOLLOWER or FENCED_LEADER_EPOCH names the
+//! current leader, and the response lists the leaders' endpoints (KIP-951, see `leader_hint`).
 
 use std::pin::Pin;
 use std::sync::Arc;
@@ -17,13 +20,15 @@ use std::time::Duration;
 use bytes::Bytes;
 use indexmap::IndexMap;
 use kafka_protocol::messages::fetch_response::{
-    AbortedTransaction, FetchableTopicResponse, PartitionData,
+    AbortedTransaction, FetchableTopicResponse, LeaderIdAndEpoch, NodeEndpoint, PartitionData,
 };
-use kafka_protocol::messages::{FetchRequest, FetchResponse, ProducerId, TopicName};
+use kafka_protocol::messages::{BrokerId, FetchRequest, FetchResponse, ProducerId, TopicName};
 use kafka_protocol::protocol::StrBytes;
+use sluice_controller::BrokerRegistration;
 use sluice_log::LogError;
 use sluice_protocol::error::ErrorCode;
 
+use super::leader_hint::{wants_hint, CurrentLeader, LeaderHints, TopicRef};
 use crate::broker::Broker;
 use crate::fetch_session::{CachedPartition, PartKey, Reported};
 use crate::partition::Partition;
@@ -33,6 +38,9 @@ use crate::request::RequestContext;
 const FINAL_EPOCH: i32 = -1;
 /// Opens a new session with a full fetch.
 const INITIAL_EPOCH: i32 = 0;
+/// KIP-951: the first version whose responses carry leader hints. `CurrentLeader` exists from
+/// v12, but Kafka fills it (and `NodeEndpoints` exists) only from v16.
+const HINTS_MIN_VERSION: i16 = 16;
 
 struct Outcome {
     key: PartKey,
@@ -183,9 +191,22 @@ pub async fn handle(
 
     // Group partitions by topic, keeping request order.
     let mut responses: Vec<FetchableTopicResponse> = Vec::new();
-    for o in outcomes {
+    // Taken at the first refused partition.
+    let mut hints: Option<LeaderHints> = None;
+    for mut o in outcomes {
         if incremental && !o.changed {
             continue;
+        }
+        if v >= HINTS_MIN_VERSION && wants_hint(o.data.error_code) {
+            let topic_ref = if by_id {
+                TopicRef::Id(&o.key.topic_id)
+            } else {
+                TopicRef::Name(&o.key.topic)
+            };
+            let leader = hints
+                .get_or_insert_with(|| LeaderHints::new(broker.cluster.image()))
+                .leader(topic_ref, o.key.partition);
+            o.data.current_leader = current_leader(leader);
         }
         let same_topic = responses.last().is_some_and(|t| {
             if by_id {
@@ -205,10 +226,27 @@ pub async fn handle(
             t.partitions.push(o.data);
         }
     }
+    let node_endpoints =
+        hints.map_or_else(Vec::new, |h| h.endpoints().map(node_endpoint).collect());
     FetchResponse::default()
         .with_error_code(0)
         .with_session_id(session_id)
         .with_responses(responses)
+        .with_node_endpoints(node_endpoints)
+}
+
+fn current_leader(leader: CurrentLeader) -> LeaderIdAndEpoch {
+    LeaderIdAndEpoch::default()
+        .with_leader_id(BrokerId(leader.leader_id))
+        .with_leader_epoch(leader.leader_epoch)
+}
+
+fn node_endpoint(broker: &BrokerRegistration) -> NodeEndpoint {
+    NodeEndpoint::default()
+        .with_node_id(BrokerId(broker.broker_id))
+        .with_host(StrBytes::from_string(broker.host.clone()))
+        .with_port(i32::from(broker.port))
+        .with_rack(broker.rack.clone().map(StrBytes::from_string))
 }
 
 fn resolve(broker: &Broker, key: &PartKey, by_id: bool) -> Result<Arc<Partition>, ErrorCode> {
@@ -244,7 +282,7 @@ fn read_all(
             .with_high_watermark(-1)
             .with_last_stable_offset(-1)
             .with_log_start_offset(-1)
-            .with_preferred_read_replica(kafka_protocol::messages::BrokerId(-1))
+            .with_preferred_read_replica(BrokerId(-1))
             .with_records(Some(Bytes::new()));
         let partition = match partition {
             Ok(p) => p,

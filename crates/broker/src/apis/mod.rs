@@ -18,10 +18,12 @@ mod describe_producers;
 mod elect_leaders;
 mod fetch;
 mod groups;
+mod leader_hint;
 mod list_offsets;
 mod metadata;
 mod offset_for_leader_epoch;
 mod produce;
+mod reassignments;
 mod replica_fetch;
 mod txn;
 
@@ -77,6 +79,8 @@ pub const SUPPORTED_APIS: &[(ApiKey, i16, i16)] = &[
     (ApiKey::OffsetForLeaderEpoch, 2, 4),
     (ApiKey::ElectLeaders, 0, 2),
     (ApiKey::DescribeLogDirs, 1, 4),
+    (ApiKey::AlterPartitionReassignments, 0, 1),
+    (ApiKey::ListPartitionReassignments, 0, 0),
 ];
 
 pub fn supported_versions(api: ApiKey) -> Option<(i16, i16)> {
@@ -201,6 +205,8 @@ async fn dispatch(
         ApiKey::OffsetForLeaderEpoch => run!(offset_for_leader_epoch::handle),
         ApiKey::ElectLeaders => run!(elect_leaders::handle),
         ApiKey::DescribeLogDirs => run!(describe_log_dirs::handle),
+        ApiKey::AlterPartitionReassignments => run!(reassignments::alter),
+        ApiKey::ListPartitionReassignments => run!(reassignments::list),
         ApiKey::FindCoordinator => run!(groups::find_coordinator),
         ApiKey::JoinGroup => run!(groups::join_group),
         ApiKey::SyncGroup => run!(groups::sync_group),

@@ -164,6 +164,8 @@ mod tests {
             leader: Some(leader),
             leader_epoch: 3,
             partition_epoch: 7,
+            adding_replicas: Vec::new(),
+            removing_replicas: Vec::new(),
         });
         partition
     }

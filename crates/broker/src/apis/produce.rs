@@ -9,17 +9,24 @@
 //! UNKNOWN_PRODUCER_ID, INVALID_TXN_STATE, INVALID_RECORD for a control batch). A duplicate
 //! (a retry of a batch already appended) is answered like the original: no error, its base
 //! offset.
+//!
+//! From v10 a partition refused with NOT_LEADER_OR_FOLLOWER names the current leader, and the
+//! response lists the leaders' endpoints (KIP-951, see `leader_hint`).
 
 use std::sync::Arc;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use bytes::Bytes;
-use kafka_protocol::messages::produce_response::{PartitionProduceResponse, TopicProduceResponse};
-use kafka_protocol::messages::{ProduceRequest, ProduceResponse};
+use kafka_protocol::messages::produce_response::{
+    LeaderIdAndEpoch, NodeEndpoint, PartitionProduceResponse, TopicProduceResponse,
+};
+use kafka_protocol::messages::{BrokerId, ProduceRequest, ProduceResponse};
 use kafka_protocol::protocol::StrBytes;
+use sluice_controller::BrokerRegistration;
 use sluice_protocol::batch::{validate_batches, BatchSetInfo};
 use sluice_protocol::error::ErrorCode;
 
+use super::leader_hint::{wants_hint, CurrentLeader, LeaderHints, TopicRef};
 use crate::broker::Broker;
 use crate::partition::Partition;
 use crate::request::RequestContext;
@@ -34,6 +41,9 @@ pub async fn handle(
     let acks = request.acks;
     let acks_valid = matches!(acks, -1..=1);
     let by_id = ctx.api_version >= 13;
+    // KIP-951: CurrentLeader and NodeEndpoints exist from v10. Taken at the first refusal.
+    let hinted = ctx.api_version >= 10;
+    let mut hints: Option<LeaderHints> = None;
     let transactional_id = request.transactional_id.as_ref().map(|t| t.to_string());
     let shared = RequestWide {
         acks,
@@ -69,10 +79,21 @@ pub async fn handle(
                     },
                 }
             };
-            let resp = match result {
+            let mut resp = match result {
                 Ok(r) => r,
                 Err(r) => r,
             };
+            if hinted && wants_hint(resp.error_code) {
+                let topic_ref = if by_id {
+                    TopicRef::Id(&topic_data.topic_id)
+                } else {
+                    TopicRef::Name(topic_data.name.as_str())
+                };
+                let leader = hints
+                    .get_or_insert_with(|| LeaderHints::new(broker.cluster.image()))
+                    .leader(topic_ref, pd.index);
+                resp = resp.with_current_leader(current_leader(leader));
+            }
             partition_responses.push(resp.with_index(pd.index));
         }
         responses.push(
@@ -85,7 +106,27 @@ pub async fn handle(
     if acks == 0 {
         return None;
     }
-    Some(ProduceResponse::default().with_responses(responses))
+    let node_endpoints =
+        hints.map_or_else(Vec::new, |h| h.endpoints().map(node_endpoint).collect());
+    Some(
+        ProduceResponse::default()
+            .with_responses(responses)
+            .with_node_endpoints(node_endpoints),
+    )
+}
+
+fn current_leader(leader: CurrentLeader) -> LeaderIdAndEpoch {
+    LeaderIdAndEpoch::default()
+        .with_leader_id(BrokerId(leader.leader_id))
+        .with_leader_epoch(leader.leader_epoch)
+}
+
+fn node_endpoint(broker: &BrokerRegistration) -> NodeEndpoint {
+    NodeEndpoint::default()
+        .with_node_id(BrokerId(broker.broker_id))
+        .with_host(StrBytes::from_string(broker.host.clone()))
+        .with_port(i32::from(broker.port))
+        .with_rack(broker.rack.clone().map(StrBytes::from_string))
 }
 
 /// Error messages exist in responses from v8 on.

@@ -1,7 +1,7 @@
 //! A small blocking Kafka-protocol client for the requests librdkafka does not expose through
 //! the `rdkafka` crate: DescribeGroups v4 (members' `group.instance.id`), ListTransactions,
-//! DescribeTransactions, DescribeProducers, DescribeCluster, ElectLeaders, and Metadata with the
-//! cluster id and controller id.
+//! DescribeTransactions, DescribeProducers, DescribeCluster, ElectLeaders, partition
+//! reassignments, and Metadata with the cluster id and controller id.
 //!
 //! Requests are built with the `kafka-protocol` crate's message types, which encode exactly
 //! what Kafka specifies and are safe for input we produce ourselves. Responses are read with
@@ -22,6 +22,7 @@
 //! - `describe_cluster.rs`: DescribeCluster v0-v2 (cluster id, controller, brokers, fenced).
 //! - `metadata.rs`: Metadata v1-v13 for every topic (brokers, partitions, leaders, ISRs).
 //! - `elect_leaders.rs`: ElectLeaders v0-v2 (preferred and unclean elections).
+//! - `reassignments.rs`: AlterPartitionReassignments v0-v1, ListPartitionReassignments v0.
 
 mod broker_connection;
 pub mod describe_cluster;
@@ -29,6 +30,7 @@ pub mod elect_leaders;
 mod find_coordinator;
 pub mod metadata;
 mod reader;
+pub mod reassignments;
 
 use std::time::{Duration, Instant};
 

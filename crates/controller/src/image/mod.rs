@@ -59,6 +59,39 @@ pub struct PartitionState {
     pub leader_epoch: i32,
     /// Bumped on every change of this state (KRaft's partition epoch).
     pub partition_epoch: i32,
+    /// Replicas an ongoing reassignment adds (KIP-455): in `replicas`, not yet all in sync.
+    /// Empty when no reassignment is in progress.
+    #[serde(default)]
+    pub adding_replicas: Vec<i32>,
+    /// Replicas an ongoing reassignment drops once every target replica is in sync.
+    #[serde(default)]
+    pub removing_replicas: Vec<i32>,
+}
+
+impl PartitionState {
+    /// Whether a reassignment is in progress.
+    pub fn is_reassigning(&self) -> bool {
+        !self.adding_replicas.is_empty() || !self.removing_replicas.is_empty()
+    }
+
+    /// The replicas the partition ends with: `replicas` without those being removed.
+    pub fn target_replicas(&self) -> Vec<i32> {
+        self.replicas
+            .iter()
+            .copied()
+            .filter(|r| !self.removing_replicas.contains(r))
+            .collect()
+    }
+
+    /// The replicas the partition had before the ongoing reassignment (what a cancel reverts
+    /// to): `replicas` without those being added.
+    pub fn original_replicas(&self) -> Vec<i32> {
+        self.replicas
+            .iter()
+            .copied()
+            .filter(|r| !self.adding_replicas.contains(r))
+            .collect()
+    }
 }
 
 /// A topic.
@@ -244,6 +277,11 @@ impl MetadataImage {
                 count,
                 min_first_id,
             } => self.allocate_producer_ids(*broker_id, *broker_epoch, *count, *min_first_id),
+            MetadataCommand::ReassignPartition {
+                topic_id,
+                partition,
+                target,
+            } => self.reassign_partition(*topic_id, *partition, target.as_deref()),
         }
     }
 

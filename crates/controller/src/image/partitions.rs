@@ -13,6 +13,7 @@ use std::collections::BTreeSet;
 use uuid::Uuid;
 
 use super::MetadataImage;
+use super::PartitionState;
 use crate::command::CommandError;
 use crate::command::CommandOutput;
 use crate::command::CommandResult;
@@ -124,12 +125,195 @@ impl MetadataImage {
         state.leader = leader;
         state.leader_epoch = leader_epoch;
         state.partition_epoch = partition_epoch;
+        let mut next = state.clone();
+        if complete_reassignment(&mut next, |b| self.is_live_broker(b)) {
+            self.set_partition(topic_id, partition, next.clone())?;
+            return Ok(changed(&next));
+        }
         Ok(CommandOutput::PartitionChanged {
             leader,
             leader_epoch,
             partition_epoch,
         })
     }
+
+    /// AlterPartitionReassignments for one partition (see
+    /// [`MetadataCommand::ReassignPartition`](crate::MetadataCommand::ReassignPartition)).
+    ///
+    /// Rules (KIP-455 as KRaft applies them):
+    /// - the target is a non-empty list of registered brokers without duplicates
+    ///   (INVALID_REPLICA_ASSIGNMENT otherwise);
+    /// - a new target replaces an ongoing reassignment: it is computed against the replicas
+    ///   the partition had before that one started;
+    /// - the partition's replicas become the target followed by the original replicas not in
+    ///   it; those are being removed, the target replicas not among the originals are being
+    ///   added; the ISR and leader stay;
+    /// - the reassignment completes as soon as every target replica is in the ISR (at once when
+    ///   nothing is added): the replicas become the target, the ISR keeps its target members,
+    ///   and a leader that is not in the target hands over to the first live target replica;
+    /// - a cancel (`None`) reverts to the original replicas, keeping the ISR's original members;
+    ///   NO_REASSIGNMENT_IN_PROGRESS when there is nothing to cancel, INVALID_REPLICA_ASSIGNMENT
+    ///   when no original replica is in sync any more (reverting would lose records).
+    ///
+    /// Any change bumps the partition epoch, a change of leader also the leader epoch.
+    pub(super) fn reassign_partition(
+        &mut self,
+        topic_id: Uuid,
+        partition: i32,
+        target: Option<&[i32]>,
+    ) -> CommandResult {
+        let name = self
+            .topic_names_by_id
+            .get(&topic_id)
+            .ok_or(CommandError::UnknownTopicId(topic_id))?
+            .clone();
+        let state = self
+            .topics
+            .get(&name)
+            .and_then(|t| t.partition(partition))
+            .ok_or(CommandError::UnknownPartition {
+                topic_id,
+                partition,
+            })?
+            .clone();
+        let original = state.original_replicas();
+        let mut next = state.clone();
+        match target {
+            None => {
+                if !state.is_reassigning() {
+                    return Err(CommandError::NoReassignmentInProgress {
+                        topic: name,
+                        partition,
+                    });
+                }
+                next.replicas = original.clone();
+                next.adding_replicas.clear();
+                next.removing_replicas.clear();
+                next.isr.retain(|r| original.contains(r));
+                if next.isr.is_empty() {
+                    return Err(CommandError::InvalidReplicaAssignment(format!(
+                        "cannot cancel the reassignment of {name}-{partition}: none of its \
+                         original replicas {original:?} is in sync"
+                    )));
+                }
+            }
+            Some(target) => {
+                if target.is_empty() {
+                    return Err(CommandError::InvalidReplicaAssignment(
+                        "the target replica list is empty".into(),
+                    ));
+                }
+                let distinct: BTreeSet<i32> = target.iter().copied().collect();
+                if distinct.len() != target.len() {
+                    return Err(CommandError::InvalidReplicaAssignment(format!(
+                        "the target lists a broker twice: {target:?}"
+                    )));
+                }
+                if let Some(b) = target.iter().find(|b| self.broker(**b).is_none()) {
+                    return Err(CommandError::InvalidReplicaAssignment(format!(
+                        "broker {b} in the target is not registered"
+                    )));
+                }
+                if !state.is_reassigning() && target == state.replicas.as_slice() {
+                    return Ok(changed(&state));
+                }
+                next.replicas = target.to_vec();
+                next.replicas
+                    .extend(original.iter().copied().filter(|r| !target.contains(r)));
+                next.adding_replicas = target
+                    .iter()
+                    .copied()
+                    .filter(|r| !original.contains(r))
+                    .collect();
+                next.removing_replicas = original
+                    .iter()
+                    .copied()
+                    .filter(|r| !target.contains(r))
+                    .collect();
+                // Replicas an earlier target added and this one drops leave the ISR too.
+                next.isr.retain(|r| next.replicas.contains(r));
+                if next.isr.is_empty() {
+                    return Err(CommandError::InvalidReplicaAssignment(format!(
+                        "the new target {target:?} of {name}-{partition} would leave no in-sync \
+                         replica"
+                    )));
+                }
+                complete_reassignment(&mut next, |b| self.is_live_broker(b));
+            }
+        }
+        if next.leader.is_some_and(|l| !next.isr.contains(&l)) {
+            next.leader = next
+                .replicas
+                .iter()
+                .copied()
+                .find(|r| next.isr.contains(r) && self.is_live_broker(*r));
+        }
+        let overflow = || CommandError::InvalidRequest("partition epoch overflow".into());
+        if next.leader != state.leader {
+            next.leader_epoch = state.leader_epoch.checked_add(1).ok_or_else(overflow)?;
+        }
+        next.partition_epoch = state.partition_epoch.checked_add(1).ok_or_else(overflow)?;
+        self.set_partition(topic_id, partition, next.clone())?;
+        Ok(changed(&next))
+    }
+
+    fn set_partition(
+        &mut self,
+        topic_id: Uuid,
+        partition: i32,
+        state: PartitionState,
+    ) -> Result<(), CommandError> {
+        let slot = self
+            .topic_names_by_id
+            .get(&topic_id)
+            .and_then(|name| self.topics.get_mut(name))
+            .and_then(|t| {
+                usize::try_from(partition)
+                    .ok()
+                    .and_then(|p| t.partitions.get_mut(p))
+            })
+            .ok_or(CommandError::UnknownPartition {
+                topic_id,
+                partition,
+            })?;
+        *slot = state;
+        Ok(())
+    }
+}
+
+fn changed(state: &PartitionState) -> CommandOutput {
+    CommandOutput::PartitionChanged {
+        leader: state.leader,
+        leader_epoch: state.leader_epoch,
+        partition_epoch: state.partition_epoch,
+    }
+}
+
+/// Completes `state`'s reassignment when every target replica is in the ISR: the replicas
+/// become the target, the ISR keeps its target members, a leader outside the target hands over
+/// to the first live target replica (bumping the leader epoch). The partition epoch is bumped.
+/// Returns whether it completed.
+fn complete_reassignment(state: &mut PartitionState, is_live: impl Fn(i32) -> bool) -> bool {
+    if !state.is_reassigning() {
+        return false;
+    }
+    let target = state.target_replicas();
+    if !target.iter().all(|r| state.isr.contains(r)) {
+        return false;
+    }
+    let previous_leader = state.leader;
+    state.isr.retain(|r| target.contains(r));
+    if state.leader.is_some_and(|l| !target.contains(&l)) {
+        state.leader = target.iter().copied().find(|r| is_live(*r));
+    }
+    state.replicas = target;
+    state.adding_replicas.clear();
+    state.removing_replicas.clear();
+    if state.leader != previous_leader {
+        state.leader_epoch = state.leader_epoch.saturating_add(1);
+    }
+    state.partition_epoch = state.partition_epoch.saturating_add(1);
+    true
 }
 
 #[cfg(test)]
@@ -293,5 +477,164 @@ mod tests {
             );
             assert_eq!(r.unwrap_err().error_code(), 3);
         }
+    }
+
+    fn reassign(image: &mut MetadataImage, target: Option<&[i32]>) -> CommandResult {
+        apply(
+            image,
+            MetadataCommand::ReassignPartition {
+                topic_id: Uuid::from_u128(TOPIC),
+                partition: 0,
+                target: target.map(<[i32]>::to_vec),
+            },
+        )
+    }
+
+    fn full(image: &MetadataImage) -> PartitionState {
+        image.topic("t").unwrap().partition(0).unwrap().clone()
+    }
+
+    /// The partition epochs as they are now, for the next ChangePartition.
+    fn epochs(image: &MetadataImage) -> (i32, i32) {
+        let p = full(image);
+        (p.leader_epoch, p.partition_epoch)
+    }
+
+    #[test]
+    fn reassignment_adds_first_and_removes_once_the_target_is_in_sync() {
+        let mut image = setup();
+        reassign(&mut image, Some(&[2, 3, 4])).unwrap();
+        let p = full(&image);
+        assert_eq!(p.replicas, vec![2, 3, 4, 1]);
+        assert_eq!(p.adding_replicas, vec![4]);
+        assert_eq!(p.removing_replicas, vec![1]);
+        assert_eq!((p.leader, p.isr.clone()), (Some(1), vec![1, 2, 3]));
+        assert_eq!((p.leader_epoch, p.partition_epoch), (0, 1));
+
+        // Broker 4 catches up: the leader's ISR expansion completes the reassignment, and
+        // leadership leaves broker 1, which is no longer a replica.
+        let e = epochs(&image);
+        change(&mut image, e, Some(1), &[1, 2, 3, 4]).unwrap();
+        let p = full(&image);
+        assert_eq!(p.replicas, vec![2, 3, 4]);
+        assert!(!p.is_reassigning());
+        assert_eq!((p.leader, p.isr.clone()), (Some(2), vec![2, 3, 4]));
+        assert_eq!(p.leader_epoch, 1);
+        assert!(p.partition_epoch > 1);
+    }
+
+    #[test]
+    fn reassignment_without_new_replicas_completes_at_once() {
+        let mut image = setup();
+        reassign(&mut image, Some(&[3, 2])).unwrap();
+        let p = full(&image);
+        assert_eq!(p.replicas, vec![3, 2]);
+        assert!(!p.is_reassigning());
+        assert_eq!((p.leader, p.isr.clone()), (Some(3), vec![2, 3]));
+        assert_eq!(p.leader_epoch, 1);
+        // The same target again changes nothing.
+        let before = full(&image);
+        reassign(&mut image, Some(&[3, 2])).unwrap();
+        assert_eq!(full(&image), before);
+    }
+
+    #[test]
+    fn a_new_target_replaces_the_ongoing_one_and_a_cancel_reverts() {
+        let mut image = setup();
+        reassign(&mut image, Some(&[2, 3, 4])).unwrap();
+        reassign(&mut image, Some(&[1, 2, 3])).unwrap();
+        let p = full(&image);
+        assert_eq!(p.replicas, vec![1, 2, 3]);
+        assert!(!p.is_reassigning(), "back to the original replicas: {p:?}");
+
+        reassign(&mut image, Some(&[4, 2, 3])).unwrap();
+        reassign(&mut image, None).unwrap();
+        let p = full(&image);
+        // Kafka's revert: the replicas without the added ones, in the reassignment's order.
+        assert_eq!(p.replicas, vec![2, 3, 1]);
+        assert_eq!((p.leader, p.isr.clone()), (Some(1), vec![1, 2, 3]));
+        assert!(!p.is_reassigning());
+        assert_eq!(
+            reassign(&mut image, None).unwrap_err().error_code(),
+            85,
+            "NO_REASSIGNMENT_IN_PROGRESS"
+        );
+    }
+
+    #[test]
+    fn cancelling_keeps_only_original_isr_members() {
+        let mut image = setup();
+        reassign(&mut image, Some(&[2, 3, 4])).unwrap();
+        // 4 is not in sync yet; 3 falls out of the ISR: the reassignment waits.
+        let e = epochs(&image);
+        change(&mut image, e, Some(1), &[1, 2]).unwrap();
+        assert!(full(&image).is_reassigning());
+        reassign(&mut image, None).unwrap();
+        let p = full(&image);
+        assert_eq!(
+            (p.replicas.clone(), p.isr.clone()),
+            (vec![2, 3, 1], vec![1, 2])
+        );
+        assert!(!p.is_reassigning());
+    }
+
+    #[test]
+    fn bad_targets_are_invalid_replica_assignments() {
+        let mut image = setup();
+        for target in [&[][..], &[2, 2, 3], &[2, 3, 9]] {
+            assert_eq!(
+                reassign(&mut image, Some(target)).unwrap_err().error_code(),
+                39,
+                "{target:?}"
+            );
+        }
+        // A target that drops every in-sync replica waits for its replicas to catch up...
+        let e = epochs(&image);
+        change(&mut image, e, Some(1), &[1]).unwrap();
+        reassign(&mut image, Some(&[2, 3])).unwrap();
+        let p = full(&image);
+        assert_eq!(
+            (p.replicas.clone(), p.removing_replicas.clone()),
+            (vec![2, 3, 1], vec![1])
+        );
+        assert_eq!(p.leader, Some(1));
+        // ...and a later target that would leave no in-sync replica at all is refused: here
+        // 4, being added, is the only replica in sync and the new target drops it.
+        let mut image = setup();
+        reassign(&mut image, Some(&[4, 3])).unwrap();
+        let e = epochs(&image);
+        change(&mut image, e, Some(1), &[1, 4]).unwrap();
+        unfence(&mut image, 4);
+        let e = epochs(&image);
+        change(&mut image, e, Some(4), &[4]).unwrap();
+        assert_eq!(
+            reassign(&mut image, Some(&[1, 2, 3]))
+                .unwrap_err()
+                .error_code(),
+            39
+        );
+        assert_eq!(full(&image).replicas, vec![4, 3, 1, 2]);
+        assert_eq!(
+            apply(
+                &mut image,
+                MetadataCommand::ReassignPartition {
+                    topic_id: Uuid::from_u128(TOPIC),
+                    partition: 5,
+                    target: Some(vec![1]),
+                },
+            )
+            .unwrap_err()
+            .error_code(),
+            3
+        );
+    }
+
+    #[test]
+    fn reassignment_state_survives_a_snapshot() {
+        let mut image = setup();
+        reassign(&mut image, Some(&[2, 3, 4])).unwrap();
+        let json = serde_json::to_vec(&image).unwrap();
+        let back: MetadataImage = serde_json::from_slice(&json).unwrap();
+        assert_eq!(full(&back), full(&image));
     }
 }

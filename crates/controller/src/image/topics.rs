@@ -175,6 +175,8 @@ impl MetadataImage {
                 leader: Some(leader),
                 leader_epoch: 0,
                 partition_epoch: 0,
+                adding_replicas: Vec::new(),
+                removing_replicas: Vec::new(),
             });
         }
         Ok(partitions)

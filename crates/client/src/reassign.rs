@@ -1,0 +1,418 @@
+//! `sluice partition reassign`: move partitions to other brokers, in the manner of
+//! `kafka-reassign-partitions`, through AlterPartitionReassignments and
+//! ListPartitionReassignments (KIP-455) on the crate's own Kafka-protocol client.
+//!
+//! - `--topic T --partition P --replicas 2,3,4` moves one partition; `--plan FILE` moves every
+//!   partition of a plan in Kafka's reassignment JSON
+//!   (`{"version":1,"partitions":[{"topic":"t","partition":0,"replicas":[2,3,4]}]}`).
+//!   The brokers copy the data to the new replicas first; the old ones are dropped once every
+//!   target replica is in sync. With `--wait` the command returns only then.
+//! - `--cancel` with `--topic/--partition` or `--plan` stops those partitions' reassignments,
+//!   going back to the replicas they had.
+//! - `--list` shows the reassignments in progress (of `--topic` only, if given).
+//!
+//! Output: one row per partition with its result. Exit status: non-zero when any partition was
+//! refused (one error line after the table), when `--wait` runs out of time, or when no
+//! bootstrap server answers.
+
+use std::path::PathBuf;
+use std::time::{Duration, Instant};
+
+use anyhow::{anyhow, bail, Context as _, Result};
+use clap::Args;
+use kafka_protocol::messages::{
+    AlterPartitionReassignmentsRequest, ListPartitionReassignmentsRequest,
+};
+use kafka_protocol::protocol::Request;
+use serde::Deserialize;
+
+use crate::connection::ConnectArgs;
+use crate::table::Table;
+use crate::wire::reassignments::{self, Move, MoveResult, Ongoing};
+use crate::wire::{
+    bootstrap_servers, code_text, require_plaintext, BrokerConnection, RequestError,
+};
+
+/// The time each request gives the cluster (Kafka's admin default is 60 s) and the command's
+/// deadline for it.
+const REQUEST_TIMEOUT: Duration = Duration::from_secs(60);
+const REQUEST_TIMEOUT_MS: i32 = 50_000;
+/// How often `--wait` asks whether the reassignments are done.
+const POLL_INTERVAL: Duration = Duration::from_millis(250);
+
+#[derive(Args, Debug, Clone, PartialEq, Eq)]
+pub struct ReassignArgs {
+    /// The topic of the partition to move (with --partition).
+    #[arg(long, value_name = "T")]
+    pub topic: Option<String>,
+    /// The partition to move (with --topic).
+    #[arg(long, value_name = "P", requires = "topic")]
+    pub partition: Option<u32>,
+    /// The broker ids the partition moves to, comma-separated; the first is the preferred
+    /// leader.
+    #[arg(
+        long,
+        value_name = "IDS",
+        value_delimiter = ',',
+        requires = "partition"
+    )]
+    pub replicas: Vec<i32>,
+    /// A reassignment plan in Kafka's JSON format (as kafka-reassign-partitions reads).
+    #[arg(long, value_name = "FILE", conflicts_with_all = ["topic", "list"])]
+    pub plan: Option<PathBuf>,
+    /// Cancel the reassignments of the partitions named by --topic/--partition or --plan.
+    #[arg(long, conflicts_with_all = ["replicas", "list"])]
+    pub cancel: bool,
+    /// List the reassignments in progress (only those of --topic, if given).
+    #[arg(long, conflicts_with_all = ["partition", "replicas", "wait"])]
+    pub list: bool,
+    /// Return once the reassignments have completed (data copied, old replicas dropped).
+    #[arg(long)]
+    pub wait: bool,
+    /// How long --wait waits, in seconds.
+    #[arg(long, value_name = "SECS", default_value_t = 600)]
+    pub wait_timeout: u64,
+}
+
+/// Kafka's reassignment JSON.
+#[derive(Deserialize)]
+struct Plan {
+    version: i32,
+    partitions: Vec<PlanPartition>,
+}
+
+#[derive(Deserialize)]
+struct PlanPartition {
+    topic: String,
+    partition: i32,
+    /// Absent when the plan is used to cancel.
+    #[serde(default)]
+    replicas: Option<Vec<i32>>,
+}
+
+pub fn run(connect: &ConnectArgs, args: &ReassignArgs) -> Result<()> {
+    require_plaintext(connect).map_err(|e| anyhow!(e))?;
+    if args.list {
+        let topics = args.topic.as_ref().map(|t| vec![t.clone()]);
+        let ongoing = with_server(connect, |c| list(c, topics.as_deref(), None))?;
+        print!("{}", render_ongoing(&ongoing));
+        return Ok(());
+    }
+    let moves = moves(args)?;
+    let results = with_server(connect, |c| alter(c, &moves))?;
+    print!("{}", render_results(&moves, &results));
+    let refused: Vec<&MoveResult> = results.iter().filter(|r| r.error_code != 0).collect();
+    if !refused.is_empty() {
+        let list = refused
+            .iter()
+            .map(|r| format!("{}-{}", r.topic, r.partition))
+            .collect::<Vec<_>>()
+            .join(", ");
+        bail!(
+            "the cluster refused {} of {} reassignment(s): {list}",
+            refused.len(),
+            results.len()
+        );
+    }
+    if args.wait && !args.cancel {
+        wait_for(connect, &moves, Duration::from_secs(args.wait_timeout))?;
+    }
+    Ok(())
+}
+
+/// The partitions to move (or cancel) from the arguments.
+fn moves(args: &ReassignArgs) -> Result<Vec<Move>> {
+    if let Some(path) = &args.plan {
+        let text = std::fs::read_to_string(path)
+            .with_context(|| format!("cannot read the plan {}", path.display()))?;
+        return moves_from_plan(&text, args.cancel)
+            .with_context(|| format!("invalid reassignment plan {}", path.display()));
+    }
+    let (Some(topic), Some(partition)) = (&args.topic, args.partition) else {
+        bail!("name the partition with --topic and --partition, or give a --plan (or --list)");
+    };
+    let partition =
+        i32::try_from(partition).map_err(|_| anyhow!("partition {partition} is out of range"))?;
+    let replicas = if args.cancel {
+        None
+    } else if args.replicas.is_empty() {
+        bail!("--replicas is required to move a partition (or --cancel to stop a move)");
+    } else {
+        Some(args.replicas.clone())
+    };
+    Ok(vec![Move {
+        topic: topic.clone(),
+        partition,
+        replicas,
+    }])
+}
+
+fn moves_from_plan(text: &str, cancel: bool) -> Result<Vec<Move>> {
+    let plan: Plan = serde_json::from_str(text)?;
+    if plan.version != 1 {
+        bail!("version {} is not supported (only 1)", plan.version);
+    }
+    if plan.partitions.is_empty() {
+        bail!("the plan names no partition");
+    }
+    let mut moves: Vec<Move> = Vec::new();
+    for p in plan.partitions {
+        if moves
+            .iter()
+            .any(|m| m.topic == p.topic && m.partition == p.partition)
+        {
+            bail!("{}-{} is named twice", p.topic, p.partition);
+        }
+        let replicas = match (cancel, p.replicas) {
+            (true, _) => None,
+            (false, Some(r)) => Some(r),
+            (false, None) => bail!("{}-{} has no \"replicas\"", p.topic, p.partition),
+        };
+        moves.push(Move {
+            topic: p.topic,
+            partition: p.partition,
+            replicas,
+        });
+    }
+    Ok(moves)
+}
+
+/// Runs `ask` on the first bootstrap server that can be reached. A broker's own answer (an
+/// error code) is final.
+fn with_server<T>(
+    connect: &ConnectArgs,
+    mut ask: impl FnMut(&mut BrokerConnection) -> Result<T, RequestError>,
+) -> Result<T> {
+    let servers = bootstrap_servers(connect);
+    if servers.is_empty() {
+        bail!("no bootstrap server given");
+    }
+    let deadline = Instant::now() + REQUEST_TIMEOUT;
+    let mut failures = Vec::new();
+    for server in &servers {
+        let outcome = BrokerConnection::open(server, deadline)
+            .map_err(RequestError::from)
+            .and_then(|mut c| ask(&mut c));
+        match outcome {
+            Ok(value) => return Ok(value),
+            Err(RequestError::Transport(e)) => failures.push(format!("{server}: {e}")),
+            Err(e @ RequestError::Broker { .. }) => return Err(anyhow!(e)),
+        }
+    }
+    bail!("cannot reach the cluster: {}", failures.join("; "))
+}
+
+fn alter(c: &mut BrokerConnection, moves: &[Move]) -> Result<Vec<MoveResult>, RequestError> {
+    let version = c
+        .newest_supported(
+            AlterPartitionReassignmentsRequest::KEY,
+            reassignments::ALTER_OLDEST_VERSION,
+            reassignments::ALTER_NEWEST_VERSION,
+        )?
+        .ok_or_else(|| {
+            RequestError::broker(
+                35,
+                "the broker does not support AlterPartitionReassignments",
+                None,
+            )
+        })?;
+    // Not retried: a retry after a lost answer would report the first attempt's cancel as
+    // NO_REASSIGNMENT_IN_PROGRESS.
+    let body = c.send(
+        &reassignments::alter_request(version, moves, true, REQUEST_TIMEOUT_MS),
+        version,
+    )?;
+    reassignments::parse_alter(&body, version)
+}
+
+/// The reassignments in progress: of `topics` (every partition), of the `partitions` named, or
+/// of everything.
+fn list(
+    c: &mut BrokerConnection,
+    topics: Option<&[String]>,
+    partitions: Option<&[(String, Vec<i32>)]>,
+) -> Result<Vec<Ongoing>, RequestError> {
+    let version = reassignments::LIST_VERSION;
+    if c.newest_supported(ListPartitionReassignmentsRequest::KEY, version, version)?
+        .is_none()
+    {
+        return Err(RequestError::broker(
+            35,
+            "the broker does not support ListPartitionReassignments",
+            None,
+        ));
+    }
+    let body = c.send(
+        &reassignments::list_request(partitions, REQUEST_TIMEOUT_MS),
+        version,
+    )?;
+    let mut ongoing = reassignments::parse_list(&body)?;
+    if let Some(topics) = topics {
+        ongoing.retain(|o| topics.contains(&o.topic));
+    }
+    Ok(ongoing)
+}
+
+/// Waits until none of `moves` is in progress.
+fn wait_for(connect: &ConnectArgs, moves: &[Move], timeout: Duration) -> Result<()> {
+    let mut by_topic: Vec<(String, Vec<i32>)> = Vec::new();
+    for m in moves {
+        match by_topic.iter_mut().find(|(t, _)| *t == m.topic) {
+            Some((_, ps)) => ps.push(m.partition),
+            None => by_topic.push((m.topic.clone(), vec![m.partition])),
+        }
+    }
+    let deadline = Instant::now() + timeout;
+    loop {
+        let ongoing = with_server(connect, |c| list(c, None, Some(&by_topic)))?;
+        if ongoing.is_empty() {
+            println!("Reassignment of {} partition(s) complete.", moves.len());
+            return Ok(());
+        }
+        if Instant::now() >= deadline {
+            let left = ongoing
+                .iter()
+                .map(|o| format!("{}-{} (adding {:?})", o.topic, o.partition, o.adding))
+                .collect::<Vec<_>>()
+                .join(", ");
+            bail!("still in progress after {} s: {left}", timeout.as_secs());
+        }
+        std::thread::sleep(POLL_INTERVAL);
+    }
+}
+
+fn ids(v: &[i32]) -> String {
+    v.iter().map(i32::to_string).collect::<Vec<_>>().join(",")
+}
+
+fn render_results(moves: &[Move], results: &[MoveResult]) -> String {
+    let mut table = Table::new(&["TOPIC-PARTITION", "TARGET", "RESULT"]);
+    for r in results {
+        let target = moves
+            .iter()
+            .find(|m| m.topic == r.topic && m.partition == r.partition)
+            .and_then(|m| m.replicas.as_deref());
+        let result = match (r.error_code, target) {
+            (0, Some(_)) => "accepted".to_string(),
+            (0, None) => "cancelled".to_string(),
+            (code, _) => match r.error_message.as_deref().filter(|m| !m.is_empty()) {
+                Some(message) => format!("{}: {message}", code_text(code)),
+                None => code_text(code),
+            },
+        };
+        table.push(vec![
+            format!("{}-{}", r.topic, r.partition),
+            target.map_or_else(|| "-".to_string(), ids),
+            result,
+        ]);
+    }
+    table.render()
+}
+
+fn render_ongoing(ongoing: &[Ongoing]) -> String {
+    if ongoing.is_empty() {
+        return "No reassignment is in progress.\n".to_string();
+    }
+    let mut table = Table::new(&["TOPIC-PARTITION", "REPLICAS", "ADDING", "REMOVING"]);
+    for o in ongoing {
+        table.push(vec![
+            format!("{}-{}", o.topic, o.partition),
+            ids(&o.replicas),
+            ids(&o.adding),
+            ids(&o.removing),
+        ]);
+    }
+    table.render()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn plans_are_kafkas_json() {
+        let text = r#"{"version":1,"partitions":[
+            {"topic":"a","partition":0,"replicas":[2,3,4],"log_dirs":["any","any","any"]},
+            {"topic":"b","partition":3,"replicas":[1]}]}"#;
+        let moves = moves_from_plan(text, false).unwrap();
+        assert_eq!(moves.len(), 2);
+        assert_eq!(moves[0].replicas, Some(vec![2, 3, 4]));
+        assert_eq!(moves_from_plan(text, true).unwrap()[1].replicas, None);
+    }
+
+    #[test]
+    fn bad_plans_say_why() {
+        for (text, why) in [
+            (r#"{"version":2,"partitions":[]}"#, "version 2"),
+            (r#"{"version":1,"partitions":[]}"#, "no partition"),
+            (
+                r#"{"version":1,"partitions":[{"topic":"a","partition":0}]}"#,
+                "no \"replicas\"",
+            ),
+            (
+                r#"{"version":1,"partitions":[{"topic":"a","partition":0,"replicas":[1]},
+                   {"topic":"a","partition":0,"replicas":[2]}]}"#,
+                "named twice",
+            ),
+            ("not json", "expected"),
+        ] {
+            let e = moves_from_plan(text, false).unwrap_err();
+            assert!(format!("{e:#}").contains(why), "{text}: {e:#}");
+        }
+    }
+
+    #[test]
+    fn results_and_progress_are_tables() {
+        let moves = vec![
+            Move {
+                topic: "a".into(),
+                partition: 0,
+                replicas: Some(vec![2, 3, 4]),
+            },
+            Move {
+                topic: "a".into(),
+                partition: 1,
+                replicas: Some(vec![9]),
+            },
+        ];
+        let results = vec![
+            MoveResult {
+                topic: "a".into(),
+                partition: 0,
+                error_code: 0,
+                error_message: None,
+            },
+            MoveResult {
+                topic: "a".into(),
+                partition: 1,
+                error_code: 39,
+                error_message: Some("broker 9 in the target is not registered".into()),
+            },
+        ];
+        let text = render_results(&moves, &results);
+        assert!(
+            text.starts_with("TOPIC-PARTITION  TARGET  RESULT\n"),
+            "{text}"
+        );
+        assert!(
+            text.contains("a-0              2,3,4   accepted\n"),
+            "{text}"
+        );
+        assert!(
+            text.contains("(INVALID_REPLICA_ASSIGNMENT): broker 9"),
+            "{text}"
+        );
+        assert_eq!(render_ongoing(&[]), "No reassignment is in progress.\n");
+        let text = render_ongoing(&[Ongoing {
+            topic: "a".into(),
+            partition: 0,
+            replicas: vec![2, 3, 4, 1],
+            adding: vec![4],
+            removing: vec![1],
+        }]);
+        assert!(
+            text.contains("a-0              2,3,4,1   4       1\n"),
+            "{text}"
+        );
+    }
+}
