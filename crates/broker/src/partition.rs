@@ -129,6 +129,16 @@ impl Partition {
                 }
             }
         }
+        if leads && new_term {
+            if let Err(e) = self.log.assign_leader_epoch(state.leader_epoch) {
+                tracing::warn!(
+                    "{}-{}: recording leader epoch {} failed: {e}",
+                    self.topic,
+                    self.index,
+                    state.leader_epoch
+                );
+            }
+        }
         self.set_leadership(leads, state.leader_epoch);
         leads
     }

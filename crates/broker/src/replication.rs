@@ -351,8 +351,10 @@ impl Replication {
                     diverging.epoch,
                     p.log_end_offset()
                 );
-                p.truncate_to(target).map_err(|e| e.to_string())?;
             }
+            // Also at the log end: that drops an epoch this replica recorded as leader and
+            // never wrote in, which the leader does not know.
+            p.truncate_to(target).map_err(|e| e.to_string())?;
             return Ok(true);
         }
         let mut moved = false;

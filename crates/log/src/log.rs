@@ -775,7 +775,23 @@ impl Log {
         Ok(cache)
     }
 
-    /// The latest leader epoch that wrote to this log, if any batch carries one.
+    /// Records that leader epoch `epoch` starts at the current log end, as Kafka does when a
+    /// replica becomes leader: the epoch is known to OffsetForLeaderEpoch and to followers'
+    /// truncation before the new leader writes anything. An epoch not above the latest cached
+    /// one changes nothing.
+    pub fn assign_leader_epoch(&self, epoch: i32) -> Result<(), LogError> {
+        let _append = lock(&self.append_lock);
+        if lock(&self.epoch_cache)
+            .latest_epoch()
+            .is_some_and(|latest| latest >= epoch)
+        {
+            return Ok(());
+        }
+        self.assign_epochs(std::iter::once((epoch, self.log_end_offset())))
+    }
+
+    /// The latest leader epoch in the cache: of the last batch written, or of the last
+    /// election this replica won ([`Log::assign_leader_epoch`]).
     pub fn latest_epoch(&self) -> Option<i32> {
         lock(&self.epoch_cache).latest_epoch()
     }
@@ -1179,7 +1195,11 @@ impl Log {
     pub fn truncate_to(&self, offset: i64) -> Result<(), LogError> {
         let _guard = lock(&self.append_lock);
         if offset >= self.log_end_offset() {
-            return Ok(());
+            // No batch goes, but an epoch this replica recorded when it was elected and never
+            // wrote in may sit at the log end, unknown to the leader: it goes (as in Kafka),
+            // or the follower would report it as its last fetched epoch again and again.
+            let end = self.log_end_offset();
+            return self.cut_epoch_cache(|c| c.truncate_from_end(end));
         }
         if offset < 0 {
             return Err(LogError::OffsetOutOfRange {

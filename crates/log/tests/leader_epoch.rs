@@ -257,3 +257,34 @@ fn end_offset_for_epoch_answers_like_kafka() {
         assert_eq!(log.end_offset_for_epoch(epoch), answer, "epoch {epoch}");
     }
 }
+
+#[test]
+fn an_election_is_recorded_before_the_new_leader_writes() {
+    let dir = tempfile::tempdir().unwrap();
+    let log = open(dir.path(), LogConfig::default());
+    append_at(&log, 2, 3);
+    // Becoming leader at epoch 4 records it at the log end, on disk too.
+    log.assign_leader_epoch(4).unwrap();
+    assert_eq!(log.epoch_entries(), vec![(2, 0), (4, 3)]);
+    assert_eq!(log.end_offset_for_epoch(2), Some((2, 3)));
+    assert_eq!(log.end_offset_for_epoch(3), Some((2, 3)));
+    assert_eq!(checkpoint_text(dir.path()), "0\n2\n2 0\n4 3\n");
+    // Its first writes add nothing; an older or equal epoch changes nothing.
+    append_at(&log, 4, 2);
+    log.assign_leader_epoch(4).unwrap();
+    log.assign_leader_epoch(1).unwrap();
+    assert_eq!(log.epoch_entries(), vec![(2, 0), (4, 3)]);
+    // Another election without writes in between moves the log end entry up.
+    log.assign_leader_epoch(6).unwrap();
+    log.assign_leader_epoch(7).unwrap();
+    assert_eq!(log.epoch_entries(), vec![(2, 0), (4, 3), (7, 5)]);
+    // A follower told to truncate at its log end drops an epoch that wrote nothing.
+    log.truncate_to(5).unwrap();
+    assert_eq!(log.epoch_entries(), vec![(2, 0), (4, 3)]);
+    log.assign_leader_epoch(7).unwrap();
+    // Reopening cuts the cache to the log as Kafka does: an epoch that wrote nothing goes (the
+    // replica records its epoch again when it next becomes leader).
+    drop(log);
+    let log = open(dir.path(), LogConfig::default());
+    assert_eq!(log.epoch_entries(), vec![(2, 0), (4, 3)]);
+}

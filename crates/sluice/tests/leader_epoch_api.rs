@@ -187,7 +187,8 @@ fn offset_for_leader_epoch_answers_where_epochs_end_at_every_version() {
                         (0, epoch, epoch),
                         // Without the epoch check; an epoch above every cached one.
                         (0, -1, epoch + 5),
-                        // A partition without records: UNDEFINED_EPOCH_OFFSET, no error.
+                        // A partition without records: its leader recorded its epoch at
+                        // offset 0 when it was elected (as Kafka does).
                         (1, epoch, epoch),
                         // A newer epoch than the broker knows.
                         (0, epoch + 1, epoch),
@@ -205,7 +206,7 @@ fn offset_for_leader_epoch_answers_where_epochs_end_at_every_version() {
             vec![
                 ("epochs".to_string(), 0, 0, epoch, 5),
                 ("epochs".to_string(), 0, 0, epoch, 5),
-                ("epochs".to_string(), 1, 0, -1, -1),
+                ("epochs".to_string(), 1, 0, epoch, 0),
                 ("epochs".to_string(), 0, UNKNOWN_LEADER_EPOCH, -1, -1),
                 ("epochs".to_string(), 2, UNKNOWN_TOPIC_OR_PARTITION, -1, -1),
                 ("epochs".to_string(), -1, UNKNOWN_TOPIC_OR_PARTITION, -1, -1),

@@ -196,10 +196,12 @@ mod tests {
     }
 
     #[test]
-    fn a_log_without_epochs_answers_undefined() {
+    fn a_new_leader_knows_its_epoch_before_writing() {
+        // The leader recorded its own epoch at the log end when elected.
         let dir = tempfile::tempdir().expect("dir");
         let leader = replica(dir.path(), 1, false);
-        assert_eq!(ask(&leader, 3, 3), (0, -1, -1));
+        assert_eq!(ask(&leader, 3, 3), (0, 3, 0));
+        assert_eq!(ask(&leader, 3, 2), (0, 2, 0));
     }
 
     #[test]
