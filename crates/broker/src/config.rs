@@ -115,6 +115,12 @@ const BROKER_KEYS: &[BrokerKey] = &[
         Check::AtLeast(1),
         Use::Used,
     ),
+    key(
+        "replica.high.watermark.checkpoint.interval.ms",
+        ConfigType::Long,
+        Check::AtLeast(1),
+        Use::Used,
+    ),
     key("cluster.id", ConfigType::String, ANY, Use::Used),
     key(
         "fetch.max.bytes",
@@ -893,6 +899,10 @@ impl BrokerConfig {
     }
     pub fn flush_scheduler_interval_ms(&self) -> u64 {
         self.int("log.flush.scheduler.interval.ms", 1000) as u64
+    }
+    /// How often every partition's high watermark is written to `replication-offset-checkpoint`.
+    pub fn high_watermark_checkpoint_interval_ms(&self) -> u64 {
+        self.int("replica.high.watermark.checkpoint.interval.ms", 5000) as u64
     }
     pub fn fetch_max_bytes(&self) -> usize {
         self.int("fetch.max.bytes", 57_671_680) as usize

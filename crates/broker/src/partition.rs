@@ -238,6 +238,16 @@ impl Partition {
         self.log.append_as_follower(records)
     }
 
+    /// At open: the high watermark checkpointed before the restart (Kafka's
+    /// `replication-offset-checkpoint`), within the recovered log. A leader takes it up from
+    /// there as its followers fetch, a follower from the leader's answers.
+    pub fn restore_high_watermark(&self, checkpointed: i64) {
+        let hw = checkpointed
+            .min(self.log_end_offset())
+            .max(self.log_start_offset());
+        self.high_watermark.fetch_max(hw, Ordering::AcqRel);
+    }
+
     /// Follower side: the leader's high watermark as its fetch response gave it.
     pub fn set_follower_high_watermark(&self, leader_high_watermark: i64) {
         if self.is_leader() {

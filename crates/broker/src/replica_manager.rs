@@ -148,6 +148,9 @@ pub struct ReplicaManager {
     apply: Mutex<Option<u64>>,
     /// Where leadership changes go (see [`ReplicaManager::subscribe_changes`]).
     changes: Mutex<Option<tokio::sync::mpsc::UnboundedSender<ImageChanges>>>,
+    /// High watermarks read from `replication-offset-checkpoint` at start, taken by each
+    /// partition as it opens.
+    checkpointed_hws: Mutex<HashMap<(String, i32), i64>>,
 }
 
 impl ReplicaManager {
@@ -157,6 +160,7 @@ impl ReplicaManager {
         let log_dir = config.log_dir();
         std::fs::create_dir_all(&log_dir)?;
         remove_deleted_dirs(&log_dir);
+        let checkpointed = read_hw_checkpoint(&log_dir);
         Ok(ReplicaManager {
             node_id: config.node_id(),
             config,
@@ -165,6 +169,7 @@ impl ReplicaManager {
             topics: RwLock::new(Topics::default()),
             apply: Mutex::new(None),
             changes: Mutex::new(None),
+            checkpointed_hws: Mutex::new(checkpointed),
         })
     }
 
@@ -282,13 +287,16 @@ impl ReplicaManager {
         if !meta.exists() {
             write_partition_metadata(&dir, id)?;
         }
-        Ok(Arc::new(Partition::new(
-            topic.clone(),
-            id,
-            index,
-            Arc::new(log),
-            self.node_id,
-        )))
+        let partition = Partition::new(topic.clone(), id, index, Arc::new(log), self.node_id);
+        let checkpointed = self
+            .checkpointed_hws
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .remove(&(topic.to_string(), index));
+        if let Some(hw) = checkpointed {
+            partition.restore_high_watermark(hw);
+        }
+        Ok(Arc::new(partition))
     }
 
     /// Renames a partition directory out of the way, then removes it (readers holding the log
@@ -602,8 +610,25 @@ impl ReplicaManager {
         }
     }
 
+    /// Writes every hosted partition's high watermark to `replication-offset-checkpoint` in
+    /// the log directory (Kafka's file and format), durably: a restarted replica starts from
+    /// there instead of its log start.
+    pub fn checkpoint_high_watermarks(&self) {
+        let mut entries = Vec::new();
+        for topic in self.topics() {
+            for p in &topic.partitions {
+                entries.push((topic.name.to_string(), p.index, p.high_watermark()));
+            }
+        }
+        let text = format_hw_checkpoint(&entries);
+        if let Err(e) = write_file_atomically(&self.log_dir, HW_CHECKPOINT_FILE, text.as_bytes()) {
+            tracing::warn!("writing {HW_CHECKPOINT_FILE} failed: {e}");
+        }
+    }
+
     /// Flushes and closes every log (clean shutdown).
     pub fn close(&self) {
+        self.checkpoint_high_watermarks();
         for topic in self.topics() {
             for p in &topic.partitions {
                 if let Err(e) = p.log.close() {
@@ -612,6 +637,76 @@ impl ReplicaManager {
             }
         }
     }
+}
+
+/// Kafka's per-log-directory high watermark checkpoint: version 0, the entry count, then one
+/// `<topic> <partition> <high watermark>` line per partition.
+const HW_CHECKPOINT_FILE: &str = "replication-offset-checkpoint";
+
+/// The checkpointed high watermarks; empty (with a warning) when the file is missing or not
+/// readable as Kafka's format: the replicas then start from their log start, which is safe.
+fn read_hw_checkpoint(log_dir: &Path) -> HashMap<(String, i32), i64> {
+    let path = log_dir.join(HW_CHECKPOINT_FILE);
+    let text = match std::fs::read_to_string(&path) {
+        Ok(text) => text,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return HashMap::new(),
+        Err(e) => {
+            tracing::warn!(
+                "{}: {e}; high watermarks start from the log start",
+                path.display()
+            );
+            return HashMap::new();
+        }
+    };
+    match parse_hw_checkpoint(&text) {
+        Some(entries) => entries,
+        None => {
+            tracing::warn!(
+                "{} is not a valid checkpoint; high watermarks start from the log start",
+                path.display()
+            );
+            HashMap::new()
+        }
+    }
+}
+
+fn format_hw_checkpoint(entries: &[(String, i32, i64)]) -> String {
+    let mut text = format!("0\n{}\n", entries.len());
+    for (topic, partition, hw) in entries {
+        text.push_str(&format!("{topic} {partition} {hw}\n"));
+    }
+    text
+}
+
+fn parse_hw_checkpoint(text: &str) -> Option<HashMap<(String, i32), i64>> {
+    let mut lines = text.lines();
+    if lines.next()? != "0" {
+        return None;
+    }
+    let count: usize = lines.next()?.trim().parse().ok()?;
+    let mut entries = HashMap::new();
+    for line in lines.by_ref().take(count) {
+        let mut fields = line.split(' ');
+        let (topic, partition, hw) = (fields.next()?, fields.next()?, fields.next()?);
+        if fields.next().is_some() {
+            return None;
+        }
+        let hw: i64 = hw.parse().ok().filter(|hw| *hw >= 0)?;
+        entries.insert((topic.to_string(), partition.parse().ok()?), hw);
+    }
+    (entries.len() == count && lines.next().is_none()).then_some(entries)
+}
+
+/// Replaces `dir/name` with `contents` durably: a temporary file, fsync, rename, directory
+/// fsync.
+fn write_file_atomically(dir: &Path, name: &str, contents: &[u8]) -> std::io::Result<()> {
+    use std::io::Write;
+    let tmp = dir.join(format!("{name}.tmp"));
+    let mut file = std::fs::File::create(&tmp)?;
+    file.write_all(contents)?;
+    file.sync_all()?;
+    std::fs::rename(&tmp, dir.join(name))?;
+    std::fs::File::open(dir)?.sync_all()
 }
 
 /// Writes Kafka's `partition.metadata` (`version: 0`, `topic_id: <base64url id>`) durably.
@@ -700,6 +795,155 @@ fn describe_overrides(configs: &BTreeMap<String, String>) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    use bytes::{Bytes, BytesMut};
+    use kafka_protocol::records::{
+        Compression, Record, RecordBatchEncoder, RecordEncodeOptions, TimestampType,
+    };
+    use sluice_controller::MetadataCommand;
+
+    /// Brokers 1 and 2, topic `t` with one partition on [2, 1] led by broker 2.
+    fn image() -> MetadataImage {
+        let mut image = MetadataImage::default();
+        let mut offset = 0u64;
+        let mut apply = |image: &mut MetadataImage, command: MetadataCommand| {
+            offset += 1;
+            image
+                .apply(offset, &command)
+                .unwrap_or_else(|e| panic!("{command:?}: {e}"));
+            offset as i64
+        };
+        for id in 1..=2 {
+            let broker_epoch = apply(
+                &mut image,
+                MetadataCommand::RegisterBroker {
+                    broker_id: id,
+                    incarnation_id: Uuid::from_u128(id as u128),
+                    host: "127.0.0.1".into(),
+                    port: 9090 + id as u16,
+                    rack: None,
+                    timestamp_ms: 0,
+                },
+            );
+            apply(
+                &mut image,
+                MetadataCommand::UnfenceBroker {
+                    broker_id: id,
+                    broker_epoch,
+                },
+            );
+        }
+        apply(
+            &mut image,
+            MetadataCommand::CreateTopic {
+                name: "t".into(),
+                topic_id: Uuid::from_u128(7),
+                assignments: vec![vec![2, 1]],
+                configs: BTreeMap::new(),
+            },
+        );
+        image
+    }
+
+    fn batch(count: usize) -> Bytes {
+        let records: Vec<Record> = (0..count)
+            .map(|i| Record {
+                transactional: false,
+                control: false,
+                partition_leader_epoch: -1,
+                producer_id: -1,
+                producer_epoch: -1,
+                timestamp_type: TimestampType::Creation,
+                offset: i as i64,
+                sequence: -1,
+                delete_horizon: false,
+                timestamp: 1_700_000_000_000,
+                key: None,
+                value: Some(Bytes::from_static(b"v")),
+                headers: Default::default(),
+            })
+            .collect();
+        let mut buf = BytesMut::new();
+        RecordBatchEncoder::encode(
+            &mut buf,
+            &records,
+            &RecordEncodeOptions {
+                version: 2,
+                compression: Compression::None,
+            },
+        )
+        .expect("encodes");
+        buf.freeze()
+    }
+
+    /// A replica manager of broker 1 on `dir` that applied [`image`].
+    fn open(dir: &Path) -> ReplicaManager {
+        let dir = dir.to_str().expect("utf-8 path");
+        let config = BrokerConfig::from_pairs(&[("log.dir", dir), ("node.id", "1")]).expect("cfg");
+        let manager = ReplicaManager::new(config).expect("manager");
+        manager.apply_image(&image()).expect("applies");
+        manager
+    }
+
+    #[test]
+    fn high_watermarks_survive_a_restart_through_the_checkpoint() {
+        let dir = tempfile::tempdir().expect("dir");
+        let manager = open(dir.path());
+        let follower = manager.partition("t", 0).expect("hosted");
+        follower.log.append(&batch(5), 0).expect("append");
+        follower.set_follower_high_watermark(3);
+        manager.close();
+        drop((manager, follower));
+        assert_eq!(
+            std::fs::read_to_string(dir.path().join(HW_CHECKPOINT_FILE)).expect("file"),
+            "0\n1\nt 0 3\n"
+        );
+
+        // Without the checkpoint the follower would start again from its log start (0).
+        let manager = open(dir.path());
+        assert_eq!(
+            manager.partition("t", 0).expect("hosted").high_watermark(),
+            3
+        );
+        manager.close();
+        drop(manager);
+
+        // A checkpoint past the recovered log end is capped there; a corrupt one is ignored.
+        std::fs::write(dir.path().join(HW_CHECKPOINT_FILE), "0\n1\nt 0 99\n").expect("write");
+        let manager = open(dir.path());
+        assert_eq!(
+            manager.partition("t", 0).expect("hosted").high_watermark(),
+            5
+        );
+        drop(manager);
+        std::fs::write(dir.path().join(HW_CHECKPOINT_FILE), "0\n2\nt 0 4\n").expect("write");
+        let manager = open(dir.path());
+        assert_eq!(
+            manager.partition("t", 0).expect("hosted").high_watermark(),
+            0
+        );
+    }
+
+    #[test]
+    fn checkpoint_text_is_kafkas_format() {
+        let entries = vec![("a".to_string(), 0, 5), ("b.c".to_string(), 12, 0)];
+        let text = format_hw_checkpoint(&entries);
+        assert_eq!(text, "0\n2\na 0 5\nb.c 12 0\n");
+        let parsed = parse_hw_checkpoint(&text).expect("parses");
+        assert_eq!(parsed[&("b.c".to_string(), 12)], 0);
+        assert_eq!(parse_hw_checkpoint("0\n0\n"), Some(HashMap::new()));
+        for bad in [
+            "",
+            "1\n0\n",
+            "0\nx\n",
+            "0\n1\n",
+            "0\n1\na 0\n",
+            "0\n1\na 0 -1\n",
+            "0\n1\na 0 1 2\n",
+        ] {
+            assert_eq!(parse_hw_checkpoint(bad), None, "{bad:?}");
+        }
+    }
 
     #[test]
     fn topic_ids_print_as_kafka_does() {

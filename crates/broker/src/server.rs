@@ -263,9 +263,15 @@ async fn start_broker(
     }
     tasks.spawn(periodic(
         broker.clone(),
-        shutdown_rx,
+        shutdown_rx.clone(),
         broker.config().flush_scheduler_interval_ms(),
         |b| b.replicas.flush_due(),
+    ));
+    tasks.spawn(periodic(
+        broker.clone(),
+        shutdown_rx,
+        broker.config().high_watermark_checkpoint_interval_ms(),
+        |b| b.replicas.checkpoint_high_watermarks(),
     ));
     tracing::info!(
         "sluice node {} listening on {} (advertised as {}:{}), data in {}",
