@@ -4,13 +4,14 @@ produce to and consume from the leaders, and a consumer group spread over broker
 offsets to whichever broker coordinates it. A broker stopped gracefully hands its leaderships
 back on return; a stopped broker's topics come back with their data."""
 
+import subprocess
 import time
 import uuid
 
 from confluent_kafka import Consumer, TopicPartition
 from confluent_kafka.admin import NewTopic
 
-from conftest import Cluster, wait_until
+from conftest import SLUICE_BIN, Cluster, wait_until
 from kafka_helpers import (
     Rec,
     admin,
@@ -146,6 +147,25 @@ def test_transactions_span_partitions_led_by_every_broker(data_root):
         cluster.stop()
 
 
+def txn_partition(transactional_id, partitions):
+    """Kafka's __transaction_state partition of an (ASCII) transactional id."""
+    h = 0
+    for ch in transactional_id:
+        h = (31 * h + ord(ch)) & 0xFFFFFFFF
+    if h >= 1 << 31:
+        h -= 1 << 32
+    return (0 if h == -(1 << 31) else abs(h)) % partitions
+
+
+def marker_coordinator_epochs(bootstrap, topic):
+    """The coordinator epochs DescribeProducers shows on partition 0 of `topic`."""
+    out = subprocess.run([SLUICE_BIN, "producers", "describe", "-b", bootstrap, topic,
+                          "--partition", "0"], capture_output=True, text=True, timeout=60)
+    assert out.returncode == 0, out.stderr
+    rows = [line.split() for line in out.stdout.splitlines()[1:] if line.strip()]
+    return {int(r[5]) for r in rows if r[5] != "-"}
+
+
 def test_groups_and_transactions_survive_the_coordinators_broker_being_killed(data_root):
     """The internal topics are replicated (RF 3 once three brokers are live): killing the
     broker that coordinates a group moves the coordinator with the partition's leadership,
@@ -197,13 +217,19 @@ def test_groups_and_transactions_survive_the_coordinators_broker_being_killed(da
         assert {p: tp.offset for (t, p), tp in group_offsets(cluster.bootstrap, group).items()
                 if t == topic} == ends
 
-        tid = "tx-" + uuid.uuid4().hex[:6]
+        coordinator = describe_group(cluster.bootstrap, group).coordinator.id
+        # A transactional id whose __transaction_state partition the same broker leads, so the
+        # kill moves both coordinators.
+        state = a.list_topics(topic="__transaction_state", timeout=10).topics[
+            "__transaction_state"].partitions
+        tid = next(t for t in ("tx-" + uuid.uuid4().hex[:6] for _ in range(1000))
+                   if state[txn_partition(t, len(state))].leader == coordinator)
         p = transactional_producer(cluster.bootstrap, tid)
         p.begin_transaction()
         p.produce(topic, value=b"txn-1", partition=0)
         p.commit_transaction(30)
+        assert marker_coordinator_epochs(cluster.bootstrap, topic) == {0}
 
-        coordinator = describe_group(cluster.bootstrap, group).coordinator.id
         cluster.brokers[coordinator - 1].kill()
         survivors = ",".join(b.bootstrap for i, b in enumerate(cluster.brokers)
                              if i != coordinator - 1)
@@ -237,6 +263,9 @@ def test_groups_and_transactions_survive_the_coordinators_broker_being_killed(da
         finally:
             c.close()
         assert values.count(b"txn-1") == 1 and values.count(b"txn-2") == 1
+        # The new coordinator's markers carry its partition's newer leader epoch, so a marker
+        # from the old one would be refused (TRANSACTION_COORDINATOR_FENCED).
+        assert min(marker_coordinator_epochs(survivors, topic)) >= 1
         cluster.brokers[coordinator - 1].start(timeout=90)
     finally:
         cluster.stop()

@@ -20,9 +20,16 @@ use crate::replica_manager::{AdminError, ReplicaManager, Topic};
 
 pub const TXN_STATE_TOPIC: &str = "__transaction_state";
 
-/// The coordinator epoch on markers. A single node's coordinator never moves; with
-/// replication it becomes the leader epoch of the `__transaction_state` partition.
-const COORDINATOR_EPOCH: i32 = 0;
+/// The coordinator epoch on a transaction's markers: the leader epoch of the
+/// `__transaction_state` partition that holds the transactional id, as this broker knows it.
+/// A partition leader refuses a marker older than the last one it wrote for the producer
+/// (TRANSACTION_COORDINATOR_FENCED), so a coordinator that lost its partition without knowing
+/// it cannot complete a transaction its successor has taken over.
+fn coordinator_epoch(replicas: &ReplicaManager, state_partition: i32) -> i32 {
+    replicas
+        .partition(TXN_STATE_TOPIC, state_partition)
+        .map_or(0, |p| p.leader_epoch().max(0))
+}
 
 pub struct TxnService {
     inner: Mutex<TxnCoordinator>,
@@ -117,7 +124,7 @@ impl TxnService {
         let mut state = self.inner.lock().await;
         let mut effects = Vec::new();
         state.recover(now_ms(), &mut effects);
-        if let Err(code) = self.apply(broker, effects).await {
+        if let Err(code) = self.apply(broker, &state, effects).await {
             tracing::error!("cannot finish prepared transactions: {}", code.name());
         }
     }
@@ -132,7 +139,7 @@ impl TxnService {
         let mut state = self.inner.lock().await;
         let mut effects = Vec::new();
         let value = f(&mut state, now_ms(), &mut effects);
-        let applied = self.apply(broker, effects).await;
+        let applied = self.apply(broker, &state, effects).await;
         (value, applied)
     }
 
@@ -141,7 +148,12 @@ impl TxnService {
         f(&state)
     }
 
-    async fn apply(&self, broker: &Broker, effects: Vec<Effect>) -> Result<(), ErrorCode> {
+    async fn apply(
+        &self,
+        broker: &Broker,
+        state: &TxnCoordinator,
+        effects: Vec<Effect>,
+    ) -> Result<(), ErrorCode> {
         for effect in effects {
             match effect {
                 Effect::Write {
@@ -173,7 +185,13 @@ impl TxnService {
                         }
                     }
                 }
-                Effect::Markers(markers) => write_markers(broker, &markers).await?,
+                Effect::Markers(markers) => {
+                    let epoch = coordinator_epoch(
+                        &self.replicas,
+                        state.partition_for(&markers.transactional_id),
+                    );
+                    write_markers(broker, &markers, epoch).await?
+                }
             }
         }
         Ok(())
@@ -188,7 +206,11 @@ const MARKER_RETRY_TIME: Duration = Duration::from_secs(30);
 /// Writes a transaction's markers to each of its partitions: on this broker for partitions it
 /// leads, with WriteTxnMarkers to the leader for the others (retried while leadership moves).
 /// Partitions of deleted topics are skipped.
-pub async fn write_markers(broker: &Broker, m: &Markers) -> Result<(), ErrorCode> {
+pub async fn write_markers(
+    broker: &Broker,
+    m: &Markers,
+    coordinator_epoch: i32,
+) -> Result<(), ErrorCode> {
     for (topic, index) in &m.partitions {
         let deadline = tokio::time::Instant::now() + MARKER_RETRY_TIME;
         loop {
@@ -202,9 +224,11 @@ pub async fn write_markers(broker: &Broker, m: &Markers) -> Result<(), ErrorCode
             };
             let outcome = match state.leader {
                 Some(leader) if leader == broker.node_id => {
-                    write_local_marker(broker, m, topic, *index).await
+                    write_local_marker(broker, m, topic, *index, coordinator_epoch).await
                 }
-                Some(leader) => send_marker(broker, m, topic, *index, leader).await,
+                Some(leader) => {
+                    send_marker(broker, m, topic, *index, leader, coordinator_epoch).await
+                }
                 None => Err(ErrorCode::LEADER_NOT_AVAILABLE),
             };
             match outcome {
@@ -237,6 +261,7 @@ pub async fn write_local_marker(
     m: &Markers,
     topic: &str,
     index: i32,
+    coordinator_epoch: i32,
 ) -> Result<(), ErrorCode> {
     if topic == OFFSETS_TOPIC {
         return broker
@@ -252,7 +277,7 @@ pub async fn write_local_marker(
         .leader(index)?
         .clone();
     partition
-        .append_control(m.producer_id, m.producer_epoch, m.commit, COORDINATOR_EPOCH)
+        .append_control(m.producer_id, m.producer_epoch, m.commit, coordinator_epoch)
         .map_err(|e| {
             tracing::error!("cannot write a transaction marker to {topic}-{index}: {e}");
             e.error_code()
@@ -267,6 +292,7 @@ async fn send_marker(
     topic: &str,
     index: i32,
     leader: i32,
+    coordinator_epoch: i32,
 ) -> Result<(), ErrorCode> {
     use kafka_protocol::messages::write_txn_markers_request::{
         WritableTxnMarker, WritableTxnMarkerTopic,
@@ -293,7 +319,7 @@ async fn send_marker(
             .with_producer_id(ProducerId(m.producer_id))
             .with_producer_epoch(m.producer_epoch)
             .with_transaction_result(m.commit)
-            .with_coordinator_epoch(COORDINATOR_EPOCH)
+            .with_coordinator_epoch(coordinator_epoch)
             .with_topics(vec![WritableTxnMarkerTopic::default()
                 .with_name(TopicName(kafka_protocol::protocol::StrBytes::from_string(
                     topic.to_string(),

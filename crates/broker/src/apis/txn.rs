@@ -422,13 +422,18 @@ pub async fn write_txn_markers(
                     commit: marker.transaction_result,
                     partitions: vec![(t.name.to_string(), *p)],
                 };
-                let code =
-                    match crate::txn_coordinator::write_local_marker(broker, &one, &t.name, *p)
-                        .await
-                    {
-                        Ok(()) => ErrorCode::NONE,
-                        Err(code) => code,
-                    };
+                let code = match crate::txn_coordinator::write_local_marker(
+                    broker,
+                    &one,
+                    &t.name,
+                    *p,
+                    marker.coordinator_epoch,
+                )
+                .await
+                {
+                    Ok(()) => ErrorCode::NONE,
+                    Err(code) => code,
+                };
                 partitions.push(
                     WritableTxnMarkerPartitionResult::default()
                         .with_partition_index(*p)
