@@ -42,6 +42,8 @@ pub mod replica_manager;
 pub mod replication;
 pub mod request;
 pub mod server;
+#[cfg(test)]
+mod test_support;
 pub mod topic_config;
 pub mod topic_name;
 pub mod txn_coordinator;

@@ -796,84 +796,21 @@ fn describe_overrides(configs: &BTreeMap<String, String>) -> String {
 mod tests {
     use super::*;
 
-    use bytes::{Bytes, BytesMut};
-    use kafka_protocol::records::{
-        Compression, Record, RecordBatchEncoder, RecordEncodeOptions, TimestampType,
-    };
     use sluice_controller::MetadataCommand;
+
+    use crate::test_support::{batch, ImageBuilder};
 
     /// Brokers 1 and 2, topic `t` with one partition on [2, 1] led by broker 2.
     fn image() -> MetadataImage {
-        let mut image = MetadataImage::default();
-        let mut offset = 0u64;
-        let mut apply = |image: &mut MetadataImage, command: MetadataCommand| {
-            offset += 1;
-            image
-                .apply(offset, &command)
-                .unwrap_or_else(|e| panic!("{command:?}: {e}"));
-            offset as i64
-        };
-        for id in 1..=2 {
-            let broker_epoch = apply(
-                &mut image,
-                MetadataCommand::RegisterBroker {
-                    broker_id: id,
-                    incarnation_id: Uuid::from_u128(id as u128),
-                    host: "127.0.0.1".into(),
-                    port: 9090 + id as u16,
-                    rack: None,
-                    timestamp_ms: 0,
-                },
-            );
-            apply(
-                &mut image,
-                MetadataCommand::UnfenceBroker {
-                    broker_id: id,
-                    broker_epoch,
-                },
-            );
-        }
-        apply(
-            &mut image,
-            MetadataCommand::CreateTopic {
-                name: "t".into(),
-                topic_id: Uuid::from_u128(7),
-                assignments: vec![vec![2, 1]],
-                configs: BTreeMap::new(),
-            },
-        );
-        image
-    }
-
-    fn batch(count: usize) -> Bytes {
-        let records: Vec<Record> = (0..count)
-            .map(|i| Record {
-                transactional: false,
-                control: false,
-                partition_leader_epoch: -1,
-                producer_id: -1,
-                producer_epoch: -1,
-                timestamp_type: TimestampType::Creation,
-                offset: i as i64,
-                sequence: -1,
-                delete_horizon: false,
-                timestamp: 1_700_000_000_000,
-                key: None,
-                value: Some(Bytes::from_static(b"v")),
-                headers: Default::default(),
-            })
-            .collect();
-        let mut buf = BytesMut::new();
-        RecordBatchEncoder::encode(
-            &mut buf,
-            &records,
-            &RecordEncodeOptions {
-                version: 2,
-                compression: Compression::None,
-            },
-        )
-        .expect("encodes");
-        buf.freeze()
+        let mut b = ImageBuilder::default();
+        b.live_broker(1, None).live_broker(2, None);
+        b.apply(MetadataCommand::CreateTopic {
+            name: "t".into(),
+            topic_id: Uuid::from_u128(7),
+            assignments: vec![vec![2, 1]],
+            configs: BTreeMap::new(),
+        });
+        b.image
     }
 
     /// A replica manager of broker 1 on `dir` that applied [`image`].

@@ -101,47 +101,23 @@ mod tests {
     use sluice_controller::MetadataCommand;
 
     use super::*;
+    use crate::test_support::ImageBuilder;
 
     /// Brokers 1-3 registered and unfenced, broker 3 in a rack; topic `t` (id 42) with
     /// partitions: 0 led by 1; 1 moved from 3 to 1 (epoch 1); 2 led by 2, which is then
     /// fenced; 3 without a leader (epoch 1); 4 led by 3.
     fn image() -> MetadataImage {
-        let mut image = MetadataImage::default();
-        let mut offset = 0u64;
-        let mut apply = |image: &mut MetadataImage, command: MetadataCommand| {
-            offset += 1;
-            image
-                .apply(offset, &command)
-                .unwrap_or_else(|e| panic!("{command:?}: {e}"));
-            offset as i64
-        };
-        let mut epochs = BTreeMap::new();
-        for id in 1..=3 {
-            let registration = MetadataCommand::RegisterBroker {
-                broker_id: id,
-                incarnation_id: Uuid::from_u128(id as u128),
-                host: format!("host-{id}"),
-                port: 9090 + id as u16,
-                rack: (id == 3).then(|| "rack-c".to_string()),
-                timestamp_ms: 0,
-            };
-            epochs.insert(id, apply(&mut image, registration));
-        }
-        for (&broker_id, &broker_epoch) in &epochs {
-            let unfence = MetadataCommand::UnfenceBroker {
-                broker_id,
-                broker_epoch,
-            };
-            apply(&mut image, unfence);
-        }
+        let mut b = ImageBuilder::default();
+        b.live_broker(1, None)
+            .live_broker(2, None)
+            .live_broker(3, Some("rack-c"));
         let topic_id = Uuid::from_u128(42);
-        let create = MetadataCommand::CreateTopic {
+        b.apply(MetadataCommand::CreateTopic {
             name: "t".into(),
             topic_id,
             assignments: vec![vec![1, 2], vec![3, 1], vec![2, 3], vec![1, 3], vec![3, 2]],
             configs: BTreeMap::new(),
-        };
-        apply(&mut image, create);
+        });
         let change =
             |partition: i32, leader: Option<i32>, isr: Vec<i32>| MetadataCommand::ChangePartition {
                 topic_id,
@@ -151,14 +127,14 @@ mod tests {
                 leader,
                 isr,
             };
-        apply(&mut image, change(1, Some(1), vec![1, 3]));
-        apply(&mut image, change(3, None, vec![1]));
-        let fence = MetadataCommand::FenceBroker {
+        b.apply(change(1, Some(1), vec![1, 3]));
+        b.apply(change(3, None, vec![1]));
+        let broker_epoch = b.broker_epochs[&2];
+        b.apply(MetadataCommand::FenceBroker {
             broker_id: 2,
-            broker_epoch: epochs[&2],
-        };
-        apply(&mut image, fence);
-        image
+            broker_epoch,
+        });
+        b.image
     }
 
     fn hints() -> LeaderHints {

@@ -110,44 +110,9 @@ fn check_epoch(partition: &Partition, current_leader_epoch: i32) -> Result<&Part
 mod tests {
     use super::*;
 
-    use bytes::{Bytes, BytesMut};
-    use kafka_protocol::records::{
-        Compression, Record, RecordBatchEncoder, RecordEncodeOptions, TimestampType,
-    };
+    use crate::test_support::batch;
     use sluice_controller::PartitionState;
     use sluice_log::{Log, LogConfig, SystemClock};
-
-    /// One v2 batch of `count` records (the log assigns offsets and the leader epoch).
-    fn batch(count: usize) -> Bytes {
-        let records: Vec<Record> = (0..count)
-            .map(|i| Record {
-                transactional: false,
-                control: false,
-                partition_leader_epoch: -1,
-                producer_id: -1,
-                producer_epoch: -1,
-                timestamp_type: TimestampType::Creation,
-                offset: i as i64,
-                sequence: -1,
-                delete_horizon: false,
-                timestamp: 1_700_000_000_000,
-                key: None,
-                value: Some(Bytes::from_static(b"v")),
-                headers: Default::default(),
-            })
-            .collect();
-        let mut buf = BytesMut::new();
-        RecordBatchEncoder::encode(
-            &mut buf,
-            &records,
-            &RecordEncodeOptions {
-                version: 2,
-                compression: Compression::None,
-            },
-        )
-        .expect("encodes");
-        buf.freeze()
-    }
 
     /// A replica on broker 1 of a partition led by `leader` at epoch 3, whose log holds three
     /// records of epoch 1 (offsets 0-2) and two of epoch 3 (offsets 3-4), or nothing.
