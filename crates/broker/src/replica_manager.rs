@@ -92,6 +92,32 @@ impl Topic {
             _ => Err(ErrorCode::NOT_LEADER_OR_FOLLOWER),
         }
     }
+
+    /// [`Topic::leader`] for a client request that names the leader epoch it expects
+    /// (`current_leader_epoch`, -1 for none): on a replica this broker hosts the epoch is
+    /// checked first, as Kafka does, so a client with a stale epoch gets FENCED_LEADER_EPOCH
+    /// (and one ahead of this broker UNKNOWN_LEADER_EPOCH) even from a follower.
+    pub fn leader_at_epoch(
+        &self,
+        index: i32,
+        current_leader_epoch: i32,
+    ) -> Result<&Arc<Partition>, ErrorCode> {
+        if current_leader_epoch >= 0 {
+            let hosted = usize::try_from(index)
+                .ok()
+                .and_then(|i| self.partitions.get(i));
+            if let Some(p) = hosted {
+                let epoch = p.leader_epoch();
+                if current_leader_epoch < epoch {
+                    return Err(ErrorCode::FENCED_LEADER_EPOCH);
+                }
+                if current_leader_epoch > epoch {
+                    return Err(ErrorCode::UNKNOWN_LEADER_EPOCH);
+                }
+            }
+        }
+        self.leader(index)
+    }
 }
 
 #[derive(Default)]

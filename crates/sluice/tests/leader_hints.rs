@@ -360,6 +360,14 @@ fn refused_partitions_name_the_current_leader_and_its_endpoint() {
         fetch(&mut at_x, &[(&hints, &future)], 18),
         plain(&[0], UNKNOWN_LEADER_EPOCH)
     );
+    // A follower checks the epoch before leadership, as Kafka does; a broker without a replica
+    // cannot check it.
+    assert_eq!(
+        fetch(&mut at_l, &[(&hints, &future)], 18),
+        plain(&[0], UNKNOWN_LEADER_EPOCH)
+    );
+    let (ps, _) = fetch(&mut at_o, &[(&hints, &future)], 18);
+    assert_eq!(ps[0].1, NOT_LEADER_OR_FOLLOWER);
 
     // X stops: L leads `hints` at a higher epoch, `offline` has no leader.
     cluster.stop(x);

@@ -139,8 +139,8 @@ pub async fn handle(
     let deadline =
         tokio::time::Instant::now() + Duration::from_millis(request.max_wait_ms.max(0) as u64);
     let resolved: Vec<Result<Arc<Partition>, ErrorCode>> = partitions
-        .keys()
-        .map(|k| resolve(broker, k, by_id))
+        .iter()
+        .map(|(k, cached)| resolve(broker, k, cached.current_leader_epoch, by_id))
         .collect();
     let mut shutdown = broker.shutdown.clone();
 
@@ -249,7 +249,12 @@ fn node_endpoint(broker: &BrokerRegistration) -> NodeEndpoint {
         .with_rack(broker.rack.clone().map(StrBytes::from_string))
 }
 
-fn resolve(broker: &Broker, key: &PartKey, by_id: bool) -> Result<Arc<Partition>, ErrorCode> {
+fn resolve(
+    broker: &Broker,
+    key: &PartKey,
+    current_leader_epoch: i32,
+    by_id: bool,
+) -> Result<Arc<Partition>, ErrorCode> {
     let topic = if by_id {
         broker
             .replicas
@@ -261,7 +266,9 @@ fn resolve(broker: &Broker, key: &PartKey, by_id: bool) -> Result<Arc<Partition>
             .topic(&key.topic)
             .ok_or(ErrorCode::UNKNOWN_TOPIC_OR_PARTITION)?
     };
-    topic.leader(key.partition).cloned()
+    topic
+        .leader_at_epoch(key.partition, current_leader_epoch)
+        .cloned()
 }
 
 /// Reads every partition once; returns the outcomes, the record bytes gathered and whether any

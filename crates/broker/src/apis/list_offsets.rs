@@ -47,21 +47,13 @@ pub async fn handle(
                         .with_leader_epoch(-1);
                     let partition = match topic.as_ref() {
                         None => Err(ErrorCode::UNKNOWN_TOPIC_OR_PARTITION),
-                        Some(t) => t.leader(p.partition_index),
+                        Some(t) => t.leader_at_epoch(p.partition_index, p.current_leader_epoch),
                     };
                     let partition = match partition {
                         Ok(partition) => partition,
                         Err(code) => return base.with_error_code(code.0),
                     };
                     let epoch = partition.leader_epoch();
-                    if p.current_leader_epoch != -1 && p.current_leader_epoch != epoch {
-                        let code = if p.current_leader_epoch > epoch {
-                            ErrorCode::UNKNOWN_LEADER_EPOCH
-                        } else {
-                            ErrorCode::FENCED_LEADER_EPOCH
-                        };
-                        return base.with_error_code(code.0);
-                    }
                     match lookup(partition, p.timestamp, read_committed) {
                         Ok((offset, timestamp)) => base
                             .with_error_code(0)
