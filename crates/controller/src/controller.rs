@@ -19,6 +19,10 @@
 //! node leads, until it is answered or the deadline passes; only then is the uncertainty
 //! reported ([`ControllerError::Timeout`], [`ControllerError::OutcomeUnknown`]).
 //!
+//! A voter campaigns only when a majority of the quorum grants it a pre-vote (`pre_vote`): it
+//! starts with openraft's elections switched off (unless it is the only voter), and its pre-vote
+//! task switches them on and off.
+//!
 //! Broker registrations and heartbeats ([`Controller::register_broker`],
 //! [`Controller::broker_heartbeat`]) travel the same way to the leader, where the cluster
 //! manager (`cluster_manager`) answers them; its task, started here, fences brokers and elects
@@ -59,6 +63,7 @@ use crate::network::CallError;
 use crate::network::ClientSettings;
 use crate::network::NetworkFactory;
 use crate::network::PeerClient;
+use crate::pre_vote::PreVote;
 use crate::proposers::LanePool;
 use crate::proposers::Proposal;
 use crate::raft_types::NodeId;
@@ -120,8 +125,8 @@ struct Inner {
     image: watch::Receiver<Arc<MetadataImage>>,
     local_addr: SocketAddr,
     shutdown_tx: watch::Sender<bool>,
-    /// The listener task, the cluster manager's task, and on a non-voter the task asking to be
-    /// added as a learner.
+    /// The listener task, the cluster manager's task, on a voter the pre-vote task, and on a
+    /// non-voter the task asking to be added as a learner.
     tasks: Mutex<Vec<JoinHandle<()>>>,
     /// Lanes of this instance's proposals (see `proposers`).
     lanes: LanePool,
@@ -189,6 +194,8 @@ impl Controller {
             snapshot_policy: SnapshotPolicy::LogsSinceLast(config.snapshot_interval_entries),
             snapshot_max_chunk_size: config.snapshot_chunk_bytes as u64,
             max_in_snapshot_log_to_keep: config.log_entries_kept_after_snapshot,
+            // In a quorum of several voters, pre-vote decides when this node may campaign.
+            enable_elect: config.voters.len() <= 1,
             ..Default::default()
         }
         .validate()
@@ -216,11 +223,16 @@ impl Controller {
             config.command_bytes_max(),
             config.request_timeout(),
         ));
+        let pre_vote = Arc::new(PreVote::new(
+            config.node_id,
+            Duration::from_millis(config.election_timeout_ms),
+        ));
         let (shutdown_tx, shutdown_rx) = watch::channel(false);
         let server = tokio::spawn(serve(
             listener,
             raft.clone(),
             manager.clone(),
+            pre_vote.clone(),
             ServerSettings {
                 node_id: config.node_id,
                 frame_bytes_max: config.frame_bytes_max,
@@ -235,7 +247,14 @@ impl Controller {
             server,
             tokio::spawn(manager.clone().run(shutdown_tx.subscribe())),
         ];
-        if !config.voter {
+        if config.voter {
+            tasks.push(tokio::spawn(pre_vote.run(
+                raft.clone(),
+                config.voters.clone(),
+                config.client_settings(),
+                shutdown_tx.subscribe(),
+            )));
+        } else {
             tasks.push(tokio::spawn(join_as_learner(
                 config.node_id,
                 local_addr,

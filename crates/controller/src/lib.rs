@@ -17,6 +17,8 @@
 //!   unclean restart) as sans-I/O decisions, [`BrokerRegistrationRequest`],
 //!   [`BrokerHeartbeatRequest`], [`BrokerHeartbeatReply`]; the leader's broker sessions.
 //! - `elections`: partition leader elections (clean, unclean, preferred), sans I/O.
+//! - `pre_vote`: Pre-Vote (KIP-996) for the controller quorum: a voter campaigns only when a
+//!   majority would vote for it (decisions sans I/O, and the task that asks the voters).
 //! - `cluster_manager`: the leader's task and request handlers that run the two above.
 //! - `placement`: [`place_replicas`], replica assignments for new partitions.
 //! - `voters`: [`parse_quorum_voters`] for `controller.quorum.voters`.
@@ -38,6 +40,7 @@
 //! raft-committed    last committed log id known
 //! raft-snapshot     newest snapshot: metadata + serialized image (see state_machine)
 //! ```
+#![forbid(unsafe_code)]
 
 mod cluster_manager;
 mod command;
@@ -50,6 +53,7 @@ mod lifecycle;
 mod log_store;
 mod network;
 mod placement;
+mod pre_vote;
 mod proposers;
 mod raft_types;
 mod record_file;

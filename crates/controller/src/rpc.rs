@@ -14,6 +14,12 @@
 //!
 //! postcard (a compact, stable binary serde format) rather than JSON, because snapshot chunks
 //! are raw bytes: JSON would send each byte as a decimal number in an array.
+//!
+//! Compatibility: postcard encodes an enum variant by its position, so new variants of
+//! [`RpcRequestBody`] and [`RpcResponse`] go at the end and fields are not removed or reordered.
+//! A node that does not know a request closes the connection (it does not decode): the sender
+//! sees a failed call, which for a new request must mean something safe (a pre-vote counts as
+//! refused).
 
 use serde::Deserialize;
 use serde::Serialize;
@@ -38,6 +44,8 @@ use crate::command::CommandResult;
 use crate::lifecycle::BrokerHeartbeatReply;
 use crate::lifecycle::BrokerHeartbeatRequest;
 use crate::lifecycle::BrokerRegistrationRequest;
+use crate::pre_vote::PreVoteReply;
+use crate::pre_vote::PreVoteRequest;
 use crate::proposers::Proposal;
 use crate::raft_types::NodeId;
 use crate::raft_types::TypeConfig;
@@ -69,6 +77,8 @@ pub(crate) enum RpcRequestBody {
     RegisterBroker(BrokerRegistrationRequest),
     /// A broker heartbeat, for the leader to answer (see `cluster_manager`).
     BrokerHeartbeat(BrokerHeartbeatRequest),
+    /// A voter without a leader asks whether this voter would vote for it (see `pre_vote`).
+    PreVote(PreVoteRequest),
 }
 
 #[derive(Debug, Serialize, Deserialize)]
@@ -86,6 +96,7 @@ pub(crate) enum RpcResponse {
     },
     RegisterBroker(LeaderReply<i64>),
     BrokerHeartbeat(LeaderReply<BrokerHeartbeatReply>),
+    PreVote(PreVoteReply),
 }
 
 #[derive(Debug, Serialize, Deserialize)]
@@ -325,6 +336,56 @@ mod tests {
             ),
             "{back:?}"
         );
+    }
+
+    #[test]
+    fn pre_vote_messages_round_trip() {
+        let request = RpcRequest {
+            to: 1,
+            body: RpcRequestBody::PreVote(PreVoteRequest {
+                candidate: 3,
+                next_term: 7,
+                last_log_id: Some(LogId::new(CommittedLeaderId::new(6, 2), 40)),
+            }),
+        };
+        let frame = encode_frame(&request, 1 << 20).unwrap();
+        let back: RpcRequest = decode_body(&frame[FRAME_HEADER_BYTES..]).unwrap();
+        let RpcRequestBody::PreVote(back) = back.body else {
+            panic!("wrong body");
+        };
+        let RpcRequestBody::PreVote(sent) = request.body else {
+            unreachable!();
+        };
+        assert_eq!(back, sent);
+
+        for reply in [
+            PreVoteReply::Granted,
+            PreVoteReply::LeaderAlive { leader: Some(2) },
+            PreVoteReply::LogBehind {
+                voter_last_log_id: None,
+            },
+        ] {
+            let frame = encode_frame(&RpcResponse::PreVote(reply.clone()), 1 << 20).unwrap();
+            let back: RpcResponse = decode_body(&frame[FRAME_HEADER_BYTES..]).unwrap();
+            assert!(
+                matches!(&back, RpcResponse::PreVote(r) if *r == reply),
+                "{back:?}"
+            );
+        }
+    }
+
+    /// Variants keep their positions (postcard encodes the position): the pre-vote variants
+    /// are the last, after those of earlier versions.
+    #[test]
+    fn pre_vote_variants_come_last() {
+        let request = RpcRequestBody::PreVote(PreVoteRequest {
+            candidate: 1,
+            next_term: 1,
+            last_log_id: None,
+        });
+        assert_eq!(postcard::to_stdvec(&request).unwrap()[0], 7);
+        let reply = RpcResponse::PreVote(PreVoteReply::Granted);
+        assert_eq!(postcard::to_stdvec(&reply).unwrap()[0], 8);
     }
 
     #[tokio::test]

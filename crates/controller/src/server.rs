@@ -9,11 +9,15 @@
 //! chunks must lie within [`SNAPSHOT_BYTES_MAX`]. A frame
 //! that is too long or does not decode closes that connection only, with a warning saying why.
 //! On shutdown the accept loop stops and every connection task is ended and awaited.
+//!
+//! Pre-vote (see `pre_vote`) learns here when this node last heard from a leader: an accepted
+//! AppendEntries or snapshot chunk (one that did not meet a higher vote).
 
 use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::Duration;
 
+use openraft::raft::AppendEntriesResponse;
 use tokio::net::TcpListener;
 use tokio::net::TcpStream;
 use tokio::sync::watch;
@@ -23,6 +27,7 @@ use tokio::task::JoinSet;
 use crate::cluster_manager::ClusterManager;
 use crate::controller::add_learner_local;
 use crate::controller::propose_local;
+use crate::pre_vote::PreVote;
 use crate::raft_types::NodeId;
 use crate::raft_types::Raft;
 use crate::rpc::decode_body;
@@ -62,6 +67,7 @@ pub(crate) async fn serve(
     listener: TcpListener,
     raft: Raft,
     manager: Arc<ClusterManager>,
+    pre_vote: Arc<PreVote>,
     settings: ServerSettings,
     mut shutdown: watch::Receiver<bool>,
 ) {
@@ -86,10 +92,12 @@ pub(crate) async fn serve(
                 };
                 let raft = raft.clone();
                 let manager = manager.clone();
+                let pre_vote = pre_vote.clone();
                 let settings = settings.clone();
                 let shutdown = shutdown.clone();
                 connections.spawn(async move {
-                    serve_connection(stream, peer, raft, manager, settings, shutdown).await;
+                    serve_connection(stream, peer, raft, manager, pre_vote, settings, shutdown)
+                        .await;
                     drop(permit);
                 });
             }
@@ -111,6 +119,7 @@ async fn serve_connection(
     peer: SocketAddr,
     raft: Raft,
     manager: Arc<ClusterManager>,
+    pre_vote: Arc<PreVote>,
     settings: Arc<ServerSettings>,
     mut shutdown: watch::Receiver<bool>,
 ) {
@@ -179,8 +188,10 @@ async fn serve_connection(
         } else {
             // The Raft node answers within its own timeouts; this bounds a stuck one.
             let deadline = settings.request_timeout + HANDLER_GRACE;
-            let handled =
-                tokio::time::timeout(deadline, handle(&raft, &manager, request.body, &settings));
+            let handled = tokio::time::timeout(
+                deadline,
+                handle(&raft, &manager, &pre_vote, request.body, &settings),
+            );
             tokio::select! {
                 _ = stopped(&mut shutdown) => return,
                 response = handled => match response {
@@ -217,16 +228,28 @@ async fn serve_connection(
 async fn handle(
     raft: &Raft,
     manager: &ClusterManager,
+    pre_vote: &PreVote,
     body: RpcRequestBody,
     settings: &ServerSettings,
 ) -> RpcResponse {
     match body {
         RpcRequestBody::AppendEntries(rpc) => {
-            RpcResponse::AppendEntries(raft.append_entries(rpc).await)
+            let response = raft.append_entries(rpc).await;
+            // Any other answer means the sender's vote was accepted: it is the leader.
+            if matches!(&response, Ok(r) if !matches!(r, AppendEntriesResponse::HigherVote(_))) {
+                pre_vote.heard_from_leader();
+            }
+            RpcResponse::AppendEntries(response)
         }
         RpcRequestBody::Vote(rpc) => RpcResponse::Vote(raft.vote(rpc).await),
         RpcRequestBody::InstallSnapshot(rpc) => {
-            RpcResponse::InstallSnapshot(raft.install_snapshot(rpc).await)
+            let leader_vote = rpc.vote;
+            let response = raft.install_snapshot(rpc).await;
+            // The receiver answers with its vote: the sender's when it accepted the chunk.
+            if matches!(&response, Ok(r) if r.vote == leader_vote) {
+                pre_vote.heard_from_leader();
+            }
+            RpcResponse::InstallSnapshot(response)
         }
         RpcRequestBody::Propose(proposal) => {
             RpcResponse::Propose(propose_local(raft, proposal, settings.propose_timeout).await)
@@ -244,5 +267,6 @@ async fn handle(
                 .broker_heartbeat(request, settings.propose_timeout)
                 .await,
         ),
+        RpcRequestBody::PreVote(request) => RpcResponse::PreVote(pre_vote.answer(raft, &request)),
     }
 }
