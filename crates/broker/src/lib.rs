@@ -25,6 +25,7 @@
 //! - `config`: broker configuration with Kafka's key names; `topic_config`: topic-level keys.
 //! - `request`: request header decoding and response framing.
 //! - `topic_name`: Kafka's topic-name rules.
+#![forbid(unsafe_code)]
 
 pub mod admin;
 pub mod apis;

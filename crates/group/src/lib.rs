@@ -18,6 +18,7 @@
 //!   Loading, NotOwned); requests for groups of the others answer NOT_COORDINATOR or
 //!   COORDINATOR_LOAD_IN_PROGRESS.
 //! - `records`: the `__consumer_offsets` key and value formats.
+#![forbid(unsafe_code)]
 
 pub mod consumer;
 pub mod coordinator;

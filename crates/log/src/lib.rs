@@ -69,6 +69,7 @@
 //!   rules) and recorded under the append lock, atomically with offset assignment; a duplicate
 //!   is answered with the original offsets and not written. Open loads the newest snapshot at
 //!   or below the log end and replays the batches after it, so a crash loses no state.
+#![forbid(unsafe_code)]
 
 mod checkpoint;
 mod cleaner;

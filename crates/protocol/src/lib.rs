@@ -10,6 +10,7 @@
 //!   allocates for) it.
 //! - `fetch_response`: FetchResponse encoding that leaves record data in its own buffers.
 //! - `error`: Kafka error codes used across the workspace.
+#![forbid(unsafe_code)]
 
 pub mod batch;
 pub mod error;

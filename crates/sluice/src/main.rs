@@ -1,6 +1,7 @@
 //! The `sluice` binary: the broker (`sluice server`), a local multi-node cluster of brokers
 //! (`sluice dev-cluster`, in `dev_cluster.rs`) and the client tools (topic, produce, consume,
 //! bench, cluster), which work against any Kafka-compatible cluster.
+#![forbid(unsafe_code)]
 
 mod dev_cluster;
 

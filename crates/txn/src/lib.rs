@@ -14,6 +14,7 @@
 //!   Loading, NotOwned); requests for transactional ids of the others answer NOT_COORDINATOR
 //!   or COORDINATOR_LOAD_IN_PROGRESS.
 //! - `records`: the `__transaction_state` key and value formats.
+#![forbid(unsafe_code)]
 
 pub mod coordinator;
 pub mod ownership;

@@ -6,8 +6,10 @@ use std::time::{Duration, Instant};
 use anyhow::{anyhow, bail, Result};
 use clap::Args;
 use rdkafka::consumer::Consumer;
+use rdkafka::error::KafkaError;
 use rdkafka::{Offset, TopicPartitionList};
 
+use super::batch_queue::{BatchQueue, Delivered};
 use super::latency::{round3, throughput};
 use super::report::Report;
 use crate::connection::{
@@ -29,6 +31,8 @@ pub struct BenchConsumeArgs {
 }
 
 const PROGRESS_INTERVAL: Duration = Duration::from_secs(5);
+/// Messages taken from librdkafka per call.
+const BATCH: usize = 10_000;
 
 pub fn run(connect: &ConnectArgs, args: &BenchConsumeArgs) -> Result<()> {
     // librdkafka stops fetching a partition for fetch.queue.backoff.ms (1 s) whenever its
@@ -89,37 +93,48 @@ pub fn run(connect: &ConnectArgs, args: &BenchConsumeArgs) -> Result<()> {
     let mut window_start = start;
     let mut window_records: u64 = 0;
     let mut window_bytes: u64 = 0;
+    // Many messages per call: librdkafka's per-message poll, not the broker, limits a
+    // consumer of small records (see `batch_queue`).
+    let mut queue = BatchQueue::new(&consumer, BATCH)
+        .ok_or_else(|| anyhow!("the consumer has no consumer queue"))?;
+    let mut fatal: Option<KafkaError> = None;
     while records < target {
-        match consumer.poll(Duration::from_millis(100)) {
-            Some(Ok(message)) => {
-                let size = (message.payload_len() + message.key_len()) as u64;
+        let got = queue.poll(Duration::from_millis(100), |delivered| match delivered {
+            // A batch may hold more than the records still wanted: those are not counted.
+            Delivered::Record { .. } if records >= target => {}
+            Delivered::Record { bytes: size } => {
+                let size = size as u64;
                 records += 1;
                 bytes += size;
                 window_records += 1;
                 window_bytes += size;
-                last_record = Instant::now();
-                first_record.get_or_insert_with(|| start.elapsed());
-                if records & 4095 == 0 && window_start.elapsed() >= PROGRESS_INTERVAL {
-                    let (rps, mbps) = throughput(
-                        window_records,
-                        window_bytes,
-                        window_start.elapsed().as_secs_f64(),
-                    );
-                    eprintln!("{records} records read, {rps:.1} records/sec ({mbps:.2} MB/sec).");
-                    window_start = Instant::now();
-                    window_records = 0;
-                    window_bytes = 0;
-                }
             }
-            Some(Err(error)) if is_fatal_consume_error(&error) => {
-                bail!("consuming '{}': {}", args.topic, describe_error(&error));
+            Delivered::Error(error) if is_fatal_consume_error(&error) => {
+                fatal.get_or_insert(error);
             }
-            Some(Err(error)) => eprintln!("warning: {}", describe_error(&error)),
-            None => {
-                if last_record.elapsed() >= idle_limit {
-                    break;
-                }
+            Delivered::Error(error) => eprintln!("warning: {}", describe_error(&error)),
+        });
+        if let Some(error) = fatal.take() {
+            bail!("consuming '{}': {}", args.topic, describe_error(&error));
+        }
+        if got == 0 {
+            if last_record.elapsed() >= idle_limit {
+                break;
             }
+            continue;
+        }
+        last_record = Instant::now();
+        first_record.get_or_insert_with(|| start.elapsed());
+        if window_start.elapsed() >= PROGRESS_INTERVAL {
+            let (rps, mbps) = throughput(
+                window_records,
+                window_bytes,
+                window_start.elapsed().as_secs_f64(),
+            );
+            eprintln!("{records} records read, {rps:.1} records/sec ({mbps:.2} MB/sec).");
+            window_start = Instant::now();
+            window_records = 0;
+            window_bytes = 0;
         }
     }
     let elapsed_s = last_record.duration_since(start).as_secs_f64();

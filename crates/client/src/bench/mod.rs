@@ -9,6 +9,7 @@
 //! callback-driven producer both produce and e2e use; `latency.rs` histograms and summaries; `report.rs` the JSON result line;
 //! `pacer.rs` the fixed-rate throttle.
 
+mod batch_queue;
 mod consume;
 mod e2e;
 mod group;
