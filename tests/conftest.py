@@ -152,7 +152,23 @@ def free_port():
 class Cluster:
     """N sluice nodes, each broker and controller, on loopback ports."""
 
+    # A port picked free can be taken before the node binds it (by any socket's ephemeral
+    # port): a node that cannot listen makes the whole cluster start again on new ports.
+    START_ATTEMPTS = 3
+
     def __init__(self, root, n=3, extra=None):
+        for attempt in range(1, self.START_ATTEMPTS + 1):
+            self._launch(root, n, extra, attempt)
+            try:
+                for b in self.brokers:
+                    b.wait_listening(timeout=90)
+                return
+            except RuntimeError as e:
+                self.stop()
+                if "Address already in use" not in str(e) or attempt == self.START_ATTEMPTS:
+                    raise
+
+    def _launch(self, root, n, extra, attempt):
         client_ports = [free_port() for _ in range(n)]
         controller_ports = [free_port() for _ in range(n)]
         voters = ",".join(f"{i + 1}@127.0.0.1:{controller_ports[i]}" for i in range(n))
@@ -173,14 +189,13 @@ class Cluster:
                 "transaction.state.log.num.partitions": "3",
             }
             settings.update(extra or {})
-            b = Broker(os.path.join(root, f"node-{i + 1}"), extra=settings,
-                       port=client_ports[i])
+            data_dir = os.path.join(root, f"node-{i + 1}" if attempt == 1
+                                    else f"node-{i + 1}-attempt-{attempt}")
+            b = Broker(data_dir, extra=settings, port=client_ports[i])
             self.brokers.append(b)
         # Every node first: none serves before a quorum of controllers is up.
         for b in self.brokers:
             b.launch()
-        for b in self.brokers:
-            b.wait_listening(timeout=90)
 
     @property
     def bootstrap(self):
