@@ -11,6 +11,10 @@
 //! `cleaner-offset.checkpoint` has the same layout with the cleaner's first dirty offset on line
 //! 2 (the offset below which the log has been compacted), written the same way.
 //!
+//! `recovery-point.checkpoint`, same layout: the base offset of the segment holding the flushed
+//! offset. Every segment below it is fsynced, so recovery after a crash validates only the
+//! segments from it on (Kafka's recovery point, at segment granularity).
+//!
 //! `.clean-shutdown` (empty): present only between a clean `close` and the next `open`; its
 //! presence lets `open` skip deep validation of the active segment.
 
@@ -22,6 +26,7 @@ use crate::error::LogError;
 
 pub(crate) const LOG_START_OFFSET_FILE: &str = "log-start-offset.checkpoint";
 pub(crate) const CLEANER_OFFSET_FILE: &str = "cleaner-offset.checkpoint";
+pub(crate) const RECOVERY_POINT_FILE: &str = "recovery-point.checkpoint";
 pub(crate) const CLEAN_SHUTDOWN_FILE: &str = ".clean-shutdown";
 pub(crate) const TMP_SUFFIX: &str = ".tmp";
 const VERSION: &str = "0";

@@ -133,6 +133,9 @@ pub struct Log {
     /// The latest epoch in `epoch_cache` (-1 if none), or `EPOCH_FILE_STALE`: lets an append in
     /// the current epoch skip the cache without a lock. Written under `append_lock`.
     latest_epoch_hint: AtomicI32,
+    /// The recovery point last written to `recovery-point.checkpoint` (changed under
+    /// `flush_lock`).
+    recovery_point_written: AtomicI64,
 }
 
 impl std::fmt::Debug for Log {
@@ -166,12 +169,49 @@ impl Log {
             }
         };
 
+        // After a crash, every segment from the recovery point on may hold unflushed data: each
+        // is validated batch by batch. Without a checkpoint, all of them are.
+        let checkpointed_point =
+            match checkpoint::read_offset_file(dir, checkpoint::RECOVERY_POINT_FILE) {
+                Ok(point) => point.unwrap_or(0),
+                Err(e) => {
+                    tracing::warn!(dir = %dir.display(), "ignoring the recovery point: {e}");
+                    0
+                }
+            };
+        let recovery_point = if clean { i64::MAX } else { checkpointed_point };
+
         let mut segments = BTreeMap::new();
-        for (i, &base) in bases.iter().enumerate() {
-            let next_base = bases.get(i + 1).copied();
+        let mut bases = bases.into_iter().peekable();
+        while let Some(base) = bases.next() {
+            let next_base = bases.peek().copied();
             let bound = next_base.unwrap_or(i64::MAX);
             let (segment, intact) = Segment::open(dir, base, bound, now)?;
-            if next_base.is_none() {
+            if next_base.is_some() && base >= recovery_point {
+                let outcome =
+                    recovery::recover_segment(&segment, bound, config.index_interval_bytes, true)?;
+                if outcome.truncated_bytes > 0 {
+                    // What follows a damaged batch cannot be trusted: the later segments go,
+                    // and this one is the active segment now.
+                    let later: Vec<i64> = bases.by_ref().collect();
+                    tracing::warn!(
+                        dir = %dir.display(),
+                        "segment {base} was damaged after its last flush: truncated {} bytes, \
+                         removed {} later segment(s)",
+                        outcome.truncated_bytes,
+                        later.len()
+                    );
+                    for later_base in later {
+                        let (doomed, _) = Segment::open(dir, later_base, i64::MAX, now)?;
+                        for path in doomed.rename_to_deleted()? {
+                            fs::remove_file(&path).map_err(LogError::io(&path))?;
+                        }
+                    }
+                    segments.insert(base, Arc::new(segment));
+                    break;
+                }
+                segment.seal()?;
+            } else if next_base.is_none() {
                 if clean && intact {
                     recovery::load_clean_tail(&segment)?;
                 } else {
@@ -216,6 +256,7 @@ impl Log {
             producer_state: Mutex::new(ProducerStateManager::default()),
             epoch_cache: Mutex::new(LeaderEpochCache::default()),
             latest_epoch_hint: AtomicI32::new(-1),
+            recovery_point_written: AtomicI64::new(checkpointed_point),
         };
         log.finish_open(checkpointed_start, clean, now)?;
         log.load_producer_state()?;
@@ -939,6 +980,18 @@ impl Log {
         self.flushed_offset.fetch_max(target, Ordering::SeqCst);
         self.last_flush_ms
             .store(self.clock.now_ms(), Ordering::SeqCst);
+        // The segment holding the flushed offset is the new recovery point: written once per
+        // segment, so its cost does not grow with the flush rate.
+        let point = segments
+            .iter()
+            .map(|s| s.base_offset())
+            .take_while(|base| *base <= target)
+            .last()
+            .unwrap_or(0);
+        if point > self.recovery_point_written.load(Ordering::SeqCst) {
+            checkpoint::write_offset_file(&self.dir, checkpoint::RECOVERY_POINT_FILE, point)?;
+            self.recovery_point_written.store(point, Ordering::SeqCst);
+        }
         Ok(())
     }
 
@@ -950,6 +1003,11 @@ impl Log {
         let unflushed = u64::try_from(end - self.flushed_offset()).unwrap_or(0);
         if unflushed == 0 {
             return Ok(());
+        }
+        // Segments rolled since the last flush are flushed in the background, as Kafka does at
+        // a roll, whatever the flush policy: that moves the recovery point on.
+        if self.flushed_offset() < self.active().base_offset() {
+            return self.flush(end);
         }
         let since = self
             .clock
@@ -1250,6 +1308,13 @@ impl Log {
         }
         self.flushed_offset
             .fetch_min(self.log_end_offset(), Ordering::SeqCst);
+        // Rewritten data below the recovery point would escape validation after a crash.
+        let point = self.active().base_offset();
+        if point < self.recovery_point_written.load(Ordering::SeqCst) {
+            let _flush = lock(&self.flush_lock);
+            checkpoint::write_offset_file(&self.dir, checkpoint::RECOVERY_POINT_FILE, point)?;
+            self.recovery_point_written.store(point, Ordering::SeqCst);
+        }
         // Rebuild producer state from the newest snapshot still valid (snapshots above the new
         // end describe removed batches) and the batches after it.
         self.load_producer_state()

@@ -141,3 +141,88 @@ fn clean_shutdown_skips_recovery_but_keeps_state() {
     assert_eq!(log.max_timestamp_offset().unwrap(), Some((38, 119)));
     assert_eq!(log.append(&batch(1, 5, 5), 0).unwrap().first_offset, 40);
 }
+
+/// Appends 40 batches of one record (about 1 KiB each) to a log of 4 KiB segments; returns
+/// the log (still open) and its segment bases.
+fn several_segments(dir: &Path) -> (Log, Vec<i64>) {
+    let (_c, clock) = clock(1_000);
+    let log = Log::open(dir, small_config(), clock).unwrap();
+    for i in 0..40 {
+        log.append(&batch(1, 100 + i, 1000), 1).unwrap();
+    }
+    let bases = log.segment_base_offsets();
+    assert!(bases.len() >= 5, "{bases:?}");
+    (log, bases)
+}
+
+/// Flips one byte in the middle of segment `base`'s first batch (inside its CRC-covered part).
+fn damage(dir: &Path, base: i64) {
+    use std::io::{Seek, SeekFrom, Write};
+    let path = dir.join(format!("{base:020}.log"));
+    let mut f = OpenOptions::new()
+        .read(true)
+        .write(true)
+        .open(path)
+        .unwrap();
+    f.seek(SeekFrom::Start(500)).unwrap();
+    f.write_all(&[0xA5]).unwrap();
+}
+
+#[test]
+fn a_crash_validates_every_segment_from_the_recovery_point() {
+    // Nothing was ever flushed: after a crash every segment is suspect. A damaged batch in an
+    // older segment ends the log there, and the later segments go.
+    let dir = tempfile::tempdir().unwrap();
+    let (log, bases) = several_segments(dir.path());
+    drop(log);
+    damage(dir.path(), bases[2]);
+    let (_c, later) = clock(2_000);
+    let log = Log::open(dir.path(), small_config(), later).unwrap();
+    assert_eq!(log.log_end_offset(), bases[2]);
+    assert_eq!(log.segment_base_offsets(), bases[..3].to_vec());
+    // The log goes on from there.
+    let info = log.append(&batch(1, 200, 10), 1).unwrap();
+    assert_eq!(info.first_offset, bases[2]);
+    drop(log);
+    let (_c, later) = clock(3_000);
+    assert_eq!(
+        Log::open(dir.path(), small_config(), later)
+            .unwrap()
+            .log_end_offset(),
+        bases[2] + 1
+    );
+}
+
+#[test]
+fn segments_below_the_recovery_point_are_trusted() {
+    // A flush covered everything: the recovery point is the last segment, and damage below it
+    // (which a flushed segment would only get from a failing disk) is not looked for.
+    let dir = tempfile::tempdir().unwrap();
+    let (log, bases) = several_segments(dir.path());
+    let end = log.log_end_offset();
+    log.flush(end).unwrap();
+    let last = *bases.last().unwrap();
+    assert_eq!(
+        std::fs::read_to_string(dir.path().join("recovery-point.checkpoint")).unwrap(),
+        format!("0\n{last}\n")
+    );
+    drop(log);
+    damage(dir.path(), bases[1]);
+    let (_c, later) = clock(2_000);
+    let log = Log::open(dir.path(), small_config(), later).unwrap();
+    assert_eq!(log.log_end_offset(), end);
+
+    // A background flush moves the point on after a roll, whatever the flush policy; a
+    // truncation below it moves it back.
+    for i in 0..8 {
+        log.append(&batch(1, 300 + i, 1000), 1).unwrap();
+    }
+    log.flush_if_due().unwrap();
+    let point =
+        |dir: &Path| std::fs::read_to_string(dir.join("recovery-point.checkpoint")).unwrap();
+    let active = *log.segment_base_offsets().last().unwrap();
+    assert!(active > last);
+    assert_eq!(point(dir.path()), format!("0\n{active}\n"));
+    log.truncate_to(bases[3] + 1).unwrap();
+    assert_eq!(point(dir.path()), format!("0\n{}\n", bases[3]));
+}
