@@ -6,7 +6,7 @@
 mod common;
 
 use std::collections::VecDeque;
-use std::io::{BufRead, BufReader, Read};
+use std::io::{BufRead, BufReader};
 use std::net::TcpListener;
 use std::path::Path;
 use std::process::{Child, Command, ExitStatus, Stdio};
@@ -14,7 +14,7 @@ use std::sync::mpsc::{self, RecvTimeoutError};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use common::{free_port_range, processes_with_args};
+use common::{free_port_range, processes_with_args, run_to_end};
 
 /// How long three nodes may take to elect a controller and serve clients.
 const STARTUP_DEADLINE: Duration = Duration::from_secs(90);
@@ -22,52 +22,11 @@ const STARTUP_DEADLINE: Duration = Duration::from_secs(90);
 const STATUS_DEADLINE: Duration = Duration::from_secs(60);
 /// How long dev-cluster may take to stop its nodes (each has 15 s after SIGTERM).
 const STOP_DEADLINE: Duration = Duration::from_secs(60);
-/// Every client command must finish within this; a hang is a failure, not a stuck test run.
-const COMMAND_DEADLINE: Duration = Duration::from_secs(60);
 /// Lines of dev-cluster's stderr kept to explain a failure.
 const STDERR_TAIL_LINES: usize = 200;
 
 fn sluice() -> Command {
     Command::new(env!("CARGO_BIN_EXE_sluice"))
-}
-
-struct Output {
-    code: i32,
-    stdout: String,
-    stderr: String,
-}
-
-/// Runs a command to the end (bounded), reading its output on threads so a full pipe cannot
-/// block it.
-fn run_to_end(cmd: &mut Command) -> Output {
-    let mut child = cmd
-        .stdin(Stdio::null())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .expect("spawn sluice");
-    let read_all = |mut stream: Box<dyn Read + Send>| {
-        std::thread::spawn(move || {
-            let mut text = String::new();
-            let _ = stream.read_to_string(&mut text);
-            text
-        })
-    };
-    let stdout = read_all(Box::new(child.stdout.take().expect("stdout piped")));
-    let stderr = read_all(Box::new(child.stderr.take().expect("stderr piped")));
-    let status = wait_until(&mut child, Instant::now() + COMMAND_DEADLINE).unwrap_or_else(|| {
-        let _ = child.kill();
-        let _ = child.wait();
-        panic!(
-            "sluice {:?} did not finish",
-            cmd.get_args().collect::<Vec<_>>()
-        );
-    });
-    Output {
-        code: status.code().unwrap_or(-1),
-        stdout: stdout.join().expect("stdout reader"),
-        stderr: stderr.join().expect("stderr reader"),
-    }
 }
 
 fn wait_until(child: &mut Child, deadline: Instant) -> Option<ExitStatus> {

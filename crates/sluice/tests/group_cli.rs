@@ -4,11 +4,9 @@
 
 mod common;
 
-use std::io::Read;
-use std::process::{Command, Stdio};
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
-use common::BrokerProcess;
+use common::{sluice_cli, BrokerProcess, CliOutput as Output};
 use rdkafka::admin::{AdminClient, AdminOptions, NewTopic, TopicReplication};
 use rdkafka::client::DefaultClientContext;
 use rdkafka::config::ClientConfig;
@@ -16,66 +14,12 @@ use rdkafka::consumer::{BaseConsumer, CommitMode, Consumer};
 use rdkafka::producer::{BaseRecord, DefaultProducerContext, Producer, ThreadedProducer};
 use rdkafka::{Offset, TopicPartitionList};
 
-/// Every command must finish within this; a hang is a failure, not a stuck test run.
-const COMMAND_DEADLINE: Duration = Duration::from_secs(60);
-
-struct Output {
-    code: i32,
-    stdout: String,
-    stderr: String,
-}
-
-impl Output {
-    /// The error line of a failed command: exactly one line, no panic.
-    fn error_line(&self) -> &str {
-        assert_ne!(self.code, 0, "expected a failure; stdout: {}", self.stdout);
-        assert!(!self.stderr.contains("panicked"), "{}", self.stderr);
-        let lines: Vec<&str> = self.stderr.lines().collect();
-        assert_eq!(lines.len(), 1, "one error line expected: {}", self.stderr);
-        lines[0]
-    }
-}
-
-/// Runs `sluice ARGS -b <broker>` to the end, reading its output on threads so a full pipe
-/// cannot block it.
+/// Runs `sluice ARGS -b <broker>` to the end.
 fn sluice(broker: &BrokerProcess, args: &[&str]) -> Output {
-    let mut child = Command::new(env!("CARGO_BIN_EXE_sluice"))
-        .args(args)
-        .args(["-b", &broker.addr()])
-        .stdin(Stdio::null())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .expect("spawn sluice");
-    let mut stdout = child.stdout.take().expect("stdout piped");
-    let mut stderr = child.stderr.take().expect("stderr piped");
-    let out_reader = std::thread::spawn(move || {
-        let mut text = String::new();
-        let _ = stdout.read_to_string(&mut text);
-        text
-    });
-    let err_reader = std::thread::spawn(move || {
-        let mut text = String::new();
-        let _ = stderr.read_to_string(&mut text);
-        text
-    });
-    let deadline = Instant::now() + COMMAND_DEADLINE;
-    let status = loop {
-        if let Some(status) = child.try_wait().expect("wait for sluice") {
-            break status;
-        }
-        if Instant::now() > deadline {
-            let _ = child.kill();
-            let _ = child.wait();
-            panic!("`sluice {}` did not finish", args.join(" "));
-        }
-        std::thread::sleep(Duration::from_millis(20));
-    };
-    Output {
-        code: status.code().unwrap_or(-1),
-        stdout: out_reader.join().expect("stdout reader"),
-        stderr: err_reader.join().expect("stderr reader"),
-    }
+    let addr = broker.addr();
+    let mut all = args.to_vec();
+    all.extend(["-b", addr.as_str()]);
+    sluice_cli(&all)
 }
 
 /// Runs a command that must succeed.

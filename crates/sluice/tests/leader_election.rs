@@ -7,11 +7,9 @@
 
 mod common;
 
-use std::io::Read;
-use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
-use common::{batch, Client, TestCluster};
+use common::{batch, sluice_cli, CliOutput, Client, TestCluster};
 use kafka_protocol::messages::create_topics_request::{CreatableReplicaAssignment, CreatableTopic};
 use kafka_protocol::messages::describe_log_dirs_request::DescribableLogDirTopic;
 use kafka_protocol::messages::elect_leaders_request::TopicPartitions;
@@ -32,9 +30,6 @@ const UNKNOWN_LEADER_EPOCH: i16 = 75;
 const PREFERRED_LEADER_NOT_AVAILABLE: i16 = 80;
 const ELIGIBLE_LEADERS_NOT_AVAILABLE: i16 = 83;
 const ELECTION_NOT_NEEDED: i16 = 84;
-
-/// Every client command must finish within this; a hang is a failure, not a stuck test run.
-const COMMAND_DEADLINE: Duration = Duration::from_secs(60);
 
 fn name(topic: &str) -> TopicName {
     TopicName(StrBytes::from_string(topic.to_string()))
@@ -156,48 +151,8 @@ fn epoch_end(
     (p.error_code, p.leader_epoch, p.end_offset)
 }
 
-struct Output {
-    code: i32,
-    stdout: String,
-    stderr: String,
-}
-
-/// Runs `sluice ARGS` to the end (bounded), reading its output on threads.
-fn sluice(args: &[&str]) -> Output {
-    let mut child = Command::new(env!("CARGO_BIN_EXE_sluice"))
-        .args(args)
-        .env_remove("SLUICE_BOOTSTRAP")
-        .stdin(Stdio::null())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .expect("spawn sluice");
-    let read_all = |mut stream: Box<dyn Read + Send>| {
-        std::thread::spawn(move || {
-            let mut text = String::new();
-            let _ = stream.read_to_string(&mut text);
-            text
-        })
-    };
-    let stdout = read_all(Box::new(child.stdout.take().expect("stdout piped")));
-    let stderr = read_all(Box::new(child.stderr.take().expect("stderr piped")));
-    let deadline = Instant::now() + COMMAND_DEADLINE;
-    let status = loop {
-        if let Some(status) = child.try_wait().expect("wait") {
-            break status;
-        }
-        if Instant::now() > deadline {
-            let _ = child.kill();
-            let _ = child.wait();
-            panic!("sluice {args:?} did not finish");
-        }
-        std::thread::sleep(Duration::from_millis(50));
-    };
-    Output {
-        code: status.code().unwrap_or(-1),
-        stdout: stdout.join().expect("stdout reader"),
-        stderr: stderr.join().expect("stderr reader"),
-    }
+fn sluice(args: &[&str]) -> CliOutput {
+    sluice_cli(args)
 }
 
 fn owned(rows: &[(&str, i32, i16)]) -> Vec<(String, i32, i16)> {

@@ -5,79 +5,23 @@
 mod common;
 
 use std::collections::BTreeSet;
-use std::io::Read;
-use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
-use common::BrokerProcess;
+use common::{sluice_cli, BrokerProcess, CliOutput as Output};
 use rdkafka::admin::{AdminClient, AdminOptions, NewTopic, TopicReplication};
 use rdkafka::client::DefaultClientContext;
 use rdkafka::config::ClientConfig;
 use rdkafka::producer::{BaseProducer, BaseRecord, Producer};
 
-/// Every command must finish within this; a hang is a failure, not a stuck test run.
-const COMMAND_DEADLINE: Duration = Duration::from_secs(60);
 /// How long init_transactions, commit_transaction and flush may block.
 const CLIENT_TIMEOUT: Duration = Duration::from_secs(30);
 
-struct Output {
-    code: i32,
-    stdout: String,
-    stderr: String,
-}
-
-impl Output {
-    /// The error line of a failed command: exactly one line, no panic, nothing on stdout.
-    fn error_line(&self) -> &str {
-        assert_ne!(self.code, 0, "expected a failure; stdout: {}", self.stdout);
-        assert!(!self.stderr.contains("panicked"), "{}", self.stderr);
-        assert_eq!(self.stdout, "", "a failed command printed a table");
-        let lines: Vec<&str> = self.stderr.lines().collect();
-        assert_eq!(lines.len(), 1, "one error line expected: {}", self.stderr);
-        lines[0]
-    }
-}
-
-/// Runs `sluice ARGS -b <broker>` to the end, reading its output on threads so a full pipe
-/// cannot block it.
+/// Runs `sluice ARGS -b <broker>` to the end.
 fn sluice(broker: &BrokerProcess, args: &[&str]) -> Output {
-    let mut child = Command::new(env!("CARGO_BIN_EXE_sluice"))
-        .args(args)
-        .args(["-b", &broker.addr()])
-        .stdin(Stdio::null())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .expect("spawn sluice");
-    let mut stdout = child.stdout.take().expect("stdout piped");
-    let mut stderr = child.stderr.take().expect("stderr piped");
-    let out_reader = std::thread::spawn(move || {
-        let mut text = String::new();
-        let _ = stdout.read_to_string(&mut text);
-        text
-    });
-    let err_reader = std::thread::spawn(move || {
-        let mut text = String::new();
-        let _ = stderr.read_to_string(&mut text);
-        text
-    });
-    let deadline = Instant::now() + COMMAND_DEADLINE;
-    let status = loop {
-        if let Some(status) = child.try_wait().expect("wait for sluice") {
-            break status;
-        }
-        if Instant::now() > deadline {
-            let _ = child.kill();
-            let _ = child.wait();
-            panic!("`sluice {}` did not finish", args.join(" "));
-        }
-        std::thread::sleep(Duration::from_millis(20));
-    };
-    Output {
-        code: status.code().unwrap_or(-1),
-        stdout: out_reader.join().expect("stdout reader"),
-        stderr: err_reader.join().expect("stderr reader"),
-    }
+    let addr = broker.addr();
+    let mut all = args.to_vec();
+    all.extend(["-b", addr.as_str()]);
+    sluice_cli(&all)
 }
 
 /// Runs a command that must succeed without a word on stderr.
@@ -316,7 +260,7 @@ fn bad_input_gets_one_clear_error_line() {
 
     let out = sluice(&broker, &["txn", "describe", "no-such-id"]);
     assert_eq!(
-        out.error_line(),
+        out.error_line_alone(),
         "error: transactional id 'no-such-id' does not exist (TRANSACTIONAL_ID_NOT_FOUND)"
     );
 
@@ -324,7 +268,7 @@ fn bad_input_gets_one_clear_error_line() {
     for _ in 0..2 {
         let out = sluice(&broker, &["producers", "describe", "missing-topic"]);
         assert_eq!(
-            out.error_line(),
+            out.error_line_alone(),
             "error: topic 'missing-topic' does not exist (UNKNOWN_TOPIC_OR_PARTITION)"
         );
     }
@@ -333,7 +277,7 @@ fn bad_input_gets_one_clear_error_line() {
         &["producers", "describe", "quiet", "--partition", "7"],
     );
     assert_eq!(
-        out.error_line(),
+        out.error_line_alone(),
         "error: topic 'quiet' has no partition 7 (it has 2)"
     );
 
@@ -360,7 +304,7 @@ fn bad_input_gets_one_clear_error_line() {
             .collect();
         let out = sluice(&broker, &with_tls);
         assert_eq!(
-            out.error_line(),
+            out.error_line_alone(),
             "error: this command needs a PLAINTEXT connection, not security.protocol=SSL"
         );
     }

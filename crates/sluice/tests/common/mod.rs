@@ -501,3 +501,81 @@ impl Drop for TestCluster {
         }
     }
 }
+
+/// Every `sluice` command a test runs must finish within this; a hang is a failure, not a
+/// stuck test run.
+pub const CLI_DEADLINE: Duration = Duration::from_secs(60);
+
+/// What a finished command printed, and its exit code (-1 when killed by a signal).
+pub struct CliOutput {
+    pub code: i32,
+    pub stdout: String,
+    pub stderr: String,
+}
+
+impl CliOutput {
+    /// The error line of a failed command: exactly one line on stderr, no panic.
+    pub fn error_line(&self) -> &str {
+        assert_ne!(self.code, 0, "expected a failure; stdout: {}", self.stdout);
+        assert!(!self.stderr.contains("panicked"), "{}", self.stderr);
+        let lines: Vec<&str> = self.stderr.lines().collect();
+        assert_eq!(lines.len(), 1, "one error line expected: {}", self.stderr);
+        lines[0]
+    }
+
+    /// [`CliOutput::error_line`] of a command that must also print nothing on stdout.
+    pub fn error_line_alone(&self) -> &str {
+        assert_eq!(self.stdout, "", "a failed command printed output");
+        self.error_line()
+    }
+}
+
+/// Runs `sluice ARGS` (without `$SLUICE_BOOTSTRAP`) to the end; see [`run_to_end`].
+pub fn sluice_cli(args: &[&str]) -> CliOutput {
+    run_to_end(
+        Command::new(env!("CARGO_BIN_EXE_sluice"))
+            .args(args)
+            .env_remove("SLUICE_BOOTSTRAP"),
+    )
+}
+
+/// Runs `cmd` to the end within [`CLI_DEADLINE`] (killing it and failing the test past it),
+/// reading its output on threads so that a full pipe cannot block it.
+pub fn run_to_end(cmd: &mut Command) -> CliOutput {
+    let mut child = cmd
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("spawn the command");
+    let read_all = |mut stream: Box<dyn Read + Send>| {
+        std::thread::spawn(move || {
+            let mut text = String::new();
+            let _ = stream.read_to_string(&mut text);
+            text
+        })
+    };
+    let stdout = read_all(Box::new(child.stdout.take().expect("stdout piped")));
+    let stderr = read_all(Box::new(child.stderr.take().expect("stderr piped")));
+    let deadline = Instant::now() + CLI_DEADLINE;
+    let status = loop {
+        if let Some(status) = child.try_wait().expect("wait for the command") {
+            break status;
+        }
+        if Instant::now() > deadline {
+            let _ = child.kill();
+            let _ = child.wait();
+            panic!(
+                "{:?} {:?} did not finish",
+                cmd.get_program(),
+                cmd.get_args().collect::<Vec<_>>()
+            );
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    };
+    CliOutput {
+        code: status.code().unwrap_or(-1),
+        stdout: stdout.join().expect("stdout reader"),
+        stderr: stderr.join().expect("stderr reader"),
+    }
+}
