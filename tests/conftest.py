@@ -202,8 +202,8 @@ class Cluster:
         return ",".join(b.bootstrap for b in self.brokers)
 
     def stop(self):
+        """Teardown: kill -9 every node. A graceful stop of the last nodes waits for a
+        controller quorum that is gone (controlled shutdown gives up after 5 s); tests of
+        graceful stops stop their nodes themselves."""
         for b in self.brokers:
-            try:
-                b.stop(timeout=15)
-            except Exception:
-                b.kill()
+            b.kill()

@@ -493,10 +493,13 @@ fn terminate(mut child: Child) {
 }
 
 impl Drop for TestCluster {
+    /// Teardown kills every node: a graceful stop of the last ones would wait out their
+    /// controlled shutdown for a quorum that is gone. Tests of graceful stops call `stop`.
     fn drop(&mut self) {
         for node in &mut self.nodes {
-            if let Some(child) = node.child.take() {
-                terminate(child);
+            if let Some(mut child) = node.child.take() {
+                let _ = child.kill();
+                let _ = child.wait();
             }
         }
     }
