@@ -243,13 +243,19 @@ pub fn batch_offsets(mut records: Bytes) -> Vec<i64> {
 /// A base port B such that B..B+count are all free on 127.0.0.1 right now (found by binding
 /// them), for tests that need consecutive ports. Taken below Linux's ephemeral range
 /// (32768 and up) so outgoing connections do not take them meanwhile; where one test process
-/// starts looking depends on its pid, so tests running in parallel rarely try the same range.
+/// starts looking depends on its pid, and each call in a process starts further on, so tests
+/// running in parallel (processes, or threads of one test binary) do not try the same range.
 pub fn free_port_range(count: u16) -> u16 {
+    use std::sync::atomic::{AtomicU32, Ordering};
+    /// Calls so far in this process.
+    static CALLS: AtomicU32 = AtomicU32::new(0);
     const LOW: u32 = 20_000;
     const HIGH: u32 = 32_000;
     let count32 = u32::from(count);
     let slots = (HIGH - LOW) / count32;
-    let first_slot = std::process::id() % slots;
+    // Calls in one process take slots far apart (a step coprime with most slot counts).
+    let call = CALLS.fetch_add(1, Ordering::Relaxed);
+    let first_slot = (std::process::id() + call.wrapping_mul(97)) % slots;
     for attempt in 0..slots {
         let base = LOW + ((first_slot + attempt) % slots) * count32;
         let held: Vec<std::net::TcpListener> = (base..base + count32)
