@@ -109,32 +109,17 @@ impl MetadataImage {
         };
         let partition_epoch = state.partition_epoch.checked_add(1).ok_or_else(overflow)?;
 
-        let state = self
-            .topics
-            .get_mut(name)
-            .and_then(|t| {
-                usize::try_from(partition)
-                    .ok()
-                    .and_then(|p| t.partitions.get_mut(p))
-            })
-            .ok_or(CommandError::UnknownPartition {
-                topic_id,
-                partition,
-            })?;
-        state.isr = isr.to_vec();
-        state.leader = leader;
-        state.leader_epoch = leader_epoch;
-        state.partition_epoch = partition_epoch;
-        let mut next = state.clone();
-        if complete_reassignment(&mut next, |b| self.is_live_broker(b)) {
-            self.set_partition(topic_id, partition, next.clone())?;
-            return Ok(changed(&next));
-        }
-        Ok(CommandOutput::PartitionChanged {
+        let mut next = PartitionState {
+            isr: isr.to_vec(),
             leader,
             leader_epoch,
             partition_epoch,
-        })
+            ..state.clone()
+        };
+        complete_reassignment(&mut next, |b| self.is_live_broker(b));
+        let output = changed(&next);
+        self.set_partition(topic_id, partition, next)?;
+        Ok(output)
     }
 
     /// AlterPartitionReassignments for one partition (see
