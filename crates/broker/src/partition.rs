@@ -59,6 +59,16 @@ pub struct Partition {
     replica_set: Mutex<ReplicaSet>,
     /// Leader side: progress of each follower, by broker id.
     followers: Mutex<HashMap<i32, FollowerProgress>>,
+    /// Test seam: the next client append waits here (see `hold_next_client_append`).
+    #[cfg(test)]
+    append_hold: Mutex<Option<AppendHold>>,
+}
+
+/// Test seam: tells the test that an append reached the hold, then waits for its release.
+#[cfg(test)]
+struct AppendHold {
+    entered: tokio::sync::oneshot::Sender<()>,
+    release: tokio::sync::oneshot::Receiver<()>,
 }
 
 fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
@@ -91,6 +101,8 @@ impl Partition {
             log_end_moved: Notify::new(),
             replica_set: Mutex::new(ReplicaSet::default()),
             followers: Mutex::new(HashMap::new()),
+            #[cfg(test)]
+            append_hold: Mutex::new(None),
         }
     }
 
@@ -394,9 +406,43 @@ impl Partition {
         self.appended.notified()
     }
 
+    /// Fsyncs the log up to `offset` (exclusive). Blocking: call it from the blocking pool.
+    pub fn flush(&self, offset: i64) -> Result<(), LogError> {
+        self.log.flush(offset)
+    }
+
     /// DeleteRecords: moves the log start offset up to `offset` (at most the high watermark).
     pub fn delete_records_before(&self, offset: i64) -> Result<i64, LogError> {
         self.log.delete_records_before(offset)
+    }
+}
+
+#[cfg(test)]
+impl Partition {
+    /// Holds the next client append to this partition: the first receiver completes when an
+    /// append reaches the hold, which lasts until the sender is used or dropped.
+    pub(crate) fn hold_next_client_append(
+        &self,
+    ) -> (
+        tokio::sync::oneshot::Receiver<()>,
+        tokio::sync::oneshot::Sender<()>,
+    ) {
+        let (entered_tx, entered_rx) = tokio::sync::oneshot::channel();
+        let (release_tx, release_rx) = tokio::sync::oneshot::channel();
+        *lock(&self.append_hold) = Some(AppendHold {
+            entered: entered_tx,
+            release: release_rx,
+        });
+        (entered_rx, release_tx)
+    }
+
+    /// Waits at the hold if a test set one.
+    pub(crate) async fn wait_at_append_hold(&self) {
+        let hold = lock(&self.append_hold).take();
+        if let Some(hold) = hold {
+            let _ = hold.entered.send(());
+            let _ = hold.release.await;
+        }
     }
 }
 
