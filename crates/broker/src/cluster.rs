@@ -88,7 +88,11 @@ pub fn controller_error(e: &ControllerError) -> AdminError {
 
 /// The controller's settings from the broker config. A node without `controller.quorum.voters`
 /// is a standalone quorum of one whose controller listener is `listen`.
-pub fn controller_config(config: &BrokerConfig, listen: SocketAddr) -> ControllerConfig {
+pub fn controller_config(
+    config: &BrokerConfig,
+    listen: SocketAddr,
+    cluster_id: &str,
+) -> ControllerConfig {
     let node_id = config.node_id() as u64;
     let voters = config
         .quorum_voters()
@@ -103,6 +107,7 @@ pub fn controller_config(config: &BrokerConfig, listen: SocketAddr) -> Controlle
         unclean_leader_election: config.unclean_leader_election(),
         auto_leader_rebalance: config.auto_leader_rebalance(),
         leader_imbalance_check_interval_ms: config.leader_imbalance_check_interval_ms(),
+        cluster_id: cluster_id.to_string(),
         ..ClusterManagerConfig::default()
     };
     c
@@ -232,6 +237,7 @@ impl Cluster {
             host,
             port,
             rack: config.rack().map(str::to_string),
+            cluster_id: cluster_id.clone(),
         };
         let deadline = tokio::time::Instant::now() + STARTUP_TIMEOUT;
         let mut last_error = String::new();
@@ -243,6 +249,10 @@ impl Cluster {
             }
             match controller.register_broker(request.clone()).await {
                 Ok(Ok(epoch)) => break epoch,
+                Ok(Err(e @ CommandError::InconsistentClusterId { .. })) => {
+                    // Another cluster's data: retrying cannot help, and nothing may touch it.
+                    return Err(e.to_string());
+                }
                 Ok(Err(e)) => {
                     if last_error != e.to_string() {
                         tracing::info!("registration of broker {node_id} refused, retrying: {e}");
