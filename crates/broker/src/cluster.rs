@@ -56,12 +56,23 @@ impl Cluster {
         self.fenced.load(Ordering::Acquire)
     }
 
-    /// The controller quorum's leader, as Kafka clients see a "controller id".
-    pub fn controller_id(&self) -> i32 {
-        self.controller
-            .leader()
-            .and_then(|id| i32::try_from(id).ok())
-            .unwrap_or(-1)
+    /// The "controller id" Metadata and DescribeCluster give clients: this broker, which
+    /// forwards controller-bound requests (CreateTopics, AlterConfigs, reassignments, ...) to
+    /// the active controller through the quorum, so that clients never wait on a controller that
+    /// died a moment ago. Kafka in KRaft mode likewise names a live broker, not the quorum
+    /// leader. While this broker is fenced, the lowest unfenced broker; -1 if there is none.
+    /// The quorum leader itself is told by DescribeQuorum.
+    pub fn controller_id_for_clients(&self) -> i32 {
+        let image = self.image();
+        let live = |id: i32| image.broker(id).is_some_and(|b| !b.fenced);
+        if live(self.node_id) {
+            return self.node_id;
+        }
+        image
+            .brokers()
+            .values()
+            .find(|b| !b.fenced)
+            .map_or(-1, |b| b.broker_id)
     }
 
     /// Proposes `command` and waits until this node's image holds it; the command's output, or

@@ -565,6 +565,7 @@ const SCHEMAS: &[Schema] = &[
         LIST_PARTITION_REASSIGNMENTS,
     ),
     Schema::new(47, "OffsetDeleteRequest", 0..=0, NEVER, OFFSET_DELETE),
+    Schema::new(55, "DescribeQuorumRequest", 0..=2, 0, DESCRIBE_QUORUM),
     Schema::new(60, "DescribeClusterRequest", 0..=2, 0, DESCRIBE_CLUSTER),
     Schema::new(61, "DescribeProducersRequest", 0..=0, 0, DESCRIBE_PRODUCERS),
     Schema::new(
@@ -1083,6 +1084,14 @@ const OFFSET_DELETE_REQUEST_TOPIC: Ty = Ty::Struct(&[
 ]);
 const OFFSET_DELETE_REQUEST_PARTITION: Ty = Ty::Struct(&[Field::all("partition_index", INT32)]);
 
+// DescribeQuorum (55)
+const DESCRIBE_QUORUM: &[Field] = &[Field::all("topics", Ty::Array(&DESCRIBE_QUORUM_TOPIC))];
+const DESCRIBE_QUORUM_TOPIC: Ty = Ty::Struct(&[
+    Field::all("topic_name", STRING),
+    Field::all("partitions", Ty::Array(&DESCRIBE_QUORUM_PARTITION)),
+]);
+const DESCRIBE_QUORUM_PARTITION: Ty = Ty::Struct(&[Field::all("partition_index", INT32)]);
+
 // DescribeCluster (60)
 const DESCRIBE_CLUSTER: &[Field] = &[
     Field::all("include_cluster_authorized_operations", BOOL),
@@ -1175,6 +1184,7 @@ pub mod samples {
             45 => alter_partition_reassignments(v).encode(&mut buf, v),
             46 => list_partition_reassignments(v).encode(&mut buf, v),
             47 => offset_delete(v).encode(&mut buf, v),
+            55 => describe_quorum(v).encode(&mut buf, v),
             60 => describe_cluster(v).encode(&mut buf, v),
             68 => consumer_group_heartbeat(v).encode(&mut buf, v),
             69 => consumer_group_describe(v).encode(&mut buf, v),
@@ -1235,6 +1245,7 @@ pub mod samples {
             45 => run::<AlterPartitionReassignmentsRequest>(body, v),
             46 => run::<ListPartitionReassignmentsRequest>(body, v),
             47 => run::<OffsetDeleteRequest>(body, v),
+            55 => run::<DescribeQuorumRequest>(body, v),
             60 => run::<DescribeClusterRequest>(body, v),
             68 => run::<ConsumerGroupHeartbeatRequest>(body, v),
             69 => run::<ConsumerGroupDescribeRequest>(body, v),
@@ -1874,6 +1885,18 @@ pub mod samples {
             .with_topics(vec![topic_entry])
     }
 
+    fn describe_quorum(v: i16) -> DescribeQuorumRequest {
+        use describe_quorum_request::*;
+        DescribeQuorumRequest::default()
+            .with_topics(vec![TopicData::default()
+                .with_topic_name(topic("__cluster_metadata"))
+                .with_partitions(vec![PartitionData::default()
+                    .with_partition_index(0)
+                    .with_unknown_tagged_fields(tags(v, 0))])
+                .with_unknown_tagged_fields(tags(v, 0))])
+            .with_unknown_tagged_fields(tags(v, 0))
+    }
+
     fn describe_cluster(v: i16) -> DescribeClusterRequest {
         DescribeClusterRequest::default()
             .with_include_cluster_authorized_operations(true)
@@ -1978,6 +2001,7 @@ mod tests {
             45 => AlterPartitionReassignmentsRequest::VERSIONS,
             46 => ListPartitionReassignmentsRequest::VERSIONS,
             47 => OffsetDeleteRequest::VERSIONS,
+            55 => DescribeQuorumRequest::VERSIONS,
             60 => DescribeClusterRequest::VERSIONS,
             68 => ConsumerGroupHeartbeatRequest::VERSIONS,
             69 => ConsumerGroupDescribeRequest::VERSIONS,

@@ -15,6 +15,7 @@ mod delete_topics;
 mod describe_cluster;
 mod describe_log_dirs;
 mod describe_producers;
+mod describe_quorum;
 mod elect_leaders;
 mod fetch;
 mod groups;
@@ -54,6 +55,7 @@ pub const SUPPORTED_APIS: &[(ApiKey, i16, i16)] = &[
     (ApiKey::CreatePartitions, 0, 3),
     (ApiKey::IncrementalAlterConfigs, 0, 1),
     (ApiKey::DescribeCluster, 0, 2),
+    (ApiKey::DescribeQuorum, 0, 2),
     (ApiKey::InitProducerId, 0, 5),
     (ApiKey::FindCoordinator, 0, 6),
     (ApiKey::JoinGroup, 0, 9),
@@ -196,6 +198,7 @@ async fn dispatch(
         ApiKey::AlterConfigs => run!(configs::alter),
         ApiKey::IncrementalAlterConfigs => run!(configs::incremental_alter),
         ApiKey::DescribeCluster => run!(describe_cluster::handle),
+        ApiKey::DescribeQuorum => run!(describe_quorum::handle),
         ApiKey::InitProducerId => run!(txn::init_producer_id),
         ApiKey::AddPartitionsToTxn => run!(txn::add_partitions_to_txn),
         ApiKey::AddOffsetsToTxn => run!(txn::add_offsets_to_txn),
