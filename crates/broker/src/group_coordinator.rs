@@ -1,85 +1,69 @@
-//! The I/O around the group coordinator state machine (`sluice_group`): the internal topic
-//! `__consumer_offsets`, loading state from it at start, appending the records the state
-//! machine emits before its replies go out, and the timer that expires sessions.
+//! The group coordinator: the `sluice_group` state machine run by the coordinator runtime
+//! (`crate::coordinator`), one shard per `__consumer_offsets` partition this broker leads, and
+//! its timers (sessions and rebalance deadlines, offset retention).
 //!
-//! One async mutex serialises every call: the state change, the append of its records and the
-//! hand-off of its replies happen in the order the calls took the lock, so the log holds
-//! records in the order the state machine produced them. A reply for another caller (a
-//! JoinGroup completed by the last member's join) reaches that caller through its token's
-//! channel.
+//! A request's handler runs on the shard of its group's partition; its reply goes out once
+//! the records it wrote are committed. A reply for another caller (a JoinGroup completed by
+//! the last member's join) reaches that caller when the write that produced it commits.
 
-use std::collections::HashMap;
 use std::sync::Arc;
 use std::time::Duration;
 
-use bytes::Bytes;
-use sluice_group::{GroupCoordinator, Output, Reply, Token};
+use sluice_coordinator::{Ownership, Token, WriteOutput, OFFSETS_TOPIC};
+use sluice_group::{GroupCoordinator, Output, Reply};
 use sluice_protocol::error::ErrorCode;
-use tokio::sync::{oneshot, Mutex};
+use tokio::sync::watch;
 
-use crate::internal_topic::{self, now_ms};
-use crate::replica_manager::{AdminError, ReplicaManager, Topic};
-
-pub const OFFSETS_TOPIC: &str = "__consumer_offsets";
-
-struct Inner {
-    state: GroupCoordinator,
-    next_token: Token,
-    waiting: HashMap<Token, oneshot::Sender<Reply>>,
-}
+use crate::coordinator::{CoordinatorRuntime, MinInsyncReplicas, WRITE_TIMEOUT};
+use crate::internal_topic::now_ms;
+use crate::replica_manager::ReplicaManager;
 
 pub struct GroupService {
-    inner: Mutex<Inner>,
+    runtime: CoordinatorRuntime<GroupCoordinator>,
     replicas: Arc<ReplicaManager>,
     num_partitions: i32,
 }
 
 impl GroupService {
-    /// A coordinator for the `__consumer_offsets` partitions this broker leads (`topic`,
-    /// created by the caller): each is replayed; requests for groups of other partitions get
-    /// NOT_COORDINATOR. Leadership changes later go through [`GroupService::on_leadership`].
-    pub fn open(
+    /// A coordinator with no partition loaded yet ([`GroupService::load_led`] at start,
+    /// then [`GroupService::on_leadership`]). `num_partitions` is the partition count of
+    /// `__consumer_offsets` (the existing topic's, else `offsets.topic.num.partitions`).
+    pub fn new(
         replicas: &Arc<ReplicaManager>,
-        topic: Option<Arc<Topic>>,
-    ) -> Result<GroupService, AdminError> {
+        num_partitions: i32,
+        shutdown: watch::Receiver<bool>,
+    ) -> GroupService {
         let mut config = replicas.config().group_config();
-        if let Some(topic) = &topic {
-            config.num_partitions = topic.partitions.len() as i32;
-        }
-        let num_partitions = config.num_partitions;
-        let mut state = GroupCoordinator::new_unowned(config);
-        let now = now_ms();
-        let mut loaded = 0;
-        let led = topic
-            .iter()
-            .flat_map(|t| t.partitions.iter())
-            .filter(|p| p.is_leader());
-        for partition in led {
-            let index = partition.index;
-            // Nothing waits on a coordinator that has not started: the output is empty.
-            state.begin_loading(index, &mut Output::default());
-            loaded += internal_topic::replay_partition(partition, |key, value| {
-                if let Err(e) = state.replay(key, value, now) {
-                    tracing::warn!("skipping unreadable record in {OFFSETS_TOPIC}-{index}: {e}");
-                }
-            })?;
-            state.finish_loading(index);
-        }
-        if loaded > 0 {
-            tracing::info!(
-                "loaded {} group(s) from {loaded} record(s) of {OFFSETS_TOPIC}",
-                state.group_count()
-            );
-        }
-        Ok(GroupService {
-            inner: Mutex::new(Inner {
-                state,
-                next_token: 1,
-                waiting: HashMap::new(),
-            }),
+        config.num_partitions = num_partitions;
+        let factory = Arc::new(move |index: i32, ownership: Ownership| {
+            let mut c = GroupCoordinator::new_unowned(config.clone());
+            if ownership == Ownership::Loading {
+                // A fresh coordinator has nothing parked: the output is empty.
+                c.begin_loading(index, &mut Output::default());
+            }
+            c
+        });
+        GroupService {
+            runtime: CoordinatorRuntime::new(OFFSETS_TOPIC, factory, WRITE_TIMEOUT, shutdown),
             replicas: replicas.clone(),
             num_partitions,
-        })
+        }
+    }
+
+    /// Loads every `__consumer_offsets` partition this broker leads now.
+    pub async fn load_led(&self) {
+        let led: Vec<i32> = self
+            .replicas
+            .topic(OFFSETS_TOPIC)
+            .map(|t| {
+                t.partitions
+                    .iter()
+                    .filter(|p| p.is_leader())
+                    .map(|p| p.index)
+                    .collect()
+            })
+            .unwrap_or_default();
+        self.on_leadership(&led, &[]).await;
     }
 
     /// Follows leadership of `__consumer_offsets` partitions: groups of `resigned` partitions
@@ -87,43 +71,33 @@ impl GroupService {
     /// loaded from the log (COORDINATOR_LOAD_IN_PROGRESS meanwhile).
     pub async fn on_leadership(&self, became: &[i32], resigned: &[i32]) {
         for &index in resigned {
-            let mut inner = self.inner.lock().await;
-            let mut out = Output::default();
-            inner.state.unload(index, &mut out);
-            self.finish(&mut inner, out);
+            self.runtime.unload(index);
             tracing::info!("no longer coordinating {OFFSETS_TOPIC}-{index}");
         }
         for &index in became {
-            {
-                let mut inner = self.inner.lock().await;
-                let mut out = Output::default();
-                inner.state.begin_loading(index, &mut out);
-                self.finish(&mut inner, out);
-            }
             let Some(partition) = self.replicas.partition(OFFSETS_TOPIC, index) else {
                 continue;
             };
-            let records = match internal_topic::read_partition(partition).await {
-                Ok(records) => records,
-                Err(e) => {
-                    tracing::error!("cannot load {OFFSETS_TOPIC}-{index}: {}", e.message);
-                    continue;
-                }
-            };
-            let mut inner = self.inner.lock().await;
-            let now = now_ms();
-            for (key, value) in &records {
-                if let Err(e) = inner.state.replay(key, value.as_deref(), now) {
-                    tracing::warn!("skipping unreadable record in {OFFSETS_TOPIC}-{index}: {e}");
-                }
-            }
-            if inner.state.finish_loading(index) {
-                tracing::info!(
-                    "coordinating {OFFSETS_TOPIC}-{index} ({} record(s) loaded)",
-                    records.len()
-                );
+            match self
+                .runtime
+                .load(partition, self.min_insync_replicas())
+                .await
+            {
+                Ok(records) => tracing::info!(
+                    "coordinating {OFFSETS_TOPIC}-{index} ({records} record(s) loaded)"
+                ),
+                Err(e) => tracing::error!("cannot load {OFFSETS_TOPIC}-{index}: {e}"),
             }
         }
+    }
+
+    fn min_insync_replicas(&self) -> MinInsyncReplicas {
+        let replicas = self.replicas.clone();
+        Arc::new(move || {
+            replicas
+                .topic(OFFSETS_TOPIC)
+                .map_or(1, |t| t.produce.min_insync_replicas)
+        })
     }
 
     /// The `__consumer_offsets` partition of `group`.
@@ -131,140 +105,112 @@ impl GroupService {
         sluice_group::partition_for(group, self.num_partitions)
     }
 
-    /// Runs `f` against the state machine, appends its records, hands out its replies, and
-    /// returns this caller's reply (waiting for it if the state machine parked the request).
-    pub async fn call<F>(&self, shutdown: &tokio::sync::watch::Receiver<bool>, f: F) -> Reply
+    /// Runs `f` on the shard of `group_id`'s partition and returns this caller's reply, once
+    /// the records it wrote are committed (waiting for it if the state machine parked the
+    /// request).
+    pub async fn call<F>(&self, group_id: &str, f: F) -> Reply
     where
         F: FnOnce(&mut GroupCoordinator, i64, Token, &mut Output),
     {
-        let receiver = {
-            let mut inner = self.inner.lock().await;
-            let token = inner.next_token;
-            inner.next_token += 1;
-            let (tx, rx) = oneshot::channel();
-            inner.waiting.insert(token, tx);
-            let mut out = Output::default();
-            f(&mut inner.state, now_ms(), token, &mut out);
-            let written = self.finish(&mut inner, out);
-            (rx, written)
-        };
-        let (receiver, written) = receiver;
-        let mut shutdown = shutdown.clone();
-        let reply = tokio::select! {
-            reply = receiver => reply.unwrap_or(Reply::Code(ErrorCode::COORDINATOR_NOT_AVAILABLE)),
-            _ = shutdown.wait_for(|s| *s) => Reply::Code(ErrorCode::COORDINATOR_NOT_AVAILABLE),
-        };
-        // This call's writes (commits, group state) are acknowledged once replicated.
-        for (partition, end) in written {
-            if !internal_topic::wait_committed(&self.replicas, OFFSETS_TOPIC, partition, end).await
-            {
-                return reply.failed(ErrorCode::COORDINATOR_NOT_AVAILABLE);
-            }
-        }
-        reply
+        let index = self.partition_for(group_id);
+        self.runtime
+            .write(index, move |c, token| {
+                let mut out = Output::default();
+                f(c, now_ms(), token, &mut out);
+                write_output(index, out)
+            })
+            .await
     }
 
-    /// Reads state without changing it.
-    pub async fn read<T>(&self, f: impl FnOnce(&GroupCoordinator) -> T) -> T {
-        let inner = self.inner.lock().await;
-        f(&inner.state)
+    /// Reads the committed state of `group_id`'s shard.
+    pub fn read<T>(&self, group_id: &str, f: impl FnOnce(&GroupCoordinator) -> T) -> T {
+        self.runtime.read(self.partition_for(group_id), f)
+    }
+
+    /// Reads every shard's committed state.
+    pub fn read_each(&self, mut f: impl FnMut(&GroupCoordinator)) {
+        self.runtime.read_each(|_, c| f(c));
     }
 
     /// Ends `producer_id`'s transaction for the offsets kept in `__consumer_offsets` partition
-    /// `partition` (the transaction coordinator's marker for that partition).
+    /// `partition` (the transaction coordinator's marker for that partition), once committed.
     pub async fn complete_txn(
         &self,
         producer_id: i64,
         partition: i32,
         commit: bool,
-    ) -> Result<(), String> {
-        let mut inner = self.inner.lock().await;
-        let mut out = Output::default();
-        let code = inner
-            .state
-            .complete_txn(now_ms(), producer_id, partition, commit, &mut out);
-        if code != ErrorCode::NONE {
-            return Err(format!(
-                "{OFFSETS_TOPIC}-{partition}: {} (not coordinated here)",
-                code.name()
-            ));
-        }
-        for write in &out.writes {
-            self.append(write.partition, &write.records)?;
-        }
-        Ok(())
-    }
-
-    /// Expires sessions and deadlines; called by a timer.
-    pub async fn tick(&self) {
-        let mut inner = self.inner.lock().await;
-        let mut out = Output::default();
-        inner.state.tick(now_ms(), &mut out);
-        if !out.is_empty() {
-            self.finish(&mut inner, out);
+    ) -> Result<(), ErrorCode> {
+        let reply = self
+            .runtime
+            .write(partition, move |c, token| {
+                let mut out = Output::default();
+                let code = c.complete_txn(now_ms(), producer_id, partition, commit, &mut out);
+                out.replies.push((token, Reply::Code(code)));
+                write_output(partition, out)
+            })
+            .await;
+        match reply {
+            Reply::Code(ErrorCode::NONE) => Ok(()),
+            Reply::Code(code) => Err(code),
+            _ => Err(ErrorCode::UNKNOWN_SERVER_ERROR),
         }
     }
 
-    /// Removes offsets past their retention; called by a timer.
-    pub async fn expire_offsets(&self) {
-        let mut inner = self.inner.lock().await;
-        let mut out = Output::default();
-        let expired = inner.state.expire_offsets(now_ms(), &mut out);
-        if expired > 0 {
-            tracing::info!("removed {expired} expired committed offset(s)");
-        }
-        if !out.is_empty() {
-            self.finish(&mut inner, out);
+    /// Expires sessions and deadlines on every shard; called by a timer.
+    fn tick(&self) {
+        let now = now_ms();
+        for index in self.runtime.partitions() {
+            self.runtime.submit(index, move |c, _| {
+                let mut out = Output::default();
+                c.tick(now, &mut out);
+                write_output(index, out)
+            });
         }
     }
 
-    /// Appends `out`'s records and hands out its replies; returns, per partition written, the
-    /// offset the high watermark must reach for the writes to be committed.
-    fn finish(&self, inner: &mut Inner, out: Output) -> Vec<(i32, i64)> {
-        let mut failed = None;
-        let mut written: Vec<(i32, i64)> = Vec::new();
-        for write in &out.writes {
-            match self.append(write.partition, &write.records) {
-                Ok(Some(end)) => match written.iter_mut().find(|(p, _)| *p == write.partition) {
-                    Some(entry) => entry.1 = entry.1.max(end),
-                    None => written.push((write.partition, end)),
-                },
-                Ok(None) => {}
-                Err(e) => {
-                    tracing::error!("cannot write to {OFFSETS_TOPIC}-{}: {e}", write.partition);
-                    failed = Some(ErrorCode::COORDINATOR_NOT_AVAILABLE);
+    /// Removes offsets past their retention on every shard; called by a timer.
+    fn expire_offsets(&self) {
+        let now = now_ms();
+        for index in self.runtime.partitions() {
+            self.runtime.submit(index, move |c, _| {
+                let mut out = Output::default();
+                let expired = c.expire_offsets(now, &mut out);
+                if expired > 0 {
+                    tracing::info!(
+                        "removing {expired} expired committed offset(s) of {OFFSETS_TOPIC}-{index}"
+                    );
                 }
-            }
+                write_output(index, out)
+            });
         }
-        for (token, reply) in out.replies {
-            let reply = match failed {
-                Some(code) => reply.failed(code),
-                None => reply,
-            };
-            if let Some(tx) = inner.waiting.remove(&token) {
-                let _ = tx.send(reply);
-            }
-        }
-        written
     }
+}
 
-    fn append(
-        &self,
-        partition: i32,
-        records: &[(Bytes, Option<Bytes>)],
-    ) -> Result<Option<i64>, String> {
-        let topic = self
-            .replicas
-            .topic(OFFSETS_TOPIC)
-            .ok_or_else(|| format!("{OFFSETS_TOPIC} does not exist"))?;
-        internal_topic::append(&topic, partition, records)
+/// A state machine call's output as a write of shard `index`. A shard owns only its own
+/// partition, so it writes nowhere else; records for another partition would be a bug, and
+/// are dropped loudly rather than written to the wrong place.
+fn write_output(index: i32, out: Output) -> WriteOutput<Reply> {
+    let mut records = Vec::new();
+    for write in out.writes {
+        if write.partition == index {
+            records.extend(write.records);
+        } else {
+            tracing::error!(
+                "the coordinator of {OFFSETS_TOPIC}-{index} wrote to partition {}; dropped",
+                write.partition
+            );
+        }
+    }
+    WriteOutput {
+        records,
+        replies: out.replies,
     }
 }
 
 /// Runs the session timer (every 50 ms) and offset expiry until shutdown.
 pub async fn run_timers(
     service: Arc<GroupService>,
-    mut shutdown: tokio::sync::watch::Receiver<bool>,
+    mut shutdown: watch::Receiver<bool>,
     retention_check_ms: u64,
 ) {
     let mut tick = tokio::time::interval(Duration::from_millis(50));
@@ -275,8 +221,8 @@ pub async fn run_timers(
     loop {
         tokio::select! {
             _ = shutdown.changed() => break,
-            _ = tick.tick() => service.tick().await,
-            _ = expiry.tick() => service.expire_offsets().await,
+            _ = tick.tick() => service.tick(),
+            _ = expiry.tick() => service.expire_offsets(),
         }
     }
 }

@@ -14,11 +14,14 @@
 //! - `replication`: follower fetchers, ISR expansion and shrinking through the controller;
 //!   `peer`: the Kafka-protocol client one broker uses to talk to another.
 //! - `fetch_session`: the KIP-227 incremental fetch session cache.
-//! - `group_coordinator`: `__consumer_offsets` and the I/O around the `sluice_group` state
-//!   machine (consumer groups, committed offsets).
-//! - `txn_coordinator`: `__transaction_state` and the I/O around the `sluice_txn` state
-//!   machine (transactions, markers).
-//! - `internal_topic`: creating, replaying and appending to the coordinators' internal topics.
+//! - `coordinator`: the coordinator runtime: one shard per internal-topic partition this broker
+//!   leads; writes appended, then answered and made visible once committed, undone when they
+//!   fail; reads of committed state; loading and unloading with leadership.
+//! - `group_coordinator`: the `sluice_group` state machine (consumer groups, committed
+//!   offsets) on the runtime, and its timers.
+//! - `txn_coordinator`: the `sluice_txn` state machine (transactions) on the runtime, the
+//!   transactions' markers, and its timer.
+//! - `internal_topic`: creating the coordinators' internal topics.
 //! - `producer_id_manager`: durable producer id allocation (InitProducerId).
 //! - `cluster`: the controller quorum member, broker registration and heartbeats, and the task
 //!   applying metadata images; `admin`: topic changes proposed to the controller.
@@ -33,6 +36,7 @@ pub mod broker;
 pub mod cluster;
 pub mod config;
 pub mod connection;
+pub mod coordinator;
 pub mod fetch_session;
 pub mod group_coordinator;
 pub mod internal_topic;

@@ -462,4 +462,16 @@ impl Partition {
             }
         }
     }
+
+    /// Reads whole batches as stored, from `offset` up to `max_offset` (at least one batch when
+    /// there is one): the coordinators replay their internal topics' partitions with it.
+    /// Blocking: call it from the blocking pool.
+    pub fn read_batches(
+        &self,
+        offset: i64,
+        max_bytes: usize,
+        max_offset: i64,
+    ) -> Result<sluice_log::ReadResult, LogError> {
+        self.log.read(offset, max_bytes, max_offset, true)
+    }
 }

@@ -10,6 +10,7 @@ use tokio::sync::{watch, Semaphore};
 use tokio::task::JoinSet;
 
 use sluice_controller::Controller;
+use sluice_coordinator::{OFFSETS_TOPIC, TXN_STATE_TOPIC};
 
 use crate::admin::{apply_latest, migrate_legacy_topics};
 use crate::broker::Broker;
@@ -159,7 +160,7 @@ async fn start_broker(
     let offsets = crate::internal_topic::ensure(
         &cluster,
         &replicas,
-        crate::group_coordinator::OFFSETS_TOPIC,
+        OFFSETS_TOPIC,
         group_config.num_partitions,
         config.offsets_topic_replication_factor(),
         config.offsets_topic_segment_bytes(),
@@ -168,7 +169,7 @@ async fn start_broker(
     let txn_state = crate::internal_topic::ensure(
         &cluster,
         &replicas,
-        crate::txn_coordinator::TXN_STATE_TOPIC,
+        TXN_STATE_TOPIC,
         config.txn_config().num_partitions,
         config.txn_state_replication_factor(),
         config.txn_state_segment_bytes(),
@@ -176,22 +177,23 @@ async fn start_broker(
     .await?;
     // Subscribed before the coordinators read who leads what: no change falls in between.
     let changes_rx = replicas.subscribe_changes();
-    let (groups, txns) = {
-        let r = replicas.clone();
-        tokio::task::spawn_blocking(move || {
-            let groups = GroupService::open(&r, offsets)?;
-            let txns = TxnService::open(&r, txn_state)?;
-            Ok::<_, AdminError>((groups, txns))
-        })
-        .await
-        .map_err(|e| ServerError::Storage(e.to_string()))??
+    let partitions_of = |topic: Option<Arc<crate::replica_manager::Topic>>, configured: i32| {
+        topic.map_or(configured, |t| t.partitions.len() as i32)
     };
-    let internal_topics_missing = replicas
-        .topic(crate::group_coordinator::OFFSETS_TOPIC)
-        .is_none()
-        || replicas
-            .topic(crate::txn_coordinator::TXN_STATE_TOPIC)
-            .is_none();
+    let groups = GroupService::new(
+        &replicas,
+        partitions_of(offsets, group_config.num_partitions),
+        shutdown_rx.clone(),
+    );
+    let txns = TxnService::new(
+        &replicas,
+        partitions_of(txn_state, config.txn_config().num_partitions),
+        shutdown_rx.clone(),
+    );
+    groups.load_led().await;
+    txns.load_led().await;
+    let internal_topics_missing =
+        replicas.topic(OFFSETS_TOPIC).is_none() || replicas.topic(TXN_STATE_TOPIC).is_none();
     let producer_ids = ProducerIdManager::open(&config.log_dir())
         .map_err(|e| ServerError::Storage(e.to_string()))?;
     let groups = Arc::new(groups);
@@ -294,7 +296,7 @@ async fn create_internal_topics(broker: Arc<Broker>, mut shutdown: watch::Receiv
         let offsets = crate::internal_topic::ensure(
             &broker.cluster,
             &broker.replicas,
-            crate::group_coordinator::OFFSETS_TOPIC,
+            OFFSETS_TOPIC,
             config.group_config().num_partitions,
             config.offsets_topic_replication_factor(),
             config.offsets_topic_segment_bytes(),
@@ -303,7 +305,7 @@ async fn create_internal_topics(broker: Arc<Broker>, mut shutdown: watch::Receiv
         let txn_state = crate::internal_topic::ensure(
             &broker.cluster,
             &broker.replicas,
-            crate::txn_coordinator::TXN_STATE_TOPIC,
+            TXN_STATE_TOPIC,
             config.txn_config().num_partitions,
             config.txn_state_replication_factor(),
             config.txn_state_segment_bytes(),
@@ -330,8 +332,6 @@ async fn follow_coordinator_leadership(
     mut changes: tokio::sync::mpsc::UnboundedReceiver<ImageChanges>,
     mut shutdown: watch::Receiver<bool>,
 ) {
-    use crate::group_coordinator::OFFSETS_TOPIC;
-    use crate::txn_coordinator::TXN_STATE_TOPIC;
     let of = |list: &[(String, i32)], topic: &str| -> Vec<i32> {
         list.iter()
             .filter(|(t, _)| t == topic)

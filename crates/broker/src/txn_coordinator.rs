@@ -1,24 +1,26 @@
-//! The I/O around the transaction coordinator state machine (`sluice_txn`): the internal topic
-//! `__transaction_state`, loading it at start, and carrying out the state machine's effects in
-//! order: its records, then the COMMIT/ABORT markers on every partition of a transaction (for
-//! `__consumer_offsets` partitions the group coordinator completes the transaction's offsets),
-//! then the completing record.
+//! The transaction coordinator: the `sluice_txn` state machine run by the coordinator runtime
+//! (`crate::coordinator`), one shard per `__transaction_state` partition this broker leads; the
+//! COMMIT/ABORT markers of each transaction the state machine prepares; its timer.
 //!
-//! One async mutex serialises every call, so effects reach the logs in the order the state
-//! machine produced them.
+//! Ending a transaction takes two writes: the Prepare record, then (once it is committed and
+//! the markers are on every partition of the transaction; for `__consumer_offsets` partitions
+//! the group coordinator completes the transaction's offsets) the completing record. EndTxn is
+//! answered after both. A transaction whose markers cannot be written stays prepared and is
+//! completed later by the timer, or by the next coordinator at its load.
 
-use std::sync::Arc;
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
+use sluice_coordinator::{Ownership, Token, WriteOutput, OFFSETS_TOPIC, TXN_STATE_TOPIC};
 use sluice_protocol::error::ErrorCode;
-use sluice_txn::{Effect, Markers, TxnCoordinator, OFFSETS_TOPIC};
-use tokio::sync::Mutex;
+use sluice_txn::{effect, Effect, Markers, TxnCoordinator, TxnReply};
+use tokio::sync::watch;
 
 use crate::broker::Broker;
-use crate::internal_topic::{self, now_ms};
-use crate::replica_manager::{AdminError, ReplicaManager, Topic};
-
-pub const TXN_STATE_TOPIC: &str = "__transaction_state";
+use crate::coordinator::{CoordinatorRuntime, MinInsyncReplicas, WRITE_TIMEOUT};
+use crate::internal_topic::now_ms;
+use crate::replica_manager::ReplicaManager;
 
 /// The coordinator epoch on a transaction's markers: the leader epoch of the
 /// `__transaction_state` partition that holds the transactional id, as this broker knows it.
@@ -31,170 +33,351 @@ fn coordinator_epoch(replicas: &ReplicaManager, state_partition: i32) -> i32 {
         .map_or(0, |p| p.leader_epoch().max(0))
 }
 
+/// What a request to the transaction coordinator came to.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct TxnOutcome {
+    /// The request's answer; for InitProducerId the producer id and epoch.
+    pub result: Result<(i64, i16), ErrorCode>,
+    /// Transactions the request prepared and this call then completed.
+    pub completed: usize,
+}
+
+impl TxnOutcome {
+    /// The answer of a request that returns no producer id.
+    pub fn code(&self) -> ErrorCode {
+        match self.result {
+            Ok(_) => ErrorCode::NONE,
+            Err(code) => code,
+        }
+    }
+}
+
+/// The outcome of one completion in progress, for those who wait on it.
+type Completion = watch::Receiver<Option<Result<(), ErrorCode>>>;
+
 pub struct TxnService {
-    inner: Mutex<TxnCoordinator>,
+    runtime: CoordinatorRuntime<TxnCoordinator>,
     replicas: Arc<ReplicaManager>,
+    num_partitions: i32,
+    /// Completions (markers, then the completing record) in progress, by transactional id:
+    /// a second request to complete the same transaction waits for the first.
+    completing: Mutex<HashMap<String, Completion>>,
+}
+
+/// Removes a completion from the map when its driver ends, whatever way it ends.
+struct CompletingGuard<'a> {
+    map: &'a Mutex<HashMap<String, Completion>>,
+    transactional_id: String,
+}
+
+impl Drop for CompletingGuard<'_> {
+    fn drop(&mut self) {
+        self.map
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .remove(&self.transactional_id);
+    }
+}
+
+/// Committed transaction state across this broker's shards, for the checks that know a
+/// producer id but not its transactional id (a leader's KIP-890 verification of a batch).
+pub struct TxnReader<'a> {
+    service: &'a TxnService,
+}
+
+impl TxnReader<'_> {
+    /// KIP-890: whether `producer_id`'s ongoing transaction holds `topic`-`partition` (see
+    /// [`TxnCoordinator::verify_partition`]); INVALID_PRODUCER_ID_MAPPING when no shard here
+    /// knows the producer.
+    pub fn verify_partition(
+        &self,
+        producer_id: i64,
+        epoch: i16,
+        topic: &str,
+        partition: i32,
+    ) -> Result<(), ErrorCode> {
+        let mut verdict = Err(ErrorCode::INVALID_PRODUCER_ID_MAPPING);
+        self.service.runtime.read_each(|_, c| {
+            if verdict == Err(ErrorCode::INVALID_PRODUCER_ID_MAPPING) {
+                verdict = c.verify_partition(producer_id, epoch, topic, partition);
+            }
+        });
+        verdict
+    }
 }
 
 impl TxnService {
-    /// A coordinator for the `__transaction_state` partitions this broker leads (`topic`,
-    /// created by the caller), each replayed; transactional ids of other partitions get
-    /// NOT_COORDINATOR. Transactions a crash left between Prepare and Complete are finished by
-    /// [`TxnService::recover`] once the broker runs.
-    pub fn open(
+    /// A coordinator with no partition loaded yet ([`TxnService::load_led`] at start, then
+    /// [`TxnService::on_leadership`]). `num_partitions` is the partition count of
+    /// `__transaction_state` (the existing topic's, else the configured one).
+    pub fn new(
         replicas: &Arc<ReplicaManager>,
-        topic: Option<Arc<Topic>>,
-    ) -> Result<TxnService, AdminError> {
+        num_partitions: i32,
+        shutdown: watch::Receiver<bool>,
+    ) -> TxnService {
         let mut config = replicas.config().txn_config();
-        if let Some(topic) = &topic {
-            config.num_partitions = topic.partitions.len() as i32;
-        }
-        let mut state = TxnCoordinator::new_unowned(config);
-        let mut loaded = 0;
-        let led = topic
-            .iter()
-            .flat_map(|t| t.partitions.iter())
-            .filter(|p| p.is_leader());
-        for partition in led {
-            let index = partition.index;
-            state.begin_loading(index);
-            loaded += internal_topic::replay_partition(partition, |key, value| {
-                if let Err(e) = state.replay(key, value) {
-                    tracing::warn!("skipping unreadable record in {TXN_STATE_TOPIC}-{index}: {e}");
-                }
-            })?;
-            state.finish_loading(index);
-        }
-        if loaded > 0 {
-            tracing::info!(
-                "loaded {} transactional id(s) from {loaded} record(s) of {TXN_STATE_TOPIC}",
-                state.len()
-            );
-        }
-        Ok(TxnService {
-            inner: Mutex::new(state),
+        config.num_partitions = num_partitions;
+        let factory = Arc::new(move |index: i32, ownership: Ownership| {
+            let mut c = TxnCoordinator::new_unowned(config.clone());
+            if ownership == Ownership::Loading {
+                c.begin_loading(index);
+            }
+            c
+        });
+        TxnService {
+            runtime: CoordinatorRuntime::new(TXN_STATE_TOPIC, factory, WRITE_TIMEOUT, shutdown),
             replicas: replicas.clone(),
-        })
+            num_partitions,
+            completing: Mutex::new(HashMap::new()),
+        }
+    }
+
+    /// The `__transaction_state` partition of `transactional_id`.
+    pub fn partition_for(&self, transactional_id: &str) -> i32 {
+        sluice_coordinator::partition_for(transactional_id, self.num_partitions)
+    }
+
+    /// Loads every `__transaction_state` partition this broker leads now; their prepared
+    /// transactions are completed by [`run_timer`] once the broker runs.
+    pub async fn load_led(&self) {
+        let led: Vec<i32> = self
+            .replicas
+            .topic(TXN_STATE_TOPIC)
+            .map(|t| {
+                t.partitions
+                    .iter()
+                    .filter(|p| p.is_leader())
+                    .map(|p| p.index)
+                    .collect()
+            })
+            .unwrap_or_default();
+        self.load(&led).await;
+    }
+
+    async fn load(&self, became: &[i32]) {
+        for &index in became {
+            let Some(partition) = self.replicas.partition(TXN_STATE_TOPIC, index) else {
+                continue;
+            };
+            match self
+                .runtime
+                .load(partition, self.min_insync_replicas())
+                .await
+            {
+                Ok(records) => tracing::info!(
+                    "coordinating {TXN_STATE_TOPIC}-{index} ({records} record(s) loaded)"
+                ),
+                Err(e) => tracing::error!("cannot load {TXN_STATE_TOPIC}-{index}: {e}"),
+            }
+        }
     }
 
     /// Follows leadership of `__transaction_state` partitions: ids of `resigned` partitions are
     /// dropped; `became` partitions are loaded from the log, then their prepared transactions
-    /// finished.
+    /// completed.
     pub async fn on_leadership(&self, broker: &Broker, became: &[i32], resigned: &[i32]) {
         for &index in resigned {
-            self.inner.lock().await.unload(index);
+            self.runtime.unload(index);
             tracing::info!("no longer coordinating {TXN_STATE_TOPIC}-{index}");
         }
-        for &index in became {
-            self.inner.lock().await.begin_loading(index);
-            let Some(partition) = self.replicas.partition(TXN_STATE_TOPIC, index) else {
-                continue;
-            };
-            let records = match internal_topic::read_partition(partition).await {
-                Ok(records) => records,
-                Err(e) => {
-                    tracing::error!("cannot load {TXN_STATE_TOPIC}-{index}: {}", e.message);
-                    continue;
-                }
-            };
-            {
-                let mut state = self.inner.lock().await;
-                for (key, value) in &records {
-                    if let Err(e) = state.replay(key, value.as_deref()) {
-                        tracing::warn!(
-                            "skipping unreadable record in {TXN_STATE_TOPIC}-{index}: {e}"
-                        );
-                    }
-                }
-                if state.finish_loading(index) {
-                    tracing::info!(
-                        "coordinating {TXN_STATE_TOPIC}-{index} ({} record(s) loaded)",
-                        records.len()
-                    );
-                }
-            }
-        }
+        self.load(became).await;
         if !became.is_empty() {
             self.recover(broker).await;
         }
     }
 
-    /// Finishes transactions left in PrepareCommit/PrepareAbort.
-    pub async fn recover(&self, broker: &Broker) {
-        let mut state = self.inner.lock().await;
-        let mut effects = Vec::new();
-        state.recover(now_ms(), &mut effects);
-        if let Err(code) = self.apply(broker, &state, effects).await {
-            tracing::error!("cannot finish prepared transactions: {}", code.name());
-        }
+    fn min_insync_replicas(&self) -> MinInsyncReplicas {
+        let replicas = self.replicas.clone();
+        Arc::new(move || {
+            replicas
+                .topic(TXN_STATE_TOPIC)
+                .map_or(1, |t| t.produce.min_insync_replicas)
+        })
     }
 
-    /// Runs `f` against the state machine and carries out its effects; the effects' failure
-    /// (a log that cannot be written) is the second value.
-    pub async fn run<T>(
+    /// Runs `f` as a write on the shard of `transactional_id`, then completes the
+    /// transactions it prepared (markers, then the completing record). The answer is `f`'s
+    /// once its records are committed: a failed completion leaves the transaction prepared for
+    /// the timer to finish, as Kafka's answer to EndTxn does not wait for the markers.
+    pub async fn run(
         &self,
         broker: &Broker,
-        f: impl FnOnce(&mut TxnCoordinator, i64, &mut Vec<Effect>) -> T,
-    ) -> (T, Result<(), ErrorCode>) {
-        let mut state = self.inner.lock().await;
-        let mut effects = Vec::new();
-        let value = f(&mut state, now_ms(), &mut effects);
-        let applied = self.apply(broker, &state, effects).await;
-        (value, applied)
-    }
-
-    pub async fn read<T>(&self, f: impl FnOnce(&TxnCoordinator) -> T) -> T {
-        let state = self.inner.lock().await;
-        f(&state)
-    }
-
-    async fn apply(
-        &self,
-        broker: &Broker,
-        state: &TxnCoordinator,
-        effects: Vec<Effect>,
-    ) -> Result<(), ErrorCode> {
-        for effect in effects {
-            match effect {
-                Effect::Write {
-                    partition,
-                    key,
-                    value,
-                } => {
-                    let topic = self
-                        .replicas
-                        .topic(TXN_STATE_TOPIC)
-                        .ok_or(ErrorCode::COORDINATOR_NOT_AVAILABLE)?;
-                    let end = internal_topic::append(&topic, partition, &[(key, value)]).map_err(
-                        |e| {
-                            tracing::error!("cannot write to {TXN_STATE_TOPIC}-{partition}: {e}");
-                            ErrorCode::COORDINATOR_NOT_AVAILABLE
-                        },
-                    )?;
-                    // A transaction's state change counts once every in-sync replica has it.
-                    if let Some(end) = end {
-                        if !internal_topic::wait_committed(
-                            &self.replicas,
-                            TXN_STATE_TOPIC,
-                            partition,
-                            end,
-                        )
-                        .await
-                        {
-                            return Err(ErrorCode::COORDINATOR_NOT_AVAILABLE);
-                        }
-                    }
-                }
-                Effect::Markers(markers) => {
-                    let epoch = coordinator_epoch(
-                        &self.replicas,
-                        state.partition_for(&markers.transactional_id),
-                    );
-                    write_markers(broker, &markers, epoch).await?
-                }
+        transactional_id: &str,
+        f: impl FnOnce(&mut TxnCoordinator, i64, &mut Vec<Effect>) -> Result<(i64, i16), ErrorCode>,
+    ) -> TxnOutcome {
+        let index = self.partition_for(transactional_id);
+        let reply = self
+            .runtime
+            .write(index, move |c, token| {
+                let mut effects = Vec::new();
+                let result = f(c, now_ms(), &mut effects);
+                write_output(index, token, result, effects)
+            })
+            .await;
+        let mut completed = 0;
+        for markers in reply.markers {
+            match self.complete(broker, markers).await {
+                Ok(()) => completed += 1,
+                Err(code) => tracing::warn!(
+                    "transaction of {transactional_id} stays prepared: {}",
+                    code.name()
+                ),
             }
         }
-        Ok(())
+        TxnOutcome {
+            result: reply.result,
+            completed,
+        }
+    }
+
+    /// Reads committed state across shards (KIP-890 checks by producer id).
+    pub async fn read<T>(&self, f: impl FnOnce(&TxnReader<'_>) -> T) -> T {
+        f(&TxnReader { service: self })
+    }
+
+    /// Reads the committed state of `transactional_id`'s shard.
+    pub fn read_id<T>(&self, transactional_id: &str, f: impl FnOnce(&TxnCoordinator) -> T) -> T {
+        self.runtime.read(self.partition_for(transactional_id), f)
+    }
+
+    /// Reads every shard's committed state.
+    pub fn read_each(&self, mut f: impl FnMut(&TxnCoordinator)) {
+        self.runtime.read_each(|_, c| f(c));
+    }
+
+    /// Completes one prepared transaction: its markers, then its completing record. A
+    /// completion of the same transaction already in progress is waited for instead.
+    async fn complete(&self, broker: &Broker, markers: Markers) -> Result<(), ErrorCode> {
+        let transactional_id = markers.transactional_id.clone();
+        let (waiting, driving) = {
+            let mut map = self.completing.lock().unwrap_or_else(|p| p.into_inner());
+            match map.get(&transactional_id) {
+                Some(rx) => (Some(rx.clone()), None),
+                None => {
+                    let (tx, rx) = watch::channel(None);
+                    map.insert(transactional_id.clone(), rx);
+                    (None, Some(tx))
+                }
+            }
+        };
+        if let Some(mut rx) = waiting {
+            return match rx.wait_for(|r| r.is_some()).await {
+                Ok(r) => r.unwrap_or(Err(ErrorCode::COORDINATOR_NOT_AVAILABLE)),
+                Err(_) => Err(ErrorCode::COORDINATOR_NOT_AVAILABLE),
+            };
+        }
+        let _guard = CompletingGuard {
+            map: &self.completing,
+            transactional_id,
+        };
+        let result = self.drive(broker, &markers).await;
+        if let Some(tx) = driving {
+            let _ = tx.send(Some(result));
+        }
+        result
+    }
+
+    async fn drive(&self, broker: &Broker, markers: &Markers) -> Result<(), ErrorCode> {
+        let index = self.partition_for(&markers.transactional_id);
+        let still_prepared = self.runtime.read(index, |c| {
+            c.describe(&markers.transactional_id).is_some_and(|m| {
+                m.producer_id == markers.producer_id
+                    && m.producer_epoch == markers.producer_epoch
+                    && m.state.is_prepared(markers.commit)
+            })
+        });
+        if !still_prepared {
+            // Completed meanwhile (by another request or the timer), or fenced since.
+            return Ok(());
+        }
+        write_markers(broker, markers, coordinator_epoch(&self.replicas, index)).await?;
+        let m = markers.clone();
+        let reply = self
+            .runtime
+            .write(index, move |c, token| {
+                let mut effects = Vec::new();
+                let result = c
+                    .complete_transaction(now_ms(), &m, &mut effects)
+                    .map(|()| (m.producer_id, m.producer_epoch));
+                write_output(index, token, result, effects)
+            })
+            .await;
+        reply.result.map(|_| ())
+    }
+
+    /// Completes the committed transactions left prepared on every shard (after a load, or a
+    /// completion that failed).
+    pub async fn recover(&self, broker: &Broker) {
+        let mut effects = Vec::new();
+        self.runtime.read_each(|_, c| c.recover(&mut effects));
+        let (_, prepared) = effect::split(effects);
+        let completions = prepared.into_iter().map(|m| async move {
+            let id = m.transactional_id.clone();
+            if let Err(code) = self.complete(broker, m).await {
+                tracing::warn!(
+                    "prepared transaction of {id} not completed: {}",
+                    code.name()
+                );
+            }
+        });
+        futures::future::join_all(completions).await;
+    }
+
+    /// Aborts the timed-out transactions of every shard and forgets expired transactional
+    /// ids; then completes what is left prepared.
+    async fn tick(&self, broker: &Broker) {
+        let ticks = self
+            .runtime
+            .partitions()
+            .into_iter()
+            .map(|index| async move {
+                let reply = self
+                    .runtime
+                    .write(index, move |c, token| {
+                        let mut effects = Vec::new();
+                        c.tick(now_ms(), &mut effects);
+                        write_output(index, token, Ok((-1, -1)), effects)
+                    })
+                    .await;
+                if let Err(code) = reply.result {
+                    tracing::warn!(
+                        "transaction timeouts of {TXN_STATE_TOPIC}-{index} not written: {}",
+                        code.name()
+                    );
+                }
+                for markers in reply.markers {
+                    if let Err(code) = self.complete(broker, markers).await {
+                        tracing::warn!("timed-out transaction not completed: {}", code.name());
+                    }
+                }
+            });
+        futures::future::join_all(ticks).await;
+        self.recover(broker).await;
+    }
+}
+
+/// A state machine call's effects as a write of shard `index`, answering `token` with
+/// `result` and the markers to write once committed.
+fn write_output(
+    index: i32,
+    token: Token,
+    result: Result<(i64, i16), ErrorCode>,
+    effects: Vec<Effect>,
+) -> WriteOutput<TxnReply> {
+    let (writes, markers) = effect::split(effects);
+    let mut records = Vec::with_capacity(writes.len());
+    for (partition, key, value) in writes {
+        if partition == index {
+            records.push((key, value));
+        } else {
+            tracing::error!(
+                "the coordinator of {TXN_STATE_TOPIC}-{index} wrote to partition {partition}; dropped"
+            );
+        }
+    }
+    WriteOutput {
+        records,
+        replies: vec![(token, TxnReply { result, markers })],
     }
 }
 
@@ -264,6 +447,8 @@ pub async fn write_local_marker(
     coordinator_epoch: i32,
 ) -> Result<(), ErrorCode> {
     if topic == OFFSETS_TOPIC {
+        // Any failure of the group coordinator (moving, loading, not committed in time) is
+        // one the marker's writer retries.
         return broker
             .groups
             .complete_txn(m.producer_id, index, m.commit)
@@ -371,7 +556,7 @@ pub async fn verify_with_remote_coordinator(
     let coordinator = image
         .topic(TXN_STATE_TOPIC)
         .and_then(|t| {
-            let p = sluice_group::partition_for(transactional_id, t.partitions.len() as i32);
+            let p = sluice_coordinator::partition_for(transactional_id, t.partitions.len() as i32);
             t.partition(p).and_then(|s| s.leader)
         })
         .ok_or(ErrorCode::NOT_ENOUGH_REPLICAS)?;
@@ -428,12 +613,9 @@ pub async fn verify_with_remote_coordinator(
     }
 }
 
-/// Aborts timed-out transactions every `interval_ms` until shutdown.
-pub async fn run_timer(
-    broker: Arc<Broker>,
-    mut shutdown: tokio::sync::watch::Receiver<bool>,
-    interval_ms: u64,
-) {
+/// Aborts timed-out transactions every `interval_ms` until shutdown, and completes the
+/// transactions the partitions loaded at start left prepared.
+pub async fn run_timer(broker: Arc<Broker>, mut shutdown: watch::Receiver<bool>, interval_ms: u64) {
     broker.txns.recover(&broker).await;
     let mut tick = tokio::time::interval(Duration::from_millis(interval_ms.max(1)));
     tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
@@ -441,12 +623,7 @@ pub async fn run_timer(
     loop {
         tokio::select! {
             _ = shutdown.changed() => break,
-            _ = tick.tick() => {
-                let ((), applied) = broker.txns.run(&broker, |c, now, out| c.tick(now, out)).await;
-                if let Err(code) = applied {
-                    tracing::error!("cannot abort timed-out transactions: {}", code.name());
-                }
-            }
+            _ = tick.tick() => broker.txns.tick(&broker).await,
         }
     }
 }

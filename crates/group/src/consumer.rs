@@ -22,11 +22,10 @@ use kafka_protocol::protocol::StrBytes;
 use sluice_protocol::error::ErrorCode;
 use uuid::Uuid;
 
-use crate::coordinator::{Client, Group, GroupConfig, GroupCoordinator, Output, Reply, Token};
+use crate::assignors::{assign_range, assign_uniform, intersect, minus, union_into, Partitions};
+use crate::coordinator::{Group, GroupConfig, GroupCoordinator};
+use crate::output::{Client, Output, Reply, Token};
 use crate::records::{ConsumerGroupValue, ConsumerMemberValue, RecordKey, RecordValue};
-
-/// Partitions by topic name.
-type Partitions = BTreeMap<String, BTreeSet<i32>>;
 
 /// The topics that exist, as the coordinator needs them: by name (id, partition count) and the
 /// name of each id.
@@ -68,7 +67,7 @@ pub(crate) struct ConsumerMember {
     revocation_deadline: i64,
 }
 
-#[derive(Debug)]
+#[derive(Debug, Clone)]
 pub(crate) struct ConsumerGroup {
     id: String,
     group_epoch: i32,
@@ -85,44 +84,6 @@ pub(crate) struct ConsumerGroup {
 
 fn sb(s: &str) -> StrBytes {
     StrBytes::from_string(s.to_string())
-}
-
-fn count(p: &Partitions) -> usize {
-    p.values().map(BTreeSet::len).sum()
-}
-
-fn contains(p: &Partitions, topic: &str, partition: i32) -> bool {
-    p.get(topic).is_some_and(|s| s.contains(&partition))
-}
-
-fn minus(a: &Partitions, b: &Partitions) -> Partitions {
-    let mut out = Partitions::new();
-    for (t, ps) in a {
-        for p in ps {
-            if !contains(b, t, *p) {
-                out.entry(t.clone()).or_default().insert(*p);
-            }
-        }
-    }
-    out
-}
-
-fn intersect(a: &Partitions, b: &Partitions) -> Partitions {
-    let mut out = Partitions::new();
-    for (t, ps) in a {
-        for p in ps {
-            if contains(b, t, *p) {
-                out.entry(t.clone()).or_default().insert(*p);
-            }
-        }
-    }
-    out
-}
-
-fn union_into(a: &mut Partitions, b: &Partitions) {
-    for (t, ps) in b {
-        a.entry(t.clone()).or_default().extend(ps.iter().copied());
-    }
 }
 
 impl ConsumerGroup {
@@ -233,6 +194,13 @@ impl ConsumerGroup {
         if self.members.is_empty() {
             self.empty_since = now;
         }
+    }
+
+    /// Whether [`ConsumerGroup::tick`] would remove a member at `now`.
+    pub(crate) fn needs_tick(&self, now: i64) -> bool {
+        self.members.iter().any(|m| {
+            m.session_deadline <= now || (!m.revoking.is_empty() && m.revocation_deadline <= now)
+        })
     }
 
     /// Removes members whose session ended or who kept revoked partitions too long.
@@ -444,143 +412,6 @@ impl ConsumerGroup {
     }
 }
 
-/// Range: per topic, the members subscribed to it (by member id) get contiguous ranges.
-fn assign_range(
-    members: &[(String, Vec<String>)],
-    metadata: &BTreeMap<String, (Uuid, i32)>,
-) -> HashMap<String, Partitions> {
-    let mut out: HashMap<String, Partitions> = members
-        .iter()
-        .map(|(id, _)| (id.clone(), Partitions::new()))
-        .collect();
-    for (topic, (_, n)) in metadata {
-        let mut subs: Vec<&String> = members
-            .iter()
-            .filter(|(_, s)| s.contains(topic))
-            .map(|(id, _)| id)
-            .collect();
-        subs.sort();
-        if subs.is_empty() {
-            continue;
-        }
-        let k = subs.len() as i32;
-        let (per, extra) = (n / k, n % k);
-        let mut next = 0;
-        for (i, id) in subs.iter().enumerate() {
-            let take = per + i32::from((i as i32) < extra);
-            let set: BTreeSet<i32> = (next..next + take).collect();
-            next += take;
-            if !set.is_empty() {
-                if let Some(p) = out.get_mut(*id) {
-                    p.insert(topic.clone(), set);
-                }
-            }
-        }
-    }
-    out
-}
-
-/// Uniform: partitions spread evenly over the members subscribed to their topics, each
-/// member keeping what it had as far as balance allows (sticky).
-fn assign_uniform(
-    members: &[(String, Vec<String>)],
-    metadata: &BTreeMap<String, (Uuid, i32)>,
-    previous: &HashMap<String, Partitions>,
-) -> HashMap<String, Partitions> {
-    let mut out: HashMap<String, Partitions> = members
-        .iter()
-        .map(|(id, _)| (id.clone(), Partitions::new()))
-        .collect();
-    if members.is_empty() {
-        return out;
-    }
-    let all: Vec<(String, i32)> = metadata
-        .iter()
-        .filter(|(t, _)| members.iter().any(|(_, s)| s.contains(t)))
-        .flat_map(|(t, (_, n))| (0..*n).map(move |p| (t.clone(), p)))
-        .collect();
-    // Balance: every member gets `min_quota`, `extra` of them one more.
-    let min_quota = all.len() / members.len();
-    let mut extra = all.len() % members.len();
-    let mut taken: BTreeSet<(String, i32)> = BTreeSet::new();
-    let mut ids: Vec<&String> = members.iter().map(|(id, _)| id).collect();
-    ids.sort();
-    // Keep previous partitions that are still valid: up to the minimum first, then one more
-    // for as many members as the remainder allows.
-    let still_valid = |id: &String| -> Vec<(String, i32)> {
-        let subs = members
-            .iter()
-            .find(|(m, _)| m == id)
-            .map(|(_, s)| s.clone())
-            .unwrap_or_default();
-        previous
-            .get(id)
-            .into_iter()
-            .flatten()
-            .filter(|(t, _)| subs.contains(t))
-            .flat_map(|(t, ps)| {
-                let n = metadata.get(t).map(|(_, n)| *n).unwrap_or(0);
-                ps.iter()
-                    .filter(move |p| **p < n)
-                    .map(move |p| (t.clone(), *p))
-            })
-            .collect()
-    };
-    let mut leftovers: Vec<(&String, (String, i32))> = Vec::new();
-    for id in &ids {
-        let mut kept = 0;
-        for tp in still_valid(id) {
-            if taken.contains(&tp) {
-                continue;
-            }
-            if kept < min_quota {
-                taken.insert(tp.clone());
-                let (t, p) = tp;
-                out.entry((*id).clone())
-                    .or_default()
-                    .entry(t)
-                    .or_default()
-                    .insert(p);
-                kept += 1;
-            } else if leftovers.iter().all(|(other, _)| other != id) {
-                leftovers.push((id, tp));
-            }
-        }
-    }
-    for (id, tp) in leftovers {
-        if extra == 0 {
-            break;
-        }
-        if taken.insert(tp.clone()) {
-            let (t, p) = tp;
-            out.entry(id.clone())
-                .or_default()
-                .entry(t)
-                .or_default()
-                .insert(p);
-            extra -= 1;
-        }
-    }
-    // The rest go to the least loaded subscribed member.
-    for (t, p) in all {
-        if taken.contains(&(t.clone(), p)) {
-            continue;
-        }
-        let best = ids
-            .iter()
-            .filter(|id| members.iter().any(|(m, s)| m == **id && s.contains(&t)))
-            .min_by_key(|id| out.get(**id).map(count).unwrap_or(0));
-        if let Some(id) = best {
-            out.entry((*id).clone())
-                .or_default()
-                .entry(t.clone())
-                .or_default()
-                .insert(p);
-        }
-    }
-    out
-}
-
 fn heartbeat_error(code: ErrorCode, message: &str) -> ConsumerGroupHeartbeatResponse {
     ConsumerGroupHeartbeatResponse::default()
         .with_error_code(code.0)
@@ -682,7 +513,7 @@ impl GroupCoordinator {
         }
         // Kafka validates the request before it reaches the group's partition.
         if let Some(code) = self.coordinator_error(&group_id) {
-            return heartbeat_error(code, crate::ownership::error_message(code));
+            return heartbeat_error(code, sluice_coordinator::ownership::error_message(code));
         }
         let partition = self.partition_for(&group_id);
         match self.groups.get(&group_id) {
@@ -906,7 +737,7 @@ impl GroupCoordinator {
         response
     }
 
-    /// ConsumerGroupDescribe for one group.
+    /// ConsumerGroupDescribe for one group, from committed state.
     pub fn consumer_describe(&self, group_id: &str, topics: &TopicsView) -> DescribedGroup {
         if let Some(code) = self.coordinator_error(group_id) {
             // Kafka's ConsumerGroupDescribeRequest.getErrorDescribedGroupList shape.
@@ -914,7 +745,7 @@ impl GroupCoordinator {
                 .with_group_id(GroupId(sb(group_id)))
                 .with_error_code(code.0);
         }
-        match self.groups.get(group_id) {
+        match self.groups.get_committed(group_id) {
             Some(Group::Consumer(g)) => g.describe(
                 topics,
                 self.config
@@ -934,87 +765,6 @@ impl GroupCoordinator {
                 .with_group_state(sb("Dead"))
                 .with_error_code(ErrorCode::GROUP_ID_NOT_FOUND.0)
                 .with_error_message(Some(sb(&format!("Group {group_id} not found.")))),
-        }
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    fn meta(topics: &[(&str, i32)]) -> BTreeMap<String, (Uuid, i32)> {
-        topics
-            .iter()
-            .map(|(t, n)| (t.to_string(), (Uuid::new_v4(), *n)))
-            .collect()
-    }
-
-    fn members(ids: &[&str], topics: &[&str]) -> Vec<(String, Vec<String>)> {
-        ids.iter()
-            .map(|id| {
-                (
-                    id.to_string(),
-                    topics.iter().map(|t| t.to_string()).collect(),
-                )
-            })
-            .collect()
-    }
-
-    fn all_once(out: &HashMap<String, Partitions>, topic: &str, n: i32) {
-        let mut seen = BTreeSet::new();
-        for p in out.values() {
-            for q in p.get(topic).into_iter().flatten() {
-                assert!(seen.insert(*q), "partition {q} twice");
-            }
-        }
-        assert_eq!(seen, (0..n).collect());
-    }
-
-    #[test]
-    fn range_gives_contiguous_ranges() {
-        let out = assign_range(&members(&["a", "b", "c"], &["t"]), &meta(&[("t", 7)]));
-        all_once(&out, "t", 7);
-        assert_eq!(out["a"]["t"], (0..3).collect());
-        assert_eq!(out["b"]["t"], (3..5).collect());
-        assert_eq!(out["c"]["t"], (5..7).collect());
-    }
-
-    #[test]
-    fn uniform_is_balanced_and_sticky() {
-        let m = meta(&[("t", 6), ("u", 3)]);
-        let first = assign_uniform(&members(&["a", "b"], &["t", "u"]), &m, &HashMap::new());
-        all_once(&first, "t", 6);
-        all_once(&first, "u", 3);
-        let counts: Vec<usize> = first.values().map(count).collect();
-        assert!(counts.iter().all(|c| *c == 4 || *c == 5), "{counts:?}");
-        // A third member takes some; the first two keep the rest of what they had.
-        let second = assign_uniform(&members(&["a", "b", "c"], &["t", "u"]), &m, &first);
-        all_once(&second, "t", 6);
-        for id in ["a", "b"] {
-            assert!(
-                minus(&second[id], &first[id]).is_empty(),
-                "{id} got new partitions"
-            );
-        }
-        assert_eq!(count(&second["c"]), 3);
-    }
-
-    #[test]
-    fn uniform_gives_a_late_member_its_share() {
-        let m = meta(&[("t", 30)]);
-        let ten: Vec<String> = (0..10).map(|i| format!("m{i:02}")).collect();
-        let refs: Vec<&str> = ten.iter().map(String::as_str).collect();
-        let first = assign_uniform(&members(&refs, &["t"]), &m, &HashMap::new());
-        assert!(first.values().all(|p| count(p) == 3));
-        let mut eleven = refs.clone();
-        eleven.push("m10");
-        let second = assign_uniform(&members(&eleven, &["t"]), &m, &first);
-        all_once(&second, "t", 30);
-        let counts: Vec<usize> = second.values().map(count).collect();
-        let (lo, hi) = (counts.iter().min().copied(), counts.iter().max().copied());
-        assert_eq!((lo, hi), (Some(2), Some(3)), "{counts:?}");
-        for id in &refs {
-            assert!(minus(&second[*id], &first[*id]).is_empty(), "{id} moved");
         }
     }
 }

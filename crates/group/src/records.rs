@@ -1,7 +1,8 @@
 //! The records the group coordinator writes to `__consumer_offsets`, in Kafka's own layout, so
 //! that tools which read that topic (and a later Kafka-format migration) understand them.
 //!
-//! All strings are int16-length-prefixed UTF-8 (-1: null), bytes are int32-length-prefixed.
+//! Fields are encoded as `sluice_coordinator::fields` describes (strings int16-length-prefixed
+//! UTF-8, -1: null; bytes int32-length-prefixed).
 //! ```text
 //! key version 0/1: offset commit        key version 2: group metadata
 //!   group      string                      group      string
@@ -30,7 +31,12 @@
 //! the group's member list with subscriptions, epochs and assignments (see
 //! [`ConsumerGroupValue`]). A tombstone (null value) deletes what its key names.
 
-use bytes::{Buf, BufMut, Bytes, BytesMut};
+use bytes::{BufMut, Bytes, BytesMut};
+use sluice_coordinator::fields::{
+    get_bytes, get_count, get_i16, get_i32, get_i64, get_opt_str, get_str, put_bytes, put_opt_str,
+    put_str,
+};
+pub use sluice_coordinator::RecordError;
 
 /// What a record key names.
 #[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
@@ -127,16 +133,6 @@ pub enum RecordValue {
     Offset(OffsetValue),
     Group(GroupValue),
     ConsumerGroup(ConsumerGroupValue),
-}
-
-/// A record that cannot be read: skipped with a warning when state is loaded.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct RecordError(pub String);
-
-impl std::fmt::Display for RecordError {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str(&self.0)
-    }
 }
 
 const OFFSET_KEY_VERSION: i16 = 1;
@@ -391,86 +387,6 @@ pub fn decode_value(key: &RecordKey, mut buf: Bytes) -> Result<RecordValue, Reco
             }))
         }
     }
-}
-
-fn put_str(out: &mut BytesMut, s: &str) {
-    // Names reaching here passed the request guard: far below i16::MAX bytes.
-    out.put_i16(s.len().min(i16::MAX as usize) as i16);
-    out.put_slice(&s.as_bytes()[..s.len().min(i16::MAX as usize)]);
-}
-
-fn put_opt_str(out: &mut BytesMut, s: Option<&str>) {
-    match s {
-        Some(s) => put_str(out, s),
-        None => out.put_i16(-1),
-    }
-}
-
-fn put_bytes(out: &mut BytesMut, b: &[u8]) {
-    out.put_i32(b.len() as i32);
-    out.put_slice(b);
-}
-
-fn need(r: &Bytes, n: usize) -> Result<(), RecordError> {
-    if r.remaining() < n {
-        return Err(RecordError(format!(
-            "truncated: need {n} bytes, {} remain",
-            r.remaining()
-        )));
-    }
-    Ok(())
-}
-
-fn get_i16(r: &mut Bytes) -> Result<i16, RecordError> {
-    need(r, 2)?;
-    Ok(r.get_i16())
-}
-
-fn get_i32(r: &mut Bytes) -> Result<i32, RecordError> {
-    need(r, 4)?;
-    Ok(r.get_i32())
-}
-
-fn get_i64(r: &mut Bytes) -> Result<i64, RecordError> {
-    need(r, 8)?;
-    Ok(r.get_i64())
-}
-
-/// An array count, bounded by the bytes left (`min_size` bytes per element at least).
-fn get_count(r: &mut Bytes, min_size: usize) -> Result<usize, RecordError> {
-    let n = get_i32(r)?;
-    let n = usize::try_from(n).map_err(|_| RecordError(format!("negative count {n}")))?;
-    if n.saturating_mul(min_size) > r.remaining() {
-        return Err(RecordError(format!("count {n} exceeds the record")));
-    }
-    Ok(n)
-}
-
-fn get_opt_str(r: &mut Bytes) -> Result<Option<String>, RecordError> {
-    let len = get_i16(r)?;
-    if len < 0 {
-        return Ok(None);
-    }
-    let len = len as usize;
-    need(r, len)?;
-    let raw = r.split_to(len);
-    String::from_utf8(raw.to_vec())
-        .map(Some)
-        .map_err(|_| RecordError("string is not UTF-8".into()))
-}
-
-fn get_str(r: &mut Bytes) -> Result<String, RecordError> {
-    get_opt_str(r)?.ok_or_else(|| RecordError("null where a string is required".into()))
-}
-
-fn get_bytes(r: &mut Bytes) -> Result<Bytes, RecordError> {
-    let len = get_i32(r)?;
-    if len < 0 {
-        return Ok(Bytes::new());
-    }
-    let len = len as usize;
-    need(r, len)?;
-    Ok(r.split_to(len))
 }
 
 #[cfg(test)]

@@ -6,82 +6,29 @@
 //!                             |    --EndTxn(abort) / timeout / fence--> PrepareAbort --> CompleteAbort
 //! CompleteCommit / CompleteAbort --AddPartitions--> Ongoing
 //! ```
-//! Every change is a record for `__transaction_state`; the caller carries out the [`Effect`]s
-//! in order: write a record, then write the markers, then write the completing record. After a
-//! crash, [`TxnCoordinator::recover`] finishes transactions left in a Prepare state.
+//! Every change is a record for `__transaction_state`. Ending a transaction takes two writes,
+//! as in Kafka: the Prepare record (with an [`Effect::Markers`] for the caller), then, once that
+//! record is committed and the caller has written the markers, the completing record
+//! ([`TxnCoordinator::complete_transaction`]). Meanwhile the transaction is prepared and
+//! requests for it answer CONCURRENT_TRANSACTIONS. After a crash or a move,
+//! [`TxnCoordinator::recover`] names the prepared transactions whose markers are still due.
+//!
+//! The broker runs one instance per `__transaction_state` partition it leads, as a shard of
+//! its coordinator runtime. The state lives in [`TimelineMap`]s: write handlers change the
+//! latest state; describe, list and the KIP-890 verifications read committed state. Each
+//! transactional id's entry (and its producer id's index entry) is copied into the timeline when
+//! a write changes it, so a failed write is undone exactly.
 
-use std::collections::{BTreeSet, HashMap};
+use std::collections::BTreeSet;
 
+use sluice_coordinator::{
+    CoordinatorShard, Ownership, Partitions, RecordError, TimelineMap, Token, WriteId,
+};
 use sluice_protocol::error::ErrorCode;
 
-use crate::ownership::{Ownership, Partitions};
+use crate::effect::{Effect, Markers, TxnReply};
 use crate::records::{self, TxnValue};
-
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
-pub enum TxnState {
-    Empty,
-    Ongoing,
-    PrepareCommit,
-    PrepareAbort,
-    CompleteCommit,
-    CompleteAbort,
-    Dead,
-    PrepareEpochFence,
-}
-
-impl TxnState {
-    pub fn code(self) -> i8 {
-        match self {
-            TxnState::Empty => 0,
-            TxnState::Ongoing => 1,
-            TxnState::PrepareCommit => 2,
-            TxnState::PrepareAbort => 3,
-            TxnState::CompleteCommit => 4,
-            TxnState::CompleteAbort => 5,
-            TxnState::Dead => 6,
-            TxnState::PrepareEpochFence => 7,
-        }
-    }
-
-    pub fn from_code(code: i8) -> Option<TxnState> {
-        Some(match code {
-            0 => TxnState::Empty,
-            1 => TxnState::Ongoing,
-            2 => TxnState::PrepareCommit,
-            3 => TxnState::PrepareAbort,
-            4 => TxnState::CompleteCommit,
-            5 => TxnState::CompleteAbort,
-            6 => TxnState::Dead,
-            7 => TxnState::PrepareEpochFence,
-            _ => return None,
-        })
-    }
-
-    /// Kafka's names, as DescribeTransactions and ListTransactions report them.
-    pub fn name(self) -> &'static str {
-        match self {
-            TxnState::Empty => "Empty",
-            TxnState::Ongoing => "Ongoing",
-            TxnState::PrepareCommit => "PrepareCommit",
-            TxnState::PrepareAbort => "PrepareAbort",
-            TxnState::CompleteCommit => "CompleteCommit",
-            TxnState::CompleteAbort => "CompleteAbort",
-            TxnState::Dead => "Dead",
-            TxnState::PrepareEpochFence => "PrepareEpochFence",
-        }
-    }
-
-    pub const ALL: [TxnState; 8] = [
-        TxnState::Empty,
-        TxnState::Ongoing,
-        TxnState::PrepareCommit,
-        TxnState::PrepareAbort,
-        TxnState::CompleteCommit,
-        TxnState::CompleteAbort,
-        TxnState::Dead,
-        TxnState::PrepareEpochFence,
-    ];
-}
+use crate::state::TxnState;
 
 /// Coordinator settings, by Kafka's broker config names.
 #[derive(Debug, Clone)]
@@ -104,28 +51,6 @@ impl Default for TxnConfig {
     }
 }
 
-/// COMMIT or ABORT markers to write to every partition of a transaction.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Markers {
-    pub transactional_id: String,
-    pub producer_id: i64,
-    pub producer_epoch: i16,
-    pub commit: bool,
-    pub partitions: Vec<(String, i32)>,
-}
-
-/// One step for the caller, in order.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum Effect {
-    /// Append (key, value; `None` = tombstone) to a `__transaction_state` partition.
-    Write {
-        partition: i32,
-        key: bytes::Bytes,
-        value: Option<bytes::Bytes>,
-    },
-    Markers(Markers),
-}
-
 /// One transactional id's state.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct TxnMeta {
@@ -141,19 +66,16 @@ pub struct TxnMeta {
     pub last_update_ms: i64,
 }
 
-/// The topic that holds consumer offsets: its partitions in a transaction are completed by the
-/// group coordinator, not by control batches.
-pub const OFFSETS_TOPIC: &str = "__consumer_offsets";
-
 #[derive(Debug)]
 pub struct TxnCoordinator {
     config: TxnConfig,
-    /// Which partitions this coordinator serves (see [`crate::ownership`]).
+    /// Which partitions this coordinator serves (see [`sluice_coordinator::ownership`]).
     /// invariant: `txns` and `by_producer` hold no transactional id of a NotOwned partition.
     ownership: Partitions,
-    txns: HashMap<String, TxnMeta>,
+    txns: TimelineMap<String, TxnMeta>,
     /// producer id -> transactional id.
-    by_producer: HashMap<i64, String>,
+    /// invariant: in step with `txns`, in the latest and in the committed state.
+    by_producer: TimelineMap<i64, String>,
 }
 
 const NO_PRODUCER_ID: i64 = -1;
@@ -175,19 +97,14 @@ impl TxnCoordinator {
         TxnCoordinator {
             ownership: Partitions::new(config.num_partitions, state),
             config,
-            txns: HashMap::new(),
-            by_producer: HashMap::new(),
+            txns: TimelineMap::new(),
+            by_producer: TimelineMap::new(),
         }
     }
 
+    /// The `__transaction_state` partition of `transactional_id`.
     pub fn partition_for(&self, transactional_id: &str) -> i32 {
-        // Kafka: abs(transactionalId.hashCode) % partitions (Java String hash).
-        let mut h: i32 = 0;
-        for unit in transactional_id.encode_utf16() {
-            h = h.wrapping_mul(31).wrapping_add(i32::from(unit));
-        }
-        let h = if h == i32::MIN { 0 } else { h.abs() };
-        h % self.config.num_partitions.max(1)
+        sluice_coordinator::partition_for(transactional_id, self.config.num_partitions)
     }
 
     fn store(&self, meta: &TxnMeta, out: &mut Vec<Effect>) {
@@ -207,9 +124,21 @@ impl TxnCoordinator {
     }
 
     fn put(&mut self, meta: TxnMeta) {
+        if let Some(old) = self.txns.get(&meta.transactional_id) {
+            if old.producer_id != meta.producer_id {
+                let old = old.producer_id;
+                self.by_producer.remove(&old);
+            }
+        }
         self.by_producer
             .insert(meta.producer_id, meta.transactional_id.clone());
         self.txns.insert(meta.transactional_id.clone(), meta);
+    }
+
+    fn forget(&mut self, transactional_id: &str) -> Option<TxnMeta> {
+        let meta = self.txns.remove(transactional_id)?;
+        self.by_producer.remove(&meta.producer_id);
+        Some(meta)
     }
 
     // -----------------------------------------------------------------------------------------
@@ -252,7 +181,7 @@ impl TxnCoordinator {
     }
 
     /// The replay of `partition` is complete: its transactional ids are served from now on,
-    /// and [`TxnCoordinator::recover`] finishes the transactions it left prepared. Changes
+    /// and [`TxnCoordinator::recover`] names the transactions it left prepared. Changes
     /// nothing and returns false unless the partition is Loading (it may have been unloaded
     /// while its records were read).
     pub fn finish_loading(&mut self, partition: i32) -> bool {
@@ -269,17 +198,16 @@ impl TxnCoordinator {
     }
 
     fn drop_partition(&mut self, partition: i32) {
-        let ids: Vec<String> = self
+        let num_partitions = self.config.num_partitions;
+        let mine = |id: &str| sluice_coordinator::partition_for(id, num_partitions) == partition;
+        let producers: BTreeSet<i64> = self
             .txns
-            .keys()
-            .filter(|id| self.partition_for(id) == partition)
-            .cloned()
+            .iter()
+            .filter(|(id, _)| mine(id))
+            .map(|(_, m)| m.producer_id)
             .collect();
-        for id in ids {
-            if let Some(m) = self.txns.remove(&id) {
-                self.by_producer.remove(&m.producer_id);
-            }
-        }
+        self.txns.discard(|id| mine(id));
+        self.by_producer.discard(|pid| producers.contains(pid));
     }
 
     // -----------------------------------------------------------------------------------------
@@ -288,24 +216,17 @@ impl TxnCoordinator {
     /// Applies one record of `__transaction_state` (in log order). Records of a partition this
     /// coordinator does not own (neither Owned nor Loading) are skipped: nothing could reach
     /// the state they would build.
-    pub fn replay(&mut self, key: &[u8], value: Option<&[u8]>) -> Result<(), records::RecordError> {
+    pub fn replay(&mut self, key: &[u8], value: Option<&[u8]>) -> Result<(), RecordError> {
         let id = records::decode_key(bytes::Bytes::copy_from_slice(key))?;
         if self.ownership(self.partition_for(&id)) == Ownership::NotOwned {
             return Ok(());
         }
         match value {
             None => {
-                if let Some(m) = self.txns.remove(&id) {
-                    self.by_producer.remove(&m.producer_id);
-                }
+                self.forget(&id);
             }
             Some(v) => {
                 let v = records::decode_value(bytes::Bytes::copy_from_slice(v))?;
-                if let Some(old) = self.txns.get(&id) {
-                    if old.producer_id != v.producer_id {
-                        self.by_producer.remove(&old.producer_id);
-                    }
-                }
                 // The epoch before the last bump: records do not carry it, the sequence does.
                 let last_epoch = match self.txns.get(&id) {
                     Some(m) if m.producer_epoch != v.producer_epoch => m.producer_epoch,
@@ -328,18 +249,17 @@ impl TxnCoordinator {
         Ok(())
     }
 
-    /// After loading: transactions of Owned partitions caught between Prepare and Complete get
-    /// their markers and their completing record.
-    pub fn recover(&mut self, now: i64, out: &mut Vec<Effect>) {
-        let pending: Vec<String> = self
-            .txns
-            .values()
-            .filter(|m| matches!(m.state, TxnState::PrepareCommit | TxnState::PrepareAbort))
-            .filter(|m| self.owns(self.partition_for(&m.transactional_id)))
-            .map(|m| m.transactional_id.clone())
-            .collect();
-        for id in pending {
-            self.complete(&id, now, out);
+    /// The committed transactions of Owned partitions caught between Prepare and Complete
+    /// (after a load, or a completion that failed): their markers, for the caller to write
+    /// and then complete each with [`TxnCoordinator::complete_transaction`].
+    pub fn recover(&self, out: &mut Vec<Effect>) {
+        for (id, m) in self.txns.iter_committed() {
+            if !self.owns(self.partition_for(id)) {
+                continue;
+            }
+            if let Some(markers) = markers_of(m) {
+                out.push(Effect::Markers(markers));
+            }
         }
     }
 
@@ -348,6 +268,10 @@ impl TxnCoordinator {
 
     /// InitProducerId for a transactional id. `expected` is the (producer id, epoch) a client
     /// that already had one sends (KIP-360); `alloc` hands out a fresh producer id.
+    ///
+    /// An ongoing transaction belongs to an older incarnation of the producer: it is aborted
+    /// with a bumped epoch (which fences the old producer) and the answer is
+    /// CONCURRENT_TRANSACTIONS, as in Kafka; once the abort completes, the request is retried.
     pub fn init_producer_id(
         &mut self,
         now: i64,
@@ -399,15 +323,11 @@ impl TxnCoordinator {
                 return Err(ErrorCode::CONCURRENT_TRANSACTIONS)
             }
             TxnState::Ongoing => {
-                // A new incarnation of the producer: the old one's transaction is aborted with
-                // a bumped epoch, which fences the old producer.
                 self.abort(transactional_id, now, true, out);
+                return Err(ErrorCode::CONCURRENT_TRANSACTIONS);
             }
             _ => {}
         }
-        let Some(meta) = self.txns.get(transactional_id).cloned() else {
-            return Err(ErrorCode::COORDINATOR_NOT_AVAILABLE);
-        };
         let (producer_id, epoch) = if meta.producer_epoch >= i16::MAX - 1 {
             // Epochs exhausted: a new producer id starts again at 0.
             let id = alloc().map_err(|_| ErrorCode::COORDINATOR_NOT_AVAILABLE)?;
@@ -424,33 +344,29 @@ impl TxnCoordinator {
             partitions: BTreeSet::new(),
             start_ms: -1,
             last_update_ms: now,
-            ..meta.clone()
+            ..meta
         };
-        if new.producer_id != meta.producer_id {
-            self.by_producer.remove(&meta.producer_id);
-        }
         self.store(&new, out);
         self.put(new);
         Ok((producer_id, epoch))
     }
 
-    /// Checks the producer's identity against the transactional id's.
-    fn check(
+    /// Checks the producer's identity against the transactional id's, as `lookup` (latest or
+    /// committed state) has it.
+    fn check_in<'a>(
         &self,
+        lookup: impl FnOnce(&str) -> Option<&'a TxnMeta>,
         transactional_id: &str,
         producer_id: i64,
         epoch: i16,
-    ) -> Result<&TxnMeta, ErrorCode> {
+    ) -> Result<&'a TxnMeta, ErrorCode> {
         if transactional_id.is_empty() {
             return Err(ErrorCode::INVALID_REQUEST);
         }
         if let Some(code) = self.coordinator_error(transactional_id) {
             return Err(code);
         }
-        let meta = self
-            .txns
-            .get(transactional_id)
-            .ok_or(ErrorCode::INVALID_PRODUCER_ID_MAPPING)?;
+        let meta = lookup(transactional_id).ok_or(ErrorCode::INVALID_PRODUCER_ID_MAPPING)?;
         if meta.producer_id != producer_id {
             return Err(ErrorCode::INVALID_PRODUCER_ID_MAPPING);
         }
@@ -458,6 +374,16 @@ impl TxnCoordinator {
             return Err(ErrorCode::PRODUCER_FENCED);
         }
         Ok(meta)
+    }
+
+    fn check(
+        &self,
+        transactional_id: &str,
+        producer_id: i64,
+        epoch: i16,
+    ) -> Result<TxnMeta, ErrorCode> {
+        self.check_in(|id| self.txns.get(id), transactional_id, producer_id, epoch)
+            .cloned()
     }
 
     // -----------------------------------------------------------------------------------------
@@ -472,7 +398,7 @@ impl TxnCoordinator {
         partitions: &[(String, i32)],
         out: &mut Vec<Effect>,
     ) -> Result<(), ErrorCode> {
-        let meta = self.check(transactional_id, producer_id, epoch)?;
+        let mut meta = self.check(transactional_id, producer_id, epoch)?;
         if matches!(
             meta.state,
             TxnState::PrepareCommit | TxnState::PrepareAbort | TxnState::PrepareEpochFence
@@ -483,7 +409,6 @@ impl TxnCoordinator {
         {
             return Ok(());
         }
-        let mut meta = meta.clone();
         if meta.state != TxnState::Ongoing {
             meta.partitions.clear();
             meta.start_ms = now;
@@ -496,8 +421,8 @@ impl TxnCoordinator {
         Ok(())
     }
 
-    /// KIP-890: whether a transactional batch of `producer_id` may go to this partition (it was
-    /// added to the producer's ongoing transaction, at this epoch).
+    /// KIP-890, from committed state: whether a transactional batch of `producer_id` may go to
+    /// this partition (it was added to the producer's ongoing transaction, at this epoch).
     pub fn verify_partition(
         &self,
         producer_id: i64,
@@ -507,8 +432,8 @@ impl TxnCoordinator {
     ) -> Result<(), ErrorCode> {
         let Some(meta) = self
             .by_producer
-            .get(&producer_id)
-            .and_then(|id| self.txns.get(id))
+            .get_committed(&producer_id)
+            .and_then(|id| self.txns.get_committed(id))
         else {
             return Err(ErrorCode::INVALID_PRODUCER_ID_MAPPING);
         };
@@ -526,7 +451,8 @@ impl TxnCoordinator {
         Ok(())
     }
 
-    /// Verify-only AddPartitionsToTxn (v4+, used by brokers): each partition's error.
+    /// Verify-only AddPartitionsToTxn (v4+, used by brokers), from committed state: each
+    /// partition's error.
     pub fn verify_partitions(
         &self,
         transactional_id: &str,
@@ -534,7 +460,8 @@ impl TxnCoordinator {
         epoch: i16,
         partitions: &[(String, i32)],
     ) -> Vec<ErrorCode> {
-        match self.check(transactional_id, producer_id, epoch) {
+        let lookup = |id: &str| self.txns.get_committed(id);
+        match self.check_in(lookup, transactional_id, producer_id, epoch) {
             Err(code) => vec![code; partitions.len()],
             Ok(meta) => partitions
                 .iter()
@@ -552,6 +479,8 @@ impl TxnCoordinator {
     // -----------------------------------------------------------------------------------------
     // EndTxn
 
+    /// EndTxn: the transaction is prepared (a Prepare record and its [`Effect::Markers`]);
+    /// [`TxnCoordinator::complete_transaction`] ends it once the markers are written.
     pub fn end_txn(
         &mut self,
         now: i64,
@@ -566,21 +495,16 @@ impl TxnCoordinator {
             (TxnState::Ongoing, _) => {}
             // A retry of an EndTxn that already completed.
             (TxnState::CompleteCommit, true) | (TxnState::CompleteAbort, false) => return Ok(()),
-            (TxnState::PrepareCommit, true) | (TxnState::PrepareAbort, false) => {
-                return Err(ErrorCode::CONCURRENT_TRANSACTIONS)
-            }
             (TxnState::PrepareCommit | TxnState::PrepareAbort | TxnState::PrepareEpochFence, _) => {
                 return Err(ErrorCode::CONCURRENT_TRANSACTIONS)
             }
             _ => return Err(ErrorCode::INVALID_TXN_STATE),
         }
         if commit {
-            let mut meta = meta.clone();
+            let mut meta = meta;
             meta.state = TxnState::PrepareCommit;
             meta.last_update_ms = now;
-            self.store(&meta, out);
-            self.put(meta);
-            self.complete(transactional_id, now, out);
+            self.prepare(meta, out);
         } else {
             self.abort(transactional_id, now, false, out);
         }
@@ -599,39 +523,55 @@ impl TxnCoordinator {
         }
         meta.state = TxnState::PrepareAbort;
         meta.last_update_ms = now;
-        self.store(&meta, out);
-        self.put(meta);
-        self.complete(transactional_id, now, out);
+        self.prepare(meta, out);
     }
 
-    /// Writes the markers of a prepared transaction and its completing record.
-    fn complete(&mut self, transactional_id: &str, now: i64, out: &mut Vec<Effect>) {
-        let Some(mut meta) = self.txns.get(transactional_id).cloned() else {
-            return;
-        };
-        let commit = match meta.state {
-            TxnState::PrepareCommit => true,
-            TxnState::PrepareAbort => false,
-            _ => return,
-        };
-        if !meta.partitions.is_empty() {
-            out.push(Effect::Markers(Markers {
-                transactional_id: transactional_id.to_string(),
-                producer_id: meta.producer_id,
-                producer_epoch: meta.producer_epoch,
-                commit,
-                partitions: meta.partitions.iter().cloned().collect(),
-            }));
+    /// Writes a Prepare state and asks for its markers.
+    fn prepare(&mut self, meta: TxnMeta, out: &mut Vec<Effect>) {
+        self.store(&meta, out);
+        if let Some(markers) = markers_of(&meta) {
+            out.push(Effect::Markers(markers));
         }
-        meta.state = if commit {
-            TxnState::CompleteCommit
-        } else {
-            TxnState::CompleteAbort
+        self.put(meta);
+    }
+
+    /// The markers of a prepared transaction are written: it completes (CompleteCommit or
+    /// CompleteAbort, its partitions cleared). A transaction no longer prepared as `markers`
+    /// says (completed already, or fenced since) is left alone: Ok when it completed with
+    /// the same outcome, INVALID_TXN_STATE otherwise.
+    pub fn complete_transaction(
+        &mut self,
+        now: i64,
+        markers: &Markers,
+        out: &mut Vec<Effect>,
+    ) -> Result<(), ErrorCode> {
+        if let Some(code) = self.coordinator_error(&markers.transactional_id) {
+            return Err(code);
+        }
+        let Some(meta) = self.txns.get(&markers.transactional_id) else {
+            return Err(ErrorCode::INVALID_PRODUCER_ID_MAPPING);
         };
+        let same_producer = meta.producer_id == markers.producer_id
+            && meta.producer_epoch == markers.producer_epoch;
+        let (prepared, completed) = if markers.commit {
+            (TxnState::PrepareCommit, TxnState::CompleteCommit)
+        } else {
+            (TxnState::PrepareAbort, TxnState::CompleteAbort)
+        };
+        if !same_producer || meta.state != prepared {
+            return if same_producer && meta.state == completed {
+                Ok(())
+            } else {
+                Err(ErrorCode::INVALID_TXN_STATE)
+            };
+        }
+        let mut meta = meta.clone();
+        meta.state = completed;
         meta.partitions.clear();
         meta.last_update_ms = now;
         self.store(&meta, out);
         self.put(meta);
+        Ok(())
     }
 
     // -----------------------------------------------------------------------------------------
@@ -665,8 +605,7 @@ impl TxnCoordinator {
             .map(|m| m.transactional_id.clone())
             .collect();
         for id in expired {
-            if let Some(m) = self.txns.remove(&id) {
-                self.by_producer.remove(&m.producer_id);
+            if self.forget(&id).is_some() {
                 out.push(Effect::Write {
                     partition: self.partition_for(&id),
                     key: records::encode_key(&id),
@@ -677,14 +616,14 @@ impl TxnCoordinator {
     }
 
     // -----------------------------------------------------------------------------------------
-    // Describe, list
+    // Describe, list (committed state)
 
-    /// A transactional id's state, if its partition is Owned here.
+    /// A transactional id's committed state, if its partition is Owned here.
     pub fn describe(&self, transactional_id: &str) -> Option<&TxnMeta> {
         self.describe_transaction(transactional_id).ok()
     }
 
-    /// DescribeTransactions for one id: its state, or the error Kafka answers for it
+    /// DescribeTransactions for one id: its committed state, or the error Kafka answers for it
     /// (INVALID_REQUEST for the empty id, NOT_COORDINATOR / COORDINATOR_LOAD_IN_PROGRESS for
     /// an id of a partition not Owned, TRANSACTIONAL_ID_NOT_FOUND).
     pub fn describe_transaction(&self, transactional_id: &str) -> Result<&TxnMeta, ErrorCode> {
@@ -695,13 +634,14 @@ impl TxnCoordinator {
             return Err(code);
         }
         self.txns
-            .get(transactional_id)
+            .get_committed(transactional_id)
             .ok_or(ErrorCode::TRANSACTIONAL_ID_NOT_FOUND)
     }
 
-    /// Transactions of Owned partitions matching every filter given (an empty filter matches
-    /// all); `min_duration_ms` keeps transactions open at least that long (-1: no filter).
-    /// While [`TxnCoordinator::is_loading`], Kafka answers COORDINATOR_LOAD_IN_PROGRESS.
+    /// Committed transactions of Owned partitions matching every filter given (an empty
+    /// filter matches all); `min_duration_ms` keeps transactions open at least that long (-1:
+    /// no filter). While [`TxnCoordinator::is_loading`], Kafka answers
+    /// COORDINATOR_LOAD_IN_PROGRESS.
     pub fn list(
         &self,
         now: i64,
@@ -709,9 +649,9 @@ impl TxnCoordinator {
         producer_ids: &[i64],
         min_duration_ms: i64,
     ) -> Vec<&TxnMeta> {
-        let mut out: Vec<&TxnMeta> = self
-            .txns
-            .values()
+        self.txns
+            .iter_committed()
+            .map(|(_, m)| m)
             .filter(|m| self.owns(self.partition_for(&m.transactional_id)))
             .filter(|m| states.is_empty() || states.contains(&m.state))
             .filter(|m| producer_ids.is_empty() || producer_ids.contains(&m.producer_id))
@@ -719,11 +659,10 @@ impl TxnCoordinator {
                 min_duration_ms < 0
                     || (m.state == TxnState::Ongoing && now - m.start_ms >= min_duration_ms)
             })
-            .collect();
-        out.sort_by(|a, b| a.transactional_id.cmp(&b.transactional_id));
-        out
+            .collect()
     }
 
+    /// Transactional ids known, committed or not.
     pub fn len(&self) -> usize {
         self.txns.len()
     }
@@ -733,185 +672,64 @@ impl TxnCoordinator {
     }
 }
 
-#[cfg(test)]
-mod tests {
-    use super::*;
+/// The markers a prepared transaction needs (`None` when it is not prepared).
+fn markers_of(meta: &TxnMeta) -> Option<Markers> {
+    let commit = match meta.state {
+        TxnState::PrepareCommit => true,
+        TxnState::PrepareAbort => false,
+        _ => return None,
+    };
+    Some(Markers {
+        transactional_id: meta.transactional_id.clone(),
+        producer_id: meta.producer_id,
+        producer_epoch: meta.producer_epoch,
+        commit,
+        partitions: meta.partitions.iter().cloned().collect(),
+    })
+}
 
-    fn alloc() -> impl FnMut() -> Result<i64, String> {
-        let mut next = 1000;
-        move || {
-            next += 1;
-            Ok(next)
-        }
+/// One `__transaction_state` partition's shard of the broker's coordinator runtime.
+impl CoordinatorShard for TxnCoordinator {
+    type Reply = TxnReply;
+
+    fn error_reply(code: ErrorCode) -> TxnReply {
+        TxnReply::error(code)
     }
 
-    fn markers(out: &[Effect]) -> Vec<Markers> {
-        out.iter()
-            .filter_map(|e| match e {
-                Effect::Markers(m) => Some(m.clone()),
-                _ => None,
-            })
-            .collect()
+    fn fail_reply(_reply: TxnReply, code: ErrorCode) -> TxnReply {
+        TxnReply::error(code)
     }
 
-    #[test]
-    fn commit_writes_markers_to_every_partition_then_completes() {
-        let mut c = TxnCoordinator::new(TxnConfig::default());
-        let mut a = alloc();
-        let mut out = Vec::new();
-        let (pid, epoch) = c
-            .init_producer_id(0, "t", 60_000, None, &mut a, &mut out)
-            .unwrap();
-        assert_eq!(epoch, 0);
-        let parts = vec![("a".to_string(), 0), ("b".to_string(), 1)];
-        c.add_partitions(1, "t", pid, epoch, &parts, &mut out)
-            .unwrap();
-        assert_eq!(c.describe("t").unwrap().state, TxnState::Ongoing);
-        assert_eq!(c.verify_partition(pid, epoch, "a", 0), Ok(()));
-        assert_eq!(
-            c.verify_partition(pid, epoch, "a", 1),
-            Err(ErrorCode::INVALID_TXN_STATE)
-        );
-        out.clear();
-        c.end_txn(2, "t", pid, epoch, true, &mut out).unwrap();
-        let m = markers(&out);
-        assert_eq!(m.len(), 1);
-        assert!(m[0].commit);
-        assert_eq!(m[0].partitions, parts);
-        // Prepare record, markers, complete record, in that order.
-        assert!(matches!(out[0], Effect::Write { .. }));
-        assert!(matches!(out[1], Effect::Markers(_)));
-        assert!(matches!(out[2], Effect::Write { .. }));
-        assert_eq!(c.describe("t").unwrap().state, TxnState::CompleteCommit);
-        // Retried EndTxn is fine; the opposite outcome is not.
-        assert_eq!(c.end_txn(3, "t", pid, epoch, true, &mut out), Ok(()));
-        assert_eq!(
-            c.end_txn(3, "t", pid, epoch, false, &mut out),
-            Err(ErrorCode::INVALID_TXN_STATE)
-        );
+    fn replay(
+        &mut self,
+        key: &[u8],
+        value: Option<&[u8]>,
+        _now_ms: i64,
+    ) -> Result<(), RecordError> {
+        TxnCoordinator::replay(self, key, value)
     }
 
-    #[test]
-    fn bad_requests_get_kafka_codes() {
-        let mut c = TxnCoordinator::new(TxnConfig::default());
-        let mut a = alloc();
-        let mut out = Vec::new();
-        assert_eq!(
-            c.init_producer_id(0, "t", 0, None, &mut a, &mut out),
-            Err(ErrorCode::INVALID_TRANSACTION_TIMEOUT)
-        );
-        assert_eq!(
-            c.init_producer_id(0, "t", 1_000_000, None, &mut a, &mut out),
-            Err(ErrorCode::INVALID_TRANSACTION_TIMEOUT)
-        );
-        let (pid, epoch) = c
-            .init_producer_id(0, "t", 60_000, None, &mut a, &mut out)
-            .unwrap();
-        let parts = vec![("a".to_string(), 0)];
-        assert_eq!(
-            c.end_txn(1, "t", pid, epoch, true, &mut out),
-            Err(ErrorCode::INVALID_TXN_STATE),
-            "EndTxn without a transaction"
-        );
-        assert_eq!(
-            c.add_partitions(1, "t", pid + 1, epoch, &parts, &mut out),
-            Err(ErrorCode::INVALID_PRODUCER_ID_MAPPING)
-        );
-        assert_eq!(
-            c.add_partitions(1, "nope", pid, epoch, &parts, &mut out),
-            Err(ErrorCode::INVALID_PRODUCER_ID_MAPPING)
-        );
-        assert_eq!(
-            c.add_partitions(1, "t", pid, epoch + 1, &parts, &mut out),
-            Err(ErrorCode::PRODUCER_FENCED)
-        );
+    fn finish_loading(&mut self, partition: i32) {
+        TxnCoordinator::finish_loading(self, partition);
     }
 
-    #[test]
-    fn a_new_incarnation_fences_the_old_and_aborts_its_transaction() {
-        let mut c = TxnCoordinator::new(TxnConfig::default());
-        let mut a = alloc();
-        let mut out = Vec::new();
-        let (pid, e0) = c
-            .init_producer_id(0, "t", 60_000, None, &mut a, &mut out)
-            .unwrap();
-        c.add_partitions(1, "t", pid, e0, &[("a".into(), 0)], &mut out)
-            .unwrap();
-        out.clear();
-        let (pid2, e2) = c
-            .init_producer_id(2, "t", 60_000, None, &mut a, &mut out)
-            .unwrap();
-        assert_eq!(pid2, pid);
-        assert_eq!(e2, e0 + 2, "one bump to fence, one for the new producer");
-        let m = markers(&out);
-        assert_eq!(m.len(), 1);
-        assert!(!m[0].commit);
-        assert_eq!(m[0].producer_epoch, e0 + 1);
-        assert_eq!(
-            c.end_txn(3, "t", pid, e0, true, &mut out),
-            Err(ErrorCode::PRODUCER_FENCED)
-        );
+    fn begin_write(&mut self, id: WriteId) {
+        self.txns.begin_write(id);
+        self.by_producer.begin_write(id);
     }
 
-    #[test]
-    fn timeout_aborts_and_replay_rebuilds() {
-        let mut c = TxnCoordinator::new(TxnConfig::default());
-        let mut a = alloc();
-        let mut out = Vec::new();
-        let (pid, e) = c
-            .init_producer_id(0, "t", 1000, None, &mut a, &mut out)
-            .unwrap();
-        c.add_partitions(10, "t", pid, e, &[("a".into(), 0)], &mut out)
-            .unwrap();
-        let mut tick = Vec::new();
-        c.tick(500, &mut tick);
-        assert!(tick.is_empty());
-        c.tick(1010, &mut tick);
-        assert_eq!(markers(&tick).len(), 1);
-        assert_eq!(c.describe("t").unwrap().state, TxnState::CompleteAbort);
-        assert_eq!(c.describe("t").unwrap().producer_epoch, e + 1);
-        out.extend(tick);
-        let mut fresh = TxnCoordinator::new(TxnConfig::default());
-        for effect in &out {
-            if let Effect::Write { key, value, .. } = effect {
-                fresh.replay(key, value.as_deref()).unwrap();
-            }
-        }
-        let got = fresh.describe("t").unwrap();
-        assert_eq!(got.state, TxnState::CompleteAbort);
-        assert_eq!(got.producer_epoch, e + 1);
-        // KIP-360: the fenced producer may recover with its old epoch.
-        let mut out = Vec::new();
-        assert_eq!(
-            fresh.init_producer_id(2000, "t", 1000, Some((pid, e)), &mut a, &mut out),
-            Ok((pid, e + 2))
-        );
+    fn commit_through(&mut self, id: WriteId) {
+        self.txns.commit_through(id);
+        self.by_producer.commit_through(id);
     }
 
-    #[test]
-    fn a_crash_between_prepare_and_complete_is_finished_on_recovery() {
-        let mut c = TxnCoordinator::new(TxnConfig::default());
-        let mut a = alloc();
-        let mut out = Vec::new();
-        let (pid, e) = c
-            .init_producer_id(0, "t", 60_000, None, &mut a, &mut out)
-            .unwrap();
-        c.add_partitions(1, "t", pid, e, &[("a".into(), 0)], &mut out)
-            .unwrap();
-        let mut end = Vec::new();
-        c.end_txn(2, "t", pid, e, true, &mut end).unwrap();
-        // Only the PrepareCommit record reached the log.
-        let mut fresh = TxnCoordinator::new(TxnConfig::default());
-        for effect in out.iter().chain(end.iter().take(1)) {
-            if let Effect::Write { key, value, .. } = effect {
-                fresh.replay(key, value.as_deref()).unwrap();
-            }
-        }
-        assert_eq!(fresh.describe("t").unwrap().state, TxnState::PrepareCommit);
-        let mut rec = Vec::new();
-        fresh.recover(3, &mut rec);
-        assert_eq!(markers(&rec).len(), 1);
-        assert!(markers(&rec)[0].commit);
-        assert_eq!(fresh.describe("t").unwrap().state, TxnState::CompleteCommit);
+    fn revert_from(&mut self, id: WriteId) {
+        self.txns.revert_from(id);
+        self.by_producer.revert_from(id);
+    }
+
+    fn unload(&mut self, partition: i32) -> Vec<(Token, TxnReply)> {
+        TxnCoordinator::unload(self, partition);
+        Vec::new()
     }
 }

@@ -10,9 +10,11 @@
 
 use std::collections::BTreeSet;
 
-use bytes::{Buf, BufMut, Bytes, BytesMut};
+use bytes::{BufMut, Bytes, BytesMut};
+use sluice_coordinator::fields::{get_count, get_i16, get_i32, get_i64, get_i8, get_str, put_str};
+pub use sluice_coordinator::RecordError;
 
-use crate::coordinator::TxnState;
+use crate::state::TxnState;
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct TxnValue {
@@ -23,15 +25,6 @@ pub struct TxnValue {
     pub partitions: BTreeSet<(String, i32)>,
     pub last_update_ms: i64,
     pub start_ms: i64,
-}
-
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct RecordError(pub String);
-
-impl std::fmt::Display for RecordError {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str(&self.0)
-    }
 }
 
 pub fn encode_key(transactional_id: &str) -> Bytes {
@@ -86,29 +79,14 @@ pub fn decode_value(mut b: Bytes) -> Result<TxnValue, RecordError> {
     let producer_id = get_i64(r)?;
     let producer_epoch = get_i16(r)?;
     let timeout_ms = get_i32(r)?;
-    need(r, 1)?;
-    let code = r.get_i8();
+    let code = get_i8(r)?;
     let state = TxnState::from_code(code)
         .ok_or_else(|| RecordError(format!("unknown transaction status {code}")))?;
     let mut partitions = BTreeSet::new();
-    let topics = get_i32(r)?;
-    if topics > 0 {
-        if topics as usize * 6 > r.remaining() {
-            return Err(RecordError(format!(
-                "topic count {topics} exceeds the record"
-            )));
-        }
-        for _ in 0..topics {
-            let t = get_str(r)?;
-            let n = get_i32(r)?;
-            if n < 0 || n as usize * 4 > r.remaining() {
-                return Err(RecordError(format!(
-                    "partition count {n} exceeds the record"
-                )));
-            }
-            for _ in 0..n {
-                partitions.insert((t.clone(), get_i32(r)?));
-            }
+    for _ in 0..get_count(r, 6)? {
+        let t = get_str(r)?;
+        for _ in 0..get_count(r, 4)? {
+            partitions.insert((t.clone(), get_i32(r)?));
         }
     }
     let last_update_ms = get_i64(r)?;
@@ -122,47 +100,6 @@ pub fn decode_value(mut b: Bytes) -> Result<TxnValue, RecordError> {
         last_update_ms,
         start_ms,
     })
-}
-
-fn put_str(out: &mut BytesMut, s: &str) {
-    let n = s.len().min(i16::MAX as usize);
-    out.put_i16(n as i16);
-    out.put_slice(&s.as_bytes()[..n]);
-}
-
-fn need(r: &Bytes, n: usize) -> Result<(), RecordError> {
-    if r.remaining() < n {
-        return Err(RecordError(format!(
-            "truncated: need {n} bytes, {} remain",
-            r.remaining()
-        )));
-    }
-    Ok(())
-}
-
-fn get_i16(r: &mut Bytes) -> Result<i16, RecordError> {
-    need(r, 2)?;
-    Ok(r.get_i16())
-}
-
-fn get_i32(r: &mut Bytes) -> Result<i32, RecordError> {
-    need(r, 4)?;
-    Ok(r.get_i32())
-}
-
-fn get_i64(r: &mut Bytes) -> Result<i64, RecordError> {
-    need(r, 8)?;
-    Ok(r.get_i64())
-}
-
-fn get_str(r: &mut Bytes) -> Result<String, RecordError> {
-    let n = get_i16(r)?;
-    if n < 0 {
-        return Err(RecordError("null where a string is required".into()));
-    }
-    need(r, n as usize)?;
-    String::from_utf8(r.split_to(n as usize).to_vec())
-        .map_err(|_| RecordError("string is not UTF-8".into()))
 }
 
 #[cfg(test)]

@@ -68,6 +68,17 @@ fn markers(effects: &[Effect]) -> Vec<Markers> {
         .collect()
 }
 
+/// Completes every transaction `log` prepared since `from` (as the broker does once the
+/// markers are written), adding the completing records to `log`.
+fn complete_since(c: &mut TxnCoordinator, now: i64, log: &mut Vec<Effect>, from: usize) {
+    for m in markers(&log[from..]) {
+        let mut done = Vec::new();
+        c.complete_transaction(now, &m, &mut done)
+            .expect("a prepared transaction completes");
+        log.extend(done);
+    }
+}
+
 fn replay(c: &mut TxnCoordinator, log: &[(i32, bytes::Bytes, Option<bytes::Bytes>)]) {
     for (_, k, v) in log {
         c.replay(k, v.as_deref()).expect("replays");
@@ -307,8 +318,17 @@ fn loading_a_partition_rebuilds_its_transactions() {
     // when the node crashed (its completing record never made it).
     begin(&mut c, 0, &a[0], &mut log);
     let (pid, epoch) = begin(&mut c, 0, &a[1], &mut log);
+    let from = log.len();
     c.end_txn(1, &a[1], pid, epoch, true, &mut log).unwrap();
+    complete_since(&mut c, 1, &mut log, from);
     begin(&mut c, 0, &a[2], &mut log);
+    let from = log.len();
+    assert_eq!(
+        c.init_producer_id(2, &a[2], TIMEOUT_MS, None, &mut alloc, &mut log),
+        Err(ErrorCode::CONCURRENT_TRANSACTIONS),
+        "the old incarnation's transaction is aborted first"
+    );
+    complete_since(&mut c, 2, &mut log, from);
     c.init_producer_id(2, &a[2], TIMEOUT_MS, None, &mut alloc, &mut log)
         .unwrap();
     begin(&mut c, 0, &b[0], &mut log);
@@ -328,7 +348,7 @@ fn loading_a_partition_rebuilds_its_transactions() {
     let only_30: Vec<_> = log.iter().filter(|r| r.0 == 30).cloned().collect();
     replay(&mut c, &only_30);
     let mut out = Vec::new();
-    c.recover(5, &mut out);
+    c.recover(&mut out);
     assert!(
         out.is_empty(),
         "nothing of a loading partition is recovered"
@@ -340,11 +360,12 @@ fn loading_a_partition_rebuilds_its_transactions() {
         .collect();
     assert_eq!(after, before);
     assert_eq!(c.describe(&a[3]).unwrap().state, TxnState::PrepareCommit);
-    c.recover(5, &mut out);
+    c.recover(&mut out);
     let m = markers(&out);
     assert_eq!(m.len(), 1);
     assert_eq!(m[0].transactional_id, a[3]);
     assert!(m[0].commit);
+    complete_since(&mut c, 5, &mut out, 0);
     assert!(records(&out).iter().all(|r| r.0 == 30));
     assert_eq!(c.describe(&a[3]).unwrap().state, TxnState::CompleteCommit);
 
@@ -390,8 +411,10 @@ fn timers_touch_only_owned_partitions() {
     // loading[0] stays open past its timeout; loading[1] is idle past the id expiration.
     begin(&mut c, 0, &loading[0], &mut log);
     let (pid, epoch) = begin(&mut c, 0, &loading[1], &mut log);
+    let from = log.len();
     c.end_txn(0, &loading[1], pid, epoch, false, &mut log)
         .unwrap();
+    complete_since(&mut c, 0, &mut log, from);
     let log = records(&log);
     begin(&mut c, 0, &owned, &mut Vec::new());
 
@@ -408,6 +431,7 @@ fn timers_touch_only_owned_partitions() {
         "only the owned partition's transaction times out"
     );
     assert_eq!(m[0].transactional_id, owned);
+    complete_since(&mut c, late, &mut out, 0);
     assert!(records(&out).iter().all(|r| r.0 == 41), "{out:?}");
     assert_eq!(c.describe(&owned).unwrap().state, TxnState::CompleteAbort);
     assert_eq!(c.len(), 3, "the loading partition's idle id is still there");
@@ -420,6 +444,7 @@ fn timers_touch_only_owned_partitions() {
     let m = markers(&out);
     assert_eq!(m.len(), 1);
     assert_eq!(m[0].transactional_id, loading[0]);
+    complete_since(&mut c, late, &mut out, 0);
     assert_eq!(
         c.describe(&loading[0]).unwrap().state,
         TxnState::CompleteAbort
@@ -434,6 +459,6 @@ fn timers_touch_only_owned_partitions() {
     let mut idle = TxnCoordinator::new_unowned(config);
     let mut out = Vec::new();
     idle.tick(late, &mut out);
-    idle.recover(late, &mut out);
+    idle.recover(&mut out);
     assert!(out.is_empty());
 }

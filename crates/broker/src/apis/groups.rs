@@ -1,6 +1,7 @@
 //! Consumer-group APIs: FindCoordinator and the classic group protocol, committed offsets,
-//! describe/list/delete. Each handler turns the wire request into a call on the group service
-//! (`crate::group_coordinator`) and its reply into the wire response.
+//! describe/list/delete. Each handler turns the wire request into a write or a read on the
+//! group service (`crate::group_coordinator`), on the shard of the group's partition, and its
+//! reply into the wire response. Reads see committed state only.
 
 use std::sync::Arc;
 
@@ -65,7 +66,7 @@ pub async fn find_coordinator(
         let t = image
             .topic(topic)
             .ok_or(ErrorCode::COORDINATOR_NOT_AVAILABLE)?;
-        let partition = sluice_group::partition_for(key, t.partitions.len() as i32);
+        let partition = sluice_coordinator::partition_for(key, t.partitions.len() as i32);
         let leader = t
             .partition(partition)
             .and_then(|p| p.leader)
@@ -92,8 +93,8 @@ pub async fn find_coordinator(
                     none,
                 )
             }
-            KEY_TYPE_GROUP => crate::group_coordinator::OFFSETS_TOPIC,
-            KEY_TYPE_TRANSACTION => crate::txn_coordinator::TXN_STATE_TOPIC,
+            KEY_TYPE_GROUP => sluice_coordinator::OFFSETS_TOPIC,
+            KEY_TYPE_TRANSACTION => sluice_coordinator::TXN_STATE_TOPIC,
             other => {
                 return (
                     ErrorCode::INVALID_REQUEST,
@@ -140,9 +141,10 @@ pub async fn join_group(
     let v = ctx.api_version;
     let client = client(ctx);
     let member_id = req.member_id.clone();
+    let group_id = req.group_id.to_string();
     let reply = broker
         .groups
-        .call(&broker.shutdown, |c, now, token, out| {
+        .call(&group_id, |c, now, token, out| {
             c.join_group(now, token, v, &client, req, out)
         })
         .await;
@@ -161,9 +163,10 @@ pub async fn sync_group(
     req: SyncGroupRequest,
 ) -> SyncGroupResponse {
     let v = ctx.api_version;
+    let group_id = req.group_id.to_string();
     let reply = broker
         .groups
-        .call(&broker.shutdown, |c, now, token, out| {
+        .call(&group_id, |c, now, token, out| {
             c.sync_group(now, token, v, req, out)
         })
         .await;
@@ -178,9 +181,10 @@ pub async fn heartbeat(
     _ctx: &RequestContext,
     req: HeartbeatRequest,
 ) -> HeartbeatResponse {
+    let group_id = req.group_id.to_string();
     let reply = broker
         .groups
-        .call(&broker.shutdown, |c, now, token, out| {
+        .call(&group_id, |c, now, token, out| {
             let code = c.heartbeat(now, &req);
             out.replies.push((token, Reply::Code(code)));
         })
@@ -194,9 +198,10 @@ pub async fn leave_group(
     req: LeaveGroupRequest,
 ) -> LeaveGroupResponse {
     let v = ctx.api_version;
+    let group_id = req.group_id.to_string();
     let reply = broker
         .groups
-        .call(&broker.shutdown, |c, now, token, out| {
+        .call(&group_id, |c, now, token, out| {
             c.leave_group(now, token, v, req, out)
         })
         .await;
@@ -267,7 +272,7 @@ pub async fn offset_commit(
     } else {
         broker
             .groups
-            .call(&broker.shutdown, |c, now, token, out| {
+            .call(&group_id, |c, now, token, out| {
                 c.commit_offsets(
                     now,
                     token,
@@ -324,27 +329,22 @@ pub async fn offset_fetch(
 ) -> OffsetFetchResponse {
     let v = ctx.api_version;
     if v >= 8 {
-        let groups = req.groups;
-        let results = broker
+        let results: Vec<_> = req
             .groups
-            .read(|c| {
-                groups
-                    .iter()
-                    .map(|g| {
-                        let topics = g.topics.as_ref().map(|ts| {
-                            ts.iter()
-                                .map(|t| (t.name.to_string(), t.partition_indexes.clone()))
-                                .collect()
-                        });
-                        let member = g.member_id.as_ref().map(|m| (m.as_str(), g.member_epoch));
-                        (
-                            g.group_id.clone(),
-                            c.fetch_offsets(&g.group_id, member, topics),
-                        )
-                    })
-                    .collect::<Vec<_>>()
+            .iter()
+            .map(|g| {
+                let topics = g.topics.as_ref().map(|ts| {
+                    ts.iter()
+                        .map(|t| (t.name.to_string(), t.partition_indexes.clone()))
+                        .collect()
+                });
+                let member = g.member_id.as_ref().map(|m| (m.as_str(), g.member_epoch));
+                let fetched = broker.groups.read(&g.group_id, |c| {
+                    c.fetch_offsets(&g.group_id, member, topics)
+                });
+                (g.group_id.clone(), fetched)
             })
-            .await;
+            .collect();
         return OffsetFetchResponse::default().with_groups(
             results
                 .into_iter()
@@ -385,8 +385,7 @@ pub async fn offset_fetch(
     let group_id = req.group_id.to_string();
     let (code, topics) = broker
         .groups
-        .read(|c| c.fetch_offsets(&group_id, None, topics))
-        .await;
+        .read(&group_id, |c| c.fetch_offsets(&group_id, None, topics));
     let response = OffsetFetchResponse::default().with_topics(
         topics
             .into_iter()
@@ -422,27 +421,23 @@ pub async fn describe_groups(
     req: DescribeGroupsRequest,
 ) -> DescribeGroupsResponse {
     let v = ctx.api_version;
-    let groups = broker
+    let groups = req
         .groups
-        .read(|c| {
-            req.groups
-                .iter()
-                .map(|g| {
-                    let mut d = c.describe_group(g);
-                    if g.is_empty() {
-                        d.error_code = ErrorCode::INVALID_GROUP_ID.0;
-                    } else if v < 6 && d.error_code == ErrorCode::GROUP_ID_NOT_FOUND.0 {
-                        // Before v6 an unknown group is described as Dead without an error.
-                        d.error_code = ErrorCode::NONE.0;
-                    }
-                    if req.include_authorized_operations {
-                        d.authorized_operations = GROUP_OPS_ALL;
-                    }
-                    d
-                })
-                .collect()
+        .iter()
+        .map(|g| {
+            let mut d = broker.groups.read(g, |c| c.describe_group(g));
+            if g.is_empty() {
+                d.error_code = ErrorCode::INVALID_GROUP_ID.0;
+            } else if v < 6 && d.error_code == ErrorCode::GROUP_ID_NOT_FOUND.0 {
+                // Before v6 an unknown group is described as Dead without an error.
+                d.error_code = ErrorCode::NONE.0;
+            }
+            if req.include_authorized_operations {
+                d.authorized_operations = GROUP_OPS_ALL;
+            }
+            d
         })
-        .await;
+        .collect();
     DescribeGroupsResponse::default().with_groups(groups)
 }
 
@@ -456,7 +451,10 @@ pub async fn list_groups(
 ) -> ListGroupsResponse {
     let states: Vec<String> = req.states_filter.iter().map(|s| s.to_string()).collect();
     let types: Vec<String> = req.types_filter.iter().map(|s| s.to_string()).collect();
-    let groups = broker.groups.read(|c| c.list_groups(&states, &types)).await;
+    let mut groups = Vec::new();
+    broker
+        .groups
+        .read_each(|c| groups.extend(c.list_groups(&states, &types)));
     ListGroupsResponse::default().with_groups(groups)
 }
 
@@ -466,20 +464,37 @@ pub async fn delete_groups(
     req: DeleteGroupsRequest,
 ) -> DeleteGroupsResponse {
     let names: Vec<String> = req.groups_names.iter().map(|g| g.to_string()).collect();
-    let fallback = names.clone();
-    let reply = broker
-        .groups
-        .call(&broker.shutdown, |c, _now, token, out| {
-            c.delete_groups(token, names, out)
-        })
-        .await;
-    let results = match reply {
-        Reply::Delete(r) => r,
-        other => {
-            let code = error_of(&other);
-            fallback.into_iter().map(|g| (g, code)).collect()
+    // One write per shard, with that shard's groups, in request order.
+    let mut by_shard: Vec<(String, Vec<String>)> = Vec::new();
+    for name in &names {
+        let partition = broker.groups.partition_for(name);
+        match by_shard
+            .iter_mut()
+            .find(|(first, _)| broker.groups.partition_for(first) == partition)
+        {
+            Some((_, batch)) => batch.push(name.clone()),
+            None => by_shard.push((name.clone(), vec![name.clone()])),
         }
-    };
+    }
+    let mut results: Vec<(String, ErrorCode)> = Vec::with_capacity(names.len());
+    for (first, batch) in by_shard {
+        let fallback = batch.clone();
+        let reply = broker
+            .groups
+            .call(&first, |c, _now, token, out| {
+                c.delete_groups(token, batch, out)
+            })
+            .await;
+        match reply {
+            Reply::Delete(r) => results.extend(r),
+            other => {
+                let code = error_of(&other);
+                results.extend(fallback.into_iter().map(|g| (g, code)));
+            }
+        }
+    }
+    let order = |g: &String| names.iter().position(|n| n == g).unwrap_or(usize::MAX);
+    results.sort_by_key(|(g, _)| order(g));
     DeleteGroupsResponse::default().with_results(
         results
             .into_iter()
@@ -513,7 +528,7 @@ pub async fn offset_delete(
         .collect();
     let reply = broker
         .groups
-        .call(&broker.shutdown, |c, _now, token, out| {
+        .call(&group_id, |c, _now, token, out| {
             c.delete_offsets(token, &group_id, topics, out)
         })
         .await;
@@ -543,8 +558,8 @@ pub async fn offset_delete(
         )
 }
 
-/// The error a reply of an unexpected shape stands for (a shutdown answers every waiting call
-/// with COORDINATOR_NOT_AVAILABLE).
+/// The error a reply of an unexpected shape stands for (the coordinator runtime answers a
+/// request whose write failed before a reply was made for it with an error code only).
 fn error_of(reply: &Reply) -> ErrorCode {
     match reply {
         Reply::Code(code) => *code,
@@ -579,9 +594,10 @@ pub async fn consumer_group_heartbeat(
     let v = ctx.api_version;
     let client = client(ctx);
     let topics = topics_view(broker);
+    let group_id = req.group_id.to_string();
     let reply = broker
         .groups
-        .call(&broker.shutdown, |c, now, token, out| {
+        .call(&group_id, |c, now, token, out| {
             c.consumer_heartbeat(now, token, v, &client, req, &topics, out)
         })
         .await;
@@ -599,20 +615,16 @@ pub async fn consumer_group_describe(
     req: ConsumerGroupDescribeRequest,
 ) -> ConsumerGroupDescribeResponse {
     let topics = topics_view(broker);
-    let groups = broker
-        .groups
-        .read(|c| {
-            req.group_ids
-                .iter()
-                .map(|g| {
-                    let mut d = c.consumer_describe(g, &topics);
-                    if req.include_authorized_operations && d.error_code == 0 {
-                        d.authorized_operations = GROUP_OPS_ALL;
-                    }
-                    d
-                })
-                .collect()
+    let groups = req
+        .group_ids
+        .iter()
+        .map(|g| {
+            let mut d = broker.groups.read(g, |c| c.consumer_describe(g, &topics));
+            if req.include_authorized_operations && d.error_code == 0 {
+                d.authorized_operations = GROUP_OPS_ALL;
+            }
+            d
         })
-        .await;
+        .collect();
     ConsumerGroupDescribeResponse::default().with_groups(groups)
 }

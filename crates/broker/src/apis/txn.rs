@@ -1,7 +1,8 @@
 //! Transaction APIs: InitProducerId (transactional and not), AddPartitionsToTxn,
 //! AddOffsetsToTxn, EndTxn, TxnOffsetCommit, WriteTxnMarkers, DescribeTransactions and
-//! ListTransactions. Each turns the wire request into a call on the transaction service
-//! (`crate::txn_coordinator`) or, for TxnOffsetCommit, the group service.
+//! ListTransactions. Each turns the wire request into a write or a read on the transaction
+//! service (`crate::txn_coordinator`), on the shard of the transactional id's partition, or,
+//! for TxnOffsetCommit, on the group service. Reads see committed state only.
 
 use std::sync::Arc;
 
@@ -75,33 +76,51 @@ pub async fn init_producer_id(
     let expected =
         (request.producer_id.0 >= 0).then_some((request.producer_id.0, request.producer_epoch));
     let timeout = request.transaction_timeout_ms;
-    // The coordinator takes a new producer id at most once or twice per request (a new
+    // The coordinator takes a new producer id at most once or twice per attempt (a new
     // transactional id, an exhausted epoch); ids it does not use are skipped.
-    let mut ids = match broker.producer_ids.reserve(&broker.cluster, 2).await {
+    let mut ids = match broker
+        .producer_ids
+        .reserve(&broker.cluster, 2 * INIT_ATTEMPTS)
+        .await
+    {
         Ok(ids) => ids.into_iter(),
         Err(e) => {
             tracing::warn!("cannot allocate a producer id: {e}");
             return fail(ErrorCode::COORDINATOR_NOT_AVAILABLE);
         }
     };
-    let (result, applied) = broker
-        .txns
-        .run(broker, |c, now, out| {
-            let mut alloc = || {
-                ids.next()
-                    .ok_or_else(|| "no producer id reserved".to_string())
-            };
-            c.init_producer_id(now, &transactional_id, timeout, expected, &mut alloc, out)
-        })
-        .await;
-    match (result, applied) {
-        (Ok((id, epoch)), Ok(())) => InitProducerIdResponse::default()
+    let mut outcome = None;
+    for _ in 0..INIT_ATTEMPTS {
+        let ids = &mut ids;
+        let ran = broker
+            .txns
+            .run(broker, &transactional_id, |c, now, out| {
+                let mut alloc = || {
+                    ids.next()
+                        .ok_or_else(|| "no producer id reserved".to_string())
+                };
+                c.init_producer_id(now, &transactional_id, timeout, expected, &mut alloc, out)
+            })
+            .await;
+        // An ongoing transaction of an older incarnation was just aborted (and completed):
+        // the request goes on, as if the client had retried.
+        let retry = ran.result == Err(ErrorCode::CONCURRENT_TRANSACTIONS) && ran.completed > 0;
+        outcome = Some(ran.result);
+        if !retry {
+            break;
+        }
+    }
+    match outcome.unwrap_or(Err(ErrorCode::CONCURRENT_TRANSACTIONS)) {
+        Ok((id, epoch)) => InitProducerIdResponse::default()
             .with_error_code(0)
             .with_producer_id(ProducerId(id))
             .with_producer_epoch(epoch),
-        (Err(code), _) | (_, Err(code)) => fail(code),
+        Err(code) => fail(code),
     }
 }
+
+/// How many times InitProducerId runs when the first run had to abort an ongoing transaction.
+const INIT_ATTEMPTS: usize = 2;
 
 fn topic_partitions(topics: &[(String, Vec<i32>)]) -> Vec<(String, i32)> {
     topics
@@ -148,10 +167,9 @@ async fn add_partitions(
         });
     }
     if verify_only {
-        let codes = broker
-            .txns
-            .read(|c| c.verify_partitions(transactional_id, producer_id, epoch, &all))
-            .await;
+        let codes = broker.txns.read_id(transactional_id, |c| {
+            c.verify_partitions(transactional_id, producer_id, epoch, &all)
+        });
         let lookup: Vec<((String, i32), ErrorCode)> = all.into_iter().zip(codes).collect();
         return shape(&|t, p| {
             lookup
@@ -161,16 +179,14 @@ async fn add_partitions(
                 .unwrap_or(ErrorCode::UNKNOWN_SERVER_ERROR)
         });
     }
-    let (result, applied) = broker
+    let code = broker
         .txns
-        .run(broker, |c, now, out| {
+        .run(broker, transactional_id, |c, now, out| {
             c.add_partitions(now, transactional_id, producer_id, epoch, &all, out)
+                .map(|()| (producer_id, epoch))
         })
-        .await;
-    let code = match (result, applied) {
-        (Ok(()), Ok(())) => ErrorCode::NONE,
-        (Err(code), _) | (_, Err(code)) => code,
-    };
+        .await
+        .code();
     shape(&|_, _| code)
 }
 
@@ -249,9 +265,9 @@ pub async fn add_offsets_to_txn(
         return AddOffsetsToTxnResponse::default().with_error_code(ErrorCode::INVALID_GROUP_ID.0);
     }
     let partition = broker.groups.partition_for(&req.group_id);
-    let (result, applied) = broker
+    let code = broker
         .txns
-        .run(broker, |c, now, out| {
+        .run(broker, &req.transactional_id, |c, now, out| {
             c.add_partitions(
                 now,
                 &req.transactional_id,
@@ -260,12 +276,10 @@ pub async fn add_offsets_to_txn(
                 &[(OFFSETS_TOPIC.to_string(), partition)],
                 out,
             )
+            .map(|()| (req.producer_id.0, req.producer_epoch))
         })
-        .await;
-    let code = match (result, applied) {
-        (Ok(()), Ok(())) => ErrorCode::NONE,
-        (Err(code), _) | (_, Err(code)) => code,
-    };
+        .await
+        .code();
     AddOffsetsToTxnResponse::default().with_error_code(fenced_for(code, ctx.api_version, 2).0)
 }
 
@@ -274,9 +288,9 @@ pub async fn end_txn(
     ctx: &RequestContext,
     req: EndTxnRequest,
 ) -> EndTxnResponse {
-    let (result, applied) = broker
+    let code = broker
         .txns
-        .run(broker, |c, now, out| {
+        .run(broker, &req.transactional_id, |c, now, out| {
             c.end_txn(
                 now,
                 &req.transactional_id,
@@ -285,12 +299,10 @@ pub async fn end_txn(
                 req.committed,
                 out,
             )
+            .map(|()| (req.producer_id.0, req.producer_epoch))
         })
-        .await;
-    let code = match (result, applied) {
-        (Ok(()), Ok(())) => ErrorCode::NONE,
-        (Err(code), _) | (_, Err(code)) => code,
-    };
+        .await
+        .code();
     EndTxnResponse::default()
         .with_error_code(fenced_for(code, ctx.api_version, 2).0)
         .with_producer_id(req.producer_id)
@@ -351,17 +363,14 @@ pub async fn txn_offset_commit(
     };
     // The group's offsets partition must be in the producer's transaction (AddOffsetsToTxn).
     let partition = broker.groups.partition_for(&group_id);
-    let verified = broker
-        .txns
-        .read(|c| {
-            c.verify_partition(
-                req.producer_id.0,
-                req.producer_epoch,
-                OFFSETS_TOPIC,
-                partition,
-            )
-        })
-        .await;
+    let verified = broker.txns.read_id(&req.transactional_id, |c| {
+        c.verify_partition(
+            req.producer_id.0,
+            req.producer_epoch,
+            OFFSETS_TOPIC,
+            partition,
+        )
+    });
     let verified = match verified {
         // Another broker coordinates the transaction (KIP-890): ask it.
         Err(
@@ -398,7 +407,7 @@ pub async fn txn_offset_commit(
     let instance_id = req.group_instance_id.as_ref().map(|s| s.to_string());
     let reply = broker
         .groups
-        .call(&broker.shutdown, |c, now, token, out| {
+        .call(&group_id, |c, now, token, out| {
             c.txn_commit_offsets(
                 now,
                 token,
@@ -482,45 +491,43 @@ pub async fn describe_transactions(
     _ctx: &RequestContext,
     req: DescribeTransactionsRequest,
 ) -> DescribeTransactionsResponse {
-    let states = broker
-        .txns
-        .read(|c| {
-            req.transactional_ids
-                .iter()
-                .map(|id| {
-                    let described = DescribedTxn::default().with_transactional_id(id.clone());
-                    match c.describe(id) {
-                        None => described
-                            .with_error_code(ErrorCode::TRANSACTIONAL_ID_NOT_FOUND.0)
-                            .with_producer_id(ProducerId(-1))
-                            .with_producer_epoch(-1)
-                            .with_transaction_start_time_ms(-1),
-                        Some(m) => {
-                            let mut topics: Vec<TopicData> = Vec::new();
-                            for (t, p) in &m.partitions {
-                                match topics.last_mut() {
-                                    Some(d) if d.topic.as_str() == t => d.partitions.push(*p),
-                                    _ => topics.push(
-                                        TopicData::default()
-                                            .with_topic(TopicName(sb(t)))
-                                            .with_partitions(vec![*p]),
-                                    ),
-                                }
+    let states = req
+        .transactional_ids
+        .iter()
+        .map(|id| {
+            let described = DescribedTxn::default().with_transactional_id(id.clone());
+            broker
+                .txns
+                .read_id(id, |c| match c.describe_transaction(id) {
+                    Err(code) => described
+                        .with_error_code(code.0)
+                        .with_producer_id(ProducerId(-1))
+                        .with_producer_epoch(-1)
+                        .with_transaction_start_time_ms(-1),
+                    Ok(m) => {
+                        let mut topics: Vec<TopicData> = Vec::new();
+                        for (t, p) in &m.partitions {
+                            match topics.last_mut() {
+                                Some(d) if d.topic.as_str() == t => d.partitions.push(*p),
+                                _ => topics.push(
+                                    TopicData::default()
+                                        .with_topic(TopicName(sb(t)))
+                                        .with_partitions(vec![*p]),
+                                ),
                             }
-                            described
-                                .with_error_code(0)
-                                .with_transaction_state(sb(m.state.name()))
-                                .with_transaction_timeout_ms(m.timeout_ms)
-                                .with_transaction_start_time_ms(m.start_ms)
-                                .with_producer_id(ProducerId(m.producer_id))
-                                .with_producer_epoch(m.producer_epoch)
-                                .with_topics(topics)
                         }
+                        described
+                            .with_error_code(0)
+                            .with_transaction_state(sb(m.state.name()))
+                            .with_transaction_timeout_ms(m.timeout_ms)
+                            .with_transaction_start_time_ms(m.start_ms)
+                            .with_producer_id(ProducerId(m.producer_id))
+                            .with_producer_epoch(m.producer_epoch)
+                            .with_topics(topics)
                     }
                 })
-                .collect()
         })
-        .await;
+        .collect();
     DescribeTransactionsResponse::default().with_transaction_states(states)
 }
 
@@ -548,30 +555,26 @@ pub async fn list_transactions(
         -1
     };
     let pattern = req.transactional_id_pattern.as_ref().map(|p| p.to_string());
-    let listed = broker
-        .txns
-        .read(|c| {
-            c.list(
-                crate::internal_topic::now_ms(),
-                &states,
-                &producer_ids,
-                duration,
-            )
-            .into_iter()
-            .filter(|m| {
-                pattern
-                    .as_deref()
-                    .is_none_or(|p| simple_match(p, &m.transactional_id))
-            })
-            .map(|m| {
-                ListedTxn::default()
-                    .with_transactional_id(TransactionalId(sb(&m.transactional_id)))
-                    .with_producer_id(ProducerId(m.producer_id))
-                    .with_transaction_state(sb(m.state.name()))
-            })
-            .collect::<Vec<_>>()
-        })
-        .await;
+    let now = crate::internal_topic::now_ms();
+    let mut listed: Vec<(String, ListedTxn)> = Vec::new();
+    broker.txns.read_each(|c| {
+        for m in c.list(now, &states, &producer_ids, duration) {
+            if pattern
+                .as_deref()
+                .is_none_or(|p| simple_match(p, &m.transactional_id))
+            {
+                listed.push((
+                    m.transactional_id.clone(),
+                    ListedTxn::default()
+                        .with_transactional_id(TransactionalId(sb(&m.transactional_id)))
+                        .with_producer_id(ProducerId(m.producer_id))
+                        .with_transaction_state(sb(m.state.name())),
+                ));
+            }
+        }
+    });
+    listed.sort_by(|a, b| a.0.cmp(&b.0));
+    let listed: Vec<ListedTxn> = listed.into_iter().map(|(_, t)| t).collect();
     ListTransactionsResponse::default()
         .with_unknown_state_filters(unknown)
         .with_transaction_states(listed)

@@ -1,7 +1,7 @@
-//! Which partitions of `__transaction_state` this coordinator leads.
+//! Which partitions of its internal topic a coordinator state machine serves.
 //!
-//! A transactional id is coordinated by the leader of the partition it hashes to
-//! ([`crate::TxnCoordinator::partition_for`]). Each partition is, for this coordinator:
+//! A key (group id, transactional id) is coordinated by the leader of the partition it hashes
+//! to ([`crate::partition_for`]). Each partition is, for a state machine:
 //! ```text
 //!            begin_loading             finish_loading
 //! NotOwned ----------------> Loading ----------------> Owned
@@ -9,16 +9,16 @@
 //!    +--------- unload ---------+------- unload ---------+
 //! ```
 //! (`begin_loading` from Owned or Loading starts a fresh load.) Only Owned partitions are
-//! served; a request for a transactional id of a Loading partition answers
-//! COORDINATOR_LOAD_IN_PROGRESS and one for a NotOwned partition NOT_COORDINATOR, as Kafka's
-//! TransactionCoordinator does, so the client retries or looks the coordinator up again.
+//! served; a request for a key of a Loading partition answers COORDINATOR_LOAD_IN_PROGRESS and
+//! one for a NotOwned partition NOT_COORDINATOR, as Kafka's coordinators do, so the client
+//! retries or looks the coordinator up again.
 
 use sluice_protocol::error::ErrorCode;
 
-/// What this coordinator is for one partition of its internal topic.
+/// What a coordinator is for one partition of its internal topic.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Ownership {
-    /// Led here and loaded: its transactional ids are served.
+    /// Led here and loaded: its keys are served.
     Owned,
     /// Led here, its records still being replayed.
     Loading,
@@ -27,8 +27,7 @@ pub enum Ownership {
 }
 
 impl Ownership {
-    /// The error a request answers for a transactional id of a partition in this state, if
-    /// any.
+    /// The error a request answers for a key of a partition in this state, if any.
     pub fn error(self) -> Option<ErrorCode> {
         match self {
             Ownership::Owned => None,
@@ -38,22 +37,31 @@ impl Ownership {
     }
 }
 
+/// Kafka's message for an error of [`Ownership::error`], for responses that carry one.
+pub fn error_message(code: ErrorCode) -> &'static str {
+    if code == ErrorCode::COORDINATOR_LOAD_IN_PROGRESS {
+        "The coordinator is loading and hence can't process requests."
+    } else {
+        "This is not the correct coordinator."
+    }
+}
+
 /// The ownership of every partition, by index.
 #[derive(Debug, Clone)]
-pub(crate) struct Partitions {
+pub struct Partitions {
     /// invariant: one entry per partition of the internal topic.
     states: Vec<Ownership>,
 }
 
 impl Partitions {
-    pub(crate) fn new(num_partitions: i32, state: Ownership) -> Partitions {
+    pub fn new(num_partitions: i32, state: Ownership) -> Partitions {
         Partitions {
             states: vec![state; usize::try_from(num_partitions.max(1)).unwrap_or(1)],
         }
     }
 
-    /// A partition outside the topic is one this coordinator does not own.
-    pub(crate) fn get(&self, partition: i32) -> Ownership {
+    /// A partition outside the topic is one the coordinator does not own.
+    pub fn get(&self, partition: i32) -> Ownership {
         usize::try_from(partition)
             .ok()
             .and_then(|i| self.states.get(i))
@@ -62,7 +70,7 @@ impl Partitions {
     }
 
     /// Sets a partition's state; returns whether the partition exists.
-    pub(crate) fn set(&mut self, partition: i32, state: Ownership) -> bool {
+    pub fn set(&mut self, partition: i32, state: Ownership) -> bool {
         match usize::try_from(partition)
             .ok()
             .and_then(|i| self.states.get_mut(i))
@@ -75,7 +83,16 @@ impl Partitions {
         }
     }
 
-    pub(crate) fn any_loading(&self) -> bool {
+    pub fn any_loading(&self) -> bool {
         self.states.contains(&Ownership::Loading)
+    }
+
+    /// The partitions in `state`.
+    pub fn in_state(&self, state: Ownership) -> impl Iterator<Item = i32> + '_ {
+        self.states
+            .iter()
+            .enumerate()
+            .filter(move |(_, s)| **s == state)
+            .map(|(i, _)| i as i32)
     }
 }
