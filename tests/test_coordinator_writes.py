@@ -20,6 +20,7 @@ import uuid
 
 from confluent_kafka import Consumer, KafkaException, TopicPartition
 from confluent_kafka.admin import AlterConfigOpType, ConfigEntry, ConfigResource, NewTopic
+from kafka.protocol.admin.configs import DescribeConfigsRequest, DescribeConfigsResponse
 from kafka.protocol.admin.transactions import (
     DescribeTransactionsRequest,
     DescribeTransactionsResponse,
@@ -58,12 +59,22 @@ def partitions_of(a, topic):
     return {} if t is None or t.error is not None else dict(t.partitions)
 
 
-def set_min_insync(a, topic, value):
+def set_min_insync(a, wire, topic, value):
+    """Sets `min.insync.replicas` on `topic` and waits until the broker behind `wire` (the
+    coordinator) applies it: it answers DescribeConfigs from the configs it writes with."""
     res = ConfigResource("topic", topic, incremental_configs=[
         ConfigEntry("min.insync.replicas", str(value),
                     incremental_operation=AlterConfigOpType.SET)])
     (f,) = a.incremental_alter_configs([res]).values()
     f.result(timeout=30)
+    req = DescribeConfigsRequest(resources=[DescribeConfigsRequest.DescribeConfigsResource(
+        resource_type=2, resource_name=topic, configuration_keys=["min.insync.replicas"])])
+
+    def applied():
+        (result,) = wire.send(req, DescribeConfigsResponse, 1).results
+        return result.error_code == NONE and [c.value for c in result.configs] == [str(value)]
+
+    wait_until(applied, timeout=30, what=f"min.insync.replicas={value} on {topic}")
 
 
 def commit(consumer, topic, offset):
@@ -159,7 +170,7 @@ def test_a_coordinator_write_that_cannot_meet_min_insync_changes_nothing(data_ro
 
             # The internal topics' partitions can no longer meet min.insync.replicas.
             for t in (OFFSETS, TXN_STATE):
-                set_min_insync(a, t, 3)
+                set_min_insync(a, wire, t, 3)
             cluster.brokers[victim - 1].kill()
 
             def shrunk():
@@ -185,7 +196,7 @@ def test_a_coordinator_write_that_cannot_meet_min_insync_changes_nothing(data_ro
 
             # Enough replicas again: the same requests take.
             for t in (OFFSETS, TXN_STATE):
-                set_min_insync(a, t, 2)
+                set_min_insync(a, wire, t, 2)
             assert commit(consumer, topic, 7) == NONE
             assert committed(consumer, topic) == 7
             assert end_txn(wire, tid, pid, epoch, commit=True) == NONE

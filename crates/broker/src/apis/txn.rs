@@ -31,7 +31,7 @@ use kafka_protocol::protocol::StrBytes;
 use sluice_group::coordinator::CommitPartition;
 use sluice_group::Reply;
 use sluice_protocol::error::ErrorCode;
-use sluice_txn::{Markers, TxnState, OFFSETS_TOPIC};
+use sluice_txn::{Markers, Ownership, TxnState, OFFSETS_TOPIC};
 
 use crate::broker::Broker;
 use crate::request::RequestContext;
@@ -364,6 +364,10 @@ pub async fn txn_offset_commit(
     // The group's offsets partition must be in the producer's transaction (AddOffsetsToTxn).
     let partition = broker.groups.partition_for(&group_id);
     let verified = broker.txns.read_id(&req.transactional_id, |c| {
+        if c.ownership(c.partition_for(&req.transactional_id)) == Ownership::Loading {
+            // Coordinated here, not loaded yet: the client retries.
+            return Err(ErrorCode::COORDINATOR_LOAD_IN_PROGRESS);
+        }
         c.verify_partition(
             req.producer_id.0,
             req.producer_epoch,
@@ -372,25 +376,24 @@ pub async fn txn_offset_commit(
         )
     });
     let verified = match verified {
+        Err(ErrorCode::COORDINATOR_LOAD_IN_PROGRESS) => verified,
         // Another broker coordinates the transaction (KIP-890): ask it.
-        Err(
-            ErrorCode::INVALID_PRODUCER_ID_MAPPING
-            | ErrorCode::NOT_COORDINATOR
-            | ErrorCode::COORDINATOR_LOAD_IN_PROGRESS,
-        ) => crate::txn_coordinator::verify_with_remote_coordinator(
-            broker,
-            &req.transactional_id,
-            req.producer_id.0,
-            req.producer_epoch,
-            OFFSETS_TOPIC,
-            partition,
-        )
-        .await
-        .map_err(|code| match code {
-            // Retriable for TxnOffsetCommit: the coordinator is moving or unreachable.
-            ErrorCode::NOT_ENOUGH_REPLICAS => ErrorCode::COORDINATOR_LOAD_IN_PROGRESS,
-            other => other,
-        }),
+        Err(ErrorCode::INVALID_PRODUCER_ID_MAPPING | ErrorCode::NOT_COORDINATOR) => {
+            crate::txn_coordinator::verify_with_remote_coordinator(
+                broker,
+                &req.transactional_id,
+                req.producer_id.0,
+                req.producer_epoch,
+                OFFSETS_TOPIC,
+                partition,
+            )
+            .await
+            .map_err(|code| match code {
+                // Retriable for TxnOffsetCommit: the coordinator is moving or unreachable.
+                ErrorCode::NOT_ENOUGH_REPLICAS => ErrorCode::COORDINATOR_LOAD_IN_PROGRESS,
+                other => other,
+            })
+        }
         other => other,
     };
     if let Err(code) = verified {
