@@ -6,16 +6,24 @@
 //! Its state lives in [`TimelineMap`]s, so that the runtime can commit or undo each write (see
 //! [`sluice_coordinator::timeline`]): write handlers change the latest state; the read APIs
 //! (OffsetFetch, DescribeGroups, ListGroups, ConsumerGroupDescribe) answer from committed state.
-//! What is copied into the timeline per write:
-//! - a group, whole (classic or consumer), with its volatile parts: parked JoinGroup and
-//!   SyncGroup requests, heartbeat and rebalance deadlines, a consumer group's target
-//!   assignment. A failed write takes them back with the rest; a request parked by a write that
-//!   is undone is failed by the runtime (it answers every undone write's caller), and one
-//!   parked earlier stays parked, as the restored group says.
+//! What is copied into the timeline per write, and so what a failed write takes back:
+//! - a group, whole (classic or consumer), when a write changes it. Its stored parts (members,
+//!   generation, assignments, epochs) and its volatile parts go back together:
+//!   - parked JoinGroup and SyncGroup requests: one parked before the failed write stays parked,
+//!     as the restored group says, and is answered later; one parked by an undone write was
+//!     that write's own request, which the runtime answers with the error.
+//!   - member ids handed out (KIP-394) by an undone JoinGroup: gone; that JoinGroup was
+//!     answered with the error, so its client never saw the id.
+//!   - heartbeat and session deadlines: a heartbeat undone with the write before it loses its
+//!     effect; the member's next heartbeat (every few seconds) sets it again.
+//!   - rebalance, sync and initial-delay deadlines, a consumer group's target assignment and
+//!     topic metadata: as they were; the next heartbeat or timer tick computes them again.
 //! - each committed offset, per (group, topic, partition), and each offset pending in a
-//!   transaction.
+//!   transaction: only the entries a write changes.
 //!
-//! The member id counter is not part of the timeline: ids stay unique either way.
+//! The member id counter is not part of the timeline: ids stay unique either way. The timer
+//! ([`GroupCoordinator::tick`]) changes only groups with something due, so it copies nothing
+//! when nothing expires.
 
 use sluice_coordinator::{
     CoordinatorShard, Ownership, Partitions, RecordError, TimelineMap, Token, WriteId,

@@ -60,7 +60,8 @@ impl ShardLog {
         let isr = p.isr().len();
         let min_isr = (self.min_insync_replicas)();
         if isr < min_isr {
-            tracing::warn!(
+            // Every write is refused while this lasts (the timers' included): debug, not warn.
+            tracing::debug!(
                 "{}-{}: refusing a coordinator write: the ISR ({isr}) is below min.insync.replicas ({min_isr})",
                 p.topic,
                 p.index
