@@ -218,7 +218,9 @@ impl<S: CoordinatorShard> CoordinatorRuntime<S> {
                 shard.changed.notify_one();
             });
         }
-        shard.changed.notify_one();
+        if started.queued {
+            shard.changed.notify_one();
+        }
     }
 
     fn not_led(

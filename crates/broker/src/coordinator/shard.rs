@@ -43,6 +43,8 @@ struct PendingWrite<R> {
 
 /// What a write left to do outside the lock.
 pub(crate) struct Started {
+    /// The write waits in the queue: the committer has something to do.
+    pub(crate) queued: bool,
     /// An fsync up to this offset, whose outcome goes to [`Shard::flushed`] for this write.
     pub(crate) flush: Option<(WriteId, i64)>,
 }
@@ -104,7 +106,10 @@ impl<S: CoordinatorShard> Shard<S> {
     ) -> Started {
         let mut inner = self.lock();
         let inner = &mut *inner;
-        let idle = Started { flush: None };
+        let idle = Started {
+            queued: false,
+            flush: None,
+        };
         if let Some(tx) = tx {
             inner.waiting.insert(token, tx);
         }
@@ -146,6 +151,10 @@ impl<S: CoordinatorShard> Shard<S> {
                     caller: token,
                     replies: out.replies,
                 });
+                return Started {
+                    queued: true,
+                    flush: None,
+                };
             }
             return idle;
         }
@@ -167,6 +176,7 @@ impl<S: CoordinatorShard> Shard<S> {
                     replies: out.replies,
                 });
                 Started {
+                    queued: true,
                     flush: appended.flush_due.then_some((id, appended.end_offset)),
                 }
             }
