@@ -247,6 +247,12 @@ impl<S: CoordinatorShard> CoordinatorRuntime<S> {
         }
     }
 
+    /// Writes waiting in partition `index`'s queue, for tests.
+    #[cfg(test)]
+    pub(crate) fn queued(&self, index: i32) -> usize {
+        self.shard(index).map_or(0, |s| s.queued())
+    }
+
     /// Reads every shard's committed state, in partition order.
     pub fn read_each(&self, mut f: impl FnMut(i32, &S)) {
         for shard in self.all_shards() {

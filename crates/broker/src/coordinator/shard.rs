@@ -198,6 +198,12 @@ impl<S: CoordinatorShard> Shard<S> {
         }
     }
 
+    /// Writes waiting in the queue, for tests.
+    #[cfg(test)]
+    pub(crate) fn queued(&self) -> usize {
+        self.lock().pending.len()
+    }
+
     /// Reads committed state (or, while loading, the placeholder's answers).
     pub(crate) fn read<T>(&self, f: impl FnOnce(&S) -> T) -> T {
         f(&self.lock().state)

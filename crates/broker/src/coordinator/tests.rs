@@ -311,3 +311,35 @@ async fn a_load_holds_back_the_records_above_the_high_watermark() {
     f.replicate();
     poll(|| f.fetched("t") == 6).await;
 }
+
+#[tokio::test]
+async fn a_write_without_records_behind_a_pending_one_is_answered_with_it() {
+    let f = fixture(&[1, 2], Duration::from_secs(30)).await;
+    let commit = f.commit("t", 5);
+    f.appended_to(1).await;
+    let runtime = f.runtime.clone();
+    let heartbeat = tokio::spawn(async move {
+        let req = kafka_protocol::messages::HeartbeatRequest::default()
+            .with_group_id(kafka_protocol::messages::GroupId(GROUP.to_string().into()))
+            .with_member_id("nobody".to_string().into())
+            .with_generation_id(1);
+        runtime
+            .write(0, move |c, token| {
+                let code = c.heartbeat(1, &req);
+                WriteOutput {
+                    records: Vec::new(),
+                    replies: vec![(token, Reply::Code(code))],
+                }
+            })
+            .await
+    });
+    // It read the group the pending commit created: it waits in the queue behind it.
+    poll(|| f.runtime.queued(0) == 2).await;
+    assert!(!heartbeat.is_finished());
+    f.replicate();
+    assert_eq!(commit_code(&reply(commit).await), ErrorCode::NONE);
+    assert_eq!(
+        reply(heartbeat).await,
+        Reply::Code(ErrorCode::UNKNOWN_MEMBER_ID)
+    );
+}
