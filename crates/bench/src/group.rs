@@ -1,4 +1,4 @@
-//! `sluice bench rebalance` and `sluice bench commit`: how fast a group forms and re-forms, and
+//! `sluice-bench rebalance` and `sluice-bench commit`: how fast a group forms and re-forms, and
 //! how many offset commits a coordinator takes.
 //!
 //! rebalance: N consumers subscribe to one topic at once; the clock runs until every partition
@@ -23,9 +23,10 @@ use rdkafka::config::RDKafkaLogLevel;
 use rdkafka::consumer::{BaseConsumer, CommitMode, Consumer};
 use rdkafka::{Offset, TopicPartitionList};
 
-use super::latency::{latency_histogram, round3, LatencySummary};
-use super::report::Report;
-use crate::connection::{describe_error, ConnectArgs};
+use crate::latency::{latency_histogram, round3, LatencySummary};
+use crate::librdkafka::{describe_error, ClientConfigExt};
+use crate::report::Report;
+use sluice_client::ConnectArgs;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
 pub enum GroupProtocol {

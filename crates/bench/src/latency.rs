@@ -3,7 +3,7 @@
 use anyhow::{anyhow, Result};
 use hdrhistogram::Histogram;
 
-use super::report::Report;
+use crate::report::Report;
 
 /// Highest latency tracked exactly: one hour; longer ones are recorded as one hour.
 const LATENCY_MAX_US: u64 = 3_600_000_000;

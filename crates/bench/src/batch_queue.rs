@@ -1,5 +1,5 @@
 //! Many consumed messages per call: librdkafka's `rd_kafka_consume_batch_queue` on a consumer's
-//! queue, for `sluice bench consume`.
+//! queue, for `sluice-bench consume`.
 //!
 //! Why unsafe code: the `rdkafka` crate hands out one message per `poll`, and at a few million
 //! small records a second that per-call cost (a queue lock and an event per message) is what

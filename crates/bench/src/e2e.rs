@@ -1,4 +1,4 @@
-//! `sluice bench e2e`: end-to-end latency from send to receipt by a consumer, at a fixed rate.
+//! `sluice-bench e2e`: end-to-end latency from send to receipt by a consumer, at a fixed rate.
 //!
 //! A consumer thread is assigned every partition at its high watermark before anything is sent,
 //! so it sees every record of the run. Each record carries a probe in its first 24 bytes, all
@@ -21,16 +21,16 @@ use rdkafka::producer::{BaseRecord, Producer};
 use rdkafka::util::Timeout;
 use rdkafka::{Offset, TopicPartitionList};
 
-use super::latency::{latency_histogram, LatencySummary};
-use super::pacer::Pacer;
-use super::report::Report;
-use super::{payload, producer};
-use crate::connection::{
-    describe_error, fetch_metadata, topic_partitions, ConnectArgs, METADATA_TIMEOUT,
-};
-use crate::consume::{assign_only_consumer, is_fatal_consume_error};
-use crate::produce::send_when_room;
-use crate::producer_options::Acks;
+use crate::bench_command::payload;
+use crate::latency::{latency_histogram, LatencySummary};
+use crate::librdkafka::send_when_room;
+use crate::librdkafka::{assign_only_consumer, is_fatal_consume_error};
+use crate::librdkafka::{describe_error, fetch_metadata, topic_partitions, METADATA_TIMEOUT};
+use crate::pacer::Pacer;
+use crate::producer;
+use crate::report::Report;
+use sluice_client::Acks;
+use sluice_client::ConnectArgs;
 
 #[derive(Args, Debug, Clone, PartialEq, Eq)]
 pub struct BenchE2eArgs {

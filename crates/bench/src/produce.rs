@@ -1,4 +1,4 @@
-//! `sluice bench produce`: send N records of B bytes as fast as allowed and report throughput and
+//! `sluice-bench produce`: send N records of B bytes as fast as allowed and report throughput and
 //! send-to-delivery latency.
 //!
 //! With `--producers P`, P producer clients (each its own librdkafka instance, connections and
@@ -22,14 +22,16 @@ use rdkafka::error::KafkaError;
 use rdkafka::producer::{BaseProducer, BaseRecord, Producer};
 use rdkafka::util::Timeout;
 
-use super::latency::{latency_histogram, round3, throughput, LatencySummary};
-use super::pacer::Pacer;
-use super::producer::BenchProducerContext;
-use super::report::Report;
-use super::{payload, producer};
-use crate::connection::{describe_error, ConnectArgs};
-use crate::produce::send_when_room;
-use crate::producer_options::{Acks, Compression};
+use crate::bench_command::payload;
+use crate::latency::{latency_histogram, round3, throughput, LatencySummary};
+use crate::librdkafka::describe_error;
+use crate::librdkafka::send_when_room;
+use crate::pacer::Pacer;
+use crate::producer;
+use crate::producer::BenchProducerContext;
+use crate::report::Report;
+use sluice_client::ConnectArgs;
+use sluice_client::{Acks, Compression};
 
 #[derive(Args, Debug, Clone, PartialEq, Eq)]
 pub struct BenchProduceArgs {

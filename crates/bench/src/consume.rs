@@ -1,4 +1,4 @@
-//! `sluice bench consume`: read records from the beginning of every partition and report
+//! `sluice-bench consume`: read records from the beginning of every partition and report
 //! throughput. The clock starts when the partitions are assigned and stops at the last record.
 
 use std::time::{Duration, Instant};
@@ -9,13 +9,12 @@ use rdkafka::consumer::Consumer;
 use rdkafka::error::KafkaError;
 use rdkafka::{Offset, TopicPartitionList};
 
-use super::batch_queue::{BatchQueue, Delivered};
-use super::latency::{round3, throughput};
-use super::report::Report;
-use crate::connection::{
-    describe_error, fetch_metadata, topic_partitions, ConnectArgs, METADATA_TIMEOUT,
-};
-use crate::consume::{assign_only_consumer, is_fatal_consume_error};
+use crate::batch_queue::{BatchQueue, Delivered};
+use crate::latency::{round3, throughput};
+use crate::librdkafka::{assign_only_consumer, is_fatal_consume_error};
+use crate::librdkafka::{describe_error, fetch_metadata, topic_partitions, METADATA_TIMEOUT};
+use crate::report::Report;
+use sluice_client::ConnectArgs;
 
 #[derive(Args, Debug, Clone, PartialEq, Eq)]
 pub struct BenchConsumeArgs {

@@ -1,35 +1,19 @@
-//! `sluice bench produce|consume|e2e|rebalance|commit`: load generators in the spirit of Kafka's
-//! kafka-producer-perf-test, kafka-consumer-perf-test and EndToEndLatency.
-//!
-//! Each prints progress and a human summary on stderr and one JSON object on stdout as its last
-//! line, so scripts can read the result with `tail -n1 | jq`.
-//!
-//! Layout: `produce.rs`, `consume.rs`, `e2e.rs` hold one benchmark each, `group.rs` the
-//! consumer-group ones (rebalance, commit); `producer.rs` the
-//! callback-driven producer both produce and e2e use; `latency.rs` histograms and summaries; `report.rs` the JSON result line;
-//! `pacer.rs` the fixed-rate throttle.
-
-mod batch_queue;
-mod consume;
-mod e2e;
-mod group;
-mod latency;
-mod pacer;
-mod produce;
-mod producer;
-mod report;
+//! The benchmark commands and what they share: the command line, creating the topic before a
+//! run, the payload.
 
 use std::time::{Duration, Instant};
 
-use crate::connection::ConnectArgs;
-use crate::topic::Admin;
 use anyhow::{anyhow, bail, Result};
 use clap::{Args, Subcommand};
+use rdkafka::admin::{AdminClient, AdminOptions, NewTopic, TopicReplication};
+use rdkafka::client::DefaultClientContext;
+use sluice_client::ConnectArgs;
 
-pub use consume::BenchConsumeArgs;
-pub use e2e::BenchE2eArgs;
-pub use group::{BenchCommitArgs, BenchRebalanceArgs};
-pub use produce::BenchProduceArgs;
+use crate::consume::{self, BenchConsumeArgs};
+use crate::e2e::{self, BenchE2eArgs};
+use crate::group::{self, BenchCommitArgs, BenchRebalanceArgs};
+use crate::librdkafka::{describe_code, describe_error, fetch_metadata, ClientConfigExt};
+use crate::produce::{self, BenchProduceArgs};
 
 #[derive(Args, Debug, Clone, PartialEq, Eq)]
 pub struct BenchArgs {
@@ -85,8 +69,14 @@ async fn blocking(work: impl FnOnce() -> Result<()> + Send + 'static) -> Result<
 /// Creates the topic when it is missing (with `partitions`, or the broker's default) and waits
 /// until every partition has a leader, so the run does not time its creation.
 async fn ensure_topic(connect: &ConnectArgs, topic: &str, partitions: Option<u32>) -> Result<()> {
-    let admin = Admin::connect(connect)?;
-    let metadata = admin.metadata(Some(topic))?;
+    // Producers ask the broker to auto-create topics they request metadata for; the existence
+    // check must not.
+    let admin: AdminClient<DefaultClientContext> = connect
+        .client_config(&[("allow.auto.create.topics", "false")])
+        .create()
+        .map_err(|e| anyhow!("creating admin client: {}", describe_error(&e)))?;
+    let bootstrap = connect.bootstrap_server.as_str();
+    let metadata = fetch_metadata(admin.inner(), Some(topic), bootstrap)?;
     let existing = metadata
         .topics()
         .iter()
@@ -98,11 +88,25 @@ async fn ensure_topic(connect: &ConnectArgs, topic: &str, partitions: Option<u32
             return Ok(());
         }
         (Some(_), _) => return Ok(()),
-        (None, _) => admin.create(topic, partitions, None, &[]).await?,
+        (None, _) => {
+            // -1 asks the broker for its defaults (CreateTopics v4+, KIP-464).
+            let count = partitions.map_or(Ok(-1), i32::try_from)?;
+            let new_topic = NewTopic::new(topic, count, TopicReplication::Fixed(-1));
+            let options = AdminOptions::new().operation_timeout(Some(Duration::from_secs(30)));
+            let results = admin
+                .create_topics([&new_topic], &options)
+                .await
+                .map_err(|e| anyhow!("creating topic '{topic}': {}", describe_error(&e)))?;
+            for result in results {
+                if let Err((_, code)) = result {
+                    bail!("creating topic '{topic}': {}", describe_code(code));
+                }
+            }
+        }
     }
     let deadline = Instant::now() + Duration::from_secs(30);
     loop {
-        let metadata = admin.metadata(Some(topic))?;
+        let metadata = fetch_metadata(admin.inner(), Some(topic), bootstrap)?;
         let ready = metadata.topics().iter().any(|t| {
             t.name() == topic
                 && t.error().is_none()
@@ -123,7 +127,7 @@ async fn ensure_topic(connect: &ConnectArgs, topic: &str, partitions: Option<u32
 
 /// A payload of `size` pseudo-random uppercase letters, built once and sent for every record as
 /// kafka-producer-perf-test does.
-fn payload(size: usize) -> Vec<u8> {
+pub fn payload(size: usize) -> Vec<u8> {
     let mut state: u64 = 0x9E37_79B9_7F4A_7C15;
     (0..size)
         .map(|_| {

@@ -13,8 +13,9 @@ use hdrhistogram::Histogram;
 use rdkafka::producer::{BaseProducer, DeliveryResult, ProducerContext};
 use rdkafka::ClientContext;
 
-use super::latency::latency_histogram;
-use crate::connection::{describe_error, ConnectArgs};
+use crate::latency::latency_histogram;
+use crate::librdkafka::{describe_error, ClientConfigExt};
+use sluice_client::ConnectArgs;
 
 /// Delivery outcomes so far.
 pub struct DeliveryStats {
