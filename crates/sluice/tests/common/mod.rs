@@ -1,5 +1,8 @@
 //! Test harness: a real `sluice server` process on an ephemeral loopback port, and a minimal
-//! blocking Kafka-protocol client for sending exact (and deliberately broken) requests.
+//! blocking Kafka-protocol client for sending exact (and deliberately broken) requests. Its
+//! requests are framed and its responses decoded by the codec of Sluice's own wire client
+//! (`sluice_protocol::client`: response guard before `kafka-protocol` decodes); the raw frame
+//! methods stay for tests that send malformed bytes on purpose.
 #![allow(dead_code)]
 
 use std::io::{BufRead, BufReader, Read, Write};
@@ -9,11 +12,11 @@ use std::sync::mpsc;
 use std::time::{Duration, Instant};
 
 use bytes::{Buf, BufMut, Bytes, BytesMut};
-use kafka_protocol::messages::{ApiKey, RequestHeader, ResponseHeader};
-use kafka_protocol::protocol::{Decodable, Encodable, Request, StrBytes};
+use kafka_protocol::protocol::{Request, StrBytes};
 use kafka_protocol::records::{
     Compression, Record, RecordBatchEncoder, RecordEncodeOptions, TimestampType,
 };
+use sluice_protocol::client::{decode_response, encode_request};
 
 pub struct BrokerProcess {
     child: Child,
@@ -107,6 +110,10 @@ impl Drop for BrokerProcess {
     }
 }
 
+/// The largest response frame the harness reads, as a Kafka client's default
+/// `receive.message.max.bytes`.
+const RESPONSE_BYTES_MAX: usize = 100_000_000;
+
 pub struct Client {
     pub stream: TcpStream,
     correlation_id: i32,
@@ -132,26 +139,14 @@ impl Client {
 
     pub fn try_send<R: Request>(&mut self, req: &R, version: i16) -> std::io::Result<R::Response> {
         self.correlation_id += 1;
-        let header = RequestHeader::default()
-            .with_request_api_key(R::KEY)
-            .with_request_api_version(version)
-            .with_correlation_id(self.correlation_id)
-            .with_client_id(Some(StrBytes::from_static_str("sluice-test")));
-        let mut body = BytesMut::new();
-        header
-            .encode(&mut body, R::header_version(version))
-            .expect("encode header");
-        req.encode(&mut body, version).expect("encode body");
-        self.send_raw_frame(&body)?;
-        let mut frame = self.read_frame()?;
-        let api = ApiKey::try_from(R::KEY).expect("known key");
-        let rh = ResponseHeader::decode(&mut frame, api.response_header_version(version))
-            .expect("response header");
-        assert_eq!(
-            rh.correlation_id, self.correlation_id,
-            "responses come back in order"
-        );
-        Ok(R::Response::decode(&mut frame, version).expect("response body"))
+        let client_id = StrBytes::from_static_str("sluice-test");
+        let frame = encode_request(req, version, self.correlation_id, Some(&client_id))
+            .expect("encode request");
+        self.stream.write_all(&frame)?;
+        let response = self.read_frame()?;
+        // The guarded decode also checks that responses come back in order.
+        Ok(decode_response::<R>(response, version, self.correlation_id)
+            .unwrap_or_else(|e| panic!("response: {e}")))
     }
 
     pub fn send_raw_frame(&mut self, body: &[u8]) -> std::io::Result<()> {
@@ -168,7 +163,12 @@ impl Client {
     pub fn read_frame(&mut self) -> std::io::Result<Bytes> {
         let mut size = [0u8; 4];
         self.stream.read_exact(&mut size)?;
-        let mut buf = vec![0u8; i32::from_be_bytes(size) as usize];
+        let size = i32::from_be_bytes(size);
+        let size = usize::try_from(size)
+            .ok()
+            .filter(|size| *size <= RESPONSE_BYTES_MAX)
+            .unwrap_or_else(|| panic!("the broker sent a response of {size} bytes"));
+        let mut buf = vec![0u8; size];
         self.stream.read_exact(&mut buf)?;
         Ok(Bytes::from(buf))
     }
