@@ -377,3 +377,55 @@ async fn topics_are_created_altered_and_deleted() {
     );
     broker.stop().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn undeliverable_records_fail_one_by_one_with_the_reason() {
+    let broker = TestBroker::start(&[]).await;
+    let addr = broker.addr.as_str();
+    // One replica can never satisfy min.insync.replicas=2: acks=all is refused with the
+    // retriable NOT_ENOUGH_REPLICAS until the delivery timeout.
+    create_topic(addr, "strict", "1", &["--config", "min.insync.replicas=2"]).await;
+    let err = produce(
+        addr,
+        &["strict", "--acks", "all", "-X", "message.timeout.ms=800"],
+        b"a\nb\n",
+    )
+    .await
+    .expect_err("never enough replicas");
+    let text = err.to_string();
+    assert!(
+        text.starts_with(
+            "record on line 1: not delivered within message.timeout.ms (800 ms); last error: "
+        ),
+        "{text}"
+    );
+    assert!(text.contains("NOT_ENOUGH_REPLICAS"), "{text}");
+    assert!(
+        text.ends_with("(0 of 2 records delivered, 2 failed)"),
+        "{text}"
+    );
+    // acks=1 does not wait for the ISR: the same topic takes the records.
+    produce(addr, &["strict", "--acks", "1"], b"c\n")
+        .await
+        .expect("acks=1");
+    // A record larger than a request may be fails alone, before anything is sent.
+    let err = produce(
+        addr,
+        &["strict", "--acks", "1", "-X", "message.max.bytes=1000"],
+        Box::leak(
+            format!("small\n{}\n", "x".repeat(2000))
+                .into_bytes()
+                .into_boxed_slice(),
+        ),
+    )
+    .await
+    .expect_err("too large");
+    let text = err.to_string();
+    assert!(text.starts_with("record on line 2: "), "{text}");
+    assert!(text.contains("(MSG_SIZE_TOO_LARGE)"), "{text}");
+    assert!(
+        text.ends_with("(1 of 2 records delivered, 1 failed)"),
+        "{text}"
+    );
+    broker.stop().await;
+}

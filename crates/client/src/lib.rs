@@ -115,4 +115,6 @@ mod broker_tests;
 #[cfg(test)]
 mod cli_tests;
 #[cfg(test)]
+mod leader_move_tests;
+#[cfg(test)]
 mod test_broker;
