@@ -642,6 +642,10 @@ if __name__ == "__main__":
 
 import socket  # noqa: E402  (this section's own needs; the sections above do not use it)
 
+from kafka.protocol.admin.cluster import (  # noqa: E402
+    DescribeQuorumRequest,
+    DescribeQuorumResponse,
+)
 from kafka.protocol.metadata.api_versions import (  # noqa: E402
     ApiVersionsRequest,
     ApiVersionsResponse,
@@ -794,3 +798,19 @@ class KafkaWire:
 
     def __exit__(self, *exc):
         self.close()
+
+
+def quorum_leader_of(address):
+    """The metadata quorum's leader as the broker at `address` reports it (DescribeQuorum),
+    None if none yet."""
+    topic = DescribeQuorumRequest.TopicData
+    request = DescribeQuorumRequest(topics=[topic(
+        topic_name="__cluster_metadata", partitions=[topic.PartitionData(partition_index=0)])])
+    try:
+        with KafkaWire(address, timeout=5) as wire:
+            response = wire.send(request, DescribeQuorumResponse,
+                                 wire.versions(DescribeQuorumRequest)[-1])
+    except (OSError, ConnectionError):
+        return None
+    (p,) = response.topics[0].partitions
+    return p.leader_id if p.error_code == 0 and p.leader_id > 0 else None

@@ -271,3 +271,43 @@ def test_groups_and_transactions_survive_the_coordinators_broker_being_killed(da
         cluster.brokers[coordinator - 1].start(timeout=90)
     finally:
         cluster.stop()
+
+
+def test_admin_client_made_as_the_active_controller_dies_creates_a_topic(data_root):
+    """kill -9 of the quorum leader, then at once a new librdkafka AdminClient creates a topic.
+    Clients are told a live broker as controller (the one they asked), and any broker forwards
+    controller-bound requests through the quorum, so nothing waits on the dead node: the
+    request completes within its own 10 s timeout (Kafka's KRaft brokers do the same)."""
+    from confluent_kafka.admin import AdminClient
+    from kafka import KafkaAdminClient
+
+    from kafka_helpers import quorum_leader_of
+
+    cluster = Cluster(data_root)
+    try:
+        a = admin(cluster.brokers[0].bootstrap)
+        wait_until(lambda: len(a.list_topics(timeout=10).brokers) == 3, timeout=30,
+                   what="three brokers in metadata")
+        leader = wait_until(lambda: quorum_leader_of(cluster.brokers[0].bootstrap), timeout=30,
+                            what="a quorum leader")
+        # kafka-python's own DescribeQuorum call agrees (kafka-metadata-quorum's request).
+        kp = KafkaAdminClient(bootstrap_servers=cluster.bootstrap)
+        try:
+            quorum = kp.describe_metadata_quorum()
+        finally:
+            kp.close()
+        (part,) = quorum["topics"][0]["partitions"]
+        assert part["error"] is None and part["leader_id"] == leader, quorum
+        assert sorted(v["replica_id"] for v in part["current_voters"]) == [1, 2, 3], quorum
+
+        cluster.brokers[leader - 1].kill()
+        fresh = AdminClient({"bootstrap.servers": cluster.bootstrap})
+        topic = "after-" + uuid.uuid4().hex[:6]
+        futures = fresh.create_topics([NewTopic(topic, 3, 1)], request_timeout=10)
+        futures[topic].result(timeout=30)
+        survivor = next(b for b in cluster.brokers if b.proc.poll() is None)
+        md = admin(survivor.bootstrap).list_topics(topic=topic, timeout=10)
+        assert len(md.topics[topic].partitions) == 3
+        assert md.controller_id != leader
+    finally:
+        cluster.stop()

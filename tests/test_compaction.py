@@ -1,5 +1,7 @@
 """Log compaction end to end: a compacted topic with many overwrites and tombstones, cleaned by
 the broker's background cleaner, read back from the beginning by a real client."""
+from confluent_kafka import KafkaError
+
 from conftest import wait_until
 from kafka_helpers import (
     Rec,
@@ -127,3 +129,54 @@ def test_kill_during_cleaning_loses_nothing(broker_factory):
     leftovers = [f for f in glob.glob(os.path.join(broker.data_dir, "**", "*"), recursive=True)
                  if f.endswith((".cleaned", ".swap"))]
     assert leftovers == [], leftovers
+
+
+def _keyless_refused(boot, topic, conf):
+    """Produces one batch mixing keyed and keyless records with librdkafka, then keyed records
+    alone; returns the delivery results (index -> error or offset)."""
+    producer = confluent_producer(boot, **{"linger.ms": 50, "retries": 0, **conf})
+    results = {}
+
+    def report(i):
+        def cb(err, msg):
+            results[i] = err if err is not None else msg.offset()
+        return cb
+
+    # One batch: linger.ms lets librdkafka gather all six into one Produce request.
+    mixed = [b"k0", None, b"k2", None, None, b"k5"]
+    for i, key in enumerate(mixed):
+        producer.produce(topic, key=key, value=b"v%d" % i, partition=0, on_delivery=report(i))
+    assert producer.flush(30) == 0
+    for i in range(6, 9):
+        producer.produce(topic, key=b"k%d" % i, value=b"v%d" % i, partition=0,
+                         on_delivery=report(i))
+    assert producer.flush(30) == 0
+    return mixed, results
+
+
+def test_compacted_topic_refuses_keyless_records(broker_factory):
+    """KIP-467: a compacted topic refuses a batch holding a record without a key with
+    INVALID_RECORD, naming the keyless records (record_errors); librdkafka fails exactly those
+    with INVALID_RECORD and the batch's other records as 'a different record was invalid'.
+    Keyed records produced after it are appended; no keyless record ever reaches the log."""
+    broker = broker_factory()
+    boot = broker.bootstrap
+    for codec in ["none", "lz4"]:
+        topic = create_topic(boot, unique_topic("compact-keyless"), 1, {"cleanup.policy": "compact"})
+        mixed, results = _keyless_refused(boot, topic, {"compression.type": codec})
+        for i, key in enumerate(mixed):
+            err = results[i]
+            assert isinstance(err, KafkaError), (codec, i, err)
+            if key is None:
+                assert err.code() == KafkaError.INVALID_RECORD, (codec, i, err)
+            else:
+                assert err.code() in (KafkaError.INVALID_RECORD,
+                                      KafkaError._INVALID_DIFFERENT_RECORD), (codec, i, err)
+        assert [results[i] for i in range(6, 9)] == [0, 1, 2], (codec, results)
+        got = confluent_consume(boot, topic, 1)
+        assert [(r.key, r.value) for r in got] == [(b"k6", b"v6"), (b"k7", b"v7"), (b"k8", b"v8")]
+    # A topic that is not compacted takes keyless records.
+    topic = create_topic(boot, unique_topic("delete-keyless"), 1)
+    _, results = _keyless_refused(boot, topic, {})
+    assert sorted(results.values()) == list(range(9)), results
+    assert_no_panic(broker)

@@ -41,7 +41,7 @@ from kafka.protocol.producer.produce import ProduceRequest, ProduceResponse
 
 from conftest import Broker, free_port, wait_until
 from fault_proxy import CLIENT, FaultNetwork
-from kafka_helpers import KafkaWire, OracleProducer, admin, assert_no_panic
+from kafka_helpers import KafkaWire, OracleProducer, admin, assert_no_panic, quorum_leader_of
 
 NODES = (1, 2, 3)
 CLUSTER_ID = "cGFydGl0aW9uLXRlc3QtaWQ"
@@ -151,18 +151,6 @@ def partition_state(address, topic):
     (p,) = t.partitions
     return PartitionState(p.leader_id, p.leader_epoch, sorted(p.isr_nodes),
                           response.controller_id, sorted(b.node_id for b in response.brokers))
-
-
-def quorum_leader_of(address):
-    """The controller id (quorum leader) the broker at `address` names, None if none yet."""
-    try:
-        with KafkaWire(address, timeout=5) as wire:
-            version = [v for v in wire.versions(MetadataRequest) if v <= 12][-1]
-            response = wire.send(MetadataRequest(topics=[], allow_auto_topic_creation=False),
-                                 MetadataResponse, version)
-    except (OSError, ConnectionError):
-        return None
-    return response.controller_id if response.controller_id > 0 else None
 
 
 def raw_list_offsets(wire, topic, current_leader_epoch=-1):
@@ -287,9 +275,9 @@ def test_partitioned_leader_is_replaced_fenced_and_truncated(data_root, leader_r
             and s.isr == [1, 2, 3] and s, timeout=30, what="a leader and the full ISR")
         old_leader, old_epoch = state.leader, state.epoch
         majority = [n for n in NODES if n != old_leader]
-        print(f"leader {old_leader} at epoch {old_epoch}, quorum leader {state.controller}")
+        print(f"leader {old_leader} at epoch {old_epoch}, quorum leader {quorum_leader}")
         assert old_leader == replicas[0], (replicas, state)
-        assert state.controller == quorum_leader, (quorum_leader, state)
+        assert quorum_leader_of(cluster.bootstrap([1])) == quorum_leader, quorum_leader
 
         oracle = OracleProducer(cluster.bootstrap(), topic, **{
             # Requests blackholed by the partition are given up on in seconds, not a minute

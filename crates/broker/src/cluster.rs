@@ -56,12 +56,23 @@ impl Cluster {
         self.fenced.load(Ordering::Acquire)
     }
 
-    /// The controller quorum's leader, as Kafka clients see a "controller id".
-    pub fn controller_id(&self) -> i32 {
-        self.controller
-            .leader()
-            .and_then(|id| i32::try_from(id).ok())
-            .unwrap_or(-1)
+    /// The "controller id" Metadata and DescribeCluster give clients: this broker, which
+    /// forwards controller-bound requests (CreateTopics, AlterConfigs, reassignments, ...) to
+    /// the active controller through the quorum, so that clients never wait on a controller that
+    /// died a moment ago. Kafka in KRaft mode likewise names a live broker, not the quorum
+    /// leader. While this broker is fenced, the lowest unfenced broker; -1 if there is none.
+    /// The quorum leader itself is told by DescribeQuorum.
+    pub fn controller_id_for_clients(&self) -> i32 {
+        let image = self.image();
+        let live = |id: i32| image.broker(id).is_some_and(|b| !b.fenced);
+        if live(self.node_id) {
+            return self.node_id;
+        }
+        image
+            .brokers()
+            .values()
+            .find(|b| !b.fenced)
+            .map_or(-1, |b| b.broker_id)
     }
 
     /// Proposes `command` and waits until this node's image holds it; the command's output, or
@@ -88,7 +99,11 @@ pub fn controller_error(e: &ControllerError) -> AdminError {
 
 /// The controller's settings from the broker config. A node without `controller.quorum.voters`
 /// is a standalone quorum of one whose controller listener is `listen`.
-pub fn controller_config(config: &BrokerConfig, listen: SocketAddr) -> ControllerConfig {
+pub fn controller_config(
+    config: &BrokerConfig,
+    listen: SocketAddr,
+    cluster_id: &str,
+) -> ControllerConfig {
     let node_id = config.node_id() as u64;
     let voters = config
         .quorum_voters()
@@ -103,6 +118,7 @@ pub fn controller_config(config: &BrokerConfig, listen: SocketAddr) -> Controlle
         unclean_leader_election: config.unclean_leader_election(),
         auto_leader_rebalance: config.auto_leader_rebalance(),
         leader_imbalance_check_interval_ms: config.leader_imbalance_check_interval_ms(),
+        cluster_id: cluster_id.to_string(),
         ..ClusterManagerConfig::default()
     };
     c
@@ -232,6 +248,7 @@ impl Cluster {
             host,
             port,
             rack: config.rack().map(str::to_string),
+            cluster_id: cluster_id.clone(),
         };
         let deadline = tokio::time::Instant::now() + STARTUP_TIMEOUT;
         let mut last_error = String::new();
@@ -243,6 +260,10 @@ impl Cluster {
             }
             match controller.register_broker(request.clone()).await {
                 Ok(Ok(epoch)) => break epoch,
+                Ok(Err(e @ CommandError::InconsistentClusterId { .. })) => {
+                    // Another cluster's data: retrying cannot help, and nothing may touch it.
+                    return Err(e.to_string());
+                }
                 Ok(Err(e)) => {
                     if last_error != e.to_string() {
                         tracing::info!("registration of broker {node_id} refused, retrying: {e}");

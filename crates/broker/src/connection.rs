@@ -1,8 +1,14 @@
 //! One client connection: read frames, run requests, write responses in request order.
 //!
-//! Requests on a connection are pipelined: up to `queued.max.requests` run at once (in a
-//! `FuturesOrdered`, so responses leave in the order requests arrived); the connection stops
-//! reading while that many are in flight. A frame that cannot be parsed closes the connection.
+//! Requests on a connection are read ahead (up to `queued.max.requests`; the connection stops
+//! reading while that many are pending) and answered in the order they arrived (a
+//! `FuturesOrdered`). They take effect in that order too: a request starts only once the one
+//! before it has finished, or has said that its effects are done and only a wait remains
+//! ([`crate::request::RequestContext::effects_done`]: an acks=all produce, once it has appended
+//! every partition, waits for replication while the next request runs). So request N's appends
+//! precede request N+1's on every partition, as in Kafka, which mutes a connection while one of
+//! its requests is handled; an idempotent producer with several requests in flight relies on it.
+//! A frame that cannot be parsed closes the connection.
 
 use std::net::SocketAddr;
 use std::sync::Arc;
@@ -12,10 +18,11 @@ use futures::stream::{FuturesOrdered, StreamExt};
 use sluice_protocol::frame::take_frame;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
-use tokio::sync::watch;
+use tokio::sync::{oneshot, watch};
 
 use crate::apis::{self, ResponseFrame};
 use crate::broker::Broker;
+use crate::request::OrderGate;
 
 pub async fn serve(
     broker: Arc<Broker>,
@@ -28,6 +35,8 @@ pub async fn serve(
     let (mut reader, mut writer) = stream.split();
     let mut buf = BytesMut::with_capacity(64 * 1024);
     let mut in_flight = FuturesOrdered::new();
+    // Opens when the last request read so far lets the next one start.
+    let mut previous_done: Option<oneshot::Receiver<()>> = None;
     let mut reading = true;
     loop {
         tokio::select! {
@@ -53,7 +62,17 @@ pub async fn serve(
                     Ok(_) => loop {
                         match take_frame(&mut buf, max_frame) {
                             Ok(Some(frame)) => {
-                                in_flight.push_back(apis::handle(broker.clone(), frame.freeze(), peer));
+                                let (gate, done) = OrderGate::new();
+                                let turn = previous_done.replace(done);
+                                let broker = broker.clone();
+                                let frame = frame.freeze();
+                                in_flight.push_back(async move {
+                                    if let Some(turn) = turn {
+                                        // An error only means the previous request is gone.
+                                        let _ = turn.await;
+                                    }
+                                    apis::handle(broker, frame, peer, gate).await
+                                });
                             }
                             Ok(None) => break,
                             Err(e) => {

@@ -75,11 +75,10 @@ pub fn replay_partition(
     mut apply: impl FnMut(&[u8], Option<&[u8]>),
 ) -> Result<usize, AdminError> {
     let mut count = 0;
-    let log = &partition.log;
-    let mut offset = log.log_start_offset();
+    let mut offset = partition.log_start_offset();
     let end = partition.log_end_offset();
     while offset < end {
-        let read = log
+        let read = partition
             .read(offset, 1 << 20, end, true)
             .map_err(|e| AdminError::new(ErrorCode::UNKNOWN_SERVER_ERROR, e.to_string()))?;
         if read.records.is_empty() {
@@ -187,12 +186,10 @@ pub fn append(
     };
     let batch = encode_batch(&template, &records).map_err(|e| e.to_string())?;
     let info = p
-        .append_as_leader(&Bytes::from(batch))
+        .append_from_coordinator(&Bytes::from(batch))
         .map_err(|e| e.to_string())?;
     if info.flush_due {
-        p.log
-            .flush(info.last_offset + 1)
-            .map_err(|e| e.to_string())?;
+        p.flush(info.last_offset + 1).map_err(|e| e.to_string())?;
     }
     Ok(Some(info.last_offset + 1))
 }

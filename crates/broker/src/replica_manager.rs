@@ -25,6 +25,10 @@ use crate::topic_name::{collision_key, validate_topic_name};
 
 /// Suffix of a partition directory whose topic was deleted and that awaits removal.
 const DELETE_SUFFIX: &str = "-delete";
+/// Partition directories the metadata does not know are kept under this suffix.
+const STRAY_SUFFIX: &str = "-stray";
+/// Kafka's metadata log partition (`__cluster_metadata-0`); Sluice's is elsewhere.
+const KAFKA_METADATA_TOPIC: &str = "__cluster_metadata";
 /// Kafka's file naming a partition directory's topic id (KIP-516).
 const PARTITION_METADATA_FILE: &str = "partition.metadata";
 
@@ -301,11 +305,7 @@ impl ReplicaManager {
         let meta = dir.join(PARTITION_METADATA_FILE);
         match std::fs::read_to_string(&meta) {
             Ok(text) if parse_partition_metadata(&text) != Some(id) => {
-                tracing::warn!(
-                    "{} belongs to an older topic {topic}; removing it",
-                    dir.display()
-                );
-                self.remove_partition_dir(&dir, topic, index);
+                self.set_aside_as_stray(&dir, &format!("it holds another topic id than {topic}"));
             }
             _ => {}
         }
@@ -419,7 +419,7 @@ impl ReplicaManager {
             }
         }
         if first {
-            self.remove_unassigned_dirs(image);
+            self.sort_out_unassigned_dirs(image);
         }
 
         let mut next = Topics::default();
@@ -435,7 +435,7 @@ impl ReplicaManager {
             if configs_changed {
                 let log_cfg = log_config(&self.config, &desired.configs);
                 for p in existing.iter().flat_map(|t| t.partitions.iter()) {
-                    p.log.update_config(log_cfg.clone());
+                    p.update_config(log_cfg.clone());
                 }
                 tracing::info!(
                     "configs of topic {name}: {}",
@@ -463,10 +463,10 @@ impl ReplicaManager {
                             changes.resigned.push((name.clone(), index));
                         }
                         p.set_leadership(false, state.leader_epoch);
-                        if let Err(e) = p.log.close() {
+                        if let Err(e) = p.close() {
                             tracing::warn!("closing {name}-{index} failed: {e}");
                         }
-                        self.remove_partition_dir(p.log.dir(), name, index);
+                        self.remove_partition_dir(p.dir(), name, index);
                         None
                     }
                     (None, false) => None,
@@ -536,14 +536,18 @@ impl ReplicaManager {
                 changes.resigned.push((topic.name.to_string(), p.index));
             }
             p.set_leadership(false, p.leader_epoch());
-            self.remove_partition_dir(p.log.dir(), &topic.name, p.index);
+            self.remove_partition_dir(p.dir(), &topic.name, p.index);
         }
         tracing::info!("deleted topic {}", topic.name);
     }
 
-    /// At start: removes partition directories (`<topic>-<n>`) that the image does not assign to
-    /// this broker (their topic was deleted, or moved away, while this broker was down).
-    fn remove_unassigned_dirs(&self, image: &MetadataImage) {
+    /// At start: sorts out partition directories (`<topic>-<n>`) the image does not assign to
+    /// this broker. One whose topic id (`partition.metadata`) the image knows was moved away
+    /// while this broker was down: Sluice's metadata owns it, so it is removed. Any other
+    /// (an unknown topic id: a topic deleted while this broker was down, or data Sluice did not
+    /// write) is renamed `<dir>-stray` and kept until an operator removes it, as Kafka does.
+    /// Kafka's own metadata log (`__cluster_metadata-0`) is never touched.
+    fn sort_out_unassigned_dirs(&self, image: &MetadataImage) {
         let Ok(entries) = std::fs::read_dir(&self.log_dir) else {
             return;
         };
@@ -561,20 +565,53 @@ impl ReplicaManager {
             let Ok(index) = index.parse::<i32>() else {
                 continue;
             };
-            if validate_topic_name(topic).is_err() {
+            if validate_topic_name(topic).is_err() || topic == KAFKA_METADATA_TOPIC {
                 continue;
             }
             let assigned = image
                 .topic(topic)
                 .and_then(|t| t.partition(index))
                 .is_some_and(|p| p.replicas.contains(&self.node_id));
-            if !assigned {
+            if assigned {
+                continue;
+            }
+            let topic_id = std::fs::read_to_string(entry.path().join(PARTITION_METADATA_FILE))
+                .ok()
+                .and_then(|text| parse_partition_metadata(&text));
+            if topic_id.is_some_and(|id| image.topic_by_id(&id).is_some()) {
                 tracing::warn!(
-                    "removing {}: the cluster metadata does not assign it to this broker",
+                    "removing {}: the cluster metadata moved this replica to other brokers",
                     entry.path().display()
                 );
                 self.remove_partition_dir(&entry.path(), topic, index);
+            } else {
+                self.set_aside_as_stray(&entry.path(), "the cluster metadata does not know it");
             }
+        }
+    }
+
+    /// Renames a partition directory Sluice's metadata does not own to `<dir>-stray` (or
+    /// `<dir>.<random>-stray` if that exists), so that nothing reads or deletes it.
+    fn set_aside_as_stray(&self, dir: &Path, why: &str) {
+        let Some(name) = dir.file_name().and_then(|n| n.to_str()) else {
+            return;
+        };
+        let mut stray = self.log_dir.join(format!("{name}{STRAY_SUFFIX}"));
+        if stray.exists() {
+            stray = self
+                .log_dir
+                .join(format!("{name}.{}{STRAY_SUFFIX}", Uuid::new_v4().simple()));
+        }
+        match std::fs::rename(dir, &stray) {
+            Ok(()) => tracing::warn!(
+                "kept {} as {}: {why}; remove it once it is not needed",
+                dir.display(),
+                stray.display()
+            ),
+            Err(e) => tracing::error!(
+                "could not set {} aside as stray ({why}): {e}",
+                dir.display()
+            ),
         }
     }
 
@@ -585,10 +622,10 @@ impl ReplicaManager {
         let producer_max_age_ms = self.config.producer_id_expiration_ms();
         for topic in self.topics() {
             for p in &topic.partitions {
-                if let Err(e) = p.log.apply_retention(p.high_watermark()) {
+                if let Err(e) = p.apply_retention() {
                     tracing::warn!("retention of {}-{} failed: {e}", topic.name, p.index);
                 }
-                let expired = p.log.expire_producers(now, producer_max_age_ms);
+                let expired = p.expire_producers(now, producer_max_age_ms);
                 if expired > 0 {
                     tracing::debug!(
                         "{}-{}: forgot {expired} idle producer(s)",
@@ -605,10 +642,10 @@ impl ReplicaManager {
     pub fn clean_compacted(&self) {
         for topic in self.topics() {
             for p in &topic.partitions {
-                if !p.log.config().compact {
+                if !p.is_compacted() {
                     continue;
                 }
-                match p.log.clean(p.high_watermark()) {
+                match p.clean() {
                     Ok(r) if r.cleaned_segments > 0 => tracing::info!(
                         "cleaned {}-{}: {} segment(s), {} -> {} bytes, {} record(s) removed",
                         topic.name,
@@ -629,7 +666,7 @@ impl ReplicaManager {
     pub fn flush_due(&self) {
         for topic in self.topics() {
             for p in &topic.partitions {
-                if let Err(e) = p.log.flush_if_due() {
+                if let Err(e) = p.flush_if_due() {
                     tracing::warn!("flush of {}-{} failed: {e}", topic.name, p.index);
                 }
             }
@@ -657,7 +694,7 @@ impl ReplicaManager {
         self.checkpoint_high_watermarks();
         for topic in self.topics() {
             for p in &topic.partitions {
-                if let Err(e) = p.log.close() {
+                if let Err(e) = p.close() {
                     tracing::warn!("closing {}-{} failed: {e}", topic.name, p.index);
                 }
             }
@@ -853,7 +890,7 @@ mod tests {
         let dir = tempfile::tempdir().expect("dir");
         let manager = open(dir.path());
         let follower = manager.partition("t", 0).expect("hosted");
-        follower.log.append(&batch(5), 0).expect("append");
+        follower.append_from_leader(&batch(5)).expect("append");
         follower.set_follower_high_watermark(3);
         manager.close();
         drop((manager, follower));
@@ -885,6 +922,69 @@ mod tests {
             manager.partition("t", 0).expect("hosted").high_watermark(),
             0
         );
+    }
+
+    #[test]
+    fn partition_dirs_the_metadata_does_not_own_are_kept_as_strays() {
+        let dir = tempfile::tempdir().expect("dir");
+        let root = dir.path();
+        let make = |name: &str, topic_id: Option<Uuid>| {
+            let d = root.join(name);
+            std::fs::create_dir_all(&d).expect("mkdir");
+            std::fs::write(d.join("00000000000000000000.log"), b"data").expect("write");
+            if let Some(id) = topic_id {
+                write_partition_metadata(&d, id).expect("partition.metadata");
+            }
+        };
+        // Another cluster's partition (no partition.metadata, as an old Kafka or a copy).
+        make("orders-0", None);
+        // A topic id the metadata does not know (deleted while this broker was down).
+        make("gone-3", Some(Uuid::from_u128(99)));
+        // Kafka's own metadata log partition: never touched.
+        make("__cluster_metadata-0", None);
+        // A known topic's partition this broker no longer hosts (partition 1 does not exist,
+        // but the topic id is Sluice's): Sluice owns it, so it goes.
+        make("t-1", Some(Uuid::from_u128(7)));
+        // The hosted replica `t-0` left by an older topic of the same name.
+        make("t-0", Some(Uuid::from_u128(8)));
+        let manager = open(root);
+        let names = |root: &Path| {
+            let mut v: Vec<String> = std::fs::read_dir(root)
+                .expect("read dir")
+                .flatten()
+                .filter(|e| e.path().is_dir())
+                .map(|e| e.file_name().to_string_lossy().into_owned())
+                .collect();
+            v.sort();
+            v
+        };
+        assert_eq!(
+            names(root),
+            [
+                "__cluster_metadata-0",
+                "gone-3-stray",
+                "orders-0-stray",
+                "t-0",
+                "t-0-stray"
+            ]
+        );
+        for kept in ["gone-3-stray", "orders-0-stray", "t-0-stray"] {
+            assert_eq!(
+                std::fs::read(root.join(kept).join("00000000000000000000.log")).expect("kept"),
+                b"data"
+            );
+        }
+        // A restart leaves the strays alone; a second stray of the same name gets its own.
+        manager.close();
+        drop(manager);
+        make("orders-0", None);
+        let manager = open(root);
+        let after = names(root);
+        assert_eq!(after.len(), 6, "{after:?}");
+        assert!(after
+            .iter()
+            .any(|n| n.starts_with("orders-0.") && n.ends_with("-stray")));
+        drop(manager);
     }
 
     #[test]

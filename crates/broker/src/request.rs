@@ -25,6 +25,28 @@ pub struct RequestContext {
     pub client_id: Option<String>,
     /// The peer's address as Kafka shows client hosts ("/127.0.0.1").
     pub client_host: String,
+    /// Holds the next request of this connection back until this one's effects are done
+    /// (see [`RequestContext::effects_done`]).
+    order: OrderGate,
+}
+
+/// The turn of one request on its connection: the next request starts once this one says its
+/// effects are done, or once it is dropped (the request finished, whatever the outcome).
+#[derive(Default)]
+pub struct OrderGate(std::sync::Mutex<Option<tokio::sync::oneshot::Sender<()>>>);
+
+impl OrderGate {
+    /// A gate for one request and the receiver the next request waits on.
+    pub fn new() -> (OrderGate, tokio::sync::oneshot::Receiver<()>) {
+        let (tx, rx) = tokio::sync::oneshot::channel();
+        (OrderGate(std::sync::Mutex::new(Some(tx))), rx)
+    }
+
+    fn open(&self) {
+        // Dropping the sender wakes the receiver; a poisoned lock still holds the sender.
+        let taken = self.0.lock().unwrap_or_else(|p| p.into_inner()).take();
+        drop(taken);
+    }
 }
 
 impl RequestContext {
@@ -39,7 +61,22 @@ impl RequestContext {
             correlation_id: header.correlation_id,
             client_id: header.client_id.as_ref().map(|s| s.to_string()),
             client_host: format!("/{}", peer.ip()),
+            order: OrderGate::default(),
         }
+    }
+
+    /// The gate that lets the connection's next request start.
+    pub fn with_order_gate(mut self, gate: OrderGate) -> RequestContext {
+        self.order = gate;
+        self
+    }
+
+    /// Lets the connection's next request start before this one has answered: everything this
+    /// request changes (appends, state) is done, and what remains is waiting (acks=all). A
+    /// request that never calls this holds the next one back until it has finished, as Kafka
+    /// holds a connection's next request until the response to the current one is sent.
+    pub fn effects_done(&self) {
+        self.order.open();
     }
 }
 

@@ -88,7 +88,7 @@ pub async fn start(config: BrokerConfig) -> Result<ServerHandle, ServerError> {
                 source,
             })?;
     let controller = Controller::start_with_listener(
-        controller_config(&config, controller_bound),
+        controller_config(&config, controller_bound, &cluster_id),
         controller_listener,
     )
     .await
@@ -134,13 +134,14 @@ async fn start_broker(
         .local_addr()
         .map_err(|source| ServerError::Bind { addr, source })?;
     let (host, port) = config.advertised(local_addr);
-    let replicas = Arc::new(ReplicaManager::new(config.clone())?);
-
+    // Registration first: a broker whose log dir belongs to another cluster is refused
+    // (INCONSISTENT_CLUSTER_ID) before anything in it is read or changed.
     let cluster = Arc::new(
         Cluster::register(controller, &config, cluster_id, host.clone(), port)
             .await
             .map_err(ServerError::Controller)?,
     );
+    let replicas = Arc::new(ReplicaManager::new(config.clone())?);
     cluster
         .wait_for_own_registration()
         .await

@@ -435,6 +435,8 @@ pub struct ProduceSettings {
     pub timestamp_after_max_ms: i64,
     /// acks=all writes need at least this many in-sync replicas (`min.insync.replicas`).
     pub min_insync_replicas: usize,
+    /// `cleanup.policy` includes `compact`: every record needs a key.
+    pub compacted: bool,
 }
 
 pub fn produce_settings(
@@ -448,6 +450,7 @@ pub fn produce_settings(
         timestamp_before_max_ms: l("message.timestamp.before.max.ms"),
         timestamp_after_max_ms: l("message.timestamp.after.max.ms"),
         min_insync_replicas: l("min.insync.replicas").max(1) as usize,
+        compacted: cleanup_policy(broker, overrides).contains(&"compact"),
     }
 }
 

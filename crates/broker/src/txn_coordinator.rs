@@ -277,7 +277,7 @@ pub async fn write_local_marker(
         .leader(index)?
         .clone();
     partition
-        .append_control(m.producer_id, m.producer_epoch, m.commit, coordinator_epoch)
+        .append_marker(m.producer_id, m.producer_epoch, m.commit, coordinator_epoch)
         .map_err(|e| {
             tracing::error!("cannot write a transaction marker to {topic}-{index}: {e}");
             e.error_code()
@@ -343,6 +343,88 @@ async fn send_marker(
         Ok(())
     } else {
         Err(code)
+    }
+}
+
+/// Asks the broker coordinating `transactional_id` whether `topic`-`index` is in the
+/// producer's ongoing transaction (AddPartitionsToTxn v4, verify_only), as Kafka's partition
+/// leaders and group coordinators do (KIP-890) when another broker coordinates the transaction.
+/// An unreachable or moving coordinator gives NOT_ENOUGH_REPLICAS (retriable for producers;
+/// callers map it for other requests); a fenced epoch INVALID_PRODUCER_EPOCH; anything else
+/// INVALID_TXN_STATE.
+pub async fn verify_with_remote_coordinator(
+    broker: &Broker,
+    transactional_id: &str,
+    producer_id: i64,
+    producer_epoch: i16,
+    topic: &str,
+    index: i32,
+) -> Result<(), ErrorCode> {
+    use kafka_protocol::messages::add_partitions_to_txn_request::{
+        AddPartitionsToTxnTopic, AddPartitionsToTxnTransaction,
+    };
+    use kafka_protocol::messages::{
+        AddPartitionsToTxnRequest, ProducerId, TopicName, TransactionalId,
+    };
+    use kafka_protocol::protocol::StrBytes;
+    let image = broker.cluster.image();
+    let coordinator = image
+        .topic(TXN_STATE_TOPIC)
+        .and_then(|t| {
+            let p = sluice_group::partition_for(transactional_id, t.partitions.len() as i32);
+            t.partition(p).and_then(|s| s.leader)
+        })
+        .ok_or(ErrorCode::NOT_ENOUGH_REPLICAS)?;
+    if coordinator == broker.node_id {
+        return Err(ErrorCode::INVALID_TXN_STATE);
+    }
+    let target = image
+        .broker(coordinator)
+        .ok_or(ErrorCode::NOT_ENOUGH_REPLICAS)?;
+    let mut conn = crate::peer::PeerConnection::connect(
+        &target.host,
+        target.port,
+        &format!("sluice-txn-verify-{}", broker.node_id),
+        1 << 20,
+        Duration::from_secs(5),
+    )
+    .await
+    .map_err(|_| ErrorCode::NOT_ENOUGH_REPLICAS)?;
+    let request = AddPartitionsToTxnRequest::default().with_transactions(vec![
+        AddPartitionsToTxnTransaction::default()
+            .with_transactional_id(TransactionalId(StrBytes::from_string(
+                transactional_id.to_string(),
+            )))
+            .with_producer_id(ProducerId(producer_id))
+            .with_producer_epoch(producer_epoch)
+            .with_verify_only(true)
+            .with_topics(vec![AddPartitionsToTxnTopic::default()
+                .with_name(TopicName(StrBytes::from_string(topic.to_string())))
+                .with_partitions(vec![index])]),
+    ]);
+    let response = conn
+        .send(&request, 4, Duration::from_secs(10))
+        .await
+        .map_err(|_| ErrorCode::NOT_ENOUGH_REPLICAS)?;
+    if response.error_code != 0 {
+        return Err(ErrorCode::NOT_ENOUGH_REPLICAS);
+    }
+    let code = response
+        .results_by_transaction
+        .first()
+        .and_then(|r| r.topic_results.first())
+        .and_then(|t| t.results_by_partition.first())
+        .map(|p| ErrorCode(p.partition_error_code))
+        .unwrap_or(ErrorCode::INVALID_TXN_STATE);
+    match code {
+        ErrorCode::NONE => Ok(()),
+        ErrorCode::INVALID_PRODUCER_EPOCH | ErrorCode::PRODUCER_FENCED => {
+            Err(ErrorCode::INVALID_PRODUCER_EPOCH)
+        }
+        ErrorCode::NOT_COORDINATOR
+        | ErrorCode::COORDINATOR_NOT_AVAILABLE
+        | ErrorCode::COORDINATOR_LOAD_IN_PROGRESS => Err(ErrorCode::NOT_ENOUGH_REPLICAS),
+        _ => Err(ErrorCode::INVALID_TXN_STATE),
     }
 }
 

@@ -212,6 +212,17 @@ impl ClusterManager {
             Ok(term) => term,
             Err(leader) => return LeaderReply::NotLeader { leader },
         };
+        let ours = &self.config.cluster_id;
+        if !ours.is_empty() && !request.cluster_id.is_empty() && request.cluster_id != *ours {
+            return LeaderReply::Answered {
+                result: Err(CommandError::InconsistentClusterId {
+                    broker_id: request.broker_id,
+                    broker_cluster_id: request.cluster_id.clone(),
+                    cluster_id: ours.clone(),
+                }),
+                log_index: None,
+            };
+        }
         let _writes = self.writes.lock().await;
         let mut attempt = 0;
         loop {

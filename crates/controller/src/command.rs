@@ -190,6 +190,14 @@ pub enum CommandError {
     StaleProposal { sequence: u64, last_applied: u64 },
     #[error("no reassignment of {topic}-{partition} is in progress")]
     NoReassignmentInProgress { topic: String, partition: i32 },
+    #[error(
+        "broker {broker_id} belongs to cluster {broker_cluster_id} (its meta.properties), but the controller quorum is cluster {cluster_id}"
+    )]
+    InconsistentClusterId {
+        broker_id: i32,
+        broker_cluster_id: String,
+        cluster_id: String,
+    },
 }
 
 /// Kafka error codes (`org.apache.kafka.common.protocol.Errors`).
@@ -210,6 +218,7 @@ mod kafka_error {
     pub const UNKNOWN_TOPIC_ID: i16 = 100;
     pub const DUPLICATE_BROKER_REGISTRATION: i16 = 101;
     pub const BROKER_ID_NOT_REGISTERED: i16 = 102;
+    pub const INCONSISTENT_CLUSTER_ID: i16 = 104;
     pub const INELIGIBLE_REPLICA: i16 = 107;
 }
 
@@ -238,6 +247,7 @@ impl CommandError {
             CommandError::BatchFailed { error, .. } => error.error_code(),
             CommandError::StaleProposal { .. } => OUT_OF_ORDER_SEQUENCE_NUMBER,
             CommandError::NoReassignmentInProgress { .. } => NO_REASSIGNMENT_IN_PROGRESS,
+            CommandError::InconsistentClusterId { .. } => INCONSISTENT_CLUSTER_ID,
         }
     }
 }

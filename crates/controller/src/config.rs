@@ -28,6 +28,9 @@ pub struct ClusterManagerConfig {
     /// Period of the preferred leader elections (`leader.imbalance.check.interval.seconds`,
     /// in milliseconds here).
     pub leader_imbalance_check_interval_ms: u64,
+    /// This cluster's id (the controller's `meta.properties`): brokers registering with another
+    /// one are refused. Empty: not checked.
+    pub cluster_id: String,
 }
 
 impl Default for ClusterManagerConfig {
@@ -38,6 +41,7 @@ impl Default for ClusterManagerConfig {
             unclean_leader_election: false,
             auto_leader_rebalance: true,
             leader_imbalance_check_interval_ms: 300_000,
+            cluster_id: String::new(),
         }
     }
 }

@@ -66,6 +66,7 @@ use crate::network::PeerClient;
 use crate::pre_vote::PreVote;
 use crate::proposers::LanePool;
 use crate::proposers::Proposal;
+use crate::quorum::QuorumDescription;
 use crate::raft_types::NodeId;
 use crate::raft_types::Raft;
 use crate::rpc::AddLearnerReply;
@@ -603,6 +604,29 @@ impl Controller {
             self.wait_for_local_apply(log_index, deadline).await;
         }
         Ok(result)
+    }
+
+    /// The quorum as its leader describes it (asked there when this node does not lead):
+    /// leader, term, committed offset and each member's progress (Kafka's DescribeQuorum).
+    pub async fn describe_quorum(&self) -> Result<QuorumDescription, ControllerError> {
+        let (result, _) = self
+            .until_answered(|leader, timeout| async move {
+                let reply = if leader == self.node_id() {
+                    crate::quorum::describe_local(&self.inner.raft)
+                } else {
+                    match self
+                        .forward(leader, RpcRequestBody::DescribeQuorum, timeout)
+                        .await
+                    {
+                        Ok(RpcResponse::DescribeQuorum(reply)) => reply,
+                        Ok(other) => return unexpected_answer(other),
+                        Err(e) => return self.failed_call(e),
+                    }
+                };
+                leader_attempt(reply)
+            })
+            .await?;
+        result.map_err(|e| ControllerError::Raft(e.to_string()))
     }
 
     /// Stops the listener and the Raft node and waits for them. Idempotent.

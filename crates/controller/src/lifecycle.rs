@@ -53,6 +53,9 @@ pub struct BrokerRegistrationRequest {
     pub host: String,
     pub port: u16,
     pub rack: Option<String>,
+    /// The cluster id in the broker's `meta.properties`; the controller refuses a broker of
+    /// another cluster (INCONSISTENT_CLUSTER_ID). Empty: not checked.
+    pub cluster_id: String,
 }
 
 /// A broker's periodic heartbeat (Kafka's BrokerHeartbeat request).
@@ -323,6 +326,7 @@ mod tests {
             host: "h".into(),
             port: 9092,
             rack: None,
+            cluster_id: String::new(),
         }
     }
 

@@ -47,6 +47,7 @@ use crate::lifecycle::BrokerRegistrationRequest;
 use crate::pre_vote::PreVoteReply;
 use crate::pre_vote::PreVoteRequest;
 use crate::proposers::Proposal;
+use crate::quorum::QuorumDescription;
 use crate::raft_types::NodeId;
 use crate::raft_types::TypeConfig;
 
@@ -79,6 +80,8 @@ pub(crate) enum RpcRequestBody {
     BrokerHeartbeat(BrokerHeartbeatRequest),
     /// A voter without a leader asks whether this voter would vote for it (see `pre_vote`).
     PreVote(PreVoteRequest),
+    /// The quorum's state, for the leader to describe (see `quorum`).
+    DescribeQuorum,
 }
 
 #[derive(Debug, Serialize, Deserialize)]
@@ -97,6 +100,7 @@ pub(crate) enum RpcResponse {
     RegisterBroker(LeaderReply<i64>),
     BrokerHeartbeat(LeaderReply<BrokerHeartbeatReply>),
     PreVote(PreVoteReply),
+    DescribeQuorum(LeaderReply<QuorumDescription>),
 }
 
 #[derive(Debug, Serialize, Deserialize)]

@@ -268,5 +268,8 @@ async fn handle(
                 .await,
         ),
         RpcRequestBody::PreVote(request) => RpcResponse::PreVote(pre_vote.answer(raft, &request)),
+        RpcRequestBody::DescribeQuorum => {
+            RpcResponse::DescribeQuorum(crate::quorum::describe_local(raft))
+        }
     }
 }

@@ -50,6 +50,7 @@ fn registration(broker_id: i32, incarnation: u128) -> BrokerRegistrationRequest 
         host: "127.0.0.1".into(),
         port: 9092 + broker_id as u16,
         rack: Some(format!("rack-{}", broker_id % 2)),
+        cluster_id: String::new(),
     }
 }
 
@@ -496,4 +497,36 @@ async fn a_controller_failover_does_not_fence_live_brokers() {
     );
     stop_all(heartbeats).await;
     cluster.shutdown().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_broker_of_another_cluster_is_refused() {
+    let cluster = Cluster::start(3, |c| {
+        lifecycle_config(c);
+        c.cluster.cluster_id = "ours".into();
+    })
+    .await;
+    let foreign = BrokerRegistrationRequest {
+        cluster_id: "theirs".into(),
+        ..registration(4, 4)
+    };
+    let refused = cluster
+        .node(2)
+        .register_broker(foreign)
+        .await
+        .unwrap()
+        .unwrap_err();
+    assert_eq!(refused.error_code(), 104, "INCONSISTENT_CLUSTER_ID");
+    let text = refused.to_string();
+    assert!(text.contains("theirs") && text.contains("ours"), "{text}");
+    assert!(
+        leader_image(&cluster).await.broker(4).is_none(),
+        "nothing registered"
+    );
+    // The same broker id with this cluster's id (or none, from an older broker) is welcome.
+    let ok = BrokerRegistrationRequest {
+        cluster_id: "ours".into(),
+        ..registration(4, 4)
+    };
+    assert!(cluster.node(2).register_broker(ok).await.unwrap().is_ok());
 }

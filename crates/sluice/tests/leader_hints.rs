@@ -255,7 +255,8 @@ fn refused_partitions_name_the_current_leader_and_its_endpoint() {
     let mut c = cluster.connect(1);
     let controller = eventually("three brokers and a controller", 30, || {
         let m = metadata(&mut c);
-        (m.brokers.len() == 3 && m.controller_id.0 > 0).then_some(m.controller_id.0)
+        (m.brokers.len() == 3).then_some(())?;
+        c.quorum_leader()
     });
     // X is not the active controller, so stopping it later needs no controller election.
     let x = (1..=3)

@@ -177,4 +177,55 @@ fn config_file_is_read_and_sigterm_shuts_down_cleanly() {
             "clean-shutdown marker in {names:?}"
         );
     }
+
+    // The data now belongs to a cluster: a node configured for another one refuses to start,
+    // names both ids, and leaves every file as it was.
+    let meta = std::fs::read_to_string(data.join("meta.properties")).unwrap();
+    let ours = meta
+        .lines()
+        .find_map(|l| l.strip_prefix("cluster.id="))
+        .expect("cluster.id in meta.properties")
+        .to_string();
+    let before = snapshot(&data);
+    let (code, err) = run_to_end(
+        sluice()
+            .args(["server", "--config"])
+            .arg(&props)
+            .args(["--set", "cluster.id=QW5vdGhlckNsdXN0ZXJJZA"]),
+    );
+    assert_ne!(code, 0, "{err}");
+    assert!(
+        err.contains("QW5vdGhlckNsdXN0ZXJJZA") && err.contains(&ours),
+        "{err}"
+    );
+    assert_eq!(
+        snapshot(&data),
+        before,
+        "files changed by the refused start"
+    );
+}
+
+/// Every file under `dir` with its contents and modification time.
+fn snapshot(
+    dir: &std::path::Path,
+) -> std::collections::BTreeMap<std::path::PathBuf, (Vec<u8>, std::time::SystemTime)> {
+    let mut files = std::collections::BTreeMap::new();
+    let mut pending = vec![dir.to_path_buf()];
+    while let Some(d) = pending.pop() {
+        for entry in std::fs::read_dir(&d).expect("read dir") {
+            let path = entry.expect("dir entry").path();
+            if path.is_dir() {
+                pending.push(path);
+            } else {
+                let modified = std::fs::metadata(&path)
+                    .and_then(|m| m.modified())
+                    .expect("mtime");
+                files.insert(
+                    path.clone(),
+                    (std::fs::read(&path).expect("read"), modified),
+                );
+            }
+        }
+    }
+    files
 }

@@ -22,7 +22,7 @@ pub async fn handle(
     let base = DescribeClusterResponse::default()
         .with_endpoint_type(request.endpoint_type)
         .with_cluster_id(StrBytes::from_string(broker.cluster_id().to_string()))
-        .with_controller_id(BrokerId(broker.cluster.controller_id()))
+        .with_controller_id(BrokerId(broker.cluster.controller_id_for_clients()))
         .with_cluster_authorized_operations(if request.include_cluster_authorized_operations {
             CLUSTER_OPS_ALL
         } else {

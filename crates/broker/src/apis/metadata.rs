@@ -128,7 +128,7 @@ pub async fn handle(
     MetadataResponse::default()
         .with_brokers(brokers)
         .with_cluster_id(Some(StrBytes::from_string(broker.cluster_id().to_string())))
-        .with_controller_id(BrokerId(broker.cluster.controller_id()))
+        .with_controller_id(BrokerId(broker.cluster.controller_id_for_clients()))
         .with_topics(topics)
         .with_cluster_authorized_operations(
             if (8..=10).contains(&v) && request.include_cluster_authorized_operations {

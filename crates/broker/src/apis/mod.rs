@@ -15,6 +15,7 @@ mod delete_topics;
 mod describe_cluster;
 mod describe_log_dirs;
 mod describe_producers;
+mod describe_quorum;
 mod elect_leaders;
 mod fetch;
 mod groups;
@@ -36,7 +37,7 @@ use sluice_protocol::fetch_response::encode_fetch_response;
 use sluice_protocol::guard;
 
 use crate::broker::Broker;
-use crate::request::{decode, encode_response, RequestContext, Unparseable};
+use crate::request::{decode, encode_response, OrderGate, RequestContext, Unparseable};
 
 /// The APIs Sluice implements and the versions it advertises in ApiVersions. Every range lies
 /// inside what the `kafka-protocol` crate can decode and encode.
@@ -54,6 +55,7 @@ pub const SUPPORTED_APIS: &[(ApiKey, i16, i16)] = &[
     (ApiKey::CreatePartitions, 0, 3),
     (ApiKey::IncrementalAlterConfigs, 0, 1),
     (ApiKey::DescribeCluster, 0, 2),
+    (ApiKey::DescribeQuorum, 0, 2),
     (ApiKey::InitProducerId, 0, 5),
     (ApiKey::FindCoordinator, 0, 6),
     (ApiKey::JoinGroup, 0, 9),
@@ -97,10 +99,13 @@ pub enum ResponseFrame {
 }
 
 /// Handles one request frame. `Ok(None)` means the request gets no response (acks=0 produce).
+/// The next request of the connection starts once `order` opens: when the handler says its
+/// effects are done ([`RequestContext::effects_done`]) or when this returns.
 pub async fn handle(
     broker: Arc<Broker>,
     frame: Bytes,
     peer: std::net::SocketAddr,
+    order: OrderGate,
 ) -> Result<Option<ResponseFrame>, Unparseable> {
     if frame.len() < 8 {
         return Err(Unparseable(format!(
@@ -136,7 +141,7 @@ pub async fn handle(
     debug_assert_eq!(frame.len() - body.len(), header_len);
     guard::check_request(raw_key, version, body.chunk())
         .map_err(|e| Unparseable(format!("{api:?} v{version}: {e}")))?;
-    let ctx = RequestContext::from_header(api, &header, peer);
+    let ctx = RequestContext::from_header(api, &header, peer).with_order_gate(order);
     let started = std::time::Instant::now();
     let response = dispatch(&broker, &ctx, body).await;
     tracing::debug!(
@@ -193,6 +198,7 @@ async fn dispatch(
         ApiKey::AlterConfigs => run!(configs::alter),
         ApiKey::IncrementalAlterConfigs => run!(configs::incremental_alter),
         ApiKey::DescribeCluster => run!(describe_cluster::handle),
+        ApiKey::DescribeQuorum => run!(describe_quorum::handle),
         ApiKey::InitProducerId => run!(txn::init_producer_id),
         ApiKey::AddPartitionsToTxn => run!(txn::add_partitions_to_txn),
         ApiKey::AddOffsetsToTxn => run!(txn::add_offsets_to_txn),

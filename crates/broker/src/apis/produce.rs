@@ -18,13 +18,16 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use bytes::Bytes;
 use kafka_protocol::messages::produce_response::{
-    LeaderIdAndEpoch, NodeEndpoint, PartitionProduceResponse, TopicProduceResponse,
+    BatchIndexAndErrorMessage, LeaderIdAndEpoch, NodeEndpoint, PartitionProduceResponse,
+    TopicProduceResponse,
 };
-use kafka_protocol::messages::{BrokerId, ProduceRequest, ProduceResponse};
+use kafka_protocol::messages::{BrokerId, ProduceRequest, ProduceResponse, TopicName};
 use kafka_protocol::protocol::StrBytes;
 use sluice_controller::BrokerRegistration;
+use sluice_log::AppendInfo;
 use sluice_protocol::batch::{validate_batches, BatchSetInfo};
 use sluice_protocol::error::ErrorCode;
+use uuid::Uuid;
 
 use super::leader_hint::{wants_hint, CurrentLeader, LeaderHints, TopicRef};
 use crate::broker::Broker;
@@ -33,6 +36,10 @@ use crate::request::RequestContext;
 use crate::topic_config::ProduceSettings;
 
 /// `None`: acks=0, no response is sent.
+///
+/// Three steps: every partition of the request is validated and appended, in request order;
+/// then the connection's next request may start ([`RequestContext::effects_done`]); then, for
+/// acks=all, the appended partitions wait for replication against one deadline.
 pub async fn handle(
     broker: &Arc<Broker>,
     ctx: &RequestContext,
@@ -41,17 +48,14 @@ pub async fn handle(
     let acks = request.acks;
     let acks_valid = matches!(acks, -1..=1);
     let by_id = ctx.api_version >= 13;
-    // KIP-951: CurrentLeader and NodeEndpoints exist from v10. Taken at the first refusal.
-    let hinted = ctx.api_version >= 10;
-    let mut hints: Option<LeaderHints> = None;
     let transactional_id = request.transactional_id.as_ref().map(|t| t.to_string());
     let shared = RequestWide {
         acks,
-        timeout_ms: request.timeout_ms,
         transactional_id: transactional_id.as_deref(),
         version: ctx.api_version,
     };
-    let mut responses = Vec::with_capacity(request.topic_data.len());
+    // Step 1: validate and append, partition by partition.
+    let mut topics = Vec::with_capacity(request.topic_data.len());
     for topic_data in request.topic_data {
         let topic = if by_id {
             broker.replicas.topic_by_id(&topic_data.topic_id)
@@ -63,48 +67,83 @@ pub async fn handle(
         } else {
             ErrorCode::UNKNOWN_TOPIC_OR_PARTITION
         };
-        let mut partition_responses = Vec::with_capacity(topic_data.partition_data.len());
+        let mut outcomes = Vec::with_capacity(topic_data.partition_data.len());
         for pd in topic_data.partition_data {
-            let result = if !acks_valid {
-                Err(error(ErrorCode::INVALID_REQUIRED_ACKS, None))
+            let outcome = if !acks_valid {
+                Outcome::Refused(error(ErrorCode::INVALID_REQUIRED_ACKS, None))
             } else {
                 match topic.as_ref() {
-                    None => Err(error(unknown, None)),
+                    None => Outcome::Refused(error(unknown, None)),
                     Some(t) => match t.leader(pd.index) {
-                        Err(code) => Err(error(code, None)),
+                        Err(code) => Outcome::Refused(error(code, None)),
                         Ok(p) => {
                             let records = pd.records.unwrap_or_default();
-                            append(broker, p, &t.produce, records, &shared).await
+                            match append(broker, p, &t.produce, records, &shared).await {
+                                Ok(appended) => appended,
+                                Err(refused) => Outcome::Refused(refused),
+                            }
                         }
                     },
                 }
             };
-            let mut resp = match result {
-                Ok(r) => r,
-                Err(r) => r,
-            };
+            outcomes.push((pd.index, outcome));
+        }
+        topics.push(TopicOutcomes {
+            name: topic_data.name,
+            topic_id: topic_data.topic_id,
+            outcomes,
+        });
+    }
+    // Step 2: fsync where the flush policy asks for it, off the async workers.
+    flush_due(&mut topics, ctx.api_version).await;
+    ctx.effects_done();
+    if acks == 0 {
+        return None;
+    }
+    // Step 3: acks=all answers once the ISR holds every appended batch, or at the deadline.
+    if acks == -1 {
+        let deadline =
+            tokio::time::Instant::now() + Duration::from_millis(request.timeout_ms.max(0) as u64);
+        for topic in &mut topics {
+            for (_, outcome) in topic.outcomes.iter_mut() {
+                if let Outcome::Appended { .. } = outcome {
+                    wait_for_replication(outcome, deadline).await;
+                }
+            }
+        }
+    }
+    // KIP-951: CurrentLeader and NodeEndpoints exist from v10. Taken at the first refusal.
+    let hinted = ctx.api_version >= 10;
+    let mut hints: Option<LeaderHints> = None;
+    let mut responses = Vec::with_capacity(topics.len());
+    for TopicOutcomes {
+        name,
+        topic_id,
+        outcomes,
+    } in topics
+    {
+        let mut partition_responses = Vec::with_capacity(outcomes.len());
+        for (index, outcome) in outcomes {
+            let mut resp = outcome.into_response(ctx.api_version);
             if hinted && wants_hint(resp.error_code) {
                 let topic_ref = if by_id {
-                    TopicRef::Id(&topic_data.topic_id)
+                    TopicRef::Id(&topic_id)
                 } else {
-                    TopicRef::Name(topic_data.name.as_str())
+                    TopicRef::Name(name.as_str())
                 };
                 let leader = hints
                     .get_or_insert_with(|| LeaderHints::new(broker.cluster.image()))
-                    .leader(topic_ref, pd.index);
+                    .leader(topic_ref, index);
                 resp = resp.with_current_leader(current_leader(leader));
             }
-            partition_responses.push(resp.with_index(pd.index));
+            partition_responses.push(resp.with_index(index));
         }
         responses.push(
             TopicProduceResponse::default()
-                .with_name(topic_data.name)
-                .with_topic_id(topic_data.topic_id)
+                .with_name(name)
+                .with_topic_id(topic_id)
                 .with_partition_responses(partition_responses),
         );
-    }
-    if acks == 0 {
-        return None;
     }
     let node_endpoints =
         hints.map_or_else(Vec::new, |h| h.endpoints().map(node_endpoint).collect());
@@ -113,6 +152,122 @@ pub async fn handle(
             .with_responses(responses)
             .with_node_endpoints(node_endpoints),
     )
+}
+
+/// What became of one topic's partitions, in request order.
+struct TopicOutcomes {
+    name: TopicName,
+    topic_id: Uuid,
+    outcomes: Vec<(i32, Outcome)>,
+}
+
+/// What became of one partition of the request.
+enum Outcome {
+    /// Refused before or at the append; the response is final.
+    Refused(PartitionProduceResponse),
+    /// In the leader's log; an acks=all write still waits for the ISR.
+    Appended {
+        partition: Arc<Partition>,
+        info: AppendInfo,
+        min_insync_replicas: usize,
+    },
+}
+
+impl Outcome {
+    fn into_response(self, version: i16) -> PartitionProduceResponse {
+        match self {
+            Outcome::Refused(response) => response,
+            Outcome::Appended { info, .. } => PartitionProduceResponse::default()
+                .with_error_code(0)
+                .with_base_offset(info.first_offset)
+                .with_log_append_time_ms(info.log_append_time)
+                .with_log_start_offset(if version >= 5 {
+                    info.log_start_offset
+                } else {
+                    -1
+                }),
+        }
+    }
+}
+
+/// Fsyncs, on the blocking pool, every appended partition whose flush policy asks for it; a
+/// failed fsync turns that partition's answer into KAFKA_STORAGE_ERROR.
+async fn flush_due(topics: &mut [TopicOutcomes], version: i16) {
+    let mut due: Vec<(Arc<Partition>, i64)> = Vec::new();
+    for topic in topics.iter() {
+        for (_, outcome) in &topic.outcomes {
+            if let Outcome::Appended {
+                partition, info, ..
+            } = outcome
+            {
+                if info.flush_due {
+                    due.push((partition.clone(), info.last_offset + 1));
+                }
+            }
+        }
+    }
+    if due.is_empty() {
+        return;
+    }
+    let failed: Vec<(Arc<Partition>, String)> = {
+        let flushing = due.clone();
+        match tokio::task::spawn_blocking(move || {
+            flushing
+                .into_iter()
+                .filter_map(|(p, up_to)| p.flush(up_to).err().map(|e| (p, e.to_string())))
+                .collect()
+        })
+        .await
+        {
+            Ok(failed) => failed,
+            Err(e) => due
+                .into_iter()
+                .map(|(p, _)| (p, format!("flush did not complete: {e}")))
+                .collect(),
+        }
+    };
+    for (partition, reason) in failed {
+        for topic in topics.iter_mut() {
+            for (_, outcome) in topic.outcomes.iter_mut() {
+                if matches!(outcome, Outcome::Appended { partition: p, .. } if Arc::ptr_eq(p, &partition))
+                {
+                    *outcome = Outcome::Refused(error(
+                        ErrorCode::KAFKA_STORAGE_ERROR,
+                        message(version, reason.clone()),
+                    ));
+                }
+            }
+        }
+    }
+}
+
+/// acks=all: waits until the high watermark (what the ISR holds) covers the appended batch or
+/// `deadline` passes; then the outcome is final.
+async fn wait_for_replication(outcome: &mut Outcome, deadline: tokio::time::Instant) {
+    let Outcome::Appended {
+        partition,
+        info,
+        min_insync_replicas,
+    } = outcome
+    else {
+        return;
+    };
+    let next_offset = info.last_offset + 1;
+    let timeout = deadline.saturating_duration_since(tokio::time::Instant::now());
+    if partition
+        .wait_for_high_watermark(next_offset, timeout)
+        .await
+    {
+        return;
+    }
+    // The ISR shrank below min.insync.replicas while the write waited: Kafka's
+    // NOT_ENOUGH_REPLICAS_AFTER_APPEND (the write is in the leader's log, not committed).
+    let code = if partition.isr().len() < *min_insync_replicas {
+        ErrorCode::NOT_ENOUGH_REPLICAS_AFTER_APPEND
+    } else {
+        ErrorCode::REQUEST_TIMED_OUT
+    };
+    *outcome = Outcome::Refused(error(code, None));
 }
 
 fn current_leader(leader: CurrentLeader) -> LeaderIdAndEpoch {
@@ -146,21 +301,20 @@ fn error(code: ErrorCode, message: Option<String>) -> PartitionProduceResponse {
 /// What every partition of one Produce request shares.
 struct RequestWide<'a> {
     acks: i16,
-    timeout_ms: i32,
     transactional_id: Option<&'a str>,
     version: i16,
 }
 
+/// Validates one partition's batch and appends it as leader.
 async fn append(
     broker: &Broker,
     partition: &Arc<Partition>,
     settings: &ProduceSettings,
     records: Bytes,
     shared: &RequestWide<'_>,
-) -> Result<PartitionProduceResponse, PartitionProduceResponse> {
+) -> Result<Outcome, PartitionProduceResponse> {
     let RequestWide {
         acks,
-        timeout_ms,
         transactional_id,
         version,
     } = *shared;
@@ -183,6 +337,11 @@ async fn append(
         check_timestamps(settings, &info)
             .map_err(|m| error(ErrorCode::INVALID_TIMESTAMP, message(version, m)))?;
     }
+    if settings.compacted {
+        if let Some(refused) = keyless_refusal(partition, &records, version) {
+            return Err(refused);
+        }
+    }
     verify_transaction(broker, partition, &records, transactional_id)
         .await
         .map_err(|(code, m)| error(code, message(version, m)))?;
@@ -201,54 +360,74 @@ async fn append(
             ));
         }
     }
+    #[cfg(test)]
+    partition.wait_at_append_hold().await;
     let appended = partition
         .append_from_client(&records)
         .map_err(|e| error(e.error_code(), message(version, e.to_string())))?;
-    let next_offset = appended.last_offset + 1;
-    if appended.flush_due {
-        let p = partition.clone();
-        let flushed = tokio::task::spawn_blocking(move || p.log.flush(next_offset)).await;
-        match flushed {
-            Ok(Ok(())) => {}
-            Ok(Err(e)) => {
-                return Err(error(
-                    ErrorCode::KAFKA_STORAGE_ERROR,
-                    message(version, e.to_string()),
-                ))
-            }
-            Err(e) => {
-                return Err(error(
-                    ErrorCode::KAFKA_STORAGE_ERROR,
-                    message(version, e.to_string()),
-                ))
-            }
-        }
-    }
-    if acks == -1 {
-        // acks=all: answer once the high watermark (the ISR's replicated offset) covers the batch.
-        let deadline = Duration::from_millis(timeout_ms.max(0) as u64);
-        if !partition
-            .wait_for_high_watermark(next_offset, deadline)
-            .await
-        {
-            // The ISR shrank below min.insync.replicas while the write waited: Kafka's
-            // NOT_ENOUGH_REPLICAS_AFTER_APPEND (the write is in the leader's log, not committed).
-            if partition.isr().len() < settings.min_insync_replicas {
-                return Err(error(ErrorCode::NOT_ENOUGH_REPLICAS_AFTER_APPEND, None));
-            }
-            return Err(error(ErrorCode::REQUEST_TIMED_OUT, None));
-        }
-    }
-    Ok(PartitionProduceResponse::default()
-        .with_error_code(0)
-        .with_base_offset(appended.first_offset)
-        .with_log_append_time_ms(appended.log_append_time)
-        .with_log_start_offset(if version >= 5 {
-            appended.log_start_offset
-        } else {
-            -1
-        }))
+    Ok(Outcome::Appended {
+        partition: partition.clone(),
+        info: appended,
+        min_insync_replicas: settings.min_insync_replicas,
+    })
 }
+
+/// A compacted topic keeps the latest record per key, so a record without a key has no place
+/// in it: Kafka refuses the batch with INVALID_RECORD and names each keyless record by its
+/// index in the batch (KIP-467 `record_errors`), so that a client fails exactly those.
+/// `None`: every record has a key.
+fn keyless_refusal(
+    partition: &Partition,
+    records: &Bytes,
+    version: i16,
+) -> Option<PartitionProduceResponse> {
+    let decoded = match sluice_log::record_codec::decode_batch(records) {
+        Ok((_, decoded)) => decoded,
+        Err(e) => {
+            return Some(error(
+                ErrorCode::CORRUPT_MESSAGE,
+                message(version, format!("Record batch cannot be read: {e}")),
+            ))
+        }
+    };
+    let keyless: Vec<i32> = decoded
+        .iter()
+        .enumerate()
+        .filter(|(_, r)| r.key.is_none())
+        .map(|(i, _)| i as i32)
+        .collect();
+    if keyless.is_empty() {
+        return None;
+    }
+    let what = format!(
+        "Compacted topic cannot accept message without key in topic partition {}-{}.",
+        partition.topic, partition.index
+    );
+    let record_errors = if version >= 8 {
+        keyless
+            .iter()
+            .map(|i| {
+                BatchIndexAndErrorMessage::default()
+                    .with_batch_index(*i)
+                    .with_batch_index_error_message(Some(StrBytes::from_string(what.clone())))
+            })
+            .collect()
+    } else {
+        Vec::new()
+    };
+    let summary = format!(
+        "One or more records have been rejected due to {} record errors in total: {what}",
+        keyless.len()
+    );
+    Some(
+        error(ErrorCode::INVALID_RECORD, message(version, summary))
+            .with_record_errors(record_errors),
+    )
+}
+
+#[cfg(test)]
+#[path = "produce_order_tests.rs"]
+mod order_tests;
 
 /// KIP-890: a transactional batch goes only to a partition its producer added to its ongoing
 /// transaction (AddPartitionsToTxn); otherwise a late or hanging write could land outside any
@@ -290,7 +469,7 @@ async fn verify_transaction(
             ),
             Some(tid),
         ) => {
-            let open_here = partition.log.producers().iter().any(|p| {
+            let open_here = partition.producers().iter().any(|p| {
                 p.producer_id == header.producer_id
                     && p.producer_epoch == header.producer_epoch
                     && p.current_txn_start_offset.is_some()
@@ -298,7 +477,15 @@ async fn verify_transaction(
             if open_here {
                 Ok(())
             } else {
-                verify_with_coordinator(broker, partition, tid, &header).await
+                crate::txn_coordinator::verify_with_remote_coordinator(
+                    broker,
+                    tid,
+                    header.producer_id,
+                    header.producer_epoch,
+                    &partition.topic,
+                    partition.index,
+                )
+                .await
             }
         }
         (verdict, _) => verdict,
@@ -324,84 +511,6 @@ async fn verify_transaction(
                 partition.topic, partition.index, header.producer_id
             ),
         )),
-    }
-}
-
-/// Asks the broker coordinating `transactional_id` whether `partition` is in the producer's
-/// ongoing transaction (AddPartitionsToTxn v4, verify_only). Unreachable coordinators give
-/// NOT_ENOUGH_REPLICAS, which producers retry.
-async fn verify_with_coordinator(
-    broker: &Broker,
-    partition: &Partition,
-    transactional_id: &str,
-    header: &sluice_protocol::batch::BatchHeader,
-) -> Result<(), ErrorCode> {
-    use kafka_protocol::messages::add_partitions_to_txn_request::{
-        AddPartitionsToTxnTopic, AddPartitionsToTxnTransaction,
-    };
-    use kafka_protocol::messages::{
-        AddPartitionsToTxnRequest, ProducerId, TopicName, TransactionalId,
-    };
-    let image = broker.cluster.image();
-    let coordinator = image
-        .topic(crate::txn_coordinator::TXN_STATE_TOPIC)
-        .and_then(|t| {
-            let p = sluice_group::partition_for(transactional_id, t.partitions.len() as i32);
-            t.partition(p).and_then(|s| s.leader)
-        })
-        .ok_or(ErrorCode::NOT_ENOUGH_REPLICAS)?;
-    if coordinator == broker.node_id {
-        return Err(ErrorCode::INVALID_TXN_STATE);
-    }
-    let target = image
-        .broker(coordinator)
-        .ok_or(ErrorCode::NOT_ENOUGH_REPLICAS)?;
-    let mut conn = crate::peer::PeerConnection::connect(
-        &target.host,
-        target.port,
-        &format!("sluice-txn-verify-{}", broker.node_id),
-        1 << 20,
-        Duration::from_secs(5),
-    )
-    .await
-    .map_err(|_| ErrorCode::NOT_ENOUGH_REPLICAS)?;
-    let request = AddPartitionsToTxnRequest::default().with_transactions(vec![
-        AddPartitionsToTxnTransaction::default()
-            .with_transactional_id(TransactionalId(StrBytes::from_string(
-                transactional_id.to_string(),
-            )))
-            .with_producer_id(ProducerId(header.producer_id))
-            .with_producer_epoch(header.producer_epoch)
-            .with_verify_only(true)
-            .with_topics(vec![AddPartitionsToTxnTopic::default()
-                .with_name(TopicName(StrBytes::from_string(
-                    partition.topic.to_string(),
-                )))
-                .with_partitions(vec![partition.index])]),
-    ]);
-    let response = conn
-        .send(&request, 4, Duration::from_secs(10))
-        .await
-        .map_err(|_| ErrorCode::NOT_ENOUGH_REPLICAS)?;
-    if response.error_code != 0 {
-        return Err(ErrorCode::NOT_ENOUGH_REPLICAS);
-    }
-    let code = response
-        .results_by_transaction
-        .first()
-        .and_then(|r| r.topic_results.first())
-        .and_then(|t| t.results_by_partition.first())
-        .map(|p| ErrorCode(p.partition_error_code))
-        .unwrap_or(ErrorCode::INVALID_TXN_STATE);
-    match code {
-        ErrorCode::NONE => Ok(()),
-        ErrorCode::INVALID_PRODUCER_EPOCH | ErrorCode::PRODUCER_FENCED => {
-            Err(ErrorCode::INVALID_PRODUCER_EPOCH)
-        }
-        ErrorCode::NOT_COORDINATOR
-        | ErrorCode::COORDINATOR_NOT_AVAILABLE
-        | ErrorCode::COORDINATOR_LOAD_IN_PROGRESS => Err(ErrorCode::NOT_ENOUGH_REPLICAS),
-        _ => Err(ErrorCode::INVALID_TXN_STATE),
     }
 }
 

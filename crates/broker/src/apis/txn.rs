@@ -362,6 +362,28 @@ pub async fn txn_offset_commit(
             )
         })
         .await;
+    let verified = match verified {
+        // Another broker coordinates the transaction (KIP-890): ask it.
+        Err(
+            ErrorCode::INVALID_PRODUCER_ID_MAPPING
+            | ErrorCode::NOT_COORDINATOR
+            | ErrorCode::COORDINATOR_LOAD_IN_PROGRESS,
+        ) => crate::txn_coordinator::verify_with_remote_coordinator(
+            broker,
+            &req.transactional_id,
+            req.producer_id.0,
+            req.producer_epoch,
+            OFFSETS_TOPIC,
+            partition,
+        )
+        .await
+        .map_err(|code| match code {
+            // Retriable for TxnOffsetCommit: the coordinator is moving or unreachable.
+            ErrorCode::NOT_ENOUGH_REPLICAS => ErrorCode::COORDINATOR_LOAD_IN_PROGRESS,
+            other => other,
+        }),
+        other => other,
+    };
     if let Err(code) = verified {
         let code = match code {
             ErrorCode::INVALID_PRODUCER_EPOCH => ErrorCode::PRODUCER_FENCED,

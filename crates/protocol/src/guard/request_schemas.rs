@@ -72,6 +72,7 @@ pub(super) const REQUEST_SCHEMAS: &[Schema] = &[
         LIST_PARTITION_REASSIGNMENTS,
     ),
     Schema::new(47, "OffsetDeleteRequest", 0..=0, NEVER, OFFSET_DELETE),
+    Schema::new(55, "DescribeQuorumRequest", 0..=2, 0, DESCRIBE_QUORUM),
     Schema::new(60, "DescribeClusterRequest", 0..=2, 0, DESCRIBE_CLUSTER),
     Schema::new(61, "DescribeProducersRequest", 0..=0, 0, DESCRIBE_PRODUCERS),
     Schema::new(
@@ -589,6 +590,14 @@ const OFFSET_DELETE_REQUEST_TOPIC: Ty = Ty::Struct(&[
     Field::all("partitions", Ty::Array(&OFFSET_DELETE_REQUEST_PARTITION)),
 ]);
 const OFFSET_DELETE_REQUEST_PARTITION: Ty = Ty::Struct(&[Field::all("partition_index", INT32)]);
+
+// DescribeQuorum (55)
+const DESCRIBE_QUORUM: &[Field] = &[Field::all("topics", Ty::Array(&DESCRIBE_QUORUM_TOPIC))];
+const DESCRIBE_QUORUM_TOPIC: Ty = Ty::Struct(&[
+    Field::all("topic_name", STRING),
+    Field::all("partitions", Ty::Array(&DESCRIBE_QUORUM_PARTITION)),
+]);
+const DESCRIBE_QUORUM_PARTITION: Ty = Ty::Struct(&[Field::all("partition_index", INT32)]);
 
 // DescribeCluster (60)
 const DESCRIBE_CLUSTER: &[Field] = &[

@@ -61,6 +61,7 @@ pub fn encoded_body(api_key: i16, version: i16) -> Result<Bytes, String> {
         45 => alter_partition_reassignments(v).encode(&mut buf, v),
         46 => list_partition_reassignments(v).encode(&mut buf, v),
         47 => offset_delete(v).encode(&mut buf, v),
+        55 => describe_quorum(v).encode(&mut buf, v),
         60 => describe_cluster(v).encode(&mut buf, v),
         61 => describe_producers(v).encode(&mut buf, v),
         65 => describe_transactions(v).encode(&mut buf, v),
@@ -120,6 +121,7 @@ pub fn decode_body(api_key: i16, version: i16, body: Bytes) -> Result<(), String
         45 => run::<AlterPartitionReassignmentsResponse>(body, v),
         46 => run::<ListPartitionReassignmentsResponse>(body, v),
         47 => run::<OffsetDeleteResponse>(body, v),
+        55 => run::<DescribeQuorumResponse>(body, v),
         60 => run::<DescribeClusterResponse>(body, v),
         61 => run::<DescribeProducersResponse>(body, v),
         65 => run::<DescribeTransactionsResponse>(body, v),
@@ -827,6 +829,45 @@ fn offset_delete(_v: i16) -> OffsetDeleteResponse {
         .with_error_code(0)
         .with_throttle_time_ms(1)
         .with_topics(vec![topic_response])
+}
+
+fn describe_quorum(v: i16) -> DescribeQuorumResponse {
+    use describe_quorum_response::*;
+    let voter = ReplicaState::default()
+        .with_replica_id(BrokerId(1))
+        .with_replica_directory_id(when(v, 2, LAST, uuid()))
+        .with_log_end_offset(42)
+        .with_last_fetch_timestamp(if v >= 1 { 1_700_000_000_000 } else { -1 })
+        .with_last_caught_up_timestamp(if v >= 1 { 1_700_000_000_000 } else { -1 })
+        .with_unknown_tagged_fields(tags(v, 0));
+    let partition = PartitionData::default()
+        .with_partition_index(0)
+        .with_error_code(0)
+        .with_error_message(when(v, 2, LAST, Some(s("none"))))
+        .with_leader_id(BrokerId(1))
+        .with_leader_epoch(3)
+        .with_high_watermark(42)
+        .with_current_voters(vec![voter.clone(), voter.clone()])
+        .with_observers(vec![voter])
+        .with_unknown_tagged_fields(tags(v, 0));
+    let listener = Listener::default()
+        .with_name(s("CONTROLLER"))
+        .with_host(s("127.0.0.1"))
+        .with_port(9093)
+        .with_unknown_tagged_fields(tags(v, 0));
+    let node = Node::default()
+        .with_node_id(BrokerId(1))
+        .with_listeners(vec![listener])
+        .with_unknown_tagged_fields(tags(v, 0));
+    DescribeQuorumResponse::default()
+        .with_error_code(0)
+        .with_error_message(when(v, 2, LAST, Some(s("none"))))
+        .with_topics(vec![TopicData::default()
+            .with_topic_name(topic("__cluster_metadata"))
+            .with_partitions(vec![partition])
+            .with_unknown_tagged_fields(tags(v, 0))])
+        .with_nodes(when(v, 2, LAST, vec![node]))
+        .with_unknown_tagged_fields(tags(v, 0))
 }
 
 fn describe_cluster(v: i16) -> DescribeClusterResponse {

@@ -76,6 +76,7 @@ pub(super) const RESPONSE_SCHEMAS: &[Schema] = &[
         LIST_PARTITION_REASSIGNMENTS,
     ),
     Schema::new(47, "OffsetDeleteResponse", 0..=0, NEVER, OFFSET_DELETE),
+    Schema::new(55, "DescribeQuorumResponse", 0..=2, 0, DESCRIBE_QUORUM),
     Schema::new(60, "DescribeClusterResponse", 0..=2, 0, DESCRIBE_CLUSTER),
     Schema::new(
         61,
@@ -746,6 +747,45 @@ const OFFSET_DELETE: &[Field] = &[
 const OFFSET_DELETE_RESPONSE_TOPIC: Ty = Ty::Struct(&[
     Field::all("name", STRING),
     Field::all("partitions", Ty::Array(&PARTITION_ERROR)),
+]);
+
+// DescribeQuorum (55)
+const DESCRIBE_QUORUM: &[Field] = &[
+    Field::all("error_code", INT16),
+    Field::new("error_message", STRING, 2, LAST),
+    Field::all("topics", Ty::Array(&DESCRIBE_QUORUM_TOPIC_DATA)),
+    Field::new("nodes", Ty::Array(&DESCRIBE_QUORUM_NODE), 2, LAST),
+];
+const DESCRIBE_QUORUM_TOPIC_DATA: Ty = Ty::Struct(&[
+    Field::all("topic_name", STRING),
+    Field::all("partitions", Ty::Array(&DESCRIBE_QUORUM_PARTITION_DATA)),
+]);
+const DESCRIBE_QUORUM_PARTITION_DATA: Ty = Ty::Struct(&[
+    Field::all("partition_index", INT32),
+    Field::all("error_code", INT16),
+    Field::new("error_message", STRING, 2, LAST),
+    Field::all("leader_id", INT32),
+    Field::all("leader_epoch", INT32),
+    Field::all("high_watermark", INT64),
+    Field::all("current_voters", Ty::Array(&REPLICA_STATE)),
+    Field::all("observers", Ty::Array(&REPLICA_STATE)),
+]);
+const REPLICA_STATE: Ty = Ty::Struct(&[
+    Field::all("replica_id", INT32),
+    Field::new("replica_directory_id", UUID, 2, LAST),
+    Field::all("log_end_offset", INT64),
+    Field::new("last_fetch_timestamp", INT64, 1, LAST),
+    Field::new("last_caught_up_timestamp", INT64, 1, LAST),
+]);
+const DESCRIBE_QUORUM_NODE: Ty = Ty::Struct(&[
+    Field::all("node_id", INT32),
+    Field::all("listeners", Ty::Array(&DESCRIBE_QUORUM_LISTENER)),
+]);
+const DESCRIBE_QUORUM_LISTENER: Ty = Ty::Struct(&[
+    Field::all("name", STRING),
+    Field::all("host", STRING),
+    // A uint16: two bytes, as an int16.
+    Field::all("port", INT16),
 ]);
 
 // DescribeCluster (60)

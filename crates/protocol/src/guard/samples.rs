@@ -59,6 +59,7 @@ pub fn encoded_body(api_key: i16, version: i16) -> Result<Bytes, String> {
         45 => alter_partition_reassignments(v).encode(&mut buf, v),
         46 => list_partition_reassignments(v).encode(&mut buf, v),
         47 => offset_delete(v).encode(&mut buf, v),
+        55 => describe_quorum(v).encode(&mut buf, v),
         60 => describe_cluster(v).encode(&mut buf, v),
         68 => consumer_group_heartbeat(v).encode(&mut buf, v),
         69 => consumer_group_describe(v).encode(&mut buf, v),
@@ -119,6 +120,7 @@ pub fn decode_body(api_key: i16, version: i16, body: Bytes) -> Result<(), String
         45 => run::<AlterPartitionReassignmentsRequest>(body, v),
         46 => run::<ListPartitionReassignmentsRequest>(body, v),
         47 => run::<OffsetDeleteRequest>(body, v),
+        55 => run::<DescribeQuorumRequest>(body, v),
         60 => run::<DescribeClusterRequest>(body, v),
         68 => run::<ConsumerGroupHeartbeatRequest>(body, v),
         69 => run::<ConsumerGroupDescribeRequest>(body, v),
@@ -756,6 +758,18 @@ fn offset_delete(_v: i16) -> OffsetDeleteRequest {
     OffsetDeleteRequest::default()
         .with_group_id(group("g"))
         .with_topics(vec![topic_entry])
+}
+
+fn describe_quorum(v: i16) -> DescribeQuorumRequest {
+    use describe_quorum_request::*;
+    DescribeQuorumRequest::default()
+        .with_topics(vec![TopicData::default()
+            .with_topic_name(topic("__cluster_metadata"))
+            .with_partitions(vec![PartitionData::default()
+                .with_partition_index(0)
+                .with_unknown_tagged_fields(tags(v, 0))])
+            .with_unknown_tagged_fields(tags(v, 0))])
+        .with_unknown_tagged_fields(tags(v, 0))
 }
 
 fn describe_cluster(v: i16) -> DescribeClusterRequest {

@@ -187,6 +187,20 @@ impl Client {
     }
 }
 
+impl Client {
+    /// The metadata quorum's leader by DescribeQuorum (None while there is none).
+    pub fn quorum_leader(&mut self) -> Option<i32> {
+        use kafka_protocol::messages::describe_quorum_request::{PartitionData, TopicData};
+        use kafka_protocol::messages::{DescribeQuorumRequest, TopicName};
+        let request = DescribeQuorumRequest::default().with_topics(vec![TopicData::default()
+            .with_topic_name(TopicName(StrBytes::from_static_str("__cluster_metadata")))
+            .with_partitions(vec![PartitionData::default().with_partition_index(0)])]);
+        let response = self.try_send(&request, 2).ok()?;
+        let p = response.topics.first()?.partitions.first()?;
+        (p.error_code == 0 && p.leader_id.0 > 0).then_some(p.leader_id.0)
+    }
+}
+
 /// One v2 record batch holding `values` (keys `k0`, `k1`, ...).
 pub fn batch(values: &[&[u8]], compression: Compression) -> Bytes {
     let now = std::time::SystemTime::now()
