@@ -9,9 +9,10 @@ use crate::cluster::{fetch_status, ClusterArgs};
 use crate::consume::{consume_into, ConsumeArgs};
 use crate::partitioner::murmur2;
 use crate::produce::{produce_lines, ProduceArgs};
-use crate::test_broker::{parse, TestBroker};
+use crate::test_broker::parse;
 use crate::topic::{self, TopicArgs};
 use crate::wire::ClusterClient;
+use sluice_testkit::TestBroker;
 
 async fn create_topic(addr: &str, topic: &str, partitions: &str, extra: &[&str]) {
     let mut args = vec!["-b", addr, "create", topic, "--partitions", partitions];
@@ -41,8 +42,9 @@ async fn consume_text(addr: &str, args: &[&str]) -> String {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn produce_then_consume_round_trip() {
-    let broker = TestBroker::start(&[]).await;
-    let addr = broker.addr.as_str();
+    let broker = TestBroker::start(&[]);
+    let addr = broker.addr();
+    let addr = addr.as_str();
     create_topic(addr, "t", "2", &[]).await;
     let produced = produce(
         addr,
@@ -113,13 +115,14 @@ async fn produce_then_consume_round_trip() {
         );
         tokio::time::sleep(Duration::from_millis(20)).await;
     }
-    broker.stop().await;
+    drop(broker);
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn every_codec_round_trips_and_timestamps_position_the_consumer() {
-    let broker = TestBroker::start(&[]).await;
-    let addr = broker.addr.as_str();
+    let broker = TestBroker::start(&[]);
+    let addr = broker.addr();
+    let addr = addr.as_str();
     create_topic(addr, "codecs", "1", &[]).await;
     let mut expected = String::new();
     for codec in ["none", "gzip", "snappy", "lz4", "zstd"] {
@@ -171,13 +174,14 @@ async fn every_codec_round_trips_and_timestamps_position_the_consumer() {
     )
     .await;
     assert!(text.starts_with("none-1 1"), "{text}");
-    broker.stop().await;
+    drop(broker);
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn keyed_records_land_where_the_java_client_puts_them() {
-    let broker = TestBroker::start(&[]).await;
-    let addr = broker.addr.as_str();
+    let broker = TestBroker::start(&[]);
+    let addr = broker.addr();
+    let addr = addr.as_str();
     create_topic(addr, "keyed", "5", &[]).await;
     let input: &'static [u8] =
         b"user-1:a\nuser-2:b\nuser-3:c\nuser-1:d\norder-17:e\norder-18:f\nuser-2:g\n";
@@ -206,13 +210,14 @@ async fn keyed_records_land_where_the_java_client_puts_them() {
         seen += 1;
     }
     assert_eq!(seen, 7, "{text}");
-    broker.stop().await;
+    drop(broker);
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn bad_input_gets_one_clear_error_line() {
-    let broker = TestBroker::start(&[("auto.create.topics.enable", "false")]).await;
-    let addr = broker.addr.as_str();
+    let broker = TestBroker::start(&[("auto.create.topics.enable", "false")]);
+    let addr = broker.addr();
+    let addr = addr.as_str();
     create_topic(addr, "t", "2", &[]).await;
     let args: ConsumeArgs = parse(&["-b", addr, "t", "--partition", "5"]);
     let err = consume_into(&args, &mut Vec::new())
@@ -261,13 +266,14 @@ async fn bad_input_gets_one_clear_error_line() {
         format!("{err:#}").starts_with("opening /nonexistent/sluice-input: "),
         "{err:#}"
     );
-    broker.stop().await;
+    drop(broker);
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn cluster_status_of_a_single_node() {
-    let broker = TestBroker::start(&[]).await;
-    let addr = broker.addr.as_str();
+    let broker = TestBroker::start(&[]);
+    let addr = broker.addr();
+    let addr = addr.as_str();
     create_topic(addr, "status", "4", &[]).await;
     let args: ClusterArgs = parse(&["-b", addr, "status"]);
     let (status, warnings) = fetch_status(&args.connect).await.expect("status");
@@ -280,7 +286,7 @@ async fn cluster_status_of_a_single_node() {
     assert_eq!(status.offline_partition_count, 0);
     assert_eq!(status.under_replicated_partition_count, 0);
     assert!(status.brokers[0].leaders >= 4);
-    broker.stop().await;
+    drop(broker);
 }
 
 #[tokio::test]
@@ -307,8 +313,9 @@ async fn cluster_status_without_a_reachable_server_is_one_clear_error() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn topics_are_created_altered_and_deleted() {
-    let broker = TestBroker::start(&[]).await;
-    let addr = broker.addr.as_str();
+    let broker = TestBroker::start(&[]);
+    let addr = broker.addr();
+    let addr = addr.as_str();
     let run = |args: Vec<&'static str>| {
         let mut full = vec!["-b", addr];
         full.extend(args);
@@ -375,13 +382,14 @@ async fn topics_are_created_altered_and_deleted() {
         err.to_string(),
         "topic 'admin' does not exist (UNKNOWN_TOPIC_OR_PARTITION)"
     );
-    broker.stop().await;
+    drop(broker);
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn undeliverable_records_fail_one_by_one_with_the_reason() {
-    let broker = TestBroker::start(&[]).await;
-    let addr = broker.addr.as_str();
+    let broker = TestBroker::start(&[]);
+    let addr = broker.addr();
+    let addr = addr.as_str();
     // One replica can never satisfy min.insync.replicas=2: acks=all is refused with the
     // retriable NOT_ENOUGH_REPLICAS until the delivery timeout.
     create_topic(addr, "strict", "1", &["--config", "min.insync.replicas=2"]).await;
@@ -427,5 +435,5 @@ async fn undeliverable_records_fail_one_by_one_with_the_reason() {
         text.ends_with("(1 of 2 records delivered, 1 failed)"),
         "{text}"
     );
-    broker.stop().await;
+    drop(broker);
 }

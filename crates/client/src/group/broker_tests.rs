@@ -10,14 +10,15 @@ use super::reset::ResetMode;
 use super::{offset_rows, plan_reset, Warnings};
 use crate::connect_args::ConnectArgs;
 use crate::produce::{produce_lines, ProduceArgs};
-use crate::test_broker::{parse, TestBroker};
+use crate::test_broker::parse;
 use crate::topic::{self, TopicArgs};
 use crate::wire::list_offsets::{EARLIEST, LATEST};
+use sluice_testkit::TestBroker;
 
 /// A broker with topic `t` of three partitions holding 10, 4 and 0 records.
 async fn broker_with_records() -> (TestBroker, ConnectArgs) {
-    let broker = TestBroker::start(&[]).await;
-    let addr = broker.addr.clone();
+    let broker = TestBroker::start(&[]);
+    let addr = broker.addr();
     topic::run(parse::<TopicArgs>(&[
         "-b",
         &addr,
@@ -99,7 +100,7 @@ async fn committed_offsets_round_trip_through_the_coordinator() {
     assert_eq!(client.delete("g").await, Ok(0));
     assert_eq!(client.describe("g").await.expect("describe"), None);
     assert_eq!(client.delete("g").await, Ok(69), "GROUP_ID_NOT_FOUND");
-    broker.stop().await;
+    drop(broker);
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -179,7 +180,7 @@ async fn every_reset_mode_plans_from_the_cluster_offsets() {
         err.to_string(),
         "topic 'missing' does not exist (UNKNOWN_TOPIC_OR_PARTITION)"
     );
-    broker.stop().await;
+    drop(broker);
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -243,5 +244,5 @@ async fn describe_rows_join_commits_assignments_and_log_ends() {
         ]
     );
     assert_eq!(rows[1].lag(), Some(7));
-    broker.stop().await;
+    drop(broker);
 }
