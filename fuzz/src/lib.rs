@@ -6,7 +6,7 @@
 use bytes::Bytes;
 use kafka_protocol::messages::{ApiKey, RequestHeader};
 use kafka_protocol::protocol::Decodable;
-use sluice_protocol::guard::{self, samples};
+use sluice_protocol::guard::{self, response_samples, samples};
 
 /// Runs one frame (request header and body, without the 4-byte size prefix).
 pub fn decode_request(frame: &[u8]) {
@@ -44,6 +44,39 @@ pub fn seed_frames() -> Vec<Bytes> {
         .flat_map(|key| {
             let (min, max) = guard::supported_versions(key).unwrap_or((1, 0));
             (min..=max).filter_map(move |v| samples::encoded_frame(key, v).ok())
+        })
+        .collect()
+}
+
+/// The client's path for one response: `input` is the api key and version the response answers
+/// (2 + 2 bytes, big-endian, as a client knows them from its request), then the response body
+/// (after the response header). Response guard, then `kafka-protocol`'s decoder for what the
+/// guard accepts. A panic or an abort on allocation failure is a finding.
+pub fn decode_response(input: &[u8]) {
+    let (Some(key), Some(ver)) = (input.get(0..2), input.get(2..4)) else {
+        return;
+    };
+    let api_key = i16::from_be_bytes([key[0], key[1]]);
+    let version = i16::from_be_bytes([ver[0], ver[1]]);
+    let body = &input[4..];
+    if guard::check_response(api_key, version, body).is_ok() {
+        let _ = response_samples::decode_body(api_key, version, Bytes::copy_from_slice(body));
+    }
+}
+
+/// Valid inputs of `decode_response` for every guarded response api key and version.
+pub fn response_seeds() -> Vec<Vec<u8>> {
+    guard::guarded_response_api_keys()
+        .flat_map(|key| {
+            let (min, max) = guard::response_versions(key).unwrap_or((1, 0));
+            (min..=max).filter_map(move |v| {
+                let body = response_samples::encoded_body(key, v).ok()?;
+                let mut input = Vec::with_capacity(body.len() + 4);
+                input.extend_from_slice(&key.to_be_bytes());
+                input.extend_from_slice(&v.to_be_bytes());
+                input.extend_from_slice(&body);
+                Some(input)
+            })
         })
         .collect()
 }

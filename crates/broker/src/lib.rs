@@ -55,4 +55,4 @@ pub mod txn_coordinator;
 
 pub use broker::Broker;
 pub use config::{BrokerConfig, ConfigError};
-pub use server::{start, ServerError, ServerHandle};
+pub use server::{start, start_with_listeners, Listeners, ServerError, ServerHandle};

@@ -15,7 +15,10 @@ use sluice_controller::PartitionState;
 use uuid::Uuid;
 
 use bytes::Bytes;
-use sluice_log::{AppendInfo, AppendOrigin, Log, LogError};
+use sluice_log::{
+    AppendInfo, AppendOrigin, CleanResult, Log, LogConfig, LogError, ProducerInfo, ReadResult,
+    RetentionResult,
+};
 use tokio::sync::Notify;
 
 /// The replica set as the last applied image gave it.
@@ -43,7 +46,10 @@ pub struct Partition {
     pub topic: Arc<str>,
     pub topic_id: Uuid,
     pub index: i32,
-    pub log: Arc<Log>,
+    /// Reached only through this type: every append goes through one of its four doors
+    /// (client, replica fetch, coordinator, marker), every read and maintenance pass through
+    /// the methods below.
+    log: Arc<Log>,
     /// This broker's id.
     node_id: i32,
     /// invariant: log_start_offset <= high_watermark <= log_end_offset
@@ -244,9 +250,10 @@ impl Partition {
         )
     }
 
-    /// Follower side: appends batches fetched from the leader (offsets and epochs as the leader
-    /// assigned them) and takes the leader's high watermark, capped at the local log end.
-    pub fn append_as_follower(&self, records: &Bytes) -> Result<AppendInfo, LogError> {
+    /// Follower side (replica fetch origin): appends batches fetched from the leader, offsets
+    /// and epochs as the leader assigned them. Blocking if the flush policy asks for a flush
+    /// (`AppendInfo::flush_due`, see [`Partition::flush`]): call it from the blocking pool.
+    pub fn append_from_leader(&self, records: &Bytes) -> Result<AppendInfo, LogError> {
         self.log.append_as_follower(records)
     }
 
@@ -329,11 +336,10 @@ impl Partition {
             .map_or(hw, |first| first.min(hw))
     }
 
-    /// Appends batches the broker itself writes (group and transaction coordinators: their
-    /// state, transactional offset commits, markers) as leader, with
-    /// [`AppendOrigin::Coordinator`] checks, and advances the high watermark to what the ISR
-    /// (here: this replica alone) holds.
-    pub fn append_as_leader(&self, records: &Bytes) -> Result<AppendInfo, LogError> {
+    /// Appends batches the broker's coordinators write (group and transaction state,
+    /// transactional offset commits) as leader, with [`AppendOrigin::Coordinator`] checks, and
+    /// advances the high watermark to what the ISR holds.
+    pub fn append_from_coordinator(&self, records: &Bytes) -> Result<AppendInfo, LogError> {
         self.append_with_origin(records, AppendOrigin::Coordinator)
     }
 
@@ -344,7 +350,7 @@ impl Partition {
     }
 
     /// Appends as leader with the checks of `origin`, then advances the high watermark.
-    pub fn append_with_origin(
+    fn append_with_origin(
         &self,
         records: &Bytes,
         origin: AppendOrigin,
@@ -360,7 +366,7 @@ impl Partition {
     /// Writes a COMMIT (`commit`) or ABORT transaction marker for `producer_id` as leader (see
     /// [`Log::append_control`] for what it checks and records) and advances the high
     /// watermark, waking fetches (a read_committed fetch waits for the last stable offset).
-    pub fn append_control(
+    pub fn append_marker(
         &self,
         producer_id: i64,
         producer_epoch: i16,
@@ -406,9 +412,28 @@ impl Partition {
         self.appended.notified()
     }
 
-    /// Fsyncs the log up to `offset` (exclusive). Blocking: call it from the blocking pool.
+    /// Fsyncs the log up to `offset` (exclusive), with the files the append path left unsynced
+    /// (a roll's producer snapshot, the leader epoch checkpoint). Blocking: call it from the
+    /// blocking pool. An append whose `flush_due` is set (the flush policy, or a roll) is
+    /// followed by this, up to its end.
     pub fn flush(&self, offset: i64) -> Result<(), LogError> {
         self.log.flush(offset)
+    }
+
+    /// [`Partition::flush`] on the blocking pool when `appended` asks for it.
+    pub async fn flush_if_asked(self: &Arc<Self>, appended: &AppendInfo) -> Result<(), LogError> {
+        if !appended.flush_due {
+            return Ok(());
+        }
+        let partition = self.clone();
+        let up_to = appended.last_offset + 1;
+        let dir = self.dir().to_path_buf();
+        tokio::task::spawn_blocking(move || partition.flush(up_to))
+            .await
+            .map_err(|e| LogError::Io {
+                path: dir,
+                source: std::io::Error::other(format!("flush did not complete: {e}")),
+            })?
     }
 
     /// DeleteRecords: moves the log start offset up to `offset` (at most the high watermark).
@@ -462,16 +487,89 @@ impl Partition {
             }
         }
     }
+}
 
-    /// Reads whole batches as stored, from `offset` up to `max_offset` (at least one batch when
-    /// there is one): the coordinators replay their internal topics' partitions with it.
-    /// Blocking: call it from the blocking pool.
-    pub fn read_batches(
+/// Reads and maintenance: the only ways to the log besides the appends above.
+impl Partition {
+    /// Whole batches from `offset`, at most `max_bytes` (but one batch at least when
+    /// `min_one_batch`), stopping below `upper`.
+    pub fn read(
         &self,
         offset: i64,
         max_bytes: usize,
-        max_offset: i64,
-    ) -> Result<sluice_log::ReadResult, LogError> {
-        self.log.read(offset, max_bytes, max_offset, true)
+        upper: i64,
+        min_one_batch: bool,
+    ) -> Result<ReadResult, LogError> {
+        self.log.read(offset, max_bytes, upper, min_one_batch)
+    }
+
+    /// Aborted transactions (producer id, first offset) that overlap `[from, to)`.
+    pub fn aborted_transactions(&self, from: i64, to: i64) -> Vec<(i64, i64)> {
+        self.log.aborted_transactions(from, to)
+    }
+
+    /// The newest leader epoch in the log's epoch cache.
+    pub fn latest_epoch(&self) -> Option<i32> {
+        self.log.latest_epoch()
+    }
+
+    /// The largest epoch at or below `epoch` and the offset where it ends (KIP-101/279).
+    pub fn end_offset_for_epoch(&self, epoch: i32) -> Option<(i32, i64)> {
+        self.log.end_offset_for_epoch(epoch)
+    }
+
+    pub fn max_timestamp_offset(&self) -> Result<Option<(i64, i64)>, LogError> {
+        self.log.max_timestamp_offset()
+    }
+
+    pub fn offset_for_timestamp(&self, timestamp: i64) -> Result<Option<(i64, i64)>, LogError> {
+        self.log.offset_for_timestamp(timestamp)
+    }
+
+    /// The idempotent and transactional producers this replica has state for.
+    pub fn producers(&self) -> Vec<ProducerInfo> {
+        self.log.producers()
+    }
+
+    /// Bytes of every segment.
+    pub fn size_bytes(&self) -> u64 {
+        self.log.size_bytes()
+    }
+
+    pub fn dir(&self) -> &std::path::Path {
+        self.log.dir()
+    }
+
+    pub fn update_config(&self, config: LogConfig) {
+        self.log.update_config(config)
+    }
+
+    pub fn is_compacted(&self) -> bool {
+        self.log.config().compact
+    }
+
+    /// Flushes and closes the log (blocking).
+    pub fn close(&self) -> Result<(), LogError> {
+        self.log.close()
+    }
+
+    /// Time- and size-based retention below the high watermark (blocking).
+    pub fn apply_retention(&self) -> Result<RetentionResult, LogError> {
+        self.log.apply_retention(self.high_watermark())
+    }
+
+    /// Forgets producers idle for `max_age_ms`; returns how many.
+    pub fn expire_producers(&self, now_ms: i64, max_age_ms: i64) -> usize {
+        self.log.expire_producers(now_ms, max_age_ms)
+    }
+
+    /// One compaction pass below the high watermark (blocking).
+    pub fn clean(&self) -> Result<CleanResult, LogError> {
+        self.log.clean(self.high_watermark())
+    }
+
+    /// Flushes when `flush.ms` / `flush.messages` or a roll ask for it (blocking).
+    pub fn flush_if_due(&self) -> Result<(), LogError> {
+        self.log.flush_if_due()
     }
 }

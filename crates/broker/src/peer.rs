@@ -1,41 +1,21 @@
 //! Requests from this broker to another one over the Kafka protocol (replica fetches,
-//! transaction markers): a plain client connection, one request in flight at a time, every
-//! step bounded by a timeout and every frame size bounded before allocating.
+//! transaction markers, transaction verification): a thin wrapper over the wire client every
+//! Sluice component shares, [`sluice_protocol::client::Connection`]. One request in flight at a
+//! time, every step bounded by a timeout, the response frame size bounded before allocating,
+//! and every response walked by the response guard before it is decoded, so a peer that
+//! claims a huge array gets an error, not an aborted process.
 
 use std::time::Duration;
 
-use bytes::{Buf, BufMut, Bytes, BytesMut};
-use kafka_protocol::messages::{ApiKey, RequestHeader, ResponseHeader};
-use kafka_protocol::protocol::{Decodable, Encodable, Request, StrBytes};
-use tokio::io::{AsyncReadExt, AsyncWriteExt};
-use tokio::net::TcpStream;
+use kafka_protocol::protocol::Request;
+use sluice_protocol::client::{Connection, ConnectionOptions};
 
-/// Why a request to another broker got no answer.
-#[derive(Debug, thiserror::Error)]
-pub enum PeerError {
-    #[error("cannot connect to {addr}: {source}")]
-    Connect {
-        addr: String,
-        source: std::io::Error,
-    },
-    #[error("connection to {addr}: {source}")]
-    Io {
-        addr: String,
-        source: std::io::Error,
-    },
-    #[error("{addr} did not answer within {0:?}", .timeout)]
-    Timeout { addr: String, timeout: Duration },
-    #[error("{addr}: {message}")]
-    Protocol { addr: String, message: String },
-}
+/// Why a request to another broker got no answer (or one that could not be read).
+pub type PeerError = sluice_protocol::client::ClientError;
 
 /// A connection to another broker.
 pub struct PeerConnection {
-    addr: String,
-    stream: TcpStream,
-    correlation_id: i32,
-    client_id: StrBytes,
-    max_frame_bytes: usize,
+    connection: Connection,
 }
 
 impl PeerConnection {
@@ -48,24 +28,22 @@ impl PeerConnection {
         max_frame_bytes: usize,
         timeout: Duration,
     ) -> Result<PeerConnection, PeerError> {
-        let addr = format!("{host}:{port}");
-        let stream = match tokio::time::timeout(timeout, TcpStream::connect(&addr)).await {
-            Ok(Ok(s)) => s,
-            Ok(Err(source)) => return Err(PeerError::Connect { addr, source }),
-            Err(_) => return Err(PeerError::Timeout { addr, timeout }),
+        // An IPv6 literal needs brackets before the port.
+        let addr = if host.contains(':') && !host.starts_with('[') {
+            format!("[{host}]:{port}")
+        } else {
+            format!("{host}:{port}")
         };
-        let _ = stream.set_nodelay(true);
-        Ok(PeerConnection {
-            addr,
-            stream,
-            correlation_id: 0,
-            client_id: StrBytes::from_string(client_id.to_string()),
-            max_frame_bytes,
-        })
+        let options = ConnectionOptions {
+            client_id: client_id.to_string(),
+            max_response_bytes: max_frame_bytes,
+        };
+        let connection = Connection::connect(&addr, &options, timeout).await?;
+        Ok(PeerConnection { connection })
     }
 
     pub fn addr(&self) -> &str {
-        &self.addr
+        self.connection.addr()
     }
 
     /// Sends `request` at `version` and waits (at most `timeout`) for its response. After an
@@ -76,97 +54,52 @@ impl PeerConnection {
         version: i16,
         timeout: Duration,
     ) -> Result<R::Response, PeerError> {
-        let addr = self.addr.clone();
-        match tokio::time::timeout(timeout, self.round_trip(request, version)).await {
-            Ok(result) => result,
-            Err(_) => Err(PeerError::Timeout { addr, timeout }),
-        }
+        self.connection.send(request, version, timeout).await
     }
+}
 
-    async fn round_trip<R: Request>(
-        &mut self,
-        request: &R,
-        version: i16,
-    ) -> Result<R::Response, PeerError> {
-        let protocol = |message: String| PeerError::Protocol {
-            addr: self.addr.clone(),
-            message,
-        };
-        let api = ApiKey::try_from(R::KEY).map_err(|_| protocol(format!("api key {}", R::KEY)))?;
-        self.correlation_id = self.correlation_id.wrapping_add(1);
-        let header = RequestHeader::default()
-            .with_request_api_key(R::KEY)
-            .with_request_api_version(version)
-            .with_correlation_id(self.correlation_id)
-            .with_client_id(Some(self.client_id.clone()));
-        let mut body = BytesMut::new();
-        header
-            .encode(&mut body, R::header_version(version))
-            .map_err(|e| protocol(format!("encoding the request header: {e}")))?;
-        request
-            .encode(&mut body, version)
-            .map_err(|e| protocol(format!("encoding {api:?} v{version}: {e}")))?;
-        let mut frame = Vec::with_capacity(body.len() + 4);
-        frame.put_i32(body.len() as i32);
-        frame.extend_from_slice(&body);
-        let io = |source: std::io::Error| PeerError::Io {
-            addr: self.addr.clone(),
-            source,
-        };
-        self.stream.write_all(&frame).await.map_err(io)?;
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use kafka_protocol::messages::FetchRequest;
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    use tokio::net::TcpListener;
 
-        let mut size = [0u8; 4];
-        self.stream
-            .read_exact(&mut size)
+    /// A peer answering a replica Fetch v12 with a partition that claims 2^32-2 aborted
+    /// transactions in a handful of bytes: kafka-protocol alone would reserve terabytes and
+    /// abort the process; through the guard it is an error.
+    #[tokio::test]
+    async fn a_peer_claiming_a_huge_array_is_an_error_not_an_abort() {
+        let listener = TcpListener::bind("127.0.0.1:0").await.expect("bind");
+        let port = listener.local_addr().expect("address").port();
+        let peer = tokio::spawn(async move {
+            let (mut socket, _) = listener.accept().await.expect("accept");
+            let size = socket.read_i32().await.expect("request size");
+            let mut request = vec![0u8; usize::try_from(size).expect("size")];
+            socket.read_exact(&mut request).await.expect("request");
+            let mut frame = Vec::new();
+            frame.extend_from_slice(&request[4..8]); // correlation id
+            frame.push(0); // response header tagged fields
+            frame.extend_from_slice(&[0, 0, 0, 0, 0, 0, 0, 0, 0, 0]); // throttle, error, session
+            frame.extend_from_slice(&[2, 2, b't', 2]); // one topic "t", one partition
+            frame.extend_from_slice(&[0; 6 + 24]); // index, error, watermarks, log start
+            frame.extend_from_slice(&[0xff, 0xff, 0xff, 0xff, 0x0f]); // aborted_transactions
+            let mut out = (frame.len() as i32).to_be_bytes().to_vec();
+            out.extend_from_slice(&frame);
+            socket.write_all(&out).await.expect("answer");
+        });
+        let mut connection =
+            PeerConnection::connect("127.0.0.1", port, "test", 1 << 20, Duration::from_secs(10))
+                .await
+                .expect("connects");
+        let err = connection
+            .send(&FetchRequest::default(), 12, Duration::from_secs(10))
             .await
-            .map_err(|source| PeerError::Io {
-                addr: self.addr.clone(),
-                source,
-            })?;
-        let size = i32::from_be_bytes(size);
-        if size < 0 || size as usize > self.max_frame_bytes {
-            return Err(PeerError::Protocol {
-                addr: self.addr.clone(),
-                message: format!("response of {size} bytes (limit {})", self.max_frame_bytes),
-            });
-        }
-        let mut buf = vec![0u8; size as usize];
-        self.stream
-            .read_exact(&mut buf)
-            .await
-            .map_err(|source| PeerError::Io {
-                addr: self.addr.clone(),
-                source,
-            })?;
-        let mut bytes = Bytes::from(buf);
-        let response_header =
-            ResponseHeader::decode(&mut bytes, api.response_header_version(version)).map_err(
-                |e| PeerError::Protocol {
-                    addr: self.addr.clone(),
-                    message: format!("decoding the response header: {e}"),
-                },
-            )?;
-        if response_header.correlation_id != self.correlation_id {
-            return Err(PeerError::Protocol {
-                addr: self.addr.clone(),
-                message: format!(
-                    "response to request {} while waiting for {}",
-                    response_header.correlation_id, self.correlation_id
-                ),
-            });
-        }
-        let response =
-            R::Response::decode(&mut bytes, version).map_err(|e| PeerError::Protocol {
-                addr: self.addr.clone(),
-                message: format!("decoding {api:?} v{version}: {e}"),
-            })?;
-        if bytes.has_remaining() {
-            tracing::debug!(
-                "{}: {} unread byte(s) after {api:?} v{version}",
-                self.addr,
-                bytes.remaining()
-            );
-        }
-        Ok(response)
+            .expect_err("refused");
+        assert!(
+            err.to_string().contains("claims 4294967294 elements"),
+            "{err}"
+        );
+        peer.await.expect("fake peer");
     }
 }

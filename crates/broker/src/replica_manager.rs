@@ -435,7 +435,7 @@ impl ReplicaManager {
             if configs_changed {
                 let log_cfg = log_config(&self.config, &desired.configs);
                 for p in existing.iter().flat_map(|t| t.partitions.iter()) {
-                    p.log.update_config(log_cfg.clone());
+                    p.update_config(log_cfg.clone());
                 }
                 tracing::info!(
                     "configs of topic {name}: {}",
@@ -463,10 +463,10 @@ impl ReplicaManager {
                             changes.resigned.push((name.clone(), index));
                         }
                         p.set_leadership(false, state.leader_epoch);
-                        if let Err(e) = p.log.close() {
+                        if let Err(e) = p.close() {
                             tracing::warn!("closing {name}-{index} failed: {e}");
                         }
-                        self.remove_partition_dir(p.log.dir(), name, index);
+                        self.remove_partition_dir(p.dir(), name, index);
                         None
                     }
                     (None, false) => None,
@@ -536,7 +536,7 @@ impl ReplicaManager {
                 changes.resigned.push((topic.name.to_string(), p.index));
             }
             p.set_leadership(false, p.leader_epoch());
-            self.remove_partition_dir(p.log.dir(), &topic.name, p.index);
+            self.remove_partition_dir(p.dir(), &topic.name, p.index);
         }
         tracing::info!("deleted topic {}", topic.name);
     }
@@ -622,10 +622,10 @@ impl ReplicaManager {
         let producer_max_age_ms = self.config.producer_id_expiration_ms();
         for topic in self.topics() {
             for p in &topic.partitions {
-                if let Err(e) = p.log.apply_retention(p.high_watermark()) {
+                if let Err(e) = p.apply_retention() {
                     tracing::warn!("retention of {}-{} failed: {e}", topic.name, p.index);
                 }
-                let expired = p.log.expire_producers(now, producer_max_age_ms);
+                let expired = p.expire_producers(now, producer_max_age_ms);
                 if expired > 0 {
                     tracing::debug!(
                         "{}-{}: forgot {expired} idle producer(s)",
@@ -642,10 +642,10 @@ impl ReplicaManager {
     pub fn clean_compacted(&self) {
         for topic in self.topics() {
             for p in &topic.partitions {
-                if !p.log.config().compact {
+                if !p.is_compacted() {
                     continue;
                 }
-                match p.log.clean(p.high_watermark()) {
+                match p.clean() {
                     Ok(r) if r.cleaned_segments > 0 => tracing::info!(
                         "cleaned {}-{}: {} segment(s), {} -> {} bytes, {} record(s) removed",
                         topic.name,
@@ -666,7 +666,7 @@ impl ReplicaManager {
     pub fn flush_due(&self) {
         for topic in self.topics() {
             for p in &topic.partitions {
-                if let Err(e) = p.log.flush_if_due() {
+                if let Err(e) = p.flush_if_due() {
                     tracing::warn!("flush of {}-{} failed: {e}", topic.name, p.index);
                 }
             }
@@ -694,7 +694,7 @@ impl ReplicaManager {
         self.checkpoint_high_watermarks();
         for topic in self.topics() {
             for p in &topic.partitions {
-                if let Err(e) = p.log.close() {
+                if let Err(e) = p.close() {
                     tracing::warn!("closing {}-{} failed: {e}", topic.name, p.index);
                 }
             }
@@ -890,7 +890,7 @@ mod tests {
         let dir = tempfile::tempdir().expect("dir");
         let manager = open(dir.path());
         let follower = manager.partition("t", 0).expect("hosted");
-        follower.log.append(&batch(5), 0).expect("append");
+        follower.append_from_leader(&batch(5)).expect("append");
         follower.set_follower_high_watermark(3);
         manager.close();
         drop((manager, follower));

@@ -257,7 +257,7 @@ impl Replication {
                                     .with_partition(p.index)
                                     .with_current_leader_epoch(p.leader_epoch())
                                     .with_fetch_offset(p.log_end_offset())
-                                    .with_last_fetched_epoch(p.log.latest_epoch().unwrap_or(-1))
+                                    .with_last_fetched_epoch(p.latest_epoch().unwrap_or(-1))
                                     .with_log_start_offset(p.log_start_offset())
                                     .with_partition_max_bytes(self.config.fetch_max_bytes)
                             })
@@ -286,105 +286,111 @@ impl Replication {
                 ErrorCode(response.error_code).name()
             ));
         }
+        let mut fetched = Vec::new();
         for topic in response.responses {
             let Some(ps) = by_topic.get(topic.topic.as_str()) else {
                 continue;
             };
             for data in topic.partitions {
-                let Some(p) = ps.iter().find(|p| p.index == data.partition_index) else {
-                    continue;
-                };
-                if let Err(why) = self.apply_fetched(p, data) {
+                if let Some(p) = ps.iter().find(|p| p.index == data.partition_index) {
+                    fetched.push((Arc::clone(p), data));
+                }
+            }
+        }
+        // Appends, truncations and the fsyncs the flush policy asks for are disk work: they run
+        // on the blocking pool, not on the fetcher's async worker.
+        let applied = tokio::task::spawn_blocking(move || {
+            for (p, data) in fetched {
+                if let Err(why) = apply_fetched(&p, data) {
                     tracing::debug!("{}-{}: {why}", p.topic, p.index);
                 }
             }
-        }
-        Ok(())
+        })
+        .await;
+        applied.map_err(|e| format!("applying a fetch response: {e}"))
     }
+}
 
-    /// Applies one partition's part of a fetch response; true if the log moved.
-    fn apply_fetched(
-        &self,
-        p: &Partition,
-        data: kafka_protocol::messages::fetch_response::PartitionData,
-    ) -> Result<bool, String> {
-        if p.is_leader() || p.leader_id().is_none() {
-            return Ok(false);
-        }
-        let code = ErrorCode(data.error_code);
-        if code == ErrorCode::OFFSET_OUT_OF_RANGE {
-            // The leader has less than this replica (an old leader's unreplicated tail that
-            // no epoch information caught): keep what the leader has committed.
-            let end = p.log_end_offset();
-            if end > data.high_watermark && data.high_watermark >= p.log_start_offset() {
-                tracing::warn!(
-                    "{}-{}: truncating from {end} to the leader's high watermark {}",
-                    p.topic,
-                    p.index,
-                    data.high_watermark
-                );
-                p.truncate_to(data.high_watermark)
-                    .map_err(|e| e.to_string())?;
-                return Ok(true);
-            }
-            return Err(format!(
-                "offset {end} out of range on the leader (log start {}, high watermark {})",
-                data.log_start_offset, data.high_watermark
-            ));
-        }
-        if code != ErrorCode::NONE {
-            return Err(format!("fetch error {}", code.name()));
-        }
-        if data.diverging_epoch.epoch >= 0 || data.diverging_epoch.end_offset >= 0 {
-            let diverging = data.diverging_epoch;
-            let mut target = diverging.end_offset;
-            // Never keep more than this replica's own data of that epoch.
-            if let Some((_, end)) = p.log.end_offset_for_epoch(diverging.epoch) {
-                target = target.min(end);
-            }
-            let target = target.max(0);
-            if target < p.log_end_offset() {
-                tracing::info!(
-                    "{}-{}: diverged from the leader at epoch {}: truncating from {} to {target}",
-                    p.topic,
-                    p.index,
-                    diverging.epoch,
-                    p.log_end_offset()
-                );
-            }
-            // Also at the log end: that drops an epoch this replica recorded as leader and
-            // never wrote in, which the leader does not know.
-            p.truncate_to(target).map_err(|e| e.to_string())?;
+/// Applies one partition's part of a fetch response; true if the log moved. Blocking: the
+/// follower's appends, truncations and flushes happen here.
+fn apply_fetched(
+    p: &Partition,
+    data: kafka_protocol::messages::fetch_response::PartitionData,
+) -> Result<bool, String> {
+    if p.is_leader() || p.leader_id().is_none() {
+        return Ok(false);
+    }
+    let code = ErrorCode(data.error_code);
+    if code == ErrorCode::OFFSET_OUT_OF_RANGE {
+        // The leader has less than this replica (an old leader's unreplicated tail that
+        // no epoch information caught): keep what the leader has committed.
+        let end = p.log_end_offset();
+        if end > data.high_watermark && data.high_watermark >= p.log_start_offset() {
+            tracing::warn!(
+                "{}-{}: truncating from {end} to the leader's high watermark {}",
+                p.topic,
+                p.index,
+                data.high_watermark
+            );
+            p.truncate_to(data.high_watermark)
+                .map_err(|e| e.to_string())?;
             return Ok(true);
         }
-        let mut moved = false;
-        if let Some(records) = data.records.filter(|r| !r.is_empty()) {
-            let info = match p.append_as_follower(&records) {
-                // An empty follower whose start falls inside the leader's first batch (the
-                // leader's log start is mid-batch): start at the batch, as Kafka does.
-                Err(sluice_log::LogError::UnexpectedAppendOffset { first_offset, .. })
-                    if p.log_end_offset() == p.log_start_offset()
-                        && first_offset < p.log_start_offset() =>
-                {
-                    p.truncate_to(first_offset).map_err(|e| e.to_string())?;
-                    p.append_as_follower(&records).map_err(|e| e.to_string())?
-                }
-                other => other.map_err(|e| e.to_string())?,
-            };
-            if info.flush_due {
-                p.log
-                    .flush(info.last_offset + 1)
-                    .map_err(|e| e.to_string())?;
-            }
-            moved = true;
-        }
-        p.set_follower_high_watermark(data.high_watermark);
-        if data.log_start_offset > p.log_start_offset() {
-            let upto = data.log_start_offset.min(p.high_watermark());
-            if upto > p.log_start_offset() {
-                p.delete_records_before(upto).map_err(|e| e.to_string())?;
-            }
-        }
-        Ok(moved)
+        return Err(format!(
+            "offset {end} out of range on the leader (log start {}, high watermark {})",
+            data.log_start_offset, data.high_watermark
+        ));
     }
+    if code != ErrorCode::NONE {
+        return Err(format!("fetch error {}", code.name()));
+    }
+    if data.diverging_epoch.epoch >= 0 || data.diverging_epoch.end_offset >= 0 {
+        let diverging = data.diverging_epoch;
+        let mut target = diverging.end_offset;
+        // Never keep more than this replica's own data of that epoch.
+        if let Some((_, end)) = p.end_offset_for_epoch(diverging.epoch) {
+            target = target.min(end);
+        }
+        let target = target.max(0);
+        if target < p.log_end_offset() {
+            tracing::info!(
+                "{}-{}: diverged from the leader at epoch {}: truncating from {} to {target}",
+                p.topic,
+                p.index,
+                diverging.epoch,
+                p.log_end_offset()
+            );
+        }
+        // Also at the log end: that drops an epoch this replica recorded as leader and
+        // never wrote in, which the leader does not know.
+        p.truncate_to(target).map_err(|e| e.to_string())?;
+        return Ok(true);
+    }
+    let mut moved = false;
+    if let Some(records) = data.records.filter(|r| !r.is_empty()) {
+        let info = match p.append_from_leader(&records) {
+            // An empty follower whose start falls inside the leader's first batch (the
+            // leader's log start is mid-batch): start at the batch, as Kafka does.
+            Err(sluice_log::LogError::UnexpectedAppendOffset { first_offset, .. })
+                if p.log_end_offset() == p.log_start_offset()
+                    && first_offset < p.log_start_offset() =>
+            {
+                p.truncate_to(first_offset).map_err(|e| e.to_string())?;
+                p.append_from_leader(&records).map_err(|e| e.to_string())?
+            }
+            other => other.map_err(|e| e.to_string())?,
+        };
+        if info.flush_due {
+            p.flush(info.last_offset + 1).map_err(|e| e.to_string())?;
+        }
+        moved = true;
+    }
+    p.set_follower_high_watermark(data.high_watermark);
+    if data.log_start_offset > p.log_start_offset() {
+        let upto = data.log_start_offset.min(p.high_watermark());
+        if upto > p.log_start_offset() {
+            p.delete_records_before(upto).map_err(|e| e.to_string())?;
+        }
+    }
+    Ok(moved)
 }

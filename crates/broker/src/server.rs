@@ -61,10 +61,41 @@ async fn bind(addr: SocketAddr) -> Result<TcpListener, ServerError> {
         .map_err(|source| ServerError::Bind { addr, source })
 }
 
+/// Listeners bound before the node starts (an in-process test cluster binds every node's
+/// ports first, so that each node's config can name the others' and no port is raced for).
+/// `None`: bind the configured address.
+#[derive(Default)]
+pub struct Listeners {
+    pub client: Option<std::net::TcpListener>,
+    pub controller: Option<std::net::TcpListener>,
+}
+
+/// `listener` if given (made non-blocking for tokio), else a new one bound to `addr`.
+async fn bound_or_bind(
+    listener: Option<std::net::TcpListener>,
+    addr: SocketAddr,
+) -> Result<TcpListener, ServerError> {
+    match listener {
+        None => bind(addr).await,
+        Some(l) => l
+            .set_nonblocking(true)
+            .and_then(|()| TcpListener::from_std(l))
+            .map_err(|source| ServerError::Bind { addr, source }),
+    }
+}
+
 /// Starts the controller quorum member and, unless the node is controller-only, the broker:
 /// registers it, opens its logs as the metadata assigns them, loads the coordinators and
 /// starts serving clients.
 pub async fn start(config: BrokerConfig) -> Result<ServerHandle, ServerError> {
+    start_with_listeners(config, Listeners::default()).await
+}
+
+/// [`start`] on listeners the caller bound already.
+pub async fn start_with_listeners(
+    config: BrokerConfig,
+    listeners: Listeners,
+) -> Result<ServerHandle, ServerError> {
     config
         .check()
         .map_err(|e| ServerError::Config(e.to_string()))?;
@@ -80,7 +111,7 @@ pub async fn start(config: BrokerConfig) -> Result<ServerHandle, ServerError> {
     let controller_addr = config
         .controller_listener()
         .unwrap_or_else(|| SocketAddr::from(([127, 0, 0, 1], 0)));
-    let controller_listener = bind(controller_addr).await?;
+    let controller_listener = bound_or_bind(listeners.controller, controller_addr).await?;
     let controller_bound =
         controller_listener
             .local_addr()
@@ -108,7 +139,15 @@ pub async fn start(config: BrokerConfig) -> Result<ServerHandle, ServerError> {
             tasks: JoinSet::new(),
         });
     }
-    match start_broker(config, cluster_id, controller.clone(), shutdown_rx).await {
+    match start_broker(
+        config,
+        cluster_id,
+        controller.clone(),
+        shutdown_rx,
+        listeners.client,
+    )
+    .await
+    {
         Ok((local_addr, broker, tasks)) => Ok(ServerHandle {
             local_addr,
             broker: Some(broker),
@@ -128,9 +167,10 @@ async fn start_broker(
     cluster_id: String,
     controller: Controller,
     shutdown_rx: watch::Receiver<bool>,
+    client_listener: Option<std::net::TcpListener>,
 ) -> Result<(SocketAddr, Arc<Broker>, JoinSet<()>), ServerError> {
     let addr = config.listener();
-    let listener = bind(addr).await?;
+    let listener = bound_or_bind(client_listener, addr).await?;
     let local_addr = listener
         .local_addr()
         .map_err(|source| ServerError::Bind { addr, source })?;

@@ -462,7 +462,7 @@ pub async fn write_local_marker(
         .leader(index)?
         .clone();
     partition
-        .append_control(m.producer_id, m.producer_epoch, m.commit, coordinator_epoch)
+        .append_marker(m.producer_id, m.producer_epoch, m.commit, coordinator_epoch)
         .map_err(|e| {
             tracing::error!("cannot write a transaction marker to {topic}-{index}: {e}");
             e.error_code()

@@ -2,7 +2,6 @@
 
 use clap::{CommandFactory, Parser};
 
-use crate::bench::BenchCommand;
 use crate::cluster::{ClusterCommand, OutputFormat};
 use crate::group::{GroupCommand, ResetOffsetsArgs};
 use crate::producer_options::{Acks, Compression};
@@ -196,116 +195,13 @@ fn consume_start_positions_exclude_each_other() {
 }
 
 #[test]
-fn bench_produce_flags() {
-    let ClientCommand::Bench(args) = parse(&[
-        "bench",
-        "produce",
-        "--topic",
-        "perf",
-        "--records",
-        "5000000",
-        "--record-size",
-        "100",
-        "--acks",
-        "1",
-        "--compression",
-        "lz4",
-        "--linger-ms",
-        "10",
-        "--batch-size",
-        "262144",
-        "--partitions",
-        "8",
-        "--rate",
-        "100000",
-        "--producers",
-        "2",
-        "-X",
-        "queue.buffering.max.kbytes=2097151",
-    ])
-    .expect("valid") else {
-        panic!("not bench");
-    };
-    assert_eq!(
-        args.connect.properties,
-        vec![kv("queue.buffering.max.kbytes", "2097151")]
-    );
-    let BenchCommand::Produce(bench) = args.command else {
-        panic!("not bench produce");
-    };
-    assert_eq!(bench.topic, "perf");
-    assert_eq!(bench.records, 5_000_000);
-    assert_eq!(bench.acks, Acks::Leader);
-    assert_eq!(bench.compression, Some(Compression::Lz4));
-    assert_eq!(bench.linger_ms, Some(10));
-    assert_eq!(bench.batch_size, Some(262_144));
-    assert_eq!(bench.partitions, Some(8));
-    assert_eq!(bench.rate, 100_000);
-    assert_eq!(bench.producers, 2);
-    assert!(parse(&["bench", "produce", "--topic", "t", "--producers", "0"]).is_err());
-}
-
-#[test]
-fn bench_defaults() {
-    let ClientCommand::Bench(args) = parse(&["bench", "e2e", "--topic", "lat"]).expect("valid")
+fn bench_is_accepted_and_left_to_the_run_to_explain() {
+    let ClientCommand::Bench(args) =
+        parse(&["bench", "produce", "--topic", "t", "-X", "a=b"]).expect("valid")
     else {
         panic!("not bench");
     };
-    let BenchCommand::E2e(bench) = args.command else {
-        panic!("not bench e2e");
-    };
-    assert_eq!(
-        (bench.records, bench.rate, bench.record_size),
-        (10_000, 10_000, 100)
-    );
-    assert!(parse(&["bench", "e2e", "--topic", "x", "--record-size", "8"]).is_err());
-    assert!(parse(&["bench", "e2e", "--topic", "x", "--rate", "0"]).is_err());
-    let ClientCommand::Bench(args) = parse(&["bench", "consume", "--topic", "t"]).expect("valid")
-    else {
-        panic!("not bench");
-    };
-    let BenchCommand::Consume(bench) = args.command else {
-        panic!("not bench consume");
-    };
-    assert_eq!((bench.records, bench.timeout_ms), (None, 10_000));
-    assert!(parse(&["bench", "produce"]).is_err(), "--topic is required");
-}
-
-#[test]
-fn bench_produce_in_transactions() {
-    let bench_produce = |args: &[&str]| match parse(args) {
-        Ok(ClientCommand::Bench(bench)) => match bench.command {
-            BenchCommand::Produce(produce) => produce,
-            other => panic!("not bench produce: {other:?}"),
-        },
-        other => panic!("not bench: {other:?}"),
-    };
-    let plain = bench_produce(&["bench", "produce", "--topic", "t"]);
-    assert_eq!(plain.transactional_id, None);
-    assert_eq!(plain.commit_interval_ms, 100);
-    let txn = bench_produce(&[
-        "bench",
-        "produce",
-        "--topic",
-        "t",
-        "--transactional-id",
-        "bench-txn",
-        "--commit-interval-ms",
-        "10",
-    ]);
-    assert_eq!(txn.transactional_id.as_deref(), Some("bench-txn"));
-    assert_eq!(txn.commit_interval_ms, 10);
-    assert!(parse(&[
-        "bench",
-        "produce",
-        "--topic",
-        "t",
-        "--transactional-id",
-        "x",
-        "--commit-interval-ms",
-        "0"
-    ])
-    .is_err());
+    assert_eq!(args.rest, vec!["produce", "--topic", "t", "-X", "a=b"]);
 }
 
 fn txn_command(args: &[&str]) -> TxnCommand {

@@ -2,10 +2,10 @@
 //! partitions, from one bootstrap server, in the manner of `kafka-cluster` and
 //! `kafka-topics --describe --under-replicated-partitions --unavailable-partitions`.
 //!
-//! Two requests through the crate's own Kafka-protocol client (`crate::wire`, PLAINTEXT only):
-//! DescribeCluster (v2 where the broker has it, so fenced brokers are listed and marked) and
-//! Metadata for every topic. A broker without DescribeCluster (before Kafka 2.8) still gets an
-//! answer: the brokers then come from Metadata, their fenced state unknown.
+//! Two requests through the CLI's Kafka client (`crate::wire`, PLAINTEXT only): DescribeCluster
+//! (v2 where the broker has it, so fenced brokers are listed and marked) and Metadata for every
+//! topic. A broker without DescribeCluster (before Kafka 2.8) still gets an answer: the brokers
+//! then come from Metadata, their fenced state unknown.
 //!
 //! What counts as what, as Kafka's tools count it:
 //! - offline: a partition without a leader;
@@ -19,20 +19,18 @@
 use std::collections::BTreeMap;
 use std::time::{Duration, Instant};
 
-use anyhow::{anyhow, bail, Context as _, Result};
+use anyhow::{bail, Context as _, Result};
 use clap::{Args, Subcommand, ValueEnum};
 use kafka_protocol::messages::{DescribeClusterRequest, MetadataRequest};
-use kafka_protocol::protocol::Request;
 use serde::Serialize;
 
-use crate::connection::ConnectArgs;
+use crate::client_settings::{ClientSettings, Role};
+use crate::connect_args::ConnectArgs;
+use crate::error_codes::code_text;
 use crate::table::Table;
 use crate::wire::describe_cluster::{self, DescribedCluster};
 use crate::wire::metadata::{self, ClusterMetadata};
-use crate::wire::{
-    bootstrap_servers, code_text, host_port, require_plaintext, retry_until, BrokerConnection,
-    RequestError,
-};
+use crate::wire::{host_port, ClusterClient, RequestError, Retry};
 
 /// How long the command may spend on its requests in all, retries included.
 const REQUEST_TIMEOUT: Duration = Duration::from_secs(30);
@@ -63,18 +61,13 @@ pub enum OutputFormat {
 }
 
 pub async fn run(args: ClusterArgs) -> Result<()> {
-    let connect = args.connect;
     match args.command {
-        ClusterCommand::Status { output } => {
-            tokio::task::spawn_blocking(move || status(&connect, output))
-                .await
-                .context("cluster status task failed")?
-        }
+        ClusterCommand::Status { output } => status(&args.connect, output).await,
     }
 }
 
-fn status(connect: &ConnectArgs, output: OutputFormat) -> Result<()> {
-    let (status, warnings) = fetch_status(connect)?;
+async fn status(connect: &ConnectArgs, output: OutputFormat) -> Result<()> {
+    let (status, warnings) = fetch_status(connect).await?;
     for warning in warnings {
         eprintln!("warning: {warning}");
     }
@@ -87,19 +80,16 @@ fn status(connect: &ConnectArgs, output: OutputFormat) -> Result<()> {
 
 /// The status from the first bootstrap server that answers, with warnings to show: a broker
 /// without DescribeCluster, errors in topics' metadata.
-pub(crate) fn fetch_status(connect: &ConnectArgs) -> Result<(ClusterStatus, Vec<String>)> {
-    require_plaintext(connect).map_err(|e| anyhow!(e))?;
-    let servers = bootstrap_servers(connect);
-    if servers.is_empty() {
-        bail!("no bootstrap server given");
-    }
+pub(crate) async fn fetch_status(connect: &ConnectArgs) -> Result<(ClusterStatus, Vec<String>)> {
+    let settings = ClientSettings::from_args(connect, Role::Admin)?;
+    let mut warnings = settings.ignored.clone();
+    let mut client = ClusterClient::new(&settings);
     let deadline = Instant::now() + REQUEST_TIMEOUT;
     let mut failures = Vec::new();
-    for server in &servers {
-        match ask(server, deadline) {
+    for server in &settings.bootstrap {
+        match ask(&mut client, server, deadline).await {
             Ok((described, metadata)) => {
                 let status = ClusterStatus::new(described.as_ref(), &metadata);
-                let mut warnings = Vec::new();
                 if described.is_none() {
                     warnings.push(format!(
                         "{server} does not support DescribeCluster; the brokers come from \
@@ -118,39 +108,50 @@ pub(crate) fn fetch_status(connect: &ConnectArgs) -> Result<(ClusterStatus, Vec<
 }
 
 /// DescribeCluster (when the broker has it) and Metadata, asked of one bootstrap server.
-fn ask(
+async fn ask(
+    client: &mut ClusterClient,
     server: &str,
     deadline: Instant,
 ) -> Result<(Option<DescribedCluster>, ClusterMetadata), RequestError> {
-    let mut connection = BrokerConnection::open(server, deadline)?;
-    let described = match connection.newest_supported(
-        DescribeClusterRequest::KEY,
-        describe_cluster::OLDEST_VERSION,
-        describe_cluster::NEWEST_VERSION,
-    )? {
-        Some(version) => Some(retry_until(deadline, || {
-            let body = connection.send(&describe_cluster::request(version), version)?;
-            describe_cluster::parse(&body, version)
-        })?),
-        None => None,
+    let retry = Retry::until(deadline);
+    let described = loop {
+        let attempt = client
+            .send_to_addr::<DescribeClusterRequest>(
+                server,
+                describe_cluster::VERSIONS,
+                describe_cluster::request,
+                deadline,
+            )
+            .await;
+        let outcome = match attempt {
+            Ok((response, version)) => describe_cluster::from_response(response, version).map(Some),
+            // A broker without the API (or without a version this client reads).
+            Err(RequestError::Unsupported(_)) => Ok(None),
+            Err(e) => Err(e),
+        };
+        match outcome {
+            Err(e) if retry.again(&e).await => continue,
+            outcome => break outcome?,
+        }
     };
-    let version = connection
-        .newest_supported(
-            MetadataRequest::KEY,
-            metadata::OLDEST_VERSION,
-            metadata::NEWEST_VERSION,
-        )?
-        .ok_or_else(|| {
-            RequestError::Transport(format!(
-                "the broker supports no Metadata version from v{} to v{}",
-                metadata::OLDEST_VERSION,
-                metadata::NEWEST_VERSION
-            ))
-        })?;
-    let metadata = retry_until(deadline, || {
-        let body = connection.send(&metadata::request(version), version)?;
-        metadata::parse(&body, version)
-    })?;
+    let metadata = loop {
+        let outcome = match client
+            .send_to_addr::<MetadataRequest>(
+                server,
+                metadata::VERSIONS,
+                |version| metadata::request(None, false, version),
+                deadline,
+            )
+            .await
+        {
+            Ok((response, version)) => metadata::from_response(response, version),
+            Err(e) => Err(e),
+        };
+        match outcome {
+            Err(e) if retry.again(&e).await => continue,
+            outcome => break outcome?,
+        }
+    };
     Ok((described, metadata))
 }
 
@@ -407,6 +408,7 @@ mod tests {
             error_code: 0,
             partition: index,
             leader_id: leader,
+            leader_epoch: 0,
             replicas: replicas.to_vec(),
             isr: isr.to_vec(),
         }

@@ -1,8 +1,9 @@
 //! `sluice consume TOPIC`: print records of some or all partitions of a topic.
 //!
-//! Partitions are assigned directly and positioned explicitly (no group membership, nothing
-//! committed). librdkafka's assign API still requires a `group.id`, so a throwaway
-//! `sluice-cli-<pid>` is configured; it is never joined and nothing is committed to it.
+//! Partitions are read directly from their leaders at explicit positions (no group
+//! membership, nothing committed); the fetch loop is `fetcher.rs`. Like librdkafka, the default
+//! isolation level is read_committed (`-X isolation.level=read_uncommitted` to see records of
+//! open and aborted transactions).
 //!
 //! Start position: `--from-end` is the default, as in kafka-console-consumer. `--timestamp MS`
 //! starts each partition at the first record whose timestamp is >= MS (ListOffsets), or at its
@@ -10,19 +11,27 @@
 //! record, or with `--exit-at-end` once every assigned partition has reached the high watermark;
 //! otherwise it runs until interrupted.
 
-use std::collections::BTreeSet;
 use std::io::{self, BufWriter, Write};
 use std::time::{Duration, Instant};
 
-use anyhow::{anyhow, bail, Context as _, Result};
+use anyhow::{bail, Context as _, Result};
 use clap::{ArgGroup, Args};
-use rdkafka::consumer::{BaseConsumer, Consumer};
-use rdkafka::error::{KafkaError, RDKafkaErrorCode};
-use rdkafka::message::{Headers, Message};
-use rdkafka::{Offset, TopicPartitionList};
 
-use crate::connection::{describe_error, fetch_metadata, topic_partitions, ConnectArgs};
+use crate::client_settings::{ClientSettings, Role};
+use crate::connect_args::ConnectArgs;
+use crate::fetcher::Fetcher;
 use crate::format::{RecordView, Template};
+use crate::topic_partitions::topic_partitions;
+use crate::wire::list_offsets::{EARLIEST, LATEST};
+use crate::wire::{ClusterClient, Retry};
+
+/// (partition, offset or timestamp) pairs.
+type Positions = Vec<(i32, i64)>;
+
+/// How long finding the topic and the start positions may take.
+const SETUP_TIMEOUT: Duration = Duration::from_secs(30);
+/// The longest one fetch round waits for records when nothing else bounds it.
+const ROUND_WAIT_MAX: Duration = Duration::from_millis(500);
 
 #[derive(Args, Debug, Clone, PartialEq, Eq)]
 #[command(group(ArgGroup::new("start").args(["from_beginning", "from_end", "offset", "timestamp"])))]
@@ -85,69 +94,37 @@ impl ConsumeArgs {
 }
 
 pub async fn run(args: ConsumeArgs) -> Result<()> {
-    tokio::task::spawn_blocking(move || consume(&args))
-        .await
-        .context("consume task failed")?
-}
-
-/// Creates a consumer for assign-only use (see the module doc for the group id).
-pub(crate) fn assign_only_consumer(
-    connect: &ConnectArgs,
-    extra: &[(&str, &str)],
-) -> Result<BaseConsumer> {
-    let group_id = format!("sluice-cli-{}", std::process::id());
-    let mut defaults = vec![
-        ("group.id", group_id.as_str()),
-        ("enable.auto.commit", "false"),
-        ("enable.auto.offset.store", "false"),
-    ];
-    defaults.extend_from_slice(extra);
-    connect
-        .client_config(&defaults)
-        .create()
-        .map_err(|e| anyhow!("creating consumer: {}", describe_error(&e)))
-}
-
-/// Errors that will not go away by polling again.
-pub(crate) fn is_fatal_consume_error(error: &KafkaError) -> bool {
-    match error {
-        KafkaError::MessageConsumptionFatal(_) => true,
-        KafkaError::MessageConsumption(code) => matches!(
-            code,
-            RDKafkaErrorCode::UnknownTopicOrPartition
-                | RDKafkaErrorCode::UnknownTopic
-                | RDKafkaErrorCode::UnknownPartition
-                | RDKafkaErrorCode::TopicAuthorizationFailed
-                | RDKafkaErrorCode::SaslAuthenticationFailed
-                | RDKafkaErrorCode::Authentication
-        ),
-        _ => false,
-    }
-}
-
-fn consume(args: &ConsumeArgs) -> Result<()> {
     let mut out = BufWriter::with_capacity(64 * 1024, io::stdout().lock());
-    let consumed = consume_into(args, &mut out)?;
+    let consumed = consume_into(&args, &mut out).await?;
     eprintln!("Processed a total of {consumed} records");
     Ok(())
 }
 
 /// Consumes per `args`, rendering records into `out`; returns how many were consumed. A closed
 /// pipe (`| head`) is a normal way for the reader to stop us and ends the run without error.
-pub(crate) fn consume_into(args: &ConsumeArgs, out: &mut impl Write) -> Result<u64> {
+pub(crate) async fn consume_into(args: &ConsumeArgs, out: &mut impl Write) -> Result<u64> {
     let start_at = args.start_at()?;
-    let consumer = assign_only_consumer(
-        &args.connect,
-        &[(
-            "enable.partition.eof",
-            if args.exit_at_end { "true" } else { "false" },
-        )],
-    )?;
-    let metadata = fetch_metadata(
-        consumer.client(),
-        Some(&args.topic),
-        &args.connect.bootstrap_server,
-    )?;
+    let settings = ClientSettings::from_args(&args.connect, Role::Consumer)?;
+    for warning in &settings.ignored {
+        eprintln!("warning: {warning}");
+    }
+    let mut client = ClusterClient::new(&settings);
+    let deadline = Instant::now() + SETUP_TIMEOUT;
+    let names = [args.topic.clone()];
+    let retry = Retry::until(deadline);
+    let metadata = loop {
+        match client
+            .metadata(
+                Some(&names),
+                settings.consumer.allow_auto_create_topics,
+                deadline,
+            )
+            .await
+        {
+            Err(e) if retry.again(&e).await => continue,
+            outcome => break outcome.context("fetching metadata")?,
+        }
+    };
     let mut partitions = topic_partitions(&metadata, &args.topic)?;
     if let Some(wanted) = args.partition {
         let wanted = i32::try_from(wanted).context("--partition is too large")?;
@@ -160,81 +137,90 @@ pub(crate) fn consume_into(args: &ConsumeArgs, out: &mut impl Write) -> Result<u
         }
         partitions = vec![wanted];
     }
-    let assignment = starting_positions(&consumer, &args.topic, &partitions, start_at)?;
-    consumer
-        .assign(&assignment)
-        .map_err(|e| anyhow!("assigning partitions: {}", describe_error(&e)))?;
+    // (partition, offset) known now; (partition, timestamp) to look up.
+    let (starts, lookups): (Positions, Positions) = match start_at {
+        StartAt::Offset(n) => (partitions.iter().map(|&p| (p, n)).collect(), Vec::new()),
+        StartAt::Beginning => (
+            Vec::new(),
+            partitions.iter().map(|&p| (p, EARLIEST)).collect(),
+        ),
+        StartAt::End => (
+            Vec::new(),
+            partitions.iter().map(|&p| (p, LATEST)).collect(),
+        ),
+        StartAt::Timestamp(ms) => (Vec::new(), partitions.iter().map(|&p| (p, ms)).collect()),
+    };
+    let max_batch_bytes = settings.max_response_bytes;
+    let mut fetcher = Fetcher::new(
+        client,
+        &args.topic,
+        settings.consumer.clone(),
+        max_batch_bytes,
+        &starts,
+        deadline,
+    )
+    .await?;
+    fetcher.resolve(&lookups, deadline).await?;
 
     let template = args.format.clone().unwrap_or_default();
     let idle_limit = args.timeout_ms.map(Duration::from_millis);
-    let mut at_end: BTreeSet<i32> = BTreeSet::new();
     let mut consumed: u64 = 0;
     let mut last_record = Instant::now();
-    let mut warned: Option<String> = None;
-
     let stop_reason = loop {
         if args.count.is_some_and(|n| consumed >= n) {
             break None;
         }
-        if args.exit_at_end && at_end.len() == partitions.len() {
+        if args.exit_at_end && fetcher.all_at_end() {
             break None;
         }
-        // Drain what is ready without blocking; flush before waiting so output is timely.
-        let polled = match consumer.poll(Duration::ZERO) {
-            Some(result) => Some(result),
-            None => {
-                if !flush_output(out)? {
-                    return Ok(consumed);
-                }
-                let mut wait = Duration::from_millis(100);
-                if let Some(limit) = idle_limit {
-                    let idle = last_record.elapsed();
-                    if idle >= limit {
-                        break Some(format!("no record for {} ms", limit.as_millis()));
-                    }
-                    wait = wait.min(limit - idle);
-                }
-                consumer.poll(wait)
+        let mut wait = ROUND_WAIT_MAX;
+        if let Some(limit) = idle_limit {
+            let idle = last_record.elapsed();
+            if idle >= limit {
+                break Some(format!("no record for {} ms", limit.as_millis()));
+            }
+            wait = wait.min(limit - idle);
+        }
+        let fetched = match fetcher.fetch(wait).await {
+            Ok(fetched) => fetched,
+            Err(e) => {
+                let _ = flush_output(out);
+                return Err(e).with_context(|| format!("consuming '{}'", args.topic));
             }
         };
-        match polled {
-            None => {}
-            Some(Ok(message)) => {
-                last_record = Instant::now();
-                consumed += 1;
-                let headers = match (template.uses_headers(), message.headers()) {
-                    (true, Some(headers)) => headers.iter().map(|h| (h.key, h.value)).collect(),
-                    _ => Vec::new(),
-                };
-                let view = RecordView {
-                    topic: message.topic(),
-                    partition: message.partition(),
-                    offset: message.offset(),
-                    timestamp_ms: message.timestamp().to_millis(),
-                    key: message.key(),
-                    value: message.payload(),
-                    headers,
-                };
-                match template.render(&view, out) {
-                    Ok(()) => {}
-                    Err(e) if e.kind() == io::ErrorKind::BrokenPipe => return Ok(consumed),
-                    Err(e) => return Err(e).context("writing to stdout"),
-                }
+        for (partition, record) in fetched.records {
+            if args.count.is_some_and(|n| consumed >= n) {
+                break;
             }
-            Some(Err(KafkaError::PartitionEOF(partition))) => {
-                at_end.insert(partition);
+            last_record = Instant::now();
+            consumed += 1;
+            let headers = if template.uses_headers() {
+                record
+                    .headers
+                    .iter()
+                    .map(|(k, v)| (k.as_str(), v.as_deref()))
+                    .collect()
+            } else {
+                Vec::new()
+            };
+            let view = RecordView {
+                topic: &args.topic,
+                partition,
+                offset: record.offset,
+                timestamp_ms: (record.timestamp >= 0).then_some(record.timestamp),
+                key: record.key.as_deref(),
+                value: record.value.as_deref(),
+                headers,
+            };
+            match template.render(&view, out) {
+                Ok(()) => {}
+                Err(e) if e.kind() == io::ErrorKind::BrokenPipe => return Ok(consumed),
+                Err(e) => return Err(e).context("writing to stdout"),
             }
-            Some(Err(error)) => {
-                if is_fatal_consume_error(&error) {
-                    let _ = flush_output(out);
-                    bail!("consuming '{}': {}", args.topic, describe_error(&error));
-                }
-                let text = describe_error(&error);
-                if warned.as_deref() != Some(text.as_str()) {
-                    eprintln!("warning: {text}");
-                    warned = Some(text);
-                }
-            }
+        }
+        // Flush after each round so output is timely.
+        if !flush_output(out)? {
+            return Ok(consumed);
         }
     };
     flush_output(out)?;
@@ -251,49 +237,4 @@ fn flush_output(out: &mut impl Write) -> Result<bool> {
         Err(e) if e.kind() == io::ErrorKind::BrokenPipe => Ok(false),
         Err(e) => Err(e).context("writing to stdout"),
     }
-}
-
-/// The assignment that positions every partition per `start_at`.
-fn starting_positions(
-    consumer: &BaseConsumer,
-    topic: &str,
-    partitions: &[i32],
-    start_at: StartAt,
-) -> Result<TopicPartitionList> {
-    let mut list = TopicPartitionList::with_capacity(partitions.len());
-    let offset = match start_at {
-        StartAt::Beginning => Offset::Beginning,
-        StartAt::End => Offset::End,
-        StartAt::Offset(n) => Offset::Offset(n),
-        StartAt::Timestamp(ms) => Offset::Offset(ms),
-    };
-    for &partition in partitions {
-        list.add_partition_offset(topic, partition, offset)
-            .map_err(|e| anyhow!("building assignment: {}", describe_error(&e)))?;
-    }
-    if !matches!(start_at, StartAt::Timestamp(_)) {
-        return Ok(list);
-    }
-    let found = consumer
-        .offsets_for_times(list, crate::connection::METADATA_TIMEOUT)
-        .map_err(|e| anyhow!("looking up offsets by timestamp: {}", describe_error(&e)))?;
-    let mut resolved = TopicPartitionList::with_capacity(partitions.len());
-    for element in found.elements() {
-        if let Err(e) = element.error() {
-            bail!(
-                "looking up offset by timestamp in partition {}: {}",
-                element.partition(),
-                describe_error(&e)
-            );
-        }
-        // No record at or after the timestamp: start at the end, as Kafka does.
-        let offset = match element.offset() {
-            Offset::Offset(n) if n >= 0 => Offset::Offset(n),
-            _ => Offset::End,
-        };
-        resolved
-            .add_partition_offset(topic, element.partition(), offset)
-            .map_err(|e| anyhow!("building assignment: {}", describe_error(&e)))?;
-    }
-    Ok(resolved)
 }

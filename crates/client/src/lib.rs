@@ -1,49 +1,58 @@
 //! sluice-client: the client-side commands of the `sluice` CLI (`topic`, `group`, `txn`,
-//! `producers`, `cluster`, `partition`, `produce`, `consume`, `bench`), built on librdkafka
-//! through the `rdkafka` crate, so they work against any Kafka-compatible cluster, not only
-//! Sluice.
+//! `producers`, `cluster`, `partition`, `produce`, `consume`), which work against any
+//! Kafka-compatible cluster. They speak Kafka through Sluice's own guarded wire client
+//! (`sluice_protocol::client`): pure Rust, PLAINTEXT listeners only. The benchmarks, which
+//! measure a broker with librdkafka, are the separate `sluice-bench` binary (crates/bench).
 //!
 //! Layout:
-//! - `connection.rs`: `-b/--bootstrap-server` and `-X key=value` shared by every command, client
-//!   configuration, Kafka error names for messages.
-//! - `topic.rs`: `topic create|list|describe|alter|delete` (admin API).
+//! - `connect_args.rs`: `-b/--bootstrap-server` and `-X key=value`, shared by every command;
+//!   `client_settings.rs`: the `-X` keys read into typed settings (librdkafka's names).
+//! - `wire/`: routing requests to brokers (bootstrap, Metadata, leaders, coordinators, the
+//!   controller), retries with a deadline, and the admin APIs' answers as plain data.
+//! - `error_codes.rs`: Kafka's error codes as the commands print them.
+//! - `topic.rs`: `topic create|list|describe|alter|delete`.
 //! - `group/`: `group list|describe|reset-offsets|delete` (consumer groups and their offsets).
 //! - `txn/`: `txn list|describe` and `producers describe` (transactions and producer state).
 //! - `cluster.rs`: `cluster status` (cluster id, controller, brokers, partition health).
-//! - `partition.rs`: `partition elect` (preferred and unclean leader elections).
-//! - `reassign.rs`: `partition reassign` (move partitions between brokers, cancel, list).
-//! - `produce.rs`: `produce`, one record per input line.
-//! - `consume.rs`: `consume` with assign + explicit start positions.
-//! - `format.rs`: the `consume --format` template.
+//! - `partition.rs`: `partition elect`; `reassign.rs`: `partition reassign`.
+//! - `produce.rs`: `produce`, one record per input line; `producer.rs`: batching, sending to
+//!   leaders, retries and delivery accounting; `partitioner.rs`: which partition a record
+//!   goes to.
+//! - `consume.rs`: `consume` from explicit start positions; `fetcher.rs`: the fetch loop;
+//!   `format.rs`: the `--format` template.
+//! - `topic_partitions.rs`: which partitions of a topic a command works on.
 //! - `producer_options.rs`: `--acks` and `--compression` values.
 //! - `table.rs`: aligned text tables for command output.
-//! - `bench/`: `bench produce|consume|e2e`.
-//! - `wire/`: a small Kafka-protocol client for the admin requests librdkafka does not expose.
 //!
-//! Every command runs its blocking librdkafka work on tokio's blocking pool and returns one
-//! `anyhow` error whose message is a single line.
+//! Every command returns one `anyhow` error whose message is a single line.
 
-mod bench;
+mod client_settings;
 mod cluster;
-mod connection;
+mod connect_args;
 mod consume;
+mod error_codes;
+mod fetcher;
 mod format;
 mod group;
 mod partition;
+mod partitioner;
 mod produce;
+mod producer;
 mod producer_options;
 mod reassign;
 mod table;
 mod topic;
+mod topic_partitions;
 mod txn;
 mod wire;
 
-use clap::Subcommand;
+use anyhow::bail;
+use clap::{Args, Subcommand};
 
-pub use bench::{BenchArgs, BenchCommand, BenchConsumeArgs, BenchE2eArgs, BenchProduceArgs};
 pub use cluster::{ClusterArgs, ClusterCommand, OutputFormat};
-pub use connection::ConnectArgs;
+pub use connect_args::{parse_key_value, ConnectArgs};
 pub use consume::ConsumeArgs;
+pub use error_codes::upper_snake_case;
 pub use group::{GroupArgs, GroupCommand, ResetOffsetsArgs};
 pub use partition::{ElectArgs, ElectionKind, PartitionArgs, PartitionCommand};
 pub use produce::ProduceArgs;
@@ -71,8 +80,16 @@ pub enum ClientCommand {
     Produce(ProduceArgs),
     /// Print records of a topic.
     Consume(ConsumeArgs),
-    /// Measure producer, consumer and end-to-end performance.
-    Bench(BenchArgs),
+    /// Moved to the `sluice-bench` binary (says so and exits).
+    #[command(hide = true)]
+    Bench(MovedBenchArgs),
+}
+
+/// Whatever followed `sluice bench`, accepted so the message below is what the user sees.
+#[derive(Args, Debug, Clone, PartialEq, Eq)]
+pub struct MovedBenchArgs {
+    #[arg(trailing_var_arg = true, allow_hyphen_values = true, hide = true)]
+    pub rest: Vec<String>,
 }
 
 pub async fn run(cmd: ClientCommand) -> anyhow::Result<()> {
@@ -85,11 +102,19 @@ pub async fn run(cmd: ClientCommand) -> anyhow::Result<()> {
         ClientCommand::Partition(args) => partition::run(args).await,
         ClientCommand::Produce(args) => produce::run(args).await,
         ClientCommand::Consume(args) => consume::run(args).await,
-        ClientCommand::Bench(args) => bench::run(args).await,
+        ClientCommand::Bench(_) => bail!(
+            "the benchmarks are the sluice-bench binary now (they run on librdkafka): \
+             `cargo run --release -p sluice-bench -- {{produce|consume|e2e|rebalance|commit}} \
+             ...`, or ./scripts/bench"
+        ),
     }
 }
 
 #[cfg(test)]
+mod broker_tests;
+#[cfg(test)]
 mod cli_tests;
 #[cfg(test)]
-mod mock_cluster_tests;
+mod leader_move_tests;
+#[cfg(test)]
+mod test_broker;

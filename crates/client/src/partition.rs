@@ -1,10 +1,9 @@
 //! `sluice partition elect`: leader elections, in the manner of `kafka-leader-election`
 //! (`sluice partition reassign` is in `reassign.rs`).
 //!
-//! One ElectLeaders request (KIP-183, KIP-460) through the crate's own Kafka-protocol client
-//! (`crate::wire`, PLAINTEXT only; librdkafka's admin API is not exposed by the `rdkafka`
-//! crate), sent to the first bootstrap server that answers: a KRaft broker forwards it to the
-//! controller quorum, a Sluice broker proposes it there itself.
+//! One ElectLeaders request (KIP-183, KIP-460) through the CLI's Kafka client (`crate::wire`,
+//! PLAINTEXT only), sent to the first bootstrap server that answers: a KRaft broker forwards it
+//! to the controller quorum, a Sluice broker proposes it there itself.
 //!
 //! - `--type preferred` (the default) moves leadership back to each partition's first replica
 //!   when that replica is in sync; `--type unclean` gives a partition without a leader one, even
@@ -20,20 +19,18 @@
 
 use std::time::{Duration, Instant};
 
-use anyhow::{anyhow, bail, Context as _, Result};
+use anyhow::{anyhow, bail, Result};
 use clap::{Args, Subcommand, ValueEnum};
 use kafka_protocol::messages::{ElectLeadersRequest, MetadataRequest};
-use kafka_protocol::protocol::Request;
-use kafka_protocol::ResponseError;
 
-use crate::connection::{upper_snake_case, ConnectArgs};
+use crate::client_settings::{ClientSettings, Role};
+use crate::connect_args::ConnectArgs;
+use crate::error_codes::{code_name as kafka_code_name, code_text};
 use crate::reassign::ReassignArgs;
 use crate::table::Table;
 use crate::wire::elect_leaders::{self, ElectionType, PartitionElection, ELECTION_NOT_NEEDED};
 use crate::wire::metadata;
-use crate::wire::{
-    bootstrap_servers, code_text, require_plaintext, retry_until, BrokerConnection, RequestError,
-};
+use crate::wire::{ClusterClient, RequestError, Retry};
 
 /// How long the command may spend on its requests in all, retries included.
 const REQUEST_TIMEOUT: Duration = Duration::from_secs(60);
@@ -93,23 +90,16 @@ impl ElectionKind {
 }
 
 pub async fn run(args: PartitionArgs) -> Result<()> {
-    let connect = args.connect;
     match args.command {
-        PartitionCommand::Elect(elect) => {
-            tokio::task::spawn_blocking(move || run_election(&connect, &elect))
-                .await
-                .context("partition elect task failed")?
-        }
+        PartitionCommand::Elect(elect) => run_election(&args.connect, &elect).await,
         PartitionCommand::Reassign(reassign) => {
-            tokio::task::spawn_blocking(move || crate::reassign::run(&connect, &reassign))
-                .await
-                .context("partition reassign task failed")?
+            crate::reassign::run(&args.connect, &reassign).await
         }
     }
 }
 
-fn run_election(connect: &ConnectArgs, args: &ElectArgs) -> Result<()> {
-    let elections = elect(connect, args)?;
+async fn run_election(connect: &ConnectArgs, args: &ElectArgs) -> Result<()> {
+    let elections = elect(connect, args).await?;
     let everything = args.topic.is_none();
     print!("{}", render(&elections, everything));
     let failed: Vec<&PartitionElection> = elections
@@ -132,16 +122,16 @@ fn run_election(connect: &ConnectArgs, args: &ElectArgs) -> Result<()> {
 }
 
 /// The elections' outcomes from the first bootstrap server that answers.
-fn elect(connect: &ConnectArgs, args: &ElectArgs) -> Result<Vec<PartitionElection>> {
-    require_plaintext(connect).map_err(|e| anyhow!(e))?;
-    let servers = bootstrap_servers(connect);
-    if servers.is_empty() {
-        bail!("no bootstrap server given");
+async fn elect(connect: &ConnectArgs, args: &ElectArgs) -> Result<Vec<PartitionElection>> {
+    let settings = ClientSettings::from_args(connect, Role::Admin)?;
+    for warning in &settings.ignored {
+        eprintln!("warning: {warning}");
     }
+    let mut client = ClusterClient::new(&settings);
     let deadline = Instant::now() + REQUEST_TIMEOUT;
     let mut failures = Vec::new();
-    for server in &servers {
-        match ask(server, args, deadline) {
+    for server in &settings.bootstrap {
+        match ask(&mut client, server, args, deadline).await {
             Ok(elections) => return Ok(elections),
             // The broker's own answer (an unknown topic, a refused request) is the answer.
             Err(AskError::Final(e)) => return Err(e),
@@ -162,31 +152,18 @@ impl From<RequestError> for AskError {
     fn from(e: RequestError) -> Self {
         match e {
             RequestError::Transport(_) => AskError::Unreachable(e),
-            RequestError::Broker { .. } => AskError::Final(anyhow!(e)),
+            _ => AskError::Final(anyhow!(e)),
         }
     }
 }
 
-fn ask(
+async fn ask(
+    client: &mut ClusterClient,
     server: &str,
     args: &ElectArgs,
     deadline: Instant,
 ) -> Result<Vec<PartitionElection>, AskError> {
     let election = args.election.election_type();
-    let mut connection = BrokerConnection::open(server, deadline).map_err(RequestError::from)?;
-    let version = connection
-        .newest_supported(
-            ElectLeadersRequest::KEY,
-            elect_leaders::OLDEST_VERSION,
-            elect_leaders::NEWEST_VERSION,
-        )
-        .map_err(RequestError::from)?
-        .ok_or_else(|| AskError::Final(anyhow!("{server} does not support ElectLeaders")))?;
-    if election == ElectionType::Unclean && version < elect_leaders::ELECTION_TYPE_VERSION {
-        return Err(AskError::Final(anyhow!(
-            "{server} supports only preferred elections (ElectLeaders v0)"
-        )));
-    }
     let topics = match &args.topic {
         None => None,
         Some(topic) if !args.partitions.is_empty() => {
@@ -200,47 +177,77 @@ fn ask(
         }
         Some(topic) => Some(vec![(
             topic.clone(),
-            partitions_of(&mut connection, topic, deadline)?,
+            partitions_of(client, server, topic, deadline).await?,
         )]),
     };
-    let request = elect_leaders::request(version, election, topics.as_deref(), ELECTION_TIMEOUT_MS);
+    let unsupported = |e| match e {
+        RequestError::Unsupported(_) => {
+            AskError::Final(anyhow!("{server} does not support ElectLeaders"))
+        }
+        e => AskError::from(e),
+    };
+    let version = client
+        .negotiate::<ElectLeadersRequest>(server, elect_leaders::VERSIONS, deadline)
+        .await
+        .map_err(unsupported)?;
+    if election == ElectionType::Unclean && version < elect_leaders::ELECTION_TYPE_VERSION {
+        return Err(AskError::Final(anyhow!(
+            "{server} supports only preferred elections (ElectLeaders v0)"
+        )));
+    }
     // Not retried: a retry after a lost answer would report "not needed" for what the first
     // attempt elected.
-    let body = connection
-        .send(&request, version)
-        .map_err(RequestError::from)?;
-    Ok(elect_leaders::parse(&body, version)?)
+    let (response, _) = client
+        .send_to_addr::<ElectLeadersRequest>(
+            server,
+            version..=version,
+            |version| {
+                elect_leaders::request(version, election, topics.as_deref(), ELECTION_TIMEOUT_MS)
+            },
+            deadline,
+        )
+        .await
+        .map_err(unsupported)?;
+    Ok(elect_leaders::from_response(response)?)
 }
 
 /// Every partition id of `topic`, from Metadata.
-fn partitions_of(
-    connection: &mut BrokerConnection,
+async fn partitions_of(
+    client: &mut ClusterClient,
+    server: &str,
     topic: &str,
     deadline: Instant,
 ) -> Result<Vec<i32>, AskError> {
-    let version = connection
-        .newest_supported(
-            MetadataRequest::KEY,
-            metadata::OLDEST_VERSION,
-            metadata::NEWEST_VERSION,
-        )
-        .map_err(RequestError::from)?
-        .ok_or_else(|| {
-            AskError::Final(anyhow!(
-                "the broker supports no Metadata version from v{} to v{}",
-                metadata::OLDEST_VERSION,
-                metadata::NEWEST_VERSION
-            ))
-        })?;
-    let cluster = retry_until(deadline, || {
-        let body = connection.send(&metadata::request(version), version)?;
-        metadata::parse(&body, version)
-    })?;
-    let Some(found) = cluster.topics.iter().find(|t| t.name == topic) else {
+    let retry = Retry::until(deadline);
+    let names = [topic.to_string()];
+    let cluster = loop {
+        let outcome = match client
+            .send_to_addr::<MetadataRequest>(
+                server,
+                metadata::VERSIONS,
+                |version| metadata::request(Some(&names), false, version),
+                deadline,
+            )
+            .await
+        {
+            Ok((response, version)) => metadata::from_response(response, version),
+            Err(e) => Err(e),
+        };
+        match outcome {
+            Err(e) if retry.again(&e).await => continue,
+            outcome => break outcome?,
+        }
+    };
+    let Some(found) = cluster.topic(topic) else {
         return Err(AskError::Final(anyhow!(
             "topic '{topic}' does not exist (UNKNOWN_TOPIC_OR_PARTITION)"
         )));
     };
+    if found.error_code == 3 {
+        return Err(AskError::Final(anyhow!(
+            "topic '{topic}' does not exist (UNKNOWN_TOPIC_OR_PARTITION)"
+        )));
+    }
     if found.error_code != 0 {
         return Err(AskError::Final(anyhow!(
             "topic '{topic}': {}",
@@ -279,10 +286,7 @@ fn render(elections: &[PartitionElection], everything: bool) -> String {
 
 /// Kafka's name for an error code (`PREFERRED_LEADER_NOT_AVAILABLE`), or the number.
 fn code_name(code: i16) -> String {
-    match ResponseError::try_from_code(code) {
-        Some(ResponseError::Unknown(_)) | None => format!("error code {code}"),
-        Some(error) => upper_snake_case(&error.to_string()),
-    }
+    kafka_code_name(code).unwrap_or_else(|| format!("error code {code}"))
 }
 
 #[cfg(test)]

@@ -9,19 +9,27 @@
 use std::fs::File;
 use std::io::{self, BufRead, BufReader};
 use std::path::PathBuf;
-use std::sync::Mutex;
-use std::time::Duration;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
 
-use anyhow::{anyhow, bail, Context as _, Result};
+use anyhow::{bail, Context as _, Result};
+use bytes::Bytes;
 use clap::Args;
-use rdkafka::error::{KafkaError, RDKafkaErrorCode};
-use rdkafka::message::{Header, OwnedHeaders};
-use rdkafka::producer::{BaseProducer, BaseRecord, DeliveryResult, Producer, ProducerContext};
-use rdkafka::util::Timeout;
-use rdkafka::ClientContext;
+use tokio::sync::mpsc;
 
-use crate::connection::{describe_error, parse_key_value, ConnectArgs};
+use crate::client_settings::{ClientSettings, Role};
+use crate::connect_args::{parse_key_value, ConnectArgs};
+use crate::producer::{OutgoingRecord, Producer};
 use crate::producer_options::{Acks, Compression};
+use crate::wire::ClusterClient;
+
+/// Lines read ahead of the producer.
+const LINE_QUEUE: usize = 1024;
+/// Bytes handed to the producer and not yet delivered, above which reading waits.
+const QUEUED_BYTES_MAX: usize = 32 << 20;
+/// Failed records reported one by one; the rest are counted.
+const ERRORS_SHOWN: usize = 100;
 
 #[derive(Args, Debug, Clone, PartialEq, Eq)]
 pub struct ProduceArgs {
@@ -38,7 +46,8 @@ pub struct ProduceArgs {
     /// Header key=value added to every record (repeatable).
     #[arg(long = "header", value_name = "KEY=VALUE", value_parser = parse_key_value)]
     pub headers: Vec<(String, String)>,
-    /// Produce to this partition (default: by key hash, or sticky for null keys).
+    /// Produce to this partition (default: by the murmur2 hash of the key, as Kafka's Java
+    /// client does, or sticky for null keys; see -X partitioner).
     #[arg(long)]
     pub partition: Option<u32>,
     /// Replicas that must have a record before it counts as delivered.
@@ -58,138 +67,115 @@ fn parse_separator(text: &str) -> Result<String, String> {
 }
 
 pub async fn run(args: ProduceArgs) -> Result<()> {
-    tokio::task::spawn_blocking(move || produce(&args))
-        .await
-        .context("produce task failed")?
-}
-
-/// Counts delivery reports; the first failure is kept for the error message.
-#[derive(Default)]
-struct DeliveryTally {
-    delivered: u64,
-    failed: u64,
-    first_error: Option<String>,
-}
-
-struct ProduceContext {
-    tally: Mutex<DeliveryTally>,
-}
-
-impl ClientContext for ProduceContext {}
-
-impl ProducerContext for ProduceContext {
-    /// The 1-based input line number of the record.
-    type DeliveryOpaque = usize;
-
-    fn delivery(&self, result: &DeliveryResult<'_>, line: usize) {
-        let Ok(mut tally) = self.tally.lock() else {
-            return;
-        };
-        match result {
-            Ok(_) => tally.delivered += 1,
-            Err((error, _)) => {
-                tally.failed += 1;
-                if tally.first_error.is_none() {
-                    tally.first_error =
-                        Some(format!("record on line {line}: {}", describe_error(error)));
-                }
-            }
-        }
-    }
-}
-
-impl ProduceContext {
-    fn failed(&self) -> bool {
-        self.tally.lock().map_or(true, |t| t.failed > 0)
-    }
-}
-
-pub(crate) fn produce(args: &ProduceArgs) -> Result<()> {
-    let input: Box<dyn BufRead> = match &args.file {
+    let input: Box<dyn BufRead + Send> = match &args.file {
         Some(path) => Box::new(BufReader::new(
             File::open(path).with_context(|| format!("opening {}", path.display()))?,
         )),
-        None => Box::new(io::stdin().lock()),
+        None => Box::new(BufReader::new(io::stdin())),
     };
-    let sent = produce_lines(args, input)?;
+    let sent = produce_lines(&args, input).await?;
     eprintln!("{sent} records produced to '{}'", args.topic);
     Ok(())
 }
 
 /// Produces one record per line of `input` and waits for all of them; returns the count.
-pub(crate) fn produce_lines(args: &ProduceArgs, mut input: impl BufRead) -> Result<u64> {
-    let mut defaults = vec![
-        ("acks", args.acks.as_config()),
-        // Fail within a reasonable time when the cluster is unreachable.
-        ("message.timeout.ms", "30000"),
-    ];
-    if let Some(compression) = args.compression {
-        defaults.push(("compression.type", compression.as_config()));
+pub(crate) async fn produce_lines(
+    args: &ProduceArgs,
+    input: Box<dyn BufRead + Send>,
+) -> Result<u64> {
+    let settings = ClientSettings::from_args(&args.connect, Role::Producer)?;
+    for warning in &settings.ignored {
+        eprintln!("warning: {warning}");
     }
-    let producer: BaseProducer<ProduceContext> = args
-        .connect
-        .client_config(&defaults)
-        .create_with_context(ProduceContext {
-            tally: Mutex::new(DeliveryTally::default()),
-        })
-        .map_err(|e| anyhow!("creating producer: {}", describe_error(&e)))?;
     let partition = match args.partition {
         Some(p) => Some(i32::try_from(p).context("--partition is too large")?),
         None => None,
     };
+    let client = ClusterClient::new(&settings);
+    let mut producer = Producer::new(
+        client,
+        &args.topic,
+        settings.producer.clone(),
+        args.acks,
+        args.compression,
+        partition,
+    )
+    .await?;
+
+    // Lines are read on a thread of their own (reading stdin blocks); it stops at the end of
+    // the input, when told to, or when nobody listens any more. It is not joined: a terminal
+    // that never sends EOF must not keep the command alive after a delivery failure.
+    let (lines_tx, mut lines) = mpsc::channel::<io::Result<Vec<u8>>>(LINE_QUEUE);
+    let stop = Arc::new(AtomicBool::new(false));
+    let reader_stop = Arc::clone(&stop);
+    std::thread::spawn(move || read_lines(input, lines_tx, reader_stop));
 
     let separator = args.key_separator.as_deref().map(str::as_bytes);
-
+    let headers: Vec<(String, Bytes)> = args
+        .headers
+        .iter()
+        .map(|(k, v)| (k.clone(), Bytes::copy_from_slice(v.as_bytes())))
+        .collect();
     let mut sent: u64 = 0;
     let mut line_number: usize = 0;
-    let mut line = Vec::new();
+    let mut read_error = None;
     loop {
-        line.clear();
-        let read = input
-            .read_until(b'\n', &mut line)
-            .context("reading input")?;
-        if read == 0 {
-            break;
-        }
-        line_number += 1;
-        let (key, value) = split_record(trim_line_end(&line), separator);
-        let mut record = BaseRecord::with_opaque_to(&args.topic, line_number).payload(value);
-        if let Some(key) = key {
-            record = record.key(key);
-        }
-        if let Some(partition) = partition {
-            record = record.partition(partition);
-        }
-        if !args.headers.is_empty() {
-            let mut headers = OwnedHeaders::new_with_capacity(args.headers.len());
-            for (name, value) in &args.headers {
-                headers = headers.insert(Header {
-                    key: name,
-                    value: Some(value),
-                });
+        let due = producer.next_due();
+        let wake = due.unwrap_or_else(|| Instant::now() + Duration::from_secs(3600));
+        tokio::select! {
+            line = lines.recv() => match line {
+                None => break,
+                Some(Err(e)) => {
+                    read_error = Some(e);
+                    break;
+                }
+                Some(Ok(line)) => {
+                    line_number += 1;
+                    let (key, value) = split_record(trim_line_end(&line), separator);
+                    producer.add(OutgoingRecord {
+                        line: line_number,
+                        key: key.map(Bytes::copy_from_slice),
+                        value: Bytes::copy_from_slice(value),
+                        headers: headers.clone(),
+                    });
+                    sent += 1;
+                    // Reading waits while too much is on its way.
+                    while producer.queued_bytes() > QUEUED_BYTES_MAX && !producer.is_idle() {
+                        producer.send_ready(false).await;
+                        wait_until(producer.next_due()).await;
+                    }
+                }
+            },
+            _ = tokio::time::sleep_until(wake.into()), if due.is_some() => {
+                producer.send_ready(false).await;
             }
-            record = record.headers(headers);
         }
-        send_when_room(&producer, record)?;
-        sent += 1;
-        // Serve delivery reports as they come, so a failure stops the input early.
-        producer.poll(Duration::ZERO);
-        if producer.context().failed() {
+        // The first delivery error stops reading.
+        if producer.tally().failed > 0 {
             break;
         }
     }
-
-    producer
-        .flush(Timeout::Never)
-        .map_err(|e| anyhow!("waiting for delivery: {}", describe_error(&e)))?;
-    let tally = producer
-        .context()
-        .tally
-        .lock()
-        .map_err(|_| anyhow!("delivery tally poisoned"))?;
-    if let Some(error) = &tally.first_error {
+    stop.store(true, Ordering::Relaxed);
+    // Everything handed over is delivered or failed before the command ends.
+    while !producer.is_idle() {
+        producer.send_ready(true).await;
+        if !producer.is_idle() {
+            wait_until(producer.next_due()).await;
+        }
+    }
+    if let Some(e) = read_error {
+        return Err(e).context("reading input");
+    }
+    let tally = producer.tally();
+    if let Some((first, rest)) = tally.errors.split_first() {
+        for error in rest.iter().take(ERRORS_SHOWN) {
+            eprintln!("error: {error}");
+        }
+        if rest.len() > ERRORS_SHOWN {
+            eprintln!("error: ... and {} more", rest.len() - ERRORS_SHOWN);
+        }
         bail!(
-            "{error} ({} of {sent} records delivered, {} failed)",
+            "{first} ({} of {sent} records delivered, {} failed)",
             tally.delivered,
             tally.failed
         );
@@ -203,24 +189,29 @@ pub(crate) fn produce_lines(args: &ProduceArgs, mut input: impl BufRead) -> Resu
     Ok(sent)
 }
 
-/// Hands a record to librdkafka, serving delivery reports while its queue is full.
-pub(crate) fn send_when_room<'a, C, K, P>(
-    producer: &BaseProducer<C>,
-    mut record: BaseRecord<'a, K, P, C::DeliveryOpaque>,
-) -> Result<()>
-where
-    C: ProducerContext,
-    K: rdkafka::message::ToBytes + ?Sized,
-    P: rdkafka::message::ToBytes + ?Sized,
-{
-    loop {
-        match producer.send(record) {
-            Ok(()) => return Ok(()),
-            Err((KafkaError::MessageProduction(RDKafkaErrorCode::QueueFull), returned)) => {
-                record = returned;
-                producer.poll(Duration::from_millis(1));
-            }
-            Err((error, _)) => bail!("sending record: {}", describe_error(&error)),
+/// Sleeps until `at` (a little, when nothing is due: the caller polls a condition).
+async fn wait_until(at: Option<Instant>) {
+    let at = at.unwrap_or_else(|| Instant::now() + Duration::from_millis(10));
+    tokio::time::sleep_until(at.into()).await;
+}
+
+/// Sends the lines of `input` (with their line ends) until its end, an error, `stop`, or a
+/// receiver that went away.
+fn read_lines(
+    mut input: Box<dyn BufRead + Send>,
+    lines: mpsc::Sender<io::Result<Vec<u8>>>,
+    stop: Arc<AtomicBool>,
+) {
+    while !stop.load(Ordering::Relaxed) {
+        let mut line = Vec::new();
+        let item = match input.read_until(b'\n', &mut line) {
+            Ok(0) => return,
+            Ok(_) => Ok(line),
+            Err(e) => Err(e),
+        };
+        let failed = item.is_err();
+        if lines.blocking_send(item).is_err() || failed {
+            return;
         }
     }
 }

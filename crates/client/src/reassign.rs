@@ -1,6 +1,7 @@
 //! `sluice partition reassign`: move partitions to other brokers, in the manner of
 //! `kafka-reassign-partitions`, through AlterPartitionReassignments and
-//! ListPartitionReassignments (KIP-455) on the crate's own Kafka-protocol client.
+//! ListPartitionReassignments (KIP-455) on the CLI's Kafka client (`crate::wire`), sent to the
+//! first bootstrap server that answers.
 //!
 //! - `--topic T --partition P --replicas 2,3,4` moves one partition; `--plan FILE` moves every
 //!   partition of a plan in Kafka's reassignment JSON
@@ -15,6 +16,7 @@
 //! refused (one error line after the table), when `--wait` runs out of time, or when no
 //! bootstrap server answers.
 
+use std::ops::RangeInclusive;
 use std::path::PathBuf;
 use std::time::{Duration, Instant};
 
@@ -26,12 +28,12 @@ use kafka_protocol::messages::{
 use kafka_protocol::protocol::Request;
 use serde::Deserialize;
 
-use crate::connection::ConnectArgs;
+use crate::client_settings::{ClientSettings, Role};
+use crate::connect_args::ConnectArgs;
+use crate::error_codes::code_text;
 use crate::table::Table;
 use crate::wire::reassignments::{self, Move, MoveResult, Ongoing};
-use crate::wire::{
-    bootstrap_servers, code_text, require_plaintext, BrokerConnection, RequestError,
-};
+use crate::wire::{ClusterClient, RequestError};
 
 /// The time each request gives the cluster (Kafka's admin default is 60 s) and the command's
 /// deadline for it.
@@ -90,16 +92,21 @@ struct PlanPartition {
     replicas: Option<Vec<i32>>,
 }
 
-pub fn run(connect: &ConnectArgs, args: &ReassignArgs) -> Result<()> {
-    require_plaintext(connect).map_err(|e| anyhow!(e))?;
+pub async fn run(connect: &ConnectArgs, args: &ReassignArgs) -> Result<()> {
+    let settings = ClientSettings::from_args(connect, Role::Admin)?;
+    for warning in &settings.ignored {
+        eprintln!("warning: {warning}");
+    }
+    let mut client = ClusterClient::new(&settings);
+    let servers = &settings.bootstrap;
     if args.list {
         let topics = args.topic.as_ref().map(|t| vec![t.clone()]);
-        let ongoing = with_server(connect, |c| list(c, topics.as_deref(), None))?;
+        let ongoing = list(&mut client, servers, topics.as_deref(), None).await?;
         print!("{}", render_ongoing(&ongoing));
         return Ok(());
     }
     let moves = moves(args)?;
-    let results = with_server(connect, |c| alter(c, &moves))?;
+    let results = alter(&mut client, servers, &moves).await?;
     print!("{}", render_results(&moves, &results));
     let refused: Vec<&MoveResult> = results.iter().filter(|r| r.error_code != 0).collect();
     if !refused.is_empty() {
@@ -115,7 +122,13 @@ pub fn run(connect: &ConnectArgs, args: &ReassignArgs) -> Result<()> {
         );
     }
     if args.wait && !args.cancel {
-        wait_for(connect, &moves, Duration::from_secs(args.wait_timeout))?;
+        wait_for(
+            &mut client,
+            servers,
+            &moves,
+            Duration::from_secs(args.wait_timeout),
+        )
+        .await?;
     }
     Ok(())
 }
@@ -177,76 +190,62 @@ fn moves_from_plan(text: &str, cancel: bool) -> Result<Vec<Move>> {
     Ok(moves)
 }
 
-/// Runs `ask` on the first bootstrap server that can be reached. A broker's own answer (an
-/// error code) is final.
-fn with_server<T>(
-    connect: &ConnectArgs,
-    mut ask: impl FnMut(&mut BrokerConnection) -> Result<T, RequestError>,
-) -> Result<T> {
-    let servers = bootstrap_servers(connect);
-    if servers.is_empty() {
-        bail!("no bootstrap server given");
-    }
+/// Sends to the first bootstrap server that can be reached. A broker's own answer (an error
+/// code, a missing API) is final.
+async fn on_first_server<R: Request>(
+    client: &mut ClusterClient,
+    servers: &[String],
+    versions: RangeInclusive<i16>,
+    build: impl Fn(i16) -> R,
+) -> Result<(R::Response, i16)> {
     let deadline = Instant::now() + REQUEST_TIMEOUT;
     let mut failures = Vec::new();
-    for server in &servers {
-        let outcome = BrokerConnection::open(server, deadline)
-            .map_err(RequestError::from)
-            .and_then(|mut c| ask(&mut c));
-        match outcome {
-            Ok(value) => return Ok(value),
+    for server in servers {
+        match client
+            .send_to_addr(server, versions.clone(), &build, deadline)
+            .await
+        {
+            Ok(answer) => return Ok(answer),
             Err(RequestError::Transport(e)) => failures.push(format!("{server}: {e}")),
-            Err(e @ RequestError::Broker { .. }) => return Err(anyhow!(e)),
+            Err(e) => return Err(anyhow!(e)),
         }
     }
     bail!("cannot reach the cluster: {}", failures.join("; "))
 }
 
-fn alter(c: &mut BrokerConnection, moves: &[Move]) -> Result<Vec<MoveResult>, RequestError> {
-    let version = c
-        .newest_supported(
-            AlterPartitionReassignmentsRequest::KEY,
-            reassignments::ALTER_OLDEST_VERSION,
-            reassignments::ALTER_NEWEST_VERSION,
-        )?
-        .ok_or_else(|| {
-            RequestError::broker(
-                35,
-                "the broker does not support AlterPartitionReassignments",
-                None,
-            )
-        })?;
+async fn alter(
+    client: &mut ClusterClient,
+    servers: &[String],
+    moves: &[Move],
+) -> Result<Vec<MoveResult>> {
     // Not retried: a retry after a lost answer would report the first attempt's cancel as
     // NO_REASSIGNMENT_IN_PROGRESS.
-    let body = c.send(
-        &reassignments::alter_request(version, moves, true, REQUEST_TIMEOUT_MS),
-        version,
-    )?;
-    reassignments::parse_alter(&body, version)
+    let (response, _) = on_first_server::<AlterPartitionReassignmentsRequest>(
+        client,
+        servers,
+        reassignments::ALTER_VERSIONS,
+        |version| reassignments::alter_request(version, moves, true, REQUEST_TIMEOUT_MS),
+    )
+    .await?;
+    Ok(reassignments::alter_results(response)?)
 }
 
 /// The reassignments in progress: of `topics` (every partition), of the `partitions` named, or
 /// of everything.
-fn list(
-    c: &mut BrokerConnection,
+async fn list(
+    client: &mut ClusterClient,
+    servers: &[String],
     topics: Option<&[String]>,
     partitions: Option<&[(String, Vec<i32>)]>,
-) -> Result<Vec<Ongoing>, RequestError> {
-    let version = reassignments::LIST_VERSION;
-    if c.newest_supported(ListPartitionReassignmentsRequest::KEY, version, version)?
-        .is_none()
-    {
-        return Err(RequestError::broker(
-            35,
-            "the broker does not support ListPartitionReassignments",
-            None,
-        ));
-    }
-    let body = c.send(
-        &reassignments::list_request(partitions, REQUEST_TIMEOUT_MS),
-        version,
-    )?;
-    let mut ongoing = reassignments::parse_list(&body)?;
+) -> Result<Vec<Ongoing>> {
+    let (response, _) = on_first_server::<ListPartitionReassignmentsRequest>(
+        client,
+        servers,
+        reassignments::LIST_VERSIONS,
+        |_| reassignments::list_request(partitions, REQUEST_TIMEOUT_MS),
+    )
+    .await?;
+    let mut ongoing = reassignments::ongoing(response)?;
     if let Some(topics) = topics {
         ongoing.retain(|o| topics.contains(&o.topic));
     }
@@ -254,7 +253,12 @@ fn list(
 }
 
 /// Waits until none of `moves` is in progress.
-fn wait_for(connect: &ConnectArgs, moves: &[Move], timeout: Duration) -> Result<()> {
+async fn wait_for(
+    client: &mut ClusterClient,
+    servers: &[String],
+    moves: &[Move],
+    timeout: Duration,
+) -> Result<()> {
     let mut by_topic: Vec<(String, Vec<i32>)> = Vec::new();
     for m in moves {
         match by_topic.iter_mut().find(|(t, _)| *t == m.topic) {
@@ -264,7 +268,7 @@ fn wait_for(connect: &ConnectArgs, moves: &[Move], timeout: Duration) -> Result<
     }
     let deadline = Instant::now() + timeout;
     loop {
-        let ongoing = with_server(connect, |c| list(c, None, Some(&by_topic)))?;
+        let ongoing = list(client, servers, None, Some(&by_topic)).await?;
         if ongoing.is_empty() {
             println!("Reassignment of {} partition(s) complete.", moves.len());
             return Ok(());
@@ -277,7 +281,7 @@ fn wait_for(connect: &ConnectArgs, moves: &[Move], timeout: Duration) -> Result<
                 .join(", ");
             bail!("still in progress after {} s: {left}", timeout.as_secs());
         }
-        std::thread::sleep(POLL_INTERVAL);
+        tokio::time::sleep(POLL_INTERVAL).await;
     }
 }
 

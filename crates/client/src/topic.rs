@@ -1,32 +1,42 @@
 //! `sluice topic create|list|describe|alter|delete`: topic administration through the Kafka admin
-//! API (CreateTopics, Metadata, DescribeConfigs, CreatePartitions, AlterConfigs, DeleteTopics).
+//! API (CreateTopics, Metadata, DescribeConfigs, CreatePartitions, IncrementalAlterConfigs,
+//! DeleteTopics) on the CLI's Kafka client.
 //!
-//! Config changes: the `rdkafka` crate exposes the legacy AlterConfigs API but not
-//! IncrementalAlterConfigs (KIP-339), and calling the librdkafka C function directly would need
-//! `unsafe`. AlterConfigs replaces the whole set of a topic's dynamic configs, so `alter` reads
-//! the current dynamic configs with DescribeConfigs, applies `--config`/`--delete-config` to them
-//! and writes the full set back. That read-modify-write is not atomic: a concurrent change made by
-//! someone else between the two requests can be lost. rdkafka 0.39 also drops the per-resource
-//! errors of AlterConfigs (and DescribeConfigs), so unknown keys are rejected here against the
-//! described config names, the result is checked by describing again, and a missing topic is
-//! detected through Metadata first.
+//! Where requests go: CreateTopics, CreatePartitions and DeleteTopics to the controller Metadata
+//! names (any broker when it names none: a KRaft broker forwards), the rest to any broker.
+//!
+//! Config changes use IncrementalAlterConfigs (KIP-339): `--config` sets a key, `--delete-config`
+//! removes an override, and nothing else changes. Deleting a key that is not overridden is an
+//! error, as in kafka-configs. A broker without IncrementalAlterConfigs (before Kafka 2.3) gets
+//! the legacy AlterConfigs, which replaces the whole set of a topic's dynamic configs: the
+//! current overrides are read with DescribeConfigs, changed and written back (not atomic: a
+//! concurrent change by someone else between the two requests can be lost).
 
 use std::collections::BTreeMap;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use anyhow::{anyhow, bail, Context as _, Result};
 use clap::{Args, Subcommand};
-use rdkafka::admin::{
-    AdminClient, AdminOptions, AlterConfig, ConfigEntry, ConfigSource, NewPartitions, NewTopic,
-    ResourceSpecifier, TopicReplication, TopicResult,
+use kafka_protocol::messages::alter_configs_request::{AlterConfigsResource, AlterableConfig};
+use kafka_protocol::messages::create_partitions_request::CreatePartitionsTopic;
+use kafka_protocol::messages::create_topics_request::{CreatableTopic, CreatableTopicConfig};
+use kafka_protocol::messages::delete_topics_request::DeleteTopicState;
+use kafka_protocol::messages::describe_configs_request::DescribeConfigsResource;
+use kafka_protocol::messages::incremental_alter_configs_request::{
+    AlterConfigsResource as IncrementalResource, AlterableConfig as IncrementalConfig,
 };
-use rdkafka::client::DefaultClientContext;
-use rdkafka::error::RDKafkaErrorCode;
-use rdkafka::metadata::Metadata;
+use kafka_protocol::messages::{
+    AlterConfigsRequest, CreatePartitionsRequest, CreateTopicsRequest, DeleteTopicsRequest,
+    DescribeConfigsRequest, IncrementalAlterConfigsRequest, TopicName,
+};
+use kafka_protocol::protocol::StrBytes;
 
-use crate::connection::{
-    describe_code, describe_error, fetch_metadata, parse_key_value, ConnectArgs,
-};
+use crate::client_settings::{ClientSettings, Role};
+use crate::connect_args::{parse_key_value, ConnectArgs};
+use crate::error_codes::code_text;
+use crate::topic_partitions::topic_partitions;
+use crate::wire::metadata::ClusterMetadata;
+use crate::wire::{ClusterClient, RequestError, Retry};
 
 #[derive(Args, Debug, Clone, PartialEq, Eq)]
 pub struct TopicArgs {
@@ -74,9 +84,22 @@ pub enum TopicCommand {
 
 /// Admin requests give up after this long.
 const ADMIN_TIMEOUT: Duration = Duration::from_secs(30);
+/// The time CreateTopics, CreatePartitions and DeleteTopics give the cluster.
+const ADMIN_TIMEOUT_MS: i32 = 30_000;
+
+/// DescribeConfigs resource type of a topic.
+const RESOURCE_TOPIC: i8 = 2;
+/// IncrementalAlterConfigs operations.
+const OP_SET: i8 = 0;
+const OP_DELETE: i8 = 1;
+/// DescribeConfigs `config_source` of a topic override.
+const SOURCE_DYNAMIC_TOPIC: i8 = 1;
+
+const TOPIC_ALREADY_EXISTS: i16 = 36;
+const UNKNOWN_TOPIC_OR_PARTITION: i16 = 3;
 
 pub async fn run(args: TopicArgs) -> Result<()> {
-    let admin = Admin::connect(&args.connect)?;
+    let mut admin = Admin::connect(&args.connect)?;
     match args.command {
         TopicCommand::Create {
             name,
@@ -88,7 +111,7 @@ pub async fn run(args: TopicArgs) -> Result<()> {
                 .create(&name, partitions, replication_factor, &configs)
                 .await
         }
-        TopicCommand::List => admin.list(),
+        TopicCommand::List => admin.list().await,
         TopicCommand::Describe { name } => admin.describe(&name).await,
         TopicCommand::Alter {
             name,
@@ -113,66 +136,128 @@ pub async fn run(args: TopicArgs) -> Result<()> {
     }
 }
 
-/// An admin client plus what the commands need to report errors well.
-pub struct Admin {
-    client: AdminClient<DefaultClientContext>,
-    bootstrap: String,
-    options: AdminOptions,
+/// One described config of a topic.
+#[derive(Debug, Clone, PartialEq, Eq)]
+struct ConfigEntry {
+    name: String,
+    /// `None` for a sensitive value (not returned) or a null one.
+    value: Option<String>,
+    /// DescribeConfigs `config_source`.
+    source: i8,
+    is_sensitive: bool,
+}
+
+/// The topic admin commands over one cluster client.
+struct Admin {
+    client: ClusterClient,
+}
+
+fn topic_name(name: &str) -> TopicName {
+    TopicName(StrBytes::from_string(name.to_string()))
+}
+
+fn s(text: &str) -> StrBytes {
+    StrBytes::from_string(text.to_string())
+}
+
+fn deadline() -> Instant {
+    Instant::now() + ADMIN_TIMEOUT
 }
 
 impl Admin {
-    pub fn connect(connect: &ConnectArgs) -> Result<Self> {
-        // The admin client is a producer to librdkafka, and producers ask the broker to
-        // auto-create topics they request metadata for: describing a missing topic must not
-        // create it.
-        let client = connect
-            .client_config(&[("allow.auto.create.topics", "false")])
-            .create()
-            .map_err(|e| anyhow!("creating admin client: {}", describe_error(&e)))?;
+    fn connect(connect: &ConnectArgs) -> Result<Self> {
+        let settings = ClientSettings::from_args(connect, Role::Admin)?;
+        for warning in &settings.ignored {
+            eprintln!("warning: {warning}");
+        }
         Ok(Admin {
-            client,
-            bootstrap: connect.bootstrap_server.clone(),
-            options: AdminOptions::new()
-                .request_timeout(Some(ADMIN_TIMEOUT))
-                .operation_timeout(Some(ADMIN_TIMEOUT)),
+            client: ClusterClient::new(&settings),
         })
     }
 
     /// Cluster metadata for one topic or all; never auto-creates the topic.
-    pub fn metadata(&self, topic: Option<&str>) -> Result<Metadata> {
-        fetch_metadata(self.client.inner(), topic, &self.bootstrap)
+    async fn metadata(&mut self, topic: Option<&str>) -> Result<ClusterMetadata> {
+        let names = topic.map(|t| vec![t.to_string()]);
+        let deadline = deadline();
+        let retry = Retry::until(deadline);
+        loop {
+            match self
+                .client
+                .metadata(names.as_deref(), false, deadline)
+                .await
+            {
+                Err(e) if retry.again(&e).await => continue,
+                outcome => return outcome.context("fetching metadata"),
+            }
+        }
     }
 
-    pub async fn create(
-        &self,
+    async fn create(
+        &mut self,
         name: &str,
         partitions: Option<u32>,
         replication_factor: Option<u16>,
         configs: &[(String, String)],
     ) -> Result<()> {
         // -1 asks the broker for its defaults (CreateTopics v4+, KIP-464).
-        let partitions = match partitions {
+        let num_partitions = match partitions {
             Some(n) => i32::try_from(n).context("--partitions is too large")?,
             None => -1,
         };
-        let replication = replication_factor.map_or(-1, i32::from);
-        let mut new_topic = NewTopic::new(name, partitions, TopicReplication::Fixed(replication));
-        for (key, value) in configs {
-            new_topic = new_topic.set(key, value);
-        }
-        let results = self
+        let replication = match replication_factor {
+            Some(n) => i16::try_from(n).context("--replication-factor is too large")?,
+            None => -1,
+        };
+        let topic = CreatableTopic::default()
+            .with_name(topic_name(name))
+            .with_num_partitions(num_partitions)
+            .with_replication_factor(replication)
+            .with_configs(
+                configs
+                    .iter()
+                    .map(|(key, value)| {
+                        CreatableTopicConfig::default()
+                            .with_name(s(key))
+                            .with_value(Some(s(value)))
+                    })
+                    .collect(),
+            );
+        let (response, version) = self
             .client
-            .create_topics([&new_topic], &self.options)
+            .send_to_controller::<CreateTopicsRequest>(
+                2..=7,
+                |_| {
+                    CreateTopicsRequest::default()
+                        .with_topics(vec![topic.clone()])
+                        .with_timeout_ms(ADMIN_TIMEOUT_MS)
+                },
+                deadline(),
+            )
             .await
-            .map_err(|e| anyhow!("creating topic '{name}': {}", describe_error(&e)))?;
-        check_topic_results(&results, "creating")?;
+            .map_err(|e| anyhow!("creating topic '{name}': {e}"))?;
+        for result in response.topics {
+            let checked = check_topic_result(
+                result.name.as_str(),
+                result.error_code,
+                result.error_message.as_deref(),
+                "creating",
+            );
+            if checked.is_err() && version < 4 && (num_partitions < 0 || replication < 0) {
+                // Brokers before Kafka 2.4 do not take -1 for their defaults.
+                return checked.context(format!(
+                    "this broker (CreateTopics v{version}) needs --partitions and \
+                     --replication-factor"
+                ));
+            }
+            checked?;
+        }
         eprintln!("created topic '{name}'");
         Ok(())
     }
 
-    fn list(&self) -> Result<()> {
-        let metadata = self.metadata(None)?;
-        let mut names: Vec<&str> = metadata.topics().iter().map(|t| t.name()).collect();
+    async fn list(&mut self) -> Result<()> {
+        let metadata = self.metadata(None).await?;
+        let mut names: Vec<&str> = metadata.topics.iter().map(|t| t.name.as_str()).collect();
         names.sort_unstable();
         for name in names {
             println!("{name}");
@@ -180,30 +265,30 @@ impl Admin {
         Ok(())
     }
 
-    async fn describe(&self, name: &str) -> Result<()> {
-        let metadata = self.metadata(Some(name))?;
-        crate::connection::topic_partitions(&metadata, name)?;
-        let Some(topic) = metadata.topics().iter().find(|t| t.name() == name) else {
+    async fn describe(&mut self, name: &str) -> Result<()> {
+        let metadata = self.metadata(Some(name)).await?;
+        topic_partitions(&metadata, name)?;
+        let Some(topic) = metadata.topic(name) else {
             bail!("topic '{name}' does not exist (UNKNOWN_TOPIC_OR_PARTITION)");
         };
-        let mut partitions: Vec<_> = topic.partitions().iter().collect();
-        partitions.sort_by_key(|p| p.id());
-        let replication_factor = partitions.first().map_or(0, |p| p.replicas().len());
+        let mut partitions: Vec<_> = topic.partitions.iter().collect();
+        partitions.sort_by_key(|p| p.partition);
+        let replication_factor = partitions.first().map_or(0, |p| p.replicas.len());
         println!(
             "Topic: {name}\tPartitionCount: {}\tReplicationFactor: {replication_factor}",
             partitions.len()
         );
         for p in partitions {
-            let error = match p.error() {
-                Some(err) => format!("\tError: {}", describe_code(RDKafkaErrorCode::from(err))),
-                None => String::new(),
+            let error = match p.error_code {
+                0 => String::new(),
+                code => format!("\tError: {}", code_text(code)),
             };
             println!(
                 "\tPartition: {}\tLeader: {}\tReplicas: {}\tIsr: {}{error}",
-                p.id(),
-                p.leader(),
-                join_ids(p.replicas()),
-                join_ids(p.isr()),
+                p.partition,
+                p.leader_id,
+                join_ids(&p.replicas),
+                join_ids(&p.isr),
             );
         }
         let entries = self.topic_configs(name).await?;
@@ -214,144 +299,247 @@ impl Admin {
         Ok(())
     }
 
-    async fn topic_configs(&self, name: &str) -> Result<Vec<ConfigEntry>> {
-        let resource = ResourceSpecifier::Topic(name);
-        let mut results = self
+    async fn topic_configs(&mut self, name: &str) -> Result<Vec<ConfigEntry>> {
+        let describe_error = |e: RequestError| anyhow!("describing configs of '{name}': {e}");
+        let (response, _) = self
             .client
-            .describe_configs([&resource], &self.options)
+            .send_to_any::<DescribeConfigsRequest>(
+                1..=4,
+                |_| {
+                    DescribeConfigsRequest::default().with_resources(vec![
+                        DescribeConfigsResource::default()
+                            .with_resource_type(RESOURCE_TOPIC)
+                            .with_resource_name(s(name))
+                            .with_configuration_keys(None),
+                    ])
+                },
+                deadline(),
+            )
             .await
-            .map_err(|e| anyhow!("describing configs of '{name}': {}", describe_error(&e)))?;
-        let result = results
-            .pop()
-            .ok_or_else(|| anyhow!("describing configs of '{name}': empty answer"))?;
-        let resource = result
-            .map_err(|code| anyhow!("describing configs of '{name}': {}", describe_code(code)))?;
-        let mut entries = resource.entries;
+            .map_err(describe_error)?;
+        let Some(result) = response.results.into_iter().next() else {
+            bail!("describing configs of '{name}': empty answer");
+        };
+        if result.error_code != 0 {
+            return Err(describe_error(RequestError::broker(
+                result.error_code,
+                "DescribeConfigs",
+                result.error_message.as_deref(),
+            )));
+        }
+        let mut entries: Vec<ConfigEntry> = result
+            .configs
+            .into_iter()
+            .map(|c| ConfigEntry {
+                name: c.name.to_string(),
+                value: c.value.map(|v| v.to_string()),
+                source: c.config_source,
+                is_sensitive: c.is_sensitive,
+            })
+            .collect();
         entries.sort_by(|a, b| a.name.cmp(&b.name));
         Ok(entries)
     }
 
-    async fn add_partitions(&self, name: &str, count: u32) -> Result<()> {
-        let count = usize::try_from(count).context("--partitions is too large")?;
-        let new_partitions = NewPartitions::new(name, count);
-        let results = self
+    async fn add_partitions(&mut self, name: &str, count: u32) -> Result<()> {
+        let total = i32::try_from(count).context("--partitions is too large")?;
+        let (response, _) = self
             .client
-            .create_partitions([&new_partitions], &self.options)
+            .send_to_controller::<CreatePartitionsRequest>(
+                0..=3,
+                |_| {
+                    CreatePartitionsRequest::default()
+                        .with_topics(vec![CreatePartitionsTopic::default()
+                            .with_name(topic_name(name))
+                            .with_count(total)
+                            .with_assignments(None)])
+                        .with_timeout_ms(ADMIN_TIMEOUT_MS)
+                },
+                deadline(),
+            )
             .await
-            .map_err(|e| anyhow!("adding partitions to '{name}': {}", describe_error(&e)))?;
-        check_topic_results(&results, "adding partitions to")?;
+            .map_err(|e| anyhow!("adding partitions to '{name}': {e}"))?;
+        for result in response.results {
+            check_topic_result(
+                result.name.as_str(),
+                result.error_code,
+                result.error_message.as_deref(),
+                "adding partitions to",
+            )?;
+        }
         eprintln!("topic '{name}' now has {count} partitions");
         Ok(())
     }
 
     async fn alter_configs(
-        &self,
+        &mut self,
         name: &str,
         set: &[(String, String)],
         delete: &[String],
     ) -> Result<()> {
         // Fails with a clear message when the topic does not exist.
-        let metadata = self.metadata(Some(name))?;
-        crate::connection::topic_partitions(&metadata, name)?;
-        let current = self.topic_configs(name).await?;
-        let known: Vec<&str> = current.iter().map(|e| e.name.as_str()).collect();
-        check_known_configs(&known, set)
-            .map_err(|e| anyhow!("altering configs of '{name}': {e}"))?;
-        let merged = merge_topic_configs(&dynamic_configs(current), set, delete)
-            .map_err(|e| anyhow!("altering configs of '{name}': {e}"))?;
-        let mut alter = AlterConfig::new(ResourceSpecifier::Topic(name));
-        for (key, value) in &merged {
-            alter = alter.set(key, value);
-        }
-        let results = self
-            .client
-            .alter_configs([&alter], &self.options)
-            .await
-            .map_err(|e| anyhow!("altering configs of '{name}': {}", describe_error(&e)))?;
-        for result in results {
-            if let Err((_, code)) = result {
-                bail!("altering configs of '{name}': {}", describe_code(code));
+        let metadata = self.metadata(Some(name)).await?;
+        topic_partitions(&metadata, name)?;
+        let current = dynamic_configs(self.topic_configs(name).await?);
+        for key in delete {
+            if !current.iter().any(|(k, _)| k == key) {
+                bail!("altering configs of '{name}': config '{key}' is not set on the topic");
             }
         }
-        // rdkafka 0.39 reports every AlterConfigs resource as a success, even one the broker
-        // rejected (an invalid value, say), so check that the change took effect.
-        let applied = dynamic_configs(self.topic_configs(name).await?);
-        if !took_effect(&merged, &applied) {
-            bail!(
-                "altering configs of '{name}': the broker did not apply the change \
-                 (it rejected it, probably as INVALID_CONFIG; the client library does not \
-                 pass on the reason)"
-            );
+        let alter_error = |e: RequestError| anyhow!("altering configs of '{name}': {e}");
+        let incremental = self
+            .client
+            .send_to_any::<IncrementalAlterConfigsRequest>(
+                0..=1,
+                |_| incremental_request(name, set, delete),
+                deadline(),
+            )
+            .await;
+        let results: Vec<(i16, Option<StrBytes>)> = match incremental {
+            Ok((response, _)) => response
+                .responses
+                .into_iter()
+                .map(|r| (r.error_code, r.error_message))
+                .collect(),
+            Err(RequestError::Unsupported(_)) => {
+                let merged = merge_topic_configs(&current, set, delete)
+                    .map_err(|e| anyhow!("altering configs of '{name}': {e}"))?;
+                let (response, _) = self
+                    .client
+                    .send_to_any::<AlterConfigsRequest>(
+                        0..=2,
+                        |_| legacy_request(name, &merged),
+                        deadline(),
+                    )
+                    .await
+                    .map_err(alter_error)?;
+                response
+                    .responses
+                    .into_iter()
+                    .map(|r| (r.error_code, r.error_message))
+                    .collect()
+            }
+            Err(e) => return Err(alter_error(e)),
+        };
+        for (code, message) in results {
+            if code != 0 {
+                return Err(alter_error(RequestError::broker(
+                    code,
+                    "the broker refused the change",
+                    message.as_deref(),
+                )));
+            }
         }
         eprintln!("updated configs of topic '{name}'");
         Ok(())
     }
 
-    async fn delete(&self, name: &str) -> Result<()> {
-        let results = self
+    async fn delete(&mut self, name: &str) -> Result<()> {
+        let (response, _) = self
             .client
-            .delete_topics(&[name], &self.options)
+            .send_to_controller::<DeleteTopicsRequest>(
+                1..=6,
+                |version| {
+                    let request = DeleteTopicsRequest::default().with_timeout_ms(ADMIN_TIMEOUT_MS);
+                    if version >= 6 {
+                        request.with_topics(vec![
+                            DeleteTopicState::default().with_name(Some(topic_name(name)))
+                        ])
+                    } else {
+                        request.with_topic_names(vec![topic_name(name)])
+                    }
+                },
+                deadline(),
+            )
             .await
-            .map_err(|e| anyhow!("deleting topic '{name}': {}", describe_error(&e)))?;
-        check_topic_results(&results, "deleting")?;
+            .map_err(|e| anyhow!("deleting topic '{name}': {e}"))?;
+        for result in response.responses {
+            let topic = result.name.as_ref().map_or(name, |n| n.as_str());
+            check_topic_result(
+                topic,
+                result.error_code,
+                result.error_message.as_deref(),
+                "deleting",
+            )?;
+        }
         eprintln!("deleted topic '{name}'");
         Ok(())
     }
 }
 
-/// Turns per-topic admin results into one error line naming Kafka's error.
-fn check_topic_results(results: &[TopicResult], action: &str) -> Result<()> {
-    for result in results {
-        if let Err((topic, code)) = result {
-            return Err(match code {
-                RDKafkaErrorCode::TopicAlreadyExists => {
-                    anyhow!("topic '{topic}' already exists (TOPIC_ALREADY_EXISTS)")
-                }
-                RDKafkaErrorCode::UnknownTopicOrPartition => {
-                    anyhow!("topic '{topic}' does not exist (UNKNOWN_TOPIC_OR_PARTITION)")
-                }
-                other => anyhow!("{action} topic '{topic}': {}", describe_code(*other)),
-            });
-        }
-    }
-    Ok(())
+/// IncrementalAlterConfigs setting `set` and removing `delete` on topic `name`.
+fn incremental_request(
+    name: &str,
+    set: &[(String, String)],
+    delete: &[String],
+) -> IncrementalAlterConfigsRequest {
+    let configs = set
+        .iter()
+        .map(|(key, value)| {
+            IncrementalConfig::default()
+                .with_name(s(key))
+                .with_config_operation(OP_SET)
+                .with_value(Some(s(value)))
+        })
+        .chain(delete.iter().map(|key| {
+            IncrementalConfig::default()
+                .with_name(s(key))
+                .with_config_operation(OP_DELETE)
+                .with_value(None)
+        }))
+        .collect();
+    IncrementalAlterConfigsRequest::default().with_resources(vec![IncrementalResource::default()
+        .with_resource_type(RESOURCE_TOPIC)
+        .with_resource_name(s(name))
+        .with_configs(configs)])
 }
 
-/// Whether the overrides now in place are `wanted`; hidden (sensitive) values only count by key.
-fn took_effect(wanted: &BTreeMap<String, String>, applied: &[(String, Option<String>)]) -> bool {
-    applied.len() == wanted.len()
-        && applied
-            .iter()
-            .all(|(key, value)| match (wanted.get(key), value) {
-                (Some(want), Some(got)) => want == got,
-                (Some(_), None) => true,
-                (None, _) => false,
-            })
+/// AlterConfigs replacing topic `name`'s overrides with `configs`.
+fn legacy_request(name: &str, configs: &BTreeMap<String, String>) -> AlterConfigsRequest {
+    AlterConfigsRequest::default().with_resources(vec![AlterConfigsResource::default()
+        .with_resource_type(RESOURCE_TOPIC)
+        .with_resource_name(s(name))
+        .with_configs(
+            configs
+                .iter()
+                .map(|(key, value)| {
+                    AlterableConfig::default()
+                        .with_name(s(key))
+                        .with_value(Some(s(value)))
+                })
+                .collect(),
+        )])
+}
+
+/// One error line naming Kafka's error for a per-topic admin result.
+fn check_topic_result(topic: &str, code: i16, message: Option<&str>, action: &str) -> Result<()> {
+    match code {
+        0 => Ok(()),
+        TOPIC_ALREADY_EXISTS => bail!("topic '{topic}' already exists (TOPIC_ALREADY_EXISTS)"),
+        UNKNOWN_TOPIC_OR_PARTITION => {
+            bail!("topic '{topic}' does not exist (UNKNOWN_TOPIC_OR_PARTITION)")
+        }
+        code => {
+            let mut text = format!("{action} topic '{topic}': {}", code_text(code));
+            if let Some(message) = message.filter(|m| !m.is_empty()) {
+                text.push_str(&format!(": {message}"));
+            }
+            Err(anyhow!(text))
+        }
+    }
 }
 
 /// The topic-level overrides among described configs (hidden values as None).
 fn dynamic_configs(entries: Vec<ConfigEntry>) -> Vec<(String, Option<String>)> {
     entries
         .into_iter()
-        .filter(|e| e.source == ConfigSource::DynamicTopic)
+        .filter(|e| e.source == SOURCE_DYNAMIC_TOPIC)
         .map(|e| (e.name, e.value))
         .collect()
 }
 
-/// DescribeConfigs lists every config a topic has, so a key missing from it is one the broker
-/// does not know: reject it before AlterConfigs, whose errors do not reach us (see `alter`).
-fn check_known_configs(known: &[&str], set: &[(String, String)]) -> Result<(), String> {
-    if known.is_empty() {
-        return Ok(());
-    }
-    match set.iter().find(|(key, _)| !known.contains(&key.as_str())) {
-        Some((key, _)) => Err(format!("unknown topic config '{key}' (INVALID_CONFIG)")),
-        None => Ok(()),
-    }
-}
-
-/// The full set of dynamic topic configs after applying `set` and `delete` to `current`.
-/// Deleting a key that is not overridden is an error, as in kafka-configs.
+/// The full set of dynamic topic configs after applying `set` and `delete` to `current`, for
+/// the legacy AlterConfigs, which replaces them all.
 fn merge_topic_configs(
     current: &[(String, Option<String>)],
     set: &[(String, String)],
@@ -396,12 +584,15 @@ fn format_config_entry(entry: &ConfigEntry) -> String {
         entry.value.as_deref().unwrap_or("(null)")
     };
     let source = match entry.source {
-        ConfigSource::DynamicTopic => "DYNAMIC_TOPIC_CONFIG",
-        ConfigSource::DynamicBroker => "DYNAMIC_BROKER_CONFIG",
-        ConfigSource::DynamicDefaultBroker => "DYNAMIC_DEFAULT_BROKER_CONFIG",
-        ConfigSource::StaticBroker => "STATIC_BROKER_CONFIG",
-        ConfigSource::Default => "DEFAULT_CONFIG",
-        ConfigSource::Unknown => "UNKNOWN",
+        1 => "DYNAMIC_TOPIC_CONFIG",
+        2 => "DYNAMIC_BROKER_CONFIG",
+        3 => "DYNAMIC_DEFAULT_BROKER_CONFIG",
+        4 => "STATIC_BROKER_CONFIG",
+        5 => "DEFAULT_CONFIG",
+        6 => "DYNAMIC_BROKER_LOGGER_CONFIG",
+        7 => "CLIENT_METRICS_CONFIG",
+        8 => "GROUP_CONFIG",
+        _ => "UNKNOWN",
     };
     format!("{}={value} ({source})", entry.name)
 }
@@ -452,36 +643,17 @@ mod tests {
     }
 
     #[test]
-    fn alter_is_checked_against_the_described_overrides() {
-        let wanted: BTreeMap<String, String> =
-            [kv("a", "1"), kv("s", "secret")].into_iter().collect();
-        let applied = vec![
-            ("a".to_string(), Some("1".to_string())),
-            ("s".to_string(), None),
-        ];
-        assert!(took_effect(&wanted, &applied));
-        let unchanged = vec![
-            ("a".to_string(), Some("0".to_string())),
-            ("s".to_string(), None),
-        ];
-        assert!(!took_effect(&wanted, &unchanged));
-        assert!(!took_effect(&wanted, &applied[..1]));
-        assert!(took_effect(&BTreeMap::new(), &[]));
-    }
-
-    #[test]
-    fn unknown_config_keys_are_rejected() {
-        let known = ["retention.ms", "segment.bytes"];
+    fn incremental_requests_set_and_delete_only_what_is_named() {
+        let request = incremental_request("t", &[kv("a", "1")], &["b".to_string()]);
+        let configs = &request.resources[0].configs;
+        assert_eq!(request.resources[0].resource_type, RESOURCE_TOPIC);
         assert_eq!(
-            check_known_configs(&known, &[kv("retention.ms", "1")]),
-            Ok(())
+            configs
+                .iter()
+                .map(|c| (c.name.as_str(), c.config_operation, c.value.as_deref()))
+                .collect::<Vec<_>>(),
+            vec![("a", OP_SET, Some("1")), ("b", OP_DELETE, None)]
         );
-        assert_eq!(
-            check_known_configs(&known, &[kv("retention.ms", "1"), kv("bogus", "2")]),
-            Err("unknown topic config 'bogus' (INVALID_CONFIG)".to_string())
-        );
-        // A broker that describes nothing cannot be checked against.
-        assert_eq!(check_known_configs(&[], &[kv("bogus", "2")]), Ok(()));
     }
 
     #[test]
@@ -489,32 +661,39 @@ mod tests {
         let entry = ConfigEntry {
             name: "retention.ms".into(),
             value: Some("1000".into()),
-            source: ConfigSource::DynamicTopic,
-            is_read_only: false,
-            is_default: false,
+            source: SOURCE_DYNAMIC_TOPIC,
             is_sensitive: false,
         };
         assert_eq!(
             format_config_entry(&entry),
             "retention.ms=1000 (DYNAMIC_TOPIC_CONFIG)"
         );
+        let secret = ConfigEntry {
+            source: 5,
+            is_sensitive: true,
+            ..entry
+        };
+        assert_eq!(
+            format_config_entry(&secret),
+            "retention.ms=(sensitive) (DEFAULT_CONFIG)"
+        );
     }
 
     #[test]
     fn admin_errors_name_the_kafka_error() {
-        let results: Vec<TopicResult> =
-            vec![Err(("x".to_string(), RDKafkaErrorCode::TopicAlreadyExists))];
-        let err = check_topic_results(&results, "creating").expect_err("must fail");
+        let err =
+            check_topic_result("x", TOPIC_ALREADY_EXISTS, None, "creating").expect_err("fails");
         assert_eq!(
             err.to_string(),
             "topic 'x' already exists (TOPIC_ALREADY_EXISTS)"
         );
-        let results: Vec<TopicResult> =
-            vec![Err(("x".to_string(), RDKafkaErrorCode::InvalidPartitions))];
-        let err = check_topic_results(&results, "creating").expect_err("must fail");
+        let err =
+            check_topic_result("x", 37, Some("must be positive"), "creating").expect_err("fails");
         assert_eq!(
             err.to_string(),
-            "creating topic 'x': Broker: Invalid number of partitions (INVALID_PARTITIONS)"
+            "creating topic 'x': Broker: Invalid number of partitions (INVALID_PARTITIONS): \
+             must be positive"
         );
+        assert!(check_topic_result("x", 0, None, "creating").is_ok());
     }
 }

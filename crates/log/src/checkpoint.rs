@@ -86,6 +86,30 @@ pub(crate) fn write_atomically(dir: &Path, name: &str, contents: &[u8]) -> Resul
     sync_dir(dir)
 }
 
+/// Replaces the file `name` in `dir` with `contents` through `<name>.tmp` and a rename, without
+/// fsync: for files written on the append path, whose fsync waits for the next flush (on a
+/// blocking thread). A crash before that flush can leave the file torn; its readers detect
+/// that and rebuild what it held. Returns the file's path, for that flush.
+pub(crate) fn write_replacing(
+    dir: &Path,
+    name: &str,
+    contents: &[u8],
+) -> Result<PathBuf, LogError> {
+    let path = dir.join(name);
+    let tmp = dir.join(format!("{name}{TMP_SUFFIX}"));
+    fs::write(&tmp, contents).map_err(LogError::io(&tmp))?;
+    fs::rename(&tmp, &path).map_err(LogError::io(&path))?;
+    Ok(path)
+}
+
+/// fsyncs a file written by [`write_replacing`]; one removed since is not an error.
+pub(crate) fn sync_file(path: &Path) -> Result<(), LogError> {
+    match File::open(path).and_then(|f| f.sync_data()) {
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(()),
+        other => other.map_err(LogError::io(path)),
+    }
+}
+
 /// Makes renames and file creations in `dir` durable.
 pub(crate) fn sync_dir(dir: &Path) -> Result<(), LogError> {
     File::open(dir)

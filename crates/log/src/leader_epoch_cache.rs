@@ -214,6 +214,12 @@ impl LeaderEpochCache {
     pub fn write(&self, dir: &Path) -> Result<(), LogError> {
         checkpoint::write_atomically(dir, LEADER_EPOCH_FILE, self.encode().as_bytes())
     }
+
+    /// Replaces the file without fsync (the append path); returns its path for the next
+    /// flush. A torn file after a crash is rebuilt from the batch headers on open.
+    pub fn write_unsynced(&self, dir: &Path) -> Result<std::path::PathBuf, LogError> {
+        checkpoint::write_replacing(dir, LEADER_EPOCH_FILE, self.encode().as_bytes())
+    }
 }
 
 #[cfg(test)]

@@ -14,6 +14,7 @@
 //! file I/O) so that fetches asking for the last stable offset do not wait for appends.
 //! `epoch_cache` is changed only under `append_lock` and is taken alone, briefly (its file is
 //! written outside it).
+//! `unsynced_files` is a leaf lock, held only to take or add paths.
 //! Lock order: clean_lock, then append_lock, then flush_lock, then producer_state, then
 //! segments, then a segment's state.
 //!
@@ -136,6 +137,10 @@ pub struct Log {
     /// The recovery point last written to `recovery-point.checkpoint` (changed under
     /// `flush_lock`).
     recovery_point_written: AtomicI64,
+    /// Files the append path wrote without fsync (the producer snapshot of a roll, the leader
+    /// epoch checkpoint): the next flush fsyncs them, on the caller's blocking thread, so that
+    /// an append never waits for the disk.
+    unsynced_files: Mutex<Vec<PathBuf>>,
 }
 
 impl std::fmt::Debug for Log {
@@ -257,6 +262,7 @@ impl Log {
             epoch_cache: Mutex::new(LeaderEpochCache::default()),
             latest_epoch_hint: AtomicI32::new(-1),
             recovery_point_written: AtomicI64::new(checkpointed_point),
+            unsynced_files: Mutex::new(Vec::new()),
         };
         log.finish_open(checkpointed_start, clean, now)?;
         log.load_producer_state()?;
@@ -746,7 +752,8 @@ impl Log {
         let Some(updated) = updated else {
             return Ok(());
         };
-        updated.write(&self.dir)?;
+        let path = updated.write_unsynced(&self.dir)?;
+        self.sync_at_next_flush(path);
         *lock(&self.epoch_cache) = updated;
         self.latest_epoch_hint.store(latest, Ordering::Release);
         Ok(())
@@ -946,7 +953,9 @@ impl Log {
         let base = first_offset;
         tracing::debug!(dir = %self.dir.display(), "rolling segment at offset {base} ({reason})");
         active.seal()?;
-        self.write_producer_snapshot(base)?;
+        // fsynced by the flush that follows every roll (the caller's, on a blocking thread).
+        let snapshot = self.write_producer_snapshot(base, false)?;
+        self.sync_at_next_flush(snapshot);
         let segment = Arc::new(Segment::create(&self.dir, base, now)?);
         self.insert_segment(segment.clone());
         Ok((segment, true))
@@ -972,6 +981,14 @@ impl Log {
                 .map_or(i64::MAX, |next| next.base_offset());
             if end > flushed {
                 segment.flush()?;
+            }
+        }
+        let unsynced = std::mem::take(&mut *lock(&self.unsynced_files));
+        for (i, path) in unsynced.iter().enumerate() {
+            if let Err(e) = checkpoint::sync_file(path) {
+                // Kept for the next flush, with those not reached.
+                lock(&self.unsynced_files).extend(unsynced[i..].iter().cloned());
+                return Err(e);
             }
         }
         if self.dir_dirty.swap(false, Ordering::SeqCst) {
@@ -1214,7 +1231,7 @@ impl Log {
             if let Some(active) = segments.last() {
                 active.seal()?;
             }
-            self.write_producer_snapshot(self.log_end_offset())?;
+            self.write_producer_snapshot(self.log_end_offset(), true)?;
             let fresh = Arc::new(Segment::create(&self.dir, self.log_end_offset(), now)?);
             self.insert_segment(fresh);
             segments = self.segments_snapshot();
@@ -1542,12 +1559,22 @@ impl Log {
         lock(&self.producer_state).expire(now_ms, max_age_ms)
     }
 
-    /// Writes the producer-state snapshot for `offset` (the state after every batch below it).
-    fn write_producer_snapshot(&self, offset: i64) -> Result<(), LogError> {
+    /// Writes the producer-state snapshot for `offset` (the state after every batch below it),
+    /// fsynced when `durable`; returns its path.
+    fn write_producer_snapshot(&self, offset: i64, durable: bool) -> Result<PathBuf, LogError> {
         let bytes = lock(&self.producer_state).encode_snapshot(offset);
-        producer_state::write_snapshot(&self.dir, offset, &bytes)?;
+        let path = producer_state::write_snapshot(&self.dir, offset, &bytes, durable)?;
         self.dir_dirty.store(true, Ordering::SeqCst);
-        Ok(())
+        Ok(path)
+    }
+
+    /// Leaves the fsync of `path` (written on the append path) to the next flush.
+    fn sync_at_next_flush(&self, path: PathBuf) {
+        self.dir_dirty.store(true, Ordering::SeqCst);
+        let mut unsynced = lock(&self.unsynced_files);
+        if !unsynced.contains(&path) {
+            unsynced.push(path);
+        }
     }
 
     /// Deletes snapshots that belonged to segments no longer in the log.
@@ -1615,8 +1642,11 @@ impl Log {
             }
             self.flushed_offset
                 .store(self.log_end_offset(), Ordering::SeqCst);
+            for path in std::mem::take(&mut *lock(&self.unsynced_files)) {
+                checkpoint::sync_file(&path)?;
+            }
         }
-        self.write_producer_snapshot(self.log_end_offset())?;
+        self.write_producer_snapshot(self.log_end_offset(), true)?;
         checkpoint::write_log_start_offset(&self.dir, self.log_start_offset())?;
         checkpoint::write_clean_shutdown(&self.dir)
     }

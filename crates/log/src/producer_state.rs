@@ -687,9 +687,16 @@ pub(crate) fn snapshot_offsets(dir: &Path) -> Result<Vec<i64>, LogError> {
     Ok(out)
 }
 
-/// Writes a snapshot durably: temporary file, fsync, rename. The caller fsyncs the directory
-/// (a snapshot lost with the directory entry only means a longer rescan).
-pub(crate) fn write_snapshot(dir: &Path, offset: i64, bytes: &[u8]) -> Result<(), LogError> {
+/// Writes a snapshot: temporary file, fsync when `durable`, rename; returns its path. The caller
+/// fsyncs the directory (a snapshot lost with the directory entry only means a longer rescan),
+/// and, for a snapshot that is not `durable` (one taken at a roll, on the append path), the
+/// file at its next flush: a snapshot torn by a crash before then fails its CRC and is ignored.
+pub(crate) fn write_snapshot(
+    dir: &Path,
+    offset: i64,
+    bytes: &[u8],
+    durable: bool,
+) -> Result<PathBuf, LogError> {
     let path = snapshot_path(dir, offset);
     let tmp = dir.join(format!(
         "{}{SNAPSHOT_SUFFIX}{TMP_SUFFIX}",
@@ -697,9 +704,10 @@ pub(crate) fn write_snapshot(dir: &Path, offset: i64, bytes: &[u8]) -> Result<()
     ));
     let mut file = File::create(&tmp).map_err(LogError::io(&tmp))?;
     file.write_all(bytes)
-        .and_then(|()| file.sync_data())
+        .and_then(|()| if durable { file.sync_data() } else { Ok(()) })
         .map_err(LogError::io(&tmp))?;
-    fs::rename(&tmp, &path).map_err(LogError::io(&path))
+    fs::rename(&tmp, &path).map_err(LogError::io(&path))?;
+    Ok(path)
 }
 
 /// Reads the snapshot for `offset`; `None` (after deleting the file) if it is unreadable.
@@ -1001,8 +1009,8 @@ mod tests {
         assert_eq!(empty.len(), SNAPSHOT_HEADER_LEN);
 
         let dir = tempfile::tempdir().unwrap();
-        write_snapshot(dir.path(), 12, &bytes).unwrap();
-        write_snapshot(dir.path(), 3, &empty).unwrap();
+        write_snapshot(dir.path(), 12, &bytes, true).unwrap();
+        write_snapshot(dir.path(), 3, &empty, false).unwrap();
         assert_eq!(snapshot_offsets(dir.path()).unwrap(), vec![3, 12]);
         assert_eq!(read_snapshot(dir.path(), 12).unwrap(), Some(s));
         // Misnamed: ignored and deleted.

@@ -1,6 +1,11 @@
 //! The `sluice` binary: the broker (`sluice server`), a local multi-node cluster of brokers
-//! (`sluice dev-cluster`, in `dev_cluster.rs`) and the client tools (topic, produce, consume,
-//! bench, cluster), which work against any Kafka-compatible cluster.
+//! (`sluice dev-cluster`, in `dev_cluster.rs`) and the client tools (topic, group, txn,
+//! producers, cluster, partition, produce, consume; crates/client), which work against any
+//! Kafka-compatible cluster. It builds with the Rust toolchain alone: the benchmarks, which run
+//! on librdkafka, are the separate `sluice-bench` binary (crates/bench).
+//!
+//! Layout: `main.rs` the command line, the server and the client commands' runtime;
+//! `dev_cluster.rs` the local cluster supervisor.
 #![forbid(unsafe_code)]
 
 mod dev_cluster;

@@ -4,7 +4,7 @@
 
 mod common;
 
-use common::{batch, BrokerProcess, Client};
+use common::{batch, Client, TestBroker};
 use kafka_protocol::messages::create_partitions_request::CreatePartitionsTopic;
 use kafka_protocol::messages::create_topics_request::{CreatableTopic, CreatableTopicConfig};
 use kafka_protocol::messages::delete_records_request::{
@@ -45,7 +45,7 @@ fn topic_id(c: &mut Client, topic: &str) -> uuid::Uuid {
 
 #[test]
 fn every_api_at_every_version() {
-    let broker = BrokerProcess::start(&[]);
+    let broker = TestBroker::start(&[]);
     let mut c = broker.connect();
 
     for v in versions(&mut c, ApiKey::ApiVersions) {

@@ -5,7 +5,7 @@
 mod common;
 
 use bytes::{BufMut, Bytes, BytesMut};
-use common::{batch, batch_offsets, BrokerProcess, Client};
+use common::{batch, batch_offsets, Client, TestBroker};
 use kafka_protocol::messages::create_topics_request::CreatableTopic;
 use kafka_protocol::messages::fetch_request::{FetchPartition, FetchTopic};
 use kafka_protocol::messages::list_offsets_request::{ListOffsetsPartition, ListOffsetsTopic};
@@ -77,7 +77,7 @@ fn fetch(c: &mut Client, topic: &str, offset: i64) -> (i16, i64, Bytes) {
 }
 
 /// The broker still answers a fresh connection and still holds the first two batches.
-fn assert_healthy(broker: &mut BrokerProcess, topic: &str) {
+fn assert_healthy(broker: &mut TestBroker, topic: &str) {
     assert!(broker.alive(), "broker process died");
     let mut c = broker.connect();
     let (err, hw, records) = fetch(&mut c, topic, 0);
@@ -86,8 +86,8 @@ fn assert_healthy(broker: &mut BrokerProcess, topic: &str) {
     assert_eq!(&batch_offsets(records)[..2], &[0, 2]);
 }
 
-fn setup(settings: &[(&str, &str)]) -> (BrokerProcess, &'static str) {
-    let broker = BrokerProcess::start(settings);
+fn setup(settings: &[(&str, &str)]) -> (TestBroker, &'static str) {
+    let broker = TestBroker::start(settings);
     let mut c = broker.connect();
     assert_eq!(create_topic(&mut c, "intact", 1), 0);
     assert_eq!(

@@ -3,7 +3,7 @@
 
 mod common;
 
-use common::{batch, batch_offsets, BrokerProcess, Client};
+use common::{batch, batch_offsets, Client, TestBroker};
 use kafka_protocol::messages::create_topics_request::CreatableTopic;
 use kafka_protocol::messages::fetch_request::{FetchPartition, FetchTopic, ForgottenTopic};
 use kafka_protocol::messages::produce_request::{PartitionProduceData, TopicProduceData};
@@ -68,7 +68,7 @@ fn fetch_req(topic: &str, parts: Vec<FetchPartition>) -> FetchRequest {
 
 #[test]
 fn a_waiting_fetch_is_woken_by_an_append() {
-    let broker = BrokerProcess::start(&[]);
+    let broker = TestBroker::start(&[]);
     let mut admin = broker.connect();
     create(&mut admin, "wake", 1);
     let addr = broker.addr();
@@ -93,7 +93,7 @@ fn a_waiting_fetch_is_woken_by_an_append() {
 
 #[test]
 fn min_bytes_holds_the_fetch_until_enough_data() {
-    let broker = BrokerProcess::start(&[]);
+    let broker = TestBroker::start(&[]);
     let mut c = broker.connect();
     create(&mut c, "minbytes", 1);
     produce(&mut c, "minbytes", 0, &[b"small"]);
@@ -113,7 +113,7 @@ fn min_bytes_holds_the_fetch_until_enough_data() {
 
 #[test]
 fn kip74_first_batch_is_returned_whole_and_limits_apply_after_it() {
-    let broker = BrokerProcess::start(&[]);
+    let broker = TestBroker::start(&[]);
     let mut c = broker.connect();
     create(&mut c, "sizes", 2);
     let big = vec![1u8; 5000];
@@ -157,7 +157,7 @@ fn kip74_first_batch_is_returned_whole_and_limits_apply_after_it() {
 
 #[test]
 fn incremental_fetch_sessions() {
-    let broker = BrokerProcess::start(&[]);
+    let broker = TestBroker::start(&[]);
     let mut c = broker.connect();
     create(&mut c, "sess", 2);
     produce(&mut c, "sess", 0, &[b"a"]);

@@ -6,7 +6,7 @@ mod common;
 
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
-use common::{sluice_cli, BrokerProcess, CliOutput as Output};
+use common::{sluice_cli, CliOutput as Output, TestBroker};
 use rdkafka::admin::{AdminClient, AdminOptions, NewTopic, TopicReplication};
 use rdkafka::client::DefaultClientContext;
 use rdkafka::config::ClientConfig;
@@ -15,7 +15,7 @@ use rdkafka::producer::{BaseRecord, DefaultProducerContext, Producer, ThreadedPr
 use rdkafka::{Offset, TopicPartitionList};
 
 /// Runs `sluice ARGS -b <broker>` to the end.
-fn sluice(broker: &BrokerProcess, args: &[&str]) -> Output {
+fn sluice(broker: &TestBroker, args: &[&str]) -> Output {
     let addr = broker.addr();
     let mut all = args.to_vec();
     all.extend(["-b", addr.as_str()]);
@@ -23,7 +23,7 @@ fn sluice(broker: &BrokerProcess, args: &[&str]) -> Output {
 }
 
 /// Runs a command that must succeed.
-fn sluice_ok(broker: &BrokerProcess, args: &[&str]) -> Output {
+fn sluice_ok(broker: &TestBroker, args: &[&str]) -> Output {
     let out = sluice(broker, args);
     assert_eq!(
         out.code,
@@ -67,7 +67,7 @@ fn runtime() -> tokio::runtime::Runtime {
         .expect("runtime")
 }
 
-fn create_topic(broker: &BrokerProcess, topic: &str, partitions: i32) {
+fn create_topic(broker: &TestBroker, topic: &str, partitions: i32) {
     let admin: AdminClient<DefaultClientContext> = ClientConfig::new()
         .set("bootstrap.servers", broker.addr())
         .create()
@@ -93,7 +93,7 @@ fn now_ms() -> i64 {
 
 /// Produces `timestamps.len()` records to one partition, record i with timestamp
 /// `timestamps[i]`, and waits until all are acknowledged.
-fn produce(broker: &BrokerProcess, topic: &str, partition: i32, timestamps: &[i64]) {
+fn produce(broker: &TestBroker, topic: &str, partition: i32, timestamps: &[i64]) {
     let producer: ThreadedProducer<DefaultProducerContext> = ClientConfig::new()
         .set("bootstrap.servers", broker.addr())
         .set("acks", "all")
@@ -116,7 +116,7 @@ fn produce(broker: &BrokerProcess, topic: &str, partition: i32, timestamps: &[i6
 }
 
 /// Commits offsets for `group` from outside it, as an admin tool would.
-fn commit(broker: &BrokerProcess, group: &str, topic: &str, offsets: &[(i32, i64)]) {
+fn commit(broker: &TestBroker, group: &str, topic: &str, offsets: &[(i32, i64)]) {
     let consumer: BaseConsumer = ClientConfig::new()
         .set("bootstrap.servers", broker.addr())
         .set("group.id", group)
@@ -158,7 +158,7 @@ fn rfc3339(ms: i64) -> String {
 }
 
 /// The CURRENT-OFFSET, LOG-END-OFFSET and LAG columns per partition of `group describe`.
-fn lag_table(broker: &BrokerProcess, group: &str) -> Vec<Vec<String>> {
+fn lag_table(broker: &TestBroker, group: &str) -> Vec<Vec<String>> {
     let out = sluice_ok(broker, &["group", "describe", group]);
     table_rows(&out.stdout, "TOPIC")
         .into_iter()
@@ -167,7 +167,7 @@ fn lag_table(broker: &BrokerProcess, group: &str) -> Vec<Vec<String>> {
 }
 
 /// Polls `group list` until `group` is in `state`, within a deadline.
-fn wait_for_state(broker: &BrokerProcess, group: &str, state: &str) {
+fn wait_for_state(broker: &TestBroker, group: &str, state: &str) {
     let deadline = Instant::now() + Duration::from_secs(60);
     loop {
         let out = sluice_ok(broker, &["group", "list"]);
@@ -186,7 +186,7 @@ fn wait_for_state(broker: &BrokerProcess, group: &str, state: &str) {
 
 #[test]
 fn describe_shows_lag_and_reset_offsets_moves_it() {
-    let broker = BrokerProcess::start(&[]);
+    let broker = TestBroker::start(&[]);
     create_topic(&broker, "orders", 2);
     // Partition 0: ten records a second apart, the first an hour ago; partition 1: four now.
     let base = now_ms() - 3_600_000;
@@ -398,7 +398,7 @@ fn describe_shows_lag_and_reset_offsets_moves_it() {
 
 #[test]
 fn a_group_with_a_live_member_is_described_and_protected() {
-    let broker = BrokerProcess::start(&[]);
+    let broker = TestBroker::start(&[]);
     create_topic(&broker, "events", 2);
     produce(&broker, "events", 0, &[now_ms(); 5]);
     produce(&broker, "events", 1, &[now_ms(); 3]);
@@ -520,7 +520,7 @@ fn a_group_with_a_live_member_is_described_and_protected() {
 
 #[test]
 fn bad_input_gets_one_clear_error_line() {
-    let broker = BrokerProcess::start(&[]);
+    let broker = TestBroker::start(&[]);
     create_topic(&broker, "t", 2);
     produce(&broker, "t", 0, &[now_ms(); 2]);
     commit(&broker, "known", "t", &[(0, 1)]);

@@ -6,7 +6,7 @@
 mod common;
 
 use bytes::{BufMut, Bytes, BytesMut};
-use common::{BrokerProcess, Client};
+use common::{Client, TestBroker};
 use kafka_protocol::messages::create_topics_request::CreatableTopic;
 use kafka_protocol::messages::describe_groups_response::DescribedGroup;
 use kafka_protocol::messages::join_group_request::JoinGroupRequestProtocol;
@@ -51,10 +51,10 @@ fn topic_name(s: &str) -> TopicName {
 }
 
 /// A broker whose first rebalance does not wait: a lone member's JoinGroup is answered at once.
-fn start(extra: &[(&str, &str)]) -> BrokerProcess {
+fn start(extra: &[(&str, &str)]) -> TestBroker {
     let mut settings = vec![("group.initial.rebalance.delay.ms", "0")];
     settings.extend_from_slice(extra);
-    BrokerProcess::start(&settings)
+    TestBroker::start(&settings)
 }
 
 fn versions(c: &mut Client, key: ApiKey) -> std::ops::RangeInclusive<i16> {

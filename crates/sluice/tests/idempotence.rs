@@ -7,7 +7,7 @@
 mod common;
 
 use bytes::{Bytes, BytesMut};
-use common::{batch_offsets, BrokerProcess, Client};
+use common::{batch_offsets, Client, TestBroker};
 use kafka_protocol::messages::create_topics_request::CreatableTopic;
 use kafka_protocol::messages::describe_producers_request::TopicRequest;
 use kafka_protocol::messages::fetch_request::{FetchPartition, FetchTopic};
@@ -230,7 +230,7 @@ fn duplicates_gaps_epochs_and_unknown_producers_across_restart_and_kill() {
     let log_dirs = data.path().display().to_string();
     let settings = [("log.dirs", log_dirs.as_str())];
 
-    let broker = BrokerProcess::start(&settings);
+    let broker = TestBroker::start(&settings);
     let mut c = broker.connect();
     create_topic(&mut c, TOPIC);
     let (pid, epoch) = init_producer_id(&mut c);
@@ -271,7 +271,7 @@ fn duplicates_gaps_epochs_and_unknown_producers_across_restart_and_kill() {
     // Graceful restart: the retried batch is still a duplicate.
     drop(c);
     drop(broker);
-    let mut broker = BrokerProcess::start(&settings);
+    let mut broker = TestBroker::start(&settings);
     let mut c = broker.connect();
     assert_eq!(produce(&mut c, bumped.clone()), (NONE, 5));
     assert_eq!(fetch(&mut c, 0, 0, 0).high_watermark, 7);
@@ -281,7 +281,7 @@ fn duplicates_gaps_epochs_and_unknown_producers_across_restart_and_kill() {
     // kill -9: no snapshot at close, the log is replayed.
     broker.kill();
     drop(c);
-    let broker = BrokerProcess::start(&settings);
+    let broker = TestBroker::start(&settings);
     let mut c = broker.connect();
     assert_eq!(produce(&mut c, third), (NONE, 7));
     assert_eq!(produce(&mut c, bumped), (NONE, 5));
@@ -299,7 +299,7 @@ fn duplicates_gaps_epochs_and_unknown_producers_across_restart_and_kill() {
 
 #[test]
 fn read_committed_stops_at_the_last_stable_offset() {
-    let broker = BrokerProcess::start(&[]);
+    let broker = TestBroker::start(&[]);
     let mut c = broker.connect();
     create_topic(&mut c, TOPIC);
     let (plain, _) = init_producer_id(&mut c);

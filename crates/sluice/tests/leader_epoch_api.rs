@@ -6,7 +6,7 @@
 
 mod common;
 
-use common::{batch, sluice_cli, BrokerProcess, CliOutput, Client};
+use common::{batch, sluice_cli, CliOutput, Client, TestBroker};
 use kafka_protocol::messages::create_topics_request::CreatableTopic;
 use kafka_protocol::messages::describe_log_dirs_request::DescribableLogDirTopic;
 use kafka_protocol::messages::elect_leaders_request::TopicPartitions;
@@ -161,7 +161,7 @@ fn owned(rows: &[(&str, i32, i16)]) -> Vec<(String, i32, i16)> {
 
 #[test]
 fn offset_for_leader_epoch_answers_where_epochs_end_at_every_version() {
-    let broker = BrokerProcess::start(&[]);
+    let broker = TestBroker::start(&[]);
     let mut c = broker.connect();
     create_topic(&mut c, "epochs", 2);
     produce(&mut c, "epochs", 0, 3);
@@ -228,7 +228,7 @@ fn offset_for_leader_epoch_answers_where_epochs_end_at_every_version() {
 
 #[test]
 fn describe_log_dirs_lists_hosted_replicas_at_every_version() {
-    let broker = BrokerProcess::start(&[]);
+    let broker = TestBroker::start(&[]);
     let mut c = broker.connect();
     create_topic(&mut c, "sized", 2);
     produce(&mut c, "sized", 1, 4);
@@ -304,7 +304,7 @@ fn describe_log_dirs_lists_hosted_replicas_at_every_version() {
 
 #[test]
 fn elect_leaders_answers_every_partition_with_kafkas_codes_at_every_version() {
-    let broker = BrokerProcess::start(&[]);
+    let broker = TestBroker::start(&[]);
     let mut c = broker.connect();
     create_topic(&mut c, "led", 2);
 
@@ -358,7 +358,7 @@ fn sluice(args: &[&str]) -> CliOutput {
 
 #[test]
 fn partition_elect_reports_each_partition_and_fails_only_for_real_failures() {
-    let broker = BrokerProcess::start(&[]);
+    let broker = TestBroker::start(&[]);
     let mut c = broker.connect();
     create_topic(&mut c, "cli", 2);
     let addr = broker.addr();

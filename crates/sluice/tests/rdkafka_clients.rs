@@ -5,7 +5,7 @@ mod common;
 
 use std::time::Duration;
 
-use common::BrokerProcess;
+use common::TestBroker;
 use rdkafka::admin::{AdminClient, AdminOptions, NewTopic, TopicReplication};
 use rdkafka::client::DefaultClientContext;
 use rdkafka::config::ClientConfig;
@@ -16,7 +16,7 @@ use rdkafka::{Offset, TopicPartitionList};
 
 const MIB: usize = 1 << 20;
 
-fn create_topic(broker: &BrokerProcess, topic: &str) {
+fn create_topic(broker: &TestBroker, topic: &str) {
     let admin: AdminClient<DefaultClientContext> = ClientConfig::new()
         .set("bootstrap.servers", broker.addr())
         .create()
@@ -47,7 +47,7 @@ struct Sent {
     header: Vec<u8>,
 }
 
-fn round_trip(broker: &BrokerProcess, codec: &str) {
+fn round_trip(broker: &TestBroker, codec: &str) {
     let topic = format!("rdkafka-{codec}");
     create_topic(broker, &topic);
     let producer: ThreadedProducer<DefaultProducerContext> = ClientConfig::new()
@@ -153,7 +153,7 @@ fn round_trip(broker: &BrokerProcess, codec: &str) {
 
 #[test]
 fn every_codec_round_trips_through_librdkafka() {
-    let broker = BrokerProcess::start(&[("message.max.bytes", "3145728")]);
+    let broker = TestBroker::start(&[("message.max.bytes", "3145728")]);
     for codec in ["none", "gzip", "snappy", "lz4", "zstd"] {
         round_trip(&broker, codec);
     }

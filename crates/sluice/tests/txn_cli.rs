@@ -7,7 +7,7 @@ mod common;
 use std::collections::BTreeSet;
 use std::time::{Duration, Instant};
 
-use common::{sluice_cli, BrokerProcess, CliOutput as Output};
+use common::{sluice_cli, CliOutput as Output, TestBroker};
 use rdkafka::admin::{AdminClient, AdminOptions, NewTopic, TopicReplication};
 use rdkafka::client::DefaultClientContext;
 use rdkafka::config::ClientConfig;
@@ -17,7 +17,7 @@ use rdkafka::producer::{BaseProducer, BaseRecord, Producer};
 const CLIENT_TIMEOUT: Duration = Duration::from_secs(30);
 
 /// Runs `sluice ARGS -b <broker>` to the end.
-fn sluice(broker: &BrokerProcess, args: &[&str]) -> Output {
+fn sluice(broker: &TestBroker, args: &[&str]) -> Output {
     let addr = broker.addr();
     let mut all = args.to_vec();
     all.extend(["-b", addr.as_str()]);
@@ -25,7 +25,7 @@ fn sluice(broker: &BrokerProcess, args: &[&str]) -> Output {
 }
 
 /// Runs a command that must succeed without a word on stderr.
-fn sluice_ok(broker: &BrokerProcess, args: &[&str]) -> Output {
+fn sluice_ok(broker: &TestBroker, args: &[&str]) -> Output {
     let out = sluice(broker, args);
     assert_eq!(
         (out.code, out.stderr.as_str()),
@@ -56,7 +56,7 @@ fn table_rows(text: &str, first_column: &str) -> Vec<Vec<String>> {
         .collect()
 }
 
-fn create_topic(broker: &BrokerProcess, topic: &str, partitions: i32) {
+fn create_topic(broker: &TestBroker, topic: &str, partitions: i32) {
     let admin: AdminClient<DefaultClientContext> = ClientConfig::new()
         .set("bootstrap.servers", broker.addr())
         .create()
@@ -78,7 +78,7 @@ fn create_topic(broker: &BrokerProcess, topic: &str, partitions: i32) {
 }
 
 /// A transactional producer whose init_transactions has run.
-fn transactional_producer(broker: &BrokerProcess, transactional_id: &str) -> BaseProducer {
+fn transactional_producer(broker: &TestBroker, transactional_id: &str) -> BaseProducer {
     let producer: BaseProducer = ClientConfig::new()
         .set("bootstrap.servers", broker.addr())
         .set("transactional.id", transactional_id)
@@ -111,7 +111,7 @@ fn send_in_transaction(producer: &BaseProducer, topic: &str, partitions: &[i32])
 /// Runs `txn list ARGS` until `done` accepts its rows (markers are written after the commit
 /// returns), and returns those rows.
 fn txn_list_until(
-    broker: &BrokerProcess,
+    broker: &TestBroker,
     args: &[&str],
     done: impl Fn(&[Vec<String>]) -> bool,
 ) -> Vec<Vec<String>> {
@@ -137,7 +137,7 @@ fn ids(rows: &[Vec<String>]) -> Vec<&str> {
 
 #[test]
 fn transactions_and_producers_are_listed_and_described() {
-    let broker = BrokerProcess::start(&[]);
+    let broker = TestBroker::start(&[]);
     let topic = "txn-orders";
     create_topic(&broker, topic, 3);
 
@@ -245,7 +245,7 @@ fn transactions_and_producers_are_listed_and_described() {
 
 #[test]
 fn bad_input_gets_one_clear_error_line() {
-    let broker = BrokerProcess::start(&[]);
+    let broker = TestBroker::start(&[]);
     create_topic(&broker, "quiet", 2);
 
     // Nothing to show is an empty table, not an error.

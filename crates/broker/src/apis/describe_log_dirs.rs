@@ -86,7 +86,7 @@ fn describe_replica(partition: &Partition) -> DescribeLogDirsPartition {
     let offset_lag = (partition.high_watermark() - partition.log_end_offset()).max(0);
     DescribeLogDirsPartition::default()
         .with_partition_index(partition.index)
-        .with_partition_size(i64::try_from(partition.log.size_bytes()).unwrap_or(i64::MAX))
+        .with_partition_size(i64::try_from(partition.size_bytes()).unwrap_or(i64::MAX))
         .with_offset_lag(offset_lag)
         .with_is_future_key(false)
 }

@@ -43,7 +43,6 @@ pub async fn handle(
                         }
                     };
                     let producers = partition
-                        .log
                         .producers()
                         .into_iter()
                         .map(|p| {

@@ -340,7 +340,6 @@ fn read_all(
             Ok(Bytes::new())
         } else {
             partition
-                .log
                 .read(cached.fetch_offset, limit, upper, min_one_batch)
                 .map(|r| r.records)
         };
@@ -396,7 +395,6 @@ fn aborted_transactions(
         .last()
         .map_or(fetch_offset, |(_, h)| h.last_offset() + 1);
     partition
-        .log
         .aborted_transactions(fetch_offset, end)
         .into_iter()
         .map(|(producer_id, first_offset)| {

@@ -95,11 +95,11 @@ fn lookup(
         LATEST => Ok((last_fetchable, -1)),
         EARLIEST | EARLIEST_LOCAL => Ok((partition.log_start_offset(), -1)),
         EARLIEST_PENDING_UPLOAD | LATEST_TIERED => Ok((-1, -1)),
-        MAX_TIMESTAMP => match partition.log.max_timestamp_offset().map_err(storage)? {
+        MAX_TIMESTAMP => match partition.max_timestamp_offset().map_err(storage)? {
             Some((offset, ts)) if offset < last_fetchable => Ok((offset, ts)),
             _ => Ok((-1, -1)),
         },
-        t if t >= 0 => match partition.log.offset_for_timestamp(t).map_err(storage)? {
+        t if t >= 0 => match partition.offset_for_timestamp(t).map_err(storage)? {
             Some((offset, ts)) if offset < last_fetchable => Ok((offset, ts)),
             _ => Ok((-1, -1)),
         },

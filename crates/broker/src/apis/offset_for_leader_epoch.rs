@@ -63,7 +63,7 @@ fn epoch_end_offset(
     // The defaults are UNDEFINED_EPOCH_OFFSET: leader epoch -1, end offset -1.
     let base = EpochEndOffset::default().with_partition(request.partition);
     match replica.and_then(|partition| check_epoch(partition, request.current_leader_epoch)) {
-        Ok(partition) => match partition.log.end_offset_for_epoch(request.leader_epoch) {
+        Ok(partition) => match partition.end_offset_for_epoch(request.leader_epoch) {
             Some((leader_epoch, end_offset)) => base
                 .with_error_code(0)
                 .with_leader_epoch(leader_epoch)

@@ -469,7 +469,7 @@ async fn verify_transaction(
             ),
             Some(tid),
         ) => {
-            let open_here = partition.log.producers().iter().any(|p| {
+            let open_here = partition.producers().iter().any(|p| {
                 p.producer_id == header.producer_id
                     && p.producer_epoch == header.producer_epoch
                     && p.current_txn_start_offset.is_some()

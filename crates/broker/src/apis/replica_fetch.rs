@@ -184,7 +184,7 @@ fn read_one(
     };
     // Divergence: the follower's last epoch ends earlier here (or does not exist here).
     if w.last_fetched_epoch >= 0 {
-        if let Some((leader_epoch, end)) = p.log.end_offset_for_epoch(w.last_fetched_epoch) {
+        if let Some((leader_epoch, end)) = p.end_offset_for_epoch(w.last_fetched_epoch) {
             if leader_epoch != w.last_fetched_epoch || end < w.fetch_offset {
                 return with_offsets(
                     base.with_error_code(0).with_diverging_epoch(
@@ -213,7 +213,7 @@ fn read_one(
     let records = if limit == 0 {
         bytes::Bytes::new()
     } else {
-        match p.log.read(w.fetch_offset, limit, p.log_end_offset(), true) {
+        match p.read(w.fetch_offset, limit, p.log_end_offset(), true) {
             Ok(r) => r.records,
             Err(e) => {
                 return with_offsets(base.with_error_code(e.error_code().0));

@@ -47,7 +47,7 @@ pub(crate) fn read(partition: &Partition) -> Result<PartitionRecords, String> {
     let mut offset = partition.log_start_offset();
     while offset < log_end {
         let read = partition
-            .read_batches(offset, READ_BYTES, log_end)
+            .read(offset, READ_BYTES, log_end, true)
             .map_err(|e| e.to_string())?;
         if read.records.is_empty() {
             break;

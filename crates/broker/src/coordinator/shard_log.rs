@@ -76,7 +76,7 @@ impl ShardLog {
             );
             ErrorCode::UNKNOWN_SERVER_ERROR
         })?;
-        let info = p.append_as_leader(&batch).map_err(|e| {
+        let info = p.append_from_coordinator(&batch).map_err(|e| {
             tracing::error!("{}-{}: coordinator append failed: {e}", p.topic, p.index);
             e.error_code()
         })?;

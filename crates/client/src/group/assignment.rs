@@ -14,14 +14,12 @@
 //! A version above 3 is read with the version-3 layout, as Kafka's consumer does: later
 //! versions may only append fields.
 //!
-//! The bytes were written by whichever client led the group, so they are not trusted: they are
-//! read with `wire::Reader`, which checks every count against the bytes that remain (the
-//! generated decoder in `kafka-protocol` reserves a vector of whatever length a count says,
+//! The bytes were written by whichever client led the group, so they are not trusted: every
+//! count and length is checked against the bytes that remain before anything is reserved for it
+//! (the generated decoder in `kafka-protocol` reserves a vector of whatever length a count says,
 //! which is why this one is written out here).
 
 use std::fmt;
-
-use crate::wire::Reader;
 
 /// Assigned partitions by topic, in the order the assignment lists them.
 #[derive(Debug, Clone, PartialEq, Eq, Default)]
@@ -81,6 +79,56 @@ pub fn decode_assignment(bytes: &[u8]) -> Result<Assignment, String> {
 
 /// The smallest encoding of one topic: an empty name and no partitions.
 const TOPIC_MIN_BYTES: usize = 2 + 4;
+
+/// Big-endian reads from the front of the assignment bytes, every length checked.
+struct Reader<'a> {
+    bytes: &'a [u8],
+}
+
+impl<'a> Reader<'a> {
+    fn new(bytes: &'a [u8]) -> Self {
+        Reader { bytes }
+    }
+
+    fn take(&mut self, len: usize) -> Result<&'a [u8], String> {
+        if self.bytes.len() < len {
+            return Err("the assignment is truncated".to_string());
+        }
+        let (head, tail) = self.bytes.split_at(len);
+        self.bytes = tail;
+        Ok(head)
+    }
+
+    fn i16(&mut self) -> Result<i16, String> {
+        let b = self.take(2)?;
+        Ok(i16::from_be_bytes([b[0], b[1]]))
+    }
+
+    fn i32(&mut self) -> Result<i32, String> {
+        let b = self.take(4)?;
+        Ok(i32::from_be_bytes([b[0], b[1], b[2], b[3]]))
+    }
+
+    /// A STRING (int16 length, not null).
+    fn string(&mut self) -> Result<String, String> {
+        let len = self.i16()?;
+        let len = usize::try_from(len).map_err(|_| format!("string length {len}"))?;
+        String::from_utf8(self.take(len)?.to_vec()).map_err(|_| "a name is not UTF-8".to_string())
+    }
+
+    /// An ARRAY count whose elements, at `element_min_bytes` each, fit in what remains.
+    fn count(&mut self, element_min_bytes: usize) -> Result<usize, String> {
+        let count = self.i32()?;
+        let count = usize::try_from(count).map_err(|_| format!("negative count {count}"))?;
+        if count.saturating_mul(element_min_bytes) > self.bytes.len() {
+            return Err(format!(
+                "element count {count} does not fit in the {} remaining bytes",
+                self.bytes.len()
+            ));
+        }
+        Ok(count)
+    }
+}
 
 #[cfg(test)]
 mod tests {

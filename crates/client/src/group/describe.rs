@@ -8,7 +8,7 @@ use std::collections::{BTreeMap, BTreeSet};
 use crate::group::assignment::{decode_assignment, Assignment};
 use crate::table::Table;
 
-/// A group as DescribeGroups reports it, owned (rdkafka's view borrows its group list).
+/// A group as DescribeGroups (or ListGroups) reports it.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct GroupDescription {
     pub name: String,

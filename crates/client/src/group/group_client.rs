@@ -1,74 +1,220 @@
-//! A librdkafka consumer bound to one group id that never joins it: through it the commands
-//! describe the group (ListGroups + DescribeGroups), read its committed offsets (OffsetFetch),
-//! read partition offsets (ListOffsets) and commit new offsets (OffsetCommit).
+//! The group requests of the `group` commands, through the CLI's Kafka client: describing
+//! groups (ListGroups, DescribeGroups), reading committed offsets (OffsetFetch), partition
+//! offsets (ListOffsets), committing offsets (OffsetCommit) and deleting groups (DeleteGroups).
 //!
-//! Not subscribing matters: a consumer that joined would be a member, and a group with members
-//! does not accept offsets from outside its current generation. librdkafka commits from a
-//! consumer that never joined with generation -1 and an empty member id, the "simple" commit
-//! Kafka accepts only while the group has no members, which is what reset-offsets relies on.
+//! The client never joins a group: a member would have to take part in rebalances, and a group
+//! with members does not accept offsets from outside its current generation. Commits go as the
+//! "simple" commit Kafka accepts from outside a group only while it has no members: generation
+//! -1 and an empty member id, which is what reset-offsets relies on.
 //!
-//! All calls block; the commands run them on tokio's blocking pool.
+//! Group requests go to the group's coordinator (FindCoordinator); NOT_COORDINATOR,
+//! COORDINATOR_LOAD_IN_PROGRESS and COORDINATOR_NOT_AVAILABLE are retried (finding the
+//! coordinator again) until the command's deadline.
 
 use std::collections::BTreeMap;
-use std::time::Duration;
+use std::ops::RangeInclusive;
+use std::time::{Duration, Instant};
 
 use anyhow::{anyhow, bail, Result};
-use rdkafka::client::Client;
-use rdkafka::consumer::{BaseConsumer, CommitMode, Consumer};
-use rdkafka::metadata::Metadata;
-use rdkafka::{ClientContext, Offset, TopicPartitionList};
+use kafka_protocol::messages::offset_commit_request::{
+    OffsetCommitRequestPartition, OffsetCommitRequestTopic,
+};
+use kafka_protocol::messages::offset_fetch_request::OffsetFetchRequestTopic;
+use kafka_protocol::messages::{
+    DeleteGroupsRequest, DescribeGroupsRequest, DescribeGroupsResponse, GroupId, ListGroupsRequest,
+    OffsetCommitRequest, OffsetFetchRequest, TopicName,
+};
+use kafka_protocol::protocol::StrBytes;
 
-use crate::connection::{describe_error, fetch_metadata, ConnectArgs};
+use crate::client_settings::{ClientSettings, Role};
+use crate::connect_args::ConnectArgs;
 use crate::group::describe::{GroupDescription, InstanceId, Member, MemberAssignment};
+use crate::wire::list_offsets::{self, FoundOffset};
+use crate::wire::metadata::ClusterMetadata;
+use crate::wire::{ClusterClient, CoordinatorType, RequestError, Retry};
 
-/// How long one group or offset request may take before the command gives up.
+/// How long one group command may take before it gives up.
 pub const GROUP_TIMEOUT: Duration = Duration::from_secs(15);
 
-pub struct GroupClient {
-    consumer: BaseConsumer,
-    group: String,
-    bootstrap: String,
-}
+/// DescribeGroups v4 adds members' `group.instance.id`; v5 is flexible.
+const DESCRIBE_GROUPS_VERSIONS: RangeInclusive<i16> = 0..=5;
+const LIST_GROUPS_VERSIONS: RangeInclusive<i16> = 0..=5;
+/// v1-v7 ask one group by topics; v8+ batch groups, which this client does not need.
+const OFFSET_FETCH_VERSIONS: RangeInclusive<i16> = 1..=7;
+/// v2 is the oldest Kafka 4 accepts; v9 is the KIP-848 form.
+const OFFSET_COMMIT_VERSIONS: RangeInclusive<i16> = 2..=8;
+const DELETE_GROUPS_VERSIONS: RangeInclusive<i16> = 0..=2;
+
+const GROUP_ID_NOT_FOUND: i16 = 69;
 
 /// A (topic, partition) pair; the maps below are keyed by it so output comes out sorted.
 pub type TopicPartition = (String, i32);
 
+pub struct GroupClient {
+    client: ClusterClient,
+    deadline: Instant,
+}
+
+fn s(text: &str) -> StrBytes {
+    StrBytes::from_string(text.to_string())
+}
+
 impl GroupClient {
-    pub fn connect(connect: &ConnectArgs, group: &str) -> Result<Self> {
-        let consumer = connect
-            .client_config(&[
-                ("group.id", group),
-                ("enable.auto.commit", "false"),
-                ("enable.auto.offset.store", "false"),
-                // Log end offsets as kafka-consumer-groups reports them: the high watermark,
-                // not the last stable offset librdkafka's default read_committed would give.
-                ("isolation.level", "read_uncommitted"),
-            ])
-            .create()
-            .map_err(|e| anyhow!("creating consumer: {}", describe_error(&e)))?;
+    pub fn connect(connect: &ConnectArgs) -> Result<Self> {
+        let settings = ClientSettings::from_args(connect, Role::Admin)?;
+        for warning in &settings.ignored {
+            eprintln!("warning: {warning}");
+        }
         Ok(GroupClient {
-            consumer,
-            group: group.to_string(),
-            bootstrap: connect.bootstrap_server.clone(),
+            client: ClusterClient::new(&settings),
+            deadline: Instant::now() + GROUP_TIMEOUT,
         })
     }
 
-    /// The group as its coordinator describes it; None when no broker lists it (it does not
-    /// exist) or it is Dead (being deleted).
-    pub fn describe(&self) -> Result<Option<GroupDescription>> {
-        let found = describe_groups(self.consumer.client(), Some(&self.group), &self.bootstrap)?;
-        Ok(found.into_iter().find(|g| g.name == self.group))
+    /// Metadata for one topic or for all; never auto-creates.
+    pub async fn metadata(&mut self, topic: Option<&str>) -> Result<ClusterMetadata> {
+        let names = topic.map(|t| vec![t.to_string()]);
+        let retry = Retry::until(self.deadline);
+        loop {
+            match self
+                .client
+                .metadata(names.as_deref(), false, self.deadline)
+                .await
+            {
+                Err(e) if retry.again(&e).await => continue,
+                outcome => return outcome.map_err(|e| anyhow!("fetching metadata: {e}")),
+            }
+        }
     }
 
-    /// Metadata for one topic or for all.
-    pub fn metadata(&self, topic: Option<&str>) -> Result<Metadata> {
-        fetch_metadata(self.consumer.client(), topic, &self.bootstrap)
+    /// Every group the brokers list with its state and protocol type, sorted by name; groups
+    /// being deleted (Dead) are left out.
+    pub async fn list(&mut self) -> Result<Vec<GroupDescription>> {
+        let metadata = self
+            .client
+            .metadata(Some(&[]), false, self.deadline)
+            .await
+            .map_err(|e| anyhow!("listing groups: {e}"))?;
+        let mut groups: BTreeMap<String, GroupDescription> = BTreeMap::new();
+        for broker in &metadata.brokers {
+            let (response, version) = self
+                .client
+                .send_to_broker::<ListGroupsRequest>(
+                    broker.node_id,
+                    LIST_GROUPS_VERSIONS,
+                    |_| ListGroupsRequest::default(),
+                    self.deadline,
+                )
+                .await
+                .map_err(|e| anyhow!("listing groups of broker {}: {e}", broker.node_id))?;
+            if response.error_code != 0 {
+                bail!(
+                    "listing groups: {}",
+                    RequestError::broker(
+                        response.error_code,
+                        &format!("broker {}", broker.node_id),
+                        None
+                    )
+                );
+            }
+            let listed: Vec<(String, String, String)> = response
+                .groups
+                .into_iter()
+                .map(|g| {
+                    (
+                        g.group_id.0.to_string(),
+                        g.protocol_type.to_string(),
+                        g.group_state.to_string(),
+                    )
+                })
+                .collect();
+            if version >= 4 {
+                for (name, protocol_type, state) in listed {
+                    groups.insert(
+                        name.clone(),
+                        GroupDescription {
+                            name,
+                            state,
+                            protocol_type,
+                            protocol: String::new(),
+                            members: Vec::new(),
+                        },
+                    );
+                }
+            } else if !listed.is_empty() {
+                // The broker that lists a group coordinates it: ask it for the states.
+                let names: Vec<String> = listed.into_iter().map(|(name, _, _)| name).collect();
+                let (response, version) = self
+                    .client
+                    .send_to_broker::<DescribeGroupsRequest>(
+                        broker.node_id,
+                        DESCRIBE_GROUPS_VERSIONS,
+                        |_| describe_request(&names),
+                        self.deadline,
+                    )
+                    .await
+                    .map_err(|e| anyhow!("describing groups: {e}"))?;
+                for group in descriptions(response, version) {
+                    groups.insert(group.name.clone(), group);
+                }
+            }
+        }
+        Ok(groups.into_values().filter(|g| g.state != "Dead").collect())
+    }
+
+    /// The group as its coordinator describes it; None when it does not exist or is Dead
+    /// (being deleted).
+    pub async fn describe(&mut self, group: &str) -> Result<Option<GroupDescription>> {
+        let names = [group.to_string()];
+        let retry = Retry::until(self.deadline);
+        let described = loop {
+            let outcome = async {
+                let coordinator = self.coordinator(group).await?;
+                let (response, version) = self
+                    .client
+                    .send_to_broker::<DescribeGroupsRequest>(
+                        coordinator,
+                        DESCRIBE_GROUPS_VERSIONS,
+                        |_| describe_request(&names),
+                        self.deadline,
+                    )
+                    .await?;
+                let error = response
+                    .groups
+                    .iter()
+                    .find(|g| g.group_id.as_str() == group)
+                    .map(|g| (g.error_code, g.error_message.clone()));
+                match error {
+                    Some((code, message)) if code != 0 && code != GROUP_ID_NOT_FOUND => Err(
+                        RequestError::broker(code, "DescribeGroups", message.as_deref()),
+                    ),
+                    _ => Ok(descriptions(response, version)),
+                }
+            }
+            .await;
+            match outcome {
+                Err(e) if retry.again(&e).await => continue,
+                outcome => {
+                    break outcome.map_err(|e| anyhow!("describing group '{group}': {e}"))?
+                }
+            }
+        };
+        Ok(described
+            .into_iter()
+            .find(|g| g.name == group && g.state != "Dead"))
+    }
+
+    async fn coordinator(&mut self, group: &str) -> Result<i32, RequestError> {
+        self.client
+            .find_coordinator(group, CoordinatorType::Group, self.deadline)
+            .await
     }
 
     /// The group's committed offsets among `partitions`; partitions without one are left out.
     /// Per-partition errors are returned beside the offsets so the caller can warn about them.
-    pub fn committed_offsets(
-        &self,
+    pub async fn committed_offsets(
+        &mut self,
+        group: &str,
         partitions: &[TopicPartition],
     ) -> Result<(BTreeMap<TopicPartition, i64>, Vec<String>)> {
         let mut committed = BTreeMap::new();
@@ -76,184 +222,272 @@ impl GroupClient {
         if partitions.is_empty() {
             return Ok((committed, problems));
         }
-        let mut list = TopicPartitionList::with_capacity(partitions.len());
+        let mut by_topic: BTreeMap<&str, Vec<i32>> = BTreeMap::new();
         for (topic, partition) in partitions {
-            list.add_partition(topic, *partition);
+            by_topic.entry(topic).or_default().push(*partition);
         }
-        let answered = self
-            .consumer
-            .committed_offsets(list, GROUP_TIMEOUT)
-            .map_err(|e| {
-                anyhow!(
-                    "reading committed offsets of group '{}': {}",
-                    self.group,
-                    describe_error(&e)
-                )
-            })?;
-        for element in answered.elements() {
-            if let Err(e) = element.error() {
-                problems.push(format!(
-                    "committed offset of '{}' partition {}: {}",
-                    element.topic(),
-                    element.partition(),
-                    describe_error(&e)
-                ));
-                continue;
+        let topics: Vec<OffsetFetchRequestTopic> = by_topic
+            .iter()
+            .map(|(topic, partitions)| {
+                OffsetFetchRequestTopic::default()
+                    .with_name(TopicName(s(topic)))
+                    .with_partition_indexes(partitions.clone())
+            })
+            .collect();
+        let retry = Retry::until(self.deadline);
+        let response = loop {
+            let outcome = async {
+                let coordinator = self.coordinator(group).await?;
+                let (response, _) = self
+                    .client
+                    .send_to_broker::<OffsetFetchRequest>(
+                        coordinator,
+                        OFFSET_FETCH_VERSIONS,
+                        |_| {
+                            OffsetFetchRequest::default()
+                                .with_group_id(GroupId(s(group)))
+                                .with_topics(Some(topics.clone()))
+                        },
+                        self.deadline,
+                    )
+                    .await?;
+                if response.error_code != 0 {
+                    return Err(RequestError::broker(
+                        response.error_code,
+                        "OffsetFetch",
+                        None,
+                    ));
+                }
+                Ok(response)
             }
-            if let Offset::Offset(offset) = element.offset() {
-                if offset >= 0 {
-                    committed.insert((element.topic().to_string(), element.partition()), offset);
+            .await;
+            match outcome {
+                Err(e) if retry.again(&e).await => continue,
+                outcome => {
+                    break outcome.map_err(|e| {
+                        anyhow!("reading committed offsets of group '{group}': {e}")
+                    })?
+                }
+            }
+        };
+        for topic in response.topics {
+            for p in topic.partitions {
+                if p.error_code != 0 {
+                    problems.push(format!(
+                        "committed offset of '{}' partition {}: {}",
+                        topic.name.as_str(),
+                        p.partition_index,
+                        crate::error_codes::code_text(p.error_code)
+                    ));
+                    continue;
+                }
+                if p.committed_offset >= 0 {
+                    committed.insert(
+                        (topic.name.0.to_string(), p.partition_index),
+                        p.committed_offset,
+                    );
                 }
             }
         }
         Ok((committed, problems))
     }
 
-    /// (log start offset, high watermark) of one partition.
-    pub fn watermarks(&self, topic: &str, partition: i32) -> Result<(i64, i64)> {
-        self.consumer
-            .fetch_watermarks(topic, partition, GROUP_TIMEOUT)
-            .map_err(|e| {
-                anyhow!(
-                    "reading offsets of '{topic}' partition {partition}: {}",
-                    describe_error(&e)
-                )
-            })
-    }
-
-    /// The high watermark of each partition, in one ListOffsets request per leader (asking
-    /// `fetch_watermarks` partition by partition would cost two round trips each). A partition
-    /// whose offset cannot be read maps to the reason.
-    pub fn log_end_offsets(
-        &self,
-        partitions: &[TopicPartition],
-    ) -> Result<BTreeMap<TopicPartition, Result<i64, String>>> {
-        let mut found = BTreeMap::new();
-        if partitions.is_empty() {
-            return Ok(found);
-        }
-        let mut list = TopicPartitionList::with_capacity(partitions.len());
-        for (topic, partition) in partitions {
-            // A "timestamp" of -1 (Offset::End) asks ListOffsets for the latest offset.
-            list.add_partition_offset(topic, *partition, Offset::End)
-                .map_err(|e| anyhow!("building the offset query: {}", describe_error(&e)))?;
-        }
-        let answered = self
-            .consumer
-            .offsets_for_times(list, GROUP_TIMEOUT)
-            .map_err(|e| anyhow!("reading log end offsets: {}", describe_error(&e)))?;
-        for element in answered.elements() {
-            let key = (element.topic().to_string(), element.partition());
-            let offset = match (element.error(), element.offset()) {
-                (Err(e), _) => Err(describe_error(&e)),
-                (Ok(()), Offset::Offset(n)) if n >= 0 => Ok(n),
-                (Ok(()), other) => Err(format!("no log end offset (got {other:?})")),
-            };
-            found.insert(
-                key,
-                offset.map_err(|why| {
-                    format!(
-                        "log end offset of '{}' partition {}: {why}",
-                        element.topic(),
-                        element.partition()
-                    )
-                }),
-            );
-        }
-        Ok(found)
-    }
-
-    /// For each partition, the offset of the first record with a timestamp at or after
-    /// `timestamp_ms`, or None when there is no such record.
-    pub fn offsets_for_time(
-        &self,
+    /// ListOffsets for `partitions` of `topic` at `timestamp` (or EARLIEST/LATEST); LATEST is
+    /// the high watermark, as kafka-consumer-groups reports log end offsets.
+    pub async fn offsets(
+        &mut self,
         topic: &str,
         partitions: &[i32],
-        timestamp_ms: i64,
-    ) -> Result<BTreeMap<i32, Option<i64>>> {
-        let mut list = TopicPartitionList::with_capacity(partitions.len());
-        for &partition in partitions {
-            list.add_partition_offset(topic, partition, Offset::Offset(timestamp_ms))
-                .map_err(|e| anyhow!("building the offset query: {}", describe_error(&e)))?;
-        }
-        let found = self
-            .consumer
-            .offsets_for_times(list, GROUP_TIMEOUT)
-            .map_err(|e| anyhow!("looking up offsets by timestamp: {}", describe_error(&e)))?;
-        let mut offsets = BTreeMap::new();
-        for element in found.elements() {
-            if let Err(e) = element.error() {
-                bail!(
-                    "looking up the offset by timestamp of '{topic}' partition {}: {}",
-                    element.partition(),
-                    describe_error(&e)
-                );
-            }
-            let offset = match element.offset() {
-                Offset::Offset(n) if n >= 0 => Some(n),
-                _ => None,
-            };
-            offsets.insert(element.partition(), offset);
-        }
-        Ok(offsets)
+        timestamp: i64,
+    ) -> BTreeMap<i32, Result<FoundOffset, RequestError>> {
+        let asked: Vec<(i32, i64)> = partitions.iter().map(|&p| (p, timestamp)).collect();
+        list_offsets::list_offsets(
+            &mut self.client,
+            topic,
+            &asked,
+            list_offsets::READ_UNCOMMITTED,
+            self.deadline,
+        )
+        .await
     }
 
     /// Commits `offsets` of `topic` for the group and waits for the coordinator's answer; a
     /// rejected partition fails the whole call.
-    pub fn commit(&self, topic: &str, offsets: &[(i32, i64)]) -> Result<()> {
-        let mut list = TopicPartitionList::with_capacity(offsets.len());
-        for &(partition, offset) in offsets {
-            list.add_partition_offset(topic, partition, Offset::Offset(offset))
-                .map_err(|e| anyhow!("building the commit: {}", describe_error(&e)))?;
+    pub async fn commit(&mut self, group: &str, topic: &str, offsets: &[(i32, i64)]) -> Result<()> {
+        let request_topic = OffsetCommitRequestTopic::default()
+            .with_name(TopicName(s(topic)))
+            .with_partitions(
+                offsets
+                    .iter()
+                    .map(|&(partition, offset)| {
+                        OffsetCommitRequestPartition::default()
+                            .with_partition_index(partition)
+                            .with_committed_offset(offset)
+                            .with_committed_metadata(Some(StrBytes::default()))
+                    })
+                    .collect(),
+            );
+        let retry = Retry::until(self.deadline);
+        loop {
+            let outcome = async {
+                let coordinator = self.coordinator(group).await?;
+                let (response, _) = self
+                    .client
+                    .send_to_broker::<OffsetCommitRequest>(
+                        coordinator,
+                        OFFSET_COMMIT_VERSIONS,
+                        |_| {
+                            OffsetCommitRequest::default()
+                                .with_group_id(GroupId(s(group)))
+                                .with_generation_id_or_member_epoch(-1)
+                                .with_member_id(StrBytes::default())
+                                .with_topics(vec![request_topic.clone()])
+                        },
+                        self.deadline,
+                    )
+                    .await?;
+                for t in &response.topics {
+                    for p in &t.partitions {
+                        if p.error_code != 0 {
+                            return Err(RequestError::broker(
+                                p.error_code,
+                                &format!("partition {}", p.partition_index),
+                                None,
+                            ));
+                        }
+                    }
+                }
+                Ok(())
+            }
+            .await;
+            match outcome {
+                Err(e) if retry.again(&e).await => continue,
+                outcome => {
+                    return outcome
+                        .map_err(|e| anyhow!("committing offsets for group '{group}': {e}"))
+                }
+            }
         }
-        self.consumer.commit(&list, CommitMode::Sync).map_err(|e| {
-            anyhow!(
-                "committing offsets for group '{}': {}",
-                self.group,
-                describe_error(&e)
-            )
-        })
+    }
+
+    /// Deletes one group at its coordinator; the broker's error code for it, 0 when deleted.
+    pub async fn delete(&mut self, group: &str) -> Result<i16, RequestError> {
+        let retry = Retry::until(self.deadline);
+        loop {
+            let outcome = async {
+                let coordinator = self.coordinator(group).await?;
+                let (response, _) = self
+                    .client
+                    .send_to_broker::<DeleteGroupsRequest>(
+                        coordinator,
+                        DELETE_GROUPS_VERSIONS,
+                        |_| {
+                            DeleteGroupsRequest::default()
+                                .with_groups_names(vec![GroupId(s(group))])
+                        },
+                        self.deadline,
+                    )
+                    .await?;
+                let code = response
+                    .results
+                    .iter()
+                    .find(|r| r.group_id.as_str() == group)
+                    .map_or(0, |r| r.error_code);
+                if crate::error_codes::is_retriable(code) {
+                    return Err(RequestError::broker(code, "DeleteGroups", None));
+                }
+                Ok(code)
+            }
+            .await;
+            match outcome {
+                Err(e) if retry.again(&e).await => continue,
+                outcome => return outcome,
+            }
+        }
     }
 }
 
-/// Every group the brokers list (or only `group`), described by its coordinator, sorted by name.
-/// librdkafka sends ListGroups v0 to every broker, then DescribeGroups v0 for what they list;
-/// v0 carries no `group.instance.id`, hence `InstanceId::Unknown` here.
-pub fn describe_groups<C: ClientContext>(
-    client: &Client<C>,
-    group: Option<&str>,
-    bootstrap: &str,
-) -> Result<Vec<GroupDescription>> {
-    let list = client.fetch_group_list(group, GROUP_TIMEOUT).map_err(|e| {
-        let action = match group {
-            Some(group) => format!("describing group '{group}'"),
-            None => "listing groups".to_string(),
-        };
-        anyhow!("{action} at {bootstrap}: {}", describe_error(&e))
-    })?;
-    let mut groups: Vec<GroupDescription> = list
-        .groups()
-        .iter()
-        // DescribeGroups reports a group that is gone, or that is being deleted, as Dead.
-        .filter(|info| info.state() != "Dead")
-        .map(|info| GroupDescription {
-            name: info.name().to_string(),
-            state: info.state().to_string(),
-            protocol_type: info.protocol_type().to_string(),
-            protocol: info.protocol().to_string(),
-            members: info
-                .members()
-                .iter()
-                .map(|m| Member {
-                    member_id: m.id().to_string(),
-                    group_instance_id: InstanceId::Unknown,
-                    client_id: m.client_id().to_string(),
-                    host: m.client_host().to_string(),
-                    assignment: MemberAssignment::from_bytes(info.protocol_type(), m.assignment()),
-                })
-                .collect(),
+fn describe_request(groups: &[String]) -> DescribeGroupsRequest {
+    DescribeGroupsRequest::default()
+        .with_groups(groups.iter().map(|g| GroupId(s(g))).collect())
+        .with_include_authorized_operations(false)
+}
+
+/// The groups of a DescribeGroups answer; `group.instance.id` is known from v4 on.
+fn descriptions(response: DescribeGroupsResponse, version: i16) -> Vec<GroupDescription> {
+    response
+        .groups
+        .into_iter()
+        .filter(|g| g.error_code == 0)
+        .map(|g| {
+            let protocol_type = g.protocol_type.to_string();
+            GroupDescription {
+                name: g.group_id.0.to_string(),
+                state: g.group_state.to_string(),
+                protocol: g.protocol_data.to_string(),
+                members: g
+                    .members
+                    .into_iter()
+                    .map(|m| Member {
+                        member_id: m.member_id.to_string(),
+                        group_instance_id: match (version >= 4, m.group_instance_id) {
+                            (false, _) => InstanceId::Unknown,
+                            (true, Some(id)) => InstanceId::Static(id.to_string()),
+                            (true, None) => InstanceId::Dynamic,
+                        },
+                        client_id: m.client_id.to_string(),
+                        host: m.client_host.to_string(),
+                        assignment: MemberAssignment::from_bytes(
+                            &protocol_type,
+                            Some(&m.member_assignment[..]),
+                        ),
+                    })
+                    .collect(),
+                protocol_type,
+            }
         })
-        .collect();
-    groups.sort_by(|a, b| a.name.cmp(&b.name));
-    Ok(groups)
+        .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use kafka_protocol::messages::describe_groups_response::{
+        DescribedGroup, DescribedGroupMember,
+    };
+
+    fn member(id: &str, instance: Option<&str>) -> DescribedGroupMember {
+        DescribedGroupMember::default()
+            .with_member_id(s(id))
+            .with_group_instance_id(instance.map(s))
+            .with_client_id(s("app"))
+            .with_client_host(s("/127.0.0.1"))
+    }
+
+    #[test]
+    fn instance_ids_are_known_from_v4() {
+        let response = DescribeGroupsResponse::default().with_groups(vec![
+            DescribedGroup::default()
+                .with_group_id(GroupId(s("billing")))
+                .with_group_state(s("Stable"))
+                .with_protocol_type(s("consumer"))
+                .with_protocol_data(s("range"))
+                .with_members(vec![member("m-1", Some("host-a")), member("m-2", None)]),
+            DescribedGroup::default()
+                .with_error_code(16)
+                .with_group_id(GroupId(s("elsewhere"))),
+        ]);
+        let v4 = descriptions(response.clone(), 4);
+        assert_eq!(v4.len(), 1);
+        assert_eq!(v4[0].state, "Stable");
+        assert_eq!(v4[0].protocol, "range");
+        assert_eq!(
+            v4[0].members[0].group_instance_id,
+            InstanceId::Static("host-a".into())
+        );
+        assert_eq!(v4[0].members[1].group_instance_id, InstanceId::Dynamic);
+        assert_eq!(v4[0].members[1].assignment, MemberAssignment::None);
+        let v3 = descriptions(response, 3);
+        assert_eq!(v3[0].members[0].group_instance_id, InstanceId::Unknown);
+    }
 }

@@ -1,49 +1,41 @@
 //! `sluice group list|describe|reset-offsets|delete`: consumer-group administration in the
-//! manner of kafka-consumer-groups, through librdkafka.
+//! manner of kafka-consumer-groups, through the CLI's Kafka client.
 //!
 //! Layout:
 //! - `mod.rs`: the command line and the four commands, which gather data and print it.
-//! - `group_client.rs`: a consumer bound to the group id that never joins it: group
-//!   description, committed offsets, partition offsets, commits.
+//! - `group_client.rs`: the group requests (ListGroups, DescribeGroups, OffsetFetch,
+//!   ListOffsets, OffsetCommit, DeleteGroups), sent to the right broker, never joining a group.
 //! - `describe.rs`: the describe output built from plain data (members, offsets, lag).
 //! - `assignment.rs`: decoding consumer-protocol member assignments.
 //! - `reset.rs`: the new offset of a partition under each reset mode.
 //! - `datetime.rs`: parsing `--to-datetime`.
-//! - `static_members.rs`: members' `group.instance.id`, which librdkafka's group listing lacks.
 //!
 //! Which partitions `describe` shows: those the members are assigned, and every partition of
-//! every topic for which the group has a committed offset. librdkafka's OffsetFetch needs
-//! explicit partitions, so every partition of every topic in the cluster metadata is asked for
-//! (internal topics, named `__...`, left out) and those without an offset are dropped.
+//! every topic for which the group has a committed offset. OffsetFetch below v2 needs explicit
+//! partitions, so every partition of every topic in the cluster metadata is asked for (internal
+//! topics, named `__...`, left out) and those without an offset are dropped.
 
 mod assignment;
 mod datetime;
 mod describe;
 mod group_client;
 mod reset;
-mod static_members;
 
 use std::collections::{BTreeMap, BTreeSet};
-use std::time::Duration;
 
 use anyhow::{anyhow, bail, Context as _, Result};
 use clap::{ArgGroup, Args, Subcommand};
-use rdkafka::admin::{AdminClient, AdminOptions};
-use rdkafka::client::DefaultClientContext;
-use rdkafka::error::RDKafkaErrorCode;
 
-use crate::connection::{
-    chosen_partitions, describe_code, describe_error, topic_partitions, ConnectArgs,
-};
+use crate::connect_args::ConnectArgs;
+use crate::error_codes::code_text;
 use crate::table::Table;
+use crate::topic_partitions::{chosen_partitions, topic_partitions};
+use crate::wire::list_offsets::{EARLIEST, LATEST};
 
 pub use datetime::parse_datetime_ms;
-use describe::{GroupDescription, InstanceId, OffsetRow};
-use group_client::{GroupClient, TopicPartition, GROUP_TIMEOUT};
+use describe::{GroupDescription, OffsetRow};
+use group_client::{GroupClient, TopicPartition};
 use reset::{new_offset, PartitionOffsets, ResetMode};
-
-/// How long the `group.instance.id` lookup may take in all.
-const STATIC_MEMBERS_TIMEOUT: Duration = Duration::from_secs(10);
 
 #[derive(Args, Debug, Clone, PartialEq, Eq)]
 pub struct GroupArgs {
@@ -127,29 +119,17 @@ impl ResetOffsetsArgs {
 }
 
 pub async fn run(args: GroupArgs) -> Result<()> {
-    let connect = args.connect;
+    let mut client = GroupClient::connect(&args.connect)?;
     match args.command {
-        GroupCommand::List => blocking(move || list(&connect)).await,
-        GroupCommand::Describe { group } => blocking(move || describe(&connect, &group)).await,
-        GroupCommand::ResetOffsets(reset) => {
-            blocking(move || reset_offsets(&connect, &reset)).await
-        }
-        GroupCommand::Delete { groups } => delete(&connect, &groups).await,
+        GroupCommand::List => list(&mut client).await,
+        GroupCommand::Describe { group } => describe(&mut client, &group).await,
+        GroupCommand::ResetOffsets(reset) => reset_offsets(&mut client, &reset).await,
+        GroupCommand::Delete { groups } => delete(&mut client, &groups).await,
     }
 }
 
-async fn blocking<F>(work: F) -> Result<()>
-where
-    F: FnOnce() -> Result<()> + Send + 'static,
-{
-    tokio::task::spawn_blocking(work)
-        .await
-        .context("group task failed")?
-}
-
-fn list(connect: &ConnectArgs) -> Result<()> {
-    let admin = admin_client(connect)?;
-    let groups = group_client::describe_groups(admin.inner(), None, &connect.bootstrap_server)?;
+async fn list(client: &mut GroupClient) -> Result<()> {
+    let groups = client.list().await?;
     let mut table = Table::new(&["GROUP", "STATE", "PROTOCOL-TYPE"]);
     for group in groups {
         let protocol_type = if group.protocol_type.is_empty() {
@@ -163,26 +143,21 @@ fn list(connect: &ConnectArgs) -> Result<()> {
     Ok(())
 }
 
-fn describe(connect: &ConnectArgs, group: &str) -> Result<()> {
-    let client = GroupClient::connect(connect, group)?;
-    let Some(mut description) = client.describe()? else {
+async fn describe(client: &mut GroupClient, group: &str) -> Result<()> {
+    let Some(description) = client.describe(group).await? else {
         bail!("group '{group}' does not exist (GROUP_ID_NOT_FOUND)");
     };
     let mut warnings = Warnings::default();
-    let rows = offset_rows(&client, &description, &mut warnings)?;
-    if !description.members.is_empty() {
-        match static_members::instance_ids(connect, group, STATIC_MEMBERS_TIMEOUT) {
-            Ok(ids) => {
-                for member in &mut description.members {
-                    member.group_instance_id = match ids.get(&member.member_id) {
-                        Some(Some(id)) => InstanceId::Static(id.clone()),
-                        Some(None) => InstanceId::Dynamic,
-                        None => InstanceId::Unknown,
-                    };
-                }
-            }
-            Err(why) => warnings.warn(format!("group.instance.id unknown (shown as ?): {why}")),
-        }
+    let rows = offset_rows(client, &description, &mut warnings).await?;
+    if description
+        .members
+        .iter()
+        .any(|m| m.group_instance_id == describe::InstanceId::Unknown)
+    {
+        warnings.warn(
+            "group.instance.id unknown (shown as ?): the broker answers DescribeGroups below v4"
+                .to_string(),
+        );
     }
     print!("{}", describe::render_description(&description, &rows));
     Ok(())
@@ -191,33 +166,46 @@ fn describe(connect: &ConnectArgs, group: &str) -> Result<()> {
 /// The offsets table of `describe`: committed offset, log end offset and owner of every
 /// partition the group has committed or is assigned. What cannot be read becomes a warning and
 /// a `-` in the table rather than a failed command.
-fn offset_rows(
-    client: &GroupClient,
+async fn offset_rows(
+    client: &mut GroupClient,
     description: &GroupDescription,
     warnings: &mut Warnings,
 ) -> Result<Vec<OffsetRow>> {
     // Partitions to ask OffsetFetch about: all of every non-internal topic, plus whatever the
     // members are assigned (even of a topic the metadata does not show).
-    let metadata = client.metadata(None)?;
+    let metadata = client.metadata(None).await?;
     let mut candidates: BTreeSet<TopicPartition> = BTreeSet::new();
-    for topic in metadata.topics() {
-        if topic.name().starts_with("__") || topic.error().is_some() {
+    for topic in &metadata.topics {
+        if topic.name.starts_with("__") || topic.error_code != 0 {
             continue;
         }
-        for partition in topic.partitions() {
-            candidates.insert((topic.name().to_string(), partition.id()));
+        for partition in &topic.partitions {
+            candidates.insert((topic.name.clone(), partition.partition));
         }
     }
     candidates.extend(describe::assigned_partitions(description));
     let candidates: Vec<TopicPartition> = candidates.into_iter().collect();
-    let (committed, problems) = client.committed_offsets(&candidates)?;
+    let (committed, problems) = client
+        .committed_offsets(&description.name, &candidates)
+        .await?;
     for problem in problems {
         warnings.warn(problem);
     }
 
     let shown = describe::partitions_to_show(description, &committed);
-    let wanted: Vec<TopicPartition> = shown.keys().cloned().collect();
-    let mut log_ends = client.log_end_offsets(&wanted)?;
+    let mut by_topic: BTreeMap<String, Vec<i32>> = BTreeMap::new();
+    for (topic, partition) in shown.keys() {
+        by_topic.entry(topic.clone()).or_default().push(*partition);
+    }
+    let mut log_ends: BTreeMap<TopicPartition, Result<i64, String>> = BTreeMap::new();
+    for (topic, partitions) in &by_topic {
+        for (partition, found) in client.offsets(topic, partitions, LATEST).await {
+            let end = found
+                .map(|f| f.offset)
+                .map_err(|e| format!("log end offset of '{topic}' partition {partition}: {e}"));
+            log_ends.insert((topic.clone(), partition), end);
+        }
+    }
     let mut rows = Vec::with_capacity(shown.len());
     for ((topic, partition), consumer_id) in shown {
         let log_end_offset = match log_ends.remove(&(topic.clone(), partition)) {
@@ -244,16 +232,18 @@ fn offset_rows(
     Ok(rows)
 }
 
-fn reset_offsets(connect: &ConnectArgs, args: &ResetOffsetsArgs) -> Result<()> {
+async fn reset_offsets(client: &mut GroupClient, args: &ResetOffsetsArgs) -> Result<()> {
     let mode = args.mode()?;
-    let client = GroupClient::connect(connect, &args.group)?;
-    if let Some(description) = client.describe()? {
+    if let Some(description) = client.describe(&args.group).await? {
         check_resettable(&args.group, &description.state, description.members.len())?;
     }
-    let new_offsets = plan_reset(&client, &args.topic, &args.partitions, mode)
+    let new_offsets = plan_reset(client, &args.group, &args.topic, &args.partitions, mode)
+        .await
         .map_err(|e| anyhow!("resetting offsets of group '{}': {e}", args.group))?;
     if !args.dry_run {
-        client.commit(&args.topic, &new_offsets)?;
+        client
+            .commit(&args.group, &args.topic, &new_offsets)
+            .await?;
     }
     let mut table = Table::new(&["TOPIC", "PARTITION", "NEW-OFFSET"]);
     for (partition, offset) in &new_offsets {
@@ -274,13 +264,14 @@ fn reset_offsets(connect: &ConnectArgs, args: &ResetOffsetsArgs) -> Result<()> {
 
 /// The (partition, new offset) pairs `reset-offsets` commits for `topic`, in partition order.
 /// `partitions` as given to `--partition` (empty: all).
-fn plan_reset(
-    client: &GroupClient,
+async fn plan_reset(
+    client: &mut GroupClient,
+    group: &str,
     topic: &str,
     partitions: &[u32],
     mode: ResetMode,
 ) -> Result<Vec<(i32, i64)>> {
-    let metadata = client.metadata(Some(topic))?;
+    let metadata = client.metadata(Some(topic)).await?;
     let all_partitions = topic_partitions(&metadata, topic)?;
     let partitions = chosen_partitions(topic, &all_partitions, partitions)?;
 
@@ -288,7 +279,7 @@ fn plan_reset(
         ResetMode::ShiftBy(_) => {
             let wanted: Vec<TopicPartition> =
                 partitions.iter().map(|&p| (topic.to_string(), p)).collect();
-            let (committed, problems) = client.committed_offsets(&wanted)?;
+            let (committed, problems) = client.committed_offsets(group, &wanted).await?;
             if let Some(problem) = problems.into_iter().next() {
                 bail!("{problem}");
             }
@@ -296,14 +287,45 @@ fn plan_reset(
         }
         _ => BTreeMap::new(),
     };
-    let at_datetime = match mode {
-        ResetMode::Datetime(ms) => client.offsets_for_time(topic, &partitions, ms)?,
+    let lookup = |what: &'static str| {
+        move |(partition, found): (i32, Result<_, crate::wire::RequestError>)| {
+            found
+                .map(|f: crate::wire::list_offsets::FoundOffset| (partition, f))
+                .with_context(|| format!("reading the {what} of '{topic}' partition {partition}"))
+        }
+    };
+    let earliest: BTreeMap<i32, i64> = client
+        .offsets(topic, &partitions, EARLIEST)
+        .await
+        .into_iter()
+        .map(lookup("log start offset"))
+        .map(|r| r.map(|(p, f)| (p, f.offset)))
+        .collect::<Result<_>>()?;
+    let latest: BTreeMap<i32, i64> = client
+        .offsets(topic, &partitions, LATEST)
+        .await
+        .into_iter()
+        .map(lookup("log end offset"))
+        .map(|r| r.map(|(p, f)| (p, f.offset)))
+        .collect::<Result<_>>()?;
+    let at_datetime: BTreeMap<i32, Option<i64>> = match mode {
+        ResetMode::Datetime(ms) => client
+            .offsets(topic, &partitions, ms)
+            .await
+            .into_iter()
+            .map(lookup("offset by timestamp"))
+            // -1: no record at or after the timestamp.
+            .map(|r| r.map(|(p, f)| (p, (f.offset >= 0).then_some(f.offset))))
+            .collect::<Result<_>>()?,
         _ => BTreeMap::new(),
     };
 
     let mut new_offsets = Vec::with_capacity(partitions.len());
     for &partition in &partitions {
-        let (earliest, latest) = client.watermarks(topic, partition)?;
+        let (Some(&earliest), Some(&latest)) = (earliest.get(&partition), latest.get(&partition))
+        else {
+            bail!("no offsets returned for '{topic}' partition {partition}");
+        };
         let known = PartitionOffsets {
             partition,
             earliest,
@@ -330,27 +352,15 @@ fn check_resettable(group: &str, state: &str, members: usize) -> Result<()> {
     )
 }
 
-async fn delete(connect: &ConnectArgs, groups: &[String]) -> Result<()> {
-    // librdkafka rejects a request that names a group twice.
+async fn delete(client: &mut GroupClient, groups: &[String]) -> Result<()> {
+    // A request naming a group twice would answer twice.
     let mut seen = BTreeSet::new();
-    let names: Vec<&str> = groups
-        .iter()
-        .map(String::as_str)
-        .filter(|g| seen.insert(*g))
-        .collect();
-    let admin = admin_client(connect)?;
-    let options = AdminOptions::new()
-        .request_timeout(Some(GROUP_TIMEOUT))
-        .operation_timeout(Some(GROUP_TIMEOUT));
-    let results = admin
-        .delete_groups(&names, &options)
-        .await
-        .map_err(|e| anyhow!("deleting groups: {}", describe_error(&e)))?;
     let mut failures = Vec::new();
-    for result in results {
-        match result {
-            Ok(group) => println!("deleted group {group}"),
-            Err((group, code)) => failures.push(delete_failure(&group, code)),
+    for group in groups.iter().filter(|g| seen.insert(g.as_str())) {
+        match client.delete(group).await {
+            Ok(0) => println!("deleted group {group}"),
+            Ok(code) => failures.push(delete_failure(group, code)),
+            Err(e) => failures.push(format!("deleting group '{group}': {e}")),
         }
     }
     if failures.is_empty() {
@@ -360,23 +370,12 @@ async fn delete(connect: &ConnectArgs, groups: &[String]) -> Result<()> {
     }
 }
 
-fn delete_failure(group: &str, code: RDKafkaErrorCode) -> String {
+fn delete_failure(group: &str, code: i16) -> String {
     match code {
-        RDKafkaErrorCode::GroupIdNotFound => {
-            format!("group '{group}' does not exist (GROUP_ID_NOT_FOUND)")
-        }
-        RDKafkaErrorCode::NonEmptyGroup => {
-            format!("cannot delete group '{group}': it still has members (NON_EMPTY_GROUP)")
-        }
-        other => format!("deleting group '{group}': {}", describe_code(other)),
+        69 => format!("group '{group}' does not exist (GROUP_ID_NOT_FOUND)"),
+        68 => format!("cannot delete group '{group}': it still has members (NON_EMPTY_GROUP)"),
+        other => format!("deleting group '{group}': {}", code_text(other)),
     }
-}
-
-fn admin_client(connect: &ConnectArgs) -> Result<AdminClient<DefaultClientContext>> {
-    connect
-        .client_config(&[])
-        .create()
-        .map_err(|e| anyhow!("creating admin client: {}", describe_error(&e)))
 }
 
 /// Warnings on stderr, each distinct text once.
@@ -394,7 +393,7 @@ impl Warnings {
 }
 
 #[cfg(test)]
-mod mock_cluster_tests;
+mod broker_tests;
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -419,15 +418,15 @@ mod tests {
     #[test]
     fn delete_failures_name_the_kafka_error() {
         assert_eq!(
-            delete_failure("g", RDKafkaErrorCode::GroupIdNotFound),
+            delete_failure("g", 69),
             "group 'g' does not exist (GROUP_ID_NOT_FOUND)"
         );
         assert_eq!(
-            delete_failure("g", RDKafkaErrorCode::NonEmptyGroup),
+            delete_failure("g", 68),
             "cannot delete group 'g': it still has members (NON_EMPTY_GROUP)"
         );
         assert_eq!(
-            delete_failure("g", RDKafkaErrorCode::GroupAuthorizationFailed),
+            delete_failure("g", 30),
             "deleting group 'g': Broker: Group authorization failed \
              (GROUP_AUTHORIZATION_FAILED)"
         );

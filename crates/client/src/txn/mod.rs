@@ -1,9 +1,8 @@
 //! `sluice txn list|describe` and `sluice producers describe`: the transaction admin APIs of
 //! KIP-664, in the manner of kafka-transactions.
 //!
-//! librdkafka 2.12 implements none of ListTransactions, DescribeTransactions and
-//! DescribeProducers, so they go through the crate's own Kafka-protocol client (`crate::wire`,
-//! PLAINTEXT only). Which brokers to ask comes from librdkafka's Metadata:
+//! Through the CLI's Kafka client (`crate::wire`, PLAINTEXT only). Which brokers to ask comes
+//! from Metadata:
 //! - `txn list`: every broker, since each lists only the transactional ids it coordinates;
 //! - `txn describe`: the coordinator of each id (FindCoordinator, key type 1);
 //! - `producers describe`: the leader of each partition, which holds its producer state.
@@ -12,7 +11,7 @@
 //! - `mod.rs`: the command lines, and the commands: where each request goes, retries, warnings,
 //!   exit status.
 //! - `list_transactions.rs`, `describe_transactions.rs`, `describe_producers.rs`: per API, the
-//!   request, the bounded reading of its response, and the output table.
+//!   request, its response as plain data, and the output table.
 //!
 //! Output and exit status: a table on stdout for whatever could be described; anything that
 //! could not (a broker down, an unknown id, a partition without a leader) makes one error line
@@ -22,19 +21,19 @@ mod describe_producers;
 mod describe_transactions;
 mod list_transactions;
 
-use std::collections::hash_map::Entry;
-use std::collections::{BTreeMap, BTreeSet, HashMap};
+use std::collections::{BTreeMap, BTreeSet};
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
-use anyhow::{anyhow, bail, Context as _, Result};
+use anyhow::{bail, Result};
 use clap::{Args, Subcommand};
-
-use crate::connection::{chosen_partitions, topic_partitions, ConnectArgs};
-use crate::topic::Admin;
-use crate::wire::{
-    host_port, require_plaintext, retry_until, Bootstrap, BrokerConnection, CoordinatorType,
-    RequestError,
+use kafka_protocol::messages::{
+    DescribeProducersRequest, DescribeTransactionsRequest, ListTransactionsRequest,
 };
+
+use crate::client_settings::{ClientSettings, Role};
+use crate::connect_args::ConnectArgs;
+use crate::topic_partitions::{chosen_partitions, topic_partitions};
+use crate::wire::{ClusterClient, CoordinatorType, Retry};
 use describe_producers::ProducerState;
 use describe_transactions::DescribedTransaction;
 use list_transactions::ListedTransaction;
@@ -98,66 +97,77 @@ pub enum ProducersCommand {
 }
 
 pub async fn run_txn(args: TxnArgs) -> Result<()> {
-    let connect = args.connect;
+    let mut client = admin_client(&args.connect)?;
     match args.command {
-        TxnCommand::List(list) => blocking(move || list_transactions(&connect, &list)).await,
+        TxnCommand::List(list) => list_transactions(&mut client, &list).await,
         TxnCommand::Describe { transactional_ids } => {
-            blocking(move || describe_transactions(&connect, &transactional_ids)).await
+            describe_transactions(&mut client, &transactional_ids).await
         }
     }
 }
 
 pub async fn run_producers(args: ProducersArgs) -> Result<()> {
-    let connect = args.connect;
+    let mut client = admin_client(&args.connect)?;
     match args.command {
         ProducersCommand::Describe { topic, partitions } => {
-            blocking(move || describe_producers(&connect, &topic, &partitions)).await
+            describe_producers(&mut client, &topic, &partitions).await
         }
     }
 }
 
-async fn blocking<F>(work: F) -> Result<()>
-where
-    F: FnOnce() -> Result<()> + Send + 'static,
-{
-    tokio::task::spawn_blocking(work)
-        .await
-        .context("transaction command task failed")?
+/// The client of an admin command; the settings are checked (PLAINTEXT only) before any
+/// connection.
+fn admin_client(connect: &ConnectArgs) -> Result<ClusterClient> {
+    let settings = ClientSettings::from_args(connect, Role::Admin)?;
+    for warning in &settings.ignored {
+        eprintln!("warning: {warning}");
+    }
+    Ok(ClusterClient::new(&settings))
 }
 
-fn list_transactions(connect: &ConnectArgs, args: &TxnListArgs) -> Result<()> {
-    require_plaintext(connect).map_err(|e| anyhow!(e))?;
-    let metadata = Admin::connect(connect)?.metadata(None)?;
+async fn list_transactions(client: &mut ClusterClient, args: &TxnListArgs) -> Result<()> {
     let deadline = Instant::now() + REQUEST_TIMEOUT;
-    let mut brokers: Vec<(i32, String)> = metadata
-        .brokers()
-        .iter()
-        .map(|b| (b.id(), host_port(b.host(), b.port())))
-        .collect();
-    brokers.sort();
+    let metadata = client.metadata(Some(&[]), false, deadline).await?;
+    let mut brokers: Vec<i32> = metadata.brokers.iter().map(|b| b.node_id).collect();
+    brokers.sort_unstable();
     if brokers.is_empty() {
         bail!("the cluster metadata lists no broker");
     }
-    let request =
-        list_transactions::request(&args.states, &args.producer_ids, args.min_duration_ms);
+    let retry = Retry::until(deadline);
     let mut listed: Vec<ListedTransaction> = Vec::new();
     let mut unknown_states = BTreeSet::new();
     let mut failures = Vec::new();
-    for (id, address) in &brokers {
-        let answer = BrokerConnection::open(address, deadline)
-            .map_err(RequestError::from)
-            .and_then(|mut connection| {
-                retry_until(deadline, || {
-                    let body = connection.send(&request, list_transactions::VERSION)?;
-                    list_transactions::parse(&body)
-                })
-            });
+    for id in brokers {
+        let answer = loop {
+            let outcome = client
+                .send_to_broker::<ListTransactionsRequest>(
+                    id,
+                    list_transactions::VERSIONS,
+                    |_| {
+                        list_transactions::request(
+                            &args.states,
+                            &args.producer_ids,
+                            args.min_duration_ms,
+                        )
+                    },
+                    deadline,
+                )
+                .await
+                .and_then(|(response, _)| list_transactions::from_response(response));
+            match outcome {
+                Err(e) if retry.again(&e).await => continue,
+                outcome => break outcome,
+            }
+        };
         match answer {
             Ok(list) => {
                 unknown_states.extend(list.unknown_state_filters);
                 listed.extend(list.transactions);
             }
-            Err(e) => failures.push(format!("broker {id} ({address}): {e}")),
+            Err(e) => {
+                let address = client.broker_addr(id).unwrap_or("?");
+                failures.push(format!("broker {id} ({address}): {e}"));
+            }
         }
     }
     for state in unknown_states {
@@ -174,12 +184,12 @@ fn list_transactions(connect: &ConnectArgs, args: &TxnListArgs) -> Result<()> {
     Ok(())
 }
 
-fn describe_transactions(connect: &ConnectArgs, transactional_ids: &[String]) -> Result<()> {
-    require_plaintext(connect).map_err(|e| anyhow!(e))?;
+async fn describe_transactions(
+    client: &mut ClusterClient,
+    transactional_ids: &[String],
+) -> Result<()> {
     let deadline = Instant::now() + REQUEST_TIMEOUT;
-    let mut bootstrap = Bootstrap::connect(connect, deadline).map_err(|e| anyhow!(e))?;
-    // Connections to coordinators by address, shared by the ids they coordinate.
-    let mut coordinators: HashMap<String, BrokerConnection> = HashMap::new();
+    let retry = Retry::until(deadline);
     let mut described: Vec<(i32, DescribedTransaction)> = Vec::new();
     let mut failures = Vec::new();
     let mut seen = BTreeSet::new();
@@ -187,30 +197,31 @@ fn describe_transactions(connect: &ConnectArgs, transactional_ids: &[String]) ->
         .iter()
         .filter(|id| seen.insert(id.as_str()))
     {
-        let answer = retry_until(deadline, || {
-            let coordinator = bootstrap.find_coordinator(id, CoordinatorType::Transaction)?;
-            let connection = match coordinators.entry(coordinator.address.clone()) {
-                Entry::Occupied(open) => open.into_mut(),
-                Entry::Vacant(slot) => {
-                    slot.insert(BrokerConnection::open(&coordinator.address, deadline)?)
-                }
-            };
-            let body = connection.send(
-                &describe_transactions::request(id),
-                describe_transactions::VERSION,
-            )?;
-            describe_transactions::parse(&body, id).map(|t| (coordinator.node_id, t))
-        });
+        let answer = loop {
+            let outcome = async {
+                let coordinator = client
+                    .find_coordinator(id, CoordinatorType::Transaction, deadline)
+                    .await?;
+                let (response, _) = client
+                    .send_to_broker::<DescribeTransactionsRequest>(
+                        coordinator,
+                        describe_transactions::VERSIONS,
+                        |_| describe_transactions::request(id),
+                        deadline,
+                    )
+                    .await?;
+                describe_transactions::from_response(response, id).map(|t| (coordinator, t))
+            }
+            .await;
+            match outcome {
+                Err(e) if retry.again(&e).await => continue,
+                outcome => break outcome,
+            }
+        };
         match answer {
             Ok(row) => described.push(row),
             Err(e) if describe_transactions::is_not_found(&e) => failures.push(e.to_string()),
-            Err(e) => {
-                if let RequestError::Transport(_) = e {
-                    // A connection may be left mid-response; later ids get fresh ones.
-                    coordinators.clear();
-                }
-                failures.push(format!("transactional id '{id}': {e}"));
-            }
+            Err(e) => failures.push(format!("transactional id '{id}': {e}")),
         }
     }
     if !described.is_empty() {
@@ -222,33 +233,27 @@ fn describe_transactions(connect: &ConnectArgs, transactional_ids: &[String]) ->
     Ok(())
 }
 
-fn describe_producers(connect: &ConnectArgs, topic: &str, wanted: &[u32]) -> Result<()> {
-    require_plaintext(connect).map_err(|e| anyhow!(e))?;
-    let metadata = Admin::connect(connect)?.metadata(Some(topic))?;
-    let partitions = chosen_partitions(topic, &topic_partitions(&metadata, topic)?, wanted)?;
+async fn describe_producers(client: &mut ClusterClient, topic: &str, wanted: &[u32]) -> Result<()> {
     let deadline = Instant::now() + REQUEST_TIMEOUT;
-    let brokers: HashMap<i32, String> = metadata
-        .brokers()
-        .iter()
-        .map(|b| (b.id(), host_port(b.host(), b.port())))
-        .collect();
-    let leaders: HashMap<i32, i32> = metadata
-        .topics()
-        .iter()
-        .filter(|t| t.name() == topic)
-        .flat_map(|t| t.partitions().iter().map(|p| (p.id(), p.leader())))
-        .collect();
+    let names = [topic.to_string()];
+    let metadata = client.metadata(Some(&names), false, deadline).await?;
+    let partitions = chosen_partitions(topic, &topic_partitions(&metadata, topic)?, wanted)?;
+    let leaders: BTreeMap<i32, i32> = metadata
+        .topic(topic)
+        .map(|t| {
+            t.partitions
+                .iter()
+                .map(|p| (p.partition, p.leader_id))
+                .collect()
+        })
+        .unwrap_or_default();
 
-    // Partitions by the address of their leader; those without one fail straight away.
-    let mut by_leader: BTreeMap<String, Vec<i32>> = BTreeMap::new();
+    // Partitions by their leader; those without one fail straight away.
+    let mut by_leader: BTreeMap<i32, Vec<i32>> = BTreeMap::new();
     let mut failures: BTreeMap<i32, String> = BTreeMap::new();
     for &partition in &partitions {
-        let leader = leaders.get(&partition).copied().unwrap_or(-1);
-        match brokers.get(&leader) {
-            Some(address) => by_leader
-                .entry(address.clone())
-                .or_default()
-                .push(partition),
+        match leaders.get(&partition).copied().filter(|id| *id >= 0) {
+            Some(leader) => by_leader.entry(leader).or_default().push(partition),
             None => {
                 failures.insert(partition, format!("partition {partition} has no leader"));
             }
@@ -257,20 +262,21 @@ fn describe_producers(connect: &ConnectArgs, topic: &str, wanted: &[u32]) -> Res
 
     let mut rows: Vec<(i32, ProducerState)> = Vec::new();
     let mut described = 0usize;
-    for (address, asked) in &by_leader {
-        let answer = BrokerConnection::open(address, deadline).and_then(|mut connection| {
-            let body = connection.send(
-                &describe_producers::request(topic, asked),
-                describe_producers::VERSION,
-            )?;
-            describe_producers::parse(&body, topic)
-        });
+    for (leader, asked) in &by_leader {
+        let answer = client
+            .send_to_broker::<DescribeProducersRequest>(
+                *leader,
+                describe_producers::VERSIONS,
+                |_| describe_producers::request(topic, asked),
+                deadline,
+            )
+            .await;
         let answered = match answer {
-            Ok(answered) => answered,
+            Ok((response, _)) => describe_producers::from_response(response, topic),
             Err(e) => {
                 // One failure for the broker rather than the same text per partition.
                 let first = asked.first().copied().unwrap_or_default();
-                failures.insert(first, e);
+                failures.insert(first, e.to_string());
                 continue;
             }
         };
@@ -289,6 +295,7 @@ fn describe_producers(connect: &ConnectArgs, topic: &str, wanted: &[u32]) -> Res
                 }
             }
         }
+        let address = client.broker_addr(*leader).unwrap_or("?").to_string();
         for partition in missing {
             failures.insert(
                 partition,

@@ -1,45 +1,23 @@
 //! ElectLeaders v0-v2 (KIP-183; v1 adds the election type of KIP-460, v2 is flexible): elect
 //! the preferred replica as leader, or (unclean) any live replica of a leaderless partition.
 //!
-//! Wire layout (see `reader.rs` for the types; STRING and ARRAY are their COMPACT_ forms in v2,
-//! and TAGGED_FIELDS exist only in v2):
-//!
-//! ```text
-//! request    int8 election_type (v1+; 0 = preferred, 1 = unclean),
-//!            ARRAY topic_partitions (null = every partition):
-//!                STRING topic, ARRAY(int32) partitions, TAGGED_FIELDS
-//!            int32 timeout_ms, TAGGED_FIELDS
-//! response   int32 throttle_time_ms, int16 error_code (v1+),
-//!            ARRAY replica_election_results:
-//!                STRING topic, ARRAY partition_result:
-//!                    int32 partition_id, int16 error_code, NULLABLE_STRING error_message,
-//!                    TAGGED_FIELDS
-//!                TAGGED_FIELDS
-//!            TAGGED_FIELDS
-//! ```
-//!
 //! Asked for every partition (null), a broker leaves out the partitions whose election was not
 //! needed.
 
+use std::ops::RangeInclusive;
+
 use kafka_protocol::messages::elect_leaders_request::TopicPartitions;
-use kafka_protocol::messages::{ElectLeadersRequest, TopicName};
+use kafka_protocol::messages::{ElectLeadersRequest, ElectLeadersResponse, TopicName};
 use kafka_protocol::protocol::StrBytes;
 
-use super::{Reader, RequestError};
+use super::RequestError;
 
-pub const OLDEST_VERSION: i16 = 0;
-pub const NEWEST_VERSION: i16 = 2;
+pub const VERSIONS: RangeInclusive<i16> = 0..=2;
 /// The first version with an election type; v0 elects preferred leaders only.
 pub const ELECTION_TYPE_VERSION: i16 = 1;
-const FLEXIBLE_VERSION: i16 = 2;
 
 /// Kafka's error code for a partition that already has the leader the election would give it.
 pub const ELECTION_NOT_NEEDED: i16 = 84;
-
-/// Smallest encodings over every version, for checking counts: a topic with an empty name and
-/// no partitions, a partition result with a null message.
-const TOPIC_MIN_BYTES: usize = 1 + 1;
-const PARTITION_MIN_BYTES: usize = 4 + 2 + 1;
 
 /// Kafka's `ElectionType`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -97,58 +75,27 @@ pub fn request(
         .with_timeout_ms(timeout_ms)
 }
 
-pub fn parse(body: &[u8], version: i16) -> Result<Vec<PartitionElection>, RequestError> {
-    let flexible = version >= FLEXIBLE_VERSION;
-    let mut r = Reader::new(body);
-    let _throttle_time_ms = r.i32()?;
-    let error_code = if version >= 1 { r.i16()? } else { 0 };
-    if error_code != 0 {
+pub fn from_response(
+    response: ElectLeadersResponse,
+) -> Result<Vec<PartitionElection>, RequestError> {
+    if response.error_code != 0 {
         // The partitions carry the same error; the request as a whole failed.
-        return Err(RequestError::broker(error_code, "ElectLeaders", None));
+        return Err(RequestError::broker(
+            response.error_code,
+            "ElectLeaders",
+            None,
+        ));
     }
-    let string = |r: &mut Reader| {
-        if flexible {
-            r.compact_string()
-        } else {
-            r.string()
-        }
-    };
-    let count = |r: &mut Reader, min: usize| {
-        if flexible {
-            r.compact_count(min)
-        } else {
-            r.count(min)
-        }
-    };
-    let topic_count = count(&mut r, TOPIC_MIN_BYTES)?;
     let mut elections = Vec::new();
-    for _ in 0..topic_count {
-        let topic = string(&mut r)?;
-        let partition_count = count(&mut r, PARTITION_MIN_BYTES)?;
-        for _ in 0..partition_count {
-            let partition = r.i32()?;
-            let error_code = r.i16()?;
-            let error_message = if flexible {
-                r.compact_nullable_string()?
-            } else {
-                r.nullable_string()?
-            };
-            if flexible {
-                r.skip_tagged_fields()?;
-            }
+    for topic in response.replica_election_results {
+        for p in topic.partition_result {
             elections.push(PartitionElection {
-                topic: topic.clone(),
-                partition,
-                error_code,
-                error_message,
+                topic: topic.topic.0.to_string(),
+                partition: p.partition_id,
+                error_code: p.error_code,
+                error_message: p.error_message.map(|m| m.to_string()),
             });
         }
-        if flexible {
-            r.skip_tagged_fields()?;
-        }
-    }
-    if flexible {
-        r.skip_tagged_fields()?;
     }
     Ok(elections)
 }
@@ -159,7 +106,6 @@ mod tests {
     use kafka_protocol::messages::elect_leaders_response::{
         PartitionResult, ReplicaElectionResult,
     };
-    use kafka_protocol::messages::ElectLeadersResponse;
     use kafka_protocol::protocol::Encodable;
 
     fn s(text: &str) -> StrBytes {
@@ -219,62 +165,41 @@ mod tests {
     }
 
     #[test]
-    fn every_version_is_read() {
-        for version in OLDEST_VERSION..=NEWEST_VERSION {
-            let elections = parse(&encode(&answer(), version), version).expect("parses");
-            assert_eq!(
-                elections,
-                vec![
-                    PartitionElection {
-                        topic: "orders".into(),
-                        partition: 0,
-                        error_code: 0,
-                        error_message: None,
-                    },
-                    PartitionElection {
-                        topic: "orders".into(),
-                        partition: 1,
-                        error_code: 80,
-                        error_message: Some("preferred replica 2 is not in the ISR".into()),
-                    },
-                    PartitionElection {
-                        topic: "audit".into(),
-                        partition: 3,
-                        error_code: ELECTION_NOT_NEEDED,
-                        error_message: None,
-                    },
-                ],
-                "v{version}"
-            );
-        }
+    fn answers_are_read_per_partition() {
+        let elections = from_response(answer()).expect("valid");
+        assert_eq!(
+            elections,
+            vec![
+                PartitionElection {
+                    topic: "orders".into(),
+                    partition: 0,
+                    error_code: 0,
+                    error_message: None,
+                },
+                PartitionElection {
+                    topic: "orders".into(),
+                    partition: 1,
+                    error_code: 80,
+                    error_message: Some("preferred replica 2 is not in the ISR".into()),
+                },
+                PartitionElection {
+                    topic: "audit".into(),
+                    partition: 3,
+                    error_code: ELECTION_NOT_NEEDED,
+                    error_message: None,
+                },
+            ]
+        );
     }
 
     #[test]
     fn a_request_level_error_is_the_error() {
         let failed = answer().with_error_code(42);
-        let err = parse(&encode(&failed, 2), 2).expect_err("INVALID_REQUEST");
+        let err = from_response(failed).expect_err("INVALID_REQUEST");
         assert!(
             matches!(&err, RequestError::Broker { code: 42, text }
                 if text.starts_with("ElectLeaders: ")),
             "{err:?}"
         );
-    }
-
-    #[test]
-    fn truncated_and_oversized_answers_fail_cleanly() {
-        for version in OLDEST_VERSION..=NEWEST_VERSION {
-            let body = encode(&answer(), version);
-            for len in 0..body.len() {
-                assert!(
-                    parse(&body[..len], version).is_err(),
-                    "v{version} cut {len}"
-                );
-            }
-        }
-        // v1: throttle, no error, then a topic count far beyond the bytes that follow.
-        let mut huge = vec![0, 0, 0, 0, 0, 0];
-        huge.extend_from_slice(&[0x10, 0, 0, 0, 1, 2]);
-        let err = parse(&huge, 1).expect_err("too many topics");
-        assert!(err.to_string().contains("does not fit"), "{err}");
     }
 }

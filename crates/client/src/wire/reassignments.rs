@@ -1,45 +1,23 @@
 //! AlterPartitionReassignments v0-v1 and ListPartitionReassignments v0 (KIP-455; v1 of Alter
 //! adds KIP-860's `allow_replication_factor_change`). Every version is flexible: STRING and
 //! ARRAY are their COMPACT_ forms, and every struct ends with TAGGED_FIELDS.
-//!
-//! ```text
-//! alter request   int32 timeout_ms, boolean allow_replication_factor_change (v1+),
-//!                 ARRAY topics: STRING name,
-//!                     ARRAY partitions: int32 partition_index,
-//!                         NULLABLE ARRAY(int32) replicas (null = cancel)
-//! alter response  int32 throttle_time_ms, boolean allow_replication_factor_change (v1+),
-//!                 int16 error_code, NULLABLE_STRING error_message,
-//!                 ARRAY responses: STRING name,
-//!                     ARRAY partitions: int32 partition_index, int16 error_code,
-//!                         NULLABLE_STRING error_message
-//! list request    int32 timeout_ms, NULLABLE ARRAY topics (null = all):
-//!                     STRING name, ARRAY(int32) partition_indexes
-//! list response   int32 throttle_time_ms, int16 error_code, NULLABLE_STRING error_message,
-//!                 ARRAY topics: STRING name,
-//!                     ARRAY partitions: int32 partition_index, ARRAY(int32) replicas,
-//!                         ARRAY(int32) adding_replicas, ARRAY(int32) removing_replicas
-//! ```
+
+use std::ops::RangeInclusive;
 
 use kafka_protocol::messages::alter_partition_reassignments_request::{
     ReassignablePartition, ReassignableTopic,
 };
 use kafka_protocol::messages::list_partition_reassignments_request::ListPartitionReassignmentsTopics;
 use kafka_protocol::messages::{
-    AlterPartitionReassignmentsRequest, BrokerId, ListPartitionReassignmentsRequest, TopicName,
+    AlterPartitionReassignmentsRequest, AlterPartitionReassignmentsResponse, BrokerId,
+    ListPartitionReassignmentsRequest, ListPartitionReassignmentsResponse, TopicName,
 };
 use kafka_protocol::protocol::StrBytes;
 
-use super::{Reader, RequestError};
+use super::RequestError;
 
-pub const ALTER_OLDEST_VERSION: i16 = 0;
-pub const ALTER_NEWEST_VERSION: i16 = 1;
-pub const LIST_VERSION: i16 = 0;
-
-/// Smallest encodings, for checking counts: a topic with an empty name, no partitions and no
-/// tagged fields; an alter result with a null message; a listed partition with empty arrays.
-const TOPIC_MIN_BYTES: usize = 1 + 1 + 1;
-const ALTER_PARTITION_MIN_BYTES: usize = 4 + 2 + 1 + 1;
-const LIST_PARTITION_MIN_BYTES: usize = 4 + 1 + 1 + 1 + 1;
+pub const ALTER_VERSIONS: RangeInclusive<i16> = 0..=1;
+pub const LIST_VERSIONS: RangeInclusive<i16> = 0..=0;
 
 /// One partition to move: `replicas` is the target (the first is the preferred leader), or
 /// `None` to cancel its ongoing reassignment.
@@ -106,39 +84,27 @@ pub fn alter_request(
     }
 }
 
-pub fn parse_alter(body: &[u8], version: i16) -> Result<Vec<MoveResult>, RequestError> {
-    let mut r = Reader::new(body);
-    let _throttle_time_ms = r.i32()?;
-    if version >= 1 {
-        let _allow_rf_change = r.boolean()?;
-    }
-    let error_code = r.i16()?;
-    let error_message = r.compact_nullable_string()?;
-    if error_code != 0 {
+pub fn alter_results(
+    response: AlterPartitionReassignmentsResponse,
+) -> Result<Vec<MoveResult>, RequestError> {
+    if response.error_code != 0 {
         return Err(RequestError::broker(
-            error_code,
+            response.error_code,
             "AlterPartitionReassignments",
-            error_message.as_deref(),
+            response.error_message.as_deref(),
         ));
     }
     let mut results = Vec::new();
-    for _ in 0..r.compact_count(TOPIC_MIN_BYTES)? {
-        let topic = r.compact_string()?;
-        for _ in 0..r.compact_count(ALTER_PARTITION_MIN_BYTES)? {
-            let partition = r.i32()?;
-            let error_code = r.i16()?;
-            let error_message = r.compact_nullable_string()?;
-            r.skip_tagged_fields()?;
+    for topic in response.responses {
+        for p in topic.partitions {
             results.push(MoveResult {
-                topic: topic.clone(),
-                partition,
-                error_code,
-                error_message,
+                topic: topic.name.0.to_string(),
+                partition: p.partition_index,
+                error_code: p.error_code,
+                error_message: p.error_message.map(|m| m.to_string()),
             });
         }
-        r.skip_tagged_fields()?;
     }
-    r.skip_tagged_fields()?;
     Ok(results)
 }
 
@@ -162,42 +128,27 @@ pub fn list_request(
         }))
 }
 
-pub fn parse_list(body: &[u8]) -> Result<Vec<Ongoing>, RequestError> {
-    let mut r = Reader::new(body);
-    let _throttle_time_ms = r.i32()?;
-    let error_code = r.i16()?;
-    let error_message = r.compact_nullable_string()?;
-    if error_code != 0 {
+pub fn ongoing(response: ListPartitionReassignmentsResponse) -> Result<Vec<Ongoing>, RequestError> {
+    if response.error_code != 0 {
         return Err(RequestError::broker(
-            error_code,
+            response.error_code,
             "ListPartitionReassignments",
-            error_message.as_deref(),
+            response.error_message.as_deref(),
         ));
     }
-    let ids = |r: &mut Reader| -> Result<Vec<i32>, String> {
-        let n = r.compact_count(4)?;
-        (0..n).map(|_| r.i32()).collect()
-    };
+    let ids = |v: Vec<BrokerId>| v.into_iter().map(|id| id.0).collect();
     let mut ongoing = Vec::new();
-    for _ in 0..r.compact_count(TOPIC_MIN_BYTES)? {
-        let topic = r.compact_string()?;
-        for _ in 0..r.compact_count(LIST_PARTITION_MIN_BYTES)? {
-            let partition = r.i32()?;
-            let replicas = ids(&mut r)?;
-            let adding = ids(&mut r)?;
-            let removing = ids(&mut r)?;
-            r.skip_tagged_fields()?;
+    for topic in response.topics {
+        for p in topic.partitions {
             ongoing.push(Ongoing {
-                topic: topic.clone(),
-                partition,
-                replicas,
-                adding,
-                removing,
+                topic: topic.name.0.to_string(),
+                partition: p.partition_index,
+                replicas: ids(p.replicas),
+                adding: ids(p.adding_replicas),
+                removing: ids(p.removing_replicas),
             });
         }
-        r.skip_tagged_fields()?;
     }
-    r.skip_tagged_fields()?;
     Ok(ongoing)
 }
 
@@ -276,8 +227,8 @@ mod tests {
                         .with_error_message(Some(s("broker 9 is not registered"))),
                 ]),
         ]);
-        for version in [0, 1] {
-            let results = parse_alter(&encode(&response, version), version).unwrap();
+        {
+            let results = alter_results(response).expect("valid");
             assert_eq!(results.len(), 2);
             assert_eq!((results[0].partition, results[0].error_code), (0, 0));
             assert_eq!(
@@ -289,13 +240,13 @@ mod tests {
             .with_error_code(31)
             .with_error_message(Some(s("not allowed")));
         assert!(matches!(
-            parse_alter(&encode(&refused, 0), 0),
+            alter_results(refused),
             Err(RequestError::Broker { code: 31, .. })
         ));
     }
 
     #[test]
-    fn list_answers_and_truncations() {
+    fn list_answers_are_read_per_partition() {
         let response = ListPartitionReassignmentsResponse::default().with_topics(vec![
             OngoingTopicReassignment::default()
                 .with_name(TopicName(s("a")))
@@ -305,9 +256,8 @@ mod tests {
                     .with_adding_replicas(ids(&[4]))
                     .with_removing_replicas(ids(&[1]))]),
         ]);
-        let bytes = encode(&response, 0);
         assert_eq!(
-            parse_list(&bytes).unwrap(),
+            ongoing(response).expect("valid"),
             vec![Ongoing {
                 topic: "a".into(),
                 partition: 0,
@@ -316,13 +266,11 @@ mod tests {
                 removing: vec![1],
             }]
         );
-        for cut in 0..bytes.len() {
-            assert!(parse_list(&bytes[..cut]).is_err(), "cut at {cut}");
-        }
-        // A count far beyond the bytes is refused before anything is allocated.
-        let mut huge = bytes[..8].to_vec();
-        huge.extend_from_slice(&[0xff, 0xff, 0xff, 0xff, 0x0f]);
-        assert!(parse_list(&huge).is_err());
+        let refused = ListPartitionReassignmentsResponse::default().with_error_code(31);
+        assert!(matches!(
+            ongoing(refused),
+            Err(RequestError::Broker { code: 31, .. })
+        ));
     }
 
     #[test]
