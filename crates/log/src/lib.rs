@@ -11,7 +11,8 @@
 //! - `offset_index`, `time_index`: the `.index` and `.timeindex` files (layouts in their docs).
 //! - `recovery`: rebuilding a segment's indexes and state, truncating a torn tail.
 //! - `producer_state`: idempotent/transactional producer state per partition, the rules an
-//!   append passes ([`AppendOrigin`]), snapshot files ([`ProducerInfo`] for DescribeProducers).
+//!   append passes ([`AppendOrigin`]), [`ProducerInfo`] for DescribeProducers;
+//!   `producer_state/snapshot`: the snapshot files; `producer_state/tests`: its unit tests.
 //! - `txn_index`: the `.txnindex` file of aborted transactions per segment.
 //! - `leader_epoch_cache`: the `leader-epoch-checkpoint` file, leader epoch -> first offset
 //!   (KIP-101/KIP-279), behind [`Log::end_offset_for_epoch`].
