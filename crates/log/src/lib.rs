@@ -4,9 +4,12 @@
 //! fsyncs ([`Log::flush`]) from a blocking thread.
 //!
 //! # Layout
-//! - `log`: [`Log`], one partition: offset assignment, follower appends, rolling, reads, flush
-//!   (group commit), timestamp lookups, DeleteRecords, retention passes, truncation,
-//!   open/close.
+//! - `log`: [`Log`], one partition: its fields, invariants and lock order, open/close. Its
+//!   subsystems are `impl Log` blocks in `log/`: `load` (directory scan and recovery at open),
+//!   `append` (offset assignment, follower appends, markers, rolling), `flush` (group commit),
+//!   `read` (reads, timestamp lookups), `truncate` (truncation, DeleteRecords), `retention`
+//!   and `compaction` (the passes), `leader_epochs` and `producers` (the leader epoch cache and
+//!   producer state as the log changes).
 //! - `segment`: one segment (`.log` file + indexes), positional reads, vectored appends.
 //! - `offset_index`, `time_index`: the `.index` and `.timeindex` files (layouts in their docs).
 //! - `recovery`: rebuilding a segment's indexes and state, truncating a torn tail.
