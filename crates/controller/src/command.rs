@@ -201,7 +201,7 @@ pub enum CommandError {
 }
 
 /// Kafka error codes (`org.apache.kafka.common.protocol.Errors`).
-mod kafka_error {
+pub(crate) mod kafka_error {
     pub const UNKNOWN_TOPIC_OR_PARTITION: i16 = 3;
     pub const INVALID_TOPIC_EXCEPTION: i16 = 17;
     pub const TOPIC_ALREADY_EXISTS: i16 = 36;
@@ -213,6 +213,9 @@ mod kafka_error {
     pub const OUT_OF_ORDER_SEQUENCE_NUMBER: i16 = 45;
     pub const FENCED_LEADER_EPOCH: i16 = 74;
     pub const STALE_BROKER_EPOCH: i16 = 77;
+    pub const PREFERRED_LEADER_NOT_AVAILABLE: i16 = 80;
+    pub const ELIGIBLE_LEADERS_NOT_AVAILABLE: i16 = 83;
+    pub const ELECTION_NOT_NEEDED: i16 = 84;
     pub const NO_REASSIGNMENT_IN_PROGRESS: i16 = 85;
     pub const INVALID_UPDATE_VERSION: i16 = 95;
     pub const UNKNOWN_TOPIC_ID: i16 = 100;

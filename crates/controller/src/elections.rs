@@ -17,10 +17,24 @@
 //! - Preferred leader election: the first replica leads when it is eligible, in the ISR, and
 //!   not already the leader; the ISR does not change.
 //!
+//! # ElectLeaders (KIP-183, KIP-460; Kafka's `ReplicationControlManager.electLeader`)
+//! [`elect_leader`] runs one election of one partition with the rules above, for the
+//! ElectLeaders API; the automatic preferred elections run the same function on every
+//! partition. Its outcomes are Kafka's ([`ElectionError::error_code`]):
+//! - preferred ([`ElectionType::Preferred`]): the preferred replica already leads:
+//!   ELECTION_NOT_NEEDED; no replicas, the preferred replica not in the ISR, or not eligible:
+//!   PREFERRED_LEADER_NOT_AVAILABLE;
+//! - unclean ([`ElectionType::Unclean`]): only for a partition without a leader (else
+//!   ELECTION_NOT_NEEDED); a clean choice first, as above, with the ISR unchanged; failing
+//!   that, the first eligible replica alone in the ISR; nobody eligible:
+//!   ELIGIBLE_LEADERS_NOT_AVAILABLE;
+//! - a topic or partition that does not exist: UNKNOWN_TOPIC_OR_PARTITION.
+//!
 //! Every change names the epochs of the partition state it was computed from: if the partition
 //! changed meanwhile (an AlterPartition from its leader, another election) the image rejects it
 //! (FENCED_LEADER_EPOCH, INVALID_UPDATE_VERSION) and the next check computes it again.
 
+use crate::command::kafka_error;
 use crate::command::MetadataCommand;
 use crate::image::MetadataImage;
 use crate::image::PartitionState;
@@ -28,6 +42,70 @@ use crate::image::TopicImage;
 
 /// Topic config (and dynamic cluster-wide broker config) that enables unclean elections.
 pub(crate) const UNCLEAN_LEADER_ELECTION_ENABLE: &str = "unclean.leader.election.enable";
+
+/// Kafka's `ElectionType`: the election ElectLeaders asks for.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum ElectionType {
+    /// The first assigned replica leads again.
+    Preferred,
+    /// A partition without a leader gets one, even one that may lack committed records.
+    Unclean,
+}
+
+impl ElectionType {
+    /// The election type of Kafka's numeric value (ElectLeaders' `election_type`: 0 preferred,
+    /// 1 unclean); `None` for any other.
+    pub fn from_value(value: i8) -> Option<ElectionType> {
+        match value {
+            0 => Some(ElectionType::Preferred),
+            1 => Some(ElectionType::Unclean),
+            _ => None,
+        }
+    }
+}
+
+/// Why an election gives a partition no new leader (the rules in the module doc). Each is one
+/// of Kafka's ElectLeaders outcomes, [`ElectionError::error_code`]; the message is for people.
+#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+pub enum ElectionError {
+    /// ELECTION_NOT_NEEDED: the preferred replica already leads (preferred), or the partition
+    /// has a leader (unclean).
+    #[error("election not needed")]
+    ElectionNotNeeded,
+    /// PREFERRED_LEADER_NOT_AVAILABLE: there is no replica to prefer.
+    #[error("the partition has no replicas")]
+    NoReplicas,
+    /// PREFERRED_LEADER_NOT_AVAILABLE: the preferred replica is out of the ISR.
+    #[error("preferred replica {preferred} is not in the ISR {isr:?}")]
+    PreferredNotInIsr { preferred: i32, isr: Vec<i32> },
+    /// PREFERRED_LEADER_NOT_AVAILABLE: the preferred replica may not lead.
+    #[error("preferred replica {preferred} is fenced or not registered")]
+    PreferredNotEligible { preferred: i32 },
+    /// ELIGIBLE_LEADERS_NOT_AVAILABLE: no replica may lead, even uncleanly.
+    #[error("no replica of {replicas:?} is alive")]
+    NoEligibleReplica { replicas: Vec<i32> },
+    /// UNKNOWN_TOPIC_OR_PARTITION.
+    #[error("no such partition as {topic}-{partition}")]
+    UnknownTopicOrPartition { topic: String, partition: i32 },
+}
+
+impl ElectionError {
+    /// The Kafka error code that ElectLeaders answers with for the partition.
+    pub fn error_code(&self) -> i16 {
+        match self {
+            ElectionError::ElectionNotNeeded => kafka_error::ELECTION_NOT_NEEDED,
+            ElectionError::NoReplicas
+            | ElectionError::PreferredNotInIsr { .. }
+            | ElectionError::PreferredNotEligible { .. } => {
+                kafka_error::PREFERRED_LEADER_NOT_AVAILABLE
+            }
+            ElectionError::NoEligibleReplica { .. } => kafka_error::ELIGIBLE_LEADERS_NOT_AVAILABLE,
+            ElectionError::UnknownTopicOrPartition { .. } => {
+                kafka_error::UNKNOWN_TOPIC_OR_PARTITION
+            }
+        }
+    }
+}
 
 /// The leader and ISR a partition should have.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -181,26 +259,98 @@ pub(crate) fn leader_elections(
     changes
 }
 
+/// The preferred leader election of `state`, `eligible` telling which brokers may lead: the
+/// first replica leads, the ISR does not change (the rules in the module doc).
+fn preferred_election(
+    state: &PartitionState,
+    eligible: impl Fn(i32) -> bool,
+) -> Result<LeaderAndIsr, ElectionError> {
+    let Some(&preferred) = state.replicas.first() else {
+        return Err(ElectionError::NoReplicas);
+    };
+    if state.leader == Some(preferred) {
+        return Err(ElectionError::ElectionNotNeeded);
+    }
+    if !state.isr.contains(&preferred) {
+        return Err(ElectionError::PreferredNotInIsr {
+            preferred,
+            isr: state.isr.clone(),
+        });
+    }
+    if !eligible(preferred) {
+        return Err(ElectionError::PreferredNotEligible { preferred });
+    }
+    Ok(LeaderAndIsr {
+        leader: Some(preferred),
+        isr: state.isr.clone(),
+    })
+}
+
+/// The unclean election of `state`, which must have no leader: [`elect`] with unclean
+/// elections enabled, `eligible` telling which brokers may lead.
+fn unclean_election(
+    state: &PartitionState,
+    eligible: impl Fn(i32) -> bool,
+) -> Result<LeaderAndIsr, ElectionError> {
+    if state.leader.is_some() {
+        return Err(ElectionError::ElectionNotNeeded);
+    }
+    let next = elect(state, None, eligible, true);
+    if next.leader.is_none() {
+        return Err(ElectionError::NoEligibleReplica {
+            replicas: state.replicas.clone(),
+        });
+    }
+    Ok(next)
+}
+
+/// The `election` of partition `partition` of `topic`, whose state is `state`, against the
+/// brokers of `image`.
+fn partition_election(
+    image: &MetadataImage,
+    topic: &TopicImage,
+    partition: usize,
+    state: &PartitionState,
+    election: ElectionType,
+) -> Result<MetadataCommand, ElectionError> {
+    let eligible = |broker: i32| is_unfenced(image, broker);
+    let next = match election {
+        ElectionType::Preferred => preferred_election(state, eligible)?,
+        ElectionType::Unclean => unclean_election(state, eligible)?,
+    };
+    // Both elections give the partition a leader it does not have: always a change.
+    change(topic, partition, state, next).ok_or(ElectionError::ElectionNotNeeded)
+}
+
+/// One election of one partition, for ElectLeaders (the rules and outcomes in the module doc):
+/// the [`MetadataCommand::ChangePartition`] to propose, which names the epochs of the partition
+/// state it was computed from (the image refuses it if the partition changed meanwhile), or
+/// why there is none. Sans I/O.
+pub fn elect_leader(
+    image: &MetadataImage,
+    topic: &str,
+    partition: i32,
+    election: ElectionType,
+) -> Result<MetadataCommand, ElectionError> {
+    let unknown = || ElectionError::UnknownTopicOrPartition {
+        topic: topic.to_string(),
+        partition,
+    };
+    let topic_image = image.topic(topic).ok_or_else(unknown)?;
+    let index = usize::try_from(partition).map_err(|_| unknown())?;
+    let state = topic_image.partitions.get(index).ok_or_else(unknown)?;
+    partition_election(image, topic_image, index, state, election)
+}
+
 /// Preferred leader elections: every partition whose first replica is eligible, in the ISR,
-/// and not the leader gets it as leader.
+/// and not the leader gets it as leader (the elections [`elect_leader`] runs).
 pub(crate) fn preferred_leader_elections(image: &MetadataImage) -> Vec<MetadataCommand> {
     let mut changes = Vec::new();
     for topic in image.topics().values() {
         for (partition, state) in topic.partitions.iter().enumerate() {
-            let Some(&preferred) = state.replicas.first() else {
-                continue;
-            };
-            if state.leader == Some(preferred)
-                || !state.isr.contains(&preferred)
-                || !is_unfenced(image, preferred)
-            {
-                continue;
-            }
-            let next = LeaderAndIsr {
-                leader: Some(preferred),
-                isr: state.isr.clone(),
-            };
-            changes.extend(change(topic, partition, state, next));
+            let election =
+                partition_election(image, topic, partition, state, ElectionType::Preferred);
+            changes.extend(election.ok());
         }
     }
     changes
@@ -514,5 +664,232 @@ mod tests {
                 (Some(3), vec![3])
             ]
         );
+    }
+
+    fn all_eligible(_: i32) -> bool {
+        true
+    }
+
+    #[test]
+    fn preferred_election_moves_leadership_to_the_first_replica_and_keeps_the_isr() {
+        let p = state(&[2, 1, 3], &[1, 3, 2], Some(1));
+        assert_eq!(
+            preferred_election(&p, all_eligible),
+            Ok(leader_and_isr(Some(2), &[1, 3, 2]))
+        );
+        // Also for a partition without a leader.
+        let p = state(&[2, 1, 3], &[2], None);
+        assert_eq!(
+            preferred_election(&p, all_eligible),
+            Ok(leader_and_isr(Some(2), &[2]))
+        );
+    }
+
+    #[test]
+    fn preferred_election_needs_the_first_replica_in_sync_and_eligible() {
+        let leading = state(&[2, 1, 3], &[1, 2, 3], Some(2));
+        assert_eq!(
+            preferred_election(&leading, all_eligible),
+            Err(ElectionError::ElectionNotNeeded)
+        );
+        let out_of_sync = state(&[2, 1, 3], &[1, 3], Some(1));
+        assert_eq!(
+            preferred_election(&out_of_sync, all_eligible),
+            Err(ElectionError::PreferredNotInIsr {
+                preferred: 2,
+                isr: vec![1, 3]
+            })
+        );
+        let fenced = state(&[2, 1, 3], &[1, 2, 3], Some(1));
+        assert_eq!(
+            preferred_election(&fenced, |b| b != 2),
+            Err(ElectionError::PreferredNotEligible { preferred: 2 })
+        );
+        let empty = state(&[], &[], None);
+        assert_eq!(
+            preferred_election(&empty, all_eligible),
+            Err(ElectionError::NoReplicas)
+        );
+    }
+
+    #[test]
+    fn unclean_election_only_elects_for_a_partition_without_a_leader() {
+        let led = state(&[1, 2], &[1], Some(1));
+        assert_eq!(
+            unclean_election(&led, all_eligible),
+            Err(ElectionError::ElectionNotNeeded)
+        );
+        // An eligible in-sync replica first: nothing is lost.
+        let isr_alive = state(&[1, 2, 3], &[3, 1], None);
+        assert_eq!(
+            unclean_election(&isr_alive, |b| b != 1),
+            Ok(leader_and_isr(Some(3), &[3, 1]))
+        );
+        // Otherwise the first eligible replica, alone in the ISR.
+        let isr_dead = state(&[1, 2, 3], &[1], None);
+        assert_eq!(
+            unclean_election(&isr_dead, |b| b != 1),
+            Ok(leader_and_isr(Some(2), &[2]))
+        );
+        assert_eq!(
+            unclean_election(&isr_dead, |_| false),
+            Err(ElectionError::NoEligibleReplica {
+                replicas: vec![1, 2, 3]
+            })
+        );
+    }
+
+    #[test]
+    fn election_types_and_error_codes_are_kafkas() {
+        assert_eq!(ElectionType::from_value(0), Some(ElectionType::Preferred));
+        assert_eq!(ElectionType::from_value(1), Some(ElectionType::Unclean));
+        assert_eq!(ElectionType::from_value(2), None);
+        assert_eq!(ElectionType::from_value(-1), None);
+        let codes = [
+            (ElectionError::ElectionNotNeeded, 84),
+            (ElectionError::NoReplicas, 80),
+            (ElectionError::PreferredNotEligible { preferred: 1 }, 80),
+            (
+                ElectionError::PreferredNotInIsr {
+                    preferred: 1,
+                    isr: vec![2],
+                },
+                80,
+            ),
+            (ElectionError::NoEligibleReplica { replicas: vec![1] }, 83),
+            (
+                ElectionError::UnknownTopicOrPartition {
+                    topic: "t".into(),
+                    partition: 0,
+                },
+                3,
+            ),
+        ];
+        for (error, code) in codes {
+            assert_eq!(error.error_code(), code, "{error:?}");
+        }
+        assert_eq!(
+            ElectionError::PreferredNotInIsr {
+                preferred: 2,
+                isr: vec![1, 3]
+            }
+            .to_string(),
+            "preferred replica 2 is not in the ISR [1, 3]"
+        );
+    }
+
+    #[test]
+    fn elect_leader_proposes_a_change_based_on_the_partition_epochs() {
+        let mut image = image_with_brokers(&[1, 2, 3]);
+        create_topic(&mut image, "t", 1, vec![vec![1, 2], vec![2, 3]]).unwrap();
+        assert_eq!(
+            elect_leader(&image, "t", 0, ElectionType::Preferred),
+            Err(ElectionError::ElectionNotNeeded)
+        );
+        let changes = removal_changes(&image, 1, false);
+        fence(&mut image, 1);
+        apply_all(&mut image, changes);
+        unfence(&mut image, 1);
+        // Broker 1 leads nothing and is out of the ISR of partition 0.
+        assert_eq!(
+            elect_leader(&image, "t", 0, ElectionType::Preferred),
+            Err(ElectionError::PreferredNotInIsr {
+                preferred: 1,
+                isr: vec![2]
+            })
+        );
+        let p0 = image.topic("t").unwrap().partitions[0].clone();
+        let rejoin = MetadataCommand::ChangePartition {
+            topic_id: Uuid::from_u128(1),
+            partition: 0,
+            expected_leader_epoch: p0.leader_epoch,
+            expected_partition_epoch: p0.partition_epoch,
+            leader: Some(2),
+            isr: vec![2, 1],
+        };
+        apply_all(&mut image, vec![rejoin]);
+        let p0 = image.topic("t").unwrap().partitions[0].clone();
+        let expected = MetadataCommand::ChangePartition {
+            topic_id: Uuid::from_u128(1),
+            partition: 0,
+            expected_leader_epoch: p0.leader_epoch,
+            expected_partition_epoch: p0.partition_epoch,
+            leader: Some(1),
+            isr: vec![2, 1],
+        };
+        assert_eq!(
+            elect_leader(&image, "t", 0, ElectionType::Preferred),
+            Ok(expected.clone())
+        );
+        // The automatic preferred elections are the same elections.
+        assert_eq!(preferred_leader_elections(&image), vec![expected.clone()]);
+        // A partition with a leader needs no unclean election.
+        assert_eq!(
+            elect_leader(&image, "t", 0, ElectionType::Unclean),
+            Err(ElectionError::ElectionNotNeeded)
+        );
+        apply_all(&mut image, vec![expected.clone()]);
+        // Applied once: the image refuses the same change (its epochs are stale).
+        assert!(apply(&mut image, expected).is_err());
+        assert_eq!(
+            elect_leader(&image, "t", 0, ElectionType::Preferred),
+            Err(ElectionError::ElectionNotNeeded)
+        );
+    }
+
+    #[test]
+    fn elect_leader_elects_uncleanly_only_without_a_leader() {
+        let mut image = image_with_brokers(&[1, 2]);
+        create_topic(&mut image, "t", 1, vec![vec![1, 2]]).unwrap();
+        // Broker 2 leaves the ISR, then broker 1 (the last member) is fenced: no leader.
+        let changes = removal_changes(&image, 2, false);
+        fence(&mut image, 2);
+        apply_all(&mut image, changes);
+        unfence(&mut image, 2);
+        let changes = removal_changes(&image, 1, false);
+        fence(&mut image, 1);
+        apply_all(&mut image, changes);
+        let p0 = image.topic("t").unwrap().partitions[0].clone();
+        assert_eq!((p0.leader, p0.isr.clone()), (None, vec![1]));
+        assert_eq!(
+            elect_leader(&image, "t", 0, ElectionType::Unclean),
+            Ok(MetadataCommand::ChangePartition {
+                topic_id: Uuid::from_u128(1),
+                partition: 0,
+                expected_leader_epoch: p0.leader_epoch,
+                expected_partition_epoch: p0.partition_epoch,
+                leader: Some(2),
+                isr: vec![2],
+            })
+        );
+        // The preferred replica is fenced.
+        assert_eq!(
+            elect_leader(&image, "t", 0, ElectionType::Preferred),
+            Err(ElectionError::PreferredNotEligible { preferred: 1 })
+        );
+        fence(&mut image, 2);
+        assert_eq!(
+            elect_leader(&image, "t", 0, ElectionType::Unclean),
+            Err(ElectionError::NoEligibleReplica {
+                replicas: vec![1, 2]
+            })
+        );
+    }
+
+    #[test]
+    fn elect_leader_answers_unknown_topics_and_partitions() {
+        let mut image = image_with_brokers(&[1]);
+        create_topic(&mut image, "t", 1, vec![vec![1]]).unwrap();
+        for (topic, partition) in [("u", 0), ("t", 1), ("t", -1)] {
+            for election in [ElectionType::Preferred, ElectionType::Unclean] {
+                assert_eq!(
+                    elect_leader(&image, topic, partition, election),
+                    Err(ElectionError::UnknownTopicOrPartition {
+                        topic: topic.to_string(),
+                        partition
+                    })
+                );
+            }
+        }
     }
 }

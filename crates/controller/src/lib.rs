@@ -16,7 +16,8 @@
 //! - `lifecycle`: the broker lifecycle (registration, heartbeats, fencing, controlled shutdown,
 //!   unclean restart) as sans-I/O decisions, [`BrokerRegistrationRequest`],
 //!   [`BrokerHeartbeatRequest`], [`BrokerHeartbeatReply`]; the leader's broker sessions.
-//! - `elections`: partition leader elections (clean, unclean, preferred), sans I/O.
+//! - `elections`: partition leader elections (clean, unclean, preferred), sans I/O, and
+//!   [`elect_leader`] ([`ElectionType`], [`ElectionError`]) for the ElectLeaders API.
 //! - `pre_vote`: Pre-Vote (KIP-996) for the controller quorum: a voter campaigns only when a
 //!   majority would vote for it (decisions sans I/O, and the task that asks the voters).
 //! - `cluster_manager`: the leader's task and request handlers that run the two above.
@@ -75,6 +76,9 @@ pub use config::ControllerConfig;
 pub use controller::Controller;
 pub use controller::ControllerRole;
 pub use controller::ControllerStatus;
+pub use elections::elect_leader;
+pub use elections::ElectionError;
+pub use elections::ElectionType;
 pub use error::ControllerError;
 pub use image::BrokerRegistration;
 pub use image::MetadataImage;

@@ -4,14 +4,18 @@
 //! fsyncs ([`Log::flush`]) from a blocking thread.
 //!
 //! # Layout
-//! - `log`: [`Log`], one partition: offset assignment, follower appends, rolling, reads, flush
-//!   (group commit), timestamp lookups, DeleteRecords, retention passes, truncation,
-//!   open/close.
+//! - `log`: [`Log`], one partition: its fields, invariants and lock order, open/close. Its
+//!   subsystems are `impl Log` blocks in `log/`: `load` (directory scan and recovery at open),
+//!   `append` (offset assignment, follower appends, markers, rolling), `flush` (group commit),
+//!   `read` (reads, timestamp lookups), `truncate` (truncation, DeleteRecords), `retention`
+//!   and `compaction` (the passes), `leader_epochs` and `producers` (the leader epoch cache and
+//!   producer state as the log changes).
 //! - `segment`: one segment (`.log` file + indexes), positional reads, vectored appends.
 //! - `offset_index`, `time_index`: the `.index` and `.timeindex` files (layouts in their docs).
 //! - `recovery`: rebuilding a segment's indexes and state, truncating a torn tail.
 //! - `producer_state`: idempotent/transactional producer state per partition, the rules an
-//!   append passes ([`AppendOrigin`]), snapshot files ([`ProducerInfo`] for DescribeProducers).
+//!   append passes ([`AppendOrigin`]), [`ProducerInfo`] for DescribeProducers;
+//!   `producer_state/snapshot`: the snapshot files; `producer_state/tests`: its unit tests.
 //! - `txn_index`: the `.txnindex` file of aborted transactions per segment.
 //! - `leader_epoch_cache`: the `leader-epoch-checkpoint` file, leader epoch -> first offset
 //!   (KIP-101/KIP-279), behind [`Log::end_offset_for_epoch`].

@@ -8,8 +8,9 @@
 //! state it was not computed for. The answer comes once the quorum committed every change and
 //! this broker applied them.
 //!
-//! Rules per partition (Kafka's `ReplicationControlManager.electLeader`, KRaft mode); a replica
-//! is live when it is registered and not fenced:
+//! Rules per partition: the controller's, [`sluice_controller::elect_leader`] (Kafka's
+//! `ReplicationControlManager.electLeader`, KRaft mode), which the active controller's automatic
+//! preferred elections also run; a replica is live when it is registered and not fenced:
 //! - preferred (type 0, the only one in v0): the first assigned replica becomes leader when it
 //!   is in the ISR and live; the ISR does not change. Already its leader: ELECTION_NOT_NEEDED;
 //!   not in the ISR or not live: PREFERRED_LEADER_NOT_AVAILABLE;
@@ -17,7 +18,9 @@
 //!   in-sync replica is taken first, in assignment order, with the ISR unchanged (nothing is
 //!   lost); failing that, the first live replica, with an ISR of itself alone (records only the
 //!   old ISR had are lost). No live replica: ELIGIBLE_LEADERS_NOT_AVAILABLE;
-//! - a topic or partition that does not exist: UNKNOWN_TOPIC_OR_PARTITION;
+//! - a topic or partition that does not exist: UNKNOWN_TOPIC_OR_PARTITION.
+//!
+//! This handler adds what belongs to the request:
 //! - `topic_partitions` null means every partition of every topic; partitions whose election
 //!   was not needed are then left out of the answer, as Kafka does;
 //! - an election type other than 0 and 1 is INVALID_REQUEST, at the top (v1+) and for every
@@ -34,7 +37,7 @@ use futures::stream::{self, StreamExt};
 use kafka_protocol::messages::elect_leaders_response::{PartitionResult, ReplicaElectionResult};
 use kafka_protocol::messages::{ElectLeadersRequest, ElectLeadersResponse, TopicName};
 use kafka_protocol::protocol::StrBytes;
-use sluice_controller::{MetadataCommand, MetadataImage, PartitionState};
+use sluice_controller::{elect_leader, ElectionError, ElectionType};
 use sluice_protocol::error::ErrorCode;
 
 use crate::admin::apply_latest;
@@ -45,135 +48,25 @@ use crate::request::RequestContext;
 /// enough not to flood the quorum's leader.
 const CONCURRENT_PROPOSALS_MAX: usize = 16;
 
-/// Kafka's `ElectionType`.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum ElectionType {
-    Preferred,
-    Unclean,
-}
-
-impl ElectionType {
-    pub fn from_wire(value: i8) -> Option<ElectionType> {
-        match value {
-            0 => Some(ElectionType::Preferred),
-            1 => Some(ElectionType::Unclean),
-            _ => None,
-        }
-    }
-}
-
-/// The leader and ISR an election gives a partition.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub struct Elected {
-    pub leader: i32,
-    pub isr: Vec<i32>,
-}
-
 /// Why a partition gets no new leader: Kafka's code and a message for people.
 #[derive(Clone, Debug, PartialEq, Eq)]
-pub struct NotElected {
-    pub code: ErrorCode,
-    pub message: Option<String>,
+struct NotElected {
+    code: ErrorCode,
+    message: Option<String>,
 }
 
-impl NotElected {
-    fn new(code: ErrorCode, message: impl Into<String>) -> NotElected {
+impl From<ElectionError> for NotElected {
+    fn from(error: ElectionError) -> NotElected {
+        // Kafka answers a partition that needed no election without a message.
+        let message = match error {
+            ElectionError::ElectionNotNeeded => None,
+            _ => Some(error.to_string()),
+        };
         NotElected {
-            code,
-            message: Some(message.into()),
+            code: ErrorCode(error.error_code()),
+            message,
         }
     }
-}
-
-/// The election of one partition in `state` (the rules in the module doc), `live` telling which
-/// brokers are registered and unfenced. Sans I/O.
-pub fn elect(
-    state: &PartitionState,
-    election: ElectionType,
-    live: impl Fn(i32) -> bool,
-) -> Result<Elected, NotElected> {
-    match election {
-        ElectionType::Preferred => {
-            let Some(&preferred) = state.replicas.first() else {
-                return Err(NotElected::new(
-                    ErrorCode::PREFERRED_LEADER_NOT_AVAILABLE,
-                    "the partition has no replicas",
-                ));
-            };
-            if state.leader == Some(preferred) {
-                return Err(NotElected {
-                    code: ErrorCode::ELECTION_NOT_NEEDED,
-                    message: None,
-                });
-            }
-            if !state.isr.contains(&preferred) {
-                return Err(NotElected::new(
-                    ErrorCode::PREFERRED_LEADER_NOT_AVAILABLE,
-                    format!(
-                        "preferred replica {preferred} is not in the ISR {:?}",
-                        state.isr
-                    ),
-                ));
-            }
-            if !live(preferred) {
-                return Err(NotElected::new(
-                    ErrorCode::PREFERRED_LEADER_NOT_AVAILABLE,
-                    format!("preferred replica {preferred} is fenced or not registered"),
-                ));
-            }
-            Ok(Elected {
-                leader: preferred,
-                isr: state.isr.clone(),
-            })
-        }
-        ElectionType::Unclean => {
-            if state.leader.is_some() {
-                return Err(NotElected {
-                    code: ErrorCode::ELECTION_NOT_NEEDED,
-                    message: None,
-                });
-            }
-            let in_sync = state
-                .replicas
-                .iter()
-                .copied()
-                .find(|r| state.isr.contains(r) && live(*r));
-            if let Some(leader) = in_sync {
-                return Ok(Elected {
-                    leader,
-                    isr: state.isr.clone(),
-                });
-            }
-            match state.replicas.iter().copied().find(|r| live(*r)) {
-                Some(leader) => Ok(Elected {
-                    leader,
-                    isr: vec![leader],
-                }),
-                None => Err(NotElected::new(
-                    ErrorCode::ELIGIBLE_LEADERS_NOT_AVAILABLE,
-                    format!("no replica of {:?} is alive", state.replicas),
-                )),
-            }
-        }
-    }
-}
-
-/// The command that makes `elected` the partition's state, based on `state`'s epochs.
-fn change_command(
-    image: &MetadataImage,
-    topic: &str,
-    partition: i32,
-    state: &PartitionState,
-    elected: Elected,
-) -> Option<MetadataCommand> {
-    Some(MetadataCommand::ChangePartition {
-        topic_id: image.topic(topic)?.topic_id,
-        partition,
-        expected_leader_epoch: state.leader_epoch,
-        expected_partition_epoch: state.partition_epoch,
-        leader: Some(elected.leader),
-        isr: elected.isr,
-    })
 }
 
 type Outcome = Result<(), NotElected>;
@@ -189,7 +82,7 @@ pub async fn handle(
     } else {
         0
     };
-    let Some(election) = ElectionType::from_wire(raw_type) else {
+    let Some(election) = ElectionType::from_value(raw_type) else {
         return invalid_election_type(ctx.api_version, raw_type, request);
     };
 
@@ -212,14 +105,13 @@ pub async fn handle(
         if outcomes.contains_key(&(topic.clone(), partition)) {
             continue;
         }
-        let outcome = decide(&image, &topic, partition, election);
-        match outcome {
+        match elect_leader(&image, &topic, partition, election) {
             Ok(command) => {
                 proposals.push(((topic.clone(), partition), command));
                 outcomes.insert((topic, partition), Ok(()));
             }
-            Err(not_elected) => {
-                outcomes.insert((topic, partition), Err(not_elected));
+            Err(error) => {
+                outcomes.insert((topic, partition), Err(error.into()));
             }
         }
     }
@@ -232,7 +124,10 @@ pub async fn handle(
                         tracing::info!("{election:?} election of {}-{} committed", key.0, key.1);
                         Ok(())
                     }
-                    Err(e) => Err(NotElected::new(e.code, e.message)),
+                    Err(e) => Err(NotElected {
+                        code: e.code,
+                        message: Some(e.message),
+                    }),
                 };
                 (key, outcome)
             })
@@ -287,28 +182,6 @@ pub async fn handle(
     ElectLeadersResponse::default()
         .with_error_code(0)
         .with_replica_election_results(results)
-}
-
-/// The command electing `topic`-`partition`, or why there is none.
-fn decide(
-    image: &MetadataImage,
-    topic: &str,
-    partition: i32,
-    election: ElectionType,
-) -> Result<MetadataCommand, NotElected> {
-    let unknown = || {
-        NotElected::new(
-            ErrorCode::UNKNOWN_TOPIC_OR_PARTITION,
-            format!("no such partition as {topic}-{partition}"),
-        )
-    };
-    let state = image
-        .topic(topic)
-        .and_then(|t| t.partition(partition))
-        .ok_or_else(unknown)?;
-    let live = |broker: i32| image.broker(broker).is_some_and(|b| !b.fenced);
-    let elected = elect(state, election, live)?;
-    change_command(image, topic, partition, state, elected).ok_or_else(unknown)
 }
 
 fn partition_result(partition: i32, outcome: Option<&Outcome>) -> PartitionResult {
@@ -366,103 +239,39 @@ fn invalid_election_type(
 mod tests {
     use super::*;
 
-    fn state(replicas: &[i32], isr: &[i32], leader: Option<i32>) -> PartitionState {
-        PartitionState {
-            replicas: replicas.to_vec(),
-            isr: isr.to_vec(),
-            leader,
-            leader_epoch: 4,
-            partition_epoch: 9,
-            adding_replicas: Vec::new(),
-            removing_replicas: Vec::new(),
-        }
-    }
-
-    fn code(outcome: Result<Elected, NotElected>) -> ErrorCode {
-        match outcome {
-            Ok(elected) => panic!("elected {elected:?}"),
-            Err(e) => e.code,
-        }
-    }
-
-    fn all_live(_: i32) -> bool {
-        true
-    }
-
     #[test]
-    fn preferred_moves_leadership_to_the_first_replica_and_keeps_the_isr() {
-        let s = state(&[2, 1, 3], &[1, 3, 2], Some(1));
+    fn the_rules_outcomes_are_answered_with_kafkas_codes() {
+        let not_needed = NotElected::from(ElectionError::ElectionNotNeeded);
         assert_eq!(
-            elect(&s, ElectionType::Preferred, all_live),
-            Ok(Elected {
-                leader: 2,
-                isr: vec![1, 3, 2]
-            })
+            not_needed,
+            NotElected {
+                code: ErrorCode::ELECTION_NOT_NEEDED,
+                message: None
+            }
         );
-        // Also for a partition without a leader.
-        let s = state(&[2, 1, 3], &[2], None);
+        let fenced = NotElected::from(ElectionError::PreferredNotEligible { preferred: 2 });
         assert_eq!(
-            elect(&s, ElectionType::Preferred, all_live).map(|e| e.leader),
-            Ok(2)
+            fenced,
+            NotElected {
+                code: ErrorCode::PREFERRED_LEADER_NOT_AVAILABLE,
+                message: Some("preferred replica 2 is fenced or not registered".into())
+            }
         );
-    }
-
-    #[test]
-    fn preferred_needs_the_first_replica_in_sync_and_live() {
-        let leading = state(&[2, 1, 3], &[1, 2, 3], Some(2));
+        let dead = NotElected::from(ElectionError::NoEligibleReplica {
+            replicas: vec![1, 2],
+        });
+        assert_eq!(dead.code, ErrorCode::ELIGIBLE_LEADERS_NOT_AVAILABLE);
+        let unknown = NotElected::from(ElectionError::UnknownTopicOrPartition {
+            topic: "t".into(),
+            partition: 3,
+        });
         assert_eq!(
-            code(elect(&leading, ElectionType::Preferred, all_live)),
-            ErrorCode::ELECTION_NOT_NEEDED
+            unknown,
+            NotElected {
+                code: ErrorCode::UNKNOWN_TOPIC_OR_PARTITION,
+                message: Some("no such partition as t-3".into())
+            }
         );
-        let out_of_sync = state(&[2, 1, 3], &[1, 3], Some(1));
-        assert_eq!(
-            code(elect(&out_of_sync, ElectionType::Preferred, all_live)),
-            ErrorCode::PREFERRED_LEADER_NOT_AVAILABLE
-        );
-        let fenced = state(&[2, 1, 3], &[1, 2, 3], Some(1));
-        assert_eq!(
-            code(elect(&fenced, ElectionType::Preferred, |b| b != 2)),
-            ErrorCode::PREFERRED_LEADER_NOT_AVAILABLE
-        );
-    }
-
-    #[test]
-    fn unclean_only_elects_for_a_partition_without_a_leader() {
-        let led = state(&[1, 2], &[1], Some(1));
-        assert_eq!(
-            code(elect(&led, ElectionType::Unclean, all_live)),
-            ErrorCode::ELECTION_NOT_NEEDED
-        );
-        // A live in-sync replica first: nothing is lost.
-        let isr_alive = state(&[1, 2, 3], &[3, 1], None);
-        assert_eq!(
-            elect(&isr_alive, ElectionType::Unclean, |b| b != 1),
-            Ok(Elected {
-                leader: 3,
-                isr: vec![3, 1]
-            })
-        );
-        // Otherwise the first live replica, alone in the ISR.
-        let isr_dead = state(&[1, 2, 3], &[1], None);
-        assert_eq!(
-            elect(&isr_dead, ElectionType::Unclean, |b| b != 1),
-            Ok(Elected {
-                leader: 2,
-                isr: vec![2]
-            })
-        );
-        assert_eq!(
-            code(elect(&isr_dead, ElectionType::Unclean, |_| false)),
-            ErrorCode::ELIGIBLE_LEADERS_NOT_AVAILABLE
-        );
-    }
-
-    #[test]
-    fn election_types_are_kafkas() {
-        assert_eq!(ElectionType::from_wire(0), Some(ElectionType::Preferred));
-        assert_eq!(ElectionType::from_wire(1), Some(ElectionType::Unclean));
-        assert_eq!(ElectionType::from_wire(2), None);
-        assert_eq!(ElectionType::from_wire(-1), None);
     }
 
     #[test]
