@@ -35,7 +35,7 @@ const PARTITION_METADATA_FILE: &str = "partition.metadata";
 /// Topics the brokers own (group offsets, transaction state): clients may read but not delete
 /// or repartition them.
 pub fn is_internal_topic(name: &str) -> bool {
-    name == "__consumer_offsets" || name == "__transaction_state"
+    sluice_coordinator::topics::is_internal(name)
 }
 
 /// The replicas of one topic's partitions that this broker hosts, by partition id.

@@ -79,33 +79,6 @@ impl Drop for CompletingGuard<'_> {
     }
 }
 
-/// Committed transaction state across this broker's shards, for the checks that know a
-/// producer id but not its transactional id (a leader's KIP-890 verification of a batch).
-pub struct TxnReader<'a> {
-    service: &'a TxnService,
-}
-
-impl TxnReader<'_> {
-    /// KIP-890: whether `producer_id`'s ongoing transaction holds `topic`-`partition` (see
-    /// [`TxnCoordinator::verify_partition`]); INVALID_PRODUCER_ID_MAPPING when no shard here
-    /// knows the producer.
-    pub fn verify_partition(
-        &self,
-        producer_id: i64,
-        epoch: i16,
-        topic: &str,
-        partition: i32,
-    ) -> Result<(), ErrorCode> {
-        let mut verdict = Err(ErrorCode::INVALID_PRODUCER_ID_MAPPING);
-        self.service.runtime.read_each(|_, c| {
-            if verdict == Err(ErrorCode::INVALID_PRODUCER_ID_MAPPING) {
-                verdict = c.verify_partition(producer_id, epoch, topic, partition);
-            }
-        });
-        verdict
-    }
-}
-
 impl TxnService {
     /// A coordinator with no partition loaded yet ([`TxnService::load_led`] at start, then
     /// [`TxnService::on_leadership`]). `num_partitions` is the partition count of
@@ -228,11 +201,6 @@ impl TxnService {
             result: reply.result,
             completed,
         }
-    }
-
-    /// Reads committed state across shards (KIP-890 checks by producer id).
-    pub async fn read<T>(&self, f: impl FnOnce(&TxnReader<'_>) -> T) -> T {
-        f(&TxnReader { service: self })
     }
 
     /// Reads the committed state of `transactional_id`'s shard.

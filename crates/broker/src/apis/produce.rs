@@ -448,26 +448,26 @@ async fn verify_transaction(
     if !header.is_transactional() || header.is_control() || header.producer_id < 0 {
         return Ok(());
     }
-    let verdict = broker
-        .txns
-        .read(|c| {
-            c.verify_partition(
-                header.producer_id,
-                header.producer_epoch,
-                &partition.topic,
-                partition.index,
-            )
-        })
-        .await;
-    let verdict = match (verdict, transactional_id) {
+    let Some(tid) = transactional_id else {
+        return Err((
+            ErrorCode::INVALID_TXN_STATE,
+            "A transactional batch needs the request's transactional id".to_string(),
+        ));
+    };
+    let verdict = broker.txns.read_id(tid, |c| {
+        c.verify_partition(
+            header.producer_id,
+            header.producer_epoch,
+            &partition.topic,
+            partition.index,
+        )
+    });
+    let verdict = match verdict {
         // This broker does not coordinate the transaction.
-        (
-            Err(
-                ErrorCode::INVALID_PRODUCER_ID_MAPPING
-                | ErrorCode::NOT_COORDINATOR
-                | ErrorCode::COORDINATOR_LOAD_IN_PROGRESS,
-            ),
-            Some(tid),
+        Err(
+            ErrorCode::INVALID_PRODUCER_ID_MAPPING
+            | ErrorCode::NOT_COORDINATOR
+            | ErrorCode::COORDINATOR_LOAD_IN_PROGRESS,
         ) => {
             let open_here = partition.producers().iter().any(|p| {
                 p.producer_id == header.producer_id
@@ -488,7 +488,7 @@ async fn verify_transaction(
                 .await
             }
         }
-        (verdict, _) => verdict,
+        verdict => verdict,
     };
     match verdict {
         Ok(()) => Ok(()),
