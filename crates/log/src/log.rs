@@ -312,21 +312,9 @@ impl Log {
         active.seal()?;
         {
             let _flush = lock(&self.flush_lock);
-            let flushed = self.flushed_offset();
-            let segments = self.segments_snapshot();
-            for (i, segment) in segments.iter().enumerate() {
-                let end = segments
-                    .get(i + 1)
-                    .map_or(i64::MAX, |next| next.base_offset());
-                if end > flushed {
-                    segment.flush()?;
-                }
-            }
+            self.fsync_above(&self.segments_snapshot(), self.flushed_offset())?;
             self.flushed_offset
                 .store(self.log_end_offset(), Ordering::SeqCst);
-            for path in std::mem::take(&mut *lock(&self.unsynced_files)) {
-                checkpoint::sync_file(&path)?;
-            }
         }
         self.write_producer_snapshot(self.log_end_offset(), true)?;
         checkpoint::write_log_start_offset(&self.dir, self.log_start_offset())?;

@@ -3,11 +3,13 @@
 
 use std::path::PathBuf;
 use std::sync::atomic::Ordering;
+use std::sync::Arc;
 
 use super::{lock, Log};
 use crate::checkpoint;
 use crate::config::LogConfig;
 use crate::error::LogError;
+use crate::segment::Segment;
 
 impl Log {
     /// Whether an append that ended at `log_end_offset` should be followed by a flush:
@@ -38,22 +40,7 @@ impl Log {
         // Everything below the current end is in the files; flush it all in one go.
         let target = self.log_end_offset();
         let segments = self.segments_snapshot();
-        for (i, segment) in segments.iter().enumerate() {
-            let end = segments
-                .get(i + 1)
-                .map_or(i64::MAX, |next| next.base_offset());
-            if end > flushed {
-                segment.flush()?;
-            }
-        }
-        let unsynced = std::mem::take(&mut *lock(&self.unsynced_files));
-        for (i, path) in unsynced.iter().enumerate() {
-            if let Err(e) = checkpoint::sync_file(path) {
-                // Kept for the next flush, with those not reached.
-                lock(&self.unsynced_files).extend(unsynced[i..].iter().cloned());
-                return Err(e);
-            }
-        }
+        self.fsync_above(&segments, flushed)?;
         if self.dir_dirty.swap(false, Ordering::SeqCst) {
             checkpoint::sync_dir(&self.dir)?;
         }
@@ -71,6 +58,32 @@ impl Log {
         if point > self.recovery_point_written.load(Ordering::SeqCst) {
             checkpoint::write_offset_file(&self.dir, checkpoint::RECOVERY_POINT_FILE, point)?;
             self.recovery_point_written.store(point, Ordering::SeqCst);
+        }
+        Ok(())
+    }
+
+    /// fsyncs the segments holding offsets at or above `flushed` (the others were fsynced
+    /// before), then the files the append path wrote without fsync. Call under `flush_lock`.
+    pub(super) fn fsync_above(
+        &self,
+        segments: &[Arc<Segment>],
+        flushed: i64,
+    ) -> Result<(), LogError> {
+        for (i, segment) in segments.iter().enumerate() {
+            let end = segments
+                .get(i + 1)
+                .map_or(i64::MAX, |next| next.base_offset());
+            if end > flushed {
+                segment.flush()?;
+            }
+        }
+        let unsynced = std::mem::take(&mut *lock(&self.unsynced_files));
+        for (i, path) in unsynced.iter().enumerate() {
+            if let Err(e) = checkpoint::sync_file(path) {
+                // Kept for the next flush, with those not reached.
+                lock(&self.unsynced_files).extend(unsynced[i..].iter().cloned());
+                return Err(e);
+            }
         }
         Ok(())
     }
