@@ -1,0 +1,27 @@
+//! sluice-security: who a client is. The SASL mechanisms' server side as I/O-free state
+//! machines (a message in, a message or a principal out), the credentials they check, and the
+//! principals the rest of the broker sees.
+//!
+//! # Layout
+//! - `principal`: [`KafkaPrincipal`] (`User:alice`).
+//! - `secret`: [`Secret`], bytes that never reach a log, compared in constant time.
+//! - `jaas`: Kafka's `sasl.jaas.config` values ([`JaasConfig`]).
+//! - `plain`: SASL/PLAIN against the users of a JAAS config ([`PlainUsers`]).
+//! - `scram/`: SCRAM-SHA-256/512: credentials ([`ScramCredential`]), message syntax, and the
+//!   server's exchange ([`ScramServer`]).
+//! - `error`: [`AuthError`]; a refusal never tells an unknown user from a wrong password.
+#![forbid(unsafe_code)]
+
+mod error;
+mod jaas;
+mod plain;
+mod principal;
+pub mod scram;
+mod secret;
+
+pub use error::{AuthError, AUTHENTICATION_FAILED};
+pub use jaas::JaasConfig;
+pub use plain::PlainUsers;
+pub use principal::KafkaPrincipal;
+pub use scram::{ScramCredential, ScramMechanism, ScramServer, ScramStep};
+pub use secret::{constant_time_eq, Secret};
