@@ -16,6 +16,8 @@ use serde::Deserialize;
 use serde::Serialize;
 use uuid::Uuid;
 
+use crate::image::StoredScramCredential;
+
 /// Result of applying one command: what changed, or why nothing did.
 pub type CommandResult = Result<CommandOutput, CommandError>;
 
@@ -118,6 +120,15 @@ pub enum MetadataCommand {
         partition: i32,
         target: Option<Vec<i32>>,
     },
+    /// AlterUserScramCredentials (KIP-554) upsertion: `user`'s credential for `mechanism`
+    /// (Kafka's type number: 1 = SCRAM-SHA-256, 2 = SCRAM-SHA-512), replacing any it had.
+    UpsertScramCredential {
+        user: String,
+        mechanism: i8,
+        credential: StoredScramCredential,
+    },
+    /// AlterUserScramCredentials deletion.
+    DeleteScramCredential { user: String, mechanism: i8 },
 }
 
 /// What an applied command did.
@@ -198,6 +209,10 @@ pub enum CommandError {
         broker_cluster_id: String,
         cluster_id: String,
     },
+    #[error("{0}")]
+    ResourceNotFound(String),
+    #[error("unsupported SASL mechanism {0}")]
+    UnsupportedSaslMechanism(i8),
 }
 
 /// Kafka error codes (`org.apache.kafka.common.protocol.Errors`).
@@ -221,6 +236,8 @@ pub(crate) mod kafka_error {
     pub const UNKNOWN_TOPIC_ID: i16 = 100;
     pub const DUPLICATE_BROKER_REGISTRATION: i16 = 101;
     pub const BROKER_ID_NOT_REGISTERED: i16 = 102;
+    pub const UNSUPPORTED_SASL_MECHANISM: i16 = 33;
+    pub const RESOURCE_NOT_FOUND: i16 = 91;
     pub const INCONSISTENT_CLUSTER_ID: i16 = 104;
     pub const INELIGIBLE_REPLICA: i16 = 107;
 }
@@ -251,6 +268,8 @@ impl CommandError {
             CommandError::StaleProposal { .. } => OUT_OF_ORDER_SEQUENCE_NUMBER,
             CommandError::NoReassignmentInProgress { .. } => NO_REASSIGNMENT_IN_PROGRESS,
             CommandError::InconsistentClusterId { .. } => INCONSISTENT_CLUSTER_ID,
+            CommandError::ResourceNotFound(_) => RESOURCE_NOT_FOUND,
+            CommandError::UnsupportedSaslMechanism(_) => UNSUPPORTED_SASL_MECHANISM,
         }
     }
 }

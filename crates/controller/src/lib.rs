@@ -83,6 +83,7 @@ pub use error::ControllerError;
 pub use image::BrokerRegistration;
 pub use image::MetadataImage;
 pub use image::PartitionState;
+pub use image::StoredScramCredential;
 pub use image::TopicImage;
 pub use lifecycle::BrokerHeartbeatReply;
 pub use lifecycle::BrokerHeartbeatRequest;

@@ -11,10 +11,14 @@
 //! - `brokers`: registration, heartbeats, fencing, broker configs.
 //! - `topics`: topic creation and deletion, partitions added, topic configs.
 //! - `partitions`: leader and ISR changes (AlterPartition, elections).
+//! - `credentials`: SCRAM credentials per user and mechanism.
 
 mod brokers;
+mod credentials;
 mod partitions;
 mod topics;
+
+pub use credentials::StoredScramCredential;
 
 use std::collections::BTreeMap;
 
@@ -132,6 +136,9 @@ pub struct MetadataImage {
     /// The first producer id not allocated yet (AllocateProducerIds).
     #[serde(default)]
     next_producer_id: i64,
+    /// SCRAM credentials by user, then mechanism type number.
+    #[serde(default)]
+    scram_credentials: BTreeMap<String, BTreeMap<i8, StoredScramCredential>>,
 }
 
 /// The serialized fields of [`MetadataImage`]; deserializing goes through it so that the
@@ -146,6 +153,9 @@ struct StoredImage {
     /// Absent in snapshots written before producer ids were allocated here.
     #[serde(default)]
     next_producer_id: i64,
+    /// Absent in snapshots written before SCRAM credentials.
+    #[serde(default)]
+    scram_credentials: BTreeMap<String, BTreeMap<i8, StoredScramCredential>>,
 }
 
 impl From<StoredImage> for MetadataImage {
@@ -163,6 +173,7 @@ impl From<StoredImage> for MetadataImage {
             broker_configs: stored.broker_configs,
             cluster_configs: stored.cluster_configs,
             next_producer_id: stored.next_producer_id,
+            scram_credentials: stored.scram_credentials,
         }
     }
 }
@@ -282,6 +293,14 @@ impl MetadataImage {
                 partition,
                 target,
             } => self.reassign_partition(*topic_id, *partition, target.as_deref()),
+            MetadataCommand::UpsertScramCredential {
+                user,
+                mechanism,
+                credential,
+            } => self.upsert_scram_credential(user, *mechanism, credential),
+            MetadataCommand::DeleteScramCredential { user, mechanism } => {
+                self.delete_scram_credential(user, *mechanism)
+            }
         }
     }
 
