@@ -8,7 +8,7 @@
 //! - `jaas`: Kafka's `sasl.jaas.config` values ([`JaasConfig`]).
 //! - `plain`: SASL/PLAIN against the users of a JAAS config ([`PlainUsers`]).
 //! - `scram/`: SCRAM-SHA-256/512: credentials ([`ScramCredential`]), message syntax, and the
-//!   server's exchange ([`ScramServer`]).
+//!   server's exchange ([`ScramServer`]), and the client's ([`ScramClient`]).
 //! - `error`: [`AuthError`]; a refusal never tells an unknown user from a wrong password.
 #![forbid(unsafe_code)]
 
@@ -23,5 +23,5 @@ pub use error::{AuthError, AUTHENTICATION_FAILED};
 pub use jaas::JaasConfig;
 pub use plain::PlainUsers;
 pub use principal::KafkaPrincipal;
-pub use scram::{ScramCredential, ScramMechanism, ScramServer, ScramStep};
+pub use scram::{ScramClient, ScramCredential, ScramMechanism, ScramServer, ScramStep};
 pub use secret::{constant_time_eq, Secret};

@@ -26,13 +26,16 @@
 //! H(ClientKey) equals the StoredKey it keeps.
 //!
 //! Layout: `credential.rs` (what the broker stores and how it is derived), `messages.rs` (the
-//! message syntax), `server.rs` (the broker's side of the exchange).
+//! message syntax), `server.rs` (the broker's side of the exchange), `client.rs` (the client's
+//! side, for Sluice's own tools and inter-broker connections).
 
+mod client;
 mod credential;
 mod messages;
 mod server;
 
-pub use credential::ScramCredential;
+pub use client::ScramClient;
+pub use credential::{check_iterations, ScramCredential};
 pub use server::{CredentialLookup, ScramServer, ScramStep};
 
 use hmac::{Hmac, Mac};
