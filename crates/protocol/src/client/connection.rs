@@ -28,6 +28,8 @@ use tokio::time::Instant;
 
 use super::codec::{api_name, decode_response, encode_request};
 use super::error::ClientError;
+use super::security::ClientSecurity;
+use super::stream::BrokerStream;
 use crate::guard;
 
 /// A response body is read (and its buffer grown) this much at a time, so a peer that claims a
@@ -56,7 +58,7 @@ pub struct ApiVersionRange {
 pub struct Connection {
     /// `host:port` as given, for messages.
     addr: String,
-    stream: TcpStream,
+    stream: BrokerStream,
     client_id: StrBytes,
     max_response_bytes: usize,
     correlation_id: i32,
@@ -67,14 +69,75 @@ pub struct Connection {
 }
 
 impl Connection {
-    /// Connects to `addr` (`host:port`), trying each address it resolves to, all within
-    /// `timeout`.
+    /// Connects to a PLAINTEXT listener at `addr` (`host:port`), trying each address it
+    /// resolves to, all within `timeout`.
     pub async fn connect(
         addr: &str,
         options: &ConnectionOptions,
         timeout: Duration,
     ) -> Result<Connection, ClientError> {
+        Connection::connect_secure(addr, options, &ClientSecurity::default(), timeout).await
+    }
+
+    /// Connects to `addr` with `security`: TCP, then the TLS handshake (SSL, SASL_SSL), then
+    /// the SASL login (SASL_PLAINTEXT, SASL_SSL), all within `timeout`.
+    pub async fn connect_secure(
+        addr: &str,
+        options: &ConnectionOptions,
+        security: &ClientSecurity,
+        timeout: Duration,
+    ) -> Result<Connection, ClientError> {
         let deadline = Instant::now() + timeout;
+        let tcp = Connection::connect_tcp(addr, timeout, deadline).await?;
+        let stream = match &security.tls {
+            None => BrokerStream::Plain(tcp),
+            Some(tls) => {
+                let host = tls.server_name.clone().unwrap_or_else(|| host_of(addr));
+                let name = rustls::pki_types::ServerName::try_from(host.clone()).map_err(|e| {
+                    ClientError::Tls {
+                        addr: addr.to_string(),
+                        message: format!("{host} is not a valid TLS server name: {e}"),
+                    }
+                })?;
+                let connector = tokio_rustls::TlsConnector::from(tls.config.clone());
+                match tokio::time::timeout_at(deadline, connector.connect(name, tcp)).await {
+                    Err(_) => {
+                        return Err(ClientError::Timeout {
+                            addr: addr.to_string(),
+                            timeout,
+                        })
+                    }
+                    Ok(Err(e)) => {
+                        return Err(ClientError::Tls {
+                            addr: addr.to_string(),
+                            message: e.to_string(),
+                        })
+                    }
+                    Ok(Ok(s)) => BrokerStream::Tls(Box::new(s)),
+                }
+            }
+        };
+        let mut connection = Connection {
+            addr: addr.to_string(),
+            stream,
+            client_id: StrBytes::from_string(options.client_id.clone()),
+            max_response_bytes: options.max_response_bytes,
+            correlation_id: 0,
+            api_versions: None,
+            broken: false,
+        };
+        if let Some(login) = &security.sasl {
+            let left = deadline.saturating_duration_since(Instant::now());
+            super::sasl::login(&mut connection, login, left).await?;
+        }
+        Ok(connection)
+    }
+
+    async fn connect_tcp(
+        addr: &str,
+        timeout: Duration,
+        deadline: Instant,
+    ) -> Result<TcpStream, ClientError> {
         let timed_out = || ClientError::Timeout {
             addr: addr.to_string(),
             timeout,
@@ -102,15 +165,7 @@ impl Connection {
                 Ok(Ok(stream)) => {
                     // Requests are written whole; Nagle would only add latency.
                     let _ = stream.set_nodelay(true);
-                    return Ok(Connection {
-                        addr: addr.to_string(),
-                        stream,
-                        client_id: StrBytes::from_string(options.client_id.clone()),
-                        max_response_bytes: options.max_response_bytes,
-                        correlation_id: 0,
-                        api_versions: None,
-                        broken: false,
-                    });
+                    return Ok(stream);
                 }
             }
         }
@@ -268,10 +323,12 @@ impl Connection {
         let frame = encode_request(request, version, correlation_id, Some(&self.client_id))
             .map_err(|source| self.codec_error(source))?;
         self.broken = true;
-        self.stream
-            .write_all(&frame)
-            .await
-            .map_err(|source| self.io_error(source))?;
+        let written = async {
+            self.stream.write_all(&frame).await?;
+            // TLS holds written bytes in its session until flushed.
+            self.stream.flush().await
+        };
+        written.await.map_err(|source| self.io_error(source))?;
         Ok(correlation_id)
     }
 
@@ -322,6 +379,14 @@ impl Connection {
             source,
         }
     }
+}
+
+/// The host part of `host:port` (without the brackets of an IPv6 address).
+fn host_of(addr: &str) -> String {
+    let host = addr.rsplit_once(':').map_or(addr, |(host, _)| host);
+    host.trim_start_matches('[')
+        .trim_end_matches(']')
+        .to_string()
 }
 
 /// The newest version in the caller's range, `R`'s request versions, the response guard's

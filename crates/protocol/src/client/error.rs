@@ -48,6 +48,13 @@ pub enum ClientError {
     /// The broker refused ApiVersions itself.
     #[error("{addr}: ApiVersions answered error code {error_code}")]
     ApiVersions { addr: String, error_code: i16 },
+    /// The TLS handshake failed (untrusted or mismatched certificate, a plaintext listener, a
+    /// required client certificate not given).
+    #[error("TLS with {addr}: {message}")]
+    Tls { addr: String, message: String },
+    /// The SASL login was refused; `message` is the broker's (or why the client gave up).
+    #[error("authentication with {addr} failed: {message}")]
+    Authentication { addr: String, message: String },
     /// An earlier request on this connection failed half-way; its state is unknown.
     #[error("the connection to {addr} failed earlier and cannot be used again")]
     Broken { addr: String },
