@@ -9,6 +9,9 @@
 //! - `plain`: SASL/PLAIN against the users of a JAAS config ([`PlainUsers`]).
 //! - `scram/`: SCRAM-SHA-256/512: credentials ([`ScramCredential`]), message syntax, and the
 //!   server's exchange ([`ScramServer`]), and the client's ([`ScramClient`]).
+//! - `tls/`: TLS for listeners: PEM key and trust stores, the rustls server configuration from
+//!   Kafka's `ssl.*` settings, certificates reloaded when their files change, and
+//!   `ssl.principal.mapping.rules`.
 //! - `error`: [`AuthError`]; a refusal never tells an unknown user from a wrong password.
 #![forbid(unsafe_code)]
 
@@ -18,6 +21,7 @@ mod plain;
 mod principal;
 pub mod scram;
 mod secret;
+pub mod tls;
 
 pub use error::{AuthError, AUTHENTICATION_FAILED};
 pub use jaas::JaasConfig;

@@ -35,4 +35,5 @@ mod security_tests;
 pub use codec::{decode_response, encode_request, response_header_version};
 pub use connection::{ApiVersionRange, Connection, ConnectionOptions};
 pub use error::ClientError;
-pub use security::{crypto_provider, ClientSecurity, SaslLogin, TlsClient, TlsSettingsError};
+pub use security::{ClientSecurity, SaslLogin, TlsClient, TlsSettingsError};
+pub use sluice_security::tls::crypto_provider;

@@ -9,18 +9,8 @@ use std::sync::Arc;
 
 use rustls::pki_types::pem::PemObject;
 use rustls::pki_types::{CertificateDer, PrivateKeyDer};
+use sluice_security::tls::crypto_provider;
 use sluice_security::{ScramMechanism, Secret};
-
-/// The TLS cryptography every Sluice connection uses (clients here, listeners in the broker):
-/// rustls's *ring* provider. rustls 0.23.48 deprecates it for lacking post-quantum key
-/// exchange; its alternative, aws-lc-rs, needs cmake to build, which the `sluice` binary must
-/// not (it builds with the Rust toolchain alone). TLS 1.3 and 1.2 with rustls's default cipher
-/// suites and key exchange groups.
-pub fn crypto_provider() -> Arc<rustls::crypto::CryptoProvider> {
-    #[allow(deprecated)]
-    let provider = rustls::crypto::ring::default_provider();
-    Arc::new(provider)
-}
 
 /// TLS settings of a client connection.
 #[derive(Clone)]
