@@ -11,8 +11,8 @@ use sluice_protocol::error::ErrorCode;
 use uuid::Uuid;
 
 use crate::cluster::{command_error, Cluster};
+use crate::config::validate_topic_config;
 use crate::replica_manager::{is_internal_topic, AdminError, ReplicaManager, Topic};
-use crate::topic_config::validate_topic_config;
 
 /// A new topic's request.
 pub struct NewTopic {
@@ -169,7 +169,7 @@ pub async fn delete_topic(
     replicas: &Arc<ReplicaManager>,
     name: &str,
 ) -> Result<Uuid, AdminError> {
-    if !replicas.config().delete_topic_enable() {
+    if !replicas.settings().delete_topic_enable {
         return Err(AdminError::new(
             ErrorCode::TOPIC_DELETION_DISABLED,
             "Topic deletion is disabled (delete.topic.enable=false).",
@@ -341,7 +341,7 @@ pub async fn migrate_legacy_topics(
     struct File {
         topics: Vec<Record>,
     }
-    let path = replicas.config().log_dir().join("__sluice_topics.json");
+    let path = replicas.settings().log_dir.join("__sluice_topics.json");
     let Ok(bytes) = std::fs::read(&path) else {
         return Ok(());
     };

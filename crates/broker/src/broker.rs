@@ -1,12 +1,13 @@
 //! The state every request handler sees: configuration, identity, hosted partitions and the
 //! fetch-session cache.
 
-use crate::config::BrokerConfig;
+use crate::config::BrokerSettings;
 use crate::fetch_session::FetchSessionCache;
 use crate::producer_id_manager::ProducerIdManager;
 use crate::replica_manager::ReplicaManager;
 
 pub struct Broker {
+    pub settings: std::sync::Arc<BrokerSettings>,
     pub node_id: i32,
     /// Host and port clients are told to connect to (Metadata, DescribeCluster).
     pub advertised_host: String,
@@ -25,10 +26,6 @@ pub struct Broker {
 }
 
 impl Broker {
-    pub fn config(&self) -> &BrokerConfig {
-        self.replicas.config()
-    }
-
     pub fn cluster_id(&self) -> &str {
         &self.cluster.cluster_id
     }

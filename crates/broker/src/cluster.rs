@@ -24,7 +24,7 @@ use sluice_protocol::error::ErrorCode;
 use tokio::sync::watch;
 use uuid::Uuid;
 
-use crate::config::BrokerConfig;
+use crate::config::BrokerSettings;
 use crate::replica_manager::{AdminError, ReplicaManager};
 
 /// Kafka's per-directory identity file.
@@ -100,24 +100,25 @@ pub fn controller_error(e: &ControllerError) -> AdminError {
 /// The controller's settings from the broker config. A node without `controller.quorum.voters`
 /// is a standalone quorum of one whose controller listener is `listen`.
 pub fn controller_config(
-    config: &BrokerConfig,
+    settings: &BrokerSettings,
     listen: SocketAddr,
     cluster_id: &str,
 ) -> ControllerConfig {
-    let node_id = config.node_id() as u64;
-    let voters = config
-        .quorum_voters()
+    let node_id = settings.node_id as u64;
+    let voters = settings
+        .quorum_voters
+        .clone()
         .unwrap_or_else(|| BTreeMap::from([(node_id, listen)]));
-    let mut c = ControllerConfig::new(node_id, voters, listen, config.metadata_log_dir());
-    c.voter = config.process_roles().is_controller();
-    c.election_timeout_ms = config.controller_election_timeout_ms();
+    let mut c = ControllerConfig::new(node_id, voters, listen, settings.metadata_log_dir.clone());
+    c.voter = settings.process_roles.is_controller();
+    c.election_timeout_ms = settings.controller_quorum_election_timeout_ms;
     c.heartbeat_interval_ms = (c.election_timeout_ms / 5).max(1);
-    c.request_timeout_ms = config.controller_request_timeout_ms();
+    c.request_timeout_ms = settings.controller_quorum_request_timeout_ms;
     c.cluster = ClusterManagerConfig {
-        session_timeout_ms: config.broker_session_timeout_ms(),
-        unclean_leader_election: config.unclean_leader_election(),
-        auto_leader_rebalance: config.auto_leader_rebalance(),
-        leader_imbalance_check_interval_ms: config.leader_imbalance_check_interval_ms(),
+        session_timeout_ms: settings.broker_session_timeout_ms,
+        unclean_leader_election: settings.unclean_leader_election_enable,
+        auto_leader_rebalance: settings.auto_leader_rebalance_enable,
+        leader_imbalance_check_interval_ms: settings.leader_imbalance_check_interval_ms,
         cluster_id: cluster_id.to_string(),
         ..ClusterManagerConfig::default()
     };
@@ -128,11 +129,11 @@ pub fn controller_config(
 /// `cluster.id` if set, else the id of the legacy topic registry, else one derived from
 /// `controller.quorum.voters` (so that every node of a quorum configured alike agrees), else a
 /// new random id. A `meta.properties` of another node or cluster is a startup error.
-pub fn cluster_id(config: &BrokerConfig) -> Result<String, String> {
-    let dir = config.log_dir();
+pub fn cluster_id(settings: &BrokerSettings) -> Result<String, String> {
+    let dir = settings.log_dir.clone();
     std::fs::create_dir_all(&dir).map_err(|e| format!("{}: {e}", dir.display()))?;
     let path = dir.join(META_PROPERTIES);
-    let node_id = config.node_id();
+    let node_id = settings.node_id;
     if let Ok(text) = std::fs::read_to_string(&path) {
         let props: BTreeMap<&str, &str> = text
             .lines()
@@ -151,7 +152,7 @@ pub fn cluster_id(config: &BrokerConfig) -> Result<String, String> {
         let Some(id) = props.get("cluster.id").filter(|v| !v.is_empty()) else {
             return Err(format!("{} has no cluster.id", path.display()));
         };
-        if let Some(wanted) = config.cluster_id() {
+        if let Some(wanted) = settings.cluster_id.as_deref() {
             if wanted != *id {
                 return Err(format!(
                     "cluster.id {wanted} does not match {id} stored in {}",
@@ -161,14 +162,15 @@ pub fn cluster_id(config: &BrokerConfig) -> Result<String, String> {
         }
         return Ok(id.to_string());
     }
-    let id = match config.cluster_id() {
+    let id = match settings.cluster_id.as_deref() {
         Some(id) => id.to_string(),
         None => legacy_cluster_id(&dir)
             .or_else(|| {
-                config
-                    .quorum_voters()
+                settings
+                    .quorum_voters
+                    .as_ref()
                     .filter(|v| v.len() > 1)
-                    .map(|v| derived_cluster_id(&v))
+                    .map(derived_cluster_id)
             })
             .unwrap_or_else(|| encode_id(Uuid::new_v4())),
     };
@@ -235,19 +237,19 @@ impl Cluster {
     /// [`STARTUP_TIMEOUT`]).
     pub async fn register(
         controller: Controller,
-        config: &BrokerConfig,
+        settings: &BrokerSettings,
         cluster_id: String,
         host: String,
         port: u16,
     ) -> Result<Cluster, String> {
-        let node_id = config.node_id();
+        let node_id = settings.node_id;
         let incarnation_id = Uuid::new_v4();
         let request = BrokerRegistrationRequest {
             broker_id: node_id,
             incarnation_id,
             host,
             port,
-            rack: config.rack().map(str::to_string),
+            rack: settings.rack.clone(),
             cluster_id: cluster_id.clone(),
         };
         let deadline = tokio::time::Instant::now() + STARTUP_TIMEOUT;
@@ -421,20 +423,23 @@ pub async fn run_publisher(
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::config::BrokerConfig;
+
+    fn settings(pairs: &[(&str, &str)]) -> BrokerSettings {
+        BrokerSettings::new(&BrokerConfig::from_pairs(pairs).unwrap()).unwrap()
+    }
 
     #[test]
     fn cluster_id_is_stored_and_checked() {
         let dir = tempfile::tempdir().unwrap();
         let log_dir = dir.path().to_str().unwrap();
-        let config = BrokerConfig::from_pairs(&[("log.dir", log_dir)]).unwrap();
+        let config = settings(&[("log.dir", log_dir)]);
         let id = cluster_id(&config).unwrap();
         assert_eq!(id.len(), 22);
         assert_eq!(cluster_id(&config).unwrap(), id);
-        let other_node =
-            BrokerConfig::from_pairs(&[("log.dir", log_dir), ("node.id", "2")]).unwrap();
+        let other_node = settings(&[("log.dir", log_dir), ("node.id", "2")]);
         assert!(cluster_id(&other_node).unwrap_err().contains("node.id"));
-        let other_cluster =
-            BrokerConfig::from_pairs(&[("log.dir", log_dir), ("cluster.id", "abc")]).unwrap();
+        let other_cluster = settings(&[("log.dir", log_dir), ("cluster.id", "abc")]);
         assert!(cluster_id(&other_cluster)
             .unwrap_err()
             .contains("does not match"));
@@ -447,12 +452,14 @@ mod tests {
             .iter()
             .map(|node| {
                 let dir = tempfile::tempdir().unwrap();
-                let config = BrokerConfig::from_pairs(&[
+                let listeners =
+                    format!("PLAINTEXT://127.0.0.{node}:0,CONTROLLER://127.0.0.{node}:9093");
+                let config = settings(&[
                     ("log.dir", dir.path().to_str().unwrap()),
                     ("node.id", node),
+                    ("listeners", &listeners),
                     ("controller.quorum.voters", voters),
-                ])
-                .unwrap();
+                ]);
                 cluster_id(&config).unwrap()
             })
             .collect();

@@ -30,8 +30,8 @@ pub async fn serve(
     peer: SocketAddr,
     mut shutdown: watch::Receiver<bool>,
 ) {
-    let max_frame = broker.config().socket_request_max_bytes();
-    let max_in_flight = broker.config().queued_max_requests();
+    let max_frame = broker.settings.socket_request_max_bytes;
+    let max_in_flight = broker.settings.queued_max_requests;
     let (mut reader, mut writer) = stream.split();
     let mut buf = BytesMut::with_capacity(64 * 1024);
     let mut in_flight = FuturesOrdered::new();

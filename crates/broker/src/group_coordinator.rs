@@ -33,7 +33,7 @@ impl GroupService {
         num_partitions: i32,
         shutdown: watch::Receiver<bool>,
     ) -> GroupService {
-        let mut config = replicas.config().group_config();
+        let mut config = replicas.settings().group.coordinator.clone();
         config.num_partitions = num_partitions;
         let factory = Arc::new(move |index: i32, ownership: Ownership| {
             let mut c = GroupCoordinator::new_unowned(config.clone());

@@ -41,7 +41,11 @@ pub async fn ensure(
     if let Some(t) = replicas.topic(name) {
         return Ok(Some(t));
     }
-    let voters = replicas.config().quorum_voters().map_or(1, |v| v.len());
+    let voters = replicas
+        .settings()
+        .quorum_voters
+        .as_ref()
+        .map_or(1, |v| v.len());
     let rf = internal_replication_factor(cluster, replication_factor, voters);
     let live = cluster
         .image()

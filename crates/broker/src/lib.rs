@@ -25,7 +25,8 @@
 //! - `producer_id_manager`: durable producer id allocation (InitProducerId).
 //! - `cluster`: the controller quorum member, broker registration and heartbeats, and the task
 //!   applying metadata images; `admin`: topic changes proposed to the controller.
-//! - `config`: broker configuration with Kafka's key names; `topic_config`: topic-level keys.
+//! - `config`: the key tables (broker and topic keys, with defaults), the keys set
+//!   ([`BrokerConfig`]) and the typed settings built from them once ([`BrokerSettings`]).
 //! - `request`: request header decoding and response framing.
 //! - `topic_name`: Kafka's topic-name rules.
 #![forbid(unsafe_code)]
@@ -49,10 +50,9 @@ pub mod request;
 pub mod server;
 #[cfg(test)]
 mod test_support;
-pub mod topic_config;
 pub mod topic_name;
 pub mod txn_coordinator;
 
 pub use broker::Broker;
-pub use config::{BrokerConfig, ConfigError};
+pub use config::{BrokerConfig, BrokerSettings, ConfigError};
 pub use server::{start, start_with_listeners, Listeners, ServerError, ServerHandle};

@@ -18,9 +18,10 @@ use sluice_log::{Clock, Log, LogError, SystemClock};
 use sluice_protocol::error::ErrorCode;
 use uuid::Uuid;
 
-use crate::config::BrokerConfig;
+use crate::config::{
+    log_config, produce_settings, validate_topic_config, BrokerSettings, ProduceSettings,
+};
 use crate::partition::Partition;
-use crate::topic_config::{log_config, produce_settings, validate_topic_config, ProduceSettings};
 use crate::topic_name::{collision_key, validate_topic_name};
 
 /// Suffix of a partition directory whose topic was deleted and that awaits removal.
@@ -168,7 +169,7 @@ pub struct ImageChanges {
 }
 
 pub struct ReplicaManager {
-    config: BrokerConfig,
+    settings: Arc<BrokerSettings>,
     node_id: i32,
     log_dir: PathBuf,
     clock: Arc<dyn Clock>,
@@ -186,14 +187,14 @@ pub struct ReplicaManager {
 impl ReplicaManager {
     /// A manager hosting nothing yet: the first [`ReplicaManager::apply_image`] opens the logs
     /// (recovering them if needed).
-    pub fn new(config: BrokerConfig) -> Result<ReplicaManager, AdminError> {
-        let log_dir = config.log_dir();
+    pub fn new(settings: Arc<BrokerSettings>) -> Result<ReplicaManager, AdminError> {
+        let log_dir = settings.log_dir.clone();
         std::fs::create_dir_all(&log_dir)?;
         remove_deleted_dirs(&log_dir);
         let checkpointed = read_hw_checkpoint(&log_dir);
         Ok(ReplicaManager {
-            node_id: config.node_id(),
-            config,
+            node_id: settings.node_id,
+            settings,
             log_dir,
             clock: Arc::new(SystemClock),
             topics: RwLock::new(Topics::default()),
@@ -203,8 +204,8 @@ impl ReplicaManager {
         })
     }
 
-    pub fn config(&self) -> &BrokerConfig {
-        &self.config
+    pub fn settings(&self) -> &Arc<BrokerSettings> {
+        &self.settings
     }
 
     /// From now on, every image application that changes leadership sends its
@@ -309,7 +310,11 @@ impl ReplicaManager {
             }
             _ => {}
         }
-        let log = Log::open(&dir, log_config(&self.config, configs), self.clock.clone())?;
+        let log = Log::open(
+            &dir,
+            log_config(&self.settings.topic_defaults, configs),
+            self.clock.clone(),
+        )?;
         if !meta.exists() {
             write_partition_metadata(&dir, id)?;
         }
@@ -433,7 +438,7 @@ impl ReplicaManager {
                 .as_ref()
                 .is_some_and(|t| t.configs != desired.configs);
             if configs_changed {
-                let log_cfg = log_config(&self.config, &desired.configs);
+                let log_cfg = log_config(&self.settings.topic_defaults, &desired.configs);
                 for p in existing.iter().flat_map(|t| t.partitions.iter()) {
                     p.update_config(log_cfg.clone());
                 }
@@ -482,37 +487,38 @@ impl ReplicaManager {
                 }
                 slots.push(slot);
             }
-            let topic =
-                match &existing {
-                    Some(t)
-                        if !configs_changed
-                            && t.partitions.slots.len() == slots.len()
-                            && t.partitions.slots.iter().zip(&slots).all(|(a, b)| {
-                                match (a, b) {
-                                    (Some(a), Some(b)) => Arc::ptr_eq(a, b),
-                                    (None, None) => true,
-                                    _ => false,
-                                }
+            let topic = match &existing {
+                Some(t)
+                    if !configs_changed
+                        && t.partitions.slots.len() == slots.len()
+                        && t.partitions
+                            .slots
+                            .iter()
+                            .zip(&slots)
+                            .all(|(a, b)| match (a, b) {
+                                (Some(a), Some(b)) => Arc::ptr_eq(a, b),
+                                (None, None) => true,
+                                _ => false,
                             }) =>
-                    {
-                        t.clone()
+                {
+                    t.clone()
+                }
+                _ => {
+                    if existing.is_none() {
+                        tracing::info!(
+                            "topic {name} ({} partition(s)) is in the cluster",
+                            desired.partitions.len()
+                        );
                     }
-                    _ => {
-                        if existing.is_none() {
-                            tracing::info!(
-                                "topic {name} ({} partition(s)) is in the cluster",
-                                desired.partitions.len()
-                            );
-                        }
-                        Arc::new(Topic {
-                            name: name_arc.clone(),
-                            id: desired.topic_id,
-                            produce: produce_settings(&self.config, &desired.configs),
-                            configs: desired.configs.clone(),
-                            partitions: Partitions { slots },
-                        })
-                    }
-                };
+                    Arc::new(Topic {
+                        name: name_arc.clone(),
+                        id: desired.topic_id,
+                        produce: produce_settings(&self.settings.topic_defaults, &desired.configs),
+                        configs: desired.configs.clone(),
+                        partitions: Partitions { slots },
+                    })
+                }
+            };
             next.by_id.insert(topic.id, topic.clone());
             next.by_name.insert(name.clone(), topic);
         }
@@ -619,7 +625,7 @@ impl ReplicaManager {
     /// producers idle for `producer.id.expiration.ms` (Kafka runs both on the same schedule).
     pub fn apply_retention(&self) {
         let now = self.clock.now_ms();
-        let producer_max_age_ms = self.config.producer_id_expiration_ms();
+        let producer_max_age_ms = self.settings.producer_id_expiration_ms;
         for topic in self.topics() {
             for p in &topic.partitions {
                 if let Err(e) = p.apply_retention() {
@@ -861,6 +867,8 @@ mod tests {
 
     use sluice_controller::MetadataCommand;
 
+    use crate::config::BrokerConfig;
+
     use crate::test_support::{batch, ImageBuilder};
 
     /// Brokers 1 and 2, topic `t` with one partition on [2, 1] led by broker 2.
@@ -880,7 +888,8 @@ mod tests {
     fn open(dir: &Path) -> ReplicaManager {
         let dir = dir.to_str().expect("utf-8 path");
         let config = BrokerConfig::from_pairs(&[("log.dir", dir), ("node.id", "1")]).expect("cfg");
-        let manager = ReplicaManager::new(config).expect("manager");
+        let settings = BrokerSettings::new(&config).expect("settings");
+        let manager = ReplicaManager::new(Arc::new(settings)).expect("manager");
         manager.apply_image(&image()).expect("applies");
         manager
     }

@@ -25,6 +25,7 @@ use tokio::sync::watch;
 use tokio::task::JoinHandle;
 
 use crate::cluster::Cluster;
+use crate::config::ReplicationSettings;
 use crate::partition::Partition;
 use crate::peer::PeerConnection;
 use crate::replica_manager::ReplicaManager;
@@ -33,26 +34,10 @@ use crate::replica_manager::ReplicaManager;
 /// `diverging_epoch`, still naming topics (not ids) and carrying `replica_id` in the body.
 pub const REPLICA_FETCH_VERSION: i16 = 12;
 
-/// Replication settings, from Kafka's broker config names.
-#[derive(Clone, Debug)]
-pub struct ReplicationConfig {
-    /// `replica.lag.time.max.ms`.
-    pub lag_time_max: Duration,
-    /// `replica.fetch.wait.max.ms`.
-    pub fetch_wait_max_ms: i32,
-    /// `replica.fetch.max.bytes` (per partition) and `replica.fetch.response.max.bytes`.
-    pub fetch_max_bytes: i32,
-    pub fetch_response_max_bytes: i32,
-    /// `replica.fetch.backoff.ms`: pause after a failed fetch.
-    pub fetch_backoff: Duration,
-    /// `replica.socket.timeout.ms`.
-    pub socket_timeout: Duration,
-}
-
 pub struct Replication {
     cluster: Arc<Cluster>,
     replicas: Arc<ReplicaManager>,
-    config: ReplicationConfig,
+    config: ReplicationSettings,
     /// ISR changes proposed and not answered yet, by (topic, partition).
     in_flight: Mutex<BTreeSet<(String, i32)>>,
     fetchers: Mutex<HashMap<i32, JoinHandle<()>>>,
@@ -63,7 +48,7 @@ impl Replication {
     pub fn new(
         cluster: Arc<Cluster>,
         replicas: Arc<ReplicaManager>,
-        config: ReplicationConfig,
+        config: ReplicationSettings,
         shutdown: watch::Receiver<bool>,
     ) -> Arc<Replication> {
         Arc::new(Replication {

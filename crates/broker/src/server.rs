@@ -15,7 +15,7 @@ use sluice_coordinator::{OFFSETS_TOPIC, TXN_STATE_TOPIC};
 use crate::admin::{apply_latest, migrate_legacy_topics};
 use crate::broker::Broker;
 use crate::cluster::{cluster_id, controller_config, Cluster};
-use crate::config::BrokerConfig;
+use crate::config::{BrokerConfig, BrokerSettings};
 use crate::connection;
 use crate::fetch_session::FetchSessionCache;
 use crate::group_coordinator::GroupService;
@@ -96,20 +96,19 @@ pub async fn start_with_listeners(
     config: BrokerConfig,
     listeners: Listeners,
 ) -> Result<ServerHandle, ServerError> {
-    config
-        .check()
-        .map_err(|e| ServerError::Config(e.to_string()))?;
-    let roles = config.process_roles();
+    let settings =
+        Arc::new(BrokerSettings::new(&config).map_err(|e| ServerError::Config(e.to_string()))?);
+    let roles = settings.process_roles;
     let cluster_id = {
-        let c = config.clone();
-        tokio::task::spawn_blocking(move || cluster_id(&c))
+        let s = settings.clone();
+        tokio::task::spawn_blocking(move || cluster_id(&s))
             .await
             .map_err(|e| ServerError::Storage(e.to_string()))?
             .map_err(ServerError::Storage)?
     };
     // A standalone node's controller listener only needs to exist: loopback, any port.
-    let controller_addr = config
-        .controller_listener()
+    let controller_addr = settings
+        .controller_listener
         .unwrap_or_else(|| SocketAddr::from(([127, 0, 0, 1], 0)));
     let controller_listener = bound_or_bind(listeners.controller, controller_addr).await?;
     let controller_bound =
@@ -120,7 +119,7 @@ pub async fn start_with_listeners(
                 source,
             })?;
     let controller = Controller::start_with_listener(
-        controller_config(&config, controller_bound, &cluster_id),
+        controller_config(&settings, controller_bound, &cluster_id),
         controller_listener,
     )
     .await
@@ -129,7 +128,7 @@ pub async fn start_with_listeners(
     if !roles.is_broker() {
         tracing::info!(
             "sluice node {} (controller only) listening on {controller_bound}",
-            config.node_id()
+            settings.node_id
         );
         return Ok(ServerHandle {
             local_addr: controller_bound,
@@ -140,7 +139,7 @@ pub async fn start_with_listeners(
         });
     }
     match start_broker(
-        config,
+        settings,
         cluster_id,
         controller.clone(),
         shutdown_rx,
@@ -163,26 +162,26 @@ pub async fn start_with_listeners(
 }
 
 async fn start_broker(
-    config: BrokerConfig,
+    settings: Arc<BrokerSettings>,
     cluster_id: String,
     controller: Controller,
     shutdown_rx: watch::Receiver<bool>,
     client_listener: Option<std::net::TcpListener>,
 ) -> Result<(SocketAddr, Arc<Broker>, JoinSet<()>), ServerError> {
-    let addr = config.listener();
+    let addr = settings.client_listener;
     let listener = bound_or_bind(client_listener, addr).await?;
     let local_addr = listener
         .local_addr()
         .map_err(|source| ServerError::Bind { addr, source })?;
-    let (host, port) = config.advertised(local_addr);
+    let (host, port) = settings.advertised(local_addr);
     // Registration first: a broker whose log dir belongs to another cluster is refused
     // (INCONSISTENT_CLUSTER_ID) before anything in it is read or changed.
     let cluster = Arc::new(
-        Cluster::register(controller, &config, cluster_id, host.clone(), port)
+        Cluster::register(controller, &settings, cluster_id, host.clone(), port)
             .await
             .map_err(ServerError::Controller)?,
     );
-    let replicas = Arc::new(ReplicaManager::new(config.clone())?);
+    let replicas = Arc::new(ReplicaManager::new(settings.clone())?);
     cluster
         .wait_for_own_registration()
         .await
@@ -196,23 +195,23 @@ async fn start_broker(
     wait_for_own_leaders(&cluster).await;
     apply_latest(&cluster, &replicas).await;
 
-    let group_config = config.group_config();
+    let (group, txn) = (&settings.group, &settings.txn);
     let offsets = crate::internal_topic::ensure(
         &cluster,
         &replicas,
         OFFSETS_TOPIC,
-        group_config.num_partitions,
-        config.offsets_topic_replication_factor(),
-        config.offsets_topic_segment_bytes(),
+        group.coordinator.num_partitions,
+        group.offsets_topic_replication_factor,
+        group.offsets_topic_segment_bytes,
     )
     .await?;
     let txn_state = crate::internal_topic::ensure(
         &cluster,
         &replicas,
         TXN_STATE_TOPIC,
-        config.txn_config().num_partitions,
-        config.txn_state_replication_factor(),
-        config.txn_state_segment_bytes(),
+        txn.coordinator.num_partitions,
+        txn.state_log_replication_factor,
+        txn.state_log_segment_bytes,
     )
     .await?;
     // Subscribed before the coordinators read who leads what: no change falls in between.
@@ -222,32 +221,33 @@ async fn start_broker(
     };
     let groups = GroupService::new(
         &replicas,
-        partitions_of(offsets, group_config.num_partitions),
+        partitions_of(offsets, group.coordinator.num_partitions),
         shutdown_rx.clone(),
     );
     let txns = TxnService::new(
         &replicas,
-        partitions_of(txn_state, config.txn_config().num_partitions),
+        partitions_of(txn_state, txn.coordinator.num_partitions),
         shutdown_rx.clone(),
     );
     groups.load_led().await;
     txns.load_led().await;
     let internal_topics_missing =
         replicas.topic(OFFSETS_TOPIC).is_none() || replicas.topic(TXN_STATE_TOPIC).is_none();
-    let producer_ids = ProducerIdManager::open(&config.log_dir())
+    let producer_ids = ProducerIdManager::open(&settings.log_dir)
         .map_err(|e| ServerError::Storage(e.to_string()))?;
     let groups = Arc::new(groups);
     let replication = crate::replication::Replication::new(
         cluster.clone(),
         replicas.clone(),
-        config.replication(),
+        settings.replication.clone(),
         shutdown_rx.clone(),
     );
     let broker = Arc::new(Broker {
-        node_id: config.node_id(),
+        settings: settings.clone(),
+        node_id: settings.node_id,
         advertised_host: host,
         advertised_port: port,
-        fetch_sessions: FetchSessionCache::new(config.fetch_session_cache_slots()),
+        fetch_sessions: FetchSessionCache::new(settings.fetch_session_cache_slots),
         producer_ids,
         groups: groups.clone(),
         txns,
@@ -273,7 +273,7 @@ async fn start_broker(
     tasks.spawn(crate::cluster::run_heartbeats(
         cluster,
         replicas,
-        Duration::from_millis(config.broker_heartbeat_interval_ms()),
+        Duration::from_millis(settings.broker_heartbeat_interval_ms),
         shutdown_rx.clone(),
     ));
     if internal_topics_missing {
@@ -283,37 +283,37 @@ async fn start_broker(
     tasks.spawn(crate::txn_coordinator::run_timer(
         broker.clone(),
         shutdown_rx.clone(),
-        broker.config().txn_timeout_check_interval_ms(),
+        settings.txn.abort_timed_out_transaction_cleanup_interval_ms,
     ));
     tasks.spawn(crate::group_coordinator::run_timers(
         groups,
         shutdown_rx.clone(),
-        broker.config().offsets_retention_check_interval_ms(),
+        settings.group.offsets_retention_check_interval_ms,
     ));
     tasks.spawn(periodic(
         broker.clone(),
         shutdown_rx.clone(),
-        broker.config().retention_check_interval_ms(),
+        settings.log_retention_check_interval_ms,
         |b| b.replicas.apply_retention(),
     ));
-    if broker.config().cleaner_enable() {
+    if settings.log_cleaner_enable {
         tasks.spawn(periodic(
             broker.clone(),
             shutdown_rx.clone(),
-            broker.config().cleaner_backoff_ms(),
+            settings.log_cleaner_backoff_ms,
             |b| b.replicas.clean_compacted(),
         ));
     }
     tasks.spawn(periodic(
         broker.clone(),
         shutdown_rx.clone(),
-        broker.config().flush_scheduler_interval_ms(),
+        settings.log_flush_scheduler_interval_ms,
         |b| b.replicas.flush_due(),
     ));
     tasks.spawn(periodic(
         broker.clone(),
         shutdown_rx,
-        broker.config().high_watermark_checkpoint_interval_ms(),
+        settings.replica_high_watermark_checkpoint_interval_ms,
         |b| b.replicas.checkpoint_high_watermarks(),
     ));
     tracing::info!(
@@ -322,7 +322,7 @@ async fn start_broker(
         local_addr,
         broker.advertised_host,
         broker.advertised_port,
-        broker.config().log_dir().display()
+        settings.log_dir.display()
     );
     Ok((local_addr, broker, tasks))
 }
@@ -331,24 +331,24 @@ async fn start_broker(
 /// (checked every 500 ms); the coordinators start serving their partitions as this broker
 /// comes to lead them.
 async fn create_internal_topics(broker: Arc<Broker>, mut shutdown: watch::Receiver<bool>) {
-    let config = broker.config().clone();
+    let (group, txn) = (&broker.settings.group, &broker.settings.txn);
     loop {
         let offsets = crate::internal_topic::ensure(
             &broker.cluster,
             &broker.replicas,
             OFFSETS_TOPIC,
-            config.group_config().num_partitions,
-            config.offsets_topic_replication_factor(),
-            config.offsets_topic_segment_bytes(),
+            group.coordinator.num_partitions,
+            group.offsets_topic_replication_factor,
+            group.offsets_topic_segment_bytes,
         )
         .await;
         let txn_state = crate::internal_topic::ensure(
             &broker.cluster,
             &broker.replicas,
             TXN_STATE_TOPIC,
-            config.txn_config().num_partitions,
-            config.txn_state_replication_factor(),
-            config.txn_state_segment_bytes(),
+            txn.coordinator.num_partitions,
+            txn.state_log_replication_factor,
+            txn.state_log_segment_bytes,
         )
         .await;
         match (offsets, txn_state) {
@@ -455,7 +455,7 @@ async fn accept_loop(
     listener: TcpListener,
     mut shutdown: watch::Receiver<bool>,
 ) {
-    let limit = Arc::new(Semaphore::new(broker.config().max_connections()));
+    let limit = Arc::new(Semaphore::new(broker.settings.max_connections));
     let mut connections = JoinSet::new();
     loop {
         tokio::select! {

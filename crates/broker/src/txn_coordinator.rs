@@ -88,7 +88,7 @@ impl TxnService {
         num_partitions: i32,
         shutdown: watch::Receiver<bool>,
     ) -> TxnService {
-        let mut config = replicas.config().txn_config();
+        let mut config = replicas.settings().txn.coordinator.clone();
         config.num_partitions = num_partitions;
         let factory = Arc::new(move |index: i32, ownership: Ownership| {
             let mut c = TxnCoordinator::new_unowned(config.clone());

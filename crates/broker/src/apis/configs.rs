@@ -20,9 +20,9 @@ use kafka_protocol::protocol::StrBytes;
 use sluice_protocol::error::ErrorCode;
 
 use crate::broker::Broker;
+use crate::config::{resolve_topic_configs, topic_config_key, ConfigSource, ConfigType};
 use crate::replica_manager::AdminError;
 use crate::request::RequestContext;
-use crate::topic_config::{resolve_topic_configs, topic_config_key, ConfigSource, ConfigType};
 
 pub const RESOURCE_TOPIC: i8 = 2;
 pub const RESOURCE_BROKER: i8 = 4;
@@ -63,7 +63,7 @@ pub async fn describe(
                             .with_error_code(ErrorCode::UNKNOWN_TOPIC_OR_PARTITION.0)
                             .with_error_message(Some(s(format!("Topic {} does not exist.", r.resource_name.as_str()))));
                     };
-                    let configs = resolve_topic_configs(broker.config(), &topic.configs)
+                    let configs = resolve_topic_configs(&broker.settings.topic_defaults, &topic.configs)
                         .into_iter()
                         .filter(|c| wanted(c.key.name))
                         .map(|c| {
@@ -72,8 +72,8 @@ pub async fn describe(
                                 if let Some(v) = topic.configs.get(c.key.name) {
                                     synonyms.push(synonym(c.key.name, v, ConfigSource::TopicConfig));
                                 }
-                                if let Some(v) = broker.config().topic_default(c.key.broker_synonym) {
-                                    synonyms.push(synonym(c.key.broker_synonym, &v, ConfigSource::StaticBrokerConfig));
+                                if let Some(v) = broker.settings.topic_defaults.get(c.key.broker_synonym) {
+                                    synonyms.push(synonym(c.key.broker_synonym, v, ConfigSource::StaticBrokerConfig));
                                 }
                                 synonyms.push(synonym(c.key.broker_synonym, c.key.default, ConfigSource::DefaultConfig));
                             }
@@ -91,7 +91,7 @@ pub async fn describe(
                             .with_error_message(Some(s(format!("Unexpected broker id, expected {} or empty string, but received {name}", broker.node_id))));
                     }
                     let configs = broker
-                        .config()
+                        .settings
                         .describe_entries()
                         .into_iter()
                         .filter(|(k, _, _)| wanted(k))
@@ -291,8 +291,11 @@ pub async fn incremental_alter(
                             if !is_list {
                                 return Err(AdminError::new(ErrorCode::INVALID_CONFIG, format!("Config value append/subtract is not allowed for config key {name} which is not a list")));
                             }
-                            let current =
-                                crate::topic_config::effective(broker.config(), configs, name);
+                            let current = crate::config::effective(
+                                &broker.settings.topic_defaults,
+                                configs,
+                                name,
+                            );
                             let mut items: Vec<String> = current
                                 .split(',')
                                 .map(|x| x.trim().to_string())

@@ -12,9 +12,9 @@ use sluice_protocol::error::ErrorCode;
 
 use crate::admin::NewTopic;
 use crate::broker::Broker;
+use crate::config::resolve_topic_configs;
 use crate::replica_manager::AdminError;
 use crate::request::RequestContext;
-use crate::topic_config::resolve_topic_configs;
 
 pub async fn handle(
     broker: &Arc<Broker>,
@@ -44,12 +44,12 @@ pub async fn handle(
             continue;
         }
         let mut partitions = if t.num_partitions == -1 {
-            broker.config().num_partitions()
+            broker.settings.num_partitions
         } else {
             t.num_partitions
         };
         let mut rf = if t.replication_factor == -1 {
-            broker.config().default_replication_factor()
+            broker.settings.default_replication_factor
         } else {
             t.replication_factor
         };
@@ -126,7 +126,7 @@ pub async fn handle(
         let result = match outcome {
             Err(e) => fail(base, e),
             Ok(id) => {
-                let reported = resolve_topic_configs(broker.config(), &configs)
+                let reported = resolve_topic_configs(&broker.settings.topic_defaults, &configs)
                     .into_iter()
                     .map(|c| {
                         CreatableTopicConfigs::default()

@@ -45,7 +45,7 @@ pub async fn handle(
         wanted
     });
 
-    let dir = broker.config().log_dir();
+    let dir = broker.settings.log_dir.clone();
     let path = std::path::absolute(&dir).unwrap_or_else(|_| dir.clone());
     let result = DescribeLogDirsResult::default()
         .with_log_dir(StrBytes::from_string(path.display().to_string()));

@@ -134,7 +134,7 @@ pub async fn handle(
         }
     };
 
-    let max_bytes = (request.max_bytes.max(0) as usize).min(broker.config().fetch_max_bytes());
+    let max_bytes = (request.max_bytes.max(0) as usize).min(broker.settings.fetch_max_bytes);
     let min_bytes = request.min_bytes.max(0) as usize;
     let deadline =
         tokio::time::Instant::now() + Duration::from_millis(request.max_wait_ms.max(0) as u64);

@@ -583,7 +583,7 @@ pub async fn consumer_group_heartbeat(
     ctx: &RequestContext,
     req: ConsumerGroupHeartbeatRequest,
 ) -> ConsumerGroupHeartbeatResponse {
-    if !broker.config().consumer_protocol_enabled() {
+    if !broker.settings.group.consumer_protocol_enabled {
         return ConsumerGroupHeartbeatResponse::default()
             .with_error_code(ErrorCode::UNSUPPORTED_VERSION.0)
             .with_error_message(Some(sb(

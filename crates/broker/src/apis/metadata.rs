@@ -81,13 +81,13 @@ pub async fn handle(
                     ));
                     continue;
                 }
-                if allow_create && broker.config().auto_create_topics() {
+                if allow_create && broker.settings.auto_create_topics_enable {
                     let created = crate::admin::ensure_topic(
                         &broker.cluster,
                         &broker.replicas,
                         &name,
-                        broker.config().num_partitions(),
-                        broker.config().default_replication_factor(),
+                        broker.settings.num_partitions,
+                        broker.settings.default_replication_factor,
                         BTreeMap::new(),
                     )
                     .await;

@@ -31,9 +31,9 @@ use uuid::Uuid;
 
 use super::leader_hint::{wants_hint, CurrentLeader, LeaderHints, TopicRef};
 use crate::broker::Broker;
+use crate::config::ProduceSettings;
 use crate::partition::Partition;
 use crate::request::RequestContext;
-use crate::topic_config::ProduceSettings;
 
 /// `None`: acks=0, no response is sent.
 ///
