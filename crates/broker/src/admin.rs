@@ -12,7 +12,7 @@ use uuid::Uuid;
 
 use crate::cluster::{command_error, Cluster};
 use crate::config::validate_topic_config;
-use crate::replica_manager::{is_internal_topic, AdminError, ReplicaManager, Topic};
+use crate::replicas::{is_internal_topic, AdminError, ReplicaManager, Topic};
 
 /// A new topic's request.
 pub struct NewTopic {

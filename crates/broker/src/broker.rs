@@ -2,9 +2,9 @@
 //! fetch-session cache.
 
 use crate::config::BrokerSettings;
-use crate::fetch_session::FetchSessionCache;
 use crate::producer_id_manager::ProducerIdManager;
-use crate::replica_manager::ReplicaManager;
+use crate::replicas::FetchSessionCache;
+use crate::replicas::ReplicaManager;
 
 pub struct Broker {
     pub settings: std::sync::Arc<BrokerSettings>,

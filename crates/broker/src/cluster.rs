@@ -25,7 +25,7 @@ use tokio::sync::watch;
 use uuid::Uuid;
 
 use crate::config::BrokerSettings;
-use crate::replica_manager::{AdminError, ReplicaManager};
+use crate::replicas::{AdminError, ReplicaManager};
 
 /// Kafka's per-directory identity file.
 const META_PROPERTIES: &str = "meta.properties";
@@ -209,7 +209,7 @@ fn derived_cluster_id(voters: &BTreeMap<u64, SocketAddr>) -> String {
 }
 
 fn encode_id(id: Uuid) -> String {
-    crate::replica_manager::encode_topic_id(id)
+    crate::replicas::encode_topic_id(id)
 }
 
 fn write_durably(path: &Path, bytes: &[u8]) -> std::io::Result<()> {

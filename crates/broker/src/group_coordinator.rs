@@ -16,7 +16,7 @@ use tokio::sync::watch;
 
 use crate::coordinator::{CoordinatorRuntime, MinInsyncReplicas, WRITE_TIMEOUT};
 use crate::internal_topic::now_ms;
-use crate::replica_manager::ReplicaManager;
+use crate::replicas::ReplicaManager;
 
 pub struct GroupService {
     runtime: CoordinatorRuntime<GroupCoordinator>,

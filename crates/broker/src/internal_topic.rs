@@ -6,7 +6,7 @@ use std::collections::BTreeMap;
 use std::sync::Arc;
 
 use crate::cluster::Cluster;
-use crate::replica_manager::{AdminError, ReplicaManager, Topic};
+use crate::replicas::{AdminError, ReplicaManager, Topic};
 
 /// Wall-clock milliseconds, the coordinators' time.
 pub fn now_ms() -> i64 {

@@ -38,19 +38,16 @@ pub mod cluster;
 pub mod config;
 pub mod connection;
 pub mod coordinator;
-pub mod fetch_session;
 pub mod group_coordinator;
 pub mod internal_topic;
-pub mod partition;
 pub mod peer;
 pub mod producer_id_manager;
-pub mod replica_manager;
+pub mod replicas;
 pub mod replication;
 pub mod request;
 pub mod server;
 #[cfg(test)]
 mod test_support;
-pub mod topic_name;
 pub mod txn_coordinator;
 
 pub use broker::Broker;

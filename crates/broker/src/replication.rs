@@ -26,9 +26,9 @@ use tokio::task::JoinHandle;
 
 use crate::cluster::Cluster;
 use crate::config::ReplicationSettings;
-use crate::partition::Partition;
 use crate::peer::PeerConnection;
-use crate::replica_manager::ReplicaManager;
+use crate::replicas::Partition;
+use crate::replicas::ReplicaManager;
 
 /// The Fetch version followers use: the first with `last_fetched_epoch` and
 /// `diverging_epoch`, still naming topics (not ids) and carrying `replica_id` in the body.

@@ -17,10 +17,10 @@ use crate::broker::Broker;
 use crate::cluster::{cluster_id, controller_config, Cluster};
 use crate::config::{BrokerConfig, BrokerSettings};
 use crate::connection;
-use crate::fetch_session::FetchSessionCache;
 use crate::group_coordinator::GroupService;
 use crate::producer_id_manager::ProducerIdManager;
-use crate::replica_manager::{AdminError, ImageChanges, ReplicaManager};
+use crate::replicas::FetchSessionCache;
+use crate::replicas::{AdminError, ImageChanges, ReplicaManager};
 use crate::txn_coordinator::TxnService;
 
 #[derive(Debug, thiserror::Error)]
@@ -216,7 +216,7 @@ async fn start_broker(
     .await?;
     // Subscribed before the coordinators read who leads what: no change falls in between.
     let changes_rx = replicas.subscribe_changes();
-    let partitions_of = |topic: Option<Arc<crate::replica_manager::Topic>>, configured: i32| {
+    let partitions_of = |topic: Option<Arc<crate::replicas::Topic>>, configured: i32| {
         topic.map_or(configured, |t| t.partitions.len() as i32)
     };
     let groups = GroupService::new(

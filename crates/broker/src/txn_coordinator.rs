@@ -20,7 +20,7 @@ use tokio::sync::watch;
 use crate::broker::Broker;
 use crate::coordinator::{CoordinatorRuntime, MinInsyncReplicas, WRITE_TIMEOUT};
 use crate::internal_topic::now_ms;
-use crate::replica_manager::ReplicaManager;
+use crate::replicas::ReplicaManager;
 
 /// The coordinator epoch on a transaction's markers: the leader epoch of the
 /// `__transaction_state` partition that holds the transactional id, as this broker knows it.

@@ -21,7 +21,7 @@ use sluice_protocol::error::ErrorCode;
 
 use crate::broker::Broker;
 use crate::config::{resolve_topic_configs, topic_config_key, ConfigSource, ConfigType};
-use crate::replica_manager::AdminError;
+use crate::replicas::AdminError;
 use crate::request::RequestContext;
 
 pub const RESOURCE_TOPIC: i8 = 2;

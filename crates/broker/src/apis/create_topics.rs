@@ -13,7 +13,7 @@ use sluice_protocol::error::ErrorCode;
 use crate::admin::NewTopic;
 use crate::broker::Broker;
 use crate::config::resolve_topic_configs;
-use crate::replica_manager::AdminError;
+use crate::replicas::AdminError;
 use crate::request::RequestContext;
 
 pub async fn handle(

@@ -25,7 +25,7 @@ use kafka_protocol::protocol::StrBytes;
 use sluice_protocol::error::ErrorCode;
 
 use crate::broker::Broker;
-use crate::partition::Partition;
+use crate::replicas::Partition;
 use crate::request::RequestContext;
 
 pub async fn handle(

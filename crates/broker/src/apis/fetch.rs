@@ -30,8 +30,8 @@ use sluice_protocol::error::ErrorCode;
 
 use super::leader_hint::{wants_hint, CurrentLeader, LeaderHints, TopicRef};
 use crate::broker::Broker;
-use crate::fetch_session::{CachedPartition, PartKey, Reported};
-use crate::partition::Partition;
+use crate::replicas::Partition;
+use crate::replicas::{CachedPartition, PartKey, Reported};
 use crate::request::RequestContext;
 
 /// Sessionless full fetch.

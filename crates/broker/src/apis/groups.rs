@@ -571,7 +571,7 @@ fn error_of(reply: &Reply) -> ErrorCode {
 fn topics_view(broker: &Broker) -> TopicsView {
     let mut view = TopicsView::default();
     for t in broker.replicas.topics() {
-        if !crate::replica_manager::is_internal_topic(&t.name) {
+        if !crate::replicas::is_internal_topic(&t.name) {
             view.insert(&t.name, t.id, t.partitions.len() as i32);
         }
     }

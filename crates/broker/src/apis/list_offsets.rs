@@ -14,7 +14,7 @@ use kafka_protocol::messages::{ListOffsetsRequest, ListOffsetsResponse};
 use sluice_protocol::error::ErrorCode;
 
 use crate::broker::Broker;
-use crate::partition::Partition;
+use crate::replicas::Partition;
 use crate::request::RequestContext;
 
 const LATEST: i64 = -1;

@@ -16,8 +16,8 @@ use uuid::Uuid;
 
 use super::{AUTHORIZED_OPS_NOT_REQUESTED, CLUSTER_OPS_ALL, TOPIC_OPS_ALL};
 use crate::broker::Broker;
+use crate::replicas::validate_topic_name;
 use crate::request::RequestContext;
-use crate::topic_name::validate_topic_name;
 
 pub async fn handle(
     broker: &Arc<Broker>,
@@ -174,7 +174,7 @@ fn describe_topic(
         .with_error_code(0)
         .with_name(Some(TopicName(StrBytes::from_string(topic.name.clone()))))
         .with_topic_id(if v >= 10 { topic.topic_id } else { Uuid::nil() })
-        .with_is_internal(crate::replica_manager::is_internal_topic(&topic.name))
+        .with_is_internal(crate::replicas::is_internal_topic(&topic.name))
         .with_partitions(partitions)
         .with_topic_authorized_operations(if v >= 8 {
             authorized_ops

@@ -25,8 +25,8 @@ use kafka_protocol::messages::{OffsetForLeaderEpochRequest, OffsetForLeaderEpoch
 use sluice_protocol::error::ErrorCode;
 
 use crate::broker::Broker;
-use crate::partition::Partition;
-use crate::replica_manager::Topic;
+use crate::replicas::Partition;
+use crate::replicas::Topic;
 use crate::request::RequestContext;
 
 /// `current_leader_epoch` of a client that does not know (or check) the leader epoch.

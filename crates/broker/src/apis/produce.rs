@@ -32,7 +32,7 @@ use uuid::Uuid;
 use super::leader_hint::{wants_hint, CurrentLeader, LeaderHints, TopicRef};
 use crate::broker::Broker;
 use crate::config::ProduceSettings;
-use crate::partition::Partition;
+use crate::replicas::Partition;
 use crate::request::RequestContext;
 
 /// `None`: acks=0, no response is sent.

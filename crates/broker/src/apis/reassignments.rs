@@ -38,7 +38,7 @@ use sluice_protocol::error::ErrorCode;
 
 use crate::admin::apply_latest;
 use crate::broker::Broker;
-use crate::replica_manager::AdminError;
+use crate::replicas::AdminError;
 use crate::request::RequestContext;
 
 /// Proposals of one request in flight at once.

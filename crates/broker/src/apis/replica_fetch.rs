@@ -18,7 +18,7 @@ use kafka_protocol::protocol::StrBytes;
 use sluice_protocol::error::ErrorCode;
 
 use crate::broker::Broker;
-use crate::partition::Partition;
+use crate::replicas::Partition;
 use crate::request::RequestContext;
 
 struct Wanted {

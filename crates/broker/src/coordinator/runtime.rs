@@ -15,7 +15,7 @@ use super::loader::{self, Factory};
 use super::shard::{Shard, Status};
 use super::shard_log::{MinInsyncReplicas, ShardLog};
 use crate::internal_topic::now_ms;
-use crate::partition::Partition;
+use crate::replicas::Partition;
 
 pub struct CoordinatorRuntime<S: CoordinatorShard> {
     /// The internal topic whose partitions are the shards.
