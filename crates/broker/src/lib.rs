@@ -31,7 +31,6 @@
 //! - `topic_name`: Kafka's topic-name rules.
 #![forbid(unsafe_code)]
 
-pub mod admin;
 pub mod apis;
 pub mod broker;
 pub mod cluster;
@@ -40,10 +39,7 @@ pub mod connection;
 pub mod coordinator;
 pub mod group_coordinator;
 pub mod internal_topic;
-pub mod peer;
-pub mod producer_id_manager;
 pub mod replicas;
-pub mod replication;
 pub mod request;
 pub mod server;
 #[cfg(test)]

@@ -12,13 +12,15 @@ use tokio::task::JoinSet;
 use sluice_controller::Controller;
 use sluice_coordinator::{OFFSETS_TOPIC, TXN_STATE_TOPIC};
 
-use crate::admin::{apply_latest, migrate_legacy_topics};
 use crate::broker::Broker;
-use crate::cluster::{cluster_id, controller_config, Cluster};
+use crate::cluster::{
+    cluster_id, controller_config, Cluster, MetadataPublisher, ProducerIdManager, Replication,
+    TopicAdmin,
+};
 use crate::config::{BrokerConfig, BrokerSettings};
 use crate::connection;
 use crate::group_coordinator::GroupService;
-use crate::producer_id_manager::ProducerIdManager;
+use crate::internal_topic::InternalTopics;
 use crate::replicas::FetchSessionCache;
 use crate::replicas::{AdminError, ImageChanges, ReplicaManager};
 use crate::txn_coordinator::TxnService;
@@ -186,59 +188,54 @@ async fn start_broker(
         .wait_for_own_registration()
         .await
         .map_err(ServerError::Controller)?;
-    migrate_legacy_topics(&cluster, &replicas).await?;
-    apply_latest(&cluster, &replicas).await;
+    let publisher = MetadataPublisher::new(cluster.clone(), replicas.clone());
+    let admin = Arc::new(TopicAdmin::new(
+        cluster.clone(),
+        replicas.clone(),
+        publisher.clone(),
+        settings.clone(),
+    ));
+    admin.migrate_legacy_topics().await?;
+    publisher.publish_latest().await;
     cluster
         .wait_until_unfenced(&replicas)
         .await
         .map_err(ServerError::Controller)?;
-    wait_for_own_leaders(&cluster).await;
-    apply_latest(&cluster, &replicas).await;
+    cluster.wait_for_own_leaders().await;
+    publisher.publish_latest().await;
 
-    let (group, txn) = (&settings.group, &settings.txn);
-    let offsets = crate::internal_topic::ensure(
-        &cluster,
-        &replicas,
-        OFFSETS_TOPIC,
-        group.coordinator.num_partitions,
-        group.offsets_topic_replication_factor,
-        group.offsets_topic_segment_bytes,
-    )
-    .await?;
-    let txn_state = crate::internal_topic::ensure(
-        &cluster,
-        &replicas,
-        TXN_STATE_TOPIC,
-        txn.coordinator.num_partitions,
-        txn.state_log_replication_factor,
-        txn.state_log_segment_bytes,
-    )
-    .await?;
+    let internal_topics = Arc::new(InternalTopics::new(
+        cluster.clone(),
+        replicas.clone(),
+        admin.clone(),
+        settings.clone(),
+    ));
+    let offsets = internal_topics.ensure_offsets_topic().await?;
+    let txn_state = internal_topics.ensure_txn_state_topic().await?;
     // Subscribed before the coordinators read who leads what: no change falls in between.
-    let changes_rx = replicas.subscribe_changes();
+    let changes_rx = publisher.subscribe_leadership();
     let partitions_of = |topic: Option<Arc<crate::replicas::Topic>>, configured: i32| {
         topic.map_or(configured, |t| t.partitions.len() as i32)
     };
     let groups = GroupService::new(
         &replicas,
-        partitions_of(offsets, group.coordinator.num_partitions),
+        partitions_of(offsets, settings.group.coordinator.num_partitions),
         shutdown_rx.clone(),
     );
     let txns = TxnService::new(
         &replicas,
-        partitions_of(txn_state, txn.coordinator.num_partitions),
+        partitions_of(txn_state, settings.txn.coordinator.num_partitions),
         shutdown_rx.clone(),
     );
     groups.load_led().await;
     txns.load_led().await;
-    let internal_topics_missing =
-        replicas.topic(OFFSETS_TOPIC).is_none() || replicas.topic(TXN_STATE_TOPIC).is_none();
-    let producer_ids = ProducerIdManager::open(&settings.log_dir)
+    let producer_ids = ProducerIdManager::open(cluster.clone(), &settings.log_dir)
         .map_err(|e| ServerError::Storage(e.to_string()))?;
     let groups = Arc::new(groups);
-    let replication = crate::replication::Replication::new(
+    let replication = Replication::new(
         cluster.clone(),
         replicas.clone(),
+        publisher.clone(),
         settings.replication.clone(),
         shutdown_rx.clone(),
     );
@@ -253,6 +250,8 @@ async fn start_broker(
         txns,
         replicas: replicas.clone(),
         cluster: cluster.clone(),
+        publisher: publisher.clone(),
+        admin,
         replication: replication.clone(),
         shutdown: shutdown_rx.clone(),
     });
@@ -260,11 +259,7 @@ async fn start_broker(
     let mut tasks = JoinSet::new();
     tasks.spawn(replication.clone().run_isr_shrinker());
     tasks.spawn(replication.clone().run_fetcher_supervisor());
-    tasks.spawn(crate::cluster::run_publisher(
-        cluster.clone(),
-        replicas.clone(),
-        shutdown_rx.clone(),
-    ));
+    tasks.spawn(publisher.run(shutdown_rx.clone()));
     tasks.spawn(follow_coordinator_leadership(
         broker.clone(),
         changes_rx,
@@ -276,8 +271,8 @@ async fn start_broker(
         Duration::from_millis(settings.broker_heartbeat_interval_ms),
         shutdown_rx.clone(),
     ));
-    if internal_topics_missing {
-        tasks.spawn(create_internal_topics(broker.clone(), shutdown_rx.clone()));
+    if internal_topics.missing() {
+        tasks.spawn(internal_topics.create_when_possible(shutdown_rx.clone()));
     }
     tasks.spawn(accept_loop(broker.clone(), listener, shutdown_rx.clone()));
     tasks.spawn(crate::txn_coordinator::run_timer(
@@ -327,44 +322,6 @@ async fn start_broker(
     Ok((local_addr, broker, tasks))
 }
 
-/// Creates the internal topics once enough brokers are live for their replication factor
-/// (checked every 500 ms); the coordinators start serving their partitions as this broker
-/// comes to lead them.
-async fn create_internal_topics(broker: Arc<Broker>, mut shutdown: watch::Receiver<bool>) {
-    let (group, txn) = (&broker.settings.group, &broker.settings.txn);
-    loop {
-        let offsets = crate::internal_topic::ensure(
-            &broker.cluster,
-            &broker.replicas,
-            OFFSETS_TOPIC,
-            group.coordinator.num_partitions,
-            group.offsets_topic_replication_factor,
-            group.offsets_topic_segment_bytes,
-        )
-        .await;
-        let txn_state = crate::internal_topic::ensure(
-            &broker.cluster,
-            &broker.replicas,
-            TXN_STATE_TOPIC,
-            txn.coordinator.num_partitions,
-            txn.state_log_replication_factor,
-            txn.state_log_segment_bytes,
-        )
-        .await;
-        match (offsets, txn_state) {
-            (Ok(Some(_)), Ok(Some(_))) => return,
-            (Err(e), _) | (_, Err(e)) => {
-                tracing::debug!("internal topics not created yet: {}", e.message)
-            }
-            _ => {}
-        }
-        tokio::select! {
-            _ = shutdown.changed() => return,
-            _ = tokio::time::sleep(Duration::from_millis(500)) => {}
-        }
-    }
-}
-
 /// Hands leadership changes of the internal topics' partitions to the group and transaction
 /// coordinators, in the order they happened.
 async fn follow_coordinator_leadership(
@@ -397,26 +354,6 @@ async fn follow_coordinator_leadership(
             broker.txns.on_leadership(&broker, &became, &resigned).await;
         }
     }
-}
-
-/// At startup, waits (bounded) until the controller has elected leaders for the partitions
-/// this broker can lead alone (every partition whose ISR is only this broker), so that a
-/// restarted single node serves its partitions as soon as it accepts connections.
-async fn wait_for_own_leaders(cluster: &Cluster) {
-    let me = cluster.node_id;
-    let mut images = cluster.controller.image();
-    let waiting = async move {
-        let _ = images
-            .wait_for(|image| {
-                image.topics().values().all(|t| {
-                    t.partitions
-                        .iter()
-                        .all(|p| p.leader.is_some() || p.isr != [me])
-                })
-            })
-            .await;
-    };
-    let _ = tokio::time::timeout(Duration::from_secs(10), waiting).await;
 }
 
 impl ServerHandle {

@@ -455,7 +455,7 @@ async fn send_marker(
     let target = image
         .broker(leader)
         .ok_or(ErrorCode::LEADER_NOT_AVAILABLE)?;
-    let mut conn = crate::peer::PeerConnection::connect(
+    let mut conn = crate::cluster::PeerConnection::connect(
         &target.host,
         target.port,
         &format!("sluice-txn-coordinator-{}", broker.node_id),
@@ -534,7 +534,7 @@ pub async fn verify_with_remote_coordinator(
     let target = image
         .broker(coordinator)
         .ok_or(ErrorCode::NOT_ENOUGH_REPLICAS)?;
-    let mut conn = crate::peer::PeerConnection::connect(
+    let mut conn = crate::cluster::PeerConnection::connect(
         &target.host,
         target.port,
         &format!("sluice-txn-verify-{}", broker.node_id),

@@ -179,14 +179,10 @@ async fn store_topic_configs(
     validate_only: bool,
 ) -> Result<(), AdminError> {
     let configs = prepared?;
-    crate::admin::set_topic_configs(
-        &broker.cluster,
-        &broker.replicas,
-        name,
-        configs,
-        validate_only,
-    )
-    .await
+    broker
+        .admin
+        .set_topic_configs(name, configs, validate_only)
+        .await
 }
 
 fn known(name: &str) -> Result<(), AdminError> {

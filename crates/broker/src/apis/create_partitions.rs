@@ -23,15 +23,10 @@ pub async fn handle(
                 .map(|a| a.broker_ids.iter().map(|b| b.0).collect::<Vec<i32>>())
                 .collect::<Vec<_>>()
         });
-        let outcome = crate::admin::create_partitions(
-            &broker.cluster,
-            &broker.replicas,
-            t.name.as_str(),
-            t.count,
-            assignments,
-            request.validate_only,
-        )
-        .await;
+        let outcome = broker
+            .admin
+            .create_partitions(t.name.as_str(), t.count, assignments, request.validate_only)
+            .await;
         results.push(match outcome {
             Ok(()) => result.with_error_code(0),
             Err(e) => result

@@ -10,8 +10,8 @@ use kafka_protocol::messages::{CreateTopicsRequest, CreateTopicsResponse};
 use kafka_protocol::protocol::StrBytes;
 use sluice_protocol::error::ErrorCode;
 
-use crate::admin::NewTopic;
 use crate::broker::Broker;
+use crate::cluster::NewTopic;
 use crate::config::resolve_topic_configs;
 use crate::replicas::AdminError;
 use crate::request::RequestContext;
@@ -116,13 +116,7 @@ pub async fn handle(
             assignments,
             configs: configs.clone(),
         };
-        let outcome = crate::admin::create_topic(
-            &broker.cluster,
-            &broker.replicas,
-            new,
-            request.validate_only,
-        )
-        .await;
+        let outcome = broker.admin.create_topic(new, request.validate_only).await;
         let result = match outcome {
             Err(e) => fail(base, e),
             Ok(id) => {

@@ -42,9 +42,7 @@ pub async fn handle(
             responses.push(result.with_error_code(ErrorCode::UNKNOWN_TOPIC_ID.0));
             continue;
         };
-        let result = match crate::admin::delete_topic(&broker.cluster, &broker.replicas, &name)
-            .await
-        {
+        let result = match broker.admin.delete_topic(&name).await {
             Ok(deleted_id) => result
                 .with_error_code(0)
                 .with_topic_id(if ctx.api_version >= 6 {

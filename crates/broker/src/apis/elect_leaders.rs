@@ -40,7 +40,6 @@ use kafka_protocol::protocol::StrBytes;
 use sluice_controller::{elect_leader, ElectionError, ElectionType};
 use sluice_protocol::error::ErrorCode;
 
-use crate::admin::apply_latest;
 use crate::broker::Broker;
 use crate::request::RequestContext;
 
@@ -138,7 +137,7 @@ pub async fn handle(
         outcomes.extend(results);
         if any_elected {
             // Answer once this broker leads (or follows) as the new image says.
-            apply_latest(&broker.cluster, &broker.replicas).await;
+            broker.publisher.publish_latest().await;
         }
     }
 

@@ -82,15 +82,15 @@ pub async fn handle(
                     continue;
                 }
                 if allow_create && broker.settings.auto_create_topics_enable {
-                    let created = crate::admin::ensure_topic(
-                        &broker.cluster,
-                        &broker.replicas,
-                        &name,
-                        broker.settings.num_partitions,
-                        broker.settings.default_replication_factor,
-                        BTreeMap::new(),
-                    )
-                    .await;
+                    let created = broker
+                        .admin
+                        .ensure_topic(
+                            &name,
+                            broker.settings.num_partitions,
+                            broker.settings.default_replication_factor,
+                            BTreeMap::new(),
+                        )
+                        .await;
                     image = broker.cluster.image();
                     match (created, image.topic(&name)) {
                         (Ok(_), Some(t)) => {

@@ -36,7 +36,6 @@ use kafka_protocol::protocol::StrBytes;
 use sluice_controller::{MetadataCommand, MetadataImage};
 use sluice_protocol::error::ErrorCode;
 
-use crate::admin::apply_latest;
 use crate::broker::Broker;
 use crate::replicas::AdminError;
 use crate::request::RequestContext;
@@ -113,7 +112,7 @@ pub async fn alter(
         .collect()
         .await;
     if outcomes.iter().any(|(_, _, o)| o.is_ok()) {
-        apply_latest(cluster, &broker.replicas).await;
+        broker.publisher.publish_latest().await;
     }
 
     let mut responses: Vec<ReassignableTopicResponse> = Vec::new();

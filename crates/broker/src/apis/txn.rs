@@ -62,7 +62,7 @@ pub async fn init_producer_id(
     };
     let Some(transactional_id) = request.transactional_id.as_ref().map(|t| t.to_string()) else {
         // Idempotent producers get a fresh producer id with epoch 0 every time, as in Kafka.
-        return match broker.producer_ids.reserve(&broker.cluster, 1).await {
+        return match broker.producer_ids.reserve(1).await {
             Ok(ids) => InitProducerIdResponse::default()
                 .with_error_code(0)
                 .with_producer_id(ProducerId(ids[0]))
@@ -78,11 +78,7 @@ pub async fn init_producer_id(
     let timeout = request.transaction_timeout_ms;
     // The coordinator takes a new producer id at most once or twice per attempt (a new
     // transactional id, an exhausted epoch); ids it does not use are skipped.
-    let mut ids = match broker
-        .producer_ids
-        .reserve(&broker.cluster, 2 * INIT_ATTEMPTS)
-        .await
-    {
+    let mut ids = match broker.producer_ids.reserve(2 * INIT_ATTEMPTS).await {
         Ok(ids) => ids.into_iter(),
         Err(e) => {
             tracing::warn!("cannot allocate a producer id: {e}");

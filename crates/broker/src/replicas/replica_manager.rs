@@ -67,8 +67,6 @@ pub struct ReplicaManager {
     /// Serialises image application; holds the offset of the last image applied (None before
     /// the first, which also removes partition directories the image does not assign here).
     apply: Mutex<Option<u64>>,
-    /// Where leadership changes go (see [`ReplicaManager::subscribe_changes`]).
-    changes: Mutex<Option<tokio::sync::mpsc::UnboundedSender<ImageChanges>>>,
     /// High watermarks read from `replication-offset-checkpoint` at start, taken by each
     /// partition as it opens.
     checkpointed_hws: Mutex<HashMap<(String, i32), i64>>,
@@ -89,21 +87,12 @@ impl ReplicaManager {
             clock: Arc::new(SystemClock),
             topics: RwLock::new(Topics::default()),
             apply: Mutex::new(None),
-            changes: Mutex::new(None),
             checkpointed_hws: Mutex::new(checkpointed),
         })
     }
 
     pub fn settings(&self) -> &Arc<BrokerSettings> {
         &self.settings
-    }
-
-    /// From now on, every image application that changes leadership sends its
-    /// [`ImageChanges`] here, in order (replacing an earlier subscriber).
-    pub fn subscribe_changes(&self) -> tokio::sync::mpsc::UnboundedReceiver<ImageChanges> {
-        let (tx, rx) = tokio::sync::mpsc::unbounded_channel();
-        *self.changes.lock().unwrap_or_else(|p| p.into_inner()) = Some(tx);
-        rx
     }
 
     /// Offset of the last metadata image applied (0 before the first).
@@ -414,14 +403,6 @@ impl ReplicaManager {
         }
         *self.write_topics() = next;
         *applied = Some(image.offset());
-        if !changes.became_leader.is_empty() || !changes.resigned.is_empty() {
-            if let Some(tx) = &*self.changes.lock().unwrap_or_else(|p| p.into_inner()) {
-                let _ = tx.send(ImageChanges {
-                    became_leader: changes.became_leader.clone(),
-                    resigned: changes.resigned.clone(),
-                });
-            }
-        }
         Ok(changes)
     }
 
