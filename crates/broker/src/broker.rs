@@ -5,6 +5,7 @@ use std::sync::Arc;
 
 use crate::cluster::{Cluster, MetadataPublisher, ProducerIdManager, Replication, TopicAdmin};
 use crate::config::BrokerSettings;
+use crate::coordinators::{GroupService, TxnService};
 use crate::replicas::{FetchSessionCache, ReplicaManager};
 
 pub struct Broker {
@@ -24,8 +25,8 @@ pub struct Broker {
     pub replication: Arc<Replication>,
     pub fetch_sessions: FetchSessionCache,
     pub producer_ids: ProducerIdManager,
-    pub groups: Arc<crate::group_coordinator::GroupService>,
-    pub txns: crate::txn_coordinator::TxnService,
+    pub groups: Arc<GroupService>,
+    pub txns: Arc<TxnService>,
     /// Resolves when the server is shutting down: long-polling fetches return at once.
     pub shutdown: tokio::sync::watch::Receiver<bool>,
 }

@@ -36,15 +36,12 @@ pub mod broker;
 pub mod cluster;
 pub mod config;
 pub mod connection;
-pub mod coordinator;
-pub mod group_coordinator;
-pub mod internal_topic;
+pub mod coordinators;
 pub mod replicas;
 pub mod request;
 pub mod server;
 #[cfg(test)]
 mod test_support;
-pub mod txn_coordinator;
 
 pub use broker::Broker;
 pub use config::{BrokerConfig, BrokerSettings, ConfigError};

@@ -10,7 +10,6 @@ use tokio::sync::{watch, Semaphore};
 use tokio::task::JoinSet;
 
 use sluice_controller::Controller;
-use sluice_coordinator::{OFFSETS_TOPIC, TXN_STATE_TOPIC};
 
 use crate::broker::Broker;
 use crate::cluster::{
@@ -19,11 +18,11 @@ use crate::cluster::{
 };
 use crate::config::{BrokerConfig, BrokerSettings};
 use crate::connection;
-use crate::group_coordinator::GroupService;
-use crate::internal_topic::InternalTopics;
+use crate::coordinators::{
+    follow_leadership, GroupService, InternalTopics, MarkerWriter, TxnService,
+};
 use crate::replicas::FetchSessionCache;
-use crate::replicas::{AdminError, ImageChanges, ReplicaManager};
-use crate::txn_coordinator::TxnService;
+use crate::replicas::{AdminError, ReplicaManager};
 
 #[derive(Debug, thiserror::Error)]
 pub enum ServerError {
@@ -217,21 +216,24 @@ async fn start_broker(
     let partitions_of = |topic: Option<Arc<crate::replicas::Topic>>, configured: i32| {
         topic.map_or(configured, |t| t.partitions.len() as i32)
     };
-    let groups = GroupService::new(
-        &replicas,
-        partitions_of(offsets, settings.group.coordinator.num_partitions),
+    let (group, txn) = (&settings.group.coordinator, &settings.txn.coordinator);
+    let groups = Arc::new(GroupService::new(
+        replicas.clone(),
+        group.clone(),
+        partitions_of(offsets, group.num_partitions),
         shutdown_rx.clone(),
-    );
-    let txns = TxnService::new(
-        &replicas,
-        partitions_of(txn_state, settings.txn.coordinator.num_partitions),
+    ));
+    let txns = Arc::new(TxnService::new(
+        replicas.clone(),
+        MarkerWriter::new(cluster.clone(), replicas.clone(), groups.clone()),
+        txn.clone(),
+        partitions_of(txn_state, txn.num_partitions),
         shutdown_rx.clone(),
-    );
+    ));
     groups.load_led().await;
     txns.load_led().await;
     let producer_ids = ProducerIdManager::open(cluster.clone(), &settings.log_dir)
         .map_err(|e| ServerError::Storage(e.to_string()))?;
-    let groups = Arc::new(groups);
     let replication = Replication::new(
         cluster.clone(),
         replicas.clone(),
@@ -247,7 +249,7 @@ async fn start_broker(
         fetch_sessions: FetchSessionCache::new(settings.fetch_session_cache_slots),
         producer_ids,
         groups: groups.clone(),
-        txns,
+        txns: txns.clone(),
         replicas: replicas.clone(),
         cluster: cluster.clone(),
         publisher: publisher.clone(),
@@ -260,8 +262,9 @@ async fn start_broker(
     tasks.spawn(replication.clone().run_isr_shrinker());
     tasks.spawn(replication.clone().run_fetcher_supervisor());
     tasks.spawn(publisher.run(shutdown_rx.clone()));
-    tasks.spawn(follow_coordinator_leadership(
-        broker.clone(),
+    tasks.spawn(follow_leadership(
+        groups.clone(),
+        txns.clone(),
         changes_rx,
         shutdown_rx.clone(),
     ));
@@ -275,13 +278,11 @@ async fn start_broker(
         tasks.spawn(internal_topics.create_when_possible(shutdown_rx.clone()));
     }
     tasks.spawn(accept_loop(broker.clone(), listener, shutdown_rx.clone()));
-    tasks.spawn(crate::txn_coordinator::run_timer(
-        broker.clone(),
+    tasks.spawn(txns.run_timer(
         shutdown_rx.clone(),
         settings.txn.abort_timed_out_transaction_cleanup_interval_ms,
     ));
-    tasks.spawn(crate::group_coordinator::run_timers(
-        groups,
+    tasks.spawn(groups.run_timers(
         shutdown_rx.clone(),
         settings.group.offsets_retention_check_interval_ms,
     ));
@@ -320,40 +321,6 @@ async fn start_broker(
         settings.log_dir.display()
     );
     Ok((local_addr, broker, tasks))
-}
-
-/// Hands leadership changes of the internal topics' partitions to the group and transaction
-/// coordinators, in the order they happened.
-async fn follow_coordinator_leadership(
-    broker: Arc<Broker>,
-    mut changes: tokio::sync::mpsc::UnboundedReceiver<ImageChanges>,
-    mut shutdown: watch::Receiver<bool>,
-) {
-    let of = |list: &[(String, i32)], topic: &str| -> Vec<i32> {
-        list.iter()
-            .filter(|(t, _)| t == topic)
-            .map(|(_, p)| *p)
-            .collect()
-    };
-    loop {
-        let change = tokio::select! {
-            _ = shutdown.changed() => return,
-            change = changes.recv() => match change {
-                Some(c) => c,
-                None => return,
-            },
-        };
-        let became = of(&change.became_leader, OFFSETS_TOPIC);
-        let resigned = of(&change.resigned, OFFSETS_TOPIC);
-        if !became.is_empty() || !resigned.is_empty() {
-            broker.groups.on_leadership(&became, &resigned).await;
-        }
-        let became = of(&change.became_leader, TXN_STATE_TOPIC);
-        let resigned = of(&change.resigned, TXN_STATE_TOPIC);
-        if !became.is_empty() || !resigned.is_empty() {
-            broker.txns.on_leadership(&broker, &became, &resigned).await;
-        }
-    }
 }
 
 impl ServerHandle {

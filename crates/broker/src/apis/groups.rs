@@ -1,6 +1,6 @@
 //! Consumer-group APIs: FindCoordinator and the classic group protocol, committed offsets,
 //! describe/list/delete. Each handler turns the wire request into a write or a read on the
-//! group service (`crate::group_coordinator`), on the shard of the group's partition, and its
+//! group service (`crate::coordinators::GroupService`), on the shard of the group's partition, and its
 //! reply into the wire response. Reads see committed state only.
 
 use std::sync::Arc;

@@ -477,8 +477,8 @@ async fn verify_transaction(
             if open_here {
                 Ok(())
             } else {
-                crate::txn_coordinator::verify_with_remote_coordinator(
-                    broker,
+                crate::coordinators::verify_with_remote_coordinator(
+                    &broker.cluster,
                     tid,
                     header.producer_id,
                     header.producer_epoch,

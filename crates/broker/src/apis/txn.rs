@@ -1,7 +1,7 @@
 //! Transaction APIs: InitProducerId (transactional and not), AddPartitionsToTxn,
 //! AddOffsetsToTxn, EndTxn, TxnOffsetCommit, WriteTxnMarkers, DescribeTransactions and
 //! ListTransactions. Each turns the wire request into a write or a read on the transaction
-//! service (`crate::txn_coordinator`), on the shard of the transactional id's partition, or,
+//! service (`crate::coordinators::TxnService`), on the shard of the transactional id's partition, or,
 //! for TxnOffsetCommit, on the group service. Reads see committed state only.
 
 use std::sync::Arc;
@@ -90,7 +90,7 @@ pub async fn init_producer_id(
         let ids = &mut ids;
         let ran = broker
             .txns
-            .run(broker, &transactional_id, |c, now, out| {
+            .run(&transactional_id, |c, now, out| {
                 let mut alloc = || {
                     ids.next()
                         .ok_or_else(|| "no producer id reserved".to_string())
@@ -177,7 +177,7 @@ async fn add_partitions(
     }
     let code = broker
         .txns
-        .run(broker, transactional_id, |c, now, out| {
+        .run(transactional_id, |c, now, out| {
             c.add_partitions(now, transactional_id, producer_id, epoch, &all, out)
                 .map(|()| (producer_id, epoch))
         })
@@ -263,7 +263,7 @@ pub async fn add_offsets_to_txn(
     let partition = broker.groups.partition_for(&req.group_id);
     let code = broker
         .txns
-        .run(broker, &req.transactional_id, |c, now, out| {
+        .run(&req.transactional_id, |c, now, out| {
             c.add_partitions(
                 now,
                 &req.transactional_id,
@@ -286,7 +286,7 @@ pub async fn end_txn(
 ) -> EndTxnResponse {
     let code = broker
         .txns
-        .run(broker, &req.transactional_id, |c, now, out| {
+        .run(&req.transactional_id, |c, now, out| {
             c.end_txn(
                 now,
                 &req.transactional_id,
@@ -375,8 +375,8 @@ pub async fn txn_offset_commit(
         Err(ErrorCode::COORDINATOR_LOAD_IN_PROGRESS) => verified,
         // Another broker coordinates the transaction (KIP-890): ask it.
         Err(ErrorCode::INVALID_PRODUCER_ID_MAPPING | ErrorCode::NOT_COORDINATOR) => {
-            crate::txn_coordinator::verify_with_remote_coordinator(
-                broker,
+            crate::coordinators::verify_with_remote_coordinator(
+                &broker.cluster,
                 &req.transactional_id,
                 req.producer_id.0,
                 req.producer_epoch,
@@ -452,14 +452,10 @@ pub async fn write_txn_markers(
                     commit: marker.transaction_result,
                     partitions: vec![(t.name.to_string(), *p)],
                 };
-                let code = match crate::txn_coordinator::write_local_marker(
-                    broker,
-                    &one,
-                    &t.name,
-                    *p,
-                    marker.coordinator_epoch,
-                )
-                .await
+                let code = match broker
+                    .txns
+                    .write_local_marker(&one, &t.name, *p, marker.coordinator_epoch)
+                    .await
                 {
                     Ok(()) => ErrorCode::NONE,
                     Err(code) => code,
@@ -554,7 +550,7 @@ pub async fn list_transactions(
         -1
     };
     let pattern = req.transactional_id_pattern.as_ref().map(|p| p.to_string());
-    let now = crate::internal_topic::now_ms();
+    let now = crate::coordinators::now_ms();
     let mut listed: Vec<(String, ListedTxn)> = Vec::new();
     broker.txns.read_each(|c| {
         for m in c.list(now, &states, &producer_ids, duration) {

@@ -91,10 +91,6 @@ impl ReplicaManager {
         })
     }
 
-    pub fn settings(&self) -> &Arc<BrokerSettings> {
-        &self.settings
-    }
-
     /// Offset of the last metadata image applied (0 before the first).
     pub fn applied_offset(&self) -> u64 {
         self.apply

@@ -13,14 +13,6 @@ use crate::cluster::{Cluster, TopicAdmin};
 use crate::config::BrokerSettings;
 use crate::replicas::{AdminError, ReplicaManager, Topic};
 
-/// Wall-clock milliseconds, the coordinators' time.
-pub fn now_ms() -> i64 {
-    std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map(|d| d.as_millis() as i64)
-        .unwrap_or(0)
-}
-
 /// Creates the internal topics through the controller once enough brokers are live.
 pub struct InternalTopics {
     cluster: Arc<Cluster>,
