@@ -35,10 +35,10 @@ pub mod apis;
 pub mod broker;
 pub mod cluster;
 pub mod config;
-pub mod connection;
 pub mod coordinators;
 pub mod replicas;
-pub mod request;
+#[cfg(test)]
+mod request_order_tests;
 pub mod server;
 #[cfg(test)]
 mod test_support;

@@ -11,18 +11,17 @@ use tokio::task::JoinSet;
 
 use sluice_controller::Controller;
 
+use crate::apis::{connection, KafkaApis};
 use crate::broker::Broker;
 use crate::cluster::{
     cluster_id, controller_config, Cluster, MetadataPublisher, ProducerIdManager, Replication,
     TopicAdmin,
 };
 use crate::config::{BrokerConfig, BrokerSettings};
-use crate::connection;
 use crate::coordinators::{
     follow_leadership, GroupService, InternalTopics, MarkerWriter, TxnService,
 };
-use crate::replicas::FetchSessionCache;
-use crate::replicas::{AdminError, ReplicaManager};
+use crate::replicas::{AdminError, FetchSessionCache, ReplicaManager};
 
 #[derive(Debug, thiserror::Error)]
 pub enum ServerError {
@@ -241,21 +240,27 @@ async fn start_broker(
         settings.replication.clone(),
         shutdown_rx.clone(),
     );
-    let broker = Arc::new(Broker {
+    let apis = Arc::new(KafkaApis {
         settings: settings.clone(),
-        node_id: settings.node_id,
-        advertised_host: host,
-        advertised_port: port,
-        fetch_sessions: FetchSessionCache::new(settings.fetch_session_cache_slots),
-        producer_ids,
-        groups: groups.clone(),
-        txns: txns.clone(),
         replicas: replicas.clone(),
         cluster: cluster.clone(),
         publisher: publisher.clone(),
         admin,
         replication: replication.clone(),
+        fetch_sessions: FetchSessionCache::new(settings.fetch_session_cache_slots),
+        producer_ids,
+        groups: groups.clone(),
+        txns: txns.clone(),
         shutdown: shutdown_rx.clone(),
+    });
+    let broker = Arc::new(Broker {
+        node_id: settings.node_id,
+        advertised_host: host,
+        advertised_port: port,
+        settings: settings.clone(),
+        replicas: replicas.clone(),
+        cluster: cluster.clone(),
+        apis: apis.clone(),
     });
 
     let mut tasks = JoinSet::new();
@@ -270,14 +275,19 @@ async fn start_broker(
     ));
     tasks.spawn(crate::cluster::run_heartbeats(
         cluster,
-        replicas,
+        replicas.clone(),
         Duration::from_millis(settings.broker_heartbeat_interval_ms),
         shutdown_rx.clone(),
     ));
     if internal_topics.missing() {
         tasks.spawn(internal_topics.create_when_possible(shutdown_rx.clone()));
     }
-    tasks.spawn(accept_loop(broker.clone(), listener, shutdown_rx.clone()));
+    tasks.spawn(accept_loop(
+        apis,
+        settings.max_connections,
+        listener,
+        shutdown_rx.clone(),
+    ));
     tasks.spawn(txns.run_timer(
         shutdown_rx.clone(),
         settings.txn.abort_timed_out_transaction_cleanup_interval_ms,
@@ -287,30 +297,30 @@ async fn start_broker(
         settings.group.offsets_retention_check_interval_ms,
     ));
     tasks.spawn(periodic(
-        broker.clone(),
+        replicas.clone(),
         shutdown_rx.clone(),
         settings.log_retention_check_interval_ms,
-        |b| b.replicas.apply_retention(),
+        ReplicaManager::apply_retention,
     ));
     if settings.log_cleaner_enable {
         tasks.spawn(periodic(
-            broker.clone(),
+            replicas.clone(),
             shutdown_rx.clone(),
             settings.log_cleaner_backoff_ms,
-            |b| b.replicas.clean_compacted(),
+            ReplicaManager::clean_compacted,
         ));
     }
     tasks.spawn(periodic(
-        broker.clone(),
+        replicas.clone(),
         shutdown_rx.clone(),
         settings.log_flush_scheduler_interval_ms,
-        |b| b.replicas.flush_due(),
+        ReplicaManager::flush_due,
     ));
     tasks.spawn(periodic(
-        broker.clone(),
+        replicas,
         shutdown_rx,
         settings.replica_high_watermark_checkpoint_interval_ms,
-        |b| b.replicas.checkpoint_high_watermarks(),
+        ReplicaManager::checkpoint_high_watermarks,
     ));
     tracing::info!(
         "sluice node {} listening on {} (advertised as {}:{}), data in {}",
@@ -354,12 +364,15 @@ impl ServerHandle {
     }
 }
 
+/// Accepts client connections (at most `max_connections` at once) until shutdown, then waits
+/// for the open ones to finish.
 async fn accept_loop(
-    broker: Arc<Broker>,
+    apis: Arc<KafkaApis>,
+    max_connections: usize,
     listener: TcpListener,
     mut shutdown: watch::Receiver<bool>,
 ) {
-    let limit = Arc::new(Semaphore::new(broker.settings.max_connections));
+    let limit = Arc::new(Semaphore::new(max_connections));
     let mut connections = JoinSet::new();
     loop {
         tokio::select! {
@@ -380,10 +393,10 @@ async fn accept_loop(
                     continue;
                 };
                 let _ = stream.set_nodelay(true);
-                let broker = broker.clone();
+                let apis = apis.clone();
                 let shutdown = shutdown.clone();
                 connections.spawn(async move {
-                    connection::serve(broker, stream, peer, shutdown).await;
+                    connection::serve(apis, stream, peer, shutdown).await;
                     drop(permit);
                 });
             }
@@ -393,11 +406,12 @@ async fn accept_loop(
     while connections.join_next().await.is_some() {}
 }
 
+/// Runs `work` on the replicas every `interval_ms`, on the blocking pool, until shutdown.
 async fn periodic(
-    broker: Arc<Broker>,
+    replicas: Arc<ReplicaManager>,
     mut shutdown: watch::Receiver<bool>,
     interval_ms: u64,
-    work: fn(&Broker),
+    work: fn(&ReplicaManager),
 ) {
     let mut tick = tokio::time::interval(Duration::from_millis(interval_ms.max(1)));
     tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
@@ -406,8 +420,8 @@ async fn periodic(
         tokio::select! {
             _ = shutdown.changed() => break,
             _ = tick.tick() => {
-                let b = broker.clone();
-                let _ = tokio::task::spawn_blocking(move || work(&b)).await;
+                let r = replicas.clone();
+                let _ = tokio::task::spawn_blocking(move || work(&r)).await;
             }
         }
     }

@@ -1,7 +1,6 @@
 //! CreateTopics: validate, create durably, report the created topic's configs (v5+).
 
 use std::collections::BTreeMap;
-use std::sync::Arc;
 
 use kafka_protocol::messages::create_topics_response::{
     CreatableTopicConfigs, CreatableTopicResult,
@@ -10,14 +9,14 @@ use kafka_protocol::messages::{CreateTopicsRequest, CreateTopicsResponse};
 use kafka_protocol::protocol::StrBytes;
 use sluice_protocol::error::ErrorCode;
 
-use crate::broker::Broker;
-use crate::cluster::NewTopic;
-use crate::config::resolve_topic_configs;
+use super::request::RequestContext;
+use crate::cluster::{NewTopic, TopicAdmin};
+use crate::config::{resolve_topic_configs, BrokerSettings};
 use crate::replicas::AdminError;
-use crate::request::RequestContext;
 
 pub async fn handle(
-    broker: &Arc<Broker>,
+    admin: &TopicAdmin,
+    settings: &BrokerSettings,
     ctx: &RequestContext,
     request: CreateTopicsRequest,
 ) -> CreateTopicsResponse {
@@ -44,12 +43,12 @@ pub async fn handle(
             continue;
         }
         let mut partitions = if t.num_partitions == -1 {
-            broker.settings.num_partitions
+            settings.num_partitions
         } else {
             t.num_partitions
         };
         let mut rf = if t.replication_factor == -1 {
-            broker.settings.default_replication_factor
+            settings.default_replication_factor
         } else {
             t.replication_factor
         };
@@ -116,11 +115,11 @@ pub async fn handle(
             assignments,
             configs: configs.clone(),
         };
-        let outcome = broker.admin.create_topic(new, request.validate_only).await;
+        let outcome = admin.create_topic(new, request.validate_only).await;
         let result = match outcome {
             Err(e) => fail(base, e),
             Ok(id) => {
-                let reported = resolve_topic_configs(&broker.settings.topic_defaults, &configs)
+                let reported = resolve_topic_configs(&settings.topic_defaults, &configs)
                     .into_iter()
                     .map(|c| {
                         CreatableTopicConfigs::default()
