@@ -95,7 +95,7 @@ const RETRY_BACKOFF: Duration = Duration::from_millis(100);
 impl Cluster {
     /// Registers this broker (advertising `host:port`) with the controller, retrying while the
     /// quorum has no leader or the previous incarnation's session is still valid (until
-    /// [`STARTUP_TIMEOUT`]).
+    /// `STARTUP_TIMEOUT`).
     pub async fn register(
         controller: Controller,
         settings: &BrokerSettings,

@@ -156,9 +156,9 @@ pub fn broker_key(name: &str) -> Option<&'static BrokerKey> {
 
 #[cfg(test)]
 mod tests {
-    use super::super::config_type::check_value;
-    use super::super::topic_keys::TOPIC_CONFIG_KEYS;
     use super::*;
+    use crate::config::config_type::check_value;
+    use crate::config::topic_keys::TOPIC_CONFIG_KEYS;
 
     #[test]
     fn every_default_passes_its_own_check() {

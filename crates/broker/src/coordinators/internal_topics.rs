@@ -36,7 +36,7 @@ impl InternalTopics {
         }
     }
 
-    /// `__consumer_offsets`, created if it can be (see [`InternalTopics::ensure`]).
+    /// `__consumer_offsets`, created once enough brokers are live (None until then).
     pub async fn ensure_offsets_topic(&self) -> Result<Option<Arc<Topic>>, AdminError> {
         let group = &self.settings.group;
         self.ensure(
@@ -48,7 +48,7 @@ impl InternalTopics {
         .await
     }
 
-    /// `__transaction_state`, created if it can be (see [`InternalTopics::ensure`]).
+    /// `__transaction_state`, created once enough brokers are live (None until then).
     pub async fn ensure_txn_state_topic(&self) -> Result<Option<Arc<Topic>>, AdminError> {
         let txn = &self.settings.txn;
         self.ensure(
