@@ -1,7 +1,7 @@
 //! Consumer-group APIs: FindCoordinator and the classic group protocol, committed offsets,
 //! describe/list/delete. Each handler turns the wire request into a write or a read on the
-//! group service (`crate::coordinators::GroupService`), on the shard of the group's partition, and its
-//! reply into the wire response. Reads see committed state only.
+//! group service (`crate::coordinators::GroupService`), on the shard of the group's partition,
+//! and its reply into the wire response. Reads see committed state only.
 
 use kafka_protocol::messages::delete_groups_response::DeletableGroupResult;
 use kafka_protocol::messages::find_coordinator_response::Coordinator;

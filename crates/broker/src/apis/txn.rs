@@ -1,8 +1,8 @@
 //! Transaction APIs: InitProducerId (transactional and not), AddPartitionsToTxn,
 //! AddOffsetsToTxn, EndTxn, TxnOffsetCommit, WriteTxnMarkers, DescribeTransactions and
 //! ListTransactions. Each turns the wire request into a write or a read on the transaction
-//! service (`crate::coordinators::TxnService`), on the shard of the transactional id's partition, or,
-//! for TxnOffsetCommit, on the group service. Reads see committed state only.
+//! service (`crate::coordinators::TxnService`), on the shard of the transactional id's
+//! partition, or, for TxnOffsetCommit, on the group service. Reads see committed state only.
 
 use kafka_protocol::messages::add_partitions_to_txn_response::{
     AddPartitionsToTxnPartitionResult, AddPartitionsToTxnResult, AddPartitionsToTxnTopicResult,

@@ -1,8 +1,8 @@
 //! A topic's effective configuration.
 //!
-//! A topic's effective value of a key is, in order: the topic's own override (stored durably with
-//! the topic), the broker's value of the synonym (`log.segment.bytes` for `segment.bytes`, ...) when
-//! set in server.properties or with `--set` ([`TopicDefaults`]), and Kafka's default.
+//! A topic's effective value of a key is, in order: the topic's own override (stored durably
+//! with the topic), the broker's value of the synonym (`log.segment.bytes` for `segment.bytes`,
+//! ...) when set in server.properties or with `--set` ([`TopicDefaults`]), and Kafka's default.
 
 use std::collections::BTreeMap;
 

@@ -1,6 +1,6 @@
 //! [`GroupService`], the group coordinator: the `sluice_group` state machine run by the
-//! coordinator runtime (`super::runtime`), one shard per `__consumer_offsets` partition this broker leads, and
-//! its timers (sessions and rebalance deadlines, offset retention).
+//! coordinator runtime (`super::runtime`), one shard per `__consumer_offsets` partition this
+//! broker leads, and its timers (sessions and rebalance deadlines, offset retention).
 //!
 //! A request's handler runs on the shard of its group's partition; its reply goes out once
 //! the records it wrote are committed. A reply for another caller (a JoinGroup completed by

@@ -30,9 +30,9 @@
 //!   records in write order; fsyncs and the replay's reads run on the blocking pool, never on
 //!   async workers or under a lock. A committer task per shard follows the high watermark.
 //!
-//! Files: `coordinator_runtime` ([`CoordinatorRuntime`]: the shards and the entry points), `shard` (one
-//! shard's state, queue and waiting callers), `shard_log` (appends and fsyncs), `committer` (the
-//! task that commits), `loader` (replay at load).
+//! Files: `coordinator_runtime` ([`CoordinatorRuntime`]: the shards and the entry points),
+//! `shard` (one shard's state, queue and waiting callers), `shard_log` (appends and fsyncs),
+//! `committer` (the task that commits), `loader` (replay at load).
 
 mod committer;
 mod coordinator_runtime;
