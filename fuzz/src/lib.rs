@@ -1,41 +1,20 @@
-//! The broker's path for one request frame, shared by the fuzz target and the stable replay
-//! binary: header guard, body guard, then `kafka-protocol`'s decoder for what the guard accepts.
-//! A panic, an abort on allocation failure, or a disagreement between guard and decoder about
-//! the header's length is a finding.
+//! The paths the fuzz targets and the stable replay binary run.
+//!
+//! Requests go through the broker's own front door, [`sluice_broker::apis::admit`]: the header
+//! checks, the request guard and `kafka-protocol`'s decoders, exactly as every frame a client
+//! sends does before dispatch. A panic, an abort on allocation failure, or a failed
+//! debug assertion on the way (the guard and the header decoder disagreeing on the header's
+//! length) is a finding. The broker's tests compile this file too
+//! (`crates/broker/tests/front_door.rs`) and run the seed corpus through it, since libFuzzer
+//! needs nightly.
 
 use bytes::Bytes;
-use kafka_protocol::messages::{ApiKey, RequestHeader};
-use kafka_protocol::protocol::Decodable;
 use sluice_protocol::guard::{self, response_samples, samples};
 
-/// Runs one frame (request header and body, without the 4-byte size prefix).
+/// Runs one frame (request header and body, without the 4-byte size prefix) through the
+/// broker's front door. Admitted, answered or refused: all fine.
 pub fn decode_request(frame: &[u8]) {
-    let Ok(header_len) = guard::check_request_header(frame) else {
-        return;
-    };
-    let (Some(key), Some(ver)) = (frame.get(0..2), frame.get(2..4)) else {
-        panic!("header guard accepted a frame shorter than 4 bytes");
-    };
-    let api_key = i16::from_be_bytes([key[0], key[1]]);
-    let version = i16::from_be_bytes([ver[0], ver[1]]);
-    if let Ok(header_version) = ApiKey::try_from(api_key).map(|k| k.request_header_version(version))
-    {
-        if header_version >= 1 {
-            let mut header = Bytes::copy_from_slice(&frame[..header_len]);
-            if let Ok(decoded) = RequestHeader::decode(&mut header, header_version) {
-                assert_eq!(decoded.request_api_key, api_key);
-                assert!(
-                    header.is_empty(),
-                    "header decoder and guard disagree on the length"
-                );
-            }
-        }
-    }
-    let body = &frame[header_len..];
-    if guard::check_request(api_key, version, body).is_ok() {
-        // Decoded or refused: both fine. Only a panic or an abort is a finding.
-        let _ = samples::decode_body(api_key, version, Bytes::copy_from_slice(body));
-    }
+    let _ = sluice_broker::apis::admit(&Bytes::copy_from_slice(frame));
 }
 
 /// Valid frames of every guarded api key and version, to seed a corpus.

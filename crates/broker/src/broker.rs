@@ -1,34 +1,26 @@
-//! The state every request handler sees: configuration, identity, hosted partitions and the
-//! fetch-session cache.
+//! [`Broker`]: a running broker's parts, as the server wired them (tests reach into them).
 
-use crate::config::BrokerConfig;
-use crate::fetch_session::FetchSessionCache;
-use crate::producer_id_manager::ProducerIdManager;
-use crate::replica_manager::ReplicaManager;
+use std::sync::Arc;
+
+use crate::apis::KafkaApis;
+use crate::cluster::Cluster;
+use crate::config::BrokerSettings;
+use crate::replicas::ReplicaManager;
 
 pub struct Broker {
     pub node_id: i32,
     /// Host and port clients are told to connect to (Metadata, DescribeCluster).
     pub advertised_host: String,
     pub advertised_port: u16,
-    pub replicas: std::sync::Arc<ReplicaManager>,
+    pub settings: Arc<BrokerSettings>,
+    pub replicas: Arc<ReplicaManager>,
     /// Membership of the cluster: controller, registration, metadata image.
-    pub cluster: std::sync::Arc<crate::cluster::Cluster>,
-    /// Follower fetchers and ISR changes.
-    pub replication: std::sync::Arc<crate::replication::Replication>,
-    pub fetch_sessions: FetchSessionCache,
-    pub producer_ids: ProducerIdManager,
-    pub groups: std::sync::Arc<crate::group_coordinator::GroupService>,
-    pub txns: crate::txn_coordinator::TxnService,
-    /// Resolves when the server is shutting down: long-polling fetches return at once.
-    pub shutdown: tokio::sync::watch::Receiver<bool>,
+    pub cluster: Arc<Cluster>,
+    /// The handles the request handlers are given.
+    pub apis: Arc<KafkaApis>,
 }
 
 impl Broker {
-    pub fn config(&self) -> &BrokerConfig {
-        self.replicas.config()
-    }
-
     pub fn cluster_id(&self) -> &str {
         &self.cluster.cluster_id
     }

@@ -1,58 +1,65 @@
 //! sluice-broker: the Kafka-protocol server.
 //!
 //! # Layout
-//! - `server`: binds the listener, accepts connections, runs retention, cleaner and flush tasks, shuts
-//!   down in order.
-//! - `connection`: one client connection: framing, pipelining, responses in request order.
-//! - `apis`: dispatch by api key, then one module per API (`apis/produce.rs`, `apis/fetch.rs`,
-//!   ...), each turning a decoded request into a response.
-//! - `broker`: the state handlers share ([`Broker`]).
-//! - `replica_manager`: the cluster's topics as this broker sees them and the replicas it hosts,
-//!   kept in line with the controller's metadata image.
-//! - `partition`: one partition replica: its log, high watermark, leader epoch, ISR and (as
-//!   leader) its followers' progress.
-//! - `replication`: follower fetchers, ISR expansion and shrinking through the controller;
-//!   `peer`: the Kafka-protocol client one broker uses to talk to another.
-//! - `fetch_session`: the KIP-227 incremental fetch session cache.
-//! - `coordinator`: the coordinator runtime: one shard per internal-topic partition this broker
-//!   leads; writes appended, then answered and made visible once committed, undone when they
-//!   fail; reads of committed state; loading and unloading with leadership.
-//! - `group_coordinator`: the `sluice_group` state machine (consumer groups, committed
-//!   offsets) on the runtime, and its timers.
-//! - `txn_coordinator`: the `sluice_txn` state machine (transactions) on the runtime, the
-//!   transactions' markers, and its timer.
-//! - `internal_topic`: creating the coordinators' internal topics.
-//! - `producer_id_manager`: durable producer id allocation (InitProducerId).
-//! - `cluster`: the controller quorum member, broker registration and heartbeats, and the task
-//!   applying metadata images; `admin`: topic changes proposed to the controller.
-//! - `config`: broker configuration with Kafka's key names; `topic_config`: topic-level keys.
-//! - `request`: request header decoding and response framing.
-//! - `topic_name`: Kafka's topic-name rules.
+//! The crate is six layers; a module imports only the layers below its own, never one above
+//! (`tests/layers.rs` checks it, and that submodules import each other without cycles). Each
+//! layer's `mod.rs` says what lives where inside it.
+//!
+//! ```text
+//! server        server, broker           wiring: start, tasks, shutdown
+//!   ^
+//! apis          apis/                    connections, the front door, one handler per API
+//!   ^
+//! coordinators  coordinators/            coordinator runtime, group and transaction services
+//!   ^
+//! cluster       cluster/                 membership, metadata images, admin, replication
+//!   ^
+//! replicas      replicas/                replica manager, partitions, fetch sessions
+//!   ^
+//! config        config/                  key tables, BrokerConfig, BrokerSettings
+//! ```
+//!
+//! - `config` (a leaf): every broker and topic key with Kafka's name, type, check and default in
+//!   one table; [`BrokerConfig`], the keys the file and `--set` set; [`BrokerSettings`], every
+//!   setting typed, built once at startup and read by every component; a topic's effective
+//!   config.
+//! - `replicas`: the [`replicas::ReplicaManager`] (the cluster's topics as this broker sees them
+//!   and the replicas it hosts, made to match each metadata image it is given; retention,
+//!   cleaning, flushes, checkpoints), each [`replicas::Partition`] (the only door to its log,
+//!   its high watermark, leader epoch and ISR), the KIP-227 fetch session cache, topic names
+//!   and ids.
+//! - `cluster`: the controller quorum member and this broker's registration, heartbeats and
+//!   controlled shutdown ([`cluster::Cluster`]); the [`cluster::MetadataPublisher`], the one
+//!   place that applies metadata images to the replicas and reports leadership changes; topic
+//!   changes proposed to the controller ([`cluster::TopicAdmin`]); follower fetchers and ISR
+//!   changes ([`cluster::Replication`]); producer id blocks; the client one broker uses to talk
+//!   to another.
+//! - `coordinators`: the coordinator runtime (one shard per internal-topic partition this
+//!   broker leads; writes answered and made visible once committed, undone when they fail);
+//!   the group and transaction services on it, each given the handles it uses (no access to the
+//!   whole broker); transaction markers; the internal topics; following leadership.
+//! - `apis`: one connection's requests in order; the front door every frame passes
+//!   ([`apis::admit`]: header checks, guards, decoding; the fuzz target calls it too); the
+//!   dispatch ([`apis::KafkaApis`]) to one module per API, each handler taking only the handles
+//!   it uses.
+//! - `server` and `broker`: build every part from the settings, start the background tasks
+//!   (metadata publisher, heartbeats, fetchers, coordinator timers, log maintenance), accept
+//!   connections, shut down in order; [`Broker`] holds a running broker's parts.
+//! - `test_support` (tests only): record batches and metadata images for unit tests.
 #![forbid(unsafe_code)]
 
-pub mod admin;
 pub mod apis;
 pub mod broker;
 pub mod cluster;
 pub mod config;
-pub mod connection;
-pub mod coordinator;
-pub mod fetch_session;
-pub mod group_coordinator;
-pub mod internal_topic;
-pub mod partition;
-pub mod peer;
-pub mod producer_id_manager;
-pub mod replica_manager;
-pub mod replication;
-pub mod request;
+pub mod coordinators;
+pub mod replicas;
+#[cfg(test)]
+mod request_order_tests;
 pub mod server;
 #[cfg(test)]
 mod test_support;
-pub mod topic_config;
-pub mod topic_name;
-pub mod txn_coordinator;
 
 pub use broker::Broker;
-pub use config::{BrokerConfig, ConfigError};
+pub use config::{BrokerConfig, BrokerSettings, ConfigError};
 pub use server::{start, start_with_listeners, Listeners, ServerError, ServerHandle};

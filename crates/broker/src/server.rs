@@ -10,18 +10,18 @@ use tokio::sync::{watch, Semaphore};
 use tokio::task::JoinSet;
 
 use sluice_controller::Controller;
-use sluice_coordinator::{OFFSETS_TOPIC, TXN_STATE_TOPIC};
 
-use crate::admin::{apply_latest, migrate_legacy_topics};
+use crate::apis::{connection, KafkaApis};
 use crate::broker::Broker;
-use crate::cluster::{cluster_id, controller_config, Cluster};
-use crate::config::BrokerConfig;
-use crate::connection;
-use crate::fetch_session::FetchSessionCache;
-use crate::group_coordinator::GroupService;
-use crate::producer_id_manager::ProducerIdManager;
-use crate::replica_manager::{AdminError, ImageChanges, ReplicaManager};
-use crate::txn_coordinator::TxnService;
+use crate::cluster::{
+    cluster_id, controller_config, Cluster, MetadataPublisher, ProducerIdManager, Replication,
+    TopicAdmin,
+};
+use crate::config::{BrokerConfig, BrokerSettings};
+use crate::coordinators::{
+    follow_leadership, GroupService, InternalTopics, MarkerWriter, TxnService,
+};
+use crate::replicas::{AdminError, FetchSessionCache, ReplicaManager};
 
 #[derive(Debug, thiserror::Error)]
 pub enum ServerError {
@@ -96,20 +96,19 @@ pub async fn start_with_listeners(
     config: BrokerConfig,
     listeners: Listeners,
 ) -> Result<ServerHandle, ServerError> {
-    config
-        .check()
-        .map_err(|e| ServerError::Config(e.to_string()))?;
-    let roles = config.process_roles();
+    let settings =
+        Arc::new(BrokerSettings::new(&config).map_err(|e| ServerError::Config(e.to_string()))?);
+    let roles = settings.process_roles;
     let cluster_id = {
-        let c = config.clone();
-        tokio::task::spawn_blocking(move || cluster_id(&c))
+        let s = settings.clone();
+        tokio::task::spawn_blocking(move || cluster_id(&s))
             .await
             .map_err(|e| ServerError::Storage(e.to_string()))?
             .map_err(ServerError::Storage)?
     };
     // A standalone node's controller listener only needs to exist: loopback, any port.
-    let controller_addr = config
-        .controller_listener()
+    let controller_addr = settings
+        .controller_listener
         .unwrap_or_else(|| SocketAddr::from(([127, 0, 0, 1], 0)));
     let controller_listener = bound_or_bind(listeners.controller, controller_addr).await?;
     let controller_bound =
@@ -120,7 +119,7 @@ pub async fn start_with_listeners(
                 source,
             })?;
     let controller = Controller::start_with_listener(
-        controller_config(&config, controller_bound, &cluster_id),
+        controller_config(&settings, controller_bound, &cluster_id),
         controller_listener,
     )
     .await
@@ -129,7 +128,7 @@ pub async fn start_with_listeners(
     if !roles.is_broker() {
         tracing::info!(
             "sluice node {} (controller only) listening on {controller_bound}",
-            config.node_id()
+            settings.node_id
         );
         return Ok(ServerHandle {
             local_addr: controller_bound,
@@ -140,7 +139,7 @@ pub async fn start_with_listeners(
         });
     }
     match start_broker(
-        config,
+        settings,
         cluster_id,
         controller.clone(),
         shutdown_rx,
@@ -163,158 +162,165 @@ pub async fn start_with_listeners(
 }
 
 async fn start_broker(
-    config: BrokerConfig,
+    settings: Arc<BrokerSettings>,
     cluster_id: String,
     controller: Controller,
     shutdown_rx: watch::Receiver<bool>,
     client_listener: Option<std::net::TcpListener>,
 ) -> Result<(SocketAddr, Arc<Broker>, JoinSet<()>), ServerError> {
-    let addr = config.listener();
+    let addr = settings.client_listener;
     let listener = bound_or_bind(client_listener, addr).await?;
     let local_addr = listener
         .local_addr()
         .map_err(|source| ServerError::Bind { addr, source })?;
-    let (host, port) = config.advertised(local_addr);
+    let (host, port) = settings.advertised(local_addr);
     // Registration first: a broker whose log dir belongs to another cluster is refused
     // (INCONSISTENT_CLUSTER_ID) before anything in it is read or changed.
     let cluster = Arc::new(
-        Cluster::register(controller, &config, cluster_id, host.clone(), port)
+        Cluster::register(controller, &settings, cluster_id, host.clone(), port)
             .await
             .map_err(ServerError::Controller)?,
     );
-    let replicas = Arc::new(ReplicaManager::new(config.clone())?);
+    let replicas = Arc::new(ReplicaManager::new(settings.clone())?);
     cluster
         .wait_for_own_registration()
         .await
         .map_err(ServerError::Controller)?;
-    migrate_legacy_topics(&cluster, &replicas).await?;
-    apply_latest(&cluster, &replicas).await;
+    let publisher = MetadataPublisher::new(cluster.clone(), replicas.clone());
+    let admin = Arc::new(TopicAdmin::new(
+        cluster.clone(),
+        replicas.clone(),
+        publisher.clone(),
+        settings.clone(),
+    ));
+    admin.migrate_legacy_topics().await?;
+    publisher.publish_latest().await;
     cluster
         .wait_until_unfenced(&replicas)
         .await
         .map_err(ServerError::Controller)?;
-    wait_for_own_leaders(&cluster).await;
-    apply_latest(&cluster, &replicas).await;
+    cluster.wait_for_own_leaders().await;
+    publisher.publish_latest().await;
 
-    let group_config = config.group_config();
-    let offsets = crate::internal_topic::ensure(
-        &cluster,
-        &replicas,
-        OFFSETS_TOPIC,
-        group_config.num_partitions,
-        config.offsets_topic_replication_factor(),
-        config.offsets_topic_segment_bytes(),
-    )
-    .await?;
-    let txn_state = crate::internal_topic::ensure(
-        &cluster,
-        &replicas,
-        TXN_STATE_TOPIC,
-        config.txn_config().num_partitions,
-        config.txn_state_replication_factor(),
-        config.txn_state_segment_bytes(),
-    )
-    .await?;
-    // Subscribed before the coordinators read who leads what: no change falls in between.
-    let changes_rx = replicas.subscribe_changes();
-    let partitions_of = |topic: Option<Arc<crate::replica_manager::Topic>>, configured: i32| {
-        topic.map_or(configured, |t| t.partitions.len() as i32)
-    };
-    let groups = GroupService::new(
-        &replicas,
-        partitions_of(offsets, group_config.num_partitions),
-        shutdown_rx.clone(),
-    );
-    let txns = TxnService::new(
-        &replicas,
-        partitions_of(txn_state, config.txn_config().num_partitions),
-        shutdown_rx.clone(),
-    );
-    groups.load_led().await;
-    txns.load_led().await;
-    let internal_topics_missing =
-        replicas.topic(OFFSETS_TOPIC).is_none() || replicas.topic(TXN_STATE_TOPIC).is_none();
-    let producer_ids = ProducerIdManager::open(&config.log_dir())
-        .map_err(|e| ServerError::Storage(e.to_string()))?;
-    let groups = Arc::new(groups);
-    let replication = crate::replication::Replication::new(
+    let internal_topics = Arc::new(InternalTopics::new(
         cluster.clone(),
         replicas.clone(),
-        config.replication(),
+        admin.clone(),
+        settings.clone(),
+    ));
+    let offsets = internal_topics.ensure_offsets_topic().await?;
+    let txn_state = internal_topics.ensure_txn_state_topic().await?;
+    // Subscribed before the coordinators read who leads what: no change falls in between.
+    let changes_rx = publisher.subscribe_leadership();
+    let partitions_of = |topic: Option<Arc<crate::replicas::Topic>>, configured: i32| {
+        topic.map_or(configured, |t| t.partitions.len() as i32)
+    };
+    let (group, txn) = (&settings.group.coordinator, &settings.txn.coordinator);
+    let groups = Arc::new(GroupService::new(
+        replicas.clone(),
+        group.clone(),
+        partitions_of(offsets, group.num_partitions),
+        shutdown_rx.clone(),
+    ));
+    let txns = Arc::new(TxnService::new(
+        replicas.clone(),
+        MarkerWriter::new(cluster.clone(), replicas.clone(), groups.clone()),
+        txn.clone(),
+        partitions_of(txn_state, txn.num_partitions),
+        shutdown_rx.clone(),
+    ));
+    groups.load_led().await;
+    txns.load_led().await;
+    let producer_ids = ProducerIdManager::open(cluster.clone(), &settings.log_dir)
+        .map_err(|e| ServerError::Storage(e.to_string()))?;
+    let replication = Replication::new(
+        cluster.clone(),
+        replicas.clone(),
+        publisher.clone(),
+        settings.replication.clone(),
         shutdown_rx.clone(),
     );
-    let broker = Arc::new(Broker {
-        node_id: config.node_id(),
-        advertised_host: host,
-        advertised_port: port,
-        fetch_sessions: FetchSessionCache::new(config.fetch_session_cache_slots()),
-        producer_ids,
-        groups: groups.clone(),
-        txns,
+    let apis = Arc::new(KafkaApis {
+        settings: settings.clone(),
         replicas: replicas.clone(),
         cluster: cluster.clone(),
+        publisher: publisher.clone(),
+        admin,
         replication: replication.clone(),
+        fetch_sessions: FetchSessionCache::new(settings.fetch_session_cache_slots),
+        producer_ids,
+        groups: groups.clone(),
+        txns: txns.clone(),
         shutdown: shutdown_rx.clone(),
+    });
+    let broker = Arc::new(Broker {
+        node_id: settings.node_id,
+        advertised_host: host,
+        advertised_port: port,
+        settings: settings.clone(),
+        replicas: replicas.clone(),
+        cluster: cluster.clone(),
+        apis: apis.clone(),
     });
 
     let mut tasks = JoinSet::new();
     tasks.spawn(replication.clone().run_isr_shrinker());
     tasks.spawn(replication.clone().run_fetcher_supervisor());
-    tasks.spawn(crate::cluster::run_publisher(
-        cluster.clone(),
-        replicas.clone(),
-        shutdown_rx.clone(),
-    ));
-    tasks.spawn(follow_coordinator_leadership(
-        broker.clone(),
+    tasks.spawn(publisher.run(shutdown_rx.clone()));
+    tasks.spawn(follow_leadership(
+        groups.clone(),
+        txns.clone(),
         changes_rx,
         shutdown_rx.clone(),
     ));
     tasks.spawn(crate::cluster::run_heartbeats(
         cluster,
-        replicas,
-        Duration::from_millis(config.broker_heartbeat_interval_ms()),
+        replicas.clone(),
+        Duration::from_millis(settings.broker_heartbeat_interval_ms),
         shutdown_rx.clone(),
     ));
-    if internal_topics_missing {
-        tasks.spawn(create_internal_topics(broker.clone(), shutdown_rx.clone()));
+    if internal_topics.missing() {
+        tasks.spawn(internal_topics.create_when_possible(shutdown_rx.clone()));
     }
-    tasks.spawn(accept_loop(broker.clone(), listener, shutdown_rx.clone()));
-    tasks.spawn(crate::txn_coordinator::run_timer(
-        broker.clone(),
+    tasks.spawn(accept_loop(
+        apis,
+        settings.max_connections,
+        listener,
         shutdown_rx.clone(),
-        broker.config().txn_timeout_check_interval_ms(),
     ));
-    tasks.spawn(crate::group_coordinator::run_timers(
-        groups,
+    tasks.spawn(txns.run_timer(
         shutdown_rx.clone(),
-        broker.config().offsets_retention_check_interval_ms(),
+        settings.txn.abort_timed_out_transaction_cleanup_interval_ms,
+    ));
+    tasks.spawn(groups.run_timers(
+        shutdown_rx.clone(),
+        settings.group.offsets_retention_check_interval_ms,
     ));
     tasks.spawn(periodic(
-        broker.clone(),
+        replicas.clone(),
         shutdown_rx.clone(),
-        broker.config().retention_check_interval_ms(),
-        |b| b.replicas.apply_retention(),
+        settings.log_retention_check_interval_ms,
+        ReplicaManager::apply_retention,
     ));
-    if broker.config().cleaner_enable() {
+    if settings.log_cleaner_enable {
         tasks.spawn(periodic(
-            broker.clone(),
+            replicas.clone(),
             shutdown_rx.clone(),
-            broker.config().cleaner_backoff_ms(),
-            |b| b.replicas.clean_compacted(),
+            settings.log_cleaner_backoff_ms,
+            ReplicaManager::clean_compacted,
         ));
     }
     tasks.spawn(periodic(
-        broker.clone(),
+        replicas.clone(),
         shutdown_rx.clone(),
-        broker.config().flush_scheduler_interval_ms(),
-        |b| b.replicas.flush_due(),
+        settings.log_flush_scheduler_interval_ms,
+        ReplicaManager::flush_due,
     ));
     tasks.spawn(periodic(
-        broker.clone(),
+        replicas,
         shutdown_rx,
-        broker.config().high_watermark_checkpoint_interval_ms(),
-        |b| b.replicas.checkpoint_high_watermarks(),
+        settings.replica_high_watermark_checkpoint_interval_ms,
+        ReplicaManager::checkpoint_high_watermarks,
     ));
     tracing::info!(
         "sluice node {} listening on {} (advertised as {}:{}), data in {}",
@@ -322,101 +328,9 @@ async fn start_broker(
         local_addr,
         broker.advertised_host,
         broker.advertised_port,
-        broker.config().log_dir().display()
+        settings.log_dir.display()
     );
     Ok((local_addr, broker, tasks))
-}
-
-/// Creates the internal topics once enough brokers are live for their replication factor
-/// (checked every 500 ms); the coordinators start serving their partitions as this broker
-/// comes to lead them.
-async fn create_internal_topics(broker: Arc<Broker>, mut shutdown: watch::Receiver<bool>) {
-    let config = broker.config().clone();
-    loop {
-        let offsets = crate::internal_topic::ensure(
-            &broker.cluster,
-            &broker.replicas,
-            OFFSETS_TOPIC,
-            config.group_config().num_partitions,
-            config.offsets_topic_replication_factor(),
-            config.offsets_topic_segment_bytes(),
-        )
-        .await;
-        let txn_state = crate::internal_topic::ensure(
-            &broker.cluster,
-            &broker.replicas,
-            TXN_STATE_TOPIC,
-            config.txn_config().num_partitions,
-            config.txn_state_replication_factor(),
-            config.txn_state_segment_bytes(),
-        )
-        .await;
-        match (offsets, txn_state) {
-            (Ok(Some(_)), Ok(Some(_))) => return,
-            (Err(e), _) | (_, Err(e)) => {
-                tracing::debug!("internal topics not created yet: {}", e.message)
-            }
-            _ => {}
-        }
-        tokio::select! {
-            _ = shutdown.changed() => return,
-            _ = tokio::time::sleep(Duration::from_millis(500)) => {}
-        }
-    }
-}
-
-/// Hands leadership changes of the internal topics' partitions to the group and transaction
-/// coordinators, in the order they happened.
-async fn follow_coordinator_leadership(
-    broker: Arc<Broker>,
-    mut changes: tokio::sync::mpsc::UnboundedReceiver<ImageChanges>,
-    mut shutdown: watch::Receiver<bool>,
-) {
-    let of = |list: &[(String, i32)], topic: &str| -> Vec<i32> {
-        list.iter()
-            .filter(|(t, _)| t == topic)
-            .map(|(_, p)| *p)
-            .collect()
-    };
-    loop {
-        let change = tokio::select! {
-            _ = shutdown.changed() => return,
-            change = changes.recv() => match change {
-                Some(c) => c,
-                None => return,
-            },
-        };
-        let became = of(&change.became_leader, OFFSETS_TOPIC);
-        let resigned = of(&change.resigned, OFFSETS_TOPIC);
-        if !became.is_empty() || !resigned.is_empty() {
-            broker.groups.on_leadership(&became, &resigned).await;
-        }
-        let became = of(&change.became_leader, TXN_STATE_TOPIC);
-        let resigned = of(&change.resigned, TXN_STATE_TOPIC);
-        if !became.is_empty() || !resigned.is_empty() {
-            broker.txns.on_leadership(&broker, &became, &resigned).await;
-        }
-    }
-}
-
-/// At startup, waits (bounded) until the controller has elected leaders for the partitions
-/// this broker can lead alone (every partition whose ISR is only this broker), so that a
-/// restarted single node serves its partitions as soon as it accepts connections.
-async fn wait_for_own_leaders(cluster: &Cluster) {
-    let me = cluster.node_id;
-    let mut images = cluster.controller.image();
-    let waiting = async move {
-        let _ = images
-            .wait_for(|image| {
-                image.topics().values().all(|t| {
-                    t.partitions
-                        .iter()
-                        .all(|p| p.leader.is_some() || p.isr != [me])
-                })
-            })
-            .await;
-    };
-    let _ = tokio::time::timeout(Duration::from_secs(10), waiting).await;
 }
 
 impl ServerHandle {
@@ -450,12 +364,15 @@ impl ServerHandle {
     }
 }
 
+/// Accepts client connections (at most `max_connections` at once) until shutdown, then waits
+/// for the open ones to finish.
 async fn accept_loop(
-    broker: Arc<Broker>,
+    apis: Arc<KafkaApis>,
+    max_connections: usize,
     listener: TcpListener,
     mut shutdown: watch::Receiver<bool>,
 ) {
-    let limit = Arc::new(Semaphore::new(broker.config().max_connections()));
+    let limit = Arc::new(Semaphore::new(max_connections));
     let mut connections = JoinSet::new();
     loop {
         tokio::select! {
@@ -476,10 +393,10 @@ async fn accept_loop(
                     continue;
                 };
                 let _ = stream.set_nodelay(true);
-                let broker = broker.clone();
+                let apis = apis.clone();
                 let shutdown = shutdown.clone();
                 connections.spawn(async move {
-                    connection::serve(broker, stream, peer, shutdown).await;
+                    connection::serve(apis, stream, peer, shutdown).await;
                     drop(permit);
                 });
             }
@@ -489,11 +406,12 @@ async fn accept_loop(
     while connections.join_next().await.is_some() {}
 }
 
+/// Runs `work` on the replicas every `interval_ms`, on the blocking pool, until shutdown.
 async fn periodic(
-    broker: Arc<Broker>,
+    replicas: Arc<ReplicaManager>,
     mut shutdown: watch::Receiver<bool>,
     interval_ms: u64,
-    work: fn(&Broker),
+    work: fn(&ReplicaManager),
 ) {
     let mut tick = tokio::time::interval(Duration::from_millis(interval_ms.max(1)));
     tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
@@ -502,8 +420,8 @@ async fn periodic(
         tokio::select! {
             _ = shutdown.changed() => break,
             _ = tick.tick() => {
-                let b = broker.clone();
-                let _ = tokio::task::spawn_blocking(move || work(&b)).await;
+                let r = replicas.clone();
+                let _ = tokio::task::spawn_blocking(move || work(&r)).await;
             }
         }
     }

@@ -1,15 +1,12 @@
 //! ApiVersions: what this broker implements, exactly.
 
-use std::sync::Arc;
-
 use bytes::Bytes;
 use kafka_protocol::messages::api_versions_response::ApiVersion;
 use kafka_protocol::messages::{ApiKey, ApiVersionsRequest, ApiVersionsResponse};
 use sluice_protocol::error::ErrorCode;
 
+use super::request::{encode_with_header, RequestContext, Unparseable};
 use super::SUPPORTED_APIS;
-use crate::broker::Broker;
-use crate::request::{encode_with_header, RequestContext, Unparseable};
 
 fn api_table() -> Vec<ApiVersion> {
     SUPPORTED_APIS
@@ -23,11 +20,7 @@ fn api_table() -> Vec<ApiVersion> {
         .collect()
 }
 
-pub async fn handle(
-    _broker: &Arc<Broker>,
-    _ctx: &RequestContext,
-    _request: ApiVersionsRequest,
-) -> ApiVersionsResponse {
+pub async fn handle(_ctx: &RequestContext, _request: ApiVersionsRequest) -> ApiVersionsResponse {
     ApiVersionsResponse::default()
         .with_error_code(0)
         .with_api_keys(api_table())

@@ -6,7 +6,6 @@
 //! stored, and a resource's changes land together or not at all.
 
 use std::collections::BTreeMap;
-use std::sync::Arc;
 
 use kafka_protocol::messages::describe_configs_response::{
     DescribeConfigsResourceResult, DescribeConfigsResult, DescribeConfigsSynonym,
@@ -19,10 +18,12 @@ use kafka_protocol::messages::{
 use kafka_protocol::protocol::StrBytes;
 use sluice_protocol::error::ErrorCode;
 
-use crate::broker::Broker;
-use crate::replica_manager::AdminError;
-use crate::request::RequestContext;
-use crate::topic_config::{resolve_topic_configs, topic_config_key, ConfigSource, ConfigType};
+use super::request::RequestContext;
+use crate::cluster::TopicAdmin;
+use crate::config::{
+    resolve_topic_configs, topic_config_key, BrokerSettings, ConfigSource, ConfigType,
+};
+use crate::replicas::{AdminError, ReplicaManager};
 
 pub const RESOURCE_TOPIC: i8 = 2;
 pub const RESOURCE_BROKER: i8 = 4;
@@ -37,7 +38,8 @@ fn s(v: impl Into<String>) -> StrBytes {
 }
 
 pub async fn describe(
-    broker: &Arc<Broker>,
+    replicas: &ReplicaManager,
+    settings: &BrokerSettings,
     ctx: &RequestContext,
     request: DescribeConfigsRequest,
 ) -> DescribeConfigsResponse {
@@ -58,12 +60,12 @@ pub async fn describe(
             };
             match r.resource_type {
                 RESOURCE_TOPIC => {
-                    let Some(topic) = broker.replicas.topic(r.resource_name.as_str()) else {
+                    let Some(topic) = replicas.topic(r.resource_name.as_str()) else {
                         return base
                             .with_error_code(ErrorCode::UNKNOWN_TOPIC_OR_PARTITION.0)
                             .with_error_message(Some(s(format!("Topic {} does not exist.", r.resource_name.as_str()))));
                     };
-                    let configs = resolve_topic_configs(broker.config(), &topic.configs)
+                    let configs = resolve_topic_configs(&settings.topic_defaults, &topic.configs)
                         .into_iter()
                         .filter(|c| wanted(c.key.name))
                         .map(|c| {
@@ -72,8 +74,8 @@ pub async fn describe(
                                 if let Some(v) = topic.configs.get(c.key.name) {
                                     synonyms.push(synonym(c.key.name, v, ConfigSource::TopicConfig));
                                 }
-                                if let Some(v) = broker.config().topic_default(c.key.broker_synonym) {
-                                    synonyms.push(synonym(c.key.broker_synonym, &v, ConfigSource::StaticBrokerConfig));
+                                if let Some(v) = settings.topic_defaults.get(c.key.broker_synonym) {
+                                    synonyms.push(synonym(c.key.broker_synonym, v, ConfigSource::StaticBrokerConfig));
                                 }
                                 synonyms.push(synonym(c.key.broker_synonym, c.key.default, ConfigSource::DefaultConfig));
                             }
@@ -85,13 +87,12 @@ pub async fn describe(
                 }
                 RESOURCE_BROKER => {
                     let name = r.resource_name.as_str();
-                    if !name.is_empty() && name != broker.node_id.to_string() {
+                    if !name.is_empty() && name != settings.node_id.to_string() {
                         return base
                             .with_error_code(ErrorCode::INVALID_REQUEST.0)
-                            .with_error_message(Some(s(format!("Unexpected broker id, expected {} or empty string, but received {name}", broker.node_id))));
+                            .with_error_message(Some(s(format!("Unexpected broker id, expected {} or empty string, but received {name}", settings.node_id))));
                     }
-                    let configs = broker
-                        .config()
+                    let configs = settings
                         .describe_entries()
                         .into_iter()
                         .filter(|(k, _, _)| wanted(k))
@@ -139,7 +140,7 @@ fn synonym(name: &str, value: &str, source: ConfigSource) -> DescribeConfigsSyno
 
 /// Checks the resource and applies `change` to the topic's current overrides: the new set.
 fn alter_topic(
-    broker: &Broker,
+    replicas: &ReplicaManager,
     resource_type: i8,
     name: &str,
     change: impl FnOnce(&mut BTreeMap<String, String>) -> Result<(), AdminError>,
@@ -159,7 +160,7 @@ fn alter_topic(
             ))
         }
     }
-    let Some(topic) = broker.replicas.topic(name) else {
+    let Some(topic) = replicas.topic(name) else {
         return Err(AdminError::new(
             ErrorCode::UNKNOWN_TOPIC_OR_PARTITION,
             format!("Topic {name} does not exist."),
@@ -173,20 +174,13 @@ fn alter_topic(
 /// Stores `configs` as topic `name`'s overrides through the controller (after `prepared`
 /// succeeded).
 async fn store_topic_configs(
-    broker: &Broker,
+    admin: &TopicAdmin,
     name: &str,
     prepared: Result<BTreeMap<String, String>, AdminError>,
     validate_only: bool,
 ) -> Result<(), AdminError> {
     let configs = prepared?;
-    crate::admin::set_topic_configs(
-        &broker.cluster,
-        &broker.replicas,
-        name,
-        configs,
-        validate_only,
-    )
-    .await
+    admin.set_topic_configs(name, configs, validate_only).await
 }
 
 fn known(name: &str) -> Result<(), AdminError> {
@@ -200,14 +194,15 @@ fn known(name: &str) -> Result<(), AdminError> {
 }
 
 pub async fn alter(
-    broker: &Arc<Broker>,
+    replicas: &ReplicaManager,
+    admin: &TopicAdmin,
     _ctx: &RequestContext,
     request: AlterConfigsRequest,
 ) -> AlterConfigsResponse {
     let mut responses = Vec::with_capacity(request.resources.len());
     for r in request.resources {
         let prepared = alter_topic(
-            broker,
+            replicas,
             r.resource_type,
             r.resource_name.as_str(),
             |configs| {
@@ -231,7 +226,7 @@ pub async fn alter(
             },
         );
         let outcome = store_topic_configs(
-            broker,
+            admin,
             r.resource_name.as_str(),
             prepared,
             request.validate_only,
@@ -250,14 +245,16 @@ pub async fn alter(
 }
 
 pub async fn incremental_alter(
-    broker: &Arc<Broker>,
+    replicas: &ReplicaManager,
+    admin: &TopicAdmin,
+    settings: &BrokerSettings,
     _ctx: &RequestContext,
     request: IncrementalAlterConfigsRequest,
 ) -> IncrementalAlterConfigsResponse {
     let mut responses = Vec::with_capacity(request.resources.len());
     for r in request.resources {
         let prepared = alter_topic(
-            broker,
+            replicas,
             r.resource_type,
             r.resource_name.as_str(),
             |configs| {
@@ -292,7 +289,7 @@ pub async fn incremental_alter(
                                 return Err(AdminError::new(ErrorCode::INVALID_CONFIG, format!("Config value append/subtract is not allowed for config key {name} which is not a list")));
                             }
                             let current =
-                                crate::topic_config::effective(broker.config(), configs, name);
+                                crate::config::effective(&settings.topic_defaults, configs, name);
                             let mut items: Vec<String> = current
                                 .split(',')
                                 .map(|x| x.trim().to_string())
@@ -327,7 +324,7 @@ pub async fn incremental_alter(
             },
         );
         let outcome = store_topic_configs(
-            broker,
+            admin,
             r.resource_name.as_str(),
             prepared,
             request.validate_only,

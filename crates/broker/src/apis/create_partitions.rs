@@ -1,16 +1,14 @@
 //! CreatePartitions: grow a topic's partition count.
 
-use std::sync::Arc;
-
 use kafka_protocol::messages::create_partitions_response::CreatePartitionsTopicResult;
 use kafka_protocol::messages::{CreatePartitionsRequest, CreatePartitionsResponse};
 use kafka_protocol::protocol::StrBytes;
 
-use crate::broker::Broker;
-use crate::request::RequestContext;
+use super::request::RequestContext;
+use crate::cluster::TopicAdmin;
 
 pub async fn handle(
-    broker: &Arc<Broker>,
+    admin: &TopicAdmin,
     _ctx: &RequestContext,
     request: CreatePartitionsRequest,
 ) -> CreatePartitionsResponse {
@@ -23,15 +21,9 @@ pub async fn handle(
                 .map(|a| a.broker_ids.iter().map(|b| b.0).collect::<Vec<i32>>())
                 .collect::<Vec<_>>()
         });
-        let outcome = crate::admin::create_partitions(
-            &broker.cluster,
-            &broker.replicas,
-            t.name.as_str(),
-            t.count,
-            assignments,
-            request.validate_only,
-        )
-        .await;
+        let outcome = admin
+            .create_partitions(t.name.as_str(), t.count, assignments, request.validate_only)
+            .await;
         results.push(match outcome {
             Ok(()) => result.with_error_code(0),
             Err(e) => result

@@ -1,7 +1,6 @@
 //! CreateTopics: validate, create durably, report the created topic's configs (v5+).
 
 use std::collections::BTreeMap;
-use std::sync::Arc;
 
 use kafka_protocol::messages::create_topics_response::{
     CreatableTopicConfigs, CreatableTopicResult,
@@ -10,14 +9,14 @@ use kafka_protocol::messages::{CreateTopicsRequest, CreateTopicsResponse};
 use kafka_protocol::protocol::StrBytes;
 use sluice_protocol::error::ErrorCode;
 
-use crate::admin::NewTopic;
-use crate::broker::Broker;
-use crate::replica_manager::AdminError;
-use crate::request::RequestContext;
-use crate::topic_config::resolve_topic_configs;
+use super::request::RequestContext;
+use crate::cluster::{NewTopic, TopicAdmin};
+use crate::config::{resolve_topic_configs, BrokerSettings};
+use crate::replicas::AdminError;
 
 pub async fn handle(
-    broker: &Arc<Broker>,
+    admin: &TopicAdmin,
+    settings: &BrokerSettings,
     ctx: &RequestContext,
     request: CreateTopicsRequest,
 ) -> CreateTopicsResponse {
@@ -44,12 +43,12 @@ pub async fn handle(
             continue;
         }
         let mut partitions = if t.num_partitions == -1 {
-            broker.config().num_partitions()
+            settings.num_partitions
         } else {
             t.num_partitions
         };
         let mut rf = if t.replication_factor == -1 {
-            broker.config().default_replication_factor()
+            settings.default_replication_factor
         } else {
             t.replication_factor
         };
@@ -116,17 +115,11 @@ pub async fn handle(
             assignments,
             configs: configs.clone(),
         };
-        let outcome = crate::admin::create_topic(
-            &broker.cluster,
-            &broker.replicas,
-            new,
-            request.validate_only,
-        )
-        .await;
+        let outcome = admin.create_topic(new, request.validate_only).await;
         let result = match outcome {
             Err(e) => fail(base, e),
             Ok(id) => {
-                let reported = resolve_topic_configs(broker.config(), &configs)
+                let reported = resolve_topic_configs(&settings.topic_defaults, &configs)
                     .into_iter()
                     .map(|c| {
                         CreatableTopicConfigs::default()

@@ -1,19 +1,17 @@
 //! DeleteRecords: move a partition's log start offset forward (offset -1 means the high
 //! watermark).
 
-use std::sync::Arc;
-
 use kafka_protocol::messages::delete_records_response::{
     DeleteRecordsPartitionResult, DeleteRecordsTopicResult,
 };
 use kafka_protocol::messages::{DeleteRecordsRequest, DeleteRecordsResponse};
 use sluice_protocol::error::ErrorCode;
 
-use crate::broker::Broker;
-use crate::request::RequestContext;
+use super::request::RequestContext;
+use crate::replicas::ReplicaManager;
 
 pub async fn handle(
-    broker: &Arc<Broker>,
+    replicas: &ReplicaManager,
     _ctx: &RequestContext,
     request: DeleteRecordsRequest,
 ) -> DeleteRecordsResponse {
@@ -24,7 +22,7 @@ pub async fn handle(
             let result = DeleteRecordsPartitionResult::default()
                 .with_partition_index(p.partition_index)
                 .with_low_watermark(-1);
-            let partition = match broker.replicas.topic(t.name.as_str()) {
+            let partition = match replicas.topic(t.name.as_str()) {
                 None => Err(ErrorCode::UNKNOWN_TOPIC_OR_PARTITION),
                 Some(topic) => topic.leader(p.partition_index).cloned(),
             };

@@ -1,18 +1,18 @@
 //! DeleteTopics: by name (v0-v5) or by name or id (v6+).
 
-use std::sync::Arc;
-
 use kafka_protocol::messages::delete_topics_response::DeletableTopicResult;
 use kafka_protocol::messages::{DeleteTopicsRequest, DeleteTopicsResponse, TopicName};
 use kafka_protocol::protocol::StrBytes;
 use sluice_protocol::error::ErrorCode;
 use uuid::Uuid;
 
-use crate::broker::Broker;
-use crate::request::RequestContext;
+use super::request::RequestContext;
+use crate::cluster::TopicAdmin;
+use crate::replicas::ReplicaManager;
 
 pub async fn handle(
-    broker: &Arc<Broker>,
+    replicas: &ReplicaManager,
+    admin: &TopicAdmin,
     ctx: &RequestContext,
     request: DeleteTopicsRequest,
 ) -> DeleteTopicsResponse {
@@ -33,7 +33,7 @@ pub async fn handle(
     for (name, id) in targets {
         let name = match name {
             Some(n) => Some(n),
-            None => broker.replicas.topic_by_id(&id).map(|t| t.name.to_string()),
+            None => replicas.topic_by_id(&id).map(|t| t.name.to_string()),
         };
         let result = DeletableTopicResult::default()
             .with_name(name.clone().map(|n| TopicName(StrBytes::from_string(n))))
@@ -42,9 +42,7 @@ pub async fn handle(
             responses.push(result.with_error_code(ErrorCode::UNKNOWN_TOPIC_ID.0));
             continue;
         };
-        let result = match crate::admin::delete_topic(&broker.cluster, &broker.replicas, &name)
-            .await
-        {
+        let result = match admin.delete_topic(&name).await {
             Ok(deleted_id) => result
                 .with_error_code(0)
                 .with_topic_id(if ctx.api_version >= 6 {

@@ -1,28 +1,26 @@
 //! DescribeCluster: this broker, the cluster id and the controller.
 
-use std::sync::Arc;
-
 use kafka_protocol::messages::describe_cluster_response::DescribeClusterBroker;
 use kafka_protocol::messages::{BrokerId, DescribeClusterRequest, DescribeClusterResponse};
 use kafka_protocol::protocol::StrBytes;
 use sluice_protocol::error::ErrorCode;
 
+use super::request::RequestContext;
 use super::{AUTHORIZED_OPS_NOT_REQUESTED, CLUSTER_OPS_ALL};
-use crate::broker::Broker;
-use crate::request::RequestContext;
+use crate::cluster::Cluster;
 
 /// DescribeCluster endpoint types (KIP-919): brokers, or controllers.
 const ENDPOINT_BROKERS: i8 = 1;
 
 pub async fn handle(
-    broker: &Arc<Broker>,
+    cluster: &Cluster,
     ctx: &RequestContext,
     request: DescribeClusterRequest,
 ) -> DescribeClusterResponse {
     let base = DescribeClusterResponse::default()
         .with_endpoint_type(request.endpoint_type)
-        .with_cluster_id(StrBytes::from_string(broker.cluster_id().to_string()))
-        .with_controller_id(BrokerId(broker.cluster.controller_id_for_clients()))
+        .with_cluster_id(StrBytes::from_string(cluster.cluster_id.to_string()))
+        .with_controller_id(BrokerId(cluster.controller_id_for_clients()))
         .with_cluster_authorized_operations(if request.include_cluster_authorized_operations {
             CLUSTER_OPS_ALL
         } else {
@@ -37,8 +35,7 @@ pub async fn handle(
     }
     // Fenced brokers are listed only on request (v2+, KIP-1073), as Kafka does.
     let with_fenced = ctx.api_version >= 2 && request.include_fenced_brokers;
-    let brokers = broker
-        .cluster
+    let brokers = cluster
         .image()
         .brokers()
         .values()

@@ -15,7 +15,7 @@
 //!   statvfs, which the standard library does not offer without unsafe code.
 
 use std::collections::{BTreeMap, BTreeSet};
-use std::sync::Arc;
+use std::path::Path;
 
 use kafka_protocol::messages::describe_log_dirs_response::{
     DescribeLogDirsPartition, DescribeLogDirsResult, DescribeLogDirsTopic,
@@ -24,12 +24,12 @@ use kafka_protocol::messages::{DescribeLogDirsRequest, DescribeLogDirsResponse, 
 use kafka_protocol::protocol::StrBytes;
 use sluice_protocol::error::ErrorCode;
 
-use crate::broker::Broker;
-use crate::partition::Partition;
-use crate::request::RequestContext;
+use super::request::RequestContext;
+use crate::replicas::{Partition, ReplicaManager};
 
 pub async fn handle(
-    broker: &Arc<Broker>,
+    replicas: &ReplicaManager,
+    log_dir: &Path,
     _ctx: &RequestContext,
     request: DescribeLogDirsRequest,
 ) -> DescribeLogDirsResponse {
@@ -45,7 +45,7 @@ pub async fn handle(
         wanted
     });
 
-    let dir = broker.config().log_dir();
+    let dir = log_dir.to_path_buf();
     let path = std::path::absolute(&dir).unwrap_or_else(|_| dir.clone());
     let result = DescribeLogDirsResult::default()
         .with_log_dir(StrBytes::from_string(path.display().to_string()));
@@ -56,8 +56,7 @@ pub async fn handle(
         ]);
     }
 
-    let topics = broker
-        .replicas
+    let topics = replicas
         .topics()
         .iter()
         .filter_map(|topic| {

@@ -1,8 +1,6 @@
 //! DescribeProducers (KIP-664): the idempotent and transactional producers each requested
 //! partition has state for, from the partition log's producer state.
 
-use std::sync::Arc;
-
 use kafka_protocol::messages::describe_producers_response::{
     PartitionResponse, ProducerState, TopicResponse,
 };
@@ -10,11 +8,11 @@ use kafka_protocol::messages::{DescribeProducersRequest, DescribeProducersRespon
 use kafka_protocol::protocol::StrBytes;
 use sluice_protocol::error::ErrorCode;
 
-use crate::broker::Broker;
-use crate::request::RequestContext;
+use super::request::RequestContext;
+use crate::replicas::ReplicaManager;
 
 pub async fn handle(
-    broker: &Arc<Broker>,
+    replicas: &ReplicaManager,
     _ctx: &RequestContext,
     request: DescribeProducersRequest,
 ) -> DescribeProducersResponse {
@@ -22,7 +20,7 @@ pub async fn handle(
         .topics
         .into_iter()
         .map(|t| {
-            let topic = broker.replicas.topic(t.name.as_str());
+            let topic = replicas.topic(t.name.as_str());
             let partitions = t
                 .partition_indexes
                 .iter()

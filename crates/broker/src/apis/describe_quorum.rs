@@ -6,8 +6,6 @@
 //! Only `__cluster_metadata` partition 0 exists; any other partition is answered with
 //! UNKNOWN_TOPIC_OR_PARTITION.
 
-use std::sync::Arc;
-
 use kafka_protocol::messages::describe_quorum_response::{
     Listener, Node, PartitionData, ReplicaState, TopicData,
 };
@@ -18,14 +16,14 @@ use kafka_protocol::protocol::StrBytes;
 use sluice_controller::{QuorumDescription, QuorumMember};
 use sluice_protocol::error::ErrorCode;
 
-use crate::broker::Broker;
-use crate::request::RequestContext;
+use super::request::RequestContext;
+use crate::cluster::Cluster;
 
 /// Kafka's name for the metadata log's topic.
 const METADATA_TOPIC: &str = "__cluster_metadata";
 
 pub async fn handle(
-    broker: &Arc<Broker>,
+    cluster: &Cluster,
     ctx: &RequestContext,
     request: DescribeQuorumRequest,
 ) -> DescribeQuorumResponse {
@@ -35,7 +33,7 @@ pub async fn handle(
             && t.partitions.iter().any(|p| p.partition_index == 0)
     });
     let quorum = if wants_quorum {
-        Some(broker.cluster.controller.describe_quorum().await)
+        Some(cluster.controller.describe_quorum().await)
     } else {
         None
     };

@@ -40,9 +40,8 @@ use kafka_protocol::protocol::StrBytes;
 use sluice_controller::{elect_leader, ElectionError, ElectionType};
 use sluice_protocol::error::ErrorCode;
 
-use crate::admin::apply_latest;
-use crate::broker::Broker;
-use crate::request::RequestContext;
+use super::request::RequestContext;
+use crate::cluster::{Cluster, MetadataPublisher};
 
 /// Proposals of one request in flight at once: enough to elect many partitions quickly, few
 /// enough not to flood the quorum's leader.
@@ -72,7 +71,8 @@ impl From<ElectionError> for NotElected {
 type Outcome = Result<(), NotElected>;
 
 pub async fn handle(
-    broker: &Arc<Broker>,
+    cluster: &Cluster,
+    publisher: &Arc<MetadataPublisher>,
     ctx: &RequestContext,
     request: ElectLeadersRequest,
 ) -> ElectLeadersResponse {
@@ -86,7 +86,7 @@ pub async fn handle(
         return invalid_election_type(ctx.api_version, raw_type, request);
     };
 
-    let image = broker.cluster.image();
+    let image = cluster.image();
     // The partitions to elect, each once however often it is requested, in request order.
     let targets: Vec<(String, i32)> = match &request.topic_partitions {
         Some(topics) => topics
@@ -119,7 +119,7 @@ pub async fn handle(
     if !proposals.is_empty() {
         let results: Vec<((String, i32), Outcome)> = stream::iter(proposals)
             .map(|(key, command)| async move {
-                let outcome = match broker.cluster.propose(command).await {
+                let outcome = match cluster.propose(command).await {
                     Ok(_) => {
                         tracing::info!("{election:?} election of {}-{} committed", key.0, key.1);
                         Ok(())
@@ -138,7 +138,7 @@ pub async fn handle(
         outcomes.extend(results);
         if any_elected {
             // Answer once this broker leads (or follows) as the new image says.
-            apply_latest(&broker.cluster, &broker.replicas).await;
+            publisher.publish_latest().await;
         }
     }
 

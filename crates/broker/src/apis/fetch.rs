@@ -29,10 +29,12 @@ use sluice_log::LogError;
 use sluice_protocol::error::ErrorCode;
 
 use super::leader_hint::{wants_hint, CurrentLeader, LeaderHints, TopicRef};
-use crate::broker::Broker;
-use crate::fetch_session::{CachedPartition, PartKey, Reported};
-use crate::partition::Partition;
-use crate::request::RequestContext;
+use super::request::RequestContext;
+use crate::cluster::Cluster;
+use crate::replicas::{
+    CachedPartition, FetchSessionCache, PartKey, Partition, ReplicaManager, Reported,
+};
+use tokio::sync::watch;
 
 /// Sessionless full fetch.
 const FINAL_EPOCH: i32 = -1;
@@ -49,21 +51,28 @@ struct Outcome {
     changed: bool,
 }
 
-pub async fn handle(
-    broker: &Arc<Broker>,
-    ctx: &RequestContext,
-    request: FetchRequest,
-) -> FetchResponse {
-    let v = ctx.api_version;
-    // A follower's fetch (Kafka: replica_id in the body before v15, in replica_state after).
-    let replica_id = if v >= 15 {
+/// The replica id of a follower's fetch (Kafka: in the body before v15, in `replica_state`
+/// after); `None` for a consumer's.
+pub fn replica_id(version: i16, request: &FetchRequest) -> Option<i32> {
+    let replica_id = if version >= 15 {
         request.replica_state.replica_id.0
     } else {
         request.replica_id.0
     };
-    if replica_id >= 0 {
-        return super::replica_fetch::handle(broker, ctx, request, replica_id).await;
-    }
+    (replica_id >= 0).then_some(replica_id)
+}
+
+/// A consumer's fetch (a follower's is `super::replica_fetch`'s).
+pub async fn handle(
+    replicas: &ReplicaManager,
+    cluster: &Cluster,
+    sessions: &FetchSessionCache,
+    fetch_max_bytes: usize,
+    mut shutdown: watch::Receiver<bool>,
+    ctx: &RequestContext,
+    request: FetchRequest,
+) -> FetchResponse {
+    let v = ctx.api_version;
     let by_id = v >= 13;
     let read_committed = request.isolation_level == 1;
     let mut requested: Vec<(PartKey, CachedPartition)> = Vec::new();
@@ -105,7 +114,6 @@ pub async fn handle(
         .collect();
 
     // Decide which partitions this fetch covers and whether it is incremental.
-    let sessions = &broker.fetch_sessions;
     let (session_id, incremental, partitions) = if v < 7 || request.session_epoch == FINAL_EPOCH {
         if v >= 7 && request.session_id != 0 {
             sessions.remove(request.session_id);
@@ -134,15 +142,14 @@ pub async fn handle(
         }
     };
 
-    let max_bytes = (request.max_bytes.max(0) as usize).min(broker.config().fetch_max_bytes());
+    let max_bytes = (request.max_bytes.max(0) as usize).min(fetch_max_bytes);
     let min_bytes = request.min_bytes.max(0) as usize;
     let deadline =
         tokio::time::Instant::now() + Duration::from_millis(request.max_wait_ms.max(0) as u64);
     let resolved: Vec<Result<Arc<Partition>, ErrorCode>> = partitions
         .iter()
-        .map(|(k, cached)| resolve(broker, k, cached.current_leader_epoch, by_id))
+        .map(|(k, cached)| resolve(replicas, k, cached.current_leader_epoch, by_id))
         .collect();
-    let mut shutdown = broker.shutdown.clone();
 
     let outcomes = loop {
         // Register for wake-ups before reading, so an append in between is not missed.
@@ -204,7 +211,7 @@ pub async fn handle(
                 TopicRef::Name(&o.key.topic)
             };
             let leader = hints
-                .get_or_insert_with(|| LeaderHints::new(broker.cluster.image()))
+                .get_or_insert_with(|| LeaderHints::new(cluster.image()))
                 .leader(topic_ref, o.key.partition);
             o.data.current_leader = current_leader(leader);
         }
@@ -250,19 +257,17 @@ fn node_endpoint(broker: &BrokerRegistration) -> NodeEndpoint {
 }
 
 fn resolve(
-    broker: &Broker,
+    replicas: &ReplicaManager,
     key: &PartKey,
     current_leader_epoch: i32,
     by_id: bool,
 ) -> Result<Arc<Partition>, ErrorCode> {
     let topic = if by_id {
-        broker
-            .replicas
+        replicas
             .topic_by_id(&key.topic_id)
             .ok_or(ErrorCode::UNKNOWN_TOPIC_ID)?
     } else {
-        broker
-            .replicas
+        replicas
             .topic(&key.topic)
             .ok_or(ErrorCode::UNKNOWN_TOPIC_OR_PARTITION)?
     };

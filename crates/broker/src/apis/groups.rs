@@ -1,9 +1,7 @@
 //! Consumer-group APIs: FindCoordinator and the classic group protocol, committed offsets,
 //! describe/list/delete. Each handler turns the wire request into a write or a read on the
-//! group service (`crate::group_coordinator`), on the shard of the group's partition, and its
-//! reply into the wire response. Reads see committed state only.
-
-use std::sync::Arc;
+//! group service (`crate::coordinators::GroupService`), on the shard of the group's partition,
+//! and its reply into the wire response. Reads see committed state only.
 
 use kafka_protocol::messages::delete_groups_response::DeletableGroupResult;
 use kafka_protocol::messages::find_coordinator_response::Coordinator;
@@ -32,8 +30,10 @@ use sluice_group::coordinator::CommitPartition;
 use sluice_group::{Client, Reply, TopicsView};
 use sluice_protocol::error::ErrorCode;
 
-use crate::broker::Broker;
-use crate::request::RequestContext;
+use super::request::RequestContext;
+use crate::cluster::Cluster;
+use crate::coordinators::GroupService;
+use crate::replicas::ReplicaManager;
 
 fn sb(s: &str) -> StrBytes {
     StrBytes::from_string(s.to_string())
@@ -50,7 +50,7 @@ const KEY_TYPE_GROUP: i8 = 0;
 const KEY_TYPE_TRANSACTION: i8 = 1;
 
 pub async fn find_coordinator(
-    broker: &Arc<Broker>,
+    cluster: &Cluster,
     ctx: &RequestContext,
     req: FindCoordinatorRequest,
 ) -> FindCoordinatorResponse {
@@ -60,7 +60,7 @@ pub async fn find_coordinator(
     } else {
         vec![req.key.clone()]
     };
-    let image = broker.cluster.image();
+    let image = cluster.image();
     // The coordinator is the leader of the key's partition of the internal topic.
     let coordinator = |topic: &str, key: &StrBytes| -> Result<(i32, String, i32), ErrorCode> {
         let t = image
@@ -134,7 +134,7 @@ pub async fn find_coordinator(
 }
 
 pub async fn join_group(
-    broker: &Arc<Broker>,
+    groups: &GroupService,
     ctx: &RequestContext,
     req: JoinGroupRequest,
 ) -> JoinGroupResponse {
@@ -142,8 +142,7 @@ pub async fn join_group(
     let client = client(ctx);
     let member_id = req.member_id.clone();
     let group_id = req.group_id.to_string();
-    let reply = broker
-        .groups
+    let reply = groups
         .call(&group_id, |c, now, token, out| {
             c.join_group(now, token, v, &client, req, out)
         })
@@ -158,14 +157,13 @@ pub async fn join_group(
 }
 
 pub async fn sync_group(
-    broker: &Arc<Broker>,
+    groups: &GroupService,
     ctx: &RequestContext,
     req: SyncGroupRequest,
 ) -> SyncGroupResponse {
     let v = ctx.api_version;
     let group_id = req.group_id.to_string();
-    let reply = broker
-        .groups
+    let reply = groups
         .call(&group_id, |c, now, token, out| {
             c.sync_group(now, token, v, req, out)
         })
@@ -177,13 +175,12 @@ pub async fn sync_group(
 }
 
 pub async fn heartbeat(
-    broker: &Arc<Broker>,
+    groups: &GroupService,
     _ctx: &RequestContext,
     req: HeartbeatRequest,
 ) -> HeartbeatResponse {
     let group_id = req.group_id.to_string();
-    let reply = broker
-        .groups
+    let reply = groups
         .call(&group_id, |c, now, token, out| {
             let code = c.heartbeat(now, &req);
             out.replies.push((token, Reply::Code(code)));
@@ -193,14 +190,13 @@ pub async fn heartbeat(
 }
 
 pub async fn leave_group(
-    broker: &Arc<Broker>,
+    groups: &GroupService,
     ctx: &RequestContext,
     req: LeaveGroupRequest,
 ) -> LeaveGroupResponse {
     let v = ctx.api_version;
     let group_id = req.group_id.to_string();
-    let reply = broker
-        .groups
+    let reply = groups
         .call(&group_id, |c, now, token, out| {
             c.leave_group(now, token, v, req, out)
         })
@@ -212,7 +208,8 @@ pub async fn leave_group(
 }
 
 pub async fn offset_commit(
-    broker: &Arc<Broker>,
+    cluster: &Cluster,
+    groups: &GroupService,
     _ctx: &RequestContext,
     req: OffsetCommitRequest,
 ) -> OffsetCommitResponse {
@@ -240,7 +237,7 @@ pub async fn offset_commit(
     // Partitions that do not exist are answered here, as Kafka's request handler does; the
     // coordinator sees only the rest.
     let mut unknown: Vec<(String, Vec<(i32, ErrorCode)>)> = Vec::new();
-    let image = broker.cluster.image();
+    let image = cluster.image();
     let topics: Vec<(String, Vec<CommitPartition>)> = topics
         .into_iter()
         .filter_map(|(t, ps)| {
@@ -270,8 +267,7 @@ pub async fn offset_commit(
     let reply = if topics.is_empty() {
         Reply::Commit(Vec::new())
     } else {
-        broker
-            .groups
+        groups
             .call(&group_id, |c, now, token, out| {
                 c.commit_offsets(
                     now,
@@ -323,7 +319,7 @@ pub async fn offset_commit(
 }
 
 pub async fn offset_fetch(
-    broker: &Arc<Broker>,
+    groups: &GroupService,
     ctx: &RequestContext,
     req: OffsetFetchRequest,
 ) -> OffsetFetchResponse {
@@ -339,7 +335,7 @@ pub async fn offset_fetch(
                         .collect()
                 });
                 let member = g.member_id.as_ref().map(|m| (m.as_str(), g.member_epoch));
-                let fetched = broker.groups.read(&g.group_id, |c| {
+                let fetched = groups.read(&g.group_id, |c| {
                     c.fetch_offsets(&g.group_id, member, topics)
                 });
                 (g.group_id.clone(), fetched)
@@ -383,9 +379,7 @@ pub async fn offset_fetch(
             .collect()
     });
     let group_id = req.group_id.to_string();
-    let (code, topics) = broker
-        .groups
-        .read(&group_id, |c| c.fetch_offsets(&group_id, None, topics));
+    let (code, topics) = groups.read(&group_id, |c| c.fetch_offsets(&group_id, None, topics));
     let response = OffsetFetchResponse::default().with_topics(
         topics
             .into_iter()
@@ -416,16 +410,16 @@ pub async fn offset_fetch(
 }
 
 pub async fn describe_groups(
-    broker: &Arc<Broker>,
+    groups: &GroupService,
     ctx: &RequestContext,
     req: DescribeGroupsRequest,
 ) -> DescribeGroupsResponse {
     let v = ctx.api_version;
-    let groups = req
+    let described = req
         .groups
         .iter()
         .map(|g| {
-            let mut d = broker.groups.read(g, |c| c.describe_group(g));
+            let mut d = groups.read(g, |c| c.describe_group(g));
             if g.is_empty() {
                 d.error_code = ErrorCode::INVALID_GROUP_ID.0;
             } else if v < 6 && d.error_code == ErrorCode::GROUP_ID_NOT_FOUND.0 {
@@ -438,28 +432,26 @@ pub async fn describe_groups(
             d
         })
         .collect();
-    DescribeGroupsResponse::default().with_groups(groups)
+    DescribeGroupsResponse::default().with_groups(described)
 }
 
 /// READ, DESCRIBE, DELETE on a group (KIP-430 bits).
 const GROUP_OPS_ALL: i32 = (1 << 3) | (1 << 6) | (1 << 8);
 
 pub async fn list_groups(
-    broker: &Arc<Broker>,
+    groups: &GroupService,
     _ctx: &RequestContext,
     req: ListGroupsRequest,
 ) -> ListGroupsResponse {
     let states: Vec<String> = req.states_filter.iter().map(|s| s.to_string()).collect();
     let types: Vec<String> = req.types_filter.iter().map(|s| s.to_string()).collect();
-    let mut groups = Vec::new();
-    broker
-        .groups
-        .read_each(|c| groups.extend(c.list_groups(&states, &types)));
-    ListGroupsResponse::default().with_groups(groups)
+    let mut listed = Vec::new();
+    groups.read_each(|c| listed.extend(c.list_groups(&states, &types)));
+    ListGroupsResponse::default().with_groups(listed)
 }
 
 pub async fn delete_groups(
-    broker: &Arc<Broker>,
+    groups: &GroupService,
     _ctx: &RequestContext,
     req: DeleteGroupsRequest,
 ) -> DeleteGroupsResponse {
@@ -467,10 +459,10 @@ pub async fn delete_groups(
     // One write per shard, with that shard's groups, in request order.
     let mut by_shard: Vec<(String, Vec<String>)> = Vec::new();
     for name in &names {
-        let partition = broker.groups.partition_for(name);
+        let partition = groups.partition_for(name);
         match by_shard
             .iter_mut()
-            .find(|(first, _)| broker.groups.partition_for(first) == partition)
+            .find(|(first, _)| groups.partition_for(first) == partition)
         {
             Some((_, batch)) => batch.push(name.clone()),
             None => by_shard.push((name.clone(), vec![name.clone()])),
@@ -479,8 +471,7 @@ pub async fn delete_groups(
     let mut results: Vec<(String, ErrorCode)> = Vec::with_capacity(names.len());
     for (first, batch) in by_shard {
         let fallback = batch.clone();
-        let reply = broker
-            .groups
+        let reply = groups
             .call(&first, |c, _now, token, out| {
                 c.delete_groups(token, batch, out)
             })
@@ -508,7 +499,7 @@ pub async fn delete_groups(
 }
 
 pub async fn offset_delete(
-    broker: &Arc<Broker>,
+    groups: &GroupService,
     _ctx: &RequestContext,
     req: OffsetDeleteRequest,
 ) -> OffsetDeleteResponse {
@@ -526,8 +517,7 @@ pub async fn offset_delete(
             )
         })
         .collect();
-    let reply = broker
-        .groups
+    let reply = groups
         .call(&group_id, |c, _now, token, out| {
             c.delete_offsets(token, &group_id, topics, out)
         })
@@ -568,10 +558,10 @@ fn error_of(reply: &Reply) -> ErrorCode {
 }
 
 /// The topics clients may subscribe to, for the KIP-848 assignors.
-fn topics_view(broker: &Broker) -> TopicsView {
+fn topics_view(replicas: &ReplicaManager) -> TopicsView {
     let mut view = TopicsView::default();
-    for t in broker.replicas.topics() {
-        if !crate::replica_manager::is_internal_topic(&t.name) {
+    for t in replicas.topics() {
+        if !crate::replicas::is_internal_topic(&t.name) {
             view.insert(&t.name, t.id, t.partitions.len() as i32);
         }
     }
@@ -579,11 +569,13 @@ fn topics_view(broker: &Broker) -> TopicsView {
 }
 
 pub async fn consumer_group_heartbeat(
-    broker: &Arc<Broker>,
+    replicas: &ReplicaManager,
+    groups: &GroupService,
+    consumer_protocol_enabled: bool,
     ctx: &RequestContext,
     req: ConsumerGroupHeartbeatRequest,
 ) -> ConsumerGroupHeartbeatResponse {
-    if !broker.config().consumer_protocol_enabled() {
+    if !consumer_protocol_enabled {
         return ConsumerGroupHeartbeatResponse::default()
             .with_error_code(ErrorCode::UNSUPPORTED_VERSION.0)
             .with_error_message(Some(sb(
@@ -593,10 +585,9 @@ pub async fn consumer_group_heartbeat(
     }
     let v = ctx.api_version;
     let client = client(ctx);
-    let topics = topics_view(broker);
+    let topics = topics_view(replicas);
     let group_id = req.group_id.to_string();
-    let reply = broker
-        .groups
+    let reply = groups
         .call(&group_id, |c, now, token, out| {
             c.consumer_heartbeat(now, token, v, &client, req, &topics, out)
         })
@@ -610,21 +601,22 @@ pub async fn consumer_group_heartbeat(
 }
 
 pub async fn consumer_group_describe(
-    broker: &Arc<Broker>,
+    replicas: &ReplicaManager,
+    groups: &GroupService,
     _ctx: &RequestContext,
     req: ConsumerGroupDescribeRequest,
 ) -> ConsumerGroupDescribeResponse {
-    let topics = topics_view(broker);
-    let groups = req
+    let topics = topics_view(replicas);
+    let described = req
         .group_ids
         .iter()
         .map(|g| {
-            let mut d = broker.groups.read(g, |c| c.consumer_describe(g, &topics));
+            let mut d = groups.read(g, |c| c.consumer_describe(g, &topics));
             if req.include_authorized_operations && d.error_code == 0 {
                 d.authorized_operations = GROUP_OPS_ALL;
             }
             d
         })
         .collect();
-    ConsumerGroupDescribeResponse::default().with_groups(groups)
+    ConsumerGroupDescribeResponse::default().with_groups(described)
 }

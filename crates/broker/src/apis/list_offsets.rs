@@ -5,17 +5,14 @@
 //! request's isolation level can read: the high watermark, or for read_committed the last
 //! stable offset.
 
-use std::sync::Arc;
-
 use kafka_protocol::messages::list_offsets_response::{
     ListOffsetsPartitionResponse, ListOffsetsTopicResponse,
 };
 use kafka_protocol::messages::{ListOffsetsRequest, ListOffsetsResponse};
 use sluice_protocol::error::ErrorCode;
 
-use crate::broker::Broker;
-use crate::partition::Partition;
-use crate::request::RequestContext;
+use super::request::RequestContext;
+use crate::replicas::{Partition, ReplicaManager};
 
 const LATEST: i64 = -1;
 const EARLIEST: i64 = -2;
@@ -25,7 +22,7 @@ const EARLIEST_PENDING_UPLOAD: i64 = -5;
 const LATEST_TIERED: i64 = -6;
 
 pub async fn handle(
-    broker: &Arc<Broker>,
+    replicas: &ReplicaManager,
     ctx: &RequestContext,
     request: ListOffsetsRequest,
 ) -> ListOffsetsResponse {
@@ -35,7 +32,7 @@ pub async fn handle(
         .topics
         .into_iter()
         .map(|t| {
-            let topic = broker.replicas.topic(t.name.as_str());
+            let topic = replicas.topic(t.name.as_str());
             let partitions = t
                 .partitions
                 .iter()

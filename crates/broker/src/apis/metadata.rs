@@ -3,7 +3,6 @@
 //! topics are created when the client allows it and `auto.create.topics.enable` is on.
 
 use std::collections::BTreeMap;
-use std::sync::Arc;
 
 use kafka_protocol::messages::metadata_response::{
     MetadataResponseBroker, MetadataResponsePartition, MetadataResponseTopic,
@@ -14,13 +13,16 @@ use sluice_controller::{MetadataImage, TopicImage};
 use sluice_protocol::error::ErrorCode;
 use uuid::Uuid;
 
+use super::request::RequestContext;
 use super::{AUTHORIZED_OPS_NOT_REQUESTED, CLUSTER_OPS_ALL, TOPIC_OPS_ALL};
-use crate::broker::Broker;
-use crate::request::RequestContext;
-use crate::topic_name::validate_topic_name;
+use crate::cluster::{Cluster, TopicAdmin};
+use crate::config::BrokerSettings;
+use crate::replicas::validate_topic_name;
 
 pub async fn handle(
-    broker: &Arc<Broker>,
+    cluster: &Cluster,
+    admin: &TopicAdmin,
+    settings: &BrokerSettings,
     ctx: &RequestContext,
     request: MetadataRequest,
 ) -> MetadataResponse {
@@ -39,7 +41,7 @@ pub async fn handle(
         Some(t) if t.is_empty() && v == 0 => None,
         Some(t) => Some(t),
     };
-    let mut image = broker.cluster.image();
+    let mut image = cluster.image();
     let mut topics = Vec::new();
     match requested {
         None => {
@@ -81,17 +83,16 @@ pub async fn handle(
                     ));
                     continue;
                 }
-                if allow_create && broker.config().auto_create_topics() {
-                    let created = crate::admin::ensure_topic(
-                        &broker.cluster,
-                        &broker.replicas,
-                        &name,
-                        broker.config().num_partitions(),
-                        broker.config().default_replication_factor(),
-                        BTreeMap::new(),
-                    )
-                    .await;
-                    image = broker.cluster.image();
+                if allow_create && settings.auto_create_topics_enable {
+                    let created = admin
+                        .ensure_topic(
+                            &name,
+                            settings.num_partitions,
+                            settings.default_replication_factor,
+                            BTreeMap::new(),
+                        )
+                        .await;
+                    image = cluster.image();
                     match (created, image.topic(&name)) {
                         (Ok(_), Some(t)) => {
                             topics.push(describe_topic(&image, t, topic_ops(want_topic_ops), v))
@@ -116,7 +117,7 @@ pub async fn handle(
     let brokers = image
         .brokers()
         .values()
-        .filter(|b| !b.fenced || b.broker_id == broker.node_id)
+        .filter(|b| !b.fenced || b.broker_id == cluster.node_id)
         .map(|b| {
             MetadataResponseBroker::default()
                 .with_node_id(BrokerId(b.broker_id))
@@ -127,8 +128,8 @@ pub async fn handle(
         .collect();
     MetadataResponse::default()
         .with_brokers(brokers)
-        .with_cluster_id(Some(StrBytes::from_string(broker.cluster_id().to_string())))
-        .with_controller_id(BrokerId(broker.cluster.controller_id_for_clients()))
+        .with_cluster_id(Some(StrBytes::from_string(cluster.cluster_id.to_string())))
+        .with_controller_id(BrokerId(cluster.controller_id_for_clients()))
         .with_topics(topics)
         .with_cluster_authorized_operations(
             if (8..=10).contains(&v) && request.include_cluster_authorized_operations {
@@ -174,7 +175,7 @@ fn describe_topic(
         .with_error_code(0)
         .with_name(Some(TopicName(StrBytes::from_string(topic.name.clone()))))
         .with_topic_id(if v >= 10 { topic.topic_id } else { Uuid::nil() })
-        .with_is_internal(crate::replica_manager::is_internal_topic(&topic.name))
+        .with_is_internal(crate::replicas::is_internal_topic(&topic.name))
         .with_partitions(partitions)
         .with_topic_authorized_operations(if v >= 8 {
             authorized_ops

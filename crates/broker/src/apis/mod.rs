@@ -1,13 +1,23 @@
-//! Request dispatch: the request header picks the API, each API has its own handler module.
+//! The Kafka APIs, above the coordinators: imports every layer below (config, replicas,
+//! cluster, coordinators) and never the server.
 //!
-//! Every frame goes through the same steps: the header is checked and decoded; ApiVersions with
-//! a version we do not know is answered in v0 shape (KIP-511); any other request whose version
-//! we do not implement closes the connection as Kafka does; the body is checked against the
-//! claimed sizes ([`sluice_protocol::guard`]) before `kafka-protocol` decodes it; the handler
-//! returns a response body which is framed with the request's correlation id.
+//! Every frame goes through the same steps: the front door ([`front_door::admit`]) checks and
+//! decodes the header, answers an ApiVersions newer than ours in v0 shape (KIP-511), refuses
+//! (closing the connection, as Kafka does) any other version we do not implement, checks the
+//! body against the sizes it claims ([`sluice_protocol::guard`]) and decodes it into its type
+//! ([`RequestBody`]); [`KafkaApis::dispatch`] hands it to its API's handler with the handles
+//! that handler uses; the response is framed with the request's correlation id.
+//!
+//! - `connection`: one client connection: framing, pipelining, responses in request order;
+//!   `request`: the request context, response framing.
+//! - `front_door`, `request_body`: the door and the decoded bodies; `kafka_apis`: the handles
+//!   and the dispatch.
+//! - one module per API or family (`produce`, `fetch` and `replica_fetch`, `metadata`,
+//!   `groups`, `txn`, `configs`, ...), each turning a decoded request into a response.
 
 mod api_versions;
 mod configs;
+pub mod connection;
 mod create_partitions;
 mod create_topics;
 mod delete_records;
@@ -18,7 +28,9 @@ mod describe_producers;
 mod describe_quorum;
 mod elect_leaders;
 mod fetch;
+pub mod front_door;
 mod groups;
+mod kafka_apis;
 mod leader_hint;
 mod list_offsets;
 mod metadata;
@@ -26,18 +38,17 @@ mod offset_for_leader_epoch;
 mod produce;
 mod reassignments;
 mod replica_fetch;
+pub mod request;
+mod request_body;
 mod txn;
 
-use std::sync::Arc;
+use bytes::Bytes;
+use kafka_protocol::messages::ApiKey;
 
-use bytes::{Buf, Bytes};
-use kafka_protocol::messages::{ApiKey, RequestHeader};
-use kafka_protocol::protocol::{Decodable, Encodable};
-use sluice_protocol::fetch_response::encode_fetch_response;
-use sluice_protocol::guard;
-
-use crate::broker::Broker;
-use crate::request::{decode, encode_response, OrderGate, RequestContext, Unparseable};
+pub use front_door::{admit, Admitted, DecodedRequest};
+pub use kafka_apis::KafkaApis;
+pub use request::{OrderGate, RequestContext, ResponseFrame, Unparseable};
+pub use request_body::RequestBody;
 
 /// The APIs Sluice implements and the versions it advertises in ApiVersions. Every range lies
 /// inside what the `kafka-protocol` crate can decode and encode.
@@ -92,61 +103,31 @@ pub fn supported_versions(api: ApiKey) -> Option<(i16, i16)> {
         .map(|(_, lo, hi)| (*lo, *hi))
 }
 
-/// A response ready to write: one buffer, or several (record data kept in its own buffers).
-pub enum ResponseFrame {
-    One(Bytes),
-    Chunks(Vec<Bytes>),
-}
-
-/// Handles one request frame. `Ok(None)` means the request gets no response (acks=0 produce).
-/// The next request of the connection starts once `order` opens: when the handler says its
-/// effects are done ([`RequestContext::effects_done`]) or when this returns.
+/// Handles one request frame: the front door, then the API's handler. `Ok(None)` means the
+/// request gets no response (acks=0 produce). The next request of the connection starts once
+/// `order` opens: when the handler says its effects are done
+/// ([`RequestContext::effects_done`]) or when this returns.
 pub async fn handle(
-    broker: Arc<Broker>,
+    apis: &KafkaApis,
     frame: Bytes,
     peer: std::net::SocketAddr,
     order: OrderGate,
 ) -> Result<Option<ResponseFrame>, Unparseable> {
-    if frame.len() < 8 {
-        return Err(Unparseable(format!(
-            "request of {} bytes is too short for a header",
-            frame.len()
-        )));
-    }
-    let raw_key = i16::from_be_bytes([frame[0], frame[1]]);
-    let version = i16::from_be_bytes([frame[2], frame[3]]);
-    let api =
-        ApiKey::try_from(raw_key).map_err(|_| Unparseable(format!("unknown api key {raw_key}")))?;
-    let Some((min, max)) = supported_versions(api) else {
-        return Err(Unparseable(format!(
-            "api {api:?} (key {raw_key}) is not supported"
-        )));
+    let request = match admit(&frame)? {
+        Admitted::Answered(response) => return Ok(Some(ResponseFrame::One(response))),
+        Admitted::Request(request) => request,
     };
-    if api == ApiKey::ApiVersions && version > max {
-        // KIP-511: answer a newer ApiVersions in v0 shape so the client can downgrade.
-        let correlation_id = i32::from_be_bytes([frame[4], frame[5], frame[6], frame[7]]);
-        return api_versions::unsupported_version(correlation_id)
-            .map(|b| Some(ResponseFrame::One(b)));
-    }
-    if version < min || version > max {
-        return Err(Unparseable(format!(
-            "{api:?} v{version} is not supported (supported: v{min}-v{max})"
-        )));
-    }
-    let header_len = guard::check_request_header(&frame)
-        .map_err(|e| Unparseable(format!("bad request header: {e}")))?;
-    let mut body = frame.clone();
-    let header = RequestHeader::decode(&mut body, api.request_header_version(version))
-        .map_err(|e| Unparseable(format!("bad request header: {e}")))?;
-    debug_assert_eq!(frame.len() - body.len(), header_len);
-    guard::check_request(raw_key, version, body.chunk())
-        .map_err(|e| Unparseable(format!("{api:?} v{version}: {e}")))?;
+    let DecodedRequest {
+        api_key: api,
+        header,
+        body,
+    } = *request;
     let ctx = RequestContext::from_header(api, &header, peer).with_order_gate(order);
     let started = std::time::Instant::now();
-    let response = dispatch(&broker, &ctx, body).await;
+    let response = apis.dispatch(&ctx, body).await;
     tracing::debug!(
         api = ?api,
-        version,
+        version = ctx.api_version,
         correlation_id = ctx.correlation_id,
         micros = started.elapsed().as_micros() as u64,
         response_bytes = match &response {
@@ -157,82 +138,6 @@ pub async fn handle(
         "request"
     );
     response
-}
-
-async fn dispatch(
-    broker: &Arc<Broker>,
-    ctx: &RequestContext,
-    mut body: Bytes,
-) -> Result<Option<ResponseFrame>, Unparseable> {
-    let v = ctx.api_version;
-    macro_rules! run {
-        ($handler:path) => {{
-            let request = decode(&mut body, v)?;
-            let response = $handler(broker, ctx, request).await;
-            respond(ctx, &response).map(Some)
-        }};
-    }
-    match ctx.api_key {
-        ApiKey::ApiVersions => run!(api_versions::handle),
-        ApiKey::Metadata => run!(metadata::handle),
-        ApiKey::Produce => {
-            let request = decode(&mut body, v)?;
-            match produce::handle(broker, ctx, request).await {
-                Some(response) => respond(ctx, &response).map(Some),
-                None => Ok(None),
-            }
-        }
-        ApiKey::Fetch => {
-            let request = decode(&mut body, v)?;
-            let response = fetch::handle(broker, ctx, request).await;
-            encode_fetch_response(ctx.correlation_id, v, &response)
-                .map(|chunks| Some(ResponseFrame::Chunks(chunks)))
-                .map_err(|e| Unparseable(e.to_string()))
-        }
-        ApiKey::ListOffsets => run!(list_offsets::handle),
-        ApiKey::CreateTopics => run!(create_topics::handle),
-        ApiKey::DeleteTopics => run!(delete_topics::handle),
-        ApiKey::CreatePartitions => run!(create_partitions::handle),
-        ApiKey::DeleteRecords => run!(delete_records::handle),
-        ApiKey::DescribeConfigs => run!(configs::describe),
-        ApiKey::AlterConfigs => run!(configs::alter),
-        ApiKey::IncrementalAlterConfigs => run!(configs::incremental_alter),
-        ApiKey::DescribeCluster => run!(describe_cluster::handle),
-        ApiKey::DescribeQuorum => run!(describe_quorum::handle),
-        ApiKey::InitProducerId => run!(txn::init_producer_id),
-        ApiKey::AddPartitionsToTxn => run!(txn::add_partitions_to_txn),
-        ApiKey::AddOffsetsToTxn => run!(txn::add_offsets_to_txn),
-        ApiKey::EndTxn => run!(txn::end_txn),
-        ApiKey::WriteTxnMarkers => run!(txn::write_txn_markers),
-        ApiKey::TxnOffsetCommit => run!(txn::txn_offset_commit),
-        ApiKey::DescribeTransactions => run!(txn::describe_transactions),
-        ApiKey::ListTransactions => run!(txn::list_transactions),
-        ApiKey::DescribeProducers => run!(describe_producers::handle),
-        ApiKey::OffsetForLeaderEpoch => run!(offset_for_leader_epoch::handle),
-        ApiKey::ElectLeaders => run!(elect_leaders::handle),
-        ApiKey::DescribeLogDirs => run!(describe_log_dirs::handle),
-        ApiKey::AlterPartitionReassignments => run!(reassignments::alter),
-        ApiKey::ListPartitionReassignments => run!(reassignments::list),
-        ApiKey::FindCoordinator => run!(groups::find_coordinator),
-        ApiKey::JoinGroup => run!(groups::join_group),
-        ApiKey::SyncGroup => run!(groups::sync_group),
-        ApiKey::Heartbeat => run!(groups::heartbeat),
-        ApiKey::LeaveGroup => run!(groups::leave_group),
-        ApiKey::OffsetCommit => run!(groups::offset_commit),
-        ApiKey::OffsetFetch => run!(groups::offset_fetch),
-        ApiKey::DescribeGroups => run!(groups::describe_groups),
-        ApiKey::ListGroups => run!(groups::list_groups),
-        ApiKey::DeleteGroups => run!(groups::delete_groups),
-        ApiKey::OffsetDelete => run!(groups::offset_delete),
-        ApiKey::ConsumerGroupHeartbeat => run!(groups::consumer_group_heartbeat),
-        ApiKey::ConsumerGroupDescribe => run!(groups::consumer_group_describe),
-        other => Err(Unparseable(format!("api {other:?} is not supported"))),
-    }
-}
-
-fn respond<R: Encodable>(ctx: &RequestContext, response: &R) -> Result<ResponseFrame, Unparseable> {
-    encode_response(ctx.correlation_id, ctx.api_key, ctx.api_version, response)
-        .map(ResponseFrame::One)
 }
 
 /// Kafka's authorized-operations bitfields (KIP-430): with no authorizer every operation that
@@ -255,6 +160,8 @@ pub const CLUSTER_OPS_ALL: i32 = (1 << 5)
 
 #[cfg(test)]
 mod tests {
+    use sluice_protocol::guard;
+
     use super::*;
 
     #[test]

@@ -15,8 +15,6 @@
 //!    UNDEFINED_EPOCH_OFFSET, `(-1, -1)` without an error, when its log has no epoch to
 //!    offer (no batch yet, or a negative `leader_epoch`).
 
-use std::sync::Arc;
-
 use kafka_protocol::messages::offset_for_leader_epoch_request::OffsetForLeaderPartition;
 use kafka_protocol::messages::offset_for_leader_epoch_response::{
     EpochEndOffset, OffsetForLeaderTopicResult,
@@ -24,16 +22,14 @@ use kafka_protocol::messages::offset_for_leader_epoch_response::{
 use kafka_protocol::messages::{OffsetForLeaderEpochRequest, OffsetForLeaderEpochResponse};
 use sluice_protocol::error::ErrorCode;
 
-use crate::broker::Broker;
-use crate::partition::Partition;
-use crate::replica_manager::Topic;
-use crate::request::RequestContext;
+use super::request::RequestContext;
+use crate::replicas::{Partition, ReplicaManager, Topic};
 
 /// `current_leader_epoch` of a client that does not know (or check) the leader epoch.
 const NO_PARTITION_LEADER_EPOCH: i32 = -1;
 
 pub async fn handle(
-    broker: &Arc<Broker>,
+    replicas: &ReplicaManager,
     _ctx: &RequestContext,
     request: OffsetForLeaderEpochRequest,
 ) -> OffsetForLeaderEpochResponse {
@@ -41,7 +37,7 @@ pub async fn handle(
         .topics
         .into_iter()
         .map(|t| {
-            let topic = broker.replicas.topic(t.topic.as_str());
+            let topic = replicas.topic(t.topic.as_str());
             let partitions = t
                 .partitions
                 .iter()
@@ -108,6 +104,8 @@ fn check_epoch(partition: &Partition, current_leader_epoch: i32) -> Result<&Part
 
 #[cfg(test)]
 mod tests {
+    use std::sync::Arc;
+
     use super::*;
 
     use crate::test_support::batch;

@@ -30,10 +30,11 @@ use sluice_protocol::error::ErrorCode;
 use uuid::Uuid;
 
 use super::leader_hint::{wants_hint, CurrentLeader, LeaderHints, TopicRef};
-use crate::broker::Broker;
-use crate::partition::Partition;
-use crate::request::RequestContext;
-use crate::topic_config::ProduceSettings;
+use super::request::RequestContext;
+use crate::cluster::Cluster;
+use crate::config::ProduceSettings;
+use crate::coordinators::TxnService;
+use crate::replicas::{Partition, ReplicaManager};
 
 /// `None`: acks=0, no response is sent.
 ///
@@ -41,7 +42,9 @@ use crate::topic_config::ProduceSettings;
 /// then the connection's next request may start ([`RequestContext::effects_done`]); then, for
 /// acks=all, the appended partitions wait for replication against one deadline.
 pub async fn handle(
-    broker: &Arc<Broker>,
+    replicas: &ReplicaManager,
+    cluster: &Cluster,
+    txns: &TxnService,
     ctx: &RequestContext,
     request: ProduceRequest,
 ) -> Option<ProduceResponse> {
@@ -58,9 +61,9 @@ pub async fn handle(
     let mut topics = Vec::with_capacity(request.topic_data.len());
     for topic_data in request.topic_data {
         let topic = if by_id {
-            broker.replicas.topic_by_id(&topic_data.topic_id)
+            replicas.topic_by_id(&topic_data.topic_id)
         } else {
-            broker.replicas.topic(topic_data.name.as_str())
+            replicas.topic(topic_data.name.as_str())
         };
         let unknown = if by_id {
             ErrorCode::UNKNOWN_TOPIC_ID
@@ -78,7 +81,7 @@ pub async fn handle(
                         Err(code) => Outcome::Refused(error(code, None)),
                         Ok(p) => {
                             let records = pd.records.unwrap_or_default();
-                            match append(broker, p, &t.produce, records, &shared).await {
+                            match append(cluster, txns, p, &t.produce, records, &shared).await {
                                 Ok(appended) => appended,
                                 Err(refused) => Outcome::Refused(refused),
                             }
@@ -132,7 +135,7 @@ pub async fn handle(
                     TopicRef::Name(name.as_str())
                 };
                 let leader = hints
-                    .get_or_insert_with(|| LeaderHints::new(broker.cluster.image()))
+                    .get_or_insert_with(|| LeaderHints::new(cluster.image()))
                     .leader(topic_ref, index);
                 resp = resp.with_current_leader(current_leader(leader));
             }
@@ -307,7 +310,8 @@ struct RequestWide<'a> {
 
 /// Validates one partition's batch and appends it as leader.
 async fn append(
-    broker: &Broker,
+    cluster: &Cluster,
+    txns: &TxnService,
     partition: &Arc<Partition>,
     settings: &ProduceSettings,
     records: Bytes,
@@ -342,7 +346,7 @@ async fn append(
             return Err(refused);
         }
     }
-    verify_transaction(broker, partition, &records, transactional_id)
+    verify_transaction(cluster, txns, partition, &records, transactional_id)
         .await
         .map_err(|(code, m)| error(code, message(version, m)))?;
     if acks == -1 {
@@ -425,10 +429,6 @@ fn keyless_refusal(
     )
 }
 
-#[cfg(test)]
-#[path = "produce_order_tests.rs"]
-mod order_tests;
-
 /// KIP-890: a transactional batch goes only to a partition its producer added to its ongoing
 /// transaction (AddPartitionsToTxn); otherwise a late or hanging write could land outside any
 /// transaction and hold the last stable offset back forever.
@@ -437,7 +437,8 @@ mod order_tests;
 /// v4 with verify_only, as Kafka's leaders do); a partition that already holds the producer's
 /// open transaction was verified by its first batch.
 async fn verify_transaction(
-    broker: &Broker,
+    cluster: &Cluster,
+    txns: &TxnService,
     partition: &Partition,
     records: &Bytes,
     transactional_id: Option<&str>,
@@ -454,7 +455,7 @@ async fn verify_transaction(
             "A transactional batch needs the request's transactional id".to_string(),
         ));
     };
-    let verdict = broker.txns.read_id(tid, |c| {
+    let verdict = txns.read_id(tid, |c| {
         c.verify_partition(
             header.producer_id,
             header.producer_epoch,
@@ -477,8 +478,8 @@ async fn verify_transaction(
             if open_here {
                 Ok(())
             } else {
-                crate::txn_coordinator::verify_with_remote_coordinator(
-                    broker,
+                crate::coordinators::verify_with_remote_coordinator(
+                    cluster,
                     tid,
                     header.producer_id,
                     header.producer_epoch,

@@ -36,10 +36,9 @@ use kafka_protocol::protocol::StrBytes;
 use sluice_controller::{MetadataCommand, MetadataImage};
 use sluice_protocol::error::ErrorCode;
 
-use crate::admin::apply_latest;
-use crate::broker::Broker;
-use crate::replica_manager::AdminError;
-use crate::request::RequestContext;
+use super::request::RequestContext;
+use crate::cluster::{Cluster, MetadataPublisher};
+use crate::replicas::AdminError;
 
 /// Proposals of one request in flight at once.
 const CONCURRENT_PROPOSALS_MAX: usize = 16;
@@ -81,13 +80,14 @@ fn command_for(
 }
 
 pub async fn alter(
-    broker: &Arc<Broker>,
+    cluster: &Cluster,
+    publisher: &Arc<MetadataPublisher>,
     ctx: &RequestContext,
     request: AlterPartitionReassignmentsRequest,
 ) -> AlterPartitionReassignmentsResponse {
     // v0 has no such flag: the replication factor may change, as before KIP-860.
     let allow_rf_change = ctx.api_version < 1 || request.allow_replication_factor_change;
-    let image = broker.cluster.image();
+    let image = cluster.image();
     let mut work = Vec::new();
     for topic in &request.topics {
         for p in &topic.partitions {
@@ -100,7 +100,6 @@ pub async fn alter(
             work.push((name, p.partition_index, command));
         }
     }
-    let cluster = &broker.cluster;
     let outcomes: Vec<(String, i32, Result<(), AdminError>)> = stream::iter(work)
         .map(|(topic, partition, command)| async move {
             let outcome = match command {
@@ -113,7 +112,7 @@ pub async fn alter(
         .collect()
         .await;
     if outcomes.iter().any(|(_, _, o)| o.is_ok()) {
-        apply_latest(cluster, &broker.replicas).await;
+        publisher.publish_latest().await;
     }
 
     let mut responses: Vec<ReassignableTopicResponse> = Vec::new();
@@ -144,11 +143,11 @@ pub async fn alter(
 }
 
 pub async fn list(
-    broker: &Arc<Broker>,
+    cluster: &Cluster,
     _ctx: &RequestContext,
     request: ListPartitionReassignmentsRequest,
 ) -> ListPartitionReassignmentsResponse {
-    let image = broker.cluster.image();
+    let image = cluster.image();
     // (topic, the partitions asked for: None = all of them). Topics that do not exist and
     // partitions without a reassignment are left out, as Kafka does.
     let wanted: Vec<(String, Option<Vec<i32>>)> = match &request.topics {

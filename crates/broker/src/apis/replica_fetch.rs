@@ -17,9 +17,10 @@ use kafka_protocol::messages::{FetchRequest, FetchResponse, TopicName};
 use kafka_protocol::protocol::StrBytes;
 use sluice_protocol::error::ErrorCode;
 
-use crate::broker::Broker;
-use crate::partition::Partition;
-use crate::request::RequestContext;
+use super::request::RequestContext;
+use crate::cluster::Replication;
+use crate::replicas::{Partition, ReplicaManager};
+use tokio::sync::watch;
 
 struct Wanted {
     topic: String,
@@ -32,7 +33,10 @@ struct Wanted {
 }
 
 pub async fn handle(
-    broker: &Arc<Broker>,
+    replicas: &ReplicaManager,
+    replication: &Arc<Replication>,
+    fetch_max_bytes: usize,
+    mut shutdown: watch::Receiver<bool>,
     ctx: &RequestContext,
     request: FetchRequest,
     replica_id: i32,
@@ -60,9 +64,9 @@ pub async fn handle(
         .iter()
         .map(|w| {
             let topic = if by_id {
-                broker.replicas.topic_by_id(&w.topic_id)
+                replicas.topic_by_id(&w.topic_id)
             } else {
-                broker.replicas.topic(&w.topic)
+                replicas.topic(&w.topic)
             };
             let topic = topic.ok_or(if by_id {
                 ErrorCode::UNKNOWN_TOPIC_ID
@@ -76,11 +80,10 @@ pub async fn handle(
             Ok(p.clone())
         })
         .collect();
-    let max_bytes = (request.max_bytes.max(0) as usize).min(broker.config().fetch_max_bytes());
+    let max_bytes = (request.max_bytes.max(0) as usize).min(fetch_max_bytes);
     let min_bytes = request.min_bytes.max(0) as usize;
     let deadline =
         tokio::time::Instant::now() + Duration::from_millis(request.max_wait_ms.max(0) as u64);
-    let mut shutdown = broker.shutdown.clone();
     let mut first = true;
     let datas = loop {
         let mut waiters: Vec<Pin<Box<tokio::sync::futures::Notified<'_>>>> = resolved
@@ -96,7 +99,7 @@ pub async fn handle(
         let mut datas = Vec::with_capacity(wanted.len());
         for (w, p) in wanted.iter().zip(&resolved) {
             let data = read_one(
-                broker,
+                replication,
                 w,
                 p,
                 replica_id,
@@ -151,7 +154,7 @@ pub async fn handle(
 /// One partition of a follower's fetch. `record` is true on the first pass of a long-poll
 /// (the follower's progress is recorded once per request).
 fn read_one(
-    broker: &Arc<Broker>,
+    replication: &Arc<Replication>,
     w: &Wanted,
     p: &Result<Arc<Partition>, ErrorCode>,
     replica_id: i32,
@@ -206,7 +209,7 @@ fn read_one(
                 p.topic,
                 p.index
             );
-            broker.replication.propose_isr(p, isr);
+            replication.propose_isr(p, isr);
         }
     }
     let limit = w.max_bytes.min(budget);

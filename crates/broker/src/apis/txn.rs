@@ -1,10 +1,8 @@
 //! Transaction APIs: InitProducerId (transactional and not), AddPartitionsToTxn,
 //! AddOffsetsToTxn, EndTxn, TxnOffsetCommit, WriteTxnMarkers, DescribeTransactions and
 //! ListTransactions. Each turns the wire request into a write or a read on the transaction
-//! service (`crate::txn_coordinator`), on the shard of the transactional id's partition, or,
-//! for TxnOffsetCommit, on the group service. Reads see committed state only.
-
-use std::sync::Arc;
+//! service (`crate::coordinators::TxnService`), on the shard of the transactional id's
+//! partition, or, for TxnOffsetCommit, on the group service. Reads see committed state only.
 
 use kafka_protocol::messages::add_partitions_to_txn_response::{
     AddPartitionsToTxnPartitionResult, AddPartitionsToTxnResult, AddPartitionsToTxnTopicResult,
@@ -33,8 +31,9 @@ use sluice_group::Reply;
 use sluice_protocol::error::ErrorCode;
 use sluice_txn::{Markers, Ownership, TxnState, OFFSETS_TOPIC};
 
-use crate::broker::Broker;
-use crate::request::RequestContext;
+use super::request::RequestContext;
+use crate::cluster::{Cluster, ProducerIdManager};
+use crate::coordinators::{GroupService, TxnService};
 
 fn sb(s: &str) -> StrBytes {
     StrBytes::from_string(s.to_string())
@@ -50,7 +49,8 @@ fn fenced_for(code: ErrorCode, version: i16, fenced_since: i16) -> ErrorCode {
 }
 
 pub async fn init_producer_id(
-    broker: &Arc<Broker>,
+    producer_ids: &ProducerIdManager,
+    txns: &TxnService,
     ctx: &RequestContext,
     request: InitProducerIdRequest,
 ) -> InitProducerIdResponse {
@@ -62,7 +62,7 @@ pub async fn init_producer_id(
     };
     let Some(transactional_id) = request.transactional_id.as_ref().map(|t| t.to_string()) else {
         // Idempotent producers get a fresh producer id with epoch 0 every time, as in Kafka.
-        return match broker.producer_ids.reserve(&broker.cluster, 1).await {
+        return match producer_ids.reserve(1).await {
             Ok(ids) => InitProducerIdResponse::default()
                 .with_error_code(0)
                 .with_producer_id(ProducerId(ids[0]))
@@ -78,11 +78,7 @@ pub async fn init_producer_id(
     let timeout = request.transaction_timeout_ms;
     // The coordinator takes a new producer id at most once or twice per attempt (a new
     // transactional id, an exhausted epoch); ids it does not use are skipped.
-    let mut ids = match broker
-        .producer_ids
-        .reserve(&broker.cluster, 2 * INIT_ATTEMPTS)
-        .await
-    {
+    let mut ids = match producer_ids.reserve(2 * INIT_ATTEMPTS).await {
         Ok(ids) => ids.into_iter(),
         Err(e) => {
             tracing::warn!("cannot allocate a producer id: {e}");
@@ -92,9 +88,8 @@ pub async fn init_producer_id(
     let mut outcome = None;
     for _ in 0..INIT_ATTEMPTS {
         let ids = &mut ids;
-        let ran = broker
-            .txns
-            .run(broker, &transactional_id, |c, now, out| {
+        let ran = txns
+            .run(&transactional_id, |c, now, out| {
                 let mut alloc = || {
                     ids.next()
                         .ok_or_else(|| "no producer id reserved".to_string())
@@ -131,7 +126,8 @@ fn topic_partitions(topics: &[(String, Vec<i32>)]) -> Vec<(String, i32)> {
 
 /// Adds (or with `verify_only` checks) partitions of one transaction; per partition the code.
 async fn add_partitions(
-    broker: &Arc<Broker>,
+    cluster: &Cluster,
+    txns: &TxnService,
     transactional_id: &str,
     producer_id: i64,
     epoch: i16,
@@ -145,7 +141,7 @@ async fn add_partitions(
             .map(|(t, ps)| (t.clone(), ps.iter().map(|p| (*p, codes(t, *p))).collect()))
             .collect()
     };
-    let image = broker.cluster.image();
+    let image = cluster.image();
     let missing: Vec<(String, i32)> = all
         .iter()
         .filter(|(t, p)| {
@@ -167,7 +163,7 @@ async fn add_partitions(
         });
     }
     if verify_only {
-        let codes = broker.txns.read_id(transactional_id, |c| {
+        let codes = txns.read_id(transactional_id, |c| {
             c.verify_partitions(transactional_id, producer_id, epoch, &all)
         });
         let lookup: Vec<((String, i32), ErrorCode)> = all.into_iter().zip(codes).collect();
@@ -179,9 +175,8 @@ async fn add_partitions(
                 .unwrap_or(ErrorCode::UNKNOWN_SERVER_ERROR)
         });
     }
-    let code = broker
-        .txns
-        .run(broker, transactional_id, |c, now, out| {
+    let code = txns
+        .run(transactional_id, |c, now, out| {
             c.add_partitions(now, transactional_id, producer_id, epoch, &all, out)
                 .map(|()| (producer_id, epoch))
         })
@@ -212,7 +207,8 @@ fn topic_results(
 }
 
 pub async fn add_partitions_to_txn(
-    broker: &Arc<Broker>,
+    cluster: &Cluster,
+    txns: &TxnService,
     ctx: &RequestContext,
     req: AddPartitionsToTxnRequest,
 ) -> AddPartitionsToTxnResponse {
@@ -225,7 +221,8 @@ pub async fn add_partitions_to_txn(
     };
     if v <= 3 {
         let rows = add_partitions(
-            broker,
+            cluster,
+            txns,
             &req.v3_and_below_transactional_id,
             req.v3_and_below_producer_id.0,
             req.v3_and_below_producer_epoch,
@@ -239,7 +236,8 @@ pub async fn add_partitions_to_txn(
     let mut results = Vec::with_capacity(req.transactions.len());
     for txn in &req.transactions {
         let rows = add_partitions(
-            broker,
+            cluster,
+            txns,
             &txn.transactional_id,
             txn.producer_id.0,
             txn.producer_epoch,
@@ -257,17 +255,17 @@ pub async fn add_partitions_to_txn(
 }
 
 pub async fn add_offsets_to_txn(
-    broker: &Arc<Broker>,
+    groups: &GroupService,
+    txns: &TxnService,
     ctx: &RequestContext,
     req: AddOffsetsToTxnRequest,
 ) -> AddOffsetsToTxnResponse {
     if req.group_id.is_empty() {
         return AddOffsetsToTxnResponse::default().with_error_code(ErrorCode::INVALID_GROUP_ID.0);
     }
-    let partition = broker.groups.partition_for(&req.group_id);
-    let code = broker
-        .txns
-        .run(broker, &req.transactional_id, |c, now, out| {
+    let partition = groups.partition_for(&req.group_id);
+    let code = txns
+        .run(&req.transactional_id, |c, now, out| {
             c.add_partitions(
                 now,
                 &req.transactional_id,
@@ -284,13 +282,12 @@ pub async fn add_offsets_to_txn(
 }
 
 pub async fn end_txn(
-    broker: &Arc<Broker>,
+    txns: &TxnService,
     ctx: &RequestContext,
     req: EndTxnRequest,
 ) -> EndTxnResponse {
-    let code = broker
-        .txns
-        .run(broker, &req.transactional_id, |c, now, out| {
+    let code = txns
+        .run(&req.transactional_id, |c, now, out| {
             c.end_txn(
                 now,
                 &req.transactional_id,
@@ -310,7 +307,9 @@ pub async fn end_txn(
 }
 
 pub async fn txn_offset_commit(
-    broker: &Arc<Broker>,
+    cluster: &Cluster,
+    groups: &GroupService,
+    txns: &TxnService,
     ctx: &RequestContext,
     req: TxnOffsetCommitRequest,
 ) -> TxnOffsetCommitResponse {
@@ -362,8 +361,8 @@ pub async fn txn_offset_commit(
             .collect()
     };
     // The group's offsets partition must be in the producer's transaction (AddOffsetsToTxn).
-    let partition = broker.groups.partition_for(&group_id);
-    let verified = broker.txns.read_id(&req.transactional_id, |c| {
+    let partition = groups.partition_for(&group_id);
+    let verified = txns.read_id(&req.transactional_id, |c| {
         if c.ownership(c.partition_for(&req.transactional_id)) == Ownership::Loading {
             // Coordinated here, not loaded yet: the client retries.
             return Err(ErrorCode::COORDINATOR_LOAD_IN_PROGRESS);
@@ -379,8 +378,8 @@ pub async fn txn_offset_commit(
         Err(ErrorCode::COORDINATOR_LOAD_IN_PROGRESS) => verified,
         // Another broker coordinates the transaction (KIP-890): ask it.
         Err(ErrorCode::INVALID_PRODUCER_ID_MAPPING | ErrorCode::NOT_COORDINATOR) => {
-            crate::txn_coordinator::verify_with_remote_coordinator(
-                broker,
+            crate::coordinators::verify_with_remote_coordinator(
+                cluster,
                 &req.transactional_id,
                 req.producer_id.0,
                 req.producer_epoch,
@@ -408,8 +407,7 @@ pub async fn txn_offset_commit(
     let generation = req.generation_id;
     let member_id = req.member_id.to_string();
     let instance_id = req.group_instance_id.as_ref().map(|s| s.to_string());
-    let reply = broker
-        .groups
+    let reply = groups
         .call(&group_id, |c, now, token, out| {
             c.txn_commit_offsets(
                 now,
@@ -438,7 +436,7 @@ pub async fn txn_offset_commit(
 
 /// WriteTxnMarkers: what a transaction coordinator elsewhere asks this broker to write.
 pub async fn write_txn_markers(
-    broker: &Arc<Broker>,
+    txns: &TxnService,
     _ctx: &RequestContext,
     req: WriteTxnMarkersRequest,
 ) -> WriteTxnMarkersResponse {
@@ -456,14 +454,9 @@ pub async fn write_txn_markers(
                     commit: marker.transaction_result,
                     partitions: vec![(t.name.to_string(), *p)],
                 };
-                let code = match crate::txn_coordinator::write_local_marker(
-                    broker,
-                    &one,
-                    &t.name,
-                    *p,
-                    marker.coordinator_epoch,
-                )
-                .await
+                let code = match txns
+                    .write_local_marker(&one, &t.name, *p, marker.coordinator_epoch)
+                    .await
                 {
                     Ok(()) => ErrorCode::NONE,
                     Err(code) => code,
@@ -490,7 +483,7 @@ pub async fn write_txn_markers(
 }
 
 pub async fn describe_transactions(
-    broker: &Arc<Broker>,
+    txns: &TxnService,
     _ctx: &RequestContext,
     req: DescribeTransactionsRequest,
 ) -> DescribeTransactionsResponse {
@@ -499,43 +492,41 @@ pub async fn describe_transactions(
         .iter()
         .map(|id| {
             let described = DescribedTxn::default().with_transactional_id(id.clone());
-            broker
-                .txns
-                .read_id(id, |c| match c.describe_transaction(id) {
-                    Err(code) => described
-                        .with_error_code(code.0)
-                        .with_producer_id(ProducerId(-1))
-                        .with_producer_epoch(-1)
-                        .with_transaction_start_time_ms(-1),
-                    Ok(m) => {
-                        let mut topics: Vec<TopicData> = Vec::new();
-                        for (t, p) in &m.partitions {
-                            match topics.last_mut() {
-                                Some(d) if d.topic.as_str() == t => d.partitions.push(*p),
-                                _ => topics.push(
-                                    TopicData::default()
-                                        .with_topic(TopicName(sb(t)))
-                                        .with_partitions(vec![*p]),
-                                ),
-                            }
+            txns.read_id(id, |c| match c.describe_transaction(id) {
+                Err(code) => described
+                    .with_error_code(code.0)
+                    .with_producer_id(ProducerId(-1))
+                    .with_producer_epoch(-1)
+                    .with_transaction_start_time_ms(-1),
+                Ok(m) => {
+                    let mut topics: Vec<TopicData> = Vec::new();
+                    for (t, p) in &m.partitions {
+                        match topics.last_mut() {
+                            Some(d) if d.topic.as_str() == t => d.partitions.push(*p),
+                            _ => topics.push(
+                                TopicData::default()
+                                    .with_topic(TopicName(sb(t)))
+                                    .with_partitions(vec![*p]),
+                            ),
                         }
-                        described
-                            .with_error_code(0)
-                            .with_transaction_state(sb(m.state.name()))
-                            .with_transaction_timeout_ms(m.timeout_ms)
-                            .with_transaction_start_time_ms(m.start_ms)
-                            .with_producer_id(ProducerId(m.producer_id))
-                            .with_producer_epoch(m.producer_epoch)
-                            .with_topics(topics)
                     }
-                })
+                    described
+                        .with_error_code(0)
+                        .with_transaction_state(sb(m.state.name()))
+                        .with_transaction_timeout_ms(m.timeout_ms)
+                        .with_transaction_start_time_ms(m.start_ms)
+                        .with_producer_id(ProducerId(m.producer_id))
+                        .with_producer_epoch(m.producer_epoch)
+                        .with_topics(topics)
+                }
+            })
         })
         .collect();
     DescribeTransactionsResponse::default().with_transaction_states(states)
 }
 
 pub async fn list_transactions(
-    broker: &Arc<Broker>,
+    txns: &TxnService,
     ctx: &RequestContext,
     req: ListTransactionsRequest,
 ) -> ListTransactionsResponse {
@@ -558,9 +549,9 @@ pub async fn list_transactions(
         -1
     };
     let pattern = req.transactional_id_pattern.as_ref().map(|p| p.to_string());
-    let now = crate::internal_topic::now_ms();
+    let now = crate::coordinators::now_ms();
     let mut listed: Vec<(String, ListedTxn)> = Vec::new();
-    broker.txns.read_each(|c| {
+    txns.read_each(|c| {
         for m in c.list(now, &states, &producer_ids, duration) {
             if pattern
                 .as_deref()

@@ -10,11 +10,12 @@
 //! then are not reused either.
 
 use std::path::Path;
+use std::sync::Arc;
 
 use sluice_controller::{CommandOutput, MetadataCommand};
 use tokio::sync::Mutex;
 
-use crate::cluster::Cluster;
+use super::membership::Cluster;
 
 /// The file of the per-broker allocation of earlier versions.
 pub const PRODUCER_IDS_FILE: &str = "__sluice_producer_ids";
@@ -27,6 +28,7 @@ struct Block {
 }
 
 pub struct ProducerIdManager {
+    cluster: Arc<Cluster>,
     block: Mutex<Block>,
     /// No block may start below this (the legacy file's number).
     floor: i64,
@@ -34,7 +36,7 @@ pub struct ProducerIdManager {
 
 impl ProducerIdManager {
     /// A manager with no block yet; reads the legacy file in `dir` if there is one.
-    pub fn open(dir: &Path) -> std::io::Result<ProducerIdManager> {
+    pub fn open(cluster: Arc<Cluster>, dir: &Path) -> std::io::Result<ProducerIdManager> {
         let path = dir.join(PRODUCER_IDS_FILE);
         let floor = match std::fs::read_to_string(&path) {
             Ok(text) => text.trim().parse::<i64>().map_err(|e| {
@@ -47,6 +49,7 @@ impl ProducerIdManager {
             Err(e) => return Err(e),
         };
         Ok(ProducerIdManager {
+            cluster,
             block: Mutex::new(Block { next: 0, end: 0 }),
             floor,
         })
@@ -54,7 +57,8 @@ impl ProducerIdManager {
 
     /// `n` producer ids for this broker alone, asking the controller for a new block when the
     /// current one runs out.
-    pub async fn reserve(&self, cluster: &Cluster, n: usize) -> Result<Vec<i64>, String> {
+    pub async fn reserve(&self, n: usize) -> Result<Vec<i64>, String> {
+        let cluster = &self.cluster;
         let mut block = self.block.lock().await;
         let mut ids = Vec::with_capacity(n);
         while ids.len() < n {

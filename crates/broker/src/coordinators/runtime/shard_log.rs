@@ -18,7 +18,7 @@ use sluice_log::record_codec::{encode_batch, Record};
 use sluice_protocol::batch::{BatchHeader, MAGIC_V2};
 use sluice_protocol::error::ErrorCode;
 
-use crate::partition::Partition;
+use crate::replicas::Partition;
 
 /// How many replicas must be in sync for a coordinator write, asked at every append (the
 /// topic's `min.insync.replicas` may change at any time).

@@ -1,6 +1,6 @@
-//! The group coordinator: the `sluice_group` state machine run by the coordinator runtime
-//! (`crate::coordinator`), one shard per `__consumer_offsets` partition this broker leads, and
-//! its timers (sessions and rebalance deadlines, offset retention).
+//! [`GroupService`], the group coordinator: the `sluice_group` state machine run by the
+//! coordinator runtime (`super::runtime`), one shard per `__consumer_offsets` partition this
+//! broker leads, and its timers (sessions and rebalance deadlines, offset retention).
 //!
 //! A request's handler runs on the shard of its group's partition; its reply goes out once
 //! the records it wrote are committed. A reply for another caller (a JoinGroup completed by
@@ -10,13 +10,13 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use sluice_coordinator::{Ownership, Token, WriteOutput, OFFSETS_TOPIC};
-use sluice_group::{GroupCoordinator, Output, Reply};
+use sluice_group::{GroupConfig, GroupCoordinator, Output, Reply};
 use sluice_protocol::error::ErrorCode;
 use tokio::sync::watch;
 
-use crate::coordinator::{CoordinatorRuntime, MinInsyncReplicas, WRITE_TIMEOUT};
-use crate::internal_topic::now_ms;
-use crate::replica_manager::ReplicaManager;
+use super::now_ms;
+use super::runtime::{CoordinatorRuntime, MinInsyncReplicas, WRITE_TIMEOUT};
+use crate::replicas::ReplicaManager;
 
 pub struct GroupService {
     runtime: CoordinatorRuntime<GroupCoordinator>,
@@ -26,14 +26,15 @@ pub struct GroupService {
 
 impl GroupService {
     /// A coordinator with no partition loaded yet ([`GroupService::load_led`] at start,
-    /// then [`GroupService::on_leadership`]). `num_partitions` is the partition count of
-    /// `__consumer_offsets` (the existing topic's, else `offsets.topic.num.partitions`).
+    /// then [`GroupService::on_leadership`]), whose state machines run with `config`.
+    /// `num_partitions` is the partition count of `__consumer_offsets` (the existing topic's,
+    /// else `offsets.topic.num.partitions`).
     pub fn new(
-        replicas: &Arc<ReplicaManager>,
+        replicas: Arc<ReplicaManager>,
+        mut config: GroupConfig,
         num_partitions: i32,
         shutdown: watch::Receiver<bool>,
     ) -> GroupService {
-        let mut config = replicas.config().group_config();
         config.num_partitions = num_partitions;
         let factory = Arc::new(move |index: i32, ownership: Ownership| {
             let mut c = GroupCoordinator::new_unowned(config.clone());
@@ -45,7 +46,7 @@ impl GroupService {
         });
         GroupService {
             runtime: CoordinatorRuntime::new(OFFSETS_TOPIC, factory, WRITE_TIMEOUT, shutdown),
-            replicas: replicas.clone(),
+            replicas,
             num_partitions,
         }
     }
@@ -184,6 +185,26 @@ impl GroupService {
             });
         }
     }
+
+    /// Runs the session timer (every 50 ms) and offset expiry until shutdown.
+    pub async fn run_timers(
+        self: Arc<Self>,
+        mut shutdown: watch::Receiver<bool>,
+        retention_check_ms: u64,
+    ) {
+        let mut tick = tokio::time::interval(Duration::from_millis(50));
+        tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        let mut expiry = tokio::time::interval(Duration::from_millis(retention_check_ms.max(1)));
+        expiry.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        expiry.tick().await;
+        loop {
+            tokio::select! {
+                _ = shutdown.changed() => break,
+                _ = tick.tick() => self.tick(),
+                _ = expiry.tick() => self.expire_offsets(),
+            }
+        }
+    }
 }
 
 /// A state machine call's output as a write of shard `index`. A shard owns only its own
@@ -204,25 +225,5 @@ fn write_output(index: i32, out: Output) -> WriteOutput<Reply> {
     WriteOutput {
         records,
         replies: out.replies,
-    }
-}
-
-/// Runs the session timer (every 50 ms) and offset expiry until shutdown.
-pub async fn run_timers(
-    service: Arc<GroupService>,
-    mut shutdown: watch::Receiver<bool>,
-    retention_check_ms: u64,
-) {
-    let mut tick = tokio::time::interval(Duration::from_millis(50));
-    tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
-    let mut expiry = tokio::time::interval(Duration::from_millis(retention_check_ms.max(1)));
-    expiry.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
-    expiry.tick().await;
-    loop {
-        tokio::select! {
-            _ = shutdown.changed() => break,
-            _ = tick.tick() => service.tick(),
-            _ = expiry.tick() => service.expire_offsets(),
-        }
     }
 }

@@ -9,7 +9,7 @@ use sluice_coordinator::{CoordinatorShard, KeyedRecord, Ownership, WriteId};
 use sluice_log::record_codec::decode_batch;
 use sluice_protocol::batch::{parse_header, BATCH_HEADER_LEN};
 
-use crate::partition::Partition;
+use crate::replicas::Partition;
 
 /// Builds a shard's state machine for a partition in a given ownership state.
 pub type Factory<S> = Arc<dyn Fn(i32, Ownership) -> S + Send + Sync>;

@@ -4,7 +4,7 @@
 //! reading while that many are pending) and answered in the order they arrived (a
 //! `FuturesOrdered`). They take effect in that order too: a request starts only once the one
 //! before it has finished, or has said that its effects are done and only a wait remains
-//! ([`crate::request::RequestContext::effects_done`]: an acks=all produce, once it has appended
+//! ([`super::RequestContext::effects_done`]: an acks=all produce, once it has appended
 //! every partition, waits for replication while the next request runs). So request N's appends
 //! precede request N+1's on every partition, as in Kafka, which mutes a connection while one of
 //! its requests is handled; an idempotent producer with several requests in flight relies on it.
@@ -20,18 +20,18 @@ use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
 use tokio::sync::{oneshot, watch};
 
-use crate::apis::{self, ResponseFrame};
-use crate::broker::Broker;
-use crate::request::OrderGate;
+use super::request::{OrderGate, ResponseFrame};
+use super::KafkaApis;
 
+/// Serves one connection until the peer closes it, a frame cannot be parsed, or shutdown.
 pub async fn serve(
-    broker: Arc<Broker>,
+    apis: Arc<KafkaApis>,
     mut stream: TcpStream,
     peer: SocketAddr,
     mut shutdown: watch::Receiver<bool>,
 ) {
-    let max_frame = broker.config().socket_request_max_bytes();
-    let max_in_flight = broker.config().queued_max_requests();
+    let max_frame = apis.settings.socket_request_max_bytes;
+    let max_in_flight = apis.settings.queued_max_requests;
     let (mut reader, mut writer) = stream.split();
     let mut buf = BytesMut::with_capacity(64 * 1024);
     let mut in_flight = FuturesOrdered::new();
@@ -64,14 +64,14 @@ pub async fn serve(
                             Ok(Some(frame)) => {
                                 let (gate, done) = OrderGate::new();
                                 let turn = previous_done.replace(done);
-                                let broker = broker.clone();
+                                let apis = apis.clone();
                                 let frame = frame.freeze();
                                 in_flight.push_back(async move {
                                     if let Some(turn) = turn {
                                         // An error only means the previous request is gone.
                                         let _ = turn.await;
                                     }
-                                    apis::handle(broker, frame, peer, gate).await
+                                    super::handle(&apis, frame, peer, gate).await
                                 });
                             }
                             Ok(None) => break,

@@ -1,4 +1,4 @@
-//! Request header parsing and response framing.
+//! The request context handlers see, and response framing.
 //!
 //! Response frame layout:
 //! ```text
@@ -10,6 +10,12 @@
 use bytes::{BufMut, Bytes, BytesMut};
 use kafka_protocol::messages::{ApiKey, RequestHeader, ResponseHeader};
 use kafka_protocol::protocol::{Decodable, Encodable};
+
+/// A response ready to write: one buffer, or several (record data kept in its own buffers).
+pub enum ResponseFrame {
+    One(Bytes),
+    Chunks(Vec<Bytes>),
+}
 
 /// A request could not be understood; the connection is closed (Kafka does the same for
 /// frames it cannot parse).

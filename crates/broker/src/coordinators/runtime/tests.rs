@@ -16,7 +16,7 @@ use sluice_protocol::error::ErrorCode;
 use tokio::sync::watch;
 
 use super::{CoordinatorRuntime, MinInsyncReplicas};
-use crate::partition::Partition;
+use crate::replicas::Partition;
 
 const GROUP: &str = "g";
 

@@ -24,35 +24,21 @@ use sluice_protocol::error::ErrorCode;
 use tokio::sync::watch;
 use tokio::task::JoinHandle;
 
-use crate::cluster::Cluster;
-use crate::partition::Partition;
-use crate::peer::PeerConnection;
-use crate::replica_manager::ReplicaManager;
+use super::membership::Cluster;
+use super::metadata_publisher::MetadataPublisher;
+use super::peer::PeerConnection;
+use crate::config::ReplicationSettings;
+use crate::replicas::{Partition, ReplicaManager};
 
 /// The Fetch version followers use: the first with `last_fetched_epoch` and
 /// `diverging_epoch`, still naming topics (not ids) and carrying `replica_id` in the body.
 pub const REPLICA_FETCH_VERSION: i16 = 12;
 
-/// Replication settings, from Kafka's broker config names.
-#[derive(Clone, Debug)]
-pub struct ReplicationConfig {
-    /// `replica.lag.time.max.ms`.
-    pub lag_time_max: Duration,
-    /// `replica.fetch.wait.max.ms`.
-    pub fetch_wait_max_ms: i32,
-    /// `replica.fetch.max.bytes` (per partition) and `replica.fetch.response.max.bytes`.
-    pub fetch_max_bytes: i32,
-    pub fetch_response_max_bytes: i32,
-    /// `replica.fetch.backoff.ms`: pause after a failed fetch.
-    pub fetch_backoff: Duration,
-    /// `replica.socket.timeout.ms`.
-    pub socket_timeout: Duration,
-}
-
 pub struct Replication {
     cluster: Arc<Cluster>,
     replicas: Arc<ReplicaManager>,
-    config: ReplicationConfig,
+    publisher: Arc<MetadataPublisher>,
+    settings: ReplicationSettings,
     /// ISR changes proposed and not answered yet, by (topic, partition).
     in_flight: Mutex<BTreeSet<(String, i32)>>,
     fetchers: Mutex<HashMap<i32, JoinHandle<()>>>,
@@ -63,13 +49,15 @@ impl Replication {
     pub fn new(
         cluster: Arc<Cluster>,
         replicas: Arc<ReplicaManager>,
-        config: ReplicationConfig,
+        publisher: Arc<MetadataPublisher>,
+        settings: ReplicationSettings,
         shutdown: watch::Receiver<bool>,
     ) -> Arc<Replication> {
         Arc::new(Replication {
             cluster,
             replicas,
-            config,
+            publisher,
+            settings,
             in_flight: Mutex::new(BTreeSet::new()),
             fetchers: Mutex::new(HashMap::new()),
             shutdown,
@@ -108,7 +96,7 @@ impl Replication {
                     e.message
                 ),
             }
-            crate::admin::apply_latest(&this.cluster, &this.replicas).await;
+            this.publisher.publish_latest().await;
             this.in_flight
                 .lock()
                 .unwrap_or_else(|p| p.into_inner())
@@ -120,7 +108,7 @@ impl Replication {
     /// followers that have not caught up for `lag_time_max`.
     pub async fn run_isr_shrinker(self: Arc<Self>) {
         let mut shutdown = self.shutdown.clone();
-        let period = (self.config.lag_time_max / 2).max(Duration::from_millis(10));
+        let period = (self.settings.lag_time_max / 2).max(Duration::from_millis(10));
         let mut tick = tokio::time::interval(period);
         tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
         loop {
@@ -129,7 +117,7 @@ impl Replication {
                 _ = tick.tick() => {}
             }
             for p in self.replicas.led_partitions() {
-                if let Some(isr) = p.shrunk_isr(self.config.lag_time_max) {
+                if let Some(isr) = p.shrunk_isr(self.settings.lag_time_max) {
                     tracing::info!(
                         "{}-{}: shrinking the ISR from {:?} to {isr:?} (followers lagging)",
                         p.topic,
@@ -207,7 +195,7 @@ impl Replication {
                 tracing::debug!("fetch from broker {leader} failed: {why}");
                 tokio::select! {
                     _ = shutdown.changed() => return,
-                    _ = tokio::time::sleep(self.config.fetch_backoff) => {}
+                    _ = tokio::time::sleep(self.settings.fetch_backoff) => {}
                 }
             }
         }
@@ -231,8 +219,8 @@ impl Replication {
                     &broker.host,
                     broker.port,
                     &format!("sluice-replica-fetcher-{}", self.cluster.node_id),
-                    self.config.fetch_response_max_bytes as usize + (1 << 20),
-                    self.config.socket_timeout,
+                    self.settings.fetch_response_max_bytes as usize + (1 << 20),
+                    self.settings.socket_timeout,
                 )
                 .await
                 .map_err(|e| e.to_string())?,
@@ -259,7 +247,7 @@ impl Replication {
                                     .with_fetch_offset(p.log_end_offset())
                                     .with_last_fetched_epoch(p.latest_epoch().unwrap_or(-1))
                                     .with_log_start_offset(p.log_start_offset())
-                                    .with_partition_max_bytes(self.config.fetch_max_bytes)
+                                    .with_partition_max_bytes(self.settings.fetch_max_bytes)
                             })
                             .collect(),
                     )
@@ -267,15 +255,15 @@ impl Replication {
             .collect();
         let request = FetchRequest::default()
             .with_replica_id(BrokerId(self.cluster.node_id))
-            .with_max_wait_ms(self.config.fetch_wait_max_ms)
+            .with_max_wait_ms(self.settings.fetch_wait_max_ms)
             .with_min_bytes(1)
-            .with_max_bytes(self.config.fetch_response_max_bytes)
+            .with_max_bytes(self.settings.fetch_response_max_bytes)
             .with_isolation_level(0)
             .with_session_id(0)
             .with_session_epoch(-1)
             .with_topics(topics);
-        let timeout = self.config.socket_timeout
-            + Duration::from_millis(self.config.fetch_wait_max_ms.max(0) as u64);
+        let timeout = self.settings.socket_timeout
+            + Duration::from_millis(self.settings.fetch_wait_max_ms.max(0) as u64);
         let response = conn
             .send(&request, REPLICA_FETCH_VERSION, timeout)
             .await

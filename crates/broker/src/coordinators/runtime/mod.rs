@@ -6,7 +6,7 @@
 //!   leads, each with its own lock (no lock spans shards). Loading a shard replays its
 //!   partition on the blocking pool while a placeholder answers COORDINATOR_LOAD_IN_PROGRESS;
 //!   unloading answers everything waiting on it NOT_COORDINATOR. Leadership changes come from
-//!   `server::follow_coordinator_leadership`.
+//!   `super::leadership`.
 //! - **Writes.** A handler runs against the shard's latest state and returns records and
 //!   replies ([`sluice_coordinator::WriteOutput`]). The records are appended to the partition
 //!   as leader, with coordinator origin, refused with NOT_ENOUGH_REPLICAS when the ISR is
@@ -30,13 +30,13 @@
 //!   records in write order; fsyncs and the replay's reads run on the blocking pool, never on
 //!   async workers or under a lock. A committer task per shard follows the high watermark.
 //!
-//! Files: `runtime` ([`CoordinatorRuntime`]: the shards and the entry points), `shard` (one
-//! shard's state, queue and waiting callers), `shard_log` (appends and fsyncs), `committer` (the
-//! task that commits), `loader` (replay at load).
+//! Files: `coordinator_runtime` ([`CoordinatorRuntime`]: the shards and the entry points),
+//! `shard` (one shard's state, queue and waiting callers), `shard_log` (appends and fsyncs),
+//! `committer` (the task that commits), `loader` (replay at load).
 
 mod committer;
+mod coordinator_runtime;
 mod loader;
-mod runtime;
 mod shard;
 mod shard_log;
 #[cfg(test)]
@@ -44,8 +44,7 @@ mod tests;
 
 use sluice_protocol::error::ErrorCode;
 
-pub use loader::Factory;
-pub use runtime::CoordinatorRuntime;
+pub use coordinator_runtime::CoordinatorRuntime;
 pub use shard_log::MinInsyncReplicas;
 
 /// How long a write's replies wait for its records to be committed before they answer the

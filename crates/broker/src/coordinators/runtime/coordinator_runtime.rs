@@ -14,8 +14,8 @@ use super::committer;
 use super::loader::{self, Factory};
 use super::shard::{Shard, Status};
 use super::shard_log::{MinInsyncReplicas, ShardLog};
-use crate::internal_topic::now_ms;
-use crate::partition::Partition;
+use crate::coordinators::now_ms;
+use crate::replicas::Partition;
 
 pub struct CoordinatorRuntime<S: CoordinatorShard> {
     /// The internal topic whose partitions are the shards.

@@ -1,6 +1,7 @@
-//! The transaction coordinator: the `sluice_txn` state machine run by the coordinator runtime
-//! (`crate::coordinator`), one shard per `__transaction_state` partition this broker leads; the
-//! COMMIT/ABORT markers of each transaction the state machine prepares; its timer.
+//! [`TxnService`], the transaction coordinator: the `sluice_txn` state machine run by the
+//! coordinator runtime (`super::runtime`), one shard per `__transaction_state` partition this
+//! broker leads; the completion of each transaction the state machine prepares (its markers
+//! through [`MarkerWriter`], then the completing record); its timer.
 //!
 //! Ending a transaction takes two writes: the Prepare record, then (once it is committed and
 //! the markers are on every partition of the transaction; for `__consumer_offsets` partitions
@@ -12,15 +13,15 @@ use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use sluice_coordinator::{Ownership, Token, WriteOutput, OFFSETS_TOPIC, TXN_STATE_TOPIC};
+use sluice_coordinator::{Ownership, Token, WriteOutput, TXN_STATE_TOPIC};
 use sluice_protocol::error::ErrorCode;
-use sluice_txn::{effect, Effect, Markers, TxnCoordinator, TxnReply};
+use sluice_txn::{effect, Effect, Markers, TxnConfig, TxnCoordinator, TxnReply};
 use tokio::sync::watch;
 
-use crate::broker::Broker;
-use crate::coordinator::{CoordinatorRuntime, MinInsyncReplicas, WRITE_TIMEOUT};
-use crate::internal_topic::now_ms;
-use crate::replica_manager::ReplicaManager;
+use super::marker_writer::MarkerWriter;
+use super::now_ms;
+use super::runtime::{CoordinatorRuntime, MinInsyncReplicas, WRITE_TIMEOUT};
+use crate::replicas::ReplicaManager;
 
 /// The coordinator epoch on a transaction's markers: the leader epoch of the
 /// `__transaction_state` partition that holds the transactional id, as this broker knows it.
@@ -58,6 +59,7 @@ type Completion = watch::Receiver<Option<Result<(), ErrorCode>>>;
 pub struct TxnService {
     runtime: CoordinatorRuntime<TxnCoordinator>,
     replicas: Arc<ReplicaManager>,
+    markers: MarkerWriter,
     num_partitions: i32,
     /// Completions (markers, then the completing record) in progress, by transactional id:
     /// a second request to complete the same transaction waits for the first.
@@ -81,14 +83,16 @@ impl Drop for CompletingGuard<'_> {
 
 impl TxnService {
     /// A coordinator with no partition loaded yet ([`TxnService::load_led`] at start, then
-    /// [`TxnService::on_leadership`]). `num_partitions` is the partition count of
+    /// [`TxnService::on_leadership`]), whose state machines run with `config` and whose
+    /// transactions' markers `markers` writes. `num_partitions` is the partition count of
     /// `__transaction_state` (the existing topic's, else the configured one).
     pub fn new(
-        replicas: &Arc<ReplicaManager>,
+        replicas: Arc<ReplicaManager>,
+        markers: MarkerWriter,
+        mut config: TxnConfig,
         num_partitions: i32,
         shutdown: watch::Receiver<bool>,
     ) -> TxnService {
-        let mut config = replicas.config().txn_config();
         config.num_partitions = num_partitions;
         let factory = Arc::new(move |index: i32, ownership: Ownership| {
             let mut c = TxnCoordinator::new_unowned(config.clone());
@@ -99,7 +103,8 @@ impl TxnService {
         });
         TxnService {
             runtime: CoordinatorRuntime::new(TXN_STATE_TOPIC, factory, WRITE_TIMEOUT, shutdown),
-            replicas: replicas.clone(),
+            replicas,
+            markers,
             num_partitions,
             completing: Mutex::new(HashMap::new()),
         }
@@ -111,7 +116,7 @@ impl TxnService {
     }
 
     /// Loads every `__transaction_state` partition this broker leads now; their prepared
-    /// transactions are completed by [`run_timer`] once the broker runs.
+    /// transactions are completed by [`TxnService::run_timer`] once the broker runs.
     pub async fn load_led(&self) {
         let led: Vec<i32> = self
             .replicas
@@ -148,14 +153,14 @@ impl TxnService {
     /// Follows leadership of `__transaction_state` partitions: ids of `resigned` partitions are
     /// dropped; `became` partitions are loaded from the log, then their prepared transactions
     /// completed.
-    pub async fn on_leadership(&self, broker: &Broker, became: &[i32], resigned: &[i32]) {
+    pub async fn on_leadership(&self, became: &[i32], resigned: &[i32]) {
         for &index in resigned {
             self.runtime.unload(index);
             tracing::info!("no longer coordinating {TXN_STATE_TOPIC}-{index}");
         }
         self.load(became).await;
         if !became.is_empty() {
-            self.recover(broker).await;
+            self.recover().await;
         }
     }
 
@@ -174,7 +179,6 @@ impl TxnService {
     /// the timer to finish, as Kafka's answer to EndTxn does not wait for the markers.
     pub async fn run(
         &self,
-        broker: &Broker,
         transactional_id: &str,
         f: impl FnOnce(&mut TxnCoordinator, i64, &mut Vec<Effect>) -> Result<(i64, i16), ErrorCode>,
     ) -> TxnOutcome {
@@ -189,7 +193,7 @@ impl TxnService {
             .await;
         let mut completed = 0;
         for markers in reply.markers {
-            match self.complete(broker, markers).await {
+            match self.complete(markers).await {
                 Ok(()) => completed += 1,
                 Err(code) => tracing::warn!(
                     "transaction of {transactional_id} stays prepared: {}",
@@ -215,7 +219,7 @@ impl TxnService {
 
     /// Completes one prepared transaction: its markers, then its completing record. A
     /// completion of the same transaction already in progress is waited for instead.
-    async fn complete(&self, broker: &Broker, markers: Markers) -> Result<(), ErrorCode> {
+    async fn complete(&self, markers: Markers) -> Result<(), ErrorCode> {
         let transactional_id = markers.transactional_id.clone();
         let (waiting, driving) = {
             let mut map = self.completing.lock().unwrap_or_else(|p| p.into_inner());
@@ -238,14 +242,14 @@ impl TxnService {
             map: &self.completing,
             transactional_id,
         };
-        let result = self.drive(broker, &markers).await;
+        let result = self.drive(&markers).await;
         if let Some(tx) = driving {
             let _ = tx.send(Some(result));
         }
         result
     }
 
-    async fn drive(&self, broker: &Broker, markers: &Markers) -> Result<(), ErrorCode> {
+    async fn drive(&self, markers: &Markers) -> Result<(), ErrorCode> {
         let index = self.partition_for(&markers.transactional_id);
         let still_prepared = self.runtime.read(index, |c| {
             c.describe(&markers.transactional_id).is_some_and(|m| {
@@ -258,7 +262,9 @@ impl TxnService {
             // Completed meanwhile (by another request or the timer), or fenced since.
             return Ok(());
         }
-        write_markers(broker, markers, coordinator_epoch(&self.replicas, index)).await?;
+        self.markers
+            .write_markers(markers, coordinator_epoch(&self.replicas, index))
+            .await?;
         let m = markers.clone();
         let reply = self
             .runtime
@@ -275,13 +281,13 @@ impl TxnService {
 
     /// Completes the committed transactions left prepared on every shard (after a load, or a
     /// completion that failed).
-    pub async fn recover(&self, broker: &Broker) {
+    pub async fn recover(&self) {
         let mut effects = Vec::new();
         self.runtime.read_each(|_, c| c.recover(&mut effects));
         let (_, prepared) = effect::split(effects);
         let completions = prepared.into_iter().map(|m| async move {
             let id = m.transactional_id.clone();
-            if let Err(code) = self.complete(broker, m).await {
+            if let Err(code) = self.complete(m).await {
                 tracing::warn!(
                     "prepared transaction of {id} not completed: {}",
                     code.name()
@@ -293,7 +299,7 @@ impl TxnService {
 
     /// Aborts the timed-out transactions of every shard and forgets expired transactional
     /// ids; then completes what is left prepared.
-    async fn tick(&self, broker: &Broker) {
+    async fn tick(&self) {
         let ticks = self
             .runtime
             .partitions()
@@ -314,13 +320,42 @@ impl TxnService {
                     );
                 }
                 for markers in reply.markers {
-                    if let Err(code) = self.complete(broker, markers).await {
+                    if let Err(code) = self.complete(markers).await {
                         tracing::warn!("timed-out transaction not completed: {}", code.name());
                     }
                 }
             });
         futures::future::join_all(ticks).await;
-        self.recover(broker).await;
+        self.recover().await;
+    }
+
+    /// Writes one partition's marker on this broker, which leads it (the WriteTxnMarkers
+    /// handler's work, see [`MarkerWriter::write_local_marker`]).
+    pub async fn write_local_marker(
+        &self,
+        m: &Markers,
+        topic: &str,
+        index: i32,
+        coordinator_epoch: i32,
+    ) -> Result<(), ErrorCode> {
+        self.markers
+            .write_local_marker(m, topic, index, coordinator_epoch)
+            .await
+    }
+
+    /// Aborts timed-out transactions every `interval_ms` until shutdown, and completes the
+    /// transactions the partitions loaded at start left prepared.
+    pub async fn run_timer(self: Arc<Self>, mut shutdown: watch::Receiver<bool>, interval_ms: u64) {
+        self.recover().await;
+        let mut tick = tokio::time::interval(Duration::from_millis(interval_ms.max(1)));
+        tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        tick.tick().await;
+        loop {
+            tokio::select! {
+                _ = shutdown.changed() => break,
+                _ = tick.tick() => self.tick().await,
+            }
+        }
     }
 }
 
@@ -346,252 +381,5 @@ fn write_output(
     WriteOutput {
         records,
         replies: vec![(token, TxnReply { result, markers })],
-    }
-}
-
-/// How long the coordinator keeps retrying a transaction's markers on a partition whose leader
-/// is unknown or unreachable before it gives up (the transaction then stays prepared and is
-/// finished when this coordinator next loads it).
-const MARKER_RETRY_TIME: Duration = Duration::from_secs(30);
-
-/// Writes a transaction's markers to each of its partitions: on this broker for partitions it
-/// leads, with WriteTxnMarkers to the leader for the others (retried while leadership moves).
-/// Partitions of deleted topics are skipped.
-pub async fn write_markers(
-    broker: &Broker,
-    m: &Markers,
-    coordinator_epoch: i32,
-) -> Result<(), ErrorCode> {
-    for (topic, index) in &m.partitions {
-        let deadline = tokio::time::Instant::now() + MARKER_RETRY_TIME;
-        loop {
-            let image = broker.cluster.image();
-            let Some(state) = image.topic(topic).and_then(|t| t.partition(*index)) else {
-                tracing::warn!(
-                    "transaction {} names {topic}-{index}, which no longer exists",
-                    m.transactional_id
-                );
-                break;
-            };
-            let outcome = match state.leader {
-                Some(leader) if leader == broker.node_id => {
-                    write_local_marker(broker, m, topic, *index, coordinator_epoch).await
-                }
-                Some(leader) => {
-                    send_marker(broker, m, topic, *index, leader, coordinator_epoch).await
-                }
-                None => Err(ErrorCode::LEADER_NOT_AVAILABLE),
-            };
-            match outcome {
-                Ok(()) => break,
-                Err(code) if tokio::time::Instant::now() < deadline => {
-                    tracing::debug!(
-                        "marker for {topic}-{index} not written yet ({}), retrying",
-                        code.name()
-                    );
-                    tokio::time::sleep(Duration::from_millis(100)).await;
-                }
-                Err(code) => {
-                    tracing::error!(
-                        "cannot write the marker of transaction {} to {topic}-{index}: {}",
-                        m.transactional_id,
-                        code.name()
-                    );
-                    return Err(code);
-                }
-            }
-        }
-    }
-    Ok(())
-}
-
-/// Writes one partition's marker on this broker, which must lead it (the WriteTxnMarkers
-/// handler's work): `__consumer_offsets` partitions complete the transaction's offsets.
-pub async fn write_local_marker(
-    broker: &Broker,
-    m: &Markers,
-    topic: &str,
-    index: i32,
-    coordinator_epoch: i32,
-) -> Result<(), ErrorCode> {
-    if topic == OFFSETS_TOPIC {
-        // Any failure of the group coordinator (moving, loading, not committed in time) is
-        // one the marker's writer retries.
-        return broker
-            .groups
-            .complete_txn(m.producer_id, index, m.commit)
-            .await
-            .map_err(|_| ErrorCode::NOT_LEADER_OR_FOLLOWER);
-    }
-    let partition = broker
-        .replicas
-        .topic(topic)
-        .ok_or(ErrorCode::UNKNOWN_TOPIC_OR_PARTITION)?
-        .leader(index)?
-        .clone();
-    partition
-        .append_marker(m.producer_id, m.producer_epoch, m.commit, coordinator_epoch)
-        .map_err(|e| {
-            tracing::error!("cannot write a transaction marker to {topic}-{index}: {e}");
-            e.error_code()
-        })?;
-    Ok(())
-}
-
-/// Sends one partition's marker to its leader `leader` (WriteTxnMarkers v1).
-async fn send_marker(
-    broker: &Broker,
-    m: &Markers,
-    topic: &str,
-    index: i32,
-    leader: i32,
-    coordinator_epoch: i32,
-) -> Result<(), ErrorCode> {
-    use kafka_protocol::messages::write_txn_markers_request::{
-        WritableTxnMarker, WritableTxnMarkerTopic,
-    };
-    use kafka_protocol::messages::{ProducerId, TopicName, WriteTxnMarkersRequest};
-    let image = broker.cluster.image();
-    let target = image
-        .broker(leader)
-        .ok_or(ErrorCode::LEADER_NOT_AVAILABLE)?;
-    let mut conn = crate::peer::PeerConnection::connect(
-        &target.host,
-        target.port,
-        &format!("sluice-txn-coordinator-{}", broker.node_id),
-        1 << 20,
-        Duration::from_secs(5),
-    )
-    .await
-    .map_err(|e| {
-        tracing::debug!("{e}");
-        ErrorCode::NETWORK_EXCEPTION
-    })?;
-    let request =
-        WriteTxnMarkersRequest::default().with_markers(vec![WritableTxnMarker::default()
-            .with_producer_id(ProducerId(m.producer_id))
-            .with_producer_epoch(m.producer_epoch)
-            .with_transaction_result(m.commit)
-            .with_coordinator_epoch(coordinator_epoch)
-            .with_topics(vec![WritableTxnMarkerTopic::default()
-                .with_name(TopicName(kafka_protocol::protocol::StrBytes::from_string(
-                    topic.to_string(),
-                )))
-                .with_partition_indexes(vec![index])])]);
-    let response = conn
-        .send(&request, 1, Duration::from_secs(10))
-        .await
-        .map_err(|e| {
-            tracing::debug!("{e}");
-            ErrorCode::NETWORK_EXCEPTION
-        })?;
-    let code = response
-        .markers
-        .first()
-        .and_then(|r| r.topics.first())
-        .and_then(|t| t.partitions.first())
-        .map(|p| ErrorCode(p.error_code))
-        .unwrap_or(ErrorCode::UNKNOWN_SERVER_ERROR);
-    if code == ErrorCode::NONE {
-        Ok(())
-    } else {
-        Err(code)
-    }
-}
-
-/// Asks the broker coordinating `transactional_id` whether `topic`-`index` is in the
-/// producer's ongoing transaction (AddPartitionsToTxn v4, verify_only), as Kafka's partition
-/// leaders and group coordinators do (KIP-890) when another broker coordinates the transaction.
-/// An unreachable or moving coordinator gives NOT_ENOUGH_REPLICAS (retriable for producers;
-/// callers map it for other requests); a fenced epoch INVALID_PRODUCER_EPOCH; anything else
-/// INVALID_TXN_STATE.
-pub async fn verify_with_remote_coordinator(
-    broker: &Broker,
-    transactional_id: &str,
-    producer_id: i64,
-    producer_epoch: i16,
-    topic: &str,
-    index: i32,
-) -> Result<(), ErrorCode> {
-    use kafka_protocol::messages::add_partitions_to_txn_request::{
-        AddPartitionsToTxnTopic, AddPartitionsToTxnTransaction,
-    };
-    use kafka_protocol::messages::{
-        AddPartitionsToTxnRequest, ProducerId, TopicName, TransactionalId,
-    };
-    use kafka_protocol::protocol::StrBytes;
-    let image = broker.cluster.image();
-    let coordinator = image
-        .topic(TXN_STATE_TOPIC)
-        .and_then(|t| {
-            let p = sluice_coordinator::partition_for(transactional_id, t.partitions.len() as i32);
-            t.partition(p).and_then(|s| s.leader)
-        })
-        .ok_or(ErrorCode::NOT_ENOUGH_REPLICAS)?;
-    if coordinator == broker.node_id {
-        return Err(ErrorCode::INVALID_TXN_STATE);
-    }
-    let target = image
-        .broker(coordinator)
-        .ok_or(ErrorCode::NOT_ENOUGH_REPLICAS)?;
-    let mut conn = crate::peer::PeerConnection::connect(
-        &target.host,
-        target.port,
-        &format!("sluice-txn-verify-{}", broker.node_id),
-        1 << 20,
-        Duration::from_secs(5),
-    )
-    .await
-    .map_err(|_| ErrorCode::NOT_ENOUGH_REPLICAS)?;
-    let request = AddPartitionsToTxnRequest::default().with_transactions(vec![
-        AddPartitionsToTxnTransaction::default()
-            .with_transactional_id(TransactionalId(StrBytes::from_string(
-                transactional_id.to_string(),
-            )))
-            .with_producer_id(ProducerId(producer_id))
-            .with_producer_epoch(producer_epoch)
-            .with_verify_only(true)
-            .with_topics(vec![AddPartitionsToTxnTopic::default()
-                .with_name(TopicName(StrBytes::from_string(topic.to_string())))
-                .with_partitions(vec![index])]),
-    ]);
-    let response = conn
-        .send(&request, 4, Duration::from_secs(10))
-        .await
-        .map_err(|_| ErrorCode::NOT_ENOUGH_REPLICAS)?;
-    if response.error_code != 0 {
-        return Err(ErrorCode::NOT_ENOUGH_REPLICAS);
-    }
-    let code = response
-        .results_by_transaction
-        .first()
-        .and_then(|r| r.topic_results.first())
-        .and_then(|t| t.results_by_partition.first())
-        .map(|p| ErrorCode(p.partition_error_code))
-        .unwrap_or(ErrorCode::INVALID_TXN_STATE);
-    match code {
-        ErrorCode::NONE => Ok(()),
-        ErrorCode::INVALID_PRODUCER_EPOCH | ErrorCode::PRODUCER_FENCED => {
-            Err(ErrorCode::INVALID_PRODUCER_EPOCH)
-        }
-        ErrorCode::NOT_COORDINATOR
-        | ErrorCode::COORDINATOR_NOT_AVAILABLE
-        | ErrorCode::COORDINATOR_LOAD_IN_PROGRESS => Err(ErrorCode::NOT_ENOUGH_REPLICAS),
-        _ => Err(ErrorCode::INVALID_TXN_STATE),
-    }
-}
-
-/// Aborts timed-out transactions every `interval_ms` until shutdown, and completes the
-/// transactions the partitions loaded at start left prepared.
-pub async fn run_timer(broker: Arc<Broker>, mut shutdown: watch::Receiver<bool>, interval_ms: u64) {
-    broker.txns.recover(&broker).await;
-    let mut tick = tokio::time::interval(Duration::from_millis(interval_ms.max(1)));
-    tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
-    tick.tick().await;
-    loop {
-        tokio::select! {
-            _ = shutdown.changed() => break,
-            _ = tick.tick() => broker.txns.tick(&broker).await,
-        }
     }
 }

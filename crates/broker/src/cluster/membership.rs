@@ -1,7 +1,6 @@
-//! The broker's place in the cluster: the controller quorum member this process runs (a voter
-//! with `process.roles` including `controller`, else a non-voting follower of the metadata log),
-//! the broker's registration and heartbeats, and the task that applies every new metadata image
-//! to the local replicas.
+//! [`Cluster`]: the broker's place in the cluster: the controller quorum member this process
+//! runs (a voter with `process.roles` including `controller`, else a non-voting follower of the
+//! metadata log), the metadata image it keeps, the broker's registration and heartbeats.
 //!
 //! Lifecycle (KIP-631): a starting broker registers with a new incarnation id and gets a broker
 //! epoch; it applies the image up to its registration (so it knows every topic committed
@@ -9,28 +8,20 @@
 //! once that offset reaches the registration, after which it may lead partitions. Stopping, it
 //! asks for a controlled shutdown (leadership moves away) before closing its logs.
 
-use std::collections::BTreeMap;
-use std::net::SocketAddr;
-use std::path::Path;
 use std::sync::atomic::{AtomicBool, AtomicI64, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
 
 use sluice_controller::{
-    BrokerHeartbeatRequest, BrokerRegistrationRequest, ClusterManagerConfig, CommandError,
-    CommandOutput, Controller, ControllerConfig, ControllerError, MetadataCommand, MetadataImage,
+    BrokerHeartbeatRequest, BrokerRegistrationRequest, CommandError, CommandOutput, Controller,
+    ControllerError, MetadataCommand, MetadataImage,
 };
 use sluice_protocol::error::ErrorCode;
 use tokio::sync::watch;
 use uuid::Uuid;
 
-use crate::config::BrokerConfig;
-use crate::replica_manager::{AdminError, ReplicaManager};
-
-/// Kafka's per-directory identity file.
-const META_PROPERTIES: &str = "meta.properties";
-/// The topic registry of Sluice versions before the controller quorum (migrated once).
-const LEGACY_TOPICS_FILE: &str = "__sluice_topics.json";
+use crate::config::BrokerSettings;
+use crate::replicas::{AdminError, ReplicaManager};
 
 /// This broker's membership of the cluster.
 pub struct Cluster {
@@ -97,134 +88,6 @@ pub fn controller_error(e: &ControllerError) -> AdminError {
     AdminError::new(ErrorCode::REQUEST_TIMED_OUT, e.to_string())
 }
 
-/// The controller's settings from the broker config. A node without `controller.quorum.voters`
-/// is a standalone quorum of one whose controller listener is `listen`.
-pub fn controller_config(
-    config: &BrokerConfig,
-    listen: SocketAddr,
-    cluster_id: &str,
-) -> ControllerConfig {
-    let node_id = config.node_id() as u64;
-    let voters = config
-        .quorum_voters()
-        .unwrap_or_else(|| BTreeMap::from([(node_id, listen)]));
-    let mut c = ControllerConfig::new(node_id, voters, listen, config.metadata_log_dir());
-    c.voter = config.process_roles().is_controller();
-    c.election_timeout_ms = config.controller_election_timeout_ms();
-    c.heartbeat_interval_ms = (c.election_timeout_ms / 5).max(1);
-    c.request_timeout_ms = config.controller_request_timeout_ms();
-    c.cluster = ClusterManagerConfig {
-        session_timeout_ms: config.broker_session_timeout_ms(),
-        unclean_leader_election: config.unclean_leader_election(),
-        auto_leader_rebalance: config.auto_leader_rebalance(),
-        leader_imbalance_check_interval_ms: config.leader_imbalance_check_interval_ms(),
-        cluster_id: cluster_id.to_string(),
-        ..ClusterManagerConfig::default()
-    };
-    c
-}
-
-/// The cluster id from `meta.properties` in the log directory, written there at first start:
-/// `cluster.id` if set, else the id of the legacy topic registry, else one derived from
-/// `controller.quorum.voters` (so that every node of a quorum configured alike agrees), else a
-/// new random id. A `meta.properties` of another node or cluster is a startup error.
-pub fn cluster_id(config: &BrokerConfig) -> Result<String, String> {
-    let dir = config.log_dir();
-    std::fs::create_dir_all(&dir).map_err(|e| format!("{}: {e}", dir.display()))?;
-    let path = dir.join(META_PROPERTIES);
-    let node_id = config.node_id();
-    if let Ok(text) = std::fs::read_to_string(&path) {
-        let props: BTreeMap<&str, &str> = text
-            .lines()
-            .filter(|l| !l.trim_start().starts_with('#'))
-            .filter_map(|l| l.split_once('='))
-            .map(|(k, v)| (k.trim(), v.trim()))
-            .collect();
-        let stored_node = props.get("node.id").and_then(|v| v.parse::<i32>().ok());
-        if stored_node != Some(node_id) {
-            return Err(format!(
-                "{} belongs to node.id {}, but this node is node.id {node_id}",
-                path.display(),
-                props.get("node.id").unwrap_or(&"?")
-            ));
-        }
-        let Some(id) = props.get("cluster.id").filter(|v| !v.is_empty()) else {
-            return Err(format!("{} has no cluster.id", path.display()));
-        };
-        if let Some(wanted) = config.cluster_id() {
-            if wanted != *id {
-                return Err(format!(
-                    "cluster.id {wanted} does not match {id} stored in {}",
-                    path.display()
-                ));
-            }
-        }
-        return Ok(id.to_string());
-    }
-    let id = match config.cluster_id() {
-        Some(id) => id.to_string(),
-        None => legacy_cluster_id(&dir)
-            .or_else(|| {
-                config
-                    .quorum_voters()
-                    .filter(|v| v.len() > 1)
-                    .map(|v| derived_cluster_id(&v))
-            })
-            .unwrap_or_else(|| encode_id(Uuid::new_v4())),
-    };
-    let text = format!(
-        "#\n# written by sluice at first start\nversion=1\ncluster.id={id}\nnode.id={node_id}\n"
-    );
-    write_durably(&path, text.as_bytes()).map_err(|e| format!("{}: {e}", path.display()))?;
-    Ok(id)
-}
-
-fn legacy_cluster_id(dir: &Path) -> Option<String> {
-    let bytes = std::fs::read(dir.join(LEGACY_TOPICS_FILE)).ok()?;
-    let value: serde_json::Value = serde_json::from_slice(&bytes).ok()?;
-    value
-        .get("cluster_id")
-        .and_then(|v| v.as_str())
-        .map(str::to_string)
-}
-
-/// A cluster id every node computes alike from the same quorum voters.
-fn derived_cluster_id(voters: &BTreeMap<u64, SocketAddr>) -> String {
-    let text = voters
-        .iter()
-        .map(|(id, addr)| format!("{id}@{addr}"))
-        .collect::<Vec<_>>()
-        .join(",");
-    let a = crc32c::crc32c(text.as_bytes());
-    let b = crc32c::crc32c_append(a, b"sluice-cluster");
-    let c = crc32c::crc32c_append(b, text.as_bytes());
-    let d = crc32c::crc32c_append(c, b"id");
-    let mut bytes = [0u8; 16];
-    for (i, word) in [a, b, c, d].iter().enumerate() {
-        bytes[i * 4..i * 4 + 4].copy_from_slice(&word.to_be_bytes());
-    }
-    encode_id(Uuid::from_bytes(bytes))
-}
-
-fn encode_id(id: Uuid) -> String {
-    crate::replica_manager::encode_topic_id(id)
-}
-
-fn write_durably(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
-    use std::io::Write;
-    let tmp = path.with_extension("tmp");
-    {
-        let mut f = std::fs::File::create(&tmp)?;
-        f.write_all(bytes)?;
-        f.sync_all()?;
-    }
-    std::fs::rename(&tmp, path)?;
-    if let Some(parent) = path.parent() {
-        std::fs::File::open(parent)?.sync_all()?;
-    }
-    Ok(())
-}
-
 /// How long registration and unfencing may take at startup before the broker gives up.
 const STARTUP_TIMEOUT: Duration = Duration::from_secs(120);
 const RETRY_BACKOFF: Duration = Duration::from_millis(100);
@@ -232,22 +95,22 @@ const RETRY_BACKOFF: Duration = Duration::from_millis(100);
 impl Cluster {
     /// Registers this broker (advertising `host:port`) with the controller, retrying while the
     /// quorum has no leader or the previous incarnation's session is still valid (until
-    /// [`STARTUP_TIMEOUT`]).
+    /// `STARTUP_TIMEOUT`).
     pub async fn register(
         controller: Controller,
-        config: &BrokerConfig,
+        settings: &BrokerSettings,
         cluster_id: String,
         host: String,
         port: u16,
     ) -> Result<Cluster, String> {
-        let node_id = config.node_id();
+        let node_id = settings.node_id;
         let incarnation_id = Uuid::new_v4();
         let request = BrokerRegistrationRequest {
             broker_id: node_id,
             incarnation_id,
             host,
             port,
-            rack: config.rack().map(str::to_string),
+            rack: settings.rack.clone(),
             cluster_id: cluster_id.clone(),
         };
         let deadline = tokio::time::Instant::now() + STARTUP_TIMEOUT;
@@ -342,6 +205,26 @@ impl Cluster {
         }
     }
 
+    /// At startup, waits (bounded) until the controller has elected leaders for the partitions
+    /// this broker can lead alone (every partition whose ISR is only this broker), so that a
+    /// restarted single node serves its partitions as soon as it accepts connections.
+    pub async fn wait_for_own_leaders(&self) {
+        let me = self.node_id;
+        let mut images = self.controller.image();
+        let waiting = async move {
+            let _ = images
+                .wait_for(|image| {
+                    image.topics().values().all(|t| {
+                        t.partitions
+                            .iter()
+                            .all(|p| p.leader.is_some() || p.isr != [me])
+                    })
+                })
+                .await;
+        };
+        let _ = tokio::time::timeout(Duration::from_secs(10), waiting).await;
+    }
+
     /// Controlled shutdown: asks the controller to move leadership away and fence this broker,
     /// until it answers that the broker may stop or `timeout` passes.
     pub async fn controlled_shutdown(&self, replicas: &ReplicaManager, timeout: Duration) {
@@ -391,71 +274,5 @@ pub async fn run_heartbeats(
                 }
             }
         }
-    }
-}
-
-/// Applies every new image to the local replicas (in a blocking task: opening logs reads
-/// files); leadership changes reach the subscriber of
-/// [`ReplicaManager::subscribe_changes`].
-pub async fn run_publisher(
-    cluster: Arc<Cluster>,
-    replicas: Arc<ReplicaManager>,
-    mut shutdown: watch::Receiver<bool>,
-) {
-    let mut images = cluster.controller.image();
-    loop {
-        let image = images.borrow_and_update().clone();
-        let r = replicas.clone();
-        match tokio::task::spawn_blocking(move || r.apply_image(&image)).await {
-            Ok(Ok(_)) => {}
-            Ok(Err(e)) => tracing::error!("applying metadata failed: {}", e.message),
-            Err(e) => tracing::error!("applying metadata panicked: {e}"),
-        }
-        tokio::select! {
-            _ = shutdown.changed() => return,
-            r = images.changed() => if r.is_err() { return },
-        }
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn cluster_id_is_stored_and_checked() {
-        let dir = tempfile::tempdir().unwrap();
-        let log_dir = dir.path().to_str().unwrap();
-        let config = BrokerConfig::from_pairs(&[("log.dir", log_dir)]).unwrap();
-        let id = cluster_id(&config).unwrap();
-        assert_eq!(id.len(), 22);
-        assert_eq!(cluster_id(&config).unwrap(), id);
-        let other_node =
-            BrokerConfig::from_pairs(&[("log.dir", log_dir), ("node.id", "2")]).unwrap();
-        assert!(cluster_id(&other_node).unwrap_err().contains("node.id"));
-        let other_cluster =
-            BrokerConfig::from_pairs(&[("log.dir", log_dir), ("cluster.id", "abc")]).unwrap();
-        assert!(cluster_id(&other_cluster)
-            .unwrap_err()
-            .contains("does not match"));
-    }
-
-    #[test]
-    fn nodes_of_one_quorum_derive_the_same_cluster_id() {
-        let voters = "1@127.0.0.1:9093,2@127.0.0.2:9093";
-        let ids: Vec<String> = ["1", "2"]
-            .iter()
-            .map(|node| {
-                let dir = tempfile::tempdir().unwrap();
-                let config = BrokerConfig::from_pairs(&[
-                    ("log.dir", dir.path().to_str().unwrap()),
-                    ("node.id", node),
-                    ("controller.quorum.voters", voters),
-                ])
-                .unwrap();
-                cluster_id(&config).unwrap()
-            })
-            .collect();
-        assert_eq!(ids[0], ids[1]);
     }
 }

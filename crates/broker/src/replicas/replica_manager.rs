@@ -3,8 +3,8 @@
 //! The controller's metadata image is the truth: [`ReplicaManager::apply_image`] makes the
 //! local state match it (opening the logs of replicas assigned to this broker, deleting those of
 //! deleted topics, applying config changes, taking or giving up leadership). Admin requests
-//! (CreateTopics, DeleteTopics, ...) propose commands to the controller (see `admin`) and then
-//! apply the image that holds them.
+//! (CreateTopics, DeleteTopics, ...) propose commands to the controller (the cluster layer) and
+//! then apply the image that holds them.
 //!
 //! Reads take a snapshot of the topic map (an `Arc<Topic>` per topic) under a short read lock;
 //! applying images is serialised by `apply`.
@@ -14,14 +14,21 @@ use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex, RwLock};
 
 use sluice_controller::MetadataImage;
-use sluice_log::{Clock, Log, LogError, SystemClock};
+use sluice_log::{Clock, Log, SystemClock};
 use sluice_protocol::error::ErrorCode;
 use uuid::Uuid;
 
-use crate::config::BrokerConfig;
-use crate::partition::Partition;
-use crate::topic_config::{log_config, produce_settings, validate_topic_config, ProduceSettings};
-use crate::topic_name::{collision_key, validate_topic_name};
+use super::admin_error::AdminError;
+use super::high_watermark_checkpoint::{
+    format_hw_checkpoint, read_hw_checkpoint, write_file_atomically, HW_CHECKPOINT_FILE,
+};
+use super::partition::Partition;
+use super::partition_metadata::{
+    parse_partition_metadata, write_partition_metadata, PARTITION_METADATA_FILE,
+};
+use super::topic::{Partitions, Topic};
+use super::topic_name::{collision_key, validate_topic_name};
+use crate::config::{log_config, produce_settings, validate_topic_config, BrokerSettings};
 
 /// Suffix of a partition directory whose topic was deleted and that awaits removal.
 const DELETE_SUFFIX: &str = "-delete";
@@ -29,8 +36,6 @@ const DELETE_SUFFIX: &str = "-delete";
 const STRAY_SUFFIX: &str = "-stray";
 /// Kafka's metadata log partition (`__cluster_metadata-0`); Sluice's is elsewhere.
 const KAFKA_METADATA_TOPIC: &str = "__cluster_metadata";
-/// Kafka's file naming a partition directory's topic id (KIP-516).
-const PARTITION_METADATA_FILE: &str = "partition.metadata";
 
 /// Topics the brokers own (group offsets, transaction state): clients may read but not delete
 /// or repartition them.
@@ -38,124 +43,10 @@ pub fn is_internal_topic(name: &str) -> bool {
     sluice_coordinator::topics::is_internal(name)
 }
 
-/// The replicas of one topic's partitions that this broker hosts, by partition id.
-#[derive(Clone, Default)]
-pub struct Partitions {
-    slots: Vec<Option<Arc<Partition>>>,
-}
-
-impl Partitions {
-    /// The hosted replica of partition `index`, if this broker hosts one.
-    pub fn get(&self, index: usize) -> Option<&Arc<Partition>> {
-        self.slots.get(index).and_then(Option::as_ref)
-    }
-
-    /// The topic's partition count (hosted here or not).
-    pub fn len(&self) -> usize {
-        self.slots.len()
-    }
-
-    pub fn is_empty(&self) -> bool {
-        self.slots.is_empty()
-    }
-
-    /// The hosted replicas, in partition order.
-    pub fn iter(&self) -> impl Iterator<Item = &Arc<Partition>> {
-        self.slots.iter().flatten()
-    }
-}
-
-impl<'a> IntoIterator for &'a Partitions {
-    type Item = &'a Arc<Partition>;
-    type IntoIter = std::iter::Flatten<std::slice::Iter<'a, Option<Arc<Partition>>>>;
-
-    fn into_iter(self) -> Self::IntoIter {
-        self.slots.iter().flatten()
-    }
-}
-
-pub struct Topic {
-    pub name: Arc<str>,
-    pub id: Uuid,
-    pub configs: BTreeMap<String, String>,
-    /// Parsed from `configs` (and the broker's defaults) whenever they change.
-    pub produce: ProduceSettings,
-    pub partitions: Partitions,
-}
-
-impl Topic {
-    /// Partition `index` if this broker leads it: UNKNOWN_TOPIC_OR_PARTITION when the topic has
-    /// no such partition, NOT_LEADER_OR_FOLLOWER when another broker leads it (or none does).
-    pub fn leader(&self, index: i32) -> Result<&Arc<Partition>, ErrorCode> {
-        let i = usize::try_from(index).map_err(|_| ErrorCode::UNKNOWN_TOPIC_OR_PARTITION)?;
-        if i >= self.partitions.len() {
-            return Err(ErrorCode::UNKNOWN_TOPIC_OR_PARTITION);
-        }
-        match self.partitions.get(i) {
-            Some(p) if p.is_leader() => Ok(p),
-            _ => Err(ErrorCode::NOT_LEADER_OR_FOLLOWER),
-        }
-    }
-
-    /// [`Topic::leader`] for a client request that names the leader epoch it expects
-    /// (`current_leader_epoch`, -1 for none): on a replica this broker hosts the epoch is
-    /// checked first, as Kafka does, so a client with a stale epoch gets FENCED_LEADER_EPOCH
-    /// (and one ahead of this broker UNKNOWN_LEADER_EPOCH) even from a follower.
-    pub fn leader_at_epoch(
-        &self,
-        index: i32,
-        current_leader_epoch: i32,
-    ) -> Result<&Arc<Partition>, ErrorCode> {
-        if current_leader_epoch >= 0 {
-            let hosted = usize::try_from(index)
-                .ok()
-                .and_then(|i| self.partitions.get(i));
-            if let Some(p) = hosted {
-                let epoch = p.leader_epoch();
-                if current_leader_epoch < epoch {
-                    return Err(ErrorCode::FENCED_LEADER_EPOCH);
-                }
-                if current_leader_epoch > epoch {
-                    return Err(ErrorCode::UNKNOWN_LEADER_EPOCH);
-                }
-            }
-        }
-        self.leader(index)
-    }
-}
-
 #[derive(Default)]
 struct Topics {
     by_name: BTreeMap<String, Arc<Topic>>,
     by_id: HashMap<Uuid, Arc<Topic>>,
-}
-
-/// An admin operation that failed, with Kafka's code and message.
-#[derive(Debug, Clone)]
-pub struct AdminError {
-    pub code: ErrorCode,
-    pub message: String,
-}
-
-impl AdminError {
-    pub fn new(code: ErrorCode, message: impl Into<String>) -> AdminError {
-        AdminError {
-            code,
-            message: message.into(),
-        }
-    }
-}
-
-impl From<std::io::Error> for AdminError {
-    fn from(e: std::io::Error) -> AdminError {
-        AdminError::new(ErrorCode::KAFKA_STORAGE_ERROR, e.to_string())
-    }
-}
-
-impl From<LogError> for AdminError {
-    fn from(e: LogError) -> AdminError {
-        AdminError::new(ErrorCode::KAFKA_STORAGE_ERROR, e.to_string())
-    }
 }
 
 /// What applying one image changed for this broker, for the coordinators and the log line.
@@ -168,7 +59,7 @@ pub struct ImageChanges {
 }
 
 pub struct ReplicaManager {
-    config: BrokerConfig,
+    settings: Arc<BrokerSettings>,
     node_id: i32,
     log_dir: PathBuf,
     clock: Arc<dyn Clock>,
@@ -176,8 +67,6 @@ pub struct ReplicaManager {
     /// Serialises image application; holds the offset of the last image applied (None before
     /// the first, which also removes partition directories the image does not assign here).
     apply: Mutex<Option<u64>>,
-    /// Where leadership changes go (see [`ReplicaManager::subscribe_changes`]).
-    changes: Mutex<Option<tokio::sync::mpsc::UnboundedSender<ImageChanges>>>,
     /// High watermarks read from `replication-offset-checkpoint` at start, taken by each
     /// partition as it opens.
     checkpointed_hws: Mutex<HashMap<(String, i32), i64>>,
@@ -186,33 +75,20 @@ pub struct ReplicaManager {
 impl ReplicaManager {
     /// A manager hosting nothing yet: the first [`ReplicaManager::apply_image`] opens the logs
     /// (recovering them if needed).
-    pub fn new(config: BrokerConfig) -> Result<ReplicaManager, AdminError> {
-        let log_dir = config.log_dir();
+    pub fn new(settings: Arc<BrokerSettings>) -> Result<ReplicaManager, AdminError> {
+        let log_dir = settings.log_dir.clone();
         std::fs::create_dir_all(&log_dir)?;
         remove_deleted_dirs(&log_dir);
         let checkpointed = read_hw_checkpoint(&log_dir);
         Ok(ReplicaManager {
-            node_id: config.node_id(),
-            config,
+            node_id: settings.node_id,
+            settings,
             log_dir,
             clock: Arc::new(SystemClock),
             topics: RwLock::new(Topics::default()),
             apply: Mutex::new(None),
-            changes: Mutex::new(None),
             checkpointed_hws: Mutex::new(checkpointed),
         })
-    }
-
-    pub fn config(&self) -> &BrokerConfig {
-        &self.config
-    }
-
-    /// From now on, every image application that changes leadership sends its
-    /// [`ImageChanges`] here, in order (replacing an earlier subscriber).
-    pub fn subscribe_changes(&self) -> tokio::sync::mpsc::UnboundedReceiver<ImageChanges> {
-        let (tx, rx) = tokio::sync::mpsc::unbounded_channel();
-        *self.changes.lock().unwrap_or_else(|p| p.into_inner()) = Some(tx);
-        rx
     }
 
     /// Offset of the last metadata image applied (0 before the first).
@@ -309,7 +185,11 @@ impl ReplicaManager {
             }
             _ => {}
         }
-        let log = Log::open(&dir, log_config(&self.config, configs), self.clock.clone())?;
+        let log = Log::open(
+            &dir,
+            log_config(&self.settings.topic_defaults, configs),
+            self.clock.clone(),
+        )?;
         if !meta.exists() {
             write_partition_metadata(&dir, id)?;
         }
@@ -433,7 +313,7 @@ impl ReplicaManager {
                 .as_ref()
                 .is_some_and(|t| t.configs != desired.configs);
             if configs_changed {
-                let log_cfg = log_config(&self.config, &desired.configs);
+                let log_cfg = log_config(&self.settings.topic_defaults, &desired.configs);
                 for p in existing.iter().flat_map(|t| t.partitions.iter()) {
                     p.update_config(log_cfg.clone());
                 }
@@ -482,50 +362,43 @@ impl ReplicaManager {
                 }
                 slots.push(slot);
             }
-            let topic =
-                match &existing {
-                    Some(t)
-                        if !configs_changed
-                            && t.partitions.slots.len() == slots.len()
-                            && t.partitions.slots.iter().zip(&slots).all(|(a, b)| {
-                                match (a, b) {
-                                    (Some(a), Some(b)) => Arc::ptr_eq(a, b),
-                                    (None, None) => true,
-                                    _ => false,
-                                }
+            let topic = match &existing {
+                Some(t)
+                    if !configs_changed
+                        && t.partitions.slots.len() == slots.len()
+                        && t.partitions
+                            .slots
+                            .iter()
+                            .zip(&slots)
+                            .all(|(a, b)| match (a, b) {
+                                (Some(a), Some(b)) => Arc::ptr_eq(a, b),
+                                (None, None) => true,
+                                _ => false,
                             }) =>
-                    {
-                        t.clone()
+                {
+                    t.clone()
+                }
+                _ => {
+                    if existing.is_none() {
+                        tracing::info!(
+                            "topic {name} ({} partition(s)) is in the cluster",
+                            desired.partitions.len()
+                        );
                     }
-                    _ => {
-                        if existing.is_none() {
-                            tracing::info!(
-                                "topic {name} ({} partition(s)) is in the cluster",
-                                desired.partitions.len()
-                            );
-                        }
-                        Arc::new(Topic {
-                            name: name_arc.clone(),
-                            id: desired.topic_id,
-                            produce: produce_settings(&self.config, &desired.configs),
-                            configs: desired.configs.clone(),
-                            partitions: Partitions { slots },
-                        })
-                    }
-                };
+                    Arc::new(Topic {
+                        name: name_arc.clone(),
+                        id: desired.topic_id,
+                        produce: produce_settings(&self.settings.topic_defaults, &desired.configs),
+                        configs: desired.configs.clone(),
+                        partitions: Partitions { slots },
+                    })
+                }
+            };
             next.by_id.insert(topic.id, topic.clone());
             next.by_name.insert(name.clone(), topic);
         }
         *self.write_topics() = next;
         *applied = Some(image.offset());
-        if !changes.became_leader.is_empty() || !changes.resigned.is_empty() {
-            if let Some(tx) = &*self.changes.lock().unwrap_or_else(|p| p.into_inner()) {
-                let _ = tx.send(ImageChanges {
-                    became_leader: changes.became_leader.clone(),
-                    resigned: changes.resigned.clone(),
-                });
-            }
-        }
         Ok(changes)
     }
 
@@ -619,7 +492,7 @@ impl ReplicaManager {
     /// producers idle for `producer.id.expiration.ms` (Kafka runs both on the same schedule).
     pub fn apply_retention(&self) {
         let now = self.clock.now_ms();
-        let producer_max_age_ms = self.config.producer_id_expiration_ms();
+        let producer_max_age_ms = self.settings.producer_id_expiration_ms;
         for topic in self.topics() {
             for p in &topic.partitions {
                 if let Err(e) = p.apply_retention() {
@@ -702,134 +575,6 @@ impl ReplicaManager {
     }
 }
 
-/// Kafka's per-log-directory high watermark checkpoint: version 0, the entry count, then one
-/// `<topic> <partition> <high watermark>` line per partition.
-const HW_CHECKPOINT_FILE: &str = "replication-offset-checkpoint";
-
-/// The checkpointed high watermarks; empty (with a warning) when the file is missing or not
-/// readable as Kafka's format: the replicas then start from their log start, which is safe.
-fn read_hw_checkpoint(log_dir: &Path) -> HashMap<(String, i32), i64> {
-    let path = log_dir.join(HW_CHECKPOINT_FILE);
-    let text = match std::fs::read_to_string(&path) {
-        Ok(text) => text,
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return HashMap::new(),
-        Err(e) => {
-            tracing::warn!(
-                "{}: {e}; high watermarks start from the log start",
-                path.display()
-            );
-            return HashMap::new();
-        }
-    };
-    match parse_hw_checkpoint(&text) {
-        Some(entries) => entries,
-        None => {
-            tracing::warn!(
-                "{} is not a valid checkpoint; high watermarks start from the log start",
-                path.display()
-            );
-            HashMap::new()
-        }
-    }
-}
-
-fn format_hw_checkpoint(entries: &[(String, i32, i64)]) -> String {
-    let mut text = format!("0\n{}\n", entries.len());
-    for (topic, partition, hw) in entries {
-        text.push_str(&format!("{topic} {partition} {hw}\n"));
-    }
-    text
-}
-
-fn parse_hw_checkpoint(text: &str) -> Option<HashMap<(String, i32), i64>> {
-    let mut lines = text.lines();
-    if lines.next()? != "0" {
-        return None;
-    }
-    let count: usize = lines.next()?.trim().parse().ok()?;
-    let mut entries = HashMap::new();
-    for line in lines.by_ref().take(count) {
-        let mut fields = line.split(' ');
-        let (topic, partition, hw) = (fields.next()?, fields.next()?, fields.next()?);
-        if fields.next().is_some() {
-            return None;
-        }
-        let hw: i64 = hw.parse().ok().filter(|hw| *hw >= 0)?;
-        entries.insert((topic.to_string(), partition.parse().ok()?), hw);
-    }
-    (entries.len() == count && lines.next().is_none()).then_some(entries)
-}
-
-/// Replaces `dir/name` with `contents` durably: a temporary file, fsync, rename, directory
-/// fsync.
-fn write_file_atomically(dir: &Path, name: &str, contents: &[u8]) -> std::io::Result<()> {
-    use std::io::Write;
-    let tmp = dir.join(format!("{name}.tmp"));
-    let mut file = std::fs::File::create(&tmp)?;
-    file.write_all(contents)?;
-    file.sync_all()?;
-    std::fs::rename(&tmp, dir.join(name))?;
-    std::fs::File::open(dir)?.sync_all()
-}
-
-/// Writes Kafka's `partition.metadata` (`version: 0`, `topic_id: <base64url id>`) durably.
-fn write_partition_metadata(dir: &Path, id: Uuid) -> std::io::Result<()> {
-    use std::io::Write;
-    let text = format!("version: 0\ntopic_id: {}\n", encode_topic_id(id));
-    let tmp = dir.join(format!("{PARTITION_METADATA_FILE}.tmp"));
-    {
-        let mut f = std::fs::File::create(&tmp)?;
-        f.write_all(text.as_bytes())?;
-        f.sync_all()?;
-    }
-    std::fs::rename(&tmp, dir.join(PARTITION_METADATA_FILE))?;
-    std::fs::File::open(dir)?.sync_all()
-}
-
-fn parse_partition_metadata(text: &str) -> Option<Uuid> {
-    text.lines()
-        .find_map(|l| l.strip_prefix("topic_id:"))
-        .and_then(|v| decode_topic_id(v.trim()))
-}
-
-const BASE64URL: &[u8; 64] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
-
-/// A topic id as Kafka prints it: URL-safe base64 of its 16 bytes, without padding.
-pub fn encode_topic_id(id: Uuid) -> String {
-    let bytes = id.as_bytes();
-    let mut out = String::with_capacity(22);
-    for chunk in bytes.chunks(3) {
-        let mut n = 0u32;
-        for (i, b) in chunk.iter().enumerate() {
-            n |= u32::from(*b) << (16 - 8 * i);
-        }
-        for i in 0..=chunk.len() {
-            out.push(BASE64URL[((n >> (18 - 6 * i)) & 63) as usize] as char);
-        }
-    }
-    out
-}
-
-pub fn decode_topic_id(text: &str) -> Option<Uuid> {
-    if text.len() != 22 {
-        return None;
-    }
-    let mut bits: u128 = 0;
-    let mut nbits = 0;
-    let mut out = Vec::with_capacity(16);
-    for c in text.bytes() {
-        let v = BASE64URL.iter().position(|x| *x == c)? as u128;
-        bits = (bits << 6) | v;
-        nbits += 6;
-        if nbits >= 8 {
-            nbits -= 8;
-            out.push((bits >> nbits) as u8);
-            bits &= (1 << nbits) - 1;
-        }
-    }
-    Uuid::from_slice(&out).ok()
-}
-
 fn remove_deleted_dirs(log_dir: &Path) {
     let Ok(entries) = std::fs::read_dir(log_dir) else {
         return;
@@ -861,6 +606,8 @@ mod tests {
 
     use sluice_controller::MetadataCommand;
 
+    use crate::config::BrokerConfig;
+
     use crate::test_support::{batch, ImageBuilder};
 
     /// Brokers 1 and 2, topic `t` with one partition on [2, 1] led by broker 2.
@@ -880,7 +627,8 @@ mod tests {
     fn open(dir: &Path) -> ReplicaManager {
         let dir = dir.to_str().expect("utf-8 path");
         let config = BrokerConfig::from_pairs(&[("log.dir", dir), ("node.id", "1")]).expect("cfg");
-        let manager = ReplicaManager::new(config).expect("manager");
+        let settings = BrokerSettings::new(&config).expect("settings");
+        let manager = ReplicaManager::new(Arc::new(settings)).expect("manager");
         manager.apply_image(&image()).expect("applies");
         manager
     }
@@ -985,39 +733,5 @@ mod tests {
             .iter()
             .any(|n| n.starts_with("orders-0.") && n.ends_with("-stray")));
         drop(manager);
-    }
-
-    #[test]
-    fn checkpoint_text_is_kafkas_format() {
-        let entries = vec![("a".to_string(), 0, 5), ("b.c".to_string(), 12, 0)];
-        let text = format_hw_checkpoint(&entries);
-        assert_eq!(text, "0\n2\na 0 5\nb.c 12 0\n");
-        let parsed = parse_hw_checkpoint(&text).expect("parses");
-        assert_eq!(parsed[&("b.c".to_string(), 12)], 0);
-        assert_eq!(parse_hw_checkpoint("0\n0\n"), Some(HashMap::new()));
-        for bad in [
-            "",
-            "1\n0\n",
-            "0\nx\n",
-            "0\n1\n",
-            "0\n1\na 0\n",
-            "0\n1\na 0 -1\n",
-            "0\n1\na 0 1 2\n",
-        ] {
-            assert_eq!(parse_hw_checkpoint(bad), None, "{bad:?}");
-        }
-    }
-
-    #[test]
-    fn topic_ids_print_as_kafka_does() {
-        // Kafka's Uuid.toString(): URL-safe base64, no padding.
-        let id = Uuid::from_bytes([0xfb; 16]);
-        assert_eq!(encode_topic_id(id), "-_v7-_v7-_v7-_v7-_v7-w");
-        for _ in 0..100 {
-            let id = Uuid::new_v4();
-            assert_eq!(decode_topic_id(&encode_topic_id(id)), Some(id));
-        }
-        assert_eq!(decode_topic_id("short"), None);
-        assert_eq!(decode_topic_id("!!!!!!!!!!!!!!!!!!!!!!"), None);
     }
 }

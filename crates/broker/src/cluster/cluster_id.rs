@@ -1,0 +1,174 @@
+//! The cluster id and `meta.properties`, Kafka's per-directory identity file: which cluster
+//! and node a log directory belongs to.
+//!
+//! Layout (text, Java properties):
+//! ```text
+//! #
+//! # written by sluice at first start
+//! version=1
+//! cluster.id=<22 characters, as Kafka prints ids>
+//! node.id=<this node's id>
+//! ```
+
+use std::collections::BTreeMap;
+use std::net::SocketAddr;
+use std::path::Path;
+
+use uuid::Uuid;
+
+use crate::config::BrokerSettings;
+use crate::replicas::encode_topic_id;
+
+/// Kafka's per-directory identity file.
+const META_PROPERTIES: &str = "meta.properties";
+/// The topic registry of Sluice versions before the controller quorum (migrated once).
+pub(super) const LEGACY_TOPICS_FILE: &str = "__sluice_topics.json";
+
+/// The cluster id from `meta.properties` in the log directory, written there at first start:
+/// `cluster.id` if set, else the id of the legacy topic registry, else one derived from
+/// `controller.quorum.voters` (so that every node of a quorum configured alike agrees), else a
+/// new random id. A `meta.properties` of another node or cluster is a startup error.
+pub fn cluster_id(settings: &BrokerSettings) -> Result<String, String> {
+    let dir = settings.log_dir.clone();
+    std::fs::create_dir_all(&dir).map_err(|e| format!("{}: {e}", dir.display()))?;
+    let path = dir.join(META_PROPERTIES);
+    let node_id = settings.node_id;
+    if let Ok(text) = std::fs::read_to_string(&path) {
+        let props: BTreeMap<&str, &str> = text
+            .lines()
+            .filter(|l| !l.trim_start().starts_with('#'))
+            .filter_map(|l| l.split_once('='))
+            .map(|(k, v)| (k.trim(), v.trim()))
+            .collect();
+        let stored_node = props.get("node.id").and_then(|v| v.parse::<i32>().ok());
+        if stored_node != Some(node_id) {
+            return Err(format!(
+                "{} belongs to node.id {}, but this node is node.id {node_id}",
+                path.display(),
+                props.get("node.id").unwrap_or(&"?")
+            ));
+        }
+        let Some(id) = props.get("cluster.id").filter(|v| !v.is_empty()) else {
+            return Err(format!("{} has no cluster.id", path.display()));
+        };
+        if let Some(wanted) = settings.cluster_id.as_deref() {
+            if wanted != *id {
+                return Err(format!(
+                    "cluster.id {wanted} does not match {id} stored in {}",
+                    path.display()
+                ));
+            }
+        }
+        return Ok(id.to_string());
+    }
+    let id = match settings.cluster_id.as_deref() {
+        Some(id) => id.to_string(),
+        None => legacy_cluster_id(&dir)
+            .or_else(|| {
+                settings
+                    .quorum_voters
+                    .as_ref()
+                    .filter(|v| v.len() > 1)
+                    .map(derived_cluster_id)
+            })
+            .unwrap_or_else(|| encode_id(Uuid::new_v4())),
+    };
+    let text = format!(
+        "#\n# written by sluice at first start\nversion=1\ncluster.id={id}\nnode.id={node_id}\n"
+    );
+    write_durably(&path, text.as_bytes()).map_err(|e| format!("{}: {e}", path.display()))?;
+    Ok(id)
+}
+
+fn legacy_cluster_id(dir: &Path) -> Option<String> {
+    let bytes = std::fs::read(dir.join(LEGACY_TOPICS_FILE)).ok()?;
+    let value: serde_json::Value = serde_json::from_slice(&bytes).ok()?;
+    value
+        .get("cluster_id")
+        .and_then(|v| v.as_str())
+        .map(str::to_string)
+}
+
+/// A cluster id every node computes alike from the same quorum voters.
+fn derived_cluster_id(voters: &BTreeMap<u64, SocketAddr>) -> String {
+    let text = voters
+        .iter()
+        .map(|(id, addr)| format!("{id}@{addr}"))
+        .collect::<Vec<_>>()
+        .join(",");
+    let a = crc32c::crc32c(text.as_bytes());
+    let b = crc32c::crc32c_append(a, b"sluice-cluster");
+    let c = crc32c::crc32c_append(b, text.as_bytes());
+    let d = crc32c::crc32c_append(c, b"id");
+    let mut bytes = [0u8; 16];
+    for (i, word) in [a, b, c, d].iter().enumerate() {
+        bytes[i * 4..i * 4 + 4].copy_from_slice(&word.to_be_bytes());
+    }
+    encode_id(Uuid::from_bytes(bytes))
+}
+
+fn encode_id(id: Uuid) -> String {
+    encode_topic_id(id)
+}
+
+fn write_durably(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
+    use std::io::Write;
+    let tmp = path.with_extension("tmp");
+    {
+        let mut f = std::fs::File::create(&tmp)?;
+        f.write_all(bytes)?;
+        f.sync_all()?;
+    }
+    std::fs::rename(&tmp, path)?;
+    if let Some(parent) = path.parent() {
+        std::fs::File::open(parent)?.sync_all()?;
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::config::BrokerConfig;
+
+    fn settings(pairs: &[(&str, &str)]) -> BrokerSettings {
+        BrokerSettings::new(&BrokerConfig::from_pairs(pairs).unwrap()).unwrap()
+    }
+
+    #[test]
+    fn cluster_id_is_stored_and_checked() {
+        let dir = tempfile::tempdir().unwrap();
+        let log_dir = dir.path().to_str().unwrap();
+        let config = settings(&[("log.dir", log_dir)]);
+        let id = cluster_id(&config).unwrap();
+        assert_eq!(id.len(), 22);
+        assert_eq!(cluster_id(&config).unwrap(), id);
+        let other_node = settings(&[("log.dir", log_dir), ("node.id", "2")]);
+        assert!(cluster_id(&other_node).unwrap_err().contains("node.id"));
+        let other_cluster = settings(&[("log.dir", log_dir), ("cluster.id", "abc")]);
+        assert!(cluster_id(&other_cluster)
+            .unwrap_err()
+            .contains("does not match"));
+    }
+
+    #[test]
+    fn nodes_of_one_quorum_derive_the_same_cluster_id() {
+        let voters = "1@127.0.0.1:9093,2@127.0.0.2:9093";
+        let ids: Vec<String> = ["1", "2"]
+            .iter()
+            .map(|node| {
+                let dir = tempfile::tempdir().unwrap();
+                let listeners =
+                    format!("PLAINTEXT://127.0.0.{node}:0,CONTROLLER://127.0.0.{node}:9093");
+                let config = settings(&[
+                    ("log.dir", dir.path().to_str().unwrap()),
+                    ("node.id", node),
+                    ("listeners", &listeners),
+                    ("controller.quorum.voters", voters),
+                ]);
+                cluster_id(&config).unwrap()
+            })
+            .collect();
+        assert_eq!(ids[0], ids[1]);
+    }
+}

@@ -1,0 +1,31 @@
+//! The broker's place in the cluster, above `replicas`: imports `crate::config` and
+//! `crate::replicas` only.
+//!
+//! - `membership`: [`Cluster`], the controller quorum member this process runs, the metadata
+//!   image it keeps, this broker's registration, heartbeats and controlled shutdown;
+//!   `cluster_id`: the cluster id and `meta.properties`; `controller_config`: the quorum
+//!   member's settings.
+//! - `metadata_publisher`: [`MetadataPublisher`], the one place that applies metadata images
+//!   to the replicas and reports leadership changes; everyone else asks it.
+//! - `topic_admin`: [`TopicAdmin`], topic changes proposed to the controller.
+//! - `replication`: [`Replication`], follower fetchers and ISR changes.
+//! - `producer_id_manager`: [`ProducerIdManager`], producer id blocks from the controller.
+//! - `peer`: [`PeerConnection`], the Kafka-protocol client one broker uses to talk to another.
+
+mod cluster_id;
+mod controller_config;
+mod membership;
+mod metadata_publisher;
+mod peer;
+mod producer_id_manager;
+mod replication;
+mod topic_admin;
+
+pub use cluster_id::cluster_id;
+pub use controller_config::controller_config;
+pub use membership::{command_error, controller_error, run_heartbeats, Cluster};
+pub use metadata_publisher::MetadataPublisher;
+pub use peer::{PeerConnection, PeerError};
+pub use producer_id_manager::{ProducerIdManager, PRODUCER_IDS_FILE};
+pub use replication::{Replication, REPLICA_FETCH_VERSION};
+pub use topic_admin::{NewTopic, TopicAdmin};

@@ -1,0 +1,519 @@
+//! [`BrokerConfig`]: the keys the operator set, with Kafka's names, from a
+//! server.properties-style file and `--set key=value` overrides, each checked against the key
+//! table as it is set. Components do not read it: they read [`super::BrokerSettings`], built
+//! from it once at startup. It stays for what needs the keys as written: DescribeConfigs of the
+//! broker and the topic keys' broker-level defaults.
+//!
+//! Every key the broker knows is in [`super::broker_keys::BROKER_KEYS`] or is a topic key's
+//! broker-level synonym; any other key is a startup error. Keys Kafka has but Sluice does not act
+//! on yet are accepted (so an existing server.properties works) and reported with a warning at
+//! startup.
+
+use std::collections::BTreeMap;
+use std::net::SocketAddr;
+use std::path::PathBuf;
+
+use super::broker_keys::{broker_key, KeyDefault, Use};
+use super::config_type::{check_value, ConfigSource};
+use super::listeners::{parse_listener_names, parse_listeners, security_protocol, Listener};
+use super::process_roles::ProcessRoles;
+use super::topic_keys::{topic_key_by_synonym, TOPIC_CONFIG_KEYS};
+
+#[derive(Debug, thiserror::Error)]
+pub enum ConfigError {
+    #[error("unknown configuration key '{0}' (Sluice uses Kafka's broker config names)")]
+    UnknownKey(String),
+    #[error("{0}")]
+    Invalid(String),
+    #[error("cannot read config file {path}: {source}")]
+    Read {
+        path: PathBuf,
+        source: std::io::Error,
+    },
+    #[error("{path}:{line}: expected key=value, got '{text}'")]
+    Syntax {
+        path: PathBuf,
+        line: usize,
+        text: String,
+    },
+}
+
+/// The keys that were set, each checked against its type and accepted values.
+#[derive(Debug, Clone, Default)]
+pub struct BrokerConfig {
+    set: BTreeMap<String, String>,
+}
+
+impl BrokerConfig {
+    /// Builds a config from key/value pairs, rejecting unknown keys and invalid values.
+    pub fn from_pairs(pairs: &[(&str, &str)]) -> Result<Self, ConfigError> {
+        let mut config = BrokerConfig::default();
+        for (k, v) in pairs {
+            config.set(k, v)?;
+        }
+        Ok(config)
+    }
+
+    /// Reads a server.properties-style file: `key=value` (or `key: value`) lines, `#`/`!`
+    /// comments, blank lines ignored.
+    pub fn load_file(&mut self, path: &std::path::Path) -> Result<(), ConfigError> {
+        let text = std::fs::read_to_string(path).map_err(|source| ConfigError::Read {
+            path: path.to_owned(),
+            source,
+        })?;
+        for (i, raw) in text.lines().enumerate() {
+            let line = raw.trim();
+            if line.is_empty() || line.starts_with('#') || line.starts_with('!') {
+                continue;
+            }
+            let Some((k, v)) = line.split_once(['=', ':']) else {
+                return Err(ConfigError::Syntax {
+                    path: path.to_owned(),
+                    line: i + 1,
+                    text: line.to_string(),
+                });
+            };
+            self.set(k.trim(), v.trim())?;
+        }
+        Ok(())
+    }
+
+    /// Sets one key (from the file or a `--set key=value` override).
+    pub fn set(&mut self, key: &str, value: &str) -> Result<(), ConfigError> {
+        let (kind, check) = if let Some(k) = broker_key(key) {
+            (k.kind, k.check)
+        } else if let Some(k) = topic_key_by_synonym(key) {
+            (k.kind, k.check)
+        } else {
+            return Err(ConfigError::UnknownKey(key.to_string()));
+        };
+        check_value(key, kind, check, value).map_err(ConfigError::Invalid)?;
+        self.set.insert(key.to_string(), value.trim().to_string());
+        self.validate_structured()?;
+        Ok(())
+    }
+
+    /// The keys whose values have a structure of their own: listeners, roles, voters.
+    fn validate_structured(&self) -> Result<(), ConfigError> {
+        for key in ["listeners", "advertised.listeners"] {
+            if let Some(v) = self.set.get(key) {
+                let listeners =
+                    parse_listeners(v).map_err(|e| ConfigError::Invalid(format!("{key}: {e}")))?;
+                if key == "listeners" {
+                    for l in &listeners {
+                        l.bind_address()
+                            .map_err(|e| ConfigError::Invalid(format!("{key}: {e}")))?;
+                    }
+                }
+            }
+        }
+        if let Some(v) = self.set.get("process.roles") {
+            ProcessRoles::parse(v).map_err(ConfigError::Invalid)?;
+        }
+        if let Some(v) = self.set.get("controller.quorum.voters") {
+            sluice_controller::parse_quorum_voters(v)
+                .map_err(|e| ConfigError::Invalid(format!("controller.quorum.voters: {e}")))?;
+        }
+        Ok(())
+    }
+
+    /// Checks what depends on several keys together (call once every key is set): listener
+    /// names and protocols, roles against the quorum voters. [`super::BrokerSettings::new`]
+    /// runs it too.
+    pub fn check(&self) -> Result<(), ConfigError> {
+        let invalid = |m: String| Err(ConfigError::Invalid(m));
+        let roles = self.process_roles();
+        // The listeners the operator named (the default names no controller listener).
+        let listeners = match self.get("listeners") {
+            Some(v) => parse_listeners(v).map_err(ConfigError::Invalid)?,
+            None => Vec::new(),
+        };
+        let controller_names = self.controller_listener_names();
+        let protocol_map = self.value("listener.security.protocol.map").unwrap_or("");
+        for l in &listeners {
+            match security_protocol(protocol_map, &l.name).as_deref() {
+                Some("PLAINTEXT") => {}
+                Some(p) => {
+                    return invalid(format!(
+                        "listener {}: security protocol {p} is not supported yet (PLAINTEXT only)",
+                        l.name
+                    ))
+                }
+                None => {
+                    return invalid(format!(
+                        "listener {} has no entry in listener.security.protocol.map",
+                        l.name
+                    ))
+                }
+            }
+        }
+        let client_listeners = listeners
+            .iter()
+            .filter(|l| !controller_names.contains(&l.name))
+            .count();
+        if roles == ProcessRoles::Controller && client_listeners > 0 {
+            return invalid(
+                "process.roles=controller: listeners must only name controller listeners \
+                 (controller.listener.names)"
+                    .into(),
+            );
+        }
+        let voters = self.quorum_voters();
+        let node_id = self.node_id();
+        match (roles, &voters) {
+            (ProcessRoles::Broker | ProcessRoles::Controller, None) => {
+                return invalid(format!(
+                    "process.roles={} needs controller.quorum.voters",
+                    self.get("process.roles").unwrap_or_default()
+                ))
+            }
+            (ProcessRoles::Broker, Some(v)) if v.contains_key(&(node_id as u64)) => {
+                return invalid(format!(
+                    "node.id {node_id} is one of the controller.quorum.voters but process.roles=broker"
+                ))
+            }
+            (ProcessRoles::Combined | ProcessRoles::Controller, Some(v))
+                if !v.contains_key(&(node_id as u64)) =>
+            {
+                return invalid(format!(
+                    "node.id {node_id} is not one of the controller.quorum.voters ({})",
+                    self.get("controller.quorum.voters").unwrap_or_default()
+                ))
+            }
+            _ => {}
+        }
+        if voters.is_some() && roles.is_controller() && self.controller_listener().is_none() {
+            return invalid(format!(
+                "a controller in a quorum needs a controller listener: add {}://host:port to listeners",
+                controller_names.first().map(String::as_str).unwrap_or("CONTROLLER")
+            ));
+        }
+        Ok(())
+    }
+
+    /// Keys that were set but have no effect yet, for a startup warning.
+    pub fn ignored_keys(&self) -> Vec<&str> {
+        self.set
+            .keys()
+            .filter(|k| broker_key(k).is_some_and(|b| b.used == Use::NotYet))
+            .map(String::as_str)
+            .collect()
+    }
+
+    /// The value the operator set for `key`.
+    pub(super) fn get(&self, key: &str) -> Option<&str> {
+        self.set.get(key).map(String::as_str)
+    }
+
+    /// The value of `key`: the one set, else its default in the key table (a topic key's
+    /// default for a synonym). `None`: unset, and its default is absent or derived.
+    pub(super) fn value(&self, key: &str) -> Option<&str> {
+        if let Some(v) = self.get(key) {
+            return Some(v);
+        }
+        if let Some(k) = broker_key(key) {
+            return match k.default {
+                KeyDefault::Value(v) => Some(v),
+                KeyDefault::Absent | KeyDefault::Derived(_) => None,
+            };
+        }
+        topic_key_by_synonym(key).map(|k| k.default)
+    }
+
+    /// An integer key's value (set, else its default).
+    pub(super) fn int(&self, key: &str) -> i64 {
+        // Set values were checked as integers when set.
+        self.get(key)
+            .and_then(|v| v.parse().ok())
+            .unwrap_or_else(|| default_int(key))
+    }
+
+    /// A boolean key's value (set, else its default).
+    pub(super) fn bool(&self, key: &str) -> bool {
+        self.value(key)
+            .is_some_and(|v| v.eq_ignore_ascii_case("true"))
+    }
+
+    /// A list key's entries (set, else its default), trimmed, empty ones dropped.
+    pub(super) fn list(&self, key: &str) -> Vec<String> {
+        self.value(key)
+            .unwrap_or("")
+            .split(',')
+            .map(|a| a.trim().to_string())
+            .filter(|a| !a.is_empty())
+            .collect()
+    }
+
+    /// `node.id`, else `broker.id`.
+    pub(super) fn node_id(&self) -> i32 {
+        self.get("node.id")
+            .and_then(|v| v.parse().ok())
+            .unwrap_or_else(|| self.int("broker.id")) as i32
+    }
+
+    /// `process.roles`.
+    pub(super) fn process_roles(&self) -> ProcessRoles {
+        self.value("process.roles")
+            .and_then(|v| ProcessRoles::parse(v).ok())
+            .unwrap_or(ProcessRoles::Combined)
+    }
+
+    /// `controller.quorum.voters`; `None` when unset (a standalone node is a quorum of one).
+    pub(super) fn quorum_voters(&self) -> Option<BTreeMap<u64, SocketAddr>> {
+        self.get("controller.quorum.voters")
+            .and_then(|v| sluice_controller::parse_quorum_voters(v).ok())
+    }
+
+    /// `controller.listener.names`, upper case.
+    pub(super) fn controller_listener_names(&self) -> Vec<String> {
+        parse_listener_names(self.value("controller.listener.names").unwrap_or(""))
+    }
+
+    /// The listeners the operator named in `listeners` (none when unset: the default names
+    /// only a client listener, see [`BrokerConfig::default_client_listener`]).
+    pub(super) fn listeners(&self) -> Vec<Listener> {
+        self.get("listeners")
+            .and_then(|v| parse_listeners(v).ok())
+            .unwrap_or_default()
+    }
+
+    /// The client listener of the default `listeners`, where clients are served when no
+    /// client listener is named.
+    pub(super) fn default_client_listener() -> SocketAddr {
+        let default = match broker_key("listeners").map(|k| k.default) {
+            Some(KeyDefault::Value(v)) => v,
+            _ => "",
+        };
+        parse_listeners(default)
+            .ok()
+            .and_then(|ls| ls.first().and_then(|l| l.bind_address().ok()))
+            .unwrap_or_else(|| panic!("the default of listeners must name a bindable address"))
+    }
+
+    /// The address the controller listener binds, if `listeners` names one.
+    pub(super) fn controller_listener(&self) -> Option<SocketAddr> {
+        let names = self.controller_listener_names();
+        self.listeners()
+            .iter()
+            .find(|l| names.contains(&l.name))
+            .and_then(|l| l.bind_address().ok())
+    }
+
+    /// The broker-level value of a topic config synonym, if the operator set it (directly or
+    /// through its hours/minutes variants).
+    pub(super) fn topic_default(&self, synonym: &str) -> Option<String> {
+        if let Some(v) = self.get(synonym) {
+            return Some(v.to_string());
+        }
+        match synonym {
+            "log.retention.ms" => {
+                if let Some(m) = self.get("log.retention.minutes") {
+                    return m.parse::<i64>().ok().map(|m| (m * 60_000).to_string());
+                }
+                self.get("log.retention.hours")
+                    .and_then(|h| h.parse::<i64>().ok())
+                    .map(|h| {
+                        if h < 0 {
+                            "-1".into()
+                        } else {
+                            (h * 3_600_000).to_string()
+                        }
+                    })
+            }
+            "log.roll.ms" => self
+                .get("log.roll.hours")
+                .and_then(|h| h.parse::<i64>().ok())
+                .map(|h| (h * 3_600_000).to_string()),
+            _ => None,
+        }
+    }
+
+    /// Every broker-level value to report in DescribeConfigs: keys the operator set (static
+    /// broker config) and the defaults of the topic-config synonyms.
+    pub fn describe_entries(&self) -> Vec<(String, String, ConfigSource)> {
+        let mut out: Vec<(String, String, ConfigSource)> = self
+            .set
+            .iter()
+            .map(|(k, v)| (k.clone(), v.clone(), ConfigSource::StaticBrokerConfig))
+            .collect();
+        for key in TOPIC_CONFIG_KEYS {
+            if !self.set.contains_key(key.broker_synonym) {
+                let value = self
+                    .topic_default(key.broker_synonym)
+                    .unwrap_or_else(|| key.default.to_string());
+                out.push((
+                    key.broker_synonym.to_string(),
+                    value,
+                    ConfigSource::DefaultConfig,
+                ));
+            }
+        }
+        out.sort();
+        out
+    }
+}
+
+/// The default of integer key `key` in the key table.
+fn default_int(key: &str) -> i64 {
+    let default = match broker_key(key).map(|k| k.default) {
+        Some(KeyDefault::Value(v)) => Some(v),
+        Some(_) => None,
+        None => topic_key_by_synonym(key).map(|k| k.default),
+    };
+    default.and_then(|v| v.parse().ok()).unwrap_or_else(|| {
+        panic!("{key} is read as an integer, so the key table must give it an integer default")
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn unknown_keys_are_rejected() {
+        let err = BrokerConfig::from_pairs(&[("log.retention.weeks", "1")]).unwrap_err();
+        assert!(err.to_string().contains("log.retention.weeks"), "{err}");
+    }
+
+    #[test]
+    fn values_are_checked() {
+        assert!(BrokerConfig::from_pairs(&[("num.partitions", "0")]).is_err());
+        assert!(BrokerConfig::from_pairs(&[("num.partitions", "x")]).is_err());
+        assert!(BrokerConfig::from_pairs(&[("listeners", "PLAINTEXT://127.0.0.1:x")]).is_err());
+        let ssl = BrokerConfig::from_pairs(&[("listeners", "SSL://127.0.0.1:9093")]).unwrap();
+        assert!(ssl.check().unwrap_err().to_string().contains("SSL"));
+    }
+
+    #[test]
+    fn roles_listeners_and_voters() {
+        BrokerConfig::default().check().unwrap();
+        let c = BrokerConfig::from_pairs(&[
+            ("node.id", "2"),
+            (
+                "listeners",
+                "PLAINTEXT://127.0.0.2:9092,CONTROLLER://127.0.0.2:9093",
+            ),
+            (
+                "controller.quorum.voters",
+                "1@127.0.0.1:9093,2@127.0.0.2:9093,3@127.0.0.3:9093",
+            ),
+        ])
+        .unwrap();
+        c.check().unwrap();
+
+        // A voter without a controller listener, a broker-only voter, a voter not listed.
+        let mut bad = c.clone();
+        bad.set("listeners", "PLAINTEXT://127.0.0.2:9092").unwrap();
+        assert!(bad
+            .check()
+            .unwrap_err()
+            .to_string()
+            .contains("controller listener"));
+        let mut bad = c.clone();
+        bad.set("process.roles", "broker").unwrap();
+        assert!(bad
+            .check()
+            .unwrap_err()
+            .to_string()
+            .contains("process.roles=broker"));
+        let mut bad = c.clone();
+        bad.set("node.id", "7").unwrap();
+        assert!(bad.check().unwrap_err().to_string().contains("not one of"));
+        let mut bad = BrokerConfig::default();
+        bad.set("process.roles", "broker").unwrap();
+        assert!(bad.check().unwrap_err().to_string().contains("needs"));
+        let mut bad = BrokerConfig::default();
+        bad.set("process.roles", "controller").unwrap();
+        assert!(bad.check().unwrap_err().to_string().contains("needs"));
+        let mut ctl = c.clone();
+        ctl.set("process.roles", "controller").unwrap();
+        assert!(ctl.check().unwrap_err().to_string().contains("only name"));
+        ctl.set("listeners", "CONTROLLER://127.0.0.2:9093").unwrap();
+        ctl.check().unwrap();
+
+        for (key, value) in [
+            ("process.roles", "broker,broker"),
+            ("process.roles", "zookeeper"),
+            ("process.roles", ""),
+            ("controller.quorum.voters", "1@"),
+            ("controller.quorum.voters", "x@127.0.0.1:9093"),
+            ("listeners", "PLAINTEXT://a.b:1"),
+            (
+                "listeners",
+                "PLAINTEXT://127.0.0.1:1,PLAINTEXT://127.0.0.1:2",
+            ),
+        ] {
+            assert!(
+                BrokerConfig::from_pairs(&[(key, value)]).is_err(),
+                "{key}={value} was accepted"
+            );
+        }
+        let unmapped =
+            BrokerConfig::from_pairs(&[("listeners", "INTERNAL://127.0.0.1:1")]).unwrap();
+        assert!(unmapped
+            .check()
+            .unwrap_err()
+            .to_string()
+            .contains("protocol.map"));
+        let mapped = BrokerConfig::from_pairs(&[
+            ("listeners", "INTERNAL://127.0.0.1:1"),
+            ("listener.security.protocol.map", "INTERNAL:PLAINTEXT"),
+        ])
+        .unwrap();
+        mapped.check().unwrap();
+    }
+
+    #[test]
+    fn properties_file() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("server.properties");
+        std::fs::write(
+            &path,
+            "# comment\n\nnum.partitions=3\nnum.network.threads = 3\n",
+        )
+        .unwrap();
+        let mut c = BrokerConfig::default();
+        c.load_file(&path).unwrap();
+        assert_eq!(c.int("num.partitions"), 3);
+        assert_eq!(c.ignored_keys(), vec!["num.network.threads"]);
+        std::fs::write(&path, "bogus line\n").unwrap();
+        assert!(matches!(
+            c.load_file(&path),
+            Err(ConfigError::Syntax { line: 1, .. })
+        ));
+    }
+
+    #[test]
+    fn describe_entries_report_sources() {
+        let c = BrokerConfig::from_pairs(&[("num.partitions", "3"), ("log.retention.hours", "2")])
+            .unwrap();
+        let entries = c.describe_entries();
+        let find = |k: &str| entries.iter().find(|(name, _, _)| name == k).cloned();
+        assert_eq!(
+            find("num.partitions"),
+            Some((
+                "num.partitions".into(),
+                "3".into(),
+                ConfigSource::StaticBrokerConfig
+            ))
+        );
+        assert_eq!(
+            find("log.retention.ms"),
+            Some((
+                "log.retention.ms".into(),
+                "7200000".into(),
+                ConfigSource::DefaultConfig
+            ))
+        );
+        assert_eq!(
+            find("log.segment.bytes"),
+            Some((
+                "log.segment.bytes".into(),
+                "1073741824".into(),
+                ConfigSource::DefaultConfig
+            ))
+        );
+        // Broker keys nobody set are not reported (Kafka lists them; Sluice does not yet).
+        assert_eq!(find("queued.max.requests"), None);
+    }
+}

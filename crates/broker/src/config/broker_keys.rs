@@ -1,0 +1,182 @@
+//! Every broker-level key Sluice knows, with Kafka's name, its type, the values it accepts,
+//! whether it changes behaviour yet, and its default: the one table the file, `--set`,
+//! [`super::BrokerSettings`] and the startup warnings read. The topic keys' broker-level
+//! synonyms (`log.retention.ms`, `log.segment.bytes`, ...) are keys too; their table is
+//! [`super::topic_keys::TOPIC_CONFIG_KEYS`], which holds their defaults.
+//!
+//! A key to add: one line here, then the field it feeds in [`super::BrokerSettings`] (or one
+//! of its parts) if it is acted on.
+
+use super::config_type::{Check, ConfigType, ANY};
+use ConfigType::{Boolean, Int, List, Long, String as Str};
+use KeyDefault::{Absent, Derived, Value};
+use Use::{NotYet, Used};
+
+/// Whether a key changes behaviour today.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Use {
+    Used,
+    /// Known to Kafka, accepted, no effect in Sluice yet (a warning at startup).
+    NotYet,
+}
+
+/// What a key is worth when nobody set it.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum KeyDefault {
+    /// This value (checked like a set one: see the tests).
+    Value(&'static str),
+    /// Nothing: the feature the key configures is off or unnamed (no rack, no advertised
+    /// listener of its own, a quorum of one, ...).
+    Absent,
+    /// Taken from other keys, as described.
+    Derived(&'static str),
+}
+
+pub struct BrokerKey {
+    pub name: &'static str,
+    pub kind: ConfigType,
+    pub check: Check,
+    pub default: KeyDefault,
+    pub used: Use,
+}
+
+const fn key(
+    name: &'static str,
+    kind: ConfigType,
+    check: Check,
+    default: KeyDefault,
+    used: Use,
+) -> BrokerKey {
+    BrokerKey {
+        name,
+        kind,
+        check,
+        default,
+        used,
+    }
+}
+
+/// Kafka's default `listener.security.protocol.map`, plus CONTROLLER (plaintext).
+pub const DEFAULT_SECURITY_PROTOCOL_MAP: &str =
+    "PLAINTEXT:PLAINTEXT,SSL:SSL,SASL_PLAINTEXT:SASL_PLAINTEXT,SASL_SSL:SASL_SSL,CONTROLLER:PLAINTEXT";
+
+/// Broker-level keys beyond the topic-config synonyms.
+#[rustfmt::skip]
+pub const BROKER_KEYS: &[BrokerKey] = &[
+    // Identity, roles and the controller quorum.
+    key("node.id", Int, Check::AtLeast(0), Derived("broker.id"), Used),
+    key("broker.id", Int, Check::AtLeast(0), Value("1"), Used),
+    key("broker.rack", Str, ANY, Absent, Used),
+    key("cluster.id", Str, ANY, Derived("meta.properties, else generated at first start"), Used),
+    key("process.roles", List, ANY, Value("broker,controller"), Used),
+    key("controller.quorum.voters", List, ANY, Absent, Used),
+    key("controller.quorum.bootstrap.servers", List, ANY, Absent, NotYet),
+    key("controller.quorum.election.timeout.ms", Int, Check::AtLeast(10), Value("1000"), Used),
+    key("controller.quorum.request.timeout.ms", Int, Check::AtLeast(100), Value("2000"), Used),
+    key("metadata.log.dir", Str, ANY, Derived("<first log dir>/__cluster_metadata"), Used),
+    key("broker.session.timeout.ms", Int, Check::AtLeast(10), Value("9000"), Used),
+    key("broker.heartbeat.interval.ms", Int, Check::AtLeast(1), Value("2000"), Used),
+    key("auto.leader.rebalance.enable", Boolean, Check::Bool, Value("true"), Used),
+    key("leader.imbalance.check.interval.seconds", Long, Check::AtLeast(1), Value("300"), Used),
+    // Listeners.
+    key("listeners", List, ANY, Value("PLAINTEXT://127.0.0.1:9092"), Used),
+    key("advertised.listeners", List, ANY, Derived("the client listener, with the bound port for port 0"), Used),
+    key("controller.listener.names", List, ANY, Value("CONTROLLER"), Used),
+    key("listener.security.protocol.map", List, ANY, Value(DEFAULT_SECURITY_PROTOCOL_MAP), Used),
+    key("inter.broker.listener.name", Str, ANY, Absent, NotYet),
+    // Requests and connections.
+    key("socket.request.max.bytes", Int, Check::AtLeast(1), Value("104857600"), Used),
+    key("max.connections", Int, Check::AtLeast(0), Value("10000"), Used),
+    key("queued.max.requests", Int, Check::AtLeast(1), Value("500"), Used),
+    key("fetch.max.bytes", Int, Check::AtLeast(1024), Value("57671680"), Used),
+    key("max.incremental.fetch.session.cache.slots", Int, Check::AtLeast(0), Value("1000"), Used),
+    // Topics and logs.
+    key("log.dirs", List, ANY, Derived("log.dir"), Used),
+    key("log.dir", Str, ANY, Value("./sluice-data"), Used),
+    key("num.partitions", Int, Check::AtLeast(1), Value("1"), Used),
+    key("default.replication.factor", Int, Check::AtLeast(1), Value("1"), Used),
+    key("auto.create.topics.enable", Boolean, Check::Bool, Value("true"), Used),
+    key("delete.topic.enable", Boolean, Check::Bool, Value("true"), Used),
+    // Variants of log.retention.ms and log.roll.ms (see TopicDefaults): unset, they do not
+    // override the topic keys' defaults.
+    key("log.retention.hours", Int, ANY, Absent, Used),
+    key("log.retention.minutes", Int, ANY, Absent, Used),
+    key("log.roll.hours", Int, Check::AtLeast(1), Absent, Used),
+    key("log.retention.check.interval.ms", Long, Check::AtLeast(1), Value("300000"), Used),
+    key("log.flush.scheduler.interval.ms", Long, Check::AtLeast(1), Value("1000"), Used),
+    key("log.cleaner.enable", Boolean, Check::Bool, Value("true"), Used),
+    key("log.cleaner.backoff.ms", Long, Check::AtLeast(1), Value("15000"), Used),
+    key("producer.id.expiration.ms", Int, Check::AtLeast(1), Value("86400000"), Used),
+    // Replication.
+    key("replica.lag.time.max.ms", Long, Check::AtLeast(1), Value("30000"), Used),
+    key("replica.fetch.wait.max.ms", Int, Check::AtLeast(0), Value("500"), Used),
+    key("replica.fetch.max.bytes", Int, Check::AtLeast(1), Value("1048576"), Used),
+    key("replica.fetch.response.max.bytes", Int, Check::AtLeast(1), Value("10485760"), Used),
+    key("replica.fetch.backoff.ms", Int, Check::AtLeast(0), Value("1000"), Used),
+    key("replica.socket.timeout.ms", Int, Check::AtLeast(1), Value("30000"), Used),
+    key("replica.high.watermark.checkpoint.interval.ms", Long, Check::AtLeast(1), Value("5000"), Used),
+    // The group coordinator.
+    key("offsets.topic.num.partitions", Int, Check::AtLeast(1), Value("50"), Used),
+    key("offsets.topic.replication.factor", Int, Check::AtLeast(1), Value("3"), Used),
+    key("offsets.topic.segment.bytes", Int, Check::AtLeast(14), Value("104857600"), Used),
+    key("offsets.retention.minutes", Int, Check::AtLeast(1), Value("10080"), Used),
+    key("offsets.retention.check.interval.ms", Long, Check::AtLeast(1), Value("600000"), Used),
+    key("offset.metadata.max.bytes", Int, Check::AtLeast(0), Value("4096"), Used),
+    key("group.initial.rebalance.delay.ms", Int, Check::AtLeast(0), Value("3000"), Used),
+    key("group.min.session.timeout.ms", Int, Check::AtLeast(0), Value("6000"), Used),
+    key("group.max.session.timeout.ms", Int, Check::AtLeast(0), Value("1800000"), Used),
+    key("group.max.size", Int, Check::AtLeast(1), Value("2147483647"), Used),
+    key("group.coordinator.rebalance.protocols", List, ANY, Value("classic,consumer"), Used),
+    key("group.consumer.heartbeat.interval.ms", Int, Check::AtLeast(1), Value("5000"), Used),
+    key("group.consumer.session.timeout.ms", Int, Check::AtLeast(1), Value("45000"), Used),
+    key("group.consumer.assignors", List, ANY, Value("uniform,range"), Used),
+    key("group.consumer.max.size", Int, Check::AtLeast(1), Value("2147483647"), Used),
+    // The transaction coordinator.
+    key("transaction.state.log.num.partitions", Int, Check::AtLeast(1), Value("50"), Used),
+    key("transaction.state.log.replication.factor", Int, Check::AtLeast(1), Value("3"), Used),
+    key("transaction.state.log.segment.bytes", Int, Check::AtLeast(14), Value("104857600"), Used),
+    key("transaction.state.log.min.isr", Int, Check::AtLeast(1), Value("2"), NotYet),
+    key("transaction.max.timeout.ms", Int, Check::AtLeast(1), Value("900000"), Used),
+    key("transactional.id.expiration.ms", Int, Check::AtLeast(1), Value("604800000"), Used),
+    key("transaction.abort.timed.out.transaction.cleanup.interval.ms", Int, Check::AtLeast(1), Value("10000"), Used),
+    // Accepted for compatibility with Kafka's sample server.properties; not acted on yet.
+    key("num.network.threads", Int, ANY, Value("3"), NotYet),
+    key("num.io.threads", Int, ANY, Value("8"), NotYet),
+    key("socket.send.buffer.bytes", Int, ANY, Value("102400"), NotYet),
+    key("socket.receive.buffer.bytes", Int, ANY, Value("102400"), NotYet),
+    key("num.recovery.threads.per.data.dir", Int, ANY, Value("1"), NotYet),
+    key("share.coordinator.state.topic.replication.factor", Int, ANY, Value("3"), NotYet),
+    key("share.coordinator.state.topic.min.isr", Int, ANY, Value("2"), NotYet),
+];
+
+/// The broker key named `name` (not the topic-config synonyms).
+pub fn broker_key(name: &str) -> Option<&'static BrokerKey> {
+    BROKER_KEYS.iter().find(|k| k.name == name)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::config::config_type::check_value;
+    use crate::config::topic_keys::TOPIC_CONFIG_KEYS;
+
+    #[test]
+    fn every_default_passes_its_own_check() {
+        for key in BROKER_KEYS {
+            if let Value(v) = key.default {
+                check_value(key.name, key.kind, key.check, v)
+                    .unwrap_or_else(|e| panic!("{}: {e}", key.name));
+            }
+        }
+    }
+
+    #[test]
+    fn every_key_is_listed_once() {
+        let mut names: Vec<&str> = BROKER_KEYS.iter().map(|k| k.name).collect();
+        names.extend(TOPIC_CONFIG_KEYS.iter().map(|k| k.broker_synonym));
+        let count = names.len();
+        names.sort_unstable();
+        names.dedup();
+        assert_eq!(names.len(), count, "a key is listed twice");
+    }
+}

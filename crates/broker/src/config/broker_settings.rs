@@ -1,0 +1,286 @@
+//! [`BrokerSettings`]: the broker's configuration as typed values, built once at startup from
+//! the key table and the keys that were set. Every component reads its fields; nothing parses a
+//! config string after startup.
+//!
+//! Components hold it as `Arc<BrokerSettings>` and read fields where they use them. Dynamic
+//! broker configs (a later issue) will replace values at runtime by handing out a new
+//! `BrokerSettings`; values a component copies at startup (a coordinator's state machine
+//! settings, the replica fetchers') are then the ones to revisit.
+
+use std::collections::BTreeMap;
+use std::net::SocketAddr;
+use std::path::PathBuf;
+
+use super::broker_config::{BrokerConfig, ConfigError};
+use super::config_type::ConfigSource;
+use super::group_settings::GroupSettings;
+use super::listeners::{parse_listeners, Listener};
+use super::process_roles::ProcessRoles;
+use super::replication_settings::ReplicationSettings;
+use super::topic_config::TopicDefaults;
+use super::txn_settings::TxnSettings;
+
+#[derive(Clone, Debug)]
+pub struct BrokerSettings {
+    // Identity and roles.
+    /// `node.id` (else `broker.id`).
+    pub node_id: i32,
+    /// `process.roles`.
+    pub process_roles: ProcessRoles,
+    /// `cluster.id`, if set: it must match the one in `meta.properties`.
+    pub cluster_id: Option<String>,
+    /// `broker.rack`.
+    pub rack: Option<String>,
+
+    // Listeners.
+    /// Where clients connect: the first listener that is not a controller listener.
+    pub client_listener: SocketAddr,
+    /// The controller listener, if `listeners` names one.
+    pub controller_listener: Option<SocketAddr>,
+    /// The first client listener of `advertised.listeners`.
+    advertised_listener: Option<Listener>,
+    /// The first client listener of `listeners`, as written.
+    named_client_listener: Option<Listener>,
+
+    // The controller quorum and this broker's place in it.
+    /// `controller.quorum.voters`; `None` when unset (a standalone node is a quorum of one).
+    pub quorum_voters: Option<BTreeMap<u64, SocketAddr>>,
+    /// Where the metadata log lives (`metadata.log.dir`, else `<log dir>/__cluster_metadata`).
+    pub metadata_log_dir: PathBuf,
+    pub controller_quorum_election_timeout_ms: u64,
+    pub controller_quorum_request_timeout_ms: u64,
+    pub broker_session_timeout_ms: u64,
+    pub broker_heartbeat_interval_ms: u64,
+    pub auto_leader_rebalance_enable: bool,
+    /// `leader.imbalance.check.interval.seconds`, in ms.
+    pub leader_imbalance_check_interval_ms: u64,
+    pub unclean_leader_election_enable: bool,
+
+    // Requests and connections.
+    pub socket_request_max_bytes: usize,
+    pub max_connections: usize,
+    /// Requests one connection may have in flight before the broker stops reading from it.
+    pub queued_max_requests: usize,
+    pub fetch_max_bytes: usize,
+    /// `max.incremental.fetch.session.cache.slots`.
+    pub fetch_session_cache_slots: usize,
+
+    // Topics and their logs.
+    /// The first of `log.dirs` (else `log.dir`): where every replica lives.
+    pub log_dir: PathBuf,
+    pub num_partitions: i32,
+    pub default_replication_factor: i16,
+    pub auto_create_topics_enable: bool,
+    pub delete_topic_enable: bool,
+    /// The broker-level defaults of topic configs.
+    pub topic_defaults: TopicDefaults,
+    pub log_retention_check_interval_ms: u64,
+    pub log_flush_scheduler_interval_ms: u64,
+    /// Whether compacted topics are cleaned (`log.cleaner.enable`).
+    pub log_cleaner_enable: bool,
+    /// Pause between cleaning passes over the compacted partitions.
+    pub log_cleaner_backoff_ms: u64,
+    /// How long a partition keeps an idle producer's state (`producer.id.expiration.ms`).
+    pub producer_id_expiration_ms: i64,
+
+    // Replication and the coordinators.
+    pub replication: ReplicationSettings,
+    /// How often every partition's high watermark is written to `replication-offset-checkpoint`.
+    pub replica_high_watermark_checkpoint_interval_ms: u64,
+    pub group: GroupSettings,
+    pub txn: TxnSettings,
+
+    /// The keys as set, for DescribeConfigs.
+    config: BrokerConfig,
+}
+
+impl BrokerSettings {
+    /// Checks the keys together ([`BrokerConfig::check`]) and reads every setting.
+    pub fn new(config: &BrokerConfig) -> Result<BrokerSettings, ConfigError> {
+        config.check()?;
+        let controller_names = config.controller_listener_names();
+        let is_client = |l: &Listener| !controller_names.contains(&l.name);
+        let named_client_listener = config.listeners().into_iter().find(|l| is_client(l));
+        let client_listener = named_client_listener
+            .as_ref()
+            .and_then(|l| l.bind_address().ok())
+            .unwrap_or_else(BrokerConfig::default_client_listener);
+        let advertised_listener = config
+            .get("advertised.listeners")
+            .and_then(|v| parse_listeners(v).ok())
+            .and_then(|ls| ls.into_iter().find(|l| is_client(l)));
+        let log_dir = config
+            .get("log.dirs")
+            .and_then(|dirs| dirs.split(',').map(str::trim).find(|d| !d.is_empty()))
+            .or_else(|| config.value("log.dir"))
+            .map(PathBuf::from)
+            .unwrap_or_default();
+        let metadata_log_dir = match config.get("metadata.log.dir") {
+            Some(d) => PathBuf::from(d),
+            None => log_dir.join("__cluster_metadata"),
+        };
+        let int = |key| config.int(key);
+        Ok(BrokerSettings {
+            node_id: config.node_id(),
+            process_roles: config.process_roles(),
+            cluster_id: config.get("cluster.id").map(str::to_string),
+            rack: config.get("broker.rack").map(str::to_string),
+            client_listener,
+            controller_listener: config.controller_listener(),
+            advertised_listener,
+            named_client_listener,
+            quorum_voters: config.quorum_voters(),
+            metadata_log_dir,
+            controller_quorum_election_timeout_ms: int("controller.quorum.election.timeout.ms")
+                as u64,
+            controller_quorum_request_timeout_ms: int("controller.quorum.request.timeout.ms")
+                as u64,
+            broker_session_timeout_ms: int("broker.session.timeout.ms") as u64,
+            broker_heartbeat_interval_ms: int("broker.heartbeat.interval.ms") as u64,
+            auto_leader_rebalance_enable: config.bool("auto.leader.rebalance.enable"),
+            leader_imbalance_check_interval_ms: (int("leader.imbalance.check.interval.seconds")
+                as u64)
+                .saturating_mul(1000),
+            unclean_leader_election_enable: config.bool("unclean.leader.election.enable"),
+            socket_request_max_bytes: int("socket.request.max.bytes") as usize,
+            max_connections: int("max.connections") as usize,
+            queued_max_requests: int("queued.max.requests") as usize,
+            fetch_max_bytes: int("fetch.max.bytes") as usize,
+            fetch_session_cache_slots: int("max.incremental.fetch.session.cache.slots") as usize,
+            log_dir,
+            num_partitions: int("num.partitions") as i32,
+            default_replication_factor: int("default.replication.factor") as i16,
+            auto_create_topics_enable: config.bool("auto.create.topics.enable"),
+            delete_topic_enable: config.bool("delete.topic.enable"),
+            topic_defaults: TopicDefaults::from_config(config),
+            log_retention_check_interval_ms: int("log.retention.check.interval.ms") as u64,
+            log_flush_scheduler_interval_ms: int("log.flush.scheduler.interval.ms") as u64,
+            log_cleaner_enable: config.bool("log.cleaner.enable"),
+            log_cleaner_backoff_ms: int("log.cleaner.backoff.ms") as u64,
+            producer_id_expiration_ms: int("producer.id.expiration.ms"),
+            replication: ReplicationSettings::from_config(config),
+            replica_high_watermark_checkpoint_interval_ms: int(
+                "replica.high.watermark.checkpoint.interval.ms",
+            ) as u64,
+            group: GroupSettings::from_config(config),
+            txn: TxnSettings::from_config(config),
+            config: config.clone(),
+        })
+    }
+
+    /// The host and port clients are told to connect to (`advertised.listeners`, else the
+    /// client listener's host, else the bound address); the bound port replaces port 0.
+    pub fn advertised(&self, bound: SocketAddr) -> (String, u16) {
+        if let Some(l) = &self.advertised_listener {
+            let port = if l.port == 0 { bound.port() } else { l.port };
+            return (l.host.clone(), port);
+        }
+        let host = match &self.named_client_listener {
+            Some(l) if !l.host.is_empty() && l.host != "0.0.0.0" => l.host.clone(),
+            _ => bound.ip().to_string(),
+        };
+        (host, bound.port())
+    }
+
+    /// Every broker-level value to report in DescribeConfigs (see
+    /// [`BrokerConfig::describe_entries`]).
+    pub fn describe_entries(&self) -> Vec<(String, String, ConfigSource)> {
+        self.config.describe_entries()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn settings(pairs: &[(&str, &str)]) -> BrokerSettings {
+        BrokerSettings::new(&BrokerConfig::from_pairs(pairs).expect("valid keys")).expect("valid")
+    }
+
+    #[test]
+    fn defaults_come_from_the_key_table() {
+        let s = settings(&[]);
+        assert_eq!(s.node_id, 1);
+        assert_eq!(s.process_roles, ProcessRoles::Combined);
+        assert_eq!(s.client_listener, "127.0.0.1:9092".parse().unwrap());
+        assert_eq!(s.controller_listener, None);
+        assert_eq!(s.quorum_voters, None);
+        assert_eq!(s.log_dir, PathBuf::from("./sluice-data"));
+        assert_eq!(
+            s.metadata_log_dir,
+            PathBuf::from("./sluice-data/__cluster_metadata")
+        );
+        assert_eq!(s.queued_max_requests, 500);
+        assert_eq!(s.socket_request_max_bytes, 104_857_600);
+        assert_eq!(s.fetch_max_bytes, 57_671_680);
+        assert_eq!(s.leader_imbalance_check_interval_ms, 300_000);
+        assert!(!s.unclean_leader_election_enable);
+        assert!(s.group.consumer_protocol_enabled);
+        assert_eq!(
+            s.group.coordinator.consumer_assignors,
+            sluice_group::GroupConfig::default().consumer_assignors
+        );
+        assert_eq!(s.group.coordinator.offsets_retention_ms, 7 * 24 * 3_600_000);
+        assert_eq!(s.txn.coordinator.num_partitions, 50);
+        assert_eq!(
+            s.replication.lag_time_max,
+            std::time::Duration::from_secs(30)
+        );
+        assert_eq!(s.topic_defaults, TopicDefaults::default());
+        assert_eq!(
+            s.advertised("127.0.0.1:9092".parse().unwrap()),
+            ("127.0.0.1".into(), 9092)
+        );
+    }
+
+    #[test]
+    fn overrides_and_listeners() {
+        let s = settings(&[
+            ("listeners", "PLAINTEXT://localhost:0"),
+            ("log.retention.hours", "2"),
+            ("log.dirs", "/tmp/a,/tmp/b"),
+            ("broker.id", "4"),
+            ("group.coordinator.rebalance.protocols", "classic"),
+            ("unclean.leader.election.enable", "TRUE"),
+        ]);
+        assert_eq!(s.client_listener, "127.0.0.1:0".parse().unwrap());
+        assert_eq!(
+            s.advertised("127.0.0.1:4567".parse().unwrap()),
+            ("localhost".into(), 4567)
+        );
+        assert_eq!(s.topic_defaults.get("log.retention.ms"), Some("7200000"));
+        assert_eq!(s.log_dir, PathBuf::from("/tmp/a"));
+        assert_eq!(s.node_id, 4);
+        assert!(!s.group.consumer_protocol_enabled);
+        assert!(s.unclean_leader_election_enable);
+
+        let s = settings(&[
+            ("node.id", "2"),
+            (
+                "listeners",
+                "PLAINTEXT://127.0.0.2:9092,CONTROLLER://127.0.0.2:9093",
+            ),
+            (
+                "controller.quorum.voters",
+                "1@127.0.0.1:9093,2@127.0.0.2:9093,3@127.0.0.3:9093",
+            ),
+            ("advertised.listeners", "PLAINTEXT://broker-2:0"),
+        ]);
+        assert_eq!(s.client_listener, "127.0.0.2:9092".parse().unwrap());
+        assert_eq!(
+            s.controller_listener,
+            Some("127.0.0.2:9093".parse().unwrap())
+        );
+        assert_eq!(s.quorum_voters.as_ref().map(BTreeMap::len), Some(3));
+        assert_eq!(
+            s.advertised("127.0.0.2:9092".parse().unwrap()),
+            ("broker-2".into(), 9092)
+        );
+    }
+
+    #[test]
+    fn a_config_that_fails_its_check_builds_no_settings() {
+        let config = BrokerConfig::from_pairs(&[("process.roles", "broker")]).expect("keys");
+        assert!(BrokerSettings::new(&config).is_err());
+    }
+}

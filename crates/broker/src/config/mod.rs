@@ -1,0 +1,39 @@
+//! Configuration, the bottom layer of the broker: imports nothing else from the crate.
+//!
+//! - `broker_keys`: the table of every broker key (Kafka's name, type, accepted values, used or
+//!   not yet, default); `topic_keys`: the same for topic keys, with their broker-level
+//!   synonyms.
+//! - `broker_config`: [`BrokerConfig`], the keys the file and `--set` set, checked as they are
+//!   set; DescribeConfigs reports them.
+//! - `broker_settings`: [`BrokerSettings`], every setting as a typed value, built once at
+//!   startup from the table and the keys set; its parts [`ReplicationSettings`],
+//!   [`GroupSettings`], [`TxnSettings`] and [`TopicDefaults`].
+//! - `topic_config`: a topic's effective config (its overrides over the broker's defaults over
+//!   Kafka's) and what the log and the produce path make of it.
+//! - `config_type`, `listeners`, `process_roles`: value types and checks, listener lists,
+//!   `process.roles`.
+
+mod broker_config;
+mod broker_keys;
+mod broker_settings;
+mod config_type;
+mod group_settings;
+mod listeners;
+mod process_roles;
+mod replication_settings;
+mod topic_config;
+mod topic_keys;
+mod txn_settings;
+
+pub use broker_config::{BrokerConfig, ConfigError};
+pub use broker_settings::BrokerSettings;
+pub use config_type::{ConfigSource, ConfigType};
+pub use group_settings::GroupSettings;
+pub use process_roles::ProcessRoles;
+pub use replication_settings::ReplicationSettings;
+pub use topic_config::{
+    effective, log_config, produce_settings, resolve_topic_configs, ProduceSettings,
+    ResolvedConfig, TopicDefaults,
+};
+pub use topic_keys::{topic_config_key, validate_topic_config, TopicConfigKey};
+pub use txn_settings::TxnSettings;
