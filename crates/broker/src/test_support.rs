@@ -67,6 +67,7 @@ impl ImageBuilder {
             incarnation_id: Uuid::from_u128(id as u128),
             host: format!("host-{id}"),
             port: 9090 + id as u16,
+            listeners: Vec::new(),
             rack: rack.map(str::to_string),
             timestamp_ms: 0,
         });

@@ -16,6 +16,7 @@ use serde::Deserialize;
 use serde::Serialize;
 use uuid::Uuid;
 
+use crate::image::ListenerEndpoint;
 use crate::image::StoredScramCredential;
 
 /// Result of applying one command: what changed, or why nothing did.
@@ -44,6 +45,9 @@ pub enum MetadataCommand {
         incarnation_id: Uuid,
         host: String,
         port: u16,
+        /// Every advertised listener (absent in commands written before they were recorded).
+        #[serde(default)]
+        listeners: Vec<ListenerEndpoint>,
         rack: Option<String>,
         timestamp_ms: i64,
     },

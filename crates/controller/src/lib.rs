@@ -81,6 +81,7 @@ pub use elections::ElectionError;
 pub use elections::ElectionType;
 pub use error::ControllerError;
 pub use image::BrokerRegistration;
+pub use image::ListenerEndpoint;
 pub use image::MetadataImage;
 pub use image::PartitionState;
 pub use image::StoredScramCredential;

@@ -40,6 +40,7 @@ use crate::command::CommandError;
 use crate::command::MetadataCommand;
 use crate::elections::leads_any_partition;
 use crate::elections::removal_changes;
+use crate::image::ListenerEndpoint;
 use crate::image::MetadataImage;
 
 /// A broker (re)joins the cluster (Kafka's BrokerRegistration request).
@@ -49,9 +50,12 @@ pub struct BrokerRegistrationRequest {
     /// Random id chosen by the broker process at start: a retry of the same registration has
     /// the same one, a restarted process has a new one.
     pub incarnation_id: Uuid,
-    /// Where clients reach the broker (its advertised Kafka listener).
+    /// Where other brokers reach it (its advertised inter-broker listener).
     pub host: String,
     pub port: u16,
+    /// Every advertised listener.
+    #[serde(default)]
+    pub listeners: Vec<ListenerEndpoint>,
     pub rack: Option<String>,
     /// The cluster id in the broker's `meta.properties`; the controller refuses a broker of
     /// another cluster (INCONSISTENT_CLUSTER_ID). Empty: not checked.
@@ -96,6 +100,7 @@ pub(crate) fn registration_command(
         incarnation_id: request.incarnation_id,
         host: request.host.clone(),
         port: request.port,
+        listeners: request.listeners.clone(),
         rack: request.rack.clone(),
         timestamp_ms,
     };
@@ -325,6 +330,7 @@ mod tests {
             incarnation_id: Uuid::from_u128(incarnation),
             host: "h".into(),
             port: 9092,
+            listeners: Vec::new(),
             rack: None,
             cluster_id: String::new(),
         }

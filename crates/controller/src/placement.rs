@@ -207,6 +207,7 @@ mod tests {
                     incarnation_id: Uuid::from_u128(id as u128 + 1),
                     host: "h".into(),
                     port: 9092,
+                    listeners: Vec::new(),
                     rack: rack.map(str::to_string),
                     timestamp_ms: 0,
                 },

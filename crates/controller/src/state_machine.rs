@@ -487,6 +487,7 @@ mod tests {
             incarnation_id: Uuid::from_u128(id as u128),
             host: "h".into(),
             port: 1,
+            listeners: Vec::new(),
             rack: None,
             timestamp_ms: 0,
         }

@@ -49,6 +49,7 @@ fn registration(broker_id: i32, incarnation: u128) -> BrokerRegistrationRequest 
         incarnation_id: Uuid::from_u128(incarnation),
         host: "127.0.0.1".into(),
         port: 9092 + broker_id as u16,
+        listeners: Vec::new(),
         rack: Some(format!("rack-{}", broker_id % 2)),
         cluster_id: String::new(),
     }

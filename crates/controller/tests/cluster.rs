@@ -29,6 +29,7 @@ fn register(broker_id: i32) -> MetadataCommand {
         incarnation_id: Uuid::from_u128(broker_id as u128 + 100),
         host: "127.0.0.1".into(),
         port: 9092 + broker_id as u16,
+        listeners: Vec::new(),
         rack: None,
         timestamp_ms: 1_000,
     }

@@ -197,6 +197,7 @@ fn register(broker_id: i32) -> MetadataCommand {
         incarnation_id: Uuid::from_u128(broker_id as u128),
         host: "localhost".into(),
         port: 9092,
+        listeners: Vec::new(),
         rack: None,
         timestamp_ms: 0,
     }

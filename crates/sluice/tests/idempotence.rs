@@ -123,7 +123,15 @@ fn pbatch(pid: i64, epoch: i16, seq: i32, n: usize, transactional: bool) -> Byte
 
 /// (error code, base offset) of an acks=all produce of `records`.
 fn produce(c: &mut Client, records: Bytes) -> (i16, i64) {
+    produce_as(c, None, records)
+}
+
+/// A produce request carrying `transactional_id`, as a transactional producer sends it.
+fn produce_as(c: &mut Client, transactional_id: Option<&str>, records: Bytes) -> (i16, i64) {
     let req = ProduceRequest::default()
+        .with_transactional_id(
+            transactional_id.map(|t| TransactionalId(StrBytes::from_string(t.to_string()))),
+        )
         .with_acks(-1)
         .with_timeout_ms(10_000)
         .with_topic_data(vec![TopicProduceData::default()
@@ -308,15 +316,18 @@ fn read_committed_stops_at_the_last_stable_offset() {
     assert_eq!(produce(&mut c, pbatch(plain, 0, 0, 2, false)).1, 0);
     // KIP-890: a transactional batch for a partition not added to the transaction is refused.
     assert_eq!(
-        produce(&mut c, pbatch(txn, epoch, 0, 3, true)).0,
+        produce_as(&mut c, Some("idem-txn"), pbatch(txn, epoch, 0, 3, true)).0,
         INVALID_TXN_STATE
     );
     assert_eq!(add_partition_to_txn(&mut c, "idem-txn", txn, epoch), NONE);
     // A transaction opens at 2; more plain data follows it.
-    assert_eq!(produce(&mut c, pbatch(txn, epoch, 0, 3, true)).1, 2);
-    assert_eq!(produce(&mut c, pbatch(plain, 0, 2, 1, false)).1, 5);
     assert_eq!(
-        produce(&mut c, pbatch(txn, epoch, 3, 1, false)).0,
+        produce_as(&mut c, Some("idem-txn"), pbatch(txn, epoch, 0, 3, true)),
+        (NONE, 2)
+    );
+    assert_eq!(produce(&mut c, pbatch(plain, 0, 2, 1, false)), (NONE, 5));
+    assert_eq!(
+        produce_as(&mut c, Some("idem-txn"), pbatch(txn, epoch, 3, 1, false)).0,
         INVALID_TXN_STATE
     );
 
@@ -356,7 +367,15 @@ fn read_committed_stops_at_the_last_stable_offset() {
     assert_eq!(latest_offset(&mut c, 1), 7);
 
     // A committed transaction: its data becomes readable, with no aborted entry for it.
-    assert_eq!(produce(&mut c, pbatch(txn, epoch, 3, 2, true)).1, 7);
+    assert_eq!(
+        produce_as(&mut c, Some("idem-txn"), pbatch(txn, epoch, 3, 2, true)),
+        (NONE, 7)
+    );
+    // A transactional batch in a request without a transactional id is refused.
+    assert_eq!(
+        produce(&mut c, pbatch(txn, epoch, 5, 1, true)).0,
+        INVALID_TXN_STATE
+    );
     assert_eq!(fetch(&mut c, 7, 1, 0).last_stable_offset, 7);
     write_marker(&mut c, txn, epoch, true);
     let after = fetch(&mut c, 7, 1, 0);

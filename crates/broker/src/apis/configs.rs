@@ -96,7 +96,7 @@ pub async fn describe(
                         .describe_entries()
                         .into_iter()
                         .filter(|(k, _, _)| wanted(k))
-                        .map(|(k, v, source)| entry(ctx, &k, &v, source, ConfigType::String, None))
+                        .map(|(k, v, source)| broker_entry(ctx, &k, v, source))
                         .collect();
                     base.with_error_code(0).with_configs(configs)
                 }
@@ -129,6 +129,30 @@ fn entry(
         } else {
             None
         })
+}
+
+/// A broker key's entry; a secret (`None`) is reported as sensitive, without its value.
+fn broker_entry(
+    ctx: &RequestContext,
+    name: &str,
+    value: Option<String>,
+    source: ConfigSource,
+) -> DescribeConfigsResourceResult {
+    let kind = if value.is_some() {
+        ConfigType::String
+    } else {
+        ConfigType::Password
+    };
+    entry(
+        ctx,
+        name,
+        value.as_deref().unwrap_or(""),
+        source,
+        kind,
+        None,
+    )
+    .with_value(value.map(s))
+    .with_is_sensitive(kind == ConfigType::Password)
 }
 
 fn synonym(name: &str, value: &str, source: ConfigSource) -> DescribeConfigsSynonym {

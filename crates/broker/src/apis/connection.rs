@@ -10,29 +10,33 @@
 //! its requests is handled; an idempotent producer with several requests in flight relies on it.
 //! A frame that cannot be parsed closes the connection.
 
-use std::net::SocketAddr;
 use std::sync::Arc;
 
 use bytes::BytesMut;
 use futures::stream::{FuturesOrdered, StreamExt};
 use sluice_protocol::frame::take_frame;
-use tokio::io::{AsyncReadExt, AsyncWriteExt};
-use tokio::net::TcpStream;
+use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
 use tokio::sync::{oneshot, watch};
 
 use super::request::{OrderGate, ResponseFrame};
+use super::session::Session;
 use super::KafkaApis;
 
-/// Serves one connection until the peer closes it, a frame cannot be parsed, or shutdown.
-pub async fn serve(
+/// Serves one connection (its two halves, plain TCP or TLS) until the peer closes it, a frame
+/// cannot be parsed or is refused, an authentication fails, or shutdown.
+pub async fn serve<R, W>(
     apis: Arc<KafkaApis>,
-    mut stream: TcpStream,
-    peer: SocketAddr,
+    mut reader: R,
+    mut writer: W,
+    session: Arc<Session>,
     mut shutdown: watch::Receiver<bool>,
-) {
+) where
+    R: AsyncRead + Unpin,
+    W: AsyncWrite + Unpin,
+{
+    let peer = session.peer;
     let max_frame = apis.settings.socket_request_max_bytes;
     let max_in_flight = apis.settings.queued_max_requests;
-    let (mut reader, mut writer) = stream.split();
     let mut buf = BytesMut::with_capacity(64 * 1024);
     let mut in_flight = FuturesOrdered::new();
     // Opens when the last request read so far lets the next one start.
@@ -48,10 +52,15 @@ pub async fn serve(
                             tracing::debug!("connection from {peer}: write failed: {e}");
                             return;
                         }
+                        if session.is_closing() {
+                            let _ = writer.shutdown().await;
+                            return;
+                        }
                     }
                     Ok(None) => {} // acks=0 produce: no response
                     Err(e) => {
                         tracing::warn!("closing connection from {peer}: {e}");
+                        let _ = writer.shutdown().await;
                         return;
                     }
                 }
@@ -60,18 +69,19 @@ pub async fn serve(
                 match read {
                     Ok(0) | Err(_) => reading = false,
                     Ok(_) => loop {
-                        match take_frame(&mut buf, max_frame) {
+                        match take_frame(&mut buf, session.max_frame(max_frame)) {
                             Ok(Some(frame)) => {
                                 let (gate, done) = OrderGate::new();
                                 let turn = previous_done.replace(done);
                                 let apis = apis.clone();
+                                let session = session.clone();
                                 let frame = frame.freeze();
                                 in_flight.push_back(async move {
                                     if let Some(turn) = turn {
                                         // An error only means the previous request is gone.
                                         let _ = turn.await;
                                     }
-                                    super::handle(&apis, frame, peer, gate).await
+                                    super::handle(&apis, frame, &session, gate).await
                                 });
                             }
                             Ok(None) => break,
@@ -94,9 +104,19 @@ pub async fn serve(
     }
 }
 
-/// Writes a response; chunked responses go out with vectored writes so record data is not
-/// copied into one buffer first.
+/// Writes a response, then flushes it (a TLS stream holds written data until flushed; a TCP
+/// stream's flush does nothing).
 async fn write_response<W: AsyncWriteExt + Unpin>(
+    writer: &mut W,
+    response: ResponseFrame,
+) -> std::io::Result<()> {
+    write_frame(writer, response).await?;
+    writer.flush().await
+}
+
+/// Chunked responses go out with vectored writes so record data is not copied into one buffer
+/// first.
+async fn write_frame<W: AsyncWriteExt + Unpin>(
     writer: &mut W,
     response: ResponseFrame,
 ) -> std::io::Result<()> {

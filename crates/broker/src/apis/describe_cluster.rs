@@ -40,17 +40,18 @@ pub async fn handle(
         .brokers()
         .values()
         .filter(|b| with_fenced || !b.fenced)
-        .map(|b| {
+        .filter_map(|b| {
+            let (host, port) = b.endpoint(ctx.listener())?;
             let entry = DescribeClusterBroker::default()
                 .with_broker_id(BrokerId(b.broker_id))
-                .with_host(StrBytes::from_string(b.host.clone()))
-                .with_port(i32::from(b.port))
+                .with_host(StrBytes::from_string(host.to_string()))
+                .with_port(i32::from(port))
                 .with_rack(b.rack.clone().map(StrBytes::from_string));
-            if ctx.api_version >= 2 {
+            Some(if ctx.api_version >= 2 {
                 entry.with_is_fenced(b.fenced)
             } else {
                 entry
-            }
+            })
         })
         .collect();
     base.with_error_code(0).with_brokers(brokers)

@@ -74,7 +74,10 @@ pub async fn find_coordinator(
         let b = image
             .broker(leader)
             .ok_or(ErrorCode::COORDINATOR_NOT_AVAILABLE)?;
-        Ok((leader, b.host.clone(), i32::from(b.port)))
+        let (host, port) = b
+            .endpoint(ctx.listener())
+            .ok_or(ErrorCode::COORDINATOR_NOT_AVAILABLE)?;
+        Ok((leader, host.to_string(), i32::from(port)))
     };
     let answer = |key: &StrBytes| -> (ErrorCode, Option<String>, (i32, String, i32)) {
         let none = (-1, String::new(), -1);

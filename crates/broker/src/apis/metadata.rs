@@ -118,12 +118,17 @@ pub async fn handle(
         .brokers()
         .values()
         .filter(|b| !b.fenced || b.broker_id == cluster.node_id)
-        .map(|b| {
-            MetadataResponseBroker::default()
-                .with_node_id(BrokerId(b.broker_id))
-                .with_host(StrBytes::from_string(b.host.clone()))
-                .with_port(i32::from(b.port))
-                .with_rack(b.rack.clone().map(StrBytes::from_string))
+        // Each broker's endpoint on the listener the client came through; a broker without
+        // that listener is not listed (Kafka's behaviour).
+        .filter_map(|b| {
+            let (host, port) = b.endpoint(ctx.listener())?;
+            Some(
+                MetadataResponseBroker::default()
+                    .with_node_id(BrokerId(b.broker_id))
+                    .with_host(StrBytes::from_string(host.to_string()))
+                    .with_port(i32::from(port))
+                    .with_rack(b.rack.clone().map(StrBytes::from_string)),
+            )
         })
         .collect();
     MetadataResponse::default()

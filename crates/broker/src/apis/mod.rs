@@ -40,6 +40,8 @@ mod reassignments;
 mod replica_fetch;
 pub mod request;
 mod request_body;
+mod sasl;
+pub mod session;
 mod txn;
 
 use bytes::Bytes;
@@ -49,6 +51,7 @@ pub use front_door::{admit, Admitted, DecodedRequest};
 pub use kafka_apis::KafkaApis;
 pub use request::{OrderGate, RequestContext, ResponseFrame, Unparseable};
 pub use request_body::RequestBody;
+pub use session::{ListenerContext, SaslAuthenticator, Session};
 
 /// The APIs Sluice implements and the versions it advertises in ApiVersions. Every range lies
 /// inside what the `kafka-protocol` crate can decode and encode.
@@ -94,6 +97,8 @@ pub const SUPPORTED_APIS: &[(ApiKey, i16, i16)] = &[
     (ApiKey::DescribeLogDirs, 1, 4),
     (ApiKey::AlterPartitionReassignments, 0, 1),
     (ApiKey::ListPartitionReassignments, 0, 0),
+    (ApiKey::SaslHandshake, 0, 1),
+    (ApiKey::SaslAuthenticate, 0, 2),
 ];
 
 pub fn supported_versions(api: ApiKey) -> Option<(i16, i16)> {
@@ -110,9 +115,20 @@ pub fn supported_versions(api: ApiKey) -> Option<(i16, i16)> {
 pub async fn handle(
     apis: &KafkaApis,
     frame: Bytes,
-    peer: std::net::SocketAddr,
+    session: &std::sync::Arc<Session>,
     order: OrderGate,
 ) -> Result<Option<ResponseFrame>, Unparseable> {
+    if session.expects_raw_message() {
+        return sasl::raw_message(&apis.cluster, session, &frame).await;
+    }
+    if frame.len() >= 2 {
+        // Checked before the body is decoded: nothing but SASL is parsed before authentication.
+        if let Ok(api) = ApiKey::try_from(i16::from_be_bytes([frame[0], frame[1]])) {
+            if let Some(why) = session.refusal(api) {
+                return Err(Unparseable(format!("closing the connection: {why}")));
+            }
+        }
+    }
     let request = match admit(&frame)? {
         Admitted::Answered(response) => return Ok(Some(ResponseFrame::One(response))),
         Admitted::Request(request) => request,
@@ -122,7 +138,7 @@ pub async fn handle(
         header,
         body,
     } = *request;
-    let ctx = RequestContext::from_header(api, &header, peer).with_order_gate(order);
+    let ctx = RequestContext::from_header(api, &header, session.clone()).with_order_gate(order);
     let started = std::time::Instant::now();
     let response = apis.dispatch(&ctx, body).await;
     tracing::debug!(

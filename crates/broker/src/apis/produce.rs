@@ -148,8 +148,11 @@ pub async fn handle(
                 .with_partition_responses(partition_responses),
         );
     }
-    let node_endpoints =
-        hints.map_or_else(Vec::new, |h| h.endpoints().map(node_endpoint).collect());
+    let node_endpoints = hints.map_or_else(Vec::new, |h| {
+        h.endpoints()
+            .filter_map(|b| node_endpoint(b, ctx.listener()))
+            .collect()
+    });
     Some(
         ProduceResponse::default()
             .with_responses(responses)
@@ -279,12 +282,16 @@ fn current_leader(leader: CurrentLeader) -> LeaderIdAndEpoch {
         .with_leader_epoch(leader.leader_epoch)
 }
 
-fn node_endpoint(broker: &BrokerRegistration) -> NodeEndpoint {
-    NodeEndpoint::default()
-        .with_node_id(BrokerId(broker.broker_id))
-        .with_host(StrBytes::from_string(broker.host.clone()))
-        .with_port(i32::from(broker.port))
-        .with_rack(broker.rack.clone().map(StrBytes::from_string))
+/// The broker's endpoint on the client's listener (none if it has no such listener).
+fn node_endpoint(broker: &BrokerRegistration, listener: &str) -> Option<NodeEndpoint> {
+    let (host, port) = broker.endpoint(listener)?;
+    Some(
+        NodeEndpoint::default()
+            .with_node_id(BrokerId(broker.broker_id))
+            .with_host(StrBytes::from_string(host.to_string()))
+            .with_port(i32::from(port))
+            .with_rack(broker.rack.clone().map(StrBytes::from_string)),
+    )
 }
 
 /// Error messages exist in responses from v8 on.

@@ -31,6 +31,8 @@ pub struct RequestContext {
     pub client_id: Option<String>,
     /// The peer's address as Kafka shows client hosts ("/127.0.0.1").
     pub client_host: String,
+    /// The connection's listener and principal.
+    pub session: std::sync::Arc<super::session::Session>,
     /// Holds the next request of this connection back until this one's effects are done
     /// (see [`RequestContext::effects_done`]).
     order: OrderGate,
@@ -59,16 +61,27 @@ impl RequestContext {
     pub fn from_header(
         api_key: ApiKey,
         header: &RequestHeader,
-        peer: std::net::SocketAddr,
+        session: std::sync::Arc<super::session::Session>,
     ) -> RequestContext {
         RequestContext {
             api_key,
             api_version: header.request_api_version,
             correlation_id: header.correlation_id,
             client_id: header.client_id.as_ref().map(|s| s.to_string()),
-            client_host: format!("/{}", peer.ip()),
+            client_host: format!("/{}", session.peer.ip()),
+            session,
             order: OrderGate::default(),
         }
+    }
+
+    /// The principal the request acts as.
+    pub fn principal(&self) -> sluice_security::KafkaPrincipal {
+        self.session.principal()
+    }
+
+    /// The listener the request came through (upper case).
+    pub fn listener(&self) -> &str {
+        &self.session.listener.name
     }
 
     /// The gate that lets the connection's next request start.

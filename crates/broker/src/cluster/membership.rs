@@ -14,8 +14,9 @@ use std::time::Duration;
 
 use sluice_controller::{
     BrokerHeartbeatRequest, BrokerRegistrationRequest, CommandError, CommandOutput, Controller,
-    ControllerError, MetadataCommand, MetadataImage,
+    ControllerError, ListenerEndpoint, MetadataCommand, MetadataImage,
 };
+use sluice_protocol::client::ClientSecurity;
 use sluice_protocol::error::ErrorCode;
 use tokio::sync::watch;
 use uuid::Uuid;
@@ -28,6 +29,9 @@ pub struct Cluster {
     pub controller: Controller,
     pub node_id: i32,
     pub cluster_id: String,
+    /// How this broker secures its connections to other brokers (the inter-broker listener's
+    /// TLS and SASL).
+    pub peer_security: ClientSecurity,
     broker_epoch: AtomicI64,
     fenced: AtomicBool,
 }
@@ -93,23 +97,26 @@ const STARTUP_TIMEOUT: Duration = Duration::from_secs(120);
 const RETRY_BACKOFF: Duration = Duration::from_millis(100);
 
 impl Cluster {
-    /// Registers this broker (advertising `host:port`) with the controller, retrying while the
+    /// Registers this broker (advertising its listeners, other brokers reaching it through
+    /// `inter_broker`) with the controller, retrying while the
     /// quorum has no leader or the previous incarnation's session is still valid (until
     /// `STARTUP_TIMEOUT`).
     pub async fn register(
         controller: Controller,
         settings: &BrokerSettings,
         cluster_id: String,
-        host: String,
-        port: u16,
+        inter_broker: ListenerEndpoint,
+        listeners: Vec<ListenerEndpoint>,
+        peer_security: ClientSecurity,
     ) -> Result<Cluster, String> {
         let node_id = settings.node_id;
         let incarnation_id = Uuid::new_v4();
         let request = BrokerRegistrationRequest {
             broker_id: node_id,
             incarnation_id,
-            host,
-            port,
+            host: inter_broker.host,
+            port: inter_broker.port,
+            listeners,
             rack: settings.rack.clone(),
             cluster_id: cluster_id.clone(),
         };
@@ -142,6 +149,7 @@ impl Cluster {
             controller,
             node_id,
             cluster_id,
+            peer_security,
             broker_epoch: AtomicI64::new(epoch),
             fenced: AtomicBool::new(true),
         })

@@ -8,7 +8,7 @@
 use std::time::Duration;
 
 use kafka_protocol::protocol::Request;
-use sluice_protocol::client::{Connection, ConnectionOptions};
+use sluice_protocol::client::{ClientSecurity, Connection, ConnectionOptions};
 
 /// Why a request to another broker got no answer (or one that could not be read).
 pub type PeerError = sluice_protocol::client::ClientError;
@@ -19,11 +19,13 @@ pub struct PeerConnection {
 }
 
 impl PeerConnection {
-    /// Connects to `host:port` within `timeout`; requests carry `client_id`, responses larger
-    /// than `max_frame_bytes` are refused.
+    /// Connects to `host:port` within `timeout`, secured as the inter-broker listener asks
+    /// (`security`: TLS, a SASL login); requests carry `client_id`, responses larger than
+    /// `max_frame_bytes` are refused.
     pub async fn connect(
         host: &str,
         port: u16,
+        security: &ClientSecurity,
         client_id: &str,
         max_frame_bytes: usize,
         timeout: Duration,
@@ -38,7 +40,7 @@ impl PeerConnection {
             client_id: client_id.to_string(),
             max_response_bytes: max_frame_bytes,
         };
-        let connection = Connection::connect(&addr, &options, timeout).await?;
+        let connection = Connection::connect_secure(&addr, &options, security, timeout).await?;
         Ok(PeerConnection { connection })
     }
 
@@ -88,10 +90,16 @@ mod tests {
             out.extend_from_slice(&frame);
             socket.write_all(&out).await.expect("answer");
         });
-        let mut connection =
-            PeerConnection::connect("127.0.0.1", port, "test", 1 << 20, Duration::from_secs(10))
-                .await
-                .expect("connects");
+        let mut connection = PeerConnection::connect(
+            "127.0.0.1",
+            port,
+            &ClientSecurity::default(),
+            "test",
+            1 << 20,
+            Duration::from_secs(10),
+        )
+        .await
+        .expect("connects");
         let err = connection
             .send(&FetchRequest::default(), 12, Duration::from_secs(10))
             .await

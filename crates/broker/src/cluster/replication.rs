@@ -218,6 +218,7 @@ impl Replication {
                 PeerConnection::connect(
                     &broker.host,
                     broker.port,
+                    &self.cluster.peer_security,
                     &format!("sluice-replica-fetcher-{}", self.cluster.node_id),
                     self.settings.fetch_response_max_bytes as usize + (1 << 20),
                     self.settings.socket_timeout,

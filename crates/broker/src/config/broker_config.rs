@@ -13,8 +13,8 @@ use std::collections::BTreeMap;
 use std::net::SocketAddr;
 use std::path::PathBuf;
 
-use super::broker_keys::{broker_key, KeyDefault, Use};
-use super::config_type::{check_value, ConfigSource};
+use super::broker_keys::{broker_key, listener_scoped, KeyDefault, Use, MECHANISMS};
+use super::config_type::{check_value, ConfigSource, ConfigType};
 use super::listeners::{parse_listener_names, parse_listeners, security_protocol, Listener};
 use super::process_roles::ProcessRoles;
 use super::topic_keys::{topic_key_by_synonym, TOPIC_CONFIG_KEYS};
@@ -80,17 +80,45 @@ impl BrokerConfig {
 
     /// Sets one key (from the file or a `--set key=value` override).
     pub fn set(&mut self, key: &str, value: &str) -> Result<(), ConfigError> {
-        let (kind, check) = if let Some(k) = broker_key(key) {
+        let (stored, base) = match scoped_key(key) {
+            Some(scoped) => scoped?,
+            None => (key.to_string(), key.to_string()),
+        };
+        let (kind, check) = if let Some(k) = broker_key(&base) {
             (k.kind, k.check)
-        } else if let Some(k) = topic_key_by_synonym(key) {
+        } else if let Some(k) = topic_key_by_synonym(&base) {
             (k.kind, k.check)
         } else {
             return Err(ConfigError::UnknownKey(key.to_string()));
         };
         check_value(key, kind, check, value).map_err(ConfigError::Invalid)?;
-        self.set.insert(key.to_string(), value.trim().to_string());
+        self.set.insert(stored, value.trim().to_string());
         self.validate_structured()?;
         Ok(())
+    }
+
+    /// Listener `listener`'s value of a listener-scoped key: `listener.name.<listener>.<key>`
+    /// if set, else the key's own value.
+    pub(super) fn listener_value(&self, listener: &str, key: &str) -> Option<&str> {
+        let prefixed = format!("listener.name.{}.{key}", listener.to_ascii_lowercase());
+        self.get(&prefixed).or_else(|| self.value(key))
+    }
+
+    /// A per-mechanism key on a listener (`sasl.jaas.config`, `sasl.server.callback.handler.class`):
+    /// `listener.name.<listener>.<mechanism>.<key>`, else the listener's, else the broker's.
+    pub(super) fn mechanism_value(
+        &self,
+        listener: &str,
+        mechanism: &str,
+        key: &str,
+    ) -> Option<&str> {
+        let prefixed = format!(
+            "listener.name.{}.{}.{key}",
+            listener.to_ascii_lowercase(),
+            mechanism.to_ascii_lowercase()
+        );
+        self.get(&prefixed)
+            .or_else(|| self.listener_value(listener, key))
     }
 
     /// The keys whose values have a structure of their own: listeners, roles, voters.
@@ -131,11 +159,26 @@ impl BrokerConfig {
         let controller_names = self.controller_listener_names();
         let protocol_map = self.value("listener.security.protocol.map").unwrap_or("");
         for l in &listeners {
-            match security_protocol(protocol_map, &l.name).as_deref() {
-                Some("PLAINTEXT") => {}
+            let protocol = security_protocol(protocol_map, &l.name);
+            match protocol.as_deref() {
+                Some("PLAINTEXT" | "SASL_PLAINTEXT") => {}
+                Some("SSL" | "SASL_SSL") => {
+                    let has = |k: &str| self.listener_value(&l.name, k).is_some();
+                    let inline = has("ssl.keystore.key") && has("ssl.keystore.certificate.chain");
+                    if !(has("ssl.keystore.location") || inline) {
+                        return invalid(format!(
+                            "listener {} uses TLS: set ssl.keystore.location (or \
+                             ssl.keystore.key and ssl.keystore.certificate.chain), for it alone \
+                             as listener.name.{}.ssl.keystore.location",
+                            l.name,
+                            l.name.to_ascii_lowercase()
+                        ));
+                    }
+                }
                 Some(p) => {
                     return invalid(format!(
-                        "listener {}: security protocol {p} is not supported yet (PLAINTEXT only)",
+                        "listener {}: unknown security protocol {p} (PLAINTEXT, SSL, \
+                         SASL_PLAINTEXT or SASL_SSL)",
                         l.name
                     ))
                 }
@@ -151,6 +194,18 @@ impl BrokerConfig {
             .iter()
             .filter(|l| !controller_names.contains(&l.name))
             .count();
+        if let Some(name) = self.get("inter.broker.listener.name") {
+            let name = name.trim().to_ascii_uppercase();
+            let known = listeners.is_empty() && name == "PLAINTEXT"
+                || listeners
+                    .iter()
+                    .any(|l| l.name == name && !controller_names.contains(&l.name));
+            if roles.is_broker() && !known {
+                return invalid(format!(
+                    "inter.broker.listener.name={name} names no client listener of listeners"
+                ));
+            }
+        }
         if roles == ProcessRoles::Controller && client_listeners > 0 {
             return invalid(
                 "process.roles=controller: listeners must only name controller listeners \
@@ -330,11 +385,15 @@ impl BrokerConfig {
 
     /// Every broker-level value to report in DescribeConfigs: keys the operator set (static
     /// broker config) and the defaults of the topic-config synonyms.
-    pub fn describe_entries(&self) -> Vec<(String, String, ConfigSource)> {
-        let mut out: Vec<(String, String, ConfigSource)> = self
+    /// A secret's value is `None` (DescribeConfigs reports it as sensitive, without a value).
+    pub fn describe_entries(&self) -> Vec<(String, Option<String>, ConfigSource)> {
+        let mut out: Vec<(String, Option<String>, ConfigSource)> = self
             .set
             .iter()
-            .map(|(k, v)| (k.clone(), v.clone(), ConfigSource::StaticBrokerConfig))
+            .map(|(k, v)| {
+                let value = (!is_sensitive(k)).then(|| v.clone());
+                (k.clone(), value, ConfigSource::StaticBrokerConfig)
+            })
             .collect();
         for key in TOPIC_CONFIG_KEYS {
             if !self.set.contains_key(key.broker_synonym) {
@@ -343,7 +402,7 @@ impl BrokerConfig {
                     .unwrap_or_else(|| key.default.to_string());
                 out.push((
                     key.broker_synonym.to_string(),
-                    value,
+                    Some(value),
                     ConfigSource::DefaultConfig,
                 ));
             }
@@ -351,6 +410,48 @@ impl BrokerConfig {
         out.sort();
         out
     }
+}
+
+/// A `listener.name.<listener>.[<mechanism>.]<key>` key: the key as stored (listener and
+/// mechanism in lower case) and the table key it sets; `None` for any other key.
+fn scoped_key(key: &str) -> Option<Result<(String, String), ConfigError>> {
+    let rest = key.strip_prefix("listener.name.")?;
+    let bad = || Err(ConfigError::UnknownKey(key.to_string()));
+    let Some((listener, rest)) = rest.split_once('.') else {
+        return Some(bad());
+    };
+    if listener.is_empty() {
+        return Some(bad());
+    }
+    let listener = listener.to_ascii_lowercase();
+    for mechanism in MECHANISMS {
+        let prefix = format!("{}.", mechanism.to_ascii_lowercase());
+        if let Some(base) = rest.to_ascii_lowercase().strip_prefix(&prefix) {
+            if base == "sasl.jaas.config" || base == "sasl.server.callback.handler.class" {
+                return Some(Ok((
+                    format!("listener.name.{listener}.{prefix}{base}"),
+                    base.to_string(),
+                )));
+            }
+            return Some(bad());
+        }
+    }
+    if !listener_scoped(rest) || broker_key(rest).is_none() {
+        return Some(bad());
+    }
+    Some(Ok((
+        format!("listener.name.{listener}.{rest}"),
+        rest.to_string(),
+    )))
+}
+
+/// Whether `key` (possibly listener-scoped) holds a secret: its value is never reported.
+pub fn is_sensitive(key: &str) -> bool {
+    let base = match scoped_key(key) {
+        Some(Ok((_, base))) => base,
+        _ => key.to_string(),
+    };
+    broker_key(&base).is_some_and(|k| k.kind == ConfigType::Password)
 }
 
 /// The default of integer key `key` in the key table.
@@ -493,7 +594,7 @@ mod tests {
             find("num.partitions"),
             Some((
                 "num.partitions".into(),
-                "3".into(),
+                Some("3".into()),
                 ConfigSource::StaticBrokerConfig
             ))
         );
@@ -501,7 +602,7 @@ mod tests {
             find("log.retention.ms"),
             Some((
                 "log.retention.ms".into(),
-                "7200000".into(),
+                Some("7200000".into()),
                 ConfigSource::DefaultConfig
             ))
         );
@@ -509,11 +610,90 @@ mod tests {
             find("log.segment.bytes"),
             Some((
                 "log.segment.bytes".into(),
-                "1073741824".into(),
+                Some("1073741824".into()),
                 ConfigSource::DefaultConfig
             ))
         );
         // Broker keys nobody set are not reported (Kafka lists them; Sluice does not yet).
         assert_eq!(find("queued.max.requests"), None);
+    }
+
+    #[test]
+    fn listener_scoped_keys_and_secrets() {
+        let c = BrokerConfig::from_pairs(&[
+            ("listeners", "CLIENT://127.0.0.1:0,INTERNAL://127.0.0.1:0"),
+            (
+                "listener.security.protocol.map",
+                "CLIENT:SASL_SSL,INTERNAL:SASL_PLAINTEXT",
+            ),
+            ("ssl.keystore.location", "/keys/broker.pem"),
+            ("listener.name.CLIENT.ssl.client.auth", "required"),
+            (
+                "listener.name.internal.scram-sha-256.sasl.jaas.config",
+                "x required password=\"hush\";",
+            ),
+            ("ssl.key.password", "hush"),
+        ])
+        .unwrap();
+        c.check().unwrap();
+        assert_eq!(
+            c.listener_value("CLIENT", "ssl.client.auth"),
+            Some("required")
+        );
+        assert_eq!(
+            c.listener_value("INTERNAL", "ssl.client.auth"),
+            Some("none")
+        );
+        assert_eq!(
+            c.listener_value("INTERNAL", "ssl.keystore.location"),
+            Some("/keys/broker.pem")
+        );
+        assert!(c
+            .mechanism_value("INTERNAL", "SCRAM-SHA-256", "sasl.jaas.config")
+            .is_some());
+        assert!(c
+            .mechanism_value("CLIENT", "SCRAM-SHA-256", "sasl.jaas.config")
+            .is_none());
+        let entries = c.describe_entries();
+        for (name, value, _) in &entries {
+            let secret = name.ends_with("sasl.jaas.config") || name == "ssl.key.password";
+            assert_eq!(value.is_none(), secret, "{name}");
+            if let Some(v) = value {
+                assert!(!v.contains("hush"), "{name} shows a secret");
+            }
+        }
+        for bad in [
+            "listener.name.client.no.such.key",
+            "listener.name..ssl.client.auth",
+            "listener.name.client.gssapi.sasl.jaas.config",
+            "listener.name.client.plain.ssl.client.auth",
+        ] {
+            assert!(
+                matches!(
+                    BrokerConfig::from_pairs(&[(bad, "x")]),
+                    Err(ConfigError::UnknownKey(_))
+                ),
+                "{bad} was accepted"
+            );
+        }
+        assert!(BrokerConfig::from_pairs(&[("ssl.client.auth", "always")]).is_err());
+        assert!(BrokerConfig::from_pairs(&[("sasl.enabled.mechanisms", "GSSAPI")]).is_err());
+        // A TLS listener needs a key store.
+        let no_keys = BrokerConfig::from_pairs(&[("listeners", "SSL://127.0.0.1:0")]).unwrap();
+        assert!(no_keys
+            .check()
+            .unwrap_err()
+            .to_string()
+            .contains("ssl.keystore.location"));
+        let wrong_inter_broker = BrokerConfig::from_pairs(&[
+            ("listeners", "PLAINTEXT://127.0.0.1:0"),
+            ("inter.broker.listener.name", "INTERNAL"),
+        ])
+        .unwrap();
+        assert!(wrong_inter_broker
+            .check()
+            .unwrap_err()
+            .to_string()
+            .contains("inter.broker.listener.name"));
     }
 }

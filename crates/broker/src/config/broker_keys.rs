@@ -8,7 +8,7 @@
 //! of its parts) if it is acted on.
 
 use super::config_type::{Check, ConfigType, ANY};
-use ConfigType::{Boolean, Int, List, Long, String as Str};
+use ConfigType::{Boolean, Class, Int, List, Long, Password, String as Str};
 use KeyDefault::{Absent, Derived, Value};
 use Use::{NotYet, Used};
 
@@ -60,6 +60,19 @@ const fn key(
 pub const DEFAULT_SECURITY_PROTOCOL_MAP: &str =
     "PLAINTEXT:PLAINTEXT,SSL:SSL,SASL_PLAINTEXT:SASL_PLAINTEXT,SASL_SSL:SASL_SSL,CONTROLLER:PLAINTEXT";
 
+/// `listener.security.protocol.map`'s protocols.
+pub const PROTOCOLS: &[&str] = &["PLAINTEXT", "SSL", "SASL_PLAINTEXT", "SASL_SSL"];
+
+/// The SASL mechanisms Sluice serves.
+pub const MECHANISMS: &[&str] = &["PLAIN", "SCRAM-SHA-256", "SCRAM-SHA-512", "OAUTHBEARER"];
+
+/// Keys a listener may set for itself with `listener.name.<listener>.` in front (Kafka's
+/// listener-prefixed configs); `sasl.jaas.config` and `sasl.server.callback.handler.class`
+/// also with a mechanism: `listener.name.<listener>.<mechanism>.<key>`.
+pub fn listener_scoped(key: &str) -> bool {
+    key.starts_with("ssl.") || key.starts_with("sasl.") || key == "connections.max.reauth.ms"
+}
+
 /// Broker-level keys beyond the topic-config synonyms.
 #[rustfmt::skip]
 pub const BROKER_KEYS: &[BrokerKey] = &[
@@ -83,7 +96,45 @@ pub const BROKER_KEYS: &[BrokerKey] = &[
     key("advertised.listeners", List, ANY, Derived("the client listener, with the bound port for port 0"), Used),
     key("controller.listener.names", List, ANY, Value("CONTROLLER"), Used),
     key("listener.security.protocol.map", List, ANY, Value(DEFAULT_SECURITY_PROTOCOL_MAP), Used),
-    key("inter.broker.listener.name", Str, ANY, Absent, NotYet),
+    key("inter.broker.listener.name", Str, ANY, Derived("the listener named by security.inter.broker.protocol, else the first client listener"), Used),
+    key("security.inter.broker.protocol", Str, Check::OneOf(PROTOCOLS), Value("PLAINTEXT"), Used),
+    // TLS (SSL and SASL_SSL listeners). Like every key below, each may be given for one
+    // listener as listener.name.<listener>.<key>, which wins over the unprefixed key.
+    key("ssl.keystore.type", Str, Check::OneOf(&["PEM"]), Value("PEM"), Used),
+    key("ssl.keystore.location", Str, ANY, Absent, Used),
+    key("ssl.keystore.key", Password, ANY, Absent, Used),
+    key("ssl.keystore.certificate.chain", Password, ANY, Absent, Used),
+    key("ssl.keystore.password", Password, ANY, Absent, NotYet),
+    key("ssl.key.password", Password, ANY, Absent, Used),
+    key("ssl.truststore.type", Str, Check::OneOf(&["PEM"]), Value("PEM"), Used),
+    key("ssl.truststore.location", Str, ANY, Absent, Used),
+    key("ssl.truststore.certificates", Password, ANY, Absent, Used),
+    key("ssl.truststore.password", Password, ANY, Absent, NotYet),
+    key("ssl.client.auth", Str, Check::OneOf(&["none", "requested", "required"]), Value("none"), Used),
+    key("ssl.enabled.protocols", List, Check::OneOf(&["TLSv1.2", "TLSv1.3"]), Value("TLSv1.2,TLSv1.3"), Used),
+    key("ssl.protocol", Str, ANY, Value("TLSv1.3"), NotYet),
+    key("ssl.cipher.suites", List, ANY, Absent, Used),
+    key("ssl.principal.mapping.rules", Str, ANY, Value("DEFAULT"), Used),
+    key("ssl.endpoint.identification.algorithm", Str, ANY, Value("https"), Used),
+    // SASL (SASL_PLAINTEXT and SASL_SSL listeners). sasl.jaas.config and
+    // sasl.server.callback.handler.class are given per mechanism too:
+    // listener.name.<listener>.<mechanism>.sasl.jaas.config.
+    key("sasl.enabled.mechanisms", List, Check::OneOf(MECHANISMS), Value("PLAIN,SCRAM-SHA-256,SCRAM-SHA-512"), Used),
+    key("sasl.mechanism.inter.broker.protocol", Str, Check::OneOf(MECHANISMS), Value("PLAIN"), Used),
+    key("sasl.mechanism.controller.protocol", Str, Check::OneOf(MECHANISMS), Value("PLAIN"), NotYet),
+    key("sasl.jaas.config", Password, ANY, Absent, Used),
+    key("sasl.server.callback.handler.class", Class, ANY, Absent, Used),
+    key("sasl.server.max.receive.size", Int, Check::AtLeast(1), Value("524288"), Used),
+    key("connections.max.reauth.ms", Long, Check::AtLeast(0), Value("0"), Used),
+    key("sasl.oauthbearer.jwks.endpoint.url", Str, ANY, Absent, Used),
+    key("sasl.oauthbearer.jwks.endpoint.refresh.ms", Long, Check::AtLeast(1), Value("3600000"), Used),
+    key("sasl.oauthbearer.jwks.endpoint.retry.backoff.ms", Long, Check::AtLeast(0), Value("100"), Used),
+    key("sasl.oauthbearer.jwks.endpoint.retry.backoff.max.ms", Long, Check::AtLeast(0), Value("10000"), Used),
+    key("sasl.oauthbearer.expected.audience", List, ANY, Absent, Used),
+    key("sasl.oauthbearer.expected.issuer", Str, ANY, Absent, Used),
+    key("sasl.oauthbearer.scope.claim.name", Str, ANY, Value("scope"), Used),
+    key("sasl.oauthbearer.sub.claim.name", Str, ANY, Value("sub"), Used),
+    key("sasl.oauthbearer.clock.skew.seconds", Int, Check::AtLeast(0), Value("30"), Used),
     // Requests and connections.
     key("socket.request.max.bytes", Int, Check::AtLeast(1), Value("104857600"), Used),
     key("max.connections", Int, Check::AtLeast(0), Value("10000"), Used),

@@ -14,6 +14,7 @@ use std::path::PathBuf;
 use super::broker_config::{BrokerConfig, ConfigError};
 use super::config_type::ConfigSource;
 use super::group_settings::GroupSettings;
+use super::listener_settings::{listener_settings, ListenerSettings};
 use super::listeners::{parse_listeners, Listener};
 use super::process_roles::ProcessRoles;
 use super::replication_settings::ReplicationSettings;
@@ -90,6 +91,15 @@ pub struct BrokerSettings {
     pub group: GroupSettings,
     pub txn: TxnSettings,
 
+    // Security.
+    /// Every listener with its security settings, in `listeners` order.
+    pub listeners: Vec<ListenerSettings>,
+    /// The listener other brokers reach this one through (`inter.broker.listener.name`, else
+    /// the listener named by `security.inter.broker.protocol`, else the first client listener).
+    pub inter_broker_listener: String,
+    /// `sasl.mechanism.inter.broker.protocol`.
+    pub inter_broker_sasl_mechanism: String,
+
     /// The keys as set, for DescribeConfigs.
     config: BrokerConfig,
 }
@@ -120,7 +130,15 @@ impl BrokerSettings {
             None => log_dir.join("__cluster_metadata"),
         };
         let int = |key| config.int(key);
+        let listeners = listener_settings(config);
+        let inter_broker_listener = inter_broker_listener(config, &listeners);
         Ok(BrokerSettings {
+            listeners,
+            inter_broker_listener,
+            inter_broker_sasl_mechanism: config
+                .value("sasl.mechanism.inter.broker.protocol")
+                .unwrap_or("PLAIN")
+                .to_ascii_uppercase(),
             node_id: config.node_id(),
             process_roles: config.process_roles(),
             cluster_id: config.get("cluster.id").map(str::to_string),
@@ -182,11 +200,38 @@ impl BrokerSettings {
         (host, bound.port())
     }
 
+    /// The client listeners (not the controller's), in `listeners` order.
+    pub fn client_listeners(&self) -> impl Iterator<Item = &ListenerSettings> {
+        self.listeners.iter().filter(|l| !l.is_controller)
+    }
+
+    /// The settings of listener `name` (upper case).
+    pub fn listener(&self, name: &str) -> Option<&ListenerSettings> {
+        self.listeners.iter().find(|l| l.name() == name)
+    }
+
     /// Every broker-level value to report in DescribeConfigs (see
     /// [`BrokerConfig::describe_entries`]).
-    pub fn describe_entries(&self) -> Vec<(String, String, ConfigSource)> {
+    pub fn describe_entries(&self) -> Vec<(String, Option<String>, ConfigSource)> {
         self.config.describe_entries()
     }
+}
+
+/// See [`BrokerSettings::inter_broker_listener`].
+fn inter_broker_listener(config: &BrokerConfig, listeners: &[ListenerSettings]) -> String {
+    if let Some(name) = config.get("inter.broker.listener.name") {
+        return name.trim().to_ascii_uppercase();
+    }
+    let by_protocol = config
+        .value("security.inter.broker.protocol")
+        .unwrap_or("PLAINTEXT")
+        .to_ascii_uppercase();
+    let clients = || listeners.iter().filter(|l| !l.is_controller);
+    clients()
+        .find(|l| l.name() == by_protocol)
+        .or_else(|| clients().next())
+        .map(|l| l.name().to_string())
+        .unwrap_or(by_protocol)
 }
 
 #[cfg(test)]

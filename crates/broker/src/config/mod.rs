@@ -10,6 +10,8 @@
 //!   [`GroupSettings`], [`TxnSettings`] and [`TopicDefaults`].
 //! - `topic_config`: a topic's effective config (its overrides over the broker's defaults over
 //!   Kafka's) and what the log and the produce path make of it.
+//! - `listener_settings`: each listener's security protocol, TLS and SASL settings
+//!   ([`ListenerSettings`]), with `listener.name.<listener>.` overrides applied.
 //! - `config_type`, `listeners`, `process_roles`: value types and checks, listener lists,
 //!   `process.roles`.
 
@@ -18,6 +20,7 @@ mod broker_keys;
 mod broker_settings;
 mod config_type;
 mod group_settings;
+mod listener_settings;
 mod listeners;
 mod process_roles;
 mod replication_settings;
@@ -29,6 +32,7 @@ pub use broker_config::{BrokerConfig, ConfigError};
 pub use broker_settings::BrokerSettings;
 pub use config_type::{ConfigSource, ConfigType};
 pub use group_settings::GroupSettings;
+pub use listener_settings::{ListenerSettings, SaslSettings, SecurityProtocol, SslSettings};
 pub use process_roles::ProcessRoles;
 pub use replication_settings::ReplicationSettings;
 pub use topic_config::{

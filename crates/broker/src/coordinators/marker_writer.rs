@@ -144,6 +144,7 @@ impl MarkerWriter {
         let mut conn = PeerConnection::connect(
             &target.host,
             target.port,
+            &self.cluster.peer_security,
             &format!("sluice-txn-coordinator-{}", self.cluster.node_id),
             1 << 20,
             Duration::from_secs(5),

@@ -46,6 +46,7 @@ pub async fn verify_with_remote_coordinator(
     let mut conn = PeerConnection::connect(
         &target.host,
         target.port,
+        &cluster.peer_security,
         &format!("sluice-txn-verify-{}", cluster.node_id),
         1 << 20,
         Duration::from_secs(5),

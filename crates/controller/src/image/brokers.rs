@@ -10,6 +10,7 @@ use uuid::Uuid;
 use super::apply_config_ops;
 use super::done;
 use super::BrokerRegistration;
+use super::ListenerEndpoint;
 use super::MetadataImage;
 use crate::command::CommandError;
 use crate::command::CommandOutput;
@@ -21,8 +22,8 @@ impl MetadataImage {
         &mut self,
         broker_id: i32,
         incarnation_id: Uuid,
-        host: &str,
-        port: u16,
+        (host, port): (&str, u16),
+        listeners: &[ListenerEndpoint],
         rack: Option<&str>,
         timestamp_ms: i64,
     ) -> CommandResult {
@@ -56,6 +57,7 @@ impl MetadataImage {
                 incarnation_id,
                 host: host.to_string(),
                 port,
+                listeners: listeners.to_vec(),
                 rack: rack.map(str::to_string),
                 broker_epoch,
                 fenced: true,
@@ -153,6 +155,7 @@ mod tests {
                 incarnation_id: Uuid::from_u128(incarnation),
                 host: "b".into(),
                 port: 9092,
+                listeners: Vec::new(),
                 rack: Some("r1".into()),
                 timestamp_ms: 100,
             },
@@ -214,6 +217,7 @@ mod tests {
                 incarnation_id: Uuid::from_u128(1),
                 host: String::new(),
                 port: 1,
+                listeners: Vec::new(),
                 rack: None,
                 timestamp_ms: 0,
             },

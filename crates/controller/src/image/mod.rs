@@ -37,9 +37,13 @@ use crate::command::MetadataCommand;
 pub struct BrokerRegistration {
     pub broker_id: i32,
     pub incarnation_id: Uuid,
-    /// Where clients reach the broker (its advertised Kafka listener).
+    /// Where other brokers reach it (its advertised inter-broker listener).
     pub host: String,
     pub port: u16,
+    /// Every advertised listener, by name; clients are answered with the one they connected
+    /// through. Empty in registrations written before listeners were recorded.
+    #[serde(default)]
+    pub listeners: Vec<ListenerEndpoint>,
     pub rack: Option<String>,
     /// Log index of the registration; requests carrying an older epoch are stale.
     pub broker_epoch: i64,
@@ -47,6 +51,32 @@ pub struct BrokerRegistration {
     pub fenced: bool,
     /// Time of the last heartbeat (or of the registration), from the proposer's clock.
     pub last_heartbeat_ms: i64,
+}
+
+/// One advertised listener of a broker (Kafka's registration endpoint).
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ListenerEndpoint {
+    /// Upper case, as `listeners` names it.
+    pub name: String,
+    pub host: String,
+    pub port: u16,
+    /// Kafka's numbering: 0 PLAINTEXT, 1 SSL, 2 SASL_PLAINTEXT, 3 SASL_SSL.
+    pub security_protocol: i16,
+}
+
+impl BrokerRegistration {
+    /// Where a client that connected through listener `name` reaches this broker: that
+    /// listener's endpoint; `None` when the broker has no such listener. A registration without
+    /// listeners (older) has its one endpoint under every name.
+    pub fn endpoint(&self, name: &str) -> Option<(&str, u16)> {
+        if self.listeners.is_empty() {
+            return Some((self.host.as_str(), self.port));
+        }
+        self.listeners
+            .iter()
+            .find(|l| l.name.eq_ignore_ascii_case(name))
+            .map(|l| (l.host.as_str(), l.port))
+    }
 }
 
 /// One partition of a topic. Its id is its position in [`TopicImage::partitions`].
@@ -228,13 +258,14 @@ impl MetadataImage {
                 incarnation_id,
                 host,
                 port,
+                listeners,
                 rack,
                 timestamp_ms,
             } => self.register_broker(
                 *broker_id,
                 *incarnation_id,
-                host,
-                *port,
+                (host, *port),
+                listeners,
                 rack.as_deref(),
                 *timestamp_ms,
             ),
@@ -435,6 +466,7 @@ pub(crate) mod test_support {
                     incarnation_id: Uuid::from_u128(id as u128 + 1),
                     host: "127.0.0.1".into(),
                     port: 9092,
+                    listeners: Vec::new(),
                     rack: None,
                     timestamp_ms: 0,
                 },

@@ -1,5 +1,8 @@
-//! The broker process: binds the listener, accepts connections, runs background work and shuts
+//! The broker process: binds the listeners, accepts connections, runs background work and shuts
 //! everything down in order (stop accepting, let connections finish, flush and close logs).
+//! `listeners`: each client listener's socket, TLS and SASL.
+
+mod listeners;
 
 use std::net::SocketAddr;
 use std::sync::Arc;
@@ -9,9 +12,9 @@ use tokio::net::TcpListener;
 use tokio::sync::{watch, Semaphore};
 use tokio::task::JoinSet;
 
-use sluice_controller::Controller;
+use sluice_controller::{Controller, ListenerEndpoint};
 
-use crate::apis::{connection, KafkaApis};
+use crate::apis::KafkaApis;
 use crate::broker::Broker;
 use crate::cluster::{
     cluster_id, controller_config, Cluster, MetadataPublisher, ProducerIdManager, Replication,
@@ -46,8 +49,11 @@ impl From<AdminError> for ServerError {
 
 /// A running node. Dropping it does not stop it: call [`ServerHandle::shutdown`].
 pub struct ServerHandle {
-    /// The client listener's address (the controller listener's on a controller-only node).
+    /// The first client listener's address (the controller listener's on a controller-only
+    /// node).
     pub local_addr: SocketAddr,
+    /// Every client listener's bound address, by name (upper case).
+    pub listener_addrs: Vec<(String, SocketAddr)>,
     /// `None` on a controller-only node (`process.roles=controller`).
     pub broker: Option<Arc<Broker>>,
     pub controller: Controller,
@@ -132,6 +138,7 @@ pub async fn start_with_listeners(
         );
         return Ok(ServerHandle {
             local_addr: controller_bound,
+            listener_addrs: Vec::new(),
             broker: None,
             controller,
             shutdown_tx,
@@ -147,8 +154,9 @@ pub async fn start_with_listeners(
     )
     .await
     {
-        Ok((local_addr, broker, tasks)) => Ok(ServerHandle {
-            local_addr,
+        Ok((listener_addrs, broker, tasks)) => Ok(ServerHandle {
+            local_addr: listener_addrs[0].1,
+            listener_addrs,
             broker: Some(broker),
             controller,
             shutdown_tx,
@@ -167,19 +175,45 @@ async fn start_broker(
     controller: Controller,
     shutdown_rx: watch::Receiver<bool>,
     client_listener: Option<std::net::TcpListener>,
-) -> Result<(SocketAddr, Arc<Broker>, JoinSet<()>), ServerError> {
-    let addr = settings.client_listener;
-    let listener = bound_or_bind(client_listener, addr).await?;
-    let local_addr = listener
-        .local_addr()
-        .map_err(|source| ServerError::Bind { addr, source })?;
-    let (host, port) = settings.advertised(local_addr);
+) -> Result<(Vec<(String, SocketAddr)>, Arc<Broker>, JoinSet<()>), ServerError> {
+    let client_listeners = listeners::open(&settings, client_listener).await?;
+    let endpoints: Vec<ListenerEndpoint> = client_listeners
+        .iter()
+        .map(|l| {
+            let (host, port) = l.settings.advertised(l.local_addr);
+            ListenerEndpoint {
+                name: l.settings.name().to_string(),
+                host,
+                port,
+                security_protocol: l.settings.protocol as i16,
+            }
+        })
+        .collect();
+    let listener_addrs: Vec<(String, SocketAddr)> = client_listeners
+        .iter()
+        .map(|l| (l.settings.name().to_string(), l.local_addr))
+        .collect();
+    let (host, port) = (endpoints[0].host.clone(), endpoints[0].port);
+    let broker_endpoints: Vec<(String, u16)> =
+        endpoints.iter().map(|e| (e.host.clone(), e.port)).collect();
+    let inter_broker = endpoints
+        .iter()
+        .find(|e| e.name == settings.inter_broker_listener)
+        .unwrap_or(&endpoints[0])
+        .clone();
     // Registration first: a broker whose log dir belongs to another cluster is refused
     // (INCONSISTENT_CLUSTER_ID) before anything in it is read or changed.
     let cluster = Arc::new(
-        Cluster::register(controller, &settings, cluster_id, host.clone(), port)
-            .await
-            .map_err(ServerError::Controller)?,
+        Cluster::register(
+            controller,
+            &settings,
+            cluster_id,
+            inter_broker,
+            endpoints,
+            listeners::peer_security(&settings)?,
+        )
+        .await
+        .map_err(ServerError::Controller)?,
     );
     let replicas = Arc::new(ReplicaManager::new(settings.clone())?);
     cluster
@@ -282,12 +316,29 @@ async fn start_broker(
     if internal_topics.missing() {
         tasks.spawn(internal_topics.create_when_possible(shutdown_rx.clone()));
     }
-    tasks.spawn(accept_loop(
-        apis,
-        settings.max_connections,
-        listener,
-        shutdown_rx.clone(),
-    ));
+    let limit = Arc::new(Semaphore::new(settings.max_connections));
+    let resolvers: Vec<_> = client_listeners
+        .iter()
+        .filter_map(|l| {
+            l.tls
+                .as_ref()
+                .map(|t| (l.settings.name().to_string(), t.resolver.clone()))
+        })
+        .collect();
+    if !resolvers.is_empty() {
+        tasks.spawn(listeners::reload_certificates(
+            resolvers,
+            shutdown_rx.clone(),
+        ));
+    }
+    for listener in client_listeners {
+        tasks.spawn(listeners::accept_loop(
+            apis.clone(),
+            limit.clone(),
+            listener,
+            shutdown_rx.clone(),
+        ));
+    }
     tasks.spawn(txns.run_timer(
         shutdown_rx.clone(),
         settings.txn.abort_timed_out_transaction_cleanup_interval_ms,
@@ -322,15 +373,20 @@ async fn start_broker(
         settings.replica_high_watermark_checkpoint_interval_ms,
         ReplicaManager::checkpoint_high_watermarks,
     ));
+    for ((name, addr), endpoint) in listener_addrs.iter().zip(&broker_endpoints) {
+        tracing::info!(
+            "sluice node {} listener {name} listening on {addr} (advertised as {}:{})",
+            broker.node_id,
+            endpoint.0,
+            endpoint.1,
+        );
+    }
     tracing::info!(
-        "sluice node {} listening on {} (advertised as {}:{}), data in {}",
+        "sluice node {} serving, data in {}",
         broker.node_id,
-        local_addr,
-        broker.advertised_host,
-        broker.advertised_port,
         settings.log_dir.display()
     );
-    Ok((local_addr, broker, tasks))
+    Ok((listener_addrs, broker, tasks))
 }
 
 impl ServerHandle {
@@ -362,48 +418,6 @@ impl ServerHandle {
         }
         tracing::info!("stopped");
     }
-}
-
-/// Accepts client connections (at most `max_connections` at once) until shutdown, then waits
-/// for the open ones to finish.
-async fn accept_loop(
-    apis: Arc<KafkaApis>,
-    max_connections: usize,
-    listener: TcpListener,
-    mut shutdown: watch::Receiver<bool>,
-) {
-    let limit = Arc::new(Semaphore::new(max_connections));
-    let mut connections = JoinSet::new();
-    loop {
-        tokio::select! {
-            _ = shutdown.changed() => break,
-            Some(_) = connections.join_next(), if !connections.is_empty() => {}
-            accepted = listener.accept() => {
-                let (stream, peer) = match accepted {
-                    Ok(a) => a,
-                    Err(e) => {
-                        // Out of file descriptors and the like: back off instead of spinning.
-                        tracing::warn!("accept failed: {e}");
-                        tokio::time::sleep(Duration::from_millis(100)).await;
-                        continue;
-                    }
-                };
-                let Ok(permit) = limit.clone().try_acquire_owned() else {
-                    tracing::warn!("refusing connection from {peer}: max.connections reached");
-                    continue;
-                };
-                let _ = stream.set_nodelay(true);
-                let apis = apis.clone();
-                let shutdown = shutdown.clone();
-                connections.spawn(async move {
-                    connection::serve(apis, stream, peer, shutdown).await;
-                    drop(permit);
-                });
-            }
-        }
-    }
-    drop(listener);
-    while connections.join_next().await.is_some() {}
 }
 
 /// Runs `work` on the replicas every `interval_ms`, on the blocking pool, until shutdown.

@@ -1,0 +1,232 @@
+//! Each listener as the broker serves it: where it binds, what it advertises, its security
+//! protocol, and its TLS and SASL settings with the `listener.name.<listener>.` overrides
+//! already applied. Built once at startup from the keys; loading key stores and JAAS configs
+//! (files, parsing) happens where the listener is opened (`server`), so that a bad file is a
+//! startup error that names the listener.
+
+use std::path::PathBuf;
+
+use sluice_security::Secret;
+
+use super::broker_config::BrokerConfig;
+use super::listeners::{parse_listeners, security_protocol, Listener};
+
+/// Kafka's security protocols, with the numbers registrations carry.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum SecurityProtocol {
+    Plaintext = 0,
+    Ssl = 1,
+    SaslPlaintext = 2,
+    SaslSsl = 3,
+}
+
+impl SecurityProtocol {
+    pub fn parse(name: &str) -> Option<SecurityProtocol> {
+        match name.trim().to_ascii_uppercase().as_str() {
+            "PLAINTEXT" => Some(SecurityProtocol::Plaintext),
+            "SSL" => Some(SecurityProtocol::Ssl),
+            "SASL_PLAINTEXT" => Some(SecurityProtocol::SaslPlaintext),
+            "SASL_SSL" => Some(SecurityProtocol::SaslSsl),
+            _ => None,
+        }
+    }
+
+    pub fn name(self) -> &'static str {
+        match self {
+            SecurityProtocol::Plaintext => "PLAINTEXT",
+            SecurityProtocol::Ssl => "SSL",
+            SecurityProtocol::SaslPlaintext => "SASL_PLAINTEXT",
+            SecurityProtocol::SaslSsl => "SASL_SSL",
+        }
+    }
+
+    pub fn uses_tls(self) -> bool {
+        matches!(self, SecurityProtocol::Ssl | SecurityProtocol::SaslSsl)
+    }
+
+    pub fn uses_sasl(self) -> bool {
+        matches!(
+            self,
+            SecurityProtocol::SaslPlaintext | SecurityProtocol::SaslSsl
+        )
+    }
+}
+
+/// A listener's TLS settings (`ssl.*`).
+#[derive(Clone, Debug, Default)]
+pub struct SslSettings {
+    pub keystore_location: Option<PathBuf>,
+    pub keystore_key: Option<Secret>,
+    pub keystore_certificate_chain: Option<String>,
+    pub key_password: Option<Secret>,
+    pub truststore_location: Option<PathBuf>,
+    pub truststore_certificates: Option<String>,
+    /// `none`, `requested` or `required`.
+    pub client_auth: String,
+    pub enabled_protocols: Vec<String>,
+    pub cipher_suites: Vec<String>,
+    pub principal_mapping_rules: String,
+    /// `https` (check the server's name) or empty, for this broker's own connections.
+    pub endpoint_identification_algorithm: String,
+}
+
+/// A listener's SASL settings.
+#[derive(Clone, Debug, Default)]
+pub struct SaslSettings {
+    /// `sasl.enabled.mechanisms`, upper case.
+    pub enabled_mechanisms: Vec<String>,
+    /// `sasl.jaas.config` per enabled mechanism (upper case), where one is set.
+    pub jaas: Vec<(String, Secret)>,
+    /// `sasl.server.callback.handler.class` of OAUTHBEARER: set means JWT validation against
+    /// the JWKS endpoint; unset means Kafka's unsecured (development) validator.
+    pub oauthbearer_callback_handler: Option<String>,
+    /// Every `sasl.oauthbearer.*` key with its value for this listener.
+    pub oauthbearer: Vec<(String, String)>,
+    /// `sasl.server.max.receive.size`: the largest frame before authentication.
+    pub max_receive_size: usize,
+    /// `connections.max.reauth.ms` (0: sessions do not expire).
+    pub max_reauth_ms: i64,
+}
+
+/// One listener of `listeners`.
+#[derive(Clone, Debug)]
+pub struct ListenerSettings {
+    pub listener: Listener,
+    /// Its entry in `advertised.listeners`, if any.
+    pub advertised: Option<Listener>,
+    pub protocol: SecurityProtocol,
+    /// One of `controller.listener.names` (served by the controller quorum, not the broker).
+    pub is_controller: bool,
+    pub ssl: SslSettings,
+    pub sasl: SaslSettings,
+}
+
+impl ListenerSettings {
+    /// The upper-case name.
+    pub fn name(&self) -> &str {
+        &self.listener.name
+    }
+
+    /// The host and port clients are told for this listener: its `advertised.listeners` entry,
+    /// else its own host, else the bound address; the bound port replaces port 0.
+    pub fn advertised(&self, bound: std::net::SocketAddr) -> (String, u16) {
+        if let Some(l) = &self.advertised {
+            let port = if l.port == 0 { bound.port() } else { l.port };
+            return (l.host.clone(), port);
+        }
+        let host = if !self.listener.host.is_empty() && self.listener.host != "0.0.0.0" {
+            self.listener.host.clone()
+        } else {
+            bound.ip().to_string()
+        };
+        (host, bound.port())
+    }
+}
+
+const OAUTHBEARER_KEYS: &[&str] = &[
+    "sasl.oauthbearer.jwks.endpoint.url",
+    "sasl.oauthbearer.jwks.endpoint.refresh.ms",
+    "sasl.oauthbearer.jwks.endpoint.retry.backoff.ms",
+    "sasl.oauthbearer.jwks.endpoint.retry.backoff.max.ms",
+    "sasl.oauthbearer.expected.audience",
+    "sasl.oauthbearer.expected.issuer",
+    "sasl.oauthbearer.scope.claim.name",
+    "sasl.oauthbearer.sub.claim.name",
+    "sasl.oauthbearer.clock.skew.seconds",
+];
+
+fn list(value: Option<&str>) -> Vec<String> {
+    value
+        .unwrap_or("")
+        .split(',')
+        .map(str::trim)
+        .filter(|s| !s.is_empty())
+        .map(str::to_string)
+        .collect()
+}
+
+/// Every listener of `listeners` (the default client listener when unset), with its settings.
+/// Call after [`BrokerConfig::check`].
+pub fn listener_settings(config: &BrokerConfig) -> Vec<ListenerSettings> {
+    let mut listeners = config.listeners();
+    if listeners.is_empty() {
+        let default = BrokerConfig::default_client_listener();
+        listeners.push(Listener {
+            name: "PLAINTEXT".into(),
+            host: default.ip().to_string(),
+            port: default.port(),
+        });
+    }
+    let advertised: Vec<Listener> = config
+        .get("advertised.listeners")
+        .and_then(|v| parse_listeners(v).ok())
+        .unwrap_or_default();
+    let controller_names = config.controller_listener_names();
+    let map = config
+        .value("listener.security.protocol.map")
+        .unwrap_or("")
+        .to_string();
+    listeners
+        .into_iter()
+        .map(|listener| {
+            let name = listener.name.clone();
+            let protocol = security_protocol(&map, &name)
+                .and_then(|p| SecurityProtocol::parse(&p))
+                .unwrap_or(SecurityProtocol::Plaintext);
+            let v = |key: &str| config.listener_value(&name, key).map(str::to_string);
+            let ssl = SslSettings {
+                keystore_location: v("ssl.keystore.location").map(PathBuf::from),
+                keystore_key: v("ssl.keystore.key").map(Secret::new),
+                keystore_certificate_chain: v("ssl.keystore.certificate.chain"),
+                key_password: v("ssl.key.password").map(Secret::new),
+                truststore_location: v("ssl.truststore.location").map(PathBuf::from),
+                truststore_certificates: v("ssl.truststore.certificates"),
+                client_auth: v("ssl.client.auth").unwrap_or_else(|| "none".into()),
+                enabled_protocols: list(config.listener_value(&name, "ssl.enabled.protocols")),
+                cipher_suites: list(config.listener_value(&name, "ssl.cipher.suites")),
+                principal_mapping_rules: v("ssl.principal.mapping.rules")
+                    .unwrap_or_else(|| "DEFAULT".into()),
+                endpoint_identification_algorithm: v("ssl.endpoint.identification.algorithm")
+                    .unwrap_or_default(),
+            };
+            let enabled_mechanisms: Vec<String> =
+                list(config.listener_value(&name, "sasl.enabled.mechanisms"))
+                    .into_iter()
+                    .map(|m| m.to_ascii_uppercase())
+                    .collect();
+            let jaas = enabled_mechanisms
+                .iter()
+                .filter_map(|m| {
+                    config
+                        .mechanism_value(&name, m, "sasl.jaas.config")
+                        .map(|j| (m.clone(), Secret::new(j)))
+                })
+                .collect();
+            let sasl = SaslSettings {
+                oauthbearer_callback_handler: config
+                    .mechanism_value(&name, "OAUTHBEARER", "sasl.server.callback.handler.class")
+                    .map(str::to_string),
+                oauthbearer: OAUTHBEARER_KEYS
+                    .iter()
+                    .filter_map(|k| v(k).map(|value| (k.to_string(), value)))
+                    .collect(),
+                max_receive_size: v("sasl.server.max.receive.size")
+                    .and_then(|s| s.parse().ok())
+                    .unwrap_or(524_288),
+                max_reauth_ms: v("connections.max.reauth.ms")
+                    .and_then(|s| s.parse().ok())
+                    .unwrap_or(0),
+                enabled_mechanisms,
+                jaas,
+            };
+            ListenerSettings {
+                advertised: advertised.iter().find(|a| a.name == name).cloned(),
+                is_controller: controller_names.contains(&name),
+                protocol,
+                ssl,
+                sasl,
+                listener,
+            }
+        })
+        .collect()
+}

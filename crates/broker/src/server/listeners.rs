@@ -1,0 +1,374 @@
+//! The broker's client listeners: one bound socket per listener of `listeners` (the
+//! controller's are the quorum's), its TLS acceptor on SSL and SASL_SSL listeners, the SASL
+//! authenticator on SASL ones, and the accept loop that starts each connection's session.
+//!
+//! TLS: the key store is served through a [`ReloadingCertResolver`]; every
+//! [`CERT_RELOAD_INTERVAL`] the broker checks the key store files and serves a replaced
+//! certificate to new connections, without a restart and without touching open connections.
+//! A client certificate (mTLS, `ssl.client.auth`) names the connection's principal through
+//! `ssl.principal.mapping.rules`.
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::Duration;
+
+use sluice_protocol::client::{ClientSecurity, SaslLogin, TlsClient};
+use sluice_security::tls::{
+    server_config, subject_dn, ClientAuth, KeyStoreSource, PrincipalMapper, ReloadingCertResolver,
+    TlsServerSettings, TrustStore,
+};
+use sluice_security::{JaasConfig, KafkaPrincipal, ScramMechanism};
+use tokio::net::{TcpListener, TcpStream};
+use tokio::sync::{watch, Semaphore};
+use tokio::task::JoinSet;
+
+use super::ServerError;
+use crate::apis::{connection, KafkaApis, ListenerContext, SaslAuthenticator, Session};
+use crate::config::{BrokerSettings, ListenerSettings};
+
+/// How often key store files are checked for a new certificate.
+pub const CERT_RELOAD_INTERVAL: Duration = Duration::from_secs(10);
+
+/// How long a client has to finish the TLS handshake.
+const TLS_HANDSHAKE_TIMEOUT: Duration = Duration::from_secs(10);
+
+/// Kafka's `connection.failed.authentication.delay.ms` default.
+const FAILED_AUTHENTICATION_DELAY: Duration = Duration::from_millis(100);
+
+/// A listener's TLS side.
+pub struct ListenerTls {
+    acceptor: tokio_rustls::TlsAcceptor,
+    pub resolver: Arc<ReloadingCertResolver>,
+    mapper: PrincipalMapper,
+}
+
+/// One open client listener.
+pub struct ClientListener {
+    pub settings: ListenerSettings,
+    pub socket: TcpListener,
+    pub local_addr: SocketAddr,
+    pub context: Arc<ListenerContext>,
+    pub tls: Option<Arc<ListenerTls>>,
+}
+
+fn config_error(listener: &ListenerSettings, e: impl std::fmt::Display) -> ServerError {
+    ServerError::Config(format!("listener {}: {e}", listener.name()))
+}
+
+/// The TLS side of an SSL or SASL_SSL listener, from its `ssl.*` settings.
+fn listener_tls(l: &ListenerSettings) -> Result<ListenerTls, ServerError> {
+    let ssl = &l.ssl;
+    let source = match (&ssl.keystore_location, &ssl.keystore_key, &ssl.keystore_certificate_chain) {
+        (Some(path), _, _) => KeyStoreSource::File(path.clone()),
+        (None, Some(key), Some(chain)) => KeyStoreSource::Inline {
+            key_pem: key.clone(),
+            chain_pem: chain.clone(),
+        },
+        _ => {
+            return Err(config_error(
+                l,
+                "TLS needs ssl.keystore.location, or ssl.keystore.key and ssl.keystore.certificate.chain",
+            ))
+        }
+    };
+    let resolver = ReloadingCertResolver::new(source, ssl.key_password.clone())
+        .map_err(|e| config_error(l, e))?;
+    let trust = match (&ssl.truststore_location, &ssl.truststore_certificates) {
+        (Some(path), _) => Some(TrustStore::from_file(path).map_err(|e| config_error(l, e))?),
+        (None, Some(pem)) => Some(TrustStore::from_pem(pem).map_err(|e| config_error(l, e))?),
+        (None, None) => None,
+    };
+    let settings = TlsServerSettings {
+        client_auth: ClientAuth::parse(&ssl.client_auth).map_err(|e| config_error(l, e))?,
+        enabled_protocols: ssl.enabled_protocols.clone(),
+        cipher_suites: ssl.cipher_suites.clone(),
+    };
+    let config = server_config(resolver.clone(), trust.as_ref(), &settings)
+        .map_err(|e| config_error(l, e))?;
+    let mapper =
+        PrincipalMapper::parse(&ssl.principal_mapping_rules).map_err(|e| config_error(l, e))?;
+    Ok(ListenerTls {
+        acceptor: tokio_rustls::TlsAcceptor::from(config),
+        resolver,
+        mapper,
+    })
+}
+
+async fn bind(
+    prebound: Option<std::net::TcpListener>,
+    l: &ListenerSettings,
+) -> Result<(TcpListener, SocketAddr), ServerError> {
+    let addr = l.listener.bind_address().map_err(ServerError::Config)?;
+    let socket = match prebound {
+        Some(s) => s
+            .set_nonblocking(true)
+            .and_then(|()| TcpListener::from_std(s))
+            .map_err(|source| ServerError::Bind { addr, source })?,
+        None => TcpListener::bind(addr)
+            .await
+            .map_err(|source| ServerError::Bind { addr, source })?,
+    };
+    let local = socket
+        .local_addr()
+        .map_err(|source| ServerError::Bind { addr, source })?;
+    Ok((socket, local))
+}
+
+/// Opens every client listener. `prebound`: the socket of the first client listener, bound
+/// by the caller (an in-process test cluster).
+pub async fn open(
+    settings: &BrokerSettings,
+    mut prebound: Option<std::net::TcpListener>,
+) -> Result<Vec<ClientListener>, ServerError> {
+    let mut decoy_secret = [0u8; 32];
+    getrandom::fill(&mut decoy_secret)
+        .map_err(|e| ServerError::Config(format!("no random bytes: {e}")))?;
+    let mut out = Vec::new();
+    for l in settings.client_listeners() {
+        let tls = if l.protocol.uses_tls() {
+            Some(Arc::new(listener_tls(l)?))
+        } else {
+            None
+        };
+        let sasl = if l.protocol.uses_sasl() {
+            Some(
+                SaslAuthenticator::new(l, decoy_secret, FAILED_AUTHENTICATION_DELAY)
+                    .map_err(ServerError::Config)?,
+            )
+        } else {
+            None
+        };
+        let (socket, local_addr) = bind(prebound.take(), l).await?;
+        out.push(ClientListener {
+            context: Arc::new(ListenerContext {
+                name: l.name().to_string(),
+                protocol: l.protocol,
+                sasl,
+            }),
+            settings: l.clone(),
+            socket,
+            local_addr,
+            tls,
+        });
+    }
+    if out.is_empty() {
+        return Err(ServerError::Config(
+            "listeners names no client listener".into(),
+        ));
+    }
+    Ok(out)
+}
+
+/// Checks the TLS listeners' key stores every [`CERT_RELOAD_INTERVAL`] until shutdown.
+pub async fn reload_certificates(
+    resolvers: Vec<(String, Arc<ReloadingCertResolver>)>,
+    mut shutdown: watch::Receiver<bool>,
+) {
+    let mut tick = tokio::time::interval(CERT_RELOAD_INTERVAL);
+    tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    loop {
+        tokio::select! {
+            _ = shutdown.changed() => return,
+            _ = tick.tick() => {}
+        }
+        for (name, resolver) in &resolvers {
+            let r = resolver.clone();
+            match tokio::task::spawn_blocking(move || r.reload_if_changed()).await {
+                Ok(Ok(true)) => tracing::info!("listener {name}: serving the new certificate"),
+                Ok(Ok(false)) => {}
+                Ok(Err(e)) => {
+                    tracing::warn!("listener {name}: the key store changed but does not load, keeping the old certificate: {e}")
+                }
+                Err(e) => tracing::warn!("listener {name}: certificate check failed: {e}"),
+            }
+        }
+    }
+}
+
+/// Accepts connections on one listener (at most `limit`'s permits at once across listeners)
+/// until shutdown, then waits for the open ones to finish.
+pub async fn accept_loop(
+    apis: Arc<KafkaApis>,
+    limit: Arc<Semaphore>,
+    listener: ClientListener,
+    mut shutdown: watch::Receiver<bool>,
+) {
+    let mut connections = JoinSet::new();
+    let name = listener.context.name.clone();
+    loop {
+        tokio::select! {
+            _ = shutdown.changed() => break,
+            Some(_) = connections.join_next(), if !connections.is_empty() => {}
+            accepted = listener.socket.accept() => {
+                let (stream, peer) = match accepted {
+                    Ok(a) => a,
+                    Err(e) => {
+                        // Out of file descriptors and the like: back off instead of spinning.
+                        tracing::warn!("listener {name}: accept failed: {e}");
+                        tokio::time::sleep(Duration::from_millis(100)).await;
+                        continue;
+                    }
+                };
+                let Ok(permit) = limit.clone().try_acquire_owned() else {
+                    tracing::warn!("refusing connection from {peer}: max.connections reached");
+                    continue;
+                };
+                let _ = stream.set_nodelay(true);
+                let apis = apis.clone();
+                let shutdown = shutdown.clone();
+                let context = listener.context.clone();
+                let tls = listener.tls.clone();
+                connections.spawn(async move {
+                    serve_connection(apis, stream, peer, context, tls, shutdown).await;
+                    drop(permit);
+                });
+            }
+        }
+    }
+    drop(listener);
+    while connections.join_next().await.is_some() {}
+}
+
+async fn serve_connection(
+    apis: Arc<KafkaApis>,
+    stream: TcpStream,
+    peer: SocketAddr,
+    context: Arc<ListenerContext>,
+    tls: Option<Arc<ListenerTls>>,
+    shutdown: watch::Receiver<bool>,
+) {
+    let Some(tls) = tls else {
+        let session = Arc::new(Session::new(context, peer, None));
+        let (reader, writer) = stream.into_split();
+        connection::serve(apis, reader, writer, session, shutdown).await;
+        return;
+    };
+    let handshake = tokio::time::timeout(TLS_HANDSHAKE_TIMEOUT, tls.acceptor.accept(stream)).await;
+    let stream = match handshake {
+        Ok(Ok(s)) => s,
+        Ok(Err(e)) => {
+            tracing::info!(
+                "listener {}: TLS handshake with {peer} failed: {e}",
+                context.name
+            );
+            return;
+        }
+        Err(_) => {
+            tracing::info!(
+                "listener {}: TLS handshake with {peer} timed out",
+                context.name
+            );
+            return;
+        }
+    };
+    let principal = match client_principal(&stream, &tls.mapper) {
+        Ok(p) => p,
+        Err(e) => {
+            tracing::info!(
+                "listener {}: refusing {peer}: client certificate: {e}",
+                context.name
+            );
+            return;
+        }
+    };
+    let session = Arc::new(Session::new(context, peer, principal));
+    let (reader, writer) = tokio::io::split(stream);
+    connection::serve(apis, reader, writer, session, shutdown).await;
+}
+
+/// The principal of a verified client certificate, if the client sent one.
+fn client_principal(
+    stream: &tokio_rustls::server::TlsStream<TcpStream>,
+    mapper: &PrincipalMapper,
+) -> Result<Option<KafkaPrincipal>, String> {
+    let (_, connection) = stream.get_ref();
+    let Some(cert) = connection.peer_certificates().and_then(|c| c.first()) else {
+        return Ok(None);
+    };
+    let dn = subject_dn(cert.as_ref()).map_err(|e| e.to_string())?;
+    let name = mapper.map(&dn).map_err(|e| e.to_string())?;
+    Ok(Some(KafkaPrincipal::user(name)))
+}
+
+/// How this broker connects to the others: as the inter-broker listener is secured. TLS trusts
+/// the listener's trust store and presents the listener's own key store when it holds an
+/// unencrypted key (for `ssl.client.auth=required`); SASL logs in with
+/// `sasl.mechanism.inter.broker.protocol` as the `username`/`password` of that mechanism's
+/// JAAS config on the listener.
+pub fn peer_security(settings: &BrokerSettings) -> Result<ClientSecurity, ServerError> {
+    let Some(l) = settings.listener(&settings.inter_broker_listener) else {
+        return Ok(ClientSecurity::default());
+    };
+    let bad = |e: String| {
+        ServerError::Config(format!(
+            "inter-broker listener {}: {e}",
+            settings.inter_broker_listener
+        ))
+    };
+    let tls = if l.protocol.uses_tls() {
+        let ca = match (&l.ssl.truststore_location, &l.ssl.truststore_certificates) {
+            (Some(path), _) => std::fs::read(path)
+                .map_err(|e| bad(format!("ssl.truststore.location {}: {e}", path.display())))?,
+            (None, Some(pem)) => pem.as_bytes().to_vec(),
+            (None, None) => {
+                return Err(bad(
+                    "brokers connect to each other over TLS: set ssl.truststore.location".into(),
+                ))
+            }
+        };
+        let identity = match (&l.ssl.keystore_location, &l.ssl.key_password) {
+            (Some(path), None) => Some(
+                std::fs::read(path)
+                    .map_err(|e| bad(format!("ssl.keystore.location {}: {e}", path.display())))?,
+            ),
+            _ => None,
+        };
+        let client = TlsClient::from_pem(&ca, identity.as_deref().map(|pem| (pem, pem)))
+            .map_err(|e| bad(e.to_string()))?;
+        Some(client)
+    } else {
+        None
+    };
+    let sasl = if l.protocol.uses_sasl() {
+        let mechanism = settings.inter_broker_sasl_mechanism.as_str();
+        let jaas = l
+            .sasl
+            .jaas
+            .iter()
+            .find(|(m, _)| m == mechanism)
+            .ok_or_else(|| {
+                bad(format!(
+                    "sasl.mechanism.inter.broker.protocol={mechanism}: set listener.name.{}.{}.sasl.jaas.config with this broker's username and password",
+                    l.name().to_ascii_lowercase(),
+                    mechanism.to_ascii_lowercase()
+                ))
+            })?;
+        let text = std::str::from_utf8(jaas.1.expose())
+            .map_err(|_| bad("the JAAS config is not UTF-8".into()))?;
+        let config = JaasConfig::parse(text).map_err(|e| bad(e.to_string()))?;
+        let (Some(user), Some(password)) = (config.option("username"), config.secret("password"))
+        else {
+            return Err(bad(format!(
+                "the {mechanism} JAAS config needs username and password options for the broker's own login"
+            )));
+        };
+        let user = user.to_string();
+        let password = password.clone();
+        Some(match ScramMechanism::from_name(mechanism) {
+            Some(m) => SaslLogin::Scram {
+                mechanism: m,
+                user,
+                password,
+            },
+            None if mechanism == "PLAIN" => SaslLogin::Plain { user, password },
+            None => {
+                return Err(bad(format!(
+                    "sasl.mechanism.inter.broker.protocol={mechanism} is not supported for brokers' own logins (PLAIN, SCRAM-SHA-256, SCRAM-SHA-512)"
+                )))
+            }
+        })
+    } else {
+        None
+    };
+    Ok(ClientSecurity { tls, sasl })
+}
