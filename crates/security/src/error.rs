@@ -12,6 +12,10 @@ pub enum AuthError {
     /// Wrong credentials or an unknown user: the same message either way.
     #[error("{AUTHENTICATION_FAILED}")]
     Failed,
+    /// A SASL/OAUTHBEARER token was refused. The text is the RFC 7628 error the client was
+    /// already sent in the challenge (`{"status":"invalid_token"}`), never which check failed.
+    #[error("Authentication failed: {0}")]
+    TokenRejected(String),
     /// The client's message does not follow the mechanism (what is wrong may be told).
     #[error("Authentication failed: {0}")]
     Malformed(String),

@@ -9,14 +9,20 @@
 //! - `plain`: SASL/PLAIN against the users of a JAAS config ([`PlainUsers`]).
 //! - `scram/`: SCRAM-SHA-256/512: credentials ([`ScramCredential`]), message syntax, and the
 //!   server's exchange ([`ScramServer`]), and the client's ([`ScramClient`]).
+//! - `oauthbearer/`: SASL/OAUTHBEARER (KIP-255, KIP-768): the client's message, the server's
+//!   exchange ([`OAuthBearerServer`]), JWT validation against a JWK set fetched from a `file:` or
+//!   `https:` endpoint ([`OAuthBearerValidator`], [`JwksCache`]), and Kafka's unsecured
+//!   development tokens.
 //! - `tls/`: TLS for listeners: PEM key and trust stores, the rustls server configuration from
 //!   Kafka's `ssl.*` settings, certificates reloaded when their files change, and
 //!   `ssl.principal.mapping.rules`.
-//! - `error`: [`AuthError`]; a refusal never tells an unknown user from a wrong password.
+//! - `error`: [`AuthError`]; a refusal never tells an unknown user from a wrong password, nor
+//!   which check refused a token.
 #![forbid(unsafe_code)]
 
 mod error;
 mod jaas;
+pub mod oauthbearer;
 mod plain;
 mod principal;
 pub mod scram;
@@ -25,6 +31,9 @@ pub mod tls;
 
 pub use error::{AuthError, AUTHENTICATION_FAILED};
 pub use jaas::JaasConfig;
+pub use oauthbearer::{
+    JwksCache, OAuthBearerServer, OAuthBearerValidator, OAuthBearerValidatorSettings, OAuthStep,
+};
 pub use plain::PlainUsers;
 pub use principal::KafkaPrincipal;
 pub use scram::{ScramClient, ScramCredential, ScramMechanism, ScramServer, ScramStep};
