@@ -25,8 +25,10 @@ use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 use std::time::{Duration, Instant};
 
 use kafka_protocol::messages::ApiKey;
+use sluice_security::oauthbearer::{JwksSource, JwksTrust};
 use sluice_security::{
-    AuthError, JaasConfig, KafkaPrincipal, PlainUsers, ScramCredential, ScramMechanism,
+    AuthError, JaasConfig, JwksCache, KafkaPrincipal, OAuthBearerServer, OAuthBearerValidator,
+    OAuthBearerValidatorSettings, OAuthStep, PlainUsers, ScramCredential, ScramMechanism,
     ScramServer, ScramStep,
 };
 
@@ -35,6 +37,13 @@ use crate::config::{ListenerSettings, SecurityProtocol};
 
 /// The JAAS login module PLAIN's users are read from.
 const PLAIN_LOGIN_MODULE: &str = "org.apache.kafka.common.security.plain.PlainLoginModule";
+
+/// `sasl.server.callback.handler.class` values that switch OAUTHBEARER to validating signed
+/// JWTs against the JWKS endpoint (Kafka's current and its KIP-768 package name).
+const OAUTHBEARER_VALIDATORS: &[&str] = &[
+    "org.apache.kafka.common.security.oauthbearer.OAuthBearerValidatorCallbackHandler",
+    "org.apache.kafka.common.security.oauthbearer.secured.OAuthBearerValidatorCallbackHandler",
+];
 
 /// The listener a connection came through.
 pub struct ListenerContext {
@@ -60,6 +69,7 @@ impl ListenerContext {
 pub struct SaslAuthenticator {
     mechanisms: Vec<String>,
     plain: Option<PlainUsers>,
+    oauthbearer: Option<OAuthBearerValidator>,
     /// The broker's secret for the decoy SCRAM salts of unknown users.
     decoy_secret: [u8; 32],
     /// `sasl.server.max.receive.size`.
@@ -79,6 +89,7 @@ impl SaslAuthenticator {
     ) -> Result<SaslAuthenticator, String> {
         let name = listener.name();
         let mut plain = None;
+        let mut oauthbearer = None;
         for mechanism in &listener.sasl.enabled_mechanisms {
             let jaas = listener.sasl.jaas.iter().find(|(m, _)| m == mechanism);
             match mechanism.as_str() {
@@ -102,6 +113,7 @@ impl SaslAuthenticator {
                     plain = Some(PlainUsers::from_jaas(&config));
                 }
                 "SCRAM-SHA-256" | "SCRAM-SHA-512" => {}
+                "OAUTHBEARER" => oauthbearer = Some(oauthbearer_validator(listener, jaas)?),
                 other => {
                     return Err(format!(
                         "listener {name}: SASL mechanism {other} is not supported yet"
@@ -117,6 +129,7 @@ impl SaslAuthenticator {
         Ok(SaslAuthenticator {
             mechanisms: listener.sasl.enabled_mechanisms.clone(),
             plain,
+            oauthbearer,
             decoy_secret,
             max_receive_size: listener.sasl.max_receive_size,
             max_reauth_ms: listener.sasl.max_reauth_ms,
@@ -128,13 +141,67 @@ impl SaslAuthenticator {
         &self.mechanisms
     }
 
+    /// The JWKS key cache of OAUTHBEARER in secured mode, for the broker to refresh.
+    pub fn jwks(&self) -> Option<Arc<JwksCache>> {
+        self.oauthbearer.as_ref()?.jwks().cloned()
+    }
+
     fn start(&self, mechanism: &str) -> Result<Exchange, AuthError> {
         if let Some(m) = ScramMechanism::from_name(mechanism) {
             return ScramServer::new(m, self.decoy_secret).map(|s| Exchange::Scram(Box::new(s)));
         }
-        match mechanism {
-            "PLAIN" => Ok(Exchange::Plain),
-            other => Err(AuthError::UnsupportedMechanism(other.to_string())),
+        match (mechanism, &self.oauthbearer) {
+            ("PLAIN", _) => Ok(Exchange::Plain),
+            ("OAUTHBEARER", Some(validator)) => Ok(Exchange::OAuthBearer(Box::new(
+                OAuthBearerServer::new(validator.clone()),
+            ))),
+            (other, _) => Err(AuthError::UnsupportedMechanism(other.to_string())),
+        }
+    }
+}
+
+/// OAUTHBEARER's validator on a listener: signed JWTs checked against the JWKS endpoint when
+/// `sasl.server.callback.handler.class` names Kafka's validator, else Kafka's unsecured
+/// (development) validator with the `unsecuredValidator*` options of the listener's
+/// `OAuthBearerLoginModule` JAAS config.
+fn oauthbearer_validator(
+    listener: &ListenerSettings,
+    jaas: Option<&(String, sluice_security::Secret)>,
+) -> Result<OAuthBearerValidator, String> {
+    let name = listener.name();
+    let bad = |e: &dyn std::fmt::Display| format!("listener {name}, OAUTHBEARER: {e}");
+    match &listener.sasl.oauthbearer_callback_handler {
+        Some(class) if OAUTHBEARER_VALIDATORS.contains(&class.as_str()) => {
+            let settings = OAuthBearerValidatorSettings::from_config(|key| {
+                listener
+                    .sasl
+                    .oauthbearer
+                    .iter()
+                    .find(|(k, _)| k == key)
+                    .map(|(_, v)| v.clone())
+            })
+            .map_err(|e| bad(&e))?;
+            let source = JwksSource::from_url(&settings.jwks_endpoint_url, JwksTrust::System)
+                .map_err(|e| bad(&e))?;
+            let cache = Arc::new(JwksCache::new(source, &settings));
+            Ok(OAuthBearerValidator::secured(settings, cache))
+        }
+        Some(class) => Err(bad(&format!(
+            "sasl.server.callback.handler.class={class} is not supported (use {})",
+            OAUTHBEARER_VALIDATORS[0]
+        ))),
+        None => {
+            let Some((_, text)) = jaas else {
+                return Err(bad(&format!(
+                    "set listener.name.{}.oauthbearer.sasl.jaas.config (unsecured tokens) or \
+                     sasl.server.callback.handler.class (signed tokens)",
+                    name.to_ascii_lowercase()
+                )));
+            };
+            let text =
+                std::str::from_utf8(text.expose()).map_err(|_| bad(&"JAAS config is not UTF-8"))?;
+            let config = JaasConfig::parse(text).map_err(|e| bad(&e))?;
+            OAuthBearerValidator::unsecured(&config).map_err(|e| bad(&e))
         }
     }
 }
@@ -143,6 +210,7 @@ impl SaslAuthenticator {
 enum Exchange {
     Plain,
     Scram(Box<ScramServer>),
+    OAuthBearer(Box<OAuthBearerServer>),
 }
 
 /// What a client's SASL message leads to.
@@ -339,8 +407,24 @@ impl Session {
         let mechanism = mechanism.clone();
         let result = match exchange {
             Exchange::Plain => match &sasl.plain {
-                Some(users) => users.authenticate(message).map(|p| (p, Vec::new())),
+                Some(users) => users.authenticate(message).map(|p| (p, Vec::new(), None)),
                 None => Err(AuthError::Failed),
+            },
+            Exchange::OAuthBearer(server) => match server.step(message) {
+                Ok(OAuthStep::Done {
+                    principal,
+                    lifetime_ms,
+                    ..
+                }) => Ok((principal, Vec::new(), lifetime_ms)),
+                Ok(OAuthStep::Rejected { challenge, reason }) => {
+                    tracing::info!(
+                        "connection from {} on listener {}: OAUTHBEARER token refused: {reason}",
+                        self.peer,
+                        self.listener.name
+                    );
+                    return Some(SaslOutcome::Challenge(challenge));
+                }
+                Err(e) => Err(e),
             },
             Exchange::Scram(server) => {
                 let image = cluster.image();
@@ -361,14 +445,14 @@ impl Session {
                     Ok(ScramStep::Done {
                         server_final,
                         principal,
-                    }) => Ok((principal, server_final)),
+                    }) => Ok((principal, server_final, None)),
                     Err(e) => Err(e),
                 }
             }
         };
         state.stage = Stage::Idle;
         match result {
-            Ok((principal, message)) => {
+            Ok((principal, message, credential_lifetime_ms)) => {
                 if let Some(previous) = &state.principal {
                     if *previous != principal {
                         tracing::info!(
@@ -383,7 +467,13 @@ impl Session {
                         });
                     }
                 }
-                let lifetime_ms = sasl.max_reauth_ms.max(0);
+                // KIP-368: with re-authentication on, the session ends when the credential
+                // (an OAUTHBEARER token) expires, if that comes first.
+                let lifetime_ms = match (sasl.max_reauth_ms.max(0), credential_lifetime_ms) {
+                    (0, _) => 0,
+                    (max, Some(credential)) => max.min(credential.max(1)),
+                    (max, None) => max,
+                };
                 state.expires_at = (lifetime_ms > 0)
                     .then(|| Instant::now() + Duration::from_millis(lifetime_ms as u64));
                 tracing::debug!(
@@ -406,7 +496,9 @@ impl Session {
                 );
                 state.closing = true;
                 let message = match e {
-                    AuthError::Malformed(_) | AuthError::UnsupportedMechanism(_) => e.to_string(),
+                    AuthError::Malformed(_)
+                    | AuthError::UnsupportedMechanism(_)
+                    | AuthError::TokenRejected(_) => e.to_string(),
                     AuthError::Failed | AuthError::Config(_) => AuthError::Failed.to_string(),
                 };
                 Some(SaslOutcome::Failed {

@@ -131,10 +131,20 @@ pub async fn open(
             None
         };
         let sasl = if l.protocol.uses_sasl() {
-            Some(
-                SaslAuthenticator::new(l, decoy_secret, FAILED_AUTHENTICATION_DELAY)
-                    .map_err(ServerError::Config)?,
-            )
+            let sasl = SaslAuthenticator::new(l, decoy_secret, FAILED_AUTHENTICATION_DELAY)
+                .map_err(ServerError::Config)?;
+            if let Some(jwks) = sasl.jwks() {
+                // The first fetch before serving; a failure is retried by the refresher.
+                let name = l.name().to_string();
+                let fetched = tokio::task::spawn_blocking(move || {
+                    jwks.refresh_now(sluice_security::oauthbearer::unix_now_ms())
+                })
+                .await;
+                if let Ok(Err(e)) = fetched {
+                    tracing::warn!("listener {name}: OAUTHBEARER keys not fetched yet: {e}");
+                }
+            }
+            Some(sasl)
         } else {
             None
         };
@@ -180,6 +190,32 @@ pub async fn reload_certificates(
                     tracing::warn!("listener {name}: the key store changed but does not load, keeping the old certificate: {e}")
                 }
                 Err(e) => tracing::warn!("listener {name}: certificate check failed: {e}"),
+            }
+        }
+    }
+}
+
+/// Refreshes the OAUTHBEARER listeners' JWKS keys when due (`sasl.oauthbearer.jwks.endpoint.*`),
+/// on the blocking pool, until shutdown. A failed refresh keeps the keys in service.
+pub async fn refresh_jwks(
+    caches: Vec<(String, Arc<sluice_security::JwksCache>)>,
+    mut shutdown: watch::Receiver<bool>,
+) {
+    let mut tick = tokio::time::interval(Duration::from_secs(1));
+    tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    loop {
+        tokio::select! {
+            _ = shutdown.changed() => return,
+            _ = tick.tick() => {}
+        }
+        for (name, cache) in &caches {
+            let c = cache.clone();
+            let refreshed = tokio::task::spawn_blocking(move || {
+                c.refresh_if_due(sluice_security::oauthbearer::unix_now_ms())
+            })
+            .await;
+            if let Ok(Err(e)) = refreshed {
+                tracing::warn!("listener {name}: OAUTHBEARER keys not refreshed: {e}");
             }
         }
     }

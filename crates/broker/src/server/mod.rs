@@ -331,6 +331,16 @@ async fn start_broker(
             shutdown_rx.clone(),
         ));
     }
+    let jwks: Vec<_> = client_listeners
+        .iter()
+        .filter_map(|l| {
+            let cache = l.context.sasl.as_ref()?.jwks()?;
+            Some((l.settings.name().to_string(), cache))
+        })
+        .collect();
+    if !jwks.is_empty() {
+        tasks.spawn(listeners::refresh_jwks(jwks, shutdown_rx.clone()));
+    }
     for listener in client_listeners {
         tasks.spawn(listeners::accept_loop(
             apis.clone(),
