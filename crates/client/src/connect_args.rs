@@ -1,4 +1,5 @@
-//! `-b/--bootstrap-server` and `-X key=value`, shared by every client command.
+//! `-b/--bootstrap-server`, `--command-config FILE` and `-X key=value`, shared by every client
+//! command.
 
 use clap::Args;
 
@@ -15,12 +16,21 @@ pub struct ConnectArgs {
     )]
     pub bootstrap_server: String,
 
+    /// A Java properties file of client settings, as Kafka's tools take it (for instance
+    /// security.protocol, sasl.mechanism, sasl.jaas.config, ssl.truststore.location); read
+    /// before -X, which overrides it.
+    #[arg(long = "command-config", value_name = "FILE", global = true)]
+    pub command_config: Option<std::path::PathBuf>,
+
     /// Client property key=value in librdkafka's names (repeatable), applied last so it
-    /// overrides every flag: bootstrap.servers, client.id, security.protocol (PLAINTEXT only),
-    /// request.timeout.ms, socket.timeout.ms, receive.message.max.bytes, and per command acks,
-    /// compression.type, linger.ms, batch.size, batch.num.messages, message.max.bytes,
-    /// message.timeout.ms, partitioner, isolation.level, auto.offset.reset, fetch.wait.max.ms,
-    /// fetch.min.bytes, fetch.max.bytes, max.partition.fetch.bytes, allow.auto.create.topics.
+    /// overrides every flag: bootstrap.servers, client.id, request.timeout.ms,
+    /// socket.timeout.ms, receive.message.max.bytes, and per command acks, compression.type,
+    /// linger.ms, batch.size, batch.num.messages, message.max.bytes, message.timeout.ms,
+    /// partitioner, isolation.level, auto.offset.reset, fetch.wait.max.ms, fetch.min.bytes, fetch.max.bytes, max.partition.fetch.bytes, allow.auto.create.topics;
+    /// and security: security.protocol (PLAINTEXT, SSL, SASL_PLAINTEXT, SASL_SSL),
+    /// sasl.mechanism (PLAIN, SCRAM-SHA-256, SCRAM-SHA-512), sasl.username, sasl.password,
+    /// sasl.jaas.config, ssl.truststore.location / ssl.ca.location, ssl.keystore.location or
+    /// ssl.certificate.location + ssl.key.location (PEM), ssl.endpoint.identification.algorithm.
     /// Keys librdkafka knows that mean nothing to this client are ignored with a warning;
     /// unknown keys are an error.
     #[arg(short = 'X', value_name = "KEY=VALUE", value_parser = parse_key_value, global = true)]
