@@ -22,7 +22,6 @@ use sluice_protocol::client::ClientSecurity;
 use crate::client_security::{client_security, SECURITY_KEYS};
 use crate::connect_args::ConnectArgs;
 use crate::producer_options::{Acks, Compression};
-use crate::properties_file::read_properties;
 
 /// What the command is, for which keys apply.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -215,11 +214,7 @@ impl ClientSettings {
             security: ClientSecurity::default(),
             ignored: Vec::new(),
         };
-        let mut properties = match &connect.command_config {
-            Some(path) => read_properties(path)?,
-            None => Vec::new(),
-        };
-        properties.extend(connect.properties.iter().cloned());
+        let properties = connect.all_properties()?;
         // Security first, before any connection: the last value of a key wins, as in
         // librdkafka.
         settings.security = client_security(&properties, &mut settings.ignored)?;

@@ -3,6 +3,8 @@
 
 use clap::Args;
 
+use crate::properties_file::read_properties;
+
 /// Where the cluster is and how to talk to it. Flattened into every client command.
 #[derive(Args, Debug, Clone, PartialEq, Eq)]
 pub struct ConnectArgs {
@@ -35,6 +37,19 @@ pub struct ConnectArgs {
     /// unknown keys are an error.
     #[arg(short = 'X', value_name = "KEY=VALUE", value_parser = parse_key_value, global = true)]
     pub properties: Vec<(String, String)>,
+}
+
+impl ConnectArgs {
+    /// The client properties: those of the `--command-config` file, then the `-X` ones, in
+    /// order (a later value of a key wins).
+    pub fn all_properties(&self) -> anyhow::Result<Vec<(String, String)>> {
+        let mut properties = match &self.command_config {
+            Some(path) => read_properties(path)?,
+            None => Vec::new(),
+        };
+        properties.extend(self.properties.iter().cloned());
+        Ok(properties)
+    }
 }
 
 /// Parses `key=value`; the value may itself contain `=`, the key may not be empty.

@@ -15,6 +15,9 @@ use sluice_testkit::Node;
 
 const CLUSTER_ID: &str = "Zm9ybWF0LXRlc3QtY2x1cw";
 
+/// Per user: (name, error code, [(mechanism, iterations)]).
+type Described = Vec<(String, i16, Vec<(i8, i32)>)>;
+
 fn format(dir: &Path, extra: &[&str]) -> common::CliOutput {
     let log_dirs = format!("log.dirs={}", dir.display());
     let mut args = vec![
@@ -69,7 +72,7 @@ fn a_node_formatted_with_scram_users_starts_with_them() {
     let deadline = Instant::now() + Duration::from_secs(30);
     loop {
         let response = client.send(&DescribeUserScramCredentialsRequest::default(), 0);
-        let users: Vec<(String, i16, Vec<(i8, i32)>)> = response
+        let users: Described = response
             .results
             .iter()
             .map(|r| {
