@@ -17,7 +17,7 @@
 //! - a user/mechanism pair altered more than once in the request: DUPLICATE_RESOURCE;
 //! - deleting a credential that does not exist: RESOURCE_NOT_FOUND.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashMap};
 
 use kafka_protocol::messages::alter_user_scram_credentials_response::AlterUserScramCredentialsResult;
 use kafka_protocol::messages::describe_user_scram_credentials_response::{
@@ -174,10 +174,15 @@ fn plan_alterations(
             };
             (u.name.as_str(), u.mechanism, upsert)
         }));
+    // Position of each user in `by_user`: a request may name very many users.
+    let mut position: HashMap<&str, usize> = HashMap::new();
     for (user, mechanism, alteration) in alterations {
-        match by_user.iter_mut().find(|(u, _)| *u == user) {
-            Some((_, list)) => list.push((mechanism, alteration)),
-            None => by_user.push((user, vec![(mechanism, alteration)])),
+        match position.get(user) {
+            Some(&i) => by_user[i].1.push((mechanism, alteration)),
+            None => {
+                position.insert(user, by_user.len());
+                by_user.push((user, vec![(mechanism, alteration)]));
+            }
         }
     }
     by_user
@@ -196,15 +201,16 @@ fn user_commands(
     if user.is_empty() {
         return Err(unacceptable("Username must not be empty".into()));
     }
-    let mut seen = Vec::with_capacity(alterations.len());
+    let mut seen = [false; 256];
     for (mechanism, _) in alterations {
-        if seen.contains(mechanism) {
+        let slot = &mut seen[usize::from(mechanism.to_ne_bytes()[0])];
+        if *slot {
             return Err(AdminError::new(
                 ErrorCode::DUPLICATE_RESOURCE,
                 "A user credential cannot be altered twice in the same request",
             ));
         }
-        seen.push(*mechanism);
+        *slot = true;
     }
     let mut commands = Vec::with_capacity(alterations.len());
     for (type_number, alteration) in alterations {
