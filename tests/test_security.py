@@ -3,6 +3,7 @@ made by the test: SSL, mTLS, SASL_SSL and SASL_PLAINTEXT listeners on one node a
 3-node cluster whose brokers replicate over SASL_SSL; refusals (wrong password, unknown user,
 missing client certificate, plaintext on a TLS port, requests before authentication); a
 certificate replaced on disk and served without a restart."""
+import json
 import os
 import socket
 import struct
@@ -389,3 +390,265 @@ def test_sessions_expire_unless_the_client_reauthenticates(broker_factory, ca):
     # Only the wire client above was disconnected: librdkafka re-authenticated in time.
     assert broker.log_text().count("after the SASL session expired") == 1, broker.log_text()
     assert_no_panic(broker)
+
+
+# SCRAM
+
+def create_scram_user(bootstrap, user, password, mechanisms=("SCRAM-SHA-256", "SCRAM-SHA-512"),
+                      **conf):
+    """Creates `user` through AdminClient.alter_user_scram_credentials (KIP-554)."""
+    from confluent_kafka.admin import (ScramCredentialInfo, ScramMechanism,
+                                       UserScramCredentialUpsertion)
+    client = admin(bootstrap, **conf)
+    upserts = [UserScramCredentialUpsertion(
+        user, ScramCredentialInfo(getattr(ScramMechanism, m.replace("-", "_")), 8192),
+        password.encode()) for m in mechanisms]
+    for f in client.alter_user_scram_credentials(upserts).values():
+        f.result(30)
+
+
+@pytest.mark.parametrize("mechanism", ["SCRAM-SHA-256", "SCRAM-SHA-512"])
+def test_scram_over_sasl_ssl_with_every_client(secure, mechanism):
+    create_scram_user(secure.broker.bootstrap, "carol", "carol-secret")
+    topic = unique_topic("scram")
+    conf = confluent_conf(secure, "SASL_SSL", **{"sasl.mechanism": mechanism,
+                                                 "sasl.username": "carol",
+                                                 "sasl.password": "carol-secret"})
+    produce_consume_confluent(conf, topic)
+    produce_consume_kafka_python({
+        "bootstrap_servers": secure.address("SASL_SSL"), "security_protocol": "SASL_SSL",
+        "ssl_cafile": secure.ca.pem_path, "sasl_mechanism": mechanism,
+        "sasl_plain_username": "carol", "sasl_plain_password": "carol-secret"}, topic)
+    kcat_round_trip(["-b", secure.address("SASL_SSL"), "-X", "security.protocol=sasl_ssl",
+                     "-X", f"ssl.ca.location={secure.ca.pem_path}",
+                     "-X", f"sasl.mechanisms={mechanism}", "-X", "sasl.username=carol",
+                     "-X", "sasl.password=carol-secret"], topic)
+    # A wrong password and an unknown user fail alike.
+    for user, password in (("carol", "nope"), ("nobody", "nope")):
+        errors = []
+        refused = admin(secure.address("SASL_SSL"), **{
+            "security.protocol": "SASL_SSL", "ssl.ca.location": secure.ca.pem_path,
+            "sasl.mechanism": mechanism, "sasl.username": user, "sasl.password": password,
+            "error_cb": lambda e: errors.append(str(e))})
+        with pytest.raises(KafkaException):
+            refused.list_topics(timeout=5)
+        wait_until(lambda: refused.poll(0.2) is not None and any(AUTH_FAILED in e
+                                                                  for e in errors),
+                   timeout=15, what=f"{user}'s refusal (saw {errors})")
+    assert "carol-secret" not in secure.broker.log_text()
+    assert_no_panic(secure.broker)
+
+
+def test_scram_user_logs_in_on_every_broker_also_after_a_restart(data_root, ca):
+    keystore = ca.issue("broker", "broker")
+    internal_jaas = PLAIN_JAAS
+    extra = {
+        "listener.security.protocol.map": "PLAINTEXT:SASL_SSL,CONTROLLER:PLAINTEXT",
+        "ssl.keystore.location": keystore,
+        "ssl.truststore.location": ca.pem_path,
+        "sasl.enabled.mechanisms": "PLAIN,SCRAM-SHA-256,SCRAM-SHA-512",
+        "sasl.mechanism.inter.broker.protocol": "PLAIN",
+        "listener.name.plaintext.plain.sasl.jaas.config": internal_jaas,
+    }
+    cluster = Cluster(data_root, n=3, extra=extra)
+    try:
+        admin_conf = {"security.protocol": "SASL_SSL", "ssl.ca.location": ca.pem_path,
+                      "sasl.mechanism": "PLAIN", "sasl.username": "broker",
+                      "sasl.password": "broker-secret"}
+        create_scram_user(cluster.brokers[0].bootstrap, "dave", "dave-secret",
+                          mechanisms=("SCRAM-SHA-512",), **admin_conf)
+
+        def logs_in_everywhere():
+            for b in cluster.brokers:
+                client = admin(b.bootstrap, **{
+                    "security.protocol": "SASL_SSL", "ssl.ca.location": ca.pem_path,
+                    "sasl.mechanism": "SCRAM-SHA-512", "sasl.username": "dave",
+                    "sasl.password": "dave-secret"})
+                md = client.list_topics(timeout=10)
+                assert len(md.brokers) == 3
+            return True
+
+        wait_until(logs_in_everywhere, timeout=30, interval=0.5, what="dave on every broker")
+        for b in cluster.brokers:
+            b.kill()
+        for b in cluster.brokers:
+            b.launch()
+        for b in cluster.brokers:
+            b.wait_listening(timeout=90)
+        wait_until(logs_in_everywhere, timeout=60, interval=0.5,
+                   what="dave on every broker after kill -9 and restart")
+        for b in cluster.brokers:
+            assert_no_panic(b)
+    finally:
+        cluster.stop()
+
+
+# OAUTHBEARER
+
+OAUTH_ISSUER = "https://issuer.sluice.test"
+
+
+class OAuthIssuer:
+    """Signs JWTs with keys made here (ES256 and RS256); publishes them as a JWKS file."""
+
+    def __init__(self, directory):
+        from cryptography.hazmat.primitives.asymmetric import ec, rsa
+        self.ec_key = ec.generate_private_key(ec.SECP256R1())
+        self.rsa_key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
+        self.jwks_path = os.path.join(directory, "jwks.json")
+        import jwt
+        keys = []
+        for kid, key in (("ec-1", self.ec_key), ("rsa-1", self.rsa_key)):
+            jwk = json.loads(jwt.algorithms.get_default_algorithms()[
+                "ES256" if kid.startswith("ec") else "RS256"].to_jwk(key.public_key()))
+            jwk.update(kid=kid, use="sig")
+            keys.append(jwk)
+        with open(self.jwks_path, "w") as f:
+            json.dump({"keys": keys}, f)
+
+    def token(self, sub="erin", alg="ES256", lifetime=300, audience="sluice",
+              issuer=OAUTH_ISSUER, key=None):
+        import jwt
+        now = int(time.time())
+        claims = {"sub": sub, "iat": now, "exp": now + lifetime, "aud": audience,
+                  "iss": issuer, "scope": "kafka"}
+        kid = "ec-1" if alg == "ES256" else "rsa-1"
+        signing = key or (self.ec_key if alg == "ES256" else self.rsa_key)
+        return jwt.encode(claims, signing, algorithm=alg, headers={"kid": kid})
+
+
+@pytest.fixture
+def oauth(broker_factory, ca, tls_dir):
+    issuer = OAuthIssuer(tls_dir)
+    keystore = ca.issue("broker", "broker-1")
+    ports = {"PLAINTEXT": free_port(), "OAUTH": free_port(), "DEVOAUTH": free_port()}
+    broker = broker_factory({
+        "listeners": ",".join(f"{n}://127.0.0.1:{p}" for n, p in ports.items()),
+        "listener.security.protocol.map":
+            "PLAINTEXT:PLAINTEXT,OAUTH:SASL_SSL,DEVOAUTH:SASL_PLAINTEXT,CONTROLLER:PLAINTEXT",
+        "ssl.keystore.location": keystore,
+        "sasl.enabled.mechanisms": "OAUTHBEARER",
+        "listener.name.oauth.oauthbearer.sasl.server.callback.handler.class":
+            "org.apache.kafka.common.security.oauthbearer.OAuthBearerValidatorCallbackHandler",
+        "listener.name.oauth.sasl.oauthbearer.jwks.endpoint.url": "file://" + issuer.jwks_path,
+        "sasl.oauthbearer.expected.audience": "sluice",
+        "sasl.oauthbearer.expected.issuer": OAUTH_ISSUER,
+        "listener.name.devoauth.oauthbearer.sasl.jaas.config":
+            "org.apache.kafka.common.security.oauthbearer.OAuthBearerLoginModule required;",
+    })
+    return issuer, broker, ports, ca
+
+
+def oauth_exchange(address, token):
+    """SaslHandshake OAUTHBEARER and the token: the SaslAuthenticate response, and for a
+    refused token the response to the client's \\x01 acknowledgement."""
+    with KafkaWire(address, timeout=10) as wire:
+        assert wire.send(SaslHandshakeRequest(mechanism="OAUTHBEARER"), SaslHandshakeResponse,
+                         1).error_code == 0
+        message = b"n,,\x01auth=Bearer " + token.encode() + b"\x01\x01"
+        first = wire.send(SaslAuthenticateRequest(auth_bytes=message),
+                          SaslAuthenticateResponse, 1)
+        if first.error_code != 0 or not first.auth_bytes:
+            return first, None
+        second = wire.send(SaslAuthenticateRequest(auth_bytes=b"\x01"),
+                           SaslAuthenticateResponse, 1)
+        return first, second
+
+
+def test_oauthbearer_signed_tokens_with_real_clients(oauth):
+    issuer, broker, ports, ca = oauth
+    address = f"127.0.0.1:{ports['OAUTH']}"
+    topic = unique_topic("oauth")
+
+    def oauth_cb(_config):
+        return issuer.token(), time.time() + 300
+
+    conf = {"bootstrap.servers": address, "security.protocol": "SASL_SSL",
+            "ssl.ca.location": ca.pem_path, "sasl.mechanism": "OAUTHBEARER",
+            "oauth_cb": oauth_cb}
+    produce_consume_confluent(conf, topic, n=10)
+
+    from kafka.net.sasl.oauth import AbstractTokenProvider
+
+    class Provider(AbstractTokenProvider):
+        def token(self):
+            return issuer.token(sub="frank", alg="RS256")
+
+    produce_consume_kafka_python({
+        "bootstrap_servers": address, "security_protocol": "SASL_SSL",
+        "ssl_cafile": ca.pem_path, "sasl_mechanism": "OAUTHBEARER",
+        "sasl_oauth_token_provider": Provider()}, topic)
+    assert_no_panic(broker)
+
+
+def test_oauthbearer_refuses_bad_tokens(oauth, tls_dir):
+    issuer, broker, ports, _ = oauth
+    from cryptography.hazmat.primitives.asymmetric import ec
+    stranger = ec.generate_private_key(ec.SECP256R1())
+    bad = {
+        "expired": issuer.token(lifetime=-120),
+        "badly signed": issuer.token(key=stranger),
+        "wrong audience": issuer.token(audience="someone-else"),
+        "wrong issuer": issuer.token(issuer="https://evil.test"),
+        "garbage": "not.a.jwt",
+    }
+    import ssl as ssl_module
+    for what, token in bad.items():
+        context = ssl_module.create_default_context(cafile=os.path.join(tls_dir, "ca.pem"))
+        with socket.create_connection(("127.0.0.1", ports["OAUTH"]), timeout=10) as raw:
+            with context.wrap_socket(raw, server_hostname="127.0.0.1") as tls:
+                first, second = tls_oauth_exchange(tls, token)
+        refused = first.error_code == 58 or (second is not None and second.error_code == 58)
+        assert refused, f"{what}: {first} {second}"
+        if first.error_code == 0:
+            assert b"invalid_token" in first.auth_bytes, (what, first)
+    # Unsecured (development) mode takes unsigned tokens, as Kafka's default validator does;
+    # kcat makes one itself.
+    topic = unique_topic("dev-oauth")
+    kcat_round_trip(["-b", f"127.0.0.1:{ports['DEVOAUTH']}", "-X",
+                     "security.protocol=sasl_plaintext", "-X", "sasl.mechanisms=OAUTHBEARER",
+                     "-X", "enable.sasl.oauthbearer.unsecure.jwt=true",
+                     "-X", "sasl.oauthbearer.config=principal=grace"], topic)
+    # ...but not an expired one.
+    first, second = oauth_exchange(f"127.0.0.1:{ports['DEVOAUTH']}",
+                                   unsigned_token("grace", -60))
+    assert first.error_code == 58 or (second is not None and second.error_code == 58)
+    assert_no_panic(broker)
+
+
+def unsigned_token(sub, lifetime):
+    import base64
+
+    def b64(obj):
+        return base64.urlsafe_b64encode(json.dumps(obj).encode()).rstrip(b"=").decode()
+
+    now = int(time.time())
+    return f"{b64({'alg': 'none'})}.{b64({'sub': sub, 'iat': now, 'exp': now + lifetime})}."
+
+
+def tls_oauth_exchange(sock, token):
+    """oauth_exchange over an already open TLS socket (frames by hand)."""
+    def send(request, response_class, version, correlation_id):
+        request.API_VERSION = version
+        request.with_header(correlation_id=correlation_id, client_id="sluice-tests")
+        sock.sendall(request.encode(header=True, framed=True))
+        (size,) = struct.unpack(">i", read(4))
+        return response_class.decode(read(size), version=version, header=True)
+
+    def read(n):
+        buf = b""
+        while len(buf) < n:
+            chunk = sock.recv(n - len(buf))
+            if not chunk:
+                raise ConnectionError("closed")
+            buf += chunk
+        return buf
+
+    assert send(SaslHandshakeRequest(mechanism="OAUTHBEARER"), SaslHandshakeResponse, 1,
+                1).error_code == 0
+    message = b"n,,\x01auth=Bearer " + token.encode() + b"\x01\x01"
+    first = send(SaslAuthenticateRequest(auth_bytes=message), SaslAuthenticateResponse, 1, 2)
+    if first.error_code != 0 or not first.auth_bytes:
+        return first, None
+    second = send(SaslAuthenticateRequest(auth_bytes=b"\x01"), SaslAuthenticateResponse, 1, 3)
+    return first, second

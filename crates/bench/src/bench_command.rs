@@ -72,7 +72,7 @@ async fn ensure_topic(connect: &ConnectArgs, topic: &str, partitions: Option<u32
     // Producers ask the broker to auto-create topics they request metadata for; the existence
     // check must not.
     let admin: AdminClient<DefaultClientContext> = connect
-        .client_config(&[("allow.auto.create.topics", "false")])
+        .client_config(&[("allow.auto.create.topics", "false")])?
         .create()
         .map_err(|e| anyhow!("creating admin client: {}", describe_error(&e)))?;
     let bootstrap = connect.bootstrap_server.as_str();

@@ -101,7 +101,7 @@ fn spawn_member(
         }
         GroupProtocol::Consumer => defaults.push(("group.protocol", "consumer")),
     }
-    let mut config = connect.client_config(&defaults);
+    let mut config = connect.client_config(&defaults)?;
     config.set_log_level(RDKafkaLogLevel::Error);
     let consumer: BaseConsumer = config
         .create()
@@ -236,7 +236,8 @@ pub fn run_rebalance(connect: &ConnectArgs, args: &BenchRebalanceArgs) -> Result
 }
 
 fn commit_client(connect: &ConnectArgs, group: &str) -> Result<BaseConsumer> {
-    let mut config = connect.client_config(&[("group.id", group), ("enable.auto.commit", "false")]);
+    let mut config =
+        connect.client_config(&[("group.id", group), ("enable.auto.commit", "false")])?;
     config.set_log_level(RDKafkaLogLevel::Error);
     config
         .create()

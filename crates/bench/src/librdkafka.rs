@@ -18,22 +18,22 @@ pub const METADATA_TIMEOUT: Duration = Duration::from_secs(10);
 /// A librdkafka configuration from the connection flags.
 pub trait ClientConfigExt {
     /// The bootstrap servers, then `defaults` (the benchmark's own choices), then the user's
-    /// `-X` properties, later entries overriding earlier ones. Every `-X` key goes to
-    /// librdkafka as it is: here librdkafka is the point.
-    fn client_config(&self, defaults: &[(&str, &str)]) -> ClientConfig;
+    /// properties (`--command-config`, then `-X`), later entries overriding earlier ones.
+    /// Every user key goes to librdkafka as it is: here librdkafka is the point.
+    fn client_config(&self, defaults: &[(&str, &str)]) -> Result<ClientConfig>;
 }
 
 impl ClientConfigExt for ConnectArgs {
-    fn client_config(&self, defaults: &[(&str, &str)]) -> ClientConfig {
+    fn client_config(&self, defaults: &[(&str, &str)]) -> Result<ClientConfig> {
         let mut config = ClientConfig::new();
         config.set("bootstrap.servers", &self.bootstrap_server);
         for (key, value) in defaults {
             config.set(*key, *value);
         }
-        for (key, value) in &self.properties {
+        for (key, value) in self.all_properties()? {
             config.set(key, value);
         }
-        config
+        Ok(config)
     }
 }
 
@@ -133,7 +133,7 @@ pub fn assign_only_consumer(connect: &ConnectArgs, extra: &[(&str, &str)]) -> Re
     ];
     defaults.extend_from_slice(extra);
     connect
-        .client_config(&defaults)
+        .client_config(&defaults)?
         .create()
         .map_err(|e| anyhow!("creating consumer: {}", describe_error(&e)))
 }
@@ -205,9 +205,12 @@ mod tests {
     fn properties_override_defaults() {
         let args = ConnectArgs {
             bootstrap_server: "h:1".into(),
+            command_config: None,
             properties: vec![("acks".into(), "0".into())],
         };
-        let config = args.client_config(&[("acks", "all"), ("linger.ms", "5")]);
+        let config = args
+            .client_config(&[("acks", "all"), ("linger.ms", "5")])
+            .expect("no command config to read");
         assert_eq!(config.get("bootstrap.servers"), Some("h:1"));
         assert_eq!(config.get("acks"), Some("0"));
         assert_eq!(config.get("linger.ms"), Some("5"));

@@ -99,7 +99,7 @@ pub fn create(
         }),
     };
     connect
-        .client_config(defaults)
+        .client_config(defaults)?
         .create_with_context(context)
         .map_err(|e| anyhow!("creating producer: {}", describe_error(&e)))
 }

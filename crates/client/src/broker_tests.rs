@@ -256,7 +256,8 @@ async fn bad_input_gets_one_clear_error_line() {
         .expect_err("TLS");
     assert_eq!(
         err.to_string(),
-        "this command needs a PLAINTEXT connection, not security.protocol=SASL_SSL"
+        "TLS needs ssl.truststore.location (or ssl.ca.location): a PEM file of the CA \
+         certificates to trust"
     );
     let args: ProduceArgs = parse(&["-b", addr, "t", "--file", "/nonexistent/sluice-input"]);
     let err = crate::produce::run(args)

@@ -1,7 +1,9 @@
 //! The `-X key=value` properties, read once per command into typed settings.
 //!
 //! Keys use librdkafka's names, so command lines written for the earlier librdkafka-based CLI
-//! (and for kcat) keep working. Three kinds of key:
+//! (and for kcat) keep working. They come from `--command-config FILE` (a Java properties file,
+//! as Kafka's tools take it) and then `-X key=value`, the last value of a key winning. Three
+//! kinds of key:
 //! - keys this client acts on (the table in [`ClientSettings::from_args`]); a bad value is an
 //!   error naming the key;
 //! - keys librdkafka knows that have no meaning for this client (`debug`, `retries`,
@@ -9,13 +11,15 @@
 //!   ignored, each with one warning line;
 //! - anything else: an error, so a typo does not go unnoticed.
 //!
-//! Security: only PLAINTEXT is spoken. `security.protocol` other than PLAINTEXT, and any
-//! `ssl.*`/`sasl.*` key, is an error before any connection is tried.
+//! Security (`security.protocol`, `sasl.*`, `ssl.*`) is read by `client_security.rs` into the
+//! wire client's `ClientSecurity`, before any connection is tried.
 
 use std::time::Duration;
 
 use anyhow::{anyhow, bail, Result};
+use sluice_protocol::client::ClientSecurity;
 
+use crate::client_security::{client_security, SECURITY_KEYS};
 use crate::connect_args::ConnectArgs;
 use crate::producer_options::{Acks, Compression};
 
@@ -87,7 +91,7 @@ pub struct ConsumerSettings {
     pub allow_auto_create_topics: bool,
 }
 
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone)]
 pub struct ClientSettings {
     /// `host:port` entries, without any `PLAINTEXT://` prefix.
     pub bootstrap: Vec<String>,
@@ -98,6 +102,8 @@ pub struct ClientSettings {
     pub max_response_bytes: usize,
     pub producer: ProducerSettings,
     pub consumer: ConsumerSettings,
+    /// TLS and SASL of every connection (PLAINTEXT by default).
+    pub security: ClientSecurity,
     /// One line per ignored key, for the command to print.
     pub ignored: Vec<String>,
 }
@@ -205,33 +211,17 @@ impl ClientSettings {
                 partition_fetch_max_bytes: 1_048_576,
                 allow_auto_create_topics: false,
             },
+            security: ClientSecurity::default(),
             ignored: Vec::new(),
         };
-        // Security first, before any other key and any connection: the last value wins, as in
+        let properties = connect.all_properties()?;
+        // Security first, before any connection: the last value of a key wins, as in
         // librdkafka.
-        let protocol = connect
-            .properties
-            .iter()
-            .rev()
-            .find(|(k, _)| k == "security.protocol");
-        if let Some((_, protocol)) = protocol {
-            if !protocol.eq_ignore_ascii_case("plaintext") {
-                bail!(
-                    "this command needs a PLAINTEXT connection, not security.protocol={protocol}"
-                );
+        settings.security = client_security(&properties, &mut settings.ignored)?;
+        for (key, value) in &properties {
+            if !SECURITY_KEYS.contains(&key.as_str()) {
+                settings.apply(key, value, role)?;
             }
-        }
-        if let Some((key, _)) = connect
-            .properties
-            .iter()
-            .find(|(k, _)| k.starts_with("ssl.") || k.starts_with("sasl."))
-        {
-            bail!(
-                "-X {key}: TLS and SASL are not supported by this client; it speaks PLAINTEXT only"
-            );
-        }
-        for (key, value) in &connect.properties {
-            settings.apply(key, value, role)?;
         }
         if settings.bootstrap.is_empty() {
             bail!("no bootstrap server given");
@@ -245,7 +235,6 @@ impl ClientSettings {
         match key {
             "bootstrap.servers" | "metadata.broker.list" => self.bootstrap = split_bootstrap(value),
             "client.id" => self.client_id = value.to_string(),
-            "security.protocol" => {}
             "request.timeout.ms" | "socket.timeout.ms" => {
                 self.request_timeout = Duration::from_millis(number(key, value, 1, 3_600_000)?)
             }
@@ -397,11 +386,14 @@ fn boolean(key: &str, value: &str) -> Result<bool> {
 
 #[cfg(test)]
 mod tests {
+    use sluice_protocol::client::SaslLogin;
+
     use super::*;
 
     fn connect(props: &[(&str, &str)]) -> ConnectArgs {
         ConnectArgs {
             bootstrap_server: " a:1, PLAINTEXT://b:2,,[::1]:3 ".to_string(),
+            command_config: None,
             properties: props
                 .iter()
                 .map(|(k, v)| (k.to_string(), v.to_string()))
@@ -428,22 +420,35 @@ mod tests {
     }
 
     #[test]
-    fn only_plaintext_is_accepted() {
-        let err = settings(&[("security.protocol", "SSL")], Role::Admin).expect_err("TLS");
-        assert_eq!(
-            err.to_string(),
-            "this command needs a PLAINTEXT connection, not security.protocol=SSL"
-        );
-        let last_wins = settings(
+    fn security_keys_are_read_into_the_connection_security() {
+        let s = settings(
             &[
                 ("security.protocol", "SSL"),
-                ("security.protocol", "plaintext"),
+                ("security.protocol", "sasl_plaintext"),
+                ("sasl.mechanism", "SCRAM-SHA-512"),
+                ("sasl.username", "alice"),
+                ("sasl.password", "alice-secret"),
+                ("client.id", "me"),
             ],
             Role::Admin,
+        )
+        .expect("valid");
+        assert_eq!(s.client_id, "me");
+        assert!(s.security.tls.is_none());
+        assert!(
+            matches!(&s.security.sasl, Some(SaslLogin::Scram { user, .. }) if user == "alice"),
+            "{:?}",
+            s.security.sasl
         );
-        assert!(last_wins.is_ok());
-        let err = settings(&[("sasl.username", "u")], Role::Admin).expect_err("SASL");
-        assert!(err.to_string().contains("PLAINTEXT only"), "{err}");
+        let s = settings(&[], Role::Admin).expect("valid");
+        assert!(s.security.tls.is_none() && s.security.sasl.is_none());
+        let err = settings(&[("sasl.username", "u")], Role::Admin).expect("ignored");
+        assert_eq!(
+            err.ignored,
+            vec!["-X sasl.username has no effect with security.protocol=PLAINTEXT; ignored"]
+        );
+        let err = settings(&[("ssl.cipher.suites", "x")], Role::Admin).expect_err("unknown");
+        assert!(err.to_string().contains("unknown client property"), "{err}");
     }
 
     #[test]

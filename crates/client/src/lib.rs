@@ -1,12 +1,16 @@
 //! sluice-client: the client-side commands of the `sluice` CLI (`topic`, `group`, `txn`,
-//! `producers`, `cluster`, `partition`, `produce`, `consume`), which work against any
+//! `producers`, `cluster`, `partition`, `user`, `produce`, `consume`), which work against any
 //! Kafka-compatible cluster. They speak Kafka through Sluice's own guarded wire client
-//! (`sluice_protocol::client`): pure Rust, PLAINTEXT listeners only. The benchmarks, which
+//! (`sluice_protocol::client`): pure Rust, on PLAINTEXT, SSL, SASL_PLAINTEXT and SASL_SSL
+//! listeners. The benchmarks, which
 //! measure a broker with librdkafka, are the separate `sluice-bench` binary (crates/bench).
 //!
 //! Layout:
-//! - `connect_args.rs`: `-b/--bootstrap-server` and `-X key=value`, shared by every command;
-//!   `client_settings.rs`: the `-X` keys read into typed settings (librdkafka's names).
+//! - `connect_args.rs`: `-b/--bootstrap-server`, `--command-config FILE` and `-X key=value`,
+//!   shared by every command; `properties_file.rs`: the command config's Java properties
+//!   syntax; `client_settings.rs`: the keys read into typed settings (librdkafka's names);
+//!   `client_security.rs`: `security.protocol`, `sasl.*` and `ssl.*` read into the wire
+//!   client's TLS and SASL settings.
 //! - `wire/`: routing requests to brokers (bootstrap, Metadata, leaders, coordinators, the
 //!   controller), retries with a deadline, and the admin APIs' answers as plain data.
 //! - `error_codes.rs`: Kafka's error codes as the commands print them.
@@ -15,6 +19,7 @@
 //! - `txn/`: `txn list|describe` and `producers describe` (transactions and producer state).
 //! - `cluster.rs`: `cluster status` (cluster id, controller, brokers, partition health).
 //! - `partition.rs`: `partition elect`; `reassign.rs`: `partition reassign`.
+//! - `user.rs`: `user create|list|delete` (SCRAM credentials, KIP-554).
 //! - `produce.rs`: `produce`, one record per input line; `producer.rs`: batching, sending to
 //!   leaders, retries and delivery accounting; `partitioner.rs`: which partition a record
 //!   goes to.
@@ -26,6 +31,7 @@
 //!
 //! Every command returns one `anyhow` error whose message is a single line.
 
+mod client_security;
 mod client_settings;
 mod cluster;
 mod connect_args;
@@ -39,11 +45,13 @@ mod partitioner;
 mod produce;
 mod producer;
 mod producer_options;
+mod properties_file;
 mod reassign;
 mod table;
 mod topic;
 mod topic_partitions;
 mod txn;
+mod user;
 mod wire;
 
 use anyhow::bail;
@@ -60,6 +68,7 @@ pub use producer_options::{Acks, Compression};
 pub use reassign::ReassignArgs;
 pub use topic::{TopicArgs, TopicCommand};
 pub use txn::{ProducersArgs, ProducersCommand, TxnArgs, TxnCommand, TxnListArgs};
+pub use user::{CreateArgs, Password, UserArgs, UserCommand};
 
 /// The client commands; the binary flattens these into its own command enum.
 #[derive(Subcommand, Debug, Clone, PartialEq, Eq)]
@@ -76,6 +85,8 @@ pub enum ClientCommand {
     Cluster(ClusterArgs),
     /// Elect partition leaders (preferred or unclean), or move partitions between brokers.
     Partition(PartitionArgs),
+    /// Create, list and delete SCRAM users (their credentials live in the cluster metadata).
+    User(UserArgs),
     /// Produce records read line by line from stdin or a file.
     Produce(ProduceArgs),
     /// Print records of a topic.
@@ -100,6 +111,7 @@ pub async fn run(cmd: ClientCommand) -> anyhow::Result<()> {
         ClientCommand::Producers(args) => txn::run_producers(args).await,
         ClientCommand::Cluster(args) => cluster::run(args).await,
         ClientCommand::Partition(args) => partition::run(args).await,
+        ClientCommand::User(args) => user::run(args).await,
         ClientCommand::Produce(args) => produce::run(args).await,
         ClientCommand::Consume(args) => consume::run(args).await,
         ClientCommand::Bench(_) => bail!(

@@ -133,6 +133,10 @@ pub enum MetadataCommand {
     },
     /// AlterUserScramCredentials deletion.
     DeleteScramCredential { user: String, mechanism: i8 },
+    /// The bootstrap metadata a node's storage was formatted with (`sluice storage format`):
+    /// applied atomically like a [`MetadataCommand::Batch`] by the first bootstrap of the
+    /// cluster, a no-op for any later one (see `bootstrap`). Does not nest.
+    Bootstrap { commands: Vec<MetadataCommand> },
 }
 
 /// What an applied command did.

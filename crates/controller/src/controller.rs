@@ -48,6 +48,8 @@ use tokio::sync::watch;
 use tokio::task::JoinHandle;
 use tokio::time::Instant;
 
+use crate::bootstrap::propose_bootstrap;
+use crate::bootstrap::read_bootstrap_metadata;
 use crate::cluster_manager::ClusterManager;
 use crate::command::CommandError;
 use crate::command::CommandResult;
@@ -120,7 +122,7 @@ pub struct Controller {
     inner: Arc<Inner>,
 }
 
-struct Inner {
+pub(crate) struct Inner {
     config: ControllerConfig,
     raft: Raft,
     image: watch::Receiver<Arc<MetadataImage>>,
@@ -288,6 +290,31 @@ impl Controller {
             let _ = controller.shutdown().await;
             return Err(e);
         }
+        let dir = controller.inner.config.data_dir.clone();
+        let read_dir = dir.clone();
+        let bootstrap = tokio::task::spawn_blocking(move || read_bootstrap_metadata(&read_dir))
+            .await
+            .map_err(|e| ControllerError::Storage(e.to_string()));
+        match bootstrap {
+            Ok(Ok(None)) => {}
+            Ok(Ok(Some(commands))) => {
+                let task = tokio::spawn(propose_bootstrap(
+                    Arc::downgrade(&controller.inner),
+                    dir,
+                    commands,
+                    controller.inner.shutdown_tx.subscribe(),
+                ));
+                lock(&controller.inner.tasks).push(task);
+            }
+            Ok(Err(e)) => {
+                let _ = controller.shutdown().await;
+                return Err(ControllerError::Storage(e.to_string()));
+            }
+            Err(e) => {
+                let _ = controller.shutdown().await;
+                return Err(e);
+            }
+        }
         Ok(controller)
     }
 
@@ -319,6 +346,10 @@ impl Controller {
             Err(RaftError::APIError(InitializeError::NotAllowed(_))) => Ok(()),
             Err(e) => Err(ControllerError::Raft(e.to_string())),
         }
+    }
+
+    pub(crate) fn from_inner(inner: Arc<Inner>) -> Controller {
+        Controller { inner }
     }
 
     pub fn node_id(&self) -> NodeId {

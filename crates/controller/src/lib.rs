@@ -8,6 +8,8 @@
 //! - `controller`: [`Controller`] (start, propose from any node, broker registration and
 //!   heartbeats, image, leader, shutdown), [`ControllerStatus`]; bootstrap of the quorum
 //!   membership; non-voters joining as learners.
+//! - `bootstrap`: the metadata a node's storage was formatted with
+//!   ([`write_bootstrap_metadata`]), proposed once as the cluster's bootstrap.
 //! - `config`: [`ControllerConfig`], [`ClusterManagerConfig`] and their defaults.
 //! - `command`: [`MetadataCommand`], [`CommandResult`] = [`CommandOutput`] or [`CommandError`]
 //!   (with its Kafka error code).
@@ -40,9 +42,11 @@
 //! raft-vote         current term and vote
 //! raft-committed    last committed log id known
 //! raft-snapshot     newest snapshot: metadata + serialized image (see state_machine)
+//! bootstrap.json    commands from `sluice storage format`, until applied (see bootstrap)
 //! ```
 #![forbid(unsafe_code)]
 
+mod bootstrap;
 mod cluster_manager;
 mod command;
 mod config;
@@ -66,6 +70,8 @@ mod state_machine;
 mod storage_suite_tests;
 mod voters;
 
+pub use bootstrap::write_bootstrap_metadata;
+pub use bootstrap::BOOTSTRAP_FILE;
 pub use command::CommandError;
 pub use command::CommandOutput;
 pub use command::CommandResult;

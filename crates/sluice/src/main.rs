@@ -1,14 +1,17 @@
-//! The `sluice` binary: the broker (`sluice server`), a local multi-node cluster of brokers
+//! The `sluice` binary: the broker (`sluice server`), a node's storage formatted before its
+//! first start (`sluice storage format`), a local multi-node cluster of brokers
 //! (`sluice dev-cluster`, in `dev_cluster.rs`) and the client tools (topic, group, txn,
-//! producers, cluster, partition, produce, consume; crates/client), which work against any
-//! Kafka-compatible cluster. It builds with the Rust toolchain alone: the benchmarks, which run
+//! producers, cluster, partition, user, produce, consume; crates/client), which work against
+//! any Kafka-compatible cluster. It builds with the Rust toolchain alone: the benchmarks, which run
 //! on librdkafka, are the separate `sluice-bench` binary (crates/bench).
 //!
 //! Layout: `main.rs` the command line, the server and the client commands' runtime;
-//! `dev_cluster.rs` the local cluster supervisor.
+//! `dev_cluster.rs` the local cluster supervisor; `storage.rs` `storage format` (a node's
+//! storage and first SCRAM users before its first start) and `storage random-uuid`.
 #![forbid(unsafe_code)]
 
 mod dev_cluster;
+mod storage;
 
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -33,6 +36,8 @@ enum Command {
     Server(ServerArgs),
     /// Run a cluster of N nodes on this machine (broker and controller each), for development.
     DevCluster(dev_cluster::DevClusterArgs),
+    /// Format a node's storage before its first start (cluster id, first SCRAM users).
+    Storage(storage::StorageArgs),
     #[command(flatten)]
     Client(sluice_client::ClientCommand),
 }
@@ -52,6 +57,7 @@ fn main() -> ExitCode {
     match cli.command {
         Command::Server(args) => run_server(args),
         Command::DevCluster(args) => dev_cluster::run(args),
+        Command::Storage(args) => storage::run(args),
         Command::Client(cmd) => {
             let runtime = match tokio::runtime::Builder::new_multi_thread()
                 .enable_all()
@@ -74,12 +80,13 @@ fn main() -> ExitCode {
     }
 }
 
-fn server_config(args: &ServerArgs) -> Result<BrokerConfig, String> {
+/// The broker config of a `--config` file and `--set` overrides, checked.
+fn server_config(file: Option<&PathBuf>, set: &[String]) -> Result<BrokerConfig, String> {
     let mut config = BrokerConfig::default();
-    if let Some(path) = &args.config {
+    if let Some(path) = file {
         config.load_file(path).map_err(|e| e.to_string())?;
     }
-    for pair in &args.set {
+    for pair in set {
         let Some((k, v)) = pair.split_once('=') else {
             return Err(format!("--set expects key=value, got '{pair}'"));
         };
@@ -99,7 +106,7 @@ fn run_server(args: ServerArgs) -> ExitCode {
         .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
         .with_writer(std::io::stderr)
         .init();
-    let config = match server_config(&args) {
+    let config = match server_config(args.config.as_ref(), &args.set) {
         Ok(c) => c,
         Err(e) => {
             eprintln!("error: {e}");

@@ -291,7 +291,7 @@ fn bad_input_gets_one_clear_error_line() {
          transaction\n"
     );
 
-    // No TLS in the raw client: one line saying so, before any connection is tried.
+    // TLS without a trust store: one line saying so, before any connection is tried.
     for args in [
         &["txn", "list"][..],
         &["txn", "describe", "a"],
@@ -305,7 +305,8 @@ fn bad_input_gets_one_clear_error_line() {
         let out = sluice(&broker, &with_tls);
         assert_eq!(
             out.error_line_alone(),
-            "error: this command needs a PLAINTEXT connection, not security.protocol=SSL"
+            "error: TLS needs ssl.truststore.location (or ssl.ca.location): a PEM file of the \
+             CA certificates to trust"
         );
     }
 }

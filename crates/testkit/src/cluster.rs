@@ -154,6 +154,31 @@ impl TestCluster {
         self.node_mut(id).node = Some(Node::start(config, Listeners::default()));
     }
 
+    /// Ends every node as `kill -9` does, then starts them all again at once on their data
+    /// directories and ports, and waits until each serves: a restart of the whole cluster.
+    pub fn kill_and_restart_all(&mut self) {
+        for node in &mut self.nodes {
+            if let Some(n) = node.node.take() {
+                n.crash();
+            }
+        }
+        // At once: no node serves before a quorum of controllers is back.
+        let starting: Vec<_> = self
+            .nodes
+            .iter()
+            .map(|n| {
+                let config = self.config(n.id);
+                std::thread::spawn(move || Node::start(config, Listeners::default()))
+            })
+            .collect();
+        for (thread, id) in starting.into_iter().zip(1..) {
+            let node = thread
+                .join()
+                .unwrap_or_else(|_| panic!("node {id} did not restart"));
+            self.node_mut(id).node = Some(node);
+        }
+    }
+
     /// Ends node `id` as `kill -9` does.
     pub fn kill(&mut self, id: i32) {
         if let Some(node) = self.node_mut(id).node.take() {

@@ -14,7 +14,7 @@ use super::{
     api_versions, configs, create_partitions, create_topics, delete_records, delete_topics,
     describe_cluster, describe_log_dirs, describe_producers, describe_quorum, elect_leaders, fetch,
     groups, list_offsets, metadata, offset_for_leader_epoch, produce, reassignments, replica_fetch,
-    sasl, txn,
+    sasl, scram_credentials, txn,
 };
 use crate::cluster::{Cluster, MetadataPublisher, ProducerIdManager, Replication, TopicAdmin};
 use crate::config::BrokerSettings;
@@ -159,6 +159,12 @@ impl KafkaApis {
             }
             R::SaslHandshake(r) => respond(ctx, &sasl::handshake(ctx, r)),
             R::SaslAuthenticate(r) => respond(ctx, &sasl::authenticate(cluster, ctx, r).await),
+            R::DescribeUserScramCredentials(r) => {
+                respond(ctx, &scram_credentials::describe(cluster, ctx, r).await)
+            }
+            R::AlterUserScramCredentials(r) => {
+                respond(ctx, &scram_credentials::alter(cluster, ctx, r).await)
+            }
             R::FindCoordinator(r) => respond(ctx, &groups::find_coordinator(cluster, ctx, r).await),
             R::JoinGroup(r) => respond(ctx, &groups::join_group(&self.groups, ctx, r).await),
             R::SyncGroup(r) => respond(ctx, &groups::sync_group(&self.groups, ctx, r).await),

@@ -13,7 +13,8 @@
 //! - `front_door`, `request_body`: the door and the decoded bodies; `kafka_apis`: the handles
 //!   and the dispatch.
 //! - one module per API or family (`produce`, `fetch` and `replica_fetch`, `metadata`,
-//!   `groups`, `txn`, `configs`, ...), each turning a decoded request into a response.
+//!   `groups`, `txn`, `configs`, `scram_credentials`, ...), each turning a decoded request into
+//!   a response.
 
 mod api_versions;
 mod configs;
@@ -41,6 +42,7 @@ mod replica_fetch;
 pub mod request;
 mod request_body;
 mod sasl;
+mod scram_credentials;
 pub mod session;
 mod txn;
 
@@ -99,6 +101,8 @@ pub const SUPPORTED_APIS: &[(ApiKey, i16, i16)] = &[
     (ApiKey::ListPartitionReassignments, 0, 0),
     (ApiKey::SaslHandshake, 0, 1),
     (ApiKey::SaslAuthenticate, 0, 2),
+    (ApiKey::DescribeUserScramCredentials, 0, 0),
+    (ApiKey::AlterUserScramCredentials, 0, 0),
 ];
 
 pub fn supported_versions(api: ApiKey) -> Option<(i16, i16)> {

@@ -1,5 +1,6 @@
 //! The cluster id and `meta.properties`, Kafka's per-directory identity file: which cluster
-//! and node a log directory belongs to.
+//! and node a log directory belongs to; and formatting a node's storage before its first start
+//! (`sluice storage format`, Kafka's `kafka-storage format`).
 //!
 //! Layout (text, Java properties):
 //! ```text
@@ -14,6 +15,7 @@ use std::collections::BTreeMap;
 use std::net::SocketAddr;
 use std::path::Path;
 
+use sluice_controller::{write_bootstrap_metadata, MetadataCommand};
 use uuid::Uuid;
 
 use crate::config::BrokerSettings;
@@ -78,6 +80,74 @@ pub fn cluster_id(settings: &BrokerSettings) -> Result<String, String> {
     );
     write_durably(&path, text.as_bytes()).map_err(|e| format!("{}: {e}", path.display()))?;
     Ok(id)
+}
+
+/// A new random cluster id, in the form Kafka prints ids (`kafka-storage random-uuid`).
+pub fn random_cluster_id() -> String {
+    encode_id(Uuid::new_v4())
+}
+
+/// What [`format_storage`] did.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Formatted {
+    Formatted,
+    /// The log directory was formatted already and `ignore_formatted` was given.
+    AlreadyFormatted,
+}
+
+/// Formats a node's storage before its first start: `meta.properties` (cluster id, node id) in
+/// the log directory, and `bootstrap` (e.g. SCRAM credentials) as the bootstrap metadata of
+/// the metadata directory, which the cluster's metadata log starts with (see the controller's
+/// `bootstrap`). A log directory already formatted is an error, or left alone with
+/// `ignore_formatted`, as in Kafka.
+pub fn format_storage(
+    settings: &BrokerSettings,
+    cluster_id: &str,
+    bootstrap: &[MetadataCommand],
+    ignore_formatted: bool,
+) -> Result<Formatted, String> {
+    if cluster_id.is_empty() || cluster_id.contains(|c: char| c.is_whitespace() || c == '=') {
+        return Err(format!(
+            "'{cluster_id}' is not a valid cluster id (use `sluice storage random-uuid` for one)"
+        ));
+    }
+    if let Some(configured) = settings.cluster_id.as_deref() {
+        if configured != cluster_id {
+            return Err(format!(
+                "--cluster-id {cluster_id} does not match cluster.id {configured} in the config"
+            ));
+        }
+    }
+    let dir = &settings.log_dir;
+    let path = dir.join(META_PROPERTIES);
+    if path.exists() {
+        if ignore_formatted {
+            return Ok(Formatted::AlreadyFormatted);
+        }
+        return Err(format!(
+            "log directory {} is already formatted (it has {META_PROPERTIES}); use \
+             --ignore-formatted to leave it as it is",
+            dir.display()
+        ));
+    }
+    let metadata_dir = &settings.metadata_log_dir;
+    if metadata_dir.join("raft-log").exists() {
+        return Err(format!(
+            "metadata directory {} already holds a metadata log",
+            metadata_dir.display()
+        ));
+    }
+    std::fs::create_dir_all(dir).map_err(|e| format!("{}: {e}", dir.display()))?;
+    if !bootstrap.is_empty() {
+        write_bootstrap_metadata(metadata_dir, bootstrap)
+            .map_err(|e| format!("{}: {e}", metadata_dir.display()))?;
+    }
+    let text = format!(
+        "#\n# written by sluice storage format\nversion=1\ncluster.id={cluster_id}\nnode.id={}\n",
+        settings.node_id
+    );
+    write_durably(&path, text.as_bytes()).map_err(|e| format!("{}: {e}", path.display()))?;
+    Ok(Formatted::Formatted)
 }
 
 fn legacy_cluster_id(dir: &Path) -> Option<String> {
@@ -149,6 +219,36 @@ mod tests {
         assert!(cluster_id(&other_cluster)
             .unwrap_err()
             .contains("does not match"));
+    }
+
+    #[test]
+    fn formatting_writes_meta_properties_and_bootstrap_once() {
+        let dir = tempfile::tempdir().unwrap();
+        let config = settings(&[("log.dir", dir.path().to_str().unwrap())]);
+        let bootstrap = [MetadataCommand::DeleteScramCredential {
+            user: "nobody".into(),
+            mechanism: 1,
+        }];
+        assert!(format_storage(&config, "bad id", &[], false)
+            .unwrap_err()
+            .contains("not a valid cluster id"));
+        let id = random_cluster_id();
+        assert_eq!(
+            format_storage(&config, &id, &bootstrap, false),
+            Ok(Formatted::Formatted)
+        );
+        assert!(config
+            .metadata_log_dir
+            .join(sluice_controller::BOOTSTRAP_FILE)
+            .exists());
+        assert_eq!(cluster_id(&config).unwrap(), id, "the first start reads it");
+        assert!(format_storage(&config, &id, &[], false)
+            .unwrap_err()
+            .contains("already formatted"));
+        assert_eq!(
+            format_storage(&config, &id, &[], true),
+            Ok(Formatted::AlreadyFormatted)
+        );
     }
 
     #[test]

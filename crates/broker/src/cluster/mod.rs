@@ -3,8 +3,8 @@
 //!
 //! - `membership`: [`Cluster`], the controller quorum member this process runs, the metadata
 //!   image it keeps, this broker's registration, heartbeats and controlled shutdown;
-//!   `cluster_id`: the cluster id and `meta.properties`; `controller_config`: the quorum
-//!   member's settings.
+//!   `cluster_id`: the cluster id, `meta.properties` and formatting storage;
+//!   `controller_config`: the quorum member's settings.
 //! - `metadata_publisher`: [`MetadataPublisher`], the one place that applies metadata images
 //!   to the replicas and reports leadership changes; everyone else asks it.
 //! - `topic_admin`: [`TopicAdmin`], topic changes proposed to the controller.
@@ -21,7 +21,7 @@ mod producer_id_manager;
 mod replication;
 mod topic_admin;
 
-pub use cluster_id::cluster_id;
+pub use cluster_id::{cluster_id, format_storage, random_cluster_id, Formatted};
 pub use controller_config::controller_config;
 pub use membership::{command_error, controller_error, run_heartbeats, Cluster};
 pub use metadata_publisher::MetadataPublisher;

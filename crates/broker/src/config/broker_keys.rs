@@ -119,7 +119,7 @@ pub const BROKER_KEYS: &[BrokerKey] = &[
     // SASL (SASL_PLAINTEXT and SASL_SSL listeners). sasl.jaas.config and
     // sasl.server.callback.handler.class are given per mechanism too:
     // listener.name.<listener>.<mechanism>.sasl.jaas.config.
-    key("sasl.enabled.mechanisms", List, Check::OneOf(MECHANISMS), Value("PLAIN,SCRAM-SHA-256,SCRAM-SHA-512"), Used),
+    key("sasl.enabled.mechanisms", List, Check::OneOf(MECHANISMS), Derived("SCRAM-SHA-256 and SCRAM-SHA-512, plus PLAIN and OAUTHBEARER on a listener configured for them"), Used),
     key("sasl.mechanism.inter.broker.protocol", Str, Check::OneOf(MECHANISMS), Value("PLAIN"), Used),
     key("sasl.mechanism.controller.protocol", Str, Check::OneOf(MECHANISMS), Value("PLAIN"), NotYet),
     key("sasl.jaas.config", Password, ANY, Absent, Used),

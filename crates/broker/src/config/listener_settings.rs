@@ -145,6 +145,31 @@ fn list(value: Option<&str>) -> Vec<String> {
         .collect()
 }
 
+/// `sasl.enabled.mechanisms` when unset: SCRAM always (its users live in the metadata log),
+/// PLAIN where the listener has PLAIN's JAAS config, OAUTHBEARER where it has OAUTHBEARER's
+/// JAAS config or validator class.
+fn default_mechanisms(config: &BrokerConfig, listener: &str) -> Vec<String> {
+    let set = |mechanism: &str, key: &str| {
+        config
+            .get(&format!(
+                "listener.name.{}.{mechanism}.{key}",
+                listener.to_ascii_lowercase()
+            ))
+            .is_some()
+    };
+    let mut out = Vec::new();
+    if set("plain", "sasl.jaas.config") {
+        out.push("PLAIN".to_string());
+    }
+    out.extend(["SCRAM-SHA-256".to_string(), "SCRAM-SHA-512".to_string()]);
+    if set("oauthbearer", "sasl.jaas.config")
+        || set("oauthbearer", "sasl.server.callback.handler.class")
+    {
+        out.push("OAUTHBEARER".to_string());
+    }
+    out
+}
+
 /// Every listener of `listeners` (the default client listener when unset), with its settings.
 /// Call after [`BrokerConfig::check`].
 pub fn listener_settings(config: &BrokerConfig) -> Vec<ListenerSettings> {
@@ -190,10 +215,13 @@ pub fn listener_settings(config: &BrokerConfig) -> Vec<ListenerSettings> {
                     .unwrap_or_default(),
             };
             let enabled_mechanisms: Vec<String> =
-                list(config.listener_value(&name, "sasl.enabled.mechanisms"))
-                    .into_iter()
-                    .map(|m| m.to_ascii_uppercase())
-                    .collect();
+                match config.listener_value(&name, "sasl.enabled.mechanisms") {
+                    Some(set) => list(Some(set))
+                        .into_iter()
+                        .map(|m| m.to_ascii_uppercase())
+                        .collect(),
+                    None => default_mechanisms(config, &name),
+                };
             let jaas = enabled_mechanisms
                 .iter()
                 .filter_map(|m| {

@@ -22,7 +22,7 @@ use std::time::{Duration, Instant};
 
 use kafka_protocol::messages::{FindCoordinatorRequest, MetadataRequest};
 use kafka_protocol::protocol::{Request, StrBytes};
-use sluice_protocol::client::{Connection, ConnectionOptions};
+use sluice_protocol::client::{ClientSecurity, Connection, ConnectionOptions};
 
 use super::metadata::{self, ClusterMetadata};
 use super::{host_port, RequestError};
@@ -50,6 +50,8 @@ const FIND_COORDINATOR_VERSIONS: RangeInclusive<i16> = 1..=6;
 pub struct ClusterClient {
     bootstrap: Vec<String>,
     options: ConnectionOptions,
+    /// TLS and SASL of every connection.
+    security: ClientSecurity,
     request_timeout: Duration,
     connections: HashMap<String, Connection>,
     /// Broker id -> `host:port`, from the latest Metadata (and FindCoordinator answers).
@@ -66,6 +68,7 @@ impl ClusterClient {
                 client_id: settings.client_id.clone(),
                 max_response_bytes: settings.max_response_bytes,
             },
+            security: settings.security.clone(),
             request_timeout: settings.request_timeout,
             connections: HashMap::new(),
             brokers: BTreeMap::new(),
@@ -100,7 +103,7 @@ impl ClusterClient {
             return Ok(connection);
         }
         let timeout = self.call_timeout(deadline)?;
-        Ok(Connection::connect(addr, &self.options, timeout).await?)
+        Ok(Connection::connect_secure(addr, &self.options, &self.security, timeout).await?)
     }
 
     /// Sends to `addr` at the newest version in `versions` it supports, the request built for

@@ -2,8 +2,8 @@
 //! [`sluice_protocol::client::Connection`]s (which frame, negotiate versions, bound and guard
 //! every response), and reading the answers of the admin APIs into plain data.
 //!
-//! Only PLAINTEXT listeners can be reached: there is no TLS or SASL here (the settings refuse
-//! anything else before a connection is tried, see `client_settings.rs`).
+//! Connections use the TLS and SASL settings read by `client_security.rs` (PLAINTEXT by
+//! default); every connection to every broker is secured alike.
 //!
 //! Layout:
 //! - `mod.rs`: [`RequestError`] and [`Retry`], the deadline-bounded retry of retriable errors.

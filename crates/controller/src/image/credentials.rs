@@ -61,6 +61,17 @@ impl MetadataImage {
         })
     }
 
+    /// The mechanisms and iteration counts `user` has credentials for, if any.
+    pub fn scram_user(&self, user: &str) -> Option<Vec<(i8, u32)>> {
+        let by_mechanism = self.scram_credentials.get(user)?;
+        Some(
+            by_mechanism
+                .iter()
+                .map(|(m, c)| (*m, c.iterations))
+                .collect(),
+        )
+    }
+
     pub(super) fn upsert_scram_credential(
         &mut self,
         user: &str,
@@ -152,6 +163,8 @@ mod tests {
             Some(&credential(64, 8192))
         );
         let users: Vec<(&str, Vec<(i8, u32)>)> = image.scram_users().collect();
+        assert_eq!(image.scram_user("bob"), Some(vec![(1, 16384)]));
+        assert_eq!(image.scram_user("carol"), None);
         assert_eq!(
             users,
             [
@@ -187,6 +200,33 @@ mod tests {
         assert_eq!(image.scram_users().count(), 1, "alice is gone");
         let e = apply(&mut image, delete("alice", 1)).expect_err("nothing to delete");
         assert_eq!(e.error_code(), 91, "RESOURCE_NOT_FOUND");
+
+        // Bootstrap metadata applies once per cluster, all or nothing.
+        let bootstrap = |user: &str, iterations| MetadataCommand::Bootstrap {
+            commands: vec![upsert(user, 1, credential(32, iterations))],
+        };
+        assert!(apply(&mut image, bootstrap("admin", 4096)).is_ok());
+        assert!(apply(&mut image, bootstrap("admin", 8192)).is_ok());
+        assert!(apply(&mut image, bootstrap("other", 8192)).is_ok());
+        assert_eq!(image.scram_user("admin"), Some(vec![(1, 4096)]));
+        assert_eq!(
+            image.scram_user("other"),
+            None,
+            "a later bootstrap is ignored"
+        );
+        let mut fresh = MetadataImage::default();
+        let bad = MetadataCommand::Bootstrap {
+            commands: vec![
+                upsert("admin", 1, credential(32, 4096)),
+                upsert("admin", 9, credential(32, 4096)),
+            ],
+        };
+        assert!(fresh.apply(1, &bad).is_err());
+        assert_eq!(fresh.scram_user("admin"), None);
+        assert!(
+            fresh.apply(2, &bootstrap("admin", 4096)).is_ok(),
+            "refused: not applied"
+        );
 
         // They survive the image's serialization (snapshots).
         let json = serde_json::to_string(&image).expect("serializes");

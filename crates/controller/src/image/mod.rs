@@ -169,6 +169,9 @@ pub struct MetadataImage {
     /// SCRAM credentials by user, then mechanism type number.
     #[serde(default)]
     scram_credentials: BTreeMap<String, BTreeMap<i8, StoredScramCredential>>,
+    /// Whether a [`MetadataCommand::Bootstrap`] was applied (later ones are no-ops).
+    #[serde(default)]
+    bootstrapped: bool,
 }
 
 /// The serialized fields of [`MetadataImage`]; deserializing goes through it so that the
@@ -186,6 +189,9 @@ struct StoredImage {
     /// Absent in snapshots written before SCRAM credentials.
     #[serde(default)]
     scram_credentials: BTreeMap<String, BTreeMap<i8, StoredScramCredential>>,
+    /// Absent in snapshots written before bootstrap metadata.
+    #[serde(default)]
+    bootstrapped: bool,
 }
 
 impl From<StoredImage> for MetadataImage {
@@ -204,6 +210,7 @@ impl From<StoredImage> for MetadataImage {
             cluster_configs: stored.cluster_configs,
             next_producer_id: stored.next_producer_id,
             scram_credentials: stored.scram_credentials,
+            bootstrapped: stored.bootstrapped,
         }
     }
 }
@@ -332,6 +339,14 @@ impl MetadataImage {
             MetadataCommand::DeleteScramCredential { user, mechanism } => {
                 self.delete_scram_credential(user, *mechanism)
             }
+            MetadataCommand::Bootstrap { commands } => {
+                if self.bootstrapped {
+                    return done();
+                }
+                let output = self.apply_batch(offset, commands)?;
+                self.bootstrapped = true;
+                Ok(output)
+            }
         }
     }
 
@@ -379,9 +394,9 @@ impl MetadataImage {
         let mut outputs = Vec::with_capacity(commands.len());
         for (index, command) in commands.iter().enumerate() {
             let result = match command {
-                MetadataCommand::Batch(_) => Err(CommandError::InvalidRequest(
-                    "a batch inside a batch".into(),
-                )),
+                MetadataCommand::Batch(_) | MetadataCommand::Bootstrap { .. } => Err(
+                    CommandError::InvalidRequest("a batch inside a batch".into()),
+                ),
                 command => next.apply(offset, command),
             };
             match result {

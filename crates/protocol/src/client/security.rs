@@ -41,6 +41,17 @@ impl TlsClient {
         ca_pem: &[u8],
         client_identity: Option<(&[u8], &[u8])>,
     ) -> Result<TlsClient, TlsSettingsError> {
+        TlsClient::from_pem_checking(ca_pem, client_identity, true)
+    }
+
+    /// Like [`TlsClient::from_pem`]; with `verify_hostname` false the broker's certificate
+    /// chain is still checked against the CA certificates, but not its name (Kafka's
+    /// `ssl.endpoint.identification.algorithm=` empty).
+    pub fn from_pem_checking(
+        ca_pem: &[u8],
+        client_identity: Option<(&[u8], &[u8])>,
+        verify_hostname: bool,
+    ) -> Result<TlsClient, TlsSettingsError> {
         let mut roots = rustls::RootCertStore::empty();
         let cas = CertificateDer::pem_slice_iter(ca_pem)
             .collect::<Result<Vec<_>, _>>()
@@ -59,8 +70,20 @@ impl TlsClient {
         }
         let builder = rustls::ClientConfig::builder_with_provider(crypto_provider())
             .with_safe_default_protocol_versions()
-            .map_err(|e| TlsSettingsError(e.to_string()))?
-            .with_root_certificates(roots);
+            .map_err(|e| TlsSettingsError(e.to_string()))?;
+        let builder = if verify_hostname {
+            builder.with_root_certificates(roots)
+        } else {
+            let chain = rustls::client::WebPkiServerVerifier::builder_with_provider(
+                Arc::new(roots),
+                crypto_provider(),
+            )
+            .build()
+            .map_err(|e| TlsSettingsError(e.to_string()))?;
+            builder
+                .dangerous()
+                .with_custom_certificate_verifier(Arc::new(ChainOnlyVerifier(chain)))
+        };
         let config = match client_identity {
             None => builder.with_no_client_auth(),
             Some((chain_pem, key_pem)) => {
@@ -92,6 +115,57 @@ impl TlsClient {
     pub fn with_server_name(mut self, name: impl Into<String>) -> TlsClient {
         self.server_name = Some(name.into());
         self
+    }
+}
+
+/// Checks a broker's certificate chain against the trusted CAs and ignores whether it names
+/// the host: rustls's WebPKI verifier checks the chain (signatures, validity, usage) before the
+/// name, so a name mismatch is the only error let through.
+#[derive(Debug)]
+struct ChainOnlyVerifier(Arc<rustls::client::WebPkiServerVerifier>);
+
+impl rustls::client::danger::ServerCertVerifier for ChainOnlyVerifier {
+    fn verify_server_cert(
+        &self,
+        end_entity: &CertificateDer<'_>,
+        intermediates: &[CertificateDer<'_>],
+        server_name: &rustls::pki_types::ServerName<'_>,
+        ocsp_response: &[u8],
+        now: rustls::pki_types::UnixTime,
+    ) -> Result<rustls::client::danger::ServerCertVerified, rustls::Error> {
+        use rustls::CertificateError::{NotValidForName, NotValidForNameContext};
+        match self
+            .0
+            .verify_server_cert(end_entity, intermediates, server_name, ocsp_response, now)
+        {
+            Err(rustls::Error::InvalidCertificate(NotValidForName))
+            | Err(rustls::Error::InvalidCertificate(NotValidForNameContext { .. })) => {
+                Ok(rustls::client::danger::ServerCertVerified::assertion())
+            }
+            other => other,
+        }
+    }
+
+    fn verify_tls12_signature(
+        &self,
+        message: &[u8],
+        cert: &CertificateDer<'_>,
+        dss: &rustls::DigitallySignedStruct,
+    ) -> Result<rustls::client::danger::HandshakeSignatureValid, rustls::Error> {
+        self.0.verify_tls12_signature(message, cert, dss)
+    }
+
+    fn verify_tls13_signature(
+        &self,
+        message: &[u8],
+        cert: &CertificateDer<'_>,
+        dss: &rustls::DigitallySignedStruct,
+    ) -> Result<rustls::client::danger::HandshakeSignatureValid, rustls::Error> {
+        self.0.verify_tls13_signature(message, cert, dss)
+    }
+
+    fn supported_verify_schemes(&self) -> Vec<rustls::SignatureScheme> {
+        self.0.supported_verify_schemes()
     }
 }
 

@@ -302,6 +302,37 @@ async fn an_untrusted_certificate_or_a_plaintext_listener_fails_the_handshake() 
 }
 
 #[tokio::test]
+async fn without_the_host_name_check_the_chain_is_still_checked() {
+    let pki = pki();
+    // The certificate names localhost and 127.0.0.1, not this name.
+    let checking = TlsClient::from_pem(pki.ca.as_bytes(), None)
+        .expect("client tls")
+        .with_server_name("broker.example");
+    let e = connect_with(&pki, checking).await.err().expect("refused");
+    assert!(matches!(e, ClientError::Tls { .. }), "{e}");
+    let unchecked = TlsClient::from_pem_checking(pki.ca.as_bytes(), None, false)
+        .expect("client tls")
+        .with_server_name("broker.example");
+    assert!(connect_with(&pki, unchecked).await.is_ok());
+    // Another CA's certificate is refused all the same.
+    let other = self::pki();
+    let untrusting =
+        TlsClient::from_pem_checking(other.ca.as_bytes(), None, false).expect("client tls");
+    let e = connect_with(&pki, untrusting).await.err().expect("refused");
+    assert!(matches!(e, ClientError::Tls { .. }), "{e}");
+}
+
+/// Connects with `tls` to a fake broker presenting `pki`'s server certificate.
+async fn connect_with(pki: &Pki, tls: TlsClient) -> Result<Connection, ClientError> {
+    let addr = broker(Some(acceptor(pki, false)), Auth::None).await;
+    let security = ClientSecurity {
+        tls: Some(tls),
+        sasl: None,
+    };
+    Connection::connect_secure(&addr, &options(), &security, WAIT).await
+}
+
+#[tokio::test]
 async fn mutual_tls_needs_the_client_certificate() {
     let pki = pki();
     let with_identity = TlsClient::from_pem(

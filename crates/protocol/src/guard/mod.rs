@@ -17,7 +17,8 @@
 //! - `request_schemas.rs`, `response_schemas.rs`: the schemas, one table each.
 //! - `samples.rs`, `response_samples.rs` (tests and the `test-encoders` feature only): fully
 //!   populated messages of every api key and version, encoded by `kafka-protocol`, which prove
-//!   the schema tables against the real encoders and seed the fuzz target.
+//!   the schema tables against the real encoders and seed the fuzz target; `scram_samples.rs`
+//!   holds those of the two SCRAM credential APIs.
 //!
 //! # Wire layout (Kafka protocol guide, "Protocol Primitive Types")
 //! ```text
@@ -72,6 +73,8 @@ pub mod response_samples;
 mod response_tests;
 #[cfg(any(test, feature = "test-encoders"))]
 pub mod samples;
+#[cfg(any(test, feature = "test-encoders"))]
+mod scram_samples;
 #[cfg(test)]
 mod tests;
 

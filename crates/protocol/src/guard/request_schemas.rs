@@ -72,6 +72,20 @@ pub(super) const REQUEST_SCHEMAS: &[Schema] = &[
         LIST_PARTITION_REASSIGNMENTS,
     ),
     Schema::new(47, "OffsetDeleteRequest", 0..=0, NEVER, OFFSET_DELETE),
+    Schema::new(
+        50,
+        "DescribeUserScramCredentialsRequest",
+        0..=0,
+        0,
+        DESCRIBE_USER_SCRAM_CREDENTIALS,
+    ),
+    Schema::new(
+        51,
+        "AlterUserScramCredentialsRequest",
+        0..=0,
+        0,
+        ALTER_USER_SCRAM_CREDENTIALS,
+    ),
     Schema::new(55, "DescribeQuorumRequest", 0..=2, 0, DESCRIBE_QUORUM),
     Schema::new(60, "DescribeClusterRequest", 0..=2, 0, DESCRIBE_CLUSTER),
     Schema::new(61, "DescribeProducersRequest", 0..=0, 0, DESCRIBE_PRODUCERS),
@@ -590,6 +604,25 @@ const OFFSET_DELETE_REQUEST_TOPIC: Ty = Ty::Struct(&[
     Field::all("partitions", Ty::Array(&OFFSET_DELETE_REQUEST_PARTITION)),
 ]);
 const OFFSET_DELETE_REQUEST_PARTITION: Ty = Ty::Struct(&[Field::all("partition_index", INT32)]);
+
+// DescribeUserScramCredentials (50): a null or empty user list describes every user.
+const DESCRIBE_USER_SCRAM_CREDENTIALS: &[Field] = &[Field::all("users", Ty::Array(&USER_NAME))];
+const USER_NAME: Ty = Ty::Struct(&[Field::all("name", STRING)]);
+
+// AlterUserScramCredentials (51)
+const ALTER_USER_SCRAM_CREDENTIALS: &[Field] = &[
+    Field::all("deletions", Ty::Array(&SCRAM_CREDENTIAL_DELETION)),
+    Field::all("upsertions", Ty::Array(&SCRAM_CREDENTIAL_UPSERTION)),
+];
+const SCRAM_CREDENTIAL_DELETION: Ty =
+    Ty::Struct(&[Field::all("name", STRING), Field::all("mechanism", INT8)]);
+const SCRAM_CREDENTIAL_UPSERTION: Ty = Ty::Struct(&[
+    Field::all("name", STRING),
+    Field::all("mechanism", INT8),
+    Field::all("iterations", INT32),
+    Field::all("salt", BYTES),
+    Field::all("salted_password", BYTES),
+]);
 
 // DescribeQuorum (55)
 const DESCRIBE_QUORUM: &[Field] = &[Field::all("topics", Ty::Array(&DESCRIBE_QUORUM_TOPIC))];

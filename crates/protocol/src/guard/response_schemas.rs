@@ -76,6 +76,20 @@ pub(super) const RESPONSE_SCHEMAS: &[Schema] = &[
         LIST_PARTITION_REASSIGNMENTS,
     ),
     Schema::new(47, "OffsetDeleteResponse", 0..=0, NEVER, OFFSET_DELETE),
+    Schema::new(
+        50,
+        "DescribeUserScramCredentialsResponse",
+        0..=0,
+        0,
+        DESCRIBE_USER_SCRAM_CREDENTIALS,
+    ),
+    Schema::new(
+        51,
+        "AlterUserScramCredentialsResponse",
+        0..=0,
+        0,
+        ALTER_USER_SCRAM_CREDENTIALS,
+    ),
     Schema::new(55, "DescribeQuorumResponse", 0..=2, 0, DESCRIBE_QUORUM),
     Schema::new(60, "DescribeClusterResponse", 0..=2, 0, DESCRIBE_CLUSTER),
     Schema::new(
@@ -747,6 +761,38 @@ const OFFSET_DELETE: &[Field] = &[
 const OFFSET_DELETE_RESPONSE_TOPIC: Ty = Ty::Struct(&[
     Field::all("name", STRING),
     Field::all("partitions", Ty::Array(&PARTITION_ERROR)),
+]);
+
+// DescribeUserScramCredentials (50)
+const DESCRIBE_USER_SCRAM_CREDENTIALS: &[Field] = &[
+    Field::all("throttle_time_ms", INT32),
+    Field::all("error_code", INT16),
+    Field::all("error_message", STRING),
+    Field::all(
+        "results",
+        Ty::Array(&DESCRIBE_USER_SCRAM_CREDENTIALS_RESULT),
+    ),
+];
+const DESCRIBE_USER_SCRAM_CREDENTIALS_RESULT: Ty = Ty::Struct(&[
+    Field::all("user", STRING),
+    Field::all("error_code", INT16),
+    Field::all("error_message", STRING),
+    Field::all("credential_infos", Ty::Array(&CREDENTIAL_INFO)),
+]);
+const CREDENTIAL_INFO: Ty = Ty::Struct(&[
+    Field::all("mechanism", INT8),
+    Field::all("iterations", INT32),
+]);
+
+// AlterUserScramCredentials (51)
+const ALTER_USER_SCRAM_CREDENTIALS: &[Field] = &[
+    Field::all("throttle_time_ms", INT32),
+    Field::all("results", Ty::Array(&ALTER_USER_SCRAM_CREDENTIALS_RESULT)),
+];
+const ALTER_USER_SCRAM_CREDENTIALS_RESULT: Ty = Ty::Struct(&[
+    Field::all("user", STRING),
+    Field::all("error_code", INT16),
+    Field::all("error_message", STRING),
 ]);
 
 // DescribeQuorum (55)

@@ -64,6 +64,8 @@ fn message_versions(api_key: i16) -> VersionRange {
         45 => AlterPartitionReassignmentsResponse::VERSIONS,
         46 => ListPartitionReassignmentsResponse::VERSIONS,
         47 => OffsetDeleteResponse::VERSIONS,
+        50 => DescribeUserScramCredentialsResponse::VERSIONS,
+        51 => AlterUserScramCredentialsResponse::VERSIONS,
         55 => DescribeQuorumResponse::VERSIONS,
         60 => DescribeClusterResponse::VERSIONS,
         61 => DescribeProducersResponse::VERSIONS,

@@ -64,6 +64,8 @@ fn message_versions(api_key: i16) -> VersionRange {
         45 => AlterPartitionReassignmentsRequest::VERSIONS,
         46 => ListPartitionReassignmentsRequest::VERSIONS,
         47 => OffsetDeleteRequest::VERSIONS,
+        50 => DescribeUserScramCredentialsRequest::VERSIONS,
+        51 => AlterUserScramCredentialsRequest::VERSIONS,
         55 => DescribeQuorumRequest::VERSIONS,
         60 => DescribeClusterRequest::VERSIONS,
         68 => ConsumerGroupHeartbeatRequest::VERSIONS,

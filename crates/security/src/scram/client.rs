@@ -42,7 +42,7 @@ impl ScramClient {
             mechanism,
             user,
             password,
-            BASE64.encode(random),
+            alphanumeric(&random),
         ))
     }
 
@@ -129,6 +129,12 @@ impl ScramClient {
             _ => Err(refused("the server signature is wrong")),
         }
     }
+}
+
+/// A nonce as letters and digits only, as Kafka makes them: base64's `+` and `/` are valid in
+/// a SCRAM nonce, but librdkafka 2.0 fails the exchange when the server's nonce holds them.
+fn alphanumeric(random: &[u8]) -> String {
+    random.iter().map(|b| format!("{b:02x}")).collect()
 }
 
 #[cfg(test)]

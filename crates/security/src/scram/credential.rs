@@ -52,9 +52,7 @@ impl ScramCredential {
         iterations: u32,
     ) -> Result<ScramCredential, AuthError> {
         check_iterations(mechanism, iterations)?;
-        let mut salt = vec![0u8; SALT_LEN];
-        getrandom::fill(&mut salt)
-            .map_err(|e| AuthError::Config(format!("no random bytes for a salt: {e}")))?;
+        let salt = random_salt()?;
         Ok(ScramCredential::derive(
             mechanism, password, &salt, iterations,
         ))
@@ -87,6 +85,14 @@ impl ScramCredential {
             iterations,
         })
     }
+}
+
+/// A new random salt of [`SALT_LEN`] bytes.
+pub fn random_salt() -> Result<Vec<u8>, AuthError> {
+    let mut salt = vec![0u8; SALT_LEN];
+    getrandom::fill(&mut salt)
+        .map_err(|e| AuthError::Config(format!("no random bytes for a salt: {e}")))?;
+    Ok(salt)
 }
 
 /// Kafka refuses iteration counts outside 4096..=16384.

@@ -35,7 +35,7 @@ mod messages;
 mod server;
 
 pub use client::ScramClient;
-pub use credential::{check_iterations, ScramCredential};
+pub use credential::{check_iterations, random_salt, ScramCredential};
 pub use server::{CredentialLookup, ScramServer, ScramStep};
 
 use hmac::{Hmac, Mac};
@@ -123,7 +123,9 @@ impl ScramMechanism {
         }
     }
 
-    fn salted_password(self, password: &[u8], salt: &[u8], iterations: u32) -> Vec<u8> {
+    /// SaltedPassword = PBKDF2-HMAC-H(password, salt, iterations): what a client sends in an
+    /// AlterUserScramCredentials upsertion (the password itself never leaves it).
+    pub fn salted_password(self, password: &[u8], salt: &[u8], iterations: u32) -> Vec<u8> {
         let mut out = vec![0u8; self.key_len()];
         match self {
             ScramMechanism::Sha256 => {
