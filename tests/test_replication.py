@@ -13,13 +13,39 @@ import signal
 import time
 import uuid
 
+import pytest
 from confluent_kafka import Consumer
 from confluent_kafka.admin import NewTopic
 
 from conftest import Cluster, wait_until
 from kafka_helpers import OracleProducer, admin
+from tls_helpers import Ca
 
 CYCLES = int(os.environ.get("SLUICE_CHAOS_CYCLES", "20"))
+
+PLAIN_JAAS = ('org.apache.kafka.common.security.plain.PlainLoginModule required '
+              'username="broker" password="broker-secret" user_broker="broker-secret";')
+
+
+def security(mode, data_root):
+    """Broker settings and client settings of a security mode: plaintext, or SASL_SSL (PLAIN)
+    for clients and for the brokers' own replication traffic alike."""
+    if mode == "plaintext":
+        return {}, {}
+    tls_dir = os.path.join(data_root, "tls")
+    os.makedirs(tls_dir, exist_ok=True)
+    ca = Ca(tls_dir)
+    broker = {
+        "listener.security.protocol.map": "PLAINTEXT:SASL_SSL,CONTROLLER:PLAINTEXT",
+        "ssl.keystore.location": ca.issue("broker", "broker"),
+        "ssl.truststore.location": ca.pem_path,
+        "sasl.mechanism.inter.broker.protocol": "PLAIN",
+        "listener.name.plaintext.plain.sasl.jaas.config": PLAIN_JAAS,
+    }
+    client = {"security.protocol": "SASL_SSL", "ssl.ca.location": ca.pem_path,
+              "sasl.mechanism": "PLAIN", "sasl.username": "broker",
+              "sasl.password": "broker-secret"}
+    return broker, client
 
 
 def leader_and_isr(a, topic):
@@ -28,22 +54,27 @@ def leader_and_isr(a, topic):
     return p.leader, sorted(p.isrs)
 
 
-def test_acknowledged_writes_survive_kills_and_pauses(data_root):
+@pytest.mark.parametrize("mode", ["plaintext", "sasl_ssl"])
+def test_acknowledged_writes_survive_kills_and_pauses(data_root, mode):
+    broker_security, client = security(mode, data_root)
+    # Over SASL_SSL the same faults, fewer cycles: what differs is how brokers connect.
+    cycles = CYCLES if mode == "plaintext" else max(3, CYCLES // 4)
     cluster = Cluster(data_root, extra={
         "broker.session.timeout.ms": "1500",
         "broker.heartbeat.interval.ms": "200",
         "replica.lag.time.max.ms": "3000",
         "replica.fetch.backoff.ms": "100",
+        **broker_security,
     })
     paused = None
     try:
-        a = admin(cluster.bootstrap)
+        a = admin(cluster.bootstrap, **client)
         topic = "chaos-" + uuid.uuid4().hex[:6]
         a.create_topics([NewTopic(topic, 1, 3, config={"min.insync.replicas": "2"})])[topic] \
             .result(timeout=30)
         wait_until(lambda: leader_and_isr(a, topic)[1] == [1, 2, 3], timeout=30,
                    what="the full ISR")
-        oracle = OracleProducer(cluster.bootstrap, topic)
+        oracle = OracleProducer(cluster.bootstrap, topic, **client)
         oracle.thread.start()
         wait_until(lambda: len(oracle.acked) > 100, timeout=30, what="first acks")
 
@@ -54,7 +85,7 @@ def test_acknowledged_writes_survive_kills_and_pauses(data_root):
             wait_until(lambda: leader_and_isr(a, topic)[1] == [1, 2, 3], timeout=90,
                        what="the ISR to heal")
 
-        for cycle in range(CYCLES):
+        for cycle in range(cycles):
             leader, _ = leader_and_isr(a, topic)
             node(leader).kill()
             wait_until(lambda: leader_and_isr(a, topic)[0] not in (-1, leader), timeout=60,
@@ -86,7 +117,8 @@ def test_acknowledged_writes_survive_kills_and_pauses(data_root):
         # Everything in the log, read by a group consumer.
         consumer = Consumer({"bootstrap.servers": cluster.bootstrap,
                              "group.id": "oracle-" + uuid.uuid4().hex[:6],
-                             "auto.offset.reset": "earliest", "enable.auto.commit": False})
+                             "auto.offset.reset": "earliest", "enable.auto.commit": False,
+                             **client})
         consumer.subscribe([topic])
         log = []
         acked_offsets = {offset for _, offset in oracle.acked}
@@ -106,7 +138,7 @@ def test_acknowledged_writes_survive_kills_and_pauses(data_root):
         in_log = dict(log)
         for n, offset in oracle.acked:
             assert in_log.get(n) == offset, f"acknowledged record {n} at {offset} is missing"
-        print(f"{CYCLES} cycles, {len(oracle.acked)} acknowledged records, "
+        print(f"{mode}: {cycles} cycles, {len(oracle.acked)} acknowledged records, "
               f"{len(log)} in the log")
     finally:
         if paused is not None:

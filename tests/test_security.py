@@ -652,3 +652,46 @@ def tls_oauth_exchange(sock, token):
         return first, None
     second = send(SaslAuthenticateRequest(auth_bytes=b"\x01"), SaslAuthenticateResponse, 1, 3)
     return first, second
+
+
+def sluice_cli(*args, input=None, timeout=60):
+    import subprocess
+    from conftest import SLUICE_BIN
+    proc = subprocess.run([SLUICE_BIN, *args], input=input, capture_output=True,
+                          timeout=timeout)
+    return proc.returncode, proc.stdout.decode(errors="replace"), proc.stderr.decode(
+        errors="replace")
+
+
+def test_cli_over_sasl_ssl_with_a_command_config(secure, tls_dir):
+    """The sluice CLI as an admin over SASL_SSL (PLAIN, from a client.properties file):
+    creates a SCRAM user with `sluice user create`, who then produces and consumes through
+    the CLI with -X settings."""
+    props = os.path.join(tls_dir, "admin.properties")
+    with open(props, "w") as f:
+        f.write("security.protocol=SASL_SSL\n"
+                f"ssl.truststore.location={secure.ca.pem_path}\n"
+                "sasl.mechanism=PLAIN\n"
+                "sasl.jaas.config=org.apache.kafka.common.security.plain.PlainLoginModule "
+                "required username=\"alice\" password=\"alice-secret\";\n")
+    address = secure.address("SASL_SSL")
+    rc, out, err = sluice_cli("user", "create", "heidi", "-b", address, "--command-config",
+                              props, "--mechanism", "SCRAM-SHA-512", "--password-file", "-",
+                              input=b"heidi-secret\n")
+    assert rc == 0, err
+    rc, out, err = sluice_cli("user", "list", "-b", address, "--command-config", props)
+    assert rc == 0 and "heidi" in out and "SCRAM-SHA-512" in out, (out, err)
+    assert "heidi-secret" not in out + err
+    heidi = ["-b", address, "-X", "security.protocol=SASL_SSL",
+             "-X", f"ssl.ca.location={secure.ca.pem_path}", "-X", "sasl.mechanism=SCRAM-SHA-512",
+             "-X", "sasl.username=heidi", "-X", "sasl.password=heidi-secret"]
+    topic = unique_topic("cli-sasl")
+    rc, out, err = sluice_cli("produce", topic, *heidi, input=b"one\ntwo\n")
+    assert rc == 0, err
+    rc, out, err = sluice_cli("consume", topic, *heidi, "--from-beginning", "--exit-at-end")
+    assert rc == 0 and out.split() == ["one", "two"], (out, err)
+    # A wrong password: one clear line, non-zero.
+    wrong = [a if a != "sasl.password=heidi-secret" else "sasl.password=nope" for a in heidi]
+    rc, out, err = sluice_cli("topic", "list", *wrong)
+    assert rc != 0 and "Authentication failed" in err, (rc, out, err)
+    assert_no_panic(secure.broker)

@@ -387,13 +387,18 @@ async fn append(
 /// in it: Kafka refuses the batch with INVALID_RECORD and names each keyless record by its
 /// index in the batch (KIP-467 `record_errors`), so that a client fails exactly those.
 /// `None`: every record has a key.
+/// The most a batch for a compacted topic may decompress to while its keys are checked.
+const KEY_CHECK_MAX_BYTES: usize = 128 << 20;
+
 fn keyless_refusal(
     partition: &Partition,
     records: &Bytes,
     version: i16,
 ) -> Option<PartitionProduceResponse> {
-    let decoded = match sluice_log::record_codec::decode_batch(records) {
-        Ok((_, decoded)) => decoded,
+    // Decompression is bounded: a small compressed batch must not make the broker allocate
+    // whatever its records claim.
+    let decoded = match sluice_protocol::records::decode_batch(records, KEY_CHECK_MAX_BYTES) {
+        Ok(decoded) => decoded.records,
         Err(e) => {
             return Some(error(
                 ErrorCode::CORRUPT_MESSAGE,

@@ -126,6 +126,7 @@ pub const BROKER_KEYS: &[BrokerKey] = &[
     key("sasl.server.callback.handler.class", Class, ANY, Absent, Used),
     key("sasl.server.max.receive.size", Int, Check::AtLeast(1), Value("524288"), Used),
     key("connections.max.reauth.ms", Long, Check::AtLeast(0), Value("0"), Used),
+    key("connection.failed.authentication.delay.ms", Int, Check::AtLeast(0), Value("100"), Used),
     key("sasl.oauthbearer.jwks.endpoint.url", Str, ANY, Absent, Used),
     key("sasl.oauthbearer.jwks.endpoint.refresh.ms", Long, Check::AtLeast(1), Value("3600000"), Used),
     key("sasl.oauthbearer.jwks.endpoint.retry.backoff.ms", Long, Check::AtLeast(0), Value("100"), Used),

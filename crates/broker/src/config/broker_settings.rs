@@ -99,6 +99,9 @@ pub struct BrokerSettings {
     pub inter_broker_listener: String,
     /// `sasl.mechanism.inter.broker.protocol`.
     pub inter_broker_sasl_mechanism: String,
+    /// `connection.failed.authentication.delay.ms`: how long a failed login waits for its
+    /// answer (slowing password guessing).
+    pub failed_authentication_delay_ms: u64,
 
     /// The keys as set, for DescribeConfigs.
     config: BrokerConfig,
@@ -139,6 +142,7 @@ impl BrokerSettings {
                 .value("sasl.mechanism.inter.broker.protocol")
                 .unwrap_or("PLAIN")
                 .to_ascii_uppercase(),
+            failed_authentication_delay_ms: int("connection.failed.authentication.delay.ms") as u64,
             node_id: config.node_id(),
             process_roles: config.process_roles(),
             cluster_id: config.get("cluster.id").map(str::to_string),

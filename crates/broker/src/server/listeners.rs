@@ -32,9 +32,6 @@ pub const CERT_RELOAD_INTERVAL: Duration = Duration::from_secs(10);
 /// How long a client has to finish the TLS handshake.
 const TLS_HANDSHAKE_TIMEOUT: Duration = Duration::from_secs(10);
 
-/// Kafka's `connection.failed.authentication.delay.ms` default.
-const FAILED_AUTHENTICATION_DELAY: Duration = Duration::from_millis(100);
-
 /// A listener's TLS side.
 pub struct ListenerTls {
     acceptor: tokio_rustls::TlsAcceptor,
@@ -131,8 +128,9 @@ pub async fn open(
             None
         };
         let sasl = if l.protocol.uses_sasl() {
-            let sasl = SaslAuthenticator::new(l, decoy_secret, FAILED_AUTHENTICATION_DELAY)
-                .map_err(ServerError::Config)?;
+            let delay = Duration::from_millis(settings.failed_authentication_delay_ms);
+            let sasl =
+                SaslAuthenticator::new(l, decoy_secret, delay).map_err(ServerError::Config)?;
             if let Some(jwks) = sasl.jwks() {
                 // The first fetch before serving; a failure is retried by the refresher.
                 let name = l.name().to_string();
