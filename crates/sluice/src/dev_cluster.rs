@@ -3,7 +3,7 @@
 //!
 //! ```text
 //! node i (1-based), B = --base-port, DIR = --data-dir
-//! client listener       PLAINTEXT://127.0.0.1:B+2(i-1)
+//! client listener       PLAINTEXT://127.0.0.1:B+2(i-1)  (SASL_SSL://... with --secure)
 //! controller listener   CONTROLLER://127.0.0.1:B+2(i-1)+1
 //! data                  DIR/node-i
 //! cluster id            DIR/cluster.id, written at first start
@@ -12,6 +12,13 @@
 //! The cluster id is kept in the data directory because every node stores it in its
 //! `meta.properties` and refuses to start under another one: a restart over the same data must
 //! pass the same id.
+//!
+//! `--secure` puts the client listener, which brokers also use among themselves, on SASL_SSL:
+//! a local CA, the brokers' certificate, their password and an admin user's client properties
+//! are made in DIR at first start (`dev_security.rs`), and each node's storage is formatted
+//! before its first start with the admin's SCRAM-SHA-512 credential, as
+//! `sluice storage format --add-scram` does, so the admin can log in as soon as the quorum has
+//! applied it. The controller listener stays PLAINTEXT: it cannot be secured yet.
 //!
 //! Supervision: each node's output goes to stderr, each line prefixed with `[node i]`. Once
 //! every node has logged `listening on 127.0.0.1:<its client port>`, stdout gets one line per
@@ -28,10 +35,14 @@ use std::process::{ExitCode, ExitStatus, Stdio};
 use std::time::Duration;
 
 use clap::Args;
+use sluice_broker::cluster::format_storage;
+use sluice_broker::BrokerSettings;
 use tokio::io::{AsyncBufReadExt, AsyncRead, BufReader};
 use tokio::process::{Child, Command};
 use tokio::sync::{mpsc, watch};
 use tokio::task::JoinSet;
+
+use crate::dev_security::{DevSecurity, ADMIN_USER, CLIENT_LISTENER};
 
 const NODES_MAX: u8 = 9;
 const LOOPBACK: &str = "127.0.0.1";
@@ -74,6 +85,10 @@ pub struct DevClusterArgs {
     /// A broker config key for every node (repeatable), e.g. --set num.partitions=6
     #[arg(long = "set", value_name = "KEY=VALUE")]
     set: Vec<String>,
+    /// Clients and brokers on SASL_SSL: a local CA and certificate in DIR/tls, an admin user
+    /// (SCRAM-SHA-512) whose client properties are DIR/admin.properties.
+    #[arg(long)]
+    secure: bool,
 }
 
 /// One node of the layout.
@@ -98,6 +113,8 @@ struct Plan {
     /// `--set` pairs other than `cluster.id`, in the order given.
     extra: Vec<(String, String)>,
     executable: PathBuf,
+    /// With `--secure`.
+    security: Option<DevSecurity>,
 }
 
 pub fn run(args: DevClusterArgs) -> ExitCode {
@@ -141,6 +158,22 @@ fn prepare(args: &DevClusterArgs) -> Result<Plan, String> {
         Some(id) => id,
         None => stored_cluster_id(&data_dir)?,
     };
+    let security = if args.secure {
+        let started = nodes
+            .iter()
+            .any(|n| n.data_dir.join(META_PROPERTIES).exists());
+        let security = DevSecurity::prepare(&data_dir, started)?;
+        format_nodes(&nodes, &cluster_id, &settings.extra, &security)?;
+        if security.admin_is_new {
+            eprintln!(
+                "dev-cluster: made the user {ADMIN_USER}, with a new random password in {}",
+                security.admin_properties_path.display()
+            );
+        }
+        Some(security)
+    } else {
+        None
+    };
     let executable = std::env::current_exe()
         .map_err(|e| format!("cannot find the sluice executable to start nodes with: {e}"))?;
     Ok(Plan {
@@ -148,7 +181,39 @@ fn prepare(args: &DevClusterArgs) -> Result<Plan, String> {
         cluster_id,
         extra: settings.extra,
         executable,
+        security,
     })
+}
+
+/// Kafka's per-directory identity file, which a node writes at its first start (or `storage
+/// format` before it).
+const META_PROPERTIES: &str = "meta.properties";
+
+/// Formats the storage of every node not formatted yet with the admin's credential, as
+/// `sluice storage format --ignore-formatted --add-scram` would with the node's own config.
+/// The first node of a new cluster to propose it makes the admin; the quorum ignores the
+/// others' (the same user, whatever the salt).
+fn format_nodes(
+    nodes: &[Node],
+    cluster_id: &str,
+    extra: &[(String, String)],
+    security: &DevSecurity,
+) -> Result<(), String> {
+    let admin = [security.admin_credential()?];
+    let voters = quorum_voters(nodes);
+    for node in nodes {
+        let pairs: Vec<String> = node_settings(node, &voters, cluster_id, extra, true)
+            .into_iter()
+            .map(|(key, value)| format!("{key}={value}"))
+            .collect();
+        let config = crate::server_config(Some(&security.server_properties_path), &pairs)
+            .map_err(|e| format!("node {}: {e}", node.id))?;
+        let settings =
+            BrokerSettings::new(&config).map_err(|e| format!("node {}: {e}", node.id))?;
+        format_storage(&settings, cluster_id, &admin, true)
+            .map_err(|e| format!("node {}: {e}", node.id))?;
+    }
+    Ok(())
 }
 
 /// The `--set` pairs, with `cluster.id` apart: dev-cluster passes it itself.
@@ -222,15 +287,17 @@ fn bootstrap_servers(nodes: &[Node]) -> String {
         .join(",")
 }
 
-/// The arguments after `sluice server` for one node; `extra` comes last so it is applied last.
-fn server_args(
+/// One node's config keys: its layout, then `extra`, so that `extra` is applied last.
+fn node_settings(
     node: &Node,
     voters: &str,
     cluster_id: &str,
     extra: &[(String, String)],
-) -> Vec<String> {
+    secure: bool,
+) -> Vec<(String, String)> {
+    let client_listener = if secure { CLIENT_LISTENER } else { "PLAINTEXT" };
     let listeners = format!(
-        "PLAINTEXT://{LOOPBACK}:{},CONTROLLER://{LOOPBACK}:{}",
+        "{client_listener}://{LOOPBACK}:{},CONTROLLER://{LOOPBACK}:{}",
         node.client_port, node.controller_port
     );
     let own = [
@@ -241,15 +308,24 @@ fn server_args(
         ("log.dirs", node.data_dir.display().to_string()),
         ("cluster.id", cluster_id.to_string()),
     ];
-    own.iter()
-        .map(|(key, value)| (*key, value.as_str()))
-        .chain(
-            extra
-                .iter()
-                .map(|(key, value)| (key.as_str(), value.as_str())),
-        )
-        .flat_map(|(key, value)| ["--set".to_string(), format!("{key}={value}")])
+    own.into_iter()
+        .map(|(key, value)| (key.to_string(), value))
+        .chain(extra.iter().cloned())
         .collect()
+}
+
+/// The arguments after `sluice server`: the config file (the security settings of
+/// `--secure`), then each setting as `--set`, which the server applies over the file.
+fn server_args(config: Option<&Path>, settings: &[(String, String)]) -> Vec<String> {
+    let file = config
+        .into_iter()
+        .flat_map(|path| ["--config".to_string(), path.display().to_string()]);
+    file.chain(
+        settings
+            .iter()
+            .flat_map(|(key, value)| ["--set".to_string(), format!("{key}={value}")]),
+    )
+    .collect()
 }
 
 /// "port 19093 (node 1 controller listener) is in use" for each port of the layout that
@@ -353,17 +429,33 @@ async fn supervise(plan: Plan) -> ExitCode {
     };
     let voters = quorum_voters(&plan.nodes);
     eprintln!(
-        "dev-cluster: starting {} nodes of cluster {}",
+        "dev-cluster: starting {} nodes of cluster {}{}",
         plan.nodes.len(),
-        plan.cluster_id
+        plan.cluster_id,
+        if plan.security.is_some() {
+            " on SASL_SSL"
+        } else {
+            ""
+        }
     );
+    let config = plan
+        .security
+        .as_ref()
+        .map(|s| s.server_properties_path.as_path());
 
     let (events_tx, mut events) = mpsc::channel(EVENTS_CAPACITY);
     let (stop_tx, stop_rx) = watch::channel(false);
     let mut supervisors = JoinSet::new();
     let mut outputs = JoinSet::new();
     for node in &plan.nodes {
-        let args = server_args(node, &voters, &plan.cluster_id, &plan.extra);
+        let settings = node_settings(
+            node,
+            &voters,
+            &plan.cluster_id,
+            &plan.extra,
+            plan.security.is_some(),
+        );
+        let args = server_args(config, &settings);
         let mut child = match spawn_node(&plan.executable, &args) {
             Ok(child) => child,
             Err(e) => {
@@ -397,7 +489,7 @@ async fn supervise(plan: Plan) -> ExitCode {
                     let was_complete = listening.len() == plan.nodes.len();
                     listening.insert(node);
                     if !was_complete && listening.len() == plan.nodes.len() {
-                        print_ready(&plan.nodes);
+                        print_ready(&plan.nodes, plan.security.as_ref());
                     }
                 }
                 Event::Exited { node, outcome } => {
@@ -430,8 +522,9 @@ async fn supervise(plan: Plan) -> ExitCode {
     code
 }
 
-/// One line per node, then the bootstrap list, on stdout.
-fn print_ready(nodes: &[Node]) {
+/// One line per node, with `--secure` where the admin's client properties and the CA are and
+/// a command that uses them, then the bootstrap list (last: scripts wait for it), on stdout.
+fn print_ready(nodes: &[Node], security: Option<&DevSecurity>) {
     for node in nodes {
         println!(
             "node {}  {}  {}",
@@ -439,6 +532,16 @@ fn print_ready(nodes: &[Node]) {
             node.bootstrap_address(),
             node.data_dir.display()
         );
+    }
+    if let Some(security) = security {
+        let admin = security.admin_properties_path.display();
+        println!("admin client properties ({ADMIN_USER}, SASL_SSL): {admin}");
+        println!("CA certificate: {}", security.ca_path.display());
+        let first = nodes
+            .first()
+            .map(Node::bootstrap_address)
+            .unwrap_or_default();
+        println!("try: sluice topic list -b {first} --command-config {admin}");
     }
     println!("bootstrap servers: {}", bootstrap_servers(nodes));
 }
@@ -608,12 +711,11 @@ mod tests {
     fn every_node_gets_its_layout_then_the_extra_settings() {
         let nodes = layout(2, 30000, Path::new("/d")).expect("fits");
         let extra = vec![("num.partitions".to_string(), "6".to_string())];
+        let voters = "1@127.0.0.1:30001,2@127.0.0.1:30003";
         assert_eq!(
             server_args(
-                &nodes[1],
-                "1@127.0.0.1:30001,2@127.0.0.1:30003",
-                "abc",
-                &extra
+                None,
+                &node_settings(&nodes[1], voters, "abc", &extra, false)
             ),
             strings(&[
                 "--set",
@@ -631,6 +733,21 @@ mod tests {
                 "--set",
                 "num.partitions=6",
             ])
+        );
+        // --secure: the security settings come from a file, under the --set ones.
+        let args = server_args(
+            Some(Path::new("/d/tls/server.properties")),
+            &node_settings(&nodes[0], voters, "abc", &[], true),
+        );
+        assert_eq!(
+            args[..2],
+            strings(&["--config", "/d/tls/server.properties"])
+        );
+        assert!(
+            args.contains(
+                &"listeners=SASL_SSL://127.0.0.1:30000,CONTROLLER://127.0.0.1:30001".into()
+            ),
+            "{args:?}"
         );
     }
 

@@ -6,11 +6,14 @@
 //! on librdkafka, are the separate `sluice-bench` binary (crates/bench).
 //!
 //! Layout: `main.rs` the command line, the server and the client commands' runtime;
-//! `dev_cluster.rs` the local cluster supervisor; `storage.rs` `storage format` (a node's
-//! storage and first SCRAM users before its first start) and `storage random-uuid`.
+//! `dev_cluster.rs` the local cluster supervisor, `dev_security.rs` the CA, certificate,
+//! passwords and admin client properties of `dev-cluster --secure`; `storage.rs` `storage
+//! format` (a node's storage and first SCRAM users before its first start) and `storage
+//! random-uuid`.
 #![forbid(unsafe_code)]
 
 mod dev_cluster;
+mod dev_security;
 mod storage;
 
 use std::path::PathBuf;

@@ -178,16 +178,25 @@ fn parse_add_scram(spec: &str) -> Result<MetadataCommand, String> {
                 .map_err(|e| format!("--add-scram: {e}"))?
         }
     };
-    Ok(MetadataCommand::UpsertScramCredential {
+    Ok(upsert_scram(user, mechanism, credential))
+}
+
+/// The command that stores `user`'s `credential` in the metadata log.
+pub(crate) fn upsert_scram(
+    user: String,
+    mechanism: ScramMechanism,
+    credential: ScramCredential,
+) -> MetadataCommand {
+    MetadataCommand::UpsertScramCredential {
         user,
         mechanism: mechanism.type_number(),
         credential: StoredScramCredential {
             salt: credential.salt,
             stored_key: credential.stored_key,
             server_key: credential.server_key,
-            iterations,
+            iterations: credential.iterations,
         },
-    })
+    }
 }
 
 /// `key=value` pairs separated by `,`; a value in double quotes may hold `,`.

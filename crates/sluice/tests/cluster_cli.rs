@@ -5,147 +5,16 @@
 
 mod common;
 
-use std::collections::VecDeque;
-use std::io::{BufRead, BufReader};
 use std::net::TcpListener;
-use std::path::Path;
-use std::process::{Child, Command, ExitStatus, Stdio};
-use std::sync::mpsc::{self, RecvTimeoutError};
-use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
+use common::dev_cluster::{
+    sigterm, sluice, wait_until, DevCluster, STARTUP_DEADLINE, STOP_DEADLINE,
+};
 use common::{free_port_range, processes_with_args, run_to_end};
 
-/// How long three nodes may take to elect a controller and serve clients.
-const STARTUP_DEADLINE: Duration = Duration::from_secs(90);
 /// How long the status may take to show every broker registered, after startup.
 const STATUS_DEADLINE: Duration = Duration::from_secs(60);
-/// How long dev-cluster may take to stop its nodes (each has 15 s after SIGTERM).
-const STOP_DEADLINE: Duration = Duration::from_secs(60);
-/// Lines of dev-cluster's stderr kept to explain a failure.
-const STDERR_TAIL_LINES: usize = 200;
-
-fn sluice() -> Command {
-    Command::new(env!("CARGO_BIN_EXE_sluice"))
-}
-
-fn wait_until(child: &mut Child, deadline: Instant) -> Option<ExitStatus> {
-    loop {
-        if let Some(status) = child.try_wait().expect("wait") {
-            return Some(status);
-        }
-        if Instant::now() > deadline {
-            return None;
-        }
-        std::thread::sleep(Duration::from_millis(50));
-    }
-}
-
-fn sigterm(child: &Child) {
-    let pid = i32::try_from(child.id())
-        .ok()
-        .and_then(rustix::process::Pid::from_raw)
-        .expect("a child's pid is positive");
-    rustix::process::kill_process(pid, rustix::process::Signal::TERM).expect("SIGTERM");
-}
-
-/// A running `sluice dev-cluster`, its stdout lines on a channel and the tail of its stderr
-/// kept for failure messages. Dropping it stops the cluster (SIGTERM, then SIGKILL), so a
-/// failed assertion leaves no node behind.
-struct DevCluster {
-    child: Child,
-    stdout: mpsc::Receiver<String>,
-    stderr_tail: Arc<Mutex<VecDeque<String>>>,
-}
-
-impl DevCluster {
-    fn start(nodes: u8, base_port: u16, data_dir: &Path) -> DevCluster {
-        let mut child = sluice()
-            .args(["dev-cluster", "--nodes", &nodes.to_string()])
-            .args(["--base-port", &base_port.to_string()])
-            .arg("--data-dir")
-            .arg(data_dir)
-            .stdin(Stdio::null())
-            .stdout(Stdio::piped())
-            .stderr(Stdio::piped())
-            .spawn()
-            .expect("spawn sluice dev-cluster");
-        let stdout = child.stdout.take().expect("stdout piped");
-        let stderr = child.stderr.take().expect("stderr piped");
-        let (tx, rx) = mpsc::channel();
-        std::thread::spawn(move || {
-            for line in BufReader::new(stdout).lines().map_while(Result::ok) {
-                if tx.send(line).is_err() {
-                    return;
-                }
-            }
-        });
-        let stderr_tail = Arc::new(Mutex::new(VecDeque::new()));
-        let tail = Arc::clone(&stderr_tail);
-        std::thread::spawn(move || {
-            for line in BufReader::new(stderr).lines().map_while(Result::ok) {
-                if std::env::var_os("SLUICE_TEST_VERBOSE").is_some() {
-                    eprintln!("{line}");
-                }
-                let mut tail = tail.lock().expect("tail lock");
-                if tail.len() == STDERR_TAIL_LINES {
-                    tail.pop_front();
-                }
-                tail.push_back(line);
-            }
-        });
-        DevCluster {
-            child,
-            stdout: rx,
-            stderr_tail,
-        }
-    }
-
-    /// The stdout lines up to and including `bootstrap servers: ...`, within the deadline.
-    fn wait_until_ready(&self, deadline: Instant) -> Vec<String> {
-        let mut lines = Vec::new();
-        loop {
-            let left = deadline.saturating_duration_since(Instant::now());
-            match self.stdout.recv_timeout(left) {
-                Ok(line) => {
-                    let done = line.starts_with("bootstrap servers: ");
-                    lines.push(line);
-                    if done {
-                        return lines;
-                    }
-                }
-                Err(RecvTimeoutError::Timeout) => panic!(
-                    "dev-cluster printed no bootstrap line within {STARTUP_DEADLINE:?}; \
-                     stdout so far {lines:?}; stderr:\n{}",
-                    self.stderr_tail()
-                ),
-                Err(RecvTimeoutError::Disconnected) => panic!(
-                    "dev-cluster closed its stdout before the bootstrap line; stdout {lines:?}; \
-                     stderr:\n{}",
-                    self.stderr_tail()
-                ),
-            }
-        }
-    }
-
-    fn stderr_tail(&self) -> String {
-        let tail = self.stderr_tail.lock().expect("tail lock");
-        tail.iter().cloned().collect::<Vec<_>>().join("\n")
-    }
-}
-
-impl Drop for DevCluster {
-    fn drop(&mut self) {
-        if let Ok(Some(_)) = self.child.try_wait() {
-            return; // reaped: its pid may belong to another process by now
-        }
-        sigterm(&self.child);
-        if wait_until(&mut self.child, Instant::now() + STOP_DEADLINE).is_none() {
-            let _ = self.child.kill();
-            let _ = self.child.wait();
-        }
-    }
-}
 
 /// The JSON status of the cluster, asked of `bootstrap`, once it lists `brokers` brokers and
 /// a controller among them; the last answer or error if it never does within the deadline.

@@ -3,6 +3,8 @@
 //! `dev-cluster`, which starts real server processes.
 #![allow(dead_code)]
 
+pub mod dev_cluster;
+
 #[allow(unused_imports)]
 pub use sluice_testkit::{batch, batch_offsets, Client, TestBroker, TestCluster};
 
