@@ -260,6 +260,19 @@ def test_failed_logins_are_refused_alike_and_closed(secure):
 
 
 def test_requests_before_authentication_close_the_connection(secure):
+    # A Produce before SaslAuthenticate: closed without an answer, nothing appended.
+    topic = unique_topic("pre-auth")
+    create_topic(secure.broker.bootstrap, topic)
+    with socket.create_connection(("127.0.0.1", secure.ports["SASL_PLAINTEXT"]), 10) as s:
+        client_id = b"sneaky"
+        header = struct.pack(">hhih", 0, 9, 7, len(client_id)) + client_id
+        body = b"\0" * 64  # never read: the api key alone decides
+        s.sendall(struct.pack(">i", len(header) + len(body)) + header + body)
+        assert s.recv(1) == b""
+    md = admin(secure.broker.bootstrap).list_topics(topic=topic, timeout=10)
+    assert md.topics[topic].error is None
+    assert kcat("-b", secure.broker.bootstrap, "-C", "-t", topic, "-o", "beginning", "-e",
+                "-q") == b""
     for listener in ("SASL_PLAINTEXT", "SASL_SSL"):
         if listener == "SASL_SSL":
             continue  # KafkaWire speaks plain TCP; the SASL_PLAINTEXT port shows the rule

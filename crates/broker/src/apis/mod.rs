@@ -148,6 +148,8 @@ pub async fn handle(
     tracing::debug!(
         api = ?api,
         version = ctx.api_version,
+        principal = %ctx.principal(),
+        listener = ctx.listener(),
         correlation_id = ctx.correlation_id,
         micros = started.elapsed().as_micros() as u64,
         response_bytes = match &response {

@@ -29,6 +29,9 @@ use crate::config::{BrokerSettings, ListenerSettings};
 /// How often key store files are checked for a new certificate.
 pub const CERT_RELOAD_INTERVAL: Duration = Duration::from_secs(10);
 
+/// The read buffer under a TLS connection.
+const TLS_READ_BUFFER: usize = 256 * 1024;
+
 /// How long a client has to finish the TLS handshake.
 const TLS_HANDSHAKE_TIMEOUT: Duration = Duration::from_secs(10);
 
@@ -277,6 +280,9 @@ async fn serve_connection(
         connection::serve(apis, reader, writer, session, shutdown).await;
         return;
     };
+    // rustls reads the socket 4 KiB at a time; a buffer under it turns that into one read per
+    // TLS_READ_BUFFER bytes (writes pass straight through).
+    let stream = tokio::io::BufReader::with_capacity(TLS_READ_BUFFER, stream);
     let handshake = tokio::time::timeout(TLS_HANDSHAKE_TIMEOUT, tls.acceptor.accept(stream)).await;
     let stream = match handshake {
         Ok(Ok(s)) => s,
@@ -312,7 +318,7 @@ async fn serve_connection(
 
 /// The principal of a verified client certificate, if the client sent one.
 fn client_principal(
-    stream: &tokio_rustls::server::TlsStream<TcpStream>,
+    stream: &tokio_rustls::server::TlsStream<tokio::io::BufReader<TcpStream>>,
     mapper: &PrincipalMapper,
 ) -> Result<Option<KafkaPrincipal>, String> {
     let (_, connection) = stream.get_ref();
