@@ -304,6 +304,17 @@ mod tests {
 
     #[test]
     fn sha_512_round_trip_with_a_client_computed_here() {
+        round_trip(false);
+    }
+
+    /// librdkafka before 2.1 sends its own nonce once more in front of the exchange's; Kafka
+    /// accepts that (the nonce need only end with the exchange's), so Sluice does too.
+    #[test]
+    fn a_final_nonce_that_repeats_the_clients_in_front_is_accepted() {
+        round_trip(true);
+    }
+
+    fn round_trip(repeat_client_nonce: bool) {
         let m = ScramMechanism::Sha512;
         let cred = ScramCredential::generate(m, b"s3cret", 4096).expect("credential");
         let lookup = |u: &str, mm: ScramMechanism| (u == "bob" && mm == m).then(|| cred.clone());
@@ -324,7 +335,11 @@ mod tests {
         // The client's side of RFC 5802, from the password.
         let salted = m.salted_password(b"s3cret", &cred.salt, 4096);
         let client_key = m.hmac(&salted, b"Client Key");
-        let without_proof = format!("c=biws,r={nonce}");
+        let without_proof = if repeat_client_nonce {
+            format!("c=biws,r=clientnonce{nonce}")
+        } else {
+            format!("c=biws,r={nonce}")
+        };
         let auth = format!("{bare},{server_first},{without_proof}");
         let signature = m.hmac(&m.hash(&client_key), auth.as_bytes());
         let proof: Vec<u8> = client_key
