@@ -58,7 +58,7 @@ def leader_and_isr(a, topic):
 def test_acknowledged_writes_survive_kills_and_pauses(data_root, mode):
     broker_security, client = security(mode, data_root)
     # Over SASL_SSL the same faults, fewer cycles: what differs is how brokers connect.
-    cycles = CYCLES if mode == "plaintext" else max(3, CYCLES // 4)
+    cycles = CYCLES if mode == "plaintext" else max(2, CYCLES // 10)
     cluster = Cluster(data_root, extra={
         "broker.session.timeout.ms": "1500",
         "broker.heartbeat.interval.ms": "200",
