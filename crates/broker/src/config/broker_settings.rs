@@ -15,7 +15,7 @@ use super::broker_config::{BrokerConfig, ConfigError};
 use super::config_type::ConfigSource;
 use super::group_settings::GroupSettings;
 use super::listener_settings::{listener_settings, ListenerSettings};
-use super::listeners::{parse_listeners, Listener};
+use super::listeners::Listener;
 use super::process_roles::ProcessRoles;
 use super::replication_settings::ReplicationSettings;
 use super::topic_config::TopicDefaults;
@@ -38,10 +38,6 @@ pub struct BrokerSettings {
     pub client_listener: SocketAddr,
     /// The controller listener, if `listeners` names one.
     pub controller_listener: Option<SocketAddr>,
-    /// The first client listener of `advertised.listeners`.
-    advertised_listener: Option<Listener>,
-    /// The first client listener of `listeners`, as written.
-    named_client_listener: Option<Listener>,
 
     // The controller quorum and this broker's place in it.
     /// `controller.quorum.voters`; `None` when unset (a standalone node is a quorum of one).
@@ -118,10 +114,6 @@ impl BrokerSettings {
             .as_ref()
             .and_then(|l| l.bind_address().ok())
             .unwrap_or_else(BrokerConfig::default_client_listener);
-        let advertised_listener = config
-            .get("advertised.listeners")
-            .and_then(|v| parse_listeners(v).ok())
-            .and_then(|ls| ls.into_iter().find(|l| is_client(l)));
         let log_dir = config
             .get("log.dirs")
             .and_then(|dirs| dirs.split(',').map(str::trim).find(|d| !d.is_empty()))
@@ -149,8 +141,6 @@ impl BrokerSettings {
             rack: config.get("broker.rack").map(str::to_string),
             client_listener,
             controller_listener: config.controller_listener(),
-            advertised_listener,
-            named_client_listener,
             quorum_voters: config.quorum_voters(),
             metadata_log_dir,
             controller_quorum_election_timeout_ms: int("controller.quorum.election.timeout.ms")
@@ -190,18 +180,13 @@ impl BrokerSettings {
         })
     }
 
-    /// The host and port clients are told to connect to (`advertised.listeners`, else the
-    /// client listener's host, else the bound address); the bound port replaces port 0.
+    /// The host and port clients are told to connect to on the first client listener (see
+    /// [`ListenerSettings::advertised`]).
     pub fn advertised(&self, bound: SocketAddr) -> (String, u16) {
-        if let Some(l) = &self.advertised_listener {
-            let port = if l.port == 0 { bound.port() } else { l.port };
-            return (l.host.clone(), port);
+        match self.client_listeners().next() {
+            Some(l) => l.advertised(bound),
+            None => (bound.ip().to_string(), bound.port()),
         }
-        let host = match &self.named_client_listener {
-            Some(l) if !l.host.is_empty() && l.host != "0.0.0.0" => l.host.clone(),
-            _ => bound.ip().to_string(),
-        };
-        (host, bound.port())
     }
 
     /// The client listeners (not the controller's), in `listeners` order.
