@@ -171,6 +171,7 @@ class Cluster:
     def _launch(self, root, n, extra, attempt):
         client_ports = [free_port() for _ in range(n)]
         controller_ports = [free_port() for _ in range(n)]
+        self.controller_ports = controller_ports
         voters = ",".join(f"{i + 1}@127.0.0.1:{controller_ports[i]}" for i in range(n))
         cluster_id = "dGVzdC1jbHVzdGVyLWlkMQ"
         self.brokers = []

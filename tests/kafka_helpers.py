@@ -750,9 +750,12 @@ class KafkaWire:
     them; this class only numbers, sends and reads frames. Every read is bounded by the socket
     timeout."""
 
-    def __init__(self, bootstrap, timeout=30.0, client_id="sluice-tests-wire"):
+    def __init__(self, bootstrap, timeout=30.0, client_id="sluice-tests-wire", ssl_context=None):
+        """`ssl_context`: speak TLS (an `ssl.SSLContext` trusting the broker's CA)."""
         host, port = bootstrap.rsplit(":", 1)
         self._sock = socket.create_connection((host, int(port)), timeout=timeout)
+        if ssl_context is not None:
+            self._sock = ssl_context.wrap_socket(self._sock, server_hostname=host)
         self._client_id = client_id
         self._correlation_id = 0
         response = self.send(ApiVersionsRequest(client_software_name="sluice-tests",

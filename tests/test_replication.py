@@ -14,7 +14,7 @@ import time
 import uuid
 
 import pytest
-from confluent_kafka import Consumer
+from confluent_kafka import Consumer, KafkaException
 from confluent_kafka.admin import NewTopic
 
 from conftest import Cluster, wait_until
@@ -29,18 +29,21 @@ PLAIN_JAAS = ('org.apache.kafka.common.security.plain.PlainLoginModule required 
 
 def security(mode, data_root):
     """Broker settings and client settings of a security mode: plaintext, or SASL_SSL (PLAIN)
-    for clients and for the brokers' own replication traffic alike."""
+    for clients, for the brokers' own replication traffic and for the controller listener
+    (Raft between controllers, registrations and heartbeats) alike."""
     if mode == "plaintext":
         return {}, {}
     tls_dir = os.path.join(data_root, "tls")
     os.makedirs(tls_dir, exist_ok=True)
     ca = Ca(tls_dir)
     broker = {
-        "listener.security.protocol.map": "PLAINTEXT:SASL_SSL,CONTROLLER:PLAINTEXT",
+        "listener.security.protocol.map": "PLAINTEXT:SASL_SSL,CONTROLLER:SASL_SSL",
         "ssl.keystore.location": ca.issue("broker", "broker"),
         "ssl.truststore.location": ca.pem_path,
         "sasl.mechanism.inter.broker.protocol": "PLAIN",
+        "sasl.mechanism.controller.protocol": "PLAIN",
         "listener.name.plaintext.plain.sasl.jaas.config": PLAIN_JAAS,
+        "listener.name.controller.plain.sasl.jaas.config": PLAIN_JAAS,
     }
     client = {"security.protocol": "SASL_SSL", "ssl.ca.location": ca.pem_path,
               "sasl.mechanism": "PLAIN", "sasl.username": "broker",
@@ -49,9 +52,19 @@ def security(mode, data_root):
 
 
 def leader_and_isr(a, topic):
-    md = a.list_topics(topic=topic, timeout=10)
+    """(leader, sorted ISR), or (-1, []) while the client cannot get metadata (its request
+    timed out on a node just killed): callers poll it with a deadline."""
+    try:
+        md = a.list_topics(topic=topic, timeout=10)
+    except KafkaException:
+        return -1, []
     p = md.topics[topic].partitions[0]
     return p.leader, sorted(p.isrs)
+
+
+def current_leader(a, topic):
+    return wait_until(lambda: max(leader_and_isr(a, topic)[0], 0), timeout=60,
+                      what="a leader")
 
 
 @pytest.mark.parametrize("mode", ["plaintext", "sasl_ssl"])
@@ -86,14 +99,14 @@ def test_acknowledged_writes_survive_kills_and_pauses(data_root, mode):
                        what="the ISR to heal")
 
         for cycle in range(cycles):
-            leader, _ = leader_and_isr(a, topic)
+            leader = current_leader(a, topic)
             node(leader).kill()
             wait_until(lambda: leader_and_isr(a, topic)[0] not in (-1, leader), timeout=60,
                        what=f"cycle {cycle}: a new leader")
             node(leader).start(timeout=90)
             settle()
 
-            current, _ = leader_and_isr(a, topic)
+            current = current_leader(a, topic)
             other = next(b for b in (1, 2, 3) if b != current)
             node(other).kill()
             time.sleep(0.5)

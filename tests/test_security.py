@@ -7,6 +7,7 @@ import json
 import os
 import socket
 import struct
+import tempfile
 import time
 
 import pytest
@@ -21,7 +22,7 @@ from kafka.protocol.sasl import (
 )
 
 import kafka
-from conftest import Cluster, free_port, wait_until
+from conftest import Broker, Cluster, free_port, wait_until
 from kafka_helpers import (
     KafkaWire,
     admin,
@@ -79,9 +80,25 @@ class SecureBroker:
         return f"127.0.0.1:{self.ports[listener]}"
 
 
-@pytest.fixture
-def secure(broker_factory, ca):
-    return SecureBroker(broker_factory, ca)
+@pytest.fixture(scope="module")
+def secure():
+    """One SecureBroker for the module's tests (each leaves it serving: they check that)."""
+    with tempfile.TemporaryDirectory(prefix="sluice-test-") as root:
+        tls = os.path.join(root, "tls")
+        os.makedirs(tls)
+        brokers = []
+
+        def factory(extra=None, name="data"):
+            b = Broker(os.path.join(root, name), extra=extra)
+            brokers.append(b)
+            return b.start()
+
+        yield SecureBroker(factory, Ca(tls))
+        for b in brokers:
+            try:
+                b.stop(timeout=15)
+            except Exception:
+                b.kill()
 
 
 def confluent_conf(secure, listener, **extra):
@@ -337,16 +354,19 @@ def test_certificate_replaced_on_disk_is_served_without_restart(secure):
 
 
 def test_three_nodes_replicate_over_sasl_ssl(data_root, ca):
-    """Clients and brokers both on SASL_SSL (PLAIN); acks=all needs the followers' fetches,
-    which authenticate like any client."""
+    """Clients, brokers and controllers all on SASL_SSL (PLAIN): acks=all needs the followers'
+    fetches, which authenticate like any client; the quorum (Raft, registrations, heartbeats)
+    runs over the controller listener, which takes only nodes that log in."""
     keystore = ca.issue("broker", "broker")
     extra = {
-        "listener.security.protocol.map": "PLAINTEXT:SASL_SSL,CONTROLLER:PLAINTEXT",
+        "listener.security.protocol.map": "PLAINTEXT:SASL_SSL,CONTROLLER:SASL_SSL",
         "ssl.keystore.location": keystore,
         "ssl.truststore.location": ca.pem_path,
         "sasl.enabled.mechanisms": "PLAIN",
         "sasl.mechanism.inter.broker.protocol": "PLAIN",
+        "sasl.mechanism.controller.protocol": "PLAIN",
         "listener.name.plaintext.plain.sasl.jaas.config": PLAIN_JAAS,
+        "listener.name.controller.plain.sasl.jaas.config": PLAIN_JAAS,
         "min.insync.replicas": "2",
     }
     cluster = Cluster(data_root, n=3, extra=extra)
@@ -358,10 +378,62 @@ def test_three_nodes_replicate_over_sasl_ssl(data_root, ca):
         client = AdminClient(conf)
         client.create_topics([NewTopic(topic, 3, 3)])[topic].result(60)
         produce_consume_confluent(conf, topic, n=60, ordered=False)
+        controller = f"127.0.0.1:{cluster.controller_ports[0]}"
+        assert_controller_listener_refuses_strangers(controller, ca)
+        # The quorum still serves: a new topic after the refusals.
+        late = unique_topic("after-controller-refusals")
+        client.create_topics([NewTopic(late, 1, 3)])[late].result(60)
         for b in cluster.brokers:
             assert_no_panic(b)
+            assert "broker-secret" not in b.log_text()
     finally:
         cluster.stop()
+
+
+def assert_controller_listener_refuses_strangers(address, ca):
+    """A SASL_SSL controller listener: plaintext bytes, TLS without a login, a controller RPC
+    frame before the login and a wrong password are each refused and closed, no answer."""
+    host, port = address.rsplit(":", 1)
+    frame = struct.pack(">i", 16) + b"\x01" * 16  # a would-be controller RPC frame
+    with socket.create_connection((host, int(port)), 10) as s:
+        s.sendall(frame)
+        s.settimeout(10)
+        try:
+            data = s.recv(64)
+        except (ConnectionError, OSError):
+            data = b""
+        # Closed, at most after a TLS alert record (content type 21): never an answer.
+        assert data == b"" or data[0] == 21, data
+    context = ca.client_context()
+    with context.wrap_socket(socket.create_connection((host, int(port)), 10),
+                             server_hostname=host) as s:
+        s.sendall(frame)
+        s.settimeout(10)
+        try:
+            assert s.recv(1) == b"", "a frame before the login is not answered"
+        except (ConnectionError, OSError):
+            pass
+    with KafkaWire(address, timeout=10, ssl_context=context) as wire:
+        hs = wire.send(SaslHandshakeRequest(mechanism="SCRAM-SHA-512"), SaslHandshakeResponse, 1)
+        assert hs.error_code == 33 and hs.mechanisms == ["PLAIN"], hs
+        assert closed(wire)
+    with KafkaWire(address, timeout=10, ssl_context=context) as wire:
+        hs = wire.send(SaslHandshakeRequest(mechanism="PLAIN"), SaslHandshakeResponse, 1)
+        assert hs.error_code == 0
+        auth = wire.send(SaslAuthenticateRequest(auth_bytes=b"\0broker\0wrong"),
+                         SaslAuthenticateResponse, 1)
+        assert auth.error_code == 58 and auth.error_message == AUTH_FAILED, auth
+        assert closed(wire)
+    # A real client with a wrong password gets the same refusal.
+    errors = []
+    refused = admin(address, **{"security.protocol": "SASL_SSL", "ssl.ca.location": ca.pem_path,
+                                "sasl.mechanism": "PLAIN", "sasl.username": "broker",
+                                "sasl.password": "nope",
+                                "error_cb": lambda e: errors.append(str(e))})
+    with pytest.raises(KafkaException):
+        refused.list_topics(timeout=5)
+    wait_until(lambda: refused.poll(0.2) is not None and any(AUTH_FAILED in e for e in errors),
+               timeout=15, what=f"the client to report the failed login (saw {errors})")
 
 
 def test_sessions_expire_unless_the_client_reauthenticates(broker_factory, ca):

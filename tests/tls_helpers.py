@@ -44,6 +44,10 @@ class Ca:
         with open(self.pem_path, "wb") as f:
             f.write(self.cert.public_bytes(serialization.Encoding.PEM))
 
+    def client_context(self):
+        """An `ssl.SSLContext` for a client that trusts this CA."""
+        return ssl.create_default_context(cafile=self.pem_path)
+
     def issue(self, name, cn, server=True, password=None):
         """Key and certificate for `cn` (a server certificate for 127.0.0.1 and localhost, or a
         client one). Writes <name>.pem (key + certificate: a PEM key store), <name>.key and

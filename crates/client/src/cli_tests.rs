@@ -516,3 +516,315 @@ fn partition_elect_type_topic_and_partitions() {
     assert!(parse(&["partition", "elect", "--topic", "t", "--partition", "-1"]).is_err());
     assert!(parse(&["partition"]).is_err());
 }
+
+#[test]
+fn acl_create_takes_kafka_acls_flags() {
+    use crate::acl::{AclCommand, AclCreateArgs, ResourceArgs};
+    use sluice_security::acl::{AclOperation, PatternType};
+
+    let ClientCommand::Acl(args) = parse(&[
+        "acl",
+        "create",
+        "--principal",
+        "User:alice",
+        "--allow-principal",
+        "User:bob",
+        "--deny-principal",
+        "User:mallory",
+        "--operation",
+        "write",
+        "--operation",
+        "Describe",
+        "--topic",
+        "orders-",
+        "--resource-pattern-type",
+        "PREFIXED",
+        "--host",
+        "10.0.0.1",
+        "-b",
+        "h:1",
+        "--command-config",
+        "admin.properties",
+    ])
+    .expect("valid") else {
+        panic!("not an acl command");
+    };
+    assert_eq!(args.connect.bootstrap_server, "h:1");
+    assert_eq!(
+        args.connect.command_config.as_deref(),
+        Some(std::path::Path::new("admin.properties"))
+    );
+    assert_eq!(
+        args.command,
+        AclCommand::Create(AclCreateArgs {
+            principals: vec!["User:alice".into()],
+            allow_principals: vec!["User:bob".into()],
+            deny_principals: vec!["User:mallory".into()],
+            deny: false,
+            operations: vec![AclOperation::Write, AclOperation::Describe],
+            resource: ResourceArgs {
+                topic: Some("orders-".into()),
+                ..ResourceArgs::default()
+            },
+            pattern_type: PatternType::Prefixed,
+            hosts: vec!["10.0.0.1".into()],
+        })
+    );
+
+    // Defaults: literal, every host, ALLOW.
+    let ClientCommand::Acl(args) = parse(&[
+        "acl",
+        "create",
+        "--principal",
+        "User:alice",
+        "--operation",
+        "alter",
+        "--cluster",
+        "--deny",
+    ])
+    .expect("valid") else {
+        panic!("not an acl command");
+    };
+    let AclCommand::Create(create) = args.command else {
+        panic!("not acl create");
+    };
+    assert!(create.resource.cluster && create.deny);
+    assert_eq!(create.pattern_type, PatternType::Literal);
+    assert_eq!(create.hosts, ["*"]);
+
+    let base = [
+        "acl",
+        "create",
+        "--principal",
+        "User:a",
+        "--operation",
+        "read",
+    ];
+    let with = |more: &[&'static str]| {
+        let mut all = base.to_vec();
+        all.extend_from_slice(more);
+        parse(&all)
+    };
+    assert!(with(&["--topic", "t"]).is_ok());
+    // Exactly one resource.
+    assert!(with(&[]).is_err());
+    assert!(with(&["--topic", "t", "--group", "g"]).is_err());
+    assert!(with(&["--topic", "t", "--cluster"]).is_err());
+    // Bindings take literal or prefixed only, concrete operations only.
+    assert!(with(&["--topic", "t", "--resource-pattern-type", "match"]).is_err());
+    assert!(with(&["--topic", "t", "--operation", "any"]).is_err());
+    // Principals are Type:name; --deny needs --principal.
+    let err = parse(&[
+        "acl",
+        "create",
+        "--principal",
+        "alice",
+        "--operation",
+        "read",
+        "--topic",
+        "t",
+    ])
+    .expect_err("not a principal");
+    assert!(
+        err.to_string()
+            .contains("'alice' is not a principal: write Type:name, as User:alice"),
+        "{err}"
+    );
+    assert!(parse(&[
+        "acl",
+        "create",
+        "--allow-principal",
+        "User:a",
+        "--deny",
+        "--operation",
+        "read",
+        "--topic",
+        "t"
+    ])
+    .is_err());
+    assert!(parse(&["acl", "create", "--operation", "read", "--topic", "t"]).is_err());
+    assert!(parse(&["acl", "create", "--principal", "User:a", "--topic", "t"]).is_err());
+}
+
+#[test]
+fn acl_list_and_delete_take_a_filter() {
+    use crate::acl::{AclCommand, ResourceArgs};
+    use sluice_security::acl::{AclOperation, PatternType};
+
+    let ClientCommand::Acl(args) = parse(&["acl", "list"]).expect("valid") else {
+        panic!("not an acl command");
+    };
+    let AclCommand::List(list) = args.command else {
+        panic!("not acl list");
+    };
+    assert_eq!(list.output, OutputFormat::Text);
+    assert_eq!(list.filter.resource, ResourceArgs::default());
+    assert_eq!(list.filter.pattern_type, None);
+
+    let ClientCommand::Acl(args) = parse(&[
+        "acl",
+        "list",
+        "--principal",
+        "User:alice",
+        "--group",
+        "g",
+        "--resource-pattern-type",
+        "match",
+        "--operation",
+        "read",
+        "-o",
+        "json",
+    ])
+    .expect("valid") else {
+        panic!("not an acl command");
+    };
+    let AclCommand::List(list) = args.command else {
+        panic!("not acl list");
+    };
+    assert_eq!(list.output, OutputFormat::Json);
+    assert_eq!(list.filter.principals, ["User:alice"]);
+    assert_eq!(list.filter.resource.group.as_deref(), Some("g"));
+    assert_eq!(list.filter.pattern_type, Some(PatternType::Match));
+    assert_eq!(list.filter.operations, [AclOperation::Read]);
+    for output in ["table", "text"] {
+        let ClientCommand::Acl(args) = parse(&["acl", "list", "--output", output]).expect("valid")
+        else {
+            panic!("not an acl command");
+        };
+        assert!(matches!(
+            args.command,
+            AclCommand::List(ref list) if list.output == OutputFormat::Text
+        ));
+    }
+    assert!(parse(&["acl", "list", "--operation", "any"]).is_ok());
+    assert!(parse(&["acl", "list", "--resource-pattern-type", "any"]).is_ok());
+    assert!(parse(&["acl", "list", "--topic", "a", "--group", "b"]).is_err());
+    assert!(parse(&["acl", "list", "-o", "yaml"]).is_err());
+
+    let ClientCommand::Acl(args) = parse(&[
+        "acl",
+        "delete",
+        "--topic",
+        "orders-",
+        "--resource-pattern-type",
+        "prefixed",
+        "--force",
+    ])
+    .expect("valid") else {
+        panic!("not an acl command");
+    };
+    let AclCommand::Delete(delete) = args.command else {
+        panic!("not acl delete");
+    };
+    assert!(delete.force);
+    assert_eq!(delete.filter.resource.topic.as_deref(), Some("orders-"));
+    assert_eq!(delete.filter.pattern_type, Some(PatternType::Prefixed));
+    assert!(parse(&["acl", "delete", "--cluster", "--user", "u"]).is_err());
+}
+
+#[test]
+fn quota_describe_and_alter_flags() {
+    use crate::quota::{EntityArgs, QuotaAlterArgs, QuotaCommand, QuotaDescribeArgs};
+
+    let ClientCommand::Quota(args) = parse(&["quota", "describe"]).expect("valid") else {
+        panic!("not a quota command");
+    };
+    assert_eq!(
+        args.command,
+        QuotaCommand::Describe(QuotaDescribeArgs {
+            entity: EntityArgs::default(),
+            strict: false,
+            output: OutputFormat::Text,
+        })
+    );
+    let ClientCommand::Quota(args) = parse(&[
+        "quota",
+        "describe",
+        "--user",
+        "alice",
+        "--client-id-default",
+        "--strict",
+        "-o",
+        "json",
+    ])
+    .expect("valid") else {
+        panic!("not a quota command");
+    };
+    assert_eq!(
+        args.command,
+        QuotaCommand::Describe(QuotaDescribeArgs {
+            entity: EntityArgs {
+                user: Some("alice".into()),
+                user_default: false,
+                client_id: None,
+                client_id_default: true,
+            },
+            strict: true,
+            output: OutputFormat::Json,
+        })
+    );
+    assert!(parse(&["quota", "describe", "--user", "a", "--user-default"]).is_err());
+    assert!(parse(&[
+        "quota",
+        "describe",
+        "--client-id",
+        "a",
+        "--client-id-default"
+    ])
+    .is_err());
+
+    let ClientCommand::Quota(args) = parse(&[
+        "quota",
+        "alter",
+        "--user-default",
+        "--client-id",
+        "app",
+        "--add",
+        "producer_byte_rate=1048576",
+        "--add-config",
+        "request_percentage=50",
+        "--delete",
+        "consumer_byte_rate",
+        "--delete-config",
+        "controller_mutation_rate",
+        "--validate-only",
+        "-b",
+        "h:1",
+    ])
+    .expect("valid") else {
+        panic!("not a quota command");
+    };
+    assert_eq!(args.connect.bootstrap_server, "h:1");
+    assert_eq!(
+        args.command,
+        QuotaCommand::Alter(QuotaAlterArgs {
+            entity: EntityArgs {
+                user: None,
+                user_default: true,
+                client_id: Some("app".into()),
+                client_id_default: false,
+            },
+            add: vec![
+                kv("producer_byte_rate", "1048576"),
+                kv("request_percentage", "50")
+            ],
+            delete: vec![
+                "consumer_byte_rate".into(),
+                "controller_mutation_rate".into()
+            ],
+            validate_only: true,
+        })
+    );
+    // An entity and a change are required; key=value is checked by clap.
+    assert!(parse(&["quota", "alter", "--add", "producer_byte_rate=1"]).is_err());
+    assert!(parse(&["quota", "alter", "--user", "a"]).is_err());
+    assert!(parse(&[
+        "quota",
+        "alter",
+        "--user",
+        "a",
+        "--add",
+        "producer_byte_rate"
+    ])
+    .is_err());
+}

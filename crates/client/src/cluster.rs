@@ -54,8 +54,11 @@ pub enum ClusterCommand {
     },
 }
 
+/// `--output` of the commands that print tables.
 #[derive(ValueEnum, Debug, Clone, Copy, PartialEq, Eq)]
 pub enum OutputFormat {
+    /// Aligned tables (`table.rs`); `table` is another name for it.
+    #[value(alias = "table")]
     Text,
     Json,
 }

@@ -1,9 +1,9 @@
 //! sluice-client: the client-side commands of the `sluice` CLI (`topic`, `group`, `txn`,
-//! `producers`, `cluster`, `partition`, `user`, `produce`, `consume`), which work against any
-//! Kafka-compatible cluster. They speak Kafka through Sluice's own guarded wire client
-//! (`sluice_protocol::client`): pure Rust, on PLAINTEXT, SSL, SASL_PLAINTEXT and SASL_SSL
-//! listeners. The benchmarks, which
-//! measure a broker with librdkafka, are the separate `sluice-bench` binary (crates/bench).
+//! `producers`, `cluster`, `partition`, `user`, `acl`, `quota`, `produce`, `consume`), which work
+//! against any Kafka-compatible cluster. They speak Kafka through Sluice's own guarded wire
+//! client (`sluice_protocol::client`): pure Rust, on PLAINTEXT, SSL, SASL_PLAINTEXT and SASL_SSL
+//! listeners. The benchmarks, which measure a broker with librdkafka, are the separate
+//! `sluice-bench` binary (crates/bench).
 //!
 //! Layout:
 //! - `connect_args.rs`: `-b/--bootstrap-server`, `--command-config FILE` and `-X key=value`,
@@ -20,6 +20,10 @@
 //! - `cluster.rs`: `cluster status` (cluster id, controller, brokers, partition health).
 //! - `partition.rs`: `partition elect`; `reassign.rs`: `partition reassign`.
 //! - `user.rs`: `user create|list|delete` (SCRAM credentials, KIP-554).
+//! - `acl.rs`: `acl create|list|delete` (ACL bindings, kafka-acls' flags; the binding and
+//!   filter types are `sluice_security::acl`'s).
+//! - `quota.rs`: `quota describe|alter` (client quotas of users and client ids, KIP-546; the
+//!   entity and key types and checks are `sluice_security::quota`'s).
 //! - `produce.rs`: `produce`, one record per input line; `producer.rs`: batching, sending to
 //!   leaders, retries and delivery accounting; `partitioner.rs`: which partition a record
 //!   goes to.
@@ -27,10 +31,12 @@
 //!   `format.rs`: the `--format` template.
 //! - `topic_partitions.rs`: which partitions of a topic a command works on.
 //! - `producer_options.rs`: `--acks` and `--compression` values.
-//! - `table.rs`: aligned text tables for command output.
+//! - `table.rs`: aligned text tables for command output; `OutputFormat` (`--output
+//!   table|json`) is in `cluster.rs`.
 //!
 //! Every command returns one `anyhow` error whose message is a single line.
 
+mod acl;
 mod client_security;
 mod client_settings;
 mod cluster;
@@ -46,6 +52,7 @@ mod produce;
 mod producer;
 mod producer_options;
 mod properties_file;
+mod quota;
 mod reassign;
 mod table;
 mod topic;
@@ -57,6 +64,10 @@ mod wire;
 use anyhow::bail;
 use clap::{Args, Subcommand};
 
+pub use acl::{
+    AclArgs, AclCommand, AclCreateArgs, AclDeleteArgs, AclFilterArgs, AclListArgs, ResourceArgs,
+};
+
 pub use cluster::{ClusterArgs, ClusterCommand, OutputFormat};
 pub use connect_args::{parse_key_value, ConnectArgs};
 pub use consume::ConsumeArgs;
@@ -65,6 +76,7 @@ pub use group::{GroupArgs, GroupCommand, ResetOffsetsArgs};
 pub use partition::{ElectArgs, ElectionKind, PartitionArgs, PartitionCommand};
 pub use produce::ProduceArgs;
 pub use producer_options::{Acks, Compression};
+pub use quota::{EntityArgs, QuotaAlterArgs, QuotaArgs, QuotaCommand, QuotaDescribeArgs};
 pub use reassign::ReassignArgs;
 pub use topic::{TopicArgs, TopicCommand};
 pub use txn::{ProducersArgs, ProducersCommand, TxnArgs, TxnCommand, TxnListArgs};
@@ -87,6 +99,10 @@ pub enum ClientCommand {
     Partition(PartitionArgs),
     /// Create, list and delete SCRAM users (their credentials live in the cluster metadata).
     User(UserArgs),
+    /// Create, list and delete ACLs (the cluster needs an authorizer: authorizer.class.name).
+    Acl(AclArgs),
+    /// Describe and alter client quotas of users and client ids.
+    Quota(QuotaArgs),
     /// Produce records read line by line from stdin or a file.
     Produce(ProduceArgs),
     /// Print records of a topic.
@@ -112,6 +128,8 @@ pub async fn run(cmd: ClientCommand) -> anyhow::Result<()> {
         ClientCommand::Cluster(args) => cluster::run(args).await,
         ClientCommand::Partition(args) => partition::run(args).await,
         ClientCommand::User(args) => user::run(args).await,
+        ClientCommand::Acl(args) => acl::run(args).await,
+        ClientCommand::Quota(args) => quota::run(args).await,
         ClientCommand::Produce(args) => produce::run(args).await,
         ClientCommand::Consume(args) => consume::run(args).await,
         ClientCommand::Bench(_) => bail!(

@@ -14,6 +14,9 @@ use std::collections::BTreeMap;
 
 use serde::Deserialize;
 use serde::Serialize;
+use sluice_security::acl::AclBinding;
+use sluice_security::acl::AclBindingFilter;
+use sluice_security::quota::QuotaEntity;
 use uuid::Uuid;
 
 use crate::image::ListenerEndpoint;
@@ -137,7 +140,25 @@ pub enum MetadataCommand {
     /// applied atomically like a [`MetadataCommand::Batch`] by the first bootstrap of the
     /// cluster, a no-op for any later one (see `bootstrap`). Does not nest.
     Bootstrap { commands: Vec<MetadataCommand> },
+    /// CreateAcls: add `bindings` (validated by the proposer; one already present stays, as
+    /// Kafka answers success for it).
+    CreateAcls { bindings: Vec<AclBinding> },
+    /// DeleteAcls: remove every binding each filter matches.
+    DeleteAcls { filters: Vec<AclBindingFilter> },
+    /// AlterClientQuotas for one entity: set (`Some`) or remove (`None`) each key, all or
+    /// none (validated again when applied).
+    AlterClientQuota {
+        entity: QuotaEntity,
+        ops: Vec<(String, Option<QuotaValue>)>,
+    },
 }
+
+/// A quota value in a command: finite and positive once validated, so equality is total.
+#[derive(Clone, Copy, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(transparent)]
+pub struct QuotaValue(pub f64);
+
+impl Eq for QuotaValue {}
 
 /// What an applied command did.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -156,6 +177,9 @@ pub enum CommandOutput {
     Batch(Vec<CommandOutput>),
     /// Producer ids `[first_id, first_id + count)` are the proposer's.
     ProducerIds { first_id: i64, count: i64 },
+    /// A [`MetadataCommand::DeleteAcls`] applied: per filter, in order, the bindings it removed
+    /// (a binding two filters match is reported under the first).
+    AclsDeleted(Vec<Vec<AclBinding>>),
 }
 
 /// Why a command was rejected. A rejected command changes nothing.

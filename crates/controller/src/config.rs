@@ -5,11 +5,14 @@
 use std::collections::BTreeMap;
 use std::net::SocketAddr;
 use std::path::PathBuf;
+use std::sync::Arc;
 use std::time::Duration;
 
 use crate::error::ControllerError;
 use crate::network::ClientSettings;
 use crate::raft_types::NodeId;
+use crate::transport::ControllerTransport;
+use crate::transport::PlaintextTransport;
 
 /// Settings of the active controller's cluster management (broker sessions, fencing, leader
 /// elections; see `cluster_manager`). Kafka's names are given per field.
@@ -89,6 +92,10 @@ pub struct ControllerConfig {
     pub max_connections: usize,
     /// Broker lifecycle management by the leader.
     pub cluster: ClusterManagerConfig,
+    /// How controller connections are set up on both ends: TCP as it is by default; the
+    /// server passes TLS and SASL when the controller listener's security protocol asks for
+    /// them.
+    pub transport: Arc<dyn ControllerTransport>,
     /// Test hook: every proposal is sent a second time with the same proposer and sequence
     /// after it applied, as a retry after a lost answer would; the second result is returned.
     #[doc(hidden)]
@@ -117,6 +124,7 @@ impl ControllerConfig {
             snapshot_chunk_bytes: 1 << 20,
             max_connections: 64,
             cluster: ClusterManagerConfig::default(),
+            transport: Arc::new(PlaintextTransport),
             resend_every_proposal: false,
         }
     }
@@ -188,6 +196,7 @@ impl ControllerConfig {
         ClientSettings {
             frame_bytes_max: self.frame_bytes_max,
             connect_timeout: self.request_timeout(),
+            transport: self.transport.clone(),
         }
     }
 }

@@ -243,6 +243,7 @@ impl Controller {
                 idle_timeout: CONNECTION_IDLE_TIMEOUT,
                 request_timeout: config.request_timeout(),
                 propose_timeout: config.request_timeout(),
+                transport: config.transport.clone(),
             },
             shutdown_rx,
         ));

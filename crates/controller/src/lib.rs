@@ -34,6 +34,8 @@
 //! - `record_file`: CRC-32C framed records and atomic file replacement, for all files above.
 //! - `rpc`: controller RPC messages and frames; `network`: the client side (openraft
 //!   `RaftNetwork`); `server`: the controller listener.
+//! - `transport`: [`ControllerTransport`], how a connection is set up before its first frame
+//!   (TLS and SASL come from the server); [`PlaintextTransport`].
 //! - `error`: [`ControllerError`].
 //!
 //! # Data directory
@@ -68,6 +70,7 @@ mod server;
 mod state_machine;
 #[cfg(test)]
 mod storage_suite_tests;
+mod transport;
 mod voters;
 
 pub use bootstrap::write_bootstrap_metadata;
@@ -77,6 +80,7 @@ pub use command::CommandOutput;
 pub use command::CommandResult;
 pub use command::ConfigOp;
 pub use command::MetadataCommand;
+pub use command::QuotaValue;
 pub use config::ClusterManagerConfig;
 pub use config::ControllerConfig;
 pub use controller::Controller;
@@ -98,4 +102,10 @@ pub use lifecycle::BrokerRegistrationRequest;
 pub use placement::place_replicas;
 pub use quorum::QuorumDescription;
 pub use quorum::QuorumMember;
+pub use transport::Accepted;
+pub use transport::BoxedStream;
+pub use transport::ControllerTransport;
+pub use transport::PlaintextTransport;
+pub use transport::RpcStream;
+pub use transport::TransportFuture;
 pub use voters::parse_quorum_voters;

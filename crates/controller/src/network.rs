@@ -13,6 +13,20 @@ use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::Duration;
 
+use crate::raft_types::Node;
+use crate::raft_types::NodeId;
+use crate::raft_types::TypeConfig;
+use crate::rpc::decode_body;
+use crate::rpc::encode_frame;
+use crate::rpc::read_frame_body;
+use crate::rpc::read_frame_header;
+use crate::rpc::write_frame;
+use crate::rpc::FrameError;
+use crate::rpc::RpcRequest;
+use crate::rpc::RpcRequestBody;
+use crate::rpc::RpcResponse;
+use crate::transport::BoxedStream;
+use crate::transport::ControllerTransport;
 use openraft::error::InstallSnapshotError;
 use openraft::error::NetworkError;
 use openraft::error::PayloadTooLarge;
@@ -31,26 +45,14 @@ use openraft::raft::InstallSnapshotRequest;
 use openraft::raft::InstallSnapshotResponse;
 use openraft::raft::VoteRequest;
 use openraft::raft::VoteResponse;
-use tokio::net::TcpStream;
-
-use crate::raft_types::Node;
-use crate::raft_types::NodeId;
-use crate::raft_types::TypeConfig;
-use crate::rpc::decode_body;
-use crate::rpc::encode_frame;
-use crate::rpc::read_frame_body;
-use crate::rpc::read_frame_header;
-use crate::rpc::write_frame;
-use crate::rpc::FrameError;
-use crate::rpc::RpcRequest;
-use crate::rpc::RpcRequestBody;
-use crate::rpc::RpcResponse;
 
 /// Limits shared by the clients of one controller.
 #[derive(Clone, Debug)]
 pub(crate) struct ClientSettings {
     pub frame_bytes_max: usize,
     pub connect_timeout: Duration,
+    /// Opens connections (TCP, then TLS and SASL when the controller listener uses them).
+    pub transport: Arc<dyn ControllerTransport>,
 }
 
 /// Why a call failed.
@@ -100,7 +102,7 @@ pub(crate) struct PeerClient {
     addr: Option<SocketAddr>,
     settings: ClientSettings,
     /// Present between calls when the last call succeeded; taken out during a call.
-    connection: Option<TcpStream>,
+    connection: Option<BoxedStream>,
 }
 
 impl PeerClient {
@@ -165,9 +167,9 @@ impl PeerClient {
         target: NodeId,
         addr: Option<SocketAddr>,
         settings: &ClientSettings,
-        connection: Option<TcpStream>,
+        connection: Option<BoxedStream>,
         frame: &[u8],
-    ) -> Result<(TcpStream, RpcResponse), CallError> {
+    ) -> Result<(BoxedStream, RpcResponse), CallError> {
         let mut stream = match connection {
             Some(s) => s,
             None => {
@@ -182,13 +184,11 @@ impl PeerClient {
                         "no address known for this node id",
                     ))
                 })?;
-                let stream =
-                    tokio::time::timeout(settings.connect_timeout, TcpStream::connect(addr))
-                        .await
-                        .map_err(|_| unreachable(io::ErrorKind::TimedOut.into()))?
-                        .map_err(unreachable)?;
-                stream.set_nodelay(true).map_err(unreachable)?;
-                stream
+                let connect = settings.transport.connect(addr, settings.connect_timeout);
+                tokio::time::timeout(settings.connect_timeout, connect)
+                    .await
+                    .map_err(|_| unreachable(io::ErrorKind::TimedOut.into()))?
+                    .map_err(unreachable)?
             }
         };
         let connection_error = |source| CallError::Connection { target, source };

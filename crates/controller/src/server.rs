@@ -19,7 +19,6 @@ use std::time::Duration;
 
 use openraft::raft::AppendEntriesResponse;
 use tokio::net::TcpListener;
-use tokio::net::TcpStream;
 use tokio::sync::watch;
 use tokio::sync::Semaphore;
 use tokio::task::JoinSet;
@@ -38,6 +37,8 @@ use crate::rpc::write_frame;
 use crate::rpc::RpcRequest;
 use crate::rpc::RpcRequestBody;
 use crate::rpc::RpcResponse;
+use crate::transport::BoxedStream;
+use crate::transport::ControllerTransport;
 
 /// Time a request may take beyond `request_timeout` (a forwarded proposal waits up to
 /// `propose_timeout` for its commit, then answers).
@@ -55,6 +56,8 @@ pub(crate) struct ServerSettings {
     pub request_timeout: Duration,
     /// How long a forwarded proposal may wait for its commit.
     pub propose_timeout: Duration,
+    /// Sets up accepted connections (TLS and SASL when the controller listener uses them).
+    pub transport: Arc<dyn ControllerTransport>,
 }
 
 /// Resolves once `shutdown` is set (or its sender is gone).
@@ -96,8 +99,30 @@ pub(crate) async fn serve(
                 let settings = settings.clone();
                 let shutdown = shutdown.clone();
                 connections.spawn(async move {
-                    serve_connection(stream, peer, raft, manager, pre_vote, settings, shutdown)
-                        .await;
+                    let _ = stream.set_nodelay(true);
+                    let timeout = settings.request_timeout;
+                    let accepted = settings.transport.accept(stream, peer, timeout);
+                    match tokio::time::timeout(timeout, accepted).await {
+                        Ok(Ok(accepted)) => {
+                            tracing::debug!(%peer, principal = %accepted.principal, "controller connection");
+                            serve_connection(
+                                accepted.stream,
+                                peer,
+                                raft,
+                                manager,
+                                pre_vote,
+                                settings,
+                                shutdown,
+                            )
+                            .await;
+                        }
+                        Ok(Err(e)) => {
+                            tracing::warn!(%peer, "refusing a controller connection: {e}");
+                        }
+                        Err(_) => {
+                            tracing::warn!(%peer, "refusing a controller connection: set-up took longer than {timeout:?}");
+                        }
+                    }
                     drop(permit);
                 });
             }
@@ -115,7 +140,7 @@ pub(crate) async fn serve(
 }
 
 async fn serve_connection(
-    mut stream: TcpStream,
+    mut stream: BoxedStream,
     peer: SocketAddr,
     raft: Raft,
     manager: Arc<ClusterManager>,
@@ -123,7 +148,6 @@ async fn serve_connection(
     settings: Arc<ServerSettings>,
     mut shutdown: watch::Receiver<bool>,
 ) {
-    let _ = stream.set_nodelay(true);
     let max = settings.frame_bytes_max;
     loop {
         let next_header = read_frame_header(&mut stream, max);

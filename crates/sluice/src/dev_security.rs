@@ -145,20 +145,25 @@ impl DevSecurity {
 
     /// The nodes' security settings, in the broker's properties syntax (`key=value`, a line
     /// each, no escapes): the client listener on SASL_SSL for clients and brokers alike, the
-    /// controller listener on PLAINTEXT (it cannot be secured yet).
+    /// controller listener on SASL_SSL too (PLAIN, the brokers' own user).
     fn server_properties(&self) -> String {
         let listener = CLIENT_LISTENER;
         let password = String::from_utf8_lossy(self.broker_password.expose());
         format!(
             "# Written by `sluice dev-cluster --secure` at every start: changes here are lost;\n\
              # give other settings with --set.\n\
-             listener.security.protocol.map={listener}:SASL_SSL,CONTROLLER:PLAINTEXT\n\
+             listener.security.protocol.map={listener}:SASL_SSL,CONTROLLER:SASL_SSL\n\
              inter.broker.listener.name={listener}\n\
              ssl.keystore.location={keystore}\n\
              ssl.truststore.location={ca}\n\
              sasl.enabled.mechanisms=PLAIN,SCRAM-SHA-256,SCRAM-SHA-512\n\
              sasl.mechanism.inter.broker.protocol=PLAIN\n\
              listener.name.{lower}.plain.sasl.jaas.config=\
+             org.apache.kafka.common.security.plain.PlainLoginModule required \
+             username=\"{BROKER_USER}\" password=\"{password}\" \
+             user_{BROKER_USER}=\"{password}\";\n\
+             sasl.mechanism.controller.protocol=PLAIN\n\
+             listener.name.controller.plain.sasl.jaas.config=\
              org.apache.kafka.common.security.plain.PlainLoginModule required \
              username=\"{BROKER_USER}\" password=\"{password}\" \
              user_{BROKER_USER}=\"{password}\";\n",
@@ -528,7 +533,13 @@ mod tests {
         let secret = read(&tls.join("broker.secret"));
         let secret = secret.trim();
         for line in [
-            "listener.security.protocol.map=SASL_SSL:SASL_SSL,CONTROLLER:PLAINTEXT".to_string(),
+            "listener.security.protocol.map=SASL_SSL:SASL_SSL,CONTROLLER:SASL_SSL".to_string(),
+            "sasl.mechanism.controller.protocol=PLAIN".to_string(),
+            format!(
+                "listener.name.controller.plain.sasl.jaas.config=org.apache.kafka.common.\
+                 security.plain.PlainLoginModule required username=\"broker\" \
+                 password=\"{secret}\" user_broker=\"{secret}\";"
+            ),
             "inter.broker.listener.name=SASL_SSL".to_string(),
             format!("ssl.keystore.location={}", tls.join("broker.pem").display()),
             format!("ssl.truststore.location={}", tls.join("ca.pem").display()),

@@ -1,9 +1,9 @@
 //! The `sluice` binary: the broker (`sluice server`), a node's storage formatted before its
 //! first start (`sluice storage format`), a local multi-node cluster of brokers
 //! (`sluice dev-cluster`, in `dev_cluster.rs`) and the client tools (topic, group, txn,
-//! producers, cluster, partition, user, produce, consume; crates/client), which work against
-//! any Kafka-compatible cluster. It builds with the Rust toolchain alone: the benchmarks, which run
-//! on librdkafka, are the separate `sluice-bench` binary (crates/bench).
+//! producers, cluster, partition, user, acl, quota, produce, consume; crates/client), which
+//! work against any Kafka-compatible cluster. It builds with the Rust toolchain alone: the
+//! benchmarks, which run on librdkafka, are the separate `sluice-bench` binary (crates/bench).
 //!
 //! Layout: `main.rs` the command line, the server and the client commands' runtime;
 //! `dev_cluster.rs` the local cluster supervisor, `dev_security.rs` the CA, certificate,
@@ -41,8 +41,9 @@ enum Command {
     DevCluster(dev_cluster::DevClusterArgs),
     /// Format a node's storage before its first start (cluster id, first SCRAM users).
     Storage(storage::StorageArgs),
+    // Boxed: the client commands' arguments are far larger than the others'.
     #[command(flatten)]
-    Client(sluice_client::ClientCommand),
+    Client(Box<sluice_client::ClientCommand>),
 }
 
 #[derive(Args)]
@@ -72,7 +73,7 @@ fn main() -> ExitCode {
                     return ExitCode::FAILURE;
                 }
             };
-            match runtime.block_on(sluice_client::run(cmd)) {
+            match runtime.block_on(sluice_client::run(*cmd)) {
                 Ok(()) => ExitCode::SUCCESS,
                 Err(e) => {
                     eprintln!("error: {e:#}");

@@ -22,6 +22,11 @@ pub struct TestBroker {
 impl TestBroker {
     /// Starts a node with `settings` (Kafka's config names) on top of the harness's own:
     /// `listeners=PLAINTEXT://127.0.0.1:0` and `log.dirs` in a new temporary directory.
+    ///
+    /// A test may give `listeners` itself to add listeners (e.g.
+    /// `PLAINTEXT://127.0.0.1:0,SASL_PLAINTEXT://127.0.0.1:0`); [`TestBroker::port`] is then
+    /// the first one's, and [`TestBroker::listener_addr`] has each one's bound address (port
+    /// 0 binds new ports at each restart).
     pub fn start(settings: &[(&str, &str)]) -> TestBroker {
         let dir = tempfile::tempdir().expect("temporary directory");
         let settings: Vec<(String, String)> = settings
@@ -45,6 +50,16 @@ impl TestBroker {
 
     pub fn connect(&self) -> Client {
         Client::connect(&self.addr())
+    }
+
+    /// The bound address of the running node's client listener `name` (upper case, as
+    /// `listeners` names it), `127.0.0.1:<port>`; `None` if it has no such listener.
+    pub fn listener_addr(&self, name: &str) -> Option<String> {
+        let node = self.node.as_ref()?;
+        node.listeners
+            .iter()
+            .find(|(n, _)| n == name)
+            .map(|(_, addr)| addr.to_string())
     }
 
     /// The running broker's state (panics while it is stopped).

@@ -89,6 +89,36 @@ impl Client {
 }
 
 impl Client {
+    /// Authenticates this connection with SASL/PLAIN as `user` (SaslHandshake v1, then one
+    /// SaslAuthenticate v2 carrying `\0user\0password`), as a Kafka client does on a
+    /// SASL_PLAINTEXT listener before any other request. Call it first on a fresh connection;
+    /// an error names the step that failed and the broker's error code and message.
+    pub fn login_plain(&mut self, user: &str, password: &str) -> Result<(), String> {
+        use kafka_protocol::messages::{SaslAuthenticateRequest, SaslHandshakeRequest};
+        let handshake =
+            SaslHandshakeRequest::default().with_mechanism(StrBytes::from_static_str("PLAIN"));
+        let answer = self
+            .try_send(&handshake, 1)
+            .map_err(|e| format!("SaslHandshake: {e}"))?;
+        if answer.error_code != 0 {
+            return Err(format!("SaslHandshake: error {}", answer.error_code));
+        }
+        let message = format!("\0{user}\0{password}");
+        let authenticate =
+            SaslAuthenticateRequest::default().with_auth_bytes(Bytes::from(message.into_bytes()));
+        let answer = self
+            .try_send(&authenticate, 2)
+            .map_err(|e| format!("SaslAuthenticate: {e}"))?;
+        if answer.error_code != 0 {
+            return Err(format!(
+                "SaslAuthenticate: error {} ({})",
+                answer.error_code,
+                answer.error_message.as_deref().unwrap_or("")
+            ));
+        }
+        Ok(())
+    }
+
     /// The metadata quorum's leader by DescribeQuorum (None while there is none).
     pub fn quorum_leader(&mut self) -> Option<i32> {
         use kafka_protocol::messages::describe_quorum_request::{PartitionData, TopicData};

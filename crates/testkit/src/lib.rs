@@ -8,7 +8,7 @@
 //! - `cluster`: [`TestCluster`], several nodes forming one cluster over loopback, their ports
 //!   bound before any node starts.
 //! - `client`: [`Client`], a blocking Kafka-protocol client on Sluice's guarded codec, with raw
-//!   frame access for malformed-input tests.
+//!   frame access for malformed-input tests and a SASL/PLAIN login for SASL listeners.
 //! - `batches`: v2 record batches as clients build them.
 //!
 //! Processes still have their place: tests of the `sluice` binary itself (its command line,

@@ -34,6 +34,9 @@ enum Stop {
 pub struct Node {
     /// Its client listener (its controller listener on a controller-only node).
     pub addr: SocketAddr,
+    /// Every client listener's bound address, by listener name (upper case, as `listeners`
+    /// names it); empty on a controller-only node.
+    pub listeners: Vec<(String, SocketAddr)>,
     /// The broker's state, for tests that look inside (None on a controller-only node).
     pub broker: Option<Arc<Broker>>,
     stop: Option<oneshot::Sender<Stop>>,
@@ -52,8 +55,13 @@ impl Node {
             .spawn(move || run(config, listeners, ready_tx, stop_rx))
             .expect("spawn a node thread");
         match ready_rx.recv_timeout(START_TIMEOUT) {
-            Ok(Ok((addr, broker))) => Node {
+            Ok(Ok(Started {
                 addr,
+                listeners,
+                broker,
+            })) => Node {
+                addr,
+                listeners,
                 broker,
                 stop: Some(stop_tx),
                 thread: Some(thread),
@@ -94,7 +102,14 @@ impl Drop for Node {
     }
 }
 
-type Ready = Result<(SocketAddr, Option<Arc<Broker>>), String>;
+/// What a node that started tells [`Node::start`].
+struct Started {
+    addr: SocketAddr,
+    listeners: Vec<(String, SocketAddr)>,
+    broker: Option<Arc<Broker>>,
+}
+
+type Ready = Result<Started, String>;
 
 fn run(
     config: BrokerConfig,
@@ -123,10 +138,12 @@ fn run(
             return;
         }
     };
-    if ready
-        .send(Ok((handle.local_addr, handle.broker.clone())))
-        .is_err()
-    {
+    let started = Started {
+        addr: handle.local_addr,
+        listeners: handle.listener_addrs.clone(),
+        broker: handle.broker.clone(),
+    };
+    if ready.send(Ok(started)).is_err() {
         // Nobody waits for this node any more.
         runtime.shutdown_timeout(BLOCKING_GRACE);
         return;

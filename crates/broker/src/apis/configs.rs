@@ -17,6 +17,7 @@ use kafka_protocol::messages::{
 };
 use kafka_protocol::protocol::StrBytes;
 use sluice_protocol::error::ErrorCode;
+use sluice_security::acl::AclOperation;
 
 use super::request::RequestContext;
 use crate::cluster::TopicAdmin;
@@ -32,6 +33,28 @@ const OP_SET: i8 = 0;
 const OP_DELETE: i8 = 1;
 const OP_APPEND: i8 = 2;
 const OP_SUBTRACT: i8 = 3;
+
+/// Why the principal may not do `operation` (DESCRIBE_CONFIGS, ALTER_CONFIGS) on the resource:
+/// the topic's (TOPIC_AUTHORIZATION_FAILED) or, for a broker, the cluster's
+/// (CLUSTER_AUTHORIZATION_FAILED).
+fn refusal(
+    ctx: &RequestContext,
+    resource_type: i8,
+    name: &str,
+    operation: AclOperation,
+) -> Option<(ErrorCode, String)> {
+    match resource_type {
+        RESOURCE_TOPIC if !ctx.authorize_topic(operation, name) => Some((
+            ErrorCode::TOPIC_AUTHORIZATION_FAILED,
+            "Authorization failed.".into(),
+        )),
+        RESOURCE_BROKER if !ctx.authorize_cluster(operation) => Some((
+            ErrorCode::CLUSTER_AUTHORIZATION_FAILED,
+            "Cluster authorization failed.".into(),
+        )),
+        _ => None,
+    }
+}
 
 fn s(v: impl Into<String>) -> StrBytes {
     StrBytes::from_string(v.into())
@@ -52,6 +75,14 @@ pub async fn describe(
             let base = DescribeConfigsResult::default()
                 .with_resource_type(r.resource_type)
                 .with_resource_name(r.resource_name.clone());
+            if let Some((code, message)) = refusal(
+                ctx,
+                r.resource_type,
+                r.resource_name.as_str(),
+                AclOperation::DescribeConfigs,
+            ) {
+                return base.with_error_code(code.0).with_error_message(Some(s(message)));
+            }
             let wanted = |name: &str| {
                 // Kafka lists every key for a null or empty key list.
                 r.configuration_keys
@@ -220,11 +251,26 @@ fn known(name: &str) -> Result<(), AdminError> {
 pub async fn alter(
     replicas: &ReplicaManager,
     admin: &TopicAdmin,
-    _ctx: &RequestContext,
+    ctx: &RequestContext,
     request: AlterConfigsRequest,
 ) -> AlterConfigsResponse {
     let mut responses = Vec::with_capacity(request.resources.len());
     for r in request.resources {
+        if let Some((code, message)) = refusal(
+            ctx,
+            r.resource_type,
+            r.resource_name.as_str(),
+            AclOperation::AlterConfigs,
+        ) {
+            responses.push(
+                alter_configs_response::AlterConfigsResourceResponse::default()
+                    .with_error_code(code.0)
+                    .with_error_message(Some(s(message)))
+                    .with_resource_type(r.resource_type)
+                    .with_resource_name(r.resource_name),
+            );
+            continue;
+        }
         let prepared = alter_topic(
             replicas,
             r.resource_type,
@@ -272,11 +318,26 @@ pub async fn incremental_alter(
     replicas: &ReplicaManager,
     admin: &TopicAdmin,
     settings: &BrokerSettings,
-    _ctx: &RequestContext,
+    ctx: &RequestContext,
     request: IncrementalAlterConfigsRequest,
 ) -> IncrementalAlterConfigsResponse {
     let mut responses = Vec::with_capacity(request.resources.len());
     for r in request.resources {
+        if let Some((code, message)) = refusal(
+            ctx,
+            r.resource_type,
+            r.resource_name.as_str(),
+            AclOperation::AlterConfigs,
+        ) {
+            responses.push(
+                incremental_alter_configs_response::AlterConfigsResourceResponse::default()
+                    .with_error_code(code.0)
+                    .with_error_message(Some(s(message)))
+                    .with_resource_type(r.resource_type)
+                    .with_resource_name(r.resource_name),
+            );
+            continue;
+        }
         let prepared = alter_topic(
             replicas,
             r.resource_type,

@@ -8,7 +8,8 @@
 //! every partition, waits for replication while the next request runs). So request N's appends
 //! precede request N+1's on every partition, as in Kafka, which mutes a connection while one of
 //! its requests is handled; an idempotent producer with several requests in flight relies on it.
-//! A frame that cannot be parsed closes the connection.
+//! A frame that cannot be parsed closes the connection. A connection a quota throttles reads
+//! nothing until its throttle time is over (KIP-219); requests already read are answered.
 
 use std::sync::Arc;
 
@@ -43,6 +44,8 @@ pub async fn serve<R, W>(
     let mut previous_done: Option<oneshot::Receiver<()>> = None;
     let mut reading = true;
     loop {
+        // A throttled connection (a quota, KIP-219) reads nothing until its time is up.
+        let muted_until = session.muted_until();
         tokio::select! {
             biased;
             Some(result) = in_flight.next(), if !in_flight.is_empty() => {
@@ -65,7 +68,10 @@ pub async fn serve<R, W>(
                     }
                 }
             }
-            read = reader.read_buf(&mut buf), if reading && in_flight.len() < max_in_flight => {
+            _ = tokio::time::sleep_until(muted_until.unwrap_or_else(tokio::time::Instant::now)),
+                if muted_until.is_some() && in_flight.is_empty() => {}
+            read = reader.read_buf(&mut buf),
+                if reading && muted_until.is_none() && in_flight.len() < max_in_flight => {
                 match read {
                     Ok(0) | Err(_) => reading = false,
                     Ok(_) => loop {

@@ -8,14 +8,18 @@ use kafka_protocol::messages::create_topics_response::{
 use kafka_protocol::messages::{CreateTopicsRequest, CreateTopicsResponse};
 use kafka_protocol::protocol::StrBytes;
 use sluice_protocol::error::ErrorCode;
+use sluice_security::acl::{AclOperation, ResourceType};
 
+use super::mutation_quota::MutationThrottle;
 use super::request::RequestContext;
+use crate::cluster::ClientQuotas;
 use crate::cluster::{NewTopic, TopicAdmin};
 use crate::config::{resolve_topic_configs, BrokerSettings};
 use crate::replicas::AdminError;
 
 pub async fn handle(
     admin: &TopicAdmin,
+    quotas: &ClientQuotas,
     settings: &BrokerSettings,
     ctx: &RequestContext,
     request: CreateTopicsRequest,
@@ -26,6 +30,7 @@ pub async fn handle(
         *seen.entry(t.name.to_string()).or_insert(0) += 1;
     }
     let mut results = Vec::with_capacity(request.topics.len());
+    let mut throttle = MutationThrottle::default();
     for t in request.topics {
         let name = t.name.to_string();
         let base = CreatableTopicResult::default()
@@ -38,6 +43,19 @@ pub async fn handle(
                 AdminError::new(
                     ErrorCode::INVALID_REQUEST,
                     format!("Create topics request from client contains a duplicate topic {name}."),
+                ),
+            ));
+            continue;
+        }
+        // CREATE on the cluster or on the topic.
+        if !ctx.authorize_cluster(AclOperation::Create)
+            && !ctx.authorize_topic(AclOperation::Create, &name)
+        {
+            results.push(fail(
+                base,
+                AdminError::new(
+                    ErrorCode::TOPIC_AUTHORIZATION_FAILED,
+                    "Authorization failed.".to_string(),
                 ),
             ));
             continue;
@@ -108,6 +126,10 @@ pub async fn handle(
             ));
             continue;
         }
+        if let Err(e) = throttle.admit(quotas, ctx, partitions, v >= 6) {
+            results.push(fail(base, e));
+            continue;
+        }
         let new = NewTopic {
             name: name.clone(),
             partitions,
@@ -136,19 +158,28 @@ pub async fn handle(
                 } else {
                     result
                 };
-                if v >= 5 {
+                // v5+ shows the new topic's configs to who may DESCRIBE_CONFIGS it; the others
+                // get TOPIC_AUTHORIZATION_FAILED in their place, as in Kafka.
+                let describable = || {
+                    ctx.authorize_quietly(AclOperation::DescribeConfigs, ResourceType::Topic, &name)
+                };
+                if v < 5 {
+                    result
+                } else if describable() {
                     result
                         .with_num_partitions(partitions)
                         .with_replication_factor(rf)
                         .with_configs(Some(reported))
                 } else {
-                    result
+                    result.with_topic_config_error_code(ErrorCode::TOPIC_AUTHORIZATION_FAILED.0)
                 }
             }
         };
         results.push(result);
     }
-    CreateTopicsResponse::default().with_topics(results)
+    CreateTopicsResponse::default()
+        .with_topics(results)
+        .with_throttle_time_ms(throttle.0)
 }
 
 fn fail(base: CreatableTopicResult, e: AdminError) -> CreatableTopicResult {

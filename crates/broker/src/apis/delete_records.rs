@@ -6,23 +6,26 @@ use kafka_protocol::messages::delete_records_response::{
 };
 use kafka_protocol::messages::{DeleteRecordsRequest, DeleteRecordsResponse};
 use sluice_protocol::error::ErrorCode;
+use sluice_security::acl::AclOperation;
 
 use super::request::RequestContext;
 use crate::replicas::ReplicaManager;
 
 pub async fn handle(
     replicas: &ReplicaManager,
-    _ctx: &RequestContext,
+    ctx: &RequestContext,
     request: DeleteRecordsRequest,
 ) -> DeleteRecordsResponse {
     let mut topics = Vec::new();
     for t in request.topics {
+        let deletable = ctx.authorize_topic(AclOperation::Delete, t.name.as_str());
         let mut partitions = Vec::new();
         for p in &t.partitions {
             let result = DeleteRecordsPartitionResult::default()
                 .with_partition_index(p.partition_index)
                 .with_low_watermark(-1);
             let partition = match replicas.topic(t.name.as_str()) {
+                _ if !deletable => Err(ErrorCode::TOPIC_AUTHORIZATION_FAILED),
                 None => Err(ErrorCode::UNKNOWN_TOPIC_OR_PARTITION),
                 Some(topic) => topic.leader(p.partition_index).cloned(),
             };

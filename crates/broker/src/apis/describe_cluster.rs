@@ -4,6 +4,7 @@ use kafka_protocol::messages::describe_cluster_response::DescribeClusterBroker;
 use kafka_protocol::messages::{BrokerId, DescribeClusterRequest, DescribeClusterResponse};
 use kafka_protocol::protocol::StrBytes;
 use sluice_protocol::error::ErrorCode;
+use sluice_security::acl::AclOperation;
 
 use super::request::RequestContext;
 use super::{AUTHORIZED_OPS_NOT_REQUESTED, CLUSTER_OPS_ALL};
@@ -26,6 +27,22 @@ pub async fn handle(
         } else {
             AUTHORIZED_OPS_NOT_REQUESTED
         });
+    if !ctx.authorize_cluster(AclOperation::Describe) {
+        return base
+            .with_error_code(ErrorCode::CLUSTER_AUTHORIZATION_FAILED.0)
+            .with_error_message(Some(StrBytes::from_static_str(
+                "Cluster authorization failed.",
+            )));
+    }
+    let base = if request.include_cluster_authorized_operations && ctx.authorizer_enabled() {
+        base.with_cluster_authorized_operations(ctx.authorized_operations(
+            sluice_security::acl::ResourceType::Cluster,
+            sluice_security::acl::CLUSTER_RESOURCE_NAME,
+            super::CLUSTER_OPERATIONS,
+        ))
+    } else {
+        base
+    };
     if request.endpoint_type != ENDPOINT_BROKERS {
         return base
             .with_error_code(ErrorCode::UNSUPPORTED_ENDPOINT_TYPE.0)

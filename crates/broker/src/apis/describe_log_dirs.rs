@@ -23,6 +23,7 @@ use kafka_protocol::messages::describe_log_dirs_response::{
 use kafka_protocol::messages::{DescribeLogDirsRequest, DescribeLogDirsResponse, TopicName};
 use kafka_protocol::protocol::StrBytes;
 use sluice_protocol::error::ErrorCode;
+use sluice_security::acl::AclOperation;
 
 use super::request::RequestContext;
 use crate::replicas::{Partition, ReplicaManager};
@@ -30,9 +31,13 @@ use crate::replicas::{Partition, ReplicaManager};
 pub async fn handle(
     replicas: &ReplicaManager,
     log_dir: &Path,
-    _ctx: &RequestContext,
+    ctx: &RequestContext,
     request: DescribeLogDirsRequest,
 ) -> DescribeLogDirsResponse {
+    if !ctx.authorize_cluster(AclOperation::Describe) {
+        return DescribeLogDirsResponse::default()
+            .with_error_code(ErrorCode::CLUSTER_AUTHORIZATION_FAILED.0);
+    }
     // None: every hosted replica.
     let wanted: Option<BTreeMap<String, BTreeSet<i32>>> = request.topics.map(|topics| {
         let mut wanted: BTreeMap<String, BTreeSet<i32>> = BTreeMap::new();

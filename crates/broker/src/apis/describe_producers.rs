@@ -7,13 +7,14 @@ use kafka_protocol::messages::describe_producers_response::{
 use kafka_protocol::messages::{DescribeProducersRequest, DescribeProducersResponse, ProducerId};
 use kafka_protocol::protocol::StrBytes;
 use sluice_protocol::error::ErrorCode;
+use sluice_security::acl::AclOperation;
 
 use super::request::RequestContext;
 use crate::replicas::ReplicaManager;
 
 pub async fn handle(
     replicas: &ReplicaManager,
-    _ctx: &RequestContext,
+    ctx: &RequestContext,
     request: DescribeProducersRequest,
 ) -> DescribeProducersResponse {
     let topics = request
@@ -21,11 +22,15 @@ pub async fn handle(
         .into_iter()
         .map(|t| {
             let topic = replicas.topic(t.name.as_str());
+            let readable = ctx.authorize_topic(AclOperation::Read, t.name.as_str());
             let partitions = t
                 .partition_indexes
                 .iter()
                 .map(|&index| {
                     let response = PartitionResponse::default().with_partition_index(index);
+                    if !readable {
+                        return response.with_error_code(ErrorCode::TOPIC_AUTHORIZATION_FAILED.0);
+                    }
                     let partition = match topic.as_ref() {
                         None => Err(ErrorCode::UNKNOWN_TOPIC_OR_PARTITION),
                         Some(topic) => topic.leader(index),

@@ -15,6 +15,7 @@ use kafka_protocol::messages::{
 use kafka_protocol::protocol::StrBytes;
 use sluice_controller::{QuorumDescription, QuorumMember};
 use sluice_protocol::error::ErrorCode;
+use sluice_security::acl::AclOperation;
 
 use super::request::RequestContext;
 use crate::cluster::Cluster;
@@ -28,6 +29,10 @@ pub async fn handle(
     request: DescribeQuorumRequest,
 ) -> DescribeQuorumResponse {
     let v = ctx.api_version;
+    if !ctx.authorize_cluster(AclOperation::Describe) {
+        return DescribeQuorumResponse::default()
+            .with_error_code(ErrorCode::CLUSTER_AUTHORIZATION_FAILED.0);
+    }
     let wants_quorum = request.topics.iter().any(|t| {
         t.topic_name.as_str() == METADATA_TOPIC
             && t.partitions.iter().any(|p| p.partition_index == 0)

@@ -24,11 +24,12 @@
 //! - `topic_partitions` null means every partition of every topic; partitions whose election
 //!   was not needed are then left out of the answer, as Kafka does;
 //! - an election type other than 0 and 1 is INVALID_REQUEST, at the top (v1+) and for every
-//!   requested partition.
+//!   requested partition;
+//! - without ALTER on the cluster, CLUSTER_AUTHORIZATION_FAILED, at the top (v1+) and for
+//!   every requested partition (v0 has only the latter).
 //!
 //! `timeout_ms` is not used: each proposal is bounded by the controller's request timeout
-//! (REQUEST_TIMED_OUT when it passes). There are no cluster ACLs yet, so no
-//! CLUSTER_AUTHORIZATION_FAILED.
+//! (REQUEST_TIMED_OUT when it passes).
 
 use std::collections::BTreeMap;
 use std::sync::Arc;
@@ -39,6 +40,7 @@ use kafka_protocol::messages::{ElectLeadersRequest, ElectLeadersResponse, TopicN
 use kafka_protocol::protocol::StrBytes;
 use sluice_controller::{elect_leader, ElectionError, ElectionType};
 use sluice_protocol::error::ErrorCode;
+use sluice_security::acl::AclOperation;
 
 use super::request::RequestContext;
 use crate::cluster::{Cluster, MetadataPublisher};
@@ -76,6 +78,14 @@ pub async fn handle(
     ctx: &RequestContext,
     request: ElectLeadersRequest,
 ) -> ElectLeadersResponse {
+    if !ctx.authorize_cluster(AclOperation::Alter) {
+        return refused_everywhere(
+            ctx.api_version,
+            ErrorCode::CLUSTER_AUTHORIZATION_FAILED,
+            None,
+            request,
+        );
+    }
     // v0 has no election type: it is always preferred.
     let raw_type = if ctx.api_version >= 1 {
         request.election_type
@@ -83,7 +93,13 @@ pub async fn handle(
         0
     };
     let Some(election) = ElectionType::from_value(raw_type) else {
-        return invalid_election_type(ctx.api_version, raw_type, request);
+        let message = format!("unknown election type {raw_type}");
+        return refused_everywhere(
+            ctx.api_version,
+            ErrorCode::INVALID_REQUEST,
+            Some(message),
+            request,
+        );
     };
 
     let image = cluster.image();
@@ -196,14 +212,14 @@ fn partition_result(partition: i32, outcome: Option<&Outcome>) -> PartitionResul
     }
 }
 
-/// Kafka's error response for an unknown election type: INVALID_REQUEST at the top and for
-/// every requested partition.
-fn invalid_election_type(
+/// Kafka's answer to a request refused as a whole (an unknown election type, no ALTER on the
+/// cluster): `code` at the top and for every requested partition.
+fn refused_everywhere(
     version: i16,
-    election_type: i8,
+    code: ErrorCode,
+    message: Option<String>,
     request: ElectLeadersRequest,
 ) -> ElectLeadersResponse {
-    let message = format!("unknown election type {election_type}");
     let results = request
         .topic_partitions
         .unwrap_or_default()
@@ -215,8 +231,8 @@ fn invalid_election_type(
                 .map(|p| {
                     PartitionResult::default()
                         .with_partition_id(*p)
-                        .with_error_code(ErrorCode::INVALID_REQUEST.0)
-                        .with_error_message(Some(StrBytes::from_string(message.clone())))
+                        .with_error_code(code.0)
+                        .with_error_message(message.clone().map(StrBytes::from_string))
                 })
                 .collect();
             ReplicaElectionResult::default()
@@ -224,14 +240,10 @@ fn invalid_election_type(
                 .with_partition_result(partitions)
         })
         .collect();
-    // v0 has no top-level error code (and no election type that could be wrong).
-    let code = if version >= 1 {
-        ErrorCode::INVALID_REQUEST.0
-    } else {
-        0
-    };
+    // v0 has no top-level error code: the partitions carry it.
+    let top = if version >= 1 { code.0 } else { 0 };
     ElectLeadersResponse::default()
-        .with_error_code(code)
+        .with_error_code(top)
         .with_replica_election_results(results)
 }
 
@@ -282,7 +294,12 @@ mod tests {
             .with_topic_partitions(Some(vec![TopicPartitions::default()
                 .with_topic(TopicName(StrBytes::from_static_str("t")))
                 .with_partitions(vec![0, 1])]));
-        let response = invalid_election_type(2, 7, request);
+        let response = refused_everywhere(
+            2,
+            ErrorCode::INVALID_REQUEST,
+            Some("unknown election type 7".into()),
+            request,
+        );
         assert_eq!(response.error_code, ErrorCode::INVALID_REQUEST.0);
         let partitions = &response.replica_election_results[0].partition_result;
         assert_eq!(partitions.len(), 2);

@@ -27,6 +27,7 @@ use kafka_protocol::protocol::StrBytes;
 use sluice_controller::BrokerRegistration;
 use sluice_log::LogError;
 use sluice_protocol::error::ErrorCode;
+use sluice_security::acl::AclOperation;
 
 use super::leader_hint::{wants_hint, CurrentLeader, LeaderHints, TopicRef};
 use super::request::RequestContext;
@@ -146,9 +147,30 @@ pub async fn handle(
     let min_bytes = request.min_bytes.max(0) as usize;
     let deadline =
         tokio::time::Instant::now() + Duration::from_millis(request.max_wait_ms.max(0) as u64);
+    // READ on each topic (TOPIC_AUTHORIZATION_FAILED per partition, known topic or not), by
+    // its name also when the request names it by id; an id this broker does not know names no
+    // topic to check: UNKNOWN_TOPIC_ID, as in Kafka.
     let resolved: Vec<Result<Arc<Partition>, ErrorCode>> = partitions
         .iter()
-        .map(|(k, cached)| resolve(replicas, k, cached.current_leader_epoch, by_id))
+        .map(|(k, cached)| {
+            let r = resolve(replicas, k, cached.current_leader_epoch, by_id);
+            if !ctx.authorizer_enabled() {
+                return r;
+            }
+            let name = if by_id {
+                match replicas.topic_by_id(&k.topic_id) {
+                    Some(t) => t.name.to_string(),
+                    None => return r,
+                }
+            } else {
+                k.topic.clone()
+            };
+            if ctx.authorize_topic(AclOperation::Read, &name) {
+                r
+            } else {
+                Err(ErrorCode::TOPIC_AUTHORIZATION_FAILED)
+            }
+        })
         .collect();
 
     let outcomes = loop {

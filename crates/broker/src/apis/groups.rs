@@ -3,6 +3,7 @@
 //! group service (`crate::coordinators::GroupService`), on the shard of the group's partition,
 //! and its reply into the wire response. Reads see committed state only.
 
+use kafka_protocol::messages::consumer_group_describe_response::DescribedGroup;
 use kafka_protocol::messages::delete_groups_response::DeletableGroupResult;
 use kafka_protocol::messages::find_coordinator_response::Coordinator;
 use kafka_protocol::messages::offset_commit_response::{
@@ -29,6 +30,7 @@ use kafka_protocol::protocol::StrBytes;
 use sluice_group::coordinator::CommitPartition;
 use sluice_group::{Client, Reply, TopicsView};
 use sluice_protocol::error::ErrorCode;
+use sluice_security::acl::{AclOperation, ResourceType};
 
 use super::request::RequestContext;
 use crate::cluster::Cluster;
@@ -106,6 +108,16 @@ pub async fn find_coordinator(
                 )
             }
         };
+        // DESCRIBE on the group or transactional id the key names.
+        let refused = match req.key_type {
+            KEY_TYPE_GROUP => (!ctx.authorize_group(AclOperation::Describe, key))
+                .then_some(ErrorCode::GROUP_AUTHORIZATION_FAILED),
+            _ => (!ctx.authorize_transactional_id(AclOperation::Describe, key))
+                .then_some(ErrorCode::TRANSACTIONAL_ID_AUTHORIZATION_FAILED),
+        };
+        if let Some(code) = refused {
+            return (code, None, none);
+        }
         match coordinator(topic, key) {
             Ok(node) => (ErrorCode::NONE, None, node),
             Err(code) => (code, None, none),
@@ -145,6 +157,11 @@ pub async fn join_group(
     let client = client(ctx);
     let member_id = req.member_id.clone();
     let group_id = req.group_id.to_string();
+    if !ctx.authorize_group(AclOperation::Read, &group_id) {
+        return JoinGroupResponse::default()
+            .with_error_code(ErrorCode::GROUP_AUTHORIZATION_FAILED.0)
+            .with_member_id(member_id);
+    }
     let reply = groups
         .call(&group_id, |c, now, token, out| {
             c.join_group(now, token, v, &client, req, out)
@@ -166,6 +183,10 @@ pub async fn sync_group(
 ) -> SyncGroupResponse {
     let v = ctx.api_version;
     let group_id = req.group_id.to_string();
+    if !ctx.authorize_group(AclOperation::Read, &group_id) {
+        return SyncGroupResponse::default()
+            .with_error_code(ErrorCode::GROUP_AUTHORIZATION_FAILED.0);
+    }
     let reply = groups
         .call(&group_id, |c, now, token, out| {
             c.sync_group(now, token, v, req, out)
@@ -179,10 +200,14 @@ pub async fn sync_group(
 
 pub async fn heartbeat(
     groups: &GroupService,
-    _ctx: &RequestContext,
+    ctx: &RequestContext,
     req: HeartbeatRequest,
 ) -> HeartbeatResponse {
     let group_id = req.group_id.to_string();
+    if !ctx.authorize_group(AclOperation::Read, &group_id) {
+        return HeartbeatResponse::default()
+            .with_error_code(ErrorCode::GROUP_AUTHORIZATION_FAILED.0);
+    }
     let reply = groups
         .call(&group_id, |c, now, token, out| {
             let code = c.heartbeat(now, &req);
@@ -199,6 +224,10 @@ pub async fn leave_group(
 ) -> LeaveGroupResponse {
     let v = ctx.api_version;
     let group_id = req.group_id.to_string();
+    if !ctx.authorize_group(AclOperation::Read, &group_id) {
+        return LeaveGroupResponse::default()
+            .with_error_code(ErrorCode::GROUP_AUTHORIZATION_FAILED.0);
+    }
     let reply = groups
         .call(&group_id, |c, now, token, out| {
             c.leave_group(now, token, v, req, out)
@@ -213,9 +242,10 @@ pub async fn leave_group(
 pub async fn offset_commit(
     cluster: &Cluster,
     groups: &GroupService,
-    _ctx: &RequestContext,
+    ctx: &RequestContext,
     req: OffsetCommitRequest,
 ) -> OffsetCommitResponse {
+    let group_refused = !ctx.authorize_group(AclOperation::Read, req.group_id.as_str());
     let group_id = req.group_id.to_string();
     let topics: Vec<(String, Vec<CommitPartition>)> = req
         .topics
@@ -244,6 +274,18 @@ pub async fn offset_commit(
     let topics: Vec<(String, Vec<CommitPartition>)> = topics
         .into_iter()
         .filter_map(|(t, ps)| {
+            // READ on the group, then on each topic, before existence (as Kafka checks).
+            let refused = if group_refused {
+                Some(ErrorCode::GROUP_AUTHORIZATION_FAILED)
+            } else if !ctx.authorize_topic(AclOperation::Read, &t) {
+                Some(ErrorCode::TOPIC_AUTHORIZATION_FAILED)
+            } else {
+                None
+            };
+            if let Some(code) = refused {
+                unknown.push((t.clone(), ps.iter().map(|p| (p.0, code)).collect()));
+                return None;
+            }
             let (known, missing): (Vec<CommitPartition>, Vec<CommitPartition>) =
                 ps.into_iter().partition(|p| {
                     image
@@ -338,10 +380,17 @@ pub async fn offset_fetch(
                         .collect()
                 });
                 let member = g.member_id.as_ref().map(|m| (m.as_str(), g.member_epoch));
+                if !ctx.authorize_group(AclOperation::Describe, &g.group_id) {
+                    return (
+                        g.group_id.clone(),
+                        (ErrorCode::GROUP_AUTHORIZATION_FAILED, Vec::new()),
+                    );
+                }
+                let (topics, refused) = split_describable(ctx, topics);
                 let fetched = groups.read(&g.group_id, |c| {
                     c.fetch_offsets(&g.group_id, member, topics)
                 });
-                (g.group_id.clone(), fetched)
+                (g.group_id.clone(), with_refused(ctx, fetched, refused))
             })
             .collect();
         return OffsetFetchResponse::default().with_groups(
@@ -382,7 +431,39 @@ pub async fn offset_fetch(
             .collect()
     });
     let group_id = req.group_id.to_string();
-    let (code, topics) = groups.read(&group_id, |c| c.fetch_offsets(&group_id, None, topics));
+    if !ctx.authorize_group(AclOperation::Describe, &group_id) {
+        let refused =
+            OffsetFetchResponse::default().with_error_code(ErrorCode::GROUP_AUTHORIZATION_FAILED.0);
+        if v >= 2 {
+            return refused;
+        }
+        // v0-v1 have no top-level error: it goes on each requested partition, as in Kafka.
+        return refused.with_topics(
+            req.topics
+                .unwrap_or_default()
+                .into_iter()
+                .map(|t| {
+                    OffsetFetchResponseTopic::default()
+                        .with_name(t.name)
+                        .with_partitions(
+                            t.partition_indexes
+                                .iter()
+                                .map(|p| {
+                                    OffsetFetchResponsePartition::default()
+                                        .with_partition_index(*p)
+                                        .with_committed_offset(-1)
+                                        .with_metadata(Some(sb("")))
+                                        .with_error_code(ErrorCode::GROUP_AUTHORIZATION_FAILED.0)
+                                })
+                                .collect(),
+                        )
+                })
+                .collect(),
+        );
+    }
+    let (topics, refused) = split_describable(ctx, topics);
+    let fetched = groups.read(&group_id, |c| c.fetch_offsets(&group_id, None, topics));
+    let (code, topics) = with_refused(ctx, fetched, refused);
     let response = OffsetFetchResponse::default().with_topics(
         topics
             .into_iter()
@@ -422,6 +503,12 @@ pub async fn describe_groups(
         .groups
         .iter()
         .map(|g| {
+            if !ctx.authorize_group(AclOperation::Describe, g) {
+                return kafka_protocol::messages::describe_groups_response::DescribedGroup::default()
+                    .with_group_id(g.clone())
+                    .with_error_code(ErrorCode::GROUP_AUTHORIZATION_FAILED.0)
+                    .with_authorized_operations(super::AUTHORIZED_OPS_NOT_REQUESTED);
+            }
             let mut d = groups.read(g, |c| c.describe_group(g));
             if g.is_empty() {
                 d.error_code = ErrorCode::INVALID_GROUP_ID.0;
@@ -430,7 +517,7 @@ pub async fn describe_groups(
                 d.error_code = ErrorCode::NONE.0;
             }
             if req.include_authorized_operations {
-                d.authorized_operations = GROUP_OPS_ALL;
+                d.authorized_operations = group_operations(ctx, g);
             }
             d
         })
@@ -441,24 +528,104 @@ pub async fn describe_groups(
 /// READ, DESCRIBE, DELETE on a group (KIP-430 bits).
 const GROUP_OPS_ALL: i32 = (1 << 3) | (1 << 6) | (1 << 8);
 
+/// The KIP-430 bits of what the principal may do on group `g`.
+fn group_operations(ctx: &RequestContext, g: &str) -> i32 {
+    if !ctx.authorizer_enabled() {
+        return GROUP_OPS_ALL;
+    }
+    use AclOperation::{Delete, Describe, Read};
+    ctx.authorized_operations(ResourceType::Group, g, &[Read, Describe, Delete])
+}
+
+/// One partition's row of an OffsetFetch answer: index, offset, leader epoch, metadata, code.
+type FetchedRow = (i32, i64, i32, String, ErrorCode);
+/// The rows of an OffsetFetch answer, by topic.
+type FetchedTopics = Vec<(String, Vec<FetchedRow>)>;
+/// The partitions an OffsetFetch asks for, by topic (`None`: every topic of the group).
+type WantedTopics = Option<Vec<(String, Vec<i32>)>>;
+
+/// The topics an OffsetFetch names, split as Kafka splits them: those the principal may
+/// DESCRIBE are read; each partition of the others answers TOPIC_AUTHORIZATION_FAILED without
+/// an offset. `None` (every topic the group has offsets for) stays whole: see [`with_refused`].
+fn split_describable(ctx: &RequestContext, topics: WantedTopics) -> (WantedTopics, FetchedTopics) {
+    let Some(topics) = topics else {
+        return (None, Vec::new());
+    };
+    let (readable, refused): (Vec<_>, Vec<_>) = topics
+        .into_iter()
+        .partition(|(t, _)| ctx.authorize_topic(AclOperation::Describe, t));
+    let refused = refused
+        .into_iter()
+        .map(|(t, ps)| {
+            let rows = ps
+                .into_iter()
+                .map(|p| {
+                    (
+                        p,
+                        -1,
+                        -1,
+                        String::new(),
+                        ErrorCode::TOPIC_AUTHORIZATION_FAILED,
+                    )
+                })
+                .collect();
+            (t, rows)
+        })
+        .collect();
+    (Some(readable), refused)
+}
+
+/// An OffsetFetch read completed with the refused topics of [`split_describable`]; the
+/// offsets of topics the principal may not DESCRIBE are left out (a read of every topic
+/// names them), and a group-level error answers alone, as in Kafka.
+fn with_refused(
+    ctx: &RequestContext,
+    (code, topics): (ErrorCode, FetchedTopics),
+    refused: FetchedTopics,
+) -> (ErrorCode, FetchedTopics) {
+    if code != ErrorCode::NONE {
+        return (code, topics);
+    }
+    let mut topics: Vec<_> = if ctx.authorizer_enabled() {
+        topics
+            .into_iter()
+            .filter(|(t, _)| ctx.authorize_topic(AclOperation::Describe, t))
+            .collect()
+    } else {
+        topics
+    };
+    topics.extend(refused);
+    (code, topics)
+}
+
 pub async fn list_groups(
     groups: &GroupService,
-    _ctx: &RequestContext,
+    ctx: &RequestContext,
     req: ListGroupsRequest,
 ) -> ListGroupsResponse {
+    // DESCRIBE on the cluster lists every group; otherwise the groups the principal may
+    // DESCRIBE.
+    let all = !ctx.authorizer_enabled() || ctx.authorize_cluster(AclOperation::Describe);
     let states: Vec<String> = req.states_filter.iter().map(|s| s.to_string()).collect();
     let types: Vec<String> = req.types_filter.iter().map(|s| s.to_string()).collect();
     let mut listed = Vec::new();
     groups.read_each(|c| listed.extend(c.list_groups(&states, &types)));
+    if !all {
+        listed.retain(|g| ctx.authorize_group(AclOperation::Describe, g.group_id.as_str()));
+    }
     ListGroupsResponse::default().with_groups(listed)
 }
 
 pub async fn delete_groups(
     groups: &GroupService,
-    _ctx: &RequestContext,
+    ctx: &RequestContext,
     req: DeleteGroupsRequest,
 ) -> DeleteGroupsResponse {
-    let names: Vec<String> = req.groups_names.iter().map(|g| g.to_string()).collect();
+    let (names, refused): (Vec<String>, Vec<String>) = req
+        .groups_names
+        .iter()
+        .map(|g| g.to_string())
+        .partition(|g| ctx.authorize_group(AclOperation::Delete, g));
     // One write per shard, with that shard's groups, in request order.
     let mut by_shard: Vec<(String, Vec<String>)> = Vec::new();
     for name in &names {
@@ -487,7 +654,13 @@ pub async fn delete_groups(
             }
         }
     }
-    let order = |g: &String| names.iter().position(|n| n == g).unwrap_or(usize::MAX);
+    results.extend(
+        refused
+            .into_iter()
+            .map(|g| (g, ErrorCode::GROUP_AUTHORIZATION_FAILED)),
+    );
+    let requested: Vec<String> = req.groups_names.iter().map(|g| g.to_string()).collect();
+    let order = |g: &String| requested.iter().position(|n| n == g).unwrap_or(usize::MAX);
     results.sort_by_key(|(g, _)| order(g));
     DeleteGroupsResponse::default().with_results(
         results
@@ -503,12 +676,16 @@ pub async fn delete_groups(
 
 pub async fn offset_delete(
     groups: &GroupService,
-    _ctx: &RequestContext,
+    ctx: &RequestContext,
     req: OffsetDeleteRequest,
 ) -> OffsetDeleteResponse {
     let group_id = req.group_id.to_string();
     if group_id.is_empty() {
         return OffsetDeleteResponse::default().with_error_code(ErrorCode::INVALID_GROUP_ID.0);
+    }
+    if !ctx.authorize_group(AclOperation::Delete, &group_id) {
+        return OffsetDeleteResponse::default()
+            .with_error_code(ErrorCode::GROUP_AUTHORIZATION_FAILED.0);
     }
     let topics: Vec<(String, Vec<i32>)> = req
         .topics
@@ -520,15 +697,28 @@ pub async fn offset_delete(
             )
         })
         .collect();
+    // READ on each topic too (KIP-496): the partitions of a refused one answer
+    // TOPIC_AUTHORIZATION_FAILED and are not deleted; the others are.
+    let (topics, refused): (Vec<_>, Vec<_>) = topics
+        .into_iter()
+        .partition(|(t, _)| ctx.authorize_topic(AclOperation::Read, t));
     let reply = groups
         .call(&group_id, |c, _now, token, out| {
             c.delete_offsets(token, &group_id, topics, out)
         })
         .await;
-    let (code, topics) = match reply {
+    let (code, mut topics) = match reply {
         Reply::OffsetDelete(code, topics) => (code, topics),
         other => (error_of(&other), Vec::new()),
     };
+    // Kafka merges them in whatever the group answered.
+    topics.extend(refused.into_iter().map(|(t, ps)| {
+        let rows = ps
+            .into_iter()
+            .map(|p| (p, ErrorCode::TOPIC_AUTHORIZATION_FAILED))
+            .collect();
+        (t, rows)
+    }));
     OffsetDeleteResponse::default()
         .with_error_code(code.0)
         .with_topics(
@@ -590,6 +780,27 @@ pub async fn consumer_group_heartbeat(
     let client = client(ctx);
     let topics = topics_view(replicas);
     let group_id = req.group_id.to_string();
+    if !ctx.authorize_group(AclOperation::Read, &group_id) {
+        return ConsumerGroupHeartbeatResponse::default()
+            .with_error_code(ErrorCode::GROUP_AUTHORIZATION_FAILED.0)
+            .with_member_epoch(-1);
+    }
+    // KIP-848: every subscribed topic must be one the member may DESCRIBE.
+    let hidden: Vec<String> = req
+        .subscribed_topic_names
+        .iter()
+        .flatten()
+        .filter(|t| !ctx.authorize_topic(AclOperation::Describe, t.as_str()))
+        .map(|t| t.to_string())
+        .collect();
+    if !hidden.is_empty() {
+        return ConsumerGroupHeartbeatResponse::default()
+            .with_error_code(ErrorCode::TOPIC_AUTHORIZATION_FAILED.0)
+            .with_error_message(Some(sb(&format!(
+                "Topic authorization failed for topics {hidden:?}"
+            ))))
+            .with_member_epoch(-1);
+    }
     let reply = groups
         .call(&group_id, |c, now, token, out| {
             c.consumer_heartbeat(now, token, v, &client, req, &topics, out)
@@ -606,7 +817,7 @@ pub async fn consumer_group_heartbeat(
 pub async fn consumer_group_describe(
     replicas: &ReplicaManager,
     groups: &GroupService,
-    _ctx: &RequestContext,
+    ctx: &RequestContext,
     req: ConsumerGroupDescribeRequest,
 ) -> ConsumerGroupDescribeResponse {
     let topics = topics_view(replicas);
@@ -614,9 +825,35 @@ pub async fn consumer_group_describe(
         .group_ids
         .iter()
         .map(|g| {
+            // A refused group is named and nothing more: not even its state.
+            if !ctx.authorize_group(AclOperation::Describe, g) {
+                return DescribedGroup::default()
+                    .with_group_id(g.clone())
+                    .with_error_code(ErrorCode::GROUP_AUTHORIZATION_FAILED.0);
+            }
             let mut d = groups.read(g, |c| c.consumer_describe(g, &topics));
+            // As in Kafka 4, a group whose (target) assignment has a topic the principal may
+            // not DESCRIBE is refused as a whole.
+            let hidden = d
+                .members
+                .iter()
+                .flat_map(|m| {
+                    m.assignment
+                        .topic_partitions
+                        .iter()
+                        .chain(&m.target_assignment.topic_partitions)
+                })
+                .any(|tp| !ctx.authorize_topic(AclOperation::Describe, &tp.topic_name));
+            if hidden {
+                return DescribedGroup::default()
+                    .with_group_id(g.clone())
+                    .with_error_code(ErrorCode::TOPIC_AUTHORIZATION_FAILED.0)
+                    .with_error_message(Some(sb(
+                        "The group has described topic(s) that the client is not authorized to describe.",
+                    )));
+            }
             if req.include_authorized_operations && d.error_code == 0 {
-                d.authorized_operations = GROUP_OPS_ALL;
+                d.authorized_operations = group_operations(ctx, g);
             }
             d
         })

@@ -10,6 +10,7 @@ use kafka_protocol::messages::list_offsets_response::{
 };
 use kafka_protocol::messages::{ListOffsetsRequest, ListOffsetsResponse};
 use sluice_protocol::error::ErrorCode;
+use sluice_security::acl::AclOperation;
 
 use super::request::RequestContext;
 use crate::replicas::{Partition, ReplicaManager};
@@ -33,6 +34,7 @@ pub async fn handle(
         .into_iter()
         .map(|t| {
             let topic = replicas.topic(t.name.as_str());
+            let described = ctx.authorize_topic(AclOperation::Describe, t.name.as_str());
             let partitions = t
                 .partitions
                 .iter()
@@ -43,6 +45,7 @@ pub async fn handle(
                         .with_offset(-1)
                         .with_leader_epoch(-1);
                     let partition = match topic.as_ref() {
+                        _ if !described => Err(ErrorCode::TOPIC_AUTHORIZATION_FAILED),
                         None => Err(ErrorCode::UNKNOWN_TOPIC_OR_PARTITION),
                         Some(t) => t.leader_at_epoch(p.partition_index, p.current_leader_epoch),
                     };

@@ -11,10 +11,14 @@ use kafka_protocol::messages::{BrokerId, MetadataRequest, MetadataResponse, Topi
 use kafka_protocol::protocol::StrBytes;
 use sluice_controller::{MetadataImage, TopicImage};
 use sluice_protocol::error::ErrorCode;
+use sluice_security::acl::{AclOperation, ResourceType, CLUSTER_RESOURCE_NAME};
 use uuid::Uuid;
 
 use super::request::RequestContext;
-use super::{AUTHORIZED_OPS_NOT_REQUESTED, CLUSTER_OPS_ALL, TOPIC_OPS_ALL};
+use super::{
+    AUTHORIZED_OPS_NOT_REQUESTED, CLUSTER_OPERATIONS, CLUSTER_OPS_ALL, TOPIC_OPERATIONS,
+    TOPIC_OPS_ALL,
+};
 use crate::cluster::{Cluster, TopicAdmin};
 use crate::config::BrokerSettings;
 use crate::replicas::validate_topic_name;
@@ -27,13 +31,18 @@ pub async fn handle(
     request: MetadataRequest,
 ) -> MetadataResponse {
     let v = ctx.api_version;
-    let topic_ops = |wanted: bool| {
-        if wanted {
-            TOPIC_OPS_ALL
-        } else {
+    let topic_ops = |wanted: bool, name: &str| {
+        if !wanted {
             AUTHORIZED_OPS_NOT_REQUESTED
+        } else if ctx.authorizer_enabled() {
+            ctx.authorized_operations(ResourceType::Topic, name, TOPIC_OPERATIONS)
+        } else {
+            TOPIC_OPS_ALL
         }
     };
+    // Topics the principal may not DESCRIBE are left out of a full listing and refused by
+    // name, existing or not (so nobody learns which names exist).
+    let describable = |name: &str| ctx.authorize_topic(AclOperation::Describe, name);
     let want_topic_ops = request.include_topic_authorized_operations;
     // v0: an empty list means all topics; v1+: null means all, empty means none.
     let requested = match request.topics {
@@ -46,7 +55,15 @@ pub async fn handle(
     match requested {
         None => {
             for t in image.topics().values() {
-                topics.push(describe_topic(&image, t, topic_ops(want_topic_ops), v));
+                if ctx.authorizer_enabled() && !describable(&t.name) {
+                    continue;
+                }
+                topics.push(describe_topic(
+                    &image,
+                    t,
+                    topic_ops(want_topic_ops, &t.name),
+                    v,
+                ));
             }
         }
         Some(list) => {
@@ -64,8 +81,31 @@ pub async fn handle(
                     None => image.topic_by_id(&entry.topic_id),
                 };
                 if let Some(t) = found {
-                    topics.push(describe_topic(&image, t, topic_ops(want_topic_ops), v));
+                    if !describable(&t.name) {
+                        topics.push(error_topic(
+                            name.as_deref(),
+                            entry.topic_id,
+                            ErrorCode::TOPIC_AUTHORIZATION_FAILED,
+                        ));
+                        continue;
+                    }
+                    topics.push(describe_topic(
+                        &image,
+                        t,
+                        topic_ops(want_topic_ops, &t.name),
+                        v,
+                    ));
                     continue;
+                }
+                if let Some(n) = &name {
+                    if !describable(n) {
+                        topics.push(error_topic(
+                            Some(n),
+                            Uuid::nil(),
+                            ErrorCode::TOPIC_AUTHORIZATION_FAILED,
+                        ));
+                        continue;
+                    }
                 }
                 let Some(name) = name else {
                     topics.push(error_topic(
@@ -83,7 +123,18 @@ pub async fn handle(
                     ));
                     continue;
                 }
-                if allow_create && settings.auto_create_topics_enable {
+                // Auto-creation needs CREATE on the cluster or on the topic.
+                let may_create = || {
+                    ctx.authorize_cluster(AclOperation::Create)
+                        || ctx.authorize_topic(AclOperation::Create, &name)
+                };
+                if allow_create && settings.auto_create_topics_enable && !may_create() {
+                    topics.push(error_topic(
+                        Some(&name),
+                        Uuid::nil(),
+                        ErrorCode::TOPIC_AUTHORIZATION_FAILED,
+                    ));
+                } else if allow_create && settings.auto_create_topics_enable {
                     let created = admin
                         .ensure_topic(
                             &name,
@@ -94,9 +145,12 @@ pub async fn handle(
                         .await;
                     image = cluster.image();
                     match (created, image.topic(&name)) {
-                        (Ok(_), Some(t)) => {
-                            topics.push(describe_topic(&image, t, topic_ops(want_topic_ops), v))
-                        }
+                        (Ok(_), Some(t)) => topics.push(describe_topic(
+                            &image,
+                            t,
+                            topic_ops(want_topic_ops, &name),
+                            v,
+                        )),
                         (Ok(_), None) => topics.push(error_topic(
                             Some(&name),
                             Uuid::nil(),
@@ -138,7 +192,15 @@ pub async fn handle(
         .with_topics(topics)
         .with_cluster_authorized_operations(
             if (8..=10).contains(&v) && request.include_cluster_authorized_operations {
-                CLUSTER_OPS_ALL
+                if ctx.authorizer_enabled() {
+                    ctx.authorized_operations(
+                        ResourceType::Cluster,
+                        CLUSTER_RESOURCE_NAME,
+                        CLUSTER_OPERATIONS,
+                    )
+                } else {
+                    CLUSTER_OPS_ALL
+                }
             } else {
                 AUTHORIZED_OPS_NOT_REQUESTED
             },

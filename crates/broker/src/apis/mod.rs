@@ -16,7 +16,10 @@
 //!   `groups`, `txn`, `configs`, `scram_credentials`, ...), each turning a decoded request into
 //!   a response.
 
+mod acls;
 mod api_versions;
+mod authorize;
+mod client_quotas;
 mod configs;
 pub mod connection;
 mod create_partitions;
@@ -35,6 +38,7 @@ mod kafka_apis;
 mod leader_hint;
 mod list_offsets;
 mod metadata;
+mod mutation_quota;
 mod offset_for_leader_epoch;
 mod produce;
 mod reassignments;
@@ -44,6 +48,7 @@ mod request_body;
 mod sasl;
 mod scram_credentials;
 pub mod session;
+mod throttle;
 mod txn;
 
 use bytes::Bytes;
@@ -91,6 +96,9 @@ pub const SUPPORTED_APIS: &[(ApiKey, i16, i16)] = &[
     (ApiKey::EndTxn, 0, 4),
     (ApiKey::WriteTxnMarkers, 1, 1),
     (ApiKey::TxnOffsetCommit, 0, 5),
+    (ApiKey::DescribeAcls, 1, 3),
+    (ApiKey::CreateAcls, 1, 3),
+    (ApiKey::DeleteAcls, 1, 3),
     (ApiKey::DescribeTransactions, 0, 0),
     (ApiKey::ListTransactions, 0, 2),
     (ApiKey::DescribeProducers, 0, 0),
@@ -101,6 +109,8 @@ pub const SUPPORTED_APIS: &[(ApiKey, i16, i16)] = &[
     (ApiKey::ListPartitionReassignments, 0, 0),
     (ApiKey::SaslHandshake, 0, 1),
     (ApiKey::SaslAuthenticate, 0, 2),
+    (ApiKey::DescribeClientQuotas, 0, 1),
+    (ApiKey::AlterClientQuotas, 0, 1),
     (ApiKey::DescribeUserScramCredentials, 0, 0),
     (ApiKey::AlterUserScramCredentials, 0, 0),
 ];
@@ -144,7 +154,7 @@ pub async fn handle(
     } = *request;
     let ctx = RequestContext::from_header(api, &header, session.clone()).with_order_gate(order);
     let started = std::time::Instant::now();
-    let response = apis.dispatch(&ctx, body).await;
+    let response = busy_timed(apis.dispatch(&ctx, body), &ctx.busy).await;
     tracing::debug!(
         api = ?api,
         version = ctx.api_version,
@@ -160,6 +170,19 @@ pub async fn handle(
         "request"
     );
     response
+}
+
+/// Runs `future` with its polls timed on `clock`: a request's thread time, the unit of the
+/// request-time quota, as opposed to its wall-clock time.
+async fn busy_timed<F: std::future::Future>(future: F, clock: &request::BusyClock) -> F::Output {
+    let mut future = std::pin::pin!(future);
+    std::future::poll_fn(|cx| {
+        clock.poll_started();
+        let poll = future.as_mut().poll(cx);
+        clock.poll_ended();
+        poll
+    })
+    .await
 }
 
 /// Kafka's authorized-operations bitfields (KIP-430): with no authorizer every operation that
@@ -179,6 +202,36 @@ pub const CLUSTER_OPS_ALL: i32 = (1 << 5)
     | (1 << 12)
     | (1 << 13)
     | (1 << 14);
+
+/// The operations [`TOPIC_OPS_ALL`] stands for, for an authorizer's bitfield.
+pub const TOPIC_OPERATIONS: &[sluice_security::acl::AclOperation] = {
+    use sluice_security::acl::AclOperation::*;
+    &[
+        Read,
+        Write,
+        Create,
+        Delete,
+        Alter,
+        Describe,
+        DescribeConfigs,
+        AlterConfigs,
+    ]
+};
+/// The operations [`CLUSTER_OPS_ALL`] stands for.
+pub const CLUSTER_OPERATIONS: &[sluice_security::acl::AclOperation] = {
+    use sluice_security::acl::AclOperation::*;
+    &[
+        Create,
+        Alter,
+        Describe,
+        ClusterAction,
+        DescribeConfigs,
+        AlterConfigs,
+        IdempotentWrite,
+        CreateTokens,
+        DescribeTokens,
+    ]
+};
 
 #[cfg(test)]
 mod tests {

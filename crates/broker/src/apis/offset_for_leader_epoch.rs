@@ -21,6 +21,7 @@ use kafka_protocol::messages::offset_for_leader_epoch_response::{
 };
 use kafka_protocol::messages::{OffsetForLeaderEpochRequest, OffsetForLeaderEpochResponse};
 use sluice_protocol::error::ErrorCode;
+use sluice_security::acl::{AclOperation, ResourceType, CLUSTER_RESOURCE_NAME};
 
 use super::request::RequestContext;
 use crate::replicas::{Partition, ReplicaManager, Topic};
@@ -30,18 +31,35 @@ const NO_PARTITION_LEADER_EPOCH: i32 = -1;
 
 pub async fn handle(
     replicas: &ReplicaManager,
-    _ctx: &RequestContext,
+    ctx: &RequestContext,
     request: OffsetForLeaderEpochRequest,
 ) -> OffsetForLeaderEpochResponse {
+    // As in Kafka, whoever asks (follower or consumer, KIP-320): CLUSTER_ACTION allows every
+    // topic, else DESCRIBE on each. Kafka does not log the CLUSTER_ACTION a consumer lacks, so
+    // that denial is not audited either.
+    let cluster_action = ctx.authorize_quietly(
+        AclOperation::ClusterAction,
+        ResourceType::Cluster,
+        CLUSTER_RESOURCE_NAME,
+    );
     let topics = request
         .topics
         .into_iter()
         .map(|t| {
             let topic = replicas.topic(t.topic.as_str());
+            let allowed =
+                cluster_action || ctx.authorize_topic(AclOperation::Describe, t.topic.as_str());
             let partitions = t
                 .partitions
                 .iter()
-                .map(|p| epoch_end_offset(hosted_replica(topic.as_deref(), p.partition), p))
+                .map(|p| {
+                    let replica = if allowed {
+                        hosted_replica(topic.as_deref(), p.partition)
+                    } else {
+                        Err(ErrorCode::TOPIC_AUTHORIZATION_FAILED)
+                    };
+                    epoch_end_offset(replica, p)
+                })
                 .collect();
             OffsetForLeaderTopicResult::default()
                 .with_topic(t.topic)

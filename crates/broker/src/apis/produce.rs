@@ -27,6 +27,7 @@ use sluice_controller::BrokerRegistration;
 use sluice_log::AppendInfo;
 use sluice_protocol::batch::{validate_batches, BatchSetInfo};
 use sluice_protocol::error::ErrorCode;
+use sluice_security::acl::AclOperation;
 use uuid::Uuid;
 
 use super::leader_hint::{wants_hint, CurrentLeader, LeaderHints, TopicRef};
@@ -57,6 +58,11 @@ pub async fn handle(
         transactional_id: transactional_id.as_deref(),
         version: ctx.api_version,
     };
+    // A transactional producer needs WRITE on its transactional id (else every partition is
+    // refused), and every producer WRITE on each topic.
+    let txn_id_refused = transactional_id
+        .as_deref()
+        .is_some_and(|id| !ctx.authorize_transactional_id(AclOperation::Write, id));
     // Step 1: validate and append, partition by partition.
     let mut topics = Vec::with_capacity(request.topic_data.len());
     for topic_data in request.topic_data {
@@ -65,6 +71,14 @@ pub async fn handle(
         } else {
             replicas.topic(topic_data.name.as_str())
         };
+        // An id this broker does not know names no topic to check: UNKNOWN_TOPIC_ID, as in
+        // Kafka.
+        let topic_refused = ctx.authorizer_enabled()
+            && match &topic {
+                Some(t) => !ctx.authorize_topic(AclOperation::Write, &t.name),
+                None if by_id => false,
+                None => !ctx.authorize_topic(AclOperation::Write, topic_data.name.as_str()),
+            };
         let unknown = if by_id {
             ErrorCode::UNKNOWN_TOPIC_ID
         } else {
@@ -72,7 +86,14 @@ pub async fn handle(
         };
         let mut outcomes = Vec::with_capacity(topic_data.partition_data.len());
         for pd in topic_data.partition_data {
-            let outcome = if !acks_valid {
+            let outcome = if txn_id_refused {
+                Outcome::Refused(error(
+                    ErrorCode::TRANSACTIONAL_ID_AUTHORIZATION_FAILED,
+                    None,
+                ))
+            } else if topic_refused {
+                Outcome::Refused(error(ErrorCode::TOPIC_AUTHORIZATION_FAILED, None))
+            } else if !acks_valid {
                 Outcome::Refused(error(ErrorCode::INVALID_REQUIRED_ACKS, None))
             } else {
                 match topic.as_ref() {

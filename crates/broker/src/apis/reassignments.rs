@@ -35,6 +35,7 @@ use kafka_protocol::messages::{
 use kafka_protocol::protocol::StrBytes;
 use sluice_controller::{MetadataCommand, MetadataImage};
 use sluice_protocol::error::ErrorCode;
+use sluice_security::acl::AclOperation;
 
 use super::request::RequestContext;
 use crate::cluster::{Cluster, MetadataPublisher};
@@ -85,6 +86,33 @@ pub async fn alter(
     ctx: &RequestContext,
     request: AlterPartitionReassignmentsRequest,
 ) -> AlterPartitionReassignmentsResponse {
+    if !ctx.authorize_cluster(AclOperation::Alter) {
+        // Kafka's error response: the code at the top and for every requested partition.
+        let message = || Some(StrBytes::from_static_str("Cluster authorization failed."));
+        let responses = request
+            .topics
+            .iter()
+            .map(|t| {
+                ReassignableTopicResponse::default()
+                    .with_name(t.name.clone())
+                    .with_partitions(
+                        t.partitions
+                            .iter()
+                            .map(|p| {
+                                ReassignablePartitionResponse::default()
+                                    .with_partition_index(p.partition_index)
+                                    .with_error_code(ErrorCode::CLUSTER_AUTHORIZATION_FAILED.0)
+                                    .with_error_message(message())
+                            })
+                            .collect(),
+                    )
+            })
+            .collect();
+        return AlterPartitionReassignmentsResponse::default()
+            .with_error_code(ErrorCode::CLUSTER_AUTHORIZATION_FAILED.0)
+            .with_error_message(message())
+            .with_responses(responses);
+    }
     // v0 has no such flag: the replication factor may change, as before KIP-860.
     let allow_rf_change = ctx.api_version < 1 || request.allow_replication_factor_change;
     let image = cluster.image();
@@ -144,9 +172,16 @@ pub async fn alter(
 
 pub async fn list(
     cluster: &Cluster,
-    _ctx: &RequestContext,
+    ctx: &RequestContext,
     request: ListPartitionReassignmentsRequest,
 ) -> ListPartitionReassignmentsResponse {
+    if !ctx.authorize_cluster(AclOperation::Describe) {
+        return ListPartitionReassignmentsResponse::default()
+            .with_error_code(ErrorCode::CLUSTER_AUTHORIZATION_FAILED.0)
+            .with_error_message(Some(StrBytes::from_static_str(
+                "Cluster authorization failed.",
+            )));
+    }
     let image = cluster.image();
     // (topic, the partitions asked for: None = all of them). Topics that do not exist and
     // partitions without a reassignment are left out, as Kafka does.

@@ -16,6 +16,7 @@ use kafka_protocol::messages::fetch_response::{
 use kafka_protocol::messages::{FetchRequest, FetchResponse, TopicName};
 use kafka_protocol::protocol::StrBytes;
 use sluice_protocol::error::ErrorCode;
+use sluice_security::acl::AclOperation;
 
 use super::request::RequestContext;
 use crate::cluster::Replication;
@@ -60,9 +61,15 @@ pub async fn handle(
             });
         }
     }
+    // A follower's fetch needs CLUSTER_ACTION (a client posing as a replica gets
+    // TOPIC_AUTHORIZATION_FAILED for every partition, and nothing else happens).
+    let cluster_action = ctx.authorize_cluster(AclOperation::ClusterAction);
     let resolved: Vec<Result<Arc<Partition>, ErrorCode>> = wanted
         .iter()
         .map(|w| {
+            if !cluster_action {
+                return Err(ErrorCode::TOPIC_AUTHORIZATION_FAILED);
+            }
             let topic = if by_id {
                 replicas.topic_by_id(&w.topic_id)
             } else {

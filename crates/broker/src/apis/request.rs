@@ -36,6 +36,51 @@ pub struct RequestContext {
     /// Holds the next request of this connection back until this one's effects are done
     /// (see [`RequestContext::effects_done`]).
     order: OrderGate,
+    /// Time the handler spent running so far (not waiting), for the request-time quota.
+    pub busy: BusyClock,
+}
+
+/// A handler's busy time: the sum of its polls, the one running included.
+#[derive(Default)]
+pub struct BusyClock {
+    /// Nanoseconds of the polls that have ended.
+    total: std::sync::atomic::AtomicU64,
+    /// When the poll running now started.
+    poll_started: std::sync::Mutex<Option<std::time::Instant>>,
+}
+
+impl BusyClock {
+    pub fn poll_started(&self) {
+        *self.poll_started.lock().unwrap_or_else(|p| p.into_inner()) =
+            Some(std::time::Instant::now());
+    }
+
+    pub fn poll_ended(&self) {
+        let started = self
+            .poll_started
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .take();
+        if let Some(started) = started {
+            let spent = u64::try_from(started.elapsed().as_nanos()).unwrap_or(u64::MAX);
+            self.total
+                .fetch_add(spent, std::sync::atomic::Ordering::Relaxed);
+        }
+    }
+
+    /// Nanoseconds so far.
+    pub fn nanos(&self) -> u64 {
+        let running = self
+            .poll_started
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .map_or(0, |started| {
+                u64::try_from(started.elapsed().as_nanos()).unwrap_or(u64::MAX)
+            });
+        self.total
+            .load(std::sync::atomic::Ordering::Relaxed)
+            .saturating_add(running)
+    }
 }
 
 /// The turn of one request on its connection: the next request starts once this one says its
@@ -71,6 +116,7 @@ impl RequestContext {
             client_host: format!("/{}", session.peer.ip()),
             session,
             order: OrderGate::default(),
+            busy: BusyClock::default(),
         }
     }
 
@@ -82,6 +128,11 @@ impl RequestContext {
     /// The listener the request came through (upper case).
     pub fn listener(&self) -> &str {
         &self.session.listener.name
+    }
+
+    /// The handler's busy time so far, in nanoseconds.
+    pub fn busy_nanos(&self) -> u64 {
+        self.busy.nanos()
     }
 
     /// The gate that lets the connection's next request start.

@@ -72,6 +72,9 @@ request_bodies! {
     EndTxn => EndTxnRequest,
     WriteTxnMarkers => WriteTxnMarkersRequest,
     TxnOffsetCommit => TxnOffsetCommitRequest,
+    DescribeAcls => DescribeAclsRequest,
+    CreateAcls => CreateAclsRequest,
+    DeleteAcls => DeleteAclsRequest,
     DescribeTransactions => DescribeTransactionsRequest,
     ListTransactions => ListTransactionsRequest,
     DescribeProducers => DescribeProducersRequest,
@@ -82,6 +85,8 @@ request_bodies! {
     ListPartitionReassignments => ListPartitionReassignmentsRequest,
     SaslHandshake => SaslHandshakeRequest,
     SaslAuthenticate => SaslAuthenticateRequest,
+    DescribeClientQuotas => DescribeClientQuotasRequest,
+    AlterClientQuotas => AlterClientQuotasRequest,
     DescribeUserScramCredentials => DescribeUserScramCredentialsRequest,
     AlterUserScramCredentials => AlterUserScramCredentialsRequest,
 }

@@ -9,6 +9,7 @@ use kafka_protocol::messages::{
 };
 use kafka_protocol::protocol::StrBytes;
 use sluice_protocol::error::ErrorCode;
+use sluice_security::audit::{AuditContext, AuditEvent, AuthenticationFailure};
 
 use super::request::{RequestContext, ResponseFrame, Unparseable};
 use super::session::{SaslOutcome, Session};
@@ -27,7 +28,24 @@ pub async fn authenticate(
     r: SaslAuthenticateRequest,
 ) -> SaslAuthenticateResponse {
     let response = SaslAuthenticateResponse::default();
-    match ctx.session.authenticate(&r.auth_bytes, cluster) {
+    let mechanism = ctx.session.sasl_mechanism().unwrap_or_default();
+    let outcome = ctx
+        .session
+        .authenticate(&r.auth_bytes, Some(&cluster.image()));
+    match &outcome {
+        Some(SaslOutcome::Done { .. }) => audit_login(ctx, &mechanism, Ok(())),
+        Some(SaslOutcome::Failed { .. }) => audit_login(
+            ctx,
+            &mechanism,
+            Err(if mechanism == "OAUTHBEARER" {
+                AuthenticationFailure::TokenRejected
+            } else {
+                AuthenticationFailure::InvalidCredentials
+            }),
+        ),
+        _ => {}
+    }
+    match outcome {
         None => response
             .with_error_code(ErrorCode::ILLEGAL_SASL_STATE.0)
             .with_error_message(Some(StrBytes::from_static_str(
@@ -56,7 +74,7 @@ pub async fn raw_message(
     session: &Arc<Session>,
     frame: &Bytes,
 ) -> Result<Option<ResponseFrame>, Unparseable> {
-    let message = match session.authenticate(frame, cluster) {
+    let message = match session.authenticate(frame, Some(&cluster.image())) {
         None => return Err(Unparseable("a SASL message outside an exchange".into())),
         Some(SaslOutcome::Challenge(bytes)) => bytes,
         Some(SaslOutcome::Done { message, .. }) => message,
@@ -69,4 +87,29 @@ pub async fn raw_message(
     out.put_u32(message.len() as u32);
     out.put_slice(&message);
     Ok(Some(ResponseFrame::One(out.freeze())))
+}
+
+/// Records the end of a login in the audit log (a failure always, a success as
+/// `audit.log.allowed` says: it counts as a security event).
+fn audit_login(ctx: &RequestContext, mechanism: &str, outcome: Result<(), AuthenticationFailure>) {
+    let audit = ctx.session.listener.authorization.audit();
+    if !audit.should_record(outcome.is_ok(), true) {
+        return;
+    }
+    let principal = ctx.principal();
+    let context = AuditContext {
+        principal: &principal,
+        client_address: ctx.session.peer,
+        listener: ctx.listener(),
+        api: "SaslAuthenticate",
+        api_version: ctx.api_version,
+        correlation_id: Some(ctx.correlation_id),
+        client_id: ctx.client_id.as_deref(),
+    };
+    audit.record(AuditEvent::authentication(
+        std::time::SystemTime::now(),
+        &context,
+        mechanism,
+        outcome,
+    ));
 }

@@ -30,6 +30,7 @@ use kafka_protocol::messages::{
 use kafka_protocol::protocol::StrBytes;
 use sluice_controller::{MetadataCommand, MetadataImage, StoredScramCredential};
 use sluice_protocol::error::ErrorCode;
+use sluice_security::acl::AclOperation;
 use sluice_security::{ScramCredential, ScramMechanism};
 
 use super::request::RequestContext;
@@ -38,9 +39,28 @@ use crate::replicas::AdminError;
 
 pub async fn describe(
     cluster: &Cluster,
-    _ctx: &RequestContext,
+    ctx: &RequestContext,
     request: DescribeUserScramCredentialsRequest,
 ) -> DescribeUserScramCredentialsResponse {
+    if !ctx.authorize_cluster(AclOperation::Describe) {
+        // Kafka's error response: the code at the top and in one (unnamed) result per user
+        // asked for.
+        let message = || Some(StrBytes::from_static_str("Cluster authorization failed."));
+        let results = request
+            .users
+            .iter()
+            .flatten()
+            .map(|_| {
+                DescribeUserScramCredentialsResult::default()
+                    .with_error_code(ErrorCode::CLUSTER_AUTHORIZATION_FAILED.0)
+                    .with_error_message(message())
+            })
+            .collect();
+        return DescribeUserScramCredentialsResponse::default()
+            .with_error_code(ErrorCode::CLUSTER_AUTHORIZATION_FAILED.0)
+            .with_error_message(message())
+            .with_results(results);
+    }
     describe_in(&cluster.image(), &request)
 }
 
@@ -113,9 +133,30 @@ fn describe_in(
 
 pub async fn alter(
     cluster: &Cluster,
-    _ctx: &RequestContext,
+    ctx: &RequestContext,
     request: AlterUserScramCredentialsRequest,
 ) -> AlterUserScramCredentialsResponse {
+    if !ctx.authorize_cluster(AclOperation::Alter) {
+        let mut users: Vec<&str> = request
+            .deletions
+            .iter()
+            .map(|d| d.name.as_str())
+            .chain(request.upsertions.iter().map(|u| u.name.as_str()))
+            .collect();
+        // Each user once, in name order, as Kafka answers.
+        users.sort_unstable();
+        users.dedup();
+        return AlterUserScramCredentialsResponse::default().with_results(
+            users
+                .into_iter()
+                .map(|user| {
+                    AlterUserScramCredentialsResult::default()
+                        .with_user(StrBytes::from_string(user.to_string()))
+                        .with_error_code(ErrorCode::CLUSTER_AUTHORIZATION_FAILED.0)
+                })
+                .collect(),
+        );
+    }
     let plan = plan_alterations(&cluster.image(), &request);
     let mut results = Vec::with_capacity(plan.len());
     for (user, outcome) in plan {

@@ -20,6 +20,7 @@
 //! certificate's subject mapped by `ssl.principal.mapping.rules`, `User:ANONYMOUS` without
 //! one. PLAINTEXT connections are `User:ANONYMOUS`.
 
+use std::collections::HashMap;
 use std::net::SocketAddr;
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 use std::time::{Duration, Instant};
@@ -32,8 +33,11 @@ use sluice_security::{
     ScramServer, ScramStep,
 };
 
-use crate::cluster::Cluster;
 use crate::config::{ListenerSettings, SecurityProtocol};
+use sluice_controller::MetadataImage;
+use sluice_security::acl::{AclOperation, DecisionRecord, ResourceType};
+
+use crate::cluster::Authorization;
 
 /// The JAAS login module PLAIN's users are read from.
 const PLAIN_LOGIN_MODULE: &str = "org.apache.kafka.common.security.plain.PlainLoginModule";
@@ -52,6 +56,8 @@ pub struct ListenerContext {
     pub protocol: SecurityProtocol,
     /// `Some` on SASL listeners.
     pub sasl: Option<SaslAuthenticator>,
+    /// The ACLs requests on this listener are checked against.
+    pub authorization: Arc<Authorization>,
 }
 
 impl ListenerContext {
@@ -61,6 +67,7 @@ impl ListenerContext {
             name: name.to_string(),
             protocol: SecurityProtocol::Plaintext,
             sasl: None,
+            authorization: Arc::new(Authorization::disabled()),
         }
     }
 }
@@ -252,11 +259,26 @@ struct State {
     closing: bool,
 }
 
+/// Decisions a connection's principal got, for one generation of the ACLs: the produce and
+/// fetch paths ask the same few questions on every request, and a hit costs a hash lookup.
+#[derive(Default)]
+struct DecisionCache {
+    generation: u64,
+    entries: usize,
+    by_kind: HashMap<(AclOperation, ResourceType), HashMap<String, DecisionRecord>>,
+}
+
+/// At most this many decisions cached per connection; a full cache starts over.
+const DECISIONS_CACHED_MAX: usize = 4096;
+
 /// One connection's identity and authentication.
 pub struct Session {
     pub listener: Arc<ListenerContext>,
     pub peer: SocketAddr,
     state: Mutex<State>,
+    decisions: Mutex<DecisionCache>,
+    /// Until when the connection reads no request: a quota throttle (KIP-219).
+    muted_until: Mutex<Option<tokio::time::Instant>>,
 }
 
 impl Session {
@@ -281,7 +303,106 @@ impl Session {
                 stage: Stage::Idle,
                 closing: false,
             }),
+            decisions: Mutex::new(DecisionCache::default()),
+            muted_until: Mutex::new(None),
         }
+    }
+
+    /// Stops reading from the connection for `duration` (from now, or longer if already
+    /// throttled longer): the client exceeded a quota.
+    pub fn throttle(&self, duration: Duration) {
+        let until = tokio::time::Instant::now() + duration;
+        let mut muted = self
+            .muted_until
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner);
+        if muted.is_none_or(|current| current < until) {
+            *muted = Some(until);
+        }
+    }
+
+    /// Until when the connection must not read, if it is throttled now.
+    pub fn muted_until(&self) -> Option<tokio::time::Instant> {
+        let muted = *self
+            .muted_until
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner);
+        muted.filter(|until| *until > tokio::time::Instant::now())
+    }
+
+    /// Whether the connection's principal may do `operation` on the resource, and why; `None`
+    /// when no authorizer is configured (everything is allowed).
+    pub fn authorize(
+        &self,
+        operation: AclOperation,
+        resource_type: ResourceType,
+        name: &str,
+    ) -> Option<DecisionRecord> {
+        let authorization = &self.listener.authorization;
+        if !authorization.is_enabled() {
+            return None;
+        }
+        let generation = authorization.generation();
+        {
+            let mut cache = self
+                .decisions
+                .lock()
+                .unwrap_or_else(PoisonError::into_inner);
+            if cache.generation != generation {
+                *cache = DecisionCache {
+                    generation,
+                    ..DecisionCache::default()
+                };
+            } else if let Some(hit) = cache
+                .by_kind
+                .get(&(operation, resource_type))
+                .and_then(|by_name| by_name.get(name))
+            {
+                return Some(hit.clone());
+            }
+        }
+        let (generation, authorizer) = authorization.snapshot();
+        let principal = self.principal();
+        let decision =
+            authorizer.authorize(&principal, self.peer.ip(), operation, resource_type, name);
+        let verdict = DecisionRecord::from(&decision);
+        let mut cache = self
+            .decisions
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner);
+        if cache.generation == generation {
+            if cache.entries >= DECISIONS_CACHED_MAX {
+                cache.by_kind.clear();
+                cache.entries = 0;
+            }
+            cache
+                .by_kind
+                .entry((operation, resource_type))
+                .or_default()
+                .insert(name.to_string(), verdict.clone());
+            cache.entries += 1;
+        }
+        Some(verdict)
+    }
+
+    /// Whether the principal may do `operation` on some resource of `resource_type`
+    /// (KIP-679: an idempotent producer with WRITE on any topic); `None` without an authorizer.
+    pub fn authorize_any(
+        &self,
+        operation: AclOperation,
+        resource_type: ResourceType,
+    ) -> Option<bool> {
+        let authorization = &self.listener.authorization;
+        if !authorization.is_enabled() {
+            return None;
+        }
+        let (_, authorizer) = authorization.snapshot();
+        Some(authorizer.authorize_by_resource_type(
+            &self.principal(),
+            self.peer.ip(),
+            operation,
+            resource_type,
+        ))
     }
 
     fn state(&self) -> MutexGuard<'_, State> {
@@ -294,6 +415,15 @@ impl Session {
             .principal
             .clone()
             .unwrap_or_else(KafkaPrincipal::anonymous)
+    }
+
+    /// The SASL mechanism of the exchange in progress, else of the session's last login.
+    pub fn sasl_mechanism(&self) -> Option<String> {
+        let state = self.state();
+        match &state.stage {
+            Stage::Exchanging { mechanism, .. } => Some(mechanism.clone()),
+            Stage::Idle => state.mechanism.clone(),
+        }
     }
 
     /// Whether a SASL exchange has succeeded (always, on listeners without SASL).
@@ -392,7 +522,14 @@ impl Session {
 
     /// One client message of the exchange SaslHandshake started (SaslAuthenticate's bytes,
     /// or a raw frame after SaslHandshake v0). `None` when no exchange runs (ILLEGAL_SASL_STATE).
-    pub fn authenticate(&self, message: &[u8], cluster: &Cluster) -> Option<SaslOutcome> {
+    /// SCRAM looks the user up in `credentials`, the metadata image (none on the controller
+    /// listener, which does not offer SCRAM: its credentials live in the log the controllers
+    /// replicate).
+    pub fn authenticate(
+        &self,
+        message: &[u8],
+        credentials: Option<&MetadataImage>,
+    ) -> Option<SaslOutcome> {
         let sasl = self.listener.sasl.as_ref()?;
         let mut state = self.state();
         let Stage::Exchanging {
@@ -427,9 +564,8 @@ impl Session {
                 Err(e) => Err(e),
             },
             Exchange::Scram(server) => {
-                let image = cluster.image();
                 let lookup = |user: &str, m: ScramMechanism| {
-                    image
+                    credentials?
                         .scram_credential(user, m.type_number())
                         .map(|c| ScramCredential {
                             salt: c.salt.clone(),

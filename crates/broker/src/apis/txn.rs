@@ -29,6 +29,7 @@ use kafka_protocol::protocol::StrBytes;
 use sluice_group::coordinator::CommitPartition;
 use sluice_group::Reply;
 use sluice_protocol::error::ErrorCode;
+use sluice_security::acl::AclOperation;
 use sluice_txn::{Markers, Ownership, TxnState, OFFSETS_TOPIC};
 
 use super::request::RequestContext;
@@ -60,7 +61,19 @@ pub async fn init_producer_id(
             .with_producer_id(ProducerId(-1))
             .with_producer_epoch(-1)
     };
-    let Some(transactional_id) = request.transactional_id.as_ref().map(|t| t.to_string()) else {
+    let transactional_id = request.transactional_id.as_ref().map(|t| t.to_string());
+    // KIP-679: an idempotent producer needs IDEMPOTENT_WRITE on the cluster or WRITE on some
+    // topic; a transactional one WRITE on its transactional id.
+    match &transactional_id {
+        None if !ctx.authorize_idempotent_write() => {
+            return fail(ErrorCode::CLUSTER_AUTHORIZATION_FAILED)
+        }
+        Some(id) if !ctx.authorize_transactional_id(AclOperation::Write, id) => {
+            return fail(ErrorCode::TRANSACTIONAL_ID_AUTHORIZATION_FAILED)
+        }
+        _ => {}
+    }
+    let Some(transactional_id) = transactional_id else {
         // Idempotent producers get a fresh producer id with epoch 0 every time, as in Kafka.
         return match producer_ids.reserve(1).await {
             Ok(ids) => InitProducerIdResponse::default()
@@ -125,13 +138,18 @@ fn topic_partitions(topics: &[(String, Vec<i32>)]) -> Vec<(String, i32)> {
 }
 
 /// Adds (or with `verify_only` checks) partitions of one transaction; per partition the code.
+/// `from_client`: a v0-v3 request, authorized here; v4+ requests come from brokers and were
+/// authorized as a whole.
+#[allow(clippy::too_many_arguments)]
 async fn add_partitions(
+    ctx: &RequestContext,
     cluster: &Cluster,
     txns: &TxnService,
     transactional_id: &str,
     producer_id: i64,
     epoch: i16,
     verify_only: bool,
+    from_client: bool,
     topics: &[(String, Vec<i32>)],
 ) -> Vec<(String, Vec<(i32, ErrorCode)>)> {
     let all = topic_partitions(topics);
@@ -141,6 +159,29 @@ async fn add_partitions(
             .map(|(t, ps)| (t.clone(), ps.iter().map(|p| (*p, codes(t, *p))).collect()))
             .collect()
     };
+    // A client needs WRITE on the transactional id, then WRITE on each topic: a refused topic
+    // fails, the rest are not attempted.
+    if from_client && !ctx.authorize_transactional_id(AclOperation::Write, transactional_id) {
+        return shape(&|_, _| ErrorCode::TRANSACTIONAL_ID_AUTHORIZATION_FAILED);
+    }
+    let refused: Vec<&str> = if from_client {
+        topics
+            .iter()
+            .map(|(t, _)| t.as_str())
+            .filter(|t| !ctx.authorize_topic(AclOperation::Write, t))
+            .collect()
+    } else {
+        Vec::new()
+    };
+    if !refused.is_empty() {
+        return shape(&|t, _| {
+            if refused.contains(&t) {
+                ErrorCode::TOPIC_AUTHORIZATION_FAILED
+            } else {
+                ErrorCode::OPERATION_NOT_ATTEMPTED
+            }
+        });
+    }
     let image = cluster.image();
     let missing: Vec<(String, i32)> = all
         .iter()
@@ -221,27 +262,36 @@ pub async fn add_partitions_to_txn(
     };
     if v <= 3 {
         let rows = add_partitions(
+            ctx,
             cluster,
             txns,
             &req.v3_and_below_transactional_id,
             req.v3_and_below_producer_id.0,
             req.v3_and_below_producer_epoch,
             false,
+            true,
             &topics_of(&req.v3_and_below_topics),
         )
         .await;
         return AddPartitionsToTxnResponse::default()
             .with_results_by_topic_v3_and_below(topic_results(rows, v));
     }
+    // v4+ batches come from brokers only (KIP-890): CLUSTER_ACTION for the whole request.
+    if !ctx.authorize_cluster(AclOperation::ClusterAction) {
+        return AddPartitionsToTxnResponse::default()
+            .with_error_code(ErrorCode::CLUSTER_AUTHORIZATION_FAILED.0);
+    }
     let mut results = Vec::with_capacity(req.transactions.len());
     for txn in &req.transactions {
         let rows = add_partitions(
+            ctx,
             cluster,
             txns,
             &txn.transactional_id,
             txn.producer_id.0,
             txn.producer_epoch,
             txn.verify_only,
+            false,
             &topics_of(&txn.topics),
         )
         .await;
@@ -262,6 +312,14 @@ pub async fn add_offsets_to_txn(
 ) -> AddOffsetsToTxnResponse {
     if req.group_id.is_empty() {
         return AddOffsetsToTxnResponse::default().with_error_code(ErrorCode::INVALID_GROUP_ID.0);
+    }
+    if !ctx.authorize_transactional_id(AclOperation::Write, &req.transactional_id) {
+        return AddOffsetsToTxnResponse::default()
+            .with_error_code(ErrorCode::TRANSACTIONAL_ID_AUTHORIZATION_FAILED.0);
+    }
+    if !ctx.authorize_group(AclOperation::Read, &req.group_id) {
+        return AddOffsetsToTxnResponse::default()
+            .with_error_code(ErrorCode::GROUP_AUTHORIZATION_FAILED.0);
     }
     let partition = groups.partition_for(&req.group_id);
     let code = txns
@@ -286,6 +344,10 @@ pub async fn end_txn(
     ctx: &RequestContext,
     req: EndTxnRequest,
 ) -> EndTxnResponse {
+    if !ctx.authorize_transactional_id(AclOperation::Write, &req.transactional_id) {
+        return EndTxnResponse::default()
+            .with_error_code(ErrorCode::TRANSACTIONAL_ID_AUTHORIZATION_FAILED.0);
+    }
     let code = txns
         .run(&req.transactional_id, |c, now, out| {
             c.end_txn(
@@ -354,12 +416,33 @@ pub async fn txn_offset_commit(
                 .collect(),
         )
     };
-    let all = |code: ErrorCode| -> Vec<(String, Vec<(i32, ErrorCode)>)> {
-        topics
-            .iter()
-            .map(|(t, ps)| (t.clone(), ps.iter().map(|p| (p.0, code)).collect()))
-            .collect()
+    // WRITE on the transactional id, then READ on the group, each for the whole request.
+    if !ctx.authorize_transactional_id(AclOperation::Write, &req.transactional_id) {
+        return respond(all_partitions(
+            &topics,
+            ErrorCode::TRANSACTIONAL_ID_AUTHORIZATION_FAILED,
+        ));
+    }
+    if !ctx.authorize_group(AclOperation::Read, &group_id) {
+        return respond(all_partitions(
+            &topics,
+            ErrorCode::GROUP_AUTHORIZATION_FAILED,
+        ));
+    }
+    // Then READ on each topic: a refused topic's partitions answer TOPIC_AUTHORIZATION_FAILED
+    // and the others are committed, as in Kafka.
+    let (topics, refused): (Vec<_>, Vec<_>) = topics
+        .into_iter()
+        .partition(|(t, _)| ctx.authorize_topic(AclOperation::Read, t));
+    let refused = all_partitions(&refused, ErrorCode::TOPIC_AUTHORIZATION_FAILED);
+    if topics.is_empty() {
+        return respond(refused);
+    }
+    let respond = |mut rows: Vec<(String, Vec<(i32, ErrorCode)>)>| {
+        rows.extend(refused);
+        respond(rows)
     };
+    let all = |code: ErrorCode| all_partitions(&topics, code);
     // The group's offsets partition must be in the producer's transaction (AddOffsetsToTxn).
     let partition = groups.partition_for(&group_id);
     let verified = txns.read_id(&req.transactional_id, |c| {
@@ -434,14 +517,57 @@ pub async fn txn_offset_commit(
     }
 }
 
+/// Every partition of `topics` with `code`.
+fn all_partitions(
+    topics: &[(String, Vec<CommitPartition>)],
+    code: ErrorCode,
+) -> Vec<(String, Vec<(i32, ErrorCode)>)> {
+    topics
+        .iter()
+        .map(|(t, ps)| (t.clone(), ps.iter().map(|p| (p.0, code)).collect()))
+        .collect()
+}
+
 /// WriteTxnMarkers: what a transaction coordinator elsewhere asks this broker to write.
 pub async fn write_txn_markers(
     txns: &TxnService,
-    _ctx: &RequestContext,
+    ctx: &RequestContext,
     req: WriteTxnMarkersRequest,
 ) -> WriteTxnMarkersResponse {
+    // Only the brokers' transaction coordinators (CLUSTER_ACTION) write markers; a client's
+    // request changes nothing.
+    let allowed = ctx.authorize_cluster(AclOperation::ClusterAction);
     let mut results = Vec::with_capacity(req.markers.len());
     for marker in &req.markers {
+        if !allowed {
+            results.push(
+                WritableTxnMarkerResult::default()
+                    .with_producer_id(marker.producer_id)
+                    .with_topics(
+                        marker
+                            .topics
+                            .iter()
+                            .map(|t| {
+                                WritableTxnMarkerTopicResult::default()
+                                    .with_name(t.name.clone())
+                                    .with_partitions(
+                                        t.partition_indexes
+                                            .iter()
+                                            .map(|p| {
+                                                WritableTxnMarkerPartitionResult::default()
+                                                    .with_partition_index(*p)
+                                                    .with_error_code(
+                                                        ErrorCode::CLUSTER_AUTHORIZATION_FAILED.0,
+                                                    )
+                                            })
+                                            .collect(),
+                                    )
+                            })
+                            .collect(),
+                    ),
+            );
+            continue;
+        }
         let mut topics = Vec::new();
         for t in &marker.topics {
             let mut partitions = Vec::new();
@@ -484,7 +610,7 @@ pub async fn write_txn_markers(
 
 pub async fn describe_transactions(
     txns: &TxnService,
-    _ctx: &RequestContext,
+    ctx: &RequestContext,
     req: DescribeTransactionsRequest,
 ) -> DescribeTransactionsResponse {
     let states = req
@@ -492,7 +618,13 @@ pub async fn describe_transactions(
         .iter()
         .map(|id| {
             let described = DescribedTxn::default().with_transactional_id(id.clone());
-            txns.read_id(id, |c| match c.describe_transaction(id) {
+            if !ctx.authorize_transactional_id(AclOperation::Describe, id) {
+                return described
+                    .with_error_code(ErrorCode::TRANSACTIONAL_ID_AUTHORIZATION_FAILED.0)
+                    .with_producer_id(ProducerId(-1))
+                    .with_producer_epoch(-1);
+            }
+            let mut described = txns.read_id(id, |c| match c.describe_transaction(id) {
                 Err(code) => described
                     .with_error_code(code.0)
                     .with_producer_id(ProducerId(-1))
@@ -519,7 +651,12 @@ pub async fn describe_transactions(
                         .with_producer_epoch(m.producer_epoch)
                         .with_topics(topics)
                 }
-            })
+            });
+            // Only the partitions of topics the principal may DESCRIBE, as in Kafka.
+            described
+                .topics
+                .retain(|t| ctx.authorize_topic(AclOperation::Describe, &t.topic));
+            described
         })
         .collect();
     DescribeTransactionsResponse::default().with_transaction_states(states)
@@ -567,6 +704,8 @@ pub async fn list_transactions(
             }
         }
     });
+    // Only the transactional ids the principal may DESCRIBE.
+    listed.retain(|(id, _)| ctx.authorize_transactional_id(AclOperation::Describe, id));
     listed.sort_by(|a, b| a.0.cmp(&b.0));
     let listed: Vec<ListedTxn> = listed.into_iter().map(|(_, t)| t).collect();
     ListTransactionsResponse::default()

@@ -21,6 +21,8 @@ use sluice_protocol::error::ErrorCode;
 use tokio::sync::watch;
 use uuid::Uuid;
 
+use super::authorization::Authorization;
+use super::client_quotas::ClientQuotas;
 use crate::config::BrokerSettings;
 use crate::replicas::{AdminError, ReplicaManager};
 
@@ -32,6 +34,10 @@ pub struct Cluster {
     /// How this broker secures its connections to other brokers (the inter-broker listener's
     /// TLS and SASL).
     pub peer_security: ClientSecurity,
+    /// The cluster's ACLs as this broker enforces them.
+    pub authorization: Arc<Authorization>,
+    /// The cluster's client quotas and this broker's sensors.
+    pub quotas: ClientQuotas,
     broker_epoch: AtomicI64,
     fenced: AtomicBool,
 }
@@ -108,6 +114,7 @@ impl Cluster {
         inter_broker: ListenerEndpoint,
         listeners: Vec<ListenerEndpoint>,
         peer_security: ClientSecurity,
+        authorization: Arc<Authorization>,
     ) -> Result<Cluster, String> {
         let node_id = settings.node_id;
         let incarnation_id = Uuid::new_v4();
@@ -150,6 +157,8 @@ impl Cluster {
             node_id,
             cluster_id,
             peer_security,
+            authorization,
+            quotas: ClientQuotas::new(settings.quota_window, settings.controller_quota_window),
             broker_epoch: AtomicI64::new(epoch),
             fenced: AtomicBool::new(true),
         })

@@ -70,6 +70,8 @@ impl MetadataPublisher {
     }
 
     fn publish(&self, image: &MetadataImage) {
+        self.cluster.authorization.update(image);
+        self.cluster.quotas.update(image);
         let leadership = self.leadership.lock().unwrap_or_else(|p| p.into_inner());
         match self.replicas.apply_image(image) {
             Ok(changes) => {

@@ -11,7 +11,12 @@
 //! - `replication`: [`Replication`], follower fetchers and ISR changes.
 //! - `producer_id_manager`: [`ProducerIdManager`], producer id blocks from the controller.
 //! - `peer`: [`PeerConnection`], the Kafka-protocol client one broker uses to talk to another.
+//! - `authorization`: [`Authorization`], the ACLs of the newest image as an authorizer.
+//! - `client_quotas`: [`ClientQuotas`], the client quotas of the newest image and the
+//!   sensors that measure connections against them.
 
+mod authorization;
+mod client_quotas;
 mod cluster_id;
 mod controller_config;
 mod membership;
@@ -21,6 +26,8 @@ mod producer_id_manager;
 mod replication;
 mod topic_admin;
 
+pub use authorization::Authorization;
+pub use client_quotas::ClientQuotas;
 pub use cluster_id::{cluster_id, format_storage, random_cluster_id, Formatted};
 pub use controller_config::controller_config;
 pub use membership::{command_error, controller_error, run_heartbeats, Cluster};

@@ -44,6 +44,13 @@ pub struct BrokerConfig {
     set: BTreeMap<String, String>,
 }
 
+/// The `authorizer.class.name` values that switch ACLs on: Kafka's KRaft authorizer, and its
+/// ZooKeeper-era one that older configurations name.
+pub const AUTHORIZER_CLASSES: &[&str] = &[
+    "org.apache.kafka.metadata.authorizer.StandardAuthorizer",
+    "kafka.security.authorizer.AclAuthorizer",
+];
+
 impl BrokerConfig {
     /// Builds a config from key/value pairs, rejecting unknown keys and invalid values.
     pub fn from_pairs(pairs: &[(&str, &str)]) -> Result<Self, ConfigError> {
@@ -189,6 +196,64 @@ impl BrokerConfig {
                     ))
                 }
             }
+        }
+        for l in listeners
+            .iter()
+            .filter(|l| controller_names.contains(&l.name))
+        {
+            let protocol = security_protocol(protocol_map, &l.name).unwrap_or_default();
+            if !protocol.starts_with("SASL_") {
+                continue;
+            }
+            // A global sasl.enabled.mechanisms naming SCRAM is for the client listeners; the
+            // controller listener leaves SCRAM out (see listener_settings).
+            let enabled = self
+                .get(&format!(
+                    "listener.name.{}.sasl.enabled.mechanisms",
+                    l.name.to_ascii_lowercase()
+                ))
+                .unwrap_or("");
+            if enabled.to_ascii_uppercase().contains("SCRAM") {
+                return invalid(format!(
+                    "listener {}: SCRAM is not supported on a controller listener (its \
+                     credentials live in the metadata log the controllers replicate); use PLAIN",
+                    l.name
+                ));
+            }
+            let mechanism = self
+                .value("sasl.mechanism.controller.protocol")
+                .unwrap_or("PLAIN")
+                .to_ascii_uppercase();
+            if mechanism != "PLAIN" {
+                return invalid(format!(
+                    "sasl.mechanism.controller.protocol={mechanism}: nodes log in on the \
+                     controller listener {} with PLAIN",
+                    l.name
+                ));
+            }
+            if self
+                .mechanism_value(&l.name, "PLAIN", "sasl.jaas.config")
+                .is_none()
+            {
+                return invalid(format!(
+                    "controller listener {} uses SASL: set listener.name.{}.plain.sasl.jaas.config \
+                     with this node's username and password and the users it accepts",
+                    l.name,
+                    l.name.to_ascii_lowercase()
+                ));
+            }
+        }
+        let authorizer = self.value("authorizer.class.name").unwrap_or("").trim();
+        if !authorizer.is_empty() && !AUTHORIZER_CLASSES.contains(&authorizer) {
+            return invalid(format!(
+                "authorizer.class.name={authorizer}: Sluice's authorizer answers to {}",
+                AUTHORIZER_CLASSES.join(" or ")
+            ));
+        }
+        if let Err(e) = sluice_security::acl::AuthorizerSettings::parse_super_users(
+            self.value("super.users").unwrap_or(""),
+        ) {
+            return invalid(format!("super.users: {}", e.message()));
         }
         let client_listeners = listeners
             .iter()
@@ -616,6 +681,56 @@ mod tests {
         );
         // Broker keys nobody set are not reported (Kafka lists them; Sluice does not yet).
         assert_eq!(find("queued.max.requests"), None);
+    }
+
+    #[test]
+    fn controller_listener_sasl_is_plain_with_a_jaas_config() {
+        let jaas = "org.apache.kafka.common.security.plain.PlainLoginModule required \
+                    username=\"n\" password=\"p\" user_n=\"p\";";
+        let base = [
+            ("node.id", "1"),
+            (
+                "listeners",
+                "CLIENT://127.0.0.1:0,CONTROLLER://127.0.0.1:9999",
+            ),
+            ("controller.quorum.voters", "1@127.0.0.1:9999"),
+            (
+                "listener.security.protocol.map",
+                "CLIENT:PLAINTEXT,CONTROLLER:SASL_PLAINTEXT",
+            ),
+            // A global SCRAM is for client listeners: the controller listener leaves it out.
+            ("sasl.enabled.mechanisms", "PLAIN,SCRAM-SHA-512"),
+        ];
+        let with = |more: &[(&str, &str)]| {
+            let mut pairs = base.to_vec();
+            pairs.extend_from_slice(more);
+            BrokerConfig::from_pairs(&pairs).unwrap().check()
+        };
+        let good = ("listener.name.controller.plain.sasl.jaas.config", jaas);
+        with(&[good]).unwrap();
+        for (more, needle) in [
+            (vec![], "plain.sasl.jaas.config"),
+            (
+                vec![
+                    good,
+                    ("sasl.mechanism.controller.protocol", "SCRAM-SHA-256"),
+                ],
+                "with PLAIN",
+            ),
+            (
+                vec![
+                    good,
+                    (
+                        "listener.name.controller.sasl.enabled.mechanisms",
+                        "PLAIN,SCRAM-SHA-256",
+                    ),
+                ],
+                "SCRAM is not supported on a controller listener",
+            ),
+        ] {
+            let e = with(&more).unwrap_err().to_string();
+            assert!(e.contains(needle), "{e}");
+        }
     }
 
     #[test]

@@ -121,7 +121,7 @@ pub const BROKER_KEYS: &[BrokerKey] = &[
     // listener.name.<listener>.<mechanism>.sasl.jaas.config.
     key("sasl.enabled.mechanisms", List, Check::OneOf(MECHANISMS), Derived("SCRAM-SHA-256 and SCRAM-SHA-512, plus PLAIN and OAUTHBEARER on a listener configured for them"), Used),
     key("sasl.mechanism.inter.broker.protocol", Str, Check::OneOf(MECHANISMS), Value("PLAIN"), Used),
-    key("sasl.mechanism.controller.protocol", Str, Check::OneOf(MECHANISMS), Value("PLAIN"), NotYet),
+    key("sasl.mechanism.controller.protocol", Str, Check::OneOf(MECHANISMS), Value("PLAIN"), Used),
     key("sasl.jaas.config", Password, ANY, Absent, Used),
     key("sasl.server.callback.handler.class", Class, ANY, Absent, Used),
     key("sasl.server.max.receive.size", Int, Check::AtLeast(1), Value("524288"), Used),
@@ -136,6 +136,26 @@ pub const BROKER_KEYS: &[BrokerKey] = &[
     key("sasl.oauthbearer.scope.claim.name", Str, ANY, Value("scope"), Used),
     key("sasl.oauthbearer.sub.claim.name", Str, ANY, Value("sub"), Used),
     key("sasl.oauthbearer.clock.skew.seconds", Int, Check::AtLeast(0), Value("30"), Used),
+    // Authorization (ACLs in the metadata log). authorizer.class.name takes Kafka's
+    // StandardAuthorizer (or its ZooKeeper-era AclAuthorizer) name; empty: no authorizer.
+    key("authorizer.class.name", Class, ANY, Value(""), Used),
+    key("super.users", Str, ANY, Absent, Used),
+    key("allow.everyone.if.no.acl.found", Boolean, ANY, Value("false"), Used),
+    // Client quotas: rates are measured over quota.window.num samples of
+    // quota.window.size.seconds each.
+    key("quota.window.num", Int, Check::AtLeast(1), Value("11"), Used),
+    key("quota.window.size.seconds", Int, Check::AtLeast(1), Value("1"), Used),
+    key("controller.quota.window.num", Int, Check::AtLeast(1), Value("11"), Used),
+    key("controller.quota.window.size.seconds", Int, Check::AtLeast(1), Value("1"), Used),
+    // The audit log (JSON lines of authentications and authorization decisions).
+    key("audit.enabled", Boolean, ANY, Value("false"), Used),
+    key("audit.log.dir", Str, ANY, Derived("the first of log.dirs"), Used),
+    key("audit.log.file.name", Str, ANY, Value("audit.log"), Used),
+    key("audit.log.max.file.bytes", Long, Check::AtLeast(1), Value("104857600"), Used),
+    key("audit.log.max.files", Int, Check::AtLeast(0), Value("10"), Used),
+    key("audit.log.allowed", Str, Check::OneOf(&["none", "admin", "all"]), Value("admin"), Used),
+    key("audit.topic.enabled", Boolean, ANY, Value("false"), Used),
+    key("audit.topic.name", Str, ANY, Value("__sluice_audit"), Used),
     // Requests and connections.
     key("socket.request.max.bytes", Int, Check::AtLeast(1), Value("104857600"), Used),
     key("max.connections", Int, Check::AtLeast(0), Value("10000"), Used),

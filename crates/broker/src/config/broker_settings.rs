@@ -11,6 +11,10 @@ use std::collections::BTreeMap;
 use std::net::SocketAddr;
 use std::path::PathBuf;
 
+use sluice_security::acl::AuthorizerSettings;
+use sluice_security::audit::AuditSettings;
+use sluice_security::quota::QuotaWindow;
+
 use super::broker_config::{BrokerConfig, ConfigError};
 use super::config_type::ConfigSource;
 use super::group_settings::GroupSettings;
@@ -95,9 +99,22 @@ pub struct BrokerSettings {
     pub inter_broker_listener: String,
     /// `sasl.mechanism.inter.broker.protocol`.
     pub inter_broker_sasl_mechanism: String,
+    /// `sasl.mechanism.controller.protocol`: how this node logs in on the controller listener.
+    pub controller_sasl_mechanism: String,
     /// `connection.failed.authentication.delay.ms`: how long a failed login waits for its
     /// answer (slowing password guessing).
     pub failed_authentication_delay_ms: u64,
+    /// ACLs are enforced (`authorizer.class.name` names Kafka's StandardAuthorizer).
+    pub authorizer_enabled: bool,
+    /// `super.users` and `allow.everyone.if.no.acl.found`.
+    pub authorizer: AuthorizerSettings,
+    /// `audit.*`.
+    pub audit: AuditSettings,
+    /// `quota.window.num` samples of `quota.window.size.seconds`.
+    pub quota_window: QuotaWindow,
+    /// `controller.quota.window.num` and `controller.quota.window.size.seconds`
+    /// (controller_mutation_rate).
+    pub controller_quota_window: QuotaWindow,
 
     /// The keys as set, for DescribeConfigs.
     config: BrokerConfig,
@@ -134,7 +151,56 @@ impl BrokerSettings {
                 .value("sasl.mechanism.inter.broker.protocol")
                 .unwrap_or("PLAIN")
                 .to_ascii_uppercase(),
+            controller_sasl_mechanism: config
+                .value("sasl.mechanism.controller.protocol")
+                .unwrap_or("PLAIN")
+                .to_ascii_uppercase(),
             failed_authentication_delay_ms: int("connection.failed.authentication.delay.ms") as u64,
+            authorizer_enabled: !config
+                .value("authorizer.class.name")
+                .unwrap_or("")
+                .trim()
+                .is_empty(),
+            authorizer: AuthorizerSettings {
+                // Checked by BrokerConfig::check.
+                super_users: AuthorizerSettings::parse_super_users(
+                    config.value("super.users").unwrap_or(""),
+                )
+                .unwrap_or_default(),
+                allow_everyone_if_no_acl_found: config.bool("allow.everyone.if.no.acl.found"),
+            },
+            // Both at least 1 (the key table's checks).
+            quota_window: QuotaWindow::new(
+                int("quota.window.num").clamp(1, u32::MAX as i64) as u32,
+                int("quota.window.size.seconds").clamp(1, u32::MAX as i64) as u32,
+            )
+            .unwrap_or(QuotaWindow::DEFAULT),
+            controller_quota_window: QuotaWindow::new(
+                int("controller.quota.window.num").clamp(1, u32::MAX as i64) as u32,
+                int("controller.quota.window.size.seconds").clamp(1, u32::MAX as i64) as u32,
+            )
+            .unwrap_or(QuotaWindow::DEFAULT),
+            audit: AuditSettings {
+                enabled: config.bool("audit.enabled"),
+                log_dir: config.get("audit.log.dir").map(PathBuf::from),
+                file_name: config
+                    .value("audit.log.file.name")
+                    .unwrap_or("audit.log")
+                    .to_string(),
+                max_file_bytes: int("audit.log.max.file.bytes") as u64,
+                max_files: int("audit.log.max.files").clamp(0, u32::MAX as i64) as u32,
+                // Checked against the same three values by the key table.
+                allowed: config
+                    .value("audit.log.allowed")
+                    .unwrap_or("admin")
+                    .parse()
+                    .unwrap_or_default(),
+                topic_enabled: config.bool("audit.topic.enabled"),
+                topic_name: config
+                    .value("audit.topic.name")
+                    .unwrap_or("__sluice_audit")
+                    .to_string(),
+            },
             node_id: config.node_id(),
             process_roles: config.process_roles(),
             cluster_id: config.get("cluster.id").map(str::to_string),

@@ -148,7 +148,7 @@ fn list(value: Option<&str>) -> Vec<String> {
 /// `sasl.enabled.mechanisms` when unset: SCRAM always (its users live in the metadata log),
 /// PLAIN where the listener has PLAIN's JAAS config, OAUTHBEARER where it has OAUTHBEARER's
 /// JAAS config or validator class.
-fn default_mechanisms(config: &BrokerConfig, listener: &str) -> Vec<String> {
+fn default_mechanisms(config: &BrokerConfig, listener: &str, is_controller: bool) -> Vec<String> {
     let set = |mechanism: &str, key: &str| {
         config
             .get(&format!(
@@ -161,7 +161,11 @@ fn default_mechanisms(config: &BrokerConfig, listener: &str) -> Vec<String> {
     if set("plain", "sasl.jaas.config") {
         out.push("PLAIN".to_string());
     }
-    out.extend(["SCRAM-SHA-256".to_string(), "SCRAM-SHA-512".to_string()]);
+    // Not on the controller listener: SCRAM credentials live in the metadata log, which the
+    // controllers must reach before they could read them (as in Kafka's KRaft mode).
+    if !is_controller {
+        out.extend(["SCRAM-SHA-256".to_string(), "SCRAM-SHA-512".to_string()]);
+    }
     if set("oauthbearer", "sasl.jaas.config")
         || set("oauthbearer", "sasl.server.callback.handler.class")
     {
@@ -214,13 +218,16 @@ pub fn listener_settings(config: &BrokerConfig) -> Vec<ListenerSettings> {
                 endpoint_identification_algorithm: v("ssl.endpoint.identification.algorithm")
                     .unwrap_or_default(),
             };
+            let is_controller = controller_names.contains(&name);
             let enabled_mechanisms: Vec<String> =
                 match config.listener_value(&name, "sasl.enabled.mechanisms") {
                     Some(set) => list(Some(set))
                         .into_iter()
                         .map(|m| m.to_ascii_uppercase())
+                        // Not on a controller listener (see default_mechanisms).
+                        .filter(|m| !(is_controller && m.starts_with("SCRAM-")))
                         .collect(),
-                    None => default_mechanisms(config, &name),
+                    None => default_mechanisms(config, &name, is_controller),
                 };
             let jaas = enabled_mechanisms
                 .iter()
@@ -249,7 +256,7 @@ pub fn listener_settings(config: &BrokerConfig) -> Vec<ListenerSettings> {
             };
             ListenerSettings {
                 advertised: advertised.iter().find(|a| a.name == name).cloned(),
-                is_controller: controller_names.contains(&name),
+                is_controller,
                 protocol,
                 ssl,
                 sasl,
@@ -257,4 +264,37 @@ pub fn listener_settings(config: &BrokerConfig) -> Vec<ListenerSettings> {
             }
         })
         .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_controller_listener_leaves_a_global_scram_out() {
+        let config = BrokerConfig::from_pairs(&[
+            ("node.id", "1"),
+            (
+                "listeners",
+                "CLIENT://127.0.0.1:0,CONTROLLER://127.0.0.1:9999",
+            ),
+            ("controller.quorum.voters", "1@127.0.0.1:9999"),
+            (
+                "listener.security.protocol.map",
+                "CLIENT:SASL_PLAINTEXT,CONTROLLER:SASL_PLAINTEXT",
+            ),
+            ("sasl.enabled.mechanisms", "PLAIN,SCRAM-SHA-512"),
+        ])
+        .unwrap();
+        let settings = listener_settings(&config);
+        let mechanisms = |controller: bool| {
+            let l = settings
+                .iter()
+                .find(|l| l.is_controller == controller)
+                .unwrap();
+            l.sasl.enabled_mechanisms.clone()
+        };
+        assert_eq!(mechanisms(true), ["PLAIN"]);
+        assert_eq!(mechanisms(false), ["PLAIN", "SCRAM-SHA-512"]);
+    }
 }

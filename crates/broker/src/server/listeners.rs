@@ -24,6 +24,7 @@ use tokio::task::JoinSet;
 
 use super::ServerError;
 use crate::apis::{connection, KafkaApis, ListenerContext, SaslAuthenticator, Session};
+use crate::cluster::Authorization;
 use crate::config::{BrokerSettings, ListenerSettings};
 
 /// How often key store files are checked for a new certificate.
@@ -56,7 +57,7 @@ fn config_error(listener: &ListenerSettings, e: impl std::fmt::Display) -> Serve
 }
 
 /// The TLS side of an SSL or SASL_SSL listener, from its `ssl.*` settings.
-fn listener_tls(l: &ListenerSettings) -> Result<ListenerTls, ServerError> {
+pub(super) fn listener_tls(l: &ListenerSettings) -> Result<ListenerTls, ServerError> {
     let ssl = &l.ssl;
     let source = match (&ssl.keystore_location, &ssl.keystore_key, &ssl.keystore_certificate_chain) {
         (Some(path), _, _) => KeyStoreSource::File(path.clone()),
@@ -119,6 +120,7 @@ async fn bind(
 pub async fn open(
     settings: &BrokerSettings,
     mut prebound: Option<std::net::TcpListener>,
+    authorization: Arc<Authorization>,
 ) -> Result<Vec<ClientListener>, ServerError> {
     let mut decoy_secret = [0u8; 32];
     getrandom::fill(&mut decoy_secret)
@@ -155,6 +157,7 @@ pub async fn open(
                 name: l.name().to_string(),
                 protocol: l.protocol,
                 sasl,
+                authorization: authorization.clone(),
             }),
             settings: l.clone(),
             socket,
@@ -280,34 +283,10 @@ async fn serve_connection(
         connection::serve(apis, reader, writer, session, shutdown).await;
         return;
     };
-    // rustls reads the socket 4 KiB at a time; a buffer under it turns that into one read per
-    // TLS_READ_BUFFER bytes (writes pass straight through).
-    let stream = tokio::io::BufReader::with_capacity(TLS_READ_BUFFER, stream);
-    let handshake = tokio::time::timeout(TLS_HANDSHAKE_TIMEOUT, tls.acceptor.accept(stream)).await;
-    let stream = match handshake {
-        Ok(Ok(s)) => s,
-        Ok(Err(e)) => {
-            tracing::info!(
-                "listener {}: TLS handshake with {peer} failed: {e}",
-                context.name
-            );
-            return;
-        }
-        Err(_) => {
-            tracing::info!(
-                "listener {}: TLS handshake with {peer} timed out",
-                context.name
-            );
-            return;
-        }
-    };
-    let principal = match client_principal(&stream, &tls.mapper) {
-        Ok(p) => p,
+    let (stream, principal) = match tls.accept(stream).await {
+        Ok(accepted) => accepted,
         Err(e) => {
-            tracing::info!(
-                "listener {}: refusing {peer}: client certificate: {e}",
-                context.name
-            );
+            tracing::info!("listener {}: refusing {peer}: {e}", context.name);
             return;
         }
     };
@@ -315,6 +294,31 @@ async fn serve_connection(
     let (reader, writer) = tokio::io::split(stream);
     connection::serve(apis, reader, writer, session, shutdown).await;
 }
+
+impl ListenerTls {
+    /// The TLS handshake on an accepted connection (bounded by [`TLS_HANDSHAKE_TIMEOUT`]),
+    /// and the principal of the client certificate, if the client sent one.
+    pub async fn accept(
+        &self,
+        stream: TcpStream,
+    ) -> Result<(TlsServerStream, Option<KafkaPrincipal>), String> {
+        // rustls reads the socket 4 KiB at a time; a buffer under it turns that into one read
+        // per TLS_READ_BUFFER bytes (writes pass straight through).
+        let stream = tokio::io::BufReader::with_capacity(TLS_READ_BUFFER, stream);
+        let stream =
+            match tokio::time::timeout(TLS_HANDSHAKE_TIMEOUT, self.acceptor.accept(stream)).await {
+                Ok(Ok(s)) => s,
+                Ok(Err(e)) => return Err(format!("TLS handshake failed: {e}")),
+                Err(_) => return Err("TLS handshake timed out".into()),
+            };
+        let principal = client_principal(&stream, &self.mapper)
+            .map_err(|e| format!("client certificate: {e}"))?;
+        Ok((stream, principal))
+    }
+}
+
+/// A TLS connection on a listener.
+pub type TlsServerStream = tokio_rustls::server::TlsStream<tokio::io::BufReader<TcpStream>>;
 
 /// The principal of a verified client certificate, if the client sent one.
 fn client_principal(
@@ -336,15 +340,25 @@ fn client_principal(
 /// `sasl.mechanism.inter.broker.protocol` as the `username`/`password` of that mechanism's
 /// JAAS config on the listener.
 pub fn peer_security(settings: &BrokerSettings) -> Result<ClientSecurity, ServerError> {
-    let Some(l) = settings.listener(&settings.inter_broker_listener) else {
-        return Ok(ClientSecurity::default());
-    };
-    let bad = |e: String| {
-        ServerError::Config(format!(
-            "inter-broker listener {}: {e}",
-            settings.inter_broker_listener
-        ))
-    };
+    match settings.listener(&settings.inter_broker_listener) {
+        None => Ok(ClientSecurity::default()),
+        Some(l) => client_security(
+            l,
+            &settings.inter_broker_sasl_mechanism,
+            "sasl.mechanism.inter.broker.protocol",
+        ),
+    }
+}
+
+/// How this node connects to listener `l` of another: its trust store, its own key store
+/// when that holds an unencrypted key, and a SASL login with `mechanism` (named by
+/// `mechanism_key`) as the `username`/`password` of the listener's JAAS config for it.
+pub fn client_security(
+    l: &ListenerSettings,
+    mechanism: &str,
+    mechanism_key: &str,
+) -> Result<ClientSecurity, ServerError> {
+    let bad = |e: String| ServerError::Config(format!("listener {}: {e}", l.name()));
     let tls = if l.protocol.uses_tls() {
         let ca = match (&l.ssl.truststore_location, &l.ssl.truststore_certificates) {
             (Some(path), _) => std::fs::read(path)
@@ -352,7 +366,7 @@ pub fn peer_security(settings: &BrokerSettings) -> Result<ClientSecurity, Server
             (None, Some(pem)) => pem.as_bytes().to_vec(),
             (None, None) => {
                 return Err(bad(
-                    "brokers connect to each other over TLS: set ssl.truststore.location".into(),
+                    "nodes connect to this listener of each other over TLS: set ssl.truststore.location".into(),
                 ))
             }
         };
@@ -370,7 +384,6 @@ pub fn peer_security(settings: &BrokerSettings) -> Result<ClientSecurity, Server
         None
     };
     let sasl = if l.protocol.uses_sasl() {
-        let mechanism = settings.inter_broker_sasl_mechanism.as_str();
         let jaas = l
             .sasl
             .jaas
@@ -378,7 +391,7 @@ pub fn peer_security(settings: &BrokerSettings) -> Result<ClientSecurity, Server
             .find(|(m, _)| m == mechanism)
             .ok_or_else(|| {
                 bad(format!(
-                    "sasl.mechanism.inter.broker.protocol={mechanism}: set listener.name.{}.{}.sasl.jaas.config with this broker's username and password",
+                    "{mechanism_key}={mechanism}: set listener.name.{}.{}.sasl.jaas.config with this node's username and password",
                     l.name().to_ascii_lowercase(),
                     mechanism.to_ascii_lowercase()
                 ))
@@ -403,7 +416,7 @@ pub fn peer_security(settings: &BrokerSettings) -> Result<ClientSecurity, Server
             None if mechanism == "PLAIN" => SaslLogin::Plain { user, password },
             None => {
                 return Err(bad(format!(
-                    "sasl.mechanism.inter.broker.protocol={mechanism} is not supported for brokers' own logins (PLAIN, SCRAM-SHA-256, SCRAM-SHA-512)"
+                    "{mechanism_key}={mechanism} is not supported for a node's own login (PLAIN, SCRAM-SHA-256, SCRAM-SHA-512)"
                 )))
             }
         })

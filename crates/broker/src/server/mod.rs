@@ -2,6 +2,8 @@
 //! everything down in order (stop accepting, let connections finish, flush and close logs).
 //! `listeners`: each client listener's socket, TLS and SASL.
 
+mod audit_topic;
+mod controller_transport;
 mod listeners;
 
 use std::net::SocketAddr;
@@ -13,18 +15,20 @@ use tokio::sync::{watch, Semaphore};
 use tokio::task::JoinSet;
 
 use sluice_controller::{Controller, ListenerEndpoint};
+use sluice_security::audit::AuditLog;
 
 use crate::apis::KafkaApis;
 use crate::broker::Broker;
 use crate::cluster::{
-    cluster_id, controller_config, Cluster, MetadataPublisher, ProducerIdManager, Replication,
-    TopicAdmin,
+    cluster_id, controller_config, Authorization, Cluster, MetadataPublisher, ProducerIdManager,
+    Replication, TopicAdmin,
 };
-use crate::config::{BrokerConfig, BrokerSettings};
+use crate::config::{BrokerConfig, BrokerSettings, SecurityProtocol};
 use crate::coordinators::{
     follow_leadership, GroupService, InternalTopics, MarkerWriter, TxnService,
 };
 use crate::replicas::{AdminError, FetchSessionCache, ReplicaManager};
+use controller_transport::SecureControllerTransport;
 
 #[derive(Debug, thiserror::Error)]
 pub enum ServerError {
@@ -124,14 +128,55 @@ pub async fn start_with_listeners(
                 addr: controller_addr,
                 source,
             })?;
-    let controller = Controller::start_with_listener(
-        controller_config(&settings, controller_bound, &cluster_id),
-        controller_listener,
-    )
-    .await
-    .map_err(|e| ServerError::Controller(e.to_string()))?;
+    let mut config = controller_config(&settings, controller_bound, &cluster_id);
     let (shutdown_tx, shutdown_rx) = watch::channel(false);
+    // The ACLs (and the audit log) serve the controller listener and the client listeners.
+    // With audit.topic.enabled the lines also go to the audit topic (a broker task).
+    let (audit_sink, audit_lines) = if settings.audit.enabled && settings.audit.topic_enabled {
+        let (tx, rx) = tokio::sync::mpsc::channel(audit_topic::CHANNEL_CAPACITY);
+        let sink: sluice_security::audit::AuditSink = Box::new(move |line: &[u8]| {
+            let _ = tx.try_send(line.to_vec());
+        });
+        (Some(sink), Some(rx))
+    } else {
+        (None, None)
+    };
+    let audit = AuditLog::start(&settings.audit, &settings.log_dir, audit_sink)
+        .map_err(|e| ServerError::Config(e.to_string()))?;
+    let authorization = Arc::new(Authorization::new(
+        settings.authorizer_enabled,
+        settings.authorizer.clone(),
+        audit,
+    ));
+    let mut controller_resolvers = Vec::new();
+    if let Some(l) = settings.listeners.iter().find(|l| l.is_controller) {
+        if l.protocol != SecurityProtocol::Plaintext {
+            let mut decoy_secret = [0u8; 32];
+            getrandom::fill(&mut decoy_secret)
+                .map_err(|e| ServerError::Config(format!("no random bytes: {e}")))?;
+            let transport =
+                SecureControllerTransport::new(&settings, l, decoy_secret, authorization.clone())?;
+            if let Some(tls) = transport.tls() {
+                controller_resolvers.push((l.name().to_string(), tls.resolver.clone()));
+            }
+            config.transport = Arc::new(transport);
+        }
+    }
+    let controller = Controller::start_with_listener(config, controller_listener)
+        .await
+        .map_err(|e| ServerError::Controller(e.to_string()))?;
+    // The controller listener's certificate reloads as the client listeners' do.
+    let reload_controller_certificate = |tasks: &mut JoinSet<()>| {
+        if !controller_resolvers.is_empty() {
+            tasks.spawn(listeners::reload_certificates(
+                controller_resolvers.clone(),
+                shutdown_rx.clone(),
+            ));
+        }
+    };
     if !roles.is_broker() {
+        let mut tasks = JoinSet::new();
+        reload_controller_certificate(&mut tasks);
         tracing::info!(
             "sluice node {} (controller only) listening on {controller_bound}",
             settings.node_id
@@ -142,26 +187,31 @@ pub async fn start_with_listeners(
             broker: None,
             controller,
             shutdown_tx,
-            tasks: JoinSet::new(),
+            tasks,
         });
     }
     match start_broker(
         settings,
+        authorization,
+        audit_lines,
         cluster_id,
         controller.clone(),
-        shutdown_rx,
+        shutdown_rx.clone(),
         listeners.client,
     )
     .await
     {
-        Ok((listener_addrs, broker, tasks)) => Ok(ServerHandle {
-            local_addr: listener_addrs[0].1,
-            listener_addrs,
-            broker: Some(broker),
-            controller,
-            shutdown_tx,
-            tasks,
-        }),
+        Ok((listener_addrs, broker, mut tasks)) => {
+            reload_controller_certificate(&mut tasks);
+            Ok(ServerHandle {
+                local_addr: listener_addrs[0].1,
+                listener_addrs,
+                broker: Some(broker),
+                controller,
+                shutdown_tx,
+                tasks,
+            })
+        }
         Err(e) => {
             let _ = controller.shutdown().await;
             Err(e)
@@ -171,12 +221,15 @@ pub async fn start_with_listeners(
 
 async fn start_broker(
     settings: Arc<BrokerSettings>,
+    authorization: Arc<Authorization>,
+    audit_lines: Option<tokio::sync::mpsc::Receiver<Vec<u8>>>,
     cluster_id: String,
     controller: Controller,
     shutdown_rx: watch::Receiver<bool>,
     client_listener: Option<std::net::TcpListener>,
 ) -> Result<(Vec<(String, SocketAddr)>, Arc<Broker>, JoinSet<()>), ServerError> {
-    let client_listeners = listeners::open(&settings, client_listener).await?;
+    let client_listeners =
+        listeners::open(&settings, client_listener, authorization.clone()).await?;
     let endpoints: Vec<ListenerEndpoint> = client_listeners
         .iter()
         .map(|l| {
@@ -211,6 +264,7 @@ async fn start_broker(
             inter_broker,
             endpoints,
             listeners::peer_security(&settings)?,
+            authorization,
         )
         .await
         .map_err(ServerError::Controller)?,
@@ -242,6 +296,16 @@ async fn start_broker(
         admin.clone(),
         settings.clone(),
     ));
+    // Spawned with the other tasks below.
+    let audit_topic_task = audit_lines.map(|lines| {
+        audit_topic::run(
+            lines,
+            cluster.clone(),
+            admin.clone(),
+            settings.clone(),
+            shutdown_rx.clone(),
+        )
+    });
     let offsets = internal_topics.ensure_offsets_topic().await?;
     let txn_state = internal_topics.ensure_txn_state_topic().await?;
     // Subscribed before the coordinators read who leads what: no change falls in between.
@@ -315,6 +379,9 @@ async fn start_broker(
     ));
     if internal_topics.missing() {
         tasks.spawn(internal_topics.create_when_possible(shutdown_rx.clone()));
+    }
+    if let Some(task) = audit_topic_task {
+        tasks.spawn(task);
     }
     let limit = Arc::new(Semaphore::new(settings.max_connections));
     let resolvers: Vec<_> = client_listeners

@@ -12,18 +12,25 @@
 //! - `topics`: topic creation and deletion, partitions added, topic configs.
 //! - `partitions`: leader and ISR changes (AlterPartition, elections).
 //! - `credentials`: SCRAM credentials per user and mechanism.
+//! - `acls`: ACL bindings (CreateAcls, DeleteAcls).
+//! - `quotas`: client quotas (AlterClientQuotas).
 
+mod acls;
 mod brokers;
 mod credentials;
 mod partitions;
+mod quotas;
 mod topics;
 
 pub use credentials::StoredScramCredential;
 
 use std::collections::BTreeMap;
+use std::collections::BTreeSet;
 
 use serde::Deserialize;
 use serde::Serialize;
+use sluice_security::acl::AclBinding;
+use sluice_security::quota::QuotaStore;
 use uuid::Uuid;
 
 use crate::command::CommandError;
@@ -172,6 +179,19 @@ pub struct MetadataImage {
     /// Whether a [`MetadataCommand::Bootstrap`] was applied (later ones are no-ops).
     #[serde(default)]
     bootstrapped: bool,
+    /// The ACL bindings (CreateAcls, DeleteAcls).
+    #[serde(default)]
+    acls: BTreeSet<AclBinding>,
+    /// Log index of the last command that changed `acls` (0: never), so that brokers rebuild
+    /// their authorizer only when the bindings changed.
+    #[serde(default)]
+    acls_offset: u64,
+    /// Client quotas (AlterClientQuotas).
+    #[serde(default)]
+    quotas: QuotaStore,
+    /// Log index of the last change to `quotas` (0: never).
+    #[serde(default)]
+    quotas_offset: u64,
 }
 
 /// The serialized fields of [`MetadataImage`]; deserializing goes through it so that the
@@ -192,6 +212,16 @@ struct StoredImage {
     /// Absent in snapshots written before bootstrap metadata.
     #[serde(default)]
     bootstrapped: bool,
+    /// Absent in snapshots written before ACLs.
+    #[serde(default)]
+    acls: BTreeSet<AclBinding>,
+    #[serde(default)]
+    acls_offset: u64,
+    /// Absent in snapshots written before client quotas.
+    #[serde(default)]
+    quotas: QuotaStore,
+    #[serde(default)]
+    quotas_offset: u64,
 }
 
 impl From<StoredImage> for MetadataImage {
@@ -211,6 +241,10 @@ impl From<StoredImage> for MetadataImage {
             next_producer_id: stored.next_producer_id,
             scram_credentials: stored.scram_credentials,
             bootstrapped: stored.bootstrapped,
+            acls: stored.acls,
+            acls_offset: stored.acls_offset,
+            quotas: stored.quotas,
+            quotas_offset: stored.quotas_offset,
         }
     }
 }
@@ -338,6 +372,27 @@ impl MetadataImage {
             } => self.upsert_scram_credential(user, *mechanism, credential),
             MetadataCommand::DeleteScramCredential { user, mechanism } => {
                 self.delete_scram_credential(user, *mechanism)
+            }
+            MetadataCommand::CreateAcls { bindings } => {
+                let output = self.create_acls(bindings)?;
+                self.acls_offset = offset;
+                Ok(output)
+            }
+            MetadataCommand::DeleteAcls { filters } => {
+                let output = self.delete_acls(filters);
+                self.acls_offset = offset;
+                Ok(output)
+            }
+            MetadataCommand::AlterClientQuota { entity, ops } => {
+                let ops: Vec<(&str, Option<f64>)> = ops
+                    .iter()
+                    .map(|(key, value)| (key.as_str(), value.map(|v| v.0)))
+                    .collect();
+                self.quotas
+                    .alter_entity(entity, &ops)
+                    .map_err(|e| CommandError::InvalidRequest(e.to_string()))?;
+                self.quotas_offset = offset;
+                done()
             }
             MetadataCommand::Bootstrap { commands } => {
                 if self.bootstrapped {

@@ -172,6 +172,15 @@ impl Connection {
         Err(last_error)
     }
 
+    /// The connection's byte stream (TCP or TLS), for a protocol that continues on it after a
+    /// Kafka-framed start (the controller listener's SASL login). Nothing read from the peer
+    /// is held back: a response is read whole, and only after its request.
+    pub fn into_stream(
+        self,
+    ) -> impl tokio::io::AsyncRead + tokio::io::AsyncWrite + Unpin + Send + Sync + 'static {
+        self.stream
+    }
+
     /// `host:port` as given to [`Connection::connect`].
     pub fn addr(&self) -> &str {
         &self.addr

@@ -17,8 +17,9 @@
 //! - `request_schemas.rs`, `response_schemas.rs`: the schemas, one table each.
 //! - `samples.rs`, `response_samples.rs` (tests and the `test-encoders` feature only): fully
 //!   populated messages of every api key and version, encoded by `kafka-protocol`, which prove
-//!   the schema tables against the real encoders and seed the fuzz target; `scram_samples.rs`
-//!   holds those of the two SCRAM credential APIs.
+//!   the schema tables against the real encoders and seed the fuzz target; `scram_samples.rs`,
+//!   `acl_samples.rs` and `client_quota_samples.rs` hold those of the SCRAM credential, ACL and
+//!   client quota APIs.
 //!
 //! # Wire layout (Kafka protocol guide, "Protocol Primitive Types")
 //! ```text
@@ -67,6 +68,10 @@ mod response_schemas;
 mod schema;
 mod walker;
 
+#[cfg(any(test, feature = "test-encoders"))]
+mod acl_samples;
+#[cfg(any(test, feature = "test-encoders"))]
+mod client_quota_samples;
 #[cfg(any(test, feature = "test-encoders"))]
 pub mod response_samples;
 #[cfg(test)]

@@ -43,6 +43,9 @@ pub(super) const REQUEST_SCHEMAS: &[Schema] = &[
     Schema::new(26, "EndTxnRequest", 0..=5, 3, END_TXN),
     Schema::new(27, "WriteTxnMarkersRequest", 1..=1, 1, WRITE_TXN_MARKERS),
     Schema::new(28, "TxnOffsetCommitRequest", 0..=5, 3, TXN_OFFSET_COMMIT),
+    Schema::new(29, "DescribeAclsRequest", 1..=3, 2, DESCRIBE_ACLS),
+    Schema::new(30, "CreateAclsRequest", 1..=3, 2, CREATE_ACLS),
+    Schema::new(31, "DeleteAclsRequest", 1..=3, 2, DELETE_ACLS),
     Schema::new(32, "DescribeConfigsRequest", 1..=4, 4, DESCRIBE_CONFIGS),
     Schema::new(33, "AlterConfigsRequest", 0..=2, 2, ALTER_CONFIGS),
     Schema::new(35, "DescribeLogDirsRequest", 1..=4, 2, DESCRIBE_LOG_DIRS),
@@ -72,6 +75,20 @@ pub(super) const REQUEST_SCHEMAS: &[Schema] = &[
         LIST_PARTITION_REASSIGNMENTS,
     ),
     Schema::new(47, "OffsetDeleteRequest", 0..=0, NEVER, OFFSET_DELETE),
+    Schema::new(
+        48,
+        "DescribeClientQuotasRequest",
+        0..=1,
+        1,
+        DESCRIBE_CLIENT_QUOTAS,
+    ),
+    Schema::new(
+        49,
+        "AlterClientQuotasRequest",
+        0..=1,
+        1,
+        ALTER_CLIENT_QUOTAS,
+    ),
     Schema::new(
         50,
         "DescribeUserScramCredentialsRequest",
@@ -489,6 +506,33 @@ const LIST_TRANSACTIONS: &[Field] = &[
     Field::new("transactional_id_pattern", STRING, 2, LAST),
 ];
 
+// DescribeAcls (29). A null name, principal or host filter matches any.
+const DESCRIBE_ACLS: &[Field] = &[
+    Field::all("resource_type_filter", INT8),
+    Field::all("resource_name_filter", STRING),
+    Field::all("pattern_type_filter", INT8),
+    Field::all("principal_filter", STRING),
+    Field::all("host_filter", STRING),
+    Field::all("operation", INT8),
+    Field::all("permission_type", INT8),
+];
+
+// CreateAcls (30)
+const CREATE_ACLS: &[Field] = &[Field::all("creations", Ty::Array(&ACL_CREATION))];
+const ACL_CREATION: Ty = Ty::Struct(&[
+    Field::all("resource_type", INT8),
+    Field::all("resource_name", STRING),
+    Field::all("resource_pattern_type", INT8),
+    Field::all("principal", STRING),
+    Field::all("host", STRING),
+    Field::all("operation", INT8),
+    Field::all("permission_type", INT8),
+]);
+
+// DeleteAcls (31). A filter has the fields of a DescribeAcls request, in the same order.
+const DELETE_ACLS: &[Field] = &[Field::all("filters", Ty::Array(&DELETE_ACLS_FILTER))];
+const DELETE_ACLS_FILTER: Ty = Ty::Struct(DESCRIBE_ACLS);
+
 // DescribeConfigs (32)
 const DESCRIBE_CONFIGS: &[Field] = &[
     Field::all("resources", Ty::Array(&DESCRIBE_CONFIGS_RESOURCE)),
@@ -604,6 +648,36 @@ const OFFSET_DELETE_REQUEST_TOPIC: Ty = Ty::Struct(&[
     Field::all("partitions", Ty::Array(&OFFSET_DELETE_REQUEST_PARTITION)),
 ]);
 const OFFSET_DELETE_REQUEST_PARTITION: Ty = Ty::Struct(&[Field::all("partition_index", INT32)]);
+
+// DescribeClientQuotas (48). A component's `match` is null for match types DEFAULT and ANY.
+const DESCRIBE_CLIENT_QUOTAS: &[Field] = &[
+    Field::all("components", Ty::Array(&COMPONENT_DATA)),
+    Field::all("strict", BOOL),
+];
+const COMPONENT_DATA: Ty = Ty::Struct(&[
+    Field::all("entity_type", STRING),
+    Field::all("match_type", INT8),
+    Field::all("match", STRING),
+]);
+
+// AlterClientQuotas (49). A null `entity_name` names the default entity of its type.
+const ALTER_CLIENT_QUOTAS: &[Field] = &[
+    Field::all("entries", Ty::Array(&ENTRY_DATA)),
+    Field::all("validate_only", BOOL),
+];
+const ENTRY_DATA: Ty = Ty::Struct(&[
+    Field::all("entity", Ty::Array(&ENTITY_DATA)),
+    Field::all("ops", Ty::Array(&OP_DATA)),
+]);
+const ENTITY_DATA: Ty = Ty::Struct(&[
+    Field::all("entity_type", STRING),
+    Field::all("entity_name", STRING),
+]);
+const OP_DATA: Ty = Ty::Struct(&[
+    Field::all("key", STRING),
+    Field::all("value", FLOAT64),
+    Field::all("remove", BOOL),
+]);
 
 // DescribeUserScramCredentials (50): a null or empty user list describes every user.
 const DESCRIBE_USER_SCRAM_CREDENTIALS: &[Field] = &[Field::all("users", Ty::Array(&USER_NAME))];

@@ -47,6 +47,9 @@ pub(super) const RESPONSE_SCHEMAS: &[Schema] = &[
     Schema::new(26, "EndTxnResponse", 0..=5, 3, END_TXN),
     Schema::new(27, "WriteTxnMarkersResponse", 1..=1, 1, WRITE_TXN_MARKERS),
     Schema::new(28, "TxnOffsetCommitResponse", 0..=5, 3, TXN_OFFSET_COMMIT),
+    Schema::new(29, "DescribeAclsResponse", 1..=3, 2, DESCRIBE_ACLS),
+    Schema::new(30, "CreateAclsResponse", 1..=3, 2, CREATE_ACLS),
+    Schema::new(31, "DeleteAclsResponse", 1..=3, 2, DELETE_ACLS),
     Schema::new(32, "DescribeConfigsResponse", 1..=4, 4, DESCRIBE_CONFIGS),
     Schema::new(33, "AlterConfigsResponse", 0..=2, 2, ALTER_CONFIGS),
     Schema::new(35, "DescribeLogDirsResponse", 1..=4, 2, DESCRIBE_LOG_DIRS),
@@ -76,6 +79,20 @@ pub(super) const RESPONSE_SCHEMAS: &[Schema] = &[
         LIST_PARTITION_REASSIGNMENTS,
     ),
     Schema::new(47, "OffsetDeleteResponse", 0..=0, NEVER, OFFSET_DELETE),
+    Schema::new(
+        48,
+        "DescribeClientQuotasResponse",
+        0..=1,
+        1,
+        DESCRIBE_CLIENT_QUOTAS,
+    ),
+    Schema::new(
+        49,
+        "AlterClientQuotasResponse",
+        0..=1,
+        1,
+        ALTER_CLIENT_QUOTAS,
+    ),
     Schema::new(
         50,
         "DescribeUserScramCredentialsResponse",
@@ -603,6 +620,58 @@ const TXN_OFFSET_COMMIT_RESPONSE_TOPIC: Ty = Ty::Struct(&[
     Field::all("partitions", Ty::Array(&PARTITION_ERROR)),
 ]);
 
+// DescribeAcls (29)
+const DESCRIBE_ACLS: &[Field] = &[
+    Field::all("throttle_time_ms", INT32),
+    Field::all("error_code", INT16),
+    Field::all("error_message", STRING),
+    Field::all("resources", Ty::Array(&DESCRIBE_ACLS_RESOURCE)),
+];
+const DESCRIBE_ACLS_RESOURCE: Ty = Ty::Struct(&[
+    Field::all("resource_type", INT8),
+    Field::all("resource_name", STRING),
+    Field::all("pattern_type", INT8),
+    Field::all("acls", Ty::Array(&ACL_DESCRIPTION)),
+]);
+const ACL_DESCRIPTION: Ty = Ty::Struct(&[
+    Field::all("principal", STRING),
+    Field::all("host", STRING),
+    Field::all("operation", INT8),
+    Field::all("permission_type", INT8),
+]);
+
+// CreateAcls (30): one result per creation, in request order.
+const CREATE_ACLS: &[Field] = &[
+    Field::all("throttle_time_ms", INT32),
+    Field::all("results", Ty::Array(&ACL_CREATION_RESULT)),
+];
+const ACL_CREATION_RESULT: Ty = Ty::Struct(&[
+    Field::all("error_code", INT16),
+    Field::all("error_message", STRING),
+]);
+
+// DeleteAcls (31): one result per filter, in request order.
+const DELETE_ACLS: &[Field] = &[
+    Field::all("throttle_time_ms", INT32),
+    Field::all("filter_results", Ty::Array(&DELETE_ACLS_FILTER_RESULT)),
+];
+const DELETE_ACLS_FILTER_RESULT: Ty = Ty::Struct(&[
+    Field::all("error_code", INT16),
+    Field::all("error_message", STRING),
+    Field::all("matching_acls", Ty::Array(&DELETE_ACLS_MATCHING_ACL)),
+]);
+const DELETE_ACLS_MATCHING_ACL: Ty = Ty::Struct(&[
+    Field::all("error_code", INT16),
+    Field::all("error_message", STRING),
+    Field::all("resource_type", INT8),
+    Field::all("resource_name", STRING),
+    Field::all("pattern_type", INT8),
+    Field::all("principal", STRING),
+    Field::all("host", STRING),
+    Field::all("operation", INT8),
+    Field::all("permission_type", INT8),
+]);
+
 // DescribeConfigs (32)
 const DESCRIBE_CONFIGS: &[Field] = &[
     Field::all("throttle_time_ms", INT32),
@@ -761,6 +830,37 @@ const OFFSET_DELETE: &[Field] = &[
 const OFFSET_DELETE_RESPONSE_TOPIC: Ty = Ty::Struct(&[
     Field::all("name", STRING),
     Field::all("partitions", Ty::Array(&PARTITION_ERROR)),
+]);
+
+// Shared by DescribeClientQuotas (48) and AlterClientQuotas (49): one component of a quota
+// entity; a null `entity_name` names the default entity of its type.
+const ENTITY_DATA: Ty = Ty::Struct(&[
+    Field::all("entity_type", STRING),
+    Field::all("entity_name", STRING),
+]);
+
+// DescribeClientQuotas (48). `entries` is a nullable array.
+const DESCRIBE_CLIENT_QUOTAS: &[Field] = &[
+    Field::all("throttle_time_ms", INT32),
+    Field::all("error_code", INT16),
+    Field::all("error_message", STRING),
+    Field::all("entries", Ty::Array(&DESCRIBE_CLIENT_QUOTAS_ENTRY_DATA)),
+];
+const DESCRIBE_CLIENT_QUOTAS_ENTRY_DATA: Ty = Ty::Struct(&[
+    Field::all("entity", Ty::Array(&ENTITY_DATA)),
+    Field::all("values", Ty::Array(&VALUE_DATA)),
+]);
+const VALUE_DATA: Ty = Ty::Struct(&[Field::all("key", STRING), Field::all("value", FLOAT64)]);
+
+// AlterClientQuotas (49): one entry per request entry.
+const ALTER_CLIENT_QUOTAS: &[Field] = &[
+    Field::all("throttle_time_ms", INT32),
+    Field::all("entries", Ty::Array(&ALTER_CLIENT_QUOTAS_ENTRY_DATA)),
+];
+const ALTER_CLIENT_QUOTAS_ENTRY_DATA: Ty = Ty::Struct(&[
+    Field::all("error_code", INT16),
+    Field::all("error_message", STRING),
+    Field::all("entity", Ty::Array(&ENTITY_DATA)),
 ]);
 
 // DescribeUserScramCredentials (50)

@@ -1,9 +1,9 @@
 //! The response schemas proved against `kafka-protocol`'s own encoders and decoders, and the
 //! response guard against hostile bodies.
 
-use bytes::Bytes;
+use bytes::{Bytes, BytesMut};
 use kafka_protocol::messages::*;
-use kafka_protocol::protocol::{Message, VersionRange};
+use kafka_protocol::protocol::{Decodable, Encodable, Message, StrBytes, VersionRange};
 
 use super::*;
 
@@ -53,6 +53,9 @@ fn message_versions(api_key: i16) -> VersionRange {
         26 => EndTxnResponse::VERSIONS,
         27 => WriteTxnMarkersResponse::VERSIONS,
         28 => TxnOffsetCommitResponse::VERSIONS,
+        29 => DescribeAclsResponse::VERSIONS,
+        30 => CreateAclsResponse::VERSIONS,
+        31 => DeleteAclsResponse::VERSIONS,
         32 => DescribeConfigsResponse::VERSIONS,
         33 => AlterConfigsResponse::VERSIONS,
         35 => DescribeLogDirsResponse::VERSIONS,
@@ -64,6 +67,8 @@ fn message_versions(api_key: i16) -> VersionRange {
         45 => AlterPartitionReassignmentsResponse::VERSIONS,
         46 => ListPartitionReassignmentsResponse::VERSIONS,
         47 => OffsetDeleteResponse::VERSIONS,
+        48 => DescribeClientQuotasResponse::VERSIONS,
+        49 => AlterClientQuotasResponse::VERSIONS,
         50 => DescribeUserScramCredentialsResponse::VERSIONS,
         51 => AlterUserScramCredentialsResponse::VERSIONS,
         55 => DescribeQuorumResponse::VERSIONS,
@@ -210,6 +215,29 @@ fn oversized_counts_deep_in_a_fetch_response_are_refused() {
             ..
         })
     ));
+}
+
+#[test]
+fn a_describe_client_quotas_response_with_null_entries_is_walked() {
+    // The populated sample sets `entries`; a failed describe sends it null instead.
+    for version in 0..=1 {
+        let response = DescribeClientQuotasResponse::default()
+            .with_error_code(35)
+            .with_error_message(Some(StrBytes::from_static_str("unsupported entity type")))
+            .with_entries(None);
+        let mut buf = BytesMut::new();
+        response
+            .encode(&mut buf, version)
+            .unwrap_or_else(|e| panic!("v{version}: {e}"));
+        assert_eq!(
+            walk_response(48, version, &buf),
+            Ok(buf.len()),
+            "v{version}"
+        );
+        let decoded = DescribeClientQuotasResponse::decode(&mut buf.freeze(), version)
+            .unwrap_or_else(|e| panic!("v{version}: {e}"));
+        assert_eq!(decoded.entries, None, "v{version}");
+    }
 }
 
 #[test]

@@ -23,6 +23,7 @@ pub(super) const INT8: Ty = Ty::Fixed(1);
 pub(super) const INT16: Ty = Ty::Fixed(2);
 pub(super) const INT32: Ty = Ty::Fixed(4);
 pub(super) const INT64: Ty = Ty::Fixed(8);
+pub(super) const FLOAT64: Ty = Ty::Fixed(8);
 pub(super) const BOOL: Ty = Ty::Fixed(1);
 pub(super) const UUID: Ty = Ty::Fixed(16);
 pub(super) const STRING: Ty = Ty::String;

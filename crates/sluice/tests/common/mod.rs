@@ -1,9 +1,11 @@
 //! Test harness of the `sluice` binary's tests: brokers and clusters run in the test process
-//! (`sluice-testkit`), the CLI runs as the binary, and a few helpers for the tests of
-//! `dev-cluster`, which starts real server processes.
+//! (`sluice-testkit`), the CLI runs as the binary, and a few helpers for the tests that start
+//! real server processes: `dev-cluster` (`dev_cluster.rs`) and one configured `sluice server`
+//! (`server_process.rs`).
 #![allow(dead_code)]
 
 pub mod dev_cluster;
+pub mod server_process;
 
 #[allow(unused_imports)]
 pub use sluice_testkit::{batch, batch_offsets, Client, TestBroker, TestCluster};

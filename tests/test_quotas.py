@@ -1,0 +1,197 @@
+"""Client quotas (issue 13) with real clients: AlterClientQuotas/DescribeClientQuotas, and
+Kafka's enforcement (KIP-219): a producer over `producer_byte_rate` is held to it, sees
+`throttle_time_ms`, and a client without a quota on the same broker is not slowed; a consumer
+over `consumer_byte_rate` likewise. Windows of `quota.window.num=2` x
+`quota.window.size.seconds=1`, as the issue's acceptance names them."""
+import json
+import threading
+import time
+import uuid
+
+from confluent_kafka import Consumer, Producer
+from kafka.protocol.admin.client_quotas import (
+    AlterClientQuotasRequest,
+    AlterClientQuotasResponse,
+    DescribeClientQuotasRequest,
+    DescribeClientQuotasResponse,
+)
+
+from kafka_helpers import KafkaWire, assert_no_panic, create_topic, unique_topic
+
+MIB = 1024 * 1024
+WINDOWS = {"quota.window.num": "2", "quota.window.size.seconds": "1"}
+
+
+def alter_quota(bootstrap, client_id, key, value, remove=False):
+    E = AlterClientQuotasRequest.EntryData
+    request = AlterClientQuotasRequest(
+        entries=[E(entity=[E.EntityData(entity_type="client-id", entity_name=client_id)],
+                   ops=[E.OpData(key=key, value=float(value), remove=remove)])],
+        validate_only=False)
+    with KafkaWire(bootstrap, timeout=10) as wire:
+        response = wire.send(request, AlterClientQuotasResponse, 1)
+    return [(e.error_code, e.error_message) for e in response.entries]
+
+
+def describe_quotas(bootstrap):
+    C = DescribeClientQuotasRequest.ComponentData
+    request = DescribeClientQuotasRequest(
+        components=[C(entity_type="client-id", match_type=2, match=None)], strict=False)
+    with KafkaWire(bootstrap, timeout=10) as wire:
+        response = wire.send(request, DescribeClientQuotasResponse, 1)
+    assert response.error_code == 0, response
+    return {e.entity[0].entity_name: {v.key: v.value for v in e.values}
+            for e in response.entries}
+
+
+def produce_for(bootstrap, topic, client_id, seconds, stats):
+    """Produces 1 KiB records as fast as the broker takes them for `seconds`, then waits for
+    the last acks; returns (bytes acknowledged, seconds from start to the last ack). Throttle
+    times reported by librdkafka go to `stats`."""
+    acked = [0]
+
+    def on_stats(text):
+        data = json.loads(text)
+        for b in data.get("brokers", {}).values():
+            stats.append(b.get("throttle", {}).get("max", 0))
+
+    producer = Producer({"bootstrap.servers": bootstrap, "client.id": client_id,
+                         "linger.ms": 5, "acks": 1, "statistics.interval.ms": 500,
+                         "stats_cb": on_stats, "queue.buffering.max.kbytes": 1024})
+    value = b"x" * 1024
+
+    def delivered(err, msg):
+        if err is None:
+            acked[0] += len(msg.value())
+
+    started = time.monotonic()
+    deadline = started + seconds
+    while time.monotonic() < deadline:
+        try:
+            producer.produce(topic, value, on_delivery=delivered)
+        except BufferError:
+            producer.poll(0.05)
+            continue
+        producer.poll(0)
+    producer.flush(30)
+    return acked[0], time.monotonic() - started
+
+
+def test_producer_byte_rate_holds_a_producer_and_spares_others(broker_factory):
+    broker = broker_factory(WINDOWS)
+    topic = unique_topic("quota")
+    create_topic(broker.bootstrap, topic, partitions=1)
+    assert alter_quota(broker.bootstrap, "throttled", "producer_byte_rate", MIB) == [(0, None)]
+    assert describe_quotas(broker.bootstrap) == {"throttled": {"producer_byte_rate": MIB}}
+    # Bad input: an unknown key and a negative rate, each refused with INVALID_REQUEST.
+    assert alter_quota(broker.bootstrap, "x", "no_such_rate", 1)[0][0] == 42
+    assert alter_quota(broker.bootstrap, "x", "producer_byte_rate", -5)[0][0] == 42
+
+    throttled_stats, free_stats = [], []
+    result = {}
+
+    def run(client_id, stats):
+        result[client_id] = produce_for(broker.bootstrap, topic, client_id, 20, stats)
+
+    threads = [threading.Thread(target=run, args=("throttled", throttled_stats)),
+               threading.Thread(target=run, args=("free", free_stats))]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(90)
+    rate = result["throttled"][0] / result["throttled"][1] / MIB
+    print(f"throttled producer {rate:.3f} MiB/s, max throttle {max(throttled_stats, default=0)} ms")
+    assert 0.8 <= rate <= 1.2, f"throttled producer at {rate:.2f} MiB/s"
+    assert max(throttled_stats, default=0) > 0, "librdkafka saw throttle_time_ms"
+    free_rate = result["free"][0] / result["free"][1] / MIB
+    print(f"unthrottled producer {free_rate:.3f} MiB/s")
+    assert free_rate > 2 * rate, f"the unthrottled producer only managed {free_rate:.2f} MiB/s"
+    assert max(free_stats, default=0) == 0
+    # Removing the quota lifts it.
+    assert alter_quota(broker.bootstrap, "throttled", "producer_byte_rate", 0,
+                       remove=True) == [(0, None)]
+    assert describe_quotas(broker.bootstrap) == {}
+    assert_no_panic(broker)
+
+
+def test_consumer_byte_rate_holds_a_consumer(broker_factory):
+    broker = broker_factory(WINDOWS)
+    topic = unique_topic("quota-c")
+    create_topic(broker.bootstrap, topic, partitions=1)
+    produce_for(broker.bootstrap, topic, "loader", 4, [])
+    assert alter_quota(broker.bootstrap, "slow-reader", "consumer_byte_rate", MIB) == \
+        [(0, None)]
+    consumer = Consumer({"bootstrap.servers": broker.bootstrap, "client.id": "slow-reader",
+                         "group.id": "g-" + uuid.uuid4().hex[:6],
+                         "auto.offset.reset": "earliest", "enable.auto.commit": False})
+    consumer.subscribe([topic])
+    read = 0
+    started = None
+    deadline = time.monotonic() + 30
+    while time.monotonic() < deadline and (started is None or time.monotonic() - started < 10):
+        m = consumer.poll(0.5)
+        if m is None or m.error():
+            continue
+        if started is None:
+            started = time.monotonic()
+        read += len(m.value())
+    consumer.close()
+    assert started is not None, "nothing consumed"
+    rate = read / (time.monotonic() - started) / MIB
+    print(f"throttled consumer {rate:.3f} MiB/s")
+    assert rate <= 1.3, f"throttled consumer at {rate:.2f} MiB/s"
+    assert_no_panic(broker)
+
+
+def create_topic_v7(bootstrap, name, partitions, client_id):
+    """CreateTopics v7 (a version that knows THROTTLING_QUOTA_EXCEEDED): (error code,
+    throttle_time_ms)."""
+    from kafka.protocol.admin.topics import CreateTopicsRequest, CreateTopicsResponse
+    T = CreateTopicsRequest.CreatableTopic
+    request = CreateTopicsRequest(
+        topics=[T(name=name, num_partitions=partitions, replication_factor=1, assignments=[],
+                  configs=[])],
+        timeout_ms=30000, validate_only=False)
+    with KafkaWire(bootstrap, timeout=30, client_id=client_id) as wire:
+        response = wire.send(request, CreateTopicsResponse, 7)
+    return response.topics[0].error_code, response.throttle_time_ms
+
+
+def test_controller_mutation_rate_refuses_topic_creation_over_it(broker_factory):
+    """KIP-599: creating 10 partitions empties a bucket of 2 (1 mutation/s over 2 windows of
+    1 s); the next creation is refused with THROTTLING_QUOTA_EXCEEDED and a throttle time
+    until it refills. Another client id is not limited."""
+    broker = broker_factory({"controller.quota.window.num": "2",
+                             "controller.quota.window.size.seconds": "1"})
+    assert alter_quota(broker.bootstrap, "creator", "controller_mutation_rate", 1) == \
+        [(0, None)]
+    assert describe_quotas(broker.bootstrap) == {"creator": {"controller_mutation_rate": 1.0}}
+    assert create_topic_v7(broker.bootstrap, unique_topic("m1"), 10, "creator")[0] == 0
+    code, throttle_ms = create_topic_v7(broker.bootstrap, unique_topic("m2"), 1, "creator")
+    assert code == 89 and throttle_ms > 0, (code, throttle_ms)  # THROTTLING_QUOTA_EXCEEDED
+    assert create_topic_v7(broker.bootstrap, unique_topic("m3"), 1, "someone-else")[0] == 0
+    assert_no_panic(broker)
+
+
+def test_request_percentage_throttles_a_busy_client(broker_factory):
+    """request_percentage (KIP-124): a client id allowed 0.1% of a thread that keeps the
+    broker busy with Metadata requests is told throttle_time_ms in a response and its
+    connection pauses; another client id is not throttled."""
+    from kafka.protocol.metadata.metadata import MetadataRequest, MetadataResponse
+    broker = broker_factory(WINDOWS)
+    create_topic(broker.bootstrap, unique_topic("busy"), partitions=8)
+    assert alter_quota(broker.bootstrap, "busy", "request_percentage", 0.1) == [(0, None)]
+
+    def max_throttle(client_id, requests=300):
+        seen = 0
+        with KafkaWire(broker.bootstrap, timeout=30, client_id=client_id) as wire:
+            for _ in range(requests):
+                response = wire.send(MetadataRequest(topics=None), MetadataResponse, 4)
+                seen = max(seen, response.throttle_time_ms)
+                if seen:
+                    break
+        return seen
+
+    assert max_throttle("busy") > 0, "the busy client was told it is throttled"
+    assert max_throttle("idle", requests=50) == 0
+    assert_no_panic(broker)
