@@ -18,6 +18,7 @@ SLUICE_BIN = os.environ.get("SLUICE_BIN") or os.path.join(
     os.path.dirname(__file__), "..", "target", "debug", "sluice"
 )
 LISTENING = re.compile(r"listening on (127\.[\d.]+):(\d+)")
+ADMIN_LISTENER = re.compile(r"admin listener serving http://(127\.[\d.]+:\d+)")
 
 
 def wait_until(predicate, timeout=30.0, interval=0.02, what="condition"):
@@ -55,7 +56,9 @@ class Broker:
 
     def launch(self):
         """Starts the process without waiting for it to serve (see wait_listening)."""
-        settings = {"listeners": f"PLAINTEXT://127.0.0.1:{self.port}", "log.dirs": self.data_dir}
+        # The admin listener on an ephemeral port: tests run several brokers on one machine.
+        settings = {"listeners": f"PLAINTEXT://127.0.0.1:{self.port}", "log.dirs": self.data_dir,
+                    "admin.listeners": "http://127.0.0.1:0"}
         settings.update(self.extra)
         args = [SLUICE_BIN, "server"]
         for k, v in settings.items():
@@ -84,6 +87,21 @@ class Broker:
         # Keep the same port across restarts so clients can reconnect.
         self.port = port
         return self
+
+    def admin_address(self, timeout=60.0):
+        """`host:port` of the admin HTTP listener (/metrics, /livez, /readyz) of the process
+        launched last: logged before the node joins the cluster."""
+        start_offset = self.start_offset
+
+        def logged():
+            if self.proc.poll() is not None:
+                raise RuntimeError(f"broker exited with {self.proc.returncode}:\n{self.log_text()}")
+            with open(self.log_path, "rb") as f:
+                f.seek(start_offset)
+                m = ADMIN_LISTENER.search(f.read().decode(errors="replace"))
+            return m and m.group(1)
+
+        return wait_until(logged, timeout=timeout, what="admin listener address")
 
     def log_text(self):
         try:

@@ -16,13 +16,17 @@
 //!   ^
 //! replicas      replicas/                replica manager, partitions, fetch sessions
 //!   ^
-//! config        config/                  key tables, BrokerConfig, BrokerSettings
+//! config        config/, metrics/        key tables, BrokerConfig, BrokerSettings; metric handles
 //! ```
 //!
 //! - `config` (a leaf): every broker and topic key with Kafka's name, type, check and default in
 //!   one table; [`BrokerConfig`], the keys the file and `--set` set; [`BrokerSettings`], every
 //!   setting typed, built once at startup and read by every component; a topic's effective
 //!   config.
+//! - `metrics` (a leaf beside `config`): the node's Prometheus registry and the handles the
+//!   hot paths record into (per-topic throughput, per-API request times, connections, ISR
+//!   changes); gauges derived from state are collected at scrape time by the server's
+//!   collectors (`server/metrics_collector.rs`, `coordinators/consumer_lag.rs`).
 //! - `replicas`: the [`replicas::ReplicaManager`] (the cluster's topics as this broker sees them
 //!   and the replicas it hosts, made to match each metadata image it is given; retention,
 //!   cleaning, flushes, checkpoints), each [`replicas::Partition`] (the only door to its log,
@@ -53,6 +57,7 @@ pub mod broker;
 pub mod cluster;
 pub mod config;
 pub mod coordinators;
+pub mod metrics;
 pub mod replicas;
 #[cfg(test)]
 mod request_order_tests;

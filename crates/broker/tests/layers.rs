@@ -16,7 +16,7 @@ use std::path::{Path, PathBuf};
 
 /// Top-level modules by layer, bottom first.
 const LAYERS: &[(&str, &[&str])] = &[
-    ("config", &["config"]),
+    ("config", &["config", "metrics"]),
     ("replicas", &["replicas"]),
     ("cluster", &["cluster"]),
     ("coordinators", &["coordinators"]),

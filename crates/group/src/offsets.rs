@@ -52,6 +52,18 @@ impl GroupCoordinator {
             .take_while(move |(k, _)| k.0 == group)
     }
 
+    /// Every committed offset of the groups this coordinator serves (owned partitions), as
+    /// (group, topic, partition, offset): what consumer-lag metrics are computed from.
+    pub fn committed_offsets(&self) -> Vec<(String, String, i32, i64)> {
+        self.offsets
+            .iter_committed()
+            .filter(|((group, _, _), _)| self.owns(self.partition_for(group)))
+            .map(|((group, topic, partition), v)| {
+                (group.clone(), topic.clone(), *partition, v.offset)
+            })
+            .collect()
+    }
+
     pub(crate) fn has_offsets(&self, group: &str) -> bool {
         self.offsets_of(group).next().is_some()
     }

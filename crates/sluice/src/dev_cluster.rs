@@ -307,6 +307,9 @@ fn node_settings(
         ("controller.quorum.voters", voters.to_string()),
         ("log.dirs", node.data_dir.display().to_string()),
         ("cluster.id", cluster_id.to_string()),
+        // Several nodes on one machine cannot share the default admin port: each binds an
+        // ephemeral one and logs it ("admin listener serving http://...").
+        ("admin.listeners", format!("http://{LOOPBACK}:0")),
     ];
     own.into_iter()
         .map(|(key, value)| (key.to_string(), value))
@@ -730,6 +733,8 @@ mod tests {
                 "log.dirs=/d/node-2",
                 "--set",
                 "cluster.id=abc",
+                "--set",
+                "admin.listeners=http://127.0.0.1:0",
                 "--set",
                 "num.partitions=6",
             ])

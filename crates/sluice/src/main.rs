@@ -132,7 +132,30 @@ fn run_server(args: ServerArgs) -> ExitCode {
             return ExitCode::FAILURE;
         }
     };
+    let admin_addrs = match config.admin_listeners() {
+        Ok(a) => a,
+        Err(e) => {
+            eprintln!("error: {e}");
+            return ExitCode::from(2);
+        }
+    };
     runtime.block_on(async move {
+        // The admin listener first: probes see a starting node as alive and not ready.
+        let admin = sluice_http::AdminState::new();
+        let (admin_stop, admin_stopped) = tokio::sync::watch::channel(false);
+        let mut admin_tasks =
+            match sluice_http::serve(&admin_addrs, admin.clone(), admin_stopped).await {
+                Ok((bound, tasks)) => {
+                    for addr in bound {
+                        tracing::info!("admin listener serving http://{addr}");
+                    }
+                    tasks
+                }
+                Err(e) => {
+                    eprintln!("error: {e}");
+                    return ExitCode::FAILURE;
+                }
+            };
         let handle = match sluice_broker::start(config).await {
             Ok(h) => h,
             Err(e) => {
@@ -140,8 +163,21 @@ fn run_server(args: ServerArgs) -> ExitCode {
                 return ExitCode::FAILURE;
             }
         };
+        admin.node_started(sluice_http::Node {
+            metrics: handle.metrics.clone(),
+            broker: handle.broker.clone(),
+            controller: handle.controller.clone(),
+        });
         wait_for_signal().await;
         handle.shutdown().await;
+        let _ = admin_stop.send(true);
+        let drained = tokio::time::timeout(std::time::Duration::from_secs(5), async {
+            while admin_tasks.join_next().await.is_some() {}
+        })
+        .await;
+        if drained.is_err() {
+            admin_tasks.abort_all();
+        }
         ExitCode::SUCCESS
     })
 }

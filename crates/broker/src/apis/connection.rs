@@ -83,11 +83,12 @@ pub async fn serve<R, W>(
                                 let session = session.clone();
                                 let frame = frame.freeze();
                                 in_flight.push_back(async move {
+                                    let received = std::time::Instant::now();
                                     if let Some(turn) = turn {
                                         // An error only means the previous request is gone.
                                         let _ = turn.await;
                                     }
-                                    super::handle(&apis, frame, &session, gate).await
+                                    super::handle(&apis, frame, &session, gate, received).await
                                 });
                             }
                             Ok(None) => break,

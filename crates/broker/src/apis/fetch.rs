@@ -205,6 +205,13 @@ pub async fn handle(
         }
     };
 
+    // Bytes out: what this response returns (one outcome per partition, in order).
+    for (o, p) in outcomes.iter().zip(&resolved) {
+        if let (Ok(p), Some(records)) = (p, &o.data.records) {
+            p.metrics().record_fetch(records.len() as u64);
+        }
+    }
+
     if session_id != 0 {
         let reported = outcomes
             .iter()

@@ -70,6 +70,10 @@ impl KafkaApis {
                     .sum();
                 let response = produce::handle(replicas, cluster, txns, ctx, r).await;
                 let throttle = quota_throttle(cluster, ctx, QuotaKey::ProducerByteRate, bytes);
+                replicas
+                    .metrics()
+                    .produce_throttle_ms
+                    .set(i64::from(throttle));
                 match response {
                     Some(mut response) => {
                         response.throttle_time_ms = response.throttle_time_ms.max(throttle);
@@ -115,6 +119,10 @@ impl KafkaApis {
                         let throttle =
                             quota_throttle(cluster, ctx, QuotaKey::ConsumerByteRate, bytes);
                         response.throttle_time_ms = response.throttle_time_ms.max(throttle);
+                        replicas
+                            .metrics()
+                            .fetch_throttle_ms
+                            .set(i64::from(throttle));
                         response
                     }
                 };

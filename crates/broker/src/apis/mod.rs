@@ -131,6 +131,7 @@ pub async fn handle(
     frame: Bytes,
     session: &std::sync::Arc<Session>,
     order: OrderGate,
+    received: std::time::Instant,
 ) -> Result<Option<ResponseFrame>, Unparseable> {
     if session.expects_raw_message() {
         return sasl::raw_message(&apis.cluster, session, &frame).await;
@@ -153,8 +154,19 @@ pub async fn handle(
         body,
     } = *request;
     let ctx = RequestContext::from_header(api, &header, session.clone()).with_order_gate(order);
+    // Kafka names a fetch's request metrics after who sends it.
+    let requests = &apis.replicas.metrics().requests;
+    let metrics = match &body {
+        RequestBody::Fetch(r) => {
+            Some(requests.fetch(fetch::replica_id(ctx.api_version, r).is_some()))
+        }
+        _ => requests.api(api as i16, || format!("{api:?}")),
+    };
     let started = std::time::Instant::now();
     let response = busy_timed(apis.dispatch(&ctx, body), &ctx.busy).await;
+    if let Some(m) = metrics {
+        m.record(started.duration_since(received), received.elapsed());
+    }
     tracing::debug!(
         api = ?api,
         version = ctx.api_version,

@@ -397,6 +397,9 @@ async fn append(
     let appended = partition
         .append_from_client(&records)
         .map_err(|e| error(e.error_code(), message(version, e.to_string())))?;
+    partition
+        .metrics()
+        .record_produce(info.total_bytes as u64, info.record_count.max(0) as u64);
     Ok(Outcome::Appended {
         partition: partition.clone(),
         info: appended,

@@ -40,6 +40,9 @@ pub struct Cluster {
     pub quotas: ClientQuotas,
     broker_epoch: AtomicI64,
     fenced: AtomicBool,
+    /// When the controller last answered a heartbeat (readiness: a broker that cannot reach
+    /// the quorum is not ready even while its last answer said unfenced).
+    last_heartbeat: std::sync::Mutex<Option<std::time::Instant>>,
 }
 
 impl Cluster {
@@ -50,6 +53,14 @@ impl Cluster {
 
     pub fn broker_epoch(&self) -> i64 {
         self.broker_epoch.load(Ordering::Acquire)
+    }
+
+    /// How long ago the controller last answered a heartbeat (`None`: never).
+    pub fn since_last_heartbeat(&self) -> Option<Duration> {
+        self.last_heartbeat
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .map(|at| at.elapsed())
     }
 
     /// Whether the controller keeps this broker fenced (it leads nothing then).
@@ -161,6 +172,7 @@ impl Cluster {
             quotas: ClientQuotas::new(settings.quota_window, settings.controller_quota_window),
             broker_epoch: AtomicI64::new(epoch),
             fenced: AtomicBool::new(true),
+            last_heartbeat: std::sync::Mutex::new(None),
         })
     }
 
@@ -192,6 +204,10 @@ impl Cluster {
         match self.controller.broker_heartbeat(request).await {
             Ok(Ok(reply)) => {
                 self.fenced.store(reply.is_fenced, Ordering::Release);
+                *self
+                    .last_heartbeat
+                    .lock()
+                    .unwrap_or_else(|p| p.into_inner()) = Some(std::time::Instant::now());
                 Ok((reply.is_fenced, reply.should_shutdown))
             }
             Ok(Err(e)) => Err(e.to_string()),

@@ -86,9 +86,18 @@ impl Replication {
             isr: isr.clone(),
         };
         let this = self.clone();
+        let isr_before = partition.isr().len();
         tokio::spawn(async move {
             match this.cluster.propose(command).await {
-                Ok(_) => tracing::info!("{}-{}: ISR is now {isr:?}", key.0, key.1),
+                Ok(_) => {
+                    let metrics = this.replicas.metrics();
+                    match isr.len().cmp(&isr_before) {
+                        std::cmp::Ordering::Less => metrics.isr_shrinks.inc(),
+                        std::cmp::Ordering::Greater => metrics.isr_expands.inc(),
+                        std::cmp::Ordering::Equal => 0,
+                    };
+                    tracing::info!("{}-{}: ISR is now {isr:?}", key.0, key.1)
+                }
                 Err(e) => tracing::debug!(
                     "{}-{}: ISR change to {isr:?} not applied: {}",
                     key.0,

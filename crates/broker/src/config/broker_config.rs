@@ -243,6 +243,7 @@ impl BrokerConfig {
                 ));
             }
         }
+        self.admin_listeners().map_err(ConfigError::Invalid)?;
         let authorizer = self.value("authorizer.class.name").unwrap_or("").trim();
         if !authorizer.is_empty() && !AUTHORIZER_CLASSES.contains(&authorizer) {
             return invalid(format!(
@@ -382,6 +383,11 @@ impl BrokerConfig {
     pub(super) fn quorum_voters(&self) -> Option<BTreeMap<u64, SocketAddr>> {
         self.get("controller.quorum.voters")
             .and_then(|v| sluice_controller::parse_quorum_voters(v).ok())
+    }
+
+    /// `admin.listeners`: where the admin HTTP listener binds (none: switched off).
+    pub fn admin_listeners(&self) -> Result<Vec<SocketAddr>, String> {
+        super::admin_listeners::parse_admin_listeners(self.value("admin.listeners").unwrap_or(""))
     }
 
     /// `controller.listener.names`, upper case.

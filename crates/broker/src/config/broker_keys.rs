@@ -98,6 +98,8 @@ pub const BROKER_KEYS: &[BrokerKey] = &[
     key("listener.security.protocol.map", List, ANY, Value(DEFAULT_SECURITY_PROTOCOL_MAP), Used),
     key("inter.broker.listener.name", Str, ANY, Derived("the listener named by security.inter.broker.protocol, else the first client listener"), Used),
     key("security.inter.broker.protocol", Str, Check::OneOf(PROTOCOLS), Value("PLAINTEXT"), Used),
+    // The admin HTTP listener (/metrics, /livez, /readyz): http://host:port URLs; empty: off.
+    key("admin.listeners", List, ANY, Value("http://127.0.0.1:9644"), Used),
     // TLS (SSL and SASL_SSL listeners). Like every key below, each may be given for one
     // listener as listener.name.<listener>.<key>, which wins over the unprefixed key.
     key("ssl.keystore.type", Str, Check::OneOf(&["PEM"]), Value("PEM"), Used),

@@ -12,9 +12,11 @@
 //!   Kafka's) and what the log and the produce path make of it.
 //! - `listener_settings`: each listener's security protocol, TLS and SASL settings
 //!   ([`ListenerSettings`]), with `listener.name.<listener>.` overrides applied.
+//! - `admin_listeners`: the admin HTTP listener's addresses (`admin.listeners`).
 //! - `config_type`, `listeners`, `process_roles`: value types and checks, listener lists,
 //!   `process.roles`.
 
+mod admin_listeners;
 mod broker_config;
 mod broker_keys;
 mod broker_settings;
@@ -28,6 +30,7 @@ mod topic_config;
 mod topic_keys;
 mod txn_settings;
 
+pub use admin_listeners::parse_admin_listeners;
 pub use broker_config::{BrokerConfig, ConfigError};
 pub use broker_settings::BrokerSettings;
 pub use config_type::{ConfigSource, ConfigType};

@@ -1,5 +1,5 @@
-//! The coordinators, above `cluster`: imports `crate::config`, `crate::replicas` and
-//! `crate::cluster` only, and never the server's state; each service gets the handles it uses.
+//! The coordinators, above `cluster`: imports `crate::config`, `crate::metrics`,
+//! `crate::replicas` and `crate::cluster` only, and never the server's state; each service gets the handles it uses.
 //!
 //! - `runtime`: [`CoordinatorRuntime`], the I/O around a coordinator's state machines: one shard
 //!   per internal-topic partition this broker leads, writes made visible and answered once
@@ -11,7 +11,9 @@
 //! - `internal_topics`: [`InternalTopics`], creating `__consumer_offsets` and
 //!   `__transaction_state`.
 //! - `leadership`: the coordinators following leadership of their partitions.
+//! - `consumer_lag`: [`ConsumerLag`], the lag metrics of the groups this broker coordinates.
 
+mod consumer_lag;
 mod group_service;
 mod internal_topics;
 mod leadership;
@@ -20,6 +22,7 @@ mod runtime;
 mod txn_service;
 mod txn_verification;
 
+pub use consumer_lag::ConsumerLag;
 pub use group_service::GroupService;
 pub use internal_topics::InternalTopics;
 pub use leadership::follow_leadership;

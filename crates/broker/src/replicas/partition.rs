@@ -14,6 +14,8 @@ use std::time::Instant;
 use sluice_controller::PartitionState;
 use uuid::Uuid;
 
+use crate::metrics::TopicMetrics;
+
 use bytes::Bytes;
 use sluice_log::{
     AppendInfo, AppendOrigin, CleanResult, Log, LogConfig, LogError, ProducerInfo, ReadResult,
@@ -65,6 +67,8 @@ pub struct Partition {
     replica_set: Mutex<ReplicaSet>,
     /// Leader side: progress of each follower, by broker id.
     followers: Mutex<HashMap<i32, FollowerProgress>>,
+    /// Its topic's throughput counters (bytes and messages in, bytes out).
+    metrics: TopicMetrics,
     /// Test seam: the next client append waits here (see `hold_next_client_append`).
     #[cfg(test)]
     append_hold: Mutex<Option<AppendHold>>,
@@ -107,9 +111,22 @@ impl Partition {
             log_end_moved: Notify::new(),
             replica_set: Mutex::new(ReplicaSet::default()),
             followers: Mutex::new(HashMap::new()),
+            metrics: TopicMetrics::default(),
             #[cfg(test)]
             append_hold: Mutex::new(None),
         }
+    }
+
+    /// Records its throughput into `metrics` (its topic's registered counters) instead of
+    /// counters of its own.
+    pub fn with_metrics(mut self, metrics: TopicMetrics) -> Partition {
+        self.metrics = metrics;
+        self
+    }
+
+    /// Its topic's throughput counters.
+    pub fn metrics(&self) -> &TopicMetrics {
+        &self.metrics
     }
 
     /// Applies the image's state of this partition: leadership, leader epoch, replicas and ISR.

@@ -29,6 +29,7 @@ use super::partition_metadata::{
 use super::topic::{Partitions, Topic};
 use super::topic_name::{collision_key, validate_topic_name};
 use crate::config::{log_config, produce_settings, validate_topic_config, BrokerSettings};
+use crate::metrics::BrokerMetrics;
 
 /// Suffix of a partition directory whose topic was deleted and that awaits removal.
 const DELETE_SUFFIX: &str = "-delete";
@@ -70,12 +71,22 @@ pub struct ReplicaManager {
     /// High watermarks read from `replication-offset-checkpoint` at start, taken by each
     /// partition as it opens.
     checkpointed_hws: Mutex<HashMap<(String, i32), i64>>,
+    /// The node's metrics: each partition records into its topic's counters.
+    metrics: Arc<BrokerMetrics>,
 }
 
 impl ReplicaManager {
     /// A manager hosting nothing yet: the first [`ReplicaManager::apply_image`] opens the logs
     /// (recovering them if needed).
     pub fn new(settings: Arc<BrokerSettings>) -> Result<ReplicaManager, AdminError> {
+        Self::with_metrics(settings, Arc::new(BrokerMetrics::new()))
+    }
+
+    /// [`ReplicaManager::new`] recording into the node's `metrics`.
+    pub fn with_metrics(
+        settings: Arc<BrokerSettings>,
+        metrics: Arc<BrokerMetrics>,
+    ) -> Result<ReplicaManager, AdminError> {
         let log_dir = settings.log_dir.clone();
         std::fs::create_dir_all(&log_dir)?;
         remove_deleted_dirs(&log_dir);
@@ -88,7 +99,13 @@ impl ReplicaManager {
             topics: RwLock::new(Topics::default()),
             apply: Mutex::new(None),
             checkpointed_hws: Mutex::new(checkpointed),
+            metrics,
         })
+    }
+
+    /// The node's metrics.
+    pub fn metrics(&self) -> &Arc<BrokerMetrics> {
+        &self.metrics
     }
 
     /// Offset of the last metadata image applied (0 before the first).
@@ -193,7 +210,8 @@ impl ReplicaManager {
         if !meta.exists() {
             write_partition_metadata(&dir, id)?;
         }
-        let partition = Partition::new(topic.clone(), id, index, Arc::new(log), self.node_id);
+        let partition = Partition::new(topic.clone(), id, index, Arc::new(log), self.node_id)
+            .with_metrics(self.metrics.topics.topic(topic));
         let checkpointed = self
             .checkpointed_hws
             .lock()
@@ -411,6 +429,7 @@ impl ReplicaManager {
             p.set_leadership(false, p.leader_epoch());
             self.remove_partition_dir(p.dir(), &topic.name, p.index);
         }
+        self.metrics.topics.remove_topic(&topic.name);
         tracing::info!("deleted topic {}", topic.name);
     }
 

@@ -235,6 +235,7 @@ pub async fn accept_loop(
 ) {
     let mut connections = JoinSet::new();
     let name = listener.context.name.clone();
+    let open_connections = apis.replicas.metrics().connections(&name);
     loop {
         tokio::select! {
             _ = shutdown.changed() => break,
@@ -258,8 +259,11 @@ pub async fn accept_loop(
                 let shutdown = shutdown.clone();
                 let context = listener.context.clone();
                 let tls = listener.tls.clone();
+                let open = open_connections.clone();
+                open.inc();
                 connections.spawn(async move {
                     serve_connection(apis, stream, peer, context, tls, shutdown).await;
+                    open.dec();
                     drop(permit);
                 });
             }

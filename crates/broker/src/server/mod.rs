@@ -1,10 +1,12 @@
 //! The broker process: binds the listeners, accepts connections, runs background work and shuts
 //! everything down in order (stop accepting, let connections finish, flush and close logs).
-//! `listeners`: each client listener's socket, TLS and SASL.
+//! `listeners`: each client listener's socket, TLS and SASL. `metrics_collector`: gauges
+//! computed at scrape time (with the coordinators' consumer lag).
 
 mod audit_topic;
 mod controller_transport;
 mod listeners;
+mod metrics_collector;
 
 use std::net::SocketAddr;
 use std::sync::Arc;
@@ -25,8 +27,9 @@ use crate::cluster::{
 };
 use crate::config::{BrokerConfig, BrokerSettings, SecurityProtocol};
 use crate::coordinators::{
-    follow_leadership, GroupService, InternalTopics, MarkerWriter, TxnService,
+    follow_leadership, ConsumerLag, GroupService, InternalTopics, MarkerWriter, TxnService,
 };
+use crate::metrics::BrokerMetrics;
 use crate::replicas::{AdminError, FetchSessionCache, ReplicaManager};
 use controller_transport::SecureControllerTransport;
 
@@ -61,6 +64,8 @@ pub struct ServerHandle {
     /// `None` on a controller-only node (`process.roles=controller`).
     pub broker: Option<Arc<Broker>>,
     pub controller: Controller,
+    /// The node's metrics registry (`/metrics`).
+    pub metrics: Arc<BrokerMetrics>,
     shutdown_tx: watch::Sender<bool>,
     tasks: JoinSet<()>,
 }
@@ -165,6 +170,11 @@ pub async fn start_with_listeners(
     let controller = Controller::start_with_listener(config, controller_listener)
         .await
         .map_err(|e| ServerError::Controller(e.to_string()))?;
+    let metrics = Arc::new(BrokerMetrics::new());
+    metrics.register_collector(Box::new(metrics_collector::QuorumCollector {
+        controller: controller.clone(),
+        controller_counts: !roles.is_broker(),
+    }));
     // The controller listener's certificate reloads as the client listeners' do.
     let reload_controller_certificate = |tasks: &mut JoinSet<()>| {
         if !controller_resolvers.is_empty() {
@@ -186,6 +196,7 @@ pub async fn start_with_listeners(
             listener_addrs: Vec::new(),
             broker: None,
             controller,
+            metrics,
             shutdown_tx,
             tasks,
         });
@@ -195,7 +206,10 @@ pub async fn start_with_listeners(
         authorization,
         audit_lines,
         cluster_id,
-        controller.clone(),
+        NodeParts {
+            controller: controller.clone(),
+            metrics: metrics.clone(),
+        },
         shutdown_rx.clone(),
         listeners.client,
     )
@@ -208,6 +222,7 @@ pub async fn start_with_listeners(
                 listener_addrs,
                 broker: Some(broker),
                 controller,
+                metrics,
                 shutdown_tx,
                 tasks,
             })
@@ -219,15 +234,25 @@ pub async fn start_with_listeners(
     }
 }
 
+/// What the node made before its broker starts: the quorum member and the metrics registry.
+struct NodeParts {
+    controller: Controller,
+    metrics: Arc<BrokerMetrics>,
+}
+
 async fn start_broker(
     settings: Arc<BrokerSettings>,
     authorization: Arc<Authorization>,
     audit_lines: Option<tokio::sync::mpsc::Receiver<Vec<u8>>>,
     cluster_id: String,
-    controller: Controller,
+    node: NodeParts,
     shutdown_rx: watch::Receiver<bool>,
     client_listener: Option<std::net::TcpListener>,
 ) -> Result<(Vec<(String, SocketAddr)>, Arc<Broker>, JoinSet<()>), ServerError> {
+    let NodeParts {
+        controller,
+        metrics,
+    } = node;
     let client_listeners =
         listeners::open(&settings, client_listener, authorization.clone()).await?;
     let endpoints: Vec<ListenerEndpoint> = client_listeners
@@ -269,7 +294,10 @@ async fn start_broker(
         .await
         .map_err(ServerError::Controller)?,
     );
-    let replicas = Arc::new(ReplicaManager::new(settings.clone())?);
+    let replicas = Arc::new(ReplicaManager::with_metrics(
+        settings.clone(),
+        metrics.clone(),
+    )?);
     cluster
         .wait_for_own_registration()
         .await
@@ -351,6 +379,16 @@ async fn start_broker(
         txns: txns.clone(),
         shutdown: shutdown_rx.clone(),
     });
+    metrics.register_collector(Box::new(metrics_collector::BrokerCollector {
+        replicas: Arc::downgrade(&replicas),
+        cluster: Arc::downgrade(&cluster),
+    }));
+    let consumer_lag = Arc::new(ConsumerLag::new(
+        Arc::downgrade(&replicas),
+        Arc::downgrade(&cluster),
+        Arc::downgrade(&groups),
+    ));
+    metrics.register_collector(Box::new(consumer_lag.clone()));
     let broker = Arc::new(Broker {
         node_id: settings.node_id,
         advertised_host: host,
@@ -359,6 +397,8 @@ async fn start_broker(
         replicas: replicas.clone(),
         cluster: cluster.clone(),
         apis: apis.clone(),
+        metrics,
+        consumer_lag,
     });
 
     let mut tasks = JoinSet::new();

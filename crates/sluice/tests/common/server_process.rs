@@ -28,7 +28,11 @@ impl ServerProcess {
     /// and waits, within [`SERVER_STARTUP_DEADLINE`], until it says it serves.
     pub fn start(settings: &[(&str, &str)]) -> ServerProcess {
         let dir = tempfile::tempdir().expect("temporary directory");
-        let mut properties = format!("log.dirs={}\n", dir.path().join("data").display());
+        // The admin listener on an ephemeral port: tests run several servers at once.
+        let mut properties = format!(
+            "log.dirs={}\nadmin.listeners=http://127.0.0.1:0\n",
+            dir.path().join("data").display()
+        );
         for (key, value) in settings {
             properties.push_str(&format!("{key}={value}\n"));
         }
