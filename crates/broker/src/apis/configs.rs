@@ -1,9 +1,13 @@
-//! DescribeConfigs, AlterConfigs and IncrementalAlterConfigs for topics (and describing the
-//! broker's own static config).
+//! DescribeConfigs, AlterConfigs and IncrementalAlterConfigs for topics and brokers.
 //!
-//! AlterConfigs replaces a topic's whole override set; IncrementalAlterConfigs applies SET,
-//! DELETE, APPEND and SUBTRACT operations to it. Changes are validated in full before any is
-//! stored, and a resource's changes land together or not at all.
+//! A topic resource's configs are its overrides; a broker resource's are dynamic broker configs:
+//! a broker's own (resource name = its node id) or the cluster-wide defaults (name `""`), see
+//! `config::dynamic_config`. AlterConfigs replaces a resource's whole set; IncrementalAlterConfigs
+//! applies SET, DELETE, APPEND and SUBTRACT operations to it. Changes are validated in full
+//! before any is stored, and a resource's changes land together or not at all, through the
+//! metadata log. DescribeConfigs of a broker answers for this broker or the cluster-wide
+//! defaults only (another broker's id is INVALID_REQUEST, as in Kafka); an alteration may name
+//! any broker id.
 
 use std::collections::BTreeMap;
 
@@ -22,7 +26,9 @@ use sluice_security::acl::AclOperation;
 use super::request::RequestContext;
 use crate::cluster::TopicAdmin;
 use crate::config::{
-    resolve_topic_configs, topic_config_key, BrokerSettings, ConfigSource, ConfigType,
+    check_dynamic_broker_configs, describe_broker, describe_cluster_defaults,
+    resolve_topic_configs, topic_config_key, topic_key_by_synonym, BrokerConfigEntry,
+    BrokerSettings, ConfigSource, ConfigType, DynamicConfigError,
 };
 use crate::replicas::{AdminError, ReplicaManager};
 
@@ -96,19 +102,27 @@ pub async fn describe(
                             .with_error_code(ErrorCode::UNKNOWN_TOPIC_OR_PARTITION.0)
                             .with_error_message(Some(s(format!("Topic {} does not exist.", r.resource_name.as_str()))));
                     };
-                    let configs = resolve_topic_configs(&settings.topic_defaults, &topic.configs)
+                    let live = replicas.live_config();
+                    let configs = resolve_topic_configs(&live.topic_defaults, &topic.configs)
                         .into_iter()
                         .filter(|c| wanted(c.key.name))
                         .map(|c| {
                             let mut synonyms = Vec::new();
                             if with_synonyms {
+                                let syn = c.key.broker_synonym;
                                 if let Some(v) = topic.configs.get(c.key.name) {
                                     synonyms.push(synonym(c.key.name, v, ConfigSource::TopicConfig));
                                 }
-                                if let Some(v) = settings.topic_defaults.get(c.key.broker_synonym) {
-                                    synonyms.push(synonym(c.key.broker_synonym, v, ConfigSource::StaticBrokerConfig));
+                                if let Some(v) = live.dynamic.broker.get(syn) {
+                                    synonyms.push(synonym(syn, v, ConfigSource::DynamicBrokerConfig));
                                 }
-                                synonyms.push(synonym(c.key.broker_synonym, c.key.default, ConfigSource::DefaultConfig));
+                                if let Some(v) = live.dynamic.cluster.get(syn) {
+                                    synonyms.push(synonym(syn, v, ConfigSource::DynamicDefaultBrokerConfig));
+                                }
+                                if let Some(v) = settings.topic_defaults.get(syn) {
+                                    synonyms.push(synonym(syn, v, ConfigSource::StaticBrokerConfig));
+                                }
+                                synonyms.push(synonym(syn, c.key.default, ConfigSource::DefaultConfig));
                             }
                             entry(ctx, c.key.name, &c.value, c.source, c.key.kind, with_docs.then_some(c.key.doc))
                                 .with_synonyms(synonyms)
@@ -123,11 +137,16 @@ pub async fn describe(
                             .with_error_code(ErrorCode::INVALID_REQUEST.0)
                             .with_error_message(Some(s(format!("Unexpected broker id, expected {} or empty string, but received {name}", settings.node_id))));
                     }
-                    let configs = settings
-                        .describe_entries()
+                    let live = replicas.live_config();
+                    let entries = if name.is_empty() {
+                        describe_cluster_defaults(&live.dynamic.cluster)
+                    } else {
+                        describe_broker(settings, &live.dynamic)
+                    };
+                    let configs = entries
                         .into_iter()
-                        .filter(|(k, _, _)| wanted(k))
-                        .map(|(k, v, source)| broker_entry(ctx, &k, v, source))
+                        .filter(|e| wanted(&e.name))
+                        .map(|e| broker_entry(ctx, e, with_synonyms))
                         .collect();
                     base.with_error_code(0).with_configs(configs)
                 }
@@ -162,28 +181,30 @@ fn entry(
         })
 }
 
-/// A broker key's entry; a secret (`None`) is reported as sensitive, without its value.
+/// A broker config's entry; a secret is reported as sensitive, without its value.
 fn broker_entry(
     ctx: &RequestContext,
-    name: &str,
-    value: Option<String>,
-    source: ConfigSource,
+    e: BrokerConfigEntry,
+    with_synonyms: bool,
 ) -> DescribeConfigsResourceResult {
-    let kind = if value.is_some() {
-        ConfigType::String
+    let synonyms = if with_synonyms {
+        e.synonyms
+            .into_iter()
+            .map(|syn| {
+                DescribeConfigsSynonym::default()
+                    .with_name(s(syn.name))
+                    .with_value(syn.value.map(s))
+                    .with_source(syn.source as i8)
+            })
+            .collect()
     } else {
-        ConfigType::Password
+        Vec::new()
     };
-    entry(
-        ctx,
-        name,
-        value.as_deref().unwrap_or(""),
-        source,
-        kind,
-        None,
-    )
-    .with_value(value.map(s))
-    .with_is_sensitive(kind == ConfigType::Password)
+    entry(ctx, &e.name, "", e.source, e.kind, None)
+        .with_value(e.value.map(s))
+        .with_read_only(e.read_only)
+        .with_is_sensitive(e.sensitive)
+        .with_synonyms(synonyms)
 }
 
 fn synonym(name: &str, value: &str, source: ConfigSource) -> DescribeConfigsSynonym {
@@ -193,59 +214,122 @@ fn synonym(name: &str, value: &str, source: ConfigSource) -> DescribeConfigsSyno
         .with_source(source as i8)
 }
 
-/// Checks the resource and applies `change` to the topic's current overrides: the new set.
-fn alter_topic(
+/// The resource an alteration changes, with the configs it has now.
+enum Target {
+    Topic(String),
+    /// A broker's dynamic configs (`Some(id)`), or the cluster-wide defaults (`None`).
+    Broker(Option<i32>),
+}
+
+impl Target {
+    /// Checks that `name` is a key of this kind of resource (INVALID_CONFIG otherwise).
+    fn known(&self, name: &str) -> Result<(), AdminError> {
+        match self {
+            Target::Topic(_) if topic_config_key(name).is_none() => Err(AdminError::new(
+                ErrorCode::INVALID_CONFIG,
+                format!("Unknown topic config name: {name}"),
+            )),
+            Target::Broker(_) => {
+                // The one check of key names for brokers; values are checked by `checked`.
+                check_dynamic_broker_configs(&[(name, "")])
+                    .or_else(|e| match e {
+                        DynamicConfigError::UnknownKey(_) => Err(e),
+                        DynamicConfigError::Invalid(_) => Ok(()),
+                    })
+                    .map_err(refused)
+            }
+            Target::Topic(_) => Ok(()),
+        }
+    }
+
+    /// Whether `name` is a list key (APPEND and SUBTRACT apply to lists only).
+    fn is_list(&self, name: &str) -> bool {
+        let kind = match self {
+            Target::Topic(_) => topic_config_key(name).map(|k| k.kind),
+            Target::Broker(_) => topic_key_by_synonym(name).map(|k| k.kind),
+        };
+        kind == Some(ConfigType::List)
+    }
+}
+
+/// A refused broker alteration's Kafka error.
+fn refused(e: DynamicConfigError) -> AdminError {
+    match e {
+        DynamicConfigError::UnknownKey(m) => AdminError::new(ErrorCode::INVALID_CONFIG, m),
+        DynamicConfigError::Invalid(m) => AdminError::new(ErrorCode::INVALID_REQUEST, m),
+    }
+}
+
+/// The target of an alteration of resource `resource_type` `name`, and its configs now.
+fn target(
     replicas: &ReplicaManager,
+    admin: &TopicAdmin,
     resource_type: i8,
     name: &str,
-    change: impl FnOnce(&mut BTreeMap<String, String>) -> Result<(), AdminError>,
-) -> Result<BTreeMap<String, String>, AdminError> {
+) -> Result<(Target, BTreeMap<String, String>), AdminError> {
     match resource_type {
-        RESOURCE_TOPIC => {}
+        RESOURCE_TOPIC => {
+            let Some(topic) = replicas.topic(name) else {
+                return Err(AdminError::new(
+                    ErrorCode::UNKNOWN_TOPIC_OR_PARTITION,
+                    format!("Topic {name} does not exist."),
+                ));
+            };
+            Ok((Target::Topic(name.to_string()), topic.configs.clone()))
+        }
         RESOURCE_BROKER => {
-            return Err(AdminError::new(
-                ErrorCode::INVALID_REQUEST,
-                "Dynamic broker configs are not supported yet; set them in server.properties",
-            ))
+            let id = if name.is_empty() {
+                None
+            } else {
+                match name.parse::<i32>() {
+                    Ok(id) if id >= 0 => Some(id),
+                    _ => {
+                        return Err(AdminError::new(
+                            ErrorCode::INVALID_REQUEST,
+                            format!("Invalid broker name {name}"),
+                        ))
+                    }
+                }
+            };
+            Ok((Target::Broker(id), admin.broker_configs(id)))
         }
-        other => {
-            return Err(AdminError::new(
-                ErrorCode::INVALID_REQUEST,
-                format!("Unsupported resource type {other}"),
-            ))
-        }
+        other => Err(AdminError::new(
+            ErrorCode::INVALID_REQUEST,
+            format!("Unsupported resource type {other}"),
+        )),
     }
-    let Some(topic) = replicas.topic(name) else {
-        return Err(AdminError::new(
-            ErrorCode::UNKNOWN_TOPIC_OR_PARTITION,
-            format!("Topic {name} does not exist."),
-        ));
-    };
-    let mut configs = topic.configs.clone();
-    change(&mut configs)?;
-    Ok(configs)
 }
 
-/// Stores `configs` as topic `name`'s overrides through the controller (after `prepared`
-/// succeeded).
-async fn store_topic_configs(
+/// Applies `change` to the resource's configs, checks the result and stores it through the
+/// controller (unless `validate_only`).
+async fn alter_resource(
+    replicas: &ReplicaManager,
     admin: &TopicAdmin,
+    resource_type: i8,
     name: &str,
-    prepared: Result<BTreeMap<String, String>, AdminError>,
     validate_only: bool,
+    change: impl FnOnce(&Target, &mut BTreeMap<String, String>) -> Result<(), AdminError>,
 ) -> Result<(), AdminError> {
-    let configs = prepared?;
-    admin.set_topic_configs(name, configs, validate_only).await
-}
-
-fn known(name: &str) -> Result<(), AdminError> {
-    if topic_config_key(name).is_none() {
-        return Err(AdminError::new(
-            ErrorCode::INVALID_CONFIG,
-            format!("Unknown topic config name: {name}"),
-        ));
+    let (target, current) = target(replicas, admin, resource_type, name)?;
+    let mut configs = current.clone();
+    change(&target, &mut configs)?;
+    match target {
+        Target::Topic(topic) => {
+            admin
+                .set_topic_configs(&topic, configs, validate_only)
+                .await
+        }
+        Target::Broker(id) => {
+            // Only what the alteration sets is checked: values stored earlier stay.
+            let sets: Vec<(&str, &str)> = configs
+                .iter()
+                .filter(|(k, v)| current.get(*k) != Some(*v))
+                .map(|(k, v)| (k.as_str(), v.as_str()))
+                .collect();
+            check_dynamic_broker_configs(&sets).map_err(refused)?;
+            admin.set_broker_configs(id, configs, validate_only).await
+        }
     }
-    Ok(())
 }
 
 pub async fn alter(
@@ -271,15 +355,17 @@ pub async fn alter(
             );
             continue;
         }
-        let prepared = alter_topic(
+        let outcome = alter_resource(
             replicas,
+            admin,
             r.resource_type,
             r.resource_name.as_str(),
-            |configs| {
+            request.validate_only,
+            |target, configs| {
                 // AlterConfigs replaces the whole set of overrides.
                 configs.clear();
                 for c in &r.configs {
-                    known(c.name.as_str())?;
+                    target.known(c.name.as_str())?;
                     match &c.value {
                         Some(v) => {
                             configs.insert(c.name.to_string(), v.to_string());
@@ -294,12 +380,6 @@ pub async fn alter(
                 }
                 Ok(())
             },
-        );
-        let outcome = store_topic_configs(
-            admin,
-            r.resource_name.as_str(),
-            prepared,
-            request.validate_only,
         )
         .await;
         let (code, message) = split(outcome);
@@ -317,7 +397,6 @@ pub async fn alter(
 pub async fn incremental_alter(
     replicas: &ReplicaManager,
     admin: &TopicAdmin,
-    settings: &BrokerSettings,
     ctx: &RequestContext,
     request: IncrementalAlterConfigsRequest,
 ) -> IncrementalAlterConfigsResponse {
@@ -338,15 +417,17 @@ pub async fn incremental_alter(
             );
             continue;
         }
-        let prepared = alter_topic(
+        let outcome = alter_resource(
             replicas,
+            admin,
             r.resource_type,
             r.resource_name.as_str(),
-            |configs| {
+            request.validate_only,
+            |target, configs| {
                 let mut seen = std::collections::HashSet::new();
                 for c in &r.configs {
                     let name = c.name.as_str();
-                    known(name)?;
+                    target.known(name)?;
                     if !seen.insert(name.to_string()) {
                         return Err(AdminError::new(
                             ErrorCode::INVALID_REQUEST,
@@ -354,8 +435,7 @@ pub async fn incremental_alter(
                         ));
                     }
                     let value = c.value.as_ref().map(|v| v.to_string());
-                    let is_list =
-                        topic_config_key(name).is_some_and(|k| k.kind == ConfigType::List);
+                    let is_list = target.is_list(name);
                     match c.config_operation {
                         OP_SET => {
                             let Some(v) = value else {
@@ -373,8 +453,19 @@ pub async fn incremental_alter(
                             if !is_list {
                                 return Err(AdminError::new(ErrorCode::INVALID_CONFIG, format!("Config value append/subtract is not allowed for config key {name} which is not a list")));
                             }
-                            let current =
-                                crate::config::effective(&settings.topic_defaults, configs, name);
+                            let current = match target {
+                                Target::Topic(_) => crate::config::effective(
+                                    &replicas.topic_defaults(),
+                                    configs,
+                                    name,
+                                ),
+                                // The resource's own value, else the key's default.
+                                Target::Broker(_) => configs.get(name).cloned().unwrap_or_else(|| {
+                                    topic_key_by_synonym(name)
+                                        .map(|k| k.default.to_string())
+                                        .unwrap_or_default()
+                                }),
+                            };
                             let mut items: Vec<String> = current
                                 .split(',')
                                 .map(|x| x.trim().to_string())
@@ -407,12 +498,6 @@ pub async fn incremental_alter(
                 }
                 Ok(())
             },
-        );
-        let outcome = store_topic_configs(
-            admin,
-            r.resource_name.as_str(),
-            prepared,
-            request.validate_only,
         )
         .await;
         let (code, message) = split(outcome);

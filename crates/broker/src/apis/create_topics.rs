@@ -141,7 +141,7 @@ pub async fn handle(
         let result = match outcome {
             Err(e) => fail(base, e),
             Ok(id) => {
-                let reported = resolve_topic_configs(&settings.topic_defaults, &configs)
+                let reported = resolve_topic_configs(&admin.topic_defaults(), &configs)
                     .into_iter()
                     .map(|c| {
                         CreatableTopicConfigs::default()

@@ -16,8 +16,8 @@ use super::throttle::ThrottleTime;
 use super::{
     acls, api_versions, client_quotas, configs, create_partitions, create_topics, delete_records,
     delete_topics, describe_cluster, describe_log_dirs, describe_producers, describe_quorum,
-    elect_leaders, fetch, groups, list_offsets, metadata, offset_for_leader_epoch, produce,
-    reassignments, replica_fetch, sasl, scram_credentials, txn,
+    elect_leaders, fetch, groups, list_config_resources, list_offsets, metadata,
+    offset_for_leader_epoch, produce, reassignments, replica_fetch, sasl, scram_credentials, txn,
 };
 use crate::cluster::{Cluster, MetadataPublisher, ProducerIdManager, Replication, TopicAdmin};
 use crate::config::BrokerSettings;
@@ -155,7 +155,7 @@ impl KafkaApis {
             R::AlterConfigs(r) => self.respond(ctx, &configs::alter(replicas, admin, ctx, r).await),
             R::IncrementalAlterConfigs(r) => self.respond(
                 ctx,
-                &configs::incremental_alter(replicas, admin, settings, ctx, r).await,
+                &configs::incremental_alter(replicas, admin, ctx, r).await,
             ),
             R::DescribeCluster(r) => {
                 self.respond(ctx, &describe_cluster::handle(cluster, ctx, r).await)
@@ -208,6 +208,9 @@ impl KafkaApis {
             ),
             R::ListPartitionReassignments(r) => {
                 self.respond(ctx, &reassignments::list(cluster, ctx, r).await)
+            }
+            R::ListConfigResources(r) => {
+                self.respond(ctx, &list_config_resources::handle(cluster, ctx, r).await)
             }
             R::DescribeClientQuotas(r) => {
                 self.respond(ctx, &client_quotas::describe(cluster, ctx, r).await)

@@ -36,6 +36,7 @@ pub mod front_door;
 mod groups;
 mod kafka_apis;
 mod leader_hint;
+mod list_config_resources;
 mod list_offsets;
 mod metadata;
 mod mutation_quota;
@@ -113,6 +114,7 @@ pub const SUPPORTED_APIS: &[(ApiKey, i16, i16)] = &[
     (ApiKey::AlterClientQuotas, 0, 1),
     (ApiKey::DescribeUserScramCredentials, 0, 0),
     (ApiKey::AlterUserScramCredentials, 0, 0),
+    (ApiKey::ListConfigResources, 0, 1),
 ];
 
 pub fn supported_versions(api: ApiKey) -> Option<(i16, i16)> {

@@ -89,4 +89,5 @@ request_bodies! {
     AlterClientQuotas => AlterClientQuotasRequest,
     DescribeUserScramCredentials => DescribeUserScramCredentialsRequest,
     AlterUserScramCredentials => AlterUserScramCredentialsRequest,
+    ListConfigResources => ListConfigResourcesRequest,
 }

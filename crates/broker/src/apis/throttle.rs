@@ -78,6 +78,7 @@ throttled!(
     AlterClientQuotasResponse,
     DescribeUserScramCredentialsResponse,
     AlterUserScramCredentialsResponse,
+    ListConfigResourcesResponse,
 );
 
 unthrottled!(

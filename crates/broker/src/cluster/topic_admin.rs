@@ -1,8 +1,8 @@
 //! [`TopicAdmin`]: topic administration through the controller quorum. CreateTopics,
-//! DeleteTopics, CreatePartitions and topic config changes are checked against the current
-//! metadata image, proposed as metadata commands, and answered once this broker applied the
-//! image that holds them (so a client that creates a topic and then produces to this broker
-//! finds it).
+//! DeleteTopics, CreatePartitions and topic config changes (and dynamic broker config changes)
+//! are checked against the current metadata image, proposed as metadata commands, and answered
+//! once this broker applied the image that holds them (so a client that creates a topic and
+//! then produces to this broker finds it).
 
 use std::collections::BTreeMap;
 use std::sync::Arc;
@@ -328,6 +328,63 @@ impl TopicAdmin {
             })
             .await?;
         self.publisher.publish_latest().await;
+        Ok(())
+    }
+
+    /// The broker-level defaults of topic configs this broker runs with now.
+    pub fn topic_defaults(&self) -> crate::config::TopicDefaults {
+        self.replicas.topic_defaults()
+    }
+
+    /// The dynamic configs of a broker resource in the newest image: broker `Some(id)`'s own,
+    /// or the cluster-wide defaults (`None`).
+    pub fn broker_configs(&self, broker_id: Option<i32>) -> BTreeMap<String, String> {
+        let image = self.cluster.image();
+        match broker_id {
+            Some(id) => image.broker_configs(id).clone(),
+            None => image.cluster_configs().clone(),
+        }
+    }
+
+    /// Replaces the dynamic configs of a broker resource (broker `Some(id)`, or the
+    /// cluster-wide defaults) with `configs`, which the caller checked (AlterConfigs and
+    /// IncrementalAlterConfigs on a broker resource). Any broker stores the configs of any
+    /// broker id: they go to the metadata log, which every broker follows.
+    pub async fn set_broker_configs(
+        &self,
+        broker_id: Option<i32>,
+        configs: BTreeMap<String, String>,
+        validate_only: bool,
+    ) -> Result<(), AdminError> {
+        if validate_only {
+            return Ok(());
+        }
+        let current = self.broker_configs(broker_id);
+        let mut ops: Vec<ConfigOp> = current
+            .keys()
+            .filter(|k| !configs.contains_key(*k))
+            .map(|k| ConfigOp::Delete { name: k.clone() })
+            .collect();
+        ops.extend(
+            configs
+                .iter()
+                .filter(|(k, v)| current.get(*k) != Some(*v))
+                .map(|(k, v)| ConfigOp::Set {
+                    name: k.clone(),
+                    value: v.clone(),
+                }),
+        );
+        if ops.is_empty() {
+            return Ok(());
+        }
+        self.cluster
+            .propose(MetadataCommand::AlterBrokerConfig { broker_id, ops })
+            .await?;
+        self.publisher.publish_latest().await;
+        match broker_id {
+            Some(id) => tracing::info!("dynamic configs of broker {id} changed"),
+            None => tracing::info!("cluster-wide dynamic broker configs changed"),
+        }
         Ok(())
     }
 

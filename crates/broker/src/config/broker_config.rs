@@ -14,10 +14,10 @@ use std::net::SocketAddr;
 use std::path::PathBuf;
 
 use super::broker_keys::{broker_key, listener_scoped, KeyDefault, Use, MECHANISMS};
-use super::config_type::{check_value, ConfigSource, ConfigType};
+use super::config_type::{check_value, ConfigType};
 use super::listeners::{parse_listener_names, parse_listeners, security_protocol, Listener};
 use super::process_roles::ProcessRoles;
-use super::topic_keys::{topic_key_by_synonym, TOPIC_CONFIG_KEYS};
+use super::topic_keys::topic_key_by_synonym;
 
 #[derive(Debug, thiserror::Error)]
 pub enum ConfigError {
@@ -321,6 +321,11 @@ impl BrokerConfig {
             .collect()
     }
 
+    /// The keys the operator set, in order.
+    pub(super) fn set_keys(&self) -> impl Iterator<Item = &str> {
+        self.set.keys().map(String::as_str)
+    }
+
     /// The value the operator set for `key`.
     pub(super) fn get(&self, key: &str) -> Option<&str> {
         self.set.get(key).map(String::as_str)
@@ -453,34 +458,6 @@ impl BrokerConfig {
             _ => None,
         }
     }
-
-    /// Every broker-level value to report in DescribeConfigs: keys the operator set (static
-    /// broker config) and the defaults of the topic-config synonyms.
-    /// A secret's value is `None` (DescribeConfigs reports it as sensitive, without a value).
-    pub fn describe_entries(&self) -> Vec<(String, Option<String>, ConfigSource)> {
-        let mut out: Vec<(String, Option<String>, ConfigSource)> = self
-            .set
-            .iter()
-            .map(|(k, v)| {
-                let value = (!is_sensitive(k)).then(|| v.clone());
-                (k.clone(), value, ConfigSource::StaticBrokerConfig)
-            })
-            .collect();
-        for key in TOPIC_CONFIG_KEYS {
-            if !self.set.contains_key(key.broker_synonym) {
-                let value = self
-                    .topic_default(key.broker_synonym)
-                    .unwrap_or_else(|| key.default.to_string());
-                out.push((
-                    key.broker_synonym.to_string(),
-                    Some(value),
-                    ConfigSource::DefaultConfig,
-                ));
-            }
-        }
-        out.sort();
-        out
-    }
 }
 
 /// A `listener.name.<listener>.[<mechanism>.]<key>` key: the key as stored (listener and
@@ -514,6 +491,11 @@ fn scoped_key(key: &str) -> Option<Result<(String, String), ConfigError>> {
         format!("listener.name.{listener}.{rest}"),
         rest.to_string(),
     )))
+}
+
+/// Whether `key` is a valid `listener.name.<listener>.[<mechanism>.]<key>` key.
+pub fn is_listener_scoped(key: &str) -> bool {
+    matches!(scoped_key(key), Some(Ok(_)))
 }
 
 /// Whether `key` (possibly listener-scoped) holds a secret: its value is never reported.
@@ -656,40 +638,6 @@ mod tests {
     }
 
     #[test]
-    fn describe_entries_report_sources() {
-        let c = BrokerConfig::from_pairs(&[("num.partitions", "3"), ("log.retention.hours", "2")])
-            .unwrap();
-        let entries = c.describe_entries();
-        let find = |k: &str| entries.iter().find(|(name, _, _)| name == k).cloned();
-        assert_eq!(
-            find("num.partitions"),
-            Some((
-                "num.partitions".into(),
-                Some("3".into()),
-                ConfigSource::StaticBrokerConfig
-            ))
-        );
-        assert_eq!(
-            find("log.retention.ms"),
-            Some((
-                "log.retention.ms".into(),
-                Some("7200000".into()),
-                ConfigSource::DefaultConfig
-            ))
-        );
-        assert_eq!(
-            find("log.segment.bytes"),
-            Some((
-                "log.segment.bytes".into(),
-                Some("1073741824".into()),
-                ConfigSource::DefaultConfig
-            ))
-        );
-        // Broker keys nobody set are not reported (Kafka lists them; Sluice does not yet).
-        assert_eq!(find("queued.max.requests"), None);
-    }
-
-    #[test]
     fn controller_listener_sasl_is_plain_with_a_jaas_config() {
         let jaas = "org.apache.kafka.common.security.plain.PlainLoginModule required \
                     username=\"n\" password=\"p\" user_n=\"p\";";
@@ -775,13 +723,9 @@ mod tests {
         assert!(c
             .mechanism_value("CLIENT", "SCRAM-SHA-256", "sasl.jaas.config")
             .is_none());
-        let entries = c.describe_entries();
-        for (name, value, _) in &entries {
+        for name in c.set_keys() {
             let secret = name.ends_with("sasl.jaas.config") || name == "ssl.key.password";
-            assert_eq!(value.is_none(), secret, "{name}");
-            if let Some(v) = value {
-                assert!(!v.contains("hush"), "{name} shows a secret");
-            }
+            assert_eq!(is_sensitive(name), secret, "{name}");
         }
         for bad in [
             "listener.name.client.no.such.key",

@@ -2,10 +2,10 @@
 //! the key table and the keys that were set. Every component reads its fields; nothing parses a
 //! config string after startup.
 //!
-//! Components hold it as `Arc<BrokerSettings>` and read fields where they use them. Dynamic
-//! broker configs (a later issue) will replace values at runtime by handing out a new
-//! `BrokerSettings`; values a component copies at startup (a coordinator's state machine
-//! settings, the replica fetchers') are then the ones to revisit.
+//! Components hold it as `Arc<BrokerSettings>` and read fields where they use them. It holds
+//! the static configuration only: the values that dynamic broker configs change at runtime
+//! are in [`super::LiveBrokerConfig`], which the replica manager rebuilds from these settings
+//! and the metadata image.
 
 use std::collections::BTreeMap;
 use std::net::SocketAddr;
@@ -16,7 +16,6 @@ use sluice_security::audit::AuditSettings;
 use sluice_security::quota::QuotaWindow;
 
 use super::broker_config::{BrokerConfig, ConfigError};
-use super::config_type::ConfigSource;
 use super::group_settings::GroupSettings;
 use super::listener_settings::{listener_settings, ListenerSettings};
 use super::listeners::Listener;
@@ -265,10 +264,9 @@ impl BrokerSettings {
         self.listeners.iter().find(|l| l.name() == name)
     }
 
-    /// Every broker-level value to report in DescribeConfigs (see
-    /// [`BrokerConfig::describe_entries`]).
-    pub fn describe_entries(&self) -> Vec<(String, Option<String>, ConfigSource)> {
-        self.config.describe_entries()
+    /// The keys as set (server.properties and `--set`).
+    pub(super) fn config(&self) -> &BrokerConfig {
+        &self.config
     }
 }
 

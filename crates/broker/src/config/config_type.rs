@@ -17,10 +17,14 @@ pub enum ConfigType {
     Password = 9,
 }
 
-/// Where a reported config value came from (DescribeConfigs `config_source`).
+/// Where a reported config value came from (DescribeConfigs `config_source`, Kafka's
+/// numbering), in order of precedence: a topic's own value, this broker's dynamic value, the
+/// cluster-wide dynamic default, server.properties (or `--set`), Kafka's default.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
 pub enum ConfigSource {
     TopicConfig = 1,
+    DynamicBrokerConfig = 2,
+    DynamicDefaultBrokerConfig = 3,
     StaticBrokerConfig = 4,
     DefaultConfig = 5,
 }

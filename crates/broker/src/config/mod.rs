@@ -8,6 +8,9 @@
 //! - `broker_settings`: [`BrokerSettings`], every setting as a typed value, built once at
 //!   startup from the table and the keys set; its parts [`ReplicationSettings`],
 //!   [`GroupSettings`], [`TxnSettings`] and [`TopicDefaults`].
+//! - `dynamic_config`: dynamic broker configs: which keys change without a restart, the checks
+//!   an alteration passes, [`LiveBrokerConfig`] (the values this broker runs with) and the
+//!   broker's configs as DescribeConfigs reports them.
 //! - `topic_config`: a topic's effective config (its overrides over the broker's defaults over
 //!   Kafka's) and what the log and the produce path make of it.
 //! - `listener_settings`: each listener's security protocol, TLS and SASL settings
@@ -21,6 +24,7 @@ mod broker_config;
 mod broker_keys;
 mod broker_settings;
 mod config_type;
+mod dynamic_config;
 mod group_settings;
 mod listener_settings;
 mod listeners;
@@ -34,6 +38,10 @@ pub use admin_listeners::parse_admin_listeners;
 pub use broker_config::{BrokerConfig, ConfigError};
 pub use broker_settings::BrokerSettings;
 pub use config_type::{ConfigSource, ConfigType};
+pub use dynamic_config::{
+    check_dynamic_broker_configs, describe_broker, describe_cluster_defaults, is_dynamic,
+    BrokerConfigEntry, ConfigSynonym, DynamicBrokerConfigs, DynamicConfigError, LiveBrokerConfig,
+};
 pub use group_settings::GroupSettings;
 pub use listener_settings::{ListenerSettings, SaslSettings, SecurityProtocol, SslSettings};
 pub use process_roles::ProcessRoles;
@@ -42,5 +50,7 @@ pub use topic_config::{
     effective, log_config, produce_settings, resolve_topic_configs, ProduceSettings,
     ResolvedConfig, TopicDefaults,
 };
-pub use topic_keys::{topic_config_key, validate_topic_config, TopicConfigKey};
+pub use topic_keys::{
+    topic_config_key, topic_key_by_synonym, validate_topic_config, TopicConfigKey,
+};
 pub use txn_settings::TxnSettings;

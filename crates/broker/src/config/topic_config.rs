@@ -1,8 +1,10 @@
 //! A topic's effective configuration.
 //!
 //! A topic's effective value of a key is, in order: the topic's own override (stored durably
-//! with the topic), the broker's value of the synonym (`log.segment.bytes` for `segment.bytes`,
-//! ...) when set in server.properties or with `--set` ([`TopicDefaults`]), and Kafka's default.
+//! with the topic), the broker-level value of the synonym (`log.segment.bytes` for
+//! `segment.bytes`, ...): this broker's dynamic value, else the cluster-wide dynamic default
+//! (both in the metadata log), else the value set in server.properties or with `--set`
+//! ([`TopicDefaults`]); and last Kafka's default.
 
 use std::collections::BTreeMap;
 
@@ -12,12 +14,13 @@ use super::broker_config::BrokerConfig;
 use super::config_type::ConfigSource;
 use super::topic_keys::{topic_config_key, TopicConfigKey, TOPIC_CONFIG_KEYS};
 
-/// The broker-level values of the topic keys' synonyms that the operator set (directly, or for
-/// `log.retention.ms` and `log.roll.ms` through their hours/minutes variants), by synonym.
-/// Unset synonyms are absent: the topic key's own default applies.
+/// The broker-level values of the topic keys' synonyms, by synonym, with where each came from:
+/// set in server.properties (directly, or for `log.retention.ms` and `log.roll.ms` through
+/// their hours/minutes variants), or dynamically ([`TopicDefaults::with_dynamic`]). Unset
+/// synonyms are absent: the topic key's own default applies.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct TopicDefaults {
-    by_synonym: BTreeMap<&'static str, String>,
+    by_synonym: BTreeMap<&'static str, (String, ConfigSource)>,
 }
 
 impl TopicDefaults {
@@ -27,15 +30,44 @@ impl TopicDefaults {
             .filter_map(|key| {
                 config
                     .topic_default(key.broker_synonym)
-                    .map(|v| (key.broker_synonym, v))
+                    .map(|v| (key.broker_synonym, (v, ConfigSource::StaticBrokerConfig)))
             })
             .collect();
         TopicDefaults { by_synonym }
     }
 
-    /// The broker's value of `synonym`, if the operator set it.
+    /// These defaults with the dynamic broker configs over them: `broker`'s (this broker's
+    /// own) win over `cluster`'s (the cluster-wide defaults), which win over the static ones.
+    /// Keys that are not topic-config synonyms are ignored.
+    pub fn with_dynamic(
+        &self,
+        cluster: &BTreeMap<String, String>,
+        broker: &BTreeMap<String, String>,
+    ) -> TopicDefaults {
+        let mut by_synonym = self.by_synonym.clone();
+        for (configs, source) in [
+            (cluster, ConfigSource::DynamicDefaultBrokerConfig),
+            (broker, ConfigSource::DynamicBrokerConfig),
+        ] {
+            for key in TOPIC_CONFIG_KEYS {
+                if let Some(v) = configs.get(key.broker_synonym) {
+                    by_synonym.insert(key.broker_synonym, (v.clone(), source));
+                }
+            }
+        }
+        TopicDefaults { by_synonym }
+    }
+
+    /// The broker's value of `synonym`, if set (statically or dynamically).
     pub fn get(&self, synonym: &str) -> Option<&str> {
-        self.by_synonym.get(synonym).map(String::as_str)
+        self.by_synonym.get(synonym).map(|(v, _)| v.as_str())
+    }
+
+    /// The broker's value of `synonym` with where it came from, if set.
+    pub fn get_with_source(&self, synonym: &str) -> Option<(&str, ConfigSource)> {
+        self.by_synonym
+            .get(synonym)
+            .map(|(v, source)| (v.as_str(), *source))
     }
 }
 
@@ -60,11 +92,11 @@ pub fn resolve_topic_configs(
                     value: v.clone(),
                     source: ConfigSource::TopicConfig,
                 }
-            } else if let Some(v) = defaults.get(key.broker_synonym) {
+            } else if let Some((v, source)) = defaults.get_with_source(key.broker_synonym) {
                 ResolvedConfig {
                     key,
                     value: v.to_string(),
-                    source: ConfigSource::StaticBrokerConfig,
+                    source,
                 }
             } else {
                 ResolvedConfig {
@@ -197,6 +229,55 @@ mod tests {
         let lc = log_config(&defaults, &overrides);
         assert_eq!(lc.segment_bytes, 1024);
         assert_eq!(lc.retention_ms, 1000);
+    }
+
+    #[test]
+    fn dynamic_values_win_over_static_ones() {
+        let broker = BrokerConfig::from_pairs(&[
+            ("log.retention.ms", "1000"),
+            ("log.segment.bytes", "2048"),
+        ])
+        .unwrap();
+        let static_defaults = TopicDefaults::from_config(&broker);
+        let cluster = BTreeMap::from([
+            ("log.retention.ms".to_string(), "2000".to_string()),
+            ("log.retention.bytes".to_string(), "99".to_string()),
+            ("num.io.threads".to_string(), "4".to_string()),
+        ]);
+        let own = BTreeMap::from([("log.retention.bytes".to_string(), "77".to_string())]);
+        let defaults = static_defaults.with_dynamic(&cluster, &own);
+        let mut overrides = BTreeMap::new();
+        overrides.insert("segment.bytes".to_string(), "1024".to_string());
+        let all = resolve_topic_configs(&defaults, &overrides);
+        let find = |n: &str| all.iter().find(|c| c.key.name == n).unwrap();
+        let got = |n: &str| (find(n).value.clone(), find(n).source);
+        assert_eq!(
+            got("segment.bytes"),
+            ("1024".into(), ConfigSource::TopicConfig)
+        );
+        assert_eq!(
+            got("retention.ms"),
+            ("2000".into(), ConfigSource::DynamicDefaultBrokerConfig)
+        );
+        assert_eq!(
+            got("retention.bytes"),
+            ("77".into(), ConfigSource::DynamicBrokerConfig)
+        );
+        assert_eq!(
+            got("cleanup.policy"),
+            ("delete".into(), ConfigSource::DefaultConfig)
+        );
+        let lc = log_config(&defaults, &BTreeMap::new());
+        assert_eq!(
+            (lc.retention_ms, lc.retention_bytes, lc.segment_bytes),
+            (2000, 77, 2048)
+        );
+        // Without dynamic values, the static ones are back.
+        assert_eq!(
+            static_defaults.with_dynamic(&BTreeMap::new(), &BTreeMap::new()),
+            static_defaults
+        );
+        assert_eq!(defaults.get("num.io.threads"), None);
     }
 
     #[test]

@@ -28,7 +28,10 @@ use super::partition_metadata::{
 };
 use super::topic::{Partitions, Topic};
 use super::topic_name::{collision_key, validate_topic_name};
-use crate::config::{log_config, produce_settings, validate_topic_config, BrokerSettings};
+use crate::config::{
+    log_config, produce_settings, validate_topic_config, BrokerSettings, DynamicBrokerConfigs,
+    LiveBrokerConfig, TopicDefaults,
+};
 use crate::metrics::BrokerMetrics;
 
 /// Suffix of a partition directory whose topic was deleted and that awaits removal.
@@ -73,6 +76,9 @@ pub struct ReplicaManager {
     checkpointed_hws: Mutex<HashMap<(String, i32), i64>>,
     /// The node's metrics: each partition records into its topic's counters.
     metrics: Arc<BrokerMetrics>,
+    /// The values of the dynamic broker configs this broker runs with, rebuilt when an image
+    /// changes the dynamic configs (see [`ReplicaManager::apply_image`]).
+    live: RwLock<Arc<LiveBrokerConfig>>,
 }
 
 impl ReplicaManager {
@@ -93,13 +99,17 @@ impl ReplicaManager {
         let checkpointed = read_hw_checkpoint(&log_dir);
         Ok(ReplicaManager {
             node_id: settings.node_id,
-            settings,
             log_dir,
             clock: Arc::new(SystemClock),
             topics: RwLock::new(Topics::default()),
             apply: Mutex::new(None),
             checkpointed_hws: Mutex::new(checkpointed),
             metrics,
+            live: RwLock::new(Arc::new(LiveBrokerConfig::new(
+                &settings,
+                DynamicBrokerConfigs::default(),
+            ))),
+            settings,
         })
     }
 
@@ -114,6 +124,16 @@ impl ReplicaManager {
             .lock()
             .unwrap_or_else(|p| p.into_inner())
             .unwrap_or(0)
+    }
+
+    /// The values of the dynamic broker configs this broker runs with now.
+    pub fn live_config(&self) -> Arc<LiveBrokerConfig> {
+        self.live.read().unwrap_or_else(|p| p.into_inner()).clone()
+    }
+
+    /// The broker-level defaults of topic configs now (static, under the dynamic ones).
+    pub fn topic_defaults(&self) -> TopicDefaults {
+        self.live_config().topic_defaults.clone()
     }
 
     fn read_topics(&self) -> std::sync::RwLockReadGuard<'_, Topics> {
@@ -204,7 +224,7 @@ impl ReplicaManager {
         }
         let log = Log::open(
             &dir,
-            log_config(&self.settings.topic_defaults, configs),
+            log_config(&self.live_config().topic_defaults, configs),
             self.clock.clone(),
         )?;
         if !meta.exists() {
@@ -308,6 +328,19 @@ impl ReplicaManager {
         }
         let first = applied.is_none();
         let mut changes = ImageChanges::default();
+        // Dynamic broker configs first: a topic without its own value of a key takes the new
+        // broker-level default at once (e.g. retention), as in Kafka.
+        let dynamic = DynamicBrokerConfigs {
+            cluster: image.cluster_configs().clone(),
+            broker: image.broker_configs(self.node_id).clone(),
+        };
+        let defaults_changed = self.live_config().dynamic != dynamic;
+        if defaults_changed {
+            describe_dynamic_change(&self.live_config().dynamic, &dynamic);
+            let live = Arc::new(LiveBrokerConfig::new(&self.settings, dynamic));
+            *self.live.write().unwrap_or_else(|p| p.into_inner()) = live;
+        }
+        let live = self.live_config();
         let current: Vec<Arc<Topic>> = self.read_topics().by_id.values().cloned().collect();
 
         // Deleted topics first: a topic re-created under the same name reuses directory names.
@@ -327,14 +360,17 @@ impl ReplicaManager {
                 .as_ref()
                 .map(|t| t.name.clone())
                 .unwrap_or_else(|| name.as_str().into());
-            let configs_changed = existing
+            let own_configs_changed = existing
                 .as_ref()
                 .is_some_and(|t| t.configs != desired.configs);
+            let configs_changed = own_configs_changed || (defaults_changed && existing.is_some());
             if configs_changed {
-                let log_cfg = log_config(&self.settings.topic_defaults, &desired.configs);
+                let log_cfg = log_config(&live.topic_defaults, &desired.configs);
                 for p in existing.iter().flat_map(|t| t.partitions.iter()) {
                     p.update_config(log_cfg.clone());
                 }
+            }
+            if own_configs_changed {
                 tracing::info!(
                     "configs of topic {name}: {}",
                     describe_overrides(&desired.configs)
@@ -380,38 +416,37 @@ impl ReplicaManager {
                 }
                 slots.push(slot);
             }
-            let topic = match &existing {
-                Some(t)
-                    if !configs_changed
-                        && t.partitions.slots.len() == slots.len()
-                        && t.partitions
-                            .slots
-                            .iter()
-                            .zip(&slots)
-                            .all(|(a, b)| match (a, b) {
-                                (Some(a), Some(b)) => Arc::ptr_eq(a, b),
-                                (None, None) => true,
-                                _ => false,
+            let topic =
+                match &existing {
+                    Some(t)
+                        if !configs_changed
+                            && t.partitions.slots.len() == slots.len()
+                            && t.partitions.slots.iter().zip(&slots).all(|(a, b)| {
+                                match (a, b) {
+                                    (Some(a), Some(b)) => Arc::ptr_eq(a, b),
+                                    (None, None) => true,
+                                    _ => false,
+                                }
                             }) =>
-                {
-                    t.clone()
-                }
-                _ => {
-                    if existing.is_none() {
-                        tracing::info!(
-                            "topic {name} ({} partition(s)) is in the cluster",
-                            desired.partitions.len()
-                        );
+                    {
+                        t.clone()
                     }
-                    Arc::new(Topic {
-                        name: name_arc.clone(),
-                        id: desired.topic_id,
-                        produce: produce_settings(&self.settings.topic_defaults, &desired.configs),
-                        configs: desired.configs.clone(),
-                        partitions: Partitions { slots },
-                    })
-                }
-            };
+                    _ => {
+                        if existing.is_none() {
+                            tracing::info!(
+                                "topic {name} ({} partition(s)) is in the cluster",
+                                desired.partitions.len()
+                            );
+                        }
+                        Arc::new(Topic {
+                            name: name_arc.clone(),
+                            id: desired.topic_id,
+                            produce: produce_settings(&live.topic_defaults, &desired.configs),
+                            configs: desired.configs.clone(),
+                            partitions: Partitions { slots },
+                        })
+                    }
+                };
             next.by_id.insert(topic.id, topic.clone());
             next.by_name.insert(name.clone(), topic);
         }
@@ -511,7 +546,7 @@ impl ReplicaManager {
     /// producers idle for `producer.id.expiration.ms` (Kafka runs both on the same schedule).
     pub fn apply_retention(&self) {
         let now = self.clock.now_ms();
-        let producer_max_age_ms = self.settings.producer_id_expiration_ms;
+        let producer_max_age_ms = self.live_config().producer_id_expiration_ms;
         for topic in self.topics() {
             for p in &topic.partitions {
                 if let Err(e) = p.apply_retention() {
@@ -604,6 +639,21 @@ fn remove_deleted_dirs(log_dir: &Path) {
             if let Err(e) = std::fs::remove_dir_all(entry.path()) {
                 tracing::warn!("could not remove {}: {e}", entry.path().display());
             }
+        }
+    }
+}
+
+/// Logs what changed in the dynamic broker configs that apply to this broker.
+fn describe_dynamic_change(before: &DynamicBrokerConfigs, after: &DynamicBrokerConfigs) {
+    for (level, old, new) in [
+        ("cluster-wide default", &before.cluster, &after.cluster),
+        ("this broker's", &before.broker, &after.broker),
+    ] {
+        if old != new {
+            tracing::info!(
+                "dynamic broker configs, {level}: {}",
+                describe_overrides(new)
+            );
         }
     }
 }

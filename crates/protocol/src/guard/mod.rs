@@ -73,6 +73,8 @@ mod acl_samples;
 #[cfg(any(test, feature = "test-encoders"))]
 mod client_quota_samples;
 #[cfg(any(test, feature = "test-encoders"))]
+mod config_resource_samples;
+#[cfg(any(test, feature = "test-encoders"))]
 pub mod response_samples;
 #[cfg(test)]
 mod response_tests;

@@ -128,6 +128,13 @@ pub(super) const REQUEST_SCHEMAS: &[Schema] = &[
         0,
         CONSUMER_GROUP_DESCRIBE,
     ),
+    Schema::new(
+        74,
+        "ListConfigResourcesRequest",
+        0..=1,
+        0,
+        LIST_CONFIG_RESOURCES,
+    ),
 ];
 
 // Produce (0)
@@ -736,3 +743,6 @@ const CONSUMER_GROUP_DESCRIBE: &[Field] = &[
     Field::all("group_ids", ARRAY_STRING),
     Field::all("include_authorized_operations", BOOL),
 ];
+
+// ListConfigResources (74): v0 (ListClientMetricsResources) has no fields.
+const LIST_CONFIG_RESOURCES: &[Field] = &[Field::new("resource_types", Ty::Array(&INT8), 1, LAST)];

@@ -75,6 +75,7 @@ pub fn encoded_body(api_key: i16, version: i16) -> Result<Bytes, String> {
         66 => list_transactions(v).encode(&mut buf, v),
         68 => consumer_group_heartbeat(v).encode(&mut buf, v),
         69 => consumer_group_describe(v).encode(&mut buf, v),
+        74 => super::config_resource_samples::response(v).encode(&mut buf, v),
         _ => return Err(format!("no response sample for api key {api_key}")),
     };
     encoded
@@ -142,6 +143,7 @@ pub fn decode_body(api_key: i16, version: i16, body: Bytes) -> Result<(), String
         66 => run::<ListTransactionsResponse>(body, v),
         68 => run::<ConsumerGroupHeartbeatResponse>(body, v),
         69 => run::<ConsumerGroupDescribeResponse>(body, v),
+        74 => run::<ListConfigResourcesResponse>(body, v),
         other => Err(format!("no response decoder wired for api key {other}")),
     }
 }

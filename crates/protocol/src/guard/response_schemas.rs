@@ -138,6 +138,13 @@ pub(super) const RESPONSE_SCHEMAS: &[Schema] = &[
         0,
         CONSUMER_GROUP_DESCRIBE,
     ),
+    Schema::new(
+        74,
+        "ListConfigResourcesResponse",
+        0..=1,
+        0,
+        LIST_CONFIG_RESOURCES,
+    ),
 ];
 
 // Shared by Produce (v10+) and Fetch (v16+): the endpoints of brokers named as new leaders.
@@ -1072,4 +1079,15 @@ const DESCRIBED_TOPIC_PARTITIONS: Ty = Ty::Struct(&[
     Field::all("topic_id", UUID),
     Field::all("topic_name", STRING),
     Field::all("partitions", ARRAY_INT32),
+]);
+
+// ListConfigResources (74)
+const LIST_CONFIG_RESOURCES: &[Field] = &[
+    Field::all("throttle_time_ms", INT32),
+    Field::all("error_code", INT16),
+    Field::all("config_resources", Ty::Array(&LISTED_CONFIG_RESOURCE)),
+];
+const LISTED_CONFIG_RESOURCE: Ty = Ty::Struct(&[
+    Field::all("resource_name", STRING),
+    Field::new("resource_type", INT8, 1, LAST),
 ]);

@@ -78,6 +78,7 @@ fn message_versions(api_key: i16) -> VersionRange {
         66 => ListTransactionsResponse::VERSIONS,
         68 => ConsumerGroupHeartbeatResponse::VERSIONS,
         69 => ConsumerGroupDescribeResponse::VERSIONS,
+        74 => ListConfigResourcesResponse::VERSIONS,
         other => panic!("no response type listed for api key {other}"),
     }
 }

@@ -70,6 +70,7 @@ pub fn encoded_body(api_key: i16, version: i16) -> Result<Bytes, String> {
         60 => describe_cluster(v).encode(&mut buf, v),
         68 => consumer_group_heartbeat(v).encode(&mut buf, v),
         69 => consumer_group_describe(v).encode(&mut buf, v),
+        74 => super::config_resource_samples::request(v).encode(&mut buf, v),
         _ => return Err(format!("no sample for api key {api_key}")),
     };
     encoded
@@ -138,6 +139,7 @@ pub fn decode_body(api_key: i16, version: i16, body: Bytes) -> Result<(), String
         60 => run::<DescribeClusterRequest>(body, v),
         68 => run::<ConsumerGroupHeartbeatRequest>(body, v),
         69 => run::<ConsumerGroupDescribeRequest>(body, v),
+        74 => run::<ListConfigResourcesRequest>(body, v),
         other => Err(format!("no decoder wired for api key {other}")),
     }
 }

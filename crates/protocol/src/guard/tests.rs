@@ -75,6 +75,7 @@ fn message_versions(api_key: i16) -> VersionRange {
         60 => DescribeClusterRequest::VERSIONS,
         68 => ConsumerGroupHeartbeatRequest::VERSIONS,
         69 => ConsumerGroupDescribeRequest::VERSIONS,
+        74 => ListConfigResourcesRequest::VERSIONS,
         other => panic!("no message type listed for api key {other}"),
     }
 }
