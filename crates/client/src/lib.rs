@@ -1,6 +1,6 @@
 //! sluice-client: the client-side commands of the `sluice` CLI (`topic`, `group`, `txn`,
-//! `producers`, `cluster`, `partition`, `user`, `acl`, `quota`, `produce`, `consume`), which work
-//! against any Kafka-compatible cluster. They speak Kafka through Sluice's own guarded wire
+//! `producers`, `cluster`, `partition`, `user`, `acl`, `quota`, `config`, `produce`,
+//! `consume`), which work against any Kafka-compatible cluster. They speak Kafka through Sluice's own guarded wire
 //! client (`sluice_protocol::client`): pure Rust, on PLAINTEXT, SSL, SASL_PLAINTEXT and SASL_SSL
 //! listeners. The benchmarks, which measure a broker with librdkafka, are the separate
 //! `sluice-bench` binary (crates/bench).
@@ -22,6 +22,8 @@
 //! - `user.rs`: `user create|list|delete` (SCRAM credentials, KIP-554).
 //! - `acl.rs`: `acl create|list|delete` (ACL bindings, kafka-acls' flags; the binding and
 //!   filter types are `sluice_security::acl`'s).
+//! - `config.rs`: `config describe|alter` (dynamic broker configs, per broker and the cluster
+//!   default, and topic configs; kafka-configs' flags).
 //! - `quota.rs`: `quota describe|alter` (client quotas of users and client ids, KIP-546; the
 //!   entity and key types and checks are `sluice_security::quota`'s).
 //! - `produce.rs`: `produce`, one record per input line; `producer.rs`: batching, sending to
@@ -40,6 +42,7 @@ mod acl;
 mod client_security;
 mod client_settings;
 mod cluster;
+mod config;
 mod connect_args;
 mod consume;
 mod error_codes;
@@ -69,6 +72,9 @@ pub use acl::{
 };
 
 pub use cluster::{ClusterArgs, ClusterCommand, OutputFormat};
+pub use config::{
+    ConfigAlterArgs, ConfigArgs, ConfigCommand, ConfigDescribeArgs, ConfigEntityArgs, EntityType,
+};
 pub use connect_args::{parse_key_value, ConnectArgs};
 pub use consume::ConsumeArgs;
 pub use error_codes::upper_snake_case;
@@ -103,6 +109,8 @@ pub enum ClientCommand {
     Acl(AclArgs),
     /// Describe and alter client quotas of users and client ids.
     Quota(QuotaArgs),
+    /// Describe and alter the configs of brokers (dynamic broker configs) and topics.
+    Config(ConfigArgs),
     /// Produce records read line by line from stdin or a file.
     Produce(ProduceArgs),
     /// Print records of a topic.
@@ -130,6 +138,7 @@ pub async fn run(cmd: ClientCommand) -> anyhow::Result<()> {
         ClientCommand::User(args) => user::run(args).await,
         ClientCommand::Acl(args) => acl::run(args).await,
         ClientCommand::Quota(args) => quota::run(args).await,
+        ClientCommand::Config(args) => config::run(args).await,
         ClientCommand::Produce(args) => produce::run(args).await,
         ClientCommand::Consume(args) => consume::run(args).await,
         ClientCommand::Bench(_) => bail!(

@@ -1,8 +1,8 @@
 //! The `sluice` binary: the broker (`sluice server`), a node's storage formatted before its
 //! first start (`sluice storage format`), a local multi-node cluster of brokers
 //! (`sluice dev-cluster`, in `dev_cluster.rs`) and the client tools (topic, group, txn,
-//! producers, cluster, partition, user, acl, quota, produce, consume; crates/client), which
-//! work against any Kafka-compatible cluster. It builds with the Rust toolchain alone: the
+//! producers, cluster, partition, user, acl, quota, config, produce, consume; crates/client),
+//! which work against any Kafka-compatible cluster. It builds with the Rust toolchain alone: the
 //! benchmarks, which run on librdkafka, are the separate `sluice-bench` binary (crates/bench).
 //!
 //! Layout: `main.rs` the command line, the server and the client commands' runtime;

@@ -1172,6 +1172,17 @@ fn alter_user_scram_credentials(c: &mut Client) -> Vec<i16> {
         .collect()
 }
 
+/// Lists the config resources of every type.
+fn list_config_resources(c: &mut Client) -> Vec<i16> {
+    vec![
+        c.send(
+            &kafka_protocol::messages::ListConfigResourcesRequest::default(),
+            1,
+        )
+        .error_code,
+    ]
+}
+
 /// Describes every client-id quota.
 fn describe_client_quotas(c: &mut Client) -> Vec<i16> {
     let request = DescribeClientQuotasRequest::default().with_components(vec![
@@ -1399,7 +1410,7 @@ fn matrix(matrix_id: uuid::Uuid, broker_id: i32) -> Vec<Case> {
             },
             vec![31],
         )
-        .then(vec![allow(ALTER_CONFIGS, cluster())], Authorized),
+        .then(vec![allow(ALTER_CONFIGS, cluster())], Codes(vec![NONE])),
         Case::new(
             ApiKey::IncrementalAlterConfigs,
             "v1, a topic",
@@ -1413,7 +1424,28 @@ fn matrix(matrix_id: uuid::Uuid, broker_id: i32) -> Vec<Case> {
             move |c| incremental_alter_configs(c, CONFIG_BROKER, &node, "log.retention.ms"),
             vec![31],
         )
-        .then(vec![allow(ALTER_CONFIGS, cluster())], Authorized),
+        .then(vec![allow(ALTER_CONFIGS, cluster())], Codes(vec![NONE])),
+        Case::new(
+            ApiKey::IncrementalAlterConfigs,
+            "v1, the broker default",
+            |c| incremental_alter_configs(c, CONFIG_BROKER, "", "log.retention.ms"),
+            vec![31],
+        )
+        .then(vec![allow(ALTER_CONFIGS, cluster())], Codes(vec![NONE])),
+        Case::new(
+            ApiKey::DescribeConfigs,
+            "v4, the broker default",
+            |c| describe_configs(c, CONFIG_BROKER, ""),
+            vec![31],
+        )
+        .then(vec![allow(DESCRIBE_CONFIGS, cluster())], Codes(vec![NONE])),
+        Case::new(
+            ApiKey::ListConfigResources,
+            "v1, every type",
+            list_config_resources,
+            vec![31],
+        )
+        .then(vec![allow(DESCRIBE_CONFIGS, cluster())], Codes(vec![NONE])),
         Case::new(
             ApiKey::CreatePartitions,
             "v3, validate only",
