@@ -1,6 +1,7 @@
 //! sluice-client: the client-side commands of the `sluice` CLI (`topic`, `group`, `txn`,
-//! `producers`, `cluster`, `partition`, `user`, `acl`, `quota`, `config`, `produce`,
-//! `consume`), which work against any Kafka-compatible cluster. They speak Kafka through Sluice's own guarded wire
+//! `producers`, `cluster`, `partition`, `user`, `acl`, `quota`, `config`, `logdirs`,
+//! `produce`, `consume`), which work against any Kafka-compatible cluster. They speak Kafka
+//! through Sluice's own guarded wire
 //! client (`sluice_protocol::client`): pure Rust, on PLAINTEXT, SSL, SASL_PLAINTEXT and SASL_SSL
 //! listeners. The benchmarks, which measure a broker with librdkafka, are the separate
 //! `sluice-bench` binary (crates/bench).
@@ -26,6 +27,7 @@
 //!   default, and topic configs; kafka-configs' flags).
 //! - `quota.rs`: `quota describe|alter` (client quotas of users and client ids, KIP-546; the
 //!   entity and key types and checks are `sluice_security::quota`'s).
+//! - `logdirs.rs`: `logdirs describe|move` (brokers' log directories, KIP-113).
 //! - `produce.rs`: `produce`, one record per input line; `producer.rs`: batching, sending to
 //!   leaders, retries and delivery accounting; `partitioner.rs`: which partition a record
 //!   goes to.
@@ -49,6 +51,7 @@ mod error_codes;
 mod fetcher;
 mod format;
 mod group;
+mod logdirs;
 mod partition;
 mod partitioner;
 mod produce;
@@ -79,6 +82,7 @@ pub use connect_args::{parse_key_value, ConnectArgs};
 pub use consume::ConsumeArgs;
 pub use error_codes::upper_snake_case;
 pub use group::{GroupArgs, GroupCommand, ResetOffsetsArgs};
+pub use logdirs::{LogDirsArgs, LogDirsCommand, LogDirsDescribeArgs, LogDirsMoveArgs};
 pub use partition::{ElectArgs, ElectionKind, PartitionArgs, PartitionCommand};
 pub use produce::ProduceArgs;
 pub use producer_options::{Acks, Compression};
@@ -111,6 +115,8 @@ pub enum ClientCommand {
     Quota(QuotaArgs),
     /// Describe and alter the configs of brokers (dynamic broker configs) and topics.
     Config(ConfigArgs),
+    /// Show brokers' log directories, and move a replica between the directories of its broker.
+    Logdirs(LogDirsArgs),
     /// Produce records read line by line from stdin or a file.
     Produce(ProduceArgs),
     /// Print records of a topic.
@@ -139,6 +145,7 @@ pub async fn run(cmd: ClientCommand) -> anyhow::Result<()> {
         ClientCommand::Acl(args) => acl::run(args).await,
         ClientCommand::Quota(args) => quota::run(args).await,
         ClientCommand::Config(args) => config::run(args).await,
+        ClientCommand::Logdirs(args) => logdirs::run(args).await,
         ClientCommand::Produce(args) => produce::run(args).await,
         ClientCommand::Consume(args) => consume::run(args).await,
         ClientCommand::Bench(_) => bail!(

@@ -320,7 +320,16 @@ impl ClusterManager {
         }
         let mut log_index = None;
         if let Some(command) = heartbeat_command(&image, &request, unclean) {
-            let unfence = matches!(command, MetadataCommand::UnfenceBroker { .. });
+            let unfence = match &command {
+                MetadataCommand::UnfenceBroker { .. } => true,
+                MetadataCommand::Batch(commands) => {
+                    matches!(
+                        commands.first(),
+                        Some(MetadataCommand::UnfenceBroker { .. })
+                    )
+                }
+                _ => false,
+            };
             match self.propose(command, timeout).await {
                 ProposeReply::Applied {
                     log_index: index,
@@ -332,10 +341,17 @@ impl ClusterManager {
                             tracing::info!(broker_id = request.broker_id, "broker unfenced");
                             self.wake.notify_one();
                         }
-                        Ok(_) => tracing::info!(
+                        Ok(_) if request.want_fence || request.want_shutdown => tracing::info!(
                             broker_id = request.broker_id,
                             controlled_shutdown = request.want_shutdown,
                             "broker fenced at its request; its leaderships moved"
+                        ),
+                        Ok(_) => tracing::warn!(
+                            broker_id = request.broker_id,
+                            offline_log_dirs = request.offline_log_dirs.len(),
+                            offline_replicas = request.offline_replicas.len(),
+                            "broker reported offline log directories; their replicas' \
+                             leaderships moved"
                         ),
                         // The next heartbeat tries again on a newer image.
                         Err(error) => tracing::debug!(

@@ -151,6 +151,17 @@ pub enum MetadataCommand {
         entity: QuotaEntity,
         ops: Vec<(String, Option<QuotaValue>)>,
     },
+    /// A broker's log directories failed (KIP-858): `log_dirs` are offline, and with them its
+    /// replicas `replicas` (topic id, partition), which may no longer lead nor join the ISR
+    /// until the broker registers again. Added to what the registration already records.
+    /// Taking the replicas out of ISRs and leaderships are separate
+    /// [`MetadataCommand::ChangePartition`]s in the same batch.
+    MarkReplicasOffline {
+        broker_id: i32,
+        broker_epoch: i64,
+        log_dirs: Vec<Uuid>,
+        replicas: Vec<(Uuid, i32)>,
+    },
 }
 
 /// A quota value in a command: finite and positive once validated, so equality is total.

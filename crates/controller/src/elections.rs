@@ -39,6 +39,7 @@ use crate::command::MetadataCommand;
 use crate::image::MetadataImage;
 use crate::image::PartitionState;
 use crate::image::TopicImage;
+use uuid::Uuid;
 
 /// Topic config (and dynamic cluster-wide broker config) that enables unclean elections.
 pub(crate) const UNCLEAN_LEADER_ELECTION_ENABLE: &str = "unclean.leader.election.enable";
@@ -195,6 +196,53 @@ pub(crate) fn is_unfenced(image: &MetadataImage, broker_id: i32) -> bool {
     image.broker(broker_id).is_some_and(|b| !b.fenced)
 }
 
+/// Whether `broker_id` may lead or join the ISR of partition `partition` of `topic_id`:
+/// unfenced, and its replica not in a log directory it reported offline (KIP-858).
+pub(crate) fn may_lead(
+    image: &MetadataImage,
+    topic_id: Uuid,
+    partition: usize,
+    broker_id: i32,
+) -> bool {
+    let Ok(partition) = i32::try_from(partition) else {
+        return false;
+    };
+    is_unfenced(image, broker_id)
+        && image
+            .broker(broker_id)
+            .is_some_and(|b| !b.offline_replicas.contains(&(topic_id, partition)))
+}
+
+/// The changes that take `broker_id`'s replicas `replicas` (topic id, partition), now offline
+/// on it, out of their ISRs and leaderships, electing another ISR replica where one may lead.
+pub(crate) fn offline_replica_changes(
+    image: &MetadataImage,
+    broker_id: i32,
+    replicas: &[(Uuid, i32)],
+    unclean_default: bool,
+) -> Vec<MetadataCommand> {
+    let mut changes = Vec::new();
+    for (topic_id, partition) in replicas {
+        let Some(topic) = image.topic_by_id(topic_id) else {
+            continue;
+        };
+        let Some(index) = usize::try_from(*partition).ok() else {
+            continue;
+        };
+        let Some(state) = topic.partitions.get(index) else {
+            continue;
+        };
+        if !state.isr.contains(&broker_id) && state.leader != Some(broker_id) {
+            continue;
+        }
+        let unclean = unclean_election_enabled(image, topic, unclean_default);
+        let eligible = |b| may_lead(image, topic.topic_id, index, b);
+        let next = elect(state, Some(broker_id), eligible, unclean);
+        changes.extend(change(topic, index, state, next));
+    }
+    changes
+}
+
 /// The command that moves partition `partition` of `topic` from `state` to `next`, or `None`
 /// when that is no change.
 fn change(
@@ -232,7 +280,8 @@ pub(crate) fn removal_changes(
             if !state.isr.contains(&broker_id) && state.leader != Some(broker_id) {
                 continue;
             }
-            let next = elect(state, Some(broker_id), |b| is_unfenced(image, b), unclean);
+            let eligible = |b| may_lead(image, topic.topic_id, partition, b);
+            let next = elect(state, Some(broker_id), eligible, unclean);
             changes.extend(change(topic, partition, state, next));
         }
     }
@@ -249,10 +298,11 @@ pub(crate) fn leader_elections(
     for topic in image.topics().values() {
         let unclean = unclean_election_enabled(image, topic, unclean_default);
         for (partition, state) in topic.partitions.iter().enumerate() {
-            if state.leader.is_some_and(|l| is_unfenced(image, l)) {
+            let eligible = |b| may_lead(image, topic.topic_id, partition, b);
+            if state.leader.is_some_and(eligible) {
                 continue;
             }
-            let next = elect(state, state.leader, |b| is_unfenced(image, b), unclean);
+            let next = elect(state, state.leader, eligible, unclean);
             changes.extend(change(topic, partition, state, next));
         }
     }
@@ -313,7 +363,7 @@ fn partition_election(
     state: &PartitionState,
     election: ElectionType,
 ) -> Result<MetadataCommand, ElectionError> {
-    let eligible = |broker: i32| is_unfenced(image, broker);
+    let eligible = |broker: i32| may_lead(image, topic.topic_id, partition, broker);
     let next = match election {
         ElectionType::Preferred => preferred_election(state, eligible)?,
         ElectionType::Unclean => unclean_election(state, eligible)?,

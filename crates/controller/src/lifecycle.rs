@@ -39,6 +39,7 @@ use uuid::Uuid;
 use crate::command::CommandError;
 use crate::command::MetadataCommand;
 use crate::elections::leads_any_partition;
+use crate::elections::offline_replica_changes;
 use crate::elections::removal_changes;
 use crate::image::ListenerEndpoint;
 use crate::image::MetadataImage;
@@ -74,6 +75,14 @@ pub struct BrokerHeartbeatRequest {
     pub want_fence: bool,
     /// The broker asks for a controlled shutdown.
     pub want_shutdown: bool,
+    /// Ids of its log directories that failed (KIP-858's OfflineLogDirs).
+    #[serde(default)]
+    pub offline_log_dirs: Vec<Uuid>,
+    /// Its replicas (topic id, partition) in those directories. Kafka's controller knows them
+    /// from each replica's directory assignment; Sluice's metadata does not record
+    /// assignments, so the broker names them.
+    #[serde(default)]
+    pub offline_replicas: Vec<(Uuid, i32)>,
 }
 
 /// The active controller's answer to a heartbeat.
@@ -164,8 +173,53 @@ pub(crate) fn check_heartbeat(
 }
 
 /// What a heartbeat (checked by [`check_heartbeat`]) changes: unfencing a caught-up broker,
-/// fencing one that asks for it or for a controlled shutdown; `None` when nothing changes.
+/// fencing one that asks for it or for a controlled shutdown, and recording log directories
+/// and replicas it reports offline for the first time, moving those replicas out of their ISRs
+/// and leaderships (KIP-858), all in one batch; `None` when nothing changes.
 pub(crate) fn heartbeat_command(
+    image: &MetadataImage,
+    request: &BrokerHeartbeatRequest,
+    unclean_default: bool,
+) -> Option<MetadataCommand> {
+    let lifecycle = lifecycle_command(image, request, unclean_default);
+    let broker = image.broker(request.broker_id)?;
+    let fencing = !broker.fenced && lifecycle.is_some();
+    let new_dirs: Vec<Uuid> = request
+        .offline_log_dirs
+        .iter()
+        .filter(|d| !broker.offline_log_dirs.contains(d))
+        .copied()
+        .collect();
+    let new_replicas: Vec<(Uuid, i32)> = request
+        .offline_replicas
+        .iter()
+        .filter(|r| !broker.offline_replicas.contains(r))
+        .copied()
+        .collect();
+    if fencing || (new_dirs.is_empty() && new_replicas.is_empty()) {
+        // Fencing takes the broker out of every ISR already; the replicas are recorded at a
+        // later heartbeat.
+        return lifecycle;
+    }
+    let mut commands: Vec<MetadataCommand> = lifecycle.into_iter().collect();
+    commands.push(MetadataCommand::MarkReplicasOffline {
+        broker_id: broker.broker_id,
+        broker_epoch: broker.broker_epoch,
+        log_dirs: new_dirs,
+        replicas: new_replicas.clone(),
+    });
+    commands.extend(offline_replica_changes(
+        image,
+        broker.broker_id,
+        &new_replicas,
+        unclean_default,
+    ));
+    Some(MetadataCommand::Batch(commands))
+}
+
+/// The registration's own change at a heartbeat: unfencing or fencing (see
+/// [`heartbeat_command`]).
+fn lifecycle_command(
     image: &MetadataImage,
     request: &BrokerHeartbeatRequest,
     unclean_default: bool,
@@ -343,6 +397,8 @@ mod tests {
             metadata_offset: image.offset(),
             want_fence: false,
             want_shutdown: false,
+            offline_log_dirs: Vec::new(),
+            offline_replicas: Vec::new(),
         }
     }
 
@@ -600,5 +656,81 @@ mod tests {
         apply(&mut image, command).unwrap();
         assert_eq!(partitions(&image, "t")[0], (Some(3), vec![3]));
         assert!(!heartbeat_reply(&image, &request).should_shutdown);
+    }
+
+    #[test]
+    fn offline_log_dirs_move_their_replicas_out_of_isrs_and_leaderships() {
+        let mut image = image_with_brokers(&[1, 2, 3]);
+        create_topic(&mut image, "t", 1, vec![vec![1, 2, 3], vec![2, 1, 3]]).unwrap();
+        create_topic(&mut image, "u", 2, vec![vec![1]]).unwrap();
+        let dir = Uuid::from_u128(77);
+        let mut request = heartbeat(&image, 1);
+        // Partition t-0 (led by 1) and u-0 (1 alone) are in the failed directory; t-1 is not.
+        request.offline_log_dirs = vec![dir];
+        request.offline_replicas = vec![(Uuid::from_u128(1), 0), (Uuid::from_u128(2), 0)];
+        let command = heartbeat_command(&image, &request, false).unwrap();
+        let MetadataCommand::Batch(commands) = &command else {
+            panic!("{command:?}");
+        };
+        assert!(matches!(
+            commands[0],
+            MetadataCommand::MarkReplicasOffline { broker_id: 1, .. }
+        ));
+        assert_eq!(
+            commands.len(),
+            3,
+            "t-0 and u-0 change, t-1 not: {commands:?}"
+        );
+        apply(&mut image, command).unwrap();
+        assert_eq!(
+            partitions(&image, "t"),
+            vec![(Some(2), vec![2, 3]), (Some(2), vec![2, 1, 3])]
+        );
+        // The last ISR member keeps its place but cannot lead: the partition is offline.
+        assert_eq!(partitions(&image, "u"), vec![(None, vec![1])]);
+        let broker = image.broker(1).unwrap();
+        assert_eq!(broker.offline_log_dirs, vec![dir]);
+        assert_eq!(broker.offline_replicas.len(), 2);
+        // Reported again: nothing new to do.
+        assert_eq!(heartbeat_command(&image, &request, false), None);
+        // No election gives an offline replica leadership back, even the preferred one.
+        assert!(crate::elections::leader_elections(&image, false).is_empty());
+        assert!(crate::elections::preferred_leader_elections(&image).is_empty());
+        // A new registration (the broker restarted) starts with every directory online.
+        let command = registration_command(&image, &registration(1, 99), 5, false, false).unwrap();
+        apply(&mut image, command).unwrap();
+        assert!(image.broker(1).unwrap().offline_replicas.is_empty());
+    }
+
+    #[test]
+    fn a_fenced_broker_reporting_offline_dirs_is_unfenced_and_marked_at_once() {
+        let mut image = image_with_brokers(&[1, 2]);
+        create_topic(&mut image, "t", 1, vec![vec![1, 2]]).unwrap();
+        fence(&mut image, 1);
+        let mut request = heartbeat(&image, 1);
+        request.offline_replicas = vec![(Uuid::from_u128(1), 0)];
+        let command = heartbeat_command(&image, &request, false).unwrap();
+        let MetadataCommand::Batch(commands) = &command else {
+            panic!("{command:?}");
+        };
+        assert!(matches!(commands[0], MetadataCommand::UnfenceBroker { .. }));
+        assert!(matches!(
+            commands[1],
+            MetadataCommand::MarkReplicasOffline { .. }
+        ));
+        apply(&mut image, command).unwrap();
+        assert!(!image.broker(1).unwrap().fenced);
+        // Fencing takes precedence: the offline replicas wait for a later heartbeat.
+        let mut request = heartbeat(&image, 2);
+        request.want_shutdown = true;
+        request.offline_replicas = vec![(Uuid::from_u128(1), 0)];
+        let command = heartbeat_command(&image, &request, false).unwrap();
+        let MetadataCommand::Batch(commands) = &command else {
+            panic!("{command:?}");
+        };
+        assert!(matches!(commands[0], MetadataCommand::FenceBroker { .. }));
+        assert!(!commands
+            .iter()
+            .any(|c| matches!(c, MetadataCommand::MarkReplicasOffline { .. })));
     }
 }

@@ -309,6 +309,8 @@ mod tests {
             metadata_offset: 40,
             want_fence: false,
             want_shutdown: true,
+            offline_log_dirs: vec![uuid::Uuid::from_u128(5)],
+            offline_replicas: vec![(uuid::Uuid::from_u128(6), 2)],
         };
         let frame = encode_frame(
             &RpcRequest {

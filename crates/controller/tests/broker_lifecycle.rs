@@ -98,6 +98,8 @@ impl Heartbeats {
                         metadata_offset: controller.image().borrow().offset(),
                         want_fence: false,
                         want_shutdown: want_shutdown.load(Ordering::SeqCst),
+                        offline_log_dirs: Vec::new(),
+                        offline_replicas: Vec::new(),
                     };
                     match controller.broker_heartbeat(request).await {
                         Ok(Ok(reply)) => {

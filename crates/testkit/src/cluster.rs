@@ -43,7 +43,8 @@ impl TestCluster {
         TestCluster::start_with(n, &[])
     }
 
-    /// A cluster of `n` nodes, each also given the `extra` settings.
+    /// A cluster of `n` nodes, each also given the `extra` settings (`{node_dir}` in a value
+    /// stands for the node's data directory).
     pub fn start_with(n: i32, extra: &[(&str, &str)]) -> TestCluster {
         let dir = tempfile::tempdir().expect("temporary directory");
         let bind = || TcpListener::bind("127.0.0.1:0").expect("a loopback listener");
@@ -139,7 +140,11 @@ impl TestCluster {
             ),
         ];
         let mut config = BrokerConfig::default();
+        let node_dir = node.dir.display().to_string();
         for (key, value) in settings.iter().chain(&self.extra) {
+            // `{node_dir}` in an extra value is the node's data directory (e.g. several
+            // `log.dirs` per node).
+            let value = &value.replace("{node_dir}", &node_dir);
             config
                 .set(key, value)
                 .unwrap_or_else(|e| panic!("{key}={value}: {e}"));

@@ -14,9 +14,10 @@ use super::request::{encode_response, RequestContext, ResponseFrame, Unparseable
 use super::request_body::RequestBody;
 use super::throttle::ThrottleTime;
 use super::{
-    acls, api_versions, client_quotas, configs, create_partitions, create_topics, delete_records,
-    delete_topics, describe_cluster, describe_log_dirs, describe_producers, describe_quorum,
-    elect_leaders, fetch, groups, list_config_resources, list_offsets, metadata,
+    acls, alter_replica_log_dirs, api_versions, client_quotas, configs, create_partitions,
+    create_topics, delete_records, delete_topics, describe_cluster, describe_log_dirs,
+    describe_producers, describe_quorum, elect_leaders, fetch, groups, list_config_resources,
+    list_offsets, metadata,
     offset_for_leader_epoch, produce, reassignments, replica_fetch, sasl, scram_credentials, txn,
 };
 use crate::cluster::{Cluster, MetadataPublisher, ProducerIdManager, Replication, TopicAdmin};
@@ -198,10 +199,12 @@ impl KafkaApis {
                 ctx,
                 &elect_leaders::handle(cluster, &self.publisher, ctx, r).await,
             ),
-            R::DescribeLogDirs(r) => self.respond(
-                ctx,
-                &describe_log_dirs::handle(replicas, &settings.log_dir, ctx, r).await,
-            ),
+            R::DescribeLogDirs(r) => {
+                self.respond(ctx, &describe_log_dirs::handle(replicas, ctx, r).await)
+            }
+            R::AlterReplicaLogDirs(r) => {
+                self.respond(ctx, &alter_replica_log_dirs::handle(replicas, ctx, r).await)
+            }
             R::AlterPartitionReassignments(r) => self.respond(
                 ctx,
                 &reassignments::alter(cluster, &self.publisher, ctx, r).await,

@@ -221,7 +221,12 @@ fn describe_topic(
             let offline: Vec<BrokerId> = p
                 .replicas
                 .iter()
-                .filter(|r| image.broker(**r).is_none_or(|b| b.fenced))
+                // Fenced, or its replica in a log directory that failed (KIP-858).
+                .filter(|r| {
+                    image.broker(**r).is_none_or(|b| {
+                        b.fenced || b.offline_replicas.contains(&(topic.topic_id, index as i32))
+                    })
+                })
                 .map(|r| BrokerId(*r))
                 .collect();
             MetadataResponsePartition::default()

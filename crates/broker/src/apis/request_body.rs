@@ -80,6 +80,7 @@ request_bodies! {
     DescribeProducers => DescribeProducersRequest,
     OffsetForLeaderEpoch => OffsetForLeaderEpochRequest,
     ElectLeaders => ElectLeadersRequest,
+    AlterReplicaLogDirs => AlterReplicaLogDirsRequest,
     DescribeLogDirs => DescribeLogDirsRequest,
     AlterPartitionReassignments => AlterPartitionReassignmentsRequest,
     ListPartitionReassignments => ListPartitionReassignmentsRequest,

@@ -69,6 +69,7 @@ throttled!(
     OffsetForLeaderEpochResponse,
     ElectLeadersResponse,
     DescribeLogDirsResponse,
+    AlterReplicaLogDirsResponse,
     AlterPartitionReassignmentsResponse,
     ListPartitionReassignmentsResponse,
     DescribeAclsResponse,

@@ -1,15 +1,7 @@
-//! The cluster id and `meta.properties`, Kafka's per-directory identity file: which cluster
-//! and node a log directory belongs to; and formatting a node's storage before its first start
+//! The cluster id and `meta.properties`, Kafka's per-directory identity file (layout in
+//! `replicas::log_dir`): which cluster and node each log directory belongs to, and the
+//! directory's own id (KIP-858); and formatting a node's storage before its first start
 //! (`sluice storage format`, Kafka's `kafka-storage format`).
-//!
-//! Layout (text, Java properties):
-//! ```text
-//! #
-//! # written by sluice at first start
-//! version=1
-//! cluster.id=<22 characters, as Kafka prints ids>
-//! node.id=<this node's id>
-//! ```
 
 use std::collections::BTreeMap;
 use std::net::SocketAddr;
@@ -19,53 +11,94 @@ use sluice_controller::{write_bootstrap_metadata, MetadataCommand};
 use uuid::Uuid;
 
 use crate::config::BrokerSettings;
-use crate::replicas::encode_topic_id;
+use crate::replicas::{
+    decode_topic_id, encode_topic_id, format_meta_properties, read_meta_properties, META_PROPERTIES,
+};
 
-/// Kafka's per-directory identity file.
-const META_PROPERTIES: &str = "meta.properties";
 /// The topic registry of Sluice versions before the controller quorum (migrated once).
 pub(super) const LEGACY_TOPICS_FILE: &str = "__sluice_topics.json";
 
-/// The cluster id from `meta.properties` in the log directory, written there at first start:
+/// The cluster id from `meta.properties` in the log directories, written there at first start:
 /// `cluster.id` if set, else the id of the legacy topic registry, else one derived from
 /// `controller.quorum.voters` (so that every node of a quorum configured alike agrees), else a
-/// new random id. A `meta.properties` of another node or cluster is a startup error.
+/// new random id. Every readable directory of `log.dirs` gets a `meta.properties` (with its own
+/// `directory.id`) if it has none, or a `directory.id` if its file predates them. A
+/// `meta.properties` of another node or cluster, or two directories of different clusters,
+/// stop the start; a directory that cannot be read is left to go offline (the replica manager
+/// finds no id in it), unless no directory can be read.
 pub fn cluster_id(settings: &BrokerSettings) -> Result<String, String> {
-    let dir = settings.log_dir.clone();
-    std::fs::create_dir_all(&dir).map_err(|e| format!("{}: {e}", dir.display()))?;
-    let path = dir.join(META_PROPERTIES);
     let node_id = settings.node_id;
-    if let Ok(text) = std::fs::read_to_string(&path) {
-        let props: BTreeMap<&str, &str> = text
-            .lines()
-            .filter(|l| !l.trim_start().starts_with('#'))
-            .filter_map(|l| l.split_once('='))
-            .map(|(k, v)| (k.trim(), v.trim()))
-            .collect();
-        let stored_node = props.get("node.id").and_then(|v| v.parse::<i32>().ok());
-        if stored_node != Some(node_id) {
-            return Err(format!(
-                "{} belongs to node.id {}, but this node is node.id {node_id}",
-                path.display(),
-                props.get("node.id").unwrap_or(&"?")
-            ));
-        }
-        let Some(id) = props.get("cluster.id").filter(|v| !v.is_empty()) else {
-            return Err(format!("{} has no cluster.id", path.display()));
+    // (dir, its properties if it has a meta.properties), for the readable directories.
+    let mut readable = Vec::new();
+    let mut found: Option<(String, std::path::PathBuf)> = None;
+    let mut directory_ids = BTreeMap::new();
+    for dir in &settings.log_dirs {
+        let props = match std::fs::create_dir_all(dir).and_then(|()| read_meta_properties(dir)) {
+            Ok(props) => props,
+            Err(e) => {
+                tracing::error!("log directory {}: {e}; it will be offline", dir.display());
+                continue;
+            }
         };
-        if let Some(wanted) = settings.cluster_id.as_deref() {
-            if wanted != *id {
+        if let Some(props) = &props {
+            let path = dir.join(META_PROPERTIES);
+            let stored_node = props.get("node.id").and_then(|v| v.parse::<i32>().ok());
+            if stored_node != Some(node_id) {
                 return Err(format!(
-                    "cluster.id {wanted} does not match {id} stored in {}",
-                    path.display()
+                    "{} belongs to node.id {}, but this node is node.id {node_id}",
+                    path.display(),
+                    props.get("node.id").map_or("?", String::as_str)
                 ));
             }
+            let Some(id) = props.get("cluster.id").filter(|v| !v.is_empty()) else {
+                return Err(format!("{} has no cluster.id", path.display()));
+            };
+            if let Some(wanted) = settings.cluster_id.as_deref() {
+                if wanted != id {
+                    return Err(format!(
+                        "cluster.id {wanted} does not match {id} stored in {}",
+                        path.display()
+                    ));
+                }
+            }
+            match &found {
+                Some((other, other_path)) if other != id => {
+                    return Err(format!(
+                        "{} belongs to cluster {id}, but {} to cluster {other}",
+                        path.display(),
+                        other_path.display()
+                    ))
+                }
+                Some(_) => {}
+                None => found = Some((id.clone(), path.clone())),
+            }
+            if let Some(dir_id) = props.get("directory.id") {
+                if let Some(first) = directory_ids.insert(dir_id.clone(), path.clone()) {
+                    return Err(format!(
+                        "{} and {} have the same directory.id {dir_id}",
+                        first.display(),
+                        path.display()
+                    ));
+                }
+            }
         }
-        return Ok(id.to_string());
+        readable.push((dir.clone(), props));
     }
-    let id = match settings.cluster_id.as_deref() {
-        Some(id) => id.to_string(),
-        None => legacy_cluster_id(&dir)
+    if readable.is_empty() {
+        return Err(format!(
+            "none of the log directories {} can be used",
+            settings
+                .log_dirs
+                .iter()
+                .map(|d| d.display().to_string())
+                .collect::<Vec<_>>()
+                .join(", ")
+        ));
+    }
+    let id = match (found, settings.cluster_id.as_deref()) {
+        (Some((id, _)), _) => id,
+        (None, Some(id)) => id.to_string(),
+        (None, None) => legacy_cluster_id(&settings.log_dir)
             .or_else(|| {
                 settings
                     .quorum_voters
@@ -75,10 +108,20 @@ pub fn cluster_id(settings: &BrokerSettings) -> Result<String, String> {
             })
             .unwrap_or_else(|| encode_id(Uuid::new_v4())),
     };
-    let text = format!(
-        "#\n# written by sluice at first start\nversion=1\ncluster.id={id}\nnode.id={node_id}\n"
-    );
-    write_durably(&path, text.as_bytes()).map_err(|e| format!("{}: {e}", path.display()))?;
+    for (dir, props) in readable {
+        let has_dir_id = props
+            .as_ref()
+            .and_then(|p| p.get("directory.id"))
+            .is_some_and(|d| decode_topic_id(d).is_some());
+        if has_dir_id {
+            continue;
+        }
+        let path = dir.join(META_PROPERTIES);
+        let text = format_meta_properties("sluice at first start", &id, node_id, Uuid::new_v4());
+        if let Err(e) = write_durably(&path, text.as_bytes()) {
+            tracing::error!("{}: {e}; the log directory will be offline", path.display());
+        }
+    }
     Ok(id)
 }
 
@@ -95,10 +138,10 @@ pub enum Formatted {
     AlreadyFormatted,
 }
 
-/// Formats a node's storage before its first start: `meta.properties` (cluster id, node id) in
-/// the log directory, and `bootstrap` (e.g. SCRAM credentials) as the bootstrap metadata of
+/// Formats a node's storage before its first start: `meta.properties` (cluster id, node id,
+/// directory id) in every log directory, and `bootstrap` (e.g. SCRAM credentials) as the bootstrap metadata of
 /// the metadata directory, which the cluster's metadata log starts with (see the controller's
-/// `bootstrap`). A log directory already formatted is an error, or left alone with
+/// `bootstrap`). A log directory already formatted (any of them) is an error, or left alone with
 /// `ignore_formatted`, as in Kafka.
 pub fn format_storage(
     settings: &BrokerSettings,
@@ -118,9 +161,11 @@ pub fn format_storage(
             ));
         }
     }
-    let dir = &settings.log_dir;
-    let path = dir.join(META_PROPERTIES);
-    if path.exists() {
+    let formatted = settings
+        .log_dirs
+        .iter()
+        .find(|d| d.join(META_PROPERTIES).exists());
+    if let Some(dir) = formatted {
         if ignore_formatted {
             return Ok(Formatted::AlreadyFormatted);
         }
@@ -137,16 +182,23 @@ pub fn format_storage(
             metadata_dir.display()
         ));
     }
-    std::fs::create_dir_all(dir).map_err(|e| format!("{}: {e}", dir.display()))?;
+    for dir in &settings.log_dirs {
+        std::fs::create_dir_all(dir).map_err(|e| format!("{}: {e}", dir.display()))?;
+    }
     if !bootstrap.is_empty() {
         write_bootstrap_metadata(metadata_dir, bootstrap)
             .map_err(|e| format!("{}: {e}", metadata_dir.display()))?;
     }
-    let text = format!(
-        "#\n# written by sluice storage format\nversion=1\ncluster.id={cluster_id}\nnode.id={}\n",
-        settings.node_id
-    );
-    write_durably(&path, text.as_bytes()).map_err(|e| format!("{}: {e}", path.display()))?;
+    for dir in &settings.log_dirs {
+        let path = dir.join(META_PROPERTIES);
+        let text = format_meta_properties(
+            "sluice storage format",
+            cluster_id,
+            settings.node_id,
+            Uuid::new_v4(),
+        );
+        write_durably(&path, text.as_bytes()).map_err(|e| format!("{}: {e}", path.display()))?;
+    }
     Ok(Formatted::Formatted)
 }
 

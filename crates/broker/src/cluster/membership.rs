@@ -191,15 +191,21 @@ impl Cluster {
         }
     }
 
-    /// One heartbeat reporting `applied` as the metadata offset this broker applied; returns
-    /// whether the controller still fences it.
-    async fn heartbeat(&self, applied: u64, want_shutdown: bool) -> Result<(bool, bool), String> {
+    /// One heartbeat reporting the metadata offset `replicas` applied and its offline log
+    /// directories and replicas (KIP-858); returns whether the controller still fences it.
+    async fn heartbeat(
+        &self,
+        replicas: &ReplicaManager,
+        want_shutdown: bool,
+    ) -> Result<(bool, bool), String> {
         let request = BrokerHeartbeatRequest {
             broker_id: self.node_id,
             broker_epoch: self.broker_epoch(),
-            metadata_offset: applied,
+            metadata_offset: replicas.applied_offset(),
             want_fence: false,
             want_shutdown,
+            offline_log_dirs: replicas.log_dirs().offline_ids(),
+            offline_replicas: replicas.offline_replicas(),
         };
         match self.controller.broker_heartbeat(request).await {
             Ok(Ok(reply)) => {
@@ -220,7 +226,7 @@ impl Cluster {
         let deadline = tokio::time::Instant::now() + STARTUP_TIMEOUT;
         let mut last_error = String::new();
         loop {
-            match self.heartbeat(replicas.applied_offset(), false).await {
+            match self.heartbeat(replicas, false).await {
                 Ok((false, _)) => {
                     tracing::info!("broker {} is unfenced", self.node_id);
                     return Ok(());
@@ -263,7 +269,7 @@ impl Cluster {
     pub async fn controlled_shutdown(&self, replicas: &ReplicaManager, timeout: Duration) {
         let deadline = tokio::time::Instant::now() + timeout;
         while tokio::time::Instant::now() < deadline {
-            match self.heartbeat(replicas.applied_offset(), true).await {
+            match self.heartbeat(replicas, true).await {
                 Ok((_, true)) => {
                     tracing::info!("controlled shutdown of broker {} done", self.node_id);
                     return;
@@ -280,7 +286,8 @@ impl Cluster {
     }
 }
 
-/// Heartbeats every `broker.heartbeat.interval.ms` until shutdown.
+/// Heartbeats every `broker.heartbeat.interval.ms`, and at once when a log directory fails,
+/// until shutdown.
 pub async fn run_heartbeats(
     cluster: Arc<Cluster>,
     replicas: Arc<ReplicaManager>,
@@ -292,9 +299,14 @@ pub async fn run_heartbeats(
     loop {
         tokio::select! {
             _ = shutdown.changed() => return,
+            _ = replicas.log_dirs().wait_for_failure() => {
+                if let Err(e) = cluster.heartbeat(&replicas, false).await {
+                    tracing::warn!("reporting an offline log directory failed: {e}");
+                }
+            }
             _ = tick.tick() => {
                 let was_fenced = cluster.is_fenced();
-                match cluster.heartbeat(replicas.applied_offset(), false).await {
+                match cluster.heartbeat(&replicas, false).await {
                     Ok((fenced, _)) if fenced != was_fenced => {
                         tracing::info!(
                             "broker {} is {}",

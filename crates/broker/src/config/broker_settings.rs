@@ -66,8 +66,12 @@ pub struct BrokerSettings {
     pub fetch_session_cache_slots: usize,
 
     // Topics and their logs.
-    /// The first of `log.dirs` (else `log.dir`): where every replica lives.
+    /// The first of `log.dirs` (else `log.dir`): where the metadata log, the audit log and the
+    /// broker's own files live by default.
     pub log_dir: PathBuf,
+    /// Every directory of `log.dirs` (else `log.dir`), in the order given, without
+    /// duplicates; the first is `log_dir`. Each holds replicas (JBOD).
+    pub log_dirs: Vec<PathBuf>,
     pub num_partitions: i32,
     pub default_replication_factor: i16,
     pub auto_create_topics_enable: bool,
@@ -130,12 +134,27 @@ impl BrokerSettings {
             .as_ref()
             .and_then(|l| l.bind_address().ok())
             .unwrap_or_else(BrokerConfig::default_client_listener);
-        let log_dir = config
-            .get("log.dirs")
-            .and_then(|dirs| dirs.split(',').map(str::trim).find(|d| !d.is_empty()))
-            .or_else(|| config.value("log.dir"))
-            .map(PathBuf::from)
-            .unwrap_or_default();
+        let log_dirs: Vec<PathBuf> = match config.get("log.dirs") {
+            Some(dirs) if dirs.split(',').any(|d| !d.trim().is_empty()) => dirs
+                .split(',')
+                .map(str::trim)
+                .filter(|d| !d.is_empty())
+                .map(PathBuf::from)
+                .collect(),
+            _ => vec![config
+                .value("log.dir")
+                .map(PathBuf::from)
+                .unwrap_or_default()],
+        };
+        for (i, dir) in log_dirs.iter().enumerate() {
+            if log_dirs[..i].contains(dir) {
+                return Err(ConfigError::Invalid(format!(
+                    "log.dirs: duplicate log directory {}",
+                    dir.display()
+                )));
+            }
+        }
+        let log_dir = log_dirs.first().cloned().unwrap_or_default();
         let metadata_log_dir = match config.get("metadata.log.dir") {
             Some(d) => PathBuf::from(d),
             None => log_dir.join("__cluster_metadata"),
@@ -225,6 +244,7 @@ impl BrokerSettings {
             fetch_max_bytes: int("fetch.max.bytes") as usize,
             fetch_session_cache_slots: int("max.incremental.fetch.session.cache.slots") as usize,
             log_dir,
+            log_dirs,
             num_partitions: int("num.partitions") as i32,
             default_replication_factor: int("default.replication.factor") as i16,
             auto_create_topics_enable: config.bool("auto.create.topics.enable"),
@@ -348,6 +368,14 @@ mod tests {
         );
         assert_eq!(s.topic_defaults.get("log.retention.ms"), Some("7200000"));
         assert_eq!(s.log_dir, PathBuf::from("/tmp/a"));
+        assert_eq!(
+            s.log_dirs,
+            [PathBuf::from("/tmp/a"), PathBuf::from("/tmp/b")]
+        );
+        assert_eq!(
+            s.metadata_log_dir,
+            PathBuf::from("/tmp/a/__cluster_metadata")
+        );
         assert_eq!(s.node_id, 4);
         assert!(!s.group.consumer_protocol_enabled);
         assert!(s.unclean_leader_election_enable);
@@ -380,5 +408,20 @@ mod tests {
     fn a_config_that_fails_its_check_builds_no_settings() {
         let config = BrokerConfig::from_pairs(&[("process.roles", "broker")]).expect("keys");
         assert!(BrokerSettings::new(&config).is_err());
+    }
+
+    #[test]
+    fn a_log_directory_named_twice_is_refused() {
+        let config =
+            BrokerConfig::from_pairs(&[("log.dirs", "/tmp/a, /tmp/b,/tmp/a")]).expect("keys");
+        let Err(err) = BrokerSettings::new(&config) else {
+            panic!("a duplicate log directory was accepted");
+        };
+        assert!(
+            err.to_string().contains("duplicate log directory /tmp/a"),
+            "{err}"
+        );
+        let s = settings(&[("log.dirs", " , "), ("log.dir", "/tmp/c")]);
+        assert_eq!(s.log_dirs, [PathBuf::from("/tmp/c")]);
     }
 }

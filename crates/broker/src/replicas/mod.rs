@@ -11,21 +11,27 @@
 //! - `fetch_session`: the KIP-227 incremental fetch session cache.
 //! - `topic_name`: Kafka's topic-name rules; `topic_id`: ids as Kafka prints them.
 //! - `high_watermark_checkpoint`, `partition_metadata`: the files Kafka keeps beside the logs.
+//! - `log_dir`: [`LogDirs`], the directories of `log.dirs` (JBOD), online or failed, their
+//!   `meta.properties`, and the choice of directory for a new replica.
+//! - `replica_move`: the file side of moving a replica between log directories.
 //! - `admin_error`: [`AdminError`], a failure with Kafka's code and message.
 
 mod admin_error;
 mod fetch_session;
 mod high_watermark_checkpoint;
+mod log_dir;
 mod partition;
 mod partition_metadata;
 mod replica_manager;
+mod replica_move;
 mod topic;
 mod topic_id;
 mod topic_name;
 
 pub use admin_error::AdminError;
 pub use fetch_session::{CachedPartition, FetchSessionCache, PartKey, Reported};
-pub use partition::Partition;
+pub use log_dir::{format_meta_properties, read_meta_properties, LogDir, LogDirs, META_PROPERTIES};
+pub use partition::{FutureReplica, Partition};
 pub use replica_manager::{is_internal_topic, ImageChanges, ReplicaManager};
 pub use topic::{Partitions, Topic};
 pub use topic_id::{decode_topic_id, encode_topic_id};

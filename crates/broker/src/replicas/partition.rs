@@ -7,8 +7,9 @@
 //! watermark is the leader's, capped at its own log end.
 
 use std::collections::HashMap;
-use std::sync::atomic::{AtomicBool, AtomicI32, AtomicI64, Ordering};
-use std::sync::{Arc, Mutex, MutexGuard};
+use std::path::PathBuf;
+use std::sync::atomic::{AtomicBool, AtomicI32, AtomicI64, AtomicU64, AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex, MutexGuard, RwLock, RwLockReadGuard, RwLockWriteGuard};
 use std::time::Instant;
 
 use sluice_controller::PartitionState;
@@ -18,10 +19,13 @@ use crate::metrics::TopicMetrics;
 
 use bytes::Bytes;
 use sluice_log::{
-    AppendInfo, AppendOrigin, CleanResult, Log, LogConfig, LogError, ProducerInfo, ReadResult,
-    RetentionResult,
+    AppendInfo, AppendOrigin, CleanResult, Clock, Log, LogConfig, LogError, ProducerInfo,
+    ReadResult, RetentionResult,
 };
 use tokio::sync::Notify;
+
+use super::log_dir::LogDirs;
+use super::replica_move::{future_dir_name, FutureCopy};
 
 /// The replica set as the last applied image gave it.
 #[derive(Clone, Debug, Default)]
@@ -30,6 +34,20 @@ struct ReplicaSet {
     replicas: Vec<i32>,
     isr: Vec<i32>,
     partition_epoch: i32,
+}
+
+/// A replica's copy in another log directory while it moves there (Kafka's future replica).
+#[derive(Clone, Debug)]
+pub struct FutureReplica {
+    /// Index of the destination among the broker's log directories.
+    pub dir_index: usize,
+    /// `<destination>/<topic>-<partition>.<random>-future`.
+    pub path: PathBuf,
+    /// The copy holds every offset below this (the log end offset when its last copy pass
+    /// began).
+    pub copied_end_offset: i64,
+    /// Bytes in the copy.
+    pub size_bytes: u64,
 }
 
 /// How far one follower has fetched (leader side).
@@ -50,8 +68,14 @@ pub struct Partition {
     pub index: i32,
     /// Reached only through this type: every append goes through one of its four doors
     /// (client, replica fetch, coordinator, marker), every read and maintenance pass through
-    /// the methods below.
-    log: Arc<Log>,
+    /// the methods below. Each holds the read lock for its call; moving the replica to
+    /// another log directory (AlterReplicaLogDirs) takes the write lock to swap in the copy,
+    /// so no append lands in the old log after its tail was copied.
+    log: RwLock<Arc<Log>>,
+    /// The broker's log directories; `dir_index` is the one holding this replica. The
+    /// replica is offline while that directory is.
+    dirs: Arc<LogDirs>,
+    dir_index: AtomicUsize,
     /// This broker's id.
     node_id: i32,
     /// invariant: log_start_offset <= high_watermark <= log_end_offset
@@ -69,6 +93,13 @@ pub struct Partition {
     followers: Mutex<HashMap<i32, FollowerProgress>>,
     /// Its topic's throughput counters (bytes and messages in, bytes out).
     metrics: TopicMetrics,
+    /// The move to another log directory under way, if any (see [`Partition::move_to_dir`]).
+    future: Mutex<Option<FutureReplica>>,
+    /// Held through a move: moves of one replica run one after the other.
+    moving: Mutex<()>,
+    /// Follower truncations so far: a move copies a segment by its new tail only if none
+    /// happened since its previous copy pass.
+    truncations: AtomicU64,
     /// Test seam: the next client append waits here (see `hold_next_client_append`).
     #[cfg(test)]
     append_hold: Mutex<Option<AppendHold>>,
@@ -79,6 +110,15 @@ pub struct Partition {
 struct AppendHold {
     entered: tokio::sync::oneshot::Sender<()>,
     release: tokio::sync::oneshot::Receiver<()>,
+}
+
+fn read_lock<T>(l: &RwLock<T>) -> RwLockReadGuard<'_, T> {
+    // Only the swap of a moved log writes, and it leaves the value whole.
+    l.read().unwrap_or_else(|p| p.into_inner())
+}
+
+fn write_lock<T>(l: &RwLock<T>) -> RwLockWriteGuard<'_, T> {
+    l.write().unwrap_or_else(|p| p.into_inner())
 }
 
 fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
@@ -97,12 +137,29 @@ impl Partition {
         log: Arc<Log>,
         node_id: i32,
     ) -> Partition {
+        let parent = log.dir().parent().map(PathBuf::from).unwrap_or_default();
+        let dirs = Arc::new(LogDirs::single(parent));
+        Partition::in_dir(topic, topic_id, index, log, node_id, dirs, 0)
+    }
+
+    /// [`Partition::new`] for a replica in directory `dir_index` of `dirs`.
+    pub fn in_dir(
+        topic: Arc<str>,
+        topic_id: Uuid,
+        index: i32,
+        log: Arc<Log>,
+        node_id: i32,
+        dirs: Arc<LogDirs>,
+        dir_index: usize,
+    ) -> Partition {
         let high_watermark = log.log_start_offset();
         Partition {
             topic,
             topic_id,
             index,
-            log,
+            log: RwLock::new(log),
+            dirs,
+            dir_index: AtomicUsize::new(dir_index),
             node_id,
             high_watermark: AtomicI64::new(high_watermark),
             leader_epoch: AtomicI32::new(0),
@@ -112,6 +169,9 @@ impl Partition {
             replica_set: Mutex::new(ReplicaSet::default()),
             followers: Mutex::new(HashMap::new()),
             metrics: TopicMetrics::default(),
+            future: Mutex::new(None),
+            moving: Mutex::new(()),
+            truncations: AtomicU64::new(0),
             #[cfg(test)]
             append_hold: Mutex::new(None),
         }
@@ -132,7 +192,8 @@ impl Partition {
     /// Applies the image's state of this partition: leadership, leader epoch, replicas and ISR.
     /// Returns whether this replica leads now.
     pub fn update_from_image(&self, state: &PartitionState) -> bool {
-        let leads = state.leader == Some(self.node_id);
+        // A replica whose directory is offline leads nothing (the controller moves it away).
+        let leads = state.leader == Some(self.node_id) && !self.is_offline();
         let was_leader = self.is_leader();
         let new_term = state.leader_epoch != self.leader_epoch() || leads != was_leader;
         {
@@ -165,7 +226,7 @@ impl Partition {
             }
         }
         if leads && new_term {
-            if let Err(e) = self.log.assign_leader_epoch(state.leader_epoch) {
+            if let Err(e) = self.log().assign_leader_epoch(state.leader_epoch) {
                 tracing::warn!(
                     "{}-{}: recording leader epoch {} failed: {e}",
                     self.topic,
@@ -271,7 +332,8 @@ impl Partition {
     /// and epochs as the leader assigned them. Blocking if the flush policy asks for a flush
     /// (`AppendInfo::flush_due`, see [`Partition::flush`]): call it from the blocking pool.
     pub fn append_from_leader(&self, records: &Bytes) -> Result<AppendInfo, LogError> {
-        self.log.append_as_follower(records)
+        let appended = self.log().append_as_follower(records);
+        self.check_io(appended)
     }
 
     /// At open: the high watermark checkpointed before the restart (Kafka's
@@ -297,7 +359,9 @@ impl Partition {
 
     /// Follower side: removes every batch at or after `offset` (divergence from the leader).
     pub fn truncate_to(&self, offset: i64) -> Result<(), LogError> {
-        self.log.truncate_to(offset)?;
+        self.truncations.fetch_add(1, Ordering::AcqRel);
+        let truncated = self.log().truncate_to(offset);
+        self.check_io(truncated)?;
         let end = self.log_end_offset();
         self.high_watermark.fetch_min(end, Ordering::AcqRel);
         Ok(())
@@ -318,7 +382,7 @@ impl Partition {
 
     /// Whether this replica leads the partition (serves produce and consumer fetches).
     pub fn is_leader(&self) -> bool {
-        self.leader.load(Ordering::Acquire)
+        self.leader.load(Ordering::Acquire) && !self.is_offline()
     }
 
     /// Takes or gives up leadership as the controller's image says, at `leader_epoch`.
@@ -335,11 +399,11 @@ impl Partition {
     }
 
     pub fn log_start_offset(&self) -> i64 {
-        self.log.log_start_offset()
+        self.log().log_start_offset()
     }
 
     pub fn log_end_offset(&self) -> i64 {
-        self.log.log_end_offset()
+        self.log().log_end_offset()
     }
 
     /// The last stable offset: below it every transaction is decided, and read_committed
@@ -348,7 +412,7 @@ impl Partition {
     pub fn last_stable_offset(&self) -> i64 {
         // The high watermark first: a transaction opening after this read starts at or above it.
         let hw = self.high_watermark();
-        self.log
+        self.log()
             .first_unstable_offset()
             .map_or(hw, |first| first.min(hw))
     }
@@ -372,9 +436,10 @@ impl Partition {
         records: &Bytes,
         origin: AppendOrigin,
     ) -> Result<AppendInfo, LogError> {
-        let info = self
-            .log
-            .append_with_origin(records, self.leader_epoch(), origin)?;
+        let appended = self
+            .log()
+            .append_with_origin(records, self.leader_epoch(), origin);
+        let info = self.check_io(appended)?;
         self.log_end_moved.notify_waiters();
         self.maybe_advance_high_watermark();
         Ok(info)
@@ -390,13 +455,14 @@ impl Partition {
         commit: bool,
         coordinator_epoch: i32,
     ) -> Result<AppendInfo, LogError> {
-        let info = self.log.append_control(
+        let appended = self.log().append_control(
             producer_id,
             producer_epoch,
             commit,
             coordinator_epoch,
             self.leader_epoch(),
-        )?;
+        );
+        let info = self.check_io(appended)?;
         self.log_end_moved.notify_waiters();
         self.maybe_advance_high_watermark();
         Ok(info)
@@ -408,7 +474,7 @@ impl Partition {
         if !self.is_leader() {
             return;
         }
-        let mut isr_min = self.log.log_end_offset();
+        let mut isr_min = self.log().log_end_offset();
         {
             let set = lock(&self.replica_set);
             let followers = lock(&self.followers);
@@ -434,7 +500,8 @@ impl Partition {
     /// blocking pool. An append whose `flush_due` is set (the flush policy, or a roll) is
     /// followed by this, up to its end.
     pub fn flush(&self, offset: i64) -> Result<(), LogError> {
-        self.log.flush(offset)
+        let flushed = self.log().flush(offset);
+        self.check_io(flushed)
     }
 
     /// [`Partition::flush`] on the blocking pool when `appended` asks for it.
@@ -444,7 +511,7 @@ impl Partition {
         }
         let partition = self.clone();
         let up_to = appended.last_offset + 1;
-        let dir = self.dir().to_path_buf();
+        let dir = self.dir();
         tokio::task::spawn_blocking(move || partition.flush(up_to))
             .await
             .map_err(|e| LogError::Io {
@@ -455,7 +522,8 @@ impl Partition {
 
     /// DeleteRecords: moves the log start offset up to `offset` (at most the high watermark).
     pub fn delete_records_before(&self, offset: i64) -> Result<i64, LogError> {
-        self.log.delete_records_before(offset)
+        let deleted = self.log().delete_records_before(offset);
+        self.check_io(deleted)
     }
 }
 
@@ -506,6 +574,42 @@ impl Partition {
     }
 }
 
+/// The log directory holding the replica, and its failure.
+impl Partition {
+    /// The log, for one call (see the `log` field).
+    fn log(&self) -> RwLockReadGuard<'_, Arc<Log>> {
+        read_lock(&self.log)
+    }
+
+    /// Index in the broker's log directories of the one holding this replica.
+    pub fn dir_index(&self) -> usize {
+        self.dir_index.load(Ordering::Acquire)
+    }
+
+    /// Whether the replica's log directory failed: the replica then neither leads nor
+    /// follows, and its requests get KAFKA_STORAGE_ERROR.
+    pub fn is_offline(&self) -> bool {
+        self.dirs
+            .get(self.dir_index())
+            .is_none_or(|d| d.is_offline())
+    }
+
+    /// An I/O error on the log takes its whole directory offline, as Kafka's
+    /// `LogDirFailureChannel` does; a full disk does not (appends fail with
+    /// KAFKA_STORAGE_ERROR while reads go on).
+    fn check_io<T>(&self, result: Result<T, LogError>) -> Result<T, LogError> {
+        if let Err(e @ LogError::Io { source, .. }) = &result {
+            if source.kind() != std::io::ErrorKind::StorageFull {
+                self.dirs.fail(self.dir_index(), e);
+                // Waiting fetches re-check and see the replica offline.
+                self.appended.notify_waiters();
+                self.log_end_moved.notify_waiters();
+            }
+        }
+        result
+    }
+}
+
 /// Reads and maintenance: the only ways to the log besides the appends above.
 impl Partition {
     /// Whole batches from `offset`, at most `max_bytes` (but one batch at least when
@@ -517,76 +621,249 @@ impl Partition {
         upper: i64,
         min_one_batch: bool,
     ) -> Result<ReadResult, LogError> {
-        self.log.read(offset, max_bytes, upper, min_one_batch)
+        let read = self.log().read(offset, max_bytes, upper, min_one_batch);
+        self.check_io(read)
     }
 
     /// Aborted transactions (producer id, first offset) that overlap `[from, to)`.
     pub fn aborted_transactions(&self, from: i64, to: i64) -> Vec<(i64, i64)> {
-        self.log.aborted_transactions(from, to)
+        self.log().aborted_transactions(from, to)
     }
 
     /// The newest leader epoch in the log's epoch cache.
     pub fn latest_epoch(&self) -> Option<i32> {
-        self.log.latest_epoch()
+        self.log().latest_epoch()
     }
 
     /// The largest epoch at or below `epoch` and the offset where it ends (KIP-101/279).
     pub fn end_offset_for_epoch(&self, epoch: i32) -> Option<(i32, i64)> {
-        self.log.end_offset_for_epoch(epoch)
+        self.log().end_offset_for_epoch(epoch)
     }
 
     pub fn max_timestamp_offset(&self) -> Result<Option<(i64, i64)>, LogError> {
-        self.log.max_timestamp_offset()
+        self.log().max_timestamp_offset()
     }
 
     pub fn offset_for_timestamp(&self, timestamp: i64) -> Result<Option<(i64, i64)>, LogError> {
-        self.log.offset_for_timestamp(timestamp)
+        self.log().offset_for_timestamp(timestamp)
     }
 
     /// The idempotent and transactional producers this replica has state for.
     pub fn producers(&self) -> Vec<ProducerInfo> {
-        self.log.producers()
+        self.log().producers()
     }
 
     /// Bytes of every segment.
     pub fn size_bytes(&self) -> u64 {
-        self.log.size_bytes()
+        self.log().size_bytes()
     }
 
-    pub fn dir(&self) -> &std::path::Path {
-        self.log.dir()
+    /// The replica's directory (`<log dir>/<topic>-<partition>`).
+    pub fn dir(&self) -> PathBuf {
+        self.log().dir().to_path_buf()
     }
 
     pub fn update_config(&self, config: LogConfig) {
-        self.log.update_config(config)
+        self.log().update_config(config)
     }
 
     pub fn is_compacted(&self) -> bool {
-        self.log.config().compact
+        self.log().config().compact
     }
 
     /// Flushes and closes the log (blocking).
     pub fn close(&self) -> Result<(), LogError> {
-        self.log.close()
+        self.log().close()
     }
 
     /// Time- and size-based retention below the high watermark (blocking).
     pub fn apply_retention(&self) -> Result<RetentionResult, LogError> {
-        self.log.apply_retention(self.high_watermark())
+        let hw = self.high_watermark();
+        let result = self.log().apply_retention(hw);
+        self.check_io(result)
     }
 
     /// Forgets producers idle for `max_age_ms`; returns how many.
     pub fn expire_producers(&self, now_ms: i64, max_age_ms: i64) -> usize {
-        self.log.expire_producers(now_ms, max_age_ms)
+        self.log().expire_producers(now_ms, max_age_ms)
     }
 
     /// One compaction pass below the high watermark (blocking).
     pub fn clean(&self) -> Result<CleanResult, LogError> {
-        self.log.clean(self.high_watermark())
+        let hw = self.high_watermark();
+        let result = self.log().clean(hw);
+        self.check_io(result)
     }
 
     /// Flushes when `flush.ms` / `flush.messages` or a roll ask for it (blocking).
     pub fn flush_if_due(&self) -> Result<(), LogError> {
-        self.log.flush_if_due()
+        let flushed = self.log().flush_if_due();
+        self.check_io(flushed)
+    }
+}
+
+/// Moving the replica to another log directory (AlterReplicaLogDirs; the file side and the
+/// crash story are in `replica_move`).
+impl Partition {
+    /// The move under way, if any.
+    pub fn future_replica(&self) -> Option<FutureReplica> {
+        lock(&self.future).clone()
+    }
+
+    /// Moves the replica to directory `dest` of the broker's log directories, serving reads
+    /// and appends meanwhile: copy passes run beside the live log until little is left, then
+    /// appends, reads and maintenance wait while the log is closed, the rest is copied, the
+    /// directories are swapped and the copy is opened in its place. `stop` is asked between
+    /// passes (the broker is shutting down): the move is abandoned, its copy removed.
+    /// Blocking: call it from the blocking pool. Errors leave the replica where it was.
+    pub fn move_to_dir(
+        &self,
+        dest: usize,
+        clock: Arc<dyn Clock>,
+        stop: &dyn Fn() -> bool,
+    ) -> Result<(), LogError> {
+        let _one_at_a_time = lock(&self.moving);
+        let Some(dest_dir) = self.dirs.get(dest) else {
+            return Err(LogError::Io {
+                path: PathBuf::new(),
+                source: std::io::Error::other(format!("no log directory {dest}")),
+            });
+        };
+        if dest == self.dir_index() {
+            return Ok(());
+        }
+        if self.is_offline() || dest_dir.is_offline() {
+            return Err(LogError::Io {
+                path: dest_dir.path.clone(),
+                source: std::io::Error::other("a log directory of the move is offline"),
+            });
+        }
+        let source = self.dir();
+        let future = dest_dir.path.join(future_dir_name(&self.topic, self.index));
+        *lock(&self.future) = Some(FutureReplica {
+            dir_index: dest,
+            path: future.clone(),
+            copied_end_offset: self.log_start_offset(),
+            size_bytes: 0,
+        });
+        let result = self.copy_and_swap(&source, &future, dest, clock, stop);
+        *lock(&self.future) = None;
+        if result.is_err() {
+            if let Err(e) = std::fs::remove_dir_all(&future) {
+                if e.kind() != std::io::ErrorKind::NotFound {
+                    tracing::warn!("could not remove {}: {e}", future.display());
+                }
+            }
+        }
+        result
+    }
+
+    fn copy_and_swap(
+        &self,
+        source: &std::path::Path,
+        future: &std::path::Path,
+        dest: usize,
+        clock: Arc<dyn Clock>,
+        stop: &dyn Fn() -> bool,
+    ) -> Result<(), LogError> {
+        let io_at = |path: &std::path::Path| {
+            let path = path.to_path_buf();
+            move |source| LogError::Io { path, source }
+        };
+        let mut copy = FutureCopy::default();
+        let mut truncations = self.truncations.load(Ordering::Acquire);
+        // Passes beside the live log, until one copies little (or a bounded number ran).
+        for _ in 0..8 {
+            if stop() {
+                return Err(LogError::Closed);
+            }
+            let end = self.log_end_offset();
+            let now = self.truncations.load(Ordering::Acquire);
+            let copied = copy
+                .pass(source, future, now == truncations, false)
+                .map_err(io_at(future))?;
+            truncations = now;
+            self.note_future_progress(end, future);
+            if copied < 1024 * 1024 {
+                break;
+            }
+        }
+        if stop() {
+            return Err(LogError::Closed);
+        }
+        // The last pass: no append, read or maintenance runs on the log until it is swapped.
+        let mut log = write_lock(&self.log);
+        let config = log.config();
+        log.close()?;
+        let reopen_here = |log: &mut Arc<Log>, why: LogError| -> LogError {
+            match Log::open(source, config.clone(), clock.clone()) {
+                Ok(reopened) => *log = Arc::new(reopened),
+                Err(e) => {
+                    // The replica cannot be served from either place.
+                    self.dirs.fail(self.dir_index(), &e);
+                }
+            }
+            why
+        };
+        let tails_only_grow = self.truncations.load(Ordering::Acquire) == truncations;
+        if let Err(e) = copy.pass(source, future, tails_only_grow, true) {
+            return Err(reopen_here(&mut log, io_at(future)(e)));
+        }
+        let (Some(parent), Some(name)) = (source.parent(), source.file_name()) else {
+            return Err(reopen_here(&mut log, LogError::Closed));
+        };
+        let name = name.to_string_lossy().into_owned();
+        let doomed = parent.join(format!("{name}.{}-delete", uuid::Uuid::new_v4().simple()));
+        if let Err(e) = std::fs::rename(source, &doomed) {
+            return Err(reopen_here(&mut log, io_at(source)(e)));
+        }
+        // From here the copy is the replica: a crash now finds only the future directory,
+        // which the next start promotes.
+        let target = future.with_file_name(&name);
+        let renamed = std::fs::rename(future, &target)
+            .and_then(|()| std::fs::File::open(parent)?.sync_all())
+            .and_then(|()| match target.parent() {
+                Some(dest_root) => std::fs::File::open(dest_root)?.sync_all(),
+                None => Ok(()),
+            });
+        let opened = renamed
+            .map_err(io_at(&target))
+            .and_then(|()| Log::open(&target, config.clone(), clock.clone()));
+        match opened {
+            Ok(moved) => {
+                *log = Arc::new(moved);
+                self.dir_index.store(dest, Ordering::Release);
+                drop(log);
+                if let Err(e) = std::fs::remove_dir_all(&doomed) {
+                    tracing::warn!("could not remove {}: {e}", doomed.display());
+                }
+                Ok(())
+            }
+            Err(e) => {
+                // Put the source back (the future directory is promoted or removed at start).
+                if std::fs::rename(&doomed, source).is_ok() {
+                    let _ = std::fs::remove_dir_all(&target);
+                    return Err(reopen_here(&mut log, e));
+                }
+                self.dirs.fail(self.dir_index(), &e);
+                Err(e)
+            }
+        }
+    }
+
+    fn note_future_progress(&self, copied_end_offset: i64, future: &std::path::Path) {
+        let size_bytes = std::fs::read_dir(future)
+            .map(|entries| {
+                entries
+                    .flatten()
+                    .filter_map(|e| e.metadata().ok())
+                    .map(|m| m.len())
+                    .sum()
+            })
+            .unwrap_or(0);
+        if let Some(f) = lock(&self.future).as_mut() {
+            f.copied_end_offset = copied_end_offset;
+            f.size_bytes = size_bytes;
+        }
     }
 }

@@ -8,9 +8,19 @@
 //!
 //! Reads take a snapshot of the topic map (an `Arc<Topic>` per topic) under a short read lock;
 //! applying images is serialised by `apply`.
+//!
+//! Log directories (JBOD, `log.dirs`): a replica lives in one of them, found there at start
+//! (its `<topic>-<partition>` directory) or, when new, placed in the online directory holding
+//! the fewest replicas (Kafka's rule). Each directory keeps its own
+//! `replication-offset-checkpoint`. A directory that fails takes only its replicas offline;
+//! the broker reports it in its heartbeats (see `cluster::membership`). When a directory is
+//! offline at start, assigned replicas found in no online directory may live in it: they are
+//! not opened elsewhere (an empty replica there could be elected and lose the data) but
+//! reported offline until a restart with the directory back.
 
-use std::collections::{BTreeMap, HashMap};
-use std::path::{Path, PathBuf};
+use std::collections::{BTreeMap, BTreeSet, HashMap};
+use std::path::Path;
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, RwLock};
 
 use sluice_controller::MetadataImage;
@@ -22,10 +32,12 @@ use super::admin_error::AdminError;
 use super::high_watermark_checkpoint::{
     format_hw_checkpoint, read_hw_checkpoint, write_file_atomically, HW_CHECKPOINT_FILE,
 };
+use super::log_dir::{least_loaded, LogDirs};
 use super::partition::Partition;
 use super::partition_metadata::{
     parse_partition_metadata, write_partition_metadata, PARTITION_METADATA_FILE,
 };
+use super::replica_move::recover_future_dirs;
 use super::topic::{Partitions, Topic};
 use super::topic_name::{collision_key, validate_topic_name};
 use crate::config::{
@@ -65,7 +77,17 @@ pub struct ImageChanges {
 pub struct ReplicaManager {
     settings: Arc<BrokerSettings>,
     node_id: i32,
-    log_dir: PathBuf,
+    /// The directories of `log.dirs`, in order.
+    dirs: Arc<LogDirs>,
+    /// Partition directories found at start, by (topic, partition): the index of the log
+    /// directory holding each; taken as the replicas open.
+    found: Mutex<HashMap<(String, i32), usize>>,
+    /// Replicas assigned here that may live in a directory offline since start (see the
+    /// module doc): reported offline, never opened.
+    unplaced_offline: Mutex<BTreeSet<(Uuid, i32)>>,
+    /// Moves between log directories under way; `closing` stops them (shutdown).
+    moves: AtomicUsize,
+    closing: AtomicBool,
     clock: Arc<dyn Clock>,
     topics: RwLock<Topics>,
     /// Serialises image application; holds the offset of the last image applied (None before
@@ -84,6 +106,10 @@ pub struct ReplicaManager {
 impl ReplicaManager {
     /// A manager hosting nothing yet: the first [`ReplicaManager::apply_image`] opens the logs
     /// (recovering them if needed).
+    /// Every directory of `log.dirs` is opened: moves a restart interrupted are finished or
+    /// dropped, deleted replicas' leftovers removed, high watermark checkpoints read and the
+    /// partition directories found. A directory that cannot be read is offline; a partition
+    /// found in two directories, or no usable directory, stops the start.
     pub fn new(settings: Arc<BrokerSettings>) -> Result<ReplicaManager, AdminError> {
         Self::with_metrics(settings, Arc::new(BrokerMetrics::new()))
     }
@@ -93,13 +119,49 @@ impl ReplicaManager {
         settings: Arc<BrokerSettings>,
         metrics: Arc<BrokerMetrics>,
     ) -> Result<ReplicaManager, AdminError> {
-        let log_dir = settings.log_dir.clone();
-        std::fs::create_dir_all(&log_dir)?;
-        remove_deleted_dirs(&log_dir);
-        let checkpointed = read_hw_checkpoint(&log_dir);
+        let dirs = Arc::new(LogDirs::open(&settings.log_dirs));
+        let online: Vec<&Path> = dirs
+            .iter()
+            .filter(|d| !d.is_offline())
+            .map(|d| d.path.as_path())
+            .collect();
+        if online.is_empty() {
+            return Err(AdminError::new(
+                ErrorCode::KAFKA_STORAGE_ERROR,
+                "no log directory of log.dirs can be used",
+            ));
+        }
+        recover_future_dirs(&online);
+        let mut checkpointed = HashMap::new();
+        let mut found = HashMap::new();
+        for (index, dir) in dirs.iter().enumerate() {
+            if dir.is_offline() {
+                continue;
+            }
+            remove_deleted_dirs(&dir.path);
+            checkpointed.extend(read_hw_checkpoint(&dir.path));
+            for (topic, partition) in partition_dirs(&dir.path) {
+                if let Some(other) = found.insert((topic.clone(), partition), index) {
+                    let other = dirs.get(other).map(|d| d.path.display().to_string());
+                    return Err(AdminError::new(
+                        ErrorCode::KAFKA_STORAGE_ERROR,
+                        format!(
+                            "partition {topic}-{partition} is in two log directories, {} and \
+                             {}: remove the one that is not current",
+                            other.unwrap_or_default(),
+                            dir.path.display()
+                        ),
+                    ));
+                }
+            }
+        }
         Ok(ReplicaManager {
             node_id: settings.node_id,
-            log_dir,
+            dirs,
+            found: Mutex::new(found),
+            unplaced_offline: Mutex::new(BTreeSet::new()),
+            moves: AtomicUsize::new(0),
+            closing: AtomicBool::new(false),
             clock: Arc::new(SystemClock),
             topics: RwLock::new(Topics::default()),
             apply: Mutex::new(None),
@@ -157,13 +219,14 @@ impl ReplicaManager {
         self.read_topics().by_name.values().cloned().collect()
     }
 
-    /// Hosted replicas that follow broker `leader` (for its replica fetcher).
+    /// Hosted replicas that follow broker `leader` (for its replica fetcher); offline ones
+    /// follow nobody.
     pub fn followed_partitions(&self, leader: i32) -> Vec<Arc<Partition>> {
         self.read_topics()
             .by_name
             .values()
             .flat_map(|t| t.partitions.iter())
-            .filter(|p| !p.is_leader() && p.leader_id() == Some(leader))
+            .filter(|p| !p.is_leader() && !p.is_offline() && p.leader_id() == Some(leader))
             .cloned()
             .collect()
     }
@@ -174,7 +237,7 @@ impl ReplicaManager {
             .by_name
             .values()
             .flat_map(|t| t.partitions.iter())
-            .filter(|p| !p.is_leader())
+            .filter(|p| !p.is_leader() && !p.is_offline())
             .filter_map(|p| p.leader_id())
             .filter(|l| *l != self.node_id)
             .collect()
@@ -201,20 +264,135 @@ impl ReplicaManager {
             .cloned()
     }
 
-    fn partition_dir(&self, topic: &str, index: i32) -> PathBuf {
-        self.log_dir.join(format!("{topic}-{index}"))
+    /// The broker's log directories.
+    pub fn log_dirs(&self) -> &Arc<LogDirs> {
+        &self.dirs
     }
 
-    /// Opens (creating if need be) the log of `topic`-`index`. A directory left by an older
-    /// topic of the same name (another topic id in its `partition.metadata`) is removed first.
+    /// Hosted replicas whose log directory is offline (topic id, partition), for the
+    /// controller.
+    pub fn offline_replicas(&self) -> Vec<(Uuid, i32)> {
+        let mut offline: BTreeSet<(Uuid, i32)> = self
+            .read_topics()
+            .by_name
+            .values()
+            .flat_map(|t| t.partitions.iter())
+            .filter(|p| p.is_offline())
+            .map(|p| (p.topic_id, p.index))
+            .collect();
+        offline.extend(
+            self.unplaced_offline
+                .lock()
+                .unwrap_or_else(|p| p.into_inner())
+                .iter()
+                .copied(),
+        );
+        offline.into_iter().collect()
+    }
+
+    /// AlterReplicaLogDirs for one replica (Kafka's answers): starts moving `topic`-`index` to
+    /// the log directory at `path` in the background (DescribeLogDirs shows the copy as a
+    /// future replica until it is swapped in). LOG_DIR_NOT_FOUND for a directory not in
+    /// `log.dirs`, KAFKA_STORAGE_ERROR when it or the replica is offline,
+    /// REPLICA_NOT_AVAILABLE when this broker does not host the replica (the directory is
+    /// then remembered for the replica, should it come here).
+    pub fn alter_replica_log_dir(
+        self: &Arc<Self>,
+        topic: &str,
+        index: i32,
+        path: &Path,
+    ) -> Result<(), ErrorCode> {
+        let dest = self
+            .dirs
+            .index_of(path)
+            .ok_or(ErrorCode::LOG_DIR_NOT_FOUND)?;
+        if self.dirs.get(dest).is_none_or(|d| d.is_offline()) {
+            return Err(ErrorCode::KAFKA_STORAGE_ERROR);
+        }
+        let Some(partition) = self.partition(topic, index) else {
+            self.found
+                .lock()
+                .unwrap_or_else(|p| p.into_inner())
+                .insert((topic.to_string(), index), dest);
+            return Err(ErrorCode::REPLICA_NOT_AVAILABLE);
+        };
+        if partition.is_offline() {
+            return Err(ErrorCode::KAFKA_STORAGE_ERROR);
+        }
+        let moving_there = partition.future_replica().map(|f| f.dir_index);
+        if moving_there == Some(dest) || (moving_there.is_none() && partition.dir_index() == dest) {
+            return Ok(());
+        }
+        self.moves.fetch_add(1, Ordering::AcqRel);
+        let manager = self.clone();
+        tokio::task::spawn_blocking(move || {
+            let stop = || manager.closing.load(Ordering::Acquire);
+            let name = format!("{}-{}", partition.topic, partition.index);
+            let to = manager.dirs.get(dest).map(|d| d.path.display().to_string());
+            match partition.move_to_dir(dest, manager.clock.clone(), &stop) {
+                Ok(()) => {
+                    tracing::info!("moved {name} to log directory {}", to.unwrap_or_default())
+                }
+                Err(e) => tracing::warn!(
+                    "moving {name} to log directory {} failed: {e}",
+                    to.unwrap_or_default()
+                ),
+            }
+            manager.moves.fetch_sub(1, Ordering::AcqRel);
+        });
+        Ok(())
+    }
+
+    /// How many hosted replicas each log directory holds.
+    fn replica_counts(&self) -> Vec<usize> {
+        let mut counts = vec![0; self.dirs.len()];
+        for p in self
+            .read_topics()
+            .by_name
+            .values()
+            .flat_map(|t| t.partitions.iter())
+        {
+            if let Some(c) = counts.get_mut(p.dir_index()) {
+                *c += 1;
+            }
+        }
+        counts
+    }
+
+    /// Where the replica `topic`-`index` lives: the directory it was found in at start, else
+    /// (a new replica) the online directory with the fewest replicas. `None`: nowhere to put
+    /// it (every directory offline).
+    fn place(&self, topic: &str, index: i32, counts: &mut [usize]) -> Option<usize> {
+        let found = self
+            .found
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .remove(&(topic.to_string(), index));
+        let chosen = found.or_else(|| least_loaded(&self.dirs, counts))?;
+        if let Some(c) = counts.get_mut(chosen) {
+            *c += 1;
+        }
+        Some(chosen)
+    }
+
+    /// Opens (creating if need be) the log of `topic`-`index` in log directory `dir_index`.
+    /// A directory left by an older topic of the same name (another topic id in its
+    /// `partition.metadata`) is set aside first.
     fn open_partition(
         &self,
         topic: &Arc<str>,
         id: Uuid,
         index: i32,
         configs: &BTreeMap<String, String>,
+        dir_index: usize,
     ) -> Result<Arc<Partition>, AdminError> {
-        let dir = self.partition_dir(topic, index);
+        let Some(log_dir) = self.dirs.get(dir_index) else {
+            return Err(AdminError::new(
+                ErrorCode::KAFKA_STORAGE_ERROR,
+                format!("no log directory {dir_index}"),
+            ));
+        };
+        let dir = log_dir.path.join(format!("{topic}-{index}"));
         let meta = dir.join(PARTITION_METADATA_FILE);
         match std::fs::read_to_string(&meta) {
             Ok(text) if parse_partition_metadata(&text) != Some(id) => {
@@ -222,16 +400,36 @@ impl ReplicaManager {
             }
             _ => {}
         }
-        let log = Log::open(
+        let opened = Log::open(
             &dir,
             log_config(&self.live_config().topic_defaults, configs),
             self.clock.clone(),
-        )?;
-        if !meta.exists() {
-            write_partition_metadata(&dir, id)?;
-        }
-        let partition = Partition::new(topic.clone(), id, index, Arc::new(log), self.node_id)
-            .with_metrics(self.metrics.topics.topic(topic));
+        )
+        .map_err(AdminError::from)
+        .and_then(|log| {
+            if !meta.exists() {
+                write_partition_metadata(&dir, id)?;
+            }
+            Ok(log)
+        });
+        let log = match opened {
+            Ok(log) => log,
+            Err(e) => {
+                // Kafka takes the directory offline when a log cannot be opened in it.
+                self.dirs.fail(dir_index, &e.message);
+                return Err(e);
+            }
+        };
+        let partition = Partition::in_dir(
+            topic.clone(),
+            id,
+            index,
+            Arc::new(log),
+            self.node_id,
+            self.dirs.clone(),
+            dir_index,
+        )
+        .with_metrics(self.metrics.topics.topic(topic));
         let checkpointed = self
             .checkpointed_hws
             .lock()
@@ -246,7 +444,10 @@ impl ReplicaManager {
     /// Renames a partition directory out of the way, then removes it (readers holding the log
     /// keep their open files).
     fn remove_partition_dir(&self, dir: &Path, topic: &str, index: i32) {
-        let doomed = self.log_dir.join(format!(
+        let Some(parent) = dir.parent() else {
+            return;
+        };
+        let doomed = parent.join(format!(
             "{topic}-{index}.{}{DELETE_SUFFIX}",
             Uuid::new_v4().simple()
         ));
@@ -341,6 +542,9 @@ impl ReplicaManager {
             *self.live.write().unwrap_or_else(|p| p.into_inner()) = live;
         }
         let live = self.live_config();
+        let mut counts = self.replica_counts();
+        // At the first image: whether replicas found nowhere may be in an offline directory.
+        let some_dir_offline = first && self.dirs.iter().any(|d| d.is_offline());
         let current: Vec<Arc<Topic>> = self.read_topics().by_id.values().cloned().collect();
 
         // Deleted topics first: a topic re-created under the same name reuses directory names.
@@ -384,14 +588,61 @@ impl ReplicaManager {
                     .and_then(|t| t.partitions.get(index as usize))
                     .cloned();
                 let assigned = state.replicas.contains(&self.node_id);
+                let key = (desired.topic_id, index);
+                let unplaced = {
+                    let mut unplaced = self
+                        .unplaced_offline
+                        .lock()
+                        .unwrap_or_else(|p| p.into_inner());
+                    if !assigned {
+                        unplaced.remove(&key);
+                    } else if had.is_none()
+                        && some_dir_offline
+                        && !self
+                            .found
+                            .lock()
+                            .unwrap_or_else(|p| p.into_inner())
+                            .contains_key(&(name.clone(), index))
+                    {
+                        tracing::error!(
+                            "{name}-{index} is in no online log directory: offline until the \
+                             offline directory is back"
+                        );
+                        unplaced.insert(key);
+                    }
+                    unplaced.contains(&key)
+                };
                 let slot = match (had, assigned) {
                     (Some(p), true) => Some(p),
-                    (None, true) => Some(self.open_partition(
-                        &name_arc,
-                        desired.topic_id,
-                        index,
-                        &desired.configs,
-                    )?),
+                    (None, true) if unplaced => None,
+                    (None, true) => {
+                        let Some(dir_index) = self.place(name, index, &mut counts) else {
+                            return Err(AdminError::new(
+                                ErrorCode::KAFKA_STORAGE_ERROR,
+                                format!("no online log directory for {name}-{index}"),
+                            ));
+                        };
+                        match self.open_partition(
+                            &name_arc,
+                            desired.topic_id,
+                            index,
+                            &desired.configs,
+                            dir_index,
+                        ) {
+                            Ok(p) => Some(p),
+                            // Its directory is offline now; the replica is reported offline
+                            // (the other replicas go on).
+                            Err(e) if e.code == ErrorCode::KAFKA_STORAGE_ERROR => {
+                                tracing::error!("{name}-{index}: {}", e.message);
+                                self.unplaced_offline
+                                    .lock()
+                                    .unwrap_or_else(|p| p.into_inner())
+                                    .insert(key);
+                                None
+                            }
+                            Err(e) => return Err(e),
+                        }
+                    }
                     (Some(p), false) => {
                         if p.is_leader() {
                             changes.resigned.push((name.clone(), index));
@@ -400,7 +651,7 @@ impl ReplicaManager {
                         if let Err(e) = p.close() {
                             tracing::warn!("closing {name}-{index} failed: {e}");
                         }
-                        self.remove_partition_dir(p.dir(), name, index);
+                        self.remove_partition_dir(&p.dir(), name, index);
                         None
                     }
                     (None, false) => None,
@@ -462,7 +713,7 @@ impl ReplicaManager {
                 changes.resigned.push((topic.name.to_string(), p.index));
             }
             p.set_leadership(false, p.leader_epoch());
-            self.remove_partition_dir(p.dir(), &topic.name, p.index);
+            self.remove_partition_dir(&p.dir(), &topic.name, p.index);
         }
         self.metrics.topics.remove_topic(&topic.name);
         tracing::info!("deleted topic {}", topic.name);
@@ -475,7 +726,13 @@ impl ReplicaManager {
     /// write) is renamed `<dir>-stray` and kept until an operator removes it, as Kafka does.
     /// Kafka's own metadata log (`__cluster_metadata-0`) is never touched.
     fn sort_out_unassigned_dirs(&self, image: &MetadataImage) {
-        let Ok(entries) = std::fs::read_dir(&self.log_dir) else {
+        for dir in self.dirs.iter().filter(|d| !d.is_offline()) {
+            self.sort_out_unassigned_dirs_in(&dir.path, image);
+        }
+    }
+
+    fn sort_out_unassigned_dirs_in(&self, log_dir: &Path, image: &MetadataImage) {
+        let Ok(entries) = std::fs::read_dir(log_dir) else {
             return;
         };
         for entry in entries.flatten() {
@@ -502,6 +759,10 @@ impl ReplicaManager {
             if assigned {
                 continue;
             }
+            self.found
+                .lock()
+                .unwrap_or_else(|p| p.into_inner())
+                .remove(&(topic.to_string(), index));
             let topic_id = std::fs::read_to_string(entry.path().join(PARTITION_METADATA_FILE))
                 .ok()
                 .and_then(|text| parse_partition_metadata(&text));
@@ -520,14 +781,13 @@ impl ReplicaManager {
     /// Renames a partition directory Sluice's metadata does not own to `<dir>-stray` (or
     /// `<dir>.<random>-stray` if that exists), so that nothing reads or deletes it.
     fn set_aside_as_stray(&self, dir: &Path, why: &str) {
-        let Some(name) = dir.file_name().and_then(|n| n.to_str()) else {
+        let (Some(name), Some(parent)) = (dir.file_name().and_then(|n| n.to_str()), dir.parent())
+        else {
             return;
         };
-        let mut stray = self.log_dir.join(format!("{name}{STRAY_SUFFIX}"));
+        let mut stray = parent.join(format!("{name}{STRAY_SUFFIX}"));
         if stray.exists() {
-            stray = self
-                .log_dir
-                .join(format!("{name}.{}{STRAY_SUFFIX}", Uuid::new_v4().simple()));
+            stray = parent.join(format!("{name}.{}{STRAY_SUFFIX}", Uuid::new_v4().simple()));
         }
         match std::fs::rename(dir, &stray) {
             Ok(()) => tracing::warn!(
@@ -548,7 +808,7 @@ impl ReplicaManager {
         let now = self.clock.now_ms();
         let producer_max_age_ms = self.live_config().producer_id_expiration_ms;
         for topic in self.topics() {
-            for p in &topic.partitions {
+            for p in topic.partitions.iter().filter(|p| !p.is_offline()) {
                 if let Err(e) = p.apply_retention() {
                     tracing::warn!("retention of {}-{} failed: {e}", topic.name, p.index);
                 }
@@ -568,7 +828,7 @@ impl ReplicaManager {
     /// `compact`); the log decides from its dirty ratio and lag settings whether to clean.
     pub fn clean_compacted(&self) {
         for topic in self.topics() {
-            for p in &topic.partitions {
+            for p in topic.partitions.iter().filter(|p| !p.is_offline()) {
                 if !p.is_compacted() {
                     continue;
                 }
@@ -592,7 +852,7 @@ impl ReplicaManager {
     /// Flushes partitions whose `flush.ms` has passed (the log decides whether one is due).
     pub fn flush_due(&self) {
         for topic in self.topics() {
-            for p in &topic.partitions {
+            for p in topic.partitions.iter().filter(|p| !p.is_offline()) {
                 if let Err(e) = p.flush_if_due() {
                     tracing::warn!("flush of {}-{} failed: {e}", topic.name, p.index);
                 }
@@ -600,33 +860,65 @@ impl ReplicaManager {
         }
     }
 
-    /// Writes every hosted partition's high watermark to `replication-offset-checkpoint` in
-    /// the log directory (Kafka's file and format), durably: a restarted replica starts from
-    /// there instead of its log start.
+    /// Writes each hosted partition's high watermark to `replication-offset-checkpoint` in
+    /// its log directory (Kafka's file and format, one per directory), durably: a restarted
+    /// replica starts from there instead of its log start. A directory where the file cannot
+    /// be written has failed and goes offline (as in Kafka).
     pub fn checkpoint_high_watermarks(&self) {
-        let mut entries = Vec::new();
+        let mut entries: Vec<Vec<(String, i32, i64)>> = vec![Vec::new(); self.dirs.len()];
         for topic in self.topics() {
             for p in &topic.partitions {
-                entries.push((topic.name.to_string(), p.index, p.high_watermark()));
+                if let Some(e) = entries.get_mut(p.dir_index()) {
+                    e.push((topic.name.to_string(), p.index, p.high_watermark()));
+                }
             }
         }
-        let text = format_hw_checkpoint(&entries);
-        if let Err(e) = write_file_atomically(&self.log_dir, HW_CHECKPOINT_FILE, text.as_bytes()) {
-            tracing::warn!("writing {HW_CHECKPOINT_FILE} failed: {e}");
+        for (index, (dir, entries)) in self.dirs.iter().zip(entries).enumerate() {
+            if dir.is_offline() {
+                continue;
+            }
+            let text = format_hw_checkpoint(&entries);
+            if let Err(e) = write_file_atomically(&dir.path, HW_CHECKPOINT_FILE, text.as_bytes()) {
+                self.dirs
+                    .fail(index, &format!("writing {HW_CHECKPOINT_FILE} failed: {e}"));
+            }
         }
     }
 
-    /// Flushes and closes every log (clean shutdown).
+    /// Flushes and closes every log (clean shutdown), after moves between directories stop.
     pub fn close(&self) {
+        self.closing.store(true, Ordering::Release);
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
+        while self.moves.load(Ordering::Acquire) > 0 && std::time::Instant::now() < deadline {
+            std::thread::sleep(std::time::Duration::from_millis(10));
+        }
         self.checkpoint_high_watermarks();
         for topic in self.topics() {
-            for p in &topic.partitions {
+            for p in topic.partitions.iter().filter(|p| !p.is_offline()) {
                 if let Err(e) = p.close() {
                     tracing::warn!("closing {}-{} failed: {e}", topic.name, p.index);
                 }
             }
         }
     }
+}
+
+/// The `<topic>-<partition>` directories in `log_dir` (Kafka's own metadata log aside).
+fn partition_dirs(log_dir: &Path) -> Vec<(String, i32)> {
+    let Ok(entries) = std::fs::read_dir(log_dir) else {
+        return Vec::new();
+    };
+    entries
+        .flatten()
+        .filter(|e| e.path().is_dir())
+        .filter_map(|e| {
+            let name = e.file_name().to_str()?.to_string();
+            let (topic, index) = name.rsplit_once('-')?;
+            let index = index.parse::<i32>().ok()?;
+            (validate_topic_name(topic).is_ok() && topic != KAFKA_METADATA_TOPIC)
+                .then(|| (topic.to_string(), index))
+        })
+        .collect()
 }
 
 fn remove_deleted_dirs(log_dir: &Path) {
@@ -694,12 +986,208 @@ mod tests {
 
     /// A replica manager of broker 1 on `dir` that applied [`image`].
     fn open(dir: &Path) -> ReplicaManager {
+        format_dir(dir);
         let dir = dir.to_str().expect("utf-8 path");
         let config = BrokerConfig::from_pairs(&[("log.dir", dir), ("node.id", "1")]).expect("cfg");
         let settings = BrokerSettings::new(&config).expect("settings");
         let manager = ReplicaManager::new(Arc::new(settings)).expect("manager");
         manager.apply_image(&image()).expect("applies");
         manager
+    }
+
+    /// Gives `dir` the `meta.properties` the cluster-id check writes at start, if it has none.
+    fn format_dir(dir: &Path) {
+        // A test may have put a file in the directory's place: left as it is.
+        if std::fs::create_dir_all(dir).is_err() {
+            return;
+        }
+        let path = dir.join(crate::replicas::META_PROPERTIES);
+        if !path.exists() {
+            let text = crate::replicas::format_meta_properties("test", "c", 1, Uuid::new_v4());
+            std::fs::write(path, text).expect("meta.properties");
+        }
+    }
+
+    /// A replica manager of broker 1 on the directories `dirs` that applied `image`.
+    fn open_dirs(dirs: &[&Path], image: &MetadataImage) -> Result<ReplicaManager, AdminError> {
+        for dir in dirs {
+            format_dir(dir);
+        }
+        let joined = dirs
+            .iter()
+            .map(|d| d.display().to_string())
+            .collect::<Vec<_>>()
+            .join(",");
+        let config =
+            BrokerConfig::from_pairs(&[("log.dirs", &joined), ("node.id", "1")]).expect("cfg");
+        let settings = BrokerSettings::new(&config).expect("settings");
+        let manager = ReplicaManager::new(Arc::new(settings))?;
+        manager.apply_image(image)?;
+        Ok(manager)
+    }
+
+    /// Brokers 1 and 2, topic `t` with `n` partitions on [1, 2] led by broker 1.
+    fn image_of(n: usize) -> MetadataImage {
+        let mut b = ImageBuilder::default();
+        b.live_broker(1, None).live_broker(2, None);
+        b.apply(MetadataCommand::CreateTopic {
+            name: "t".into(),
+            topic_id: Uuid::from_u128(7),
+            assignments: vec![vec![1, 2]; n],
+            configs: BTreeMap::new(),
+        });
+        b.image
+    }
+
+    #[test]
+    fn replicas_spread_over_log_dirs_and_are_found_again() {
+        let root = tempfile::tempdir().expect("dir");
+        let (a, b) = (root.path().join("a"), root.path().join("b"));
+        let manager = open_dirs(&[&a, &b], &image_of(4)).expect("opens");
+        let placed: Vec<usize> = (0..4)
+            .map(|i| manager.partition("t", i).expect("hosted").dir_index())
+            .collect();
+        assert_eq!(
+            placed,
+            [0, 1, 0, 1],
+            "the fewest partitions, ties to the first"
+        );
+        manager
+            .partition("t", 1)
+            .expect("hosted")
+            .append_from_leader(&batch(3))
+            .expect("append");
+        manager.checkpoint_high_watermarks();
+        // Each directory has its own high watermark checkpoint, of its own replicas.
+        let checkpoint =
+            |d: &Path| std::fs::read_to_string(d.join(HW_CHECKPOINT_FILE)).expect("file");
+        assert_eq!(checkpoint(&a), "0\n2\nt 0 0\nt 2 0\n");
+        assert!(checkpoint(&b).contains("t 1 "), "{}", checkpoint(&b));
+        manager.close();
+        drop(manager);
+
+        // Found where they were, whatever the counts say now; a new partition goes to the
+        // directory with fewer.
+        std::fs::remove_dir_all(a.join("t-0")).expect("rm");
+        std::fs::remove_dir_all(a.join("t-2")).expect("rm");
+        let manager = open_dirs(&[&a, &b], &image_of(4)).expect("opens");
+        let placed: Vec<usize> = (0..4)
+            .map(|i| manager.partition("t", i).expect("hosted").dir_index())
+            .collect();
+        assert_eq!(placed, [0, 1, 0, 1]);
+        assert_eq!(
+            manager.partition("t", 1).expect("hosted").log_end_offset(),
+            3
+        );
+        manager.close();
+        drop(manager);
+
+        // A partition in both directories stops the start.
+        std::fs::create_dir_all(a.join("t-1")).expect("mkdir");
+        let Err(err) = open_dirs(&[&a, &b], &image_of(4)) else {
+            panic!("a partition in two directories was accepted");
+        };
+        assert!(
+            err.message.contains("in two log directories"),
+            "{}",
+            err.message
+        );
+    }
+
+    #[test]
+    fn a_directory_offline_at_start_keeps_its_replicas_offline() {
+        let root = tempfile::tempdir().expect("dir");
+        let (a, b) = (root.path().join("a"), root.path().join("b"));
+        let manager = open_dirs(&[&a, &b], &image_of(2)).expect("opens");
+        manager.close();
+        drop(manager);
+        // b is gone (a regular file in its place): t-1 lived there.
+        std::fs::remove_dir_all(&b).expect("rm");
+        std::fs::write(&b, b"file").expect("file");
+        let manager = open_dirs(&[&a, &b], &image_of(2)).expect("a opens");
+        assert!(manager.partition("t", 0).expect("hosted").is_leader());
+        assert!(
+            manager.partition("t", 1).is_none(),
+            "not re-created elsewhere"
+        );
+        assert_eq!(manager.offline_replicas(), [(Uuid::from_u128(7), 1)]);
+        assert_eq!(manager.log_dirs().offline_ids().len(), 1);
+        // Every directory gone: no start.
+        std::fs::remove_dir_all(&a).expect("rm");
+        std::fs::write(&a, b"file").expect("file");
+        assert!(open_dirs(&[&a, &b], &image_of(2)).is_err());
+    }
+
+    #[test]
+    fn an_io_failure_takes_the_directory_and_only_its_replicas_offline() {
+        let root = tempfile::tempdir().expect("dir");
+        let (a, b) = (root.path().join("a"), root.path().join("b"));
+        let manager = open_dirs(&[&a, &b], &image_of(2)).expect("opens");
+        let (p0, p1) = (
+            manager.partition("t", 0).expect("hosted"),
+            manager.partition("t", 1).expect("hosted"),
+        );
+        assert_eq!((p0.dir_index(), p1.dir_index()), (0, 1));
+        // b becomes a file: its checkpoint cannot be written.
+        std::fs::rename(&b, root.path().join("b.gone")).expect("rename");
+        std::fs::write(&b, b"file").expect("file");
+        manager.checkpoint_high_watermarks();
+        assert!(p1.is_offline() && !p1.is_leader());
+        assert!(!p0.is_offline() && p0.is_leader());
+        assert_eq!(manager.offline_replicas(), [(Uuid::from_u128(7), 1)]);
+        let topic = manager.topic("t").expect("topic");
+        assert_eq!(topic.leader(1).err(), Some(ErrorCode::KAFKA_STORAGE_ERROR));
+        assert!(topic.leader(0).is_ok());
+        // An image that still names it leader does not make it lead.
+        manager.apply_image(&image_of(2)).expect("applies");
+        assert!(!p1.is_leader());
+        assert!(manager.followed_partitions(2).is_empty());
+        p0.append_from_client(&batch(2))
+            .expect("the other directory serves");
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn a_replica_moves_to_another_directory_and_keeps_serving() {
+        let root = tempfile::tempdir().expect("dir");
+        let (a, b) = (root.path().join("a"), root.path().join("b"));
+        let manager = Arc::new(open_dirs(&[&a, &b], &image_of(1)).expect("opens"));
+        let p = manager.partition("t", 0).expect("hosted");
+        p.append_from_client(&batch(5)).expect("append");
+        assert_eq!(
+            manager.alter_replica_log_dir("t", 0, &root.path().join("c")),
+            Err(ErrorCode::LOG_DIR_NOT_FOUND)
+        );
+        assert_eq!(
+            manager.alter_replica_log_dir("t", 3, &b),
+            Err(ErrorCode::REPLICA_NOT_AVAILABLE)
+        );
+        assert_eq!(
+            manager.alter_replica_log_dir("t", 0, &a),
+            Ok(()),
+            "already there"
+        );
+        assert_eq!(manager.alter_replica_log_dir("t", 0, &b), Ok(()));
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(20);
+        while p.dir_index() != 1 || p.future_replica().is_some() {
+            assert!(
+                std::time::Instant::now() < deadline,
+                "the move did not finish"
+            );
+            tokio::time::sleep(std::time::Duration::from_millis(10)).await;
+        }
+        assert!(b.join("t-0").is_dir());
+        assert!(!a.join("t-0").exists());
+        // The same partition object serves from the new log: reads and appends.
+        assert_eq!(p.log_end_offset(), 5);
+        p.append_from_client(&batch(2))
+            .expect("append after the move");
+        assert_eq!(p.log_end_offset(), 7);
+        let read = p.read(0, 1 << 20, 7, true).expect("read");
+        assert!(!read.records.is_empty());
+        manager.checkpoint_high_watermarks();
+        assert!(std::fs::read_to_string(b.join(HW_CHECKPOINT_FILE))
+            .expect("file")
+            .contains("t 0 "));
     }
 
     #[test]

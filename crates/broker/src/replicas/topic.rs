@@ -56,13 +56,15 @@ pub struct Topic {
 
 impl Topic {
     /// Partition `index` if this broker leads it: UNKNOWN_TOPIC_OR_PARTITION when the topic has
-    /// no such partition, NOT_LEADER_OR_FOLLOWER when another broker leads it (or none does).
+    /// no such partition, KAFKA_STORAGE_ERROR when this broker's replica is offline (its log
+    /// directory failed), NOT_LEADER_OR_FOLLOWER when another broker leads it (or none does).
     pub fn leader(&self, index: i32) -> Result<&Arc<Partition>, ErrorCode> {
         let i = usize::try_from(index).map_err(|_| ErrorCode::UNKNOWN_TOPIC_OR_PARTITION)?;
         if i >= self.partitions.len() {
             return Err(ErrorCode::UNKNOWN_TOPIC_OR_PARTITION);
         }
         match self.partitions.get(i) {
+            Some(p) if p.is_offline() => Err(ErrorCode::KAFKA_STORAGE_ERROR),
             Some(p) if p.is_leader() => Ok(p),
             _ => Err(ErrorCode::NOT_LEADER_OR_FOLLOWER),
         }

@@ -62,6 +62,8 @@ impl MetadataImage {
                 broker_epoch,
                 fenced: true,
                 last_heartbeat_ms: timestamp_ms,
+                offline_log_dirs: Vec::new(),
+                offline_replicas: Default::default(),
             },
         );
         Ok(CommandOutput::BrokerRegistered { broker_epoch })
@@ -83,6 +85,23 @@ impl MetadataImage {
         let broker = self.registered_broker_mut(broker_id, broker_epoch)?;
         // Proposals may commit out of the order of their clocks; the newest time wins.
         broker.last_heartbeat_ms = broker.last_heartbeat_ms.max(timestamp_ms);
+        done()
+    }
+
+    pub(super) fn mark_replicas_offline(
+        &mut self,
+        broker_id: i32,
+        broker_epoch: i64,
+        log_dirs: &[Uuid],
+        replicas: &[(Uuid, i32)],
+    ) -> CommandResult {
+        let broker = self.registered_broker_mut(broker_id, broker_epoch)?;
+        for dir in log_dirs {
+            if !broker.offline_log_dirs.contains(dir) {
+                broker.offline_log_dirs.push(*dir);
+            }
+        }
+        broker.offline_replicas.extend(replicas.iter().copied());
         done()
     }
 

@@ -58,6 +58,13 @@ pub struct BrokerRegistration {
     pub fenced: bool,
     /// Time of the last heartbeat (or of the registration), from the proposer's clock.
     pub last_heartbeat_ms: i64,
+    /// Log directories the broker reported offline since it registered (KIP-858).
+    #[serde(default)]
+    pub offline_log_dirs: Vec<Uuid>,
+    /// Its replicas (topic id, partition) in those directories: they may not lead nor join an
+    /// ISR until the broker registers again (with the directory back).
+    #[serde(default)]
+    pub offline_replicas: std::collections::BTreeSet<(Uuid, i32)>,
 }
 
 /// One advertised listener of a broker (Kafka's registration endpoint).
@@ -394,6 +401,12 @@ impl MetadataImage {
                 self.quotas_offset = offset;
                 done()
             }
+            MetadataCommand::MarkReplicasOffline {
+                broker_id,
+                broker_epoch,
+                log_dirs,
+                replicas,
+            } => self.mark_replicas_offline(*broker_id, *broker_epoch, log_dirs, replicas),
             MetadataCommand::Bootstrap { commands } => {
                 if self.bootstrapped {
                     return done();

@@ -48,6 +48,13 @@ pub(super) const REQUEST_SCHEMAS: &[Schema] = &[
     Schema::new(31, "DeleteAclsRequest", 1..=3, 2, DELETE_ACLS),
     Schema::new(32, "DescribeConfigsRequest", 1..=4, 4, DESCRIBE_CONFIGS),
     Schema::new(33, "AlterConfigsRequest", 0..=2, 2, ALTER_CONFIGS),
+    Schema::new(
+        34,
+        "AlterReplicaLogDirsRequest",
+        1..=2,
+        2,
+        ALTER_REPLICA_LOG_DIRS,
+    ),
     Schema::new(35, "DescribeLogDirsRequest", 1..=4, 2, DESCRIBE_LOG_DIRS),
     Schema::new(36, "SaslAuthenticateRequest", 0..=2, 2, SASL_AUTHENTICATE),
     Schema::new(37, "CreatePartitionsRequest", 0..=3, 2, CREATE_PARTITIONS),
@@ -579,6 +586,17 @@ const CREATE_PARTITIONS_TOPIC: Ty = Ty::Struct(&[
     Field::all("assignments", Ty::Array(&CREATE_PARTITIONS_ASSIGNMENT)),
 ]);
 const CREATE_PARTITIONS_ASSIGNMENT: Ty = Ty::Struct(&[Field::all("broker_ids", ARRAY_INT32)]);
+
+// AlterReplicaLogDirs (34)
+const ALTER_REPLICA_LOG_DIRS: &[Field] = &[Field::all("dirs", Ty::Array(&ALTER_REPLICA_LOG_DIR))];
+const ALTER_REPLICA_LOG_DIR: Ty = Ty::Struct(&[
+    Field::all("path", STRING),
+    Field::all("topics", Ty::Array(&ALTER_REPLICA_LOG_DIR_TOPIC)),
+]);
+const ALTER_REPLICA_LOG_DIR_TOPIC: Ty = Ty::Struct(&[
+    Field::all("name", STRING),
+    Field::all("partitions", ARRAY_INT32),
+]);
 
 // DescribeLogDirs (35)
 const DESCRIBE_LOG_DIRS: &[Field] = &[Field::all("topics", Ty::Array(&DESCRIBABLE_LOG_DIR_TOPIC))];

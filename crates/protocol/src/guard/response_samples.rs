@@ -55,6 +55,7 @@ pub fn encoded_body(api_key: i16, version: i16) -> Result<Bytes, String> {
         31 => super::acl_samples::delete_response(v).encode(&mut buf, v),
         32 => describe_configs(v).encode(&mut buf, v),
         33 => alter_configs(v).encode(&mut buf, v),
+        34 => alter_replica_log_dirs(v).encode(&mut buf, v),
         35 => describe_log_dirs(v).encode(&mut buf, v),
         36 => sasl_authenticate(v).encode(&mut buf, v),
         37 => create_partitions(v).encode(&mut buf, v),
@@ -123,6 +124,7 @@ pub fn decode_body(api_key: i16, version: i16, body: Bytes) -> Result<(), String
         31 => run::<DeleteAclsResponse>(body, v),
         32 => run::<DescribeConfigsResponse>(body, v),
         33 => run::<AlterConfigsResponse>(body, v),
+        34 => run::<AlterReplicaLogDirsResponse>(body, v),
         35 => run::<DescribeLogDirsResponse>(body, v),
         36 => run::<SaslAuthenticateResponse>(body, v),
         37 => run::<CreatePartitionsResponse>(body, v),
@@ -698,6 +700,21 @@ fn alter_configs(v: i16) -> AlterConfigsResponse {
     AlterConfigsResponse::default()
         .with_throttle_time_ms(1)
         .with_responses(vec![response.clone(), response])
+        .with_unknown_tagged_fields(tags(v, 2))
+}
+
+fn alter_replica_log_dirs(v: i16) -> AlterReplicaLogDirsResponse {
+    use alter_replica_log_dirs_response::*;
+    let partition = AlterReplicaLogDirPartitionResult::default()
+        .with_partition_index(0)
+        .with_error_code(57)
+        .with_unknown_tagged_fields(tags(v, 2));
+    AlterReplicaLogDirsResponse::default()
+        .with_throttle_time_ms(1)
+        .with_results(vec![AlterReplicaLogDirTopicResult::default()
+            .with_topic_name(topic("orders"))
+            .with_partitions(vec![partition.clone(), partition])
+            .with_unknown_tagged_fields(tags(v, 2))])
         .with_unknown_tagged_fields(tags(v, 2))
 }
 

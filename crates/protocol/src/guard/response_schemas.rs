@@ -52,6 +52,13 @@ pub(super) const RESPONSE_SCHEMAS: &[Schema] = &[
     Schema::new(31, "DeleteAclsResponse", 1..=3, 2, DELETE_ACLS),
     Schema::new(32, "DescribeConfigsResponse", 1..=4, 4, DESCRIBE_CONFIGS),
     Schema::new(33, "AlterConfigsResponse", 0..=2, 2, ALTER_CONFIGS),
+    Schema::new(
+        34,
+        "AlterReplicaLogDirsResponse",
+        1..=2,
+        2,
+        ALTER_REPLICA_LOG_DIRS,
+    ),
     Schema::new(35, "DescribeLogDirsResponse", 1..=4, 2, DESCRIBE_LOG_DIRS),
     Schema::new(36, "SaslAuthenticateResponse", 0..=2, 2, SASL_AUTHENTICATE),
     Schema::new(37, "CreatePartitionsResponse", 0..=3, 2, CREATE_PARTITIONS),
@@ -719,6 +726,23 @@ const ALTER_CONFIGS_RESOURCE_RESPONSE: Ty = Ty::Struct(&[
     Field::all("resource_name", STRING),
 ]);
 const INCREMENTAL_ALTER_CONFIGS: &[Field] = ALTER_CONFIGS;
+
+// AlterReplicaLogDirs (34)
+const ALTER_REPLICA_LOG_DIRS: &[Field] = &[
+    Field::all("throttle_time_ms", INT32),
+    Field::all("results", Ty::Array(&ALTER_REPLICA_LOG_DIR_TOPIC_RESULT)),
+];
+const ALTER_REPLICA_LOG_DIR_TOPIC_RESULT: Ty = Ty::Struct(&[
+    Field::all("topic_name", STRING),
+    Field::all(
+        "partitions",
+        Ty::Array(&ALTER_REPLICA_LOG_DIR_PARTITION_RESULT),
+    ),
+]);
+const ALTER_REPLICA_LOG_DIR_PARTITION_RESULT: Ty = Ty::Struct(&[
+    Field::all("partition_index", INT32),
+    Field::all("error_code", INT16),
+]);
 
 // DescribeLogDirs (35)
 const DESCRIBE_LOG_DIRS: &[Field] = &[

@@ -58,6 +58,7 @@ fn message_versions(api_key: i16) -> VersionRange {
         31 => DeleteAclsResponse::VERSIONS,
         32 => DescribeConfigsResponse::VERSIONS,
         33 => AlterConfigsResponse::VERSIONS,
+        34 => AlterReplicaLogDirsResponse::VERSIONS,
         35 => DescribeLogDirsResponse::VERSIONS,
         36 => SaslAuthenticateResponse::VERSIONS,
         37 => CreatePartitionsResponse::VERSIONS,

@@ -53,6 +53,7 @@ pub fn encoded_body(api_key: i16, version: i16) -> Result<Bytes, String> {
         66 => list_transactions(v).encode(&mut buf, v),
         32 => describe_configs(v).encode(&mut buf, v),
         33 => alter_configs(v).encode(&mut buf, v),
+        34 => alter_replica_log_dirs(v).encode(&mut buf, v),
         35 => describe_log_dirs(v).encode(&mut buf, v),
         36 => sasl_authenticate(v).encode(&mut buf, v),
         37 => create_partitions(v).encode(&mut buf, v),
@@ -122,6 +123,7 @@ pub fn decode_body(api_key: i16, version: i16, body: Bytes) -> Result<(), String
         66 => run::<ListTransactionsRequest>(body, v),
         32 => run::<DescribeConfigsRequest>(body, v),
         33 => run::<AlterConfigsRequest>(body, v),
+        34 => run::<AlterReplicaLogDirsRequest>(body, v),
         35 => run::<DescribeLogDirsRequest>(body, v),
         36 => run::<SaslAuthenticateRequest>(body, v),
         37 => run::<CreatePartitionsRequest>(body, v),
@@ -683,6 +685,19 @@ fn create_partitions(v: i16) -> CreatePartitionsRequest {
         .with_topics(vec![topic_entry])
         .with_timeout_ms(1000)
         .with_validate_only(true)
+        .with_unknown_tagged_fields(tags(v, 2))
+}
+
+fn alter_replica_log_dirs(v: i16) -> AlterReplicaLogDirsRequest {
+    use alter_replica_log_dirs_request::*;
+    AlterReplicaLogDirsRequest::default()
+        .with_dirs(vec![AlterReplicaLogDir::default()
+            .with_path(s("/var/lib/sluice/b"))
+            .with_topics(vec![AlterReplicaLogDirTopic::default()
+                .with_name(topic("orders"))
+                .with_partitions(vec![0, 2])
+                .with_unknown_tagged_fields(tags(v, 2))])
+            .with_unknown_tagged_fields(tags(v, 2))])
         .with_unknown_tagged_fields(tags(v, 2))
 }
 

@@ -58,6 +58,7 @@ fn message_versions(api_key: i16) -> VersionRange {
         66 => ListTransactionsRequest::VERSIONS,
         32 => DescribeConfigsRequest::VERSIONS,
         33 => AlterConfigsRequest::VERSIONS,
+        34 => AlterReplicaLogDirsRequest::VERSIONS,
         35 => DescribeLogDirsRequest::VERSIONS,
         36 => SaslAuthenticateRequest::VERSIONS,
         37 => CreatePartitionsRequest::VERSIONS,
