@@ -52,6 +52,18 @@ pub enum ClusterCommand {
         #[arg(long, value_enum, default_value_t = OutputFormat::Text)]
         output: OutputFormat,
     },
+    /// Judge the cluster: brokers alive or fenced, the metadata quorum (leader, each
+    /// controller's lag), offline and under-replicated partitions; exits non-zero when
+    /// anything is wrong.
+    Health {
+        /// Tables for people, or one JSON object for scripts.
+        #[arg(long, value_enum, default_value_t = OutputFormat::Text)]
+        output: OutputFormat,
+        /// A controller more than this many metadata-log entries behind the quorum leader is
+        /// a problem.
+        #[arg(long, default_value_t = 1000, value_name = "ENTRIES")]
+        max_quorum_lag: i64,
+    },
 }
 
 /// `--output` of the commands that print tables.
@@ -66,6 +78,10 @@ pub enum OutputFormat {
 pub async fn run(args: ClusterArgs) -> Result<()> {
     match args.command {
         ClusterCommand::Status { output } => status(&args.connect, output).await,
+        ClusterCommand::Health {
+            output,
+            max_quorum_lag,
+        } => crate::cluster_health::health(&args.connect, output, max_quorum_lag).await,
     }
 }
 

@@ -18,7 +18,9 @@
 //! - `topic.rs`: `topic create|list|describe|alter|delete`.
 //! - `group/`: `group list|describe|reset-offsets|delete` (consumer groups and their offsets).
 //! - `txn/`: `txn list|describe` and `producers describe` (transactions and producer state).
-//! - `cluster.rs`: `cluster status` (cluster id, controller, brokers, partition health).
+//! - `cluster.rs`: `cluster status` (cluster id, controller, brokers, partition health);
+//!   `cluster_health.rs`: `cluster health` (the same plus the metadata quorum, judged, with
+//!   a non-zero exit when unhealthy).
 //! - `partition.rs`: `partition elect`; `reassign.rs`: `partition reassign`.
 //! - `user.rs`: `user create|list|delete` (SCRAM credentials, KIP-554).
 //! - `acl.rs`: `acl create|list|delete` (ACL bindings, kafka-acls' flags; the binding and
@@ -44,6 +46,7 @@ mod acl;
 mod client_security;
 mod client_settings;
 mod cluster;
+mod cluster_health;
 mod config;
 mod connect_args;
 mod consume;

@@ -19,6 +19,7 @@ use sluice_security::acl::AclBindingFilter;
 use sluice_security::quota::QuotaEntity;
 use uuid::Uuid;
 
+use crate::image::FeatureUpdate;
 use crate::image::ListenerEndpoint;
 use crate::image::StoredScramCredential;
 
@@ -162,6 +163,9 @@ pub enum MetadataCommand {
         log_dirs: Vec<Uuid>,
         replicas: Vec<(Uuid, i32)>,
     },
+    /// UpdateFeatures (KIP-584, KIP-778): new finalized feature levels, all or none
+    /// (validated again when applied).
+    UpdateFeatures { updates: Vec<FeatureUpdate> },
 }
 
 /// A quota value in a command: finite and positive once validated, so equality is total.
@@ -256,6 +260,9 @@ pub enum CommandError {
     ResourceNotFound(String),
     #[error("unsupported SASL mechanism {0}")]
     UnsupportedSaslMechanism(i8),
+    /// A feature level that is not supported, or a downgrade without a downgrade type.
+    #[error("{0}")]
+    InvalidFeatureUpdate(String),
 }
 
 /// Kafka error codes (`org.apache.kafka.common.protocol.Errors`).
@@ -302,7 +309,9 @@ impl CommandError {
             CommandError::InvalidRequest(_) => INVALID_REQUEST,
             CommandError::FencedLeaderEpoch { .. } => FENCED_LEADER_EPOCH,
             CommandError::StaleBrokerEpoch { .. } => STALE_BROKER_EPOCH,
-            CommandError::InvalidUpdateVersion { .. } => INVALID_UPDATE_VERSION,
+            CommandError::InvalidUpdateVersion { .. } | CommandError::InvalidFeatureUpdate(_) => {
+                INVALID_UPDATE_VERSION
+            }
             CommandError::UnknownTopicId(_) => UNKNOWN_TOPIC_ID,
             CommandError::DuplicateBrokerRegistration(_) => DUPLICATE_BROKER_REGISTRATION,
             CommandError::BrokerIdNotRegistered(_) => BROKER_ID_NOT_REGISTERED,

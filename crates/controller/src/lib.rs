@@ -14,7 +14,7 @@
 //! - `command`: [`MetadataCommand`], [`CommandResult`] = [`CommandOutput`] or [`CommandError`]
 //!   (with its Kafka error code).
 //! - `image`: [`MetadataImage`] and the rules that apply commands to it (sans I/O; submodules
-//!   `brokers`, `topics`, `partitions`).
+//!   `brokers`, `topics`, `partitions`, `features`).
 //! - `lifecycle`: the broker lifecycle (registration, heartbeats, fencing, controlled shutdown,
 //!   unclean restart) as sans-I/O decisions, [`BrokerRegistrationRequest`],
 //!   [`BrokerHeartbeatRequest`], [`BrokerHeartbeatReply`]; the leader's broker sessions.
@@ -91,11 +91,19 @@ pub use elections::ElectionError;
 pub use elections::ElectionType;
 pub use error::ControllerError;
 pub use image::BrokerRegistration;
+pub use image::FeatureUpdate;
+pub use image::FeatureUpgradeType;
 pub use image::ListenerEndpoint;
 pub use image::MetadataImage;
 pub use image::PartitionState;
 pub use image::StoredScramCredential;
+pub use image::SupportedFeature;
 pub use image::TopicImage;
+pub use image::GROUP_VERSION;
+pub use image::METADATA_VERSION;
+pub use image::SUPPORTED_FEATURES;
+pub use image::TRANSACTION_VERSION;
+pub use lifecycle::unregister_command;
 pub use lifecycle::BrokerHeartbeatReply;
 pub use lifecycle::BrokerHeartbeatRequest;
 pub use lifecycle::BrokerRegistrationRequest;

@@ -154,6 +154,24 @@ pub(crate) fn fence_command(
     Some(MetadataCommand::Batch(commands))
 }
 
+/// UnregisterBroker (KIP-631): the batch that takes `broker_id` out of ISRs and leaderships,
+/// as fencing does, and forgets its registration, as Kafka's controller does
+/// (`ReplicationControlManager.unregisterBroker`). Kafka does not require the broker to be
+/// fenced: removing a live one is the operator's decision (it stays out until it registers
+/// again). BROKER_ID_NOT_REGISTERED when it is not registered.
+pub fn unregister_command(
+    image: &MetadataImage,
+    broker_id: i32,
+    unclean_default: bool,
+) -> Result<MetadataCommand, CommandError> {
+    if image.broker(broker_id).is_none() {
+        return Err(CommandError::BrokerIdNotRegistered(broker_id));
+    }
+    let mut commands = removal_changes(image, broker_id, unclean_default);
+    commands.push(MetadataCommand::UnregisterBroker { broker_id });
+    Ok(MetadataCommand::Batch(commands))
+}
+
 /// Checks that a heartbeat comes from the registration in the image.
 pub(crate) fn check_heartbeat(
     image: &MetadataImage,
@@ -410,6 +428,29 @@ mod tests {
             .iter()
             .map(|p| (p.leader, p.isr.clone()))
             .collect()
+    }
+
+    #[test]
+    fn unregistering_takes_the_broker_out_of_isrs_and_leaderships_and_forgets_it() {
+        let mut image = image_with_brokers(&[1, 2]);
+        create_topic(&mut image, "t", 1, vec![vec![1, 2], vec![2, 1]]).unwrap();
+        fence(&mut image, 1);
+        let command = unregister_command(&image, 1, false).unwrap();
+        apply(&mut image, command).unwrap();
+        assert!(image.broker(1).is_none());
+        assert_eq!(
+            partitions(&image, "t"),
+            vec![(Some(2), vec![2]), (Some(2), vec![2])]
+        );
+        assert_eq!(
+            unregister_command(&image, 1, false),
+            Err(CommandError::BrokerIdNotRegistered(1))
+        );
+        assert_eq!(
+            CommandError::BrokerIdNotRegistered(1).error_code(),
+            102,
+            "BROKER_ID_NOT_REGISTERED"
+        );
     }
 
     #[test]

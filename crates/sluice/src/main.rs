@@ -100,16 +100,32 @@ fn server_config(file: Option<&PathBuf>, set: &[String]) -> Result<BrokerConfig,
     Ok(config)
 }
 
-fn run_server(args: ServerArgs) -> ExitCode {
-    tracing_subscriber::fmt()
-        .with_env_filter(
-            tracing_subscriber::EnvFilter::try_from_env("SLUICE_LOG")
-                .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info,openraft=warn")),
-        )
+/// The server's log lines on stderr, filtered by `SLUICE_LOG` (default `info,openraft=warn`):
+/// text, or with `log.format=json` one JSON object a line, whose `spans` carry the connection's
+/// (peer, listener, principal) and the request's (api, version, correlation id, client id)
+/// fields.
+fn init_logging(config: &BrokerConfig) {
+    let filter = tracing_subscriber::EnvFilter::try_from_env("SLUICE_LOG")
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info,openraft=warn"));
+    let builder = tracing_subscriber::fmt()
+        .with_env_filter(filter)
         .with_target(false)
-        .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
-        .with_writer(std::io::stderr)
-        .init();
+        .with_writer(std::io::stderr);
+    if config.log_format_json() {
+        builder
+            .json()
+            .flatten_event(true)
+            .with_current_span(false)
+            .with_span_list(true)
+            .init();
+    } else {
+        builder
+            .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
+            .init();
+    }
+}
+
+fn run_server(args: ServerArgs) -> ExitCode {
     let config = match server_config(args.config.as_ref(), &args.set) {
         Ok(c) => c,
         Err(e) => {
@@ -117,6 +133,7 @@ fn run_server(args: ServerArgs) -> ExitCode {
             return ExitCode::from(2);
         }
     };
+    init_logging(&config);
     for key in config.ignored_keys() {
         tracing::warn!(
             "config key '{key}' is accepted but has no effect in this version of Sluice"

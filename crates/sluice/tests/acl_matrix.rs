@@ -1112,6 +1112,45 @@ fn elect_leaders(c: &mut Client, version: i16) -> Vec<i16> {
         .collect()
 }
 
+/// UpdateFeatures v1, validate only, group.version to its level: the top-level code, then the
+/// feature's.
+fn update_features(c: &mut Client) -> Vec<i16> {
+    use kafka_protocol::messages::update_features_request::FeatureUpdateKey;
+    let request = UpdateFeaturesRequest::default()
+        .with_timeout_ms(10_000)
+        .with_validate_only(true)
+        .with_feature_updates(vec![FeatureUpdateKey::default()
+            .with_feature(sb("group.version"))
+            .with_max_version_level(1)
+            .with_upgrade_type(1)]);
+    let response = c.send(&request, 1);
+    let mut codes = vec![response.error_code];
+    codes.extend(response.results.iter().map(|r| r.error_code));
+    codes
+}
+
+/// UnregisterBroker of a broker id nobody registered.
+fn unregister_broker(c: &mut Client) -> Vec<i16> {
+    let request = UnregisterBrokerRequest::default().with_broker_id(BrokerId(4242));
+    vec![c.send(&request, 0).error_code]
+}
+
+/// DescribeTopicPartitions of MATRIX: the topic's code, then its partitions'.
+fn describe_topic_partitions(c: &mut Client) -> Vec<i16> {
+    use kafka_protocol::messages::describe_topic_partitions_request::TopicRequest;
+    let request = DescribeTopicPartitionsRequest::default()
+        .with_response_partition_limit(100)
+        .with_topics(vec![TopicRequest::default().with_name(topic_name(MATRIX))]);
+    let response = c.send(&request, 0);
+    response
+        .topics
+        .iter()
+        .flat_map(|t| {
+            std::iter::once(t.error_code).chain(t.partitions.iter().map(|p| p.error_code))
+        })
+        .collect()
+}
+
 fn describe_log_dirs(c: &mut Client) -> Vec<i16> {
     let response = c.send(&DescribeLogDirsRequest::default().with_topics(None), 4);
     let mut codes = vec![response.error_code];
@@ -1646,6 +1685,18 @@ fn matrix(matrix_id: uuid::Uuid, broker_id: i32) -> Vec<Case> {
             vec![31],
         )
         .then(vec![allow(ALTER, cluster())], Authorized),
+        Case::new(ApiKey::UpdateFeatures, "v1", update_features, vec![31, 31])
+            .then(vec![allow(ALTER, cluster())], Codes(vec![NONE, NONE])),
+        // Authorized, the broker id is still not registered.
+        Case::new(ApiKey::UnregisterBroker, "v0", unregister_broker, vec![31])
+            .then(vec![allow(ALTER, cluster())], Codes(vec![102])),
+        Case::new(
+            ApiKey::DescribeTopicPartitions,
+            "v0",
+            describe_topic_partitions,
+            vec![29],
+        )
+        .then(vec![allow(DESCRIBE, topic(MATRIX))], Authorized),
         Case::new(ApiKey::DescribeLogDirs, "v4", describe_log_dirs, vec![31])
             .then(vec![allow(DESCRIBE, cluster())], Authorized),
         Case::new(

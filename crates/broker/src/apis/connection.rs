@@ -10,6 +10,10 @@
 //! its requests is handled; an idempotent producer with several requests in flight relies on it.
 //! A frame that cannot be parsed closes the connection. A connection a quota throttles reads
 //! nothing until its throttle time is over (KIP-219); requests already read are answered.
+//!
+//! Everything logged while serving the connection is inside a `connection` span carrying the
+//! peer address, the listener and (once authenticated) the principal; each request adds its
+//! own span (see [`super::handle`]).
 
 use std::sync::Arc;
 
@@ -18,6 +22,7 @@ use futures::stream::{FuturesOrdered, StreamExt};
 use sluice_protocol::frame::take_frame;
 use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
 use tokio::sync::{oneshot, watch};
+use tracing::Instrument;
 
 use super::request::{OrderGate, ResponseFrame};
 use super::session::Session;
@@ -27,14 +32,58 @@ use super::KafkaApis;
 /// cannot be parsed or is refused, an authentication fails, or shutdown.
 pub async fn serve<R, W>(
     apis: Arc<KafkaApis>,
-    mut reader: R,
-    mut writer: W,
+    reader: R,
+    writer: W,
     session: Arc<Session>,
-    mut shutdown: watch::Receiver<bool>,
+    shutdown: watch::Receiver<bool>,
 ) where
     R: AsyncRead + Unpin,
     W: AsyncWrite + Unpin,
 {
+    let span = tracing::info_span!(
+        "connection",
+        peer = %session.peer,
+        listener = %session.listener.name,
+        principal = tracing::field::Empty,
+    );
+    let principal = PrincipalField {
+        span: span.clone(),
+        recorded: false,
+    };
+    serve_in_span(apis, reader, writer, session, shutdown, principal)
+        .instrument(span)
+        .await
+}
+
+/// The connection span's `principal`, recorded once the session has one (at once without
+/// SASL, after the SASL exchange with it).
+struct PrincipalField {
+    span: tracing::Span,
+    recorded: bool,
+}
+
+impl PrincipalField {
+    fn record_if_authenticated(&mut self, session: &Session) {
+        if !self.recorded && session.is_authenticated() {
+            self.span
+                .record("principal", tracing::field::display(session.principal()));
+            self.recorded = true;
+        }
+    }
+}
+
+async fn serve_in_span<R, W>(
+    apis: Arc<KafkaApis>,
+    mut reader: R,
+    mut writer: W,
+    session: Arc<Session>,
+    mut shutdown: watch::Receiver<bool>,
+    mut principal: PrincipalField,
+) where
+    R: AsyncRead + Unpin,
+    W: AsyncWrite + Unpin,
+{
+    principal.record_if_authenticated(&session);
     let peer = session.peer;
     let max_frame = apis.settings.socket_request_max_bytes;
     let max_in_flight = apis.settings.queued_max_requests;
@@ -49,6 +98,7 @@ pub async fn serve<R, W>(
         tokio::select! {
             biased;
             Some(result) = in_flight.next(), if !in_flight.is_empty() => {
+                principal.record_if_authenticated(&session);
                 match result {
                     Ok(Some(response)) => {
                         if let Err(e) = write_response(&mut writer, response).await {

@@ -764,16 +764,14 @@ fn topics_view(replicas: &ReplicaManager) -> TopicsView {
 pub async fn consumer_group_heartbeat(
     replicas: &ReplicaManager,
     groups: &GroupService,
-    consumer_protocol_enabled: bool,
+    consumer_protocol: Result<(), &'static str>,
     ctx: &RequestContext,
     req: ConsumerGroupHeartbeatRequest,
 ) -> ConsumerGroupHeartbeatResponse {
-    if !consumer_protocol_enabled {
+    if let Err(why) = consumer_protocol {
         return ConsumerGroupHeartbeatResponse::default()
             .with_error_code(ErrorCode::UNSUPPORTED_VERSION.0)
-            .with_error_message(Some(sb(
-                "the consumer group protocol is disabled (group.coordinator.rebalance.protocols)",
-            )))
+            .with_error_message(Some(sb(why)))
             .with_member_epoch(-1);
     }
     let v = ctx.api_version;

@@ -16,9 +16,10 @@ use super::throttle::ThrottleTime;
 use super::{
     acls, alter_replica_log_dirs, api_versions, client_quotas, configs, create_partitions,
     create_topics, delete_records, delete_topics, describe_cluster, describe_log_dirs,
-    describe_producers, describe_quorum, elect_leaders, fetch, groups, list_config_resources,
-    list_offsets, metadata,
-    offset_for_leader_epoch, produce, reassignments, replica_fetch, sasl, scram_credentials, txn,
+    describe_producers, describe_quorum, describe_topic_partitions, elect_leaders, fetch, groups,
+    list_config_resources, list_offsets, metadata, offset_for_leader_epoch, produce,
+    reassignments, replica_fetch, sasl, scram_credentials, txn, unregister_broker,
+    update_features,
 };
 use crate::cluster::{Cluster, MetadataPublisher, ProducerIdManager, Replication, TopicAdmin};
 use crate::config::BrokerSettings;
@@ -57,7 +58,7 @@ impl KafkaApis {
         let (replicas, cluster, admin) = (&self.replicas, &self.cluster, &self.admin);
         let (txns, settings) = (&self.txns, &self.settings);
         let response = match body {
-            R::ApiVersions(r) => self.respond(ctx, &api_versions::handle(ctx, r).await),
+            R::ApiVersions(r) => self.respond(ctx, &api_versions::handle(cluster, ctx, r).await),
             R::Metadata(r) => self.respond(
                 ctx,
                 &metadata::handle(cluster, admin, settings, ctx, r).await,
@@ -164,6 +165,23 @@ impl KafkaApis {
             R::DescribeQuorum(r) => {
                 self.respond(ctx, &describe_quorum::handle(cluster, ctx, r).await)
             }
+            R::UpdateFeatures(r) => {
+                self.respond(ctx, &update_features::handle(cluster, ctx, r).await)
+            }
+            R::UnregisterBroker(r) => self.respond(
+                ctx,
+                &unregister_broker::handle(
+                    cluster,
+                    settings.unclean_leader_election_enable,
+                    ctx,
+                    r,
+                )
+                .await,
+            ),
+            R::DescribeTopicPartitions(r) => self.respond(
+                ctx,
+                &describe_topic_partitions::handle(cluster, ctx, r).await,
+            ),
             R::InitProducerId(r) => self.respond(
                 ctx,
                 &txn::init_producer_id(&self.producer_ids, txns, ctx, r).await,
@@ -261,7 +279,7 @@ impl KafkaApis {
                 &groups::consumer_group_heartbeat(
                     replicas,
                     &self.groups,
-                    settings.group.consumer_protocol_enabled,
+                    consumer_protocol(settings, cluster),
                     ctx,
                     r,
                 )
@@ -274,6 +292,25 @@ impl KafkaApis {
         };
         response.map(Some)
     }
+}
+
+/// Whether the KIP-848 consumer group protocol is on: `group.coordinator.rebalance.protocols`
+/// names `consumer` and the cluster's finalized `group.version` is at least 1, as in Kafka;
+/// the reason when it is off.
+fn consumer_protocol(settings: &BrokerSettings, cluster: &Cluster) -> Result<(), &'static str> {
+    if !settings.group.consumer_protocol_enabled {
+        return Err(
+            "the consumer group protocol is disabled (group.coordinator.rebalance.protocols)",
+        );
+    }
+    if cluster
+        .image()
+        .feature_level(sluice_controller::GROUP_VERSION)
+        < 1
+    {
+        return Err("the consumer group protocol is disabled (the cluster's group.version is 0)");
+    }
+    Ok(())
 }
 
 /// Records `bytes` of `key` for the request's principal and client id: the throttle time for

@@ -9,7 +9,7 @@ use kafka_protocol::messages::metadata_response::{
 };
 use kafka_protocol::messages::{BrokerId, MetadataRequest, MetadataResponse, TopicName};
 use kafka_protocol::protocol::StrBytes;
-use sluice_controller::{MetadataImage, TopicImage};
+use sluice_controller::{MetadataImage, PartitionState, TopicImage};
 use sluice_protocol::error::ErrorCode;
 use sluice_security::acl::{AclOperation, ResourceType, CLUSTER_RESOURCE_NAME};
 use uuid::Uuid;
@@ -32,12 +32,10 @@ pub async fn handle(
 ) -> MetadataResponse {
     let v = ctx.api_version;
     let topic_ops = |wanted: bool, name: &str| {
-        if !wanted {
-            AUTHORIZED_OPS_NOT_REQUESTED
-        } else if ctx.authorizer_enabled() {
-            ctx.authorized_operations(ResourceType::Topic, name, TOPIC_OPERATIONS)
+        if wanted {
+            topic_operations(ctx, name)
         } else {
-            TOPIC_OPS_ALL
+            AUTHORIZED_OPS_NOT_REQUESTED
         }
     };
     // Topics the principal may not DESCRIBE are left out of a full listing and refused by
@@ -218,29 +216,14 @@ fn describe_topic(
         .iter()
         .enumerate()
         .map(|(index, p)| {
-            let offline: Vec<BrokerId> = p
-                .replicas
-                .iter()
-                // Fenced, or its replica in a log directory that failed (KIP-858).
-                .filter(|r| {
-                    image.broker(**r).is_none_or(|b| {
-                        b.fenced || b.offline_replicas.contains(&(topic.topic_id, index as i32))
-                    })
-                })
-                .map(|r| BrokerId(*r))
-                .collect();
             MetadataResponsePartition::default()
-                .with_error_code(if p.leader.is_some() {
-                    0
-                } else {
-                    ErrorCode::LEADER_NOT_AVAILABLE.0
-                })
+                .with_error_code(partition_error(p).0)
                 .with_partition_index(index as i32)
                 .with_leader_id(BrokerId(p.leader.unwrap_or(-1)))
                 .with_leader_epoch(if v >= 7 { p.leader_epoch } else { -1 })
                 .with_replica_nodes(p.replicas.iter().map(|r| BrokerId(*r)).collect())
                 .with_isr_nodes(p.isr.iter().map(|r| BrokerId(*r)).collect())
-                .with_offline_replicas(offline)
+                .with_offline_replicas(offline_replicas(image, topic.topic_id, index as i32, p))
         })
         .collect();
     MetadataResponseTopic::default()
@@ -254,6 +237,46 @@ fn describe_topic(
         } else {
             AUTHORIZED_OPS_NOT_REQUESTED
         })
+}
+
+/// The authorized-operations bitfield of topic `name` for the request's principal (every
+/// topic operation when no authorizer is configured). Shared with DescribeTopicPartitions.
+pub(super) fn topic_operations(ctx: &RequestContext, name: &str) -> i32 {
+    if ctx.authorizer_enabled() {
+        ctx.authorized_operations(ResourceType::Topic, name, TOPIC_OPERATIONS)
+    } else {
+        TOPIC_OPS_ALL
+    }
+}
+
+/// A partition's error in Metadata and DescribeTopicPartitions: LEADER_NOT_AVAILABLE while no
+/// replica leads it.
+pub(super) fn partition_error(p: &PartitionState) -> ErrorCode {
+    if p.leader.is_some() {
+        ErrorCode::NONE
+    } else {
+        ErrorCode::LEADER_NOT_AVAILABLE
+    }
+}
+
+/// The replicas of `p` on brokers that are fenced or not registered.
+/// The replicas of partition `index` of topic `topic_id` that are offline: on a fenced broker, or
+/// in a log directory of its broker that failed (KIP-858).
+pub(super) fn offline_replicas(
+    image: &MetadataImage,
+    topic_id: Uuid,
+    index: i32,
+    p: &PartitionState,
+) -> Vec<BrokerId> {
+    p.replicas
+        .iter()
+        .filter(|r| {
+            image
+                .broker(**r)
+                .is_none_or(|b| b.fenced || b.offline_replicas.contains(&(topic_id, index)))
+        })
+        .map(|r| BrokerId(*r))
+        .collect()
 }
 
 fn error_topic(name: Option<&str>, id: Uuid, code: ErrorCode) -> MetadataResponseTopic {

@@ -31,6 +31,7 @@ mod describe_cluster;
 mod describe_log_dirs;
 mod describe_producers;
 mod describe_quorum;
+mod describe_topic_partitions;
 mod elect_leaders;
 mod fetch;
 pub mod front_door;
@@ -52,9 +53,12 @@ mod scram_credentials;
 pub mod session;
 mod throttle;
 mod txn;
+mod unregister_broker;
+mod update_features;
 
 use bytes::Bytes;
 use kafka_protocol::messages::ApiKey;
+use tracing::Instrument;
 
 pub use front_door::{admit, Admitted, DecodedRequest};
 pub use kafka_apis::KafkaApis;
@@ -79,6 +83,9 @@ pub const SUPPORTED_APIS: &[(ApiKey, i16, i16)] = &[
     (ApiKey::IncrementalAlterConfigs, 0, 1),
     (ApiKey::DescribeCluster, 0, 2),
     (ApiKey::DescribeQuorum, 0, 2),
+    (ApiKey::UpdateFeatures, 0, 2),
+    (ApiKey::UnregisterBroker, 0, 0),
+    (ApiKey::DescribeTopicPartitions, 0, 0),
     (ApiKey::InitProducerId, 0, 5),
     (ApiKey::FindCoordinator, 0, 6),
     (ApiKey::JoinGroup, 0, 9),
@@ -166,18 +173,28 @@ pub async fn handle(
         }
         _ => requests.api(api as i16, || format!("{api:?}")),
     };
+    // Every line logged while the request is handled carries these (inside the connection's
+    // span: peer, listener, principal). One span per request: a few hundred nanoseconds.
+    let span = tracing::info_span!(
+        "request",
+        api = ?api,
+        version = ctx.api_version,
+        correlation_id = ctx.correlation_id,
+        client_id = ctx.client_id.as_deref().unwrap_or(""),
+    );
     let started = std::time::Instant::now();
-    let response = busy_timed(apis.dispatch(&ctx, body), &ctx.busy).await;
+    let response = busy_timed(apis.dispatch(&ctx, body), &ctx.busy)
+        .instrument(span.clone())
+        .await;
+    let elapsed = started.elapsed();
     if let Some(m) = metrics {
         m.record(started.duration_since(received), received.elapsed());
     }
+    let _entered = span.enter();
     tracing::debug!(
-        api = ?api,
-        version = ctx.api_version,
         principal = %ctx.principal(),
         listener = ctx.listener(),
-        correlation_id = ctx.correlation_id,
-        micros = started.elapsed().as_micros() as u64,
+        micros = elapsed.as_micros() as u64,
         response_bytes = match &response {
             Ok(Some(ResponseFrame::One(b))) => b.len(),
             Ok(Some(ResponseFrame::Chunks(c))) => c.iter().map(Bytes::len).sum(),
@@ -185,6 +202,21 @@ pub async fn handle(
         },
         "request"
     );
+    if apis
+        .settings
+        .request_slow_log_threshold
+        .is_some_and(|threshold| elapsed >= threshold)
+    {
+        tracing::warn!(
+            principal = %ctx.principal(),
+            client_id = ctx.client_id.as_deref().unwrap_or(""),
+            total_ms = elapsed.as_secs_f64() * 1000.0,
+            busy_ms = ctx.busy_nanos() as f64 / 1e6,
+            "slow request: {api:?} v{} took {:.1} ms",
+            ctx.api_version,
+            elapsed.as_secs_f64() * 1000.0,
+        );
+    }
     response
 }
 

@@ -80,6 +80,9 @@ throttled!(
     DescribeUserScramCredentialsResponse,
     AlterUserScramCredentialsResponse,
     ListConfigResourcesResponse,
+    UpdateFeaturesResponse,
+    UnregisterBrokerResponse,
+    DescribeTopicPartitionsResponse,
 );
 
 unthrottled!(

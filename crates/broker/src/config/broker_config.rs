@@ -326,6 +326,12 @@ impl BrokerConfig {
         self.set.keys().map(String::as_str)
     }
 
+    /// `log.format=json`: the server logs JSON objects, one a line (read by the binary before
+    /// the broker starts, to set up logging).
+    pub fn log_format_json(&self) -> bool {
+        self.value("log.format") == Some("json")
+    }
+
     /// The value the operator set for `key`.
     pub(super) fn get(&self, key: &str) -> Option<&str> {
         self.set.get(key).map(String::as_str)

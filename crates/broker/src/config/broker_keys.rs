@@ -164,6 +164,11 @@ pub const BROKER_KEYS: &[BrokerKey] = &[
     key("queued.max.requests", Int, Check::AtLeast(1), Value("500"), Used),
     key("fetch.max.bytes", Int, Check::AtLeast(1024), Value("57671680"), Used),
     key("max.incremental.fetch.session.cache.slots", Int, Check::AtLeast(0), Value("1000"), Used),
+    // Sluice's own (Kafka has no such key): log at WARN every request handled in at least
+    // this many ms; -1 logs none.
+    key("request.slow.log.threshold.ms", Long, Check::AtLeast(-1), Value("-1"), Used),
+    // Sluice's own: the server's log lines as `text` or as JSON objects, one a line (`json`).
+    key("log.format", Str, Check::OneOf(&["text", "json"]), Value("text"), Used),
     // Topics and logs.
     key("log.dirs", List, ANY, Derived("log.dir"), Used),
     key("log.dir", Str, ANY, Value("./sluice-data"), Used),

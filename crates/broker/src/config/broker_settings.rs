@@ -64,6 +64,9 @@ pub struct BrokerSettings {
     pub fetch_max_bytes: usize,
     /// `max.incremental.fetch.session.cache.slots`.
     pub fetch_session_cache_slots: usize,
+    /// `request.slow.log.threshold.ms`: a request whose handling takes at least this long is
+    /// logged at WARN; `None` (-1, the default) logs none.
+    pub request_slow_log_threshold: Option<std::time::Duration>,
 
     // Topics and their logs.
     /// The first of `log.dirs` (else `log.dir`): where the metadata log, the audit log and the
@@ -243,6 +246,9 @@ impl BrokerSettings {
             queued_max_requests: int("queued.max.requests") as usize,
             fetch_max_bytes: int("fetch.max.bytes") as usize,
             fetch_session_cache_slots: int("max.incremental.fetch.session.cache.slots") as usize,
+            request_slow_log_threshold: u64::try_from(int("request.slow.log.threshold.ms"))
+                .ok()
+                .map(std::time::Duration::from_millis),
             log_dir,
             log_dirs,
             num_partitions: int("num.partitions") as i32,

@@ -12,11 +12,13 @@
 //! - `metadata.rs`: Metadata into plain data (brokers, controller, partitions, leaders, ISRs).
 //! - `list_offsets.rs`: ListOffsets to partition leaders (offsets for timestamps, start, end).
 //! - `describe_cluster.rs`: DescribeCluster v0-v2 (cluster id, controller, brokers, fenced).
+//! - `describe_quorum.rs`: DescribeQuorum v0-v2 (metadata quorum leader, voters' progress).
 //! - `elect_leaders.rs`: ElectLeaders v0-v2 (preferred and unclean elections).
 //! - `reassignments.rs`: AlterPartitionReassignments v0-v1, ListPartitionReassignments v0.
 
 mod cluster_client;
 pub mod describe_cluster;
+pub mod describe_quorum;
 pub mod elect_leaders;
 pub mod list_offsets;
 pub mod metadata;

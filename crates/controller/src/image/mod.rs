@@ -14,15 +14,21 @@
 //! - `credentials`: SCRAM credentials per user and mechanism.
 //! - `acls`: ACL bindings (CreateAcls, DeleteAcls).
 //! - `quotas`: client quotas (AlterClientQuotas).
+//! - `features`: finalized feature levels (UpdateFeatures, KIP-584).
 
 mod acls;
 mod brokers;
 mod credentials;
+mod features;
 mod partitions;
 mod quotas;
 mod topics;
 
 pub use credentials::StoredScramCredential;
+pub use features::{
+    FeatureUpdate, FeatureUpgradeType, SupportedFeature, GROUP_VERSION, METADATA_VERSION,
+    SUPPORTED_FEATURES, TRANSACTION_VERSION,
+};
 
 use std::collections::BTreeMap;
 use std::collections::BTreeSet;
@@ -199,6 +205,14 @@ pub struct MetadataImage {
     /// Log index of the last change to `quotas` (0: never).
     #[serde(default)]
     quotas_offset: u64,
+    /// Finalized feature levels that were set (UpdateFeatures); a feature not here is at its
+    /// default level (see `features`).
+    #[serde(default)]
+    feature_levels: BTreeMap<String, i16>,
+    /// Log index of the last change to `feature_levels` (0: never): the finalized-features
+    /// epoch.
+    #[serde(default)]
+    features_offset: u64,
 }
 
 /// The serialized fields of [`MetadataImage`]; deserializing goes through it so that the
@@ -229,6 +243,11 @@ struct StoredImage {
     quotas: QuotaStore,
     #[serde(default)]
     quotas_offset: u64,
+    /// Absent in snapshots written before feature levels.
+    #[serde(default)]
+    feature_levels: BTreeMap<String, i16>,
+    #[serde(default)]
+    features_offset: u64,
 }
 
 impl From<StoredImage> for MetadataImage {
@@ -252,6 +271,8 @@ impl From<StoredImage> for MetadataImage {
             acls_offset: stored.acls_offset,
             quotas: stored.quotas,
             quotas_offset: stored.quotas_offset,
+            feature_levels: stored.feature_levels,
+            features_offset: stored.features_offset,
         }
     }
 }
@@ -407,6 +428,7 @@ impl MetadataImage {
                 log_dirs,
                 replicas,
             } => self.mark_replicas_offline(*broker_id, *broker_epoch, log_dirs, replicas),
+            MetadataCommand::UpdateFeatures { updates } => self.update_features(updates),
             MetadataCommand::Bootstrap { commands } => {
                 if self.bootstrapped {
                     return done();

@@ -18,8 +18,9 @@
 //! - `samples.rs`, `response_samples.rs` (tests and the `test-encoders` feature only): fully
 //!   populated messages of every api key and version, encoded by `kafka-protocol`, which prove
 //!   the schema tables against the real encoders and seed the fuzz target; `scram_samples.rs`,
-//!   `acl_samples.rs` and `client_quota_samples.rs` hold those of the SCRAM credential, ACL and
-//!   client quota APIs.
+//!   `acl_samples.rs`, `client_quota_samples.rs` and `admin_samples.rs` hold those of the SCRAM
+//!   credential, ACL, client quota, UpdateFeatures, UnregisterBroker and DescribeTopicPartitions
+//!   APIs.
 //!
 //! # Wire layout (Kafka protocol guide, "Protocol Primitive Types")
 //! ```text
@@ -70,6 +71,8 @@ mod walker;
 
 #[cfg(any(test, feature = "test-encoders"))]
 mod acl_samples;
+#[cfg(any(test, feature = "test-encoders"))]
+mod admin_samples;
 #[cfg(any(test, feature = "test-encoders"))]
 mod client_quota_samples;
 #[cfg(any(test, feature = "test-encoders"))]

@@ -111,8 +111,10 @@ pub(super) const REQUEST_SCHEMAS: &[Schema] = &[
         ALTER_USER_SCRAM_CREDENTIALS,
     ),
     Schema::new(55, "DescribeQuorumRequest", 0..=2, 0, DESCRIBE_QUORUM),
+    Schema::new(57, "UpdateFeaturesRequest", 0..=2, 0, UPDATE_FEATURES),
     Schema::new(60, "DescribeClusterRequest", 0..=2, 0, DESCRIBE_CLUSTER),
     Schema::new(61, "DescribeProducersRequest", 0..=0, 0, DESCRIBE_PRODUCERS),
+    Schema::new(64, "UnregisterBrokerRequest", 0..=0, 0, UNREGISTER_BROKER),
     Schema::new(
         65,
         "DescribeTransactionsRequest",
@@ -141,6 +143,13 @@ pub(super) const REQUEST_SCHEMAS: &[Schema] = &[
         0..=1,
         0,
         LIST_CONFIG_RESOURCES,
+    ),
+    Schema::new(
+        75,
+        "DescribeTopicPartitionsRequest",
+        0..=0,
+        0,
+        DESCRIBE_TOPIC_PARTITIONS,
     ),
 ];
 
@@ -730,6 +739,34 @@ const DESCRIBE_QUORUM_TOPIC: Ty = Ty::Struct(&[
     Field::all("partitions", Ty::Array(&DESCRIBE_QUORUM_PARTITION)),
 ]);
 const DESCRIBE_QUORUM_PARTITION: Ty = Ty::Struct(&[Field::all("partition_index", INT32)]);
+
+// UpdateFeatures (57)
+const UPDATE_FEATURES: &[Field] = &[
+    Field::all("timeout_ms", INT32),
+    Field::all("feature_updates", Ty::Array(&FEATURE_UPDATE_KEY)),
+    Field::new("validate_only", BOOL, 1, LAST),
+];
+const FEATURE_UPDATE_KEY: Ty = Ty::Struct(&[
+    Field::all("feature", STRING),
+    Field::all("max_version_level", INT16),
+    Field::new("allow_downgrade", BOOL, 0, 0),
+    Field::new("upgrade_type", INT8, 1, LAST),
+]);
+
+// UnregisterBroker (64)
+const UNREGISTER_BROKER: &[Field] = &[Field::all("broker_id", INT32)];
+
+// DescribeTopicPartitions (75): a null cursor starts at the first topic.
+const DESCRIBE_TOPIC_PARTITIONS: &[Field] = &[
+    Field::all("topics", Ty::Array(&DESCRIBE_TOPIC_PARTITIONS_TOPIC)),
+    Field::all("response_partition_limit", INT32),
+    Field::all("cursor", Ty::OptionStruct(DESCRIBE_TOPIC_PARTITIONS_CURSOR)),
+];
+const DESCRIBE_TOPIC_PARTITIONS_TOPIC: Ty = Ty::Struct(&[Field::all("name", STRING)]);
+const DESCRIBE_TOPIC_PARTITIONS_CURSOR: &[Field] = &[
+    Field::all("topic_name", STRING),
+    Field::all("partition_index", INT32),
+];
 
 // DescribeCluster (60)
 const DESCRIBE_CLUSTER: &[Field] = &[

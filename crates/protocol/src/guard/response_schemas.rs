@@ -115,6 +115,15 @@ pub(super) const RESPONSE_SCHEMAS: &[Schema] = &[
         ALTER_USER_SCRAM_CREDENTIALS,
     ),
     Schema::new(55, "DescribeQuorumResponse", 0..=2, 0, DESCRIBE_QUORUM),
+    Schema::new(57, "UpdateFeaturesResponse", 0..=2, 0, UPDATE_FEATURES),
+    Schema::new(64, "UnregisterBrokerResponse", 0..=0, 0, UNREGISTER_BROKER),
+    Schema::new(
+        75,
+        "DescribeTopicPartitionsResponse",
+        0..=0,
+        0,
+        DESCRIBE_TOPIC_PARTITIONS,
+    ),
     Schema::new(60, "DescribeClusterResponse", 0..=2, 0, DESCRIBE_CLUSTER),
     Schema::new(
         61,
@@ -964,6 +973,62 @@ const DESCRIBE_QUORUM_LISTENER: Ty = Ty::Struct(&[
     // A uint16: two bytes, as an int16.
     Field::all("port", INT16),
 ]);
+
+// UpdateFeatures (57)
+const UPDATE_FEATURES: &[Field] = &[
+    Field::all("throttle_time_ms", INT32),
+    Field::all("error_code", INT16),
+    Field::all("error_message", STRING),
+    Field::new("results", Ty::Array(&UPDATABLE_FEATURE_RESULT), 0, 1),
+];
+const UPDATABLE_FEATURE_RESULT: Ty = Ty::Struct(&[
+    Field::all("feature", STRING),
+    Field::all("error_code", INT16),
+    Field::all("error_message", STRING),
+]);
+
+// UnregisterBroker (64)
+const UNREGISTER_BROKER: &[Field] = &[
+    Field::all("throttle_time_ms", INT32),
+    Field::all("error_code", INT16),
+    Field::all("error_message", STRING),
+];
+
+// DescribeTopicPartitions (75)
+const DESCRIBE_TOPIC_PARTITIONS: &[Field] = &[
+    Field::all("throttle_time_ms", INT32),
+    Field::all("topics", Ty::Array(&DESCRIBE_TOPIC_PARTITIONS_TOPIC)),
+    Field::all(
+        "next_cursor",
+        Ty::OptionStruct(DESCRIBE_TOPIC_PARTITIONS_CURSOR),
+    ),
+];
+const DESCRIBE_TOPIC_PARTITIONS_TOPIC: Ty = Ty::Struct(&[
+    Field::all("error_code", INT16),
+    Field::all("name", STRING),
+    Field::all("topic_id", UUID),
+    Field::all("is_internal", BOOL),
+    Field::all(
+        "partitions",
+        Ty::Array(&DESCRIBE_TOPIC_PARTITIONS_PARTITION),
+    ),
+    Field::all("topic_authorized_operations", INT32),
+]);
+const DESCRIBE_TOPIC_PARTITIONS_PARTITION: Ty = Ty::Struct(&[
+    Field::all("error_code", INT16),
+    Field::all("partition_index", INT32),
+    Field::all("leader_id", INT32),
+    Field::all("leader_epoch", INT32),
+    Field::all("replica_nodes", ARRAY_INT32),
+    Field::all("isr_nodes", ARRAY_INT32),
+    Field::all("eligible_leader_replicas", ARRAY_INT32),
+    Field::all("last_known_elr", ARRAY_INT32),
+    Field::all("offline_replicas", ARRAY_INT32),
+]);
+const DESCRIBE_TOPIC_PARTITIONS_CURSOR: &[Field] = &[
+    Field::all("topic_name", STRING),
+    Field::all("partition_index", INT32),
+];
 
 // DescribeCluster (60)
 const DESCRIBE_CLUSTER: &[Field] = &[
