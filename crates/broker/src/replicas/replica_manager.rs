@@ -1191,6 +1191,83 @@ mod tests {
     }
 
     #[test]
+    fn dynamic_broker_configs_reach_topics_without_their_own_value() {
+        let dir = tempfile::tempdir().expect("dir");
+        let manager = open(dir.path());
+        let compacted = |m: &ReplicaManager| {
+            let topic = m.topic("t").expect("topic");
+            (
+                m.partition("t", 0).expect("hosted").is_compacted(),
+                topic.produce.compacted,
+                topic.produce.max_message_bytes,
+            )
+        };
+        assert_eq!(compacted(&manager), (false, false, 1048588));
+
+        let mut b = ImageBuilder::default();
+        b.live_broker(1, None).live_broker(2, None);
+        b.apply(MetadataCommand::CreateTopic {
+            name: "t".into(),
+            topic_id: Uuid::from_u128(7),
+            assignments: vec![vec![2, 1]],
+            configs: BTreeMap::new(),
+        });
+        let set = |name: &str, value: &str| sluice_controller::ConfigOp::Set {
+            name: name.into(),
+            value: value.into(),
+        };
+        // The cluster-wide default, then broker 2's own value (not this broker's).
+        b.apply(MetadataCommand::AlterBrokerConfig {
+            broker_id: None,
+            ops: vec![
+                set("log.cleanup.policy", "compact"),
+                set("message.max.bytes", "500"),
+            ],
+        });
+        b.apply(MetadataCommand::AlterBrokerConfig {
+            broker_id: Some(2),
+            ops: vec![set("message.max.bytes", "9")],
+        });
+        manager.apply_image(&b.image).expect("applies");
+        assert_eq!(compacted(&manager), (true, true, 500));
+        assert_eq!(
+            manager.live_config().dynamic.cluster.len(),
+            2,
+            "the cluster-wide defaults"
+        );
+        assert!(manager.live_config().dynamic.broker.is_empty());
+
+        // This broker's own value wins over the default.
+        b.apply(MetadataCommand::AlterBrokerConfig {
+            broker_id: Some(1),
+            ops: vec![set("message.max.bytes", "700")],
+        });
+        manager.apply_image(&b.image).expect("applies");
+        assert_eq!(compacted(&manager), (true, true, 700));
+
+        // Removing them brings the static values (here Kafka's defaults) back.
+        b.apply(MetadataCommand::AlterBrokerConfig {
+            broker_id: None,
+            ops: vec![
+                sluice_controller::ConfigOp::Delete {
+                    name: "log.cleanup.policy".into(),
+                },
+                sluice_controller::ConfigOp::Delete {
+                    name: "message.max.bytes".into(),
+                },
+            ],
+        });
+        b.apply(MetadataCommand::AlterBrokerConfig {
+            broker_id: Some(1),
+            ops: vec![sluice_controller::ConfigOp::Delete {
+                name: "message.max.bytes".into(),
+            }],
+        });
+        manager.apply_image(&b.image).expect("applies");
+        assert_eq!(compacted(&manager), (false, false, 1048588));
+    }
+
+    #[test]
     fn high_watermarks_survive_a_restart_through_the_checkpoint() {
         let dir = tempfile::tempdir().expect("dir");
         let manager = open(dir.path());
