@@ -1158,6 +1158,26 @@ fn describe_log_dirs(c: &mut Client) -> Vec<i16> {
     codes
 }
 
+/// Moves MATRIX's partition 0 to a directory the broker does not have (LOG_DIR_NOT_FOUND once
+/// authorized).
+fn alter_replica_log_dirs(c: &mut Client) -> Vec<i16> {
+    use kafka_protocol::messages::alter_replica_log_dirs_request::{
+        AlterReplicaLogDir, AlterReplicaLogDirTopic,
+    };
+    let request =
+        AlterReplicaLogDirsRequest::default().with_dirs(vec![AlterReplicaLogDir::default()
+            .with_path(StrBytes::from_static_str("/nonexistent/sluice-dir"))
+            .with_topics(vec![AlterReplicaLogDirTopic::default()
+                .with_name(topic_name(MATRIX))
+                .with_partitions(vec![0])])]);
+    let response = c.send(&request, 2);
+    response
+        .results
+        .iter()
+        .flat_map(|t| t.partitions.iter().map(|p| p.error_code))
+        .collect()
+}
+
 /// Cancels a reassignment of MATRIX's partition 0 (there is none).
 fn alter_partition_reassignments(c: &mut Client) -> Vec<i16> {
     let request = AlterPartitionReassignmentsRequest::default()
@@ -1699,6 +1719,13 @@ fn matrix(matrix_id: uuid::Uuid, broker_id: i32) -> Vec<Case> {
         .then(vec![allow(DESCRIBE, topic(MATRIX))], Authorized),
         Case::new(ApiKey::DescribeLogDirs, "v4", describe_log_dirs, vec![31])
             .then(vec![allow(DESCRIBE, cluster())], Authorized),
+        Case::new(
+            ApiKey::AlterReplicaLogDirs,
+            "v2",
+            alter_replica_log_dirs,
+            vec![31],
+        )
+        .then(vec![allow(ALTER, cluster())], Codes(vec![57])),
         Case::new(
             ApiKey::AlterPartitionReassignments,
             "v0, a cancel",
