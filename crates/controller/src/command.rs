@@ -371,5 +371,21 @@ mod tests {
         );
         let bin = postcard::to_stdvec(&cmd).unwrap();
         assert_eq!(postcard::from_bytes::<MetadataCommand>(&bin).unwrap(), cmd);
+        let offline = MetadataCommand::MarkReplicasOffline {
+            broker_id: 2,
+            broker_epoch: 9,
+            log_dirs: vec![Uuid::from_u128(3)],
+            replicas: vec![(Uuid::from_u128(7), 1)],
+        };
+        let json = serde_json::to_vec(&offline).unwrap();
+        assert_eq!(
+            serde_json::from_slice::<MetadataCommand>(&json).unwrap(),
+            offline
+        );
+        let bin = postcard::to_stdvec(&offline).unwrap();
+        assert_eq!(
+            postcard::from_bytes::<MetadataCommand>(&bin).unwrap(),
+            offline
+        );
     }
 }

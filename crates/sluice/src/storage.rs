@@ -94,7 +94,12 @@ fn run_format(args: &FormatArgs) -> Result<String, String> {
     for spec in &args.add_scram {
         commands.push(parse_add_scram(spec)?);
     }
-    let dir = settings.log_dir.display().to_string();
+    let dir = settings
+        .log_dirs
+        .iter()
+        .map(|d| d.display().to_string())
+        .collect::<Vec<_>>()
+        .join(", ");
     match format_storage(&settings, &cluster_id, &commands, args.ignore_formatted)? {
         Formatted::AlreadyFormatted => Ok(format!("{dir} is already formatted; left as it is")),
         Formatted::Formatted => Ok(format!(

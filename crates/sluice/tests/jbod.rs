@@ -1,7 +1,8 @@
 //! Several log directories per broker (JBOD, issue 14 point 4): replicas spread over the
 //! directories of `log.dirs`, DescribeLogDirs per directory, AlterReplicaLogDirs moving a
 //! replica online under produce load without losing an acknowledged record, a failed
-//! directory taking only its replicas offline while another replica takes over (KIP-858), and
+//! directory (not the one holding the metadata log) taking only its replicas offline while
+//! another replica takes over (KIP-858), and
 //! `sluice logdirs describe|move`.
 
 mod common;
@@ -214,6 +215,9 @@ fn directory_id(dir: &Path) -> String {
         .to_string()
 }
 
+/// A batch the broker acknowledged: its base offset and its records' values.
+type AckedBatch = (i64, Vec<Vec<u8>>);
+
 fn two_dirs() -> (tempfile::TempDir, PathBuf, PathBuf) {
     let root = tempfile::tempdir().expect("temporary directory");
     let a = root.path().join("a");
@@ -275,10 +279,10 @@ fn partitions_spread_over_two_log_dirs_and_each_is_described() {
 
     // Data written lands in each directory and is found there again after a restart.
     for p in 0..4 {
-        assert_eq!(
-            produce(&mut c, "spread", p, &[format!("v{p}").as_bytes()]).0,
-            0
-        );
+        let value = format!("v{p}");
+        eventually("the partition served", 10, || {
+            (produce(&mut c, "spread", p, &[value.as_bytes()]).0 == 0).then_some(())
+        });
     }
     let before = (partition_dirs(&a), partition_dirs(&b));
     broker.restart();
@@ -323,7 +327,7 @@ fn a_replica_moves_between_dirs_under_produce_load_and_loses_nothing() {
     assert_eq!(alter_replica_log_dir(&mut c, "moving", 0, &from), 0);
 
     // A producer that keeps writing (acks=all) and records what was acknowledged.
-    let acked: Arc<Mutex<Vec<(i64, Vec<Vec<u8>>)>>> = Arc::default();
+    let acked: Arc<Mutex<Vec<AckedBatch>>> = Arc::default();
     let stop = Arc::new(AtomicBool::new(false));
     let producer = {
         let (acked, stop, addr) = (acked.clone(), stop.clone(), broker.addr());
@@ -414,12 +418,27 @@ fn a_failed_log_dir_takes_only_its_replicas_offline_and_leadership_moves() {
     for p in 0..6 {
         let leader = leaders_and_isrs(&mut c1, "jbod")[p as usize].0;
         let mut c = cluster.connect(leader);
-        assert_eq!(produce(&mut c, "jbod", p, &[b"before"]).0, 0);
+        // The leader serves once it applied the metadata holding the topic.
+        eventually("the leader serving", 10, || {
+            (produce(&mut c, "jbod", p, &[b"before"]).0 == 0).then_some(())
+        });
     }
 
-    // Node 2's directory that holds a partition node 2 leads.
+    // Node 2's second directory fails (the first holds the metadata log, whose loss stops a
+    // node in Kafka too). First a partition node 2 leads is moved there, online.
     let mut c2 = cluster.connect(2);
     let state = leaders_and_isrs(&mut c1, "jbod");
+    let node2 = &cluster.nodes[1].dir;
+    let (dir_a, dir_b) = (abs(&node2.join("a")), abs(&node2.join("b")));
+    let led = state
+        .iter()
+        .position(|(leader, _)| *leader == 2)
+        .expect("node 2 leads a partition") as i32;
+    assert_eq!(alter_replica_log_dir(&mut c2, "jbod", led, &dir_b), 0);
+    eventually("the led replica in node 2's second directory", 30, || {
+        let (dir, moving) = replica_dir(&mut c2, "jbod", led);
+        (dir.as_deref() == Some(dir_b.as_str()) && !moving).then_some(())
+    });
     let dirs = describe_log_dirs(&mut c2);
     let holds = |dir: &str| -> Vec<i32> {
         let result = dirs
@@ -434,17 +453,11 @@ fn a_failed_log_dir_takes_only_its_replicas_offline_and_leadership_moves() {
             .flat_map(|t| t.partitions.iter().map(|p| p.partition_index))
             .collect()
     };
-    let node2 = &cluster.nodes[1].dir;
-    let (dir_a, dir_b) = (abs(&node2.join("a")), abs(&node2.join("b")));
-    let (failing, surviving) = if holds(&dir_a).iter().any(|p| state[*p as usize].0 == 2) {
-        (dir_a, dir_b)
-    } else {
-        (dir_b, dir_a)
-    };
+    let (failing, surviving) = (dir_b, dir_a);
     let offline: Vec<i32> = holds(&failing);
     let online: Vec<i32> = holds(&surviving);
     assert!(
-        !offline.is_empty() && !online.is_empty(),
+        offline.contains(&led) && !online.is_empty(),
         "{offline:?} {online:?}"
     );
 
@@ -520,7 +533,9 @@ fn logdirs_cli_describes_and_moves() {
     let broker = TestBroker::start(&[("log.dirs", &log_dirs)]);
     let mut c = broker.connect();
     create_topic(&mut c, "cli", 1, 1, &[]);
-    assert_eq!(produce(&mut c, "cli", 0, &[b"one", b"two"]).0, 0);
+    eventually("the topic served", 10, || {
+        (produce(&mut c, "cli", 0, &[b"one", b"two"]).0 == 0).then_some(())
+    });
     let addr = broker.addr();
     let described = sluice_cli(&["logdirs", "describe", "--topic", "cli", "-b", &addr]);
     assert_eq!(described.code, 0, "{}", described.stderr);

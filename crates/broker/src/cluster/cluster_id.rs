@@ -274,6 +274,50 @@ mod tests {
     }
 
     #[test]
+    fn every_log_dir_gets_its_own_directory_id_and_must_agree_on_the_cluster() {
+        let root = tempfile::tempdir().unwrap();
+        let (a, b) = (root.path().join("a"), root.path().join("b"));
+        let dirs = format!("{},{}", a.display(), b.display());
+        let config = settings(&[("log.dirs", &dirs)]);
+        let id = cluster_id(&config).unwrap();
+        let props = |d: &Path| read_meta_properties(d).unwrap().unwrap();
+        let (pa, pb) = (props(&a), props(&b));
+        assert_eq!(
+            (pa["cluster.id"].as_str(), pb["cluster.id"].as_str()),
+            (&*id, &*id)
+        );
+        assert_ne!(pa["directory.id"], pb["directory.id"]);
+        // A restart keeps the ids.
+        assert_eq!(cluster_id(&config).unwrap(), id);
+        assert_eq!(props(&a)["directory.id"], pa["directory.id"]);
+        // A file written before directory ids gets one; a directory of another cluster stops
+        // the start.
+        std::fs::write(
+            a.join(META_PROPERTIES),
+            format!("version=1\ncluster.id={id}\nnode.id=1\n"),
+        )
+        .unwrap();
+        cluster_id(&config).unwrap();
+        assert!(decode_topic_id(&props(&a)["directory.id"]).is_some());
+        std::fs::write(
+            b.join(META_PROPERTIES),
+            "version=1\ncluster.id=other\nnode.id=1\n",
+        )
+        .unwrap();
+        assert!(cluster_id(&config)
+            .unwrap_err()
+            .contains("belongs to cluster"));
+        // An unreadable directory (a file in its place) is left to go offline, unless none
+        // can be used.
+        std::fs::remove_dir_all(&b).unwrap();
+        std::fs::write(&b, b"file").unwrap();
+        assert_eq!(cluster_id(&config).unwrap(), id);
+        std::fs::remove_dir_all(&a).unwrap();
+        std::fs::write(&a, b"file").unwrap();
+        assert!(cluster_id(&config).unwrap_err().contains("can be used"));
+    }
+
+    #[test]
     fn formatting_writes_meta_properties_and_bootstrap_once() {
         let dir = tempfile::tempdir().unwrap();
         let config = settings(&[("log.dir", dir.path().to_str().unwrap())]);
