@@ -796,6 +796,11 @@ impl Partition {
         let config = log.config();
         log.close()?;
         let reopen_here = |log: &mut Arc<Log>, why: LogError| -> LogError {
+            if !source.is_dir() {
+                // The replica was deleted or reassigned away meanwhile: nothing to reopen (and
+                // no empty directory to leave behind).
+                return why;
+            }
             match Log::open(source, config.clone(), clock.clone()) {
                 Ok(reopened) => *log = Arc::new(reopened),
                 Err(e) => {
