@@ -17,9 +17,8 @@ use super::{
     acls, alter_replica_log_dirs, api_versions, client_quotas, configs, create_partitions,
     create_topics, delete_records, delete_topics, describe_cluster, describe_log_dirs,
     describe_producers, describe_quorum, describe_topic_partitions, elect_leaders, fetch, groups,
-    list_config_resources, list_offsets, metadata, offset_for_leader_epoch, produce,
-    reassignments, replica_fetch, sasl, scram_credentials, txn, unregister_broker,
-    update_features,
+    list_config_resources, list_offsets, metadata, offset_for_leader_epoch, produce, reassignments,
+    replica_fetch, sasl, scram_credentials, txn, unregister_broker, update_features,
 };
 use crate::cluster::{Cluster, MetadataPublisher, ProducerIdManager, Replication, TopicAdmin};
 use crate::config::BrokerSettings;
