@@ -176,7 +176,19 @@ fn dynamic_broker_configs_apply_on_every_broker_without_a_restart() {
     assert_eq!(c1.send(&create, 7).topics[0].error_code, 0);
     let leader = eventually("a leader of aging", 30, || leader_of_aging(&mut c1));
     let mut lc = cluster.connect(leader);
-    for i in 0..3 {
+    // Metadata may name the leader before that broker has applied the topic: the first write
+    // is retried on the codes a client retries (UNKNOWN_TOPIC_OR_PARTITION, NOT_LEADER,
+    // NOT_ENOUGH_REPLICAS), as a real producer would.
+    eventually(
+        "the leader of aging to take a write",
+        30,
+        || match produce(&mut lc, b"record 0") {
+            0 => Some(()),
+            3 | 6 | 19 => None,
+            other => panic!("the first write to aging failed with error {other}"),
+        },
+    );
+    for i in 1..3 {
         assert_eq!(produce(&mut lc, format!("record {i}").as_bytes()), 0);
     }
     assert_eq!(log_start_offset(&mut lc), 0);
