@@ -76,9 +76,17 @@ impl FutureCopy {
         fs::create_dir_all(future)?;
         let mut bytes = 0;
         let mut seen = Vec::new();
+        // Outside the last pass the log keeps working: a file listed here may be gone by the
+        // time it is read (an old producer snapshot, a rewritten checkpoint's temporary file).
+        // It is skipped, and the pass that sees it gone removes its copy.
+        let vanished = |e: &std::io::Error| !durable && e.kind() == std::io::ErrorKind::NotFound;
         for entry in fs::read_dir(source)? {
             let entry = entry?;
-            let meta = entry.metadata()?;
+            let meta = match entry.metadata() {
+                Ok(meta) => meta,
+                Err(e) if vanished(&e) => continue,
+                Err(e) => return Err(e),
+            };
             if !meta.is_file() {
                 continue;
             }
@@ -95,8 +103,16 @@ impl FutureCopy {
                 Some((len, _)) if is_segment && tails_only_grow && len < now.0 => len,
                 _ => 0,
             };
-            bytes += copy_from(&entry.path(), &future.join(&name), from, durable)?;
-            self.copied.insert(name, now);
+            match copy_from(&entry.path(), &future.join(&name), from, durable) {
+                Ok(copied) => {
+                    bytes += copied;
+                    self.copied.insert(name, now);
+                }
+                Err(e) if vanished(&e) => {
+                    seen.pop();
+                }
+                Err(e) => return Err(e),
+            }
         }
         // Files the log removed (retention, compaction, a roll's leftovers) go too.
         for entry in fs::read_dir(future)? {
