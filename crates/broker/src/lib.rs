@@ -67,4 +67,4 @@ mod test_support;
 
 pub use broker::Broker;
 pub use config::{BrokerConfig, BrokerSettings, ConfigError};
-pub use server::{start, start_with_listeners, Listeners, ServerError, ServerHandle};
+pub use server::{start, start_with_listeners, Listeners, OwnListener, ServerError, ServerHandle};

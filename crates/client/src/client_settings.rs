@@ -184,10 +184,11 @@ const CONSUMER_KEYS: &[&str] = &[
 ];
 
 impl ClientSettings {
-    /// The settings of a command acting as `role`, from its connection flags.
-    pub fn from_args(connect: &ConnectArgs, role: Role) -> Result<ClientSettings> {
-        let mut settings = ClientSettings {
-            bootstrap: split_bootstrap(&connect.bootstrap_server),
+    /// The defaults of an admin client of `bootstrap` (PLAINTEXT), for a program that
+    /// builds its settings itself rather than from command-line flags.
+    pub fn admin(bootstrap: Vec<String>) -> ClientSettings {
+        ClientSettings {
+            bootstrap,
             client_id: "sluice-cli".to_string(),
             request_timeout: Duration::from_secs(30),
             max_response_bytes: 100_000_000,
@@ -213,7 +214,12 @@ impl ClientSettings {
             },
             security: ClientSecurity::default(),
             ignored: Vec::new(),
-        };
+        }
+    }
+
+    /// The settings of a command acting as `role`, from its connection flags.
+    pub fn from_args(connect: &ConnectArgs, role: Role) -> Result<ClientSettings> {
+        let mut settings = ClientSettings::admin(split_bootstrap(&connect.bootstrap_server));
         let properties = connect.all_properties()?;
         // Security first, before any connection: the last value of a key wins, as in
         // librdkafka.

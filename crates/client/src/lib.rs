@@ -44,7 +44,7 @@
 
 mod acl;
 mod client_security;
-mod client_settings;
+pub mod client_settings;
 mod cluster;
 mod cluster_health;
 mod config;
@@ -68,7 +68,7 @@ mod topic;
 mod topic_partitions;
 mod txn;
 mod user;
-mod wire;
+pub mod wire;
 
 use anyhow::bail;
 use clap::{Args, Subcommand};

@@ -8,11 +8,14 @@
 //! - `health`: `/livez` and `/readyz`.
 //! - `metrics`: `/metrics`, the node's registry encoded by `prometheus-client` (Prometheus text
 //!   format, or OpenMetrics when the scraper's `Accept` asks for it).
+//! - `api`: the JSON admin API under `/api/v1` (docs/admin-api.md), a Kafka client of the
+//!   node's inter-broker listener acting as its caller.
 //!
 //! The listener starts before the node does, so that probes see a starting node as alive and
 //! not ready (and why) instead of a refused connection.
 #![forbid(unsafe_code)]
 
+pub mod api;
 mod health;
 mod metrics;
 
@@ -34,12 +37,16 @@ pub struct Node {
     /// `None` on a controller-only node.
     pub broker: Option<Arc<Broker>>,
     pub controller: Controller,
+    /// How the JSON admin API reaches the cluster; `None` on a controller-only node.
+    pub kafka: Option<api::access::KafkaAccess>,
 }
 
 /// What the endpoints are given: the node, once [`AdminState::node_started`] says it runs.
 #[derive(Default)]
 pub struct AdminState {
     node: OnceLock<Node>,
+    /// The JSON admin API's idle cluster clients, by caller.
+    clients: api::access::ClientPool,
 }
 
 impl AdminState {
@@ -55,6 +62,11 @@ impl AdminState {
     pub fn node(&self) -> Option<&Node> {
         self.node.get()
     }
+
+    /// How the JSON admin API reaches the cluster, once the node runs a broker.
+    pub fn kafka(&self) -> Option<&api::access::KafkaAccess> {
+        self.node().and_then(|n| n.kafka.as_ref())
+    }
 }
 
 /// Every endpoint of the admin listener.
@@ -63,6 +75,7 @@ pub fn router(state: Arc<AdminState>) -> Router {
         .route("/metrics", get(metrics::metrics))
         .route("/livez", get(health::livez))
         .route("/readyz", get(health::readyz))
+        .nest("/api/v1", api::routes())
         .with_state(state)
 }
 

@@ -180,10 +180,25 @@ fn run_server(args: ServerArgs) -> ExitCode {
                 return ExitCode::FAILURE;
             }
         };
+        let kafka = match handle.own_listener() {
+            Ok(own) => own.map(|l| sluice_http::api::access::KafkaAccess {
+                bootstrap: l.addr,
+                tls: l.tls,
+                sasl_mechanism: sluice_http::api::access::KafkaAccess::password_mechanism(
+                    &l.sasl_mechanisms,
+                ),
+                sasl_listener: !l.sasl_mechanisms.is_empty(),
+            }),
+            Err(e) => {
+                tracing::warn!("the JSON admin API is off: {e}");
+                None
+            }
+        };
         admin.node_started(sluice_http::Node {
             metrics: handle.metrics.clone(),
             broker: handle.broker.clone(),
             controller: handle.controller.clone(),
+            kafka,
         });
         wait_for_signal().await;
         handle.shutdown().await;

@@ -363,30 +363,7 @@ pub fn client_security(
     mechanism_key: &str,
 ) -> Result<ClientSecurity, ServerError> {
     let bad = |e: String| ServerError::Config(format!("listener {}: {e}", l.name()));
-    let tls = if l.protocol.uses_tls() {
-        let ca = match (&l.ssl.truststore_location, &l.ssl.truststore_certificates) {
-            (Some(path), _) => std::fs::read(path)
-                .map_err(|e| bad(format!("ssl.truststore.location {}: {e}", path.display())))?,
-            (None, Some(pem)) => pem.as_bytes().to_vec(),
-            (None, None) => {
-                return Err(bad(
-                    "nodes connect to this listener of each other over TLS: set ssl.truststore.location".into(),
-                ))
-            }
-        };
-        let identity = match (&l.ssl.keystore_location, &l.ssl.key_password) {
-            (Some(path), None) => Some(
-                std::fs::read(path)
-                    .map_err(|e| bad(format!("ssl.keystore.location {}: {e}", path.display())))?,
-            ),
-            _ => None,
-        };
-        let client = TlsClient::from_pem(&ca, identity.as_deref().map(|pem| (pem, pem)))
-            .map_err(|e| bad(e.to_string()))?;
-        Some(client)
-    } else {
-        None
-    };
+    let tls = client_tls(l)?;
     let sasl = if l.protocol.uses_sasl() {
         let jaas = l
             .sasl
@@ -428,4 +405,34 @@ pub fn client_security(
         None
     };
     Ok(ClientSecurity { tls, sasl })
+}
+
+/// The TLS side of connecting to listener `l` of a node: its trust store, the node's own key
+/// store when that holds an unencrypted key; `None` for a listener without TLS.
+pub fn client_tls(l: &ListenerSettings) -> Result<Option<TlsClient>, ServerError> {
+    let bad = |e: String| ServerError::Config(format!("listener {}: {e}", l.name()));
+    Ok(if l.protocol.uses_tls() {
+        let ca = match (&l.ssl.truststore_location, &l.ssl.truststore_certificates) {
+            (Some(path), _) => std::fs::read(path)
+                .map_err(|e| bad(format!("ssl.truststore.location {}: {e}", path.display())))?,
+            (None, Some(pem)) => pem.as_bytes().to_vec(),
+            (None, None) => {
+                return Err(bad(
+                    "nodes connect to this listener of each other over TLS: set ssl.truststore.location".into(),
+                ))
+            }
+        };
+        let identity = match (&l.ssl.keystore_location, &l.ssl.key_password) {
+            (Some(path), None) => Some(
+                std::fs::read(path)
+                    .map_err(|e| bad(format!("ssl.keystore.location {}: {e}", path.display())))?,
+            ),
+            _ => None,
+        };
+        let client = TlsClient::from_pem(&ca, identity.as_deref().map(|pem| (pem, pem)))
+            .map_err(|e| bad(e.to_string()))?;
+        Some(client)
+    } else {
+        None
+    })
 }

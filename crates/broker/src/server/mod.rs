@@ -506,7 +506,50 @@ async fn start_broker(
     Ok((listener_addrs, broker, tasks))
 }
 
+/// How a program in the node (the admin HTTP API) reaches the node's own inter-broker
+/// listener as a Kafka client.
+#[derive(Debug, Clone)]
+pub struct OwnListener {
+    /// `host:port` the node advertises for the listener.
+    pub addr: String,
+    /// TLS as the node connects to its peers (its trust store); `None`: no TLS.
+    pub tls: Option<sluice_protocol::client::TlsClient>,
+    /// The listener's enabled SASL mechanisms (empty: no SASL).
+    pub sasl_mechanisms: Vec<String>,
+}
+
 impl ServerHandle {
+    /// The node's inter-broker listener, for a client inside the node; `None` on a
+    /// controller-only node.
+    pub fn own_listener(&self) -> Result<Option<OwnListener>, ServerError> {
+        let Some(broker) = &self.broker else {
+            return Ok(None);
+        };
+        let settings = &broker.settings;
+        let Some(l) = settings.listener(&settings.inter_broker_listener) else {
+            return Ok(None);
+        };
+        let Some(bound) = self
+            .listener_addrs
+            .iter()
+            .find(|(name, _)| name.eq_ignore_ascii_case(l.name()))
+            .map(|(_, addr)| *addr)
+        else {
+            return Ok(None);
+        };
+        let (host, port) = l.advertised(bound);
+        let sasl_mechanisms = if l.protocol.uses_sasl() {
+            l.sasl.enabled_mechanisms.clone()
+        } else {
+            Vec::new()
+        };
+        Ok(Some(OwnListener {
+            addr: host_port(&host, port),
+            tls: listeners::client_tls(l)?,
+            sasl_mechanisms,
+        }))
+    }
+
     /// Stops the node: a broker first asks the controller for a controlled shutdown (leadership
     /// moves to other replicas), stops accepting, waits (bounded) for connections to finish
     /// their requests, then flushes and closes every log; the controller stops last.
@@ -555,5 +598,14 @@ async fn periodic(
                 let _ = tokio::task::spawn_blocking(move || work(&r)).await;
             }
         }
+    }
+}
+
+/// `host:port`, with brackets around an IPv6 host.
+fn host_port(host: &str, port: u16) -> String {
+    if host.contains(':') {
+        format!("[{host}]:{port}")
+    } else {
+        format!("{host}:{port}")
     }
 }

@@ -43,6 +43,8 @@ pub enum RequestError {
     Unsupported(String),
     /// The broker answered with a Kafka error code; `text` is the whole line to show.
     Broker { code: i16, text: String },
+    /// The SASL login was refused (a wrong user name or password): no broker will take it.
+    Authentication(String),
 }
 
 impl RequestError {
@@ -58,7 +60,9 @@ impl RequestError {
     /// Whether asking again (after finding the leader or coordinator again) may succeed.
     pub fn is_retriable(&self) -> bool {
         match self {
-            RequestError::Transport(_) | RequestError::Unsupported(_) => false,
+            RequestError::Transport(_)
+            | RequestError::Unsupported(_)
+            | RequestError::Authentication(_) => false,
             RequestError::Broker { code, .. } => is_retriable(*code),
         }
     }
@@ -69,6 +73,7 @@ impl std::fmt::Display for RequestError {
         match self {
             RequestError::Transport(text)
             | RequestError::Unsupported(text)
+            | RequestError::Authentication(text)
             | RequestError::Broker { text, .. } => f.write_str(text),
         }
     }
@@ -80,6 +85,7 @@ impl From<ClientError> for RequestError {
     fn from(error: ClientError) -> Self {
         match error {
             ClientError::UnsupportedVersion { .. } => RequestError::Unsupported(error.to_string()),
+            ClientError::Authentication { .. } => RequestError::Authentication(error.to_string()),
             // Garbage from a broker (refused by the guard or the decoder) is treated like a
             // broken connection: another broker may do better.
             _ => RequestError::Transport(error.to_string()),
@@ -128,6 +134,12 @@ pub fn host_port(host: &str, port: i32) -> String {
     } else {
         format!("{host}:{port}")
     }
+}
+
+/// Kafka's name of an error code (`TOPIC_ALREADY_EXISTS`), or `ERROR_<code>` for one Kafka does
+/// not define.
+pub fn error_name(code: i16) -> String {
+    crate::error_codes::code_name(code).unwrap_or_else(|| format!("ERROR_{code}"))
 }
 
 #[cfg(test)]

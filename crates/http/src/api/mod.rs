@@ -1,0 +1,161 @@
+//! The JSON admin API, under `/api/v1` on the admin listener: cluster, brokers, topics,
+//! partitions, consumer groups with lag, configs, records. The web console builds on it.
+//! Documented in docs/admin-api.md.
+//!
+//! Every endpoint is a Kafka client of the node's inter-broker listener acting as its caller
+//! ([`access`]), so what it reads and changes passes the same Kafka API handlers, ACL checks,
+//! quotas and audit log as any client's request; a refusal comes back as the Kafka error.
+//!
+//! # Layout
+//! - `mod.rs`: [`routes`], [`ApiError`] (every failure as a JSON body with an HTTP status).
+//! - `access`: [`access::KafkaAccess`] and the [`access::Caller`] extractor (credentials, the
+//!   pooled cluster client).
+
+pub mod access;
+
+use std::sync::Arc;
+
+use axum::http::{header, HeaderValue, StatusCode};
+use axum::response::{IntoResponse, Response};
+use axum::Router;
+use serde::Serialize;
+use sluice_client::wire::RequestError;
+
+use crate::AdminState;
+
+/// Every route of the JSON admin API (mounted under `/api/v1`).
+pub fn routes() -> Router<Arc<AdminState>> {
+    Router::new().fallback(not_found)
+}
+
+async fn not_found() -> ApiError {
+    ApiError::new(
+        StatusCode::NOT_FOUND,
+        None,
+        "no such endpoint (see docs/admin-api.md)",
+    )
+}
+
+/// A failed API request: an HTTP status and a JSON body
+/// `{"error_code": <Kafka code or null>, "error": "<Kafka's name or the status>", "message": "..."}`.
+#[derive(Debug)]
+pub struct ApiError {
+    pub status: StatusCode,
+    /// The Kafka error code the cluster answered, if it was one.
+    pub error_code: Option<i16>,
+    pub message: String,
+}
+
+#[derive(Serialize)]
+struct ErrorBody<'a> {
+    error_code: Option<i16>,
+    error: String,
+    message: &'a str,
+}
+
+impl ApiError {
+    pub fn new(status: StatusCode, error_code: Option<i16>, message: impl Into<String>) -> Self {
+        ApiError {
+            status,
+            error_code,
+            message: message.into(),
+        }
+    }
+
+    /// 400: the request itself is wrong (a bad parameter or body).
+    pub fn bad_request(message: impl Into<String>) -> Self {
+        ApiError::new(StatusCode::BAD_REQUEST, None, message)
+    }
+
+    /// 401: credentials missing or refused.
+    pub fn unauthorized(message: impl Into<String>) -> Self {
+        ApiError::new(StatusCode::UNAUTHORIZED, None, message)
+    }
+
+    /// 404: the object asked for does not exist.
+    pub fn not_found(message: impl Into<String>) -> Self {
+        ApiError::new(StatusCode::NOT_FOUND, None, message)
+    }
+
+    /// 503: the node cannot serve the API now.
+    pub fn unavailable(message: impl Into<String>) -> Self {
+        ApiError::new(StatusCode::SERVICE_UNAVAILABLE, None, message)
+    }
+
+    /// Whether the caller's login was refused.
+    pub fn is_authentication(&self) -> bool {
+        self.status == StatusCode::UNAUTHORIZED
+    }
+
+    /// The HTTP status of a Kafka error code.
+    pub fn status_of(code: i16) -> StatusCode {
+        match code {
+            // *_AUTHORIZATION_FAILED (topic, group, cluster, transactional id, delegation
+            // token), and a principal that may not do what it asks.
+            29 | 30 | 31 | 53 | 65 => StatusCode::FORBIDDEN,
+            // SASL_AUTHENTICATION_FAILED, ILLEGAL_SASL_STATE, UNSUPPORTED_SASL_MECHANISM.
+            58 | 34 | 33 => StatusCode::UNAUTHORIZED,
+            // UNKNOWN_TOPIC_OR_PARTITION, GROUP_ID_NOT_FOUND, UNKNOWN_TOPIC_ID,
+            // RESOURCE_NOT_FOUND.
+            3 | 69 | 100 | 91 => StatusCode::NOT_FOUND,
+            // TOPIC_ALREADY_EXISTS, NON_EMPTY_GROUP, GROUP_SUBSCRIBED_TO_TOPIC.
+            36 | 68 | 86 => StatusCode::CONFLICT,
+            // COORDINATOR_NOT_AVAILABLE, NOT_COORDINATOR, LEADER_NOT_AVAILABLE,
+            // NOT_LEADER_OR_FOLLOWER, NOT_CONTROLLER, COORDINATOR_LOAD_IN_PROGRESS.
+            15 | 16 | 5 | 6 | 41 | 14 => StatusCode::SERVICE_UNAVAILABLE,
+            // REQUEST_TIMED_OUT.
+            7 => StatusCode::GATEWAY_TIMEOUT,
+            // THROTTLING_QUOTA_EXCEEDED.
+            89 => StatusCode::TOO_MANY_REQUESTS,
+            // Anything else the cluster refused is about what was asked: INVALID_*,
+            // POLICY_VIOLATION, INVALID_CONFIG, ...
+            _ => StatusCode::BAD_REQUEST,
+        }
+    }
+}
+
+impl From<RequestError> for ApiError {
+    fn from(error: RequestError) -> Self {
+        match error {
+            RequestError::Broker { code, text } => {
+                ApiError::new(ApiError::status_of(code), Some(code), text)
+            }
+            RequestError::Authentication(text) => ApiError::new(
+                StatusCode::UNAUTHORIZED,
+                Some(58),
+                format!("the cluster refused the login: {text}"),
+            ),
+            RequestError::Transport(text) => ApiError::new(StatusCode::BAD_GATEWAY, None, text),
+            RequestError::Unsupported(text) => {
+                ApiError::new(StatusCode::NOT_IMPLEMENTED, None, text)
+            }
+        }
+    }
+}
+
+impl IntoResponse for ApiError {
+    fn into_response(self) -> Response {
+        let error = match self.error_code {
+            Some(code) => sluice_client::wire::error_name(code),
+            None => self
+                .status
+                .canonical_reason()
+                .unwrap_or("error")
+                .to_ascii_uppercase()
+                .replace(' ', "_"),
+        };
+        let body = ErrorBody {
+            error_code: self.error_code,
+            error,
+            message: &self.message,
+        };
+        let mut response = (self.status, axum::Json(body)).into_response();
+        if self.status == StatusCode::UNAUTHORIZED {
+            response.headers_mut().insert(
+                header::WWW_AUTHENTICATE,
+                HeaderValue::from_static("Basic realm=\"sluice\", charset=\"UTF-8\""),
+            );
+        }
+        response
+    }
+}
