@@ -18,7 +18,7 @@ SLUICE_BIN = os.environ.get("SLUICE_BIN") or os.path.join(
     os.path.dirname(__file__), "..", "target", "debug", "sluice"
 )
 LISTENING = re.compile(r"listening on (127\.[\d.]+):(\d+)")
-ADMIN_LISTENER = re.compile(r"admin listener serving http://(127\.[\d.]+:\d+)")
+ADMIN_LISTENER = re.compile(r"admin listener serving https?://(127\.[\d.]+:\d+)")
 
 
 def wait_until(predicate, timeout=30.0, interval=0.02, what="condition"):

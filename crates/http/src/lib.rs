@@ -18,6 +18,7 @@
 pub mod api;
 mod health;
 mod metrics;
+mod tls_listener;
 
 use std::net::SocketAddr;
 use std::sync::{Arc, OnceLock};
@@ -86,40 +87,89 @@ pub struct BindError {
     pub source: std::io::Error,
 }
 
-/// Binds every address of `admin.listeners` and serves [`router`] on each until `shutdown`
-/// turns true; returns the bound addresses (port 0 resolved) and the serving tasks.
+/// One listener to serve: its address, and the TLS acceptor of an `https` one.
+pub struct ListenerSpec {
+    pub addr: SocketAddr,
+    pub tls: Option<tokio_rustls::TlsAcceptor>,
+}
+
+impl ListenerSpec {
+    /// An `http` listener on `addr`.
+    pub fn http(addr: SocketAddr) -> ListenerSpec {
+        ListenerSpec { addr, tls: None }
+    }
+
+    /// An `https` listener on `addr` with the TLS server configuration `config`.
+    pub fn https(
+        addr: SocketAddr,
+        config: Arc<tokio_rustls::rustls::ServerConfig>,
+    ) -> ListenerSpec {
+        ListenerSpec {
+            addr,
+            tls: Some(tokio_rustls::TlsAcceptor::from(config)),
+        }
+    }
+}
+
+/// Binds every listener of `admin.listeners` and serves [`router`] on each until `shutdown`
+/// turns true; returns the bound addresses (port 0 resolved) with their scheme
+/// (`http://...` or `https://...`) and the serving tasks.
 pub async fn serve(
-    addrs: &[SocketAddr],
+    specs: Vec<ListenerSpec>,
     state: Arc<AdminState>,
     shutdown: watch::Receiver<bool>,
-) -> Result<(Vec<SocketAddr>, JoinSet<()>), BindError> {
-    let mut bound = Vec::with_capacity(addrs.len());
-    let mut listeners = Vec::with_capacity(addrs.len());
-    for &addr in addrs {
+) -> Result<(Vec<String>, JoinSet<()>), BindError> {
+    let mut bound = Vec::with_capacity(specs.len());
+    let mut listeners = Vec::with_capacity(specs.len());
+    for spec in specs {
+        let addr = spec.addr;
         let listener = TcpListener::bind(addr)
             .await
             .map_err(|source| BindError { addr, source })?;
         let local = listener
             .local_addr()
             .map_err(|source| BindError { addr, source })?;
-        bound.push(local);
-        listeners.push(listener);
+        let scheme = if spec.tls.is_some() { "https" } else { "http" };
+        bound.push(format!("{scheme}://{local}"));
+        listeners.push((listener, spec.tls));
     }
     let mut tasks = JoinSet::new();
-    for listener in listeners {
+    for (listener, tls) in listeners {
         let app = router(state.clone());
         let mut shutdown = shutdown.clone();
-        tasks.spawn(async move {
-            let stopped = async move {
-                let _ = shutdown.wait_for(|stop| *stop).await;
-            };
-            if let Err(e) = axum::serve(listener, app)
-                .with_graceful_shutdown(stopped)
-                .await
-            {
-                tracing::warn!("admin listener stopped: {e}");
+        let stopped = async move {
+            let _ = shutdown.wait_for(|stop| *stop).await;
+        };
+        match tls {
+            None => {
+                tasks.spawn(async move {
+                    if let Err(e) = axum::serve(listener, app)
+                        .with_graceful_shutdown(stopped)
+                        .await
+                    {
+                        tracing::warn!("admin listener stopped: {e}");
+                    }
+                });
             }
-        });
+            Some(acceptor) => {
+                let addr = listener.local_addr().ok();
+                let listener =
+                    tls_listener::TlsListener::new(listener, acceptor).map_err(|source| {
+                        BindError {
+                            addr: addr.unwrap_or_else(|| SocketAddr::from(([0, 0, 0, 0], 0))),
+                            source,
+                        }
+                    })?;
+                tasks.spawn(async move {
+                    if let Err(e) = axum::serve(listener, app)
+                        .with_graceful_shutdown(stopped)
+                        .await
+                    {
+                        tracing::warn!("admin listener stopped: {e}");
+                    }
+                });
+            }
+        }
     }
     Ok((bound, tasks))
 }

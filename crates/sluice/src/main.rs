@@ -149,22 +149,56 @@ fn run_server(args: ServerArgs) -> ExitCode {
             return ExitCode::FAILURE;
         }
     };
-    let admin_addrs = match config.admin_listeners() {
+    let admin_listeners = match config.admin_listeners() {
         Ok(a) => a,
         Err(e) => {
             eprintln!("error: {e}");
             return ExitCode::from(2);
         }
     };
+    // `https` admin listeners share one TLS configuration, whose key store is reloaded when
+    // its file changes, as on the Kafka listeners.
+    let admin_tls = if admin_listeners.iter().any(|l| l.tls) {
+        match sluice_broker::server::tls_server(&config.admin_ssl()) {
+            Ok(tls) => Some(tls),
+            Err(e) => {
+                eprintln!("error: admin.listeners: {e}");
+                return ExitCode::from(2);
+            }
+        }
+    } else {
+        None
+    };
     runtime.block_on(async move {
         // The admin listener first: probes see a starting node as alive and not ready.
         let admin = sluice_http::AdminState::new();
         let (admin_stop, admin_stopped) = tokio::sync::watch::channel(false);
+        let specs = admin_listeners
+            .iter()
+            .map(|l| match (&admin_tls, l.tls) {
+                (Some((tls, _)), true) => sluice_http::ListenerSpec::https(l.addr, tls.clone()),
+                _ => sluice_http::ListenerSpec::http(l.addr),
+            })
+            .collect();
+        if let Some((_, resolver)) = admin_tls.clone() {
+            tokio::spawn(async move {
+                loop {
+                    tokio::time::sleep(sluice_broker::server::CERT_RELOAD_INTERVAL).await;
+                    match resolver.reload_if_changed() {
+                        Ok(true) => tracing::info!("admin listener: key store reloaded"),
+                        Ok(false) => {}
+                        Err(e) => tracing::warn!(
+                            "admin listener: key store changed but cannot be loaded (the old certificate stays): {e}"
+                        ),
+                    }
+                }
+            });
+        }
         let mut admin_tasks =
-            match sluice_http::serve(&admin_addrs, admin.clone(), admin_stopped).await {
+            match sluice_http::serve(specs, admin.clone(), admin_stopped).await {
                 Ok((bound, tasks)) => {
-                    for addr in bound {
-                        tracing::info!("admin listener serving http://{addr}");
+                    for url in bound {
+                        tracing::info!("admin listener serving {url}");
                     }
                     tasks
                 }

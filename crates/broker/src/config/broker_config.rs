@@ -13,8 +13,10 @@ use std::collections::BTreeMap;
 use std::net::SocketAddr;
 use std::path::PathBuf;
 
+use super::admin_listeners::HttpListener;
 use super::broker_keys::{broker_key, listener_scoped, KeyDefault, Use, MECHANISMS};
 use super::config_type::{check_value, ConfigType};
+use super::listener_settings::SslSettings;
 use super::listeners::{parse_listener_names, parse_listeners, security_protocol, Listener};
 use super::process_roles::ProcessRoles;
 use super::topic_keys::topic_key_by_synonym;
@@ -243,7 +245,19 @@ impl BrokerConfig {
                 ));
             }
         }
-        self.admin_listeners().map_err(ConfigError::Invalid)?;
+        let admin = self.admin_listeners().map_err(ConfigError::Invalid)?;
+        if admin.iter().any(|l| l.tls) {
+            let ssl = self.admin_ssl();
+            if ssl.keystore_location.is_none()
+                && (ssl.keystore_key.is_none() || ssl.keystore_certificate_chain.is_none())
+            {
+                return invalid(
+                    "admin.listeners has an https listener: set listener.name.admin.ssl.keystore.location \
+                     (or ssl.keystore.key and ssl.keystore.certificate.chain)"
+                        .to_string(),
+                );
+            }
+        }
         let authorizer = self.value("authorizer.class.name").unwrap_or("").trim();
         if !authorizer.is_empty() && !AUTHORIZER_CLASSES.contains(&authorizer) {
             return invalid(format!(
@@ -397,8 +411,14 @@ impl BrokerConfig {
     }
 
     /// `admin.listeners`: where the admin HTTP listener binds (none: switched off).
-    pub fn admin_listeners(&self) -> Result<Vec<SocketAddr>, String> {
+    pub fn admin_listeners(&self) -> Result<Vec<HttpListener>, String> {
         super::admin_listeners::parse_admin_listeners(self.value("admin.listeners").unwrap_or(""))
+    }
+
+    /// The TLS settings of the `https` admin listeners: `listener.name.admin.ssl.*`, else the
+    /// broker's `ssl.*`.
+    pub fn admin_ssl(&self) -> SslSettings {
+        super::listener_settings::ssl_settings(self, "ADMIN")
     }
 
     /// `controller.listener.names`, upper case.

@@ -203,21 +203,7 @@ pub fn listener_settings(config: &BrokerConfig) -> Vec<ListenerSettings> {
                 .and_then(|p| SecurityProtocol::parse(&p))
                 .unwrap_or(SecurityProtocol::Plaintext);
             let v = |key: &str| config.listener_value(&name, key).map(str::to_string);
-            let ssl = SslSettings {
-                keystore_location: v("ssl.keystore.location").map(PathBuf::from),
-                keystore_key: v("ssl.keystore.key").map(Secret::new),
-                keystore_certificate_chain: v("ssl.keystore.certificate.chain"),
-                key_password: v("ssl.key.password").map(Secret::new),
-                truststore_location: v("ssl.truststore.location").map(PathBuf::from),
-                truststore_certificates: v("ssl.truststore.certificates"),
-                client_auth: v("ssl.client.auth").unwrap_or_else(|| "none".into()),
-                enabled_protocols: list(config.listener_value(&name, "ssl.enabled.protocols")),
-                cipher_suites: list(config.listener_value(&name, "ssl.cipher.suites")),
-                principal_mapping_rules: v("ssl.principal.mapping.rules")
-                    .unwrap_or_else(|| "DEFAULT".into()),
-                endpoint_identification_algorithm: v("ssl.endpoint.identification.algorithm")
-                    .unwrap_or_default(),
-            };
+            let ssl = ssl_settings(config, &name);
             let is_controller = controller_names.contains(&name);
             let enabled_mechanisms: Vec<String> =
                 match config.listener_value(&name, "sasl.enabled.mechanisms") {
@@ -264,6 +250,28 @@ pub fn listener_settings(config: &BrokerConfig) -> Vec<ListenerSettings> {
             }
         })
         .collect()
+}
+
+/// The TLS settings (`ssl.*`) of the listener named `name` (upper case), with its
+/// `listener.name.<name>.` overrides applied. The HTTP services' `https` listeners use these
+/// under their own names (`ADMIN`, ...).
+pub fn ssl_settings(config: &BrokerConfig, name: &str) -> SslSettings {
+    let v = |key: &str| config.listener_value(name, key).map(str::to_string);
+    SslSettings {
+        keystore_location: v("ssl.keystore.location").map(PathBuf::from),
+        keystore_key: v("ssl.keystore.key").map(Secret::new),
+        keystore_certificate_chain: v("ssl.keystore.certificate.chain"),
+        key_password: v("ssl.key.password").map(Secret::new),
+        truststore_location: v("ssl.truststore.location").map(PathBuf::from),
+        truststore_certificates: v("ssl.truststore.certificates"),
+        client_auth: v("ssl.client.auth").unwrap_or_else(|| "none".into()),
+        enabled_protocols: list(config.listener_value(name, "ssl.enabled.protocols")),
+        cipher_suites: list(config.listener_value(name, "ssl.cipher.suites")),
+        principal_mapping_rules: v("ssl.principal.mapping.rules")
+            .unwrap_or_else(|| "DEFAULT".into()),
+        endpoint_identification_algorithm: v("ssl.endpoint.identification.algorithm")
+            .unwrap_or_default(),
+    }
 }
 
 #[cfg(test)]

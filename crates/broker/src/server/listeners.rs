@@ -25,7 +25,7 @@ use tokio::task::JoinSet;
 use super::ServerError;
 use crate::apis::{connection, KafkaApis, ListenerContext, SaslAuthenticator, Session};
 use crate::cluster::Authorization;
-use crate::config::{BrokerSettings, ListenerSettings};
+use crate::config::{BrokerSettings, ListenerSettings, SslSettings};
 
 /// How often key store files are checked for a new certificate.
 pub const CERT_RELOAD_INTERVAL: Duration = Duration::from_secs(10);
@@ -58,7 +58,22 @@ fn config_error(listener: &ListenerSettings, e: impl std::fmt::Display) -> Serve
 
 /// The TLS side of an SSL or SASL_SSL listener, from its `ssl.*` settings.
 pub(super) fn listener_tls(l: &ListenerSettings) -> Result<ListenerTls, ServerError> {
-    let ssl = &l.ssl;
+    let (config, resolver) = tls_server(&l.ssl).map_err(|e| config_error(l, e))?;
+    let mapper =
+        PrincipalMapper::parse(&l.ssl.principal_mapping_rules).map_err(|e| config_error(l, e))?;
+    Ok(ListenerTls {
+        acceptor: tokio_rustls::TlsAcceptor::from(config),
+        resolver,
+        mapper,
+    })
+}
+
+/// A TLS server's configuration from `ssl.*` settings (a Kafka listener's, or an `https`
+/// HTTP listener's), with the resolver that reloads its key store when the file changes
+/// (call [`ReloadingCertResolver::reload_if_changed`] every [`CERT_RELOAD_INTERVAL`]).
+pub fn tls_server(
+    ssl: &SslSettings,
+) -> Result<(Arc<rustls::ServerConfig>, Arc<ReloadingCertResolver>), String> {
     let source = match (&ssl.keystore_location, &ssl.keystore_key, &ssl.keystore_certificate_chain) {
         (Some(path), _, _) => KeyStoreSource::File(path.clone()),
         (None, Some(key), Some(chain)) => KeyStoreSource::Inline {
@@ -66,33 +81,27 @@ pub(super) fn listener_tls(l: &ListenerSettings) -> Result<ListenerTls, ServerEr
             chain_pem: chain.clone(),
         },
         _ => {
-            return Err(config_error(
-                l,
-                "TLS needs ssl.keystore.location, or ssl.keystore.key and ssl.keystore.certificate.chain",
-            ))
+            return Err(
+                "TLS needs ssl.keystore.location, or ssl.keystore.key and ssl.keystore.certificate.chain"
+                    .to_string(),
+            )
         }
     };
-    let resolver = ReloadingCertResolver::new(source, ssl.key_password.clone())
-        .map_err(|e| config_error(l, e))?;
+    let resolver =
+        ReloadingCertResolver::new(source, ssl.key_password.clone()).map_err(|e| e.to_string())?;
     let trust = match (&ssl.truststore_location, &ssl.truststore_certificates) {
-        (Some(path), _) => Some(TrustStore::from_file(path).map_err(|e| config_error(l, e))?),
-        (None, Some(pem)) => Some(TrustStore::from_pem(pem).map_err(|e| config_error(l, e))?),
+        (Some(path), _) => Some(TrustStore::from_file(path).map_err(|e| e.to_string())?),
+        (None, Some(pem)) => Some(TrustStore::from_pem(pem).map_err(|e| e.to_string())?),
         (None, None) => None,
     };
     let settings = TlsServerSettings {
-        client_auth: ClientAuth::parse(&ssl.client_auth).map_err(|e| config_error(l, e))?,
+        client_auth: ClientAuth::parse(&ssl.client_auth).map_err(|e| e.to_string())?,
         enabled_protocols: ssl.enabled_protocols.clone(),
         cipher_suites: ssl.cipher_suites.clone(),
     };
-    let config = server_config(resolver.clone(), trust.as_ref(), &settings)
-        .map_err(|e| config_error(l, e))?;
-    let mapper =
-        PrincipalMapper::parse(&ssl.principal_mapping_rules).map_err(|e| config_error(l, e))?;
-    Ok(ListenerTls {
-        acceptor: tokio_rustls::TlsAcceptor::from(config),
-        resolver,
-        mapper,
-    })
+    let config =
+        server_config(resolver.clone(), trust.as_ref(), &settings).map_err(|e| e.to_string())?;
+    Ok((config, resolver))
 }
 
 async fn bind(

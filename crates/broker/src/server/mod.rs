@@ -6,6 +6,8 @@
 mod audit_topic;
 mod controller_transport;
 mod listeners;
+
+pub use listeners::{tls_server, CERT_RELOAD_INTERVAL};
 mod metrics_collector;
 
 use std::net::SocketAddr;
