@@ -1,5 +1,6 @@
 //! sluice-http: the node's HTTP services on the admin listener (`admin.listeners`, default
-//! `http://127.0.0.1:9644`): Prometheus `/metrics`, `/livez` and `/readyz`, at the root.
+//! `http://127.0.0.1:9644`): Prometheus `/metrics`, `/livez` and `/readyz`, at the root, and the
+//! JSON admin API under `/api/v1`.
 //!
 //! # Layout
 //! - `lib.rs`: [`AdminState`] (the handles the endpoints read: the node once it started) and
@@ -48,11 +49,33 @@ pub struct AdminState {
     node: OnceLock<Node>,
     /// The JSON admin API's idle cluster clients, by caller.
     clients: api::access::ClientPool,
+    /// The console's logins.
+    sessions: api::session::SessionStore,
+    /// `console.read.only`: every state-changing API request is refused.
+    read_only: bool,
 }
 
 impl AdminState {
     pub fn new() -> Arc<AdminState> {
         Arc::new(AdminState::default())
+    }
+
+    /// With `console.read.only` as configured.
+    pub fn with_read_only(read_only: bool) -> Arc<AdminState> {
+        Arc::new(AdminState {
+            read_only,
+            ..AdminState::default()
+        })
+    }
+
+    /// `console.read.only`: the API refuses every change and the console offers none.
+    pub fn read_only(&self) -> bool {
+        self.read_only
+    }
+
+    /// The console's logins.
+    pub fn sessions(&self) -> &api::session::SessionStore {
+        &self.sessions
     }
 
     /// The node started (registered, unfenced once): the endpoints now read it.
@@ -76,7 +99,15 @@ pub fn router(state: Arc<AdminState>) -> Router {
         .route("/metrics", get(metrics::metrics))
         .route("/livez", get(health::livez))
         .route("/readyz", get(health::readyz))
-        .nest("/api/v1", api::routes())
+        // The guard wraps the API's 404 fallback too: a write to an unknown endpoint is
+        // refused for its missing CSRF token before it is found not to exist.
+        .nest(
+            "/api/v1",
+            api::routes().layer(axum::middleware::from_fn_with_state(
+                state.clone(),
+                api::write_guard::guard,
+            )),
+        )
         .with_state(state)
 }
 

@@ -171,7 +171,7 @@ fn run_server(args: ServerArgs) -> ExitCode {
     };
     runtime.block_on(async move {
         // The admin listener first: probes see a starting node as alive and not ready.
-        let admin = sluice_http::AdminState::new();
+        let admin = sluice_http::AdminState::with_read_only(config.console_read_only());
         let (admin_stop, admin_stopped) = tokio::sync::watch::channel(false);
         let specs = admin_listeners
             .iter()

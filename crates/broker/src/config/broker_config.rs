@@ -421,6 +421,12 @@ impl BrokerConfig {
         super::listener_settings::ssl_settings(self, "ADMIN")
     }
 
+    /// `console.read.only`: the admin listener refuses every state-changing JSON admin API
+    /// request and the web console hides its write actions.
+    pub fn console_read_only(&self) -> bool {
+        self.bool("console.read.only")
+    }
+
     /// `controller.listener.names`, upper case.
     pub(super) fn controller_listener_names(&self) -> Vec<String> {
         parse_listener_names(self.value("controller.listener.names").unwrap_or(""))

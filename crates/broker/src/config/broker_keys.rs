@@ -100,6 +100,9 @@ pub const BROKER_KEYS: &[BrokerKey] = &[
     key("security.inter.broker.protocol", Str, Check::OneOf(PROTOCOLS), Value("PLAINTEXT"), Used),
     // The admin HTTP listener (/metrics, /livez, /readyz): http://host:port URLs; empty: off.
     key("admin.listeners", List, ANY, Value("http://127.0.0.1:9644"), Used),
+    // The web console on the admin listener: true refuses every state-changing request of the
+    // JSON admin API (403) and the console offers no write action.
+    key("console.read.only", Boolean, Check::Bool, Value("false"), Used),
     // TLS (SSL and SASL_SSL listeners). Like every key below, each may be given for one
     // listener as listener.name.<listener>.<key>, which wins over the unprefixed key.
     key("ssl.keystore.type", Str, Check::OneOf(&["PEM"]), Value("PEM"), Used),

@@ -5,8 +5,9 @@
 //! - [`KafkaAccess`]: the listener's address, its TLS trust (the node's own, as for replication)
 //!   and the SASL mechanisms it offers. Built by the binary once the node runs.
 //! - [`Caller`]: the axum extractor every API handler takes. It reads the request's
-//!   credentials (HTTP Basic; required when the listener authenticates with SASL, refused with
-//!   401 and `WWW-Authenticate` otherwise) and lends a [`ClusterClient`] logged in as that
+//!   credentials (HTTP Basic, else the console's session cookie, see [`super::session`];
+//!   required when the listener authenticates with SASL, refused with 401 and
+//!   `WWW-Authenticate` otherwise) and lends a [`ClusterClient`] logged in as that
 //!   user from a small pool, so connections (and their SASL logins) are reused across
 //!   requests. The client goes back to the pool when the `Caller` is dropped.
 //!
@@ -118,7 +119,7 @@ impl ClientPool {
         idle[at].1.pop()
     }
 
-    fn give_back(&self, credentials: Option<Credentials>, client: ClusterClient) {
+    pub(super) fn give_back(&self, credentials: Option<Credentials>, client: ClusterClient) {
         let mut idle = self.idle.lock().unwrap_or_else(|p| p.into_inner());
         let mut entry = match idle.iter().position(|(c, _)| same(c, &credentials)) {
             Some(at) => idle.remove(at),
@@ -234,6 +235,21 @@ impl FromRequestParts<Arc<AdminState>> for Caller {
             .get(axum::http::header::AUTHORIZATION)
             .and_then(|v| v.to_str().ok())
             .map(|v| Credentials::from_basic(v).ok_or(()));
+        // HTTP Basic wins over a session cookie: it is what the caller gave for this request.
+        let session = match given {
+            None => super::session::cookie_token(&parts.headers).map(|t| state.sessions.get(t)),
+            Some(_) => None,
+        };
+        let given = match (given, session) {
+            (Some(given), _) => Some(given),
+            (None, Some(Some(session))) => session.credentials.map(Ok),
+            (None, Some(None)) if access.sasl_mechanism.is_some() => {
+                return Err(ApiError::unauthorized(
+                    "the console session ended (logged out, idle too long, or the node restarted): log in again",
+                ))
+            }
+            (None, _) => None,
+        };
         let credentials = match (&access.sasl_mechanism, given) {
             (_, Some(Err(()))) => {
                 return Err(ApiError::unauthorized(
@@ -242,7 +258,7 @@ impl FromRequestParts<Arc<AdminState>> for Caller {
             }
             (Some(_), None) => {
                 return Err(ApiError::unauthorized(
-                    "this cluster authenticates its clients: give a user name and password (HTTP Basic)",
+                    "this cluster authenticates its clients: give a user name and password (HTTP Basic, or log in to the console)",
                 ))
             }
             (Some(_), Some(Ok(c))) => Some(c),
@@ -263,7 +279,7 @@ impl FromRequestParts<Arc<AdminState>> for Caller {
 }
 
 /// The client settings of a caller: the listener, its TLS, a SASL login as the caller.
-fn settings(
+pub(super) fn settings(
     access: &KafkaAccess,
     credentials: Option<&Credentials>,
 ) -> Result<ClientSettings, ApiError> {

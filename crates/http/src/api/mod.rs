@@ -10,8 +10,13 @@
 //! - `mod.rs`: [`routes`], [`ApiError`] (every failure as a JSON body with an HTTP status).
 //! - `access`: [`access::KafkaAccess`] and the [`access::Caller`] extractor (credentials, the
 //!   pooled cluster client).
+//! - `session`: the console's login (`/session`), its cookie and the server-side
+//!   [`session::SessionStore`].
+//! - `write_guard`: the middleware before routing: CSRF tokens on writes, `console.read.only`.
 
 pub mod access;
+pub mod session;
+pub mod write_guard;
 
 use std::sync::Arc;
 
@@ -25,7 +30,7 @@ use crate::AdminState;
 
 /// Every route of the JSON admin API (mounted under `/api/v1`).
 pub fn routes() -> Router<Arc<AdminState>> {
-    Router::new().fallback(not_found)
+    Router::new().merge(session::routes()).fallback(not_found)
 }
 
 async fn not_found() -> ApiError {
