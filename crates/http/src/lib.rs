@@ -1,6 +1,6 @@
 //! sluice-http: the node's HTTP services on the admin listener (`admin.listeners`, default
-//! `http://127.0.0.1:9644`): Prometheus `/metrics`, `/livez` and `/readyz`, at the root, and the
-//! JSON admin API under `/api/v1`.
+//! `http://127.0.0.1:9644`): Prometheus `/metrics`, `/livez` and `/readyz`, at the root, the
+//! JSON admin API under `/api/v1` and the web console at `/`.
 //!
 //! # Layout
 //! - `lib.rs`: [`AdminState`] (the handles the endpoints read: the node once it started) and
@@ -11,12 +11,14 @@
 //!   format, or OpenMetrics when the scraper's `Accept` asks for it).
 //! - `api`: the JSON admin API under `/api/v1` (docs/admin-api.md), a Kafka client of the
 //!   node's inter-broker listener acting as its caller.
+//! - `console`: the web console at `/`, its files (crates/http/console/) embedded.
 //!
 //! The listener starts before the node does, so that probes see a starting node as alive and
 //! not ready (and why) instead of a refused connection.
 #![forbid(unsafe_code)]
 
 pub mod api;
+mod console;
 mod health;
 mod metrics;
 mod tls_listener;
@@ -99,6 +101,7 @@ pub fn router(state: Arc<AdminState>) -> Router {
         .route("/metrics", get(metrics::metrics))
         .route("/livez", get(health::livez))
         .route("/readyz", get(health::readyz))
+        .merge(console::routes())
         // The guard wraps the API's 404 fallback too: a write to an unknown endpoint is
         // refused for its missing CSRF token before it is found not to exist.
         .nest(

@@ -1,0 +1,34 @@
+// Time-series charts with uPlot (vendored, see vendor/README.md), loaded as a classic script
+// before the modules, which reach it as window.uPlot.
+
+const palette = ['#2563eb', '#16a34a', '#d97706', '#9333ea'];
+
+/// A line chart of `points` (objects with time_ms) in `container`: one line per series
+/// {label, value: point => number}. Returns {update(points), destroy()}.
+export function timeChart(container, series, points, { height = 220 } = {}) {
+  const data = (pts) => [
+    pts.map((p) => p.time_ms / 1000),
+    ...series.map((s) => pts.map((p) => s.value(p))),
+  ];
+  const width = () => Math.max(320, container.clientWidth || 640);
+  const options = {
+    width: width(),
+    height,
+    series: [
+      {},
+      ...series.map((s, i) => ({ label: s.label, stroke: palette[i % palette.length], width: 2 })),
+    ],
+    axes: [{}, { size: 70 }],
+    scales: { x: { time: true } },
+  };
+  const chart = new window.uPlot(options, data(points), container);
+  const resize = () => chart.setSize({ width: width(), height });
+  window.addEventListener('resize', resize);
+  return {
+    update: (pts) => chart.setData(data(pts)),
+    destroy: () => {
+      window.removeEventListener('resize', resize);
+      chart.destroy();
+    },
+  };
+}
