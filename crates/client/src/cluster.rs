@@ -430,6 +430,7 @@ mod tests {
             leader_epoch: 0,
             replicas: replicas.to_vec(),
             isr: isr.to_vec(),
+            offline_replicas: vec![],
         }
     }
 
@@ -437,6 +438,7 @@ mod tests {
         TopicMetadata {
             error_code: 0,
             name: name.into(),
+            topic_id: None,
             is_internal: name.starts_with("__"),
             partitions,
         }
@@ -570,6 +572,7 @@ mod tests {
         with_error.topics.push(TopicMetadata {
             error_code: 5,
             name: "creating".into(),
+            topic_id: None,
             is_internal: false,
             partitions: vec![],
         });

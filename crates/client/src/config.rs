@@ -131,7 +131,7 @@ pub struct ConfigAlterArgs {
 
 /// A resolved entity.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub(crate) enum Entity {
+pub enum Entity {
     Broker(i32),
     BrokerDefaults,
     Topic(String),
@@ -280,7 +280,7 @@ fn text(s: &str) -> StrBytes {
 }
 
 /// Kafka's name of a DescribeConfigs `config_source`.
-pub(crate) fn source_name(source: i8) -> &'static str {
+pub fn source_name(source: i8) -> &'static str {
     match source {
         1 => "DYNAMIC_TOPIC_CONFIG",
         2 => "DYNAMIC_BROKER_CONFIG",
@@ -296,12 +296,22 @@ pub(crate) fn source_name(source: i8) -> &'static str {
 
 /// One described config.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub(crate) struct Described {
+pub struct Described {
     pub name: String,
     pub value: Option<String>,
     pub source: i8,
     pub read_only: bool,
     pub sensitive: bool,
+    /// Where the value could come from, the one in effect first (the request asks for them).
+    pub synonyms: Vec<Synonym>,
+}
+
+/// A config's synonym: a key that sets it, at one level (topic, broker, default broker, ...).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Synonym {
+    pub name: String,
+    pub value: Option<String>,
+    pub source: i8,
 }
 
 /// The configs of a DescribeConfigs answer for `entity`, sorted by name; without `all` the
@@ -311,14 +321,26 @@ pub(crate) fn described(
     response: &DescribeConfigsResponse,
     all: bool,
 ) -> Result<Vec<Described>> {
+    let mut configs = described_configs(entity, response)?;
+    configs.retain(|c| all || (1..=3).contains(&c.source));
+    Ok(configs)
+}
+
+/// Every config of a DescribeConfigs answer for `entity`, sorted by name, or the broker's error.
+pub fn described_configs(
+    entity: &Entity,
+    response: &DescribeConfigsResponse,
+) -> Result<Vec<Described>, RequestError> {
     let Some(result) = response.results.first() else {
-        bail!("describing the configs of {entity}: the broker answered no result");
+        return Err(RequestError::Unsupported(format!(
+            "describing the configs of {entity}: the broker answered no result"
+        )));
     };
     if result.error_code != 0 {
-        bail!(RequestError::broker(
+        return Err(RequestError::broker(
             result.error_code,
             &format!("describing the configs of {entity}"),
-            result.error_message.as_deref()
+            result.error_message.as_deref(),
         ));
     }
     let mut configs: Vec<Described> = result
@@ -330,8 +352,16 @@ pub(crate) fn described(
             source: c.config_source,
             read_only: c.read_only,
             sensitive: c.is_sensitive,
+            synonyms: c
+                .synonyms
+                .iter()
+                .map(|s| Synonym {
+                    name: s.name.to_string(),
+                    value: s.value.as_ref().map(|v| v.to_string()),
+                    source: s.source,
+                })
+                .collect(),
         })
-        .filter(|c| all || (1..=3).contains(&c.source))
         .collect();
     configs.sort_by(|a, b| a.name.cmp(&b.name));
     Ok(configs)
@@ -383,14 +413,18 @@ pub(crate) fn configs_json(configs: &[Described]) -> Result<String> {
     Ok(serde_json::to_string(&rows)?)
 }
 
-pub(crate) fn describe_request(entity: &Entity) -> DescribeConfigsRequest {
-    DescribeConfigsRequest::default().with_resources(vec![DescribeConfigsResource::default()
-        .with_resource_type(entity.resource_type())
-        .with_resource_name(text(&entity.resource_name()))
-        .with_configuration_keys(None)])
+/// DescribeConfigs of every config of `entity`, with synonyms (v1+).
+pub fn describe_request(entity: &Entity) -> DescribeConfigsRequest {
+    DescribeConfigsRequest::default()
+        .with_include_synonyms(true)
+        .with_resources(vec![DescribeConfigsResource::default()
+            .with_resource_type(entity.resource_type())
+            .with_resource_name(text(&entity.resource_name()))
+            .with_configuration_keys(None)])
 }
 
-pub(crate) fn alter_request(
+/// IncrementalAlterConfigs of `entity`: each key set to `Some(value)` or deleted (`None`).
+pub fn alter_request(
     entity: &Entity,
     ops: &[(String, Option<String>)],
     validate_only: bool,
@@ -417,14 +451,24 @@ pub(crate) fn alter_result(
     entity: &Entity,
     response: &IncrementalAlterConfigsResponse,
 ) -> Result<()> {
+    Ok(alter_outcome(entity, response)?)
+}
+
+/// The broker's error of an IncrementalAlterConfigs answer, if any.
+pub fn alter_outcome(
+    entity: &Entity,
+    response: &IncrementalAlterConfigsResponse,
+) -> Result<(), RequestError> {
     let Some(r) = response.responses.first() else {
-        bail!("altering the configs of {entity}: the broker answered no result");
+        return Err(RequestError::Unsupported(format!(
+            "altering the configs of {entity}: the broker answered no result"
+        )));
     };
     if r.error_code != 0 {
-        bail!(RequestError::broker(
+        return Err(RequestError::broker(
             r.error_code,
             &format!("altering the configs of {entity}"),
-            r.error_message.as_deref()
+            r.error_message.as_deref(),
         ));
     }
     Ok(())

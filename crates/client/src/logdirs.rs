@@ -28,11 +28,11 @@ use crate::cluster::OutputFormat;
 use crate::connect_args::ConnectArgs;
 use crate::error_codes::{code_name, code_text};
 use crate::table::Table;
-use crate::wire::ClusterClient;
+use crate::wire::{ClusterClient, RequestError};
 
 /// How long `describe` may take, and `move` to start its move.
 const REQUEST_TIMEOUT: Duration = Duration::from_secs(30);
-const DESCRIBE_VERSIONS: std::ops::RangeInclusive<i16> = 1..=4;
+pub const DESCRIBE_VERSIONS: std::ops::RangeInclusive<i16> = 1..=4;
 const ALTER_VERSIONS: std::ops::RangeInclusive<i16> = 1..=2;
 
 #[derive(Args, Debug, Clone, PartialEq, Eq)]
@@ -212,17 +212,22 @@ pub async fn describe_dirs(
             )
             .await
             .map_err(|e| anyhow!("describing the log directories of broker {broker}: {e}"))?;
-        reports.extend(reports_of(broker, response)?);
+        reports.extend(reports_of(broker, response).map_err(|e| anyhow!("{e}"))?);
     }
     Ok(reports)
 }
 
-fn reports_of(broker: i32, response: DescribeLogDirsResponse) -> Result<Vec<LogDirReport>> {
+/// The directories of `broker`'s DescribeLogDirs answer, or the error it answered (v3+).
+pub fn reports_of(
+    broker: i32,
+    response: DescribeLogDirsResponse,
+) -> Result<Vec<LogDirReport>, RequestError> {
     if response.error_code != 0 {
-        bail!(
-            "broker {broker} refused DescribeLogDirs: {}",
-            code_text(response.error_code)
-        );
+        return Err(RequestError::broker(
+            response.error_code,
+            &format!("broker {broker} refused DescribeLogDirs"),
+            None,
+        ));
     }
     Ok(response
         .results

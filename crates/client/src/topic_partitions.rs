@@ -65,6 +65,7 @@ mod tests {
             topics: vec![TopicMetadata {
                 error_code,
                 name: "t".into(),
+                topic_id: None,
                 is_internal: false,
                 partitions: partitions
                     .iter()
@@ -75,6 +76,7 @@ mod tests {
                         leader_epoch: 0,
                         replicas: vec![1],
                         isr: vec![1],
+                        offline_replicas: vec![],
                     })
                     .collect(),
             }],

@@ -55,6 +55,8 @@ pub struct AdminState {
     sessions: api::session::SessionStore,
     /// `console.read.only`: every state-changing API request is refused.
     read_only: bool,
+    /// This node's throughput over the last hour, sampled beside the listener.
+    pub throughput: api::cluster::ThroughputHistory,
 }
 
 impl AdminState {
@@ -147,7 +149,8 @@ impl ListenerSpec {
 
 /// Binds every listener of `admin.listeners` and serves [`router`] on each until `shutdown`
 /// turns true; returns the bound addresses (port 0 resolved) with their scheme
-/// (`http://...` or `https://...`) and the serving tasks.
+/// (`http://...` or `https://...`) and the serving tasks (with the throughput sampler of
+/// `/api/v1/cluster/throughput`, which stops with them).
 pub async fn serve(
     specs: Vec<ListenerSpec>,
     state: Arc<AdminState>,
@@ -168,6 +171,7 @@ pub async fn serve(
         listeners.push((listener, spec.tls));
     }
     let mut tasks = JoinSet::new();
+    tasks.spawn(api::cluster::run_sampler(state.clone(), shutdown.clone()));
     for (listener, tls) in listeners {
         let app = router(state.clone());
         let mut shutdown = shutdown.clone();

@@ -26,7 +26,7 @@ use prometheus_client::metrics::gauge::Gauge;
 use prometheus_client::registry::Registry;
 
 pub use request_metrics::{ApiRequestMetrics, RequestMetrics};
-pub use topic_metrics::{TopicMetrics, TopicMetricsFamily};
+pub use topic_metrics::{ThroughputTotals, TopicMetrics, TopicMetricsFamily};
 
 /// A metric's labels: (name, value) pairs; an empty set encodes no labels at all.
 pub type Labels = Vec<(&'static str, String)>;

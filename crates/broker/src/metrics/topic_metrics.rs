@@ -27,6 +27,14 @@ struct Counters {
     bytes_out: Counter,
 }
 
+/// The all-topics counters at one moment (they only grow).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct ThroughputTotals {
+    pub bytes_in: u64,
+    pub messages_in: u64,
+    pub bytes_out: u64,
+}
+
 /// One topic's counters and the all-topics ones: what a partition records into.
 #[derive(Clone, Default)]
 pub struct TopicMetrics {
@@ -103,6 +111,15 @@ impl TopicMetricsFamily {
                 bytes_out: self.bytes_out.get_or_create(&labels).clone(),
             },
             all: self.all.clone(),
+        }
+    }
+
+    /// The all-topics counters so far: what the admin API's throughput sampler reads.
+    pub fn totals(&self) -> ThroughputTotals {
+        ThroughputTotals {
+            bytes_in: self.all.bytes_in.get(),
+            messages_in: self.all.messages_in.get(),
+            bytes_out: self.all.bytes_out.get(),
         }
     }
 

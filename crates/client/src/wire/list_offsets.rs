@@ -173,22 +173,115 @@ fn request(
     isolation_level: i8,
     version: i16,
 ) -> ListOffsetsRequest {
+    request_topics(&[(topic, partitions.to_vec())], isolation_level, version)
+}
+
+/// ListOffsets for several topics' partitions, each `(partition, timestamp)`.
+fn request_topics(
+    topics: &[(&str, Vec<(i32, i64)>)],
+    isolation_level: i8,
+    version: i16,
+) -> ListOffsetsRequest {
     ListOffsetsRequest::default()
         .with_replica_id(BrokerId(-1))
         // v1 has no isolation level and the encoder insists on its default (0) there.
         .with_isolation_level(if version >= 2 { isolation_level } else { 0 })
-        .with_topics(vec![ListOffsetsTopic::default()
-            .with_name(TopicName(StrBytes::from_string(topic.to_string())))
-            .with_partitions(
-                partitions
-                    .iter()
-                    .map(|&(partition, timestamp)| {
-                        ListOffsetsPartition::default()
-                            .with_partition_index(partition)
-                            .with_timestamp(timestamp)
-                    })
-                    .collect(),
-            )])
+        .with_topics(
+            topics
+                .iter()
+                .map(|(topic, partitions)| {
+                    ListOffsetsTopic::default()
+                        .with_name(TopicName(StrBytes::from_string(topic.to_string())))
+                        .with_partitions(
+                            partitions
+                                .iter()
+                                .map(|&(partition, timestamp)| {
+                                    ListOffsetsPartition::default()
+                                        .with_partition_index(partition)
+                                        .with_timestamp(timestamp)
+                                })
+                                .collect(),
+                        )
+                })
+                .collect(),
+        )
+}
+
+/// The offset for `timestamp` (read uncommitted) of many partitions of many topics, each given
+/// as `(topic, partition, leader)` from one Metadata the caller already has: one request per
+/// leader, whatever the number of topics, and no retries (a partition whose leader moved
+/// answers its error). For listing many topics at once.
+pub async fn list_offsets_by_leader(
+    client: &mut ClusterClient,
+    partitions: &[(String, i32, i32)],
+    timestamp: i64,
+    deadline: Instant,
+) -> BTreeMap<(String, i32), Result<i64, RequestError>> {
+    let mut found = BTreeMap::new();
+    // Leader -> topic -> (partition, timestamp).
+    type Asked<'a> = BTreeMap<&'a str, Vec<(i32, i64)>>;
+    let mut by_leader: BTreeMap<i32, Asked> = BTreeMap::new();
+    for (topic, partition, leader) in partitions {
+        if *leader < 0 {
+            let e = RequestError::broker(5, &format!("{topic} partition {partition}"), None);
+            found.insert((topic.clone(), *partition), Err(e));
+            continue;
+        }
+        by_leader
+            .entry(*leader)
+            .or_default()
+            .entry(topic.as_str())
+            .or_default()
+            .push((*partition, timestamp));
+    }
+    for (leader, topics) in by_leader {
+        let asked: Vec<(&str, Vec<(i32, i64)>)> = topics.into_iter().collect();
+        let answer = client
+            .send_to_broker::<ListOffsetsRequest>(
+                leader,
+                VERSIONS,
+                |version| request_topics(&asked, READ_UNCOMMITTED, version),
+                deadline,
+            )
+            .await;
+        let mut answered: BTreeMap<(String, i32), Result<i64, RequestError>> = BTreeMap::new();
+        match answer {
+            Ok((response, _)) => {
+                for t in response.topics {
+                    for p in t.partitions {
+                        let outcome = match p.error_code {
+                            0 => Ok(p.offset),
+                            code => Err(RequestError::broker(
+                                code,
+                                &format!("{} partition {}", t.name.as_str(), p.partition_index),
+                                None,
+                            )),
+                        };
+                        answered.insert((t.name.to_string(), p.partition_index), outcome);
+                    }
+                }
+            }
+            Err(e) => {
+                for (topic, partitions) in &asked {
+                    for (partition, _) in partitions {
+                        answered.insert((topic.to_string(), *partition), Err(e.clone()));
+                    }
+                }
+            }
+        }
+        for (topic, partitions) in asked {
+            for (partition, _) in partitions {
+                let key = (topic.to_string(), partition);
+                let outcome = answered.remove(&key).unwrap_or_else(|| {
+                    Err(RequestError::Unsupported(format!(
+                        "{topic} partition {partition} is missing from the ListOffsets answer"
+                    )))
+                });
+                found.insert(key, outcome);
+            }
+        }
+    }
+    found
 }
 
 #[cfg(test)]

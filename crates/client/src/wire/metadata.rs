@@ -37,6 +37,8 @@ pub struct TopicMetadata {
     pub error_code: i16,
     /// Empty when a v12+ answer names the topic by id only.
     pub name: String,
+    /// The topic id (v10+); `None` below v10 or when the broker gives the nil id.
+    pub topic_id: Option<[u8; 16]>,
     pub is_internal: bool,
     pub partitions: Vec<PartitionMetadata>,
 }
@@ -51,6 +53,8 @@ pub struct PartitionMetadata {
     pub leader_epoch: i32,
     pub replicas: Vec<i32>,
     pub isr: Vec<i32>,
+    /// Replicas whose log directory is offline (v5+; empty below).
+    pub offline_replicas: Vec<i32>,
 }
 
 impl ClusterMetadata {
@@ -103,6 +107,7 @@ pub fn from_response(
         .map(|t| TopicMetadata {
             error_code: t.error_code,
             name: t.name.map(|n| n.0.to_string()).unwrap_or_default(),
+            topic_id: Some(*t.topic_id.as_bytes()).filter(|id| id != &[0; 16]),
             is_internal: t.is_internal,
             partitions: t
                 .partitions
@@ -114,6 +119,7 @@ pub fn from_response(
                     leader_epoch: p.leader_epoch,
                     replicas: p.replica_nodes.into_iter().map(|id| id.0).collect(),
                     isr: p.isr_nodes.into_iter().map(|id| id.0).collect(),
+                    offline_replicas: p.offline_replicas.into_iter().map(|id| id.0).collect(),
                 })
                 .collect(),
         })

@@ -13,16 +13,28 @@
 //! - `session`: the console's login (`/session`), its cookie and the server-side
 //!   [`session::SessionStore`].
 //! - `write_guard`: the middleware before routing: CSRF tokens on writes, `console.read.only`.
+//! - `cluster`: the cluster view, its throughput history (and the sampler filling it) and the
+//!   reassignments in progress; `brokers`: the brokers with their log directories.
+//! - `topics`: topics and partitions (list, create, describe, delete, add partitions).
+//! - `configs`: broker and topic configs (DescribeConfigs, IncrementalAlterConfigs).
 
 pub mod access;
+pub mod brokers;
+pub mod cluster;
+pub mod configs;
 pub mod session;
+pub mod topics;
 pub mod write_guard;
 
+use std::collections::BTreeMap;
 use std::sync::Arc;
+use std::time::Instant;
 
 use axum::http::{header, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
+use axum::routing::{get, post};
 use axum::Router;
+use serde::de::DeserializeOwned;
 use serde::Serialize;
 use sluice_client::wire::RequestError;
 
@@ -30,7 +42,103 @@ use crate::AdminState;
 
 /// Every route of the JSON admin API (mounted under `/api/v1`).
 pub fn routes() -> Router<Arc<AdminState>> {
-    Router::new().merge(session::routes()).fallback(not_found)
+    Router::new()
+        .merge(session::routes())
+        .route("/cluster", get(cluster::cluster))
+        .route("/cluster/throughput", get(cluster::throughput))
+        .route("/reassignments", get(cluster::reassignments))
+        .route("/brokers", get(brokers::brokers))
+        .route(
+            "/brokers/{id}/configs",
+            get(configs::broker_configs).patch(configs::alter_broker_configs),
+        )
+        .route("/topics", get(topics::list).post(topics::create))
+        .route(
+            "/topics/{topic}",
+            get(topics::describe).delete(topics::delete),
+        )
+        .route("/topics/{topic}/partitions", post(topics::add_partitions))
+        .route(
+            "/topics/{topic}/configs",
+            get(configs::topic_configs).patch(configs::alter_topic_configs),
+        )
+        .fallback(not_found)
+}
+
+/// The deadline of one API request's Kafka requests.
+pub fn deadline() -> Instant {
+    Instant::now() + access::REQUEST_TIMEOUT
+}
+
+/// A JSON request body read into `T`; anything else is a 400 saying why.
+pub fn json_body<T: DeserializeOwned>(body: &[u8]) -> Result<T, ApiError> {
+    serde_json::from_slice(body).map_err(|e| {
+        ApiError::bad_request(format!("the request body is not the JSON expected: {e}"))
+    })
+}
+
+/// The parameters of a query string (`a=1&b=x%20y`), decoded; a parameter given twice or not
+/// UTF-8 once decoded is a 400.
+pub fn query_params(query: Option<&str>) -> Result<BTreeMap<String, String>, ApiError> {
+    let mut params = BTreeMap::new();
+    for pair in query.unwrap_or("").split('&').filter(|p| !p.is_empty()) {
+        let (key, value) = pair.split_once('=').unwrap_or((pair, ""));
+        let decode = |text: &str| {
+            percent_encoding::percent_decode_str(&text.replace('+', " "))
+                .decode_utf8()
+                .map(|t| t.into_owned())
+                .map_err(|_| ApiError::bad_request("the query string is not UTF-8"))
+        };
+        let key = decode(key)?;
+        if params.insert(key.clone(), decode(value)?).is_some() {
+            return Err(ApiError::bad_request(format!(
+                "query parameter '{key}' is given twice"
+            )));
+        }
+    }
+    Ok(params)
+}
+
+/// Pagination of a long list (`?offset=0&limit=100`, limit at most [`Page::MAX_LIMIT`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Page {
+    pub offset: usize,
+    pub limit: usize,
+}
+
+impl Page {
+    pub const DEFAULT_LIMIT: usize = 100;
+    pub const MAX_LIMIT: usize = 1000;
+
+    pub fn from_params(params: &BTreeMap<String, String>) -> Result<Page, ApiError> {
+        let number = |name: &str, default: usize| match params.get(name) {
+            None => Ok(default),
+            Some(text) => text.parse::<usize>().map_err(|_| {
+                ApiError::bad_request(format!(
+                    "?{name}={text}: expected a whole number, 0 or more"
+                ))
+            }),
+        };
+        let page = Page {
+            offset: number("offset", 0)?,
+            limit: number("limit", Page::DEFAULT_LIMIT)?,
+        };
+        if page.limit == 0 || page.limit > Page::MAX_LIMIT {
+            return Err(ApiError::bad_request(format!(
+                "?limit={}: the limit is 1 to {}",
+                page.limit,
+                Page::MAX_LIMIT
+            )));
+        }
+        Ok(page)
+    }
+
+    /// This page of `items`.
+    pub fn slice<'a, T>(&self, items: &'a [T]) -> &'a [T] {
+        let start = self.offset.min(items.len());
+        let end = start.saturating_add(self.limit).min(items.len());
+        &items[start..end]
+    }
 }
 
 async fn not_found() -> ApiError {
