@@ -24,11 +24,12 @@ struct Listener {
 
 async fn listen(state: Arc<AdminState>) -> Listener {
     let (stop, stopped) = watch::channel(false);
-    let (bound, tasks) = sluice_http::serve(&["127.0.0.1:0".parse().unwrap()], state, stopped)
+    let spec = sluice_http::ListenerSpec::http("127.0.0.1:0".parse().unwrap());
+    let (bound, tasks) = sluice_http::serve(vec![spec], state, stopped)
         .await
         .unwrap();
     Listener {
-        addr: bound[0],
+        addr: bound[0].trim_start_matches("http://").parse().unwrap(),
         _stop: stop,
         _tasks: tasks,
     }
