@@ -261,30 +261,17 @@ impl Fetcher {
     }
 
     fn request(&self, partitions: &[(i32, i64)], max_wait_ms: i32) -> FetchRequest {
-        FetchRequest::default()
-            .with_replica_id(BrokerId(-1))
-            .with_max_wait_ms(max_wait_ms)
-            .with_min_bytes(self.settings.fetch_min_bytes)
-            .with_max_bytes(self.settings.fetch_max_bytes)
-            .with_isolation_level(self.settings.isolation_level)
-            .with_session_id(0)
-            .with_session_epoch(-1)
-            .with_topics(vec![FetchTopic::default()
-                .with_topic(TopicName(StrBytes::from_string(self.topic.clone())))
-                .with_partitions(
-                    partitions
-                        .iter()
-                        .map(|&(partition, offset)| {
-                            FetchPartition::default()
-                                .with_partition(partition)
-                                .with_current_leader_epoch(-1)
-                                .with_fetch_offset(offset)
-                                .with_last_fetched_epoch(-1)
-                                .with_log_start_offset(-1)
-                                .with_partition_max_bytes(self.settings.partition_fetch_max_bytes)
-                        })
-                        .collect(),
-                )])
+        fetch_request(
+            &self.topic,
+            partitions,
+            FetchLimits {
+                max_wait_ms,
+                min_bytes: self.settings.fetch_min_bytes,
+                max_bytes: self.settings.fetch_max_bytes,
+                partition_max_bytes: self.settings.partition_fetch_max_bytes,
+                isolation_level: self.settings.isolation_level,
+            },
+        )
     }
 
     /// Takes one partition's answer: its records into `out`, its position and end moved on.
@@ -306,29 +293,19 @@ impl Fetcher {
             }
             code => bail!("partition {partition}: {}", code_text(code)),
         }
-        let end = if self.settings.isolation_level == list_offsets::READ_COMMITTED
-            && data.last_stable_offset >= 0
-        {
-            data.last_stable_offset
-        } else {
-            data.high_watermark
-        };
-        let aborted: Vec<(i64, i64)> = data
-            .aborted_transactions
-            .unwrap_or_default()
-            .into_iter()
-            .map(|a| (a.first_offset, a.producer_id.0))
-            .collect();
-        let read_committed = self.settings.isolation_level == list_offsets::READ_COMMITTED;
-        let records = data.records.unwrap_or_default();
-        let (read, offset) = read_partition(
-            &records,
+        let FetchedPartition {
+            records: read,
+            next: offset,
+            end,
+        } = read_fetched(
+            data,
             position.offset,
-            read_committed.then_some(&aborted[..]),
+            self.settings.isolation_level,
             self.max_batch_bytes,
         )
         .map_err(|e| anyhow!("partition {partition}: cannot read a record batch: {e}"))?;
-        out.extend(read.into_iter().map(|record| (partition, record)));
+        let read = read.into_iter().map(|(record, _)| record);
+        out.extend(read.map(|record| (partition, record)));
         self.positions.insert(partition, Position { offset, end });
         Ok(false)
     }
@@ -351,15 +328,74 @@ impl Fetcher {
     }
 }
 
+/// What one partition's Fetch answer gave.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct FetchedPartition {
+    /// Each record with whether its timestamp is LogAppendTime (see
+    /// [`read_partition_stamped`]).
+    pub records: Vec<(Record, bool)>,
+    /// The position after what was read.
+    pub next: i64,
+    /// The partition's end: its last stable offset for read_committed, else its high
+    /// watermark.
+    pub end: i64,
+}
+
+/// One partition's Fetch answer (without an error) read from `offset` at `isolation_level`.
+pub fn read_fetched(
+    data: PartitionData,
+    offset: i64,
+    isolation_level: i8,
+    max_batch_bytes: usize,
+) -> Result<FetchedPartition, RecordsError> {
+    let read_committed = isolation_level == list_offsets::READ_COMMITTED;
+    let end = if read_committed && data.last_stable_offset >= 0 {
+        data.last_stable_offset
+    } else {
+        data.high_watermark
+    };
+    let aborted: Vec<(i64, i64)> = data
+        .aborted_transactions
+        .unwrap_or_default()
+        .into_iter()
+        .map(|a| (a.first_offset, a.producer_id.0))
+        .collect();
+    let records = data.records.unwrap_or_default();
+    let (read, next) = read_partition_stamped(
+        &records,
+        offset,
+        read_committed.then_some(&aborted[..]),
+        max_batch_bytes,
+    )?;
+    Ok(FetchedPartition {
+        records: read,
+        next,
+        end,
+    })
+}
+
 /// The records of a partition's fetched `records` at or after `offset`, and the position after
 /// them. With `aborted` (read_committed: the answer's aborted transactions as (first offset,
 /// producer id)), records of aborted transactions are dropped; control batches never show.
 pub fn read_partition(
     records: &Bytes,
-    mut offset: i64,
+    offset: i64,
     aborted: Option<&[(i64, i64)]>,
     max_batch_bytes: usize,
 ) -> Result<(Vec<Record>, i64), RecordsError> {
+    let (read, offset) = read_partition_stamped(records, offset, aborted, max_batch_bytes)?;
+    Ok((read.into_iter().map(|(record, _)| record).collect(), offset))
+}
+
+/// As [`read_partition`], each record with whether its batch's timestamps are LogAppendTime
+/// (the broker's append time, then every record's timestamp is the batch's max timestamp)
+/// rather than CreateTime.
+pub fn read_partition_stamped(
+    records: &Bytes,
+    mut offset: i64,
+    aborted: Option<&[(i64, i64)]>,
+    max_batch_bytes: usize,
+) -> Result<(Vec<(Record, bool)>, i64), RecordsError> {
     let mut pending: Vec<(i64, i64)> = aborted.unwrap_or_default().to_vec();
     pending.sort_unstable();
     let mut pending = pending.into_iter().peekable();
@@ -387,10 +423,14 @@ pub fn read_partition(
             && header.is_transactional()
             && aborting.contains(&header.producer_id))
         {
-            for record in batch.records {
+            let log_append_time = header.is_log_append_time();
+            for mut record in batch.records {
                 if record.offset >= offset {
                     offset = record.offset + 1;
-                    out.push(record);
+                    if log_append_time {
+                        record.timestamp = header.max_timestamp;
+                    }
+                    out.push((record, log_append_time));
                 }
             }
         }
@@ -399,8 +439,46 @@ pub fn read_partition(
     Ok((out, offset))
 }
 
+/// How long a Fetch may wait and how much it may return.
+#[derive(Debug, Clone, Copy)]
+pub struct FetchLimits {
+    pub max_wait_ms: i32,
+    pub min_bytes: i32,
+    pub max_bytes: i32,
+    pub partition_max_bytes: i32,
+    pub isolation_level: i8,
+}
+
+/// A consumer's Fetch (no session) of `partitions` (partition, offset) of `topic`.
+pub fn fetch_request(topic: &str, partitions: &[(i32, i64)], limits: FetchLimits) -> FetchRequest {
+    FetchRequest::default()
+        .with_replica_id(BrokerId(-1))
+        .with_max_wait_ms(limits.max_wait_ms)
+        .with_min_bytes(limits.min_bytes)
+        .with_max_bytes(limits.max_bytes)
+        .with_isolation_level(limits.isolation_level)
+        .with_session_id(0)
+        .with_session_epoch(-1)
+        .with_topics(vec![FetchTopic::default()
+            .with_topic(TopicName(StrBytes::from_string(topic.to_string())))
+            .with_partitions(
+                partitions
+                    .iter()
+                    .map(|&(partition, offset)| {
+                        FetchPartition::default()
+                            .with_partition(partition)
+                            .with_current_leader_epoch(-1)
+                            .with_fetch_offset(offset)
+                            .with_last_fetched_epoch(-1)
+                            .with_log_start_offset(-1)
+                            .with_partition_max_bytes(limits.partition_max_bytes)
+                    })
+                    .collect(),
+            )])
+}
+
 /// One Fetch on one connection: the connection back (unless it broke) and the answer.
-async fn exchange(
+pub async fn exchange(
     mut connection: Connection,
     request: FetchRequest,
     timeout: Duration,

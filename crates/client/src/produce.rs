@@ -135,7 +135,7 @@ pub(crate) async fn produce_lines(
                     producer.add(OutgoingRecord {
                         line: line_number,
                         key: key.map(Bytes::copy_from_slice),
-                        value: Bytes::copy_from_slice(value),
+                        value: Some(Bytes::copy_from_slice(value)),
                         headers: headers.clone(),
                     });
                     sent += 1;

@@ -57,7 +57,8 @@ pub struct OutgoingRecord {
     /// 1-based input line, for messages.
     pub line: usize,
     pub key: Option<Bytes>,
-    pub value: Bytes,
+    /// `None`: a tombstone.
+    pub value: Option<Bytes>,
     pub headers: Vec<(String, Bytes)>,
 }
 
@@ -65,7 +66,7 @@ impl OutgoingRecord {
     fn size(&self) -> usize {
         RECORD_OVERHEAD_BYTES
             + self.key.as_ref().map_or(0, Bytes::len)
-            + self.value.len()
+            + self.value.as_ref().map_or(0, Bytes::len)
             + self
                 .headers
                 .iter()
@@ -451,58 +452,14 @@ impl Producer {
     fn request(&self, batches: &[(i32, Batch)], timeout_ms: i32) -> Result<ProduceRequest, String> {
         let mut partitions = Vec::with_capacity(batches.len());
         for (partition, batch) in batches {
-            let records: Vec<Record> = batch
-                .records
-                .iter()
-                .enumerate()
-                .map(|(i, (r, timestamp))| {
-                    let offset = i as i64;
-                    Record {
-                        transactional: false,
-                        control: false,
-                        delete_horizon: false,
-                        partition_leader_epoch: -1,
-                        producer_id: -1,
-                        producer_epoch: -1,
-                        // kafka-protocol keeps records in one batch while offset - sequence
-                        // is constant; this makes the base sequence -1 (no idempotence).
-                        sequence: (i as i32).wrapping_sub(1),
-                        timestamp_type: TimestampType::Creation,
-                        offset,
-                        timestamp: *timestamp,
-                        key: r.key.clone(),
-                        value: Some(r.value.clone()),
-                        headers: r
-                            .headers
-                            .iter()
-                            .map(|(k, v)| (StrBytes::from_string(k.clone()), Some(v.clone())))
-                            .collect::<IndexMap<_, _>>(),
-                    }
-                })
-                .collect();
-            let mut buf = BytesMut::new();
-            RecordBatchEncoder::encode(
-                &mut buf,
-                &records,
-                &RecordEncodeOptions {
-                    version: 2,
-                    compression: self.compression,
-                },
-            )
-            .map_err(|e| format!("cannot encode the record batch: {e}"))?;
-            partitions.push(
-                PartitionProduceData::default()
-                    .with_index(*partition)
-                    .with_records(Some(buf.freeze())),
-            );
+            partitions.push((*partition, encode_batch(&batch.records, self.compression)?));
         }
-        Ok(ProduceRequest::default()
-            .with_transactional_id(None)
-            .with_acks(self.acks)
-            .with_timeout_ms(timeout_ms)
-            .with_topic_data(vec![TopicProduceData::default()
-                .with_name(TopicName(StrBytes::from_string(self.topic.clone())))
-                .with_partition_data(partitions)]))
+        Ok(produce_request(
+            &self.topic,
+            self.acks,
+            timeout_ms,
+            partitions,
+        ))
     }
 
     /// Accounts for a leader's answer (`None` for acks=0). True when Metadata should be asked
@@ -627,6 +584,79 @@ impl Producer {
         }
     }
 }
+
+/// A v2 record batch of `records` (each with its CreateTime timestamp), offsets from 0, no
+/// producer id (not idempotent).
+pub fn encode_batch(
+    records: &[(OutgoingRecord, i64)],
+    compression: BatchCompression,
+) -> Result<Bytes, String> {
+    let records: Vec<Record> = records
+        .iter()
+        .enumerate()
+        .map(|(i, (r, timestamp))| Record {
+            transactional: false,
+            control: false,
+            delete_horizon: false,
+            partition_leader_epoch: -1,
+            producer_id: -1,
+            producer_epoch: -1,
+            // kafka-protocol keeps records in one batch while offset - sequence is constant;
+            // this makes the base sequence -1 (no idempotence).
+            sequence: (i as i32).wrapping_sub(1),
+            timestamp_type: TimestampType::Creation,
+            offset: i as i64,
+            timestamp: *timestamp,
+            key: r.key.clone(),
+            value: r.value.clone(),
+            headers: r
+                .headers
+                .iter()
+                .map(|(k, v)| (StrBytes::from_string(k.clone()), Some(v.clone())))
+                .collect::<IndexMap<_, _>>(),
+        })
+        .collect();
+    let mut buf = BytesMut::new();
+    RecordBatchEncoder::encode(
+        &mut buf,
+        &records,
+        &RecordEncodeOptions {
+            version: 2,
+            compression,
+        },
+    )
+    .map_err(|e| format!("cannot encode the record batch: {e}"))?;
+    Ok(buf.freeze())
+}
+
+/// A Produce request of one batch per partition of `topic`.
+pub fn produce_request(
+    topic: &str,
+    acks: i16,
+    timeout_ms: i32,
+    batches: Vec<(i32, Bytes)>,
+) -> ProduceRequest {
+    ProduceRequest::default()
+        .with_transactional_id(None)
+        .with_acks(acks)
+        .with_timeout_ms(timeout_ms)
+        .with_topic_data(vec![TopicProduceData::default()
+            .with_name(TopicName(StrBytes::from_string(topic.to_string())))
+            .with_partition_data(
+                batches
+                    .into_iter()
+                    .map(|(partition, records)| {
+                        PartitionProduceData::default()
+                            .with_index(partition)
+                            .with_records(Some(records))
+                    })
+                    .collect(),
+            )])
+}
+
+/// Produce versions this client sends.
+pub const PRODUCE_VERSIONS: std::ops::RangeInclusive<i16> =
+    PRODUCE_MIN_VERSION..=PRODUCE_MAX_VERSION;
 
 /// One request on one connection: the connection back (unless it broke) and the answer
 /// (`None` for acks=0).

@@ -57,6 +57,8 @@ pub struct AdminState {
     read_only: bool,
     /// This node's throughput over the last hour, sampled beside the listener.
     pub throughput: api::cluster::ThroughputHistory,
+    /// The lag of watched consumer groups, sampled by this node.
+    lag_history: api::lag_history::LagHistory,
 }
 
 impl AdminState {
@@ -172,6 +174,7 @@ pub async fn serve(
     }
     let mut tasks = JoinSet::new();
     tasks.spawn(api::cluster::run_sampler(state.clone(), shutdown.clone()));
+    tasks.spawn(api::lag_history::run(state.clone(), shutdown.clone()));
     for (listener, tls) in listeners {
         let app = router(state.clone());
         let mut shutdown = shutdown.clone();

@@ -1,6 +1,9 @@
 //! The group requests of the `group` commands, through the CLI's Kafka client: describing
 //! groups (ListGroups, DescribeGroups), reading committed offsets (OffsetFetch), partition
-//! offsets (ListOffsets), committing offsets (OffsetCommit) and deleting groups (DeleteGroups).
+//! offsets (ListOffsets), committing offsets (OffsetCommit) and deleting groups (DeleteGroups);
+//! KIP-848 consumer groups' members (ConsumerGroupDescribe). The CLI owns its cluster client;
+//! the JSON admin API lends its caller's (`GroupClient<&mut ClusterClient>`). Errors stay
+//! [`RequestError`]s, so the API can answer with the Kafka error code.
 //!
 //! The client never joins a group: a member would have to take part in rebalances, and a group
 //! with members does not accept offsets from outside its current generation. Commits go as the
@@ -11,23 +14,27 @@
 //! COORDINATOR_LOAD_IN_PROGRESS and COORDINATOR_NOT_AVAILABLE are retried (finding the
 //! coordinator again) until the command's deadline.
 
+use std::borrow::BorrowMut;
 use std::collections::BTreeMap;
 use std::ops::RangeInclusive;
 use std::time::{Duration, Instant};
 
-use anyhow::{anyhow, bail, Result};
+use anyhow::Result;
+use kafka_protocol::messages::consumer_group_describe_response::DescribedGroup as ConsumerDescribedGroup;
 use kafka_protocol::messages::offset_commit_request::{
     OffsetCommitRequestPartition, OffsetCommitRequestTopic,
 };
 use kafka_protocol::messages::offset_fetch_request::OffsetFetchRequestTopic;
 use kafka_protocol::messages::{
-    DeleteGroupsRequest, DescribeGroupsRequest, DescribeGroupsResponse, GroupId, ListGroupsRequest,
-    OffsetCommitRequest, OffsetFetchRequest, TopicName,
+    ConsumerGroupDescribeRequest, DeleteGroupsRequest, DescribeGroupsRequest,
+    DescribeGroupsResponse, GroupId, ListGroupsRequest, OffsetCommitRequest, OffsetFetchRequest,
+    TopicName,
 };
 use kafka_protocol::protocol::StrBytes;
 
 use crate::client_settings::{ClientSettings, Role};
 use crate::connect_args::ConnectArgs;
+use crate::group::assignment::Assignment;
 use crate::group::describe::{GroupDescription, InstanceId, Member, MemberAssignment};
 use crate::wire::list_offsets::{self, FoundOffset};
 use crate::wire::metadata::ClusterMetadata;
@@ -43,15 +50,27 @@ const LIST_GROUPS_VERSIONS: RangeInclusive<i16> = 0..=5;
 const OFFSET_FETCH_VERSIONS: RangeInclusive<i16> = 1..=7;
 /// v2 is the oldest Kafka 4 accepts; v9 is the KIP-848 form.
 const OFFSET_COMMIT_VERSIONS: RangeInclusive<i16> = 2..=8;
+/// OffsetFetch with no topics named (every committed offset) needs v2.
+const OFFSET_FETCH_ALL_VERSIONS: RangeInclusive<i16> = 2..=7;
+const CONSUMER_GROUP_DESCRIBE_VERSIONS: RangeInclusive<i16> = 0..=1;
 const DELETE_GROUPS_VERSIONS: RangeInclusive<i16> = 0..=2;
 
 const GROUP_ID_NOT_FOUND: i16 = 69;
 
+/// A committed offset and the metadata committed with it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CommittedOffset {
+    pub offset: i64,
+    pub metadata: String,
+}
+
 /// A (topic, partition) pair; the maps below are keyed by it so output comes out sorted.
 pub type TopicPartition = (String, i32);
 
-pub struct GroupClient {
-    client: ClusterClient,
+/// The group requests over a cluster client: owned by the CLI, borrowed by the admin API
+/// (`GroupClient<&mut ClusterClient>`).
+pub struct GroupClient<C = ClusterClient> {
+    client: C,
     deadline: Instant,
 }
 
@@ -59,7 +78,7 @@ fn s(text: &str) -> StrBytes {
     StrBytes::from_string(text.to_string())
 }
 
-impl GroupClient {
+impl GroupClient<ClusterClient> {
     pub fn connect(connect: &ConnectArgs) -> Result<Self> {
         let settings = ClientSettings::from_args(connect, Role::Admin)?;
         for warning in &settings.ignored {
@@ -70,35 +89,45 @@ impl GroupClient {
             deadline: Instant::now() + GROUP_TIMEOUT,
         })
     }
+}
+
+impl<C: BorrowMut<ClusterClient>> GroupClient<C> {
+    /// Group requests over `client`, each retried until `deadline`.
+    pub fn over(client: C, deadline: Instant) -> Self {
+        GroupClient { client, deadline }
+    }
 
     /// Metadata for one topic or for all; never auto-creates.
-    pub async fn metadata(&mut self, topic: Option<&str>) -> Result<ClusterMetadata> {
+    pub async fn metadata(&mut self, topic: Option<&str>) -> Result<ClusterMetadata, RequestError> {
         let names = topic.map(|t| vec![t.to_string()]);
         let retry = Retry::until(self.deadline);
         loop {
             match self
                 .client
+                .borrow_mut()
                 .metadata(names.as_deref(), false, self.deadline)
                 .await
             {
                 Err(e) if retry.again(&e).await => continue,
-                outcome => return outcome.map_err(|e| anyhow!("fetching metadata: {e}")),
+                outcome => return outcome.map_err(|e| e.context("fetching metadata")),
             }
         }
     }
 
     /// Every group the brokers list with its state and protocol type, sorted by name; groups
     /// being deleted (Dead) are left out.
-    pub async fn list(&mut self) -> Result<Vec<GroupDescription>> {
+    pub async fn list(&mut self) -> Result<Vec<GroupDescription>, RequestError> {
         let metadata = self
             .client
+            .borrow_mut()
             .metadata(Some(&[]), false, self.deadline)
             .await
-            .map_err(|e| anyhow!("listing groups: {e}"))?;
+            .map_err(|e| e.context("listing groups"))?;
         let mut groups: BTreeMap<String, GroupDescription> = BTreeMap::new();
         for broker in &metadata.brokers {
             let (response, version) = self
                 .client
+                .borrow_mut()
                 .send_to_broker::<ListGroupsRequest>(
                     broker.node_id,
                     LIST_GROUPS_VERSIONS,
@@ -106,16 +135,14 @@ impl GroupClient {
                     self.deadline,
                 )
                 .await
-                .map_err(|e| anyhow!("listing groups of broker {}: {e}", broker.node_id))?;
+                .map_err(|e| e.context(&format!("listing groups of broker {}", broker.node_id)))?;
             if response.error_code != 0 {
-                bail!(
-                    "listing groups: {}",
-                    RequestError::broker(
-                        response.error_code,
-                        &format!("broker {}", broker.node_id),
-                        None
-                    )
-                );
+                return Err(RequestError::broker(
+                    response.error_code,
+                    &format!("broker {}", broker.node_id),
+                    None,
+                )
+                .context("listing groups"));
             }
             let listed: Vec<(String, String, String)> = response
                 .groups
@@ -146,6 +173,7 @@ impl GroupClient {
                 let names: Vec<String> = listed.into_iter().map(|(name, _, _)| name).collect();
                 let (response, version) = self
                     .client
+                    .borrow_mut()
                     .send_to_broker::<DescribeGroupsRequest>(
                         broker.node_id,
                         DESCRIBE_GROUPS_VERSIONS,
@@ -153,7 +181,7 @@ impl GroupClient {
                         self.deadline,
                     )
                     .await
-                    .map_err(|e| anyhow!("describing groups: {e}"))?;
+                    .map_err(|e| e.context("describing groups"))?;
                 for group in descriptions(response, version) {
                     groups.insert(group.name.clone(), group);
                 }
@@ -164,7 +192,10 @@ impl GroupClient {
 
     /// The group as its coordinator describes it; None when it does not exist or is Dead
     /// (being deleted).
-    pub async fn describe(&mut self, group: &str) -> Result<Option<GroupDescription>> {
+    pub async fn describe(
+        &mut self,
+        group: &str,
+    ) -> Result<Option<GroupDescription>, RequestError> {
         let names = [group.to_string()];
         let retry = Retry::until(self.deadline);
         let described = loop {
@@ -172,6 +203,7 @@ impl GroupClient {
                 let coordinator = self.coordinator(group).await?;
                 let (response, version) = self
                     .client
+                    .borrow_mut()
                     .send_to_broker::<DescribeGroupsRequest>(
                         coordinator,
                         DESCRIBE_GROUPS_VERSIONS,
@@ -195,7 +227,7 @@ impl GroupClient {
             match outcome {
                 Err(e) if retry.again(&e).await => continue,
                 outcome => {
-                    break outcome.map_err(|e| anyhow!("describing group '{group}': {e}"))?
+                    break outcome.map_err(|e| e.context(&format!("describing group '{group}'")))?
                 }
             }
         };
@@ -204,8 +236,10 @@ impl GroupClient {
             .find(|g| g.name == group && g.state != "Dead"))
     }
 
-    async fn coordinator(&mut self, group: &str) -> Result<i32, RequestError> {
+    /// The broker id of the group's coordinator.
+    pub async fn coordinator(&mut self, group: &str) -> Result<i32, RequestError> {
         self.client
+            .borrow_mut()
             .find_coordinator(group, CoordinatorType::Group, self.deadline)
             .await
     }
@@ -216,11 +250,9 @@ impl GroupClient {
         &mut self,
         group: &str,
         partitions: &[TopicPartition],
-    ) -> Result<(BTreeMap<TopicPartition, i64>, Vec<String>)> {
-        let mut committed = BTreeMap::new();
-        let mut problems = Vec::new();
+    ) -> Result<(BTreeMap<TopicPartition, i64>, Vec<String>), RequestError> {
         if partitions.is_empty() {
-            return Ok((committed, problems));
+            return Ok((BTreeMap::new(), Vec::new()));
         }
         let mut by_topic: BTreeMap<&str, Vec<i32>> = BTreeMap::new();
         for (topic, partition) in partitions {
@@ -234,19 +266,48 @@ impl GroupClient {
                     .with_partition_indexes(partitions.clone())
             })
             .collect();
+        let (committed, problems) = self
+            .offset_fetch(group, Some(topics), OFFSET_FETCH_VERSIONS)
+            .await?;
+        let committed = committed
+            .into_iter()
+            .map(|(key, c)| (key, c.offset))
+            .collect();
+        Ok((committed, problems))
+    }
+
+    /// Every offset the group has committed (OffsetFetch v2+ with no topics named), with
+    /// per-partition errors beside them.
+    pub async fn all_committed_offsets(
+        &mut self,
+        group: &str,
+    ) -> Result<(BTreeMap<TopicPartition, CommittedOffset>, Vec<String>), RequestError> {
+        self.offset_fetch(group, None, OFFSET_FETCH_ALL_VERSIONS)
+            .await
+    }
+
+    async fn offset_fetch(
+        &mut self,
+        group: &str,
+        topics: Option<Vec<OffsetFetchRequestTopic>>,
+        versions: RangeInclusive<i16>,
+    ) -> Result<(BTreeMap<TopicPartition, CommittedOffset>, Vec<String>), RequestError> {
+        let mut committed = BTreeMap::new();
+        let mut problems = Vec::new();
         let retry = Retry::until(self.deadline);
         let response = loop {
             let outcome = async {
                 let coordinator = self.coordinator(group).await?;
                 let (response, _) = self
                     .client
+                    .borrow_mut()
                     .send_to_broker::<OffsetFetchRequest>(
                         coordinator,
-                        OFFSET_FETCH_VERSIONS,
+                        versions.clone(),
                         |_| {
                             OffsetFetchRequest::default()
                                 .with_group_id(GroupId(s(group)))
-                                .with_topics(Some(topics.clone()))
+                                .with_topics(topics.clone())
                         },
                         self.deadline,
                     )
@@ -265,7 +326,7 @@ impl GroupClient {
                 Err(e) if retry.again(&e).await => continue,
                 outcome => {
                     break outcome.map_err(|e| {
-                        anyhow!("reading committed offsets of group '{group}': {e}")
+                        e.context(&format!("reading committed offsets of group '{group}'"))
                     })?
                 }
             }
@@ -284,12 +345,67 @@ impl GroupClient {
                 if p.committed_offset >= 0 {
                     committed.insert(
                         (topic.name.0.to_string(), p.partition_index),
-                        p.committed_offset,
+                        CommittedOffset {
+                            offset: p.committed_offset,
+                            metadata: p.metadata.as_deref().unwrap_or_default().to_string(),
+                        },
                     );
                 }
             }
         }
         Ok((committed, problems))
+    }
+
+    /// A KIP-848 consumer group as its coordinator describes it (ConsumerGroupDescribe);
+    /// `None` when the group does not exist or is a classic group (Kafka answers
+    /// GROUP_ID_NOT_FOUND for both).
+    pub async fn consumer_group_describe(
+        &mut self,
+        group: &str,
+    ) -> Result<Option<GroupDescription>, RequestError> {
+        let retry = Retry::until(self.deadline);
+        loop {
+            let outcome = async {
+                let coordinator = self.coordinator(group).await?;
+                let (response, _) = self
+                    .client
+                    .borrow_mut()
+                    .send_to_broker::<ConsumerGroupDescribeRequest>(
+                        coordinator,
+                        CONSUMER_GROUP_DESCRIBE_VERSIONS,
+                        |_| {
+                            ConsumerGroupDescribeRequest::default()
+                                .with_group_ids(vec![GroupId(s(group))])
+                                .with_include_authorized_operations(false)
+                        },
+                        self.deadline,
+                    )
+                    .await?;
+                let Some(described) = response
+                    .groups
+                    .into_iter()
+                    .find(|g| g.group_id.as_str() == group)
+                else {
+                    return Ok(None);
+                };
+                match described.error_code {
+                    0 => Ok(Some(consumer_group_description(described))),
+                    GROUP_ID_NOT_FOUND => Ok(None),
+                    code => Err(RequestError::broker(
+                        code,
+                        "ConsumerGroupDescribe",
+                        described.error_message.as_deref(),
+                    )),
+                }
+            }
+            .await;
+            match outcome {
+                Err(e) if retry.again(&e).await => continue,
+                outcome => {
+                    return outcome.map_err(|e| e.context(&format!("describing group '{group}'")))
+                }
+            }
+        }
     }
 
     /// ListOffsets for `partitions` of `topic` at `timestamp` (or EARLIEST/LATEST); LATEST is
@@ -302,7 +418,7 @@ impl GroupClient {
     ) -> BTreeMap<i32, Result<FoundOffset, RequestError>> {
         let asked: Vec<(i32, i64)> = partitions.iter().map(|&p| (p, timestamp)).collect();
         list_offsets::list_offsets(
-            &mut self.client,
+            self.client.borrow_mut(),
             topic,
             &asked,
             list_offsets::READ_UNCOMMITTED,
@@ -313,7 +429,12 @@ impl GroupClient {
 
     /// Commits `offsets` of `topic` for the group and waits for the coordinator's answer; a
     /// rejected partition fails the whole call.
-    pub async fn commit(&mut self, group: &str, topic: &str, offsets: &[(i32, i64)]) -> Result<()> {
+    pub async fn commit(
+        &mut self,
+        group: &str,
+        topic: &str,
+        offsets: &[(i32, i64)],
+    ) -> Result<(), RequestError> {
         let request_topic = OffsetCommitRequestTopic::default()
             .with_name(TopicName(s(topic)))
             .with_partitions(
@@ -333,6 +454,7 @@ impl GroupClient {
                 let coordinator = self.coordinator(group).await?;
                 let (response, _) = self
                     .client
+                    .borrow_mut()
                     .send_to_broker::<OffsetCommitRequest>(
                         coordinator,
                         OFFSET_COMMIT_VERSIONS,
@@ -364,7 +486,7 @@ impl GroupClient {
                 Err(e) if retry.again(&e).await => continue,
                 outcome => {
                     return outcome
-                        .map_err(|e| anyhow!("committing offsets for group '{group}': {e}"))
+                        .map_err(|e| e.context(&format!("committing offsets for group '{group}'")))
                 }
             }
         }
@@ -378,6 +500,7 @@ impl GroupClient {
                 let coordinator = self.coordinator(group).await?;
                 let (response, _) = self
                     .client
+                    .borrow_mut()
                     .send_to_broker::<DeleteGroupsRequest>(
                         coordinator,
                         DELETE_GROUPS_VERSIONS,
@@ -447,6 +570,43 @@ fn descriptions(response: DescribeGroupsResponse, version: i16) -> Vec<GroupDesc
             }
         })
         .collect()
+}
+
+/// A ConsumerGroupDescribe answer as a group description: protocol type `consumer`, the
+/// server-side assignor as the protocol, each member's current assignment.
+fn consumer_group_description(g: ConsumerDescribedGroup) -> GroupDescription {
+    GroupDescription {
+        name: g.group_id.0.to_string(),
+        state: g.group_state.to_string(),
+        protocol_type: "consumer".to_string(),
+        protocol: g.assignor_name.to_string(),
+        members: g
+            .members
+            .into_iter()
+            .map(|m| {
+                let topics: Vec<(String, Vec<i32>)> = m
+                    .assignment
+                    .topic_partitions
+                    .into_iter()
+                    .map(|t| (t.topic_name.0.to_string(), t.partitions))
+                    .collect();
+                Member {
+                    member_id: m.member_id.to_string(),
+                    group_instance_id: match m.instance_id {
+                        Some(id) => InstanceId::Static(id.to_string()),
+                        None => InstanceId::Dynamic,
+                    },
+                    client_id: m.client_id.to_string(),
+                    host: m.client_host.to_string(),
+                    assignment: if topics.is_empty() {
+                        MemberAssignment::None
+                    } else {
+                        MemberAssignment::Consumer(Assignment { topics })
+                    },
+                }
+            })
+            .collect(),
+    }
 }
 
 #[cfg(test)]

@@ -15,11 +15,11 @@
 //! partitions, so every partition of every topic in the cluster metadata is asked for (internal
 //! topics, named `__...`, left out) and those without an offset are dropped.
 
-mod assignment;
+pub mod assignment;
 mod datetime;
-mod describe;
-mod group_client;
-mod reset;
+pub mod describe;
+pub mod group_client;
+pub mod reset;
 
 use std::collections::{BTreeMap, BTreeSet};
 

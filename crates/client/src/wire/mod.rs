@@ -57,6 +57,23 @@ impl RequestError {
         RequestError::Broker { code, text }
     }
 
+    /// The same error, its text prefixed with what was being done (`"describing group 'g'"`).
+    pub fn context(self, doing: &str) -> Self {
+        match self {
+            RequestError::Transport(text) => RequestError::Transport(format!("{doing}: {text}")),
+            RequestError::Unsupported(text) => {
+                RequestError::Unsupported(format!("{doing}: {text}"))
+            }
+            RequestError::Authentication(text) => {
+                RequestError::Authentication(format!("{doing}: {text}"))
+            }
+            RequestError::Broker { code, text } => RequestError::Broker {
+                code,
+                text: format!("{doing}: {text}"),
+            },
+        }
+    }
+
     /// Whether asking again (after finding the leader or coordinator again) may succeed.
     pub fn is_retriable(&self) -> bool {
         match self {

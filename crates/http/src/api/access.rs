@@ -164,6 +164,11 @@ impl Caller {
         self.credentials.as_ref().map(|c| c.user.as_str())
     }
 
+    /// The credentials the caller gave (`None`: anonymous).
+    pub fn credentials(&self) -> Option<&Credentials> {
+        self.credentials.as_ref()
+    }
+
     /// Marks the login refused, so that neither this client nor other idle ones with the same
     /// credentials are used again. [`ApiError`] conversions of an authentication failure do
     /// this through [`Caller::check`].
@@ -276,6 +281,15 @@ impl FromRequestParts<Arc<AdminState>> for Caller {
             refused: false,
         })
     }
+}
+
+/// A new cluster client logged in as `credentials` (for work done on a caller's behalf
+/// outside a request, such as sampling lag).
+pub fn client_for(
+    access: &KafkaAccess,
+    credentials: Option<&Credentials>,
+) -> Result<ClusterClient, ApiError> {
+    Ok(ClusterClient::new(&settings(access, credentials)?))
 }
 
 /// The client settings of a caller: the listener, its TLS, a SASL login as the caller.

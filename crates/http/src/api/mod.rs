@@ -17,11 +17,17 @@
 //!   reassignments in progress; `brokers`: the brokers with their log directories.
 //! - `topics`: topics and partitions (list, create, describe, delete, add partitions).
 //! - `configs`: broker and topic configs (DescribeConfigs, IncrementalAlterConfigs).
+//! - `records`: reading (the message browser) and producing records.
+//! - `groups`: consumer groups with their lag, deleting them, resetting their offsets;
+//!   `lag_history`: the node-local sampler of watched groups' lag.
 
 pub mod access;
 pub mod brokers;
 pub mod cluster;
 pub mod configs;
+pub mod groups;
+pub mod lag_history;
+pub mod records;
 pub mod session;
 pub mod topics;
 pub mod write_guard;
@@ -62,6 +68,17 @@ pub fn routes() -> Router<Arc<AdminState>> {
             "/topics/{topic}/configs",
             get(configs::topic_configs).patch(configs::alter_topic_configs),
         )
+        .route(
+            "/topics/{topic}/records",
+            get(records::read).post(records::produce),
+        )
+        .route("/groups", get(groups::list))
+        .route(
+            "/groups/{group}",
+            get(groups::describe).delete(groups::delete),
+        )
+        .route("/groups/{group}/lag-history", get(groups::lag_history))
+        .route("/groups/{group}/offsets/reset", post(groups::reset_offsets))
         .fallback(not_found)
 }
 
