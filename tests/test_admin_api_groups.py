@@ -383,3 +383,30 @@ def test_read_committed_leaves_out_aborted_records(single):
     committed = ok(api, "GET", records_path(topic, **{"from": "oldest", "read_committed": "true"}))
     assert texts(committed) == ["committed"]
     assert texts(ok(api, "GET", records_path(topic, read_committed="true"))) == ["committed"]
+
+
+def test_groups_are_listed_by_page_with_their_lag(cluster):
+    """Three groups with committed offsets (on whichever coordinators): paged, sorted by name,
+    each with its lag."""
+    topic = unique_topic("api-pages")
+    create(cluster.bootstrap, topic, partitions=2)
+    api = cluster.brokers[0].admin_address()
+    for i in range(6):
+        ok(api, "POST", records_path(topic), {"value": f"r{i}", "partition": i % 2})
+    prefix = unique_topic("api-page")
+    for i, committed in enumerate([(0, 0), (1, 2), (3, 3)]):
+        c = Consumer({"bootstrap.servers": cluster.bootstrap, "group.id": f"{prefix}-{i}",
+                      "enable.auto.commit": False})
+        try:
+            c.commit(offsets=[TopicPartition(topic, p, o) for p, o in enumerate(committed)],
+                     asynchronous=False)
+        finally:
+            c.close()
+    first = ok(api, "GET", f"/groups?search={prefix}&limit=2")
+    assert first["total"] == 3 and first["offset"] == 0 and first["limit"] == 2
+    assert [g["group_id"] for g in first["groups"]] == [f"{prefix}-0", f"{prefix}-1"]
+    assert [g["lag"] for g in first["groups"]] == [6, 3]
+    rest = ok(api, "GET", f"/groups?search={prefix}&limit=2&offset=2")
+    assert [(g["group_id"], g["lag"], g["state"]) for g in rest["groups"]] == \
+        [(f"{prefix}-2", 0, "Empty")]
+    assert all(g["coordinator"] in (1, 2, 3) for g in first["groups"] + rest["groups"])

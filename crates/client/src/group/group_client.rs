@@ -24,7 +24,9 @@ use kafka_protocol::messages::consumer_group_describe_response::DescribedGroup a
 use kafka_protocol::messages::offset_commit_request::{
     OffsetCommitRequestPartition, OffsetCommitRequestTopic,
 };
-use kafka_protocol::messages::offset_fetch_request::OffsetFetchRequestTopic;
+use kafka_protocol::messages::offset_fetch_request::{
+    OffsetFetchRequestGroup, OffsetFetchRequestTopic,
+};
 use kafka_protocol::messages::{
     ConsumerGroupDescribeRequest, DeleteGroupsRequest, DescribeGroupsRequest,
     DescribeGroupsResponse, GroupId, ListGroupsRequest, OffsetCommitRequest, OffsetFetchRequest,
@@ -52,6 +54,8 @@ const OFFSET_FETCH_VERSIONS: RangeInclusive<i16> = 1..=7;
 const OFFSET_COMMIT_VERSIONS: RangeInclusive<i16> = 2..=8;
 /// OffsetFetch with no topics named (every committed offset) needs v2.
 const OFFSET_FETCH_ALL_VERSIONS: RangeInclusive<i16> = 2..=7;
+/// OffsetFetch batching groups: v8 and v9 (v10 names topics by id).
+const OFFSET_FETCH_BATCH_VERSIONS: RangeInclusive<i16> = 8..=9;
 const CONSUMER_GROUP_DESCRIBE_VERSIONS: RangeInclusive<i16> = 0..=1;
 const DELETE_GROUPS_VERSIONS: RangeInclusive<i16> = 0..=2;
 
@@ -117,13 +121,25 @@ impl<C: BorrowMut<ClusterClient>> GroupClient<C> {
     /// Every group the brokers list with its state and protocol type, sorted by name; groups
     /// being deleted (Dead) are left out.
     pub async fn list(&mut self) -> Result<Vec<GroupDescription>, RequestError> {
+        Ok(self
+            .list_with_coordinators()
+            .await?
+            .into_iter()
+            .map(|(group, _)| group)
+            .collect())
+    }
+
+    /// As [`GroupClient::list`], each group with the broker that listed it: its coordinator.
+    pub async fn list_with_coordinators(
+        &mut self,
+    ) -> Result<Vec<(GroupDescription, i32)>, RequestError> {
         let metadata = self
             .client
             .borrow_mut()
             .metadata(Some(&[]), false, self.deadline)
             .await
             .map_err(|e| e.context("listing groups"))?;
-        let mut groups: BTreeMap<String, GroupDescription> = BTreeMap::new();
+        let mut groups: BTreeMap<String, (GroupDescription, i32)> = BTreeMap::new();
         for broker in &metadata.brokers {
             let (response, version) = self
                 .client
@@ -159,35 +175,103 @@ impl<C: BorrowMut<ClusterClient>> GroupClient<C> {
                 for (name, protocol_type, state) in listed {
                     groups.insert(
                         name.clone(),
-                        GroupDescription {
-                            name,
-                            state,
-                            protocol_type,
-                            protocol: String::new(),
-                            members: Vec::new(),
-                        },
+                        (
+                            GroupDescription {
+                                name,
+                                state,
+                                protocol_type,
+                                protocol: String::new(),
+                                members: Vec::new(),
+                            },
+                            broker.node_id,
+                        ),
                     );
                 }
             } else if !listed.is_empty() {
                 // The broker that lists a group coordinates it: ask it for the states.
                 let names: Vec<String> = listed.into_iter().map(|(name, _, _)| name).collect();
-                let (response, version) = self
-                    .client
-                    .borrow_mut()
-                    .send_to_broker::<DescribeGroupsRequest>(
-                        broker.node_id,
-                        DESCRIBE_GROUPS_VERSIONS,
-                        |_| describe_request(&names),
-                        self.deadline,
-                    )
-                    .await
-                    .map_err(|e| e.context("describing groups"))?;
-                for group in descriptions(response, version) {
-                    groups.insert(group.name.clone(), group);
+                for group in self.describe_at(broker.node_id, &names).await? {
+                    groups.insert(group.name.clone(), (group, broker.node_id));
                 }
             }
         }
-        Ok(groups.into_values().filter(|g| g.state != "Dead").collect())
+        Ok(groups
+            .into_values()
+            .filter(|(g, _)| g.state != "Dead")
+            .collect())
+    }
+
+    /// DescribeGroups of `groups` at `coordinator`, in one request, without retries; groups
+    /// it answers with an error (it does not coordinate them, they are gone) are left out.
+    pub async fn describe_at(
+        &mut self,
+        coordinator: i32,
+        groups: &[String],
+    ) -> Result<Vec<GroupDescription>, RequestError> {
+        let (response, version) = self
+            .client
+            .borrow_mut()
+            .send_to_broker::<DescribeGroupsRequest>(
+                coordinator,
+                DESCRIBE_GROUPS_VERSIONS,
+                |_| describe_request(groups),
+                self.deadline,
+            )
+            .await
+            .map_err(|e| e.context("describing groups"))?;
+        Ok(descriptions(response, version))
+    }
+
+    /// Every committed offset of each of `groups` at `coordinator`, in one OffsetFetch (v8+
+    /// batches groups), without retries. A group the broker answers with an error is left out
+    /// (ask it alone with [`GroupClient::all_committed_offsets`]), as are partitions with one.
+    pub async fn all_committed_offsets_at(
+        &mut self,
+        coordinator: i32,
+        groups: &[String],
+    ) -> Result<BTreeMap<String, BTreeMap<TopicPartition, CommittedOffset>>, RequestError> {
+        let (response, _) = self
+            .client
+            .borrow_mut()
+            .send_to_broker::<OffsetFetchRequest>(
+                coordinator,
+                OFFSET_FETCH_BATCH_VERSIONS,
+                |_| {
+                    OffsetFetchRequest::default().with_groups(
+                        groups
+                            .iter()
+                            .map(|g| {
+                                OffsetFetchRequestGroup::default()
+                                    .with_group_id(GroupId(s(g)))
+                                    .with_member_epoch(-1)
+                                    .with_topics(None)
+                            })
+                            .collect(),
+                    )
+                },
+                self.deadline,
+            )
+            .await
+            .map_err(|e| e.context("reading committed offsets"))?;
+        let mut out = BTreeMap::new();
+        for group in response.groups.into_iter().filter(|g| g.error_code == 0) {
+            let mut committed = BTreeMap::new();
+            for topic in group.topics {
+                for p in topic.partitions {
+                    if p.error_code == 0 && p.committed_offset >= 0 {
+                        committed.insert(
+                            (topic.name.0.to_string(), p.partition_index),
+                            CommittedOffset {
+                                offset: p.committed_offset,
+                                metadata: p.metadata.as_deref().unwrap_or_default().to_string(),
+                            },
+                        );
+                    }
+                }
+            }
+            out.insert(group.group_id.0.to_string(), committed);
+        }
+        Ok(out)
     }
 
     /// The group as its coordinator describes it; None when it does not exist or is Dead

@@ -132,43 +132,78 @@ async fn list_groups(caller: &mut Caller, query: Option<&str>) -> Result<GroupLi
     let page = Page::from_params(&params)?;
     let search = params.get("search").map(|s| s.to_lowercase());
     let mut client = groups_of(caller);
-    let listed = client.list().await?;
-    let matching: Vec<GroupDescription> = listed
+    let matching: Vec<(GroupDescription, i32)> = client
+        .list_with_coordinators()
+        .await?
         .into_iter()
-        .filter(|g| {
+        .filter(|(g, _)| {
             search
                 .as_deref()
                 .is_none_or(|s| g.name.to_lowercase().contains(s))
         })
         .collect();
     let total = matching.len();
-    let mut summaries = Vec::new();
-    let mut committed_by_group = Vec::new();
-    for listed in page.slice(&matching) {
-        // A group may go away between the listing and now: it is shown as listed.
-        let coordinator = client.coordinator(&listed.name).await.ok();
-        let described = describe_any(&mut client, &listed.name)
-            .await?
-            .unwrap_or_else(|| listed.clone());
-        let (committed, _) = client.all_committed_offsets(&listed.name).await?;
+    let page_groups = page.slice(&matching);
+
+    // One DescribeGroups and one OffsetFetch per coordinator for its groups of the page.
+    let mut by_coordinator: BTreeMap<i32, Vec<String>> = BTreeMap::new();
+    for (group, coordinator) in page_groups {
+        by_coordinator
+            .entry(*coordinator)
+            .or_default()
+            .push(group.name.clone());
+    }
+    let mut described: BTreeMap<String, GroupDescription> = BTreeMap::new();
+    let mut committed: BTreeMap<String, BTreeMap<TopicPartition, CommittedOffset>> =
+        BTreeMap::new();
+    for (coordinator, names) in &by_coordinator {
+        // A coordinator that moved since the listing (or an older broker): its groups are
+        // asked one by one below.
+        if let Ok(found) = client.describe_at(*coordinator, names).await {
+            described.extend(found.into_iter().map(|g| (g.name.clone(), g)));
+        }
+        if let Ok(found) = client.all_committed_offsets_at(*coordinator, names).await {
+            committed.extend(found);
+        }
+    }
+    let mut summaries = Vec::with_capacity(page_groups.len());
+    for (listed, coordinator) in page_groups {
+        let name = &listed.name;
+        let group = match described.remove(name) {
+            // A KIP-848 group with members: DescribeGroups does not show them.
+            Some(d) if may_be_kip848(&d) && d.state != "Empty" => {
+                match client.consumer_group_describe(name).await {
+                    Ok(Some(kip848)) => kip848,
+                    _ => d,
+                }
+            }
+            Some(d) => d,
+            // Gone since the listing, or its coordinator moved: as listed.
+            None => listed.clone(),
+        };
+        if !committed.contains_key(name) {
+            let (offsets, _) = client.all_committed_offsets(name).await?;
+            committed.insert(name.clone(), offsets);
+        }
         summaries.push(GroupSummary {
-            group_id: described.name.clone(),
-            state: described.state.clone(),
-            protocol_type: described.protocol_type.clone(),
-            protocol: described.protocol.clone(),
-            members: described.members.len(),
-            coordinator,
+            group_id: group.name,
+            state: group.state,
+            protocol_type: group.protocol_type,
+            protocol: group.protocol,
+            members: group.members.len(),
+            coordinator: Some(*coordinator),
             lag: None,
         });
-        committed_by_group.push(committed);
     }
-    let wanted: BTreeSet<TopicPartition> = committed_by_group
-        .iter()
-        .flat_map(|c| c.keys().cloned())
-        .collect();
+    // The end offsets of every committed partition of the page: one ListOffsets per topic
+    // and leader.
+    let wanted: BTreeSet<TopicPartition> =
+        committed.values().flat_map(|c| c.keys().cloned()).collect();
     let ends = end_offsets(&mut client, &wanted).await;
-    for (summary, committed) in summaries.iter_mut().zip(&committed_by_group) {
-        summary.lag = total_lag(committed, &ends);
+    for summary in &mut summaries {
+        if let Some(offsets) = committed.get(&summary.group_id) {
+            summary.lag = total_lag(offsets, &ends);
+        }
     }
     Ok(GroupList {
         total,
@@ -178,6 +213,12 @@ async fn list_groups(caller: &mut Caller, query: Option<&str>) -> Result<GroupLi
     })
 }
 
+/// Whether DescribeGroups' view of a group may hide a KIP-848 consumer group's members: a
+/// `consumer` group without a classic protocol and without members.
+fn may_be_kip848(d: &GroupDescription) -> bool {
+    d.protocol_type == "consumer" && d.protocol.is_empty() && d.members.is_empty()
+}
+
 /// The group as DescribeGroups shows it, or as ConsumerGroupDescribe does for a KIP-848
 /// consumer group; `None` when it does not exist.
 pub async fn describe_any(
@@ -185,10 +226,7 @@ pub async fn describe_any(
     group: &str,
 ) -> Result<Option<GroupDescription>, RequestError> {
     let classic = client.describe(group).await?;
-    let maybe_new_protocol = classic.as_ref().is_none_or(|d| {
-        d.protocol_type == "consumer" && d.protocol.is_empty() && d.members.is_empty()
-    });
-    if !maybe_new_protocol {
+    if !classic.as_ref().is_none_or(may_be_kip848) {
         return Ok(classic);
     }
     match client.consumer_group_describe(group).await {
