@@ -410,3 +410,30 @@ def test_groups_are_listed_by_page_with_their_lag(cluster):
     assert [(g["group_id"], g["lag"], g["state"]) for g in rest["groups"]] == \
         [(f"{prefix}-2", 0, "Empty")]
     assert all(g["coordinator"] in (1, 2, 3) for g in first["groups"] + rest["groups"])
+
+
+def test_a_filtered_read_scans_a_bounded_amount_and_says_how_far(single):
+    """60,000 records, then one that matches: a search from the oldest stops after its bound
+    (50,000 offsets) and says where it got to; asked again from there, it finds the record.
+    From the newest it is found at once."""
+    from kafka_helpers import confluent_producer
+    api = single.admin_address()
+    topic = unique_topic("api-scan")
+    create(single.bootstrap, topic, partitions=1)
+    p = confluent_producer(single.bootstrap, **{"linger.ms": 50, "batch.num.messages": 10000})
+    for i in range(60000):
+        p.produce(topic, value=b"hay", partition=0)
+        if i % 10000 == 0:
+            p.poll(0)
+    assert p.flush(60) == 0
+    needle = ok(api, "POST", records_path(topic), {"value": "needle", "partition": 0})
+    assert needle["offset"] == 60000
+
+    first = ok(api, "GET", records_path(topic, **{"from": "oldest", "text": "needle"}))
+    assert first["records"] == []
+    reached = first["next_offsets"]["0"]
+    assert 0 < reached < 60000
+    again = ok(api, "GET", records_path(topic, **{"from": "offset", "offset": f"0:{reached}",
+                                                  "text": "needle"}))
+    assert texts(again) == ["needle"]
+    assert texts(ok(api, "GET", records_path(topic, text="needle"))) == ["needle"]

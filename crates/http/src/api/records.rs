@@ -12,7 +12,8 @@
 //!   the `limit` newest by timestamp are answered, newest last. `next_offsets` is each
 //!   partition's end as it was read, where a live tail continues.
 //! - `key` and `text` filter while scanning, on this node. A request scans at most
-//!   [`SCAN_MAX_OFFSETS`] offsets over all its partitions, for at most [`SCAN_TIME`];
+//!   [`SCAN_MAX_OFFSETS`] offsets or [`SCAN_MAX_BYTES`] of record batches over all its
+//!   partitions, for at most [`SCAN_TIME`];
 //!   `next_offsets` says how far it got, so a client can ask again from there.
 //! - `max_wait_ms`: when nothing matched, wait up to this long (at most [`MAX_WAIT_MS`]) for a
 //!   matching record to arrive: the live tail.
@@ -52,6 +53,8 @@ const MAX_LIMIT: usize = 1000;
 pub const MAX_WAIT_MS: u64 = 30_000;
 /// Offsets one read scans at most, over all its partitions.
 pub const SCAN_MAX_OFFSETS: i64 = 50_000;
+/// Record batch bytes one read fetches at most (so what it holds and answers is bounded too).
+pub const SCAN_MAX_BYTES: usize = 32 << 20;
 /// How long one read scans at most (the live tail's wait comes on top).
 pub const SCAN_TIME: Duration = Duration::from_secs(10);
 const PARTITION_FETCH_BYTES: i32 = 1 << 20;
@@ -353,6 +356,8 @@ struct Reader<'a> {
     isolation_level: i8,
     /// Offsets scanned so far.
     scanned: i64,
+    /// Record batch bytes fetched so far (what matching records can hold at most).
+    fetched_bytes: usize,
 }
 
 impl Reader<'_> {
@@ -454,6 +459,9 @@ impl Reader<'_> {
                             return Err(error.into());
                         }
                     }
+                    self.fetched_bytes = self
+                        .fetched_bytes
+                        .saturating_add(data.records.as_ref().map_or(0, |r| r.len()));
                     let read = read_fetched(data, offset, self.isolation_level, MAX_BATCH_BYTES)
                         .map_err(|e| {
                             ApiError::new(
@@ -473,6 +481,11 @@ impl Reader<'_> {
             tokio::time::sleep(RETRY_BACKOFF).await;
         }
         Ok(reads)
+    }
+
+    /// Whether the scan budget (offsets or bytes) is spent.
+    fn spent(&self) -> bool {
+        self.scanned >= SCAN_MAX_OFFSETS || self.fetched_bytes >= SCAN_MAX_BYTES
     }
 
     /// The start and end offsets of one partition.
@@ -548,7 +561,7 @@ impl Reader<'_> {
                 .filter(|(_, s)| !s.done)
                 .map(|(&p, s)| (p, s.next))
                 .collect();
-            if asked.is_empty() || self.scanned >= SCAN_MAX_OFFSETS || Instant::now() >= until {
+            if asked.is_empty() || self.spent() || Instant::now() >= until {
                 return Ok(scans);
             }
             for (partition, read) in self.round(&asked, 0).await? {
@@ -557,15 +570,22 @@ impl Reader<'_> {
                 };
                 let before = scan.next;
                 let bound = scan.bound.unwrap_or(read.end);
+                // The offsets budget cuts a round short, at the first record not examined.
+                let budget_end = before.saturating_add(SCAN_MAX_OFFSETS - self.scanned);
+                let mut cut = None;
                 for (record, log_append_time) in read.records {
                     if record.offset >= bound {
+                        break;
+                    }
+                    if record.offset >= budget_end {
+                        cut = Some(record.offset);
                         break;
                     }
                     if filter.matches(&record) {
                         scan.matches.push((record, log_append_time));
                     }
                 }
-                scan.next = read.next.min(bound.max(before));
+                scan.next = cut.unwrap_or_else(|| read.next.min(bound.max(before)));
                 self.scanned = self.scanned.saturating_add(scan.next - before);
                 scan.done = scan.next >= bound || scan.matches.len() >= want;
             }
@@ -697,6 +717,7 @@ async fn read_records(
         leaders,
         isolation_level: query.isolation_level,
         scanned: 0,
+        fetched_bytes: 0,
     };
     let scan_until = Instant::now() + SCAN_TIME;
     let ranges = reader.ranges(&chosen).await?;
@@ -774,7 +795,7 @@ async fn read_newest(
     let mut window = i64::try_from(limit).unwrap_or(i64::MAX);
     loop {
         let budget = SCAN_MAX_OFFSETS.saturating_sub(reader.scanned);
-        if budget <= 0 || Instant::now() >= until {
+        if reader.spent() || Instant::now() >= until {
             break;
         }
         let mut windows = BTreeMap::new();
