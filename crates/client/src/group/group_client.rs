@@ -32,7 +32,7 @@ use kafka_protocol::messages::{
     DescribeGroupsResponse, GroupId, ListGroupsRequest, OffsetCommitRequest, OffsetFetchRequest,
     TopicName,
 };
-use kafka_protocol::protocol::StrBytes;
+use kafka_protocol::protocol::{Request, StrBytes};
 
 use crate::client_settings::{ClientSettings, Role};
 use crate::connect_args::ConnectArgs;
@@ -281,43 +281,59 @@ impl<C: BorrowMut<ClusterClient>> GroupClient<C> {
         group: &str,
     ) -> Result<Option<GroupDescription>, RequestError> {
         let names = [group.to_string()];
+        let described = self
+            .at_coordinator::<DescribeGroupsRequest, _>(
+                group,
+                DESCRIBE_GROUPS_VERSIONS,
+                |_| describe_request(&names),
+                |response, version| {
+                    let error = response
+                        .groups
+                        .iter()
+                        .find(|g| g.group_id.as_str() == group)
+                        .map(|g| (g.error_code, g.error_message.clone()));
+                    match error {
+                        Some((code, message)) if code != 0 && code != GROUP_ID_NOT_FOUND => Err(
+                            RequestError::broker(code, "DescribeGroups", message.as_deref()),
+                        ),
+                        _ => Ok(descriptions(response, version)),
+                    }
+                },
+            )
+            .await
+            .map_err(|e| e.context(&format!("describing group '{group}'")))?;
+        Ok(described
+            .into_iter()
+            .find(|g| g.name == group && g.state != "Dead"))
+    }
+
+    /// Sends the request `build` makes to the group's coordinator and reads the answer with
+    /// `read`; a retriable error of either (NOT_COORDINATOR, COORDINATOR_LOAD_IN_PROGRESS, ...)
+    /// finds the coordinator again and asks again, until the deadline.
+    async fn at_coordinator<R: Request, T>(
+        &mut self,
+        group: &str,
+        versions: RangeInclusive<i16>,
+        build: impl Fn(i16) -> R,
+        read: impl Fn(R::Response, i16) -> Result<T, RequestError>,
+    ) -> Result<T, RequestError> {
         let retry = Retry::until(self.deadline);
-        let described = loop {
+        loop {
             let outcome = async {
                 let coordinator = self.coordinator(group).await?;
                 let (response, version) = self
                     .client
                     .borrow_mut()
-                    .send_to_broker::<DescribeGroupsRequest>(
-                        coordinator,
-                        DESCRIBE_GROUPS_VERSIONS,
-                        |_| describe_request(&names),
-                        self.deadline,
-                    )
+                    .send_to_broker::<R>(coordinator, versions.clone(), &build, self.deadline)
                     .await?;
-                let error = response
-                    .groups
-                    .iter()
-                    .find(|g| g.group_id.as_str() == group)
-                    .map(|g| (g.error_code, g.error_message.clone()));
-                match error {
-                    Some((code, message)) if code != 0 && code != GROUP_ID_NOT_FOUND => Err(
-                        RequestError::broker(code, "DescribeGroups", message.as_deref()),
-                    ),
-                    _ => Ok(descriptions(response, version)),
-                }
+                read(response, version)
             }
             .await;
             match outcome {
                 Err(e) if retry.again(&e).await => continue,
-                outcome => {
-                    break outcome.map_err(|e| e.context(&format!("describing group '{group}'")))?
-                }
+                outcome => return outcome,
             }
-        };
-        Ok(described
-            .into_iter()
-            .find(|g| g.name == group && g.state != "Dead"))
+        }
     }
 
     /// The broker id of the group's coordinator.
@@ -378,43 +394,28 @@ impl<C: BorrowMut<ClusterClient>> GroupClient<C> {
     ) -> Result<(BTreeMap<TopicPartition, CommittedOffset>, Vec<String>), RequestError> {
         let mut committed = BTreeMap::new();
         let mut problems = Vec::new();
-        let retry = Retry::until(self.deadline);
-        let response = loop {
-            let outcome = async {
-                let coordinator = self.coordinator(group).await?;
-                let (response, _) = self
-                    .client
-                    .borrow_mut()
-                    .send_to_broker::<OffsetFetchRequest>(
-                        coordinator,
-                        versions.clone(),
-                        |_| {
-                            OffsetFetchRequest::default()
-                                .with_group_id(GroupId(s(group)))
-                                .with_topics(topics.clone())
-                        },
-                        self.deadline,
-                    )
-                    .await?;
-                if response.error_code != 0 {
-                    return Err(RequestError::broker(
-                        response.error_code,
-                        "OffsetFetch",
-                        None,
-                    ));
-                }
-                Ok(response)
-            }
-            .await;
-            match outcome {
-                Err(e) if retry.again(&e).await => continue,
-                outcome => {
-                    break outcome.map_err(|e| {
-                        e.context(&format!("reading committed offsets of group '{group}'"))
-                    })?
-                }
-            }
-        };
+        let response = self
+            .at_coordinator::<OffsetFetchRequest, _>(
+                group,
+                versions,
+                |_| {
+                    OffsetFetchRequest::default()
+                        .with_group_id(GroupId(s(group)))
+                        .with_topics(topics.clone())
+                },
+                |response, _| {
+                    if response.error_code != 0 {
+                        return Err(RequestError::broker(
+                            response.error_code,
+                            "OffsetFetch",
+                            None,
+                        ));
+                    }
+                    Ok(response)
+                },
+            )
+            .await
+            .map_err(|e| e.context(&format!("reading committed offsets of group '{group}'")))?;
         for topic in response.topics {
             for p in topic.partitions {
                 if p.error_code != 0 {
@@ -447,24 +448,15 @@ impl<C: BorrowMut<ClusterClient>> GroupClient<C> {
         &mut self,
         group: &str,
     ) -> Result<Option<GroupDescription>, RequestError> {
-        let retry = Retry::until(self.deadline);
-        loop {
-            let outcome = async {
-                let coordinator = self.coordinator(group).await?;
-                let (response, _) = self
-                    .client
-                    .borrow_mut()
-                    .send_to_broker::<ConsumerGroupDescribeRequest>(
-                        coordinator,
-                        CONSUMER_GROUP_DESCRIBE_VERSIONS,
-                        |_| {
-                            ConsumerGroupDescribeRequest::default()
-                                .with_group_ids(vec![GroupId(s(group))])
-                                .with_include_authorized_operations(false)
-                        },
-                        self.deadline,
-                    )
-                    .await?;
+        self.at_coordinator::<ConsumerGroupDescribeRequest, _>(
+            group,
+            CONSUMER_GROUP_DESCRIBE_VERSIONS,
+            |_| {
+                ConsumerGroupDescribeRequest::default()
+                    .with_group_ids(vec![GroupId(s(group))])
+                    .with_include_authorized_operations(false)
+            },
+            |response, _| {
                 let Some(described) = response
                     .groups
                     .into_iter()
@@ -481,15 +473,10 @@ impl<C: BorrowMut<ClusterClient>> GroupClient<C> {
                         described.error_message.as_deref(),
                     )),
                 }
-            }
-            .await;
-            match outcome {
-                Err(e) if retry.again(&e).await => continue,
-                outcome => {
-                    return outcome.map_err(|e| e.context(&format!("describing group '{group}'")))
-                }
-            }
-        }
+            },
+        )
+        .await
+        .map_err(|e| e.context(&format!("describing group '{group}'")))
     }
 
     /// ListOffsets for `partitions` of `topic` at `timestamp` (or EARLIEST/LATEST); LATEST is
@@ -532,26 +519,17 @@ impl<C: BorrowMut<ClusterClient>> GroupClient<C> {
                     })
                     .collect(),
             );
-        let retry = Retry::until(self.deadline);
-        loop {
-            let outcome = async {
-                let coordinator = self.coordinator(group).await?;
-                let (response, _) = self
-                    .client
-                    .borrow_mut()
-                    .send_to_broker::<OffsetCommitRequest>(
-                        coordinator,
-                        OFFSET_COMMIT_VERSIONS,
-                        |_| {
-                            OffsetCommitRequest::default()
-                                .with_group_id(GroupId(s(group)))
-                                .with_generation_id_or_member_epoch(-1)
-                                .with_member_id(StrBytes::default())
-                                .with_topics(vec![request_topic.clone()])
-                        },
-                        self.deadline,
-                    )
-                    .await?;
+        self.at_coordinator::<OffsetCommitRequest, _>(
+            group,
+            OFFSET_COMMIT_VERSIONS,
+            |_| {
+                OffsetCommitRequest::default()
+                    .with_group_id(GroupId(s(group)))
+                    .with_generation_id_or_member_epoch(-1)
+                    .with_member_id(StrBytes::default())
+                    .with_topics(vec![request_topic.clone()])
+            },
+            |response, _| {
                 for t in &response.topics {
                     for p in &t.partitions {
                         if p.error_code != 0 {
@@ -564,37 +542,19 @@ impl<C: BorrowMut<ClusterClient>> GroupClient<C> {
                     }
                 }
                 Ok(())
-            }
-            .await;
-            match outcome {
-                Err(e) if retry.again(&e).await => continue,
-                outcome => {
-                    return outcome
-                        .map_err(|e| e.context(&format!("committing offsets for group '{group}'")))
-                }
-            }
-        }
+            },
+        )
+        .await
+        .map_err(|e| e.context(&format!("committing offsets for group '{group}'")))
     }
 
     /// Deletes one group at its coordinator; the broker's error code for it, 0 when deleted.
     pub async fn delete(&mut self, group: &str) -> Result<i16, RequestError> {
-        let retry = Retry::until(self.deadline);
-        loop {
-            let outcome = async {
-                let coordinator = self.coordinator(group).await?;
-                let (response, _) = self
-                    .client
-                    .borrow_mut()
-                    .send_to_broker::<DeleteGroupsRequest>(
-                        coordinator,
-                        DELETE_GROUPS_VERSIONS,
-                        |_| {
-                            DeleteGroupsRequest::default()
-                                .with_groups_names(vec![GroupId(s(group))])
-                        },
-                        self.deadline,
-                    )
-                    .await?;
+        self.at_coordinator::<DeleteGroupsRequest, _>(
+            group,
+            DELETE_GROUPS_VERSIONS,
+            |_| DeleteGroupsRequest::default().with_groups_names(vec![GroupId(s(group))]),
+            |response, _| {
                 let code = response
                     .results
                     .iter()
@@ -604,13 +564,9 @@ impl<C: BorrowMut<ClusterClient>> GroupClient<C> {
                     return Err(RequestError::broker(code, "DeleteGroups", None));
                 }
                 Ok(code)
-            }
-            .await;
-            match outcome {
-                Err(e) if retry.again(&e).await => continue,
-                outcome => return outcome,
-            }
-        }
+            },
+        )
+        .await
     }
 }
 
