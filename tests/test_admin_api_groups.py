@@ -437,3 +437,33 @@ def test_a_filtered_read_scans_a_bounded_amount_and_says_how_far(single):
                                                   "text": "needle"}))
     assert texts(again) == ["needle"]
     assert texts(ok(api, "GET", records_path(topic, text="needle"))) == ["needle"]
+
+
+def test_the_lag_of_a_watched_group_is_sampled(single):
+    """Asking for a group's lag history starts watching it: the node's sampler adds points
+    (every 10 s) without anyone asking again."""
+    api = single.admin_address()
+    topic = unique_topic("api-sampled")
+    create(single.bootstrap, topic, partitions=1)
+    for i in range(4):
+        ok(api, "POST", records_path(topic), {"value": f"r{i}", "partition": 0})
+    group = unique_topic("api-sampled-group")
+    c = Consumer({"bootstrap.servers": single.bootstrap, "group.id": group,
+                  "enable.auto.commit": False})
+    try:
+        c.commit(offsets=[TopicPartition(topic, 0, 1)], asynchronous=False)
+    finally:
+        c.close()
+    first = ok(api, "GET", f"/groups/{group}/lag-history")
+    assert [p["lag"] for p in first["points"]] == [3]
+    ok(api, "POST", records_path(topic), {"value": "r4", "partition": 0})
+
+    def sampled():
+        points = ok(api, "GET", f"/groups/{group}/lag-history")["points"]
+        return len(points) >= 2 and points
+
+    # An ask replaces a point younger than 5 s, so asking every 2 s never adds one: a second
+    # point comes from the sampler (the asks keep the group watched).
+    points = wait_until(sampled, timeout=60, interval=2.0, what="a sampled lag point")
+    assert points[-1]["lag"] == 4 or points[-2]["lag"] == 4
+    assert all(b["time_ms"] > a["time_ms"] for a, b in zip(points, points[1:]))
