@@ -467,3 +467,74 @@ def test_the_lag_of_a_watched_group_is_sampled(single):
     points = wait_until(sampled, timeout=60, interval=2.0, what="a sampled lag point")
     assert points[-1]["lag"] == 4 or points[-2]["lag"] == 4
     assert all(b["time_ms"] > a["time_ms"] for a, b in zip(points, points[1:]))
+
+
+def test_the_api_acts_as_its_caller(data_root):
+    """With SASL on the inter-broker listener and an authorizer, the API logs in as the HTTP
+    Basic user: a user without ACLs is refused the topic's records and the group (403 with
+    Kafka's error), missing credentials are a 401, a super user is served."""
+    from conftest import free_port
+    jaas = ('org.apache.kafka.common.security.plain.PlainLoginModule required '
+            'username="admin" password="admin-secret" user_admin="admin-secret" '
+            'user_alice="alice-secret";')
+    sasl_port = free_port()
+    b = Broker(os.path.join(data_root, "data"), extra={
+        **FAST_COORDINATORS,
+        "listeners": f"PLAINTEXT://127.0.0.1:{free_port()},SASL_PLAINTEXT://127.0.0.1:{sasl_port}",
+        "listener.security.protocol.map": "PLAINTEXT:PLAINTEXT,SASL_PLAINTEXT:SASL_PLAINTEXT",
+        "inter.broker.listener.name": "SASL_PLAINTEXT",
+        "sasl.enabled.mechanisms": "PLAIN",
+        "sasl.mechanism.inter.broker.protocol": "PLAIN",
+        "listener.name.sasl_plaintext.plain.sasl.jaas.config": jaas,
+        "authorizer.class.name": "org.apache.kafka.metadata.authorizer.StandardAuthorizer",
+        "super.users": "User:admin;User:ANONYMOUS",
+    })
+    b.start()
+    try:
+        api = b.admin_address()
+        topic = unique_topic("api-acl")
+        create(b.bootstrap, topic, partitions=1)
+        group = unique_topic("api-acl-group")
+        c = Consumer({"bootstrap.servers": b.bootstrap, "group.id": group,
+                      "enable.auto.commit": False})
+        try:
+            c.commit(offsets=[TopicPartition(topic, 0, 0)], asynchronous=False)
+        finally:
+            c.close()
+
+        def as_user(user, method, path, body=None):
+            data = None if body is None else json.dumps(body).encode()
+            request = urllib.request.Request(f"http://{api}/api/v1{path}", data=data,
+                                             method=method)
+            if user:
+                token = base64.b64encode(f"{user}:{user}-secret".encode()).decode()
+                request.add_header("Authorization", f"Basic {token}")
+            if data is not None:
+                request.add_header("Content-Type", "application/json")
+                request.add_header("X-CSRF-Token", "test")
+            try:
+                with urllib.request.urlopen(request, timeout=30) as response:
+                    return response.status, json.loads(response.read() or b"null")
+            except urllib.error.HTTPError as e:
+                return e.code, json.loads(e.read() or b"null")
+
+        assert as_user(None, "GET", records_path(topic))[0] == 401
+        status, refused = as_user("alice", "POST", records_path(topic), {"value": "x"})
+        assert status == 403 and refused["error"] == "TOPIC_AUTHORIZATION_FAILED", refused
+        status, refused = as_user("alice", "GET", records_path(topic))
+        assert status == 403 and refused["error"] == "TOPIC_AUTHORIZATION_FAILED", refused
+        status, refused = as_user("alice", "GET", f"/groups/{group}")
+        assert status == 403 and refused["error"] == "GROUP_AUTHORIZATION_FAILED", refused
+
+        status, produced = as_user("admin", "POST", records_path(topic), {"value": "x"})
+        assert status == 200, produced
+        status, read = as_user("admin", "GET", records_path(topic))
+        assert status == 200 and texts(read) == ["x"], read
+        status, described = as_user("admin", "GET", f"/groups/{group}")
+        assert status == 200 and described["lag"] == 1, described
+        assert_no_panic(b)
+    finally:
+        try:
+            b.stop(timeout=15)
+        except Exception:
+            b.kill()
