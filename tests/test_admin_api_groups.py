@@ -538,3 +538,20 @@ def test_the_api_acts_as_its_caller(data_root):
             b.stop(timeout=15)
         except Exception:
             b.kill()
+
+
+def test_log_append_time_and_offsets_past_the_end(single):
+    """A LogAppendTime topic: the produce answer's timestamp is the broker's, and the record
+    reads back with it. An offset past the end starts at the end."""
+    api = single.admin_address()
+    topic = unique_topic("api-append-time")
+    a = admin(single.bootstrap)
+    a.create_topics([NewTopic(topic, 1, 1, config={"message.timestamp.type": "LogAppendTime"})]
+                    )[topic].result(timeout=30)
+    wait_for_topic(single.bootstrap, topic, 1, client=a)
+    produced = ok(api, "POST", records_path(topic), {"key": "k", "value": "v"})
+    (record,) = ok(api, "GET", records_path(topic))["records"]
+    assert record["timestamp_type"] == "LogAppendTime"
+    assert record["timestamp_ms"] == produced["timestamp_ms"]
+    past = ok(api, "GET", records_path(topic, **{"from": "offset", "offset": 99}))
+    assert past == {"records": [], "next_offsets": {"0": 1}}
