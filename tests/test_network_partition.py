@@ -43,6 +43,9 @@ from conftest import Broker, free_port, wait_until
 from fault_proxy import CLIENT, FaultNetwork
 from kafka_helpers import KafkaWire, OracleProducer, admin, assert_no_panic, quorum_leader_of
 
+# The fault proxy tells sources apart by the port they reach: run alone (scripts/test).
+pytestmark = pytest.mark.serial
+
 NODES = (1, 2, 3)
 CLUSTER_ID = "cGFydGl0aW9uLXRlc3QtaWQ"
 # Fast failure detection, as in test_replication.py.
