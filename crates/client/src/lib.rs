@@ -64,7 +64,7 @@ mod properties_file;
 mod quota;
 mod reassign;
 mod table;
-mod topic;
+pub mod topic;
 mod topic_partitions;
 mod txn;
 mod user;

@@ -208,31 +208,10 @@ impl Admin {
             Some(n) => i16::try_from(n).context("--replication-factor is too large")?,
             None => -1,
         };
-        let topic = CreatableTopic::default()
-            .with_name(topic_name(name))
-            .with_num_partitions(num_partitions)
-            .with_replication_factor(replication)
-            .with_configs(
-                configs
-                    .iter()
-                    .map(|(key, value)| {
-                        CreatableTopicConfig::default()
-                            .with_name(s(key))
-                            .with_value(Some(s(value)))
-                    })
-                    .collect(),
-            );
+        let request = create_request(name, num_partitions, replication, configs, ADMIN_TIMEOUT_MS);
         let (response, version) = self
             .client
-            .send_to_controller::<CreateTopicsRequest>(
-                2..=7,
-                |_| {
-                    CreateTopicsRequest::default()
-                        .with_topics(vec![topic.clone()])
-                        .with_timeout_ms(ADMIN_TIMEOUT_MS)
-                },
-                deadline(),
-            )
+            .send_to_controller::<CreateTopicsRequest>(2..=7, |_| request.clone(), deadline())
             .await
             .map_err(|e| anyhow!("creating topic '{name}': {e}"))?;
         for result in response.topics {
@@ -347,14 +326,7 @@ impl Admin {
             .client
             .send_to_controller::<CreatePartitionsRequest>(
                 0..=3,
-                |_| {
-                    CreatePartitionsRequest::default()
-                        .with_topics(vec![CreatePartitionsTopic::default()
-                            .with_name(topic_name(name))
-                            .with_count(total)
-                            .with_assignments(None)])
-                        .with_timeout_ms(ADMIN_TIMEOUT_MS)
-                },
+                |_| create_partitions_request(name, total, ADMIN_TIMEOUT_MS),
                 deadline(),
             )
             .await
@@ -439,16 +411,7 @@ impl Admin {
             .client
             .send_to_controller::<DeleteTopicsRequest>(
                 1..=6,
-                |version| {
-                    let request = DeleteTopicsRequest::default().with_timeout_ms(ADMIN_TIMEOUT_MS);
-                    if version >= 6 {
-                        request.with_topics(vec![
-                            DeleteTopicState::default().with_name(Some(topic_name(name)))
-                        ])
-                    } else {
-                        request.with_topic_names(vec![topic_name(name)])
-                    }
-                },
+                |version| delete_request(name, ADMIN_TIMEOUT_MS, version),
                 deadline(),
             )
             .await
@@ -464,6 +427,60 @@ impl Admin {
         }
         eprintln!("deleted topic '{name}'");
         Ok(())
+    }
+}
+
+/// CreateTopics of one topic (v4+: `-1` partitions or replication factor asks for the
+/// broker's default, KIP-464), with its configs, giving the cluster `timeout_ms`.
+pub fn create_request(
+    name: &str,
+    partitions: i32,
+    replication_factor: i16,
+    configs: &[(String, String)],
+    timeout_ms: i32,
+) -> CreateTopicsRequest {
+    let topic = CreatableTopic::default()
+        .with_name(topic_name(name))
+        .with_num_partitions(partitions)
+        .with_replication_factor(replication_factor)
+        .with_configs(
+            configs
+                .iter()
+                .map(|(key, value)| {
+                    CreatableTopicConfig::default()
+                        .with_name(s(key))
+                        .with_value(Some(s(value)))
+                })
+                .collect(),
+        );
+    CreateTopicsRequest::default()
+        .with_topics(vec![topic])
+        .with_timeout_ms(timeout_ms)
+}
+
+/// CreatePartitions growing topic `name` to `count` partitions, placed by the controller.
+pub fn create_partitions_request(
+    name: &str,
+    count: i32,
+    timeout_ms: i32,
+) -> CreatePartitionsRequest {
+    CreatePartitionsRequest::default()
+        .with_topics(vec![CreatePartitionsTopic::default()
+            .with_name(topic_name(name))
+            .with_count(count)
+            .with_assignments(None)])
+        .with_timeout_ms(timeout_ms)
+}
+
+/// DeleteTopics of topic `name` at `version` (v6 names topics in a struct).
+pub fn delete_request(name: &str, timeout_ms: i32, version: i16) -> DeleteTopicsRequest {
+    let request = DeleteTopicsRequest::default().with_timeout_ms(timeout_ms);
+    if version >= 6 {
+        request.with_topics(vec![
+            DeleteTopicState::default().with_name(Some(topic_name(name)))
+        ])
+    } else {
+        request.with_topic_names(vec![topic_name(name)])
     }
 }
 

@@ -20,9 +20,6 @@ use axum::extract::{Path, RawQuery};
 use axum::http::StatusCode;
 use axum::Json;
 use base64::Engine;
-use kafka_protocol::messages::create_partitions_request::CreatePartitionsTopic;
-use kafka_protocol::messages::create_topics_request::{CreatableTopic, CreatableTopicConfig};
-use kafka_protocol::messages::delete_topics_request::DeleteTopicState;
 use kafka_protocol::messages::describe_log_dirs_request::DescribableLogDirTopic;
 use kafka_protocol::messages::{
     CreatePartitionsRequest, CreateTopicsRequest, DeleteTopicsRequest, DescribeLogDirsRequest,
@@ -32,6 +29,7 @@ use kafka_protocol::protocol::StrBytes;
 use serde::Deserialize;
 use serde_json::{json, Value};
 use sluice_client::logdirs::{reports_of, DESCRIBE_VERSIONS};
+use sluice_client::topic;
 use sluice_client::wire::list_offsets::{list_offsets_by_leader, EARLIEST, LATEST};
 use sluice_client::wire::metadata::{ClusterMetadata, TopicMetadata};
 use sluice_client::wire::{ClusterClient, RequestError, Retry};
@@ -381,28 +379,18 @@ async fn create_topic(client: &mut ClusterClient, body: &[u8]) -> Result<Value, 
     };
     let mut configs = Vec::new();
     for (key, value) in &new.configs {
-        configs.push(
-            CreatableTopicConfig::default()
-                .with_name(StrBytes::from_string(key.clone()))
-                .with_value(Some(StrBytes::from_string(config_value(key, value)?))),
-        );
+        configs.push((key.clone(), config_value(key, value)?));
     }
-    let topic = CreatableTopic::default()
-        .with_name(TopicName(StrBytes::from_string(new.name.clone())))
-        .with_num_partitions(partitions)
-        .with_replication_factor(replication_factor)
-        .with_configs(configs);
+    let request = topic::create_request(
+        &new.name,
+        partitions,
+        replication_factor,
+        &configs,
+        ADMIN_TIMEOUT_MS,
+    );
     let deadline = deadline();
     let (response, _) = client
-        .send_to_controller::<CreateTopicsRequest>(
-            4..=7,
-            |_| {
-                CreateTopicsRequest::default()
-                    .with_topics(vec![topic.clone()])
-                    .with_timeout_ms(ADMIN_TIMEOUT_MS)
-            },
-            deadline,
-        )
+        .send_to_controller::<CreateTopicsRequest>(4..=7, |_| request.clone(), deadline)
         .await?;
     for result in &response.topics {
         if result.error_code != 0 {
@@ -424,20 +412,10 @@ pub async fn delete(mut caller: Caller, Path(name): Path<String>) -> Result<Stat
 }
 
 async fn delete_topic(client: &mut ClusterClient, name: &str) -> Result<(), ApiError> {
-    let topic_name = TopicName(StrBytes::from_string(name.to_string()));
     let (response, _) = client
         .send_to_controller::<DeleteTopicsRequest>(
             1..=6,
-            |version| {
-                let request = DeleteTopicsRequest::default().with_timeout_ms(ADMIN_TIMEOUT_MS);
-                if version >= 6 {
-                    request.with_topics(vec![
-                        DeleteTopicState::default().with_name(Some(topic_name.clone()))
-                    ])
-                } else {
-                    request.with_topic_names(vec![topic_name.clone()])
-                }
-            },
+            |version| topic::delete_request(name, ADMIN_TIMEOUT_MS, version),
             deadline(),
         )
         .await?;
@@ -486,14 +464,7 @@ async fn create_partitions(
     let (response, _) = client
         .send_to_controller::<CreatePartitionsRequest>(
             0..=3,
-            |_| {
-                CreatePartitionsRequest::default()
-                    .with_topics(vec![CreatePartitionsTopic::default()
-                        .with_name(TopicName(StrBytes::from_string(name.to_string())))
-                        .with_count(count)
-                        .with_assignments(None)])
-                    .with_timeout_ms(ADMIN_TIMEOUT_MS)
-            },
+            |_| topic::create_partitions_request(name, count, ADMIN_TIMEOUT_MS),
             deadline,
         )
         .await?;
