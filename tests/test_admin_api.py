@@ -23,6 +23,7 @@ from kafka_helpers import (
     admin,
     assert_no_panic,
     confluent_produce,
+    confluent_producer,
     create_topic,
     unique_topic,
 )
@@ -291,6 +292,27 @@ def test_broker_configs_and_the_cluster_default(node):
     ok(api, "PATCH", "/brokers/default/configs", {"delete": ["log.retention.ms"]})
     back = {c["name"]: c for c in ok(api, "GET", "/brokers/1/configs")["configs"]}
     assert back["log.retention.ms"]["source"] == "DEFAULT_CONFIG", back["log.retention.ms"]
+
+
+def test_throughput_history_counts_what_this_node_took_in(node):
+    """The sampler reads the node's counters every 10 s: records produced show up as a
+    point with a rate above zero. Produced while polling: a sample needs one before it (the
+    base) and one after."""
+    topic = create_topic(node.bootstrap, unique_topic("tput"), 1)
+    producer = confluent_producer(node.bootstrap)
+
+    def busy_point():
+        confluent_produce(node.bootstrap, topic, [Rec(0, None, b"x" * 100)] * 5,
+                          producer=producer)
+        history = ok(node.api, "GET", "/cluster/throughput")
+        return any(p["records_in_per_sec"] > 0 for p in history["points"]) and history
+
+    history = wait_until(busy_point, timeout=40, interval=0.5, what="a busy throughput point")
+    assert history["interval_ms"] == 10000
+    busy = [p for p in history["points"] if p["records_in_per_sec"] > 0]
+    assert all(p["bytes_in_per_sec"] > 0 for p in busy), busy
+    times = [p["time_ms"] for p in history["points"]]
+    assert times == sorted(times) and times[-1] > 1_600_000_000_000, times
 
 
 def test_three_nodes(cluster3):
