@@ -229,6 +229,7 @@ async fn a_bad_login_body_is_a_json_400() {
         r#"{"user":"alice"}"#,
         r#"{"user":1,"password":"p"}"#,
         r#"{"user":"a","password":"p","x":1}"#,
+        r#"["alice","alice-secret"]"#,
     ] {
         let headers: &[(&str, &str)] = if body.is_empty() {
             &[("Content-Type", "application/json")]

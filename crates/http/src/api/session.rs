@@ -263,14 +263,17 @@ async fn show(State(state): State<Arc<AdminState>>, headers: HeaderMap) -> Respo
 async fn login(
     State(state): State<Arc<AdminState>>,
     headers: HeaderMap,
-    given: Result<Json<Login>, JsonRejection>,
+    given: Result<Json<serde_json::Value>, JsonRejection>,
 ) -> Result<Response, ApiError> {
-    let Json(given) = given.map_err(|e| {
-        ApiError::bad_request(format!(
-            "the body must be JSON {{\"user\": \"...\", \"password\": \"...\"}}: {}",
-            e.body_text()
-        ))
-    })?;
+    let expected = "the body must be JSON {\"user\": \"...\", \"password\": \"...\"}";
+    let Json(given) =
+        given.map_err(|e| ApiError::bad_request(format!("{expected}: {}", e.body_text())))?;
+    // An object only: serde would also read a struct from an array of its fields.
+    if !given.is_object() {
+        return Err(ApiError::bad_request(expected));
+    }
+    let given: Login = serde_json::from_value(given)
+        .map_err(|e| ApiError::bad_request(format!("{expected}: {e}")))?;
     let Some(access) = state.kafka() else {
         return Err(authentication_required(&state).expect_err("no access means unavailable"));
     };
