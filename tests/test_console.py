@@ -83,7 +83,7 @@ class Answer:
         return self.headers.get_all("Set-Cookie") or []
 
 
-def http(base, method, path, body=None, headers=None, timeout=30):
+def http(base, method, path, body=None, headers=None, timeout=30, context=None):
     data = None if body is None else json.dumps(body).encode()
     request = urllib.request.Request(base + path, data=data, method=method)
     if data is not None:
@@ -91,17 +91,17 @@ def http(base, method, path, body=None, headers=None, timeout=30):
     for k, v in (headers or {}).items():
         request.add_header(k, v)
     try:
-        with urllib.request.urlopen(request, timeout=timeout) as r:
+        with urllib.request.urlopen(request, timeout=timeout, context=context) as r:
             return Answer(r.status, r.headers, r.read().decode())
     except urllib.error.HTTPError as e:
         return Answer(e.code, e.headers, e.read().decode())
 
 
-def admin_base(broker):
+def admin_base(broker, scheme="http", context=None):
     """http://host:port of the broker's admin listener, once its API serves (the node runs)."""
-    base = "http://" + broker.admin_address()
-    wait_until(lambda: http(base, "GET", "/api/v1/session").status != 503, timeout=60,
-               what="the admin API to serve")
+    base = f"{scheme}://" + broker.admin_address()
+    wait_until(lambda: http(base, "GET", "/api/v1/session", context=context).status != 503,
+               timeout=60, what="the admin API to serve")
     return base
 
 
@@ -328,6 +328,23 @@ def test_session_login_checks_the_password_with_the_cluster(broker_factory):
         assert "WWW-Authenticate" not in a.headers, "the console shows its own login form"
     assert "alice-secret" not in broker.log_text()
     assert_no_panic(broker)
+
+
+def test_session_cookie_is_secure_on_an_https_admin_listener(broker_factory, data_root):
+    from tls_helpers import Ca
+    tls_dir = os.path.join(data_root, "tls")
+    os.makedirs(tls_dir)
+    ca = Ca(tls_dir)
+    broker = secured(broker_factory, **{
+        "admin.listeners": "https://127.0.0.1:0",
+        "listener.name.admin.ssl.keystore.location": ca.issue("admin", "admin-listener"),
+    })
+    context = ca.client_context()
+    base = admin_base(broker, scheme="https", context=context)
+    a = http(base, "POST", "/api/v1/session", {"user": "alice", "password": "alice-secret"},
+             context=context)
+    assert a.status == 200, a.body
+    assert a.cookies()[0].endswith("; HttpOnly; SameSite=Strict; Path=/; Secure"), a.cookies()
 
 
 def test_session_cookie_acts_as_the_user(broker_factory):

@@ -193,6 +193,8 @@ pub async fn serve(
                 });
             }
             Some(acceptor) => {
+                // The console's session cookie is Secure on an https listener.
+                let app = app.layer(axum::Extension(api::session::ServedOverHttps));
                 let addr = listener.local_addr().ok();
                 let listener =
                     tls_listener::TlsListener::new(listener, acceptor).map_err(|source| {

@@ -4,8 +4,8 @@
 //! the node's inter-broker listener; when the cluster accepts it, the user's credentials are
 //! kept in a server-side [`SessionStore`] under a random 256-bit token, which the browser
 //! holds in the cookie `sluice_session` (HttpOnly: no script reads it; SameSite=Strict: no
-//! other site's page sends it; Path=/; Secure when the page was served over https, as told by
-//! a TLS-terminating proxy's `X-Forwarded-Proto`). Each session also has its own random CSRF
+//! other site's page sends it; Path=/; Secure when the page was served over https: by an
+//! `https` admin listener, or by a TLS-terminating proxy that says so in `X-Forwarded-Proto`). Each session also has its own random CSRF
 //! token, which the console reads from `GET /session` and sends as `X-CSRF-Token` on every
 //! write ([`super::write_guard`] checks it).
 //!
@@ -23,6 +23,7 @@ use axum::extract::State;
 use axum::http::{header, HeaderMap, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
+use axum::Extension;
 use axum::{Json, Router};
 use base64::Engine;
 use serde::{Deserialize, Serialize};
@@ -183,17 +184,22 @@ pub fn cookie_token(headers: &HeaderMap) -> Option<&str> {
         })
 }
 
-/// Whether the browser reached this node over https (through a TLS-terminating proxy; the
-/// admin listener itself serves plain http): the cookie is then `Secure`.
-fn over_https(headers: &HeaderMap) -> bool {
-    headers
-        .get("x-forwarded-proto")
-        .and_then(|v| v.to_str().ok())
-        .is_some_and(|v| v.trim().eq_ignore_ascii_case("https"))
+/// A request extension set by an `https` admin listener.
+#[derive(Clone, Copy, Debug)]
+pub struct ServedOverHttps;
+
+/// Whether the browser reached this node over https (an `https` admin listener, or a
+/// TLS-terminating proxy in front of an `http` one): the cookie is then `Secure`.
+fn over_https(headers: &HeaderMap, listener: Option<Extension<ServedOverHttps>>) -> bool {
+    listener.is_some()
+        || headers
+            .get("x-forwarded-proto")
+            .and_then(|v| v.to_str().ok())
+            .is_some_and(|v| v.trim().eq_ignore_ascii_case("https"))
 }
 
-fn set_cookie(headers: &HeaderMap, token: Option<&str>) -> HeaderValue {
-    let secure = if over_https(headers) { "; Secure" } else { "" };
+fn set_cookie(secure: bool, token: Option<&str>) -> HeaderValue {
+    let secure = if secure { "; Secure" } else { "" };
     let value = match token {
         Some(token) => format!("{COOKIE}={token}; HttpOnly; SameSite=Strict; Path=/{secure}"),
         None => format!("{COOKIE}=; HttpOnly; SameSite=Strict; Path=/; Max-Age=0{secure}"),
@@ -243,7 +249,11 @@ fn body(state: &AdminState, session: Option<&Session>) -> Result<SessionBody, Ap
     })
 }
 
-async fn show(State(state): State<Arc<AdminState>>, headers: HeaderMap) -> Response {
+async fn show(
+    State(state): State<Arc<AdminState>>,
+    https: Option<Extension<ServedOverHttps>>,
+    headers: HeaderMap,
+) -> Response {
     let token = cookie_token(&headers);
     let session = token.and_then(|t| state.sessions.get(t));
     let answer = match body(&state, session.as_ref()) {
@@ -253,15 +263,17 @@ async fn show(State(state): State<Arc<AdminState>>, headers: HeaderMap) -> Respo
     let mut response = Json(answer).into_response();
     if headers.contains_key(header::COOKIE) && session.is_none() {
         // A cookie of an ended session: the browser may forget it.
-        response
-            .headers_mut()
-            .insert(header::SET_COOKIE, set_cookie(&headers, None));
+        response.headers_mut().insert(
+            header::SET_COOKIE,
+            set_cookie(over_https(&headers, https), None),
+        );
     }
     response
 }
 
 async fn login(
     State(state): State<Arc<AdminState>>,
+    https: Option<Extension<ServedOverHttps>>,
     headers: HeaderMap,
     given: Result<Json<serde_json::Value>, JsonRejection>,
 ) -> Result<Response, ApiError> {
@@ -318,13 +330,18 @@ async fn login(
         .create(Some(credentials))
         .map_err(|e| ApiError::new(StatusCode::INTERNAL_SERVER_ERROR, None, e.to_string()))?;
     let mut response = Json(body(&state, Some(&session))?).into_response();
-    response
-        .headers_mut()
-        .insert(header::SET_COOKIE, set_cookie(&headers, Some(&token)));
+    response.headers_mut().insert(
+        header::SET_COOKIE,
+        set_cookie(over_https(&headers, https), Some(&token)),
+    );
     Ok(response)
 }
 
-async fn logout(State(state): State<Arc<AdminState>>, headers: HeaderMap) -> Response {
+async fn logout(
+    State(state): State<Arc<AdminState>>,
+    https: Option<Extension<ServedOverHttps>>,
+    headers: HeaderMap,
+) -> Response {
     if let Some(token) = cookie_token(&headers) {
         state.sessions.remove(token);
     }
@@ -332,9 +349,10 @@ async fn logout(State(state): State<Arc<AdminState>>, headers: HeaderMap) -> Res
         Ok(b) => Json(b).into_response(),
         Err(e) => e.into_response(),
     };
-    response
-        .headers_mut()
-        .insert(header::SET_COOKIE, set_cookie(&headers, None));
+    response.headers_mut().insert(
+        header::SET_COOKIE,
+        set_cookie(over_https(&headers, https), None),
+    );
     response
 }
 
@@ -443,15 +461,18 @@ mod tests {
     #[test]
     fn the_cookie_is_http_only_same_site_strict_and_secure_behind_https() {
         let mut headers = HeaderMap::new();
-        let plain = set_cookie(&headers, Some("t"));
+        assert!(!over_https(&headers, None));
+        assert!(over_https(&headers, Some(Extension(ServedOverHttps))));
+        let plain = set_cookie(false, Some("t"));
         assert_eq!(
             plain.to_str().unwrap(),
             "sluice_session=t; HttpOnly; SameSite=Strict; Path=/"
         );
         headers.insert("x-forwarded-proto", HeaderValue::from_static("https"));
-        let secure = set_cookie(&headers, Some("t"));
+        assert!(over_https(&headers, None));
+        let secure = set_cookie(true, Some("t"));
         assert!(secure.to_str().unwrap().ends_with("; Secure"));
-        let cleared = set_cookie(&headers, None);
+        let cleared = set_cookie(true, None);
         assert!(cleared.to_str().unwrap().contains("Max-Age=0"));
     }
 }
