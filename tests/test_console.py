@@ -685,17 +685,25 @@ def test_console_flow_topic_produce_browse_group_lag_reset_delete(broker, consol
 # Scale (measured, not asserted)
 
 
+@pytest.mark.skipif(os.environ.get("SLUICE_CONSOLE_SCALE") != "1",
+                    reason="creating 10,000 partitions takes minutes on a debug build: "
+                           "run with SLUICE_CONSOLE_SCALE=1")
 def test_topic_list_and_overview_render_time_with_10000_partitions(broker, console_factory):
     """Issue 15: the topic list and the overview of a 10,000-partition cluster render fast
     (pagination and filtering on the server). The times, from navigation to the rendered
-    table, go to the test log and to target/console-screenshots/render-times.txt."""
+    table, go to the test log and to target/console-screenshots/render-times.txt. Opt-in:
+    creating the partitions takes ~100 s on a debug build, too long for every suite run."""
     base = admin_base(broker)
     require_endpoints(base, "/topics", "/cluster", "/brokers", "/cluster/throughput")
     client = admin(broker.bootstrap)
     prefix = unique_topic("scale")
     names = [f"{prefix}-{i:03d}" for i in range(100)]
-    for f in client.create_topics([NewTopic(n, 100, 1) for n in names]).values():
-        f.result(120)
+    started = time.monotonic()
+    for batch in range(0, len(names), 10):
+        futures = client.create_topics([NewTopic(n, 100, 1) for n in names[batch:batch + 10]],
+                                       request_timeout=120, operation_timeout=120)
+        for f in futures.values():
+            f.result(180)
 
     def partitions():
         topics = client.list_topics(timeout=30).topics
@@ -703,6 +711,7 @@ def test_topic_list_and_overview_render_time_with_10000_partitions(broker, conso
 
     wait_until(lambda: partitions() == 10000, timeout=120, interval=0.5,
                what="10,000 partitions")
+    print(f"10,000 partitions created in {time.monotonic() - started:.0f} s")
     console = console_factory(base)
     times = []
     for route, ready, name in [("/topics", "#topics-table", "topics"),
