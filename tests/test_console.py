@@ -615,14 +615,29 @@ def test_console_flow_topic_produce_browse_group_lag_reset_delete(broker, consol
     assert console.text("#records-table pre.json") == json.dumps(value, indent=2)
     assert "source: console" in console.text("#records-table td.record-headers")
     console.shot("messages-json")
+    # The same bytes as hex (re-rendered without a new request).
+    console.select("#browse-decode", "hex")
+    console.wait(lambda: console.text("#records-table td.record-value code.hex").startswith("7b 22"),
+                 what="the value in hex")
     # A key that is not there shows nothing.
     console.fill("#browse-key", "order-18")
     console.click("#browse-load")
     console.wait(lambda: "No records." in console.text("#browse-results"), what="no records")
+    # Live tail: a record a client produces appears without reloading.
+    console.fill("#browse-key", "")
+    console.select("#browse-decode", "text")
+    console.click("#browse-tail")
+    console.wait(lambda: "Tailing" in console.text("#browse-status"), what="the tail to start")
+    tailer = Producer({"bootstrap.servers": broker.bootstrap})
+    tailer.produce(topic, key=b"tailed", value=b"live")
+    tailer.flush(30)
+    console.wait(lambda: "tailed" in console.text("#records-table"), what="the tailed record")
+    console.shot("messages-tail")
+    console.click("#browse-tail")
 
     # A consumer group with a real client: reads the first 10 records and commits.
     producer = Producer({"bootstrap.servers": broker.bootstrap})
-    for i in range(9):
+    for i in range(8):
         producer.produce(topic, key=f"k{i}".encode(), value=b"x")
     producer.flush(30)
     consumer = Consumer({"bootstrap.servers": broker.bootstrap, "group.id": group,
