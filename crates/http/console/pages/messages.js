@@ -116,7 +116,7 @@ export async function render(main, ctx) {
   if (!ctx.readOnly) main.append(produceForm(name, partitions, () => { if (!tailing) show(); }));
 
   let shown = [];
-  const render = () => {
+  const renderRecords = () => {
     const m = mode.value;
     results.replaceChildren(table([
       { title: 'partition', cell: (r) => r.partition, class: 'num' },
@@ -129,7 +129,7 @@ export async function render(main, ctx) {
     ], shown, { id: 'records-table', empty: 'No records.',
       rowAttrs: (r) => ({ dataset: { partition: r.partition, offset: r.offset } }) }));
   };
-  mode.addEventListener('change', render);
+  mode.addEventListener('change', renderRecords);
 
   const params = (extra) => query({
     partition: partition.value, key: key.value, text: text.value, ...extra,
@@ -148,7 +148,7 @@ export async function render(main, ctx) {
     shown = answer.records || [];
     nextOffsets = answer.next_offsets || {};
     status.textContent = `${shown.length} record(s).`;
-    render();
+    renderRecords();
   }
 
   let tailing = null;
@@ -182,7 +182,7 @@ export async function render(main, ctx) {
       if (added.length) {
         added.sort((a, b) => b.timestamp_ms - a.timestamp_ms || b.offset - a.offset);
         shown = added.concat(shown).slice(0, Math.max(1, Number(limit.value) || 50));
-        render();
+        renderRecords();
       }
     }
   }

@@ -261,7 +261,7 @@ async fn show(
         Err(e) => return e.into_response(),
     };
     let mut response = Json(answer).into_response();
-    if headers.contains_key(header::COOKIE) && session.is_none() {
+    if token.is_some() && session.is_none() {
         // A cookie of an ended session: the browser may forget it.
         response.headers_mut().insert(
             header::SET_COOKIE,
