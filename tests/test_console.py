@@ -480,6 +480,33 @@ def test_login_form_and_a_cross_site_post_is_refused(broker_factory, console_fac
     assert_no_panic(broker)
 
 
+def test_an_ended_session_brings_back_the_login_form(broker_factory, console_factory):
+    """A session that ends while the console is open (logged out elsewhere, expired, the node
+    restarted): the next API call answers 401 without a browser password dialog, and the
+    console shows its login form again."""
+    broker = secured(broker_factory)
+    base = admin_base(broker)
+    require_endpoints(base, "/topics")
+    console = console_factory(base)
+    console.open("/")
+    console.login("admin", "admin-secret")
+    console.wait(lambda: console.text("#user") == "admin", what="the login")
+    # WebDriver sees the HttpOnly cookie; the page's scripts do not.
+    [cookie] = [c for c in console.driver.get_cookies() if c["name"] == "sluice_session"]
+    assert cookie["httpOnly"] and cookie["sameSite"] == "Strict" and cookie["path"] == "/"
+    with_cookie = {"Cookie": f"sluice_session={cookie['value']}"}
+    token = http(base, "GET", "/api/v1/session", headers=with_cookie).json()["csrf_token"]
+    assert http(base, "DELETE", "/api/v1/session",
+                headers={**with_cookie, "X-CSRF-Token": token}).status == 200
+    console.open("/topics")
+    console.element("#login-form")
+    console.shot("login-again")
+    console.login("admin", "admin-secret")
+    console.element("#topics-table, #main p.muted")
+    console.shot("topics")
+    assert_no_panic(broker)
+
+
 def create_acls(client, bindings):
     for f in client.create_acls(bindings).values():
         f.result(30)
