@@ -708,6 +708,22 @@ def test_console_flow_topic_produce_browse_group_lag_reset_delete(broker, consol
     console.wait(lambda: lag_shown(console) == "15", timeout=60, what="lag 15 after the reset")
     assert group_committed(broker.bootstrap, group, topic) == 0
     console.shot("group-reset")
+    # Then to an offset.
+    console.select("#reset-to", "offset")
+    console.fill("#reset-offset", "12")
+    console.click("#reset-submit")
+    console.click("#confirm-ok")
+    console.wait(lambda: lag_shown(console) == "3", timeout=60, what="lag 3 after the reset")
+    assert group_committed(broker.bootstrap, group, topic) == 12
+
+    # Delete the group, after typing its name.
+    console.click("#delete-group")
+    console.fill("#confirm-input", group)
+    console.click("#confirm-ok")
+    console.wait(lambda: console.driver.current_url.endswith("#/groups"), what="the group list")
+    console.wait(lambda: console.find("#groups-table, #main p.muted"), what="the group list")
+    assert console.find(f'#groups-table tr[data-group="{group}"]') is None
+    console.shot("group-deleted")
 
     # Delete the topic, after typing its name.
     console.open(f"/topics/{topic}")
