@@ -3,9 +3,6 @@ against real `sluice server` processes, plus the console's login, CSRF and read-
 over HTTP.
 
 Every page a test visits is saved as a screenshot under target/console-screenshots/.
-
-Tests that need JSON admin API endpoints (issue 14: topics, records, groups, ...) probe them
-first and are skipped, saying which, while the node answers "no such endpoint" for one.
 """
 import json
 import os
@@ -103,24 +100,6 @@ def admin_base(broker, scheme="http", context=None):
     wait_until(lambda: http(base, "GET", "/api/v1/session", context=context).status != 503,
                timeout=60, what="the admin API to serve")
     return base
-
-
-# Endpoints each test needs, probed with a GET: a route that does not exist answers 404 with
-# "no such endpoint"; one that does answers anything else (401 without credentials, 404 for an
-# unknown topic, ...).
-def missing_endpoints(base, paths):
-    missing = []
-    for path in paths:
-        a = http(base, "GET", "/api/v1" + path)
-        if a.status == 404 and "no such endpoint" in a.body:
-            missing.append(path)
-    return missing
-
-
-def require_endpoints(base, *paths):
-    missing = missing_endpoints(base, paths)
-    if missing:
-        pytest.skip("the JSON admin API does not serve these yet (issue 14): " + ", ".join(missing))
 
 
 # ---------------------------------------------------------------------------------------------
@@ -326,11 +305,11 @@ def test_session_login_checks_the_password_with_the_cluster(broker_factory):
     assert "Max-Age=0" in a.cookies()[0]
     after = http(base, "GET", "/api/v1/session", headers=with_cookie).json()
     assert after["user"] is None and after["csrf_token"] is None
-    # An API request with the ended session is asked to log in again (where endpoints exist).
-    if not missing_endpoints(base, ["/topics"]):
-        a = http(base, "GET", "/api/v1/topics", headers={**with_cookie, "X-Requested-With": "x"})
-        assert a.status == 401 and "log in again" in a.json()["message"], a.body
-        assert "WWW-Authenticate" not in a.headers, "the console shows its own login form"
+    # An API request with the ended session is asked to log in again.
+    a = http(base, "GET", "/api/v1/topics", headers={**with_cookie, "X-Requested-With": "x"})
+    assert a.status == 401 and "log in again" in a.json()["message"], a.body
+    assert "WWW-Authenticate" not in a.headers, "the console shows its own login form"
+    assert "WWW-Authenticate" in http(base, "GET", "/api/v1/topics", headers=with_cookie).headers
     assert "alice-secret" not in broker.log_text()
     assert_no_panic(broker)
 
@@ -356,7 +335,6 @@ def test_session_cookie_acts_as_the_user(broker_factory):
     """The session's cookie stands for the user's credentials on every API request."""
     broker = secured(broker_factory)
     base = admin_base(broker)
-    require_endpoints(base, "/topics")
     topic = unique_topic("console-session")
     root = admin(broker.bootstrap, **sasl_conf(broker, "admin"))
     root.create_topics([NewTopic(topic, 1, 1)])[topic].result(30)
@@ -384,8 +362,9 @@ def test_writes_need_a_csrf_token_and_a_read_only_console_refuses_them(broker_fa
         assert a.status == 403 and "read-only" in a.json()["message"], (method, path, a.body)
         assert a.json() == {"error_code": None, "error": "FORBIDDEN",
                             "message": a.json()["message"]}
-    # Reads still work (or answer "no such endpoint" before issue 14's endpoints land).
+    # Reads still work.
     assert http(base, "GET", "/api/v1/session").status == 200
+    assert http(base, "GET", "/api/v1/topics").status == 200
 
 
 # ---------------------------------------------------------------------------------------------
@@ -486,7 +465,6 @@ def test_an_ended_session_brings_back_the_login_form(broker_factory, console_fac
     console shows its login form again."""
     broker = secured(broker_factory)
     base = admin_base(broker)
-    require_endpoints(base, "/topics")
     console = console_factory(base)
     console.open("/")
     console.login("admin", "admin-secret")
@@ -520,7 +498,6 @@ def topic_acl(topic, principal, op):
 def test_topics_without_describe_are_hidden(broker_factory, console_factory):
     broker = secured(broker_factory)
     base = admin_base(broker)
-    require_endpoints(base, "/topics", "/cluster", "/brokers")
     seen, hidden = unique_topic("seen"), unique_topic("hidden")
     root = admin(broker.bootstrap, **sasl_conf(broker, "admin"))
     for t in (seen, hidden):
@@ -548,7 +525,6 @@ def test_topics_without_describe_are_hidden(broker_factory, console_factory):
 def test_read_only_console_offers_no_write_action(broker_factory, console_factory):
     broker = secured(broker_factory, **{"console.read.only": "true"})
     base = admin_base(broker)
-    require_endpoints(base, "/topics", "/groups", "/cluster", "/brokers", "/reassignments")
     topic, group = unique_topic("ro"), unique_topic("ro-group")
     root = admin(broker.bootstrap, **sasl_conf(broker, "admin"))
     root.create_topics([NewTopic(topic, 2, 1)])[topic].result(30)
@@ -603,8 +579,6 @@ def lag_shown(console):
 
 def test_console_flow_topic_produce_browse_group_lag_reset_delete(broker, console_factory):
     base = admin_base(broker)
-    require_endpoints(base, "/topics", "/topics/x/records", "/groups", "/groups/x/lag-history",
-                      "/cluster", "/cluster/throughput", "/brokers")
     topic, group = unique_topic("console"), unique_topic("console-group")
     console = console_factory(base)
     console.open("/")
@@ -752,7 +726,6 @@ def test_topic_list_and_overview_render_time_with_10000_partitions(broker, conso
     table, go to the test log and to target/console-screenshots/render-times.txt. Opt-in:
     creating the partitions takes ~100 s on a debug build, too long for every suite run."""
     base = admin_base(broker)
-    require_endpoints(base, "/topics", "/cluster", "/brokers", "/cluster/throughput")
     client = admin(broker.bootstrap)
     prefix = unique_topic("scale")
     names = [f"{prefix}-{i:03d}" for i in range(100)]
