@@ -72,7 +72,7 @@ export async function render(main, ctx) {
       const series = [
         { label: 'bytes in/s', value: (p) => p.bytes_in_per_sec },
         { label: 'bytes out/s', value: (p) => p.bytes_out_per_sec },
-        { label: 'records in/s', value: (p) => p.records_in_per_sec },
+        { label: 'records in/s', value: (p) => p.records_in_per_sec, scale: 'records' },
       ];
       if (chart) chart.update(points);
       else chart = timeChart(chartBox, series, points);
