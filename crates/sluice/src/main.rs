@@ -159,7 +159,7 @@ fn run_server(args: ServerArgs) -> ExitCode {
     // `https` admin listeners share one TLS configuration, whose key store is reloaded when
     // its file changes, as on the Kafka listeners.
     let admin_tls = if admin_listeners.iter().any(|l| l.tls) {
-        match sluice_broker::server::tls_server(&config.admin_ssl()) {
+        match sluice_broker::server::tls_server(&sluice_broker::config::admin_ssl(&config)) {
             Ok(tls) => Some(tls),
             Err(e) => {
                 eprintln!("error: admin.listeners: {e}");

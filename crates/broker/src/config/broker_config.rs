@@ -16,7 +16,6 @@ use std::path::PathBuf;
 use super::admin_listeners::HttpListener;
 use super::broker_keys::{broker_key, listener_scoped, KeyDefault, Use, MECHANISMS};
 use super::config_type::{check_value, ConfigType};
-use super::listener_settings::SslSettings;
 use super::listeners::{parse_listener_names, parse_listeners, security_protocol, Listener};
 use super::process_roles::ProcessRoles;
 use super::topic_keys::topic_key_by_synonym;
@@ -247,10 +246,10 @@ impl BrokerConfig {
         }
         let admin = self.admin_listeners().map_err(ConfigError::Invalid)?;
         if admin.iter().any(|l| l.tls) {
-            let ssl = self.admin_ssl();
-            if ssl.keystore_location.is_none()
-                && (ssl.keystore_key.is_none() || ssl.keystore_certificate_chain.is_none())
-            {
+            let set = |key: &str| self.listener_value("ADMIN", key).is_some();
+            let key_store = set("ssl.keystore.location")
+                || (set("ssl.keystore.key") && set("ssl.keystore.certificate.chain"));
+            if !key_store {
                 return invalid(
                     "admin.listeners has an https listener: set listener.name.admin.ssl.keystore.location \
                      (or ssl.keystore.key and ssl.keystore.certificate.chain)"
@@ -413,12 +412,6 @@ impl BrokerConfig {
     /// `admin.listeners`: where the admin HTTP listener binds (none: switched off).
     pub fn admin_listeners(&self) -> Result<Vec<HttpListener>, String> {
         super::admin_listeners::parse_admin_listeners(self.value("admin.listeners").unwrap_or(""))
-    }
-
-    /// The TLS settings of the `https` admin listeners: `listener.name.admin.ssl.*`, else the
-    /// broker's `ssl.*`.
-    pub fn admin_ssl(&self) -> SslSettings {
-        super::listener_settings::ssl_settings(self, "ADMIN")
     }
 
     /// `console.read.only`: the admin listener refuses every state-changing JSON admin API

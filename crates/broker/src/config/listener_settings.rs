@@ -252,6 +252,12 @@ pub fn listener_settings(config: &BrokerConfig) -> Vec<ListenerSettings> {
         .collect()
 }
 
+/// The TLS settings of the `https` admin listeners: `listener.name.admin.ssl.*`, else the
+/// broker's `ssl.*`.
+pub fn admin_ssl(config: &BrokerConfig) -> SslSettings {
+    ssl_settings(config, "ADMIN")
+}
+
 /// The TLS settings (`ssl.*`) of the listener named `name` (upper case), with its
 /// `listener.name.<name>.` overrides applied. The HTTP services' `https` listeners use these
 /// under their own names (`ADMIN`, ...).

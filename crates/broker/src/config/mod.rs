@@ -43,7 +43,9 @@ pub use dynamic_config::{
     BrokerConfigEntry, ConfigSynonym, DynamicBrokerConfigs, DynamicConfigError, LiveBrokerConfig,
 };
 pub use group_settings::GroupSettings;
-pub use listener_settings::{ListenerSettings, SaslSettings, SecurityProtocol, SslSettings};
+pub use listener_settings::{
+    admin_ssl, ListenerSettings, SaslSettings, SecurityProtocol, SslSettings,
+};
 pub use process_roles::ProcessRoles;
 pub use replication_settings::ReplicationSettings;
 pub use topic_config::{
