@@ -1,12 +1,11 @@
 """The admin listener over TLS (`admin.listeners=https://...`): served with the certificate of
 `listener.name.admin.ssl.*`, refusing plain HTTP, requiring a client certificate when
-`ssl.client.auth=required`, serving a renewed certificate without a restart, and a clear startup
-error when no key store is set."""
+`ssl.client.auth=required`, serving a renewed certificate without a restart. (An https listener
+without a key store is a startup error: tests/test_metrics.py.)"""
 
 import os
 import socket
 import ssl
-import subprocess
 import urllib.request
 
 import pytest
@@ -88,16 +87,3 @@ def test_https_admin_listener_with_required_client_certificates(data_root, ca):
     finally:
         b.stop()
 
-
-def test_https_admin_listener_without_a_key_store_is_a_startup_error(data_root):
-    b = Broker(os.path.join(data_root, "n1"), extra={"admin.listeners": "https://127.0.0.1:0"})
-    b.launch()
-    try:
-        code = b.proc.wait(timeout=30)
-    except subprocess.TimeoutExpired:
-        b.kill()
-        raise
-    assert code == 2
-    text = b.log_text()
-    assert "admin.listeners has an https listener" in text
-    assert "listener.name.admin.ssl.keystore.location" in text

@@ -165,7 +165,9 @@ def test_produce_and_fetch_counters_and_request_metrics(broker_factory):
 
 @pytest.mark.parametrize("value, why", [
     ("127.0.0.1:9644", "expected http://host:port"),
-    ("https://127.0.0.1:0", "https is not supported"),
+    ("ftp://127.0.0.1:0", "the scheme must be http or https"),
+    # https needs a key store (tests/test_admin_https.py serves one).
+    ("https://127.0.0.1:0", "set listener.name.admin.ssl.keystore.location"),
     ("http://127.0.0.1:notaport", "the port must be a number"),
     ("http://example.invalid:80", "must be an IP address"),
 ])
