@@ -55,7 +55,7 @@ use crate::wire::{ClusterClient, RequestError};
 /// user is not counted).
 const REQUEST_TIMEOUT: Duration = Duration::from_secs(30);
 /// The versions of the three APIs spoken: v1 brought pattern types (KIP-290), v2 is flexible.
-const VERSIONS: std::ops::RangeInclusive<i16> = 1..=3;
+pub const VERSIONS: std::ops::RangeInclusive<i16> = 1..=3;
 
 /// The ids of the resource flags, for the argument groups that allow one of them.
 const RESOURCE_FLAGS: [&str; 6] = [
@@ -300,7 +300,7 @@ fn push_new<T: PartialEq>(items: &mut Vec<T>, item: T) {
 }
 
 /// The bindings `create` asks for: principals x hosts x operations on the one resource.
-pub(crate) fn bindings(args: &AclCreateArgs) -> Result<Vec<AclBinding>> {
+pub fn bindings(args: &AclCreateArgs) -> Result<Vec<AclBinding>> {
     let Some((resource_type, resource_name)) = args.resource.resource() else {
         bail!(
             "name the resource: --topic, --group, --transactional-id, --cluster, --user or \
@@ -345,7 +345,7 @@ pub(crate) fn bindings(args: &AclCreateArgs) -> Result<Vec<AclBinding>> {
 
 /// The filters `list` and `delete` send: principals x hosts x operations, each flag left out
 /// matching everything.
-pub(crate) fn filters(args: &AclFilterArgs) -> Vec<AclBindingFilter> {
+pub fn filters(args: &AclFilterArgs) -> Vec<AclBindingFilter> {
     let resource = args.resource.resource();
     let pattern_type = args.pattern_type.unwrap_or(match resource {
         Some(_) => PatternType::Literal,
@@ -412,11 +412,11 @@ fn creation(binding: &AclBinding) -> AclCreation {
         .with_permission_type(binding.permission.code())
 }
 
-pub(crate) fn create_request(bindings: &[AclBinding]) -> CreateAclsRequest {
+pub fn create_request(bindings: &[AclBinding]) -> CreateAclsRequest {
     CreateAclsRequest::default().with_creations(bindings.iter().map(creation).collect())
 }
 
-pub(crate) fn describe_request(filter: &AclBindingFilter) -> DescribeAclsRequest {
+pub fn describe_request(filter: &AclBindingFilter) -> DescribeAclsRequest {
     DescribeAclsRequest::default()
         .with_resource_type_filter(filter.resource_type.code())
         .with_resource_name_filter(filter.resource_name.as_deref().map(text))
@@ -427,7 +427,7 @@ pub(crate) fn describe_request(filter: &AclBindingFilter) -> DescribeAclsRequest
         .with_permission_type(filter.permission.code())
 }
 
-pub(crate) fn delete_request(filters: &[AclBindingFilter]) -> DeleteAclsRequest {
+pub fn delete_request(filters: &[AclBindingFilter]) -> DeleteAclsRequest {
     DeleteAclsRequest::default().with_filters(
         filters
             .iter()
@@ -468,7 +468,7 @@ fn binding_from_wire(
 }
 
 /// A binding in one line: `User:alice ALLOW WRITE on PREFIXED TOPIC 'orders-' from host *`.
-pub(crate) fn binding_text(binding: &AclBinding) -> String {
+pub fn binding_text(binding: &AclBinding) -> String {
     format!(
         "{} {} {} on {} {} '{}' from host {}",
         binding.principal,
@@ -482,12 +482,14 @@ pub(crate) fn binding_text(binding: &AclBinding) -> String {
 }
 
 /// The bindings of a DescribeAcls answer, or its error.
-pub(crate) fn described_bindings(response: &DescribeAclsResponse) -> Result<Vec<AclBinding>> {
+pub fn described_bindings(
+    response: &DescribeAclsResponse,
+) -> Result<Vec<AclBinding>, RequestError> {
     if response.error_code != 0 {
-        bail!(RequestError::broker(
+        return Err(RequestError::broker(
             response.error_code,
             "listing ACLs",
-            response.error_message.as_deref()
+            response.error_message.as_deref(),
         ));
     }
     Ok(response
@@ -511,14 +513,14 @@ pub(crate) fn described_bindings(response: &DescribeAclsResponse) -> Result<Vec<
 
 /// What a CreateAcls answered: the bindings created and the refused ones.
 #[derive(Debug, Default, PartialEq, Eq)]
-pub(crate) struct CreateOutcome {
+pub struct CreateOutcome {
     pub created: Vec<AclBinding>,
     pub refused: Vec<Refusal>,
 }
 
 /// A binding the broker did not create, with Kafka's error code and message.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub(crate) struct Refusal {
+pub struct Refusal {
     pub binding: AclBinding,
     pub code: i16,
     pub message: Option<String>,
@@ -526,7 +528,7 @@ pub(crate) struct Refusal {
 
 impl Refusal {
     /// The error line: the binding, Kafka's error and the broker's message.
-    fn error(&self) -> RequestError {
+    pub fn error(&self) -> RequestError {
         RequestError::broker(
             self.code,
             &format!("ACL {}", binding_text(&self.binding)),
@@ -535,7 +537,7 @@ impl Refusal {
     }
 }
 
-pub(crate) fn create_outcome(
+pub fn create_outcome(
     bindings: &[AclBinding],
     response: &CreateAclsResponse,
 ) -> Result<CreateOutcome> {
@@ -564,12 +566,12 @@ pub(crate) fn create_outcome(
 /// What a DeleteAcls answered: the bindings deleted (sorted, each once) and the error lines of
 /// the filters and bindings that failed (each distinct line once).
 #[derive(Debug, Default, PartialEq, Eq)]
-pub(crate) struct DeleteOutcome {
+pub struct DeleteOutcome {
     pub deleted: Vec<AclBinding>,
     pub errors: Vec<String>,
 }
 
-pub(crate) fn delete_outcome(response: &DeleteAclsResponse) -> DeleteOutcome {
+pub fn delete_outcome(response: &DeleteAclsResponse) -> DeleteOutcome {
     let mut deleted = BTreeSet::new();
     let mut errors = Vec::new();
     for result in &response.filter_results {
@@ -622,7 +624,7 @@ struct JsonBinding<'a> {
     pattern_type: PatternType,
 }
 
-pub(crate) fn bindings_table(bindings: &[AclBinding]) -> Table {
+pub fn bindings_table(bindings: &[AclBinding]) -> Table {
     let mut table = Table::new(&[
         "PRINCIPAL",
         "PERMISSION",
@@ -646,7 +648,7 @@ pub(crate) fn bindings_table(bindings: &[AclBinding]) -> Table {
     table
 }
 
-pub(crate) fn bindings_json(bindings: &[AclBinding]) -> Result<String> {
+pub fn bindings_json(bindings: &[AclBinding]) -> Result<String> {
     let rows: Vec<JsonBinding<'_>> = bindings
         .iter()
         .map(|b| JsonBinding {
@@ -671,7 +673,7 @@ fn selects_everything(args: &AclFilterArgs) -> bool {
 }
 
 /// Whether an answer to "delete?" is a yes.
-pub(crate) fn is_yes(answer: &str) -> bool {
+pub fn is_yes(answer: &str) -> bool {
     matches!(answer.trim().to_ascii_lowercase().as_str(), "y" | "yes")
 }
 
@@ -742,7 +744,7 @@ async fn create_acls(client: &mut ClusterClient, bindings: &[AclBinding]) -> Res
 /// (SECURITY_DISABLED, CLUSTER_AUTHORIZATION_FAILED) comes back once per binding: when every
 /// refusal has the same code and message it is said once; otherwise each refused binding gets
 /// a line on stderr first.
-pub(crate) fn refusals_error(refused: &[Refusal], total: usize) -> anyhow::Error {
+pub fn refusals_error(refused: &[Refusal], total: usize) -> anyhow::Error {
     let count = refused.len();
     if let Some(first) = refused.first() {
         if refused

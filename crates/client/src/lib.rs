@@ -42,7 +42,7 @@
 //!
 //! Every command returns one `anyhow` error whose message is a single line.
 
-mod acl;
+pub mod acl;
 mod client_security;
 pub mod client_settings;
 pub mod cluster;
@@ -61,13 +61,13 @@ mod produce;
 pub mod producer;
 mod producer_options;
 mod properties_file;
-mod quota;
+pub mod quota;
 mod reassign;
 mod table;
 pub mod topic;
 mod topic_partitions;
-mod txn;
-mod user;
+pub mod txn;
+pub mod user;
 pub mod wire;
 
 use anyhow::bail;

@@ -42,7 +42,7 @@ use crate::wire::{ClusterClient, RequestError};
 /// How long the command may spend on its request.
 const REQUEST_TIMEOUT: Duration = Duration::from_secs(30);
 /// Both APIs have v0 and v1 (v1 is flexible).
-const VERSIONS: std::ops::RangeInclusive<i16> = 0..=1;
+pub const VERSIONS: std::ops::RangeInclusive<i16> = 0..=1;
 
 #[derive(Args, Debug, Clone, PartialEq, Eq)]
 pub struct QuotaArgs {
@@ -148,7 +148,7 @@ pub struct QuotaAlterArgs {
 }
 
 /// The entity of the flags (at least one type).
-pub(crate) fn entity(args: &EntityArgs) -> Result<QuotaEntity> {
+pub fn entity(args: &EntityArgs) -> Result<QuotaEntity> {
     let entity = match (args.user(), args.client_id()) {
         (Some(user), Some(client_id)) => {
             QuotaEntity::user_client_id(user.as_deref(), client_id.as_deref())
@@ -166,7 +166,7 @@ pub(crate) fn entity(args: &EntityArgs) -> Result<QuotaEntity> {
 
 /// The changes of `alter`: each key with its new value, or `None` to delete it. Checked as
 /// the broker checks them, and a key to delete must be one the entity can have.
-pub(crate) fn changes(
+pub fn changes(
     entity: &QuotaEntity,
     args: &QuotaAlterArgs,
 ) -> Result<Vec<(QuotaKey, Option<f64>)>> {
@@ -202,7 +202,7 @@ fn keys_of(entity: &QuotaEntity) -> String {
 }
 
 /// The DescribeClientQuotas filter of the flags.
-pub(crate) fn filter(args: &QuotaDescribeArgs) -> Result<QuotaFilter> {
+pub fn filter(args: &QuotaDescribeArgs) -> Result<QuotaFilter> {
     if args.strict && args.entity.is_empty() {
         bail!(
             "--strict selects entities with exactly the types named: name --user or \
@@ -227,7 +227,7 @@ fn text(s: &str) -> StrBytes {
     StrBytes::from_string(s.to_string())
 }
 
-pub(crate) fn describe_request(filter: &QuotaFilter) -> DescribeClientQuotasRequest {
+pub fn describe_request(filter: &QuotaFilter) -> DescribeClientQuotasRequest {
     DescribeClientQuotasRequest::default()
         .with_components(
             filter
@@ -244,7 +244,7 @@ pub(crate) fn describe_request(filter: &QuotaFilter) -> DescribeClientQuotasRequ
         .with_strict(filter.strict)
 }
 
-pub(crate) fn alter_request(
+pub fn alter_request(
     entity: &QuotaEntity,
     changes: &[(QuotaKey, Option<f64>)],
     validate_only: bool,
@@ -276,7 +276,7 @@ pub(crate) fn alter_request(
 
 /// One described entity: its components as the broker sent them, and its values by key.
 #[derive(Debug, Clone, PartialEq)]
-pub(crate) struct DescribedEntity {
+pub struct DescribedEntity {
     pub components: Vec<(String, Option<String>)>,
     pub values: Vec<(String, f64)>,
 }
@@ -284,7 +284,7 @@ pub(crate) struct DescribedEntity {
 impl DescribedEntity {
     /// The path form, `/users/alice/clients/<default>`; a type this client does not know is
     /// shown by its wire name.
-    fn path(&self) -> String {
+    pub fn path(&self) -> String {
         let parsed = QuotaEntity::parse(
             self.components
                 .iter()
@@ -301,14 +301,14 @@ impl DescribedEntity {
 }
 
 /// The entities of a DescribeClientQuotas answer, sorted by path, or its error.
-pub(crate) fn described_entities(
+pub fn described_entities(
     response: &DescribeClientQuotasResponse,
-) -> Result<Vec<DescribedEntity>> {
+) -> Result<Vec<DescribedEntity>, RequestError> {
     if response.error_code != 0 {
-        bail!(RequestError::broker(
+        return Err(RequestError::broker(
             response.error_code,
             "describing quotas",
-            response.error_message.as_deref()
+            response.error_message.as_deref(),
         ));
     }
     let mut entities: Vec<DescribedEntity> = response
@@ -341,7 +341,7 @@ pub(crate) fn described_entities(
     Ok(entities)
 }
 
-pub(crate) fn entities_table(entities: &[DescribedEntity]) -> Table {
+pub fn entities_table(entities: &[DescribedEntity]) -> Table {
     let mut table = Table::new(&["ENTITY", "CONFIG", "VALUE"]);
     for entity in entities {
         let path = entity.path();
@@ -354,7 +354,7 @@ pub(crate) fn entities_table(entities: &[DescribedEntity]) -> Table {
 
 /// `[{"entity":{"user":"alice","client-id":null},"values":{"producer_byte_rate":1048576.0}}]`:
 /// a default entity's name is null, as on the wire.
-pub(crate) fn entities_json(entities: &[DescribedEntity]) -> Result<String> {
+pub fn entities_json(entities: &[DescribedEntity]) -> Result<String> {
     let rows: Vec<serde_json::Value> = entities
         .iter()
         .map(|entity| {
@@ -375,25 +375,27 @@ pub(crate) fn entities_json(entities: &[DescribedEntity]) -> Result<String> {
 }
 
 /// The error of an AlterClientQuotas answer, if any.
-pub(crate) fn alter_result(
+pub fn alter_result(
     entity: &QuotaEntity,
     response: &AlterClientQuotasResponse,
-) -> Result<()> {
+) -> Result<(), RequestError> {
     let Some(entry) = response.entries.first() else {
-        bail!("altering the quotas of {entity}: the broker answered no result");
+        return Err(RequestError::Unsupported(format!(
+            "altering the quotas of {entity}: the broker answered no result"
+        )));
     };
     if entry.error_code != 0 {
-        bail!(RequestError::broker(
+        return Err(RequestError::broker(
             entry.error_code,
             &format!("altering the quotas of {entity}"),
-            entry.error_message.as_deref()
+            entry.error_message.as_deref(),
         ));
     }
     Ok(())
 }
 
 /// What `alter` prints: one line per change.
-pub(crate) fn change_lines(
+pub fn change_lines(
     entity: &QuotaEntity,
     changes: &[(QuotaKey, Option<f64>)],
     validate_only: bool,

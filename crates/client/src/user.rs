@@ -40,9 +40,9 @@ use crate::wire::{ClusterClient, RequestError};
 /// How long the command may spend on its requests in all.
 const REQUEST_TIMEOUT: Duration = Duration::from_secs(60);
 /// Both APIs have only v0.
-const VERSIONS: std::ops::RangeInclusive<i16> = 0..=0;
+pub const VERSIONS: std::ops::RangeInclusive<i16> = 0..=0;
 /// Kafka's RESOURCE_NOT_FOUND: a user without credentials.
-const RESOURCE_NOT_FOUND: i16 = 91;
+pub const RESOURCE_NOT_FOUND: i16 = 91;
 
 #[derive(Args, Debug, Clone, PartialEq, Eq)]
 pub struct UserArgs {
@@ -211,16 +211,12 @@ async fn create_user(
     mechanisms.dedup();
     let mut upsertions = Vec::with_capacity(mechanisms.len());
     for mechanism in &mechanisms {
-        let salt = random_salt().map_err(|e| anyhow!("{e}"))?;
-        let salted = mechanism.salted_password(password.as_bytes(), &salt, args.iterations);
-        upsertions.push(
-            ScramCredentialUpsertion::default()
-                .with_name(text(&args.user))
-                .with_mechanism(mechanism.type_number())
-                .with_iterations(i32::try_from(args.iterations).unwrap_or(i32::MAX))
-                .with_salt(Bytes::from(salt))
-                .with_salted_password(Bytes::from(salted)),
-        );
+        upsertions.push(upsertion(
+            &args.user,
+            *mechanism,
+            password,
+            args.iterations,
+        )?);
     }
     alter(client, Vec::new(), upsertions, deadline).await?;
     for mechanism in &mechanisms {
@@ -232,12 +228,31 @@ async fn create_user(
     Ok(())
 }
 
-/// DescribeUserScramCredentials for `users` (all when empty), from any broker.
-async fn describe(
+/// The upsertion of `user`'s credential for `mechanism`: a random 32-byte salt and the
+/// password salted with PBKDF2 here, so that the password itself is never sent.
+pub fn upsertion(
+    user: &str,
+    mechanism: ScramMechanism,
+    password: &str,
+    iterations: u32,
+) -> Result<ScramCredentialUpsertion> {
+    let salt = random_salt().map_err(|e| anyhow!("{e}"))?;
+    let salted = mechanism.salted_password(password.as_bytes(), &salt, iterations);
+    Ok(ScramCredentialUpsertion::default()
+        .with_name(text(user))
+        .with_mechanism(mechanism.type_number())
+        .with_iterations(i32::try_from(iterations).unwrap_or(i32::MAX))
+        .with_salt(Bytes::from(salt))
+        .with_salted_password(Bytes::from(salted)))
+}
+
+/// DescribeUserScramCredentials for `users` (all when empty), from any broker; a user's
+/// error other than RESOURCE_NOT_FOUND (no credentials) fails the whole answer.
+pub async fn describe(
     client: &mut ClusterClient,
     users: &[String],
     deadline: Instant,
-) -> Result<DescribeUserScramCredentialsResponse> {
+) -> Result<DescribeUserScramCredentialsResponse, RequestError> {
     let names: Option<Vec<UserName>> = if users.is_empty() {
         None
     } else {
@@ -257,10 +272,10 @@ async fn describe(
         .await?;
     if response.error_code != 0 {
         let message = response.error_message.as_deref();
-        bail!(RequestError::broker(
+        return Err(RequestError::broker(
             response.error_code,
             "DescribeUserScramCredentials",
-            message
+            message,
         ));
     }
     if let Some(failed) = response
@@ -268,10 +283,10 @@ async fn describe(
         .iter()
         .find(|r| r.error_code != 0 && r.error_code != RESOURCE_NOT_FOUND)
     {
-        bail!(RequestError::broker(
+        return Err(RequestError::broker(
             failed.error_code,
             &format!("user {}", failed.user),
-            failed.error_message.as_deref()
+            failed.error_message.as_deref(),
         ));
     }
     Ok(response)
@@ -339,12 +354,12 @@ async fn delete_user(
 }
 
 /// One AlterUserScramCredentials to the controller; the first user's error, if any.
-async fn alter(
+pub async fn alter(
     client: &mut ClusterClient,
     deletions: Vec<ScramCredentialDeletion>,
     upsertions: Vec<ScramCredentialUpsertion>,
     deadline: Instant,
-) -> Result<()> {
+) -> Result<(), RequestError> {
     let (response, _) = client
         .send_to_controller::<AlterUserScramCredentialsRequest>(
             VERSIONS,
@@ -357,10 +372,10 @@ async fn alter(
         )
         .await?;
     if let Some(failed) = response.results.iter().find(|r| r.error_code != 0) {
-        bail!(RequestError::broker(
+        return Err(RequestError::broker(
             failed.error_code,
             &format!("user {}", failed.user),
-            failed.error_message.as_deref()
+            failed.error_message.as_deref(),
         ));
     }
     Ok(())

@@ -17,9 +17,9 @@
 //! could not (a broker down, an unknown id, a partition without a leader) makes one error line
 //! on stderr and a non-zero exit, after the table.
 
-mod describe_producers;
-mod describe_transactions;
-mod list_transactions;
+pub mod describe_producers;
+pub mod describe_transactions;
+pub mod list_transactions;
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
@@ -33,10 +33,10 @@ use kafka_protocol::messages::{
 use crate::client_settings::{ClientSettings, Role};
 use crate::connect_args::ConnectArgs;
 use crate::topic_partitions::{chosen_partitions, topic_partitions};
-use crate::wire::{ClusterClient, CoordinatorType, Retry};
-use describe_producers::ProducerState;
-use describe_transactions::DescribedTransaction;
-use list_transactions::ListedTransaction;
+use crate::wire::{ClusterClient, CoordinatorType, RequestError, Retry};
+pub use describe_producers::ProducerState;
+pub use describe_transactions::DescribedTransaction;
+pub use list_transactions::ListedTransaction;
 
 /// How long one command may spend on its requests in all, retries included.
 const REQUEST_TIMEOUT: Duration = Duration::from_secs(30);
@@ -127,29 +127,63 @@ fn admin_client(connect: &ConnectArgs) -> Result<ClusterClient> {
 
 async fn list_transactions(client: &mut ClusterClient, args: &TxnListArgs) -> Result<()> {
     let deadline = Instant::now() + REQUEST_TIMEOUT;
+    let found = list_all(
+        client,
+        &args.states,
+        &args.producer_ids,
+        args.min_duration_ms,
+        deadline,
+    )
+    .await?;
+    for state in &found.unknown_states {
+        eprintln!(
+            "warning: the broker does not know transaction state '{state}'; it matches no \
+             transaction"
+        );
+    }
+    print!("{}", list_transactions::render(&found.transactions));
+    if !found.failures.is_empty() {
+        bail!("cannot list transactions of {}", found.failures.join("; "));
+    }
+    Ok(())
+}
+
+/// What every broker listed.
+#[derive(Debug, Clone, Default)]
+pub struct AllTransactions {
+    /// Sorted by transactional id.
+    pub transactions: Vec<ListedTransaction>,
+    /// State filters some broker did not know (they match nothing).
+    pub unknown_states: BTreeSet<String>,
+    /// `broker N (host:port): why`, for each broker that could not be asked.
+    pub failures: Vec<String>,
+}
+
+/// ListTransactions of every broker (each lists the ids it coordinates), with the filters.
+pub async fn list_all(
+    client: &mut ClusterClient,
+    states: &[String],
+    producer_ids: &[i64],
+    min_duration_ms: Option<i64>,
+    deadline: Instant,
+) -> Result<AllTransactions, RequestError> {
     let metadata = client.metadata(Some(&[]), false, deadline).await?;
     let mut brokers: Vec<i32> = metadata.brokers.iter().map(|b| b.node_id).collect();
     brokers.sort_unstable();
     if brokers.is_empty() {
-        bail!("the cluster metadata lists no broker");
+        return Err(RequestError::Unsupported(
+            "the cluster metadata lists no broker".to_string(),
+        ));
     }
     let retry = Retry::until(deadline);
-    let mut listed: Vec<ListedTransaction> = Vec::new();
-    let mut unknown_states = BTreeSet::new();
-    let mut failures = Vec::new();
+    let mut all = AllTransactions::default();
     for id in brokers {
         let answer = loop {
             let outcome = client
                 .send_to_broker::<ListTransactionsRequest>(
                     id,
                     list_transactions::VERSIONS,
-                    |_| {
-                        list_transactions::request(
-                            &args.states,
-                            &args.producer_ids,
-                            args.min_duration_ms,
-                        )
-                    },
+                    |_| list_transactions::request(states, producer_ids, min_duration_ms),
                     deadline,
                 )
                 .await
@@ -161,27 +195,49 @@ async fn list_transactions(client: &mut ClusterClient, args: &TxnListArgs) -> Re
         };
         match answer {
             Ok(list) => {
-                unknown_states.extend(list.unknown_state_filters);
-                listed.extend(list.transactions);
+                all.unknown_states.extend(list.unknown_state_filters);
+                all.transactions.extend(list.transactions);
             }
             Err(e) => {
                 let address = client.broker_addr(id).unwrap_or("?");
-                failures.push(format!("broker {id} ({address}): {e}"));
+                all.failures.push(format!("broker {id} ({address}): {e}"));
             }
         }
     }
-    for state in unknown_states {
-        eprintln!(
-            "warning: the broker does not know transaction state '{state}'; it matches no \
-             transaction"
-        );
+    all.transactions
+        .sort_by(|a, b| a.transactional_id.cmp(&b.transactional_id));
+    Ok(all)
+}
+
+/// DescribeTransactions of one id, asked of its coordinator (found again while it moves):
+/// the coordinator's id and the transaction.
+pub async fn describe_one(
+    client: &mut ClusterClient,
+    id: &str,
+    deadline: Instant,
+) -> Result<(i32, DescribedTransaction), RequestError> {
+    let retry = Retry::until(deadline);
+    loop {
+        let outcome = async {
+            let coordinator = client
+                .find_coordinator(id, CoordinatorType::Transaction, deadline)
+                .await?;
+            let (response, _) = client
+                .send_to_broker::<DescribeTransactionsRequest>(
+                    coordinator,
+                    describe_transactions::VERSIONS,
+                    |_| describe_transactions::request(id),
+                    deadline,
+                )
+                .await?;
+            describe_transactions::from_response(response, id).map(|t| (coordinator, t))
+        }
+        .await;
+        match outcome {
+            Err(e) if retry.again(&e).await => continue,
+            outcome => return outcome,
+        }
     }
-    listed.sort_by(|a, b| a.transactional_id.cmp(&b.transactional_id));
-    print!("{}", list_transactions::render(&listed));
-    if !failures.is_empty() {
-        bail!("cannot list transactions of {}", failures.join("; "));
-    }
-    Ok(())
 }
 
 async fn describe_transactions(
@@ -189,7 +245,6 @@ async fn describe_transactions(
     transactional_ids: &[String],
 ) -> Result<()> {
     let deadline = Instant::now() + REQUEST_TIMEOUT;
-    let retry = Retry::until(deadline);
     let mut described: Vec<(i32, DescribedTransaction)> = Vec::new();
     let mut failures = Vec::new();
     let mut seen = BTreeSet::new();
@@ -197,27 +252,7 @@ async fn describe_transactions(
         .iter()
         .filter(|id| seen.insert(id.as_str()))
     {
-        let answer = loop {
-            let outcome = async {
-                let coordinator = client
-                    .find_coordinator(id, CoordinatorType::Transaction, deadline)
-                    .await?;
-                let (response, _) = client
-                    .send_to_broker::<DescribeTransactionsRequest>(
-                        coordinator,
-                        describe_transactions::VERSIONS,
-                        |_| describe_transactions::request(id),
-                        deadline,
-                    )
-                    .await?;
-                describe_transactions::from_response(response, id).map(|t| (coordinator, t))
-            }
-            .await;
-            match outcome {
-                Err(e) if retry.again(&e).await => continue,
-                outcome => break outcome,
-            }
-        };
+        let answer = describe_one(client, id, deadline).await;
         match answer {
             Ok(row) => described.push(row),
             Err(e) if describe_transactions::is_not_found(&e) => failures.push(e.to_string()),
@@ -247,21 +282,52 @@ async fn describe_producers(client: &mut ClusterClient, topic: &str, wanted: &[u
                 .collect()
         })
         .unwrap_or_default();
+    let found = producers_of(client, topic, &partitions, &leaders, deadline).await;
+    if found.described > 0 {
+        print!("{}", describe_producers::render(&found.rows));
+    }
+    if !found.failures.is_empty() {
+        let texts: Vec<String> = found.failures.into_values().collect();
+        bail!("topic '{topic}': {}", texts.join("; "));
+    }
+    Ok(())
+}
 
+/// The producers of some partitions of a topic.
+#[derive(Debug, Clone, Default)]
+pub struct TopicProducers {
+    /// (partition, producer), sorted by partition and producer id.
+    pub rows: Vec<(i32, ProducerState)>,
+    /// How many partitions were described.
+    pub described: usize,
+    /// Why a partition could not be described, by partition (one entry for a whole broker
+    /// that failed, under its first partition).
+    pub failures: BTreeMap<i32, String>,
+}
+
+/// DescribeProducers of `partitions` of `topic`, one request per leader (`leaders`: the
+/// leader of each partition, from Metadata, -1 for none).
+pub async fn producers_of(
+    client: &mut ClusterClient,
+    topic: &str,
+    partitions: &[i32],
+    leaders: &BTreeMap<i32, i32>,
+    deadline: Instant,
+) -> TopicProducers {
     // Partitions by their leader; those without one fail straight away.
     let mut by_leader: BTreeMap<i32, Vec<i32>> = BTreeMap::new();
-    let mut failures: BTreeMap<i32, String> = BTreeMap::new();
-    for &partition in &partitions {
+    let mut found = TopicProducers::default();
+    for &partition in partitions {
         match leaders.get(&partition).copied().filter(|id| *id >= 0) {
             Some(leader) => by_leader.entry(leader).or_default().push(partition),
             None => {
-                failures.insert(partition, format!("partition {partition} has no leader"));
+                found
+                    .failures
+                    .insert(partition, format!("partition {partition} has no leader"));
             }
         }
     }
 
-    let mut rows: Vec<(i32, ProducerState)> = Vec::new();
-    let mut described = 0usize;
     for (leader, asked) in &by_leader {
         let answer = client
             .send_to_broker::<DescribeProducersRequest>(
@@ -276,7 +342,7 @@ async fn describe_producers(client: &mut ClusterClient, topic: &str, wanted: &[u
             Err(e) => {
                 // One failure for the broker rather than the same text per partition.
                 let first = asked.first().copied().unwrap_or_default();
-                failures.insert(first, e.to_string());
+                found.failures.insert(first, e.to_string());
                 continue;
             }
         };
@@ -287,32 +353,28 @@ async fn describe_producers(client: &mut ClusterClient, topic: &str, wanted: &[u
             }
             match answer.outcome {
                 Ok(producers) => {
-                    described += 1;
-                    rows.extend(producers.into_iter().map(|p| (answer.partition, p)));
+                    found.described += 1;
+                    found
+                        .rows
+                        .extend(producers.into_iter().map(|p| (answer.partition, p)));
                 }
                 Err(e) => {
-                    failures.insert(answer.partition, e.to_string());
+                    found.failures.insert(answer.partition, e.to_string());
                 }
             }
         }
         let address = client.broker_addr(*leader).unwrap_or("?").to_string();
         for partition in missing {
-            failures.insert(
+            found.failures.insert(
                 partition,
                 format!("partition {partition} is missing from the answer of {address}"),
             );
         }
     }
-
-    rows.sort_by_key(|(partition, p)| (*partition, p.producer_id));
-    if described > 0 {
-        print!("{}", describe_producers::render(&rows));
-    }
-    if !failures.is_empty() {
-        let texts: Vec<String> = failures.into_values().collect();
-        bail!("topic '{topic}': {}", texts.join("; "));
-    }
-    Ok(())
+    found
+        .rows
+        .sort_by_key(|(partition, p)| (*partition, p.producer_id));
+    found
 }
 
 fn now_ms() -> i64 {

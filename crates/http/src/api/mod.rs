@@ -20,16 +20,23 @@
 //! - `records`: reading (the message browser) and producing records.
 //! - `groups`: consumer groups with their lag, deleting them, resetting their offsets;
 //!   `lag_history`: the node-local sampler of watched groups' lag.
+//! - `transactions`: transactions (ListTransactions, DescribeTransactions) and a topic's
+//!   producers (DescribeProducers).
+//! - `acls`, `users`, `quotas`: ACL bindings, SCRAM users and client quotas.
 
 pub mod access;
+pub mod acls;
 pub mod brokers;
 pub mod cluster;
 pub mod configs;
 pub mod groups;
 pub mod lag_history;
+pub mod quotas;
 pub mod records;
 pub mod session;
 pub mod topics;
+pub mod transactions;
+pub mod users;
 pub mod write_guard;
 
 use std::collections::BTreeMap;
@@ -38,7 +45,7 @@ use std::time::Instant;
 
 use axum::http::{header, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
-use axum::routing::{get, post};
+use axum::routing::{delete, get, post};
 use axum::Router;
 use serde::de::DeserializeOwned;
 use serde::Serialize;
@@ -79,6 +86,15 @@ pub fn routes() -> Router<Arc<AdminState>> {
         )
         .route("/groups/{group}/lag-history", get(groups::lag_history))
         .route("/groups/{group}/offsets/reset", post(groups::reset_offsets))
+        .route("/transactions", get(transactions::list))
+        .route("/topics/{topic}/producers", get(transactions::producers))
+        .route(
+            "/acls",
+            get(acls::list).post(acls::create).delete(acls::delete),
+        )
+        .route("/users", get(users::list).post(users::create))
+        .route("/users/{user}", delete(users::delete))
+        .route("/quotas", get(quotas::list).patch(quotas::alter))
         .fallback(not_found)
 }
 

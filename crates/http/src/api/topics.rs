@@ -298,7 +298,7 @@ async fn topic_view(
 }
 
 /// The topic `name` of `metadata`, or the error Metadata gave for it.
-fn known_topic<'a>(
+pub(super) fn known_topic<'a>(
     metadata: &'a ClusterMetadata,
     name: &str,
 ) -> Result<&'a TopicMetadata, ApiError> {
