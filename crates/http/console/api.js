@@ -54,7 +54,7 @@ export async function api(method, path, body, { signal } = {}) {
 export const get = (path, options) => api('GET', path, undefined, options);
 export const post = (path, body) => api('POST', path, body);
 export const patch = (path, body) => api('PATCH', path, body);
-export const del = (path) => api('DELETE', path);
+export const del = (path, body) => api('DELETE', path, body);
 
 /// `?a=1&b=2` of the parameters that are set.
 export function query(params) {

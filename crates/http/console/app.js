@@ -10,18 +10,23 @@ import * as group from './pages/group.js';
 import * as groups from './pages/groups.js';
 import * as login from './pages/login.js';
 import * as messages from './pages/messages.js';
+import * as security from './pages/security.js';
 import * as overview from './pages/overview.js';
 import * as topic from './pages/topic.js';
 import * as topics from './pages/topics.js';
+import * as transactions from './pages/transactions.js';
 
 const routes = [
   [/^\/$/, overview, 'overview'],
   [/^\/topics$/, topics, 'topics'],
   [/^\/topics\/([^/]+)$/, topic, 'topics'],
   [/^\/topics\/([^/]+)\/messages$/, messages, 'topics'],
+  [/^\/topics\/([^/]+)\/producers$/, { render: transactions.renderProducers }, 'topics'],
   [/^\/groups$/, groups, 'groups'],
   [/^\/groups\/([^/]+)$/, group, 'groups'],
   [/^\/cluster$/, cluster, 'cluster'],
+  [/^\/transactions$/, transactions, 'transactions'],
+  [/^\/security$/, security, 'security'],
 ];
 
 let session = null;

@@ -53,6 +53,8 @@ static ASSETS: &[Asset] = &[
     asset!("pages/groups.js", JS),
     asset!("pages/group.js", JS),
     asset!("pages/cluster.js", JS),
+    asset!("pages/transactions.js", JS),
+    asset!("pages/security.js", JS),
     asset!("pages/login.js", JS),
     asset!("vendor/uplot/uPlot.iife.min.js", JS),
     asset!("vendor/uplot/uPlot.min.css", CSS),

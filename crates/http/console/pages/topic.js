@@ -85,7 +85,8 @@ export async function render(main, ctx) {
     h('p', { class: 'crumbs' }, h('a', { href: '#/topics' }, 'Topics'), ' / '),
     h('h1', { id: 'topic-name' }, topic.name, topic.internal ? h('span', { class: 'badge' }, 'internal') : ''),
     h('p', { class: 'muted' }, `topic id ${topic.topic_id || '–'}`),
-    h('p', {}, h('a', { class: 'button', id: 'browse-messages', href: `#/topics/${enc(name)}/messages` }, 'Browse messages')),
+    h('p', {}, h('a', { class: 'button', id: 'browse-messages', href: `#/topics/${enc(name)}/messages` }, 'Browse messages'),
+      ' ', h('a', { class: 'button', id: 'topic-producers', href: `#/topics/${enc(name)}/producers` }, 'Producers')),
     h('h2', {}, 'Partitions'),
     table([
       { title: 'partition', cell: (p) => p.partition, class: 'num' },
