@@ -307,3 +307,22 @@ def test_a_quota_set_in_the_ui_is_what_a_client_describes(node, console_factory)
     wait_until(lambda: cli_quotas(node.broker, user) == [], timeout=30,
                what="the quota gone for a client")
     assert_no_panic(node.broker)
+
+
+def test_read_only_console_offers_no_security_write(broker_factory, console_factory):
+    broker = broker_factory({"console.read.only": "true"})
+    base = admin_base(broker)
+    console = console_factory(base)
+    console.open("/security")
+    # Without an authorizer the ACL section says so (SECURITY_DISABLED); users and quotas list.
+    console.wait(lambda: console.find("#users-table") or console.find("#security-users p"),
+                 what="the users section")
+    console.wait(lambda: console.find("#quotas-table") or console.find("#security-quotas p"),
+                 what="the quotas section")
+    console.wait(lambda: console.find("#acls-table") or console.find("#security-acls .error"),
+                 what="the ACLs section")
+    console.shot("security-read-only")
+    assert [c for c in WRITE_CONTROLS if console.find(c)] == []
+    assert http(base, "POST", "/api/v1/users", {"user": "u", "password": "p"},
+                {"X-CSRF-Token": "t"}).status == 403
+    assert_no_panic(broker)
