@@ -1,7 +1,7 @@
 //! `sluice txn list|describe` and `sluice producers describe`: the transaction admin APIs of
 //! KIP-664, in the manner of kafka-transactions.
 //!
-//! Through the CLI's Kafka client (`crate::wire`, PLAINTEXT only). Which brokers to ask comes
+//! Through the CLI's Kafka client (`crate::wire`, with the TLS and SASL settings of `-X`). Which brokers to ask comes
 //! from Metadata:
 //! - `txn list`: every broker, since each lists only the transactional ids it coordinates;
 //! - `txn describe`: the coordinator of each id (FindCoordinator, key type 1);
@@ -115,7 +115,7 @@ pub async fn run_producers(args: ProducersArgs) -> Result<()> {
     }
 }
 
-/// The client of an admin command; the settings are checked (PLAINTEXT only) before any
+/// The client of an admin command; the settings (security included) are checked before any
 /// connection.
 fn admin_client(connect: &ConnectArgs) -> Result<ClusterClient> {
     let settings = ClientSettings::from_args(connect, Role::Admin)?;
