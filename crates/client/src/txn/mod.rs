@@ -1,8 +1,8 @@
 //! `sluice txn list|describe` and `sluice producers describe`: the transaction admin APIs of
 //! KIP-664, in the manner of kafka-transactions.
 //!
-//! Through the CLI's Kafka client (`crate::wire`, with the TLS and SASL settings of `-X`). Which brokers to ask comes
-//! from Metadata:
+//! Through the CLI's Kafka client (`crate::wire`, with the TLS and SASL settings of `-X`).
+//! Which brokers to ask comes from Metadata:
 //! - `txn list`: every broker, since each lists only the transactional ids it coordinates;
 //! - `txn describe`: the coordinator of each id (FindCoordinator, key type 1);
 //! - `producers describe`: the leader of each partition, which holds its producer state.
