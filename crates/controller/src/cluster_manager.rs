@@ -34,6 +34,7 @@ use crate::command::CommandResult;
 use crate::command::MetadataCommand;
 use crate::config::ClusterManagerConfig;
 use crate::controller::propose_local;
+use crate::elections::controller_unclean_default;
 use crate::elections::leader_elections;
 use crate::elections::preferred_leader_elections;
 use crate::image::MetadataImage;
@@ -57,6 +58,7 @@ use crate::rpc::ProposeReply;
 const REGISTRATION_ATTEMPTS: usize = 3;
 
 pub(crate) struct ClusterManager {
+    node_id: NodeId,
     config: ClusterManagerConfig,
     raft: Raft,
     image: watch::Receiver<Arc<MetadataImage>>,
@@ -144,6 +146,7 @@ impl ClusterManager {
     ) -> Self {
         let session_timeout = Duration::from_millis(config.session_timeout_ms);
         ClusterManager {
+            node_id,
             config,
             raft,
             image,
@@ -170,6 +173,12 @@ impl ClusterManager {
     /// The image with every entry this node applied (on the leader, every write it made).
     fn latest_image(&self) -> Arc<MetadataImage> {
         self.image.borrow().clone()
+    }
+
+    /// `unclean.leader.election.enable` for topics without their own value: this node's
+    /// dynamic config, the cluster-wide default, or the config file's (as Kafka's controller).
+    fn unclean_default(&self, image: &MetadataImage) -> bool {
+        controller_unclean_default(image, self.node_id, self.config.unclean_leader_election)
     }
 
     /// The sessions, started for `term` if that is new.
@@ -237,7 +246,7 @@ impl ClusterManager {
                 &request,
                 now_ms(),
                 old_session_valid,
-                self.config.unclean_leader_election,
+                self.unclean_default(&image),
             ) {
                 Ok(command) => command,
                 Err(error) => {
@@ -291,8 +300,8 @@ impl ClusterManager {
             Ok(term) => term,
             Err(leader) => return LeaderReply::NotLeader { leader },
         };
-        let unclean = self.config.unclean_leader_election;
         let image = self.latest_image();
+        let unclean = self.unclean_default(&image);
         if let Err(error) = check_heartbeat(&image, &request) {
             return LeaderReply::Answered {
                 result: Err(error),
@@ -415,7 +424,7 @@ impl ClusterManager {
     /// that fails for want of leadership; the next check starts over.
     async fn check(&self, term: u64, rebalance: bool) {
         let _writes = self.writes.lock().await;
-        let unclean = self.config.unclean_leader_election;
+        let unclean = self.unclean_default(&self.latest_image());
         let expired = {
             let image = self.latest_image();
             let now = Instant::now();

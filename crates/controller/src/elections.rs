@@ -161,34 +161,46 @@ pub(crate) fn elect(
     LeaderAndIsr { leader: None, isr }
 }
 
-/// Whether unclean elections are enabled for `topic`: its topic config, else the dynamic
-/// cluster-wide broker config, else `default` (the static config). A value that is not a
-/// boolean counts as unset.
-pub(crate) fn unclean_election_enabled(
-    image: &MetadataImage,
-    topic: &TopicImage,
-    default: bool,
-) -> bool {
-    let parse = |value: &String| {
-        if value.eq_ignore_ascii_case("true") {
-            Some(true)
-        } else if value.eq_ignore_ascii_case("false") {
-            Some(false)
-        } else {
-            None
-        }
-    };
+/// Whether unclean elections are enabled for `topic`: its topic config, else `default` (the
+/// controller's own value, [`controller_unclean_default`]). A value that is not a boolean
+/// counts as unset.
+pub(crate) fn unclean_election_enabled(topic: &TopicImage, default: bool) -> bool {
     topic
         .configs
         .get(UNCLEAN_LEADER_ELECTION_ENABLE)
-        .and_then(parse)
-        .or_else(|| {
-            image
-                .cluster_configs()
-                .get(UNCLEAN_LEADER_ELECTION_ENABLE)
-                .and_then(parse)
-        })
+        .and_then(|v| parse_bool(v))
         .unwrap_or(default)
+}
+
+/// `unclean.leader.election.enable` as the controller on node `node_id` reads it for a topic
+/// without its own value, as Kafka's KRaft controller does: the node's dynamic broker config,
+/// else the cluster-wide dynamic default, else `static_value` (the node's config file).
+pub(crate) fn controller_unclean_default(
+    image: &MetadataImage,
+    node_id: u64,
+    static_value: bool,
+) -> bool {
+    let node = i32::try_from(node_id)
+        .ok()
+        .and_then(|id| image.broker_configs(id).get(UNCLEAN_LEADER_ELECTION_ENABLE))
+        .and_then(|v| parse_bool(v));
+    node.or_else(|| {
+        image
+            .cluster_configs()
+            .get(UNCLEAN_LEADER_ELECTION_ENABLE)
+            .and_then(|v| parse_bool(v))
+    })
+    .unwrap_or(static_value)
+}
+
+fn parse_bool(value: &str) -> Option<bool> {
+    if value.eq_ignore_ascii_case("true") {
+        Some(true)
+    } else if value.eq_ignore_ascii_case("false") {
+        Some(false)
+    } else {
+        None
+    }
 }
 
 /// Registered and unfenced.
@@ -235,7 +247,7 @@ pub(crate) fn offline_replica_changes(
         if !state.isr.contains(&broker_id) && state.leader != Some(broker_id) {
             continue;
         }
-        let unclean = unclean_election_enabled(image, topic, unclean_default);
+        let unclean = unclean_election_enabled(topic, unclean_default);
         let eligible = |b| may_lead(image, topic.topic_id, index, b);
         let next = elect(state, Some(broker_id), eligible, unclean);
         changes.extend(change(topic, index, state, next));
@@ -275,7 +287,7 @@ pub(crate) fn removal_changes(
 ) -> Vec<MetadataCommand> {
     let mut changes = Vec::new();
     for topic in image.topics().values() {
-        let unclean = unclean_election_enabled(image, topic, unclean_default);
+        let unclean = unclean_election_enabled(topic, unclean_default);
         for (partition, state) in topic.partitions.iter().enumerate() {
             if !state.isr.contains(&broker_id) && state.leader != Some(broker_id) {
                 continue;
@@ -296,7 +308,7 @@ pub(crate) fn leader_elections(
 ) -> Vec<MetadataCommand> {
     let mut changes = Vec::new();
     for topic in image.topics().values() {
-        let unclean = unclean_election_enabled(image, topic, unclean_default);
+        let unclean = unclean_election_enabled(topic, unclean_default);
         for (partition, state) in topic.partitions.iter().enumerate() {
             let eligible = |b| may_lead(image, topic.topic_id, partition, b);
             if state.leader.is_some_and(eligible) {
@@ -519,12 +531,16 @@ mod tests {
     }
 
     #[test]
-    fn unclean_election_is_the_topic_config_then_the_cluster_config_then_the_default() {
-        let mut image = image_with_brokers(&[1]);
+    fn unclean_election_is_the_topic_config_then_the_node_then_the_cluster_then_the_file() {
+        let mut image = image_with_brokers(&[1, 2]);
         create_topic(&mut image, "t", 1, vec![vec![1]]).unwrap();
         let topic = |image: &MetadataImage| image.topic("t").unwrap().clone();
-        assert!(!unclean_election_enabled(&image, &topic(&image), false));
-        assert!(unclean_election_enabled(&image, &topic(&image), true));
+        let enabled = |image: &MetadataImage, node: u64, file: bool| {
+            let default = controller_unclean_default(image, node, file);
+            unclean_election_enabled(&topic(image), default)
+        };
+        assert!(!enabled(&image, 1, false));
+        assert!(enabled(&image, 1, true));
         apply(
             &mut image,
             MetadataCommand::AlterBrokerConfig {
@@ -533,7 +549,37 @@ mod tests {
             },
         )
         .unwrap();
-        assert!(unclean_election_enabled(&image, &topic(&image), false));
+        assert!(
+            enabled(&image, 1, false),
+            "the cluster default over the file"
+        );
+        apply(
+            &mut image,
+            MetadataCommand::AlterBrokerConfig {
+                broker_id: Some(1),
+                ops: vec![set(UNCLEAN_LEADER_ELECTION_ENABLE, "false")],
+            },
+        )
+        .unwrap();
+        assert!(
+            !enabled(&image, 1, true),
+            "node 1's own value over the cluster default"
+        );
+        assert!(
+            enabled(&image, 2, false),
+            "another controller reads the cluster default"
+        );
+        apply(
+            &mut image,
+            MetadataCommand::AlterBrokerConfig {
+                broker_id: Some(1),
+                ops: vec![ConfigOp::Delete {
+                    name: UNCLEAN_LEADER_ELECTION_ENABLE.into(),
+                }],
+            },
+        )
+        .unwrap();
+        assert!(enabled(&image, 1, false));
         apply(
             &mut image,
             MetadataCommand::AlterTopicConfig {
@@ -542,7 +588,7 @@ mod tests {
             },
         )
         .unwrap();
-        assert!(!unclean_election_enabled(&image, &topic(&image), true));
+        assert!(!enabled(&image, 1, true));
         apply(
             &mut image,
             MetadataCommand::AlterTopicConfig {
@@ -552,7 +598,7 @@ mod tests {
         )
         .unwrap();
         assert!(
-            unclean_election_enabled(&image, &topic(&image), false),
+            enabled(&image, 1, false),
             "not a boolean: the cluster config applies"
         );
     }
