@@ -192,7 +192,8 @@ pub fn changes(
         .map_err(|e| anyhow!("{entity}: {e} (the configs are {})", keys_of(entity)))
 }
 
-fn keys_of(entity: &QuotaEntity) -> String {
+/// The quota keys that apply to `entity`, comma-separated (for messages).
+pub fn keys_of(entity: &QuotaEntity) -> String {
     QuotaKey::ALL
         .iter()
         .filter(|k| k.applies_to(entity))

@@ -17,7 +17,7 @@ use kafka_protocol::messages::{AlterClientQuotasRequest, DescribeClientQuotasReq
 use serde::Deserialize;
 use serde_json::{json, Map, Value};
 use sluice_client::quota::{
-    alter_request, alter_result, describe_request, described_entities, VERSIONS,
+    alter_request, alter_result, describe_request, described_entities, keys_of, VERSIONS,
 };
 use sluice_security::quota::{
     QuotaEntity, QuotaEntityType, QuotaFilter, QuotaFilterComponent, QuotaKey, QuotaStore,
@@ -149,15 +149,6 @@ fn entity(components: &Map<String, Value>) -> Result<QuotaEntity, ApiError> {
         ));
     }
     QuotaEntity::parse(parts).map_err(|e| ApiError::bad_request(format!("entity: {e}")))
-}
-
-fn keys_of(entity: &QuotaEntity) -> String {
-    QuotaKey::ALL
-        .iter()
-        .filter(|k| k.applies_to(entity))
-        .map(|k| k.name())
-        .collect::<Vec<_>>()
-        .join(", ")
 }
 
 /// `PATCH /quotas`: body `{"entity": {...}, "set": {"key": value}, "delete": ["key"],
