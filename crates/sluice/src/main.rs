@@ -181,32 +181,24 @@ fn run_server(args: ServerArgs) -> ExitCode {
             })
             .collect();
         if let Some((_, resolver)) = admin_tls.clone() {
-            tokio::spawn(async move {
-                loop {
-                    tokio::time::sleep(sluice_broker::server::CERT_RELOAD_INTERVAL).await;
-                    match resolver.reload_if_changed() {
-                        Ok(true) => tracing::info!("admin listener: key store reloaded"),
-                        Ok(false) => {}
-                        Err(e) => tracing::warn!(
-                            "admin listener: key store changed but cannot be loaded (the old certificate stays): {e}"
-                        ),
-                    }
-                }
-            });
+            // The Kafka listeners' reload loop (on the blocking pool, stopped with the listener).
+            tokio::spawn(sluice_broker::server::reload_certificates(
+                vec![("ADMIN".to_string(), resolver)],
+                admin_stopped.clone(),
+            ));
         }
-        let mut admin_tasks =
-            match sluice_http::serve(specs, admin.clone(), admin_stopped).await {
-                Ok((bound, tasks)) => {
-                    for url in bound {
-                        tracing::info!("admin listener serving {url}");
-                    }
-                    tasks
+        let mut admin_tasks = match sluice_http::serve(specs, admin.clone(), admin_stopped).await {
+            Ok((bound, tasks)) => {
+                for url in bound {
+                    tracing::info!("admin listener serving {url}");
                 }
-                Err(e) => {
-                    eprintln!("error: {e}");
-                    return ExitCode::FAILURE;
-                }
-            };
+                tasks
+            }
+            Err(e) => {
+                eprintln!("error: {e}");
+                return ExitCode::FAILURE;
+            }
+        };
         let handle = match sluice_broker::start(config).await {
             Ok(h) => h,
             Err(e) => {

@@ -7,7 +7,7 @@ mod audit_topic;
 mod controller_transport;
 mod listeners;
 
-pub use listeners::{tls_server, CERT_RELOAD_INTERVAL};
+pub use listeners::{reload_certificates, tls_server, CERT_RELOAD_INTERVAL};
 mod metrics_collector;
 
 use std::net::SocketAddr;
