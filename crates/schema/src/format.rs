@@ -1,0 +1,128 @@
+//! The schema formats a registry holds (Avro, Protobuf, JSON Schema) behind one type:
+//! [`parse`] checks a schema text (with the schemas its references name) and gives a
+//! [`ParsedSchema`], which knows its canonical text (what is stored, and what makes two
+//! registrations of one schema the same schema) and whether it can read data written with
+//! another schema ([`ParsedSchema::can_read`], the building block of every compatibility level).
+
+use serde::{Deserialize, Serialize};
+
+use crate::{avro, json_schema, protobuf};
+
+/// A schema's format, named as Confluent's API names it (`schemaType`); AVRO when a request
+/// names none.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+pub enum SchemaType {
+    #[default]
+    #[serde(rename = "AVRO")]
+    Avro,
+    #[serde(rename = "PROTOBUF")]
+    Protobuf,
+    #[serde(rename = "JSON")]
+    Json,
+}
+
+impl SchemaType {
+    /// Every format, in the order `/schemas/types` lists them.
+    pub const ALL: [SchemaType; 3] = [SchemaType::Json, SchemaType::Protobuf, SchemaType::Avro];
+
+    /// `AVRO`, `PROTOBUF` or `JSON` (any case); `None` for anything else.
+    pub fn from_name(name: &str) -> Option<SchemaType> {
+        match name.to_ascii_uppercase().as_str() {
+            "AVRO" => Some(SchemaType::Avro),
+            "PROTOBUF" => Some(SchemaType::Protobuf),
+            "JSON" => Some(SchemaType::Json),
+            _ => None,
+        }
+    }
+
+    pub fn name(self) -> &'static str {
+        match self {
+            SchemaType::Avro => "AVRO",
+            SchemaType::Protobuf => "PROTOBUF",
+            SchemaType::Json => "JSON",
+        }
+    }
+}
+
+/// A reference of a schema to another registered schema (Confluent's `references` entry).
+#[derive(Clone, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+pub struct SchemaReference {
+    /// How the referring schema names it: an Avro full type name, a .proto import path, a JSON
+    /// Schema `$ref` URL.
+    pub name: String,
+    pub subject: String,
+    pub version: i32,
+}
+
+/// A referenced schema's text, for the parser of the schema that refers to it. A parser gets
+/// every schema reachable through references (references of references too), each under the
+/// name its referrer used, the deepest first.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Dependency {
+    pub name: String,
+    pub schema_type: SchemaType,
+    pub schema: String,
+}
+
+/// A schema that parsed: valid for its format, its references resolved.
+#[derive(Clone, Debug)]
+pub enum ParsedSchema {
+    Avro(avro::AvroSchema),
+    Protobuf(protobuf::ProtobufSchema),
+    Json(json_schema::JsonSchema),
+}
+
+/// Parses `text` as a schema of `schema_type`, resolving the names it uses in `dependencies`.
+/// The error says what is wrong, for the 42201 (invalid schema) answer.
+pub fn parse(
+    schema_type: SchemaType,
+    text: &str,
+    dependencies: &[Dependency],
+) -> Result<ParsedSchema, String> {
+    match schema_type {
+        SchemaType::Avro => avro::AvroSchema::parse(text, dependencies).map(ParsedSchema::Avro),
+        SchemaType::Protobuf => {
+            protobuf::ProtobufSchema::parse(text, dependencies).map(ParsedSchema::Protobuf)
+        }
+        SchemaType::Json => {
+            json_schema::JsonSchema::parse(text, dependencies).map(ParsedSchema::Json)
+        }
+    }
+}
+
+impl ParsedSchema {
+    pub fn schema_type(&self) -> SchemaType {
+        match self {
+            ParsedSchema::Avro(_) => SchemaType::Avro,
+            ParsedSchema::Protobuf(_) => SchemaType::Protobuf,
+            ParsedSchema::Json(_) => SchemaType::Json,
+        }
+    }
+
+    /// The text the registry stores and serves for this schema; two texts of one schema that
+    /// differ only in layout have the same canonical text, so registering either finds the
+    /// other's id.
+    pub fn canonical(&self) -> String {
+        match self {
+            ParsedSchema::Avro(s) => s.canonical(),
+            ParsedSchema::Protobuf(s) => s.canonical(),
+            ParsedSchema::Json(s) => s.canonical(),
+        }
+    }
+
+    /// What data written with `writer` misses for a reader using `self` (Confluent's
+    /// compatibility rules for the format); empty when `self` reads it. Schemas of different
+    /// formats never read each other.
+    pub fn can_read(&self, writer: &ParsedSchema) -> Vec<String> {
+        match (self, writer) {
+            (ParsedSchema::Avro(r), ParsedSchema::Avro(w)) => r.can_read(w),
+            (ParsedSchema::Protobuf(r), ParsedSchema::Protobuf(w)) => r.can_read(w),
+            (ParsedSchema::Json(r), ParsedSchema::Json(w)) => r.can_read(w),
+            _ => vec![format!(
+                "the schema type changed from {} to {}",
+                writer.schema_type().name(),
+                self.schema_type().name()
+            )],
+        }
+    }
+}
