@@ -25,6 +25,8 @@ pub struct Broker {
     /// The node's metrics registry (also reachable as `replicas.metrics()`).
     pub metrics: Arc<BrokerMetrics>,
     pub(crate) consumer_lag: Arc<ConsumerLag>,
+    /// The schema registry's state on this broker (its writer when it leads `_schemas-0`).
+    pub schemas: Arc<crate::coordinators::SchemaService>,
 }
 
 impl Broker {

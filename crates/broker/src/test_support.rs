@@ -68,6 +68,7 @@ impl ImageBuilder {
             host: format!("host-{id}"),
             port: 9090 + id as u16,
             listeners: Vec::new(),
+            http_endpoints: Default::default(),
             rack: rack.map(str::to_string),
             timestamp_ms: 0,
         });

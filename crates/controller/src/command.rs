@@ -52,6 +52,9 @@ pub enum MetadataCommand {
         /// Every advertised listener (absent in commands written before they were recorded).
         #[serde(default)]
         listeners: Vec<ListenerEndpoint>,
+        /// Its HTTP services' URLs, by name (absent in older commands).
+        #[serde(default)]
+        http_endpoints: std::collections::BTreeMap<String, String>,
         rack: Option<String>,
         timestamp_ms: i64,
     },

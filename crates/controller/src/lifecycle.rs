@@ -57,6 +57,9 @@ pub struct BrokerRegistrationRequest {
     /// Every advertised listener.
     #[serde(default)]
     pub listeners: Vec<ListenerEndpoint>,
+    /// Its HTTP services' URLs, by name (`schema-registry`).
+    #[serde(default)]
+    pub http_endpoints: std::collections::BTreeMap<String, String>,
     pub rack: Option<String>,
     /// The cluster id in the broker's `meta.properties`; the controller refuses a broker of
     /// another cluster (INCONSISTENT_CLUSTER_ID). Empty: not checked.
@@ -110,6 +113,7 @@ pub(crate) fn registration_command(
         host: request.host.clone(),
         port: request.port,
         listeners: request.listeners.clone(),
+        http_endpoints: request.http_endpoints.clone(),
         rack: request.rack.clone(),
         timestamp_ms,
     };
@@ -403,6 +407,7 @@ mod tests {
             host: "h".into(),
             port: 9092,
             listeners: Vec::new(),
+            http_endpoints: Default::default(),
             rack: None,
             cluster_id: String::new(),
         }

@@ -208,6 +208,7 @@ mod tests {
                     host: "h".into(),
                     port: 9092,
                     listeners: Vec::new(),
+                    http_endpoints: Default::default(),
                     rack: rack.map(str::to_string),
                     timestamp_ms: 0,
                 },

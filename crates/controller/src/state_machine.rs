@@ -488,6 +488,7 @@ mod tests {
             host: "h".into(),
             port: 1,
             listeners: Vec::new(),
+            http_endpoints: Default::default(),
             rack: None,
             timestamp_ms: 0,
         }

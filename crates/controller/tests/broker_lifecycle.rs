@@ -50,6 +50,7 @@ fn registration(broker_id: i32, incarnation: u128) -> BrokerRegistrationRequest 
         host: "127.0.0.1".into(),
         port: 9092 + broker_id as u16,
         listeners: Vec::new(),
+        http_endpoints: Default::default(),
         rack: Some(format!("rack-{}", broker_id % 2)),
         cluster_id: String::new(),
     }

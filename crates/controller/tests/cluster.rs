@@ -30,6 +30,7 @@ fn register(broker_id: i32) -> MetadataCommand {
         host: "127.0.0.1".into(),
         port: 9092 + broker_id as u16,
         listeners: Vec::new(),
+        http_endpoints: Default::default(),
         rack: None,
         timestamp_ms: 1_000,
     }

@@ -198,6 +198,7 @@ fn register(broker_id: i32) -> MetadataCommand {
         host: "localhost".into(),
         port: 9092,
         listeners: Vec::new(),
+        http_endpoints: Default::default(),
         rack: None,
         timestamp_ms: 0,
     }

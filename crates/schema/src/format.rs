@@ -10,7 +10,9 @@ use crate::{avro, json_schema, protobuf};
 
 /// A schema's format, named as Confluent's API names it (`schemaType`); AVRO when a request
 /// names none.
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[derive(
+    Clone, Copy, Debug, Default, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize,
+)]
 pub enum SchemaType {
     #[default]
     #[serde(rename = "AVRO")]

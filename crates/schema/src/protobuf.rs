@@ -18,6 +18,10 @@ impl ProtobufSchema {
         self.canonical.clone()
     }
 
+    pub fn serialized(&self) -> String {
+        self.canonical.clone()
+    }
+
     pub fn can_read(&self, _writer: &ProtobufSchema) -> Vec<String> {
         Vec::new()
     }

@@ -87,6 +87,7 @@ impl TestCluster {
                         Listeners {
                             client: Some(client),
                             controller: Some(controller),
+                            ..Listeners::default()
                         },
                     )
                 })

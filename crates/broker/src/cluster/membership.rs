@@ -135,6 +135,7 @@ impl Cluster {
             host: inter_broker.host,
             port: inter_broker.port,
             listeners,
+            http_endpoints: settings.http_endpoints.clone(),
             rack: settings.rack.clone(),
             cluster_id: cluster_id.clone(),
         };

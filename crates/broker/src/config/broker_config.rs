@@ -257,6 +257,31 @@ impl BrokerConfig {
                 );
             }
         }
+        let registry = self
+            .schema_registry_listeners()
+            .map_err(ConfigError::Invalid)?;
+        if registry.iter().any(|l| l.tls) {
+            let set = |key: &str| self.listener_value("SCHEMA_REGISTRY", key).is_some();
+            let key_store = set("ssl.keystore.location")
+                || (set("ssl.keystore.key") && set("ssl.keystore.certificate.chain"));
+            if !key_store {
+                return invalid(
+                    "schema.registry.listeners has an https listener: set \
+                     listener.name.schema_registry.ssl.keystore.location (or ssl.keystore.key and \
+                     ssl.keystore.certificate.chain)"
+                        .to_string(),
+                );
+            }
+        }
+        let level = self
+            .value("schema.compatibility.level")
+            .unwrap_or("backward");
+        if sluice_schema::CompatibilityLevel::from_name(level).is_none() {
+            return invalid(format!(
+                "schema.compatibility.level: '{level}' is not one of none, backward, \
+                 backward_transitive, forward, forward_transitive, full, full_transitive"
+            ));
+        }
         let authorizer = self.value("authorizer.class.name").unwrap_or("").trim();
         if !authorizer.is_empty() && !AUTHORIZER_CLASSES.contains(&authorizer) {
             return invalid(format!(
@@ -407,6 +432,14 @@ impl BrokerConfig {
     pub(super) fn quorum_voters(&self) -> Option<BTreeMap<u64, SocketAddr>> {
         self.get("controller.quorum.voters")
             .and_then(|v| sluice_controller::parse_quorum_voters(v).ok())
+    }
+
+    /// `schema.registry.listeners`: where the schema registry binds (none: switched off).
+    pub fn schema_registry_listeners(&self) -> Result<Vec<HttpListener>, String> {
+        super::admin_listeners::parse_http_listeners(
+            "schema.registry.listeners",
+            self.value("schema.registry.listeners").unwrap_or(""),
+        )
     }
 
     /// `admin.listeners`: where the admin HTTP listener binds (none: switched off).

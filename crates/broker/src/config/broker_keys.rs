@@ -103,6 +103,11 @@ pub const BROKER_KEYS: &[BrokerKey] = &[
     // The web console on the admin listener: true refuses every state-changing request of the
     // JSON admin API (403) and the console offers no write action.
     key("console.read.only", Boolean, Check::Bool, Value("false"), Used),
+    // The schema registry (Confluent's API): http(s)://host:port URLs; empty: off. It keeps
+    // its state in the `_schemas` topic; schema.compatibility.level is its global level until
+    // one is set through the API (Confluent's names).
+    key("schema.registry.listeners", List, ANY, Value("http://127.0.0.1:8081"), Used),
+    key("schema.compatibility.level", Str, ANY, Value("backward"), Used),
     // TLS (SSL and SASL_SSL listeners). Like every key below, each may be given for one
     // listener as listener.name.<listener>.<key>, which wins over the unprefixed key.
     key("ssl.keystore.type", Str, Check::OneOf(&["PEM"]), Value("PEM"), Used),

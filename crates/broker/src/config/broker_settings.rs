@@ -31,6 +31,13 @@ pub struct BrokerSettings {
     pub node_id: i32,
     /// `process.roles`.
     pub process_roles: ProcessRoles,
+    /// The node's HTTP services other nodes forward requests to, by name (`schema-registry`):
+    /// their URLs, advertised in the broker's registration. Set by the binary once it bound
+    /// them (not a config key).
+    pub http_endpoints: std::collections::BTreeMap<String, String>,
+    /// `schema.compatibility.level`: the schema registry's global compatibility level until
+    /// one is set through its API (Confluent's default BACKWARD).
+    pub schema_compatibility_level: sluice_schema::CompatibilityLevel,
     /// `cluster.id`, if set: it must match the one in `meta.properties`.
     pub cluster_id: Option<String>,
     /// `broker.rack`.
@@ -166,6 +173,17 @@ impl BrokerSettings {
         let listeners = listener_settings(config);
         let inter_broker_listener = inter_broker_listener(config, &listeners);
         Ok(BrokerSettings {
+            http_endpoints: Default::default(),
+            schema_compatibility_level: {
+                let v = config
+                    .value("schema.compatibility.level")
+                    .unwrap_or("backward");
+                sluice_schema::CompatibilityLevel::from_name(v).ok_or_else(|| {
+                    ConfigError::Invalid(format!(
+                        "schema.compatibility.level: '{v}' is not a compatibility level (none, backward, backward_transitive, forward, forward_transitive, full, full_transitive)"
+                    ))
+                })?
+            },
             listeners,
             inter_broker_listener,
             inter_broker_sasl_mechanism: config

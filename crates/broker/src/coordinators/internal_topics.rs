@@ -60,6 +60,20 @@ impl InternalTopics {
         .await
     }
 
+    /// `_schemas`, the schema registry's topic (one partition, compacted, the offsets topic's
+    /// replication factor as Confluent's `kafkastore.topic.replication.factor` defaults to 3),
+    /// created once enough brokers are live (None until then).
+    pub async fn ensure_schemas_topic(&self) -> Result<Option<Arc<Topic>>, AdminError> {
+        let group = &self.settings.group;
+        self.ensure(
+            sluice_schema::SCHEMAS_TOPIC,
+            1,
+            group.offsets_topic_replication_factor,
+            group.offsets_topic_segment_bytes,
+        )
+        .await
+    }
+
     /// Whether either internal topic is still to be created.
     pub fn missing(&self) -> bool {
         self.replicas.topic(OFFSETS_TOPIC).is_none()

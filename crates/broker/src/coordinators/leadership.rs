@@ -7,15 +7,17 @@ use sluice_coordinator::{OFFSETS_TOPIC, TXN_STATE_TOPIC};
 use tokio::sync::{mpsc, watch};
 
 use super::group_service::GroupService;
+use super::schema_service::SchemaService;
 use super::txn_service::TxnService;
 use crate::replicas::ImageChanges;
 
 /// Hands leadership changes of the internal topics' partitions (from
 /// `crate::cluster::MetadataPublisher::subscribe_leadership`) to the group and transaction
-/// coordinators, in the order they happened, until shutdown.
+/// coordinators and the schema registry's writer, in the order they happened, until shutdown.
 pub async fn follow_leadership(
     groups: Arc<GroupService>,
     txns: Arc<TxnService>,
+    schemas: Arc<SchemaService>,
     mut changes: mpsc::UnboundedReceiver<ImageChanges>,
     mut shutdown: watch::Receiver<bool>,
 ) {
@@ -42,6 +44,11 @@ pub async fn follow_leadership(
         let resigned = of(&change.resigned, TXN_STATE_TOPIC);
         if !became.is_empty() || !resigned.is_empty() {
             txns.on_leadership(&became, &resigned).await;
+        }
+        let became = of(&change.became_leader, sluice_schema::SCHEMAS_TOPIC);
+        let resigned = of(&change.resigned, sluice_schema::SCHEMAS_TOPIC);
+        if !became.is_empty() || !resigned.is_empty() {
+            schemas.on_leadership(&became, &resigned).await;
         }
     }
 }

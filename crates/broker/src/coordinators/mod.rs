@@ -11,6 +11,8 @@
 //! - `internal_topics`: [`InternalTopics`], creating `__consumer_offsets` and
 //!   `__transaction_state`.
 //! - `leadership`: the coordinators following leadership of their partitions.
+//! - `schema_service`: [`SchemaService`], the schema registry (`sluice_schema`) on the runtime
+//!   (its writer) and a read view of `_schemas` on every replica.
 //! - `consumer_lag`: [`ConsumerLag`], the lag metrics of the groups this broker coordinates.
 
 mod consumer_lag;
@@ -19,6 +21,7 @@ mod internal_topics;
 mod leadership;
 mod marker_writer;
 mod runtime;
+mod schema_service;
 mod txn_service;
 mod txn_verification;
 
@@ -28,6 +31,7 @@ pub use internal_topics::InternalTopics;
 pub use leadership::follow_leadership;
 pub use marker_writer::MarkerWriter;
 pub use runtime::CoordinatorRuntime;
+pub use schema_service::{Route, SchemaService, SCHEMA_REGISTRY_ENDPOINT};
 pub use txn_service::{TxnOutcome, TxnService};
 pub use txn_verification::verify_with_remote_coordinator;
 

@@ -29,7 +29,8 @@ use crate::cluster::{
 };
 use crate::config::{BrokerConfig, BrokerSettings, SecurityProtocol};
 use crate::coordinators::{
-    follow_leadership, ConsumerLag, GroupService, InternalTopics, MarkerWriter, TxnService,
+    follow_leadership, ConsumerLag, GroupService, InternalTopics, MarkerWriter, SchemaService,
+    TxnService,
 };
 use crate::metrics::BrokerMetrics;
 use crate::replicas::{AdminError, FetchSessionCache, ReplicaManager};
@@ -85,6 +86,9 @@ async fn bind(addr: SocketAddr) -> Result<TcpListener, ServerError> {
 pub struct Listeners {
     pub client: Option<std::net::TcpListener>,
     pub controller: Option<std::net::TcpListener>,
+    /// The node's HTTP services' URLs, by name, for the broker's registration (the schema
+    /// registry's, which other nodes forward writes to).
+    pub http_endpoints: std::collections::BTreeMap<String, String>,
 }
 
 /// `listener` if given (made non-blocking for tokio), else a new one bound to `addr`.
@@ -113,8 +117,11 @@ pub async fn start_with_listeners(
     config: BrokerConfig,
     listeners: Listeners,
 ) -> Result<ServerHandle, ServerError> {
-    let settings =
-        Arc::new(BrokerSettings::new(&config).map_err(|e| ServerError::Config(e.to_string()))?);
+    let settings = {
+        let mut s = BrokerSettings::new(&config).map_err(|e| ServerError::Config(e.to_string()))?;
+        s.http_endpoints = listeners.http_endpoints.clone();
+        Arc::new(s)
+    };
     let roles = settings.process_roles;
     let cluster_id = {
         let s = settings.clone();
@@ -357,8 +364,16 @@ async fn start_broker(
         partitions_of(txn_state, txn.num_partitions),
         shutdown_rx.clone(),
     ));
+    let schemas = Arc::new(SchemaService::new(
+        replicas.clone(),
+        cluster.clone(),
+        internal_topics.clone(),
+        settings.schema_compatibility_level,
+        shutdown_rx.clone(),
+    ));
     groups.load_led().await;
     txns.load_led().await;
+    schemas.load_led().await;
     let producer_ids = ProducerIdManager::open(cluster.clone(), &settings.log_dir)
         .map_err(|e| ServerError::Storage(e.to_string()))?;
     let replication = Replication::new(
@@ -401,6 +416,7 @@ async fn start_broker(
         apis: apis.clone(),
         metrics,
         consumer_lag,
+        schemas: schemas.clone(),
     });
 
     let mut tasks = JoinSet::new();
@@ -410,6 +426,7 @@ async fn start_broker(
     tasks.spawn(follow_leadership(
         groups.clone(),
         txns.clone(),
+        schemas.clone(),
         changes_rx,
         shutdown_rx.clone(),
     ));

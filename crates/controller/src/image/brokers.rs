@@ -5,6 +5,8 @@
 //! different process may take over a broker id only once the old registration is fenced (its
 //! heartbeats stopped), otherwise DUPLICATE_BROKER_REGISTRATION.
 
+use std::collections::BTreeMap;
+
 use uuid::Uuid;
 
 use super::apply_config_ops;
@@ -24,6 +26,7 @@ impl MetadataImage {
         incarnation_id: Uuid,
         (host, port): (&str, u16),
         listeners: &[ListenerEndpoint],
+        http_endpoints: &BTreeMap<String, String>,
         rack: Option<&str>,
         timestamp_ms: i64,
     ) -> CommandResult {
@@ -58,6 +61,7 @@ impl MetadataImage {
                 host: host.to_string(),
                 port,
                 listeners: listeners.to_vec(),
+                http_endpoints: http_endpoints.clone(),
                 rack: rack.map(str::to_string),
                 broker_epoch,
                 fenced: true,
@@ -175,6 +179,7 @@ mod tests {
                 host: "b".into(),
                 port: 9092,
                 listeners: Vec::new(),
+                http_endpoints: Default::default(),
                 rack: Some("r1".into()),
                 timestamp_ms: 100,
             },
@@ -237,6 +242,7 @@ mod tests {
                 host: String::new(),
                 port: 1,
                 listeners: Vec::new(),
+                http_endpoints: Default::default(),
                 rack: None,
                 timestamp_ms: 0,
             },

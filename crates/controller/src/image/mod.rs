@@ -57,6 +57,10 @@ pub struct BrokerRegistration {
     /// through. Empty in registrations written before listeners were recorded.
     #[serde(default)]
     pub listeners: Vec<ListenerEndpoint>,
+    /// The HTTP services it serves other nodes forward to, by name (`schema-registry`): their
+    /// URLs.
+    #[serde(default)]
+    pub http_endpoints: BTreeMap<String, String>,
     pub rack: Option<String>,
     /// Log index of the registration; requests carrying an older epoch are stale.
     pub broker_epoch: i64,
@@ -328,6 +332,7 @@ impl MetadataImage {
                 host,
                 port,
                 listeners,
+                http_endpoints,
                 rack,
                 timestamp_ms,
             } => self.register_broker(
@@ -335,6 +340,7 @@ impl MetadataImage {
                 *incarnation_id,
                 (host, *port),
                 listeners,
+                http_endpoints,
                 rack.as_deref(),
                 *timestamp_ms,
             ),
@@ -572,6 +578,7 @@ pub(crate) mod test_support {
                     host: "127.0.0.1".into(),
                     port: 9092,
                     listeners: Vec::new(),
+                    http_endpoints: Default::default(),
                     rack: None,
                     timestamp_ms: 0,
                 },

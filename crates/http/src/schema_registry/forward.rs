@@ -1,0 +1,109 @@
+//! Forwarding a registry request to another node's registry (the writer, or a node holding
+//! `_schemas` for a node that holds no replica), over HTTP/1.1 with hyper's client.
+//!
+//! The forwarded request carries [`FORWARDED`], so a node that is not the writer any more
+//! answers 50004 instead of forwarding again; the writer's answer to a write carries
+//! [`SCHEMAS_OFFSET`], the log end of `_schemas-0` after it, which the forwarding node waits
+//! for before it answers (so the caller reads its write on that node too).
+
+use std::time::Duration;
+
+use axum::body::Bytes;
+use axum::http::{HeaderMap, HeaderValue, Method, Request, StatusCode};
+use http_body_util::{BodyExt, Full, Limited};
+use hyper_util::rt::TokioIo;
+
+/// Set on a forwarded request.
+pub const FORWARDED: &str = "x-sluice-forwarded";
+/// Set by the writer on its answer to a write: the offset the write's records end before.
+pub const SCHEMAS_OFFSET: &str = "x-sluice-schemas-offset";
+
+/// The largest answer taken from another node.
+const MAX_ANSWER_BYTES: usize = 64 << 20;
+const CONNECT_TIMEOUT: Duration = Duration::from_secs(5);
+
+/// An answer of the other node.
+pub struct Forwarded {
+    pub status: StatusCode,
+    pub headers: HeaderMap,
+    pub body: Bytes,
+}
+
+/// Sends `method path_and_query` with `body` to the registry at `base` (`http://host:port`),
+/// with the caller's `Authorization` and `Content-Type`; the answer, or why none came.
+pub async fn forward(
+    base: &str,
+    method: Method,
+    path_and_query: &str,
+    headers: &HeaderMap,
+    body: Bytes,
+    timeout: Duration,
+) -> Result<Forwarded, String> {
+    let Some(authority) = base.strip_prefix("http://") else {
+        return Err(format!(
+            "cannot forward to {base}: only http:// registries are reached (an https:// writer \
+             needs a client TLS setup this version does not have)"
+        ));
+    };
+    let authority = authority.trim_end_matches('/');
+    let exchange = async {
+        let stream =
+            tokio::time::timeout(CONNECT_TIMEOUT, tokio::net::TcpStream::connect(authority))
+                .await
+                .map_err(|_| format!("connecting to {base} timed out"))?
+                .map_err(|e| format!("cannot connect to {base}: {e}"))?;
+        let _ = stream.set_nodelay(true);
+        let (mut sender, connection) = hyper::client::conn::http1::handshake(TokioIo::new(stream))
+            .await
+            .map_err(|e| format!("{base}: {e}"))?;
+        tokio::spawn(async move {
+            let _ = connection.await;
+        });
+        let mut request = Request::builder()
+            .method(method)
+            .uri(path_and_query)
+            .header(axum::http::header::HOST, authority)
+            .header(FORWARDED, "1");
+        for name in [
+            axum::http::header::AUTHORIZATION,
+            axum::http::header::CONTENT_TYPE,
+        ] {
+            if let Some(v) = headers.get(&name) {
+                request = request.header(name, v.clone());
+            }
+        }
+        let request = request
+            .body(Full::new(body))
+            .map_err(|e| format!("cannot forward the request: {e}"))?;
+        let response = sender
+            .send_request(request)
+            .await
+            .map_err(|e| format!("{base}: {e}"))?;
+        let (parts, body) = response.into_parts();
+        let body = Limited::new(body, MAX_ANSWER_BYTES)
+            .collect()
+            .await
+            .map_err(|e| format!("reading the answer of {base}: {e}"))?
+            .to_bytes();
+        Ok(Forwarded {
+            status: parts.status,
+            headers: parts.headers,
+            body,
+        })
+    };
+    tokio::time::timeout(timeout, exchange)
+        .await
+        .map_err(|_| format!("{base} did not answer within {timeout:?}"))?
+}
+
+/// The `_schemas` offset a writer's answer carries.
+pub fn schemas_offset(headers: &HeaderMap) -> Option<i64> {
+    headers
+        .get(SCHEMAS_OFFSET)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.parse().ok())
+}
+
+pub fn offset_header(offset: i64) -> HeaderValue {
+    HeaderValue::from(offset)
+}
