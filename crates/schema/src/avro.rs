@@ -340,10 +340,14 @@ impl Builder {
                     let ty = field
                         .get("type")
                         .ok_or_else(|| format!("the field '{field_name}' needs a \"type\""))?;
+                    let ty = self.build(ty, inner_namespace.as_deref())?;
+                    if let Some(default) = field.get("default") {
+                        check_number_default(field_name, &ty, default)?;
+                    }
                     fields.push(Field {
                         name: field_name.to_string(),
                         aliases: names_in(field.get("aliases")),
-                        ty: self.build(ty, inner_namespace.as_deref())?,
+                        ty,
                         has_default: field.get("default").is_some(),
                     });
                 }
@@ -376,6 +380,23 @@ impl Builder {
             .or_else(|| self.by_name.get(name))
             .map(|&index| Type::Named(index))
             .ok_or_else(|| format!("unknown type '{name}'"))
+    }
+}
+
+/// `apache-avro` takes any integer as an int or long default; Java Avro (Confluent) wants it
+/// to fit.
+fn check_number_default(field: &str, ty: &Type, default: &Value) -> Result<(), String> {
+    let fits = match (ty, default) {
+        (Type::Int, Value::Number(n)) => n.as_i64().is_some_and(|n| i32::try_from(n).is_ok()),
+        (Type::Long, Value::Number(n)) => n.is_i64(),
+        _ => true,
+    };
+    if fits {
+        Ok(())
+    } else {
+        Err(format!(
+            "invalid Avro schema: the default {default} of field '{field}' does not fit its type"
+        ))
     }
 }
 
@@ -1007,6 +1028,16 @@ mod tests {
         parse_err(&user(r#"{"name":"a","type":"int","default":1.5}"#));
         parse_err(&user(r#"{"name":"a","type":"string","default":null}"#));
         parse_err(&user(r#"{"name":"a","type":"boolean","default":0}"#));
+        parse_err(&user(r#"{"name":"a","type":"int","default":3000000000}"#));
+        parse_err(&user(
+            r#"{"name":"a","type":"long","default":10000000000000000000}"#,
+        ));
+        parse_err(&user(
+            r#"{"name":"a","type":{"type":"map","values":"int"},"default":{"k":"v"}}"#,
+        ));
+        parse_err(&user(
+            r#"{"name":"a","type":{"type":"enum","name":"E","symbols":["A"]},"default":"X"}"#,
+        ));
         parse_err(&user(
             r#"{"name":"a","type":{"type":"array","items":"int"},"default":["x"]}"#,
         ));

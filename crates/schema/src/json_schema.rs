@@ -18,8 +18,12 @@
 //!   `oneOf`/`anyOf` as sums (every writer branch read by a reader branch).
 //!   Not checked: `patternProperties` patterns (a property they would cover counts as not
 //!   covered), `not`, `if`/`then`/`else`, `dependencies`/`dependentSchemas`, `contains`,
-//!   `propertyNames`, `unevaluated*`, `format`; `$ref`s by `$id`/anchor that are not a JSON
-//!   pointer are read as any schema.
+//!   `propertyNames`, `unevaluated*`, `format`; a `$ref` stands for its target (keywords beside
+//!   it are not compared); `$ref`s by `$id`/anchor that are not a JSON pointer are read as any
+//!   schema.
+//! - Bounds (the input comes from HTTP): the check follows nesting and `$ref`s [`MAX_DEPTH`]
+//!   levels deep and compares at most `MAX_STEPS` schema pairs; beyond either it reports the
+//!   schemas incompatible (TOO_DEEP, TOO_COMPLEX) instead of recursing on.
 
 use std::collections::{BTreeSet, HashSet};
 
@@ -226,6 +230,12 @@ impl<'a> Checker<'a> {
             ));
             return;
         }
+        if self.depth >= MAX_DEPTH {
+            errors.push(format!(
+                "TOO_DEEP at '{at}': the schemas nest deeper than {MAX_DEPTH} levels"
+            ));
+            return;
+        }
         // Booleans: `true` accepts anything, `false` nothing.
         if writer.value == Value::Bool(false) || accepts_anything(&reader.value) {
             return;
@@ -246,7 +256,9 @@ impl<'a> Checker<'a> {
             for (i, branch) in branches.iter().enumerate() {
                 let branch = self.branch(self.writer, writer, &base, branch);
                 let mut found = Vec::new();
+                self.depth += 1;
                 self.compare_expanded(reader, &branch, path, &mut found);
+                self.depth -= 1;
                 if !found.is_empty() {
                     errors.push(format!(
                         "SUM_TYPE_NARROWED at '{at}': the writer's branch {i} is not read by \
@@ -262,7 +274,9 @@ impl<'a> Checker<'a> {
             let readable = branches.iter().any(|branch| {
                 let branch = self.branch(self.reader, reader, &base, branch);
                 let mut scratch = Vec::new();
+                self.depth += 1;
                 self.compare_expanded(&branch, writer, path, &mut scratch);
+                self.depth -= 1;
                 scratch.is_empty()
             });
             if !readable {
@@ -537,21 +551,79 @@ impl<'a> Checker<'a> {
         }
     }
 
+    /// Follows `$ref`s (up to a bound) and merges `allOf` parts into one schema.
+    /// `all_of_chain` holds the `$ref` targets whose `allOf` is being merged: a part naming one
+    /// of them again adds nothing new and counts as `true`.
+    fn expand(
+        &mut self,
+        schema: &'a JsonSchema,
+        mut node: Expanded<'a>,
+        all_of_chain: &mut Vec<usize>,
+    ) -> Expanded<'a> {
+        self.steps += 1;
+        if self.steps > MAX_STEPS {
+            return node;
+        }
+        let chain_mark = all_of_chain.len();
+        for _ in 0..MAX_DEPTH {
+            let Some(Value::String(reference)) = node.value.get("$ref") else {
+                break;
+            };
+            let Some((document, target)) = resolve_ref(schema, node.document, reference) else {
+                // Unresolvable here (an `$id` or anchor): read as any schema.
+                break;
+            };
+            let address = target as *const Value as usize;
+            if all_of_chain.contains(&address) {
+                node.value = Value::Bool(true);
+                break;
+            }
+            all_of_chain.push(address);
+            node.document = document;
+            node.refs.push(target);
+            node.value = target.clone();
+        }
+        // allOf: data valid under all parts, merged into one schema.
+        if let Some(Value::Array(parts)) = node.value.get("allOf").cloned() {
+            let mut merged = match &node.value {
+                Value::Object(object) => {
+                    let mut object = object.clone();
+                    object.remove("allOf");
+                    Value::Object(object)
+                }
+                other => other.clone(),
+            };
+            for part in &parts {
+                let part = Expanded {
+                    document: node.document,
+                    value: part.clone(),
+                    refs: Vec::new(),
+                };
+                let part = self.expand(schema, part, all_of_chain);
+                merged = merge(&merged, &part.value);
+            }
+            node.value = merged;
+        }
+        all_of_chain.truncate(chain_mark);
+        node
+    }
+
     /// A `oneOf`/`anyOf` branch with the keywords beside the `oneOf`/`anyOf` merged in.
     fn branch(
-        &self,
+        &mut self,
         schema: &'a JsonSchema,
         parent: &Expanded<'a>,
         base: &Value,
         branch: &Value,
     ) -> Expanded<'a> {
-        let expanded = reexpand(
+        let expanded = self.expand(
             schema,
             Expanded {
                 document: parent.document,
                 value: branch.clone(),
                 refs: parent.refs.clone(),
             },
+            &mut Vec::new(),
         );
         Expanded {
             document: expanded.document,
@@ -594,8 +666,8 @@ impl<'a> Checker<'a> {
         }
         let reader_schema = self.reader;
         let writer_schema = self.writer;
-        let reader_node = reexpand(reader_schema, reader_node);
-        let writer_node = reexpand(writer_schema, writer_node);
+        let reader_node = self.expand(reader_schema, reader_node, &mut Vec::new());
+        let writer_node = self.expand(writer_schema, writer_node, &mut Vec::new());
         let key = (
             reader_node
                 .refs
@@ -619,50 +691,6 @@ impl<'a> Checker<'a> {
             self.in_progress.remove(&key);
         }
     }
-}
-
-/// Follows `$ref`s (up to a bound) and merges `allOf` parts.
-fn reexpand<'a>(schema: &'a JsonSchema, mut node: Expanded<'a>) -> Expanded<'a> {
-    for _ in 0..MAX_DEPTH {
-        let Some(Value::String(reference)) = node.value.get("$ref") else {
-            break;
-        };
-        let Some((document, target)) = resolve_ref(schema, node.document, reference) else {
-            // Unresolvable here (an `$id` or anchor): read as any schema, keeping the name so
-            // that the same reference on both sides still compares equal.
-            break;
-        };
-        node.document = document;
-        node.refs.push(target);
-        node.value = target.clone();
-    }
-    // allOf: data valid under all parts, merged into one schema.
-    for _ in 0..MAX_DEPTH {
-        let Some(Value::Array(parts)) = node.value.get("allOf").cloned() else {
-            break;
-        };
-        let mut merged = match &node.value {
-            Value::Object(object) => {
-                let mut object = object.clone();
-                object.remove("allOf");
-                Value::Object(object)
-            }
-            other => other.clone(),
-        };
-        for part in &parts {
-            let part = reexpand(
-                schema,
-                Expanded {
-                    document: node.document,
-                    value: part.clone(),
-                    refs: Vec::new(),
-                },
-            );
-            merged = merge(&merged, &part.value);
-        }
-        node.value = merged;
-    }
-    node
 }
 
 /// The schema a `$ref` names: a JSON pointer into the same document, or a referenced schema
@@ -1564,6 +1592,64 @@ mod tests {
         assert!(deep && objects);
         // Reaching here is the check: a self-referencing schema compares in bounded time.
         let _ = looping;
+    }
+
+    #[test]
+    fn odd_inputs_give_errors_not_panics() {
+        let inputs = [
+            r#"{"pattern": "("}"#,
+            r#"{"$ref": 5}"#,
+            r##"{"$ref": "#/definitions/missing"}"##,
+            r##"{"$ref": "#foo"}"##,
+            r##"{"$id": "https://example.com/a", "$defs": {"x": {"$anchor": "foo", "type": "string"}}, "$ref": "#foo", "$schema": "https://json-schema.org/draft/2020-12/schema"}"##,
+            r#"{"$id": "not a uri"}"#,
+            r#"{"$id": "%%%"}"#,
+            r#"{"$ref": "%%%"}"#,
+            r#"{"$ref": "http://example.com/x.json"}"#,
+            r#"{"type": []}"#,
+            r#"{"items": []}"#,
+            r#"{"$schema": 5}"#,
+            r#"{"format": "email", "type": "string"}"#,
+            r#"{"dependencies": {"a": ["b"]}}"#,
+            r#"{"properties": {"a": false}, "additionalProperties": {"type": "integer"}}"#,
+            r#"{"type": "array", "items": [true, false], "additionalItems": false}"#,
+            r#"{"oneOf": []}"#,
+            r##"{"allOf": [{"$ref": "#"}]}"##,
+            r##"{"definitions": {"a": {"$ref": "#/definitions/b"}, "b": {"$ref": "#/definitions/a"}}, "$ref": "#/definitions/a"}"##,
+            r#"{"maximum": 1e308, "minimum": -1e308, "multipleOf": 0.0001}"#,
+            r#"{"multipleOf": 0}"#,
+            r#"{"enum": []}"#,
+            r#"{"const": null}"#,
+            r#"{"type": "integer", "maximum": 18446744073709551615}"#,
+            r##"{"oneOf": [{"$ref": "#"}, {"type": "string"}]}"##,
+            r##"{"anyOf": [{"$ref": "#"}], "allOf": [{"$ref": "#"}, {"$ref": "#"}]}"##,
+            r##"{"type": "object", "additionalProperties": {"$ref": "#"}, "properties": {"a": {"$ref": "#"}}}"##,
+            r##"{"type": "array", "items": {"anyOf": [{"$ref": "#"}, {"$ref": "#/items"}]}}"##,
+            "false",
+            "true",
+        ];
+        // On a stack as small as a tokio worker thread's (2 MiB).
+        let outcome = std::thread::Builder::new()
+            .stack_size(2 << 20)
+            .spawn(move || {
+                let mut parsed = Vec::new();
+                for input in inputs {
+                    if let Ok(schema) = JsonSchema::parse(input, &[]) {
+                        parsed.push(schema);
+                    }
+                }
+                for reader in &parsed {
+                    for writer in &parsed {
+                        let _ = reader.can_read(writer);
+                    }
+                }
+                parsed.len()
+            })
+            .map(|handle| handle.join());
+        let Ok(Ok(parsed)) = outcome else {
+            panic!("the checking thread died");
+        };
+        assert!(parsed > 10, "most of these are valid schemas");
     }
 
     #[test]
