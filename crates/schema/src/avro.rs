@@ -1072,15 +1072,23 @@ mod tests {
                 };
                 let deep = AvroSchema::parse(&nested(100), &[]).map(|_| ());
                 let shallow = AvroSchema::parse(&nested(MAX_DEPTH), &[]).map(|_| ());
+                // Records in records, as deep as serde_json lets them nest (3 JSON levels each).
+                let mut records = r#""int""#.to_string();
+                for level in 0..42 {
+                    records = format!(
+                        r#"{{"type":"record","name":"R{level}","fields":[{{"name":"f","type":{records}}}]}}"#
+                    );
+                }
+                let records = AvroSchema::parse(&records, &[]).map(|s| s.can_read(&s));
                 let unions = AvroSchema::parse(
                     &format!("{}\"int\"{}", "[".repeat(120), "]".repeat(120)),
                     &[],
                 )
                 .map(|_| ());
-                (deep, shallow, unions)
+                (deep, shallow, unions, records)
             })
             .map(|handle| handle.join());
-        let Ok(Ok((deep, shallow, unions))) = outcome else {
+        let Ok(Ok((deep, shallow, unions, records))) = outcome else {
             panic!("the parsing thread died");
         };
         assert!(
@@ -1089,6 +1097,7 @@ mod tests {
         );
         assert!(shallow.is_ok(), "{shallow:?}");
         assert!(unions.is_err());
+        assert!(records.as_ref().is_ok_and(Vec::is_empty), "{records:?}");
     }
 
     #[test]

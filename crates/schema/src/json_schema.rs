@@ -189,18 +189,51 @@ struct Expanded<'a> {
     refs: Vec<&'a Value>,
 }
 
-const ANNOTATIONS: [&str; 11] = [
-    "$schema",
-    "$id",
-    "id",
-    "$comment",
-    "title",
-    "description",
-    "default",
-    "examples",
-    "definitions",
-    "$defs",
-    "readOnly",
+/// The keywords that constrain a value; any other (titles, docs, defaults, `format`, custom
+/// keywords such as Confluent's `connect.index`) is an annotation.
+const ASSERTIONS: [&str; 42] = [
+    "type",
+    "enum",
+    "const",
+    "multipleOf",
+    "maximum",
+    "exclusiveMaximum",
+    "minimum",
+    "exclusiveMinimum",
+    "maxLength",
+    "minLength",
+    "pattern",
+    "items",
+    "prefixItems",
+    "additionalItems",
+    "maxItems",
+    "minItems",
+    "uniqueItems",
+    "contains",
+    "maxContains",
+    "minContains",
+    "maxProperties",
+    "minProperties",
+    "required",
+    "properties",
+    "patternProperties",
+    "additionalProperties",
+    "dependencies",
+    "dependentRequired",
+    "dependentSchemas",
+    "propertyNames",
+    "allOf",
+    "anyOf",
+    "oneOf",
+    "not",
+    "if",
+    "then",
+    "else",
+    "$ref",
+    "$dynamicRef",
+    "$recursiveRef",
+    "unevaluatedProperties",
+    "unevaluatedItems",
 ];
 
 struct Checker<'a> {
@@ -756,7 +789,7 @@ impl ContentModel {
 fn accepts_anything(schema: &Value) -> bool {
     match schema {
         Value::Bool(b) => *b,
-        Value::Object(object) => object.keys().all(|k| ANNOTATIONS.contains(&k.as_str())),
+        Value::Object(object) => object.keys().all(|k| !ASSERTIONS.contains(&k.as_str())),
         _ => false,
     }
 }
