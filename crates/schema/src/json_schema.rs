@@ -26,6 +26,7 @@
 //!   schemas incompatible (TOO_DEEP, TOO_COMPLEX) instead of recursing on.
 
 use std::collections::{BTreeSet, HashSet};
+use std::panic::{catch_unwind, AssertUnwindSafe};
 
 use jsonschema::{Draft, Retrieve, Uri};
 use serde_json::{Map, Value};
@@ -76,19 +77,28 @@ impl JsonSchema {
         let retriever = DependencyRetriever {
             dependencies: parsed_dependencies.clone(),
         };
-        // Compiling checks the schema against its meta-schema and resolves every $ref.
-        jsonschema::options()
-            .with_draft(draft)
-            .with_retriever(retriever)
-            .build(&root)
-            .map_err(|e| {
-                let path = e.instance_path().to_string();
-                if path.is_empty() {
-                    format!("invalid JSON Schema: {e}")
-                } else {
-                    format!("invalid JSON Schema at {path}: {e}")
-                }
-            })?;
+        // Compiling checks the schema against its meta-schema and resolves every $ref. The
+        // compiler is third-party code fed with user input: a panic in it becomes an invalid
+        // schema, not a dead request handler.
+        let compiled = catch_unwind(AssertUnwindSafe(|| {
+            jsonschema::options()
+                .with_draft(draft)
+                .with_retriever(retriever)
+                .build(&root)
+                .map(|_| ())
+                .map_err(|e| {
+                    let path = e.instance_path().to_string();
+                    if path.is_empty() {
+                        format!("invalid JSON Schema: {e}")
+                    } else {
+                        format!("invalid JSON Schema at {path}: {e}")
+                    }
+                })
+        }));
+        match compiled {
+            Ok(result) => result?,
+            Err(_) => return Err("invalid JSON Schema: the compiler failed on it".to_string()),
+        }
         let mut canonical = String::new();
         write_sorted(&root, &mut canonical);
         Ok(JsonSchema {
@@ -151,11 +161,11 @@ fn find_dependency<'a>(
         .iter()
         .enumerate()
         .find(|(_, (name, _))| {
-            name == url || url.strip_prefix("json-schema:///") == Some(name.as_str()) || {
-                url.len() > name.len()
-                    && url.ends_with(name.as_str())
-                    && url[..url.len() - name.len()].ends_with('/')
-            }
+            name == url
+                || url.strip_prefix("json-schema:///") == Some(name.as_str())
+                || url
+                    .strip_suffix(name.as_str())
+                    .is_some_and(|head| head.ends_with('/'))
         })
         .map(|(index, (_, value))| (index, value))
 }
