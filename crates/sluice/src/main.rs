@@ -169,6 +169,35 @@ fn run_server(args: ServerArgs) -> ExitCode {
     } else {
         None
     };
+    let registry_listeners = match config.schema_registry_listeners() {
+        Ok(l) => l,
+        Err(e) => {
+            eprintln!("error: {e}");
+            return ExitCode::from(2);
+        }
+    };
+    let registry_tls = if registry_listeners.iter().any(|l| l.tls) {
+        let ssl = sluice_broker::config::ssl_settings(&config, "SCHEMA_REGISTRY");
+        match sluice_broker::server::tls_server(&ssl) {
+            Ok(tls) => Some(tls),
+            Err(e) => {
+                eprintln!("error: schema.registry.listeners: {e}");
+                return ExitCode::from(2);
+            }
+        }
+    } else {
+        None
+    };
+    // Where other nodes reach this node's registry when the bound address is a wildcard:
+    // the host the node advertises to other brokers.
+    let advertised_host = sluice_broker::config::BrokerSettings::new(&config)
+        .ok()
+        .and_then(|s| {
+            let l = s.listener(&s.inter_broker_listener)?;
+            let host = l.advertised.as_ref().map(|a| a.host.clone()).unwrap_or_else(|| l.listener.host.clone());
+            (!host.is_empty() && host != "0.0.0.0" && host != "::").then_some(host)
+        })
+        .unwrap_or_else(|| "127.0.0.1".to_string());
     runtime.block_on(async move {
         // The admin listener first: probes see a starting node as alive and not ready.
         let admin = sluice_http::AdminState::with_read_only(config.console_read_only());
@@ -187,6 +216,7 @@ fn run_server(args: ServerArgs) -> ExitCode {
                 admin_stopped.clone(),
             ));
         }
+        let admin_stopped_registry = admin_stopped.clone();
         let mut admin_tasks = match sluice_http::serve(specs, admin.clone(), admin_stopped).await {
             Ok((bound, tasks)) => {
                 for url in bound {
@@ -199,7 +229,44 @@ fn run_server(args: ServerArgs) -> ExitCode {
                 return ExitCode::FAILURE;
             }
         };
-        let handle = match sluice_broker::start(config).await {
+        // The schema registry's listeners are bound now, so that the broker's registration
+        // carries the URL other nodes forward registry writes to; they serve once the
+        // registry can serve writes (serve_when_ready).
+        let registry_specs = registry_listeners
+            .iter()
+            .map(|l| match (&registry_tls, l.tls) {
+                (Some((tls, _)), true) => sluice_http::ListenerSpec::https(l.addr, tls.clone()),
+                _ => sluice_http::ListenerSpec::http(l.addr),
+            })
+            .collect();
+        let registry_bound = match sluice_http::schema_registry::bind(registry_specs).await {
+            Ok(b) => b,
+            Err(e) => {
+                eprintln!("error: schema registry: {e}");
+                return ExitCode::FAILURE;
+            }
+        };
+        let mut listeners = sluice_broker::server::Listeners::default();
+        if let Some((listener, _, url)) = registry_bound.first() {
+            let url = match listener.local_addr() {
+                Ok(a) if a.ip().is_unspecified() => {
+                    let scheme = url.split("://").next().unwrap_or("http");
+                    format!("{scheme}://{advertised_host}:{}", a.port())
+                }
+                _ => url.clone(),
+            };
+            listeners.http_endpoints.insert(
+                sluice_broker::coordinators::SCHEMA_REGISTRY_ENDPOINT.to_string(),
+                url,
+            );
+        }
+        if let Some((_, resolver)) = registry_tls.clone() {
+            tokio::spawn(sluice_broker::server::reload_certificates(
+                vec![("SCHEMA_REGISTRY".to_string(), resolver)],
+                admin_stopped_registry.clone(),
+            ));
+        }
+        let handle = match sluice_broker::server::start_with_listeners(config, listeners).await {
             Ok(h) => h,
             Err(e) => {
                 eprintln!("error: {e}");
@@ -226,6 +293,13 @@ fn run_server(args: ServerArgs) -> ExitCode {
             controller: handle.controller.clone(),
             kafka,
         });
+        if !registry_bound.is_empty() {
+            admin_tasks.spawn(sluice_http::schema_registry::serve_when_ready(
+                registry_bound,
+                admin.clone(),
+                admin_stopped_registry.clone(),
+            ));
+        }
         wait_for_signal().await;
         handle.shutdown().await;
         let _ = admin_stop.send(true);
