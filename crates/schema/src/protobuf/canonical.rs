@@ -5,7 +5,7 @@
 //! - `syntax`, `package`, imports (with `public` / `weak`) in the file's order;
 //! - options everywhere (file, message, field, oneof, enum, enum value, service, method), the
 //!   standard ones (`java_package`, `go_package`, `deprecated`, `packed`, ...) and custom ones
-//!   (extensions, printed as `(full.name)`), in field-number order; `map_entry` is implied by
+//!   (extensions, printed as `(.full.name)`), in field-number order; `map_entry` is implied by
 //!   `map<K, V>` and not printed; options of extension ranges and options the compiler could not
 //!   interpret (unknown fields) are dropped;
 //! - messages with, in this order: options, nested enums, fields (oneofs as blocks, proto3
@@ -15,8 +15,8 @@
 //! - enums (values with their options, reserved ranges and names), top-level `extend` blocks and
 //!   services (methods with streaming and options).
 //!
-//! Type names are printed fully qualified (`.pkg.Msg`) so they resolve to the same type wherever
-//! they are printed.
+//! Type and custom option names are printed fully qualified (`.pkg.Msg`, `(.pkg.option)`) so
+//! they resolve to the same definition wherever they are printed.
 //!
 //! Order: fields, enum values and top-level messages keep their declaration order. Messages are
 //! printed so that compiling the text again gives the same `message_type` / `nested_type`
@@ -29,7 +29,8 @@ use std::fmt::Write;
 use prost_reflect::prost_types::FieldDescriptorProto;
 use prost_reflect::{
     Cardinality, DynamicMessage, EnumDescriptor, ExtensionDescriptor, FieldDescriptor,
-    FileDescriptor, Kind, MessageDescriptor, OneofDescriptor, ServiceDescriptor, Syntax, Value,
+    FileDescriptor, Kind, MapKey, MessageDescriptor, OneofDescriptor, ServiceDescriptor, Syntax,
+    Value,
 };
 
 /// The largest field number (`max` in a range).
@@ -567,7 +568,7 @@ fn option_entries(options: &DynamicMessage) -> Vec<(String, String)> {
     for (extension, value) in options.extensions() {
         push_option(
             &mut entries,
-            format!("({})", extension.full_name()),
+            format!("(.{})", extension.full_name()),
             &extension.kind(),
             value,
         );
@@ -608,9 +609,70 @@ fn value_text(kind: &Kind, value: &Value) -> Option<String> {
             Some(v) => v.name().to_string(),
             None => n.to_string(),
         },
-        Value::Message(m) => format!("{{ {} }}", m.to_text_format()),
+        Value::Message(m) => message_text(m),
         Value::List(_) | Value::Map(_) => return None,
     })
+}
+
+/// A message-valued option in the text format .proto source takes (`{ name: value ... }`),
+/// fields in number order, map entries by key, so that it prints the same every time.
+fn message_text(message: &DynamicMessage) -> String {
+    let mut parts = Vec::new();
+    for (field, value) in message.fields() {
+        text_field(&mut parts, field.name(), &field.kind(), value);
+    }
+    for (extension, value) in message.extensions() {
+        text_field(
+            &mut parts,
+            &format!("[{}]", extension.full_name()),
+            &extension.kind(),
+            value,
+        );
+    }
+    if parts.is_empty() {
+        "{ }".to_string()
+    } else {
+        format!("{{ {} }}", parts.join(" "))
+    }
+}
+
+fn text_field(parts: &mut Vec<String>, name: &str, kind: &Kind, value: &Value) {
+    match value {
+        Value::List(values) => {
+            for v in values {
+                text_field(parts, name, kind, v);
+            }
+        }
+        Value::Map(map) => {
+            let value_kind = kind
+                .as_message()
+                .and_then(|entry| entry.get_field(2))
+                .map(|f| f.kind());
+            let mut entries: Vec<_> = map.iter().collect();
+            entries.sort_by(|a, b| a.0.cmp(b.0));
+            for (key, v) in entries {
+                let key = match key {
+                    MapKey::Bool(b) => b.to_string(),
+                    MapKey::I32(n) => n.to_string(),
+                    MapKey::I64(n) => n.to_string(),
+                    MapKey::U32(n) => n.to_string(),
+                    MapKey::U64(n) => n.to_string(),
+                    MapKey::String(s) => quote_str(s),
+                };
+                let value = value_kind
+                    .as_ref()
+                    .and_then(|k| value_text(k, v))
+                    .map(|text| format!(" value: {text}"))
+                    .unwrap_or_default();
+                parts.push(format!("{name} {{ key: {key}{value} }}"));
+            }
+        }
+        v => {
+            if let Some(text) = value_text(kind, v) {
+                parts.push(format!("{name}: {text}"));
+            }
+        }
+    }
 }
 
 fn float_text(x: f64, shortest: String) -> String {

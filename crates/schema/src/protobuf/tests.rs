@@ -232,7 +232,7 @@ extend Item { optional int32 extra = 100; }
     let canonical = schema.canonical();
     for expected in [
         "required int64 id = 1;",
-        "optional string name = 2 [default = \"a \\\"b\\\"\\n\", (legacy.label) = \"x\"];",
+        "optional string name = 2 [default = \"a \\\"b\\\"\\n\", (.legacy.label) = \"x\"];",
         "optional bytes raw = 3 [default = \"\\001\\377z\"];",
         "optional double ratio = 4 [default = 1.5];",
         "optional .legacy.Item.Kind kind = 5 [default = BIG];",
@@ -429,11 +429,109 @@ fn serialized_has_no_source_info_and_keeps_custom_options() {
     assert!(descriptor.source_code_info.is_none());
     let again = parse(&schema.serialized());
     assert!(
-        again.canonical().contains("option (tag) = \"t\";"),
+        again.canonical().contains("option (.tag) = \"t\";"),
         "{}",
         again.canonical()
     );
     assert_eq!(again.canonical(), schema.canonical());
+}
+
+/// `google/protobuf/struct.proto` as confluent-kafka's Python serializer registers it: the
+/// base64 of the `serialized_pb` that protoc generated (taken from Python's protobuf 7.x
+/// `struct_pb2.DESCRIPTOR`).
+const STRUCT_PROTO_FROM_PYTHON: &str =
+    "Chxnb29nbGUvcHJvdG9idWYvc3RydWN0LnByb3RvEg9nb29nbGUucHJvdG9idWYimAEKBlN0cnVjdBI7CgZmaWVsZH\
+    MYASADKAsyIy5nb29nbGUucHJvdG9idWYuU3RydWN0LkZpZWxkc0VudHJ5UgZmaWVsZHMaUQoLRmllbGRzRW50cnkS\
+    EAoDa2V5GAEgASgJUgNrZXkSLAoFdmFsdWUYAiABKAsyFi5nb29nbGUucHJvdG9idWYuVmFsdWVSBXZhbHVlOgI4AS\
+    KyAgoFVmFsdWUSOwoKbnVsbF92YWx1ZRgBIAEoDjIaLmdvb2dsZS5wcm90b2J1Zi5OdWxsVmFsdWVIAFIJbnVsbFZh\
+    bHVlEiMKDG51bWJlcl92YWx1ZRgCIAEoAUgAUgtudW1iZXJWYWx1ZRIjCgxzdHJpbmdfdmFsdWUYAyABKAlIAFILc3\
+    RyaW5nVmFsdWUSHwoKYm9vbF92YWx1ZRgEIAEoCEgAUglib29sVmFsdWUSPAoMc3RydWN0X3ZhbHVlGAUgASgLMhcu\
+    Z29vZ2xlLnByb3RvYnVmLlN0cnVjdEgAUgtzdHJ1Y3RWYWx1ZRI7CgpsaXN0X3ZhbHVlGAYgASgLMhouZ29vZ2xlLn\
+    Byb3RvYnVmLkxpc3RWYWx1ZUgAUglsaXN0VmFsdWVCBgoEa2luZCI7CglMaXN0VmFsdWUSLgoGdmFsdWVzGAEgAygL\
+    MhYuZ29vZ2xlLnByb3RvYnVmLlZhbHVlUgZ2YWx1ZXMqGwoJTnVsbFZhbHVlEg4KCk5VTExfVkFMVUUQAEJ/ChNjb2\
+    0uZ29vZ2xlLnByb3RvYnVmQgtTdHJ1Y3RQcm90b1ABWi9nb29nbGUuZ29sYW5nLm9yZy9wcm90b2J1Zi90eXBlcy9r\
+    bm93bi9zdHJ1Y3RwYvgBAaICA0dQQqoCHkdvb2dsZS5Qcm90b2J1Zi5XZWxsS25vd25UeXBlc2IGcHJvdG8z";
+
+/// `google/protobuf/type.proto` likewise (it imports any.proto and source_context.proto).
+const TYPE_PROTO_FROM_PYTHON: &str =
+    "Chpnb29nbGUvcHJvdG9idWYvdHlwZS5wcm90bxIPZ29vZ2xlLnByb3RvYnVmGhlnb29nbGUvcHJvdG9idWYvYW55Ln\
+    Byb3RvGiRnb29nbGUvcHJvdG9idWYvc291cmNlX2NvbnRleHQucHJvdG8ipwIKBFR5cGUSEgoEbmFtZRgBIAEoCVIE\
+    bmFtZRIuCgZmaWVsZHMYAiADKAsyFi5nb29nbGUucHJvdG9idWYuRmllbGRSBmZpZWxkcxIWCgZvbmVvZnMYAyADKA\
+    lSBm9uZW9mcxIxCgdvcHRpb25zGAQgAygLMhcuZ29vZ2xlLnByb3RvYnVmLk9wdGlvblIHb3B0aW9ucxJFCg5zb3Vy\
+    Y2VfY29udGV4dBgFIAEoCzIeLmdvb2dsZS5wcm90b2J1Zi5Tb3VyY2VDb250ZXh0Ug1zb3VyY2VDb250ZXh0Ei8KBn\
+    N5bnRheBgGIAEoDjIXLmdvb2dsZS5wcm90b2J1Zi5TeW50YXhSBnN5bnRheBIYCgdlZGl0aW9uGAcgASgJUgdlZGl0\
+    aW9uIrQGCgVGaWVsZBIvCgRraW5kGAEgASgOMhsuZ29vZ2xlLnByb3RvYnVmLkZpZWxkLktpbmRSBGtpbmQSRAoLY2\
+    FyZGluYWxpdHkYAiABKA4yIi5nb29nbGUucHJvdG9idWYuRmllbGQuQ2FyZGluYWxpdHlSC2NhcmRpbmFsaXR5EhYK\
+    Bm51bWJlchgDIAEoBVIGbnVtYmVyEhIKBG5hbWUYBCABKAlSBG5hbWUSGQoIdHlwZV91cmwYBiABKAlSB3R5cGVVcm\
+    wSHwoLb25lb2ZfaW5kZXgYByABKAVSCm9uZW9mSW5kZXgSFgoGcGFja2VkGAggASgIUgZwYWNrZWQSMQoHb3B0aW9u\
+    cxgJIAMoCzIXLmdvb2dsZS5wcm90b2J1Zi5PcHRpb25SB29wdGlvbnMSGwoJanNvbl9uYW1lGAogASgJUghqc29uTm\
+    FtZRIjCg1kZWZhdWx0X3ZhbHVlGAsgASgJUgxkZWZhdWx0VmFsdWUiyAIKBEtpbmQSEAoMVFlQRV9VTktOT1dOEAAS\
+    DwoLVFlQRV9ET1VCTEUQARIOCgpUWVBFX0ZMT0FUEAISDgoKVFlQRV9JTlQ2NBADEg8KC1RZUEVfVUlOVDY0EAQSDg\
+    oKVFlQRV9JTlQzMhAFEhAKDFRZUEVfRklYRUQ2NBAGEhAKDFRZUEVfRklYRUQzMhAHEg0KCVRZUEVfQk9PTBAIEg8K\
+    C1RZUEVfU1RSSU5HEAkSDgoKVFlQRV9HUk9VUBAKEhAKDFRZUEVfTUVTU0FHRRALEg4KClRZUEVfQllURVMQDBIPCg\
+    tUWVBFX1VJTlQzMhANEg0KCVRZUEVfRU5VTRAOEhEKDVRZUEVfU0ZJWEVEMzIQDxIRCg1UWVBFX1NGSVhFRDY0EBAS\
+    DwoLVFlQRV9TSU5UMzIQERIPCgtUWVBFX1NJTlQ2NBASInQKC0NhcmRpbmFsaXR5EhcKE0NBUkRJTkFMSVRZX1VOS0\
+    5PV04QABIYChRDQVJESU5BTElUWV9PUFRJT05BTBABEhgKFENBUkRJTkFMSVRZX1JFUVVJUkVEEAISGAoUQ0FSRElO\
+    QUxJVFlfUkVQRUFURUQQAyKZAgoERW51bRISCgRuYW1lGAEgASgJUgRuYW1lEjgKCWVudW12YWx1ZRgCIAMoCzIaLm\
+    dvb2dsZS5wcm90b2J1Zi5FbnVtVmFsdWVSCWVudW12YWx1ZRIxCgdvcHRpb25zGAMgAygLMhcuZ29vZ2xlLnByb3Rv\
+    YnVmLk9wdGlvblIHb3B0aW9ucxJFCg5zb3VyY2VfY29udGV4dBgEIAEoCzIeLmdvb2dsZS5wcm90b2J1Zi5Tb3VyY2\
+    VDb250ZXh0Ug1zb3VyY2VDb250ZXh0Ei8KBnN5bnRheBgFIAEoDjIXLmdvb2dsZS5wcm90b2J1Zi5TeW50YXhSBnN5\
+    bnRheBIYCgdlZGl0aW9uGAYgASgJUgdlZGl0aW9uImoKCUVudW1WYWx1ZRISCgRuYW1lGAEgASgJUgRuYW1lEhYKBm\
+    51bWJlchgCIAEoBVIGbnVtYmVyEjEKB29wdGlvbnMYAyADKAsyFy5nb29nbGUucHJvdG9idWYuT3B0aW9uUgdvcHRp\
+    b25zIkgKBk9wdGlvbhISCgRuYW1lGAEgASgJUgRuYW1lEioKBXZhbHVlGAIgASgLMhQuZ29vZ2xlLnByb3RvYnVmLk\
+    FueVIFdmFsdWUqQwoGU3ludGF4EhEKDVNZTlRBWF9QUk9UTzIQABIRCg1TWU5UQVhfUFJPVE8zEAESEwoPU1lOVEFY\
+    X0VESVRJT05TEAJCewoTY29tLmdvb2dsZS5wcm90b2J1ZkIJVHlwZVByb3RvUAFaLWdvb2dsZS5nb2xhbmcub3JnL3\
+    Byb3RvYnVmL3R5cGVzL2tub3duL3R5cGVwYvgBAaICA0dQQqoCHkdvb2dsZS5Qcm90b2J1Zi5XZWxsS25vd25UeXBl\
+    c2IGcHJvdG8z";
+
+#[test]
+fn descriptors_generated_by_protoc_parse() {
+    let s = parse(STRUCT_PROTO_FROM_PYTHON);
+    let canonical = s.canonical();
+    for expected in [
+        "package google.protobuf;",
+        "option java_package = \"com.google.protobuf\";",
+        "map<string, .google.protobuf.Value> fields = 1;",
+        "oneof kind {",
+        ".google.protobuf.NullValue null_value = 1;",
+        "repeated .google.protobuf.Value values = 1;",
+    ] {
+        assert!(
+            canonical.contains(expected),
+            "{expected} missing in\n{canonical}"
+        );
+    }
+    assert_eq!(
+        s.message_names(),
+        vec![
+            "google.protobuf.Struct",
+            "google.protobuf.Value",
+            "google.protobuf.ListValue"
+        ]
+    );
+    assert!(s.can_read(&s).is_empty());
+
+    let t = parse(TYPE_PROTO_FROM_PYTHON);
+    assert!(t
+        .canonical()
+        .contains("import \"google/protobuf/any.proto\";"));
+    assert!(t.canonical().contains(".google.protobuf.Any value = 2;"));
+}
+
+#[test]
+fn descriptor_proto_itself_prints_and_parses_back() {
+    // A large proto2 file: defaults, extension ranges, reserved ranges, nested enums,
+    // deprecated fields and message-valued options (edition_defaults, feature_support).
+    let file = DescriptorPool::global()
+        .get_file_by_name("google/protobuf/descriptor.proto")
+        .expect("prost-reflect ships descriptor.proto");
+    let b64 = base64::engine::general_purpose::STANDARD.encode(encode_without_source_info(&file));
+    let schema = parse(&b64);
+    let canonical = schema.canonical();
+    assert!(canonical.starts_with("syntax = \"proto2\";\npackage google.protobuf;\n"));
+    assert!(canonical.contains("extensions 1000 to max;"), "{canonical}");
+    assert_eq!(parse(&canonical).canonical(), canonical);
+    assert_eq!(schema.message_names().len(), file.messages().len());
 }
 
 #[test]
@@ -776,4 +874,43 @@ fn incompatibility_messages_name_the_rule_and_the_place() {
                 .to_string()
         ]
     );
+}
+#[test]
+fn message_valued_custom_options_print_and_parse_back() {
+    let meta = r#"syntax = "proto3"; package meta;
+import "google/protobuf/descriptor.proto";
+message Meta { string doc = 1; map<string, string> params = 2; repeated int32 tags = 3; }
+extend google.protobuf.FieldOptions { Meta field_meta = 50001; }
+extend google.protobuf.MessageOptions { repeated string labels = 50002; }
+"#;
+    let text = r#"syntax = "proto3"; import "meta.proto";
+message M {
+  option (meta.labels) = "a";
+  option (meta.labels) = "b";
+  string s = 1 [(meta.field_meta) = { doc: "the \"s\"" params { key: "m" value: "w" } params { key: "k" value: "v" } tags: [1, 2] }];
+}
+"#;
+    let deps = [dependency("meta.proto", meta)];
+    let schema = ProtobufSchema::parse(text, &deps).expect("custom options parse");
+    let canonical = schema.canonical();
+    assert!(
+        canonical.contains("option (.meta.labels) = \"a\";"),
+        "{canonical}"
+    );
+    assert!(
+        canonical.contains("option (.meta.labels) = \"b\";"),
+        "{canonical}"
+    );
+    assert!(
+        canonical.contains(
+            "string s = 1 [(.meta.field_meta) = { doc: \"the \\\"s\\\"\" \
+             params { key: \"k\" value: \"v\" } params { key: \"m\" value: \"w\" } \
+             tags: 1 tags: 2 }];"
+        ),
+        "{canonical}"
+    );
+    let again = ProtobufSchema::parse(&canonical, &deps).expect("canonical parses");
+    assert_eq!(again.canonical(), canonical);
+    let b64 = ProtobufSchema::parse(&schema.serialized(), &deps).expect("serialized parses");
+    assert_eq!(b64.canonical(), canonical);
 }
