@@ -24,6 +24,7 @@
 //! type where it is declared, so plain nested messages that came before it are printed before
 //! that field.
 
+use std::collections::{HashMap, HashSet};
 use std::fmt::Write;
 
 use prost_reflect::prost_types::FieldDescriptorProto;
@@ -106,6 +107,8 @@ struct Printer {
 /// map field or a group generates are printed by that field, not as messages.
 struct NestedMessages {
     items: Vec<MessageDescriptor>,
+    /// Full name -> index in `items`.
+    index: HashMap<String, usize>,
     /// Printed by a field (map entry, group type) rather than as a message.
     generated: Vec<bool>,
     /// Everything before this index has been printed.
@@ -118,10 +121,15 @@ impl NestedMessages {
         fields: Option<&MessageDescriptor>,
         extensions: &[ExtensionDescriptor],
     ) -> NestedMessages {
+        let index: HashMap<String, usize> = items
+            .iter()
+            .enumerate()
+            .map(|(i, m)| (m.full_name().to_string(), i))
+            .collect();
         let mut generated: Vec<bool> = items.iter().map(|m| m.is_map_entry()).collect();
         let mut mark = |kind: Kind, is_group: bool| {
             if let (true, Some(m)) = (is_group, kind.as_message()) {
-                if let Some(i) = items.iter().position(|x| x.full_name() == m.full_name()) {
+                if let Some(&i) = index.get(m.full_name()) {
                     generated[i] = true;
                 }
             }
@@ -136,6 +144,7 @@ impl NestedMessages {
         }
         NestedMessages {
             items,
+            index,
             generated,
             next: 0,
         }
@@ -147,9 +156,7 @@ impl NestedMessages {
         if !generates {
             return None;
         }
-        self.items
-            .iter()
-            .position(|x| x.full_name() == m.full_name())
+        self.index.get(m.full_name()).copied()
     }
 
     fn generated_by(&self, e: &ExtensionDescriptor) -> Option<usize> {
@@ -226,7 +233,7 @@ impl Printer {
         );
 
         // Fields in declaration order; a oneof is printed whole at its first field.
-        let mut oneofs_printed: Vec<String> = Vec::new();
+        let mut oneofs_printed: HashSet<String> = HashSet::new();
         for raw in &message.descriptor_proto().field {
             let Some(field) = u32::try_from(raw.number())
                 .ok()
@@ -236,10 +243,9 @@ impl Printer {
             };
             match field.containing_oneof().filter(|o| !o.is_synthetic()) {
                 Some(oneof) => {
-                    if oneofs_printed.iter().any(|n| n == oneof.name()) {
+                    if !oneofs_printed.insert(oneof.name().to_string()) {
                         continue;
                     }
-                    oneofs_printed.push(oneof.name().to_string());
                     if let Some(last) = oneof
                         .fields()
                         .filter_map(|f| nested.generated_by_field(&f))
@@ -289,21 +295,9 @@ impl Printer {
     fn oneof(&mut self, indent: usize, oneof: &OneofDescriptor) {
         self.line(indent, &format!("oneof {} {{", oneof.name()));
         self.options(indent + 1, &oneof.options());
-        // In declaration order: the oneof's fields as the message lists them.
-        let message = oneof.parent_message();
-        for raw in &message.descriptor_proto().field {
-            let Some(field) = u32::try_from(raw.number())
-                .ok()
-                .and_then(|n| message.get_field(n))
-            else {
-                continue;
-            };
-            if field
-                .containing_oneof()
-                .is_some_and(|o| o.name() == oneof.name())
-            {
-                self.field(indent + 1, &field, true);
-            }
+        // In declaration order (prost-reflect lists a oneof's fields so).
+        for field in oneof.fields() {
+            self.field(indent + 1, &field, true);
         }
         self.line(indent, "}");
     }

@@ -519,6 +519,38 @@ fn descriptors_generated_by_protoc_parse() {
 }
 
 #[test]
+fn protoc_descriptor_and_protox_source_give_the_same_canonical_text() {
+    // The same file as STRUCT_PROTO_FROM_PYTHON, written as source in another layout (options
+    // in another order, comments, relative type names): protoc's descriptor and protox's
+    // compilation of the source print alike.
+    let source = r#"
+// Struct, Value and ListValue as the JSON-like well-known types define them.
+syntax = "proto3";
+package google.protobuf;
+option csharp_namespace = "Google.Protobuf.WellKnownTypes";
+option cc_enable_arenas = true;
+option go_package = "google.golang.org/protobuf/types/known/structpb";
+option java_package = "com.google.protobuf";
+option java_outer_classname = "StructProto";
+option java_multiple_files = true;
+option objc_class_prefix = "GPB";
+message Struct { map<string, Value> fields = 1; }
+message Value {
+  oneof kind {
+    NullValue null_value = 1; double number_value = 2; string string_value = 3;
+    bool bool_value = 4; Struct struct_value = 5; ListValue list_value = 6;
+  }
+}
+enum NullValue { NULL_VALUE = 0; }
+message ListValue { repeated Value values = 1; }
+"#;
+    assert_eq!(
+        parse(source).canonical(),
+        parse(STRUCT_PROTO_FROM_PYTHON).canonical()
+    );
+}
+
+#[test]
 fn descriptor_proto_itself_prints_and_parses_back() {
     // A large proto2 file: defaults, extension ranges, reserved ranges, nested enums,
     // deprecated fields and message-valued options (edition_defaults, feature_support).
