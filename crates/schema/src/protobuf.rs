@@ -18,7 +18,8 @@
 //! `protobuf/canonical.rs`): the same schema as .proto text (whatever its layout and comments)
 //! or as a descriptor gives the same text, and that text compiles back to the same descriptor,
 //! in particular with top-level and nested messages in the same order (Confluent's message
-//! indexes count them).
+//! indexes count them). A schema whose canonical text does not compile back to the same text is
+//! refused: the registry stores that text and compiles it again later.
 //!
 //! # Compatibility
 //! [`can_read`](ProtobufSchema::can_read) applies Confluent's `ProtobufSchemaDiff` rules; see
@@ -28,6 +29,8 @@
 //! The text's size is bounded by the HTTP layer. Decoding a descriptor allocates at most in
 //! proportion to its bytes (prost), nesting is bounded by prost's recursion limit (100) for
 //! descriptors and by protox's for .proto source, so the recursive walks here are bounded too.
+//! prost-reflect panics on a few inconsistencies of hand-made descriptors (seen: an unknown
+//! `syntax` value); [`ProtobufSchema::parse`] turns such a panic into an error.
 //! Editions (`edition = "2023"`) are refused: the printer and the rules know proto2 and proto3.
 
 mod canonical;
@@ -76,9 +79,29 @@ impl ProtobufSchema {
     }
 
     fn compile(text: &str, dependencies: &[Dependency]) -> Result<ProtobufSchema, String> {
+        let schema = ProtobufSchema::compile_once(text, dependencies)?;
+        // The registry stores the canonical text and compiles it again later: accept a schema
+        // only if that text compiles back to itself. A descriptor is not checked as source is
+        // (its names need not be identifiers, its defaults need not parse), so this is where a
+        // bad one is refused; for source it guards against the printer missing something.
+        let printed_back = ProtobufSchema::compile_once(&schema.canonical, dependencies)
+            .map(|again| again.canonical == schema.canonical);
+        match printed_back {
+            Ok(true) => Ok(schema),
+            Ok(false) => Err(format!(
+                "{}: the schema does not print back as the same .proto file",
+                schema.file.name()
+            )),
+            Err(e) => Err(format!(
+                "{}: the schema does not print back as a valid .proto file ({e})",
+                schema.file.name()
+            )),
+        }
+    }
+
+    fn compile_once(text: &str, dependencies: &[Dependency]) -> Result<ProtobufSchema, String> {
         let root_name = root_name(dependencies);
         let root = open_schema_file(&root_name, text)?;
-        let from_descriptor = root.source().is_none();
         let mut resolver = ChainFileResolver::new();
         resolver.add(SchemaFileResolver {
             root_name: root_name.clone(),
@@ -99,21 +122,6 @@ impl ProtobufSchema {
             .ok_or_else(|| format!("{root_name}: the schema file did not compile"))?;
         check_no_editions(&file)?;
         let canonical = canonical::print(&file);
-        if from_descriptor {
-            // A descriptor is not checked as source is (names need not be identifiers,
-            // defaults need not parse): accept it only if its text compiles back to itself.
-            let printed_back =
-                ProtobufSchema::compile(&canonical, dependencies).map(|s| s.canonical == canonical);
-            if printed_back != Ok(true) {
-                return Err(format!(
-                    "{root_name}: the descriptor does not print as a valid .proto file{}",
-                    match printed_back {
-                        Err(e) => format!(" ({e})"),
-                        Ok(_) => String::new(),
-                    }
-                ));
-            }
-        }
         Ok(ProtobufSchema { file, canonical })
     }
 
