@@ -254,6 +254,67 @@ extend Item { optional int32 extra = 100; }
 }
 
 #[test]
+fn groups_and_extensions_keep_the_message_order() {
+    // Groups generate their message where they are declared, in a message and at top level
+    // (in an extend): the order of messages, which message indexes count, must survive.
+    let text = r#"
+syntax = "proto2";
+package g;
+message First { optional int32 a = 1; extensions 10 to 20; }
+extend First { optional group Ext = 10 { optional int32 e = 1; } }
+message Second {
+  message Before { optional int32 b = 1; }
+  oneof choice {
+    group Picked = 1 { optional string p = 1; }
+    int32 other = 2;
+  }
+  map<int32, string> m = 3;
+  message After { optional int32 c = 1; }
+  optional group Late = 4 { optional int32 l = 1; }
+}
+message Third { optional int32 t = 1; }
+"#;
+    let schema = parse(text);
+    assert_eq!(
+        schema.message_names(),
+        vec!["g.First", "g.Ext", "g.Second", "g.Third"]
+    );
+    let again = parse(&schema.canonical());
+    assert_eq!(again.message_names(), schema.message_names());
+    let nested = |s: &ProtobufSchema| -> Vec<String> {
+        s.descriptor_pool()
+            .get_message_by_name("g.Second")
+            .expect("Second exists")
+            .child_messages()
+            .map(|m| m.name().to_string())
+            .collect()
+    };
+    assert_eq!(
+        nested(&schema),
+        vec!["Before", "Picked", "MEntry", "After", "Late"]
+    );
+    assert_eq!(nested(&again), nested(&schema));
+    let canonical = schema.canonical();
+    assert!(
+        canonical.contains("optional group Ext = 10 {"),
+        "{canonical}"
+    );
+    assert!(canonical.contains("group Picked = 1 {"), "{canonical}");
+}
+
+#[test]
+fn a_dependency_named_like_the_schema_file_is_fine() {
+    let dep = dependency(
+        ROOT_FILE_NAME,
+        "syntax = \"proto3\"; package d; message D { int32 x = 1; }",
+    );
+    let text =
+        format!("syntax = \"proto3\"; import \"{ROOT_FILE_NAME}\"; message M {{ d.D d = 1; }}");
+    let schema = ProtobufSchema::parse(&text, &[dep]).expect("the root file takes another name");
+    assert_eq!(schema.message_names(), vec!["M"]);
+}
+
+#[test]
 fn import_of_a_dependency() {
     let other = "syntax = \"proto3\"; package other; message Money { int64 units = 1; }";
     let text = "syntax = \"proto3\"; package p; import \"other.proto\"; \
@@ -653,6 +714,19 @@ fn rows() -> Vec<Row> {
             reader: "enum E { A = 0; } message M { int32 e = 1; }",
             compatible: true,
             rule: "FIELD_SCALAR_KIND_CHANGED (enum -> int32, one wire group)",
+        },
+        Row {
+            writer: "enum E { A = 0; } enum F { B = 0; } message M { E e = 1; }",
+            reader: "enum E { A = 0; } enum F { B = 0; } message M { F e = 1; }",
+            compatible: true,
+            rule: "enum type replaced by another enum (Confluent: enums are numbers, no \
+                   FIELD_NAMED_TYPE_CHANGED)",
+        },
+        Row {
+            writer: "enum E { A = 0; B = 1; } message M { E e = 1; }",
+            reader: "enum E { A = 0; } message M { E e = 1; }",
+            compatible: true,
+            rule: "ENUM_CONST_REMOVED",
         },
         Row {
             writer: "message M { int32 a = 1; }",
