@@ -3,9 +3,10 @@
 //!
 //! # Input
 //! A schema text is either .proto source (proto2 or proto3) or, as confluent-kafka's Python
-//! `ProtobufSerializer` registers it, the base64 (standard alphabet) of a serialized
-//! `google.protobuf.FileDescriptorProto`. A text made only of base64 characters is taken for a
-//! descriptor (no .proto file is: every declaration needs `;` or `{`); anything else is .proto
+//! `ProtobufSerializer` registers it, the base64 (standard alphabet, padding optional) of a
+//! serialized `google.protobuf.FileDescriptorProto`. A text made only of base64 characters
+//! (whitespace aside) is taken for a descriptor (no .proto file is: every declaration needs
+//! `;` or `{`); anything else is .proto
 //! source. Imports resolve to the schema's dependencies by import path (`Dependency::name`,
 //! each itself .proto source or base64), then to the well-known files protox ships
 //! (`google/protobuf/timestamp.proto` and the others), which need no reference. The schema
@@ -192,8 +193,8 @@ fn root_name(dependencies: &[Dependency]) -> String {
     name
 }
 
-/// Whether `text` is a base64 FileDescriptorProto rather than .proto source: only base64
-/// characters (a .proto declaration always has a `;` or a `{`).
+/// Whether `text` (without its whitespace) is a base64 FileDescriptorProto rather than .proto
+/// source: only base64 characters (a .proto declaration always has a `;` or a `{`).
 fn looks_like_base64(text: &str) -> bool {
     !text.is_empty()
         && text
@@ -204,8 +205,9 @@ fn looks_like_base64(text: &str) -> bool {
 /// `text` as a protox file named `name`: parsed .proto source, or a decoded descriptor whose
 /// own name is replaced by `name`.
 fn open_schema_file(name: &str, text: &str) -> Result<File, String> {
-    let trimmed = text.trim();
-    if !looks_like_base64(trimmed) {
+    // Base64 wrapped over several lines is base64 still.
+    let compact: String = text.split_ascii_whitespace().collect();
+    if !looks_like_base64(&compact) {
         return File::from_source(name, text).map_err(|e| compile_error(&e));
     }
     let engine = base64::engine::GeneralPurpose::new(
@@ -213,7 +215,7 @@ fn open_schema_file(name: &str, text: &str) -> Result<File, String> {
         base64::engine::GeneralPurposeConfig::new()
             .with_decode_padding_mode(base64::engine::DecodePaddingMode::Indifferent),
     );
-    let mut bytes = engine.decode(trimmed).map_err(|e| {
+    let mut bytes = engine.decode(&compact).map_err(|e| {
         format!("{name}: neither .proto source nor a base64 FileDescriptorProto ({e})")
     })?;
     // Check it decodes before touching it, for a clear message.

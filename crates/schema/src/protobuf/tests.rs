@@ -106,6 +106,18 @@ fn canonical_is_the_same_for_proto_text_and_base64_descriptor() {
         parse(&from_text.serialized()).canonical(),
         from_text.canonical()
     );
+    // Base64 wrapped over lines, with surrounding whitespace, or without padding, is read too.
+    let wrapped: Vec<String> = b64
+        .as_bytes()
+        .chunks(76)
+        .map(|c| String::from_utf8_lossy(c).into_owned())
+        .collect();
+    let wrapped = format!("\n  {}\n", wrapped.join("\n"));
+    assert_eq!(parse(&wrapped).canonical(), from_text.canonical());
+    assert_eq!(
+        parse(b64.trim_end_matches('=')).canonical(),
+        from_text.canonical()
+    );
 }
 
 #[test]
