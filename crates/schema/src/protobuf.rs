@@ -6,9 +6,9 @@
 //! `ProtobufSerializer` registers it, the base64 (standard alphabet, padding optional) of a
 //! serialized `google.protobuf.FileDescriptorProto`. A text made only of base64 characters
 //! (whitespace aside) is taken for a descriptor (no .proto file is: every declaration needs
-//! `;` or `{`); anything else is .proto
-//! source. Imports resolve to the schema's dependencies by import path (`Dependency::name`,
-//! each itself .proto source or base64), then to the well-known files protox ships
+//! `;` or `{`); anything else is .proto source. Imports resolve to the schema's dependencies
+//! by import path (`Dependency::name`, each itself .proto source or base64), then to the
+//! well-known files protox ships
 //! (`google/protobuf/timestamp.proto` and the others), which need no reference. The schema
 //! file itself is compiled under the name [`ROOT_FILE_NAME`]; a descriptor's own `name` is
 //! replaced by it (a dependency's by its import path), as the file's name is not part of the
