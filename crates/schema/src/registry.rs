@@ -321,6 +321,16 @@ impl SchemaRegistry {
     /// applied) and the answer.
     pub fn write(&mut self, request: WriteRequest) -> (Vec<KeyedRecord>, Reply) {
         let mut out = Vec::new();
+        if !self.loaded {
+            // The placeholder of a shard still loading (or one unloaded): nothing may be
+            // decided on a state that is not the log's yet.
+            return (
+                out,
+                Err(RegistryError::UnknownLeader(
+                    "the registry's writer is loading _schemas".into(),
+                )),
+            );
+        }
         let reply = match request {
             WriteRequest::Register { subject, schema } => self.register(&mut out, subject, schema),
             WriteRequest::DeleteVersion {
@@ -1026,5 +1036,151 @@ impl CoordinatorShard for SchemaRegistry {
     fn unload(&mut self, _partition: i32) -> Vec<(Token, Reply)> {
         self.loaded = false;
         Vec::new()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const V1: &str = r#"{"type":"record","name":"R","fields":[{"name":"a","type":"int"}]}"#;
+    const V2: &str = r#"{"type":"record","name":"R","fields":[{"name":"a","type":"int"},{"name":"b","type":"string","default":""}]}"#;
+    const BAD: &str = r#"{"type":"record","name":"R","fields":[{"name":"a","type":"int"},{"name":"c","type":"string"}]}"#;
+
+    fn loaded() -> SchemaRegistry {
+        let mut r = SchemaRegistry::new(CompatibilityLevel::Backward);
+        r.finish_loading(0);
+        r
+    }
+
+    fn avro(text: &str) -> SchemaRequest {
+        SchemaRequest {
+            schema_type: SchemaType::Avro,
+            schema: text.to_string(),
+            references: Vec::new(),
+            id: None,
+            version: None,
+        }
+    }
+
+    fn register(r: &mut SchemaRegistry, subject: &str, text: &str) -> (Vec<KeyedRecord>, Reply) {
+        r.write(WriteRequest::Register {
+            subject: subject.into(),
+            schema: avro(text),
+        })
+    }
+
+    /// Replays `records` into a fresh registry: what a node reading the log gets.
+    fn replayed(records: &[KeyedRecord]) -> SchemaRegistry {
+        let mut r = loaded();
+        for (k, v) in records {
+            r.apply(k, v.as_deref()).unwrap();
+        }
+        r
+    }
+
+    #[test]
+    fn a_loading_writer_decides_nothing() {
+        let mut r = SchemaRegistry::new(CompatibilityLevel::Backward);
+        let (records, reply) = register(&mut r, "s", V1);
+        assert!(records.is_empty());
+        assert_eq!(reply.unwrap_err().error_code(), 50004);
+    }
+
+    #[test]
+    fn registrations_ids_versions_and_compatibility() {
+        let mut r = loaded();
+        let mut log = Vec::new();
+        let (rec, reply) = register(&mut r, "s", V1);
+        log.extend(rec);
+        assert_eq!(reply, Ok(WriteResult::Registered { id: 1, version: 1 }));
+        // Again: same id and version, nothing written.
+        let (rec, reply) = register(&mut r, "s", &format!("  {V1}\n"));
+        assert!(rec.is_empty());
+        assert_eq!(reply, Ok(WriteResult::Registered { id: 1, version: 1 }));
+        // Incompatible under BACKWARD (a field without default): 409, nothing written.
+        let (rec, reply) = register(&mut r, "s", BAD);
+        assert!(rec.is_empty());
+        assert_eq!(reply.unwrap_err().error_code(), 409);
+        let (rec, reply) = register(&mut r, "s", V2);
+        log.extend(rec);
+        assert_eq!(reply, Ok(WriteResult::Registered { id: 2, version: 2 }));
+        // The same schema under another subject keeps its id.
+        let (rec, reply) = register(&mut r, "t", V1);
+        log.extend(rec);
+        assert_eq!(reply, Ok(WriteResult::Registered { id: 1, version: 1 }));
+        // NONE lets the incompatible one in.
+        let (rec, _) = r.write(WriteRequest::SetConfig {
+            subject: Some("s".into()),
+            level: CompatibilityLevel::None,
+        });
+        log.extend(rec);
+        let (rec, reply) = register(&mut r, "s", BAD);
+        log.extend(rec);
+        assert_eq!(reply, Ok(WriteResult::Registered { id: 3, version: 3 }));
+        // A node replaying the log has the writer's state.
+        let other = replayed(&log);
+        assert_eq!(other.dump(), r.dump());
+        assert_eq!(other.config(Some("s")), Some(CompatibilityLevel::None));
+        assert_eq!(other.subjects(false, ""), vec!["s", "t"]);
+        assert!(other.is_registered_under("s", 2) && !other.is_registered_under("t", 2));
+    }
+
+    #[test]
+    fn soft_then_hard_deletes() {
+        let mut r = loaded();
+        let mut log = Vec::new();
+        log.extend(register(&mut r, "s", V1).0);
+        let code = |reply: Reply| reply.unwrap_err().error_code();
+        let delete = |r: &mut SchemaRegistry, permanent| {
+            r.write(WriteRequest::DeleteSubject {
+                subject: "s".into(),
+                permanent,
+            })
+        };
+        assert_eq!(code(delete(&mut r, true).1), 40405);
+        let (rec, reply) = delete(&mut r, false);
+        log.extend(rec);
+        assert_eq!(reply, Ok(WriteResult::Versions(vec![1])));
+        assert_eq!(code(delete(&mut r, false).1), 40404);
+        assert_eq!(r.versions("s", false).unwrap_err().error_code(), 40401);
+        assert_eq!(r.versions("s", true), Ok(vec![1]));
+        let (rec, reply) = delete(&mut r, true);
+        log.extend(rec);
+        assert_eq!(reply, Ok(WriteResult::Versions(vec![1])));
+        assert!(r.schema_by_id(1).is_none());
+        assert_eq!(replayed(&log).dump(), r.dump());
+    }
+
+    #[test]
+    fn a_failed_write_is_undone() {
+        let mut r = loaded();
+        r.begin_write(1);
+        let _ = register(&mut r, "s", V1);
+        r.commit_through(1);
+        r.begin_write(2);
+        let (_, reply) = register(&mut r, "s", V2);
+        assert_eq!(reply, Ok(WriteResult::Registered { id: 2, version: 2 }));
+        r.revert_from(2);
+        assert_eq!(r.versions("s", true), Ok(vec![1]));
+        assert!(r.schema_by_id(2).is_none());
+        // The id is given again, to whatever comes next.
+        r.begin_write(3);
+        let (_, reply) = register(&mut r, "u", BAD);
+        assert_eq!(reply, Ok(WriteResult::Registered { id: 2, version: 1 }));
+    }
+
+    #[test]
+    fn versions_parse_as_confluent_accepts_them() {
+        assert_eq!(VersionSpec::parse("latest"), Ok(VersionSpec::Latest));
+        assert_eq!(VersionSpec::parse("-1"), Ok(VersionSpec::Latest));
+        assert_eq!(VersionSpec::parse("3"), Ok(VersionSpec::Number(3)));
+        for bad in ["0", "-2", "x", "", "1.0", "99999999999"] {
+            assert_eq!(
+                VersionSpec::parse(bad).unwrap_err().error_code(),
+                42202,
+                "{bad}"
+            );
+        }
     }
 }

@@ -194,7 +194,11 @@ fn run_server(args: ServerArgs) -> ExitCode {
         .ok()
         .and_then(|s| {
             let l = s.listener(&s.inter_broker_listener)?;
-            let host = l.advertised.as_ref().map(|a| a.host.clone()).unwrap_or_else(|| l.listener.host.clone());
+            let host = l
+                .advertised
+                .as_ref()
+                .map(|a| a.host.clone())
+                .unwrap_or_else(|| l.listener.host.clone());
             (!host.is_empty() && host != "0.0.0.0" && host != "::").then_some(host)
         })
         .unwrap_or_else(|| "127.0.0.1".to_string());
