@@ -19,6 +19,7 @@ SLUICE_BIN = os.environ.get("SLUICE_BIN") or os.path.join(
 )
 LISTENING = re.compile(r"listening on (127\.[\d.]+):(\d+)")
 ADMIN_LISTENER = re.compile(r"admin listener serving https?://(127\.[\d.]+:\d+)")
+SCHEMA_REGISTRY = re.compile(r"schema registry serving (https?://127\.[\d.]+:\d+)")
 
 
 def wait_until(predicate, timeout=30.0, interval=0.02, what="condition"):
@@ -58,7 +59,8 @@ class Broker:
         """Starts the process without waiting for it to serve (see wait_listening)."""
         # The admin listener on an ephemeral port: tests run several brokers on one machine.
         settings = {"listeners": f"PLAINTEXT://127.0.0.1:{self.port}", "log.dirs": self.data_dir,
-                    "admin.listeners": "http://127.0.0.1:0"}
+                    "admin.listeners": "http://127.0.0.1:0",
+                    "schema.registry.listeners": "http://127.0.0.1:0"}
         # "{data_dir}" in a value is this broker's data directory (e.g. several log.dirs in it).
         settings.update({k: str(v).replace("{data_dir}", self.data_dir)
                          for k, v in self.extra.items()})
@@ -104,6 +106,21 @@ class Broker:
             return m and m.group(1)
 
         return wait_until(logged, timeout=timeout, what="admin listener address")
+
+    def registry_url(self, timeout=60.0):
+        """URL of the schema registry of the process launched last (logged once it serves:
+        the _schemas topic exists and has a writer)."""
+        start_offset = self.start_offset
+
+        def logged():
+            if self.proc.poll() is not None:
+                raise RuntimeError(f"broker exited with {self.proc.returncode}:\n{self.log_text()}")
+            with open(self.log_path, "rb") as f:
+                f.seek(start_offset)
+                m = SCHEMA_REGISTRY.search(f.read().decode(errors="replace"))
+            return m and m.group(1)
+
+        return wait_until(logged, timeout=timeout, what="schema registry to serve")
 
     def log_text(self):
         try:

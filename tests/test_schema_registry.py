@@ -1,0 +1,286 @@
+"""The schema registry (issue 16) against confluent-kafka's own SchemaRegistryClient and its
+Avro, Protobuf and JSON Schema serializers, and Confluent's REST API with plain HTTP: round
+trips through Sluice, compatibility refusals, the documented error codes, state kept across a
+restart and served by every node of a 3-node cluster, also after the writer is killed."""
+
+import json
+import urllib.error
+import urllib.request
+import uuid
+
+import pytest
+from confluent_kafka import Consumer, Producer
+from confluent_kafka.admin import AdminClient
+from confluent_kafka.schema_registry import Schema, SchemaRegistryClient
+from confluent_kafka.schema_registry.avro import AvroDeserializer, AvroSerializer
+from confluent_kafka.schema_registry.error import SchemaRegistryError
+from confluent_kafka.schema_registry.json_schema import JSONDeserializer, JSONSerializer
+from confluent_kafka.schema_registry.protobuf import ProtobufDeserializer, ProtobufSerializer
+from confluent_kafka.serialization import MessageField, SerializationContext
+
+from conftest import Cluster, wait_until
+
+CT = "application/vnd.schemaregistry.v1+json"
+
+USER_V1 = json.dumps({
+    "type": "record", "name": "User", "namespace": "test",
+    "fields": [{"name": "name", "type": "string"}, {"name": "age", "type": "int"}],
+})
+# A field without a default: data written with v1 cannot be read (incompatible under BACKWARD).
+USER_NO_DEFAULT = json.dumps({
+    "type": "record", "name": "User", "namespace": "test",
+    "fields": [{"name": "name", "type": "string"}, {"name": "age", "type": "int"},
+               {"name": "email", "type": "string"}],
+})
+USER_WITH_DEFAULT = json.dumps({
+    "type": "record", "name": "User", "namespace": "test",
+    "fields": [{"name": "name", "type": "string"}, {"name": "age", "type": "int"},
+               {"name": "email", "type": "string", "default": ""}],
+})
+
+
+def http(method, url, body=None, headers=None):
+    """(status, parsed JSON or text) of one request."""
+    data = None if body is None else (body if isinstance(body, bytes) else json.dumps(body).encode())
+    req = urllib.request.Request(url, data=data, method=method,
+                                 headers={"Content-Type": CT, **(headers or {})})
+    try:
+        with urllib.request.urlopen(req, timeout=30) as r:
+            status, raw = r.status, r.read()
+    except urllib.error.HTTPError as e:
+        status, raw = e.code, e.read()
+    try:
+        return status, json.loads(raw)
+    except ValueError:
+        return status, raw.decode(errors="replace")
+
+
+def produce_and_consume(bootstrap, topic, serializer, deserializer, values):
+    producer = Producer({"bootstrap.servers": bootstrap})
+    for v in values:
+        producer.produce(topic, value=serializer(v, SerializationContext(topic, MessageField.VALUE)))
+    assert producer.flush(30) == 0
+    consumer = Consumer({"bootstrap.servers": bootstrap, "group.id": "g-" + uuid.uuid4().hex,
+                         "auto.offset.reset": "earliest"})
+    consumer.subscribe([topic])
+    got = []
+    try:
+        def read():
+            m = consumer.poll(0.5)
+            if m is not None and m.error() is None:
+                got.append(deserializer(m.value(), SerializationContext(topic, MessageField.VALUE)))
+            return len(got) >= len(values)
+        wait_until(read, timeout=60, what="records back")
+    finally:
+        consumer.close()
+    return got
+
+
+def test_avro_round_trip_compatibility_and_ids(broker):
+    url = broker.registry_url()
+    client = SchemaRegistryClient({"url": url})
+    topic = "users-" + uuid.uuid4().hex[:8]
+    ser = AvroSerializer(client, USER_V1)
+    de = AvroDeserializer(client)
+    values = [{"name": "ada", "age": 36}, {"name": "alan", "age": 41}]
+    assert produce_and_consume(broker.bootstrap, topic, ser, de, values) == values
+
+    subject = f"{topic}-value"
+    v1 = client.get_latest_version(subject)
+    assert v1.version == 1
+    # The same schema again, even laid out differently, keeps its id and version.
+    relaid = json.dumps(json.loads(USER_V1), indent=2)
+    assert client.register_schema(subject, Schema(relaid, "AVRO")) == v1.schema_id
+    assert client.get_versions(subject) == [1]
+
+    # Incompatible under the default BACKWARD: 409 with error_code 409.
+    with pytest.raises(SchemaRegistryError) as refused:
+        client.register_schema(subject, Schema(USER_NO_DEFAULT, "AVRO"))
+    assert refused.value.http_status_code == 409 and refused.value.error_code == 409
+    # Compatible with a default; the compatibility endpoint agrees.
+    assert client.test_compatibility(subject, Schema(USER_WITH_DEFAULT, "AVRO"))
+    assert not client.test_compatibility(subject, Schema(USER_NO_DEFAULT, "AVRO"))
+    v2_id = client.register_schema(subject, Schema(USER_WITH_DEFAULT, "AVRO"))
+    assert v2_id != v1.schema_id
+    # Accepted under NONE.
+    client.set_compatibility(subject, "NONE")
+    assert client.get_compatibility(subject) == "NONE"
+    v3_id = client.register_schema(subject, Schema(USER_NO_DEFAULT, "AVRO"))
+    assert client.get_versions(subject) == [1, 2, 3]
+    assert len({v1.schema_id, v2_id, v3_id}) == 3
+    # The same schema under another subject has the same id.
+    assert client.register_schema("other-value", Schema(USER_V1, "AVRO")) == v1.schema_id
+    status, subjects = http("GET", f"{url}/schemas/ids/{v1.schema_id}/subjects")
+    assert status == 200 and sorted(subjects) == sorted([subject, "other-value"])
+
+
+def test_protobuf_and_json_schema_round_trips(broker):
+    from google.protobuf import descriptor_pb2, descriptor_pool, message_factory
+
+    url = broker.registry_url()
+    client = SchemaRegistryClient({"url": url})
+
+    # A message class made at run time (no protoc): package test, message Order {id, item}.
+    fdp = descriptor_pb2.FileDescriptorProto(name="order.proto", package="test", syntax="proto3")
+    msg = fdp.message_type.add(name="Order")
+    msg.field.add(name="id", number=1, type=descriptor_pb2.FieldDescriptorProto.TYPE_INT64,
+                  label=descriptor_pb2.FieldDescriptorProto.LABEL_OPTIONAL)
+    msg.field.add(name="item", number=2, type=descriptor_pb2.FieldDescriptorProto.TYPE_STRING,
+                  label=descriptor_pb2.FieldDescriptorProto.LABEL_OPTIONAL)
+    pool = descriptor_pool.DescriptorPool()
+    pool.Add(fdp)
+    order_class = message_factory.GetMessageClass(pool.FindMessageTypeByName("test.Order"))
+
+    topic = "orders-" + uuid.uuid4().hex[:8]
+    ser = ProtobufSerializer(order_class, client, {"use.deprecated.format": False})
+    de = ProtobufDeserializer(order_class, {"use.deprecated.format": False})
+    orders = [order_class(id=1, item="book"), order_class(id=2, item="pen")]
+    got = produce_and_consume(broker.bootstrap, topic, ser, de, orders)
+    assert [(o.id, o.item) for o in got] == [(1, "book"), (2, "pen")]
+    registered = client.get_latest_version(f"{topic}-value")
+    assert registered.schema.schema_type == "PROTOBUF"
+    assert "message Order" in registered.schema.schema_str
+
+    schema = json.dumps({
+        "$schema": "http://json-schema.org/draft-07/schema#", "title": "Reading", "type": "object",
+        "properties": {"sensor": {"type": "string"}, "value": {"type": "number"}},
+        "required": ["sensor", "value"],
+    })
+    topic = "readings-" + uuid.uuid4().hex[:8]
+    ser = JSONSerializer(schema, client)
+    de = JSONDeserializer(None, schema_registry_client=client)
+    readings = [{"sensor": "a", "value": 1.5}, {"sensor": "b", "value": 2}]
+    assert produce_and_consume(broker.bootstrap, topic, ser, de, readings) == readings
+    assert client.get_latest_version(f"{topic}-value").schema.schema_type == "JSON"
+
+
+def test_documented_errors_and_deletes(broker):
+    url = broker.registry_url()
+    s = f"{url}/subjects"
+    avro = {"schema": USER_V1}
+
+    status, body = http("GET", f"{s}/nope/versions")
+    assert (status, body["error_code"]) == (404, 40401), body
+    assert http("GET", f"{url}/schemas/ids/4242")[1]["error_code"] == 40403
+    assert http("POST", f"{s}/e/versions", {"schema": "{not avro"})[1]["error_code"] == 42201
+    assert http("POST", f"{s}/e/versions", {"schema": '{"type":"nosuchtype"}'})[1]["error_code"] == 42201
+    assert http("POST", f"{s}/e/versions", {"schema": "x", "schemaType": "XML"})[1]["error_code"] == 42201
+    assert http("POST", f"{s}/e/versions", {})[1]["error_code"] == 42201
+    status, body = http("POST", f"{s}/e/versions", b"{this is not json")
+    assert status == 400 and body["error_code"] == 400
+    assert http("POST", f"{s}/e/versions", avro) == (200, {"id": 1})
+    assert http("GET", f"{s}/e/versions/7")[1]["error_code"] == 40402
+    for bad in ["0", "-2", "abc", "1.5", "99999999999"]:
+        status, body = http("GET", f"{s}/e/versions/{bad}")
+        assert (status, body["error_code"]) == (422, 42202), (bad, body)
+    assert http("PUT", f"{url}/config", {"compatibility": "SIDEWAYS"})[1]["error_code"] == 42203
+    assert http("PUT", f"{url}/mode", {"mode": "SOMETIMES"})[1]["error_code"] == 42204
+    assert http("GET", f"{url}/config/e")[1]["error_code"] == 40408
+    assert http("GET", f"{url}/config/e?defaultToGlobal=true") == (200, {"compatibilityLevel": "BACKWARD"})
+    assert http("GET", f"{url}/config") == (200, {"compatibilityLevel": "BACKWARD"})
+    assert http("PUT", f"{url}/config", {"compatibility": "full"}) == (200, {"compatibility": "FULL"})
+    assert http("DELETE", f"{url}/config") == (200, {"compatibilityLevel": "FULL"})
+    assert http("GET", f"{url}/config") == (200, {"compatibilityLevel": "BACKWARD"})
+    assert http("GET", f"{url}/nowhere")[0] == 404
+    assert http("GET", f"{url}/schemas/types") == (200, ["JSON", "PROTOBUF", "AVRO"])
+    # Lookup: the registered schema is found, another is not (40403).
+    status, body = http("POST", f"{s}/e", avro)
+    assert status == 200 and (body["id"], body["version"]) == (1, 1)
+    assert http("POST", f"{s}/e", {"schema": USER_WITH_DEFAULT})[1]["error_code"] == 40403
+
+    # A read-only subject refuses writes (42205).
+    assert http("PUT", f"{url}/mode/e", {"mode": "READONLY"}) == (200, {"mode": "READONLY"})
+    assert http("POST", f"{s}/e/versions", {"schema": USER_WITH_DEFAULT})[1]["error_code"] == 42205
+    assert http("DELETE", f"{url}/mode/e") == (200, {"mode": "READONLY"})
+
+    # References: a record using another subject's named type; the referenced version
+    # cannot be deleted while it is used (42206).
+    address = json.dumps({"type": "record", "name": "Address", "namespace": "test",
+                          "fields": [{"name": "city", "type": "string"}]})
+    assert http("POST", f"{s}/address/versions", {"schema": address})[0] == 200
+    person = json.dumps({"type": "record", "name": "Person", "namespace": "test",
+                         "fields": [{"name": "home", "type": "test.Address"}]})
+    refs = [{"name": "test.Address", "subject": "address", "version": 1}]
+    status, body = http("POST", f"{s}/person/versions", {"schema": person, "references": refs})
+    assert status == 200, body
+    person_id = body["id"]
+    assert http("GET", f"{s}/address/versions/1/referencedby") == (200, [person_id])
+    assert http("GET", f"{s}/person/versions/1")[1]["references"] == refs
+    assert http("DELETE", f"{s}/address/versions/1")[1]["error_code"] == 42206
+    # Without the reference the type is unknown: invalid schema.
+    assert http("POST", f"{s}/p2/versions", {"schema": person})[1]["error_code"] == 42201
+
+    # Soft then hard deletes, in that order only.
+    assert http("DELETE", f"{s}/e?permanent=true")[1]["error_code"] == 40405
+    assert http("DELETE", f"{s}/e") == (200, [1])
+    assert http("DELETE", f"{s}/e")[1]["error_code"] == 40404
+    assert http("GET", f"{s}/e/versions")[1]["error_code"] == 40401
+    assert http("GET", f"{s}/e/versions?deleted=true") == (200, [1])
+    assert "e" not in http("GET", s)[1] and "e" in http("GET", f"{s}?deleted=true")[1]
+    assert http("DELETE", f"{s}/e?permanent=true") == (200, [1])
+    assert http("GET", f"{s}/e/versions?deleted=true")[1]["error_code"] == 40401
+    assert http("POST", f"{s}/v/versions", avro)[0] == 200
+    assert http("DELETE", f"{s}/v/versions/1?permanent=true")[1]["error_code"] == 40407
+    assert http("DELETE", f"{s}/v/versions/1") == (200, 1)
+    assert http("DELETE", f"{s}/v/versions/1")[1]["error_code"] == 40406
+    assert http("DELETE", f"{s}/v/versions/1?permanent=true") == (200, 1)
+    # A subject name with a slash (as Protobuf imports are named), percent-encoded.
+    assert http("POST", f"{s}/a%2Fb.proto/versions",
+                {"schema": 'syntax = "proto3"; message M { int32 x = 1; }', "schemaType": "PROTOBUF"})[0] == 200
+    assert "a/b.proto" in http("GET", s)[1]
+
+
+def test_state_survives_a_restart(broker):
+    url = broker.registry_url()
+    assert http("POST", f"{url}/subjects/kept/versions", {"schema": USER_V1}) == (200, {"id": 1})
+    assert http("PUT", f"{url}/config/kept", {"compatibility": "FORWARD"})[0] == 200
+    broker.restart()
+    url = broker.registry_url()
+    assert http("GET", f"{url}/subjects/kept/versions") == (200, [1])
+    assert http("GET", f"{url}/config/kept") == (200, {"compatibilityLevel": "FORWARD"})
+    # New ids continue after the old ones.
+    status, body = http("POST", f"{url}/subjects/kept2/versions", {"schema": USER_WITH_DEFAULT})
+    assert status == 200 and body["id"] == 2
+
+
+def test_three_nodes_serve_the_same_registry_also_after_the_writer_dies(tmp_path):
+    cluster = Cluster(str(tmp_path), n=3)
+    try:
+        urls = [b.registry_url(timeout=90) for b in cluster.brokers]
+        admin = AdminClient({"bootstrap.servers": cluster.bootstrap})
+
+        def writer():
+            md = admin.list_topics("_schemas", timeout=10)
+            return md.topics["_schemas"].partitions[0].leader
+
+        leader = writer()
+        others = [i for i in range(3) if i + 1 != leader]
+        # Registered through a node that is not the writer (forwarded), with the Python client.
+        client = SchemaRegistryClient({"url": urls[others[0]]})
+        first = client.register_schema("cars-value", Schema(USER_V1, "AVRO"))
+        client.set_compatibility("cars-value", "FULL")
+        # Every node answers the same, at once (a write is readable where it was made).
+        for url in urls:
+            assert http("GET", f"{url}/schemas/ids/{first}")[0] == 200
+            wait_until(lambda: http("GET", f"{url}/subjects/cars-value/versions") == (200, [1]),
+                       timeout=30, what="the version on every node")
+            wait_until(lambda: http("GET", f"{url}/config/cars-value")
+                       == (200, {"compatibilityLevel": "FULL"}), timeout=30, what="config")
+
+        cluster.brokers[leader - 1].kill()
+        survivors = [urls[i] for i in others]
+        wait_until(lambda: writer() not in (leader, -1), timeout=60, what="a new writer")
+        for url in survivors:
+            status, body = http("GET", f"{url}/subjects/cars-value/versions/1")
+            assert status == 200 and body["id"] == first, body
+        # Writes go on through either survivor; ids stay unique.
+        status, body = http("POST", f"{survivors[1]}/subjects/cars-value/versions",
+                            {"schema": USER_WITH_DEFAULT})
+        assert status == 200, body
+        assert body["id"] != first
+        # Read your write where it was made; the other node follows its replica.
+        assert http("GET", f"{survivors[1]}/subjects/cars-value/versions") == (200, [1, 2])
+        wait_until(lambda: http("GET", f"{survivors[0]}/subjects/cars-value/versions")
+                   == (200, [1, 2]), timeout=30, what="the new version on the other node")
+    finally:
+        cluster.stop()
