@@ -9,8 +9,8 @@ import urllib.request
 import uuid
 
 import pytest
-from confluent_kafka import Consumer, Producer
-from confluent_kafka.admin import AdminClient
+from confluent_kafka import Consumer, KafkaError, Producer, TopicPartition
+from confluent_kafka.admin import AdminClient, ConfigResource, NewTopic
 from confluent_kafka.schema_registry import Schema, SchemaRegistryClient
 from confluent_kafka.schema_registry.avro import AvroDeserializer, AvroSerializer
 from confluent_kafka.schema_registry.error import SchemaRegistryError
@@ -230,6 +230,65 @@ def test_documented_errors_and_deletes(broker):
     assert "a/b.proto" in http("GET", s)[1]
 
 
+def produce_outcomes(bootstrap, topic, values, partition=None):
+    """The delivery error code (None: delivered) of each value, produced one by one."""
+    producer = Producer({"bootstrap.servers": bootstrap, "retries": 0, "linger.ms": 0})
+    outcomes = []
+    for v in values:
+        got = []
+        kwargs = {} if partition is None else {"partition": partition}
+        producer.produce(topic, value=v, on_delivery=lambda err, _m: got.append(err), **kwargs)
+        producer.flush(30)
+        outcomes.append(got[0].code() if got and got[0] is not None else None)
+    return outcomes
+
+
+def end_offsets(bootstrap, topic, partitions):
+    consumer = Consumer({"bootstrap.servers": bootstrap, "group.id": "probe-" + uuid.uuid4().hex})
+    try:
+        return [consumer.get_watermark_offsets(TopicPartition(topic, p), timeout=10)[1]
+                for p in range(partitions)]
+    finally:
+        consumer.close()
+
+
+def check_schema_validation(bootstrap, url, partitions):
+    """Values of a validated topic must be registered schema-registry payloads; anything else
+    is refused with INVALID_RECORD and not appended, on every partition."""
+    admin = AdminClient({"bootstrap.servers": bootstrap})
+    topic = "validated-" + uuid.uuid4().hex[:8]
+    admin.create_topics([NewTopic(topic, partitions, config={
+        "confluent.value.schema.validation": "true"})])[topic].result(30)
+    client = SchemaRegistryClient({"url": url})
+    ser = AvroSerializer(client, USER_V1)
+    good = ser({"name": "ok", "age": 1}, SerializationContext(topic, MessageField.VALUE))
+    schema_id = int.from_bytes(good[1:5], "big")
+    unregistered = b"\x00" + (schema_id + 1000).to_bytes(4, "big") + good[5:]
+    for p in range(partitions):
+        outcomes = produce_outcomes(bootstrap, topic, [b"plain text", unregistered, b"\x00\x00", good],
+                                    partition=p)
+        assert outcomes == [KafkaError.INVALID_RECORD] * 3 + [None], (p, outcomes)
+    # Only the serialized records were appended.
+    assert end_offsets(bootstrap, topic, partitions) == [1] * partitions
+    # AlterConfigs switches it on for an existing topic; its records then need the topic's
+    # own subject (an id registered under another subject is refused).
+    other = "later-" + uuid.uuid4().hex[:8]
+    admin.create_topics([NewTopic(other, 1)])[other].result(30)
+    assert produce_outcomes(bootstrap, other, [b"plain"]) == [None]
+    resource = ConfigResource("TOPIC", other, set_config={"confluent.value.schema.validation": "true"})
+    admin.alter_configs([resource])[resource].result(30)
+    wait_until(lambda: produce_outcomes(bootstrap, other, [b"plain"]) == [KafkaError.INVALID_RECORD],
+               timeout=30, what="validation switched on")
+    assert produce_outcomes(bootstrap, other, [good]) == [KafkaError.INVALID_RECORD]
+    good_other = AvroSerializer(client, USER_V1)({"name": "x", "age": 2},
+                                                 SerializationContext(other, MessageField.VALUE))
+    assert produce_outcomes(bootstrap, other, [good_other]) == [None]
+
+
+def test_broker_side_schema_validation(broker):
+    check_schema_validation(broker.bootstrap, broker.registry_url(), partitions=2)
+
+
 def test_state_survives_a_restart(broker):
     url = broker.registry_url()
     assert http("POST", f"{url}/subjects/kept/versions", {"schema": USER_V1}) == (200, {"id": 1})
@@ -266,6 +325,9 @@ def test_three_nodes_serve_the_same_registry_also_after_the_writer_dies(tmp_path
                        timeout=30, what="the version on every node")
             wait_until(lambda: http("GET", f"{url}/config/cars-value")
                        == (200, {"compatibilityLevel": "FULL"}), timeout=30, what="config")
+
+        # Schema validation where partition leaders and the registry's writer differ.
+        check_schema_validation(cluster.bootstrap, urls[others[1]], partitions=3)
 
         cluster.brokers[leader - 1].kill()
         survivors = [urls[i] for i in others]

@@ -41,6 +41,8 @@ pub struct KafkaApis {
     pub producer_ids: ProducerIdManager,
     pub groups: Arc<GroupService>,
     pub txns: Arc<TxnService>,
+    /// The schema registry's state (produce-time schema validation).
+    pub schemas: Arc<crate::coordinators::SchemaService>,
     /// Resolves when the server is shutting down: long-polling fetches return at once.
     pub shutdown: watch::Receiver<bool>,
 }
@@ -69,7 +71,8 @@ impl KafkaApis {
                     .flat_map(|t| &t.partition_data)
                     .map(|p| p.records.as_ref().map_or(0, |b| b.len()))
                     .sum();
-                let response = produce::handle(replicas, cluster, txns, ctx, r).await;
+                let response =
+                    produce::handle(replicas, cluster, txns, &self.schemas, ctx, r).await;
                 let throttle = quota_throttle(cluster, ctx, QuotaKey::ProducerByteRate, bytes);
                 replicas
                     .metrics()

@@ -13,6 +13,7 @@
 //! From v10 a partition refused with NOT_LEADER_OR_FOLLOWER names the current leader, and the
 //! response lists the leaders' endpoints (KIP-951, see `leader_hint`).
 
+use crate::coordinators::SchemaService;
 use std::sync::Arc;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
@@ -46,6 +47,7 @@ pub async fn handle(
     replicas: &ReplicaManager,
     cluster: &Cluster,
     txns: &TxnService,
+    schemas: &SchemaService,
     ctx: &RequestContext,
     request: ProduceRequest,
 ) -> Option<ProduceResponse> {
@@ -102,7 +104,8 @@ pub async fn handle(
                         Err(code) => Outcome::Refused(error(code, None)),
                         Ok(p) => {
                             let records = pd.records.unwrap_or_default();
-                            match append(cluster, txns, p, &t.produce, records, &shared).await {
+                            let services = (cluster, txns, schemas);
+                            match append(services, p, &t.produce, records, &shared).await {
                                 Ok(appended) => appended,
                                 Err(refused) => Outcome::Refused(refused),
                             }
@@ -338,8 +341,7 @@ struct RequestWide<'a> {
 
 /// Validates one partition's batch and appends it as leader.
 async fn append(
-    cluster: &Cluster,
-    txns: &TxnService,
+    (cluster, txns, schemas): (&Cluster, &TxnService, &SchemaService),
     partition: &Arc<Partition>,
     settings: &ProduceSettings,
     records: Bytes,
@@ -371,6 +373,12 @@ async fn append(
     }
     if settings.compacted {
         if let Some(refused) = keyless_refusal(partition, &records, version) {
+            return Err(refused);
+        }
+    }
+    if settings.key_schema_validation || settings.value_schema_validation {
+        if let Some(refused) = schema_refusal(schemas, partition, settings, &records, version).await
+        {
             return Err(refused);
         }
     }
@@ -458,6 +466,101 @@ fn keyless_refusal(
     let summary = format!(
         "One or more records have been rejected due to {} record errors in total: {what}",
         keyless.len()
+    );
+    Some(
+        error(ErrorCode::INVALID_RECORD, message(version, summary))
+            .with_record_errors(record_errors),
+    )
+}
+
+/// Schema validation (`confluent.key.schema.validation`, `confluent.value.schema.validation`):
+/// each checked key or value must be a schema-registry payload (magic byte 0, then a 4-byte
+/// big-endian schema id, as Confluent's serializers write) whose id is registered under the
+/// topic's `<topic>-key` / `<topic>-value` subject (the registry's TopicNameStrategy).
+/// Otherwise the whole batch is refused with INVALID_RECORD, each failing record named by its
+/// index (KIP-467). `None`: every record passes.
+async fn schema_refusal(
+    schemas: &SchemaService,
+    partition: &Partition,
+    settings: &ProduceSettings,
+    records: &Bytes,
+    version: i16,
+) -> Option<PartitionProduceResponse> {
+    let decoded = match sluice_protocol::records::decode_batch(records, KEY_CHECK_MAX_BYTES) {
+        Ok(decoded) => decoded.records,
+        Err(e) => {
+            return Some(error(
+                ErrorCode::CORRUPT_MESSAGE,
+                message(version, format!("Record batch cannot be read: {e}")),
+            ))
+        }
+    };
+    let topic = &partition.topic;
+    let mut failures: Vec<(i32, String)> = Vec::new();
+    for (index, record) in decoded.iter().enumerate() {
+        let checks = [
+            (settings.key_schema_validation, "key", record.key.as_ref()),
+            (
+                settings.value_schema_validation,
+                "value",
+                record.value.as_ref(),
+            ),
+        ];
+        for (on, field, payload) in checks {
+            if !on {
+                continue;
+            }
+            let subject = format!("{topic}-{field}");
+            let problem = match payload.map(|b| b.as_ref()) {
+                Some([0, a, b, c, d, ..]) => {
+                    let id = i32::from_be_bytes([*a, *b, *c, *d]);
+                    let registered = match schemas.read_now(|r| r.is_registered_under(&subject, id)) {
+                        Some(true) => Ok(true),
+                        // Not (yet) in this node's view: catch up with the replica first (a
+                        // producer's serializer registers the schema just before it sends).
+                        _ => schemas.read(|r| r.is_registered_under(&subject, id)).await,
+                    };
+                    match registered {
+                        Ok(true) => None,
+                        Ok(false) => Some(format!(
+                            "the record's {field} carries schema id {id}, which is not registered under subject '{subject}'"
+                        )),
+                        Err(why) => Some(format!(
+                            "the record's {field} schema id {id} cannot be checked on this broker: {why}"
+                        )),
+                    }
+                }
+                Some(_) => Some(format!(
+                    "the record's {field} is not in the schema registry's wire format (magic byte 0 and a 4-byte schema id)"
+                )),
+                None => Some(format!("the record has no {field}")),
+            };
+            if let Some(problem) = problem {
+                failures.push((index as i32, problem));
+                break;
+            }
+        }
+    }
+    let (_, first) = failures.first()?;
+    let what = format!(
+        "Log record for topic partition {topic}-{} is rejected by schema validation: {first}",
+        partition.index
+    );
+    let record_errors = if version >= 8 {
+        failures
+            .iter()
+            .map(|(i, m)| {
+                BatchIndexAndErrorMessage::default()
+                    .with_batch_index(*i)
+                    .with_batch_index_error_message(Some(StrBytes::from_string(m.clone())))
+            })
+            .collect()
+    } else {
+        Vec::new()
+    };
+    let summary = format!(
+        "One or more records have been rejected due to {} record errors in total: {what}",
+        failures.len()
     );
     Some(
         error(ErrorCode::INVALID_RECORD, message(version, summary))

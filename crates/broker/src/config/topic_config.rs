@@ -190,6 +190,9 @@ pub struct ProduceSettings {
     pub min_insync_replicas: usize,
     /// `cleanup.policy` includes `compact`: every record needs a key.
     pub compacted: bool,
+    /// `confluent.key.schema.validation` / `confluent.value.schema.validation`.
+    pub key_schema_validation: bool,
+    pub value_schema_validation: bool,
 }
 
 pub fn produce_settings(
@@ -204,6 +207,14 @@ pub fn produce_settings(
         timestamp_after_max_ms: l("message.timestamp.after.max.ms"),
         min_insync_replicas: l("min.insync.replicas").max(1) as usize,
         compacted: cleanup_policy(defaults, overrides).contains(&"compact"),
+        key_schema_validation: effective(defaults, overrides, "confluent.key.schema.validation")
+            .eq_ignore_ascii_case("true"),
+        value_schema_validation: effective(
+            defaults,
+            overrides,
+            "confluent.value.schema.validation",
+        )
+        .eq_ignore_ascii_case("true"),
     }
 }
 

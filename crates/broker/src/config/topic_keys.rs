@@ -33,6 +33,25 @@ pub const TOPIC_CONFIG_KEYS: &[TopicConfigKey] = &[
         check: Check::OneOf(&["uncompressed", "zstd", "lz4", "snappy", "gzip", "producer"]),
         doc: "final compression of the topic's data; producer keeps what the producer sent",
     },
+    // Schema validation (Confluent Server's names): records must carry the schema registry's
+    // wire format (magic byte 0, a 4-byte schema id) with an id registered under the topic's
+    // `<topic>-value` / `<topic>-key` subject, or the batch is refused with INVALID_RECORD.
+    TopicConfigKey {
+        name: "confluent.key.schema.validation",
+        broker_synonym: "confluent.key.schema.validation",
+        default: "false",
+        kind: ConfigType::Boolean,
+        check: Check::Bool,
+        doc: "record keys must be registered schema-registry payloads",
+    },
+    TopicConfigKey {
+        name: "confluent.value.schema.validation",
+        broker_synonym: "confluent.value.schema.validation",
+        default: "false",
+        kind: ConfigType::Boolean,
+        check: Check::Bool,
+        doc: "record values must be registered schema-registry payloads",
+    },
     TopicConfigKey {
         name: "delete.retention.ms",
         broker_synonym: "log.cleaner.delete.retention.ms",

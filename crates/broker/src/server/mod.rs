@@ -394,6 +394,7 @@ async fn start_broker(
         producer_ids,
         groups: groups.clone(),
         txns: txns.clone(),
+        schemas: schemas.clone(),
         shutdown: shutdown_rx.clone(),
     });
     metrics.register_collector(Box::new(metrics_collector::BrokerCollector {
