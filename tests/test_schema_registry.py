@@ -346,3 +346,56 @@ def test_three_nodes_serve_the_same_registry_also_after_the_writer_dies(tmp_path
                    == (200, [1, 2]), timeout=30, what="the new version on the other node")
     finally:
         cluster.stop()
+
+
+def sluice_schema(url, *args):
+    import subprocess
+
+    from conftest import SLUICE_BIN
+    return subprocess.run([SLUICE_BIN, "schema", "--registry", url, *args],
+                          capture_output=True, text=True, timeout=60)
+
+
+def test_cli(broker, tmp_path):
+    url = broker.registry_url()
+    v1 = tmp_path / "v1.avsc"
+    v1.write_text(USER_V1)
+    bad = tmp_path / "bad.avsc"
+    bad.write_text(USER_NO_DEFAULT)
+
+    out = sluice_schema(url, "register", "cli-value", "--file", str(v1))
+    assert out.returncode == 0 and "id 1" in out.stdout, out
+    assert sluice_schema(url, "list").stdout.split() == ["cli-value"]
+    out = sluice_schema(url, "get", "cli-value")
+    assert out.returncode == 0 and "version: 1" in out.stdout and '"User"' in out.stdout, out
+    assert json.loads(sluice_schema(url, "--json", "get", "--id", "1").stdout)["schema"]
+    out = sluice_schema(url, "check", "cli-value", "--schema", USER_WITH_DEFAULT)
+    assert (out.returncode, out.stdout.strip()) == (0, "compatible"), out
+    out = sluice_schema(url, "check", "cli-value", "--file", str(bad))
+    assert out.returncode == 1 and "incompatible" in out.stdout and "email" in out.stdout, out
+    out = sluice_schema(url, "config", "cli-value", "--set", "full")
+    assert out.returncode == 0 and "FULL" in out.stdout, out
+    assert sluice_schema(url, "config", "cli-value").stdout.strip() == "FULL"
+    assert sluice_schema(url, "config").stdout.strip() == "BACKWARD"
+    out = sluice_schema(url, "delete", "cli-value")
+    assert out.returncode == 0 and "[1]" in out.stdout, out
+    assert sluice_schema(url, "list").stdout.strip() == ""
+    assert sluice_schema(url, "list", "--deleted").stdout.split() == ["cli-value"]
+
+    # Bad input: a clear message and a failing exit code, never a panic.
+    cases = [
+        (("get", "nope"), "40401"),
+        (("register", "x", "--schema", "{broken"), "42201"),
+        (("register", "x", "--schema", "x", "--type", "XML"), "--type must be"),
+        (("register", "x", "--schema", "x", "--reference", "nonsense"), "NAME=SUBJECT:VERSION"),
+        (("register", "x"), "--file FILE or --schema TEXT"),
+        (("register", "x", "--file", str(tmp_path / "missing.avsc")), "cannot read"),
+        (("config", "--set", "sideways"), "42203"),
+        (("get", "cli-value", "--version", "zero"), "42202"),
+    ]
+    for args, expected in cases:
+        out = sluice_schema(url, *args)
+        assert out.returncode != 0 and expected in out.stderr, (args, out)
+        assert "panicked" not in out.stderr
+    out = sluice_schema("http://127.0.0.1:1", "list")
+    assert out.returncode != 0 and "cannot connect" in out.stderr, out

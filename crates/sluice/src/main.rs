@@ -14,6 +14,7 @@
 
 mod dev_cluster;
 mod dev_security;
+mod schema_cli;
 mod storage;
 
 use std::path::PathBuf;
@@ -41,6 +42,9 @@ enum Command {
     DevCluster(dev_cluster::DevClusterArgs),
     /// Format a node's storage before its first start (cluster id, first SCRAM users).
     Storage(storage::StorageArgs),
+    /// The schema registry: list, get, register, check, delete schemas, and compatibility
+    /// levels (Confluent's API of any node's schema.registry.listeners).
+    Schema(schema_cli::SchemaArgs),
     // Boxed: the client commands' arguments are far larger than the others'.
     #[command(flatten)]
     Client(Box<sluice_client::ClientCommand>),
@@ -62,6 +66,25 @@ fn main() -> ExitCode {
         Command::Server(args) => run_server(args),
         Command::DevCluster(args) => dev_cluster::run(args),
         Command::Storage(args) => storage::run(args),
+        Command::Schema(args) => {
+            let runtime = match tokio::runtime::Builder::new_current_thread()
+                .enable_all()
+                .build()
+            {
+                Ok(rt) => rt,
+                Err(e) => {
+                    eprintln!("error: cannot start the async runtime: {e}");
+                    return ExitCode::FAILURE;
+                }
+            };
+            match runtime.block_on(schema_cli::run(args)) {
+                Ok(()) => ExitCode::SUCCESS,
+                Err(e) => {
+                    eprintln!("error: {e:#}");
+                    ExitCode::FAILURE
+                }
+            }
+        }
         Command::Client(cmd) => {
             let runtime = match tokio::runtime::Builder::new_multi_thread()
                 .enable_all()

@@ -39,10 +39,25 @@ pub async fn forward(
     body: Bytes,
     timeout: Duration,
 ) -> Result<Forwarded, String> {
+    request(base, method, path_and_query, headers, body, timeout, true).await
+}
+
+/// One request to the registry at `base` (`http://host:port`) with the `Authorization` and
+/// `Content-Type` of `headers`, marked forwarded or not: what the CLI's `sluice schema` sends
+/// too.
+pub async fn request(
+    base: &str,
+    method: Method,
+    path_and_query: &str,
+    headers: &HeaderMap,
+    body: Bytes,
+    timeout: Duration,
+    forwarded: bool,
+) -> Result<Forwarded, String> {
     let Some(authority) = base.strip_prefix("http://") else {
         return Err(format!(
-            "cannot forward to {base}: only http:// registries are reached (an https:// writer \
-             needs a client TLS setup this version does not have)"
+            "cannot reach {base}: only http:// registries are reached (https:// needs a client \
+             TLS setup this version does not have)"
         ));
     };
     let authority = authority.trim_end_matches('/');
@@ -62,8 +77,10 @@ pub async fn forward(
         let mut request = Request::builder()
             .method(method)
             .uri(path_and_query)
-            .header(axum::http::header::HOST, authority)
-            .header(FORWARDED, "1");
+            .header(axum::http::header::HOST, authority);
+        if forwarded {
+            request = request.header(FORWARDED, "1");
+        }
         for name in [
             axum::http::header::AUTHORIZATION,
             axum::http::header::CONTENT_TYPE,
