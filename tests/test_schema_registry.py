@@ -399,3 +399,47 @@ def test_cli(broker, tmp_path):
         assert "panicked" not in out.stderr
     out = sluice_schema("http://127.0.0.1:1", "list")
     assert out.returncode != 0 and "cannot connect" in out.stderr, out
+
+
+def test_http_basic_auth_against_the_clusters_sasl_users(tmp_path):
+    """With SASL on the node's listener, the registry serves only callers who log in as one
+    of the cluster's users (HTTP Basic), and refuses everyone else with 401."""
+    import base64
+
+    from conftest import Broker
+    jaas = ('org.apache.kafka.common.security.plain.PlainLoginModule required '
+            'username="admin" password="admin-secret" user_admin="admin-secret" '
+            'user_alice="alice-secret";')
+    b = Broker(str(tmp_path / "data"), extra={
+        "listener.security.protocol.map": "PLAINTEXT:SASL_PLAINTEXT",
+        "sasl.enabled.mechanisms": "PLAIN",
+        "sasl.mechanism.inter.broker.protocol": "PLAIN",
+        "listener.name.plaintext.plain.sasl.jaas.config": jaas,
+    })
+    b.start()
+    try:
+        url = b.registry_url()
+
+        def basic(user, password):
+            token = base64.b64encode(f"{user}:{password}".encode()).decode()
+            return {"Authorization": f"Basic {token}"}
+
+        for headers in ({}, basic("alice", "wrong"), basic("nobody", "x"),
+                        {"Authorization": "Bearer abc"}):
+            status, body = http("GET", f"{url}/subjects", headers=headers)
+            assert status == 401 and body["error_code"] == 401, (headers, status, body)
+            status, body = http("POST", f"{url}/subjects/s/versions", {"schema": USER_V1},
+                                headers=headers)
+            assert status == 401, (headers, status, body)
+        assert http("GET", f"{url}/subjects", headers=basic("alice", "wrong"))[0] == 401
+        client = SchemaRegistryClient({"url": url, "basic.auth.user.info": "alice:alice-secret"})
+        schema_id = client.register_schema("s", Schema(USER_V1, "AVRO"))
+        assert http("GET", f"{url}/subjects", headers=basic("admin", "admin-secret")) == (200, ["s"])
+        out = sluice_schema(url, "--user", "alice", "--password", "alice-secret", "get", "--id",
+                            str(schema_id))
+        assert out.returncode == 0 and "User" in out.stdout, out
+        out = sluice_schema(url, "--user", "alice", "--password", "nope", "list")
+        assert out.returncode != 0 and "401" in out.stderr, out
+        assert "nope" not in b.log_text() and "alice-secret" not in b.log_text()
+    finally:
+        b.stop()
