@@ -484,8 +484,8 @@ impl SchemaRegistry {
             return Err(RegistryError::SubjectNotFound(subject.to_string()));
         }
         let found = match spec {
-            VersionSpec::Latest if permanent => self.versions_of(subject).last(),
-            VersionSpec::Latest => self.live_versions(subject).last(),
+            VersionSpec::Latest if permanent => self.versions_of(subject).next_back(),
+            VersionSpec::Latest => self.live_versions(subject).next_back(),
             VersionSpec::Number(n) => self
                 .versions
                 .get(&(subject.to_string(), n))
@@ -784,8 +784,7 @@ impl SchemaRegistry {
         let found = match spec {
             VersionSpec::Latest => self
                 .versions_of(subject)
-                .filter(|(_, e)| deleted || !e.deleted)
-                .last(),
+                .rfind(|(_, e)| deleted || !e.deleted),
             VersionSpec::Number(n) => self
                 .versions
                 .get(&(subject.to_string(), n))
@@ -851,8 +850,7 @@ impl SchemaRegistry {
             .ok_or_else(|| RegistryError::SchemaNotFound(String::new()))?;
         let (version, entry) = self
             .versions_of(subject)
-            .filter(|(_, e)| e.id == id && (deleted || !e.deleted))
-            .last()
+            .rfind(|(_, e)| e.id == id && (deleted || !e.deleted))
             .ok_or_else(|| RegistryError::SchemaNotFound(String::new()))?;
         self.version(
             subject,
@@ -926,7 +924,7 @@ impl SchemaRegistry {
     fn resolves_to(&self, reference: &SchemaReference, version: i32) -> bool {
         if reference.version == -1 {
             self.live_versions(&reference.subject)
-                .last()
+                .next_back()
                 .is_some_and(|(v, _)| v == version)
         } else {
             reference.version == version

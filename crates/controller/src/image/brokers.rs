@@ -25,8 +25,7 @@ impl MetadataImage {
         broker_id: i32,
         incarnation_id: Uuid,
         (host, port): (&str, u16),
-        listeners: &[ListenerEndpoint],
-        http_endpoints: &BTreeMap<String, String>,
+        (listeners, http_endpoints): (&[ListenerEndpoint], &BTreeMap<String, String>),
         rack: Option<&str>,
         timestamp_ms: i64,
     ) -> CommandResult {

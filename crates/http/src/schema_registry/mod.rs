@@ -418,7 +418,7 @@ pub async fn serve_when_ready(
                 }
                 Ok(false) => {}
                 Err(e) => {
-                    if waited % 50 == 0 {
+                    if waited.is_multiple_of(50) {
                         tracing::info!("schema registry waiting for the _schemas topic: {e}");
                     }
                 }
