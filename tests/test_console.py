@@ -759,3 +759,54 @@ def test_topic_list_and_overview_render_time_with_10000_partitions(broker, conso
         f.write("\n".join(times) + "\n")
     print("\n".join(times))
     assert_no_panic(broker)
+
+
+def test_message_browser_decodes_with_the_schema_registry(broker, console_factory):
+    """Records written by confluent-kafka's Avro and JSON Schema serializers are shown decoded
+    with the schemas the registry holds for their ids (issue 15's registry decoding)."""
+    from confluent_kafka.schema_registry import SchemaRegistryClient
+    from confluent_kafka.schema_registry.avro import AvroSerializer
+    from confluent_kafka.schema_registry.json_schema import JSONSerializer
+    from confluent_kafka.serialization import MessageField, SerializationContext
+
+    topic = unique_topic("registry")
+    creator = admin(broker.bootstrap)
+    creator.create_topics([NewTopic(topic, 1)])[topic].result(30)
+    client = SchemaRegistryClient({"url": broker.registry_url()})
+    avro = AvroSerializer(client, json.dumps({
+        "type": "record", "name": "Payment", "fields": [
+            {"name": "id", "type": "long"}, {"name": "amount", "type": "double"},
+            {"name": "currency", "type": {"type": "enum", "name": "Cur", "symbols": ["EUR", "USD"]}}]}))
+    ctx = SerializationContext(topic, MessageField.VALUE)
+    payment = {"id": 7, "amount": 12.5, "currency": "USD"}
+    producer = Producer({"bootstrap.servers": broker.bootstrap})
+    producer.produce(topic, key=b"avro", value=avro(payment, ctx))
+    producer.flush(30)
+
+    base = admin_base(broker)
+    # The API gives the decoded value beside the bytes.
+    answer = http(base, "GET", f"/api/v1/topics/{topic}/records?from=oldest").json()
+    value = answer["records"][0]["value"]
+    assert value["schema"]["type"] == "AVRO" and value["schema"]["json"] == payment, value
+
+    console = console_factory(base)
+    console.open(f"/topics/{topic}")
+    console.click("#browse-messages")
+    console.select("#browse-decode", "schema")
+    console.select("#browse-from", "oldest")
+    console.click("#browse-load")
+    console.wait(lambda: console.find("#records-table pre.schema-json"), what="the decoded record")
+    assert json.loads(console.text("#records-table pre.schema-json")) == payment
+    assert "(AVRO)" in console.text("#records-table .schema-id")
+    console.shot("messages-schema-registry")
+    # A JSON Schema record too (another format needs NONE); the Avro one stays decoded.
+    client.set_compatibility(f"{topic}-value", "NONE")
+    reading = JSONSerializer(json.dumps({"type": "object", "properties": {"t": {"type": "number"}}}),
+                             client)
+    producer.produce(topic, key=b"json", value=reading({"t": 21.5}, ctx))
+    producer.flush(30)
+    console.click("#browse-load")
+    console.wait(lambda: len(console.all("#records-table pre.schema-json")) == 2,
+                 what="both records decoded")
+    shown = [json.loads(e.text) for e in console.all("#records-table pre.schema-json")]
+    assert payment in shown and {"t": 21.5} in shown, shown

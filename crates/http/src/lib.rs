@@ -62,6 +62,9 @@ pub struct AdminState {
     pub throughput: api::cluster::ThroughputHistory,
     /// The lag of watched consumer groups, sampled by this node.
     lag_history: api::lag_history::LagHistory,
+    /// Schemas the message browser decoded records with, parsed, by id.
+    pub(crate) schema_cache:
+        std::sync::Mutex<std::collections::HashMap<i32, Arc<sluice_schema::ParsedSchema>>>,
 }
 
 impl AdminState {

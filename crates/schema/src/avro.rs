@@ -705,6 +705,195 @@ impl Checker<'_> {
     }
 }
 
+/// Decoding a datum of the binary encoding, for display (the web console's message browser).
+impl AvroSchema {
+    /// The datum in `bytes` (written with this schema) as JSON: records as objects, unions as
+    /// the branch's value, enums as their symbol, bytes and fixed as base64. Trailing bytes
+    /// are an error.
+    pub fn decode(&self, bytes: &[u8]) -> Result<Value, String> {
+        let mut reader = AvroReader { bytes, at: 0 };
+        let value = self.decode_type(&self.root, &mut reader, 0)?;
+        if reader.at != bytes.len() {
+            return Err(format!(
+                "{} byte(s) left after the datum",
+                bytes.len() - reader.at
+            ));
+        }
+        Ok(value)
+    }
+
+    fn decode_type(
+        &self,
+        ty: &Type,
+        r: &mut AvroReader<'_>,
+        depth: usize,
+    ) -> Result<Value, String> {
+        use base64::Engine;
+        if depth > 256 {
+            return Err("the datum nests too deep".into());
+        }
+        Ok(match ty {
+            Type::Null => Value::Null,
+            Type::Boolean => Value::Bool(r.take(1)?[0] != 0),
+            Type::Int | Type::Long => Value::from(r.long()?),
+            Type::Float => {
+                let b = r.take(4)?;
+                let f = f32::from_le_bytes([b[0], b[1], b[2], b[3]]);
+                serde_json::Number::from_f64(f64::from(f)).map_or(Value::Null, Value::Number)
+            }
+            Type::Double => {
+                let b = r.take(8)?;
+                let mut a = [0u8; 8];
+                a.copy_from_slice(b);
+                serde_json::Number::from_f64(f64::from_le_bytes(a))
+                    .map_or(Value::Null, Value::Number)
+            }
+            Type::Bytes => {
+                let len = r.length()?;
+                Value::String(base64::engine::general_purpose::STANDARD.encode(r.take(len)?))
+            }
+            Type::String => {
+                let len = r.length()?;
+                Value::String(
+                    std::str::from_utf8(r.take(len)?)
+                        .map_err(|_| "a string is not UTF-8".to_string())?
+                        .to_string(),
+                )
+            }
+            Type::Array(item) => {
+                let mut out = Vec::new();
+                loop {
+                    let count = r.block_count()?;
+                    if count == 0 {
+                        break;
+                    }
+                    for _ in 0..count {
+                        out.push(self.decode_type(item, r, depth + 1)?);
+                    }
+                }
+                Value::Array(out)
+            }
+            Type::Map(item) => {
+                let mut out = serde_json::Map::new();
+                loop {
+                    let count = r.block_count()?;
+                    if count == 0 {
+                        break;
+                    }
+                    for _ in 0..count {
+                        let len = r.length()?;
+                        let key = std::str::from_utf8(r.take(len)?)
+                            .map_err(|_| "a map key is not UTF-8".to_string())?
+                            .to_string();
+                        out.insert(key, self.decode_type(item, r, depth + 1)?);
+                    }
+                }
+                Value::Object(out)
+            }
+            Type::Union(branches) => {
+                let index = r.long()?;
+                let branch = usize::try_from(index)
+                    .ok()
+                    .and_then(|i| branches.get(i))
+                    .ok_or_else(|| format!("union branch {index} does not exist"))?;
+                self.decode_type(branch, r, depth + 1)?
+            }
+            Type::Named(i) => {
+                let named = self
+                    .named
+                    .get(*i)
+                    .ok_or_else(|| "an unknown named type".to_string())?;
+                match &named.kind {
+                    NamedKind::Record(fields) => {
+                        let mut out = serde_json::Map::new();
+                        for f in fields {
+                            out.insert(f.name.clone(), self.decode_type(&f.ty, r, depth + 1)?);
+                        }
+                        Value::Object(out)
+                    }
+                    NamedKind::Enum { symbols, .. } => {
+                        let index = r.long()?;
+                        let symbol = usize::try_from(index)
+                            .ok()
+                            .and_then(|i| symbols.get(i))
+                            .ok_or_else(|| {
+                                format!("enum symbol {index} of {} does not exist", named.full_name)
+                            })?;
+                        Value::String(symbol.clone())
+                    }
+                    NamedKind::Fixed { size } => {
+                        let len = usize::try_from(*size)
+                            .map_err(|_| "fixed size too large".to_string())?;
+                        Value::String(
+                            base64::engine::general_purpose::STANDARD.encode(r.take(len)?),
+                        )
+                    }
+                }
+            }
+        })
+    }
+}
+
+/// A cursor over an Avro binary datum.
+struct AvroReader<'a> {
+    bytes: &'a [u8],
+    at: usize,
+}
+
+impl AvroReader<'_> {
+    fn take(&mut self, n: usize) -> Result<&[u8], String> {
+        let end = self
+            .at
+            .checked_add(n)
+            .filter(|end| *end <= self.bytes.len())
+            .ok_or_else(|| "the datum ends early".to_string())?;
+        let out = &self.bytes[self.at..end];
+        self.at = end;
+        Ok(out)
+    }
+
+    /// A zig-zag varint long.
+    fn long(&mut self) -> Result<i64, String> {
+        let mut raw: u64 = 0;
+        for shift in (0..70).step_by(7) {
+            let b = self.take(1)?[0];
+            if shift == 63 && b > 1 {
+                return Err("a varint is too long".into());
+            }
+            raw |= u64::from(b & 0x7f) << shift;
+            if b & 0x80 == 0 {
+                return Ok((raw >> 1) as i64 ^ -((raw & 1) as i64));
+            }
+        }
+        Err("a varint is too long".into())
+    }
+
+    /// A length that must fit what is left.
+    fn length(&mut self) -> Result<usize, String> {
+        let n = self.long()?;
+        usize::try_from(n)
+            .ok()
+            .filter(|n| *n <= self.bytes.len() - self.at)
+            .ok_or_else(|| format!("a length of {n} does not fit the datum"))
+    }
+
+    /// The item count of an array or map block (a negative count is followed by the block's
+    /// size in bytes, which is skipped); bounded by what is left.
+    fn block_count(&mut self) -> Result<usize, String> {
+        let n = self.long()?;
+        let count = if n < 0 {
+            self.long()?;
+            n.checked_neg().ok_or("a block count is out of range")?
+        } else {
+            n
+        };
+        usize::try_from(count)
+            .ok()
+            .filter(|c| *c <= self.bytes.len().saturating_sub(self.at).max(1) * 8)
+            .ok_or_else(|| format!("a block of {count} items does not fit the datum"))
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

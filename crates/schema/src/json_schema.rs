@@ -108,6 +108,11 @@ impl JsonSchema {
         })
     }
 
+    /// A payload written with this schema (after the registry's 5-byte header): its JSON.
+    pub fn decode(&self, bytes: &[u8]) -> Result<Value, String> {
+        serde_json::from_slice(bytes).map_err(|e| format!("not JSON: {e}"))
+    }
+
     pub fn canonical(&self) -> String {
         self.canonical.clone()
     }

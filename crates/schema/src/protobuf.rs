@@ -145,6 +145,37 @@ impl ProtobufSchema {
             .collect()
     }
 
+    /// A payload written with this schema, after the 5-byte header of the registry's wire
+    /// format: Confluent's message indexes (a zig-zag varint count, then that many zig-zag
+    /// varint indexes into the file's messages and their nested ones; a count of 0 is the
+    /// first message), then the message. As JSON (protobuf's JSON mapping), for display.
+    pub fn decode(&self, bytes: &[u8]) -> Result<serde_json::Value, String> {
+        let mut rest = bytes;
+        let count = zigzag(&mut rest)?;
+        let indexes: Vec<i64> = if count == 0 {
+            vec![0]
+        } else if !(1..=64).contains(&count) {
+            return Err(format!("{count} message indexes"));
+        } else {
+            (0..count)
+                .map(|_| zigzag(&mut rest))
+                .collect::<Result<_, _>>()?
+        };
+        let mut message = None::<prost_reflect::MessageDescriptor>;
+        for index in indexes {
+            let nth = usize::try_from(index).map_err(|_| format!("message index {index}"))?;
+            let found = match &message {
+                None => self.file.messages().nth(nth),
+                Some(parent) => parent.child_messages().nth(nth),
+            };
+            message = Some(found.ok_or_else(|| format!("no message at index {index}"))?);
+        }
+        let descriptor = message.ok_or("no message index")?;
+        let decoded = prost_reflect::DynamicMessage::decode(descriptor, rest)
+            .map_err(|e| format!("not a message of the schema: {e}"))?;
+        serde_json::to_value(&decoded).map_err(|e| e.to_string())
+    }
+
     /// The compiled file (its pool holds the imported files too).
     pub fn file_descriptor(&self) -> &FileDescriptor {
         &self.file
@@ -287,4 +318,20 @@ impl FileResolver for SchemaFileResolver {
         }
         open_schema_file(name, &dependency.schema).map_err(protox::Error::new)
     }
+}
+
+/// A zig-zag varint (as Confluent writes message indexes).
+fn zigzag(bytes: &mut &[u8]) -> Result<i64, String> {
+    let mut raw: u64 = 0;
+    for shift in (0..64).step_by(7) {
+        let (&b, rest) = bytes
+            .split_first()
+            .ok_or_else(|| "the payload ends in its message indexes".to_string())?;
+        *bytes = rest;
+        raw |= u64::from(b & 0x7f) << shift;
+        if b & 0x80 == 0 {
+            return Ok((raw >> 1) as i64 ^ -((raw & 1) as i64));
+        }
+    }
+    Err("a message index is too long".into())
 }

@@ -1,6 +1,7 @@
 // The message browser of a topic: existing records (the newest N, from the start, from an
 // offset or a timestamp), filtered by exact key or by text on the server; each shown with its
-// key, value, headers, timestamp and offset, decoded as text, pretty JSON or hex; a live tail;
+// key, value, headers, timestamp and offset, decoded as text, pretty JSON, hex, or with the
+// schema registry (Avro, Protobuf, JSON Schema, decoded by the server); a live tail;
 // and a form to produce a record.
 
 import { enc, get, post, query } from '../api.js';
@@ -17,9 +18,19 @@ function hexOf(base64) {
   return out.join(' ');
 }
 
-/// A key, value or header value ({size, base64, text} or null) as shown in `mode`.
+/// A key, value or header value ({size, base64, text, schema?} or null) as shown in `mode`.
+/// `schema` (Avro, Protobuf or JSON Schema through the schema registry) shows what the server
+/// decoded with the schema the record's id names, and falls back to text when there is none.
 export function decoded(data, mode) {
   if (data === null || data === undefined) return h('span', { class: 'muted' }, 'null');
+  if (mode === 'schema' && data.schema) {
+    const label = h('span', { class: 'muted schema-id' }, `schema ${data.schema.id} (${data.schema.type})`);
+    if (data.schema.error) {
+      return h('div', {}, label, h('span', { class: 'error' }, ` cannot decode: ${data.schema.error}`),
+        h('code', { class: 'hex' }, hexOf(data.base64)));
+    }
+    return h('div', {}, label, h('pre', { class: 'json schema-json' }, JSON.stringify(data.schema.json, null, 2)));
+  }
   if (mode === 'hex' || data.text === null || data.text === undefined) {
     return h('code', { class: 'hex' }, hexOf(data.base64));
   }
@@ -93,7 +104,8 @@ export async function render(main, ctx) {
   const text = h('input', { id: 'browse-text', placeholder: 'text in key or value' });
   const mode = h('select', { id: 'browse-decode' },
     h('option', { value: 'text' }, 'text'), h('option', { value: 'json' }, 'JSON (pretty)'),
-    h('option', { value: 'hex' }, 'hex'));
+    h('option', { value: 'hex' }, 'hex'),
+    h('option', { value: 'schema' }, 'schema registry (Avro, Protobuf, JSON Schema)'));
   const load = h('button', { type: 'submit', id: 'browse-load' }, 'Show records');
   const tail = h('button', { type: 'button', id: 'browse-tail' }, 'Live tail');
   const status = h('p', { class: 'muted', id: 'browse-status' });

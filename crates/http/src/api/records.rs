@@ -22,10 +22,11 @@
 //! the partition's leader; Metadata never auto-creates the topic.
 
 use std::collections::BTreeMap;
+use std::sync::Arc;
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use axum::body::Bytes;
-use axum::extract::{Path, RawQuery};
+use axum::extract::{Path, RawQuery, State};
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use axum::Json;
@@ -46,6 +47,7 @@ use sluice_protocol::records::Record;
 
 use super::access::Caller;
 use super::{deadline, json_body, query_params, ApiError};
+use crate::AdminState;
 
 const DEFAULT_LIMIT: usize = 50;
 const MAX_LIMIT: usize = 1000;
@@ -264,13 +266,129 @@ struct RecordJson {
     headers: Vec<HeaderJson>,
 }
 
-#[derive(Debug, Serialize, PartialEq, Eq)]
+#[derive(Debug, Serialize, PartialEq)]
 struct BytesJson {
     size: usize,
     base64: String,
     /// The bytes as text when they are UTF-8.
     text: Option<String>,
+    /// The bytes decoded with the schema registry, when they are in its wire format (magic
+    /// byte 0, a 4-byte schema id) and this node's registry knows the id.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    schema: Option<SchemaDecoded>,
+    /// The bytes of a wire-format payload, kept for decoding (not sent).
+    #[serde(skip)]
+    raw: Option<Vec<u8>>,
 }
+
+#[derive(Debug, Serialize, PartialEq)]
+struct SchemaDecoded {
+    id: i32,
+    #[serde(rename = "type")]
+    schema_type: &'static str,
+    /// The decoded data, or why it could not be decoded.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    json: Option<serde_json::Value>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    error: Option<String>,
+}
+
+/// The schema id of bytes in the registry's wire format.
+fn wire_schema_id(bytes: &[u8]) -> Option<i32> {
+    match bytes {
+        [0, a, b, c, d, ..] => Some(i32::from_be_bytes([*a, *b, *c, *d])),
+        _ => None,
+    }
+}
+
+/// Adds the registry's decoding to every key and value in the wire format whose schema this
+/// node's registry has (parsed schemas are kept in the admin state's cache).
+async fn decode_with_registry(state: &AdminState, answer: &mut RecordsAnswer) {
+    let Some(service) = state
+        .node()
+        .and_then(|n| n.broker.as_ref())
+        .map(|b| b.schemas.clone())
+    else {
+        return;
+    };
+    let mut ids: Vec<i32> = answer
+        .records
+        .iter()
+        .flat_map(|r| [r.key.as_ref(), r.value.as_ref()])
+        .flatten()
+        .filter_map(|b| b.raw.as_deref().and_then(wire_schema_id))
+        .collect();
+    ids.sort_unstable();
+    ids.dedup();
+    if ids.is_empty() {
+        return;
+    }
+    let missing: Vec<i32> = {
+        let cache = state.schema_cache.lock().unwrap_or_else(|p| p.into_inner());
+        ids.iter()
+            .copied()
+            .filter(|id| !cache.contains_key(id))
+            .collect()
+    };
+    if !missing.is_empty() {
+        let parsed = service
+            .read(|registry| {
+                missing
+                    .iter()
+                    .filter_map(|id| {
+                        let stored = registry.schema_by_id(*id)?;
+                        let request = sluice_schema::SchemaRequest {
+                            schema_type: stored.schema_type,
+                            schema: stored.schema.clone(),
+                            references: stored.references.clone(),
+                            id: None,
+                            version: None,
+                        };
+                        Some((*id, registry.parse(&request).ok()?))
+                    })
+                    .collect::<Vec<_>>()
+            })
+            .await
+            .unwrap_or_default();
+        let mut cache = state.schema_cache.lock().unwrap_or_else(|p| p.into_inner());
+        if cache.len() + parsed.len() > SCHEMA_CACHE_MAX {
+            cache.clear();
+        }
+        for (id, schema) in parsed {
+            cache.insert(id, std::sync::Arc::new(schema));
+        }
+    }
+    let cache = state.schema_cache.lock().unwrap_or_else(|p| p.into_inner());
+    for record in &mut answer.records {
+        for bytes in [record.key.as_mut(), record.value.as_mut()]
+            .into_iter()
+            .flatten()
+        {
+            let Some(raw) = bytes.raw.as_deref() else {
+                continue;
+            };
+            let Some(id) = wire_schema_id(raw) else {
+                continue;
+            };
+            let Some(schema) = cache.get(&id) else {
+                continue;
+            };
+            let (json, error) = match schema.decode(&raw[5..]) {
+                Ok(v) => (Some(v), None),
+                Err(e) => (None, Some(e)),
+            };
+            bytes.schema = Some(SchemaDecoded {
+                id,
+                schema_type: schema.schema_type().name(),
+                json,
+                error,
+            });
+        }
+    }
+}
+
+/// Parsed schemas the message browser keeps (cleared when full).
+const SCHEMA_CACHE_MAX: usize = 1024;
 
 #[derive(Debug, Serialize)]
 struct HeaderJson {
@@ -283,6 +401,8 @@ fn bytes_json(bytes: Option<&[u8]>) -> Option<BytesJson> {
         size: b.len(),
         base64: base64::engine::general_purpose::STANDARD.encode(b),
         text: std::str::from_utf8(b).ok().map(str::to_string),
+        schema: None,
+        raw: wire_schema_id(b).map(|_| b.to_vec()),
     })
 }
 
@@ -680,6 +800,7 @@ fn take_newest(candidates: BTreeMap<i32, Vec<(Record, bool)>>, limit: usize) -> 
 
 /// `GET /topics/{topic}/records`.
 pub async fn read(
+    State(state): State<Arc<AdminState>>,
     mut caller: Caller,
     Path(topic): Path<String>,
     RawQuery(query): RawQuery,
@@ -687,7 +808,9 @@ pub async fn read(
     let result: Result<RecordsAnswer, ApiError> = async {
         let params = query_params(query.as_deref())?;
         let query = parse_read(&params)?;
-        read_records(&mut caller, &topic, &query).await
+        let mut answer = read_records(&mut caller, &topic, &query).await?;
+        decode_with_registry(&state, &mut answer).await;
+        Ok(answer)
     }
     .await;
     caller.check(result).map(|a| Json(a).into_response())
