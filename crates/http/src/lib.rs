@@ -12,6 +12,8 @@
 //! - `api`: the JSON admin API under `/api/v1` (docs/admin-api.md), a Kafka client of the
 //!   node's inter-broker listener acting as its caller.
 //! - `console`: the web console at `/`, its files (crates/http/console/) embedded.
+//! - `rest_proxy`: the REST proxy (Confluent's REST Proxy API v2 and v3) on its own listener
+//!   (`rest.proxy.listeners`), with its own router and [`rest_proxy::serve`].
 //!
 //! The listener starts before the node does, so that probes see a starting node as alive and
 //! not ready (and why) instead of a refused connection.
@@ -21,6 +23,7 @@ pub mod api;
 mod console;
 mod health;
 mod metrics;
+pub mod rest_proxy;
 mod tls_listener;
 
 use std::net::SocketAddr;

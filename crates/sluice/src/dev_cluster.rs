@@ -310,6 +310,7 @@ fn node_settings(
         // Several nodes on one machine cannot share the default admin port: each binds an
         // ephemeral one and logs it ("admin listener serving http://...").
         ("admin.listeners", format!("http://{LOOPBACK}:0")),
+        ("rest.proxy.listeners", format!("http://{LOOPBACK}:0")),
     ];
     own.into_iter()
         .map(|(key, value)| (key.to_string(), value))
@@ -735,6 +736,8 @@ mod tests {
                 "cluster.id=abc",
                 "--set",
                 "admin.listeners=http://127.0.0.1:0",
+                "--set",
+                "rest.proxy.listeners=http://127.0.0.1:0",
                 "--set",
                 "num.partitions=6",
             ])
