@@ -10,6 +10,8 @@ import base64
 import json
 import os
 import re
+import socket
+import subprocess
 import tempfile
 
 import pytest
@@ -23,7 +25,7 @@ from confluent_kafka.admin import (
     ResourceType,
 )
 
-from conftest import Broker, Cluster, wait_until
+from conftest import SLUICE_BIN, Broker, Cluster, wait_until
 from kafka_helpers import (
     admin,
     assert_no_panic,
@@ -32,6 +34,7 @@ from kafka_helpers import (
     describe_group,
     unique_topic,
 )
+from tls_helpers import Ca, served_certificate_cn
 
 REST_LISTENER = re.compile(r"rest proxy listener serving (https?://127\.[\d.]+:\d+)")
 V2 = "application/vnd.kafka.v2+json"
@@ -528,3 +531,63 @@ def test_sasl_callers_and_acls(tmp_path):
             b.stop(timeout=15)
         except Exception:
             b.kill()
+
+
+@pytest.mark.parametrize("value, why", [
+    ("127.0.0.1:8082", "expected http://host:port"),
+    ("ftp://127.0.0.1:0", "the scheme must be http or https"),
+    ("https://127.0.0.1:0", "set listener.name.rest_proxy.ssl.keystore.location"),
+    ("http://example.invalid:80", "must be an IP address"),
+])
+def test_a_bad_rest_proxy_listener_stops_startup(tmp_path, value, why):
+    out = subprocess.run([SLUICE_BIN, "server", "--set", f"rest.proxy.listeners={value}",
+                          "--set", f"log.dirs={tmp_path}"], capture_output=True, text=True,
+                         timeout=30)
+    assert out.returncode == 2, out.stderr
+    assert "rest.proxy.listeners" in out.stderr and why in out.stderr, out.stderr
+
+
+def test_a_rest_proxy_port_in_use_stops_startup(tmp_path):
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        out = subprocess.run([SLUICE_BIN, "server", "--set", "listeners=PLAINTEXT://127.0.0.1:0",
+                              "--set", "admin.listeners=http://127.0.0.1:0",
+                              "--set", f"rest.proxy.listeners=http://127.0.0.1:{port}",
+                              "--set", f"log.dirs={tmp_path}"], capture_output=True, text=True,
+                             timeout=30)
+    assert out.returncode != 0
+    assert f"rest proxy listener: cannot listen on 127.0.0.1:{port}" in out.stderr, out.stderr
+
+
+def test_an_empty_rest_proxy_listeners_switches_it_off(broker_factory):
+    b = broker_factory({"rest.proxy.listeners": ""})
+    assert "rest proxy listener serving" not in b.log_text()
+
+
+def test_https_rest_proxy_with_its_own_certificate(data_root):
+    d = os.path.join(data_root, "tls")
+    os.makedirs(d)
+    ca = Ca(d)
+    store = ca.issue("rest", "rest-proxy-listener")
+    b = Broker(os.path.join(data_root, "n1"), extra={
+        "rest.proxy.listeners": "https://127.0.0.1:0",
+        "listener.name.rest_proxy.ssl.keystore.location": store,
+    }).start()
+    try:
+        base = rest_url(b)
+        assert base.startswith("https://"), base
+        host, port = base[len("https://"):].split(":")
+        assert served_certificate_cn(host, int(port), ca.pem_path) == "rest-proxy-listener"
+        topic = create_topic(b.bootstrap, unique_topic("rest-tls"), partitions=1)
+        r = requests.post(f"{base}/topics/{topic}", json={"records": [{"value": {"a": 1}}]},
+                          headers={"Content-Type": JSON}, verify=ca.pem_path, timeout=30)
+        assert r.status_code == 200 and r.json()["offsets"][0]["offset"] == 0, r.text
+        # base_uri says https.
+        uri = requests.post(f"{base}/consumers/tls-group", json={}, verify=ca.pem_path,
+                            timeout=30).json()["base_uri"]
+        assert uri.startswith(f"https://{host}:{port}/consumers/tls-group/instances/"), uri
+        assert_no_panic(b)
+    finally:
+        b.stop(timeout=15)
