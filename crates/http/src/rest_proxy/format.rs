@@ -119,11 +119,13 @@ pub fn produce_format(headers: &HeaderMap) -> Result<EmbeddedFormat, RestError> 
     let format = match given.and_then(media) {
         Some(Media::Embedded(format)) => format,
         Some(Media::Json) => EmbeddedFormat::Json,
-        _ => return Err(RestError::unsupported_media_type(format!(
+        _ => {
+            return Err(RestError::unsupported_media_type(format!(
             "HTTP 415 Unsupported Media Type: produce takes application/vnd.kafka.binary.v2+json \
                  or application/vnd.kafka.json.v2+json (or application/json), not '{}'",
             given.unwrap_or("")
-        ))),
+        )))
+        }
     };
     if !format.served() {
         return Err(not_served(format));
@@ -171,7 +173,55 @@ pub fn accepts(headers: &HeaderMap, format: EmbeddedFormat) -> Result<(), RestEr
     )))
 }
 
+/// The schema fields of a v2 produce request (`key_schema`, `key_schema_id`, `value_schema`,
+/// `value_schema_id`) and its topic: what the schema-registry formats will read (subject
+/// `<topic>-key` / `<topic>-value`); binary and json ignore them.
+#[derive(Debug, Default, Clone)]
+// Read by the schema-registry formats, which come with the registry.
+#[allow(dead_code)]
+pub struct SchemaRefs {
+    pub topic: String,
+    pub key_schema: Option<String>,
+    pub key_schema_id: Option<i64>,
+    pub value_schema: Option<String>,
+    pub value_schema_id: Option<i64>,
+}
+
+impl SchemaRefs {
+    /// The schema fields of a produce body (absent or null ones are `None`).
+    pub fn from_body(topic: &str, body: &Value) -> Result<SchemaRefs, RestError> {
+        let text = |key: &str| -> Result<Option<String>, RestError> {
+            match body.get(key) {
+                None | Some(Value::Null) => Ok(None),
+                Some(Value::String(s)) => Ok(Some(s.clone())),
+                Some(_) => Err(RestError::unprocessable(format!(
+                    "\"{key}\" must be a string"
+                ))),
+            }
+        };
+        let id = |key: &str| -> Result<Option<i64>, RestError> {
+            match body.get(key) {
+                None | Some(Value::Null) => Ok(None),
+                Some(v) => v.as_i64().map(Some).ok_or_else(|| {
+                    RestError::unprocessable(format!("\"{key}\" must be a schema id"))
+                }),
+            }
+        };
+        Ok(SchemaRefs {
+            topic: topic.to_string(),
+            key_schema: text("key_schema")?,
+            key_schema_id: id("key_schema_id")?,
+            value_schema: text("value_schema")?,
+            value_schema_id: id("value_schema_id")?,
+        })
+    }
+}
+
 /// Turns a record key or value given in a produce request into the record's bytes.
+///
+/// A schema-registry format joins as one more variant, built in [`ValueSerializer::for_format`]
+/// from the request's [`SchemaRefs`] (looking the schema up or registering it), serializing in
+/// [`ValueSerializer::serialize`] and naming its ids in [`ValueSerializer::schema_ids`].
 pub enum ValueSerializer {
     /// A base64 string.
     Binary,
@@ -180,13 +230,24 @@ pub enum ValueSerializer {
 }
 
 impl ValueSerializer {
-    pub fn for_format(format: EmbeddedFormat) -> Result<ValueSerializer, RestError> {
+    pub fn for_format(
+        format: EmbeddedFormat,
+        _schemas: &SchemaRefs,
+    ) -> Result<ValueSerializer, RestError> {
         match format {
             EmbeddedFormat::Binary => Ok(ValueSerializer::Binary),
             EmbeddedFormat::Json => Ok(ValueSerializer::Json),
             EmbeddedFormat::Avro | EmbeddedFormat::Protobuf | EmbeddedFormat::JsonSchema => {
                 Err(not_served(format))
             }
+        }
+    }
+
+    /// The `key_schema_id` and `value_schema_id` a produce answer names (none without a
+    /// schema).
+    pub fn schema_ids(&self) -> (Option<i64>, Option<i64>) {
+        match self {
+            ValueSerializer::Binary | ValueSerializer::Json => (None, None),
         }
     }
 

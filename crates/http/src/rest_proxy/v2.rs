@@ -11,7 +11,7 @@ use serde_json::{json, Value};
 use sluice_client::wire::metadata::TopicMetadata;
 use std::sync::Arc;
 
-use super::format::{produce_format, ValueSerializer, V2_JSON};
+use super::format::{produce_format, SchemaRefs, ValueSerializer, V2_JSON};
 use super::produce::{produce, ProduceRecord, RecordOutcome};
 use super::{RestCaller, RestError, RestProxyState};
 use crate::api::access::REQUEST_TIMEOUT;
@@ -193,7 +193,7 @@ fn records_of(body: &Value, serializer: &ValueSerializer) -> Result<Vec<ProduceR
         .collect()
 }
 
-fn offsets_json(outcomes: &[RecordOutcome]) -> Value {
+fn offsets_json(outcomes: &[RecordOutcome], schema_ids: (Option<i64>, Option<i64>)) -> Value {
     let offsets: Vec<Value> = outcomes
         .iter()
         .map(|o| match &o.error {
@@ -212,8 +212,8 @@ fn offsets_json(outcomes: &[RecordOutcome]) -> Value {
         })
         .collect();
     json!({
-        "key_schema_id": null,
-        "value_schema_id": null,
+        "key_schema_id": schema_ids.0,
+        "value_schema_id": schema_ids.1,
         "offsets": offsets,
     })
 }
@@ -226,11 +226,11 @@ async fn produce_v2(
     body: &[u8],
 ) -> Result<Response, RestError> {
     let format = produce_format(headers)?;
-    let serializer = ValueSerializer::for_format(format)?;
     let body = body_json(body)?;
+    let serializer = ValueSerializer::for_format(format, &SchemaRefs::from_body(topic, &body)?)?;
     let records = records_of(&body, &serializer)?;
     let outcomes = produce(&mut caller.0, topic, partition, records).await?;
-    Ok(v2_json(offsets_json(&outcomes)))
+    Ok(v2_json(offsets_json(&outcomes, serializer.schema_ids())))
 }
 
 /// `POST /topics/{topic}`.
