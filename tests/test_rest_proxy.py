@@ -362,6 +362,8 @@ def test_documented_error_codes(node):
         expect_error(r, 404, 40403)
     uri = new_instance(base, group, name="one", format="json")
     expect_error(post(f"{base}/consumers/{group}", {"name": "one"}), 409, 40902)
+    # Neither subscribed nor assigned: nothing to read (Kafka's consumer refuses to poll).
+    expect_error(requests.get(f"{uri}/records", timeout=30), 409, 40903)
     assert post(f"{uri}/assignments", {"partitions": [{"topic": topic, "partition": 0}]}) \
         .status_code == 204
     expect_error(post(f"{uri}/subscription", {"topics": [topic]}), 409, 40901)

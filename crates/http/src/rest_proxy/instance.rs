@@ -659,6 +659,12 @@ impl Instance {
         timeout: Duration,
         max_bytes: i32,
     ) -> Result<Vec<Value>, RestError> {
+        if matches!(self.mode, Mode::Idle) {
+            // As Kafka's consumer refuses to poll.
+            return Err(RestError::illegal_state(
+                "Consumer is not subscribed to any topics or assigned any partitions",
+            ));
+        }
         let until = Instant::now() + timeout;
         // A member heartbeats when due; one without partitions asks until some come.
         loop {
