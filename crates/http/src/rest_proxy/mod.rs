@@ -79,6 +79,16 @@ impl RestProxyState {
 /// has no CSRF guard, so a browser's cookie must not act for anyone).
 pub struct RestCaller(pub Caller);
 
+impl RestCaller {
+    /// Passes `result` through; a refused login (401) is not pooled again.
+    pub fn check<T>(&mut self, result: Result<T, RestError>) -> Result<T, RestError> {
+        if matches!(&result, Err(e) if e.code == 40101) {
+            self.0.refused();
+        }
+        result
+    }
+}
+
 impl std::ops::Deref for RestCaller {
     type Target = Caller;
     fn deref(&self) -> &Caller {

@@ -58,9 +58,11 @@ fn now_ms() -> i64 {
 }
 
 fn retriable(code: i16) -> bool {
+    // UNKNOWN_TOPIC_OR_PARTITION (a leader that has not applied the new topic yet: Metadata
+    // said it exists, and a topic deleted meanwhile ends the retries with 404),
     // NOT_LEADER_OR_FOLLOWER, LEADER_NOT_AVAILABLE, REQUEST_TIMED_OUT, NETWORK_EXCEPTION,
     // NOT_ENOUGH_REPLICAS(_AFTER_APPEND), KAFKA_STORAGE_ERROR, FENCED/UNKNOWN_LEADER_EPOCH.
-    matches!(code, 5 | 6 | 7 | 13 | 19 | 20 | 56 | 74 | 75)
+    matches!(code, 3 | 5 | 6 | 7 | 13 | 19 | 20 | 56 | 74 | 75)
 }
 
 /// The topic's partitions and their leaders (-1: none), from Metadata that does not create it.

@@ -100,23 +100,27 @@ pub async fn topic(
     mut caller: RestCaller,
     Path(topic): Path<String>,
 ) -> Result<Response, RestError> {
-    let metadata = topic_metadata(&mut caller, &topic).await?;
-    let entity = sluice_client::config::Entity::Topic(topic.clone());
-    let configs: serde_json::Map<String, Value> =
-        match crate::api::configs::described(&mut caller.0, &entity, deadline()).await {
-            Ok(described) => described
-                .into_iter()
-                .filter(|c| !c.sensitive)
-                .map(|c| (c.name, c.value.map_or(Value::Null, Value::String)))
-                .collect(),
-            Err(e) => return Err(e.into()),
-        };
-    let partitions: Vec<Value> = metadata.partitions.iter().map(partition_json).collect();
-    Ok(v2_json(json!({
-        "name": topic,
-        "configs": configs,
-        "partitions": partitions,
-    })))
+    let result: Result<Response, RestError> = async {
+        let metadata = topic_metadata(&mut caller, &topic).await?;
+        let entity = sluice_client::config::Entity::Topic(topic.clone());
+        let configs: serde_json::Map<String, Value> =
+            match crate::api::configs::described(&mut caller.0, &entity, deadline()).await {
+                Ok(described) => described
+                    .into_iter()
+                    .filter(|c| !c.sensitive)
+                    .map(|c| (c.name, c.value.map_or(Value::Null, Value::String)))
+                    .collect(),
+                Err(e) => return Err(e.into()),
+            };
+        let partitions: Vec<Value> = metadata.partitions.iter().map(partition_json).collect();
+        Ok(v2_json(json!({
+            "name": topic,
+            "configs": configs,
+            "partitions": partitions,
+        })))
+    }
+    .await;
+    caller.check(result)
 }
 
 /// `GET /topics/{topic}/partitions`.
@@ -124,9 +128,13 @@ pub async fn partitions(
     mut caller: RestCaller,
     Path(topic): Path<String>,
 ) -> Result<Response, RestError> {
-    let metadata = topic_metadata(&mut caller, &topic).await?;
-    let partitions: Vec<Value> = metadata.partitions.iter().map(partition_json).collect();
-    Ok(v2_json(json!(partitions)))
+    let result: Result<Response, RestError> = async {
+        let metadata = topic_metadata(&mut caller, &topic).await?;
+        let partitions: Vec<Value> = metadata.partitions.iter().map(partition_json).collect();
+        Ok(v2_json(json!(partitions)))
+    }
+    .await;
+    caller.check(result)
 }
 
 /// The partition number of a path, 404 (40402) when it is not one.
@@ -142,12 +150,16 @@ pub async fn partition(
     mut caller: RestCaller,
     Path((topic, partition)): Path<(String, String)>,
 ) -> Result<Response, RestError> {
-    let number = partition_number(&topic, &partition)?;
-    let metadata = topic_metadata(&mut caller, &topic).await?;
-    let Some(p) = metadata.partitions.iter().find(|p| p.partition == number) else {
-        return Err(RestError::partition_not_found(&topic, number));
-    };
-    Ok(v2_json(partition_json(p)))
+    let result: Result<Response, RestError> = async {
+        let number = partition_number(&topic, &partition)?;
+        let metadata = topic_metadata(&mut caller, &topic).await?;
+        let Some(p) = metadata.partitions.iter().find(|p| p.partition == number) else {
+            return Err(RestError::partition_not_found(&topic, number));
+        };
+        Ok(v2_json(partition_json(p)))
+    }
+    .await;
+    caller.check(result)
 }
 
 /// The records of a v2 produce body `{"records": [{"key", "value", "partition"}, ...]}`.
@@ -241,7 +253,9 @@ pub async fn produce_to_topic(
     headers: HeaderMap,
     body: Bytes,
 ) -> Result<Response, RestError> {
-    produce_v2(&mut caller, &headers, &topic, None, &body).await
+    let result: Result<Response, RestError> =
+        async { produce_v2(&mut caller, &headers, &topic, None, &body).await }.await;
+    caller.check(result)
 }
 
 /// `POST /topics/{topic}/partitions/{partition}`.
@@ -251,6 +265,10 @@ pub async fn produce_to_partition(
     headers: HeaderMap,
     body: Bytes,
 ) -> Result<Response, RestError> {
-    let number = partition_number(&topic, &partition)?;
-    produce_v2(&mut caller, &headers, &topic, Some(number), &body).await
+    let result: Result<Response, RestError> = async {
+        let number = partition_number(&topic, &partition)?;
+        produce_v2(&mut caller, &headers, &topic, Some(number), &body).await
+    }
+    .await;
+    caller.check(result)
 }

@@ -178,20 +178,24 @@ pub async fn clusters(
     headers: HeaderMap,
     https: Option<axum::Extension<ServedOverHttps>>,
 ) -> Result<Response, RestError> {
-    let links = links(&mut caller, &headers, https.is_some(), None).await?;
-    let controller = caller
-        .metadata(Some(&[]), false, deadline())
-        .await?
-        .controller_id;
-    let url = format!("{}/clusters", links.base);
-    Ok(json_response(
-        StatusCode::OK,
-        list(
-            "KafkaClusterList",
-            url,
-            vec![cluster_json(&links, controller)],
-        ),
-    ))
+    let result: Result<Response, RestError> = async {
+        let links = links(&mut caller, &headers, https.is_some(), None).await?;
+        let controller = caller
+            .metadata(Some(&[]), false, deadline())
+            .await?
+            .controller_id;
+        let url = format!("{}/clusters", links.base);
+        Ok(json_response(
+            StatusCode::OK,
+            list(
+                "KafkaClusterList",
+                url,
+                vec![cluster_json(&links, controller)],
+            ),
+        ))
+    }
+    .await;
+    caller.check(result)
 }
 
 /// `GET /v3/clusters/{cluster}`.
@@ -201,15 +205,19 @@ pub async fn cluster(
     headers: HeaderMap,
     https: Option<axum::Extension<ServedOverHttps>>,
 ) -> Result<Response, RestError> {
-    let links = links(&mut caller, &headers, https.is_some(), Some(&cluster)).await?;
-    let controller = caller
-        .metadata(Some(&[]), false, deadline())
-        .await?
-        .controller_id;
-    Ok(json_response(
-        StatusCode::OK,
-        cluster_json(&links, controller),
-    ))
+    let result: Result<Response, RestError> = async {
+        let links = links(&mut caller, &headers, https.is_some(), Some(&cluster)).await?;
+        let controller = caller
+            .metadata(Some(&[]), false, deadline())
+            .await?
+            .controller_id;
+        Ok(json_response(
+            StatusCode::OK,
+            cluster_json(&links, controller),
+        ))
+    }
+    .await;
+    caller.check(result)
 }
 
 /// `GET /v3/clusters/{cluster}/topics`.
@@ -219,20 +227,24 @@ pub async fn topics(
     headers: HeaderMap,
     https: Option<axum::Extension<ServedOverHttps>>,
 ) -> Result<Response, RestError> {
-    let links = links(&mut caller, &headers, https.is_some(), Some(&cluster)).await?;
-    let metadata = caller.metadata(None, false, deadline()).await?;
-    let mut topics: Vec<&TopicMetadata> = metadata
-        .topics
-        .iter()
-        .filter(|t| t.error_code == 0)
-        .collect();
-    topics.sort_by(|a, b| a.name.cmp(&b.name));
-    let data = topics.iter().map(|t| topic_json(&links, t)).collect();
-    let url = format!("{}/topics", links.cluster_url());
-    Ok(json_response(
-        StatusCode::OK,
-        list("KafkaTopicList", url, data),
-    ))
+    let result: Result<Response, RestError> = async {
+        let links = links(&mut caller, &headers, https.is_some(), Some(&cluster)).await?;
+        let metadata = caller.metadata(None, false, deadline()).await?;
+        let mut topics: Vec<&TopicMetadata> = metadata
+            .topics
+            .iter()
+            .filter(|t| t.error_code == 0)
+            .collect();
+        topics.sort_by(|a, b| a.name.cmp(&b.name));
+        let data = topics.iter().map(|t| topic_json(&links, t)).collect();
+        let url = format!("{}/topics", links.cluster_url());
+        Ok(json_response(
+            StatusCode::OK,
+            list("KafkaTopicList", url, data),
+        ))
+    }
+    .await;
+    caller.check(result)
 }
 
 /// `GET /v3/clusters/{cluster}/topics/{topic}`.
@@ -242,9 +254,13 @@ pub async fn topic(
     headers: HeaderMap,
     https: Option<axum::Extension<ServedOverHttps>>,
 ) -> Result<Response, RestError> {
-    let links = links(&mut caller, &headers, https.is_some(), Some(&cluster)).await?;
-    let t = topic_metadata(&mut caller, &topic).await?;
-    Ok(json_response(StatusCode::OK, topic_json(&links, &t)))
+    let result: Result<Response, RestError> = async {
+        let links = links(&mut caller, &headers, https.is_some(), Some(&cluster)).await?;
+        let t = topic_metadata(&mut caller, &topic).await?;
+        Ok(json_response(StatusCode::OK, topic_json(&links, &t)))
+    }
+    .await;
+    caller.check(result)
 }
 
 /// `POST /v3/clusters/{cluster}/topics` `{"topic_name", "partitions_count",
@@ -256,68 +272,72 @@ pub async fn create_topic(
     https: Option<axum::Extension<ServedOverHttps>>,
     body: Bytes,
 ) -> Result<Response, RestError> {
-    plain_body(&headers)?;
-    let body = body_json(&body)?;
-    let Some(name) = body.get("topic_name").and_then(Value::as_str) else {
-        return Err(RestError::unprocessable("\"topic_name\" is required"));
-    };
-    let number = |key: &str| -> Result<i64, RestError> {
-        match body.get(key) {
-            None | Some(Value::Null) => Ok(-1),
-            Some(v) => v.as_i64().filter(|n| *n > 0).ok_or_else(|| {
-                RestError::unprocessable(format!("\"{key}\" must be a number above 0"))
-            }),
-        }
-    };
-    let partitions = i32::try_from(number("partitions_count")?)
-        .map_err(|_| RestError::unprocessable("\"partitions_count\" is too large"))?;
-    let replication = i16::try_from(number("replication_factor")?)
-        .map_err(|_| RestError::unprocessable("\"replication_factor\" is too large"))?;
-    let mut configs = Vec::new();
-    if let Some(list) = body.get("configs").and_then(Value::as_array) {
-        for (i, c) in list.iter().enumerate() {
-            let key = c.get("name").and_then(Value::as_str);
-            let value = c.get("value").and_then(Value::as_str);
-            match (key, value) {
-                (Some(k), Some(v)) => configs.push((k.to_string(), v.to_string())),
-                _ => {
-                    return Err(RestError::unprocessable(format!(
-                        "configs[{i}] needs \"name\" and \"value\" strings"
-                    )))
+    let result: Result<Response, RestError> = async {
+        plain_body(&headers)?;
+        let body = body_json(&body)?;
+        let Some(name) = body.get("topic_name").and_then(Value::as_str) else {
+            return Err(RestError::unprocessable("\"topic_name\" is required"));
+        };
+        let number = |key: &str| -> Result<i64, RestError> {
+            match body.get(key) {
+                None | Some(Value::Null) => Ok(-1),
+                Some(v) => v.as_i64().filter(|n| *n > 0).ok_or_else(|| {
+                    RestError::unprocessable(format!("\"{key}\" must be a number above 0"))
+                }),
+            }
+        };
+        let partitions = i32::try_from(number("partitions_count")?)
+            .map_err(|_| RestError::unprocessable("\"partitions_count\" is too large"))?;
+        let replication = i16::try_from(number("replication_factor")?)
+            .map_err(|_| RestError::unprocessable("\"replication_factor\" is too large"))?;
+        let mut configs = Vec::new();
+        if let Some(list) = body.get("configs").and_then(Value::as_array) {
+            for (i, c) in list.iter().enumerate() {
+                let key = c.get("name").and_then(Value::as_str);
+                let value = c.get("value").and_then(Value::as_str);
+                match (key, value) {
+                    (Some(k), Some(v)) => configs.push((k.to_string(), v.to_string())),
+                    _ => {
+                        return Err(RestError::unprocessable(format!(
+                            "configs[{i}] needs \"name\" and \"value\" strings"
+                        )))
+                    }
                 }
             }
         }
-    }
-    let links = links(&mut caller, &headers, https.is_some(), Some(&cluster)).await?;
-    let request = create_request(name, partitions, replication, &configs, ADMIN_TIMEOUT_MS);
-    let (response, _) = caller
-        .send_to_controller::<CreateTopicsRequest>(2..=7, |_| request.clone(), deadline())
-        .await?;
-    let Some(result) = response.topics.into_iter().next() else {
-        return Err(RestError::kafka(-1, "CreateTopics answered no topic"));
-    };
-    if result.error_code != 0 {
-        let text = match result.error_message.as_deref() {
-            Some(m) if !m.is_empty() => format!("{}: {m}", error_name(result.error_code)),
-            _ => error_name(result.error_code),
+        let links = links(&mut caller, &headers, https.is_some(), Some(&cluster)).await?;
+        let request = create_request(name, partitions, replication, &configs, ADMIN_TIMEOUT_MS);
+        let (response, _) = caller
+            .send_to_controller::<CreateTopicsRequest>(2..=7, |_| request.clone(), deadline())
+            .await?;
+        let Some(result) = response.topics.into_iter().next() else {
+            return Err(RestError::kafka(-1, "CreateTopics answered no topic"));
         };
-        return Err(RestError::kafka(result.error_code, &text));
+        if result.error_code != 0 {
+            let text = match result.error_message.as_deref() {
+                Some(m) if !m.is_empty() => format!("{}: {m}", error_name(result.error_code)),
+                _ => error_name(result.error_code),
+            };
+            return Err(RestError::kafka(result.error_code, &text));
+        }
+        let url = links.topic_url(name);
+        let value = json!({
+            "kind": "KafkaTopic",
+            "metadata": {"self": url, "resource_name": format!("{}/topic={name}", links.crn())},
+            "cluster_id": links.cluster,
+            "topic_name": name,
+            "is_internal": false,
+            "replication_factor": result.replication_factor,
+            "partitions_count": result.num_partitions,
+            "partitions": related(format!("{url}/partitions")),
+            "configs": related(format!("{url}/configs")),
+            "partition_reassignments": related(format!("{url}/partitions/-/reassignment")),
+            "authorized_operations": [],
+        });
+        Ok(json_response(StatusCode::CREATED, value))
     }
-    let url = links.topic_url(name);
-    let value = json!({
-        "kind": "KafkaTopic",
-        "metadata": {"self": url, "resource_name": format!("{}/topic={name}", links.crn())},
-        "cluster_id": links.cluster,
-        "topic_name": name,
-        "is_internal": false,
-        "replication_factor": result.replication_factor,
-        "partitions_count": result.num_partitions,
-        "partitions": related(format!("{url}/partitions")),
-        "configs": related(format!("{url}/configs")),
-        "partition_reassignments": related(format!("{url}/partitions/-/reassignment")),
-        "authorized_operations": [],
-    });
-    Ok(json_response(StatusCode::CREATED, value))
+    .await;
+    caller.check(result)
 }
 
 /// `DELETE /v3/clusters/{cluster}/topics/{topic}`: 204.
@@ -325,22 +345,26 @@ pub async fn delete_topic(
     mut caller: RestCaller,
     Path((cluster, topic)): Path<(String, String)>,
 ) -> Result<Response, RestError> {
-    cluster_id(&mut caller, Some(&cluster)).await?;
-    let (response, _) = caller
-        .send_to_controller::<DeleteTopicsRequest>(
-            1..=6,
-            |version| delete_request(&topic, ADMIN_TIMEOUT_MS, version),
-            deadline(),
-        )
-        .await?;
-    if let Some(result) = response.responses.into_iter().next() {
-        match result.error_code {
-            0 => {}
-            3 => return Err(RestError::topic_not_found(&topic)),
-            code => return Err(RestError::kafka(code, &error_name(code))),
+    let result: Result<Response, RestError> = async {
+        cluster_id(&mut caller, Some(&cluster)).await?;
+        let (response, _) = caller
+            .send_to_controller::<DeleteTopicsRequest>(
+                1..=6,
+                |version| delete_request(&topic, ADMIN_TIMEOUT_MS, version),
+                deadline(),
+            )
+            .await?;
+        if let Some(result) = response.responses.into_iter().next() {
+            match result.error_code {
+                0 => {}
+                3 => return Err(RestError::topic_not_found(&topic)),
+                code => return Err(RestError::kafka(code, &error_name(code))),
+            }
         }
+        Ok(StatusCode::NO_CONTENT.into_response())
     }
-    Ok(StatusCode::NO_CONTENT.into_response())
+    .await;
+    caller.check(result)
 }
 
 /// `GET /v3/clusters/{cluster}/topics/{topic}/partitions`.
@@ -350,18 +374,22 @@ pub async fn partitions(
     headers: HeaderMap,
     https: Option<axum::Extension<ServedOverHttps>>,
 ) -> Result<Response, RestError> {
-    let links = links(&mut caller, &headers, https.is_some(), Some(&cluster)).await?;
-    let t = topic_metadata(&mut caller, &topic).await?;
-    let data = t
-        .partitions
-        .iter()
-        .map(|p| partition_json(&links, &topic, p))
-        .collect();
-    let url = format!("{}/partitions", links.topic_url(&topic));
-    Ok(json_response(
-        StatusCode::OK,
-        list("KafkaPartitionList", url, data),
-    ))
+    let result: Result<Response, RestError> = async {
+        let links = links(&mut caller, &headers, https.is_some(), Some(&cluster)).await?;
+        let t = topic_metadata(&mut caller, &topic).await?;
+        let data = t
+            .partitions
+            .iter()
+            .map(|p| partition_json(&links, &topic, p))
+            .collect();
+        let url = format!("{}/partitions", links.topic_url(&topic));
+        Ok(json_response(
+            StatusCode::OK,
+            list("KafkaPartitionList", url, data),
+        ))
+    }
+    .await;
+    caller.check(result)
 }
 
 /// `GET /v3/clusters/{cluster}/topics/{topic}/partitions/{partition}`.
@@ -371,16 +399,20 @@ pub async fn partition(
     headers: HeaderMap,
     https: Option<axum::Extension<ServedOverHttps>>,
 ) -> Result<Response, RestError> {
-    let number = partition_number(&topic, &partition)?;
-    let links = links(&mut caller, &headers, https.is_some(), Some(&cluster)).await?;
-    let t = topic_metadata(&mut caller, &topic).await?;
-    let Some(p) = t.partitions.iter().find(|p| p.partition == number) else {
-        return Err(RestError::partition_not_found(&topic, number));
-    };
-    Ok(json_response(
-        StatusCode::OK,
-        partition_json(&links, &topic, p),
-    ))
+    let result: Result<Response, RestError> = async {
+        let number = partition_number(&topic, &partition)?;
+        let links = links(&mut caller, &headers, https.is_some(), Some(&cluster)).await?;
+        let t = topic_metadata(&mut caller, &topic).await?;
+        let Some(p) = t.partitions.iter().find(|p| p.partition == number) else {
+            return Err(RestError::partition_not_found(&topic, number));
+        };
+        Ok(json_response(
+            StatusCode::OK,
+            partition_json(&links, &topic, p),
+        ))
+    }
+    .await;
+    caller.check(result)
 }
 
 /// A v3 key or value `{"type", "data"}`: its bytes and type name.
@@ -642,9 +674,14 @@ pub async fn produce(
     body: Body,
 ) -> Result<Response, RestError> {
     plain_body(&headers)?;
-    let cluster = cluster_id(&mut caller, Some(&cluster)).await?;
-    // A missing topic is 404 before anything is read, and is never created.
-    leaders(&mut caller.0, &topic, deadline()).await?;
+    let checked = async {
+        let cluster = cluster_id(&mut caller, Some(&cluster)).await?;
+        // A missing topic is 404 before anything is read, and is never created.
+        leaders(&mut caller.0, &topic, deadline()).await?;
+        Ok(cluster)
+    }
+    .await;
+    let cluster = caller.check(checked)?;
     let mut reader = ValueReader {
         stream: body.into_data_stream(),
         buffer: Vec::new(),
