@@ -630,3 +630,69 @@ pub async fn committed(
         .collect();
     Ok(v2_json(json!({"offsets": offsets})))
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn consumer_configs_default_as_confluents_and_refuse_bad_values() {
+        let (name, c) = parse_config(&json!({})).unwrap();
+        assert_eq!(name, None);
+        assert_eq!(c.format, EmbeddedFormat::Binary);
+        assert_eq!(c.reset, Reset::Latest);
+        assert!(c.auto_commit);
+        assert_eq!(
+            (c.fetch_min_bytes, c.request_timeout),
+            (1, DEFAULT_REQUEST_TIMEOUT)
+        );
+        let (name, c) = parse_config(&json!({
+            "name": "n", "format": "JSON", "auto.offset.reset": "smallest",
+            "auto.commit.enable": false, "fetch.min.bytes": "10",
+            "consumer.request.timeout.ms": 999_999,
+        }))
+        .unwrap();
+        assert_eq!(name.as_deref(), Some("n"));
+        assert_eq!(
+            (c.format, c.reset, c.auto_commit),
+            (EmbeddedFormat::Json, Reset::Earliest, false)
+        );
+        assert_eq!(
+            (c.fetch_min_bytes, c.request_timeout),
+            (10, MAX_REQUEST_TIMEOUT)
+        );
+        for bad in [
+            json!({"name": ""}),
+            json!({"name": "a/b"}),
+            json!({"format": "avro"}),
+            json!({"format": "xml"}),
+            json!({"auto.offset.reset": "soon"}),
+            json!({"auto.commit.enable": "yes"}),
+            json!({"fetch.min.bytes": "-5"}),
+            json!({"consumer.request.timeout.ms": "x"}),
+        ] {
+            let e = parse_config(&bad).map(|_| ()).unwrap_err();
+            assert_eq!(e.code, 42204, "{bad}");
+        }
+    }
+
+    #[test]
+    fn partition_and_offset_lists_are_checked() {
+        let body = json!({"offsets": [{"topic": "t", "partition": 1, "offset": 5}]});
+        assert_eq!(offsets_of(&body).unwrap(), vec![(("t".to_string(), 1), 5)]);
+        for bad in [
+            json!({}),
+            json!({"partitions": [{"topic": "t"}]}),
+            json!({"partitions": [{"topic": "", "partition": 0}]}),
+            json!({"partitions": [{"topic": "t", "partition": -1}]}),
+        ] {
+            assert_eq!(
+                partitions_of(&bad, "partitions").unwrap_err().code,
+                42201,
+                "{bad}"
+            );
+        }
+        let missing = json!({"offsets": [{"topic": "t", "partition": 1}]});
+        assert_eq!(offsets_of(&missing).unwrap_err().code, 42201);
+    }
+}

@@ -228,3 +228,60 @@ pub async fn v3_errors(mut response: Response) -> Response {
     }
     rewritten
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn kafka_errors_get_confluents_codes() {
+        let e = RestError::kafka(29, "TOPIC_AUTHORIZATION_FAILED");
+        assert_eq!(
+            (e.code, e.status(), e.v3_status),
+            (40301, StatusCode::FORBIDDEN, StatusCode::FORBIDDEN)
+        );
+        let e = RestError::kafka(3, "gone");
+        assert_eq!((e.code, e.v3_status), (40401, StatusCode::NOT_FOUND));
+        assert!(
+            e.message.starts_with("UNKNOWN_TOPIC_OR_PARTITION"),
+            "{}",
+            e.message
+        );
+        let e = RestError::kafka(6, "moved");
+        assert_eq!(
+            (e.code, e.status(), e.v3_status),
+            (
+                50003,
+                StatusCode::INTERNAL_SERVER_ERROR,
+                StatusCode::SERVICE_UNAVAILABLE
+            )
+        );
+        let e = RestError::kafka(87, "INVALID_RECORD: no");
+        assert_eq!((e.code, e.v3_status), (50002, StatusCode::BAD_REQUEST));
+        assert_eq!(RestError::record_code(19), 50003);
+        assert_eq!(RestError::record_code(10), 50002);
+    }
+
+    #[test]
+    fn bare_statuses_and_five_digit_codes() {
+        assert_eq!(
+            RestError::unsupported_media_type("x").status(),
+            StatusCode::UNSUPPORTED_MEDIA_TYPE
+        );
+        assert_eq!(
+            RestError::instance_not_found().status(),
+            StatusCode::NOT_FOUND
+        );
+        assert_eq!(
+            RestError::format_mismatch("x").status(),
+            StatusCode::NOT_ACCEPTABLE
+        );
+        let e = RestError::from(ApiError::unauthorized("who?"));
+        assert_eq!((e.code, e.status()), (40101, StatusCode::UNAUTHORIZED));
+        let e = RestError::from(ApiError::unavailable("starting"));
+        assert_eq!(
+            (e.code, e.status()),
+            (50301, StatusCode::SERVICE_UNAVAILABLE)
+        );
+    }
+}

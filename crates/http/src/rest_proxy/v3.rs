@@ -731,3 +731,87 @@ pub async fn produce(
     );
     Ok(response)
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn reader(chunks: Vec<&'static str>) -> ValueReader {
+        let stream = futures::stream::iter(
+            chunks
+                .into_iter()
+                .map(|c| Ok::<_, Infallible>(Bytes::from_static(c.as_bytes()))),
+        );
+        ValueReader {
+            stream: Body::from_stream(stream).into_data_stream(),
+            buffer: Vec::new(),
+            ended: false,
+        }
+    }
+
+    #[tokio::test]
+    async fn streamed_records_are_split_across_chunks() {
+        let mut r = reader(vec!["{\"a\":", "1}{\"b\"", ":2}\n  ", "[3]", "  "]);
+        assert_eq!(r.next().await.unwrap().unwrap(), json!({"a": 1}));
+        assert!(r.more().await.unwrap());
+        assert_eq!(r.next().await.unwrap().unwrap(), json!({"b": 2}));
+        assert_eq!(r.next().await.unwrap().unwrap(), json!([3]));
+        assert!(!r.more().await.unwrap());
+        assert!(r.next().await.is_none());
+    }
+
+    #[tokio::test]
+    async fn a_truncated_or_bad_stream_ends_with_one_error() {
+        let mut r = reader(vec!["{\"a\":1} {\"b\":"]);
+        assert!(r.next().await.unwrap().is_ok());
+        assert_eq!(r.next().await.unwrap().unwrap_err().code, 42201);
+        assert!(r.next().await.is_none());
+        let mut r = reader(vec!["{\"a\":1} nonsense {\"b\":2}"]);
+        assert!(r.next().await.unwrap().is_ok());
+        assert_eq!(r.next().await.unwrap().unwrap_err().code, 42201);
+        assert!(r.next().await.is_none());
+    }
+
+    #[test]
+    fn v3_records_read_every_type() {
+        let (record, kt, vt) = record_of(&json!({
+            "partition_id": 2,
+            "key": {"type": "BINARY", "data": "aGk="},
+            "value": {"type": "STRING", "data": "v"},
+            "headers": [{"name": "h", "value": "aGk="}, {"name": "n", "value": null}],
+            "timestamp": "2026-01-02T03:04:05.678Z",
+        }))
+        .unwrap();
+        assert_eq!((kt, vt), ("BINARY", "STRING"));
+        assert_eq!(record.partition, Some(2));
+        assert_eq!(record.key, Some(Bytes::from_static(b"hi")));
+        assert_eq!(record.value, Some(Bytes::from_static(b"v")));
+        assert_eq!(record.headers.len(), 2);
+        assert_eq!(record.timestamp, Some(1_767_323_045_678));
+        let (record, _, vt) =
+            record_of(&json!({"value": {"data": {"x": [1]}}, "timestamp": 5})).unwrap();
+        assert_eq!(
+            (vt, record.value, record.key, record.timestamp),
+            (
+                "JSON",
+                Some(Bytes::from_static(b"{\"x\":[1]}")),
+                None,
+                Some(5)
+            )
+        );
+        for (bad, code) in [
+            (json!([]), 42201),
+            (json!({"partition_id": -1}), 42201),
+            (json!({"key": "plain"}), 42201),
+            (json!({"value": {"type": "BINARY", "data": "***"}}), 42201),
+            (json!({"value": {"type": "STRING", "data": 5}}), 42201),
+            (json!({"value": {"type": "XML", "data": 5}}), 42201),
+            (json!({"value": {"type": "AVRO", "data": 5}}), 415),
+            (json!({"headers": [{"value": "aGk="}]}), 42201),
+            (json!({"timestamp": "yesterday"}), 42201),
+        ] {
+            assert_eq!(record_of(&bad).map(|_| ()).unwrap_err().code, code, "{bad}");
+        }
+        assert_eq!(rfc3339(1_767_323_045_678), "2026-01-02T03:04:05.678Z");
+    }
+}
