@@ -391,9 +391,13 @@ def test_documented_error_codes(node):
 def test_idle_consumer_instances_expire(node):
     base = node.rest
     topic = create_topic(node.bootstrap, unique_topic("rest-idle"), partitions=1)
+    post(f"{base}/topics/{topic}", {"records": [{"value": b64(b"r%d" % i)} for i in range(3)]},
+         BINARY)
     group = unique_topic("rest-idle-group")
-    uri = new_instance(base, group, format="binary")
+    # auto.commit.enable defaults to true: what it read is committed when it is closed.
+    uri = new_instance(base, group, format="binary", **{"auto.offset.reset": "earliest"})
     assert post(f"{uri}/subscription", {"topics": [topic]}).status_code == 204
+    assert len(read_until(f"{uri}/records", 3, BINARY)) == 3
     wait_until(lambda: describe_group(node.bootstrap, group).members, timeout=30,
                what="the instance to join")
     # Left alone (a request would make it busy again), it is closed after
@@ -404,6 +408,12 @@ def test_idle_consumer_instances_expire(node):
     expect_error(requests.get(f"{uri}/subscription", timeout=30), 404, 40403)
     wait_until(lambda: not describe_group(node.bootstrap, group).members, timeout=30,
                what="the expired instance to leave its group")
+    c = Consumer({"bootstrap.servers": node.bootstrap, "group.id": group})
+    try:
+        (committed,) = c.committed([TopicPartition(topic, 0)], timeout=30)
+    finally:
+        c.close()
+    assert committed.offset == 3, committed
 
 
 def test_three_nodes_produce_and_consume_through_different_nodes():
