@@ -60,7 +60,8 @@ class Broker:
         # The admin listener on an ephemeral port: tests run several brokers on one machine.
         settings = {"listeners": f"PLAINTEXT://127.0.0.1:{self.port}", "log.dirs": self.data_dir,
                     "admin.listeners": "http://127.0.0.1:0",
-                    "schema.registry.listeners": "http://127.0.0.1:0"}
+                    "schema.registry.listeners": "http://127.0.0.1:0",
+                    "rest.proxy.listeners": "http://127.0.0.1:0"}
         # "{data_dir}" in a value is this broker's data directory (e.g. several log.dirs in it).
         settings.update({k: str(v).replace("{data_dir}", self.data_dir)
                          for k, v in self.extra.items()})

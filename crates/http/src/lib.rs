@@ -14,6 +14,8 @@
 //! - `console`: the web console at `/`, its files (crates/http/console/) embedded.
 //! - `schema_registry`: the schema registry (Confluent's API) on its own listeners
 //!   (`schema.registry.listeners`), over the broker's `_schemas` state.
+//! - `rest_proxy`: the REST proxy (Confluent's REST Proxy API v2 and v3) on its own listener
+//!   (`rest.proxy.listeners`), with its own router and [`rest_proxy::serve`].
 //!
 //! The listener starts before the node does, so that probes see a starting node as alive and
 //! not ready (and why) instead of a refused connection.
@@ -23,6 +25,7 @@ pub mod api;
 mod console;
 mod health;
 mod metrics;
+pub mod rest_proxy;
 pub mod schema_registry;
 mod tls_listener;
 

@@ -312,6 +312,7 @@ fn node_settings(
         ("admin.listeners", format!("http://{LOOPBACK}:0")),
         // Likewise the schema registry ("schema registry serving http://...").
         ("schema.registry.listeners", format!("http://{LOOPBACK}:0")),
+        ("rest.proxy.listeners", format!("http://{LOOPBACK}:0")),
     ];
     own.into_iter()
         .map(|(key, value)| (key.to_string(), value))
@@ -739,6 +740,8 @@ mod tests {
                 "admin.listeners=http://127.0.0.1:0",
                 "--set",
                 "schema.registry.listeners=http://127.0.0.1:0",
+                "--set",
+                "rest.proxy.listeners=http://127.0.0.1:0",
                 "--set",
                 "num.partitions=6",
             ])

@@ -256,6 +256,15 @@ fn run_server(args: ServerArgs) -> ExitCode {
                 return ExitCode::FAILURE;
             }
         };
+        // The REST proxy (rest.proxy.listeners): a Kafka client of this node like the admin
+        // API, sharing its caller pool; its consumer instances are closed before the node stops.
+        let rest_proxy = match start_rest_proxy(&config, admin.clone()).await {
+            Ok(started) => started,
+            Err(e) => {
+                eprintln!("error: {e}");
+                return ExitCode::FAILURE;
+            }
+        };
         // The schema registry's listeners are bound now, so that the broker's registration
         // carries the URL other nodes forward registry writes to; they serve once the
         // registry can serve writes (serve_when_ready).
@@ -328,6 +337,9 @@ fn run_server(args: ServerArgs) -> ExitCode {
             ));
         }
         wait_for_signal().await;
+        if let Some(rest_proxy) = rest_proxy {
+            rest_proxy.stop().await;
+        }
         handle.shutdown().await;
         let _ = admin_stop.send(true);
         let drained = tokio::time::timeout(std::time::Duration::from_secs(5), async {
@@ -339,6 +351,77 @@ fn run_server(args: ServerArgs) -> ExitCode {
         }
         ExitCode::SUCCESS
     })
+}
+
+/// The running REST proxy: its state (consumer instances), its serving tasks and their stop.
+struct RestProxy {
+    state: std::sync::Arc<sluice_http::rest_proxy::RestProxyState>,
+    stop: tokio::sync::watch::Sender<bool>,
+    tasks: tokio::task::JoinSet<()>,
+}
+
+impl RestProxy {
+    /// Closes the consumer instances (they leave their groups while the node still runs),
+    /// then stops the listeners.
+    async fn stop(mut self) {
+        self.state.close().await;
+        let _ = self.stop.send(true);
+        let drained = tokio::time::timeout(std::time::Duration::from_secs(5), async {
+            while self.tasks.join_next().await.is_some() {}
+        })
+        .await;
+        if drained.is_err() {
+            self.tasks.abort_all();
+        }
+    }
+}
+
+/// Binds `rest.proxy.listeners` (none: `Ok(None)`), `https` ones with the TLS of
+/// `listener.name.rest_proxy.ssl.*` (else `ssl.*`), reloaded when the key store changes.
+async fn start_rest_proxy(
+    config: &BrokerConfig,
+    admin: std::sync::Arc<sluice_http::AdminState>,
+) -> Result<Option<RestProxy>, String> {
+    let listeners = config.rest_proxy_listeners()?;
+    if listeners.is_empty() {
+        return Ok(None);
+    }
+    let tls = if listeners.iter().any(|l| l.tls) {
+        let settings = sluice_broker::config::rest_proxy_ssl(config);
+        Some(
+            sluice_broker::server::tls_server(&settings)
+                .map_err(|e| format!("rest.proxy.listeners: {e}"))?,
+        )
+    } else {
+        None
+    };
+    let specs = listeners
+        .iter()
+        .map(|l| match (&tls, l.tls) {
+            (Some((tls, _)), true) => sluice_http::ListenerSpec::https(l.addr, tls.clone()),
+            _ => sluice_http::ListenerSpec::http(l.addr),
+        })
+        .collect();
+    let (stop, stopped) = tokio::sync::watch::channel(false);
+    if let Some((_, resolver)) = tls {
+        tokio::spawn(sluice_broker::server::reload_certificates(
+            vec![("REST_PROXY".to_string(), resolver)],
+            stopped.clone(),
+        ));
+    }
+    let state = sluice_http::rest_proxy::RestProxyState::new(
+        admin,
+        sluice_http::rest_proxy::RestProxyConfig {
+            consumer_instance_timeout: config.rest_proxy_consumer_instance_timeout(),
+        },
+    );
+    let (bound, tasks) = sluice_http::rest_proxy::serve(specs, state.clone(), stopped)
+        .await
+        .map_err(|e| e.to_string())?;
+    for url in bound {
+        tracing::info!("rest proxy listener serving {url}");
+    }
+    Ok(Some(RestProxy { state, stop, tasks }))
 }
 
 async fn wait_for_signal() {

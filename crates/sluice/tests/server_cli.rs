@@ -73,7 +73,7 @@ fn config_file_is_read_and_sigterm_shuts_down_cleanly() {
     std::fs::write(
         &props,
         format!(
-            "# Kafka-style file\nlisteners=PLAINTEXT://127.0.0.1:0\nadmin.listeners=http://127.0.0.1:0\nschema.registry.listeners=http://127.0.0.1:0\nlog.dirs={}\nnum.partitions=3\nnum.network.threads=3\n",
+            "# Kafka-style file\nlisteners=PLAINTEXT://127.0.0.1:0\nadmin.listeners=http://127.0.0.1:0\nschema.registry.listeners=http://127.0.0.1:0\nrest.proxy.listeners=http://127.0.0.1:0\nlog.dirs={}\nnum.partitions=3\nnum.network.threads=3\n",
             data.display()
         ),
     )

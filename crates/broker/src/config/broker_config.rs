@@ -257,6 +257,20 @@ impl BrokerConfig {
                 );
             }
         }
+        let rest_proxy = self.rest_proxy_listeners().map_err(ConfigError::Invalid)?;
+        if rest_proxy.iter().any(|l| l.tls) {
+            let set = |key: &str| self.listener_value("REST_PROXY", key).is_some();
+            let key_store = set("ssl.keystore.location")
+                || (set("ssl.keystore.key") && set("ssl.keystore.certificate.chain"));
+            if !key_store {
+                return invalid(
+                    "rest.proxy.listeners has an https listener: set \
+                     listener.name.rest_proxy.ssl.keystore.location (or ssl.keystore.key and \
+                     ssl.keystore.certificate.chain)"
+                        .to_string(),
+                );
+            }
+        }
         let registry = self
             .schema_registry_listeners()
             .map_err(ConfigError::Invalid)?;
@@ -445,6 +459,24 @@ impl BrokerConfig {
     /// `admin.listeners`: where the admin HTTP listener binds (none: switched off).
     pub fn admin_listeners(&self) -> Result<Vec<HttpListener>, String> {
         super::admin_listeners::parse_admin_listeners(self.value("admin.listeners").unwrap_or(""))
+    }
+
+    /// `rest.proxy.listeners`: where the REST proxy binds (none: switched off).
+    pub fn rest_proxy_listeners(&self) -> Result<Vec<HttpListener>, String> {
+        super::admin_listeners::parse_http_listeners(
+            "rest.proxy.listeners",
+            self.value("rest.proxy.listeners").unwrap_or(""),
+        )
+    }
+
+    /// `rest.proxy.consumer.instance.timeout.ms`: how long a REST proxy consumer instance may
+    /// stay idle before it is closed.
+    pub fn rest_proxy_consumer_instance_timeout(&self) -> std::time::Duration {
+        let ms = self
+            .value("rest.proxy.consumer.instance.timeout.ms")
+            .and_then(|v| v.trim().parse::<u64>().ok())
+            .unwrap_or(300_000);
+        std::time::Duration::from_millis(ms)
     }
 
     /// `console.read.only`: the admin listener refuses every state-changing JSON admin API

@@ -108,6 +108,11 @@ pub const BROKER_KEYS: &[BrokerKey] = &[
     // one is set through the API (Confluent's names).
     key("schema.registry.listeners", List, ANY, Value("http://127.0.0.1:8081"), Used),
     key("schema.compatibility.level", Str, ANY, Value("backward"), Used),
+    // The REST proxy (Confluent REST Proxy API v2 and v3): http(s)://host:port URLs; empty:
+    // off. Idle v2 consumer instances are closed after the timeout (Confluent's
+    // consumer.instance.timeout.ms).
+    key("rest.proxy.listeners", List, ANY, Value("http://127.0.0.1:8082"), Used),
+    key("rest.proxy.consumer.instance.timeout.ms", Long, Check::AtLeast(1), Value("300000"), Used),
     // TLS (SSL and SASL_SSL listeners). Like every key below, each may be given for one
     // listener as listener.name.<listener>.<key>, which wins over the unprefixed key.
     key("ssl.keystore.type", Str, Check::OneOf(&["PEM"]), Value("PEM"), Used),

@@ -258,6 +258,12 @@ pub fn admin_ssl(config: &BrokerConfig) -> SslSettings {
     ssl_settings(config, "ADMIN")
 }
 
+/// The TLS settings of the `https` REST proxy listeners: `listener.name.rest_proxy.ssl.*`, else
+/// the broker's `ssl.*`.
+pub fn rest_proxy_ssl(config: &BrokerConfig) -> SslSettings {
+    ssl_settings(config, "REST_PROXY")
+}
+
 /// The TLS settings (`ssl.*`) of the listener named `name` (upper case), with its
 /// `listener.name.<name>.` overrides applied. The HTTP services' `https` listeners use these
 /// under their own names (`ADMIN`, ...).

@@ -44,7 +44,8 @@ pub use dynamic_config::{
 };
 pub use group_settings::GroupSettings;
 pub use listener_settings::{
-    admin_ssl, ssl_settings, ListenerSettings, SaslSettings, SecurityProtocol, SslSettings,
+    admin_ssl, rest_proxy_ssl, ssl_settings, ListenerSettings, SaslSettings, SecurityProtocol,
+    SslSettings,
 };
 pub use process_roles::ProcessRoles;
 pub use replication_settings::ReplicationSettings;

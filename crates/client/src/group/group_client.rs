@@ -310,7 +310,7 @@ impl<C: BorrowMut<ClusterClient>> GroupClient<C> {
     /// Sends the request `build` makes to the group's coordinator and reads the answer with
     /// `read`; a retriable error of either (NOT_COORDINATOR, COORDINATOR_LOAD_IN_PROGRESS, ...)
     /// finds the coordinator again and asks again, until the deadline.
-    async fn at_coordinator<R: Request, T>(
+    pub async fn at_coordinator<R: Request, T>(
         &mut self,
         group: &str,
         versions: RangeInclusive<i16>,

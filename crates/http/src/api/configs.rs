@@ -115,7 +115,7 @@ pub async fn alter_topic_configs(
 }
 
 /// Every config of `entity`, sorted by name.
-async fn described(
+pub(crate) async fn described(
     client: &mut ClusterClient,
     entity: &Entity,
     deadline: Instant,

@@ -30,7 +30,7 @@ impl ServerProcess {
         let dir = tempfile::tempdir().expect("temporary directory");
         // The admin listener on an ephemeral port: tests run several servers at once.
         let mut properties = format!(
-            "log.dirs={}\nadmin.listeners=http://127.0.0.1:0\nschema.registry.listeners=http://127.0.0.1:0\n",
+            "log.dirs={}\nadmin.listeners=http://127.0.0.1:0\nschema.registry.listeners=http://127.0.0.1:0\nrest.proxy.listeners=http://127.0.0.1:0\n",
             dir.path().join("data").display()
         );
         for (key, value) in settings {
