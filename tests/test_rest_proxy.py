@@ -335,15 +335,17 @@ def test_documented_error_codes(node):
     expect_error(post(f"{base}/v3/clusters/{cid}/topics", {"partitions_count": 1},
                       "application/json"), 422, 422)
 
-    # Content types the endpoint does not take: 415, the schema-registry formats included
-    # (not served yet).
+    # Content types the endpoint does not take: 415. A schema-registry format without the
+    # schema its records need: 42201 (keys) / 42202 (values).
     expect_error(post(f"{base}/topics/{topic}", {"records": [{"value": 1}]}, "text/plain"),
                  415, 415)
     expect_error(post(f"{base}/topics/{topic}", {"records": [{"value": 1}]}, V2), 415, 415)
     for fmt in ("avro", "protobuf", "jsonschema"):
         expect_error(post(f"{base}/topics/{topic}", {"records": [{"value": 1}]},
-                          f"application/vnd.kafka.{fmt}.v2+json"), 415, 415)
-        expect_error(post(f"{base}/consumers/g-{fmt}", {"format": fmt}), 422, 42204)
+                          f"application/vnd.kafka.{fmt}.v2+json"), 422, 42202)
+        expect_error(post(f"{base}/topics/{topic}", {"records": [{"key": 1}],
+                                                     "value_schema_id": 99999},
+                          f"application/vnd.kafka.{fmt}.v2+json"), 404, 40403)
     expect_error(post(f"{base}/consumers/g-x", {"format": "xml"}), 422, 42204)
     expect_error(post(f"{base}/consumers/g-x", {"auto.offset.reset": "sometimes"}), 422, 42204)
     expect_error(post(f"{base}/consumers/g-x", {}, "text/plain"), 415, 415)
@@ -603,3 +605,107 @@ def test_https_rest_proxy_with_its_own_certificate(data_root):
         assert_no_panic(b)
     finally:
         b.stop(timeout=15)
+
+
+AVRO = "application/vnd.kafka.avro.v2+json"
+PROTOBUF = "application/vnd.kafka.protobuf.v2+json"
+JSONSCHEMA = "application/vnd.kafka.jsonschema.v2+json"
+
+
+def test_schema_registry_formats_through_the_proxy(node):
+    """avro, protobuf and jsonschema embedded formats: the proxy registers the request's
+    schema (or takes its id), writes the registry's wire format that confluent-kafka's
+    deserializers read, and its consumer instances decode records a serializer wrote."""
+    from confluent_kafka import Producer
+    from confluent_kafka.schema_registry import SchemaRegistryClient
+    from confluent_kafka.schema_registry.avro import AvroDeserializer, AvroSerializer
+    from confluent_kafka.serialization import MessageField, SerializationContext
+
+    base = rest_url(node)
+    registry = SchemaRegistryClient({"url": node.registry_url()})
+    topic = unique_topic("rest-avro")
+    create_topic(node.bootstrap, topic)
+    schema = json.dumps({"type": "record", "name": "Order", "fields": [
+        {"name": "id", "type": "long"}, {"name": "item", "type": "string"}]})
+    r = post(f"{base}/topics/{topic}", {"value_schema": schema, "records": [
+        {"value": {"id": 1, "item": "tea"}}, {"value": {"id": 2, "item": "cake"}}]}, AVRO)
+    assert r.status_code == 200, r.text
+    answer = r.json()
+    value_id = answer["value_schema_id"]
+    assert answer["key_schema_id"] is None and value_id == registry.get_latest_version(
+        f"{topic}-value").schema_id
+    assert [o["offset"] for o in answer["offsets"]] == [0, 1]
+    # By id, and a value that does not fit the schema (42203).
+    r = post(f"{base}/topics/{topic}", {"value_schema_id": value_id,
+                                        "records": [{"value": {"id": 3, "item": "pie"}}]}, AVRO)
+    assert r.status_code == 200, r.text
+    expect_error(post(f"{base}/topics/{topic}", {"value_schema_id": value_id,
+                                                 "records": [{"value": {"id": "x"}}]}, AVRO),
+                 422, 42203)
+    expect_error(post(f"{base}/topics/{topic}", {"value_schema": "{not avro",
+                                                 "records": [{"value": 1}]}, AVRO), 422, 42205)
+    # confluent-kafka's AvroDeserializer reads what the proxy wrote.
+    de = AvroDeserializer(registry)
+    consumer = Consumer({"bootstrap.servers": node.bootstrap, "group.id": unique_topic("g"),
+                         "auto.offset.reset": "earliest"})
+    consumer.subscribe([topic])
+    got = []
+    try:
+        def three():
+            m = consumer.poll(0.5)
+            if m is not None and m.error() is None:
+                got.append(de(m.value(), SerializationContext(topic, MessageField.VALUE)))
+            return len(got) >= 3
+        wait_until(three, timeout=60, what="the proxy's records through a Kafka client")
+    finally:
+        consumer.close()
+    assert [g["item"] for g in got] == ["tea", "cake", "pie"]
+
+    # An avro consumer instance decodes a record confluent-kafka's AvroSerializer wrote.
+    ser = AvroSerializer(registry, schema)
+    producer = Producer({"bootstrap.servers": node.bootstrap})
+    producer.produce(topic, value=ser({"id": 4, "item": "jam"},
+                                      SerializationContext(topic, MessageField.VALUE)))
+    producer.flush(30)
+    uri = new_instance(base, unique_topic("rest-avro-g"), format="avro",
+                       **{"auto.offset.reset": "earliest"})
+    assert post(f"{uri}/subscription", {"topics": [topic]}).status_code == 204
+    records = read_until(f"{uri}/records", 4, AVRO)
+    assert [r["value"]["item"] for r in records] == ["tea", "cake", "pie", "jam"]
+    requests.delete(uri, timeout=30)
+
+    # jsonschema: the value is checked against the schema; protobuf: a message of the
+    # schema's first type. Both read back through consumer instances.
+    for fmt, media, schema_text, good, bad in (
+        ("jsonschema", JSONSCHEMA,
+         json.dumps({"type": "object", "properties": {"t": {"type": "number"}}, "required": ["t"]}),
+         {"t": 20.5}, {"t": "warm"}),
+        ("protobuf", PROTOBUF,
+         'syntax = "proto3"; message Reading { string sensor = 1; int32 value = 2; }',
+         {"sensor": "a", "value": 7}, {"nope": 1}),
+    ):
+        t = unique_topic(f"rest-{fmt}")
+        create_topic(node.bootstrap, t)
+        r = post(f"{base}/topics/{t}", {"value_schema": schema_text, "records": [{"value": good}]},
+                 media)
+        assert r.status_code == 200, r.text
+        expect_error(post(f"{base}/topics/{t}", {"value_schema": schema_text,
+                                                 "records": [{"value": bad}]}, media), 422, 42203)
+        registered = registry.get_latest_version(f"{t}-value").schema
+        assert registered.schema_type == ("JSON" if fmt == "jsonschema" else "PROTOBUF")
+        uri = new_instance(base, unique_topic(f"rest-{fmt}-g"), format=fmt,
+                           **{"auto.offset.reset": "earliest"})
+        assert post(f"{uri}/subscription", {"topics": [t]}).status_code == 204
+        assert read_until(f"{uri}/records", 1, media)[0]["value"] == good
+        # A record not in the wire format cannot be read in this format: 50002, not a panic.
+        plain = Producer({"bootstrap.servers": node.bootstrap})
+        plain.produce(t, value=b"plain")
+        plain.flush(30)
+
+        def refused():
+            r = requests.get(f"{uri}/records", params={"timeout": 500},
+                             headers={"Accept": media}, timeout=30)
+            return r.status_code == 500 and r.json()["error_code"] == 50002
+
+        wait_until(refused, timeout=30, what="a record outside the wire format refused")
+        requests.delete(uri, timeout=30)

@@ -834,6 +834,192 @@ impl AvroSchema {
     }
 }
 
+/// Encoding a datum from JSON (the REST proxy's `avro` embedded format).
+impl AvroSchema {
+    /// The binary encoding of `value` (JSON): records as objects, enums as symbols, bytes and
+    /// fixed as strings of code points 0-255 (Avro's JSON encoding), unions as the branch's
+    /// value or as `{"<branch type name>": value}`.
+    pub fn encode(&self, value: &Value) -> Result<Vec<u8>, String> {
+        let mut out = Vec::new();
+        self.encode_type(&self.root, value, &mut out, "", 0)?;
+        Ok(out)
+    }
+
+    fn type_name(&self, ty: &Type) -> String {
+        match ty {
+            Type::Null => "null".into(),
+            Type::Boolean => "boolean".into(),
+            Type::Int => "int".into(),
+            Type::Long => "long".into(),
+            Type::Float => "float".into(),
+            Type::Double => "double".into(),
+            Type::Bytes => "bytes".into(),
+            Type::String => "string".into(),
+            Type::Array(_) => "array".into(),
+            Type::Map(_) => "map".into(),
+            Type::Union(_) => "union".into(),
+            Type::Named(i) => self
+                .named
+                .get(*i)
+                .map_or_else(String::new, |n| n.full_name.clone()),
+        }
+    }
+
+    fn encode_type(
+        &self,
+        ty: &Type,
+        value: &Value,
+        out: &mut Vec<u8>,
+        at: &str,
+        depth: usize,
+    ) -> Result<(), String> {
+        if depth > 256 {
+            return Err("the value nests too deep".into());
+        }
+        let wrong = || {
+            format!(
+                "{}: expected {}, got {value}",
+                if at.is_empty() { "/" } else { at },
+                self.type_name(ty)
+            )
+        };
+        match ty {
+            Type::Null => value.is_null().then_some(()).ok_or_else(wrong)?,
+            Type::Boolean => out.push(u8::from(value.as_bool().ok_or_else(wrong)?)),
+            Type::Int => {
+                let n = value
+                    .as_i64()
+                    .filter(|n| i32::try_from(*n).is_ok())
+                    .ok_or_else(wrong)?;
+                write_long(out, n);
+            }
+            Type::Long => write_long(out, value.as_i64().ok_or_else(wrong)?),
+            Type::Float => out.extend((value.as_f64().ok_or_else(wrong)? as f32).to_le_bytes()),
+            Type::Double => out.extend(value.as_f64().ok_or_else(wrong)?.to_le_bytes()),
+            Type::Bytes => {
+                let bytes = latin1(value).ok_or_else(wrong)?;
+                write_long(out, bytes.len() as i64);
+                out.extend(bytes);
+            }
+            Type::String => {
+                let text = value.as_str().ok_or_else(wrong)?;
+                write_long(out, text.len() as i64);
+                out.extend(text.as_bytes());
+            }
+            Type::Array(item) => {
+                let items = value.as_array().ok_or_else(wrong)?;
+                if !items.is_empty() {
+                    write_long(out, items.len() as i64);
+                    for (i, v) in items.iter().enumerate() {
+                        self.encode_type(item, v, out, &format!("{at}/{i}"), depth + 1)?;
+                    }
+                }
+                out.push(0);
+            }
+            Type::Map(item) => {
+                let entries = value.as_object().ok_or_else(wrong)?;
+                if !entries.is_empty() {
+                    write_long(out, entries.len() as i64);
+                    for (k, v) in entries {
+                        write_long(out, k.len() as i64);
+                        out.extend(k.as_bytes());
+                        self.encode_type(item, v, out, &format!("{at}/{k}"), depth + 1)?;
+                    }
+                }
+                out.push(0);
+            }
+            Type::Union(branches) => {
+                // {"<type name>": value} names the branch (Avro's JSON encoding).
+                if let Some((name, inner)) = value
+                    .as_object()
+                    .filter(|o| o.len() == 1)
+                    .and_then(|o| o.iter().next())
+                {
+                    let named = branches.iter().position(|b| {
+                        let full = self.type_name(b);
+                        full == *name || full.rsplit('.').next() == Some(name.as_str())
+                    });
+                    if let Some(i) = named {
+                        write_long(out, i as i64);
+                        return self.encode_type(&branches[i], inner, out, at, depth + 1);
+                    }
+                }
+                for (i, b) in branches.iter().enumerate() {
+                    let mut tried = Vec::new();
+                    if self
+                        .encode_type(b, value, &mut tried, at, depth + 1)
+                        .is_ok()
+                    {
+                        write_long(out, i as i64);
+                        out.extend(tried);
+                        return Ok(());
+                    }
+                }
+                return Err(format!(
+                    "{}: {value} matches no branch of the union",
+                    if at.is_empty() { "/" } else { at }
+                ));
+            }
+            Type::Named(i) => {
+                let named = self.named.get(*i).ok_or("an unknown named type")?;
+                match &named.kind {
+                    NamedKind::Record(fields) => {
+                        let object = value.as_object().ok_or_else(wrong)?;
+                        for f in fields {
+                            let at = format!("{at}/{}", f.name);
+                            match object.get(&f.name) {
+                                Some(v) => self.encode_type(&f.ty, v, out, &at, depth + 1)?,
+                                // An absent field is null when its type takes null.
+                                None => self
+                                    .encode_type(&f.ty, &Value::Null, out, &at, depth + 1)
+                                    .map_err(|_| format!("{at}: the field is missing"))?,
+                            }
+                        }
+                    }
+                    NamedKind::Enum { symbols, .. } => {
+                        let symbol = value.as_str().ok_or_else(wrong)?;
+                        let index = symbols.iter().position(|s| s == symbol).ok_or_else(|| {
+                            format!("{at}: '{symbol}' is not a symbol of {}", named.full_name)
+                        })?;
+                        write_long(out, index as i64);
+                    }
+                    NamedKind::Fixed { size } => {
+                        let bytes = latin1(value).ok_or_else(wrong)?;
+                        if bytes.len() as u64 != *size {
+                            return Err(format!(
+                                "{at}: {} holds {size} bytes, got {}",
+                                named.full_name,
+                                bytes.len()
+                            ));
+                        }
+                        out.extend(bytes);
+                    }
+                }
+            }
+        }
+        Ok(())
+    }
+}
+
+/// A zig-zag varint long.
+fn write_long(out: &mut Vec<u8>, n: i64) {
+    let mut z = ((n << 1) ^ (n >> 63)) as u64;
+    while z >= 0x80 {
+        out.push((z as u8 & 0x7f) | 0x80);
+        z >>= 7;
+    }
+    out.push(z as u8);
+}
+
+/// The bytes a JSON string of code points 0-255 stands for.
+fn latin1(value: &Value) -> Option<Vec<u8>> {
+    value
+        .as_str()?
+        .chars()
+        .map(|c| u8::try_from(u32::from(c)).ok())
+        .collect()
+}
+
 /// A cursor over an Avro binary datum.
 struct AvroReader<'a> {
     bytes: &'a [u8],

@@ -122,6 +122,18 @@ impl ParsedSchema {
         }
     }
 
+    /// The payload (what follows the registry's 5-byte header) of `value` given as JSON: Avro
+    /// binary (unions given as the branch's value or as `{"<branch type>": value}`), a
+    /// Protobuf message of the schema's first message type, or the JSON itself once it is
+    /// valid for the JSON Schema.
+    pub fn encode(&self, value: &serde_json::Value) -> Result<Vec<u8>, String> {
+        match self {
+            ParsedSchema::Avro(s) => s.encode(value),
+            ParsedSchema::Protobuf(s) => s.encode(value),
+            ParsedSchema::Json(s) => s.encode(value),
+        }
+    }
+
     /// What data written with `writer` misses for a reader using `self` (Confluent's
     /// compatibility rules for the format); empty when `self` reads it. Schemas of different
     /// formats never read each other.
@@ -214,5 +226,73 @@ mod tests {
             serde_json::json!({"a": 1})
         );
         assert!(schema.decode(b"{nope").is_err());
+    }
+}
+
+#[cfg(test)]
+mod encode_tests {
+    use super::*;
+    use serde_json::json;
+
+    #[test]
+    fn avro_values_encode_and_decode_back() {
+        let schema = parse(
+            SchemaType::Avro,
+            r#"{"type":"record","name":"U","namespace":"n","fields":[{"name":"name","type":"string"},
+                {"name":"age","type":"int"},{"name":"tags","type":{"type":"array","items":"string"}},
+                {"name":"nick","type":["null","string"]},{"name":"m","type":{"type":"map","values":"long"}},
+                {"name":"kind","type":{"type":"enum","name":"K","symbols":["A","B"]}}]}"#,
+            &[],
+        )
+        .unwrap();
+        let value =
+            json!({"name":"ada","age":36,"tags":["x","y"],"nick":"a","m":{"k":-5},"kind":"B"});
+        let bytes = schema.encode(&value).unwrap();
+        assert_eq!(schema.decode(&bytes).unwrap(), value);
+        // Avro's JSON encoding of a union branch, and an absent nullable field.
+        let tagged =
+            json!({"name":"b","age":1,"tags":[],"nick":{"string":"bee"},"m":{},"kind":"A"});
+        let back = schema.decode(&schema.encode(&tagged).unwrap()).unwrap();
+        assert_eq!(back["nick"], json!("bee"));
+        let absent = json!({"name":"b","age":1,"tags":[],"m":{},"kind":"A"});
+        assert_eq!(
+            schema.decode(&schema.encode(&absent).unwrap()).unwrap()["nick"],
+            json!(null)
+        );
+        for bad in [
+            json!({"name":1,"age":1,"tags":[],"m":{},"kind":"A"}),
+            json!({"name":"x","age":3_000_000_000_i64,"tags":[],"m":{},"kind":"A"}),
+            json!({"name":"x","age":1,"tags":[],"m":{},"kind":"C"}),
+            json!({"age":1,"tags":[],"m":{},"kind":"A"}),
+            json!("not a record"),
+        ] {
+            assert!(schema.encode(&bad).is_err(), "{bad}");
+        }
+    }
+
+    #[test]
+    fn protobuf_and_json_schema_values_encode() {
+        let proto = parse(
+            SchemaType::Protobuf,
+            "syntax = \"proto3\"; message O { int64 id = 1; string item = 2; }",
+            &[],
+        )
+        .unwrap();
+        let bytes = proto.encode(&json!({"id": "5", "item": "pen"})).unwrap();
+        assert_eq!(bytes[0], 0, "message index 0");
+        assert_eq!(
+            proto.decode(&bytes).unwrap(),
+            json!({"id": "5", "item": "pen"})
+        );
+        assert!(proto.encode(&json!({"nope": 1})).is_err());
+        let js = parse(
+            SchemaType::Json,
+            r#"{"type":"object","properties":{"t":{"type":"number"}},"required":["t"]}"#,
+            &[],
+        )
+        .unwrap();
+        assert_eq!(js.encode(&json!({"t": 1.5})).unwrap(), br#"{"t":1.5}"#);
+        assert!(js.encode(&json!({"t": "warm"})).is_err());
+        assert!(js.encode(&json!({})).is_err());
     }
 }

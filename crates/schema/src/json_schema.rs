@@ -46,6 +46,7 @@ const MAX_STEPS: usize = 100_000;
 #[derive(Clone, Debug)]
 pub struct JsonSchema {
     canonical: String,
+    validator: CompiledValidator,
     root: Value,
     /// Referenced schemas under the name (URL) `$ref` uses for them.
     dependencies: Vec<(String, Value)>,
@@ -85,7 +86,6 @@ impl JsonSchema {
                 .with_draft(draft)
                 .with_retriever(retriever)
                 .build(&root)
-                .map(|_| ())
                 .map_err(|e| {
                     let path = e.instance_path().to_string();
                     if path.is_empty() {
@@ -95,17 +95,41 @@ impl JsonSchema {
                     }
                 })
         }));
-        match compiled {
-            Ok(result) => result?,
+        let validator = match compiled {
+            Ok(result) => CompiledValidator(std::sync::Arc::new(result?)),
             Err(_) => return Err("invalid JSON Schema: the compiler failed on it".to_string()),
-        }
+        };
         let mut canonical = String::new();
         write_sorted(&root, &mut canonical);
         Ok(JsonSchema {
             canonical,
+            validator,
             root,
             dependencies: parsed_dependencies,
         })
+    }
+
+    /// The payload of `value` if it is valid for this schema (its compact JSON text), else
+    /// the first reasons it is not.
+    pub fn encode(&self, value: &Value) -> Result<Vec<u8>, String> {
+        let problems: Vec<String> = self
+            .validator
+            .0
+            .iter_errors(value)
+            .take(3)
+            .map(|e| {
+                let at = e.instance_path().to_string();
+                if at.is_empty() {
+                    e.to_string()
+                } else {
+                    format!("{at}: {e}")
+                }
+            })
+            .collect();
+        if !problems.is_empty() {
+            return Err(format!("not valid for the schema: {}", problems.join("; ")));
+        }
+        serde_json::to_vec(value).map_err(|e| e.to_string())
     }
 
     /// A payload written with this schema (after the registry's 5-byte header): its JSON.
@@ -1812,5 +1836,15 @@ mod tests {
             bad.as_ref().is_err_and(|e| e.contains("address.json")),
             "{bad:?}"
         );
+    }
+}
+
+/// A compiled validator, shared by the clones of a schema.
+#[derive(Clone)]
+struct CompiledValidator(std::sync::Arc<jsonschema::Validator>);
+
+impl std::fmt::Debug for CompiledValidator {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("CompiledValidator")
     }
 }

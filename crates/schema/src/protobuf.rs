@@ -176,6 +176,22 @@ impl ProtobufSchema {
         serde_json::to_value(&decoded).map_err(|e| e.to_string())
     }
 
+    /// The payload of `value` (protobuf's JSON mapping of the file's first message): message
+    /// index 0, then the message, as Confluent's serializers write it.
+    pub fn encode(&self, value: &serde_json::Value) -> Result<Vec<u8>, String> {
+        use prost_reflect::prost::Message;
+        let descriptor = self
+            .file
+            .messages()
+            .next()
+            .ok_or("the schema declares no message")?;
+        let message = prost_reflect::DynamicMessage::deserialize(descriptor, value)
+            .map_err(|e| format!("not a message of the schema: {e}"))?;
+        let mut out = vec![0u8];
+        out.extend(message.encode_to_vec());
+        Ok(out)
+    }
+
     /// The compiled file (its pool holds the imported files too).
     pub fn file_descriptor(&self) -> &FileDescriptor {
         &self.file

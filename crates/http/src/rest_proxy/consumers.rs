@@ -179,16 +179,10 @@ fn parse_config(body: &Value) -> Result<(Option<String>, InstanceConfig), RestEr
     let format = match config_text(body, "format") {
         None => EmbeddedFormat::Binary,
         Some(text) => match EmbeddedFormat::from_name(&text) {
-            Some(f) if f.served() => f,
-            Some(f) => {
-                return Err(RestError::invalid_consumer_config(format!(
-                    "format '{}' needs the schema registry, which this REST proxy does not use yet; use binary or json",
-                    f.name()
-                )))
-            }
+            Some(f) => f,
             None => {
                 return Err(RestError::invalid_consumer_config(format!(
-                    "unknown format '{text}': expected binary or json"
+                    "unknown format '{text}': expected binary, json, avro, protobuf or jsonschema"
                 )))
             }
         },
@@ -284,6 +278,7 @@ pub async fn create(
         caller.user().map(str::to_string),
         config,
         client,
+        state.admin.clone(),
     )?;
     {
         let mut map = state.consumers.map();
@@ -661,10 +656,11 @@ mod tests {
             (c.fetch_min_bytes, c.request_timeout),
             (10, MAX_REQUEST_TIMEOUT)
         );
+        let avro = parse_config(&json!({"format": "AVRO"})).expect("avro is served").1;
+        assert_eq!(avro.format, EmbeddedFormat::Avro);
         for bad in [
             json!({"name": ""}),
             json!({"name": "a/b"}),
-            json!({"format": "avro"}),
             json!({"format": "xml"}),
             json!({"auto.offset.reset": "soon"}),
             json!({"auto.commit.enable": "yes"}),

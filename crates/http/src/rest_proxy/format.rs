@@ -8,10 +8,13 @@
 //! content type it does not take. Each format's (de)serializer is one arm of
 //! [`ValueSerializer`] and [`ValueDeserializer`]: that is where they join.
 
+use crate::AdminState;
 use axum::body::Bytes;
-use axum::http::{header, HeaderMap};
+use axum::http::{header, HeaderMap, HeaderValue, StatusCode};
 use base64::Engine;
 use serde_json::Value;
+use sluice_schema::ParsedSchema;
+use std::sync::Arc;
 
 use super::RestError;
 
@@ -60,9 +63,14 @@ impl EmbeddedFormat {
         }
     }
 
-    /// Whether this proxy serves the format (the schema-registry ones come later).
-    pub fn served(self) -> bool {
-        matches!(self, EmbeddedFormat::Binary | EmbeddedFormat::Json)
+    /// The registry's schema type of a schema-registry format.
+    pub fn schema_type(self) -> Option<sluice_schema::SchemaType> {
+        match self {
+            EmbeddedFormat::Avro => Some(sluice_schema::SchemaType::Avro),
+            EmbeddedFormat::Protobuf => Some(sluice_schema::SchemaType::Protobuf),
+            EmbeddedFormat::JsonSchema => Some(sluice_schema::SchemaType::Json),
+            EmbeddedFormat::Binary | EmbeddedFormat::Json => None,
+        }
     }
 }
 
@@ -104,14 +112,6 @@ fn content_type(headers: &HeaderMap) -> Option<&str> {
         .filter(|v| !v.trim().is_empty())
 }
 
-fn not_served(format: EmbeddedFormat) -> RestError {
-    RestError::unsupported_media_type(format!(
-        "HTTP 415 Unsupported Media Type: the {} embedded format needs the schema registry, \
-         which this REST proxy does not use yet; use binary or json",
-        format.name()
-    ))
-}
-
 /// The embedded format of a produce request (`application/vnd.kafka.binary.v2+json`,
 /// `...json.v2+json`, or `application/json` for json); anything else is 415.
 pub fn produce_format(headers: &HeaderMap) -> Result<EmbeddedFormat, RestError> {
@@ -127,9 +127,6 @@ pub fn produce_format(headers: &HeaderMap) -> Result<EmbeddedFormat, RestError> 
         )))
         }
     };
-    if !format.served() {
-        return Err(not_served(format));
-    }
     Ok(format)
 }
 
@@ -177,8 +174,6 @@ pub fn accepts(headers: &HeaderMap, format: EmbeddedFormat) -> Result<(), RestEr
 /// `value_schema_id`) and its topic: what the schema-registry formats will read (subject
 /// `<topic>-key` / `<topic>-value`); binary and json ignore them.
 #[derive(Debug, Default, Clone)]
-// Read by the schema-registry formats, which come with the registry.
-#[allow(dead_code)]
 pub struct SchemaRefs {
     pub topic: String,
     pub key_schema: Option<String>,
@@ -227,18 +222,110 @@ pub enum ValueSerializer {
     Binary,
     /// Any JSON value, written as its compact JSON text.
     Json,
+    /// Avro, Protobuf or JSON Schema: written with the key's and the value's schema (id and
+    /// parsed schema) in the registry's wire format (magic byte 0, the schema id, the
+    /// payload).
+    Registry {
+        key: Option<(i32, Arc<ParsedSchema>)>,
+        value: Option<(i32, Arc<ParsedSchema>)>,
+    },
+}
+
+/// A schema a produce request names for its keys or values: registered under
+/// `<topic>-key` / `<topic>-value` when given as text, looked up when given by id.
+async fn side_schema(
+    admin: &AdminState,
+    authorization: Option<&HeaderValue>,
+    format: EmbeddedFormat,
+    subject: String,
+    text: Option<&String>,
+    id: Option<i64>,
+) -> Result<Option<(i32, Arc<ParsedSchema>)>, RestError> {
+    let schema_type = format.schema_type().unwrap_or_default();
+    let id = match (text, id) {
+        (Some(text), _) => {
+            let request = sluice_schema::SchemaRequest {
+                schema_type,
+                schema: text.clone(),
+                references: Vec::new(),
+                id: None,
+                version: None,
+            };
+            crate::schema_registry::register(admin, &subject, &request, authorization)
+                .await
+                .map_err(registry_error)?
+        }
+        (None, Some(id)) => i32::try_from(id).map_err(|_| {
+            RestError::new(
+                40403,
+                StatusCode::NOT_FOUND,
+                format!("Schema {id} not found"),
+            )
+        })?,
+        (None, None) => return Ok(None),
+    };
+    let parsed = crate::schema_registry::parsed_schema(admin, id)
+        .await
+        .map_err(registry_error)?;
+    if parsed.schema_type() != schema_type {
+        return Err(RestError::new(
+            42205,
+            StatusCode::UNPROCESSABLE_ENTITY,
+            format!(
+                "schema {id} is a {} schema, not {}",
+                parsed.schema_type().name(),
+                schema_type.name()
+            ),
+        ));
+    }
+    Ok(Some((id, parsed)))
+}
+
+/// A registry error as the REST proxy answers it (Confluent's REST proxy passes the
+/// registry's code on for schema errors).
+fn registry_error(e: sluice_schema::RegistryError) -> RestError {
+    let code = e.error_code();
+    let code = match code {
+        42201 => 42205,
+        c => c,
+    };
+    let status = StatusCode::from_u16(e.http_status()).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
+    RestError::new(code.max(0) as u32, status, e.to_string())
 }
 
 impl ValueSerializer {
-    pub fn for_format(
+    /// The serializer of `format`; for a schema-registry format, the request's schemas are
+    /// registered (as the caller, `authorization`) or looked up first.
+    pub async fn for_format(
         format: EmbeddedFormat,
-        _schemas: &SchemaRefs,
+        schemas: &SchemaRefs,
+        admin: &AdminState,
+        authorization: Option<&HeaderValue>,
     ) -> Result<ValueSerializer, RestError> {
         match format {
             EmbeddedFormat::Binary => Ok(ValueSerializer::Binary),
             EmbeddedFormat::Json => Ok(ValueSerializer::Json),
             EmbeddedFormat::Avro | EmbeddedFormat::Protobuf | EmbeddedFormat::JsonSchema => {
-                Err(not_served(format))
+                let topic = &schemas.topic;
+                let key = side_schema(
+                    admin,
+                    authorization,
+                    format,
+                    format!("{topic}-key"),
+                    schemas.key_schema.as_ref(),
+                    schemas.key_schema_id,
+                )
+                .await?;
+                let value = side_schema(
+                    admin,
+                    authorization,
+                    format,
+                    format!("{topic}-value"),
+                    schemas.value_schema.as_ref(),
+                    schemas.value_schema_id,
+                )
+                .await?;
+                Ok(ValueSerializer::Registry { key, value })
             }
         }
     }
@@ -248,17 +335,67 @@ impl ValueSerializer {
     pub fn schema_ids(&self) -> (Option<i64>, Option<i64>) {
         match self {
             ValueSerializer::Binary | ValueSerializer::Json => (None, None),
+            ValueSerializer::Registry { key, value } => (
+                key.as_ref().map(|(id, _)| i64::from(*id)),
+                value.as_ref().map(|(id, _)| i64::from(*id)),
+            ),
         }
     }
 
-    /// The bytes of `value` (`None` for an absent or null one: no key, or a tombstone).
-    /// `what` names it in errors (`records[3].value`).
-    pub fn serialize(&self, what: &str, value: Option<&Value>) -> Result<Option<Bytes>, RestError> {
+    /// The bytes of a record's key (`is_key`) or value (`None` for an absent or null one: no
+    /// key, or a tombstone). `what` names it in errors (`records[3].value`).
+    pub fn serialize(
+        &self,
+        is_key: bool,
+        what: &str,
+        value: Option<&Value>,
+    ) -> Result<Option<Bytes>, RestError> {
         let value = match value {
             None | Some(Value::Null) => return Ok(None),
             Some(value) => value,
         };
         match self {
+            ValueSerializer::Registry {
+                key,
+                value: value_schema,
+            } => {
+                let (schema, missing) = if is_key {
+                    (
+                        key,
+                        (
+                            42201,
+                            "Request includes keys but does not include key schema",
+                        ),
+                    )
+                } else {
+                    (
+                        value_schema,
+                        (
+                            42202,
+                            "Request includes values but does not include value schema",
+                        ),
+                    )
+                };
+                let Some((id, schema)) = schema else {
+                    return Err(RestError::new(
+                        missing.0,
+                        StatusCode::UNPROCESSABLE_ENTITY,
+                        missing.1,
+                    ));
+                };
+                let payload = schema.encode(value).map_err(|e| {
+                    RestError::new(
+                        42203,
+                        StatusCode::UNPROCESSABLE_ENTITY,
+                        format!("Conversion of JSON to the schema failed for {what}: {e}"),
+                    )
+                })?;
+                let mut out = Vec::with_capacity(payload.len() + 5);
+                out.push(0);
+                out.extend(id.to_be_bytes());
+                out.extend(payload);
+                Ok(Some(Bytes::from(out)))
+            }
             ValueSerializer::Binary => {
                 let Value::String(text) = value else {
                     return Err(RestError::unprocessable(format!(
@@ -281,17 +418,66 @@ impl ValueSerializer {
 pub enum ValueDeserializer {
     Binary,
     Json,
+    /// Avro, Protobuf or JSON Schema: decoded with the schema the record's id names in this
+    /// node's registry ([`ValueDeserializer::prepare`] fetches them).
+    Registry {
+        admin: Arc<AdminState>,
+        schemas: std::collections::HashMap<i32, Arc<ParsedSchema>>,
+    },
 }
 
+/// Schemas a consumer instance keeps (cleared when full).
+const INSTANCE_SCHEMAS_MAX: usize = 256;
+
 impl ValueDeserializer {
-    pub fn for_format(format: EmbeddedFormat) -> Result<ValueDeserializer, RestError> {
+    pub fn for_format(
+        format: EmbeddedFormat,
+        admin: Arc<AdminState>,
+    ) -> Result<ValueDeserializer, RestError> {
         match format {
             EmbeddedFormat::Binary => Ok(ValueDeserializer::Binary),
             EmbeddedFormat::Json => Ok(ValueDeserializer::Json),
             EmbeddedFormat::Avro | EmbeddedFormat::Protobuf | EmbeddedFormat::JsonSchema => {
-                Err(not_served(format))
+                Ok(ValueDeserializer::Registry {
+                    admin,
+                    schemas: Default::default(),
+                })
             }
         }
+    }
+
+    /// Fetches the schemas of the ids `payloads` carry that this instance does not have yet.
+    pub async fn prepare<'a>(
+        &mut self,
+        payloads: impl Iterator<Item = Option<&'a Bytes>>,
+    ) -> Result<(), RestError> {
+        let ValueDeserializer::Registry { admin, schemas } = self else {
+            return Ok(());
+        };
+        let mut wanted: Vec<i32> = payloads
+            .flatten()
+            .filter_map(|b| match b.as_ref() {
+                [0, a, b, c, d, ..] => Some(i32::from_be_bytes([*a, *b, *c, *d])),
+                _ => None,
+            })
+            .filter(|id| !schemas.contains_key(id))
+            .collect();
+        wanted.sort_unstable();
+        wanted.dedup();
+        for id in wanted {
+            match crate::schema_registry::parsed_schema(admin, id).await {
+                Ok(parsed) => {
+                    if schemas.len() >= INSTANCE_SCHEMAS_MAX {
+                        schemas.clear();
+                    }
+                    schemas.insert(id, parsed);
+                }
+                // Left out: the record answers the error.
+                Err(sluice_schema::RegistryError::SchemaNotFound(_)) => {}
+                Err(e) => return Err(registry_error(e)),
+            }
+        }
+        Ok(())
     }
 
     /// `what` names the record in errors (`topic 'a' partition 0 offset 7`).
@@ -303,6 +489,25 @@ impl ValueDeserializer {
             ValueDeserializer::Binary => Ok(Value::String(
                 base64::engine::general_purpose::STANDARD.encode(bytes),
             )),
+            ValueDeserializer::Registry { schemas, .. } => {
+                let undecodable = |why: String| {
+                    RestError::new(
+                        50002,
+                        axum::http::StatusCode::INTERNAL_SERVER_ERROR,
+                        format!("Kafka error: the record at {what} cannot be deserialized: {why}; read it with a binary consumer instance"),
+                    )
+                };
+                let [0, a, b, c, d, payload @ ..] = bytes.as_ref() else {
+                    return Err(undecodable(
+                        "it is not in the schema registry's wire format".into(),
+                    ));
+                };
+                let id = i32::from_be_bytes([*a, *b, *c, *d]);
+                let schema = schemas
+                    .get(&id)
+                    .ok_or_else(|| undecodable(format!("schema {id} is not registered")))?;
+                schema.decode(payload).map_err(undecodable)
+            }
             ValueDeserializer::Json => serde_json::from_slice(bytes).map_err(|e| {
                 RestError::new(
                     50002,
@@ -337,7 +542,10 @@ mod tests {
             Ok(EmbeddedFormat::Json)
         );
         assert_eq!(f("application/json"), Ok(EmbeddedFormat::Json));
-        assert_eq!(f("application/vnd.kafka.avro.v2+json"), Err(415));
+        assert_eq!(
+            f("application/vnd.kafka.avro.v2+json"),
+            Ok(EmbeddedFormat::Avro)
+        );
         assert_eq!(f("application/vnd.kafka.v2+json"), Err(415));
         assert_eq!(f("text/plain"), Err(415));
         assert_eq!(
@@ -360,26 +568,26 @@ mod tests {
     fn serializers() {
         let b = ValueSerializer::Binary;
         assert_eq!(
-            b.serialize("v", Some(&Value::String("aGk=".into())))
+            b.serialize(false, "v", Some(&Value::String("aGk=".into())))
                 .unwrap(),
             Some(Bytes::from_static(b"hi"))
         );
-        assert_eq!(b.serialize("v", Some(&Value::Null)).unwrap(), None);
+        assert_eq!(b.serialize(false, "v", Some(&Value::Null)).unwrap(), None);
         assert_eq!(
-            b.serialize("v", Some(&Value::String("!!".into())))
+            b.serialize(false, "v", Some(&Value::String("!!".into())))
                 .unwrap_err()
                 .code,
             42201
         );
         assert_eq!(
-            b.serialize("v", Some(&serde_json::json!(1)))
+            b.serialize(false, "v", Some(&serde_json::json!(1)))
                 .unwrap_err()
                 .code,
             42201
         );
         let j = ValueSerializer::Json;
         assert_eq!(
-            j.serialize("v", Some(&serde_json::json!({"a": 1})))
+            j.serialize(false, "v", Some(&serde_json::json!({"a": 1})))
                 .unwrap(),
             Some(Bytes::from_static(b"{\"a\":1}"))
         );

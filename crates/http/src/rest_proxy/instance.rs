@@ -144,9 +144,10 @@ impl Instance {
         owner: Option<String>,
         config: InstanceConfig,
         client: ClusterClient,
+        admin: std::sync::Arc<crate::AdminState>,
     ) -> Result<Instance, RestError> {
         Ok(Instance {
-            deserializer: ValueDeserializer::for_format(config.format)?,
+            deserializer: ValueDeserializer::for_format(config.format, admin)?,
             group,
             name,
             owner,
@@ -758,7 +759,7 @@ impl Instance {
             asked.push(topics);
         }
         let answers = join_all(exchanges).await;
-        let mut out = Vec::new();
+        let mut pending = Vec::new();
         let mut reset = Vec::new();
         for ((connection, answer), topics) in answers.into_iter().zip(asked) {
             if let Some(connection) = connection {
@@ -806,22 +807,34 @@ impl Instance {
                             format!("Kafka error: cannot read {topic}-{partition}: {e}"),
                         )
                     })?;
-                    for (record, _) in &read.records {
-                        let what = format!(
-                            "topic '{topic}' partition {partition} offset {}",
-                            record.offset
-                        );
-                        out.push(json!({
-                            "topic": topic,
-                            "key": self.deserializer.deserialize(&what, record.key.as_ref())?,
-                            "value": self.deserializer.deserialize(&what, record.value.as_ref())?,
-                            "partition": partition,
-                            "offset": record.offset,
-                        }));
+                    for (record, _) in read.records {
+                        pending.push((topic.clone(), partition, record));
                     }
                     self.positions.insert((topic.clone(), partition), read.next);
                 }
             }
+        }
+        // Schemas of the records' ids first (the registry formats), then each record.
+        self.deserializer
+            .prepare(
+                pending
+                    .iter()
+                    .flat_map(|(_, _, r)| [r.key.as_ref(), r.value.as_ref()]),
+            )
+            .await?;
+        let mut out = Vec::with_capacity(pending.len());
+        for (topic, partition, record) in pending {
+            let what = format!(
+                "topic '{topic}' partition {partition} offset {}",
+                record.offset
+            );
+            out.push(json!({
+                "topic": topic,
+                "key": self.deserializer.deserialize(&what, record.key.as_ref())?,
+                "value": self.deserializer.deserialize(&what, record.value.as_ref())?,
+                "partition": partition,
+                "offset": record.offset,
+            }));
         }
         if !reset.is_empty() {
             for tp in &reset {

@@ -196,8 +196,12 @@ fn records_of(body: &Value, serializer: &ValueSerializer) -> Result<Vec<ProduceR
             };
             Ok(ProduceRecord {
                 partition,
-                key: serializer.serialize(&format!("records[{i}].key"), r.get("key"))?,
-                value: serializer.serialize(&format!("records[{i}].value"), r.get("value"))?,
+                key: serializer.serialize(true, &format!("records[{i}].key"), r.get("key"))?,
+                value: serializer.serialize(
+                    false,
+                    &format!("records[{i}].value"),
+                    r.get("value"),
+                )?,
                 headers: Vec::new(),
                 timestamp: None,
             })
@@ -231,6 +235,7 @@ fn offsets_json(outcomes: &[RecordOutcome], schema_ids: (Option<i64>, Option<i64
 }
 
 async fn produce_v2(
+    state: &RestProxyState,
     caller: &mut RestCaller,
     headers: &HeaderMap,
     topic: &str,
@@ -239,7 +244,17 @@ async fn produce_v2(
 ) -> Result<Response, RestError> {
     let format = produce_format(headers)?;
     let body = body_json(body)?;
-    let serializer = ValueSerializer::for_format(format, &SchemaRefs::from_body(topic, &body)?)?;
+    // The topic first: a missing one registers no schema.
+    if format.schema_type().is_some() {
+        topic_metadata(caller, topic).await?;
+    }
+    let serializer = ValueSerializer::for_format(
+        format,
+        &SchemaRefs::from_body(topic, &body)?,
+        &state.admin,
+        headers.get(axum::http::header::AUTHORIZATION),
+    )
+    .await?;
     let records = records_of(&body, &serializer)?;
     let outcomes = produce(&mut caller.0, topic, partition, records).await?;
     Ok(v2_json(offsets_json(&outcomes, serializer.schema_ids())))
@@ -247,19 +262,20 @@ async fn produce_v2(
 
 /// `POST /topics/{topic}`.
 pub async fn produce_to_topic(
-    State(_state): State<Arc<RestProxyState>>,
+    State(state): State<Arc<RestProxyState>>,
     mut caller: RestCaller,
     Path(topic): Path<String>,
     headers: HeaderMap,
     body: Bytes,
 ) -> Result<Response, RestError> {
     let result: Result<Response, RestError> =
-        async { produce_v2(&mut caller, &headers, &topic, None, &body).await }.await;
+        async { produce_v2(&state, &mut caller, &headers, &topic, None, &body).await }.await;
     caller.check(result)
 }
 
 /// `POST /topics/{topic}/partitions/{partition}`.
 pub async fn produce_to_partition(
+    State(state): State<Arc<RestProxyState>>,
     mut caller: RestCaller,
     Path((topic, partition)): Path<(String, String)>,
     headers: HeaderMap,
@@ -267,7 +283,7 @@ pub async fn produce_to_partition(
 ) -> Result<Response, RestError> {
     let result: Result<Response, RestError> = async {
         let number = partition_number(&topic, &partition)?;
-        produce_v2(&mut caller, &headers, &topic, Some(number), &body).await
+        produce_v2(&state, &mut caller, &headers, &topic, Some(number), &body).await
     }
     .await;
     caller.check(result)

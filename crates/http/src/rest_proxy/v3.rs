@@ -433,11 +433,11 @@ fn data_of(what: &str, given: Option<&Value>) -> Result<(Option<Bytes>, &'static
     let data = object.get("data");
     match kind.as_str() {
         "BINARY" => Ok((
-            ValueSerializer::Binary.serialize(&format!("{what}.data"), data)?,
+            ValueSerializer::Binary.serialize(false, &format!("{what}.data"), data)?,
             "BINARY",
         )),
         "JSON" => Ok((
-            ValueSerializer::Json.serialize(&format!("{what}.data"), data)?,
+            ValueSerializer::Json.serialize(false, &format!("{what}.data"), data)?,
             "JSON",
         )),
         "STRING" => match data {

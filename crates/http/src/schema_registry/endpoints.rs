@@ -363,6 +363,11 @@ fn test_version(r: &SchemaRegistry, call: &Call) -> Result<Answer, RegistryError
 // ---------------------------------------------------------------------------------------------
 // Writes
 
+/// The registration endpoint, for [`super::register`].
+pub(crate) fn register_fn() -> WriteFn {
+    register
+}
+
 fn register(call: &Call) -> Result<(WriteRequest, Formatter), RegistryError> {
     let schema = schema_request(call)?;
     Ok((

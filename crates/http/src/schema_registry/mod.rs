@@ -466,3 +466,129 @@ pub async fn serve_when_ready(
     }
     while tasks.join_next().await.is_some() {}
 }
+
+/// Registers `request` under `subject` for another service of this node (the REST proxy's
+/// schema-registry formats), exactly as `POST /subjects/{subject}/versions` with the caller's
+/// `authorization` would: on the writer, here or forwarded. The schema's id.
+pub async fn register(
+    state: &AdminState,
+    subject: &str,
+    request: &sluice_schema::SchemaRequest,
+    authorization: Option<&HeaderValue>,
+) -> Result<i32, RegistryError> {
+    let service = state
+        .node()
+        .and_then(|n| n.broker.as_ref())
+        .map(|b| b.schemas.clone())
+        .ok_or_else(|| RegistryError::UnknownLeader("the node runs no broker".into()))?;
+    let mut body = json!({"schema": request.schema, "schemaType": request.schema_type.name()});
+    if !request.references.is_empty() {
+        body["references"] = json!(request.references);
+    }
+    let encoded =
+        percent_encoding::utf8_percent_encode(subject, percent_encoding::NON_ALPHANUMERIC);
+    let path = format!("/subjects/{encoded}/versions");
+    let mut headers = HeaderMap::new();
+    headers.insert(
+        axum::http::header::CONTENT_TYPE,
+        HeaderValue::from_static(CONTENT_TYPE),
+    );
+    if let Some(a) = authorization {
+        headers.insert(axum::http::header::AUTHORIZATION, a.clone());
+    }
+    let call = Call {
+        method: Method::POST,
+        segments: vec!["subjects".into(), subject.to_string(), "versions".into()],
+        query: Vec::new(),
+        body: Bytes::from(body.to_string()),
+    };
+    let response = write_on(
+        &service,
+        &Method::POST,
+        &path,
+        &headers,
+        &call,
+        endpoints::register_fn(),
+        false,
+    )
+    .await;
+    let status = response.status();
+    let bytes = axum::body::to_bytes(response.into_body(), MAX_BODY_BYTES)
+        .await
+        .map_err(|e| RegistryError::Store(e.to_string()))?;
+    let answer: Value = serde_json::from_slice(&bytes).unwrap_or(Value::Null);
+    if status.is_success() {
+        return answer
+            .get("id")
+            .and_then(Value::as_i64)
+            .and_then(|id| i32::try_from(id).ok())
+            .ok_or_else(|| RegistryError::Store(format!("the registry answered {answer}")));
+    }
+    Err(error_of(status, &answer))
+}
+
+/// The registry error an error answer carries.
+fn error_of(status: StatusCode, answer: &Value) -> RegistryError {
+    let code = answer
+        .get("error_code")
+        .and_then(Value::as_i64)
+        .unwrap_or(0);
+    let message = answer
+        .get("message")
+        .and_then(Value::as_str)
+        .unwrap_or_default()
+        .to_string();
+    match code {
+        409 => RegistryError::Incompatible(String::new(), vec![message]),
+        42201 => RegistryError::InvalidSchema(message),
+        40401 => RegistryError::SubjectNotFound(message),
+        40403 => RegistryError::SchemaNotFound(message),
+        42205 => RegistryError::OperationNotPermitted(message),
+        401 => RegistryError::BadRequest(format!("HTTP {status}: {message}")),
+        50004 => RegistryError::UnknownLeader(message),
+        _ => RegistryError::Store(format!("HTTP {status}: {message}")),
+    }
+}
+
+/// The parsed schema of `id`, from this node's copy of `_schemas` (cached in the admin state);
+/// `SchemaNotFound` when the registry has no such id.
+pub async fn parsed_schema(
+    state: &AdminState,
+    id: i32,
+) -> Result<Arc<sluice_schema::ParsedSchema>, RegistryError> {
+    if let Some(p) = state
+        .schema_cache
+        .lock()
+        .unwrap_or_else(|p| p.into_inner())
+        .get(&id)
+    {
+        return Ok(p.clone());
+    }
+    let service = state
+        .node()
+        .and_then(|n| n.broker.as_ref())
+        .map(|b| b.schemas.clone())
+        .ok_or_else(|| RegistryError::UnknownLeader("the node runs no broker".into()))?;
+    let parsed = service
+        .read(|r| {
+            let stored = r
+                .schema_by_id(id)
+                .ok_or_else(|| RegistryError::SchemaNotFound(id.to_string()))?;
+            r.parse(&sluice_schema::SchemaRequest {
+                schema_type: stored.schema_type,
+                schema: stored.schema.clone(),
+                references: stored.references.clone(),
+                id: None,
+                version: None,
+            })
+        })
+        .await
+        .map_err(RegistryError::Store)??;
+    let parsed = Arc::new(parsed);
+    let mut cache = state.schema_cache.lock().unwrap_or_else(|p| p.into_inner());
+    if cache.len() >= 1024 {
+        cache.clear();
+    }
+    cache.insert(id, parsed.clone());
+    Ok(parsed)
+}
