@@ -656,7 +656,9 @@ mod tests {
             (c.fetch_min_bytes, c.request_timeout),
             (10, MAX_REQUEST_TIMEOUT)
         );
-        let avro = parse_config(&json!({"format": "AVRO"})).expect("avro is served").1;
+        let avro = parse_config(&json!({"format": "AVRO"}))
+            .expect("avro is served")
+            .1;
         assert_eq!(avro.format, EmbeddedFormat::Avro);
         for bad in [
             json!({"name": ""}),
