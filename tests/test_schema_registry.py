@@ -443,3 +443,40 @@ def test_http_basic_auth_against_the_clusters_sasl_users(tmp_path):
         assert "nope" not in b.log_text() and "alice-secret" not in b.log_text()
     finally:
         b.stop()
+
+
+def test_https_registry_with_its_own_certificate(tmp_path):
+    """`schema.registry.listeners=https://...`: served with `listener.name.schema_registry.ssl.*`
+    (the broker-wide store the fallback); confluent-kafka's client trusting the CA registers
+    and reads through it. Without a key store it is a startup error."""
+    import os
+    import subprocess
+
+    from conftest import SLUICE_BIN, Broker
+    from tls_helpers import Ca, served_certificate_cn
+    ca_dir = tmp_path / "tls"
+    ca_dir.mkdir()
+    ca = Ca(str(ca_dir))
+    b = Broker(str(tmp_path / "data"), extra={
+        "schema.registry.listeners": "https://127.0.0.1:0",
+        "ssl.keystore.location": ca.issue("broker", "kafka-listener"),
+        "listener.name.schema_registry.ssl.keystore.location": ca.issue("sr", "registry-listener"),
+    }).start()
+    try:
+        url = b.registry_url()
+        assert url.startswith("https://")
+        host, port = url[len("https://"):].split(":")
+        assert served_certificate_cn(host, int(port), ca.pem_path) == "registry-listener"
+        client = SchemaRegistryClient({"url": url, "ssl.ca.location": ca.pem_path})
+        schema_id = client.register_schema("tls-value", Schema(USER_V1, "AVRO"))
+        assert client.get_schema(schema_id).schema_str
+        with pytest.raises(Exception):
+            SchemaRegistryClient({"url": url}).get_subjects()
+    finally:
+        b.stop()
+    out = subprocess.run([SLUICE_BIN, "server", "--set", f"log.dirs={tmp_path / 'x'}",
+                          "--set", "listeners=PLAINTEXT://127.0.0.1:0",
+                          "--set", "admin.listeners=",
+                          "--set", "schema.registry.listeners=https://127.0.0.1:0"],
+                         capture_output=True, text=True, timeout=60, env=dict(os.environ))
+    assert out.returncode == 2 and "schema.registry.listeners has an https listener" in out.stderr, out
