@@ -315,6 +315,28 @@ def test_throughput_history_counts_what_this_node_took_in(node):
     assert times == sorted(times) and times[-1] > 1_600_000_000_000, times
 
 
+def test_topic_list_gives_each_topic_its_message_rate(node):
+    """The topic list's messages_per_sec: records appended per second (cluster-wide end
+    offsets) between a listing and the one before it, null at a first listing."""
+    topic = create_topic(node.bootstrap, unique_topic("rate"), 2)
+
+    def row():
+        listed = ok(node.api, "GET", f"/topics?search={topic}")["topics"]
+        assert [t["name"] for t in listed] == [topic], listed
+        return listed[0]
+
+    assert row()["messages_per_sec"] is None
+    producer = confluent_producer(node.bootstrap)
+    confluent_produce(node.bootstrap, topic, [Rec(None, None, b"x")] * 200, producer=producer)
+    # A second listing at least a second later gives the rate since the first.
+    rated = wait_until(lambda: (r := row())["messages_per_sec"] is not None and r, timeout=30,
+                       interval=0.3, what="a rate")
+    assert rated["messages_per_sec"] > 0 and rated["records"] == 200, rated
+    # Nothing produced since: the rate falls to 0.
+    wait_until(lambda: row()["messages_per_sec"] == 0, timeout=30, interval=0.3,
+               what="a rate of 0")
+
+
 def test_three_nodes(cluster3):
     api = cluster3.api
     bootstrap = cluster3.bootstrap

@@ -810,3 +810,24 @@ def test_message_browser_decodes_with_the_schema_registry(broker, console_factor
                  what="both records decoded")
     shown = [json.loads(e.text) for e in console.all("#records-table pre.schema-json")]
     assert payment in shown and {"t": 21.5} in shown, shown
+
+
+def test_topic_list_shows_message_rates(broker, console_factory):
+    """The topic list refreshes itself and shows each topic's messages per second."""
+    topic = unique_topic("rates")
+    creator = admin(broker.bootstrap)
+    creator.create_topics([NewTopic(topic, 1)])[topic].result(30)
+    producer = Producer({"bootstrap.servers": broker.bootstrap})
+    console = console_factory(admin_base(broker))
+    console.open(f"/topics?search={topic}")
+    console.wait(lambda: console.find(f'#topics-table tr[data-topic="{topic}"]'), what="the topic")
+
+    def rate_shown():
+        for _ in range(20):
+            producer.produce(topic, value=b"x")
+        producer.flush(10)
+        text = console.text(f'#topics-table tr[data-topic="{topic}"] td.rate')
+        return text not in ("", "…") and float(text) > 0
+
+    console.wait(rate_shown, timeout=40, what="a message rate above 0")
+    console.shot("topics-rates")

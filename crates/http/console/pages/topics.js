@@ -4,6 +4,8 @@ import { enc, get, post, query } from '../api.js';
 import { busy, bytes, field, h, pager, table, toast } from '../ui.js';
 
 const LIMIT = 50;
+/// How often the topic list is fetched again while shown (for the message rates).
+const RATE_REFRESH_MS = 5000;
 
 /// `name=value` lines as an object; throws on a line without `=`.
 export function parseConfigs(text) {
@@ -61,19 +63,41 @@ export async function render(main, ctx) {
   });
   internalBox.addEventListener('change', () => go({ internal: internalBox.checked ? 'true' : '', offset: 0 }));
   main.append(h('h1', {}, 'Topics'), searchForm);
-  const page = await get('/topics' + query({
+  const path = '/topics' + query({
     search, internal: internal ? 'true' : '', offset, limit: LIMIT,
-  }));
+  });
+  const page = await get(path);
   if (!ctx.alive()) return;
-  main.append(table([
+  // The message rate is measured by the server between two listings: the page lists again
+  // every RATE_REFRESH_MS while it is shown.
+  const rate = (t) => (t.messages_per_sec === null || t.messages_per_sec === undefined
+    ? h('span', { class: 'muted', title: 'measured at the next refresh' }, '…')
+    : t.messages_per_sec);
+  const topicsTable = (p) => table([
     { title: 'name', cell: (t) => h('a', { href: `#/topics/${enc(t.name)}`, class: 'topic-link' }, t.name) },
     { title: 'partitions', cell: (t) => t.partitions, class: 'num' },
     { title: 'replication factor', cell: (t) => t.replication_factor, class: 'num' },
     { title: 'under-replicated', cell: (t) => t.under_replicated_partitions, class: 'num' },
     { title: 'size', cell: (t) => bytes(t.size_bytes), class: 'num' },
     { title: 'records', cell: (t) => t.records, class: 'num' },
-  ], page.topics || [], { id: 'topics-table', empty: search ? 'No topic matches.' : 'No topics yet.',
-    rowAttrs: (t) => ({ dataset: { topic: t.name } }) }),
-  pager(page, (o) => go({ offset: o })));
+    { title: 'messages/s', cell: rate, class: 'num rate' },
+  ], p.topics || [], { id: 'topics-table', empty: search ? 'No topic matches.' : 'No topics yet.',
+    rowAttrs: (t) => ({ dataset: { topic: t.name } }) });
+  let shown = topicsTable(page);
+  main.append(shown, pager(page, (o) => go({ offset: o })));
+  const refresh = async () => {
+    if (!ctx.alive()) return;
+    try {
+      const again = await get(path);
+      if (!ctx.alive()) return;
+      const next = topicsTable(again);
+      shown.replaceWith(next);
+      shown = next;
+    } catch (_) {
+      // A failed refresh keeps what is shown; the next one tries again.
+    }
+    setTimeout(refresh, RATE_REFRESH_MS);
+  };
+  setTimeout(refresh, RATE_REFRESH_MS);
   if (!ctx.readOnly) main.append(createForm(ctx));
 }

@@ -13,10 +13,11 @@
 //! the topic waits (bounded) until the broker asked has it in its metadata.
 
 use std::collections::BTreeMap;
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use axum::body::Bytes;
-use axum::extract::{Path, RawQuery};
+use axum::extract::{Path, RawQuery, State};
 use axum::http::StatusCode;
 use axum::Json;
 use base64::Engine;
@@ -37,6 +38,7 @@ use sluice_client::wire::{ClusterClient, RequestError, Retry};
 use super::access::Caller;
 use super::configs::config_value;
 use super::{deadline, json_body, query_params, ApiError, Page};
+use crate::AdminState;
 
 /// The time CreateTopics, CreatePartitions and DeleteTopics give the cluster.
 const ADMIN_TIMEOUT_MS: i32 = 10_000;
@@ -82,12 +84,71 @@ pub async fn metadata(
     }
 }
 
-pub async fn list(mut caller: Caller, RawQuery(query): RawQuery) -> Result<Json<Value>, ApiError> {
-    let result = list_topics(&mut caller, query.as_deref()).await;
+pub async fn list(
+    State(state): State<Arc<AdminState>>,
+    mut caller: Caller,
+    RawQuery(query): RawQuery,
+) -> Result<Json<Value>, ApiError> {
+    let result = list_topics(&mut caller, &state.topic_rates, query.as_deref()).await;
     caller.check(result).map(Json)
 }
 
-async fn list_topics(client: &mut ClusterClient, query: Option<&str>) -> Result<Value, ApiError> {
+/// Each topic's sum of partition end offsets when a listing last showed it, to give the next
+/// listing its message rate (records appended per second in between, cluster-wide).
+#[derive(Default)]
+pub struct TopicRates {
+    samples: std::sync::Mutex<std::collections::HashMap<String, RateSample>>,
+}
+
+struct RateSample {
+    at: Instant,
+    end_offsets: i64,
+    rate: Option<f64>,
+}
+
+impl TopicRates {
+    /// Topics remembered at most (a cluster with more starts over).
+    const MAX_TOPICS: usize = 100_000;
+    /// A rate needs samples at least this far apart...
+    const MIN_INTERVAL: std::time::Duration = std::time::Duration::from_secs(1);
+    /// ...and at most this far (an older sample says nothing about now).
+    const MAX_INTERVAL: std::time::Duration = std::time::Duration::from_secs(300);
+
+    /// Records the topic's end offsets seen `now`; its messages per second since the sample
+    /// before (the rate of the last interval when that one is under a second old).
+    fn observe(&self, topic: &str, end_offsets: i64, now: Instant) -> Option<f64> {
+        let mut samples = self.samples.lock().unwrap_or_else(|p| p.into_inner());
+        if let Some(prev) = samples.get_mut(topic) {
+            let elapsed = now.saturating_duration_since(prev.at);
+            if elapsed < Self::MIN_INTERVAL {
+                return prev.rate;
+            }
+            prev.rate = (elapsed <= Self::MAX_INTERVAL)
+                .then(|| (end_offsets - prev.end_offsets).max(0) as f64 / elapsed.as_secs_f64());
+            prev.at = now;
+            prev.end_offsets = end_offsets;
+            return prev.rate;
+        }
+        if samples.len() >= Self::MAX_TOPICS {
+            samples.clear();
+        }
+        samples.insert(
+            topic.to_string(),
+            RateSample {
+                at: now,
+                end_offsets,
+                rate: None,
+            },
+        );
+        None
+    }
+}
+
+async fn list_topics(
+    client: &mut ClusterClient,
+    rates: &TopicRates,
+    query: Option<&str>,
+) -> Result<Value, ApiError> {
     let params = query_params(query)?;
     let page = Page::from_params(&params)?;
     let internal = match params.get("internal").map(String::as_str) {
@@ -115,6 +176,7 @@ async fn list_topics(client: &mut ClusterClient, query: Option<&str>) -> Result<
     matching.sort_by(|a, b| a.name.cmp(&b.name));
     let shown = page.slice(&matching);
     let numbers = PartitionNumbers::of(client, shown, deadline).await;
+    let now = Instant::now();
     let topics: Vec<Value> = shown
         .iter()
         .map(|t| {
@@ -123,9 +185,12 @@ async fn list_topics(client: &mut ClusterClient, query: Option<&str>) -> Result<
                 .iter()
                 .map(|p| (t.name.clone(), p.partition))
                 .collect();
+            let end_offsets = sum(keys.iter().map(|k| numbers.end_offset.get(k).copied()));
+            let rate = end_offsets.and_then(|end| rates.observe(&t.name, end, now));
             json!({
                 "name": t.name,
                 "internal": t.is_internal,
+                "messages_per_sec": rate.map(|r| (r * 10.0).round() / 10.0),
                 "partitions": t.partitions.len(),
                 "replication_factor": replication_factor(t),
                 "under_replicated_partitions": t
@@ -496,5 +561,47 @@ mod tests {
         assert_eq!(sum([Some(1), Some(2)].into_iter()), Some(3));
         assert_eq!(sum([Some(1), None].into_iter()), None);
         assert_eq!(sum(std::iter::empty()), Some(0));
+    }
+}
+
+#[cfg(test)]
+mod rate_tests {
+    use super::*;
+    use std::time::Duration;
+
+    #[test]
+    fn rates_come_from_samples_one_second_to_five_minutes_apart() {
+        let rates = TopicRates::default();
+        let t0 = Instant::now();
+        assert_eq!(
+            rates.observe("t", 100, t0),
+            None,
+            "a first look has no rate"
+        );
+        // Too soon: still none, and the sample stays the first one.
+        assert_eq!(
+            rates.observe("t", 150, t0 + Duration::from_millis(500)),
+            None
+        );
+        assert_eq!(
+            rates.observe("t", 300, t0 + Duration::from_secs(2)),
+            Some(100.0)
+        );
+        // Within a second of that: the same rate.
+        assert_eq!(
+            rates.observe("t", 999, t0 + Duration::from_millis(2500)),
+            Some(100.0)
+        );
+        // Offsets that went back (a recreated topic) are no negative rate.
+        assert_eq!(
+            rates.observe("t", 0, t0 + Duration::from_secs(4)),
+            Some(0.0)
+        );
+        // A sample older than five minutes gives none.
+        assert_eq!(rates.observe("t", 50, t0 + Duration::from_secs(400)), None);
+        assert_eq!(
+            rates.observe("t", 60, t0 + Duration::from_secs(410)),
+            Some(1.0)
+        );
     }
 }
