@@ -46,6 +46,24 @@ WRITE_CONTROLS = ["#create-topic-form", "#topic-actions", "#topic-config-form", 
 # Brokers, HTTP
 
 
+def test_password_guessing_at_the_login_is_throttled(broker_factory):
+    """Five refused logins of a user name within a minute: the next ones, even with the right
+    password, are refused with 429 and Retry-After without a try; other users still log in."""
+    broker = secured(broker_factory)
+    base = admin_base(broker)
+    for i in range(5):
+        a = http(base, "POST", "/api/v1/session", {"user": "alice", "password": f"guess-{i}"})
+        assert a.status == 401, (i, a.body)
+    a = http(base, "POST", "/api/v1/session", {"user": "alice", "password": "alice-secret"})
+    assert a.status == 429, a.body
+    assert 1 <= int(a.headers["Retry-After"]) <= 60, a.headers
+    assert "too many refused logins" in a.json()["message"] and a.cookies() == []
+    a = http(base, "POST", "/api/v1/session", {"user": "admin", "password": "admin-secret"})
+    assert a.status == 200, a.body
+    assert "guess-" not in broker.log_text()
+    assert_no_panic(broker)
+
+
 def secured(broker_factory, **extra):
     """A broker whose listener takes SASL PLAIN (admin, a super user, and alice) with ACLs;
     the broker itself, and so the admin API's login check, uses the same listener."""

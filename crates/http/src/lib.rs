@@ -65,6 +65,8 @@ pub struct AdminState {
     pub throughput: api::cluster::ThroughputHistory,
     /// The lag of watched consumer groups, sampled by this node.
     lag_history: api::lag_history::LagHistory,
+    /// Refused console logins lately, by user name (password guessing is throttled).
+    pub(crate) login_throttle: api::session::LoginThrottle,
     /// Each listed topic's end offsets at its last listing (the topic list's message rate).
     pub(crate) topic_rates: api::topics::TopicRates,
     /// Schemas the message browser decoded records with, parsed, by id.

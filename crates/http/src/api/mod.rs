@@ -190,6 +190,8 @@ pub struct ApiError {
     /// The Kafka error code the cluster answered, if it was one.
     pub error_code: Option<i16>,
     pub message: String,
+    /// Seconds for a `Retry-After` header (a 429).
+    pub retry_after: Option<u64>,
 }
 
 #[derive(Serialize)]
@@ -205,7 +207,14 @@ impl ApiError {
             status,
             error_code,
             message: message.into(),
+            retry_after: None,
         }
+    }
+
+    /// With a `Retry-After` of `secs` seconds.
+    pub fn with_retry_after(mut self, secs: u64) -> Self {
+        self.retry_after = Some(secs);
+        self
     }
 
     /// 400: the request itself is wrong (a bad parameter or body).
@@ -296,6 +305,11 @@ impl IntoResponse for ApiError {
             message: &self.message,
         };
         let mut response = (self.status, axum::Json(body)).into_response();
+        if let Some(secs) = self.retry_after {
+            response
+                .headers_mut()
+                .insert(header::RETRY_AFTER, HeaderValue::from(secs));
+        }
         if self.status == StatusCode::UNAUTHORIZED {
             response.headers_mut().insert(
                 header::WWW_AUTHENTICATE,

@@ -302,6 +302,13 @@ async fn login(
             "the user name and the password are at most {MAX_CREDENTIAL_BYTES} bytes each"
         )));
     }
+    // Password guessing: a user name refused too often lately is not even tried.
+    if let Some(wait) = state
+        .login_throttle
+        .blocked(&given.user, std::time::Instant::now())
+    {
+        return Err(too_many_logins(wait));
+    }
     let credentials = Credentials {
         user: given.user,
         password: Secret::new(given.password.into_bytes()),
@@ -309,14 +316,17 @@ async fn login(
     let mut client = ClusterClient::new(&access::settings(access, Some(&credentials))?);
     let deadline = Instant::now() + access::REQUEST_TIMEOUT;
     match client.metadata(Some(&[]), false, deadline).await {
-        Ok(_) => {}
+        Ok(_) => state.login_throttle.succeeded(&credentials.user),
         // Whether the user exists is not said: one message for every refused login.
         Err(RequestError::Authentication(_)) => {
+            state
+                .login_throttle
+                .failed(&credentials.user, std::time::Instant::now());
             return Err(ApiError::new(
                 StatusCode::UNAUTHORIZED,
                 Some(58),
                 "the user name or the password was refused",
-            ))
+            ));
         }
         Err(e) => return Err(e.into()),
     }
@@ -354,6 +364,128 @@ async fn logout(
         set_cookie(over_https(&headers, https), None),
     );
     response
+}
+
+/// 429 with `Retry-After`: too many refused logins lately.
+fn too_many_logins(wait: std::time::Duration) -> ApiError {
+    let secs = wait.as_secs().max(1);
+    ApiError::new(
+        StatusCode::TOO_MANY_REQUESTS,
+        None,
+        format!("too many refused logins: try again in {secs} s"),
+    )
+    .with_retry_after(secs)
+}
+
+/// Limits password guessing through the console's login: a user name refused
+/// [`LoginThrottle::MAX_FAILURES`] times within [`LoginThrottle::WINDOW`] is refused without a
+/// try (429) until the oldest of those failures leaves the window, and so is every login while
+/// the node saw [`LoginThrottle::MAX_FAILURES_ALL`] refusals in the window (guessing across
+/// many names). A successful login clears its name's failures. (The broker's own SASL
+/// refusals are delayed too, on every listener.)
+#[derive(Default)]
+pub struct LoginThrottle {
+    failures: std::sync::Mutex<LoginFailures>,
+}
+
+#[derive(Default)]
+struct LoginFailures {
+    by_user: std::collections::HashMap<String, std::collections::VecDeque<std::time::Instant>>,
+    all: std::collections::VecDeque<std::time::Instant>,
+}
+
+impl LoginThrottle {
+    pub const WINDOW: std::time::Duration = std::time::Duration::from_secs(60);
+    pub const MAX_FAILURES: usize = 5;
+    pub const MAX_FAILURES_ALL: usize = 100;
+    /// User names tracked at most (beyond, the oldest entries are forgotten).
+    const MAX_USERS: usize = 10_000;
+
+    /// How long `user` must wait before a login is tried again; `None`: it may try now.
+    pub fn blocked(&self, user: &str, now: std::time::Instant) -> Option<std::time::Duration> {
+        let mut f = self.failures.lock().unwrap_or_else(|p| p.into_inner());
+        let expired = |at: &std::time::Instant| now.saturating_duration_since(*at) >= Self::WINDOW;
+        while f.all.front().is_some_and(expired) {
+            f.all.pop_front();
+        }
+        let wait_for = |oldest: std::time::Instant| {
+            Self::WINDOW.saturating_sub(now.saturating_duration_since(oldest))
+        };
+        if f.all.len() >= Self::MAX_FAILURES_ALL {
+            return f.all.front().map(|o| wait_for(*o));
+        }
+        let recent = f.by_user.get_mut(user)?;
+        while recent.front().is_some_and(expired) {
+            recent.pop_front();
+        }
+        if recent.is_empty() {
+            f.by_user.remove(user);
+            return None;
+        }
+        (recent.len() >= Self::MAX_FAILURES).then(|| wait_for(recent[0]))
+    }
+
+    pub fn failed(&self, user: &str, now: std::time::Instant) {
+        let mut f = self.failures.lock().unwrap_or_else(|p| p.into_inner());
+        if f.by_user.len() >= Self::MAX_USERS && !f.by_user.contains_key(user) {
+            let cutoff = now.checked_sub(Self::WINDOW);
+            f.by_user
+                .retain(|_, times| times.back().is_some_and(|t| cutoff.is_none_or(|c| *t > c)));
+            if f.by_user.len() >= Self::MAX_USERS {
+                f.by_user.clear();
+            }
+        }
+        let times = f.by_user.entry(user.to_string()).or_default();
+        times.push_back(now);
+        while times.len() > Self::MAX_FAILURES {
+            times.pop_front();
+        }
+        f.all.push_back(now);
+        while f.all.len() > Self::MAX_FAILURES_ALL {
+            f.all.pop_front();
+        }
+    }
+
+    pub fn succeeded(&self, user: &str) {
+        let mut f = self.failures.lock().unwrap_or_else(|p| p.into_inner());
+        f.by_user.remove(user);
+    }
+}
+
+#[cfg(test)]
+mod throttle_tests {
+    use super::LoginThrottle;
+    use std::time::{Duration, Instant};
+
+    #[test]
+    fn a_user_refused_too_often_waits_and_others_do_not() {
+        let t = LoginThrottle::default();
+        let t0 = Instant::now();
+        for i in 0..LoginThrottle::MAX_FAILURES {
+            assert_eq!(t.blocked("alice", t0), None, "try {i}");
+            t.failed("alice", t0 + Duration::from_secs(i as u64));
+        }
+        let later = t0 + Duration::from_secs(10);
+        // The oldest failure leaves the window 50 s later.
+        assert_eq!(t.blocked("alice", later), Some(Duration::from_secs(50)));
+        assert_eq!(t.blocked("bob", later), None);
+        assert_eq!(t.blocked("alice", t0 + Duration::from_secs(61)), None);
+        // A success clears the name.
+        t.failed("carol", t0);
+        t.succeeded("carol");
+        assert_eq!(t.blocked("carol", t0), None);
+    }
+
+    #[test]
+    fn guessing_across_many_names_blocks_everyone_for_a_while() {
+        let t = LoginThrottle::default();
+        let t0 = Instant::now();
+        for i in 0..LoginThrottle::MAX_FAILURES_ALL {
+            t.failed(&format!("user-{i}"), t0);
+        }
+        assert!(t.blocked("anyone", t0).is_some());
+        assert_eq!(t.blocked("anyone", t0 + LoginThrottle::WINDOW), None);
+    }
 }
 
 #[cfg(test)]
