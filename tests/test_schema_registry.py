@@ -480,3 +480,35 @@ def test_https_registry_with_its_own_certificate(tmp_path):
                           "--set", "schema.registry.listeners=https://127.0.0.1:0"],
                          capture_output=True, text=True, timeout=60, env=dict(os.environ))
     assert out.returncode == 2 and "schema.registry.listeners has an https listener" in out.stderr, out
+
+
+def test_three_nodes_with_https_registries_forward_writes_over_tls(tmp_path):
+    """Every node's registry on https: a write sent to a node that is not the writer is
+    forwarded to the writer's https registry, trusting the CA of
+    listener.name.schema_registry.ssl.truststore.location; `sluice schema --ca` reads it."""
+    from tls_helpers import Ca
+    ca_dir = tmp_path / "tls"
+    ca_dir.mkdir()
+    ca = Ca(str(ca_dir))
+    store = ca.issue("sr", "registry")
+    (tmp_path / "c").mkdir()
+    cluster = Cluster(str(tmp_path / "c"), n=3, extra={
+        "schema.registry.listeners": "https://127.0.0.1:0",
+        "listener.name.schema_registry.ssl.keystore.location": store,
+        "listener.name.schema_registry.ssl.truststore.location": ca.pem_path,
+    })
+    try:
+        urls = [b.registry_url(timeout=90) for b in cluster.brokers]
+        admin = AdminClient({"bootstrap.servers": cluster.bootstrap})
+        leader = admin.list_topics("_schemas", timeout=10).topics["_schemas"].partitions[0].leader
+        other = next(i for i in range(3) if i + 1 != leader)
+        client = SchemaRegistryClient({"url": urls[other], "ssl.ca.location": ca.pem_path})
+        schema_id = client.register_schema("secure-value", Schema(USER_V1, "AVRO"))
+        assert client.get_latest_version("secure-value").schema_id == schema_id
+        out = sluice_schema(urls[other], "--ca", ca.pem_path, "list")
+        assert out.returncode == 0 and out.stdout.split() == ["secure-value"], out
+        # Without the CA the CLI cannot reach an https registry, and says so.
+        out = sluice_schema(urls[other], "list")
+        assert out.returncode != 0 and "https" in out.stderr, out
+    finally:
+        cluster.stop()

@@ -65,6 +65,8 @@ pub struct AdminState {
     pub throughput: api::cluster::ThroughputHistory,
     /// The lag of watched consumer groups, sampled by this node.
     lag_history: api::lag_history::LagHistory,
+    /// How this node's registry reaches other nodes' `https://` registries (their CA).
+    registry_tls: OnceLock<sluice_protocol::client::TlsClient>,
     /// Refused console logins lately, by user name (password guessing is throttled).
     pub(crate) login_throttle: api::session::LoginThrottle,
     /// Each listed topic's end offsets at its last listing (the topic list's message rate).
@@ -85,6 +87,16 @@ impl AdminState {
             read_only,
             ..AdminState::default()
         })
+    }
+
+    /// The CA this node's registry trusts when it forwards to another node's `https://`
+    /// registry (set once, at start).
+    pub fn set_registry_tls(&self, tls: sluice_protocol::client::TlsClient) {
+        let _ = self.registry_tls.set(tls);
+    }
+
+    pub(crate) fn registry_tls(&self) -> Option<&sluice_protocol::client::TlsClient> {
+        self.registry_tls.get()
     }
 
     /// `console.read.only`: the API refuses every change and the console offers none.

@@ -199,17 +199,42 @@ fn run_server(args: ServerArgs) -> ExitCode {
             return ExitCode::from(2);
         }
     };
-    let registry_tls = if registry_listeners.iter().any(|l| l.tls) {
+    // An https registry: its server TLS, and the CA it trusts when it forwards a request to
+    // another node's https registry (the registry listener's trust store, else ssl.truststore.*).
+    let (registry_tls, registry_client_tls) = if registry_listeners.iter().any(|l| l.tls) {
         let ssl = sluice_broker::config::ssl_settings(&config, "SCHEMA_REGISTRY");
-        match sluice_broker::server::tls_server(&ssl) {
-            Ok(tls) => Some(tls),
+        let server = match sluice_broker::server::tls_server(&ssl) {
+            Ok(tls) => tls,
             Err(e) => {
                 eprintln!("error: schema.registry.listeners: {e}");
                 return ExitCode::from(2);
             }
-        }
+        };
+        let ca = match (&ssl.truststore_location, &ssl.truststore_certificates) {
+            (Some(path), _) => match std::fs::read(path) {
+                Ok(pem) => Some(pem),
+                Err(e) => {
+                    eprintln!(
+                        "error: schema.registry.listeners: ssl.truststore.location {}: {e}",
+                        path.display()
+                    );
+                    return ExitCode::from(2);
+                }
+            },
+            (None, Some(pem)) => Some(pem.as_bytes().to_vec()),
+            (None, None) => None,
+        };
+        let client = match ca.map(|pem| sluice_protocol::client::TlsClient::from_pem(&pem, None)) {
+            None => None,
+            Some(Ok(client)) => Some(client),
+            Some(Err(e)) => {
+                eprintln!("error: schema.registry.listeners: the trust store: {e}");
+                return ExitCode::from(2);
+            }
+        };
+        (Some(server), client)
     } else {
-        None
+        (None, None)
     };
     // Where other nodes reach this node's registry when the bound address is a wildcard:
     // the host the node advertises to other brokers.
@@ -228,6 +253,9 @@ fn run_server(args: ServerArgs) -> ExitCode {
     runtime.block_on(async move {
         // The admin listener first: probes see a starting node as alive and not ready.
         let admin = sluice_http::AdminState::with_read_only(config.console_read_only());
+        if let Some(client) = registry_client_tls {
+            admin.set_registry_tls(client);
+        }
         let (admin_stop, admin_stopped) = tokio::sync::watch::channel(false);
         let specs = admin_listeners
             .iter()

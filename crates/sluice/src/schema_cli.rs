@@ -28,6 +28,9 @@ pub struct SchemaArgs {
     /// Password for --user (or the SLUICE_REGISTRY_PASSWORD environment variable).
     #[arg(long, global = true, value_name = "PASSWORD")]
     password: Option<String>,
+    /// A PEM file of the CA that signed an https registry's certificate.
+    #[arg(long, global = true, value_name = "FILE")]
+    ca: Option<PathBuf>,
     /// Print the registry's JSON answers as they are.
     #[arg(long, global = true)]
     json: bool,
@@ -154,6 +157,7 @@ fn segment(text: &str) -> String {
 struct Registry {
     base: String,
     headers: HeaderMap,
+    tls: Option<sluice_protocol::client::TlsClient>,
 }
 
 impl Registry {
@@ -178,16 +182,29 @@ impl Registry {
             value.set_sensitive(true);
             headers.insert(axum::http::header::AUTHORIZATION, value);
         }
+        let tls = match &args.ca {
+            None => None,
+            Some(path) => {
+                let pem = std::fs::read(path)
+                    .with_context(|| format!("cannot read the CA file {}", path.display()))?;
+                Some(
+                    sluice_protocol::client::TlsClient::from_pem(&pem, None)
+                        .map_err(|e| anyhow::anyhow!("the CA file {}: {e}", path.display()))?,
+                )
+            }
+        };
         Ok(Registry {
             base: args.registry.trim_end_matches('/').to_string(),
             headers,
+            tls,
         })
     }
 
     async fn call(&self, method: Method, path: &str, body: Option<Value>) -> Result<Value> {
         let body = body.map(|b| Bytes::from(b.to_string())).unwrap_or_default();
-        let answer = forward::request(
+        let answer = forward::request_with(
             &self.base,
+            self.tls.as_ref(),
             method,
             path,
             &self.headers,

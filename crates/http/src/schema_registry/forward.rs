@@ -12,6 +12,7 @@ use axum::body::Bytes;
 use axum::http::{HeaderMap, HeaderValue, Method, Request, StatusCode};
 use http_body_util::{BodyExt, Full, Limited};
 use hyper_util::rt::TokioIo;
+use sluice_protocol::client::TlsClient;
 
 /// Set on a forwarded request.
 pub const FORWARDED: &str = "x-sluice-forwarded";
@@ -33,13 +34,24 @@ pub struct Forwarded {
 /// with the caller's `Authorization` and `Content-Type`; the answer, or why none came.
 pub async fn forward(
     base: &str,
+    tls: Option<&TlsClient>,
     method: Method,
     path_and_query: &str,
     headers: &HeaderMap,
     body: Bytes,
     timeout: Duration,
 ) -> Result<Forwarded, String> {
-    request(base, method, path_and_query, headers, body, timeout, true).await
+    request_with(
+        base,
+        tls,
+        method,
+        path_and_query,
+        headers,
+        body,
+        timeout,
+        true,
+    )
+    .await
 }
 
 /// One request to the registry at `base` (`http://host:port`) with the `Authorization` and
@@ -54,63 +66,113 @@ pub async fn request(
     timeout: Duration,
     forwarded: bool,
 ) -> Result<Forwarded, String> {
-    let Some(authority) = base.strip_prefix("http://") else {
-        return Err(format!(
-            "cannot reach {base}: only http:// registries are reached (https:// needs a client \
-             TLS setup this version does not have)"
-        ));
+    request_with(
+        base,
+        None,
+        method,
+        path_and_query,
+        headers,
+        body,
+        timeout,
+        forwarded,
+    )
+    .await
+}
+
+/// [`request`] to an `http://` or, with `tls`, an `https://` registry.
+#[allow(clippy::too_many_arguments)]
+pub async fn request_with(
+    base: &str,
+    tls: Option<&TlsClient>,
+    method: Method,
+    path_and_query: &str,
+    headers: &HeaderMap,
+    body: Bytes,
+    timeout: Duration,
+    forwarded: bool,
+) -> Result<Forwarded, String> {
+    let (authority, secure) = match (base.strip_prefix("http://"), base.strip_prefix("https://")) {
+        (Some(a), _) => (a, false),
+        (None, Some(a)) => (a, true),
+        _ => return Err(format!("{base} is not an http:// or https:// URL")),
     };
     let authority = authority.trim_end_matches('/');
+    let mut request = Request::builder()
+        .method(method)
+        .uri(path_and_query)
+        .header(axum::http::header::HOST, authority);
+    if forwarded {
+        request = request.header(FORWARDED, "1");
+    }
+    for name in [
+        axum::http::header::AUTHORIZATION,
+        axum::http::header::CONTENT_TYPE,
+    ] {
+        if let Some(v) = headers.get(&name) {
+            request = request.header(name, v.clone());
+        }
+    }
+    let request = request
+        .body(Full::new(body))
+        .map_err(|e| format!("cannot build the request: {e}"))?;
     let exchange = async {
-        let stream =
-            tokio::time::timeout(CONNECT_TIMEOUT, tokio::net::TcpStream::connect(authority))
+        let tcp = tokio::time::timeout(CONNECT_TIMEOUT, tokio::net::TcpStream::connect(authority))
+            .await
+            .map_err(|_| format!("connecting to {base} timed out"))?
+            .map_err(|e| format!("cannot connect to {base}: {e}"))?;
+        let _ = tcp.set_nodelay(true);
+        if secure {
+            let Some(tls) = tls else {
+                return Err(format!(
+                    "cannot reach {base}: https needs the CA to trust (set \
+                     listener.name.schema_registry.ssl.truststore.location or ssl.truststore.location)"
+                ));
+            };
+            let host = authority.rsplit_once(':').map_or(authority, |(h, _)| h);
+            let stream = tls
+                .connect(host, tcp)
                 .await
-                .map_err(|_| format!("connecting to {base} timed out"))?
-                .map_err(|e| format!("cannot connect to {base}: {e}"))?;
-        let _ = stream.set_nodelay(true);
-        let (mut sender, connection) = hyper::client::conn::http1::handshake(TokioIo::new(stream))
-            .await
-            .map_err(|e| format!("{base}: {e}"))?;
-        tokio::spawn(async move {
-            let _ = connection.await;
-        });
-        let mut request = Request::builder()
-            .method(method)
-            .uri(path_and_query)
-            .header(axum::http::header::HOST, authority);
-        if forwarded {
-            request = request.header(FORWARDED, "1");
+                .map_err(|e| format!("TLS with {base}: {e}"))?;
+            exchange_on(stream, base, request).await
+        } else {
+            exchange_on(tcp, base, request).await
         }
-        for name in [
-            axum::http::header::AUTHORIZATION,
-            axum::http::header::CONTENT_TYPE,
-        ] {
-            if let Some(v) = headers.get(&name) {
-                request = request.header(name, v.clone());
-            }
-        }
-        let request = request
-            .body(Full::new(body))
-            .map_err(|e| format!("cannot forward the request: {e}"))?;
-        let response = sender
-            .send_request(request)
-            .await
-            .map_err(|e| format!("{base}: {e}"))?;
-        let (parts, body) = response.into_parts();
-        let body = Limited::new(body, MAX_ANSWER_BYTES)
-            .collect()
-            .await
-            .map_err(|e| format!("reading the answer of {base}: {e}"))?
-            .to_bytes();
-        Ok(Forwarded {
-            status: parts.status,
-            headers: parts.headers,
-            body,
-        })
     };
     tokio::time::timeout(timeout, exchange)
         .await
         .map_err(|_| format!("{base} did not answer within {timeout:?}"))?
+}
+
+/// One HTTP/1.1 exchange on `stream`.
+async fn exchange_on<S>(
+    stream: S,
+    base: &str,
+    request: Request<Full<Bytes>>,
+) -> Result<Forwarded, String>
+where
+    S: tokio::io::AsyncRead + tokio::io::AsyncWrite + Unpin + Send + 'static,
+{
+    let (mut sender, connection) = hyper::client::conn::http1::handshake(TokioIo::new(stream))
+        .await
+        .map_err(|e| format!("{base}: {e}"))?;
+    tokio::spawn(async move {
+        let _ = connection.await;
+    });
+    let response = sender
+        .send_request(request)
+        .await
+        .map_err(|e| format!("{base}: {e}"))?;
+    let (parts, body) = response.into_parts();
+    let body = Limited::new(body, MAX_ANSWER_BYTES)
+        .collect()
+        .await
+        .map_err(|e| format!("reading the answer of {base}: {e}"))?
+        .to_bytes();
+    Ok(Forwarded {
+        status: parts.status,
+        headers: parts.headers,
+        body,
+    })
 }
 
 /// The `_schemas` offset a writer's answer carries.

@@ -200,7 +200,10 @@ async fn dispatch(State(state): State<Arc<AdminState>>, request: Request) -> Res
         endpoints::Endpoint::Local(run) => answer_response(run(&call)),
         endpoints::Endpoint::Read(read) => {
             read_on(
-                &service,
+                Target {
+                    service: &service,
+                    tls: state.registry_tls(),
+                },
                 &parts.method,
                 &path_and_query,
                 &parts.headers,
@@ -212,7 +215,10 @@ async fn dispatch(State(state): State<Arc<AdminState>>, request: Request) -> Res
         }
         endpoints::Endpoint::Write(write) => {
             write_on(
-                &service,
+                Target {
+                    service: &service,
+                    tls: state.registry_tls(),
+                },
                 &parts.method,
                 &path_and_query,
                 &parts.headers,
@@ -225,8 +231,16 @@ async fn dispatch(State(state): State<Arc<AdminState>>, request: Request) -> Res
     }
 }
 
+/// Where a request runs: this node's registry service, and how it reaches other nodes'
+/// registries over https.
+#[derive(Clone, Copy)]
+struct Target<'a> {
+    service: &'a Arc<SchemaService>,
+    tls: Option<&'a sluice_protocol::client::TlsClient>,
+}
+
 async fn read_on(
-    service: &Arc<SchemaService>,
+    to: Target<'_>,
     method: &Method,
     path_and_query: &str,
     headers: &HeaderMap,
@@ -234,6 +248,7 @@ async fn read_on(
     read: endpoints::ReadFn,
     forwarded: bool,
 ) -> Response {
+    let service = to.service;
     match service.reader() {
         Route::Local => {
             let answer = service.read(|registry| read(registry, call)).await;
@@ -248,6 +263,7 @@ async fn read_on(
         Route::Remote { url: Some(url), .. } => relay(
             forward::forward(
                 &url,
+                to.tls,
                 method.clone(),
                 path_and_query,
                 headers,
@@ -264,7 +280,7 @@ async fn read_on(
 }
 
 async fn write_on(
-    service: &Arc<SchemaService>,
+    to: Target<'_>,
     method: &Method,
     path_and_query: &str,
     headers: &HeaderMap,
@@ -278,6 +294,7 @@ async fn write_on(
         Ok(request) => request,
         Err(e) => return error_response(&e),
     };
+    let service = to.service;
     let deadline = tokio::time::Instant::now() + WRITE_DEADLINE;
     let mut last;
     loop {
@@ -307,6 +324,7 @@ async fn write_on(
                 let left = deadline.saturating_duration_since(tokio::time::Instant::now());
                 match forward::forward(
                     &url,
+                    to.tls,
                     method.clone(),
                     path_and_query,
                     headers,
@@ -503,7 +521,10 @@ pub async fn register(
         body: Bytes::from(body.to_string()),
     };
     let response = write_on(
-        &service,
+        Target {
+            service: &service,
+            tls: state.registry_tls(),
+        },
         &Method::POST,
         &path,
         &headers,

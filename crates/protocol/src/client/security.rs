@@ -34,6 +34,23 @@ impl std::fmt::Debug for TlsClient {
 pub struct TlsSettingsError(pub String);
 
 impl TlsClient {
+    /// A TLS session over `tcp` with the server `host` (or the server name this client was
+    /// given), checked against this client's trusted CAs: for the node's HTTP services
+    /// reaching each other over https.
+    pub async fn connect(
+        &self,
+        host: &str,
+        tcp: tokio::net::TcpStream,
+    ) -> Result<tokio_rustls::client::TlsStream<tokio::net::TcpStream>, String> {
+        let host = self.server_name.clone().unwrap_or_else(|| host.to_string());
+        let name = rustls::pki_types::ServerName::try_from(host.clone())
+            .map_err(|e| format!("{host} is not a valid TLS server name: {e}"))?;
+        tokio_rustls::TlsConnector::from(self.config.clone())
+            .connect(name, tcp)
+            .await
+            .map_err(|e| e.to_string())
+    }
+
     /// Trusts the CA certificates in `ca_pem` (one or more PEM certificates); with
     /// `client_identity` (certificate chain PEM, private key PEM) the client presents a
     /// certificate (mTLS).
