@@ -156,7 +156,7 @@ def test_a_topics_life_on_one_node(node):
     (row,) = listed["topics"]
     assert row == {"name": topic, "internal": False, "partitions": 2, "replication_factor": 1,
                    "under_replicated_partitions": 0, "size_bytes": row["size_bytes"],
-                   "records": 8}, row
+                   "records": 8, "messages_per_sec": None}, row
     assert row["size_bytes"] == sum(p["size_bytes"] for p in detail["partitions"])
 
     grown = ok(api, "POST", f"/topics/{topic}/partitions", {"count": 4})
