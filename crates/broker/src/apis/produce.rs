@@ -451,13 +451,24 @@ fn keyless_refusal(
         "Compacted topic cannot accept message without key in topic partition {}-{}.",
         partition.topic, partition.index
     );
+    let failures: Vec<(i32, String)> = keyless.into_iter().map(|i| (i, what.clone())).collect();
+    Some(invalid_records(version, &failures, &what))
+}
+
+/// INVALID_RECORD for a batch whose records `failures` (index in the batch, why) were
+/// refused: each named in KIP-467's `record_errors` (produce v8+), `what` in the message.
+fn invalid_records(
+    version: i16,
+    failures: &[(i32, String)],
+    what: &str,
+) -> PartitionProduceResponse {
     let record_errors = if version >= 8 {
-        keyless
+        failures
             .iter()
-            .map(|i| {
+            .map(|(i, m)| {
                 BatchIndexAndErrorMessage::default()
                     .with_batch_index(*i)
-                    .with_batch_index_error_message(Some(StrBytes::from_string(what.clone())))
+                    .with_batch_index_error_message(Some(StrBytes::from_string(m.clone())))
             })
             .collect()
     } else {
@@ -465,12 +476,9 @@ fn keyless_refusal(
     };
     let summary = format!(
         "One or more records have been rejected due to {} record errors in total: {what}",
-        keyless.len()
+        failures.len()
     );
-    Some(
-        error(ErrorCode::INVALID_RECORD, message(version, summary))
-            .with_record_errors(record_errors),
-    )
+    error(ErrorCode::INVALID_RECORD, message(version, summary)).with_record_errors(record_errors)
 }
 
 /// Schema validation (`confluent.key.schema.validation`, `confluent.value.schema.validation`):
@@ -546,26 +554,7 @@ async fn schema_refusal(
         "Log record for topic partition {topic}-{} is rejected by schema validation: {first}",
         partition.index
     );
-    let record_errors = if version >= 8 {
-        failures
-            .iter()
-            .map(|(i, m)| {
-                BatchIndexAndErrorMessage::default()
-                    .with_batch_index(*i)
-                    .with_batch_index_error_message(Some(StrBytes::from_string(m.clone())))
-            })
-            .collect()
-    } else {
-        Vec::new()
-    };
-    let summary = format!(
-        "One or more records have been rejected due to {} record errors in total: {what}",
-        failures.len()
-    );
-    Some(
-        error(ErrorCode::INVALID_RECORD, message(version, summary))
-            .with_record_errors(record_errors),
-    )
+    Some(invalid_records(version, &failures, &what))
 }
 
 /// KIP-890: a transactional batch goes only to a partition its producer added to its ongoing
