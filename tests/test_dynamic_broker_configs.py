@@ -2,13 +2,19 @@
 `kafka-configs --entity-type brokers`): DescribeConfigs on broker "1" with each config's source,
 read-only and sensitive flags; IncrementalAlterConfigs on it changes the retention of a topic
 without its own retention.ms without a restart; node.id is refused; the value survives a
-restart. (The cluster-wide default resource "" cannot be named by the Python clients: the Rust
-test crates/sluice/tests/dynamic_broker_configs.rs sends that request itself.)"""
+restart; a TLS listener's key store and the connection limits change without a restart, and bad
+ones are refused. (The cluster-wide default resource "" cannot be named by the Python clients:
+the Rust test crates/sluice/tests/dynamic_broker_configs.rs sends that request itself.)"""
+import os
+import socket
+import struct
+
 import pytest
+from confluent_kafka import Producer
 from confluent_kafka import KafkaError
 from confluent_kafka.admin import AlterConfigOpType, ConfigEntry, ConfigResource, ConfigSource
 
-from conftest import wait_until
+from conftest import free_port, wait_until
 from kafka_helpers import (
     Rec,
     admin,
@@ -19,6 +25,7 @@ from kafka_helpers import (
     unique_topic,
     watermarks,
 )
+from tls_helpers import Ca, certificate_der, served_certificate
 
 
 def describe_broker(a, broker_id="1"):
@@ -82,4 +89,124 @@ def test_broker_configs_with_confluent_admin_client(broker_factory):
     alter_broker(a, "1", ("log.retention.ms", None, AlterConfigOpType.DELETE))
     e = describe_broker(a)["log.retention.ms"]
     assert (e.value, e.source) == ("604800000", ConfigSource.DEFAULT_CONFIG.value)
+    assert_no_panic(broker)
+
+
+def api_versions_answered(port, source_ip, timeout=10.0):
+    """Whether a new connection from `source_ip` (a loopback address) gets an ApiVersions v0
+    answer; False when the broker closes it unanswered."""
+    with socket.create_connection(("127.0.0.1", port), timeout=timeout,
+                                  source_address=(source_ip, 0)) as s:
+        header = struct.pack(">hhih", 18, 0, 1, 4) + b"test"
+        try:
+            s.sendall(struct.pack(">i", len(header)) + header)
+            return len(s.recv(4)) == 4
+        except (ConnectionResetError, BrokenPipeError):
+            return False
+
+
+def tls_handshake_done(port, ca_path):
+    try:
+        served_certificate("127.0.0.1", port, ca_path, timeout=10)
+        return True
+    except (ConnectionError, OSError):
+        return False
+
+
+def refusal(a, *ops):
+    with pytest.raises(Exception) as err:
+        alter_broker(a, "1", *ops)
+    return kafka_error_code(err.value), str(err.value)
+
+
+def test_key_store_and_connection_limits_change_without_restart(broker_factory, data_root):
+    tls_dir = os.path.join(data_root, "tls")
+    os.makedirs(tls_dir)
+    ca = Ca(tls_dir)
+    first = ca.issue("broker", "broker-1")
+    ports = {"PLAINTEXT": free_port(), "SSL": free_port()}
+    broker = broker_factory({
+        "listeners": ",".join(f"{n}://127.0.0.1:{p}" for n, p in ports.items()),
+        "listener.security.protocol.map": "PLAINTEXT:PLAINTEXT,SSL:SSL,CONTROLLER:PLAINTEXT",
+        "ssl.keystore.location": first,
+        "ssl.truststore.location": ca.pem_path,
+    })
+    a = admin(broker.bootstrap)
+    ssl_conf = {"bootstrap.servers": f"127.0.0.1:{ports['SSL']}",
+                "security.protocol": "SSL", "ssl.ca.location": ca.pem_path}
+    served = lambda: served_certificate("127.0.0.1", ports["SSL"], ca.pem_path)  # noqa: E731
+    assert served() == certificate_der(first)
+    topic = create_topic(broker.bootstrap, unique_topic("dynssl"), 1)
+    producer = Producer({**ssl_conf, "acks": "all"})
+    producer.produce(topic, b"before")
+    assert producer.flush(30) == 0
+
+    # A renewed key store (same names, new key) at a new path, named for the SSL listener of
+    # broker 1: served to new connections at once, the open one keeps working.
+    renewed = ca.issue("broker-renewed", "broker-1")
+    key = "listener.name.ssl.ssl.keystore.location"
+    alter_broker(a, "1", (key, renewed, AlterConfigOpType.SET))
+    wait_until(lambda: served() == certificate_der(renewed), timeout=30, interval=0.2,
+               what="the dynamically named key store to be served")
+    producer.produce(topic, b"after")
+    assert producer.flush(30) == 0
+    assert confluent_produce(ssl_conf["bootstrap.servers"], topic, [Rec(0, b"k", b"new")],
+                             **{k: v for k, v in ssl_conf.items() if k != "bootstrap.servers"})
+    entry = describe_broker(a)[key]
+    assert (entry.value, entry.source, entry.is_read_only) == (
+        renewed, ConfigSource.DYNAMIC_BROKER_CONFIG.value, False)
+
+    # Refused, each with Kafka's message, and the served certificate stays: another subject,
+    # a file that is not there, the key without a listener prefix, a listener without TLS.
+    other = ca.issue("intruder", "someone-else")
+    code, text = refusal(a, (key, other, AlterConfigOpType.SET))
+    assert code == KafkaError.INVALID_REQUEST
+    assert "Keystore DistinguishedName does not match" in text, text
+    code, text = refusal(a, (key, os.path.join(tls_dir, "missing.pem"), AlterConfigOpType.SET))
+    assert code == KafkaError.INVALID_REQUEST and "missing.pem" in text, text
+    code, text = refusal(a, ("ssl.keystore.location", renewed, AlterConfigOpType.SET))
+    assert code == KafkaError.INVALID_REQUEST
+    assert "only per-listener using the listener prefix" in text, text
+    code, text = refusal(a, ("listener.name.plaintext.ssl.keystore.location", renewed,
+                             AlterConfigOpType.SET))
+    assert code == KafkaError.INVALID_REQUEST and "no SSL or SASL_SSL listener" in text, text
+    assert describe_broker(a)[key].value == renewed
+    assert served() == certificate_der(renewed)
+
+    # Deleting the key goes back to the file's key store.
+    alter_broker(a, "1", (key, None, AlterConfigOpType.DELETE))
+    wait_until(lambda: served() == certificate_der(first), timeout=30, interval=0.2,
+               what="the static key store to be served again")
+
+    # max.connections.per.ip.overrides: one connection for 127.0.0.2, then none more.
+    alter_broker(a, "1", ("max.connections.per.ip.overrides", "127.0.0.2:1",
+                          AlterConfigOpType.SET))
+    with socket.create_connection(("127.0.0.1", ports["PLAINTEXT"]), timeout=10,
+                                  source_address=("127.0.0.2", 0)) as held:
+        wait_until(lambda: not api_versions_answered(ports["PLAINTEXT"], "127.0.0.2"),
+                   timeout=30, interval=0.2, what="a second connection from 127.0.0.2 refused")
+        assert api_versions_answered(ports["PLAINTEXT"], "127.0.0.3")
+        held.sendall(struct.pack(">i", 14) + struct.pack(">hhih", 18, 0, 1, 4) + b"test")
+        assert len(held.recv(4)) == 4, "the connection within the limit is served"
+    code, text = refusal(a, ("max.connections.per.ip.overrides", "somehost:2",
+                             AlterConfigOpType.SET))
+    assert code == KafkaError.INVALID_REQUEST and "max.connections.per.ip.overrides" in text
+    alter_broker(a, "1", ("max.connections.per.ip.overrides", None, AlterConfigOpType.DELETE))
+    with socket.create_connection(("127.0.0.1", ports["PLAINTEXT"]), timeout=10,
+                                  source_address=("127.0.0.2", 0)):
+        wait_until(lambda: api_versions_answered(ports["PLAINTEXT"], "127.0.0.2"), timeout=30,
+                   interval=0.2, what="a second connection from 127.0.0.2 served again")
+
+    # max.connections=0: the SSL listener takes no new connection; the inter-broker listener
+    # (PLAINTEXT here) is not held to it, as in Kafka.
+    producer.flush(10)
+    del producer
+    alter_broker(a, "1", ("max.connections", "0", AlterConfigOpType.SET))
+    wait_until(lambda: not tls_handshake_done(ports["SSL"], ca.pem_path), timeout=30,
+               interval=0.2, what="new SSL connections refused")
+    assert api_versions_answered(ports["PLAINTEXT"], "127.0.0.1")
+    alter_broker(a, "1", ("max.connections", None, AlterConfigOpType.DELETE))
+    wait_until(lambda: tls_handshake_done(ports["SSL"], ca.pem_path), timeout=30, interval=0.2,
+               what="new SSL connections served again")
+    assert broker.proc.poll() is None, "no restart"
     assert_no_panic(broker)

@@ -87,11 +87,24 @@ class Ca:
         return paths["pem"]
 
 
-def served_certificate_cn(host, port, ca_path, timeout=10.0):
-    """The common name of the certificate a TLS listener serves to a new connection."""
+def served_certificate(host, port, ca_path, timeout=10.0):
+    """The certificate (DER) a TLS listener serves to a new connection."""
     context = ssl.create_default_context(cafile=ca_path)
     with socket.create_connection((host, port), timeout=timeout) as sock:
         with context.wrap_socket(sock, server_hostname=host) as tls:
-            der = tls.getpeercert(binary_form=True)
-    cert = x509.load_der_x509_certificate(der)
+            return tls.getpeercert(binary_form=True)
+
+
+def served_certificate_cn(host, port, ca_path, timeout=10.0):
+    """The common name of the certificate a TLS listener serves to a new connection."""
+    cert = x509.load_der_x509_certificate(served_certificate(host, port, ca_path, timeout))
     return cert.subject.get_attributes_for_oid(NameOID.COMMON_NAME)[0].value
+
+
+def certificate_der(pem_path):
+    """The (first) certificate of a PEM file, as DER."""
+    with open(pem_path, "rb") as f:
+        data = f.read()
+    start = data.index(b"-----BEGIN CERTIFICATE-----")
+    cert = x509.load_pem_x509_certificate(data[start:])
+    return cert.public_bytes(serialization.Encoding.DER)

@@ -354,6 +354,37 @@ fn dynamic_broker_configs_apply_on_every_broker_without_a_restart() {
             "Cannot update these configs dynamically: Set(node.id)".to_string()
         )
     );
+    // A listener's key store is one broker's, never the cluster-wide default's (Kafka's rule).
+    assert_eq!(
+        alter(
+            &mut c1,
+            BROKER,
+            "",
+            &[(
+                "listener.name.plaintext.ssl.keystore.location",
+                SET,
+                Some("/k.pem")
+            )],
+            false
+        ),
+        (
+            INVALID_REQUEST,
+            "Cannot update these configs at default cluster level, broker id must be specified: \
+             Set(listener.name.plaintext.ssl.keystore.location)"
+                .to_string()
+        )
+    );
+    // Connection limits on the cluster-wide default are taken.
+    assert_eq!(
+        alter(
+            &mut c1,
+            BROKER,
+            "",
+            &[("max.connections.per.ip", SET, Some("1000"))],
+            true
+        ),
+        (0, String::new())
+    );
     assert_eq!(
         alter(
             &mut c1,

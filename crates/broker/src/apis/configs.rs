@@ -26,9 +26,9 @@ use sluice_security::acl::AclOperation;
 use super::request::RequestContext;
 use crate::cluster::TopicAdmin;
 use crate::config::{
-    check_dynamic_broker_configs, describe_broker, describe_cluster_defaults,
-    resolve_topic_configs, topic_config_key, topic_key_by_synonym, BrokerConfigEntry,
-    BrokerSettings, ConfigSource, ConfigType, DynamicConfigError,
+    check_dynamic_broker_configs, check_listener_stores, describe_broker,
+    describe_cluster_defaults, resolve_topic_configs, topic_config_key, topic_key_by_synonym,
+    BrokerConfigEntry, BrokerSettings, ConfigSource, ConfigType, DynamicConfigError,
 };
 use crate::replicas::{AdminError, ReplicaManager};
 
@@ -231,7 +231,7 @@ impl Target {
             )),
             Target::Broker(_) => {
                 // The one check of key names for brokers; values are checked by `checked`.
-                check_dynamic_broker_configs(&[(name, "")])
+                check_dynamic_broker_configs(&[(name, "")], true)
                     .or_else(|e| match e {
                         DynamicConfigError::UnknownKey(_) => Err(e),
                         DynamicConfigError::Invalid(_) => Ok(()),
@@ -326,7 +326,21 @@ async fn alter_resource(
                 .filter(|(k, v)| current.get(*k) != Some(*v))
                 .map(|(k, v)| (k.as_str(), v.as_str()))
                 .collect();
-            check_dynamic_broker_configs(&sets).map_err(refused)?;
+            check_dynamic_broker_configs(&sets, id.is_some()).map_err(refused)?;
+            let settings = replicas.settings().clone();
+            if id == Some(settings.node_id) {
+                // This broker's own key stores: loaded and checked here, as Kafka does, so a
+                // store that would not load is refused instead of stored. (Another broker's are
+                // checked by it when they arrive; one that does not load leaves it serving the
+                // stores it has, with a warning.)
+                let (current, new) = (current.clone(), configs.clone());
+                tokio::task::spawn_blocking(move || {
+                    check_listener_stores(&settings, &current, &new)
+                })
+                .await
+                .map_err(|e| AdminError::new(ErrorCode::UNKNOWN_SERVER_ERROR, e.to_string()))?
+                .map_err(refused)?;
+            }
             admin.set_broker_configs(id, configs, validate_only).await
         }
     }

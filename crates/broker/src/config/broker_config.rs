@@ -308,6 +308,10 @@ impl BrokerConfig {
         ) {
             return invalid(format!("super.users: {}", e.message()));
         }
+        super::connection_limits::parse_ip_overrides(
+            self.value("max.connections.per.ip.overrides").unwrap_or(""),
+        )
+        .map_err(ConfigError::Invalid)?;
         let client_listeners = listeners
             .iter()
             .filter(|l| !controller_names.contains(&l.name))
@@ -581,6 +585,15 @@ fn scoped_key(key: &str) -> Option<Result<(String, String), ConfigError>> {
         format!("listener.name.{listener}.{rest}"),
         rest.to_string(),
     )))
+}
+
+/// The listener (lower case) and the table key of a valid `listener.name.<listener>.<key>`
+/// key; `None` for any other key, a mechanism-scoped one included.
+pub fn listener_scope(key: &str) -> Option<(String, String)> {
+    let (stored, base) = scoped_key(key)?.ok()?;
+    let rest = stored.strip_prefix("listener.name.")?;
+    let (listener, after) = rest.split_once('.')?;
+    (after == base).then(|| (listener.to_string(), base))
 }
 
 /// Whether `key` is a valid `listener.name.<listener>.[<mechanism>.]<key>` key.

@@ -131,6 +131,10 @@ pub const BROKER_KEYS: &[BrokerKey] = &[
     key("ssl.cipher.suites", List, ANY, Absent, Used),
     key("ssl.principal.mapping.rules", Str, ANY, Value("DEFAULT"), Used),
     key("ssl.endpoint.identification.algorithm", Str, ANY, Value("https"), Used),
+    // A key store set by a dynamic config must keep the certificate's subject and subject
+    // alternative names unless these allow the change (Kafka's checks).
+    key("ssl.allow.dn.changes", Boolean, ANY, Value("false"), Used),
+    key("ssl.allow.san.changes", Boolean, ANY, Value("false"), Used),
     // SASL (SASL_PLAINTEXT and SASL_SSL listeners). sasl.jaas.config and
     // sasl.server.callback.handler.class are given per mechanism too:
     // listener.name.<listener>.<mechanism>.sasl.jaas.config.
@@ -174,6 +178,9 @@ pub const BROKER_KEYS: &[BrokerKey] = &[
     // Requests and connections.
     key("socket.request.max.bytes", Int, Check::AtLeast(1), Value("104857600"), Used),
     key("max.connections", Int, Check::AtLeast(0), Value("10000"), Used),
+    // Connections one client address may hold at once; overrides: `ip:count,ip:count`.
+    key("max.connections.per.ip", Int, Check::AtLeast(0), Value("2147483647"), Used),
+    key("max.connections.per.ip.overrides", Str, ANY, Value(""), Used),
     key("queued.max.requests", Int, Check::AtLeast(1), Value("500"), Used),
     key("fetch.max.bytes", Int, Check::AtLeast(1024), Value("57671680"), Used),
     key("max.incremental.fetch.session.cache.slots", Int, Check::AtLeast(0), Value("1000"), Used),

@@ -65,7 +65,9 @@ pub struct BrokerSettings {
 
     // Requests and connections.
     pub socket_request_max_bytes: usize,
-    pub max_connections: usize,
+    /// `max.connections`, `max.connections.per.ip` and its overrides, as set at start (the
+    /// live values are in [`super::LiveBrokerConfig`]).
+    pub connections: super::ConnectionLimits,
     /// Requests one connection may have in flight before the broker stops reading from it.
     pub queued_max_requests: usize,
     pub fetch_max_bytes: usize,
@@ -260,7 +262,17 @@ impl BrokerSettings {
                 .saturating_mul(1000),
             unclean_leader_election_enable: config.bool("unclean.leader.election.enable"),
             socket_request_max_bytes: int("socket.request.max.bytes") as usize,
-            max_connections: int("max.connections") as usize,
+            connections: super::ConnectionLimits {
+                max_connections: int("max.connections") as usize,
+                per_ip: int("max.connections.per.ip") as usize,
+                // Checked by BrokerConfig::check.
+                per_ip_overrides: super::parse_ip_overrides(
+                    config
+                        .value("max.connections.per.ip.overrides")
+                        .unwrap_or(""),
+                )
+                .unwrap_or_default(),
+            },
             queued_max_requests: int("queued.max.requests") as usize,
             fetch_max_bytes: int("fetch.max.bytes") as usize,
             fetch_session_cache_slots: int("max.incremental.fetch.session.cache.slots") as usize,

@@ -8,26 +8,37 @@
 //! the same ones and they survive restarts. A key's effective value is, in order: this broker's
 //! dynamic value, the cluster-wide dynamic default, server.properties or `--set`, the default.
 //!
-//! Which keys are dynamic: Kafka's cluster-wide dynamic keys that Sluice acts on without a
-//! restart — the topic configs' broker-level defaults (`log.retention.ms`, `log.segment.bytes`,
+//! Which keys are dynamic: Kafka's dynamic keys that Sluice acts on without a restart — the
+//! topic configs' broker-level defaults (`log.retention.ms`, `log.segment.bytes`,
 //! `log.cleanup.policy`, `message.max.bytes`, `compression.type`, `min.insync.replicas`,
-//! `unclean.leader.election.enable`, ...) and `producer.id.expiration.ms` — and the thread-pool
-//! sizes Kafka's tools set, which Sluice accepts without effect (as in server.properties). Keys
-//! Kafka changes dynamically but Sluice reads only at start (`max.connections`, listeners and
-//! their TLS/SASL settings, ...) are refused with a message that says so; TLS key stores are
-//! reloaded from their files anyway when the files change (see `server::listeners`).
+//! `unclean.leader.election.enable`, ...), `producer.id.expiration.ms`, the connection limits
+//! (`max.connections`, `max.connections.per.ip`, `max.connections.per.ip.overrides`),
+//! `log.cleaner.backoff.ms`, and, per broker and per listener only, a TLS listener's key store
+//! and trust store ([`LISTENER_RELOADABLE`], checked by [`check_listener_stores`]) — and the
+//! thread-pool sizes Kafka's tools set, which Sluice accepts without effect (as in
+//! server.properties). Keys Kafka changes dynamically but Sluice reads only at start
+//! (`listeners`, the SASL settings, `ssl.client.auth`, ...) are refused with a message that says
+//! so.
 
 use std::collections::BTreeMap;
 
-use super::broker_config::{is_listener_scoped, is_sensitive, BrokerConfig};
+use super::broker_config::{is_listener_scoped, is_sensitive, listener_scope, BrokerConfig};
 use super::broker_keys::{broker_key, KeyDefault, BROKER_KEYS};
 use super::broker_settings::BrokerSettings;
 use super::config_type::{check_value, ConfigSource, ConfigType};
+use super::connection_limits::{parse_ip_overrides, ConnectionLimits};
+use super::listener_settings::{tls_server, tls_server_replacing};
 use super::topic_config::TopicDefaults;
 use super::topic_keys::{topic_key_by_synonym, TOPIC_CONFIG_KEYS};
 
 /// Dynamic keys beyond the topic configs' synonyms that Sluice applies without a restart.
-const LIVE_KEYS: &[&str] = &["producer.id.expiration.ms"];
+const LIVE_KEYS: &[&str] = &[
+    "producer.id.expiration.ms",
+    "max.connections",
+    "max.connections.per.ip",
+    "max.connections.per.ip.overrides",
+    "log.cleaner.backoff.ms",
+];
 
 /// Kafka's dynamic thread-pool keys: accepted (Kafka's tools set them), no effect in Sluice, as
 /// when set in server.properties.
@@ -37,28 +48,31 @@ const ACCEPTED_WITHOUT_EFFECT: &[&str] = &[
     "num.recovery.threads.per.data.dir",
 ];
 
-/// Keys Kafka updates without a restart that Sluice reads only at start (listener-scoped keys,
-/// `listener.name.<listener>.ssl.*` and `.sasl.*`, are among them too).
+/// A TLS listener's key store and trust store keys: Kafka reconfigures them without a restart,
+/// for one listener of one broker (`listener.name.<listener>.ssl.keystore.location` on broker
+/// resource `"<id>"`). New connections get the new stores; open ones keep theirs.
+pub const LISTENER_RELOADABLE: &[&str] = &[
+    "ssl.keystore.type",
+    "ssl.keystore.location",
+    "ssl.keystore.key",
+    "ssl.keystore.certificate.chain",
+    "ssl.key.password",
+    "ssl.truststore.type",
+    "ssl.truststore.location",
+    "ssl.truststore.certificates",
+];
+
+/// Keys Kafka updates without a restart that Sluice reads only at start (listener-scoped keys
+/// other than [`LISTENER_RELOADABLE`], `listener.name.<listener>.sasl.*` among them, too).
 const AT_START_IN_SLUICE: &[&str] = &[
     "listeners",
-    "advertised.listeners",
     "listener.security.protocol.map",
-    "max.connections",
-    "log.cleaner.backoff.ms",
     "sasl.enabled.mechanisms",
     "sasl.mechanism.inter.broker.protocol",
     "sasl.jaas.config",
     "sasl.server.callback.handler.class",
     "connections.max.reauth.ms",
-    "ssl.keystore.type",
-    "ssl.keystore.location",
-    "ssl.keystore.key",
-    "ssl.keystore.certificate.chain",
     "ssl.keystore.password",
-    "ssl.key.password",
-    "ssl.truststore.type",
-    "ssl.truststore.location",
-    "ssl.truststore.certificates",
     "ssl.truststore.password",
     "ssl.client.auth",
     "ssl.enabled.protocols",
@@ -66,11 +80,17 @@ const AT_START_IN_SLUICE: &[&str] = &[
     "ssl.endpoint.identification.algorithm",
 ];
 
+/// The key store or trust store key a listener-scoped `key` reconfigures, if it is one.
+fn reloadable_scope(key: &str) -> Option<(String, String)> {
+    listener_scope(key).filter(|(_, base)| LISTENER_RELOADABLE.contains(&base.as_str()))
+}
+
 /// Whether `key` may be altered dynamically (and so is not read-only in DescribeConfigs).
 pub fn is_dynamic(key: &str) -> bool {
     topic_key_by_synonym(key).is_some()
         || LIVE_KEYS.contains(&key)
         || ACCEPTED_WITHOUT_EFFECT.contains(&key)
+        || reloadable_scope(key).is_some()
 }
 
 /// The key table's entry of `key`, listener-scoped or not: its type.
@@ -107,39 +127,50 @@ fn scala_set(keys: &[&str]) -> String {
     format!("Set({})", keys.join(", "))
 }
 
-/// Checks the values an alteration sets on a broker resource (a broker, or the cluster-wide
-/// default): every key known, dynamic, and its value valid. Deleting a key needs no check
-/// (deleting one that is not set changes nothing, as in Kafka).
-pub fn check_dynamic_broker_configs(sets: &[(&str, &str)]) -> Result<(), DynamicConfigError> {
-    let mut unknown: Vec<&str> = sets
-        .iter()
-        .map(|(k, _)| *k)
-        .filter(|k| kind_of(k).is_none() && !is_listener_scoped(k))
-        .collect();
+fn sorted(mut keys: Vec<&str>) -> Vec<&str> {
+    keys.sort_unstable();
+    keys.dedup();
+    keys
+}
+
+/// Checks the values an alteration sets on a broker resource (one broker when `per_broker`,
+/// else the cluster-wide default): every key known, dynamic, allowed at that level, and its
+/// value valid. Deleting a key needs no check (deleting one that is not set changes nothing,
+/// as in Kafka). The checks and messages are Kafka's, in Kafka's order.
+pub fn check_dynamic_broker_configs(
+    sets: &[(&str, &str)],
+    per_broker: bool,
+) -> Result<(), DynamicConfigError> {
+    let unknown = sorted(
+        sets.iter()
+            .map(|(k, _)| *k)
+            .filter(|k| kind_of(k).is_none() && !is_listener_scoped(k))
+            .collect(),
+    );
     if !unknown.is_empty() {
-        unknown.sort_unstable();
         return Err(DynamicConfigError::UnknownKey(if unknown.len() == 1 {
             format!("Unknown broker config name: {}", unknown[0])
         } else {
             format!("Unknown broker config names: {}", unknown.join(", "))
         }));
     }
-    let mut read_only: Vec<&str> = Vec::new();
-    let mut at_start: Vec<&str> = Vec::new();
+    let mut read_only = Vec::new();
+    let mut at_start = Vec::new();
+    let mut unprefixed = Vec::new();
     for (k, _) in sets {
         if is_dynamic(k) {
             continue;
         }
-        if AT_START_IN_SLUICE.contains(k) || k.starts_with("listener.name.") {
-            at_start.push(k);
+        if LISTENER_RELOADABLE.contains(k) {
+            unprefixed.push(*k);
+        } else if AT_START_IN_SLUICE.contains(k) || k.starts_with("listener.name.") {
+            at_start.push(*k);
         } else {
-            read_only.push(k);
+            read_only.push(*k);
         }
     }
-    read_only.sort_unstable();
-    read_only.dedup();
-    at_start.sort_unstable();
-    at_start.dedup();
+    let (read_only, at_start, unprefixed) =
+        (sorted(read_only), sorted(at_start), sorted(unprefixed));
     if !read_only.is_empty() {
         return Err(DynamicConfigError::Invalid(format!(
             "Cannot update these configs dynamically: {}",
@@ -153,14 +184,41 @@ pub fn check_dynamic_broker_configs(sets: &[(&str, &str)]) -> Result<(), Dynamic
             scala_set(&at_start)
         )));
     }
+    if !unprefixed.is_empty() {
+        return Err(DynamicConfigError::Invalid(format!(
+            "These security configs can be dynamically updated only per-listener using the \
+             listener prefix (listener.name.<listener>.<config>): {}",
+            scala_set(&unprefixed)
+        )));
+    }
     for (k, v) in sets {
-        if let Some(kind) = kind_of(k) {
-            let check = broker_key(k)
+        let base = listener_scope(k).map(|(_, base)| base);
+        let key = base.as_deref().unwrap_or(k);
+        if let Some(kind) = kind_of(key) {
+            let check = broker_key(key)
                 .map(|b| b.check)
-                .or_else(|| topic_key_by_synonym(k).map(|t| t.check));
+                .or_else(|| topic_key_by_synonym(key).map(|t| t.check));
             if let Some(check) = check {
                 check_value(k, kind, check, v).map_err(DynamicConfigError::Invalid)?;
             }
+        }
+        if *k == "max.connections.per.ip.overrides" {
+            parse_ip_overrides(v).map_err(DynamicConfigError::Invalid)?;
+        }
+    }
+    if !per_broker {
+        let per_broker_only = sorted(
+            sets.iter()
+                .map(|(k, _)| *k)
+                .filter(|k| reloadable_scope(k).is_some())
+                .collect(),
+        );
+        if !per_broker_only.is_empty() {
+            return Err(DynamicConfigError::Invalid(format!(
+                "Cannot update these configs at default cluster level, broker id must be \
+                 specified: {}",
+                scala_set(&per_broker_only)
+            )));
         }
     }
     Ok(())
@@ -198,6 +256,10 @@ pub struct LiveBrokerConfig {
     pub topic_defaults: TopicDefaults,
     /// How long a partition keeps an idle producer's state (`producer.id.expiration.ms`).
     pub producer_id_expiration_ms: i64,
+    /// `max.connections`, `max.connections.per.ip` and its overrides.
+    pub connections: ConnectionLimits,
+    /// The pause between the log cleaner's passes (`log.cleaner.backoff.ms`).
+    pub log_cleaner_backoff_ms: u64,
 }
 
 impl LiveBrokerConfig {
@@ -205,19 +267,116 @@ impl LiveBrokerConfig {
         let topic_defaults = settings
             .topic_defaults
             .with_dynamic(&dynamic.cluster, &dynamic.broker);
-        // Dynamic values were checked when stored; a value that somehow is not a number keeps
+        // Dynamic values were checked when stored; a value that somehow does not parse keeps
         // the static setting.
-        let producer_id_expiration_ms = dynamic
-            .get("producer.id.expiration.ms")
-            .and_then(|(v, _)| v.trim().parse::<i64>().ok())
-            .filter(|v| *v >= 1)
-            .unwrap_or(settings.producer_id_expiration_ms);
+        let int = |key: &str, min: i64| {
+            dynamic
+                .get(key)
+                .and_then(|(v, _)| v.trim().parse::<i64>().ok())
+                .filter(|v| *v >= min)
+        };
+        let producer_id_expiration_ms =
+            int("producer.id.expiration.ms", 1).unwrap_or(settings.producer_id_expiration_ms);
+        let connections = ConnectionLimits {
+            max_connections: int("max.connections", 0)
+                .map_or(settings.connections.max_connections, |v| v as usize),
+            per_ip: int("max.connections.per.ip", 0)
+                .map_or(settings.connections.per_ip, |v| v as usize),
+            per_ip_overrides: dynamic
+                .get("max.connections.per.ip.overrides")
+                .and_then(|(v, _)| parse_ip_overrides(v).ok())
+                .unwrap_or_else(|| settings.connections.per_ip_overrides.clone()),
+        };
+        let log_cleaner_backoff_ms =
+            int("log.cleaner.backoff.ms", 0).map_or(settings.log_cleaner_backoff_ms, |v| v as u64);
         LiveBrokerConfig {
             dynamic,
             topic_defaults,
             producer_id_expiration_ms,
+            connections,
+            log_cleaner_backoff_ms,
         }
     }
+
+    /// The key store and trust store keys this broker's dynamic configs set for `listener`,
+    /// by table key (`ssl.keystore.location`, ...): what its TLS side is rebuilt with.
+    pub fn listener_tls_overrides(&self, listener: &str) -> BTreeMap<String, String> {
+        listener_tls_overrides(&self.dynamic.broker, listener)
+    }
+}
+
+/// The key store and trust store keys broker configs `configs` set for `listener`, by table
+/// key.
+fn listener_tls_overrides(
+    configs: &BTreeMap<String, String>,
+    listener: &str,
+) -> BTreeMap<String, String> {
+    let listener = listener.to_ascii_lowercase();
+    configs
+        .iter()
+        .filter_map(|(k, v)| {
+            let (l, base) = reloadable_scope(k)?;
+            (l == listener).then(|| (base, v.clone()))
+        })
+        .collect()
+}
+
+/// Kafka's validation of a broker's new dynamic configs `new` (replacing `current`) on that
+/// broker: each TLS listener whose key store or trust store keys change must load the new
+/// stores, and the new certificate must keep the served one's subject and alternative names
+/// (`ssl.allow.dn.changes`, `ssl.allow.san.changes`); a key naming a listener the broker does
+/// not have, or one without TLS, is refused. Reads files: call it off the async threads.
+pub fn check_listener_stores(
+    settings: &BrokerSettings,
+    current: &BTreeMap<String, String>,
+    new: &BTreeMap<String, String>,
+) -> Result<(), DynamicConfigError> {
+    for key in new.keys() {
+        let Some((listener, _)) = reloadable_scope(key) else {
+            continue;
+        };
+        let tls = settings
+            .client_listeners()
+            .find(|l| l.name().eq_ignore_ascii_case(&listener))
+            .is_some_and(|l| l.protocol.uses_tls());
+        if !tls {
+            return Err(DynamicConfigError::Invalid(format!(
+                "{key}: broker {} has no SSL or SASL_SSL listener named {}",
+                settings.node_id,
+                listener.to_ascii_uppercase()
+            )));
+        }
+    }
+    for l in settings
+        .client_listeners()
+        .filter(|l| l.protocol.uses_tls())
+    {
+        let (was, will) = (
+            listener_tls_overrides(current, l.name()),
+            listener_tls_overrides(new, l.name()),
+        );
+        if was == will {
+            continue;
+        }
+        let invalid = |e: String| DynamicConfigError::Invalid(e);
+        // The served certificate: that of the stores in service (read again here).
+        let served = tls_server(&l.ssl.with_dynamic(&was))
+            .map(|(_, resolver)| resolver.served_chain())
+            .unwrap_or_default();
+        match served.first() {
+            Some(leaf) => tls_server_replacing(&l.ssl.with_dynamic(&will), leaf.as_ref())
+                .map(|_| ())
+                .map_err(invalid)?,
+            None => tls_server(&l.ssl.with_dynamic(&will))
+                .map(|_| ())
+                .map_err(|e| {
+                    invalid(format!(
+                        "Validation of dynamic config update of SSLFactory failed: {e}"
+                    ))
+                })?,
+        }
+    }
+    Ok(())
 }
 
 /// One config as DescribeConfigs reports it for a broker resource.
@@ -414,10 +573,34 @@ mod tests {
 
     #[test]
     fn alterations_are_checked_as_kafka_does() {
-        check_dynamic_broker_configs(&[("log.retention.ms", "1000"), ("message.max.bytes", "5")])
-            .unwrap();
-        check_dynamic_broker_configs(&[("num.io.threads", "16")]).unwrap();
-        let refused = |sets: &[(&str, &str)]| check_dynamic_broker_configs(sets).unwrap_err();
+        let ok = |sets: &[(&str, &str)], per_broker: bool| {
+            check_dynamic_broker_configs(sets, per_broker).unwrap()
+        };
+        ok(
+            &[("log.retention.ms", "1000"), ("message.max.bytes", "5")],
+            false,
+        );
+        ok(&[("num.io.threads", "16")], false);
+        for per_broker in [false, true] {
+            ok(
+                &[
+                    ("max.connections", "5"),
+                    ("max.connections.per.ip", "0"),
+                    ("max.connections.per.ip.overrides", "127.0.0.1:3"),
+                    ("log.cleaner.backoff.ms", "100"),
+                ],
+                per_broker,
+            );
+        }
+        ok(
+            &[
+                ("listener.name.CLIENT.ssl.keystore.location", "/k.pem"),
+                ("listener.name.client.ssl.truststore.certificates", "pem"),
+                ("listener.name.client.ssl.keystore.type", "PEM"),
+            ],
+            true,
+        );
+        let refused = |sets: &[(&str, &str)]| check_dynamic_broker_configs(sets, true).unwrap_err();
         assert_eq!(
             refused(&[("node.id", "3")]),
             DynamicConfigError::Invalid(
@@ -438,14 +621,53 @@ mod tests {
             refused(&[("no.such.key", "1")]),
             DynamicConfigError::UnknownKey("Unknown broker config name: no.such.key".into())
         );
-        let at_start = refused(&[("max.connections", "5")]);
+        let at_start = refused(&[("listener.name.client.ssl.client.auth", "required")]);
         assert!(
-            at_start.message().contains("Set(max.connections)")
+            at_start
+                .message()
+                .contains("Set(listener.name.client.ssl.client.auth)")
                 && at_start.message().contains("at start"),
             "{at_start:?}"
         );
-        let scoped = refused(&[("listener.name.client.ssl.keystore.location", "/k.pem")]);
-        assert!(scoped.message().contains("at start"), "{scoped:?}");
+        assert_eq!(
+            refused(&[("advertised.listeners", "PLAINTEXT://h:1")]),
+            DynamicConfigError::Invalid(
+                "Cannot update these configs dynamically: Set(advertised.listeners)".into()
+            )
+        );
+        let unprefixed = refused(&[("ssl.keystore.location", "/k.pem")]);
+        assert!(
+            unprefixed
+                .message()
+                .starts_with("These security configs can be dynamically updated only per-listener")
+                && unprefixed.message().ends_with("Set(ssl.keystore.location)"),
+            "{unprefixed:?}"
+        );
+        let cluster_wide = check_dynamic_broker_configs(
+            &[("listener.name.client.ssl.keystore.location", "/k.pem")],
+            false,
+        )
+        .unwrap_err();
+        assert_eq!(
+            cluster_wide.message(),
+            "Cannot update these configs at default cluster level, broker id must be specified: \
+             Set(listener.name.client.ssl.keystore.location)"
+        );
+        assert!(matches!(
+            refused(&[("listener.name.client.ssl.keystore.type", "JKS")]),
+            DynamicConfigError::Invalid(_)
+        ));
+        let bad_overrides = refused(&[("max.connections.per.ip.overrides", "somehost:3")]);
+        assert!(
+            bad_overrides
+                .message()
+                .contains("max.connections.per.ip.overrides"),
+            "{bad_overrides:?}"
+        );
+        assert!(matches!(
+            refused(&[("max.connections", "-1")]),
+            DynamicConfigError::Invalid(_)
+        ));
         assert_eq!(
             refused(&[("log.retention.ms", "soon")]),
             DynamicConfigError::Invalid(
@@ -486,6 +708,51 @@ mod tests {
             Some(("70", ConfigSource::DynamicBrokerConfig))
         );
         assert_eq!(dynamic.get("log.segment.bytes"), None);
+    }
+
+    #[test]
+    fn live_connection_limits_cleaner_pause_and_listener_stores() {
+        let s = settings(&[
+            ("max.connections", "100"),
+            ("max.connections.per.ip.overrides", "127.0.0.2:4"),
+            ("log.cleaner.backoff.ms", "500"),
+        ]);
+        let none = LiveBrokerConfig::new(&s, DynamicBrokerConfigs::default());
+        assert_eq!(none.connections.max_connections, 100);
+        assert_eq!(none.connections.per_ip, i32::MAX as usize);
+        assert_eq!(
+            none.connections.per_ip_limit("127.0.0.2".parse().unwrap()),
+            4
+        );
+        assert_eq!(none.log_cleaner_backoff_ms, 500);
+        let live = LiveBrokerConfig::new(
+            &s,
+            DynamicBrokerConfigs {
+                cluster: map(&[("max.connections", "7"), ("max.connections.per.ip", "2")]),
+                broker: map(&[
+                    ("max.connections.per.ip.overrides", "127.0.0.3:1"),
+                    ("log.cleaner.backoff.ms", "20"),
+                    ("listener.name.SECURE.ssl.keystore.location", "/new.pem"),
+                    ("listener.name.secure.ssl.client.auth", "required"),
+                    ("listener.name.other.ssl.keystore.location", "/other.pem"),
+                ]),
+            },
+        );
+        assert_eq!(live.connections.max_connections, 7);
+        assert_eq!(
+            live.connections.per_ip_limit("127.0.0.2".parse().unwrap()),
+            2
+        );
+        assert_eq!(
+            live.connections.per_ip_limit("127.0.0.3".parse().unwrap()),
+            1
+        );
+        assert_eq!(live.log_cleaner_backoff_ms, 20);
+        // Only the reloadable keys of that listener, by table key.
+        assert_eq!(
+            live.listener_tls_overrides("SECURE"),
+            map(&[("ssl.keystore.location", "/new.pem")])
+        );
     }
 
     #[test]

@@ -5,7 +5,12 @@
 //! startup error that names the listener.
 
 use std::path::PathBuf;
+use std::sync::Arc;
 
+use sluice_security::tls::{
+    check_same_identity, server_config, ClientAuth, KeyStoreSource, ReloadingCertResolver,
+    TlsServerSettings, TrustStore,
+};
 use sluice_security::Secret;
 
 use super::broker_config::BrokerConfig;
@@ -68,6 +73,45 @@ pub struct SslSettings {
     pub principal_mapping_rules: String,
     /// `https` (check the server's name) or empty, for this broker's own connections.
     pub endpoint_identification_algorithm: String,
+    /// `ssl.allow.dn.changes` / `ssl.allow.san.changes`: whether a key store set by a dynamic
+    /// config may name another subject / other alternative names.
+    pub allow_dn_changes: bool,
+    pub allow_san_changes: bool,
+}
+
+impl SslSettings {
+    /// These settings with a broker's dynamic key store and trust store keys for the listener
+    /// (table key -> value, see `LiveBrokerConfig::listener_tls_overrides`) in place: a key
+    /// store named dynamically (file or inline) replaces the static one whole, and so does a
+    /// trust store.
+    pub fn with_dynamic(
+        &self,
+        overrides: &std::collections::BTreeMap<String, String>,
+    ) -> SslSettings {
+        let mut out = self.clone();
+        let get = |k: &str| overrides.get(k).cloned();
+        let keystore = [
+            "ssl.keystore.location",
+            "ssl.keystore.key",
+            "ssl.keystore.certificate.chain",
+        ];
+        if keystore.iter().any(|k| overrides.contains_key(*k)) {
+            out.keystore_location = get("ssl.keystore.location").map(PathBuf::from);
+            out.keystore_key = get("ssl.keystore.key").map(Secret::new);
+            out.keystore_certificate_chain = get("ssl.keystore.certificate.chain");
+        }
+        if let Some(p) = get("ssl.key.password") {
+            out.key_password = Some(Secret::new(p));
+        }
+        if ["ssl.truststore.location", "ssl.truststore.certificates"]
+            .iter()
+            .any(|k| overrides.contains_key(*k))
+        {
+            out.truststore_location = get("ssl.truststore.location").map(PathBuf::from);
+            out.truststore_certificates = get("ssl.truststore.certificates");
+        }
+        out
+    }
 }
 
 /// A listener's SASL settings.
@@ -283,7 +327,65 @@ pub fn ssl_settings(config: &BrokerConfig, name: &str) -> SslSettings {
             .unwrap_or_else(|| "DEFAULT".into()),
         endpoint_identification_algorithm: v("ssl.endpoint.identification.algorithm")
             .unwrap_or_default(),
+        allow_dn_changes: v("ssl.allow.dn.changes").is_some_and(|b| b.eq_ignore_ascii_case("true")),
+        allow_san_changes: v("ssl.allow.san.changes")
+            .is_some_and(|b| b.eq_ignore_ascii_case("true")),
     }
+}
+
+/// A TLS server's configuration from `ssl.*` settings (a Kafka listener's, or an `https`
+/// HTTP listener's), with the resolver that reloads its key store when the file changes
+/// (call [`ReloadingCertResolver::reload_if_changed`] every `server::CERT_RELOAD_INTERVAL`).
+pub fn tls_server(
+    ssl: &SslSettings,
+) -> Result<(Arc<rustls::ServerConfig>, Arc<ReloadingCertResolver>), String> {
+    let source = match (&ssl.keystore_location, &ssl.keystore_key, &ssl.keystore_certificate_chain) {
+        (Some(path), _, _) => KeyStoreSource::File(path.clone()),
+        (None, Some(key), Some(chain)) => KeyStoreSource::Inline {
+            key_pem: key.clone(),
+            chain_pem: chain.clone(),
+        },
+        _ => {
+            return Err(
+                "TLS needs ssl.keystore.location, or ssl.keystore.key and ssl.keystore.certificate.chain"
+                    .to_string(),
+            )
+        }
+    };
+    let resolver =
+        ReloadingCertResolver::new(source, ssl.key_password.clone()).map_err(|e| e.to_string())?;
+    let trust = match (&ssl.truststore_location, &ssl.truststore_certificates) {
+        (Some(path), _) => Some(TrustStore::from_file(path).map_err(|e| e.to_string())?),
+        (None, Some(pem)) => Some(TrustStore::from_pem(pem).map_err(|e| e.to_string())?),
+        (None, None) => None,
+    };
+    let settings = TlsServerSettings {
+        client_auth: ClientAuth::parse(&ssl.client_auth).map_err(|e| e.to_string())?,
+        enabled_protocols: ssl.enabled_protocols.clone(),
+        cipher_suites: ssl.cipher_suites.clone(),
+    };
+    let config =
+        server_config(resolver.clone(), trust.as_ref(), &settings).map_err(|e| e.to_string())?;
+    Ok((config, resolver))
+}
+
+/// [`tls_server`] for a listener's reconfiguration (a dynamic key store or trust store): also
+/// checks that the new key store's certificate names the subject and alternative names of
+/// `served` (the end-entity certificate served now, DER) unless `ssl.allow.dn.changes` /
+/// `ssl.allow.san.changes` allow a change. Kafka's message prefix.
+pub fn tls_server_replacing(
+    ssl: &SslSettings,
+    served: &[u8],
+) -> Result<(Arc<rustls::ServerConfig>, Arc<ReloadingCertResolver>), String> {
+    let fail = |e: String| format!("Validation of dynamic config update of SSLFactory failed: {e}");
+    let (config, resolver) = tls_server(ssl).map_err(fail)?;
+    let chain = resolver.served_chain();
+    let new = chain
+        .first()
+        .ok_or_else(|| fail("the key store holds no certificate".into()))?;
+    check_same_identity(served, new, ssl.allow_dn_changes, ssl.allow_san_changes)
+        .map_err(|e| fail(e.to_string()))?;
+    Ok((config, resolver))
 }
 
 #[cfg(test)]

@@ -16,6 +16,7 @@
 //! - `listener_settings`: each listener's security protocol, TLS and SASL settings
 //!   ([`ListenerSettings`]), with `listener.name.<listener>.` overrides applied.
 //! - `admin_listeners`: the admin HTTP listener's addresses (`admin.listeners`).
+//! - `connection_limits`: `max.connections` and the per-address limits.
 //! - `config_type`, `listeners`, `process_roles`: value types and checks, listener lists,
 //!   `process.roles`.
 
@@ -24,6 +25,7 @@ mod broker_config;
 mod broker_keys;
 mod broker_settings;
 mod config_type;
+mod connection_limits;
 mod dynamic_config;
 mod group_settings;
 mod listener_settings;
@@ -38,14 +40,16 @@ pub use admin_listeners::{parse_admin_listeners, parse_http_listeners, HttpListe
 pub use broker_config::{BrokerConfig, ConfigError};
 pub use broker_settings::BrokerSettings;
 pub use config_type::{ConfigSource, ConfigType};
+pub use connection_limits::{parse_ip_overrides, ConnectionLimits};
 pub use dynamic_config::{
-    check_dynamic_broker_configs, describe_broker, describe_cluster_defaults, is_dynamic,
-    BrokerConfigEntry, ConfigSynonym, DynamicBrokerConfigs, DynamicConfigError, LiveBrokerConfig,
+    check_dynamic_broker_configs, check_listener_stores, describe_broker,
+    describe_cluster_defaults, is_dynamic, BrokerConfigEntry, ConfigSynonym, DynamicBrokerConfigs,
+    DynamicConfigError, LiveBrokerConfig,
 };
 pub use group_settings::GroupSettings;
 pub use listener_settings::{
-    admin_ssl, rest_proxy_ssl, ssl_settings, ListenerSettings, SaslSettings, SecurityProtocol,
-    SslSettings,
+    admin_ssl, rest_proxy_ssl, ssl_settings, tls_server, tls_server_replacing, ListenerSettings,
+    SaslSettings, SecurityProtocol, SslSettings,
 };
 pub use process_roles::ProcessRoles;
 pub use replication_settings::ReplicationSettings;

@@ -101,6 +101,8 @@ pub struct ReplicaManager {
     /// The values of the dynamic broker configs this broker runs with, rebuilt when an image
     /// changes the dynamic configs (see [`ReplicaManager::apply_image`]).
     live: RwLock<Arc<LiveBrokerConfig>>,
+    /// Bumped each time `live` changes (see [`ReplicaManager::watch_live_config`]).
+    live_changes: tokio::sync::watch::Sender<u64>,
 }
 
 impl ReplicaManager {
@@ -171,6 +173,7 @@ impl ReplicaManager {
                 &settings,
                 DynamicBrokerConfigs::default(),
             ))),
+            live_changes: tokio::sync::watch::Sender::new(0),
             settings,
         })
     }
@@ -189,6 +192,16 @@ impl ReplicaManager {
     }
 
     /// The values of the dynamic broker configs this broker runs with now.
+    /// Changes each time the broker's live config does (its dynamic configs changed).
+    pub fn watch_live_config(&self) -> tokio::sync::watch::Receiver<u64> {
+        self.live_changes.subscribe()
+    }
+
+    /// The settings the broker started with.
+    pub fn settings(&self) -> &Arc<BrokerSettings> {
+        &self.settings
+    }
+
     pub fn live_config(&self) -> Arc<LiveBrokerConfig> {
         self.live.read().unwrap_or_else(|p| p.into_inner()).clone()
     }
@@ -540,6 +553,7 @@ impl ReplicaManager {
             describe_dynamic_change(&self.live_config().dynamic, &dynamic);
             let live = Arc::new(LiveBrokerConfig::new(&self.settings, dynamic));
             *self.live.write().unwrap_or_else(|p| p.into_inner()) = live;
+            self.live_changes.send_modify(|n| *n += 1);
         }
         let live = self.live_config();
         let mut counts = self.replica_counts();

@@ -8,24 +8,26 @@
 //! A client certificate (mTLS, `ssl.client.auth`) names the connection's principal through
 //! `ssl.principal.mapping.rules`.
 
+use std::collections::BTreeMap;
 use std::net::SocketAddr;
-use std::sync::Arc;
+use std::sync::{Arc, RwLock};
 use std::time::Duration;
 
 use sluice_protocol::client::{ClientSecurity, SaslLogin, TlsClient};
-use sluice_security::tls::{
-    server_config, subject_dn, ClientAuth, KeyStoreSource, PrincipalMapper, ReloadingCertResolver,
-    TlsServerSettings, TrustStore,
-};
+use sluice_security::tls::{subject_dn, PrincipalMapper, ReloadingCertResolver};
 use sluice_security::{JaasConfig, KafkaPrincipal, ScramMechanism};
 use tokio::net::{TcpListener, TcpStream};
-use tokio::sync::{watch, Semaphore};
+use tokio::sync::watch;
 use tokio::task::JoinSet;
 
+use super::connection_quotas::ConnectionQuotas;
 use super::ServerError;
 use crate::apis::{connection, KafkaApis, ListenerContext, SaslAuthenticator, Session};
 use crate::cluster::Authorization;
-use crate::config::{BrokerSettings, ListenerSettings, SslSettings};
+use crate::config::{
+    tls_server, tls_server_replacing, BrokerSettings, ListenerSettings, SslSettings,
+};
+use crate::replicas::ReplicaManager;
 
 /// How often key store files are checked for a new certificate.
 pub const CERT_RELOAD_INTERVAL: Duration = Duration::from_secs(10);
@@ -36,11 +38,35 @@ const TLS_READ_BUFFER: usize = 256 * 1024;
 /// How long a client has to finish the TLS handshake.
 const TLS_HANDSHAKE_TIMEOUT: Duration = Duration::from_secs(10);
 
-/// A listener's TLS side.
+/// A listener's TLS side. Its key store and trust store may be replaced while it runs (a
+/// broker's dynamic `listener.name.<listener>.ssl.keystore.*` / `ssl.truststore.*` configs,
+/// see [`ListenerTls::reconfigure`]): new connections get the new ones, open ones keep theirs.
 pub struct ListenerTls {
-    acceptor: tokio_rustls::TlsAcceptor,
-    pub resolver: Arc<ReloadingCertResolver>,
+    /// The listener's name and its `ssl.*` settings from the config file.
+    name: String,
+    base: SslSettings,
+    state: RwLock<TlsState>,
     mapper: PrincipalMapper,
+}
+
+/// What a listener's TLS side serves now.
+struct TlsState {
+    acceptor: tokio_rustls::TlsAcceptor,
+    resolver: Arc<ReloadingCertResolver>,
+    /// The dynamic key store / trust store keys it was built with (none: the file's).
+    overrides: BTreeMap<String, String>,
+    /// Dynamic keys that did not load; not tried again until they change.
+    refused: Option<BTreeMap<String, String>>,
+}
+
+/// What [`ListenerTls::refresh`] did.
+#[derive(Debug, PartialEq, Eq)]
+pub enum TlsRefresh {
+    Unchanged,
+    /// The key store file changed and its new certificate is served.
+    Reloaded,
+    /// The dynamic configs named other stores, and they are served.
+    Reconfigured,
 }
 
 /// One open client listener.
@@ -62,46 +88,16 @@ pub(super) fn listener_tls(l: &ListenerSettings) -> Result<ListenerTls, ServerEr
     let mapper =
         PrincipalMapper::parse(&l.ssl.principal_mapping_rules).map_err(|e| config_error(l, e))?;
     Ok(ListenerTls {
-        acceptor: tokio_rustls::TlsAcceptor::from(config),
-        resolver,
+        name: l.name().to_string(),
+        base: l.ssl.clone(),
+        state: RwLock::new(TlsState {
+            acceptor: tokio_rustls::TlsAcceptor::from(config),
+            resolver,
+            overrides: BTreeMap::new(),
+            refused: None,
+        }),
         mapper,
     })
-}
-
-/// A TLS server's configuration from `ssl.*` settings (a Kafka listener's, or an `https`
-/// HTTP listener's), with the resolver that reloads its key store when the file changes
-/// (call [`ReloadingCertResolver::reload_if_changed`] every [`CERT_RELOAD_INTERVAL`]).
-pub fn tls_server(
-    ssl: &SslSettings,
-) -> Result<(Arc<rustls::ServerConfig>, Arc<ReloadingCertResolver>), String> {
-    let source = match (&ssl.keystore_location, &ssl.keystore_key, &ssl.keystore_certificate_chain) {
-        (Some(path), _, _) => KeyStoreSource::File(path.clone()),
-        (None, Some(key), Some(chain)) => KeyStoreSource::Inline {
-            key_pem: key.clone(),
-            chain_pem: chain.clone(),
-        },
-        _ => {
-            return Err(
-                "TLS needs ssl.keystore.location, or ssl.keystore.key and ssl.keystore.certificate.chain"
-                    .to_string(),
-            )
-        }
-    };
-    let resolver =
-        ReloadingCertResolver::new(source, ssl.key_password.clone()).map_err(|e| e.to_string())?;
-    let trust = match (&ssl.truststore_location, &ssl.truststore_certificates) {
-        (Some(path), _) => Some(TrustStore::from_file(path).map_err(|e| e.to_string())?),
-        (None, Some(pem)) => Some(TrustStore::from_pem(pem).map_err(|e| e.to_string())?),
-        (None, None) => None,
-    };
-    let settings = TlsServerSettings {
-        client_auth: ClientAuth::parse(&ssl.client_auth).map_err(|e| e.to_string())?,
-        enabled_protocols: ssl.enabled_protocols.clone(),
-        cipher_suites: ssl.cipher_suites.clone(),
-    };
-    let config =
-        server_config(resolver.clone(), trust.as_ref(), &settings).map_err(|e| e.to_string())?;
-    Ok((config, resolver))
 }
 
 async fn bind(
@@ -208,6 +204,50 @@ pub async fn reload_certificates(
     }
 }
 
+/// Keeps the client listeners' TLS sides current until shutdown: at once when this broker's
+/// dynamic configs change (a key store or trust store named for a listener, see
+/// [`ListenerTls::refresh`]), and every [`CERT_RELOAD_INTERVAL`] for key store files replaced
+/// on disk.
+pub async fn maintain_listener_tls(
+    listeners: Vec<Arc<ListenerTls>>,
+    replicas: Arc<ReplicaManager>,
+    mut shutdown: watch::Receiver<bool>,
+) {
+    let mut tick = tokio::time::interval(CERT_RELOAD_INTERVAL);
+    tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    let mut changes = replicas.watch_live_config();
+    loop {
+        tokio::select! {
+            _ = shutdown.changed() => return,
+            _ = tick.tick() => {}
+            changed = changes.changed() => {
+                if changed.is_err() {
+                    return;
+                }
+            }
+        }
+        let live = replicas.live_config();
+        for tls in &listeners {
+            let overrides = live.listener_tls_overrides(&tls.name);
+            let t = tls.clone();
+            let name = &tls.name;
+            match tokio::task::spawn_blocking(move || t.refresh(overrides)).await {
+                Ok(Ok(TlsRefresh::Unchanged)) => {}
+                Ok(Ok(TlsRefresh::Reloaded)) => {
+                    tracing::info!("listener {name}: serving the new certificate")
+                }
+                Ok(Ok(TlsRefresh::Reconfigured)) => tracing::info!(
+                    "listener {name}: serving the key store and trust store of the dynamic configs"
+                ),
+                Ok(Err(e)) => {
+                    tracing::warn!("listener {name}: keeping the served certificate: {e}")
+                }
+                Err(e) => tracing::warn!("listener {name}: certificate check failed: {e}"),
+            }
+        }
+    }
+}
+
 /// Refreshes the OAUTHBEARER listeners' JWKS keys when due (`sasl.oauthbearer.jwks.endpoint.*`),
 /// on the blocking pool, until shutdown. A failed refresh keeps the keys in service.
 pub async fn refresh_jwks(
@@ -234,12 +274,14 @@ pub async fn refresh_jwks(
     }
 }
 
-/// Accepts connections on one listener (at most `limit`'s permits at once across listeners)
-/// until shutdown, then waits for the open ones to finish.
+/// Accepts connections on one listener until shutdown, then waits for the open ones to
+/// finish. Each connection is counted against the connection limits of the broker's live
+/// config ([`ConnectionQuotas`]); `protected`: this is the inter-broker listener.
 pub async fn accept_loop(
     apis: Arc<KafkaApis>,
-    limit: Arc<Semaphore>,
+    quotas: Arc<ConnectionQuotas>,
     listener: ClientListener,
+    protected: bool,
     mut shutdown: watch::Receiver<bool>,
 ) {
     let mut connections = JoinSet::new();
@@ -259,9 +301,13 @@ pub async fn accept_loop(
                         continue;
                     }
                 };
-                let Ok(permit) = limit.clone().try_acquire_owned() else {
-                    tracing::warn!("refusing connection from {peer}: max.connections reached");
-                    continue;
+                let limits = apis.replicas.live_config().connections.clone();
+                let slot = match quotas.open(peer.ip(), &limits, protected) {
+                    Ok(slot) => slot,
+                    Err(why) => {
+                        tracing::warn!("listener {name}: refusing connection from {peer}: {why}");
+                        continue;
+                    }
                 };
                 let _ = stream.set_nodelay(true);
                 let apis = apis.clone();
@@ -273,7 +319,7 @@ pub async fn accept_loop(
                 connections.spawn(async move {
                     serve_connection(apis, stream, peer, context, tls, shutdown).await;
                     open.dec();
-                    drop(permit);
+                    drop(slot);
                 });
             }
         }
@@ -309,6 +355,61 @@ async fn serve_connection(
 }
 
 impl ListenerTls {
+    /// The resolver serving the listener's certificate now.
+    pub fn resolver(&self) -> Arc<ReloadingCertResolver> {
+        self.state().resolver.clone()
+    }
+
+    fn state(&self) -> std::sync::RwLockReadGuard<'_, TlsState> {
+        self.state.read().unwrap_or_else(|p| p.into_inner())
+    }
+
+    /// The settings the listener would run with under `overrides` (dynamic key store and
+    /// trust store keys by table key), and whether they differ from those it runs with.
+    pub fn settings_with(&self, overrides: &BTreeMap<String, String>) -> (SslSettings, bool) {
+        (
+            self.base.with_dynamic(overrides),
+            *overrides != self.state().overrides,
+        )
+    }
+
+    /// Serves the stores `overrides` names when they differ from those served (checked as
+    /// `config::check_listener_stores` does; on an error the served ones stay and these overrides are
+    /// not tried again), else reloads the key store file if it changed on disk. Reads files:
+    /// call it off the async threads.
+    pub fn refresh(&self, overrides: BTreeMap<String, String>) -> Result<TlsRefresh, String> {
+        let (ssl, changed) = self.settings_with(&overrides);
+        if !changed {
+            return match self.resolver().reload_if_changed() {
+                Ok(true) => Ok(TlsRefresh::Reloaded),
+                Ok(false) => Ok(TlsRefresh::Unchanged),
+                Err(e) => Err(format!("the key store changed but does not load: {e}")),
+            };
+        }
+        if self.state().refused.as_ref() == Some(&overrides) {
+            return Ok(TlsRefresh::Unchanged);
+        }
+        let served = self.resolver().served_chain();
+        let leaf = served.first().map(|c| c.as_ref()).unwrap_or_default();
+        let built = tls_server_replacing(&ssl, leaf);
+        let mut state = self.state.write().unwrap_or_else(|p| p.into_inner());
+        match built {
+            Ok((config, resolver)) => {
+                *state = TlsState {
+                    acceptor: tokio_rustls::TlsAcceptor::from(config),
+                    resolver,
+                    overrides,
+                    refused: None,
+                };
+                Ok(TlsRefresh::Reconfigured)
+            }
+            Err(e) => {
+                state.refused = Some(overrides);
+                Err(e)
+            }
+        }
+    }
+
     /// The TLS handshake on an accepted connection (bounded by [`TLS_HANDSHAKE_TIMEOUT`]),
     /// and the principal of the client certificate, if the client sent one.
     pub async fn accept(
@@ -318,8 +419,9 @@ impl ListenerTls {
         // rustls reads the socket 4 KiB at a time; a buffer under it turns that into one read
         // per TLS_READ_BUFFER bytes (writes pass straight through).
         let stream = tokio::io::BufReader::with_capacity(TLS_READ_BUFFER, stream);
+        let acceptor = self.state().acceptor.clone();
         let stream =
-            match tokio::time::timeout(TLS_HANDSHAKE_TIMEOUT, self.acceptor.accept(stream)).await {
+            match tokio::time::timeout(TLS_HANDSHAKE_TIMEOUT, acceptor.accept(stream)).await {
                 Ok(Ok(s)) => s,
                 Ok(Err(e)) => return Err(format!("TLS handshake failed: {e}")),
                 Err(_) => return Err("TLS handshake timed out".into()),

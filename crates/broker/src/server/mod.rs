@@ -4,10 +4,12 @@
 //! computed at scrape time (with the coordinators' consumer lag).
 
 mod audit_topic;
+mod connection_quotas;
 mod controller_transport;
 mod listeners;
 
-pub use listeners::{reload_certificates, tls_server, CERT_RELOAD_INTERVAL};
+pub use crate::config::tls_server;
+pub use listeners::{reload_certificates, CERT_RELOAD_INTERVAL};
 mod metrics_collector;
 
 use std::net::SocketAddr;
@@ -15,7 +17,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use tokio::net::TcpListener;
-use tokio::sync::{watch, Semaphore};
+use tokio::sync::watch;
 use tokio::task::JoinSet;
 
 use sluice_controller::{Controller, ListenerEndpoint};
@@ -171,7 +173,7 @@ pub async fn start_with_listeners(
             let transport =
                 SecureControllerTransport::new(&settings, l, decoy_secret, authorization.clone())?;
             if let Some(tls) = transport.tls() {
-                controller_resolvers.push((l.name().to_string(), tls.resolver.clone()));
+                controller_resolvers.push((l.name().to_string(), tls.resolver()));
             }
             config.transport = Arc::new(transport);
         }
@@ -443,18 +445,15 @@ async fn start_broker(
     if let Some(task) = audit_topic_task {
         tasks.spawn(task);
     }
-    let limit = Arc::new(Semaphore::new(settings.max_connections));
-    let resolvers: Vec<_> = client_listeners
+    let quotas = Arc::new(connection_quotas::ConnectionQuotas::default());
+    let tls_sides: Vec<_> = client_listeners
         .iter()
-        .filter_map(|l| {
-            l.tls
-                .as_ref()
-                .map(|t| (l.settings.name().to_string(), t.resolver.clone()))
-        })
+        .filter_map(|l| l.tls.clone())
         .collect();
-    if !resolvers.is_empty() {
-        tasks.spawn(listeners::reload_certificates(
-            resolvers,
+    if !tls_sides.is_empty() {
+        tasks.spawn(listeners::maintain_listener_tls(
+            tls_sides,
+            replicas.clone(),
             shutdown_rx.clone(),
         ));
     }
@@ -468,11 +467,20 @@ async fn start_broker(
     if !jwks.is_empty() {
         tasks.spawn(listeners::refresh_jwks(jwks, shutdown_rx.clone()));
     }
+    // As in Kafka, the inter-broker listener is not held to max.connections when there are
+    // others (clients cannot lock replication out); a node's only listener is.
+    let several = client_listeners.len() > 1;
     for listener in client_listeners {
+        let protected = several
+            && listener
+                .settings
+                .name()
+                .eq_ignore_ascii_case(&settings.inter_broker_listener);
         tasks.spawn(listeners::accept_loop(
             apis.clone(),
-            limit.clone(),
+            quotas.clone(),
             listener,
+            protected,
             shutdown_rx.clone(),
         ));
     }
@@ -491,12 +499,7 @@ async fn start_broker(
         ReplicaManager::apply_retention,
     ));
     if settings.log_cleaner_enable {
-        tasks.spawn(periodic(
-            replicas.clone(),
-            shutdown_rx.clone(),
-            settings.log_cleaner_backoff_ms,
-            ReplicaManager::clean_compacted,
-        ));
+        tasks.spawn(clean_compacted(replicas.clone(), shutdown_rx.clone()));
     }
     tasks.spawn(periodic(
         replicas.clone(),
@@ -616,6 +619,21 @@ async fn periodic(
             _ = tick.tick() => {
                 let r = replicas.clone();
                 let _ = tokio::task::spawn_blocking(move || work(&r)).await;
+            }
+        }
+    }
+}
+
+/// Cleans the compacted partitions, pausing `log.cleaner.backoff.ms` between passes: the
+/// broker's live value, so a dynamic change applies from the next pause.
+async fn clean_compacted(replicas: Arc<ReplicaManager>, mut shutdown: watch::Receiver<bool>) {
+    loop {
+        let pause = Duration::from_millis(replicas.live_config().log_cleaner_backoff_ms.max(1));
+        tokio::select! {
+            _ = shutdown.changed() => break,
+            _ = tokio::time::sleep(pause) => {
+                let r = replicas.clone();
+                let _ = tokio::task::spawn_blocking(move || r.clean_compacted()).await;
             }
         }
     }

@@ -8,11 +8,14 @@
 //!   (none/requested/required), `ssl.enabled.protocols`, `ssl.cipher.suites`.
 //! - `reloading.rs`: a certificate resolver that serves a keystore replaced on disk to new
 //!   connections, without a restart and without touching open ones.
+//! - `identity.rs`: whether a new key store names the same subject and alternative names as
+//!   the served one (`ssl.allow.dn.changes`, `ssl.allow.san.changes`).
 //! - `principal_mapping.rs`: `ssl.principal.mapping.rules`, from a client certificate's subject
 //!   to a principal name.
 //!
 //! The cryptography is rustls's *ring* provider (see [`crypto_provider`]).
 
+mod identity;
 mod keystore;
 mod principal_mapping;
 mod reloading;
@@ -21,6 +24,7 @@ mod server_config;
 #[cfg(test)]
 mod tests;
 
+pub use identity::{check_same_identity, subject_alt_names};
 pub use keystore::{KeyStore, KeyStoreSource, TrustStore};
 pub use principal_mapping::{subject_dn, PrincipalMapper};
 pub use reloading::ReloadingCertResolver;

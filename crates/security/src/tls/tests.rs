@@ -265,3 +265,37 @@ fn a_key_store_replaced_on_disk_is_served_to_new_connections() {
     assert_ne!(first, second, "the new certificate is served");
     assert_eq!(resolver.served_chain()[0], second);
 }
+
+fn der_of(pem: &str) -> Vec<u8> {
+    let (label, der) = pem_rfc7468::decode_vec(pem.trim().as_bytes()).expect("PEM");
+    assert_eq!(label, "CERTIFICATE");
+    der
+}
+
+#[test]
+fn a_new_key_store_must_name_the_same_subject_and_alternative_names() {
+    let ca = ca();
+    let served = der_of(&leaf(&ca, "broker1.example").0);
+    // A renewed certificate (new key, same names) replaces it.
+    let renewed = der_of(&leaf(&ca, "broker1.example").0);
+    check_same_identity(&served, &renewed, false, false).expect("same names");
+    assert_eq!(subject_alt_names(&served).unwrap(), ["DNS:broker1.example"]);
+
+    let other_host = der_of(&leaf(&ca, "broker2.example").0);
+    let e = check_same_identity(&served, &other_host, false, false).unwrap_err();
+    assert!(e.0.contains("SubjectAltNames do not match"), "{e}");
+    assert!(e.0.contains("DNS:broker2.example"), "{e}");
+    check_same_identity(&served, &other_host, false, true).expect("SAN changes allowed");
+
+    let key = rcgen::KeyPair::generate().unwrap();
+    let mut params = rcgen::CertificateParams::new(vec!["broker1.example".to_string()]).unwrap();
+    params
+        .distinguished_name
+        .push(rcgen::DnType::CommonName, "someone else");
+    let renamed = params.signed_by(&key, &ca.cert, &ca.key).unwrap();
+    let renamed = renamed.der().to_vec();
+    let e = check_same_identity(&served, &renamed, false, false).unwrap_err();
+    assert!(e.0.contains("DistinguishedName does not match"), "{e}");
+    assert!(e.0.contains("CN=someone else"), "{e}");
+    check_same_identity(&served, &renamed, true, false).expect("DN changes allowed");
+}
