@@ -37,7 +37,7 @@ mod topic_keys;
 mod txn_settings;
 
 pub use admin_listeners::{parse_admin_listeners, parse_http_listeners, HttpListener};
-pub use broker_config::{BrokerConfig, ConfigError};
+pub use broker_config::{is_sensitive, BrokerConfig, ConfigError};
 pub use broker_settings::BrokerSettings;
 pub use config_type::{ConfigSource, ConfigType};
 pub use connection_limits::{parse_ip_overrides, ConnectionLimits};

@@ -970,7 +970,14 @@ fn describe_overrides(configs: &BTreeMap<String, String>) -> String {
     }
     configs
         .iter()
-        .map(|(k, v)| format!("{k}={v}"))
+        .map(|(k, v)| {
+            // Secrets (a key store's key, a key password) are never logged.
+            if crate::config::is_sensitive(k) {
+                format!("{k}=[hidden]")
+            } else {
+                format!("{k}={v}")
+            }
+        })
         .collect::<Vec<_>>()
         .join(", ")
 }
@@ -984,6 +991,31 @@ mod tests {
     use crate::config::BrokerConfig;
 
     use crate::test_support::{batch, ImageBuilder};
+
+    #[test]
+    fn logged_dynamic_configs_hide_secrets() {
+        let configs: BTreeMap<String, String> = [
+            ("listener.name.ssl.ssl.key.password", "hush"),
+            (
+                "listener.name.ssl.ssl.keystore.key",
+                "-----BEGIN PRIVATE KEY-----",
+            ),
+            ("max.connections", "5"),
+        ]
+        .into_iter()
+        .map(|(k, v)| (k.to_string(), v.to_string()))
+        .collect();
+        let logged = describe_overrides(&configs);
+        assert!(
+            !logged.contains("hush") && !logged.contains("PRIVATE"),
+            "{logged}"
+        );
+        assert!(
+            logged.contains("listener.name.ssl.ssl.key.password=[hidden]"),
+            "{logged}"
+        );
+        assert!(logged.contains("max.connections=5"), "{logged}");
+    }
 
     /// Brokers 1 and 2, topic `t` with one partition on [2, 1] led by broker 2.
     fn image() -> MetadataImage {
