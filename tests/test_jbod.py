@@ -95,3 +95,29 @@ def test_a_failed_log_dir_takes_only_its_replicas_offline(data_root):
         raise
     finally:
         cluster.stop()
+
+
+def test_a_failed_metadata_log_dir_stops_the_node(broker_factory):
+    """The directory holding the metadata log fails (KIP-858): unlike any other directory, the
+    node cannot go on, so it shuts down and exits with an error, saying why."""
+    broker = broker_factory({
+        "log.dirs": "{data_dir}/a,{data_dir}/b",
+        "replica.high.watermark.checkpoint.interval.ms": "200",
+    })
+    topic = "meta-" + uuid.uuid4().hex[:6]
+    a = admin(broker.bootstrap)
+    a.create_topics([NewTopic(topic, 2, 1)])[topic].result(timeout=30)
+    wait_for_topic(broker.bootstrap, topic, 2, client=a)
+    confluent_produce(broker.bootstrap, topic,
+                      [Rec(i % 2, b"k", b"v", (), None, None) for i in range(10)])
+    first = os.path.join(broker.data_dir, "a")
+    assert os.path.isdir(os.path.join(first, "__cluster_metadata"))
+    os.rename(first, first + ".gone")
+    with open(first, "w") as f:
+        f.write("not a directory")
+    wait_until(lambda: broker.proc.poll() is not None, timeout=60, interval=0.2,
+               what="the node to stop after its metadata log directory failed")
+    assert broker.proc.returncode != 0
+    log = broker.log_text()
+    assert "holds the metadata log" in log, log[-3000:]
+    assert "panicked" not in log

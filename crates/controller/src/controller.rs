@@ -367,6 +367,15 @@ impl Controller {
         self.inner.image.clone()
     }
 
+    /// Why this quorum member's Raft node stopped, if it did on an error (a storage failure
+    /// of the metadata log, say); `None` while it runs or after a clean shutdown.
+    pub fn failure(&self) -> Option<String> {
+        match &self.inner.raft.metrics().borrow().running_state {
+            Ok(()) | Err(openraft::error::Fatal::Stopped) => None,
+            Err(fatal) => Some(fatal.to_string()),
+        }
+    }
+
     /// The leader this node knows of.
     pub fn leader(&self) -> Option<NodeId> {
         self.inner.raft.metrics().borrow().current_leader

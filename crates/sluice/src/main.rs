@@ -364,7 +364,12 @@ fn run_server(args: ServerArgs) -> ExitCode {
                 admin_stopped_registry.clone(),
             ));
         }
-        wait_for_signal().await;
+        // A signal stops the node; so does a failure it cannot serve through (the metadata
+        // log's directory), after which the process exits with an error, as Kafka halts.
+        let failed = tokio::select! {
+            _ = wait_for_signal() => None,
+            why = handle.fatal() => Some(why),
+        };
         if let Some(rest_proxy) = rest_proxy {
             rest_proxy.stop().await;
         }
@@ -377,7 +382,13 @@ fn run_server(args: ServerArgs) -> ExitCode {
         if drained.is_err() {
             admin_tasks.abort_all();
         }
-        ExitCode::SUCCESS
+        match failed {
+            Some(why) => {
+                eprintln!("sluice stopped: {why}");
+                ExitCode::FAILURE
+            }
+            None => ExitCode::SUCCESS,
+        }
     })
 }
 

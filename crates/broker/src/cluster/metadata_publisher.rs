@@ -73,7 +73,9 @@ impl MetadataPublisher {
         self.cluster.authorization.update(image);
         self.cluster.quotas.update(image);
         let leadership = self.leadership.lock().unwrap_or_else(|p| p.into_inner());
-        match self.replicas.apply_image(image) {
+        let applied = self.replicas.apply_image(image);
+        self.replicas.resume_interrupted_moves();
+        match applied {
             Ok(changes) => {
                 if changes.became_leader.is_empty() && changes.resigned.is_empty() {
                     return;

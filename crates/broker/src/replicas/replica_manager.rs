@@ -19,7 +19,7 @@
 //! reported offline until a restart with the directory back.
 
 use std::collections::{BTreeMap, BTreeSet, HashMap};
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, RwLock};
 
@@ -87,6 +87,9 @@ pub struct ReplicaManager {
     unplaced_offline: Mutex<BTreeSet<(Uuid, i32)>>,
     /// Moves between log directories under way; `closing` stops them (shutdown).
     moves: AtomicUsize,
+    /// Moves a restart interrupted (topic, partition, destination), started again by
+    /// [`ReplicaManager::resume_interrupted_moves`] once the first image is applied.
+    interrupted_moves: Mutex<Vec<(String, i32, PathBuf)>>,
     closing: AtomicBool,
     clock: Arc<dyn Clock>,
     topics: RwLock<Topics>,
@@ -133,7 +136,7 @@ impl ReplicaManager {
                 "no log directory of log.dirs can be used",
             ));
         }
-        recover_future_dirs(&online);
+        let interrupted_moves = recover_future_dirs(&online).interrupted;
         let mut checkpointed = HashMap::new();
         let mut found = HashMap::new();
         for (index, dir) in dirs.iter().enumerate() {
@@ -163,6 +166,7 @@ impl ReplicaManager {
             found: Mutex::new(found),
             unplaced_offline: Mutex::new(BTreeSet::new()),
             moves: AtomicUsize::new(0),
+            interrupted_moves: Mutex::new(interrupted_moves),
             closing: AtomicBool::new(false),
             clock: Arc::new(SystemClock),
             topics: RwLock::new(Topics::default()),
@@ -191,7 +195,6 @@ impl ReplicaManager {
             .unwrap_or(0)
     }
 
-    /// The values of the dynamic broker configs this broker runs with now.
     /// Changes each time the broker's live config does (its dynamic configs changed).
     pub fn watch_live_config(&self) -> tokio::sync::watch::Receiver<u64> {
         self.live_changes.subscribe()
@@ -202,6 +205,7 @@ impl ReplicaManager {
         &self.settings
     }
 
+    /// The values of the dynamic broker configs this broker runs with now.
     pub fn live_config(&self) -> Arc<LiveBrokerConfig> {
         self.live.read().unwrap_or_else(|p| p.into_inner()).clone()
     }
@@ -354,6 +358,41 @@ impl ReplicaManager {
             manager.moves.fetch_sub(1, Ordering::AcqRel);
         });
         Ok(())
+    }
+
+    /// Starts again the moves between log directories a restart interrupted (Kafka resumes
+    /// its future replicas): once, after the first metadata image is applied, for each replica
+    /// this broker still hosts. Needs the tokio runtime (the copies run on its blocking pool).
+    pub fn resume_interrupted_moves(self: &Arc<Self>) {
+        if self
+            .apply
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .is_none()
+        {
+            return;
+        }
+        let pending = std::mem::take(
+            &mut *self
+                .interrupted_moves
+                .lock()
+                .unwrap_or_else(|p| p.into_inner()),
+        );
+        for (topic, index, dest) in pending {
+            if self.partition(&topic, index).is_none() {
+                continue;
+            }
+            match self.alter_replica_log_dir(&topic, index, &dest) {
+                Ok(()) => tracing::info!(
+                    "moving {topic}-{index} to log directory {} again (a restart interrupted it)",
+                    dest.display()
+                ),
+                Err(e) => tracing::warn!(
+                    "the interrupted move of {topic}-{index} to {} cannot start again: {e:?}",
+                    dest.display()
+                ),
+            }
+        }
     }
 
     /// How many hosted replicas each log directory holds.
@@ -1234,6 +1273,40 @@ mod tests {
         assert!(std::fs::read_to_string(b.join(HW_CHECKPOINT_FILE))
             .expect("file")
             .contains("t 0 "));
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn a_move_interrupted_by_a_restart_starts_again() {
+        let root = tempfile::tempdir().expect("dir");
+        let (a, b) = (root.path().join("a"), root.path().join("b"));
+        {
+            let manager = open_dirs(&[&a, &b], &image_of(1)).expect("opens");
+            let p = manager.partition("t", 0).expect("hosted");
+            p.append_from_client(&batch(5)).expect("append");
+            assert_eq!(p.dir_index(), 0);
+            manager.checkpoint_high_watermarks();
+        }
+        // The broker stopped while t-0 was being copied to b.
+        let unfinished = b.join(super::super::replica_move::future_dir_name("t", 0));
+        std::fs::create_dir_all(&unfinished).expect("mkdir");
+        std::fs::write(unfinished.join("00000000000000000000.log"), b"par").expect("write");
+        let manager = Arc::new(open_dirs(&[&a, &b], &image_of(1)).expect("reopens"));
+        assert!(!unfinished.exists(), "the partial copy is removed");
+        let p = manager.partition("t", 0).expect("hosted");
+        manager.resume_interrupted_moves();
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(20);
+        while p.dir_index() != 1 || p.future_replica().is_some() {
+            assert!(
+                std::time::Instant::now() < deadline,
+                "the move did not start again and finish"
+            );
+            tokio::time::sleep(std::time::Duration::from_millis(10)).await;
+        }
+        assert!(b.join("t-0").is_dir() && !a.join("t-0").exists());
+        assert_eq!(p.log_end_offset(), 5);
+        // Once only.
+        manager.resume_interrupted_moves();
+        assert!(manager.interrupted_moves.lock().unwrap().is_empty());
     }
 
     #[test]

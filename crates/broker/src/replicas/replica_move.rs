@@ -11,8 +11,9 @@
 //!
 //! A crash between them leaves a complete future directory and no current one; at start
 //! ([`recover_future_dirs`]) a future directory whose partition has a current directory is an
-//! unfinished copy and is removed (the move is lost, the data is whole), one without is
-//! promoted. `-delete` directories are removed at start as always.
+//! unfinished copy: it is removed and the move starts over once the replica is open again
+//! (as Kafka's future replicas resume after a restart); one without is promoted. `-delete`
+//! directories are removed at start as always.
 
 use std::collections::HashMap;
 use std::ffi::OsString;
@@ -158,11 +159,20 @@ fn copy_from(source: &Path, target: &Path, from: u64, durable: bool) -> std::io:
     Ok(copied)
 }
 
+/// What [`recover_future_dirs`] found.
+#[derive(Debug, Default, PartialEq, Eq)]
+pub(super) struct RecoveredFutures {
+    /// Future directories renamed to their partition's name (the move was done).
+    pub promoted: Vec<PathBuf>,
+    /// Unfinished moves, to start again: (topic, partition, destination directory).
+    pub interrupted: Vec<(String, i32, PathBuf)>,
+}
+
 /// At start, over every online log directory: removes each future directory whose partition
-/// has a current directory in any of `dirs` (an unfinished move), and renames the others to
-/// their partition's name (a move that crashed between its two renames). Returns the
-/// promoted directories.
-pub(super) fn recover_future_dirs(dirs: &[&Path]) -> Vec<PathBuf> {
+/// has a current directory in any of `dirs` (an unfinished move, returned to be started
+/// again), and renames the others to their partition's name (a move that crashed between its
+/// two renames).
+pub(super) fn recover_future_dirs(dirs: &[&Path]) -> RecoveredFutures {
     let mut futures = Vec::new();
     let mut current = std::collections::HashSet::new();
     for dir in dirs {
@@ -182,16 +192,24 @@ pub(super) fn recover_future_dirs(dirs: &[&Path]) -> Vec<PathBuf> {
             }
         }
     }
-    let mut promoted = Vec::new();
+    let mut out = RecoveredFutures::default();
     for (dir, name, target) in futures {
         let path = dir.join(&name);
         if current.contains(&target) {
             tracing::info!(
-                "removing {}: an unfinished move of {target} between log directories",
-                path.display()
+                "removing {}: an unfinished move of {target} to {}, started again once the \
+                 replica is open",
+                path.display(),
+                dir.display()
             );
             if let Err(e) = fs::remove_dir_all(&path) {
                 tracing::warn!("could not remove {}: {e}", path.display());
+            }
+            if let Some((topic, index)) = target.rsplit_once('-') {
+                if let Ok(index) = index.parse::<i32>() {
+                    out.interrupted
+                        .push((topic.to_string(), index, dir.clone()));
+                }
             }
         } else {
             let to = dir.join(&target);
@@ -202,13 +220,13 @@ pub(super) fn recover_future_dirs(dirs: &[&Path]) -> Vec<PathBuf> {
                         dir.display()
                     );
                     current.insert(target);
-                    promoted.push(to);
+                    out.promoted.push(to);
                 }
                 Err(e) => tracing::error!("could not rename {}: {e}", path.display()),
             }
         }
     }
-    promoted
+    out
 }
 
 #[cfg(test)]
@@ -301,8 +319,9 @@ mod tests {
         let done = b.join(future_dir_name("t", 1));
         fs::create_dir_all(&done).expect("mkdir");
         write(&done.join("00000000000000000000.log"), b"data");
-        let promoted = recover_future_dirs(&[&a, &b]);
-        assert_eq!(promoted, [b.join("t-1")]);
+        let recovered = recover_future_dirs(&[&a, &b]);
+        assert_eq!(recovered.promoted, [b.join("t-1")]);
+        assert_eq!(recovered.interrupted, [("t".to_string(), 0, b.clone())]);
         assert!(!unfinished.exists());
         assert!(a.join("t-0").exists());
         assert_eq!(

@@ -72,6 +72,8 @@ pub struct ServerHandle {
     /// The node's metrics registry (`/metrics`).
     pub metrics: Arc<BrokerMetrics>,
     shutdown_tx: watch::Sender<bool>,
+    /// Set when the node cannot go on (see [`ServerHandle::fatal`]).
+    fatal: watch::Receiver<Option<String>>,
     tasks: JoinSet<()>,
 }
 
@@ -195,9 +197,16 @@ pub async fn start_with_listeners(
             ));
         }
     };
+    let (fatal_tx, fatal) = watch::channel(None);
     if !roles.is_broker() {
         let mut tasks = JoinSet::new();
         reload_controller_certificate(&mut tasks);
+        tasks.spawn(watch_for_fatal_failures(
+            controller.clone(),
+            None,
+            fatal_tx,
+            shutdown_rx.clone(),
+        ));
         tracing::info!(
             "sluice node {} (controller only) listening on {controller_bound}",
             settings.node_id
@@ -209,6 +218,7 @@ pub async fn start_with_listeners(
             controller,
             metrics,
             shutdown_tx,
+            fatal,
             tasks,
         });
     }
@@ -228,6 +238,12 @@ pub async fn start_with_listeners(
     {
         Ok((listener_addrs, broker, mut tasks)) => {
             reload_controller_certificate(&mut tasks);
+            tasks.spawn(watch_for_fatal_failures(
+                controller.clone(),
+                Some(broker.clone()),
+                fatal_tx,
+                shutdown_rx.clone(),
+            ));
             Ok(ServerHandle {
                 local_addr: listener_addrs[0].1,
                 listener_addrs,
@@ -235,6 +251,7 @@ pub async fn start_with_listeners(
                 controller,
                 metrics,
                 shutdown_tx,
+                fatal,
                 tasks,
             })
         }
@@ -541,7 +558,77 @@ pub struct OwnListener {
     pub sasl_mechanisms: Vec<String>,
 }
 
+/// How often the node checks for a failure it cannot go on after.
+const FATAL_CHECK_INTERVAL: Duration = Duration::from_millis(500);
+
+/// Watches for failures the node cannot serve through, and reports the first in `fatal`: the
+/// log directory holding the metadata log went offline (KIP-858: the broker shuts down, unlike
+/// for any other directory), or the controller quorum member's Raft log failed (a storage
+/// error stops openraft). The node's owner then shuts it down.
+async fn watch_for_fatal_failures(
+    controller: Controller,
+    broker: Option<Arc<Broker>>,
+    fatal: watch::Sender<Option<String>>,
+    mut shutdown: watch::Receiver<bool>,
+) {
+    let mut tick = tokio::time::interval(FATAL_CHECK_INTERVAL);
+    tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    loop {
+        tokio::select! {
+            _ = shutdown.changed() => return,
+            _ = tick.tick() => {}
+        }
+        let why = broker
+            .as_ref()
+            .and_then(|b| metadata_dir_failure(&b.settings, b.replicas.log_dirs()))
+            .or_else(|| {
+                controller
+                    .failure()
+                    .map(|e| format!("the controller's metadata log failed: {e}"))
+            });
+        if let Some(why) = why {
+            tracing::error!("{why}: shutting down");
+            fatal.send_replace(Some(why));
+            return;
+        }
+    }
+}
+
+/// Why the node must stop if the log directory holding the metadata log
+/// (`metadata.log.dir`, by default under the first of `log.dirs`) is offline.
+fn metadata_dir_failure(
+    settings: &BrokerSettings,
+    dirs: &crate::replicas::LogDirs,
+) -> Option<String> {
+    let metadata = std::path::absolute(&settings.metadata_log_dir)
+        .unwrap_or_else(|_| settings.metadata_log_dir.clone());
+    dirs.iter()
+        .find(|d| d.is_offline() && metadata.starts_with(d.absolute_path()))
+        .map(|d| {
+            format!(
+                "log directory {} failed and it holds the metadata log ({})",
+                d.path.display(),
+                settings.metadata_log_dir.display()
+            )
+        })
+}
+
 impl ServerHandle {
+    /// Completes with the reason when the node hit a failure it cannot serve through (the
+    /// metadata log's directory or the controller's log failed); its owner should then shut it
+    /// down and exit with an error, as Kafka does. Never completes otherwise.
+    pub async fn fatal(&self) -> String {
+        let mut fatal = self.fatal.clone();
+        loop {
+            if let Some(why) = fatal.borrow_and_update().clone() {
+                return why;
+            }
+            if fatal.changed().await.is_err() {
+                std::future::pending::<()>().await;
+            }
+        }
+    }
+
     /// The node's inter-broker listener, for a client inside the node; `None` on a
     /// controller-only node.
     pub fn own_listener(&self) -> Result<Option<OwnListener>, ServerError> {
