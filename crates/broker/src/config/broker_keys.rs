@@ -8,7 +8,7 @@
 //! of its parts) if it is acted on.
 
 use super::config_type::{Check, ConfigType, ANY};
-use ConfigType::{Boolean, Class, Int, List, Long, Password, String as Str};
+use ConfigType::{Boolean, Class, Double, Int, List, Long, Password, String as Str};
 use KeyDefault::{Absent, Derived, Value};
 use Use::{NotYet, Used};
 
@@ -205,6 +205,14 @@ pub const BROKER_KEYS: &[BrokerKey] = &[
     key("log.flush.scheduler.interval.ms", Long, Check::AtLeast(1), Value("1000"), Used),
     key("log.cleaner.enable", Boolean, Check::Bool, Value("true"), Used),
     key("log.cleaner.backoff.ms", Long, Check::AtLeast(1), Value("15000"), Used),
+    // The cleaner's I/O budget (bytes read and written per second over its passes), applied;
+    // its thread count and buffer sizes are accepted without effect (one cleaner task, an
+    // offset map as large as a segment's keys).
+    key("log.cleaner.io.max.bytes.per.second", Double, Check::AtLeast(0), Value("1.7976931348623157E308"), Used),
+    key("log.cleaner.threads", Int, Check::AtLeast(0), Value("1"), NotYet),
+    key("log.cleaner.dedupe.buffer.size", Long, ANY, Value("134217728"), NotYet),
+    key("log.cleaner.io.buffer.size", Int, Check::AtLeast(0), Value("524288"), NotYet),
+    key("log.cleaner.io.buffer.load.factor", Double, ANY, Value("0.9"), NotYet),
     key("producer.id.expiration.ms", Int, Check::AtLeast(1), Value("86400000"), Used),
     // Replication.
     key("replica.lag.time.max.ms", Long, Check::AtLeast(1), Value("30000"), Used),

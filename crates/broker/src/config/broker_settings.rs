@@ -96,6 +96,8 @@ pub struct BrokerSettings {
     pub log_cleaner_enable: bool,
     /// Pause between cleaning passes over the compacted partitions.
     pub log_cleaner_backoff_ms: u64,
+    /// `log.cleaner.io.max.bytes.per.second`.
+    pub log_cleaner_io_max_bytes_per_second: f64,
     /// How long a partition keeps an idle producer's state (`producer.id.expiration.ms`).
     pub producer_id_expiration_ms: i64,
 
@@ -290,6 +292,11 @@ impl BrokerSettings {
             log_flush_scheduler_interval_ms: int("log.flush.scheduler.interval.ms") as u64,
             log_cleaner_enable: config.bool("log.cleaner.enable"),
             log_cleaner_backoff_ms: int("log.cleaner.backoff.ms") as u64,
+            log_cleaner_io_max_bytes_per_second: config
+                .value("log.cleaner.io.max.bytes.per.second")
+                .and_then(|v| v.trim().parse::<f64>().ok())
+                .filter(|v| *v > 0.0)
+                .unwrap_or(f64::MAX),
             producer_id_expiration_ms: int("producer.id.expiration.ms"),
             replication: ReplicationSettings::from_config(config),
             replica_high_watermark_checkpoint_interval_ms: int(

@@ -38,11 +38,16 @@ const LIVE_KEYS: &[&str] = &[
     "max.connections.per.ip",
     "max.connections.per.ip.overrides",
     "log.cleaner.backoff.ms",
+    "log.cleaner.io.max.bytes.per.second",
 ];
 
 /// Kafka's dynamic thread-pool keys: accepted (Kafka's tools set them), no effect in Sluice, as
 /// when set in server.properties.
 const ACCEPTED_WITHOUT_EFFECT: &[&str] = &[
+    "log.cleaner.threads",
+    "log.cleaner.dedupe.buffer.size",
+    "log.cleaner.io.buffer.size",
+    "log.cleaner.io.buffer.load.factor",
     "num.io.threads",
     "num.network.threads",
     "num.recovery.threads.per.data.dir",
@@ -249,7 +254,7 @@ impl DynamicBrokerConfigs {
 
 /// The values this broker runs with of the configs that change without a restart: built
 /// from the static settings and the dynamic configs each time the latter change.
-#[derive(Clone, Debug, PartialEq, Eq)]
+#[derive(Clone, Debug, PartialEq)]
 pub struct LiveBrokerConfig {
     pub dynamic: DynamicBrokerConfigs,
     /// The broker-level defaults of topic configs.
@@ -260,6 +265,8 @@ pub struct LiveBrokerConfig {
     pub connections: ConnectionLimits,
     /// The pause between the log cleaner's passes (`log.cleaner.backoff.ms`).
     pub log_cleaner_backoff_ms: u64,
+    /// The cleaner's I/O budget in bytes per second (`log.cleaner.io.max.bytes.per.second`).
+    pub log_cleaner_io_max_bytes_per_second: f64,
 }
 
 impl LiveBrokerConfig {
@@ -289,12 +296,18 @@ impl LiveBrokerConfig {
         };
         let log_cleaner_backoff_ms =
             int("log.cleaner.backoff.ms", 0).map_or(settings.log_cleaner_backoff_ms, |v| v as u64);
+        let log_cleaner_io_max_bytes_per_second = dynamic
+            .get("log.cleaner.io.max.bytes.per.second")
+            .and_then(|(v, _)| v.trim().parse::<f64>().ok())
+            .filter(|v| *v > 0.0)
+            .unwrap_or(settings.log_cleaner_io_max_bytes_per_second);
         LiveBrokerConfig {
             dynamic,
             topic_defaults,
             producer_id_expiration_ms,
             connections,
             log_cleaner_backoff_ms,
+            log_cleaner_io_max_bytes_per_second,
         }
     }
 
@@ -581,6 +594,14 @@ mod tests {
             false,
         );
         ok(&[("num.io.threads", "16")], false);
+        ok(
+            &[
+                ("log.cleaner.io.max.bytes.per.second", "1048576"),
+                ("log.cleaner.threads", "2"),
+                ("log.cleaner.dedupe.buffer.size", "1000000"),
+            ],
+            false,
+        );
         for per_broker in [false, true] {
             ok(
                 &[
@@ -748,6 +769,7 @@ mod tests {
             1
         );
         assert_eq!(live.log_cleaner_backoff_ms, 20);
+        assert_eq!(none.log_cleaner_io_max_bytes_per_second, f64::MAX);
         // Only the reloadable keys of that listener, by table key.
         assert_eq!(
             live.listener_tls_overrides("SECURE"),

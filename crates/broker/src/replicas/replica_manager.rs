@@ -882,23 +882,40 @@ impl ReplicaManager {
     pub fn clean_compacted(&self) {
         for topic in self.topics() {
             for p in topic.partitions.iter().filter(|p| !p.is_offline()) {
-                if !p.is_compacted() {
+                if !p.is_compacted() || self.closing.load(Ordering::Acquire) {
                     continue;
                 }
                 match p.clean() {
-                    Ok(r) if r.cleaned_segments > 0 => tracing::info!(
-                        "cleaned {}-{}: {} segment(s), {} -> {} bytes, {} record(s) removed",
-                        topic.name,
-                        p.index,
-                        r.cleaned_segments,
-                        r.bytes_before,
-                        r.bytes_after,
-                        r.records_removed
-                    ),
+                    Ok(r) if r.cleaned_segments > 0 => {
+                        tracing::info!(
+                            "cleaned {}-{}: {} segment(s), {} -> {} bytes, {} record(s) removed",
+                            topic.name,
+                            p.index,
+                            r.cleaned_segments,
+                            r.bytes_before,
+                            r.bytes_after,
+                            r.records_removed
+                        );
+                        self.cleaner_io_pause(r.bytes_before + r.bytes_after);
+                    }
                     Ok(_) => {}
                     Err(e) => tracing::warn!("cleaning {}-{} failed: {e}", topic.name, p.index),
                 }
             }
+        }
+    }
+
+    /// Keeps the cleaner within `log.cleaner.io.max.bytes.per.second`: after a cleaning that
+    /// read and wrote `bytes`, waits as long as that budget takes to cover them (in steps, so a
+    /// shutdown does not wait for it).
+    fn cleaner_io_pause(&self, bytes: u64) {
+        let rate = self.live_config().log_cleaner_io_max_bytes_per_second;
+        let mut left = cleaner_pause(bytes, rate);
+        let step = std::time::Duration::from_millis(100);
+        while !left.is_zero() && !self.closing.load(Ordering::Acquire) {
+            let now = left.min(step);
+            std::thread::sleep(now);
+            left -= now;
         }
     }
 
@@ -989,6 +1006,14 @@ fn remove_deleted_dirs(log_dir: &Path) {
 }
 
 /// Logs what changed in the dynamic broker configs that apply to this broker.
+/// How long cleaning `bytes` takes at `rate` bytes per second (none for an unlimited rate).
+fn cleaner_pause(bytes: u64, rate: f64) -> std::time::Duration {
+    if rate.is_nan() || rate <= 0.0 || rate >= f64::MAX / 2.0 {
+        return std::time::Duration::ZERO;
+    }
+    std::time::Duration::try_from_secs_f64(bytes as f64 / rate).unwrap_or(std::time::Duration::MAX)
+}
+
 fn describe_dynamic_change(before: &DynamicBrokerConfigs, after: &DynamicBrokerConfigs) {
     for (level, old, new) in [
         ("cluster-wide default", &before.cluster, &after.cluster),
@@ -1030,6 +1055,18 @@ mod tests {
     use crate::config::BrokerConfig;
 
     use crate::test_support::{batch, ImageBuilder};
+
+    #[test]
+    fn the_cleaner_keeps_to_its_io_budget() {
+        use std::time::Duration;
+        assert_eq!(cleaner_pause(1 << 20, f64::MAX), Duration::ZERO);
+        assert_eq!(
+            cleaner_pause(1_000_000, 2_000_000.0),
+            Duration::from_millis(500)
+        );
+        assert_eq!(cleaner_pause(0, 10.0), Duration::ZERO);
+        assert_eq!(cleaner_pause(5, 0.0), Duration::ZERO);
+    }
 
     #[test]
     fn logged_dynamic_configs_hide_secrets() {
