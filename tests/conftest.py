@@ -37,10 +37,12 @@ def wait_until(predicate, timeout=30.0, interval=0.02, what="condition"):
 class Broker:
     """A sluice server process that can be stopped, killed and restarted on its data dir."""
 
-    def __init__(self, data_dir, extra=None, port=0):
+    def __init__(self, data_dir, extra=None, port=0, env=None):
         self.data_dir = data_dir
         self.extra = dict(extra or {})
         self.port = port
+        # Environment variables added to the process's (e.g. SSL_CERT_FILE).
+        self.env = dict(env or {})
         self.proc = None
         # Beside the data dir, not through it: "<data_dir>/.." does not resolve before the broker
         # has created <data_dir>.
@@ -55,8 +57,9 @@ class Broker:
         self.launch()
         return self.wait_listening(timeout)
 
-    def launch(self):
-        """Starts the process without waiting for it to serve (see wait_listening)."""
+    def settings(self):
+        """The config keys and values the process runs with (`--set`); `sluice storage format`
+        of this node takes the same."""
         # The admin listener on an ephemeral port: tests run several brokers on one machine.
         settings = {"listeners": f"PLAINTEXT://127.0.0.1:{self.port}", "log.dirs": self.data_dir,
                     "admin.listeners": "http://127.0.0.1:0",
@@ -65,13 +68,20 @@ class Broker:
         # "{data_dir}" in a value is this broker's data directory (e.g. several log.dirs in it).
         settings.update({k: str(v).replace("{data_dir}", self.data_dir)
                          for k, v in self.extra.items()})
-        args = [SLUICE_BIN, "server"]
-        for k, v in settings.items():
-            args += ["--set", f"{k}={v}"]
+        return settings
+
+    def set_args(self):
+        return [a for k, v in self.settings().items() for a in ("--set", f"{k}={v}")]
+
+    def launch(self):
+        """Starts the process without waiting for it to serve (see wait_listening)."""
+        args = [SLUICE_BIN, "server", *self.set_args()]
         self.starts += 1
         log = open(self.log_path, "ab")
         start_offset = log.tell()
-        self.proc = subprocess.Popen(args, stdout=log, stderr=log, stdin=subprocess.DEVNULL)
+        env = {**os.environ, **self.env} if self.env else None
+        self.proc = subprocess.Popen(args, stdout=log, stderr=log, stdin=subprocess.DEVNULL,
+                                     env=env)
         log.close()
         self.start_offset = start_offset
         return self
@@ -163,8 +173,8 @@ def data_root():
 def broker_factory(data_root):
     brokers = []
 
-    def make(extra=None, name="data"):
-        b = Broker(os.path.join(data_root, name), extra=extra)
+    def make(extra=None, name="data", env=None):
+        b = Broker(os.path.join(data_root, name), extra=extra, env=env)
         brokers.append(b)
         return b.start()
 
@@ -194,9 +204,11 @@ class Cluster:
     # port): a node that cannot listen makes the whole cluster start again on new ports.
     START_ATTEMPTS = 3
 
-    def __init__(self, root, n=3, extra=None):
+    def __init__(self, root, n=3, extra=None, prepare=None):
+        """`prepare(broker)`, if given, runs for each node before its first launch (e.g.
+        `sluice storage format`)."""
         for attempt in range(1, self.START_ATTEMPTS + 1):
-            self._launch(root, n, extra, attempt)
+            self._launch(root, n, extra, attempt, prepare)
             try:
                 for b in self.brokers:
                     b.wait_listening(timeout=90)
@@ -206,7 +218,7 @@ class Cluster:
                 if "Address already in use" not in str(e) or attempt == self.START_ATTEMPTS:
                     raise
 
-    def _launch(self, root, n, extra, attempt):
+    def _launch(self, root, n, extra, attempt, prepare):
         client_ports = [free_port() for _ in range(n)]
         controller_ports = [free_port() for _ in range(n)]
         self.controller_ports = controller_ports
@@ -232,6 +244,8 @@ class Cluster:
                                     else f"node-{i + 1}-attempt-{attempt}")
             b = Broker(data_dir, extra=settings, port=client_ports[i])
             self.brokers.append(b)
+            if prepare is not None:
+                prepare(b)
         # Every node first: none serves before a quorum of controllers is up.
         for b in self.brokers:
             b.launch()
