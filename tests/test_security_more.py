@@ -7,8 +7,9 @@
   brokers' own credential given by `sluice storage format --add-scram`; a node with a wrong
   password cannot rejoin the ISR.
 - OAUTHBEARER with the JWK set at an `https:` endpoint on a private CA, trusted through
-  SSL_CERT_FILE; Kafka's own ways to name that trust store and the endpoint (JAAS options, the
-  listener-and-mechanism prefix) are strict xfails until Sluice takes them.
+  SSL_CERT_FILE, or, as Kafka's validator takes it, through the `ssl.truststore.*` options of the
+  listener's OAUTHBEARER JAAS config; the endpoint named under the listener-and-mechanism
+  prefix (`listener.name.<l>.oauthbearer.sasl.oauthbearer.jwks.endpoint.url`).
 """
 import http.server
 import json
@@ -324,11 +325,14 @@ def test_brokers_replicate_over_scram_sha_512(data_root, ca):
         # The leaders say why: node 3's replica fetcher retries and fails its SCRAM login. Three
         # refusals at each leader take seconds (a retry per fetch backoff); with the right
         # password node 3 rejoins in a fraction of that (below), so the ISR staying short
-        # meanwhile is the refusal, not a slow catch-up. Node 3 itself logs its failing
-        # fetches at debug level only.
+        # meanwhile is the refusal, not a slow catch-up. Node 3 itself warns that its fetches
+        # fail.
         for b in cluster.brokers[:2]:
             wait_until(lambda: len(refused_fetcher_logins(b, 3)) >= 3, timeout=20,
                        what=f"node 3's refused SCRAM logins in the log of {b.bootstrap}")
+        wait_until(lambda: any("WARN" in line and "failed, retrying" in line
+                               for line in node3.log_text().splitlines()),
+                   timeout=20, what="node 3 warning that its fetches fail")
         acked += confluent_produce(cluster.bootstrap, topic, records("b", 30), **alice)
         assert_same_records(acked, confluent_consume(cluster.bootstrap, topic, 3, **alice))
         assert isr_of(client, topic) == without_3
@@ -495,18 +499,13 @@ def test_oauthbearer_keys_from_an_https_jwks_endpoint(broker_factory, ca, jwks_s
     assert_no_panic(broker)
 
 
-# Kafka's own ways to configure the https JWKS endpoint, which Sluice does not take yet.
+# Kafka's own ways to configure the https JWKS endpoint.
 
 def jaas_trust_store(ca):
     return ("org.apache.kafka.common.security.oauthbearer.OAuthBearerLoginModule required "
             f'ssl.truststore.type="PEM" ssl.truststore.location="{ca.pem_path}";')
 
 
-@pytest.mark.xfail(strict=True, raises=AssertionError, reason=(
-    "Kafka's validator (VerificationKeyResolverFactory, JaasOptionsUtils) trusts the https "
-    "JWKS endpoint through the ssl.* options of the listener's OAUTHBEARER JAAS config; Sluice "
-    "ignores them and trusts only the system's CAs (JwksTrust::System in "
-    "crates/broker/src/apis/session.rs, oauthbearer_validator)"))
 def test_oauthbearer_https_jwks_trust_store_from_the_jaas_options(broker_factory, ca,
                                                                   jwks_server):
     issuer, server = jwks_server
@@ -520,11 +519,6 @@ def test_oauthbearer_https_jwks_trust_store_from_the_jaas_options(broker_factory
                               n=3)
 
 
-@pytest.mark.xfail(strict=True, raises=RuntimeError, reason=(
-    "Kafka reads the sasl.oauthbearer.* keys also under the listener-and-mechanism prefix "
-    "(listener.name.<l>.oauthbearer.sasl.oauthbearer.jwks.endpoint.url, ConfigurationUtils); "
-    "Sluice refuses that key as unknown and exits (it reads listener.name.<l>.sasl.oauthbearer.* "
-    "only: OAUTHBEARER_KEYS in crates/broker/src/config/listener_settings.rs)"))
 def test_oauthbearer_jwks_url_under_the_mechanism_prefix(broker_factory, ca, jwks_server):
     issuer, server = jwks_server
     port = free_port()

@@ -188,8 +188,9 @@ fn oauthbearer_validator(
                     .map(|(_, v)| v.clone())
             })
             .map_err(|e| bad(&e))?;
-            let source = JwksSource::from_url(&settings.jwks_endpoint_url, JwksTrust::System)
-                .map_err(|e| bad(&e))?;
+            let trust = jwks_trust(jaas).map_err(|e| bad(&e))?;
+            let source =
+                JwksSource::from_url(&settings.jwks_endpoint_url, trust).map_err(|e| bad(&e))?;
             let cache = Arc::new(JwksCache::new(source, &settings));
             Ok(OAuthBearerValidator::secured(settings, cache))
         }
@@ -211,6 +212,35 @@ fn oauthbearer_validator(
             OAuthBearerValidator::unsecured(&config).map_err(|e| bad(&e))
         }
     }
+}
+
+/// Whom an https JWKS endpoint must be signed by: as in Kafka's validator, the trust store the
+/// OAUTHBEARER JAAS config names in its options (`ssl.truststore.location`, PEM), else the
+/// operating system's CAs.
+fn jwks_trust(jaas: Option<&(String, sluice_security::Secret)>) -> Result<JwksTrust, String> {
+    let Some((_, text)) = jaas else {
+        return Ok(JwksTrust::System);
+    };
+    let text = std::str::from_utf8(text.expose()).map_err(|_| "JAAS config is not UTF-8")?;
+    let config = JaasConfig::parse(text).map_err(|e| e.to_string())?;
+    if let Some(kind) = config.option("ssl.truststore.type") {
+        if !kind.eq_ignore_ascii_case("PEM") {
+            return Err(format!(
+                "the JAAS option ssl.truststore.type={kind} is not supported (PEM)"
+            ));
+        }
+    }
+    let store = match (
+        config.option("ssl.truststore.location"),
+        config.option("ssl.truststore.certificates"),
+    ) {
+        (Some(path), _) => sluice_security::tls::TrustStore::from_file(std::path::Path::new(path)),
+        (None, Some(pem)) => sluice_security::tls::TrustStore::from_pem(pem),
+        (None, None) => return Ok(JwksTrust::System),
+    }
+    .map_err(|e| format!("the JAAS option's trust store: {e}"))?;
+    let roots = store.roots().map_err(|e| e.to_string())?;
+    Ok(JwksTrust::Roots(Arc::new(roots)))
 }
 
 /// One mechanism's exchange in progress.

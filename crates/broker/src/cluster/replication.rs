@@ -174,6 +174,7 @@ impl Replication {
         let mut shutdown = self.shutdown.clone();
         let mut connection: Option<PeerConnection> = None;
         let mut idle_since: Option<tokio::time::Instant> = None;
+        let mut failing = false;
         tracing::debug!("replica fetcher for broker {leader} started");
         loop {
             if *shutdown.borrow() {
@@ -201,11 +202,21 @@ impl Replication {
             };
             if let Err(why) = outcome {
                 connection = None;
-                tracing::debug!("fetch from broker {leader} failed: {why}");
+                // The first failure of a run is a warning (a refused inter-broker login, a
+                // leader gone): the follower's own log says why it does not replicate.
+                if failing {
+                    tracing::debug!("fetch from broker {leader} failed: {why}");
+                } else {
+                    tracing::warn!("fetching from broker {leader} failed, retrying: {why}");
+                    failing = true;
+                }
                 tokio::select! {
                     _ = shutdown.changed() => return,
                     _ = tokio::time::sleep(self.settings.fetch_backoff) => {}
                 }
+            } else if failing {
+                tracing::info!("fetching from broker {leader} again");
+                failing = false;
             }
         }
     }

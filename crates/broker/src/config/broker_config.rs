@@ -569,7 +569,15 @@ fn scoped_key(key: &str) -> Option<Result<(String, String), ConfigError>> {
     for mechanism in MECHANISMS {
         let prefix = format!("{}.", mechanism.to_ascii_lowercase());
         if let Some(base) = rest.to_ascii_lowercase().strip_prefix(&prefix) {
-            if base == "sasl.jaas.config" || base == "sasl.server.callback.handler.class" {
+            // The mechanism's JAAS config and callback handler, and (as Kafka reads them
+            // for the OAUTHBEARER validator) OAUTHBEARER's `sasl.oauthbearer.*` keys.
+            let oauthbearer_key = *mechanism == "OAUTHBEARER"
+                && base.starts_with("sasl.oauthbearer.")
+                && broker_key(base).is_some();
+            if base == "sasl.jaas.config"
+                || base == "sasl.server.callback.handler.class"
+                || oauthbearer_key
+            {
                 return Some(Ok((
                     format!("listener.name.{listener}.{prefix}{base}"),
                     base.to_string(),

@@ -271,9 +271,15 @@ pub fn listener_settings(config: &BrokerConfig) -> Vec<ListenerSettings> {
                 oauthbearer_callback_handler: config
                     .mechanism_value(&name, "OAUTHBEARER", "sasl.server.callback.handler.class")
                     .map(str::to_string),
+                // listener.name.<l>.oauthbearer.<key>, else listener.name.<l>.<key>, else
+                // the broker's <key>.
                 oauthbearer: OAUTHBEARER_KEYS
                     .iter()
-                    .filter_map(|k| v(k).map(|value| (k.to_string(), value)))
+                    .filter_map(|k| {
+                        config
+                            .mechanism_value(&name, "OAUTHBEARER", k)
+                            .map(|value| (k.to_string(), value.to_string()))
+                    })
                     .collect(),
                 max_receive_size: v("sasl.server.max.receive.size")
                     .and_then(|s| s.parse().ok())
