@@ -27,9 +27,9 @@ mod health;
 mod metrics;
 pub mod rest_proxy;
 pub mod schema_registry;
+mod serve;
 mod tls_listener;
 
-use std::net::SocketAddr;
 use std::sync::{Arc, OnceLock};
 
 use axum::routing::get;
@@ -37,9 +37,10 @@ use axum::Router;
 use sluice_broker::metrics::BrokerMetrics;
 use sluice_broker::Broker;
 use sluice_controller::Controller;
-use tokio::net::TcpListener;
 use tokio::sync::watch;
 use tokio::task::JoinSet;
+
+pub use serve::{BindError, BoundListener, ListenerSpec, ServedOverHttps};
 
 /// A started node's parts the endpoints read.
 pub struct Node {
@@ -143,37 +144,6 @@ pub fn router(state: Arc<AdminState>) -> Router {
         .with_state(state)
 }
 
-#[derive(Debug, thiserror::Error)]
-#[error("admin listener: cannot listen on {addr}: {source}")]
-pub struct BindError {
-    pub addr: SocketAddr,
-    pub source: std::io::Error,
-}
-
-/// One listener to serve: its address, and the TLS acceptor of an `https` one.
-pub struct ListenerSpec {
-    pub addr: SocketAddr,
-    pub tls: Option<tokio_rustls::TlsAcceptor>,
-}
-
-impl ListenerSpec {
-    /// An `http` listener on `addr`.
-    pub fn http(addr: SocketAddr) -> ListenerSpec {
-        ListenerSpec { addr, tls: None }
-    }
-
-    /// An `https` listener on `addr` with the TLS server configuration `config`.
-    pub fn https(
-        addr: SocketAddr,
-        config: Arc<tokio_rustls::rustls::ServerConfig>,
-    ) -> ListenerSpec {
-        ListenerSpec {
-            addr,
-            tls: Some(tokio_rustls::TlsAcceptor::from(config)),
-        }
-    }
-}
-
 /// Binds every listener of `admin.listeners` and serves [`router`] on each until `shutdown`
 /// turns true; returns the bound addresses (port 0 resolved) with their scheme
 /// (`http://...` or `https://...`) and the serving tasks (with the throughput sampler of
@@ -183,61 +153,19 @@ pub async fn serve(
     state: Arc<AdminState>,
     shutdown: watch::Receiver<bool>,
 ) -> Result<(Vec<String>, JoinSet<()>), BindError> {
-    let mut bound = Vec::with_capacity(specs.len());
-    let mut listeners = Vec::with_capacity(specs.len());
-    for spec in specs {
-        let addr = spec.addr;
-        let listener = TcpListener::bind(addr)
-            .await
-            .map_err(|source| BindError { addr, source })?;
-        let local = listener
-            .local_addr()
-            .map_err(|source| BindError { addr, source })?;
-        let scheme = if spec.tls.is_some() { "https" } else { "http" };
-        bound.push(format!("{scheme}://{local}"));
-        listeners.push((listener, spec.tls));
-    }
+    let bound = serve::bind("admin listener", specs).await?;
+    let urls = bound.iter().map(|b| b.url.clone()).collect();
     let mut tasks = JoinSet::new();
     tasks.spawn(api::cluster::run_sampler(state.clone(), shutdown.clone()));
     tasks.spawn(api::lag_history::run(state.clone(), shutdown.clone()));
-    for (listener, tls) in listeners {
-        let app = router(state.clone());
-        let mut shutdown = shutdown.clone();
-        let stopped = async move {
-            let _ = shutdown.wait_for(|stop| *stop).await;
-        };
-        match tls {
-            None => {
-                tasks.spawn(async move {
-                    if let Err(e) = axum::serve(listener, app)
-                        .with_graceful_shutdown(stopped)
-                        .await
-                    {
-                        tracing::warn!("admin listener stopped: {e}");
-                    }
-                });
-            }
-            Some(acceptor) => {
-                // The console's session cookie is Secure on an https listener.
-                let app = app.layer(axum::Extension(api::session::ServedOverHttps));
-                let addr = listener.local_addr().ok();
-                let listener =
-                    tls_listener::TlsListener::new(listener, acceptor).map_err(|source| {
-                        BindError {
-                            addr: addr.unwrap_or_else(|| SocketAddr::from(([0, 0, 0, 0], 0))),
-                            source,
-                        }
-                    })?;
-                tasks.spawn(async move {
-                    if let Err(e) = axum::serve(listener, app)
-                        .with_graceful_shutdown(stopped)
-                        .await
-                    {
-                        tracing::warn!("admin listener stopped: {e}");
-                    }
-                });
-            }
-        }
+    for listener in bound {
+        serve::spawn(
+            &mut tasks,
+            "admin listener",
+            listener,
+            router(state.clone()),
+            shutdown.clone(),
+        )?;
     }
-    Ok((bound, tasks))
+    Ok((urls, tasks))
 }

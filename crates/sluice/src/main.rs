@@ -306,13 +306,14 @@ fn run_server(args: ServerArgs) -> ExitCode {
         let registry_bound = match sluice_http::schema_registry::bind(registry_specs).await {
             Ok(b) => b,
             Err(e) => {
-                eprintln!("error: schema registry: {e}");
+                eprintln!("error: {e}");
                 return ExitCode::FAILURE;
             }
         };
         let mut listeners = sluice_broker::server::Listeners::default();
-        if let Some((listener, _, url)) = registry_bound.first() {
-            let url = match listener.local_addr() {
+        if let Some(bound) = registry_bound.first() {
+            let url = &bound.url;
+            let url = match bound.socket.local_addr() {
                 Ok(a) if a.ip().is_unspecified() => {
                     let scheme = url.split("://").next().unwrap_or("http");
                     format!("{scheme}://{advertised_host}:{}", a.port())

@@ -185,8 +185,7 @@ pub fn cookie_token(headers: &HeaderMap) -> Option<&str> {
 }
 
 /// A request extension set by an `https` admin listener.
-#[derive(Clone, Copy, Debug)]
-pub struct ServedOverHttps;
+pub use crate::ServedOverHttps;
 
 /// Whether the browser reached this node over https (an `https` admin listener, or a
 /// TLS-terminating proxy in front of an `http` one): the cookie is then `Secure`.

@@ -28,15 +28,14 @@ mod produce;
 mod v2;
 mod v3;
 
-use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::Duration;
 
+use crate::BindError;
 use axum::extract::FromRequestParts;
 use axum::http::request::Parts;
 use axum::routing::{get, post};
 use axum::Router;
-use tokio::net::TcpListener;
 use tokio::sync::watch;
 use tokio::task::JoinSet;
 
@@ -119,8 +118,7 @@ impl FromRequestParts<Arc<RestProxyState>> for RestCaller {
 }
 
 /// Set on requests that came over an `https` listener (consumer `base_uri`s use it).
-#[derive(Clone, Copy)]
-struct ServedOverHttps;
+use crate::ServedOverHttps;
 
 /// Every endpoint of the REST proxy.
 pub fn router(state: Arc<RestProxyState>) -> Router {
@@ -198,13 +196,6 @@ pub fn router(state: Arc<RestProxyState>) -> Router {
         .with_state(state)
 }
 
-#[derive(Debug, thiserror::Error)]
-#[error("rest proxy listener: cannot listen on {addr}: {source}")]
-pub struct BindError {
-    pub addr: SocketAddr,
-    pub source: std::io::Error,
-}
-
 /// Binds every listener of `rest.proxy.listeners` and serves [`router`] on each until
 /// `shutdown` turns true; returns the bound addresses (port 0 resolved) with their scheme and
 /// the serving tasks (with the expiry of idle consumer instances, which stops with them).
@@ -213,57 +204,18 @@ pub async fn serve(
     state: Arc<RestProxyState>,
     shutdown: watch::Receiver<bool>,
 ) -> Result<(Vec<String>, JoinSet<()>), BindError> {
-    let mut bound = Vec::with_capacity(specs.len());
-    let mut listeners = Vec::with_capacity(specs.len());
-    for spec in specs {
-        let addr = spec.addr;
-        let listener = TcpListener::bind(addr)
-            .await
-            .map_err(|source| BindError { addr, source })?;
-        let local = listener
-            .local_addr()
-            .map_err(|source| BindError { addr, source })?;
-        let scheme = if spec.tls.is_some() { "https" } else { "http" };
-        bound.push(format!("{scheme}://{local}"));
-        listeners.push((listener, local, spec.tls));
-    }
+    let bound = crate::serve::bind("rest proxy listener", specs).await?;
+    let urls = bound.iter().map(|b| b.url.clone()).collect();
     let mut tasks = JoinSet::new();
     tasks.spawn(consumers::expire_idle(state.clone(), shutdown.clone()));
-    for (listener, local, tls) in listeners {
-        let app = router(state.clone());
-        let mut shutdown = shutdown.clone();
-        let stopped = async move {
-            let _ = shutdown.wait_for(|stop| *stop).await;
-        };
-        match tls {
-            None => {
-                tasks.spawn(async move {
-                    if let Err(e) = axum::serve(listener, app)
-                        .with_graceful_shutdown(stopped)
-                        .await
-                    {
-                        tracing::warn!("rest proxy listener stopped: {e}");
-                    }
-                });
-            }
-            Some(acceptor) => {
-                let app = app.layer(axum::Extension(ServedOverHttps));
-                let listener = crate::tls_listener::TlsListener::new(listener, acceptor).map_err(
-                    |source| BindError {
-                        addr: local,
-                        source,
-                    },
-                )?;
-                tasks.spawn(async move {
-                    if let Err(e) = axum::serve(listener, app)
-                        .with_graceful_shutdown(stopped)
-                        .await
-                    {
-                        tracing::warn!("rest proxy listener stopped: {e}");
-                    }
-                });
-            }
-        }
+    for listener in bound {
+        crate::serve::spawn(
+            &mut tasks,
+            "rest proxy listener",
+            listener,
+            router(state.clone()),
+            shutdown.clone(),
+        )?;
     }
-    Ok((bound, tasks))
+    Ok((urls, tasks))
 }

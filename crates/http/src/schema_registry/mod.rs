@@ -14,10 +14,10 @@
 mod endpoints;
 pub mod forward;
 
-use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::Duration;
 
+use crate::BoundListener;
 use axum::body::{Body, Bytes};
 use axum::extract::{Request, State};
 use axum::http::{HeaderMap, HeaderValue, Method, StatusCode};
@@ -26,7 +26,6 @@ use axum::Router;
 use serde_json::{json, Value};
 use sluice_broker::coordinators::{Route, SchemaService};
 use sluice_schema::RegistryError;
-use tokio::net::TcpListener;
 use tokio::sync::watch;
 use tokio::task::JoinSet;
 
@@ -387,28 +386,14 @@ fn relay(answer: Result<forward::Forwarded, String>) -> Response {
 
 /// Binds the registry's listeners (so their URLs are known before the broker registers);
 /// [`serve_when_ready`] serves them.
-pub async fn bind(
-    specs: Vec<ListenerSpec>,
-) -> Result<Vec<(TcpListener, Option<tokio_rustls::TlsAcceptor>, String)>, crate::BindError> {
-    let mut out = Vec::with_capacity(specs.len());
-    for spec in specs {
-        let addr = spec.addr;
-        let listener = TcpListener::bind(addr)
-            .await
-            .map_err(|source| crate::BindError { addr, source })?;
-        let local: SocketAddr = listener
-            .local_addr()
-            .map_err(|source| crate::BindError { addr, source })?;
-        let scheme = if spec.tls.is_some() { "https" } else { "http" };
-        out.push((listener, spec.tls, format!("{scheme}://{local}")));
-    }
-    Ok(out)
+pub async fn bind(specs: Vec<ListenerSpec>) -> Result<Vec<BoundListener>, crate::BindError> {
+    crate::serve::bind("schema registry listener", specs).await
 }
 
 /// Serves the bound registry listeners once the registry can serve writes as well as reads
 /// (`_schemas` exists, has a writer, and this node can reach its data), until `shutdown`.
 pub async fn serve_when_ready(
-    bound: Vec<(TcpListener, Option<tokio_rustls::TlsAcceptor>, String)>,
+    bound: Vec<BoundListener>,
     state: Arc<AdminState>,
     mut shutdown: watch::Receiver<bool>,
 ) {
@@ -449,37 +434,18 @@ pub async fn serve_when_ready(
         }
     }
     let mut tasks = JoinSet::new();
-    for (listener, tls, url) in bound {
+    for listener in bound {
+        let url = listener.url.clone();
         tracing::info!("schema registry serving {url}");
         let app = router(state.clone());
-        let mut stop = shutdown.clone();
-        let stopped = async move {
-            let _ = stop.wait_for(|s| *s).await;
-        };
-        match tls {
-            None => {
-                tasks.spawn(async move {
-                    if let Err(e) = axum::serve(listener, app)
-                        .with_graceful_shutdown(stopped)
-                        .await
-                    {
-                        tracing::warn!("schema registry listener stopped: {e}");
-                    }
-                });
-            }
-            Some(acceptor) => match crate::tls_listener::TlsListener::new(listener, acceptor) {
-                Ok(listener) => {
-                    tasks.spawn(async move {
-                        if let Err(e) = axum::serve(listener, app)
-                            .with_graceful_shutdown(stopped)
-                            .await
-                        {
-                            tracing::warn!("schema registry listener stopped: {e}");
-                        }
-                    });
-                }
-                Err(e) => tracing::error!("schema registry listener {url}: {e}"),
-            },
+        if let Err(e) = crate::serve::spawn(
+            &mut tasks,
+            "schema registry listener",
+            listener,
+            app,
+            shutdown.clone(),
+        ) {
+            tracing::error!("schema registry listener {url}: {e}");
         }
     }
     while tasks.join_next().await.is_some() {}
