@@ -109,6 +109,8 @@ def test_endpoints_formats_and_names(broker_factory):
         assert name in names, name
     # A single node is the active controller.
     assert sample(text, "kafka_controller_kafkacontroller_activecontrollercount") == 1
+    # Nothing throttled: the quota window's average throttle time is 0.
+    assert sample(text, "kafka_server_produce_throttle_time") == 0
     # OpenMetrics when asked for, as Prometheus' scraper asks.
     status, content_type, om = http_get(
         address, "/metrics", {"Accept": "application/openmetrics-text;version=1.0.0"})
