@@ -109,6 +109,8 @@ def test_endpoints_formats_and_names(broker_factory):
         assert name in names, name
     # A single node is the active controller.
     assert sample(text, "kafka_controller_kafkacontroller_activecontrollercount") == 1
+    # Exported when no log directory failed, at 0.
+    assert sample(text, "kafka_server_replicamanager_offlinereplicacount") == 0
     # Nothing throttled: the quota window's average throttle time is 0.
     assert sample(text, "kafka_server_produce_throttle_time") == 0
     # The quorum's high watermark is one past its last committed entry: the end of its log once

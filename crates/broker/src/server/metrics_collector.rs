@@ -1,8 +1,8 @@
 //! The gauges computed from state at scrape time (nothing on the hot path keeps them):
-//! [`BrokerCollector`] (the replica manager's partition, leader and under-replicated counts,
-//! each hosted log's size and offsets, the controller's view of the cluster) and
-//! [`QuorumCollector`] (the controller quorum as this node sees it, on every node). Collectors
-//! hold weak handles: the registry must not keep a stopped broker alive.
+//! [`BrokerCollector`] (the replica manager's partition, leader, under-replicated and offline
+//! replica counts, each hosted log's size and offsets, the controller's view of the cluster)
+//! and [`QuorumCollector`] (the controller quorum as this node sees it, on every node).
+//! Collectors hold weak handles: the registry must not keep a stopped broker alive.
 
 use std::sync::Weak;
 
@@ -65,6 +65,13 @@ impl Collector for BrokerCollector {
             "kafka_server_replicamanager_underreplicatedpartitions",
             "Partitions this broker leads whose ISR is smaller than their replica set",
             under_replicated,
+        )?;
+        gauge(
+            &mut encoder,
+            "kafka_server_replicamanager_offlinereplicacount",
+            "Replicas this broker hosts that are offline: their log directory failed (offline \
+             until the broker restarts with it back)",
+            replicas.offline_replicas().len(),
         )?;
         let labels = |p: &crate::replicas::Partition| -> Labels {
             vec![
