@@ -109,6 +109,19 @@ def test_endpoints_formats_and_names(broker_factory):
         assert name in names, name
     # A single node is the active controller.
     assert sample(text, "kafka_controller_kafkacontroller_activecontrollercount") == 1
+    # Exported when no log directory failed, at 0.
+    assert sample(text, "kafka_server_replicamanager_offlinereplicacount") == 0
+    # Nothing throttled: the quota window's average throttle time is 0.
+    assert sample(text, "kafka_server_produce_throttle_time") == 0
+    # The quorum's high watermark is one past its last committed entry: the end of its log once
+    # nothing is being written.
+
+    def high_watermark_at_log_end():
+        scraped = http_get(address, "/metrics")[2]
+        end = sample(scraped, "kafka_server_raftmetrics_log_end_offset")
+        return end > 0 and sample(scraped, "kafka_server_raftmetrics_high_watermark") == end
+
+    wait_until(high_watermark_at_log_end, timeout=30, what="the high watermark at the log end")
     # OpenMetrics when asked for, as Prometheus' scraper asks.
     status, content_type, om = http_get(
         address, "/metrics", {"Accept": "application/openmetrics-text;version=1.0.0"})

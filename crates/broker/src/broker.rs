@@ -36,8 +36,9 @@ impl Broker {
 
     /// Whether the broker should get traffic (`/readyz`): registered (it is running, so it
     /// registered), unfenced, in touch with the controller quorum (a heartbeat answered within
-    /// `broker.session.timeout.ms`) and caught up with the metadata log up to its registration.
-    /// `Err`: why not.
+    /// `broker.session.timeout.ms`) and caught up with the metadata log: the metadata it applied
+    /// reaches the committed offset the controller told it (see
+    /// [`crate::cluster::MetadataCatchUp`]). `Err`: why not.
     pub fn readiness(&self) -> Result<(), String> {
         let session = Duration::from_millis(self.settings.broker_session_timeout_ms);
         match self.cluster.since_last_heartbeat() {
@@ -55,14 +56,8 @@ impl Broker {
         if self.cluster.is_fenced() {
             return Err("the controller fences this broker".into());
         }
-        let registration = u64::try_from(self.cluster.broker_epoch()).unwrap_or(0);
-        let applied = self.replicas.applied_offset();
-        if applied < registration {
-            return Err(format!(
-                "metadata not caught up: applied offset {applied}, registration at {registration}"
-            ));
-        }
-        Ok(())
+        self.cluster
+            .caught_up_with_metadata(self.replicas.applied_offset())
     }
 
     /// Work a scrape needs before the registry is encoded: other brokers' end offsets for the

@@ -49,7 +49,8 @@
 //! - `server` and `broker`: build every part from the settings, start the background tasks
 //!   (metadata publisher, heartbeats, fetchers, coordinator timers, log maintenance), accept
 //!   connections, shut down in order; [`Broker`] holds a running broker's parts.
-//! - `test_support` (tests only): record batches and metadata images for unit tests.
+//! - `test_support` (tests only): record batches, metadata images and raw requests for unit
+//!   tests; `request_order_tests` and `metrics_tests` run a whole node.
 #![forbid(unsafe_code)]
 
 pub mod apis;
@@ -58,6 +59,8 @@ pub mod cluster;
 pub mod config;
 pub mod coordinators;
 pub mod metrics;
+#[cfg(test)]
+mod metrics_tests;
 pub mod replicas;
 #[cfg(test)]
 mod request_order_tests;

@@ -4,63 +4,18 @@
 
 use std::time::Duration;
 
-use bytes::{BufMut, Bytes, BytesMut};
 use kafka_protocol::messages::create_topics_request::CreatableTopic;
 use kafka_protocol::messages::produce_request::{PartitionProduceData, TopicProduceData};
 use kafka_protocol::messages::{
-    ApiKey, CreateTopicsRequest, CreateTopicsResponse, ProduceRequest, ProduceResponse,
-    RequestHeader, ResponseHeader, TopicName,
+    ApiKey, CreateTopicsRequest, CreateTopicsResponse, ProduceRequest, ProduceResponse, TopicName,
 };
-use kafka_protocol::protocol::{Decodable, Encodable, StrBytes};
-use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use kafka_protocol::protocol::StrBytes;
 use tokio::net::TcpStream;
 
 use crate::config::BrokerConfig;
-use crate::test_support::batch;
+use crate::test_support::{batch, read_response, write_request};
 
 const TOPIC: &str = "ordered";
-
-async fn write_request<R: Encodable>(
-    stream: &mut TcpStream,
-    api: ApiKey,
-    version: i16,
-    correlation_id: i32,
-    body: &R,
-) {
-    let mut buf = BytesMut::new();
-    buf.put_i32(0);
-    RequestHeader::default()
-        .with_request_api_key(api as i16)
-        .with_request_api_version(version)
-        .with_correlation_id(correlation_id)
-        .with_client_id(Some(StrBytes::from_static_str("order-test")))
-        .encode(&mut buf, api.request_header_version(version))
-        .expect("header encodes");
-    body.encode(&mut buf, version).expect("body encodes");
-    let size = (buf.len() - 4) as i32;
-    buf[0..4].copy_from_slice(&size.to_be_bytes());
-    stream.write_all(&buf).await.expect("request written");
-}
-
-async fn read_response<R: Decodable>(
-    stream: &mut TcpStream,
-    api: ApiKey,
-    version: i16,
-) -> (i32, R) {
-    let read = async {
-        let size = stream.read_i32().await.expect("response size");
-        let mut body = vec![0u8; size as usize];
-        stream.read_exact(&mut body).await.expect("response body");
-        let mut body = Bytes::from(body);
-        let header = ResponseHeader::decode(&mut body, api.response_header_version(version))
-            .expect("response header");
-        let response = R::decode(&mut body, version).expect("response body decodes");
-        (header.correlation_id, response)
-    };
-    tokio::time::timeout(Duration::from_secs(30), read)
-        .await
-        .expect("response within 30 s")
-}
 
 fn produce_to(partitions: &[i32]) -> ProduceRequest {
     ProduceRequest::default()

@@ -1,12 +1,18 @@
-//! Builders shared by the crate's unit tests: record batches and metadata images.
+//! Builders shared by the crate's unit tests: record batches, metadata images, and requests
+//! and responses on a connection to a test server.
 
 use std::collections::BTreeMap;
+use std::time::Duration;
 
-use bytes::{Bytes, BytesMut};
+use bytes::{BufMut, Bytes, BytesMut};
+use kafka_protocol::messages::{ApiKey, RequestHeader, ResponseHeader};
+use kafka_protocol::protocol::{Decodable, Encodable, StrBytes};
 use kafka_protocol::records::{
     Compression, Record, RecordBatchEncoder, RecordEncodeOptions, TimestampType,
 };
 use sluice_controller::{MetadataCommand, MetadataImage};
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::net::TcpStream;
 use uuid::Uuid;
 
 /// One v2 batch of `count` one-byte records (the log assigns offsets and the leader epoch).
@@ -79,4 +85,48 @@ impl ImageBuilder {
         });
         self
     }
+}
+
+/// Writes one request frame (client id `unit-test`).
+pub async fn write_request<R: Encodable>(
+    stream: &mut TcpStream,
+    api: ApiKey,
+    version: i16,
+    correlation_id: i32,
+    body: &R,
+) {
+    let mut buf = BytesMut::new();
+    buf.put_i32(0);
+    RequestHeader::default()
+        .with_request_api_key(api as i16)
+        .with_request_api_version(version)
+        .with_correlation_id(correlation_id)
+        .with_client_id(Some(StrBytes::from_static_str("unit-test")))
+        .encode(&mut buf, api.request_header_version(version))
+        .expect("header encodes");
+    body.encode(&mut buf, version).expect("body encodes");
+    let size = (buf.len() - 4) as i32;
+    buf[0..4].copy_from_slice(&size.to_be_bytes());
+    stream.write_all(&buf).await.expect("request written");
+}
+
+/// Reads one response frame (within 30 s) and decodes it: (correlation id, body).
+pub async fn read_response<R: Decodable>(
+    stream: &mut TcpStream,
+    api: ApiKey,
+    version: i16,
+) -> (i32, R) {
+    let read = async {
+        let size = stream.read_i32().await.expect("response size");
+        let mut body = vec![0u8; size as usize];
+        stream.read_exact(&mut body).await.expect("response body");
+        let mut body = Bytes::from(body);
+        let header = ResponseHeader::decode(&mut body, api.response_header_version(version))
+            .expect("response header");
+        let response = R::decode(&mut body, version).expect("response body decodes");
+        (header.correlation_id, response)
+    };
+    tokio::time::timeout(Duration::from_secs(30), read)
+        .await
+        .expect("response within 30 s")
 }

@@ -21,7 +21,10 @@ const LAYERS: &[(&str, &[&str])] = &[
     ("cluster", &["cluster"]),
     ("coordinators", &["coordinators"]),
     ("apis", &["apis"]),
-    ("server", &["server", "broker", "request_order_tests"]),
+    (
+        "server",
+        &["server", "broker", "request_order_tests", "metrics_tests"],
+    ),
 ];
 
 /// Test-only builders: a leaf every layer's tests may use.

@@ -47,7 +47,9 @@ use crate::lifecycle::BrokerHeartbeatReply;
 use crate::lifecycle::BrokerHeartbeatRequest;
 use crate::lifecycle::BrokerRegistrationRequest;
 use crate::lifecycle::BrokerSessions;
+use crate::log_store::LogStore;
 use crate::proposers::LanePool;
+use crate::quorum::committed_index;
 use crate::raft_types::NodeId;
 use crate::raft_types::Raft;
 use crate::rpc::LeaderReply;
@@ -61,6 +63,8 @@ pub(crate) struct ClusterManager {
     node_id: NodeId,
     config: ClusterManagerConfig,
     raft: Raft,
+    /// This node's Raft log: its committed index goes into heartbeat replies.
+    log: LogStore,
     image: watch::Receiver<Arc<MetadataImage>>,
     sessions: Mutex<BrokerSessions>,
     /// Held while a write is computed and proposed (see the module doc).
@@ -140,6 +144,7 @@ impl ClusterManager {
         node_id: NodeId,
         config: ClusterManagerConfig,
         raft: Raft,
+        log: LogStore,
         image: watch::Receiver<Arc<MetadataImage>>,
         command_bytes_max: usize,
         propose_timeout: Duration,
@@ -149,6 +154,7 @@ impl ClusterManager {
             node_id,
             config,
             raft,
+            log,
             image,
             sessions: Mutex::new(BrokerSessions::new(session_timeout)),
             writes: tokio::sync::Mutex::new(()),
@@ -168,6 +174,18 @@ impl ClusterManager {
         } else {
             Err(metrics.current_leader)
         }
+    }
+
+    /// This node's Raft log.
+    pub(crate) fn log(&self) -> &LogStore {
+        &self.log
+    }
+
+    /// The index of the last metadata entry this node knows committed, 0 when none (see
+    /// [`committed_index`]); on the leader, the quorum's.
+    fn committed_offset(&self) -> u64 {
+        let last_applied = self.raft.metrics().borrow().last_applied.map(|l| l.index);
+        committed_index(&self.log, last_applied).unwrap_or(0)
     }
 
     /// The image with every entry this node applied (on the leader, every write it made).
@@ -313,7 +331,7 @@ impl ClusterManager {
             .heard_from(request.broker_id, request.broker_epoch, now);
         if heartbeat_command(&image, &request, unclean).is_none() {
             return LeaderReply::Answered {
-                result: Ok(heartbeat_reply(&image, &request)),
+                result: Ok(heartbeat_reply(&image, &request, self.committed_offset())),
                 log_index: None,
             };
         }
@@ -379,7 +397,11 @@ impl ClusterManager {
             }
         }
         LeaderReply::Answered {
-            result: Ok(heartbeat_reply(&self.latest_image(), &request)),
+            result: Ok(heartbeat_reply(
+                &self.latest_image(),
+                &request,
+                self.committed_offset(),
+            )),
             log_index,
         }
     }

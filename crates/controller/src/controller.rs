@@ -106,6 +106,9 @@ pub struct ControllerStatus {
     pub leader: Option<NodeId>,
     pub term: u64,
     pub last_log_index: Option<u64>,
+    /// Index of the last entry this node knows committed (on the leader the quorum's commit
+    /// index, elsewhere the leader's as last heard); at least `last_applied_index`.
+    pub committed_index: Option<u64>,
     pub last_applied_index: Option<u64>,
     /// Last log index covered by this node's newest snapshot.
     pub snapshot_index: Option<u64>,
@@ -208,6 +211,7 @@ impl Controller {
             voters: Arc::new(config.voters.clone()),
             settings: config.client_settings(),
         };
+        let log = log_store.clone();
         let raft = Raft::new(
             config.node_id,
             Arc::new(raft_config),
@@ -222,6 +226,7 @@ impl Controller {
             config.node_id,
             config.cluster.clone(),
             raft.clone(),
+            log,
             image.clone(),
             config.command_bytes_max(),
             config.request_timeout(),
@@ -396,6 +401,10 @@ impl Controller {
             leader: metrics.current_leader,
             term: metrics.current_term,
             last_log_index: metrics.last_log_index,
+            committed_index: crate::quorum::committed_index(
+                self.inner.manager.log(),
+                metrics.last_applied.map(|l| l.index),
+            ),
             last_applied_index: metrics.last_applied.map(|l| l.index),
             snapshot_index: metrics.snapshot.map(|l| l.index),
             purged_index: metrics.purged.map(|l| l.index),
@@ -653,7 +662,7 @@ impl Controller {
         let (result, _) = self
             .until_answered(|leader, timeout| async move {
                 let reply = if leader == self.node_id() {
-                    crate::quorum::describe_local(&self.inner.raft)
+                    crate::quorum::describe_local(&self.inner.raft, self.inner.manager.log())
                 } else {
                     match self
                         .forward(leader, RpcRequestBody::DescribeQuorum, timeout)

@@ -95,6 +95,12 @@ pub struct BrokerHeartbeatReply {
     pub is_fenced: bool,
     /// The controlled shutdown is complete: the broker is fenced and leads nothing.
     pub should_shutdown: bool,
+    /// Index of the last metadata log entry committed, as the answering controller knew it
+    /// (0: none): what the broker must apply to be caught up with the metadata log (where
+    /// Kafka's controller answers `isCaughtUp`, Sluice's tells the offset and the broker
+    /// decides). Last in the struct: postcard decodes fields in order.
+    #[serde(default)]
+    pub committed_offset: u64,
 }
 
 /// The command that registers `request`, or why it is refused. `old_session_valid` tells whether
@@ -263,10 +269,12 @@ fn lifecycle_command(
     }
 }
 
-/// The reply to a heartbeat, from the image after its command (if any) applied.
+/// The reply to a heartbeat, from the image after its command (if any) applied and the
+/// answering controller's `committed_offset`.
 pub(crate) fn heartbeat_reply(
     image: &MetadataImage,
     request: &BrokerHeartbeatRequest,
+    committed_offset: u64,
 ) -> BrokerHeartbeatReply {
     let is_fenced = image.broker(request.broker_id).is_none_or(|b| b.fenced);
     let should_shutdown =
@@ -274,6 +282,7 @@ pub(crate) fn heartbeat_reply(
     BrokerHeartbeatReply {
         is_fenced,
         should_shutdown,
+        committed_offset,
     }
 }
 
@@ -619,10 +628,11 @@ mod tests {
         request.metadata_offset = epoch as u64 - 1;
         assert_eq!(heartbeat_command(&image, &request, false), None);
         assert_eq!(
-            heartbeat_reply(&image, &request),
+            heartbeat_reply(&image, &request, 12),
             BrokerHeartbeatReply {
                 is_fenced: true,
-                should_shutdown: false
+                should_shutdown: false,
+                committed_offset: 12
             }
         );
         request.metadata_offset = epoch as u64;
@@ -644,7 +654,7 @@ mod tests {
         );
         apply(&mut image, command).unwrap();
         assert_eq!(heartbeat_command(&image, &request, false), None);
-        assert!(!heartbeat_reply(&image, &request).is_fenced);
+        assert!(!heartbeat_reply(&image, &request, 0).is_fenced);
     }
 
     #[test]
@@ -672,7 +682,7 @@ mod tests {
         create_topic(&mut image, "v", 3, vec![vec![1]]).unwrap();
         let mut request = heartbeat(&image, 1);
         request.want_shutdown = true;
-        assert!(!heartbeat_reply(&image, &request).should_shutdown);
+        assert!(!heartbeat_reply(&image, &request, 0).should_shutdown);
         let command = heartbeat_command(&image, &request, false).unwrap();
         let MetadataCommand::Batch(commands) = &command else {
             panic!("{command:?}");
@@ -687,10 +697,11 @@ mod tests {
         assert_eq!(partitions(&image, "u"), vec![(Some(3), vec![3])]);
         assert_eq!(partitions(&image, "v"), vec![(None, vec![1])]);
         assert_eq!(
-            heartbeat_reply(&image, &request),
+            heartbeat_reply(&image, &request, 40),
             BrokerHeartbeatReply {
                 is_fenced: true,
-                should_shutdown: true
+                should_shutdown: true,
+                committed_offset: 40
             }
         );
         // Fenced and asking to shut down: nothing more to do, and no unfencing.
@@ -701,7 +712,7 @@ mod tests {
         let command = heartbeat_command(&image, &request, false).unwrap();
         apply(&mut image, command).unwrap();
         assert_eq!(partitions(&image, "t")[0], (Some(3), vec![3]));
-        assert!(!heartbeat_reply(&image, &request).should_shutdown);
+        assert!(!heartbeat_reply(&image, &request, 0).should_shutdown);
     }
 
     #[test]

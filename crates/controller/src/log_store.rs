@@ -260,6 +260,12 @@ impl LogStore {
         })
     }
 
+    /// The last committed log id openraft saved (read at open from `raft-committed`, then
+    /// updated at every commit, before the entries apply), `None` if none is known.
+    pub(crate) fn committed(&self) -> Option<LogId> {
+        lock(&self.shared.mem).committed
+    }
+
     /// Writes `buf` (the records of entries starting at the given relative positions) and
     /// fsyncs. Blocking.
     fn write_entries(&self, buf: &[u8], relative: &[(u64, u64)]) -> io::Result<()> {

@@ -14,6 +14,7 @@ use std::time::SystemTime;
 use serde::Deserialize;
 use serde::Serialize;
 
+use crate::log_store::LogStore;
 use crate::raft_types::NodeId;
 use crate::raft_types::Raft;
 use crate::rpc::LeaderReply;
@@ -45,8 +46,17 @@ pub struct QuorumMember {
     pub address: Option<SocketAddr>,
 }
 
+/// The index of the last metadata log entry this node knows to be committed (`None`: none):
+/// what openraft last saved as committed in `log`, or `last_applied` if that is further (only
+/// committed entries apply, and a snapshot installed from the leader moves the applied index
+/// without a save). On the leader it is the quorum's commit index; elsewhere the leader's as
+/// last heard. Not the last applied entry alone: applying trails committing.
+pub(crate) fn committed_index(log: &LogStore, last_applied: Option<u64>) -> Option<u64> {
+    log.committed().map(|c| c.index).max(last_applied)
+}
+
 /// What this node answers if it leads; otherwise who it thinks leads.
-pub(crate) fn describe_local(raft: &Raft) -> LeaderReply<QuorumDescription> {
+pub(crate) fn describe_local(raft: &Raft, log: &LogStore) -> LeaderReply<QuorumDescription> {
     let metrics = raft.metrics().borrow().clone();
     if metrics.current_leader != Some(metrics.id) {
         return LeaderReply::NotLeader {
@@ -87,7 +97,7 @@ pub(crate) fn describe_local(raft: &Raft) -> LeaderReply<QuorumDescription> {
         result: Ok(QuorumDescription {
             leader_id: metrics.id,
             leader_epoch: metrics.current_term,
-            high_watermark: end_of(metrics.last_applied.map(|l| l.index)),
+            high_watermark: end_of(committed_index(log, metrics.last_applied.map(|l| l.index))),
             voters: voters.into_iter().map(member).collect(),
             observers,
         }),

@@ -293,7 +293,7 @@ async fn handle(
         ),
         RpcRequestBody::PreVote(request) => RpcResponse::PreVote(pre_vote.answer(raft, &request)),
         RpcRequestBody::DescribeQuorum => {
-            RpcResponse::DescribeQuorum(crate::quorum::describe_local(raft))
+            RpcResponse::DescribeQuorum(crate::quorum::describe_local(raft, manager.log()))
         }
     }
 }

@@ -99,6 +99,22 @@ async fn three_nodes_elect_a_leader_and_commit_proposals_made_on_followers() {
         assert_eq!(status.voters, vec![1, 2, 3]);
         assert_eq!(status.leader, Some(leader));
     }
+    // Every node knows how far the log is committed: at least as far as it applied, and (the
+    // writes above done) to the end of the leader's log, which DescribeQuorum's high watermark
+    // is one past.
+    wait_for("every node to know the leader's commit index", || {
+        let end = cluster.node(leader).status().last_log_index;
+        cluster
+            .nodes
+            .values()
+            .map(|c| c.status())
+            .all(|s| s.committed_index == end && s.committed_index >= s.last_applied_index)
+            .then_some(end)
+    })
+    .await;
+    let quorum = a.describe_quorum().await.unwrap();
+    let committed = cluster.node(leader).status().committed_index.unwrap();
+    assert_eq!(quorum.high_watermark, committed as i64 + 1);
     cluster.shutdown().await;
 }
 

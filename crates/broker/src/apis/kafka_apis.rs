@@ -74,10 +74,7 @@ impl KafkaApis {
                 let response =
                     produce::handle(replicas, cluster, txns, &self.schemas, ctx, r).await;
                 let throttle = quota_throttle(cluster, ctx, QuotaKey::ProducerByteRate, bytes);
-                replicas
-                    .metrics()
-                    .produce_throttle_ms
-                    .set(i64::from(throttle));
+                replicas.metrics().produce_throttle.record(throttle);
                 match response {
                     Some(mut response) => {
                         response.throttle_time_ms = response.throttle_time_ms.max(throttle);
@@ -123,10 +120,7 @@ impl KafkaApis {
                         let throttle =
                             quota_throttle(cluster, ctx, QuotaKey::ConsumerByteRate, bytes);
                         response.throttle_time_ms = response.throttle_time_ms.max(throttle);
-                        replicas
-                            .metrics()
-                            .fetch_throttle_ms
-                            .set(i64::from(throttle));
+                        replicas.metrics().fetch_throttle.record(throttle);
                         response
                     }
                 };

@@ -60,6 +60,8 @@ use bytes::Bytes;
 use kafka_protocol::messages::ApiKey;
 use tracing::Instrument;
 
+use crate::metrics::{ApiRequestMetrics, RequestMetrics};
+
 pub use front_door::{admit, Admitted, DecodedRequest};
 pub use kafka_apis::KafkaApis;
 pub use request::{OrderGate, RequestContext, ResponseFrame, Unparseable};
@@ -147,17 +149,35 @@ pub async fn handle(
     if session.expects_raw_message() {
         return sasl::raw_message(&apis.cluster, session, &frame).await;
     }
-    if frame.len() >= 2 {
+    let api = frame
+        .get(..2)
+        .and_then(|key| ApiKey::try_from(i16::from_be_bytes([key[0], key[1]])).ok());
+    // Kafka counts every request it reads, however it ends: one that the door answers or
+    // refuses counts too, as its API (its time all spent before any handler).
+    let counted_at_door = || {
+        let requests = &apis.replicas.metrics().requests;
+        if let Some(metrics) = api.and_then(|api| door_metrics(requests, api)) {
+            let waited = received.elapsed();
+            metrics.record(waited, waited);
+        }
+    };
+    if let Some(api) = api {
         // Checked before the body is decoded: nothing but SASL is parsed before authentication.
-        if let Ok(api) = ApiKey::try_from(i16::from_be_bytes([frame[0], frame[1]])) {
-            if let Some(why) = session.refusal(api) {
-                return Err(Unparseable(format!("closing the connection: {why}")));
-            }
+        if let Some(why) = session.refusal(api) {
+            counted_at_door();
+            return Err(Unparseable(format!("closing the connection: {why}")));
         }
     }
-    let request = match admit(&frame)? {
-        Admitted::Answered(response) => return Ok(Some(ResponseFrame::One(response))),
-        Admitted::Request(request) => request,
+    let request = match admit(&frame) {
+        Ok(Admitted::Request(request)) => request,
+        Ok(Admitted::Answered(response)) => {
+            counted_at_door();
+            return Ok(Some(ResponseFrame::One(response)));
+        }
+        Err(refused) => {
+            counted_at_door();
+            return Err(refused);
+        }
     };
     let DecodedRequest {
         api_key: api,
@@ -218,6 +238,17 @@ pub async fn handle(
         );
     }
     response
+}
+
+/// The request metrics of a request of `api` that the front door answered or refused (a
+/// fetch's body, which says who sent it, may not have been read: `FetchConsumer`); `None` for
+/// an API Sluice does not serve, which the door does not take for a request.
+fn door_metrics(requests: &RequestMetrics, api: ApiKey) -> Option<&ApiRequestMetrics> {
+    supported_versions(api)?;
+    match api {
+        ApiKey::Fetch => Some(requests.fetch(false)),
+        _ => requests.api(api as i16, || format!("{api:?}")),
+    }
 }
 
 /// Runs `future` with its polls timed on `clock`: a request's thread time, the unit of the

@@ -5,8 +5,10 @@
 //! Lifecycle (KIP-631): a starting broker registers with a new incarnation id and gets a broker
 //! epoch; it applies the image up to its registration (so it knows every topic committed
 //! before) and heartbeats, reporting the image offset it applied; the controller unfences it
-//! once that offset reaches the registration, after which it may lead partitions. Stopping, it
-//! asks for a controlled shutdown (leadership moves away) before closing its logs.
+//! once that offset reaches the registration, after which it may lead partitions. Each reply
+//! also says how far the metadata log is committed: readiness asks that the broker keep up
+//! with it ([`MetadataCatchUp`]). Stopping, it asks for a controlled shutdown (leadership
+//! moves away) before closing its logs.
 
 use std::sync::atomic::{AtomicBool, AtomicI64, Ordering};
 use std::sync::Arc;
@@ -23,6 +25,7 @@ use uuid::Uuid;
 
 use super::authorization::Authorization;
 use super::client_quotas::ClientQuotas;
+use super::metadata_catch_up::MetadataCatchUp;
 use crate::config::BrokerSettings;
 use crate::replicas::{AdminError, ReplicaManager};
 
@@ -43,6 +46,8 @@ pub struct Cluster {
     /// When the controller last answered a heartbeat (readiness: a broker that cannot reach
     /// the quorum is not ready even while its last answer said unfenced).
     last_heartbeat: std::sync::Mutex<Option<std::time::Instant>>,
+    /// How far the heartbeat replies said the metadata log is committed (readiness).
+    catch_up: std::sync::Mutex<MetadataCatchUp>,
 }
 
 impl Cluster {
@@ -61,6 +66,16 @@ impl Cluster {
             .lock()
             .unwrap_or_else(|p| p.into_inner())
             .map(|at| at.elapsed())
+    }
+
+    /// `Ok` when the metadata offset `applied` has caught up with the metadata log as the
+    /// heartbeat replies told it (see [`MetadataCatchUp`]); otherwise why not.
+    pub fn caught_up_with_metadata(&self, applied: u64) -> Result<(), String> {
+        let registration_offset = u64::try_from(self.broker_epoch()).unwrap_or(0);
+        self.catch_up
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .check(applied, registration_offset)
     }
 
     /// Whether the controller keeps this broker fenced (it leads nothing then).
@@ -174,6 +189,7 @@ impl Cluster {
             broker_epoch: AtomicI64::new(epoch),
             fenced: AtomicBool::new(true),
             last_heartbeat: std::sync::Mutex::new(None),
+            catch_up: std::sync::Mutex::new(MetadataCatchUp::default()),
         })
     }
 
@@ -211,6 +227,10 @@ impl Cluster {
         match self.controller.broker_heartbeat(request).await {
             Ok(Ok(reply)) => {
                 self.fenced.store(reply.is_fenced, Ordering::Release);
+                self.catch_up
+                    .lock()
+                    .unwrap_or_else(|p| p.into_inner())
+                    .heard(reply.committed_offset);
                 *self
                     .last_heartbeat
                     .lock()

@@ -4,7 +4,8 @@
 //! - `membership`: [`Cluster`], the controller quorum member this process runs, the metadata
 //!   image it keeps, this broker's registration, heartbeats and controlled shutdown;
 //!   `cluster_id`: the cluster id, `meta.properties` and formatting storage;
-//!   `controller_config`: the quorum member's settings.
+//!   `controller_config`: the quorum member's settings; `metadata_catch_up`:
+//!   [`MetadataCatchUp`], whether the broker has applied the metadata log far enough.
 //! - `metadata_publisher`: [`MetadataPublisher`], the one place that applies metadata images
 //!   to the replicas and reports leadership changes; everyone else asks it.
 //! - `topic_admin`: [`TopicAdmin`], topic changes proposed to the controller.
@@ -20,6 +21,7 @@ mod client_quotas;
 mod cluster_id;
 mod controller_config;
 mod membership;
+mod metadata_catch_up;
 mod metadata_publisher;
 mod peer;
 mod producer_id_manager;
@@ -31,6 +33,7 @@ pub use client_quotas::ClientQuotas;
 pub use cluster_id::{cluster_id, format_storage, random_cluster_id, Formatted};
 pub use controller_config::controller_config;
 pub use membership::{command_error, controller_error, run_heartbeats, Cluster};
+pub use metadata_catch_up::MetadataCatchUp;
 pub use metadata_publisher::MetadataPublisher;
 pub use peer::{PeerConnection, PeerError};
 pub use producer_id_manager::{ProducerIdManager, PRODUCER_IDS_FILE};

@@ -13,8 +13,11 @@
 //!   all-topics series beside them; each partition holds its topic's handles, so recording is
 //!   two atomic adds with no label lookup.
 //! - `request_metrics`: per API request counts and total / queue time histograms.
+//! - `throttle_time`: the produce and fetch quotas' average throttle time over the quota
+//!   window.
 
 mod request_metrics;
+mod throttle_time;
 mod topic_metrics;
 
 use std::sync::{Arc, RwLock};
@@ -24,8 +27,10 @@ use prometheus_client::metrics::counter::Counter;
 use prometheus_client::metrics::family::Family;
 use prometheus_client::metrics::gauge::Gauge;
 use prometheus_client::registry::Registry;
+use sluice_security::quota::QuotaWindow;
 
 pub use request_metrics::{ApiRequestMetrics, RequestMetrics};
+pub use throttle_time::ThrottleTimeSensor;
 pub use topic_metrics::{ThroughputTotals, TopicMetrics, TopicMetricsFamily};
 
 /// A metric's labels: (name, value) pairs; an empty set encodes no labels at all.
@@ -43,11 +48,11 @@ pub struct BrokerMetrics {
     pub isr_expands: Counter,
     /// `kafka.network:type=SocketServer`'s connection-count per listener.
     connections: Family<Labels, Gauge>,
-    /// Throttle time (ms) the quotas gave the latest produce / fetch response (0 when it was
-    /// not throttled): Kafka's `Produce` and `Fetch` quota sensors' `throttle-time`, which
-    /// Kafka averages over its quota window.
-    pub produce_throttle_ms: Gauge,
-    pub fetch_throttle_ms: Gauge,
+    /// Kafka's `Produce` and `Fetch` quota sensors' `throttle-time`: the average throttle
+    /// time of the produce / consumer fetch responses the byte-rate quotas throttled within
+    /// the quota window.
+    pub produce_throttle: ThrottleTimeSensor,
+    pub fetch_throttle: ThrottleTimeSensor,
 }
 
 impl Default for BrokerMetrics {
@@ -57,7 +62,14 @@ impl Default for BrokerMetrics {
 }
 
 impl BrokerMetrics {
+    /// With Kafka's default quota window (tests).
     pub fn new() -> BrokerMetrics {
+        BrokerMetrics::with_quota_window(QuotaWindow::DEFAULT)
+    }
+
+    /// Throttle times are averaged over `quota_window` (`quota.window.num`,
+    /// `quota.window.size.seconds`), as Kafka's quota sensors are.
+    pub fn with_quota_window(quota_window: QuotaWindow) -> BrokerMetrics {
         let mut registry = Registry::default();
         let topics = TopicMetricsFamily::register(&mut registry);
         let requests = RequestMetrics::register(&mut registry);
@@ -79,17 +91,19 @@ impl BrokerMetrics {
             "Open client connections per listener",
             connections.clone(),
         );
-        let produce_throttle_ms = Gauge::default();
+        let produce_throttle = ThrottleTimeSensor::new(quota_window);
         registry.register(
             "kafka_server_produce_throttle_time",
-            "Throttle time in ms the quotas gave the latest produce response",
-            produce_throttle_ms.clone(),
+            "Average throttle time in ms of the produce responses the quotas throttled in the \
+             quota window, 0 if none",
+            produce_throttle.clone(),
         );
-        let fetch_throttle_ms = Gauge::default();
+        let fetch_throttle = ThrottleTimeSensor::new(quota_window);
         registry.register(
             "kafka_server_fetch_throttle_time",
-            "Throttle time in ms the quotas gave the latest consumer fetch response",
-            fetch_throttle_ms.clone(),
+            "Average throttle time in ms of the consumer fetch responses the quotas throttled \
+             in the quota window, 0 if none",
+            fetch_throttle.clone(),
         );
         BrokerMetrics {
             registry: RwLock::new(registry),
@@ -98,8 +112,8 @@ impl BrokerMetrics {
             isr_shrinks,
             isr_expands,
             connections,
-            produce_throttle_ms,
-            fetch_throttle_ms,
+            produce_throttle,
+            fetch_throttle,
         }
     }
 

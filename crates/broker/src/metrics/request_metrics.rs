@@ -4,9 +4,11 @@
 //! Prometheus histograms where Kafka's are JMX percentiles); fetches are `FetchConsumer` or
 //! `FetchFollower`, as in Kafka. Total time runs from the frame read to the response ready;
 //! queue time from the frame read to its handler starting (behind the connection's earlier
-//! requests, and the front door's decoding). A request answered at the front door (an
-//! unsupported version) is not counted. Each API's handles are made at its first request and then
-//! found by api key without a label lookup.
+//! requests, and the front door's decoding). As in Kafka, every request read counts, also one
+//! the front door answers (an ApiVersions newer than ours) or refuses (an unsupported version,
+//! a request before authentication, a body that does not decode): its queue and total time are
+//! both its time at the door. Each API's handles are made at its first request and then found
+//! by api key without a label lookup.
 
 use std::sync::OnceLock;
 use std::time::Duration;

@@ -1,14 +1,14 @@
 //! The gauges computed from state at scrape time (nothing on the hot path keeps them):
-//! [`BrokerCollector`] (the replica manager's partition, leader and under-replicated counts,
-//! each hosted log's size and offsets, the controller's view of the cluster) and
-//! [`QuorumCollector`] (the controller quorum as this node sees it, on every node). Collectors
-//! hold weak handles: the registry must not keep a stopped broker alive.
+//! [`BrokerCollector`] (the replica manager's partition, leader, under-replicated and offline
+//! replica counts, each hosted log's size and offsets, the controller's view of the cluster)
+//! and [`QuorumCollector`] (the controller quorum as this node sees it, on every node).
+//! Collectors hold weak handles: the registry must not keep a stopped broker alive.
 
 use std::sync::Weak;
 
 use prometheus_client::collector::Collector;
 use prometheus_client::encoding::DescriptorEncoder;
-use sluice_controller::{Controller, ControllerRole};
+use sluice_controller::{Controller, ControllerRole, ControllerStatus};
 
 use crate::cluster::Cluster;
 use crate::metrics::{encode_gauges, Labels};
@@ -65,6 +65,13 @@ impl Collector for BrokerCollector {
             "kafka_server_replicamanager_underreplicatedpartitions",
             "Partitions this broker leads whose ISR is smaller than their replica set",
             under_replicated,
+        )?;
+        gauge(
+            &mut encoder,
+            "kafka_server_replicamanager_offlinereplicacount",
+            "Replicas this broker hosts that are offline: their log directory failed (offline \
+             until the broker restarts with it back)",
+            replicas.offline_replicas().len(),
         )?;
         let labels = |p: &crate::replicas::Partition| -> Labels {
             vec![
@@ -159,36 +166,108 @@ impl std::fmt::Debug for QuorumCollector {
 
 impl Collector for QuorumCollector {
     fn encode(&self, mut encoder: DescriptorEncoder) -> Result<(), std::fmt::Error> {
-        let status = self.controller.status();
-        let next =
-            |index: Option<u64>| index.map_or(0, |i| i64::try_from(i + 1).unwrap_or(i64::MAX));
-        for (name, help, value) in [
-            (
-                "kafka_server_raftmetrics_current_epoch",
-                "The controller quorum's current term (Kafka's epoch of __cluster_metadata)",
-                i64::try_from(status.term).unwrap_or(i64::MAX),
-            ),
-            (
-                "kafka_server_raftmetrics_current_leader",
-                "Node id of the quorum leader this node knows of, -1 if none",
-                status.leader.map_or(-1, |l| i64::try_from(l).unwrap_or(-1)),
-            ),
-            (
-                "kafka_server_raftmetrics_high_watermark",
-                "One past the last metadata log entry this node applied (committed entries only)",
-                next(status.last_applied_index),
-            ),
-            (
-                "kafka_server_raftmetrics_log_end_offset",
-                "One past the last entry of this node's metadata log",
-                next(status.last_log_index),
-            ),
-        ] {
+        for (name, help, value) in raft_gauges(&self.controller.status()) {
             encode_gauges(&mut encoder, name, help, [(none(), value)])?;
         }
         if self.controller_counts {
             encode_controller(&mut encoder, &self.controller)?;
         }
         Ok(())
+    }
+}
+
+/// The raft-metrics gauges of `status`, with Kafka's meanings: offsets are Raft log indexes,
+/// and an end offset or high watermark is one past the last entry it covers.
+fn raft_gauges(status: &ControllerStatus) -> [(&'static str, &'static str, i64); 4] {
+    let int = |v: u64| i64::try_from(v).unwrap_or(i64::MAX);
+    let one_past = |index: Option<u64>| index.map(|i| int(i).saturating_add(1));
+    [
+        (
+            "kafka_server_raftmetrics_current_epoch",
+            "The controller quorum's current term (Kafka's epoch of __cluster_metadata)",
+            int(status.term),
+        ),
+        (
+            "kafka_server_raftmetrics_current_leader",
+            "Node id of the quorum leader this node knows of, -1 if none",
+            status.leader.map_or(-1, |l| i64::try_from(l).unwrap_or(-1)),
+        ),
+        (
+            "kafka_server_raftmetrics_high_watermark",
+            "One past the last metadata log entry this node knows committed (the leader's \
+             commit index, as last heard on a follower), -1 if unknown",
+            one_past(status.committed_index).unwrap_or(-1),
+        ),
+        (
+            "kafka_server_raftmetrics_log_end_offset",
+            "One past the last entry of this node's metadata log",
+            one_past(status.last_log_index).unwrap_or(0),
+        ),
+    ]
+}
+
+#[cfg(test)]
+mod tests {
+    use sluice_controller::{ControllerRole, ControllerStatus};
+
+    use super::raft_gauges;
+
+    fn status() -> ControllerStatus {
+        ControllerStatus {
+            node_id: 2,
+            role: ControllerRole::Follower,
+            leader: Some(1),
+            term: 4,
+            last_log_index: Some(20),
+            committed_index: Some(17),
+            last_applied_index: Some(15),
+            snapshot_index: None,
+            purged_index: None,
+            voters: vec![1, 2, 3],
+            learners: Vec::new(),
+        }
+    }
+
+    fn value(status: &ControllerStatus, name: &str) -> i64 {
+        raft_gauges(status)
+            .iter()
+            .find(|(n, _, _)| *n == name)
+            .map(|(_, _, v)| *v)
+            .expect("gauge exported")
+    }
+
+    #[test]
+    fn the_high_watermark_is_one_past_the_commit_index_not_the_last_applied_entry() {
+        let status = status();
+        assert_eq!(
+            value(&status, "kafka_server_raftmetrics_high_watermark"),
+            18
+        );
+        assert_eq!(
+            value(&status, "kafka_server_raftmetrics_log_end_offset"),
+            21
+        );
+        assert_eq!(value(&status, "kafka_server_raftmetrics_current_epoch"), 4);
+        assert_eq!(value(&status, "kafka_server_raftmetrics_current_leader"), 1);
+    }
+
+    #[test]
+    fn unknown_values_are_kafkas() {
+        let status = ControllerStatus {
+            leader: None,
+            last_log_index: None,
+            committed_index: None,
+            last_applied_index: None,
+            ..status()
+        };
+        assert_eq!(
+            value(&status, "kafka_server_raftmetrics_high_watermark"),
+            -1
+        );
+        assert_eq!(value(&status, "kafka_server_raftmetrics_log_end_offset"), 0);
+        assert_eq!(
+            value(&status, "kafka_server_raftmetrics_current_leader"),
+            -1
+        );
     }
 }

@@ -183,7 +183,7 @@ pub async fn start_with_listeners(
     let controller = Controller::start_with_listener(config, controller_listener)
         .await
         .map_err(|e| ServerError::Controller(e.to_string()))?;
-    let metrics = Arc::new(BrokerMetrics::new());
+    let metrics = Arc::new(BrokerMetrics::with_quota_window(settings.quota_window));
     metrics.register_collector(Box::new(metrics_collector::QuorumCollector {
         controller: controller.clone(),
         controller_counts: !roles.is_broker(),
