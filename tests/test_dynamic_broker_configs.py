@@ -45,9 +45,11 @@ def test_broker_configs_with_confluent_admin_client(broker_factory):
     a = admin(broker.bootstrap)
 
     configs = describe_broker(a)
-    for key in ("listeners", "advertised.listeners", "log.dirs", "node.id", "process.roles"):
+    for key in ("advertised.listeners", "log.dirs", "node.id", "process.roles"):
         assert key in configs, key
         assert configs[key].is_read_only, key
+    # Listeners are added and removed per broker (test_listeners_added_and_removed_...).
+    assert not configs["listeners"].is_read_only
     assert configs["node.id"].value == "1"
     assert (configs["log.retention.check.interval.ms"].value,
             configs["log.retention.check.interval.ms"].source) == (
@@ -209,4 +211,62 @@ def test_key_store_and_connection_limits_change_without_restart(broker_factory, 
     wait_until(lambda: tls_handshake_done(ports["SSL"], ca.pem_path), timeout=30, interval=0.2,
                what="new SSL connections served again")
     assert broker.proc.poll() is None, "no restart"
+    assert_no_panic(broker)
+
+
+def connection_served(port):
+    try:
+        return api_versions_answered(port, "127.0.0.1", timeout=5)
+    except OSError:
+        return False
+
+
+def test_listeners_added_and_removed_without_restart(broker_factory):
+    """Kafka's "Adding and Removing Listeners": a listener named in this broker's dynamic
+    `listeners` (with its protocol in `listener.security.protocol.map`) opens without a restart,
+    Metadata over it names its address, clients produce and consume through it, it is back after
+    a restart, and it closes when the dynamic value goes. Existing listeners cannot move or go."""
+    ports = {"PLAINTEXT": free_port(), "EXTRA": free_port()}
+    static = f"PLAINTEXT://127.0.0.1:{ports['PLAINTEXT']}"
+    broker = broker_factory({"listeners": static})
+    a = admin(broker.bootstrap)
+    extra = f"127.0.0.1:{ports['EXTRA']}"
+    assert not connection_served(ports["EXTRA"])
+    alter_broker(a, "1",
+                 ("listeners", f"{static},EXTRA://{extra}", AlterConfigOpType.SET),
+                 ("listener.security.protocol.map",
+                  "PLAINTEXT:PLAINTEXT,EXTRA:PLAINTEXT,CONTROLLER:PLAINTEXT",
+                  AlterConfigOpType.SET))
+    wait_until(lambda: connection_served(ports["EXTRA"]), timeout=30, interval=0.2,
+               what="the new listener to serve")
+    entry = describe_broker(a)["listeners"]
+    assert (entry.source, entry.is_read_only) == (ConfigSource.DYNAMIC_BROKER_CONFIG.value, False)
+
+    # Metadata over the new listener names its endpoint: a client that only knows it works.
+    wait_until(lambda: [b.port for b in admin(extra).list_topics(timeout=10).brokers.values()]
+               == [ports["EXTRA"]], timeout=30, interval=0.2,
+               what="Metadata over EXTRA to name EXTRA's port")
+    topic = create_topic(extra, unique_topic("dynlistener"), 1)
+    sent = confluent_produce(extra, topic, [Rec(0, b"k", b"via-extra-%d" % i) for i in range(5)])
+    assert len(sent) == 5
+    assert watermarks(broker.bootstrap, topic, 0) == (0, 5)
+
+    # Existing listeners keep their address, and the inter-broker one stays.
+    code, text = refusal(a, ("listeners", f"PLAINTEXT://127.0.0.1:{free_port()},EXTRA://{extra}",
+                             AlterConfigOpType.SET))
+    assert code == KafkaError.INVALID_REQUEST and "Listener PLAINTEXT: its address" in text, text
+    code, text = refusal(a, ("listeners", f"EXTRA://{extra}", AlterConfigOpType.SET))
+    assert code == KafkaError.INVALID_REQUEST and "cannot be removed" in text, text
+
+    # The dynamic listener is in the metadata log: it opens again after a restart.
+    broker.restart()
+    wait_until(lambda: connection_served(ports["EXTRA"]), timeout=60, interval=0.2,
+               what="the dynamic listener after a restart")
+    a = admin(broker.bootstrap)
+
+    # Removed: it closes.
+    alter_broker(a, "1", ("listeners", None, AlterConfigOpType.DELETE))
+    wait_until(lambda: not connection_served(ports["EXTRA"]), timeout=30, interval=0.2,
+               what="the removed listener to close")
+    assert watermarks(broker.bootstrap, topic, 0) == (0, 5)
     assert_no_panic(broker)

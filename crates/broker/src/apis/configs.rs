@@ -26,7 +26,7 @@ use sluice_security::acl::AclOperation;
 use super::request::RequestContext;
 use crate::cluster::TopicAdmin;
 use crate::config::{
-    check_dynamic_broker_configs, check_listener_stores, describe_broker,
+    check_dynamic_broker_configs, check_listener_changes, check_listener_stores, describe_broker,
     describe_cluster_defaults, resolve_topic_configs, topic_config_key, topic_key_by_synonym,
     BrokerConfigEntry, BrokerSettings, ConfigSource, ConfigType, DynamicConfigError,
 };
@@ -252,6 +252,22 @@ impl Target {
     }
 }
 
+/// A new SASL listener's mechanisms must be usable (their JAAS configs parse, OAUTHBEARER's
+/// validator is set up), as at startup.
+fn check_new_sasl_listeners(
+    settings: &BrokerSettings,
+    listeners: &[crate::config::ListenerSettings],
+) -> Result<(), DynamicConfigError> {
+    for l in listeners.iter().filter(|l| l.protocol.uses_sasl()) {
+        if settings.listeners.iter().any(|s| s.name() == l.name()) {
+            continue;
+        }
+        super::SaslAuthenticator::new(l, [0u8; 32], std::time::Duration::ZERO)
+            .map_err(DynamicConfigError::Invalid)?;
+    }
+    Ok(())
+}
+
 /// A refused broker alteration's Kafka error.
 fn refused(e: DynamicConfigError) -> AdminError {
     match e {
@@ -335,7 +351,9 @@ async fn alter_resource(
                 // stores it has, with a warning.)
                 let (current, new) = (current.clone(), configs.clone());
                 tokio::task::spawn_blocking(move || {
-                    check_listener_stores(&settings, &current, &new)
+                    let listeners = check_listener_changes(&settings, &current, &new)?;
+                    check_new_sasl_listeners(&settings, &listeners)?;
+                    check_listener_stores(&settings, &listeners, &current, &new)
                 })
                 .await
                 .map_err(|e| AdminError::new(ErrorCode::UNKNOWN_SERVER_ERROR, e.to_string()))?

@@ -48,6 +48,8 @@ pub struct Cluster {
     last_heartbeat: std::sync::Mutex<Option<std::time::Instant>>,
     /// How far the heartbeat replies said the metadata log is committed (readiness).
     catch_up: std::sync::Mutex<MetadataCatchUp>,
+    /// This process's registration, sent again when its listeners change.
+    registration: std::sync::Mutex<BrokerRegistrationRequest>,
 }
 
 impl Cluster {
@@ -190,7 +192,34 @@ impl Cluster {
             fenced: AtomicBool::new(true),
             last_heartbeat: std::sync::Mutex::new(None),
             catch_up: std::sync::Mutex::new(MetadataCatchUp::default()),
+            registration: std::sync::Mutex::new(request),
         })
+    }
+
+    /// Registers this process's listeners again (the same incarnation: the epoch stays), after
+    /// a dynamic change of `listeners`: the image then names the new endpoints, which Metadata
+    /// answers with.
+    pub async fn register_listeners(
+        &self,
+        inter_broker: ListenerEndpoint,
+        listeners: Vec<ListenerEndpoint>,
+    ) -> Result<(), String> {
+        let request = {
+            let mut r = self.registration.lock().unwrap_or_else(|p| p.into_inner());
+            r.host = inter_broker.host;
+            r.port = inter_broker.port;
+            r.listeners = listeners;
+            r.clone()
+        };
+        let deadline = tokio::time::Instant::now() + STARTUP_TIMEOUT;
+        loop {
+            match self.controller.register_broker(request.clone()).await {
+                Ok(Ok(_)) => return Ok(()),
+                Ok(Err(e)) => return Err(e.to_string()),
+                Err(e) if tokio::time::Instant::now() >= deadline => return Err(e.to_string()),
+                Err(_) => tokio::time::sleep(RETRY_BACKOFF).await,
+            }
+        }
     }
 
     /// Waits until this node's image includes its own registration.

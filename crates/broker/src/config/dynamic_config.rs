@@ -27,7 +27,9 @@ use super::broker_keys::{broker_key, KeyDefault, BROKER_KEYS};
 use super::broker_settings::BrokerSettings;
 use super::config_type::{check_value, ConfigSource, ConfigType};
 use super::connection_limits::{parse_ip_overrides, ConnectionLimits};
-use super::listener_settings::{tls_server, tls_server_replacing};
+use super::listener_settings::{
+    listener_settings, tls_server, tls_server_replacing, ListenerSettings,
+};
 use super::topic_config::TopicDefaults;
 use super::topic_keys::{topic_key_by_synonym, TOPIC_CONFIG_KEYS};
 
@@ -70,8 +72,6 @@ pub const LISTENER_RELOADABLE: &[&str] = &[
 /// Keys Kafka updates without a restart that Sluice reads only at start (listener-scoped keys
 /// other than [`LISTENER_RELOADABLE`], `listener.name.<listener>.sasl.*` among them, too).
 const AT_START_IN_SLUICE: &[&str] = &[
-    "listeners",
-    "listener.security.protocol.map",
     "sasl.enabled.mechanisms",
     "sasl.mechanism.inter.broker.protocol",
     "sasl.jaas.config",
@@ -85,6 +85,10 @@ const AT_START_IN_SLUICE: &[&str] = &[
     "ssl.endpoint.identification.algorithm",
 ];
 
+/// The keys that add and remove a broker's listeners (per broker, as in Kafka): with them, the
+/// new listeners' own `listener.name.<listener>.*` keys.
+const LISTENER_SET_KEYS: &[&str] = &["listeners", "listener.security.protocol.map"];
+
 /// The key store or trust store key a listener-scoped `key` reconfigures, if it is one.
 fn reloadable_scope(key: &str) -> Option<(String, String)> {
     listener_scope(key).filter(|(_, base)| LISTENER_RELOADABLE.contains(&base.as_str()))
@@ -95,7 +99,8 @@ pub fn is_dynamic(key: &str) -> bool {
     topic_key_by_synonym(key).is_some()
         || LIVE_KEYS.contains(&key)
         || ACCEPTED_WITHOUT_EFFECT.contains(&key)
-        || reloadable_scope(key).is_some()
+        || LISTENER_SET_KEYS.contains(&key)
+        || is_listener_scoped(key)
 }
 
 /// The key table's entry of `key`, listener-scoped or not: its type.
@@ -168,7 +173,7 @@ pub fn check_dynamic_broker_configs(
         }
         if LISTENER_RELOADABLE.contains(k) {
             unprefixed.push(*k);
-        } else if AT_START_IN_SLUICE.contains(k) || k.starts_with("listener.name.") {
+        } else if AT_START_IN_SLUICE.contains(k) {
             at_start.push(*k);
         } else {
             read_only.push(*k);
@@ -215,7 +220,7 @@ pub fn check_dynamic_broker_configs(
         let per_broker_only = sorted(
             sets.iter()
                 .map(|(k, _)| *k)
-                .filter(|k| reloadable_scope(k).is_some())
+                .filter(|k| is_listener_scoped(k) || LISTENER_SET_KEYS.contains(k))
                 .collect(),
         );
         if !per_broker_only.is_empty() {
@@ -334,13 +339,114 @@ fn listener_tls_overrides(
         .collect()
 }
 
+/// The listener a `listener.name.<listener>.[<mechanism>.]<key>` key names (upper case).
+fn scoped_listener(key: &str) -> Option<String> {
+    if !is_listener_scoped(key) {
+        return None;
+    }
+    let rest = key.strip_prefix("listener.name.")?;
+    rest.split_once('.').map(|(l, _)| l.to_ascii_uppercase())
+}
+
+/// The listeners a broker runs with under its own dynamic configs `dynamic`: the file's keys
+/// with the dynamic `listeners`, `listener.security.protocol.map` and listener-scoped keys in
+/// place (`advertised.listeners` stays the file's: a new listener advertises its address).
+pub fn dynamic_listener_settings(
+    settings: &BrokerSettings,
+    dynamic: &BTreeMap<String, String>,
+) -> Result<Vec<ListenerSettings>, String> {
+    let mut config = settings.config().clone();
+    for (k, v) in dynamic {
+        if LISTENER_SET_KEYS.contains(&k.as_str()) || is_listener_scoped(k) {
+            config.set(k, v).map_err(|e| e.to_string())?;
+        }
+    }
+    config.check().map_err(|e| e.to_string())?;
+    Ok(listener_settings(&config))
+}
+
+/// Kafka's checks of a change of a broker's listeners (`listeners`,
+/// `listener.security.protocol.map`, listener-scoped keys), on that broker: an existing
+/// listener keeps its address, security protocol and settings (only its key store and trust
+/// store change, see [`LISTENER_RELOADABLE`]); the inter-broker and controller listeners stay;
+/// a new TLS listener's stores load. Returns the listeners the broker will run with.
+pub fn check_listener_changes(
+    settings: &BrokerSettings,
+    current: &BTreeMap<String, String>,
+    new: &BTreeMap<String, String>,
+) -> Result<Vec<ListenerSettings>, DynamicConfigError> {
+    let invalid = |m: String| DynamicConfigError::Invalid(m);
+    let existing = |name: &str| settings.listeners.iter().any(|l| l.name() == name);
+    let changed = new
+        .iter()
+        .filter(|(k, v)| current.get(*k) != Some(*v))
+        .map(|(k, _)| k)
+        .chain(current.keys().filter(|k| !new.contains_key(*k)));
+    for key in changed {
+        if let Some(listener) = scoped_listener(key) {
+            if existing(&listener) && reloadable_scope(key).is_none() {
+                return Err(invalid(format!(
+                    "Configs cannot be updated dynamically for existing listener {listener}, \
+                     restart broker or create a new listener for update ({key})"
+                )));
+            }
+        }
+    }
+    let merged = dynamic_listener_settings(settings, new).map_err(invalid)?;
+    for l in &settings.listeners {
+        match merged.iter().find(|m| m.name() == l.name()) {
+            Some(m) => {
+                if m.listener.host != l.listener.host
+                    || m.listener.port != l.listener.port
+                    || m.protocol != l.protocol
+                    || m.is_controller != l.is_controller
+                {
+                    return Err(invalid(format!(
+                        "Listener {}: its address and security protocol cannot change \
+                         dynamically; add a listener under a new name instead",
+                        l.name()
+                    )));
+                }
+            }
+            None => {
+                let what = if l.is_controller {
+                    "it is the controller listener"
+                } else if l.name() == settings.inter_broker_listener {
+                    "it is the inter-broker listener"
+                } else {
+                    "it is set in the config file (Sluice removes only listeners added \
+                     dynamically)"
+                };
+                return Err(invalid(format!(
+                    "Listener {} cannot be removed: {what}",
+                    l.name()
+                )));
+            }
+        }
+    }
+    for m in merged.iter().filter(|m| !existing(m.name())) {
+        if m.is_controller {
+            return Err(invalid(format!(
+                "Listener {}: controller listeners cannot be added dynamically",
+                m.name()
+            )));
+        }
+        if m.protocol.uses_tls() {
+            tls_server(&m.ssl).map_err(|e| invalid(format!("Listener {}: {e}", m.name())))?;
+        }
+    }
+    Ok(merged)
+}
+
 /// Kafka's validation of a broker's new dynamic configs `new` (replacing `current`) on that
 /// broker: each TLS listener whose key store or trust store keys change must load the new
 /// stores, and the new certificate must keep the served one's subject and alternative names
-/// (`ssl.allow.dn.changes`, `ssl.allow.san.changes`); a key naming a listener the broker does
-/// not have, or one without TLS, is refused. Reads files: call it off the async threads.
+/// (`ssl.allow.dn.changes`, `ssl.allow.san.changes`); a key naming a listener the broker will
+/// not have (`listeners`: those it runs with after the change), or one without TLS, is refused.
+/// Reads files: call it off the async threads.
 pub fn check_listener_stores(
     settings: &BrokerSettings,
+    listeners: &[ListenerSettings],
     current: &BTreeMap<String, String>,
     new: &BTreeMap<String, String>,
 ) -> Result<(), DynamicConfigError> {
@@ -348,8 +454,9 @@ pub fn check_listener_stores(
         let Some((listener, _)) = reloadable_scope(key) else {
             continue;
         };
-        let tls = settings
-            .client_listeners()
+        let tls = listeners
+            .iter()
+            .filter(|l| !l.is_controller)
             .find(|l| l.name().eq_ignore_ascii_case(&listener))
             .is_some_and(|l| l.protocol.uses_tls());
         if !tls {
@@ -642,13 +749,31 @@ mod tests {
             refused(&[("no.such.key", "1")]),
             DynamicConfigError::UnknownKey("Unknown broker config name: no.such.key".into())
         );
-        let at_start = refused(&[("listener.name.client.ssl.client.auth", "required")]);
+        let at_start = refused(&[("sasl.enabled.mechanisms", "PLAIN")]);
         assert!(
-            at_start
-                .message()
-                .contains("Set(listener.name.client.ssl.client.auth)")
+            at_start.message().contains("Set(sasl.enabled.mechanisms)")
                 && at_start.message().contains("at start"),
             "{at_start:?}"
+        );
+        // Listeners are added per broker, with their own settings.
+        ok(
+            &[
+                ("listeners", "PLAINTEXT://:9092,EXTRA://:9095"),
+                (
+                    "listener.security.protocol.map",
+                    "PLAINTEXT:PLAINTEXT,EXTRA:SSL",
+                ),
+                ("listener.name.extra.ssl.client.auth", "required"),
+            ],
+            true,
+        );
+        let cluster_listeners =
+            check_dynamic_broker_configs(&[("listeners", "PLAINTEXT://:9092")], false).unwrap_err();
+        assert!(
+            cluster_listeners
+                .message()
+                .starts_with("Cannot update these configs at default cluster level"),
+            "{cluster_listeners:?}"
         );
         assert_eq!(
             refused(&[("advertised.listeners", "PLAINTEXT://h:1")]),
@@ -732,6 +857,60 @@ mod tests {
     }
 
     #[test]
+    fn listeners_are_added_and_existing_ones_kept() {
+        let s = settings(&[
+            (
+                "listeners",
+                "PLAINTEXT://127.0.0.1:9092,OTHER://127.0.0.1:9093",
+            ),
+            (
+                "listener.security.protocol.map",
+                "PLAINTEXT:PLAINTEXT,OTHER:PLAINTEXT,CONTROLLER:PLAINTEXT",
+            ),
+        ]);
+        let none = BTreeMap::new();
+        let add = map(&[
+            (
+                "listeners",
+                "PLAINTEXT://127.0.0.1:9092,OTHER://127.0.0.1:9093,EXTRA://127.0.0.1:9095",
+            ),
+            (
+                "listener.security.protocol.map",
+                "PLAINTEXT:PLAINTEXT,OTHER:PLAINTEXT,EXTRA:PLAINTEXT,CONTROLLER:PLAINTEXT",
+            ),
+        ]);
+        let merged = check_listener_changes(&s, &none, &add).expect("a new listener");
+        assert!(merged.iter().any(|l| l.name() == "EXTRA"));
+        let refused = |new: &[(&str, &str)]| {
+            check_listener_changes(&s, &none, &map(new))
+                .unwrap_err()
+                .message()
+                .to_string()
+        };
+        let moved = refused(&[(
+            "listeners",
+            "PLAINTEXT://127.0.0.1:9999,OTHER://127.0.0.1:9093",
+        )]);
+        assert!(moved.contains("Listener PLAINTEXT: its address"), "{moved}");
+        let removed = refused(&[("listeners", "PLAINTEXT://127.0.0.1:9092")]);
+        assert!(
+            removed.contains("Listener OTHER cannot be removed"),
+            "{removed}"
+        );
+        let existing = refused(&[("listener.name.other.ssl.client.auth", "required")]);
+        assert!(
+            existing
+                .starts_with("Configs cannot be updated dynamically for existing listener OTHER"),
+            "{existing}"
+        );
+        let unmapped = refused(&[(
+            "listeners",
+            "PLAINTEXT://127.0.0.1:9092,OTHER://127.0.0.1:9093,NEW://127.0.0.1:9096",
+        )]);
+        assert!(unmapped.contains("NEW"), "{unmapped}");
+    }
+
+    #[test]
     fn live_connection_limits_cleaner_pause_and_listener_stores() {
         let s = settings(&[
             ("max.connections", "100"),
@@ -800,14 +979,11 @@ mod tests {
         assert_eq!(node.value.as_deref(), Some("2"));
         assert_eq!(node.source, ConfigSource::StaticBrokerConfig);
         assert!(node.read_only);
-        for listed in [
-            "listeners",
-            "advertised.listeners",
-            "log.dirs",
-            "process.roles",
-        ] {
+        for listed in ["advertised.listeners", "log.dirs", "process.roles"] {
             assert!(find(listed).read_only, "{listed}");
         }
+        // Listeners are added and removed per broker.
+        assert!(!find("listeners").read_only);
         assert_eq!(find("log.dirs").value.as_deref(), Some("./sluice-data"));
         let mmb = find("message.max.bytes");
         assert_eq!(

@@ -42,9 +42,9 @@ pub use broker_settings::BrokerSettings;
 pub use config_type::{ConfigSource, ConfigType};
 pub use connection_limits::{parse_ip_overrides, ConnectionLimits};
 pub use dynamic_config::{
-    check_dynamic_broker_configs, check_listener_stores, describe_broker,
-    describe_cluster_defaults, is_dynamic, BrokerConfigEntry, ConfigSynonym, DynamicBrokerConfigs,
-    DynamicConfigError, LiveBrokerConfig,
+    check_dynamic_broker_configs, check_listener_changes, check_listener_stores, describe_broker,
+    describe_cluster_defaults, dynamic_listener_settings, is_dynamic, BrokerConfigEntry,
+    ConfigSynonym, DynamicBrokerConfigs, DynamicConfigError, LiveBrokerConfig,
 };
 pub use group_settings::GroupSettings;
 pub use listener_settings::{

@@ -1324,7 +1324,7 @@ mod tests {
             manager.checkpoint_high_watermarks();
         }
         // The broker stopped while t-0 was being copied to b.
-        let unfinished = b.join(super::super::replica_move::future_dir_name("t", 0));
+        let unfinished = b.join(crate::replicas::replica_move::future_dir_name("t", 0));
         std::fs::create_dir_all(&unfinished).expect("mkdir");
         std::fs::write(unfinished.join("00000000000000000000.log"), b"par").expect("write");
         let manager = Arc::new(open_dirs(&[&a, &b], &image_of(1)).expect("reopens"));

@@ -23,11 +23,13 @@ use tokio::task::JoinSet;
 use super::connection_quotas::ConnectionQuotas;
 use super::ServerError;
 use crate::apis::{connection, KafkaApis, ListenerContext, SaslAuthenticator, Session};
-use crate::cluster::Authorization;
+use crate::cluster::{Authorization, Cluster};
 use crate::config::{
-    tls_server, tls_server_replacing, BrokerSettings, ListenerSettings, SslSettings,
+    dynamic_listener_settings, tls_server, tls_server_replacing, BrokerSettings, ListenerSettings,
+    SslSettings,
 };
 use crate::replicas::ReplicaManager;
+use sluice_controller::ListenerEndpoint;
 
 /// How often key store files are checked for a new certificate.
 pub const CERT_RELOAD_INTERVAL: Duration = Duration::from_secs(10);
@@ -120,55 +122,35 @@ async fn bind(
     Ok((socket, local))
 }
 
+/// A broker's secret for the SCRAM answers to unknown users: one for all its listeners, so
+/// that comparing listeners tells nothing about which users exist.
+pub fn decoy_secret() -> Result<[u8; 32], ServerError> {
+    let mut secret = [0u8; 32];
+    getrandom::fill(&mut secret)
+        .map_err(|e| ServerError::Config(format!("no random bytes: {e}")))?;
+    Ok(secret)
+}
+
 /// Opens every client listener. `prebound`: the socket of the first client listener, bound
 /// by the caller (an in-process test cluster).
 pub async fn open(
     settings: &BrokerSettings,
     mut prebound: Option<std::net::TcpListener>,
     authorization: Arc<Authorization>,
+    decoy_secret: [u8; 32],
 ) -> Result<Vec<ClientListener>, ServerError> {
-    let mut decoy_secret = [0u8; 32];
-    getrandom::fill(&mut decoy_secret)
-        .map_err(|e| ServerError::Config(format!("no random bytes: {e}")))?;
     let mut out = Vec::new();
     for l in settings.client_listeners() {
-        let tls = if l.protocol.uses_tls() {
-            Some(Arc::new(listener_tls(l)?))
-        } else {
-            None
-        };
-        let sasl = if l.protocol.uses_sasl() {
-            let delay = Duration::from_millis(settings.failed_authentication_delay_ms);
-            let sasl =
-                SaslAuthenticator::new(l, decoy_secret, delay).map_err(ServerError::Config)?;
-            if let Some(jwks) = sasl.jwks() {
-                // The first fetch before serving; a failure is retried by the refresher.
-                let name = l.name().to_string();
-                let fetched = tokio::task::spawn_blocking(move || {
-                    jwks.refresh_now(sluice_security::oauthbearer::unix_now_ms())
-                })
-                .await;
-                if let Ok(Err(e)) = fetched {
-                    tracing::warn!("listener {name}: OAUTHBEARER keys not fetched yet: {e}");
-                }
-            }
-            Some(sasl)
-        } else {
-            None
-        };
-        let (socket, local_addr) = bind(prebound.take(), l).await?;
-        out.push(ClientListener {
-            context: Arc::new(ListenerContext {
-                name: l.name().to_string(),
-                protocol: l.protocol,
-                sasl,
-                authorization: authorization.clone(),
-            }),
-            settings: l.clone(),
-            socket,
-            local_addr,
-            tls,
-        });
+        out.push(
+            open_listener(
+                settings,
+                l,
+                prebound.take(),
+                authorization.clone(),
+                decoy_secret,
+            )
+            .await?,
+        );
     }
     if out.is_empty() {
         return Err(ServerError::Config(
@@ -176,6 +158,53 @@ pub async fn open(
         ));
     }
     Ok(out)
+}
+
+/// Opens one client listener: its TLS side, its SASL authenticator (the first JWKS fetch of
+/// an OAUTHBEARER one), its socket.
+pub async fn open_listener(
+    settings: &BrokerSettings,
+    l: &ListenerSettings,
+    prebound: Option<std::net::TcpListener>,
+    authorization: Arc<Authorization>,
+    decoy_secret: [u8; 32],
+) -> Result<ClientListener, ServerError> {
+    let tls = if l.protocol.uses_tls() {
+        Some(Arc::new(listener_tls(l)?))
+    } else {
+        None
+    };
+    let sasl = if l.protocol.uses_sasl() {
+        let delay = Duration::from_millis(settings.failed_authentication_delay_ms);
+        let sasl = SaslAuthenticator::new(l, decoy_secret, delay).map_err(ServerError::Config)?;
+        if let Some(jwks) = sasl.jwks() {
+            // The first fetch before serving; a failure is retried by the refresher.
+            let name = l.name().to_string();
+            let fetched = tokio::task::spawn_blocking(move || {
+                jwks.refresh_now(sluice_security::oauthbearer::unix_now_ms())
+            })
+            .await;
+            if let Ok(Err(e)) = fetched {
+                tracing::warn!("listener {name}: OAUTHBEARER keys not fetched yet: {e}");
+            }
+        }
+        Some(sasl)
+    } else {
+        None
+    };
+    let (socket, local_addr) = bind(prebound, l).await?;
+    Ok(ClientListener {
+        context: Arc::new(ListenerContext {
+            name: l.name().to_string(),
+            protocol: l.protocol,
+            sasl,
+            authorization,
+        }),
+        settings: l.clone(),
+        socket,
+        local_addr,
+        tls,
+    })
 }
 
 /// Checks the TLS listeners' key stores every [`CERT_RELOAD_INTERVAL`] until shutdown.
@@ -245,6 +274,142 @@ pub async fn maintain_listener_tls(
                 Err(e) => tracing::warn!("listener {name}: certificate check failed: {e}"),
             }
         }
+    }
+}
+
+/// What [`supervise_dynamic_listeners`] needs from the broker.
+pub struct DynamicListenerParts {
+    pub apis: Arc<KafkaApis>,
+    pub quotas: Arc<ConnectionQuotas>,
+    pub cluster: Arc<Cluster>,
+    pub replicas: Arc<ReplicaManager>,
+    pub authorization: Arc<Authorization>,
+    pub decoy_secret: [u8; 32],
+    /// The inter-broker listener's endpoint and those of the listeners of the config file.
+    pub inter_broker: ListenerEndpoint,
+    pub static_endpoints: Vec<ListenerEndpoint>,
+}
+
+/// Listeners added by this broker's dynamic `listeners` (Kafka's "Adding and Removing
+/// Listeners"): each time the broker's dynamic configs change, opens the listeners they add
+/// (with their `listener.name.<listener>.*` settings), stops those they no longer name (their
+/// connections close), and registers the broker's endpoints again so that Metadata names the
+/// new ones. The config file's listeners are not touched (see
+/// `config::check_listener_changes`). A new listener advertises its own address.
+pub async fn supervise_dynamic_listeners(
+    parts: DynamicListenerParts,
+    mut shutdown: watch::Receiver<bool>,
+) {
+    let settings = parts.replicas.settings().clone();
+    let static_names: Vec<String> = settings
+        .listeners
+        .iter()
+        .map(|l| l.name().to_string())
+        .collect();
+    let mut running: BTreeMap<
+        String,
+        (
+            watch::Sender<bool>,
+            ListenerEndpoint,
+            tokio::task::JoinHandle<()>,
+        ),
+    > = BTreeMap::new();
+    let mut changes = parts.replicas.watch_live_config();
+    let mut first = true;
+    loop {
+        // The first pass at once: the first metadata image (with the listeners a restart
+        // must open again) may have been applied before this task subscribed.
+        if !std::mem::take(&mut first) {
+            tokio::select! {
+                _ = shutdown.changed() => break,
+                changed = changes.changed() => if changed.is_err() { break },
+            }
+        }
+        let live = parts.replicas.live_config();
+        let desired = match dynamic_listener_settings(&settings, &live.dynamic.broker) {
+            Ok(d) => d,
+            Err(e) => {
+                tracing::warn!("the dynamic listeners cannot be applied, keeping those open: {e}");
+                continue;
+            }
+        };
+        let added: Vec<&ListenerSettings> = desired
+            .iter()
+            .filter(|l| !l.is_controller && !static_names.iter().any(|n| n == l.name()))
+            .collect();
+        let mut changed = false;
+        let gone: Vec<String> = running
+            .keys()
+            .filter(|name| !added.iter().any(|l| l.name() == name.as_str()))
+            .cloned()
+            .collect();
+        for name in gone {
+            if let Some((stop, _, task)) = running.remove(&name) {
+                stop.send_replace(true);
+                let _ = task.await;
+                tracing::info!("listener {name} (dynamic) closed");
+                changed = true;
+            }
+        }
+        for l in added {
+            if running.contains_key(l.name()) {
+                continue;
+            }
+            let listener = match open_listener(
+                &settings,
+                l,
+                None,
+                parts.authorization.clone(),
+                parts.decoy_secret,
+            )
+            .await
+            {
+                Ok(listener) => listener,
+                Err(e) => {
+                    tracing::warn!("listener {} (dynamic) cannot open: {e}", l.name());
+                    continue;
+                }
+            };
+            let (host, port) = l.advertised(listener.local_addr);
+            let endpoint = ListenerEndpoint {
+                name: l.name().to_string(),
+                host,
+                port,
+                security_protocol: l.protocol as i16,
+            };
+            tracing::info!(
+                "listener {} (dynamic) listening on {} (advertised as {}:{})",
+                l.name(),
+                listener.local_addr,
+                endpoint.host,
+                endpoint.port
+            );
+            let (stop, stopped) = watch::channel(false);
+            let task = tokio::spawn(accept_loop(
+                parts.apis.clone(),
+                parts.quotas.clone(),
+                listener,
+                false,
+                stopped,
+            ));
+            running.insert(l.name().to_string(), (stop, endpoint, task));
+            changed = true;
+        }
+        if changed {
+            let mut endpoints = parts.static_endpoints.clone();
+            endpoints.extend(running.values().map(|(_, e, _)| e.clone()));
+            if let Err(e) = parts
+                .cluster
+                .register_listeners(parts.inter_broker.clone(), endpoints)
+                .await
+            {
+                tracing::warn!("registering the broker's new listeners failed: {e}");
+            }
+        }
+    }
+    for (_, (stop, _, task)) in running {
+        stop.send_replace(true);
+        let _ = task.await;
     }
 }
 

@@ -281,8 +281,14 @@ async fn start_broker(
         controller,
         metrics,
     } = node;
-    let client_listeners =
-        listeners::open(&settings, client_listener, authorization.clone()).await?;
+    let decoy_secret = listeners::decoy_secret()?;
+    let client_listeners = listeners::open(
+        &settings,
+        client_listener,
+        authorization.clone(),
+        decoy_secret,
+    )
+    .await?;
     let endpoints: Vec<ListenerEndpoint> = client_listeners
         .iter()
         .map(|l| {
@@ -307,6 +313,7 @@ async fn start_broker(
         .find(|e| e.name == settings.inter_broker_listener)
         .unwrap_or(&endpoints[0])
         .clone();
+    let static_endpoints = (inter_broker.clone(), endpoints.clone());
     // Registration first: a broker whose log dir belongs to another cluster is refused
     // (INCONSISTENT_CLUSTER_ID) before anything in it is read or changed.
     let cluster = Arc::new(
@@ -317,7 +324,7 @@ async fn start_broker(
             inter_broker,
             endpoints,
             listeners::peer_security(&settings)?,
-            authorization,
+            authorization.clone(),
         )
         .await
         .map_err(ServerError::Controller)?,
@@ -451,7 +458,7 @@ async fn start_broker(
         shutdown_rx.clone(),
     ));
     tasks.spawn(crate::cluster::run_heartbeats(
-        cluster,
+        cluster.clone(),
         replicas.clone(),
         Duration::from_millis(settings.broker_heartbeat_interval_ms),
         shutdown_rx.clone(),
@@ -484,6 +491,19 @@ async fn start_broker(
     if !jwks.is_empty() {
         tasks.spawn(listeners::refresh_jwks(jwks, shutdown_rx.clone()));
     }
+    tasks.spawn(listeners::supervise_dynamic_listeners(
+        listeners::DynamicListenerParts {
+            apis: apis.clone(),
+            quotas: quotas.clone(),
+            cluster: cluster.clone(),
+            replicas: replicas.clone(),
+            authorization: authorization.clone(),
+            decoy_secret,
+            inter_broker: static_endpoints.0,
+            static_endpoints: static_endpoints.1,
+        },
+        shutdown_rx.clone(),
+    ));
     // As in Kafka, the inter-broker listener is not held to max.connections when there are
     // others (clients cannot lock replication out); a node's only listener is.
     let several = client_listeners.len() > 1;

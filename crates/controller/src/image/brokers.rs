@@ -39,8 +39,14 @@ impl MetadataImage {
                 "broker {broker_id} registered without a host"
             )));
         }
-        if let Some(existing) = self.brokers.get(&broker_id) {
+        if let Some(existing) = self.brokers.get_mut(&broker_id) {
             if existing.incarnation_id == incarnation_id {
+                // A retry, or the same process registering its listeners again after a
+                // dynamic change of `listeners`: the endpoints are replaced, the epoch stays.
+                existing.host = host.to_string();
+                existing.port = port;
+                existing.listeners = listeners.to_vec();
+                existing.http_endpoints = http_endpoints.clone();
                 return Ok(CommandOutput::BrokerRegistered {
                     broker_epoch: existing.broker_epoch,
                 });
@@ -207,6 +213,36 @@ mod tests {
             register(&mut image, 5, 1),
             Ok(CommandOutput::BrokerRegistered { broker_epoch: 1 })
         );
+    }
+
+    #[test]
+    fn the_same_process_registering_again_replaces_its_listeners() {
+        let mut image = MetadataImage::default();
+        register(&mut image, 5, 1).unwrap();
+        let listener = ListenerEndpoint {
+            name: "EXTRA".into(),
+            host: "h".into(),
+            port: 9095,
+            security_protocol: 0,
+        };
+        let again = apply(
+            &mut image,
+            MetadataCommand::RegisterBroker {
+                broker_id: 5,
+                incarnation_id: Uuid::from_u128(1),
+                host: "b".into(),
+                port: 9092,
+                listeners: vec![listener.clone()],
+                http_endpoints: Default::default(),
+                rack: Some("r1".into()),
+                timestamp_ms: 200,
+            },
+        );
+        assert_eq!(
+            again,
+            Ok(CommandOutput::BrokerRegistered { broker_epoch: 1 })
+        );
+        assert_eq!(image.broker(5).unwrap().listeners, [listener]);
     }
 
     #[test]
