@@ -210,6 +210,24 @@ def test_key_store_and_connection_limits_change_without_restart(broker_factory, 
     alter_broker(a, "1", ("max.connections", None, AlterConfigOpType.DELETE))
     wait_until(lambda: tls_handshake_done(ports["SSL"], ca.pem_path), timeout=30, interval=0.2,
                what="new SSL connections served again")
+
+    # A TLS listener added dynamically with its own key store, which is then swapped in place.
+    ssl2 = free_port()
+    alter_broker(
+        a, "1",
+        ("listeners", f"PLAINTEXT://127.0.0.1:{ports['PLAINTEXT']},SSL://127.0.0.1:{ports['SSL']},"
+                      f"SSL2://127.0.0.1:{ssl2}", AlterConfigOpType.SET),
+        ("listener.security.protocol.map",
+         "PLAINTEXT:PLAINTEXT,SSL:SSL,SSL2:SSL,CONTROLLER:PLAINTEXT", AlterConfigOpType.SET),
+        ("listener.name.ssl2.ssl.keystore.location", renewed, AlterConfigOpType.SET))
+    served2 = lambda: served_certificate("127.0.0.1", ssl2, ca.pem_path)  # noqa: E731
+    wait_until(lambda: tls_handshake_done(ssl2, ca.pem_path) and served2() == certificate_der(renewed),
+               timeout=30, interval=0.2, what="the dynamic SSL listener with its key store")
+    ssl2_conf = {"security.protocol": "SSL", "ssl.ca.location": ca.pem_path}
+    assert confluent_produce(f"127.0.0.1:{ssl2}", topic, [Rec(0, b"k", b"via-ssl2")], **ssl2_conf)
+    alter_broker(a, "1", ("listener.name.ssl2.ssl.keystore.location", first, AlterConfigOpType.SET))
+    wait_until(lambda: served2() == certificate_der(first), timeout=30, interval=0.2,
+               what="the dynamic SSL listener's new key store")
     assert broker.proc.poll() is None, "no restart"
     assert_no_panic(broker)
 
@@ -257,6 +275,17 @@ def test_listeners_added_and_removed_without_restart(broker_factory):
     assert code == KafkaError.INVALID_REQUEST and "Listener PLAINTEXT: its address" in text, text
     code, text = refusal(a, ("listeners", f"EXTRA://{extra}", AlterConfigOpType.SET))
     assert code == KafkaError.INVALID_REQUEST and "cannot be removed" in text, text
+
+    # A listener added dynamically may change: it is opened again with its new settings.
+    moved = free_port()
+    alter_broker(a, "1", ("listeners", f"{static},EXTRA://127.0.0.1:{moved}",
+                          AlterConfigOpType.SET))
+    wait_until(lambda: connection_served(moved) and not connection_served(ports["EXTRA"]),
+               timeout=30, interval=0.2, what="EXTRA to move to its new port")
+    ports["EXTRA"] = moved
+    extra = f"127.0.0.1:{moved}"
+    wait_until(lambda: [b.port for b in admin(extra).list_topics(timeout=10).brokers.values()]
+               == [moved], timeout=30, interval=0.2, what="Metadata to name EXTRA's new port")
 
     # The dynamic listener is in the metadata log: it opens again after a restart.
     broker.restart()

@@ -317,7 +317,6 @@ fn dynamic_broker_configs_apply_on_every_broker_without_a_restart() {
     let all = describe(&mut c2, BROKER, "2", &[]);
     assert_eq!(all.error_code, 0);
     for key in [
-        "listeners",
         "advertised.listeners",
         "log.dirs",
         "node.id",
@@ -330,6 +329,13 @@ fn dynamic_broker_configs_apply_on_every_broker_without_a_restart() {
             .unwrap_or_else(|| panic!("{key} is listed"));
         assert!(entry.read_only, "{key} is read-only");
     }
+    // Listeners are added and removed per broker.
+    assert!(
+        all.configs
+            .iter()
+            .any(|c| c.name.as_str() == "listeners" && !c.read_only),
+        "listeners is dynamic"
+    );
     assert_eq!(value_of(&all, "node.id"), owned("2", STATIC_BROKER_CONFIG));
     assert_eq!(
         value_of(&all, "log.retention.check.interval.ms"),

@@ -44,7 +44,7 @@ pub use connection_limits::{parse_ip_overrides, ConnectionLimits};
 pub use dynamic_config::{
     check_dynamic_broker_configs, check_listener_changes, check_listener_stores, describe_broker,
     describe_cluster_defaults, dynamic_listener_settings, is_dynamic, BrokerConfigEntry,
-    ConfigSynonym, DynamicBrokerConfigs, DynamicConfigError, LiveBrokerConfig,
+    ConfigSynonym, DynamicBrokerConfigs, DynamicConfigError, LiveBrokerConfig, LISTENER_RELOADABLE,
 };
 pub use group_settings::GroupSettings;
 pub use listener_settings::{

@@ -26,7 +26,7 @@ use crate::apis::{connection, KafkaApis, ListenerContext, SaslAuthenticator, Ses
 use crate::cluster::{Authorization, Cluster};
 use crate::config::{
     dynamic_listener_settings, tls_server, tls_server_replacing, BrokerSettings, ListenerSettings,
-    SslSettings,
+    LiveBrokerConfig, SslSettings, LISTENER_RELOADABLE,
 };
 use crate::replicas::ReplicaManager;
 use sluice_controller::ListenerEndpoint;
@@ -255,24 +255,27 @@ pub async fn maintain_listener_tls(
                 }
             }
         }
-        let live = replicas.live_config();
-        for tls in &listeners {
-            let overrides = live.listener_tls_overrides(&tls.name);
-            let t = tls.clone();
-            let name = &tls.name;
-            match tokio::task::spawn_blocking(move || t.refresh(overrides)).await {
-                Ok(Ok(TlsRefresh::Unchanged)) => {}
-                Ok(Ok(TlsRefresh::Reloaded)) => {
-                    tracing::info!("listener {name}: serving the new certificate")
-                }
-                Ok(Ok(TlsRefresh::Reconfigured)) => tracing::info!(
-                    "listener {name}: serving the key store and trust store of the dynamic configs"
-                ),
-                Ok(Err(e)) => {
-                    tracing::warn!("listener {name}: keeping the served certificate: {e}")
-                }
-                Err(e) => tracing::warn!("listener {name}: certificate check failed: {e}"),
+        refresh_tls_sides(&listeners, &replicas.live_config()).await;
+    }
+}
+
+/// Brings each of `listeners`' TLS sides up to date with the live config's key and trust
+/// stores for it, or with its key store file replaced on disk (see [`ListenerTls::refresh`]).
+async fn refresh_tls_sides(listeners: &[Arc<ListenerTls>], live: &LiveBrokerConfig) {
+    for tls in listeners {
+        let overrides = live.listener_tls_overrides(&tls.name);
+        let t = tls.clone();
+        let name = &tls.name;
+        match tokio::task::spawn_blocking(move || t.refresh(overrides)).await {
+            Ok(Ok(TlsRefresh::Unchanged)) => {}
+            Ok(Ok(TlsRefresh::Reloaded)) => {
+                tracing::info!("listener {name}: serving the new certificate")
             }
+            Ok(Ok(TlsRefresh::Reconfigured)) => tracing::info!(
+                "listener {name}: serving the key store and trust store of the dynamic configs"
+            ),
+            Ok(Err(e)) => tracing::warn!("listener {name}: keeping the served certificate: {e}"),
+            Err(e) => tracing::warn!("listener {name}: certificate check failed: {e}"),
         }
     }
 }
@@ -306,15 +309,10 @@ pub async fn supervise_dynamic_listeners(
         .iter()
         .map(|l| l.name().to_string())
         .collect();
-    let mut running: BTreeMap<
-        String,
-        (
-            watch::Sender<bool>,
-            ListenerEndpoint,
-            tokio::task::JoinHandle<()>,
-        ),
-    > = BTreeMap::new();
+    let mut running: BTreeMap<String, RunningListener> = BTreeMap::new();
     let mut changes = parts.replicas.watch_live_config();
+    let mut tick = tokio::time::interval(CERT_RELOAD_INTERVAL);
+    tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     let mut first = true;
     loop {
         // The first pass at once: the first metadata image (with the listeners a restart
@@ -323,6 +321,12 @@ pub async fn supervise_dynamic_listeners(
             tokio::select! {
                 _ = shutdown.changed() => break,
                 changed = changes.changed() => if changed.is_err() { break },
+                _ = tick.tick() => {
+                    // The dynamic listeners' key stores replaced on disk (as for the file's
+                    // listeners).
+                    refresh_tls_sides(&tls_sides(&running), &parts.replicas.live_config()).await;
+                    continue;
+                }
             }
         }
         let live = parts.replicas.live_config();
@@ -338,15 +342,21 @@ pub async fn supervise_dynamic_listeners(
             .filter(|l| !l.is_controller && !static_names.iter().any(|n| n == l.name()))
             .collect();
         let mut changed = false;
+        // Gone from `listeners`, or reopened with their changed settings.
         let gone: Vec<String> = running
-            .keys()
-            .filter(|name| !added.iter().any(|l| l.name() == name.as_str()))
-            .cloned()
+            .iter()
+            .filter(|(name, r)| {
+                !added.iter().any(|l| {
+                    l.name() == name.as_str()
+                        && listener_fingerprint(l, &live.dynamic.broker) == r.fingerprint
+                })
+            })
+            .map(|(name, _)| name.clone())
             .collect();
         for name in gone {
-            if let Some((stop, _, task)) = running.remove(&name) {
-                stop.send_replace(true);
-                let _ = task.await;
+            if let Some(r) = running.remove(&name) {
+                r.stop.send_replace(true);
+                let _ = r.task.await;
                 tracing::info!("listener {name} (dynamic) closed");
                 changed = true;
             }
@@ -385,6 +395,13 @@ pub async fn supervise_dynamic_listeners(
                 endpoint.port
             );
             let (stop, stopped) = watch::channel(false);
+            let tls = listener.tls.clone();
+            if let Some(cache) = listener.context.sasl.as_ref().and_then(|s| s.jwks()) {
+                tokio::spawn(refresh_jwks(
+                    vec![(l.name().to_string(), cache)],
+                    stopped.clone(),
+                ));
+            }
             let task = tokio::spawn(accept_loop(
                 parts.apis.clone(),
                 parts.quotas.clone(),
@@ -392,12 +409,23 @@ pub async fn supervise_dynamic_listeners(
                 false,
                 stopped,
             ));
-            running.insert(l.name().to_string(), (stop, endpoint, task));
+            running.insert(
+                l.name().to_string(),
+                RunningListener {
+                    stop,
+                    endpoint,
+                    task,
+                    tls,
+                    fingerprint: listener_fingerprint(l, &live.dynamic.broker),
+                },
+            );
             changed = true;
         }
+        // A key or trust store the dynamic configs name for a listener that stays open.
+        refresh_tls_sides(&tls_sides(&running), &live).await;
         if changed {
             let mut endpoints = parts.static_endpoints.clone();
-            endpoints.extend(running.values().map(|(_, e, _)| e.clone()));
+            endpoints.extend(running.values().map(|r| r.endpoint.clone()));
             if let Err(e) = parts
                 .cluster
                 .register_listeners(parts.inter_broker.clone(), endpoints)
@@ -407,10 +435,44 @@ pub async fn supervise_dynamic_listeners(
             }
         }
     }
-    for (_, (stop, _, task)) in running {
-        stop.send_replace(true);
-        let _ = task.await;
+    for r in running.into_values() {
+        r.stop.send_replace(true);
+        let _ = r.task.await;
     }
+}
+
+fn tls_sides(running: &BTreeMap<String, RunningListener>) -> Vec<Arc<ListenerTls>> {
+    running.values().filter_map(|r| r.tls.clone()).collect()
+}
+
+/// A listener [`supervise_dynamic_listeners`] opened.
+struct RunningListener {
+    stop: watch::Sender<bool>,
+    endpoint: ListenerEndpoint,
+    task: tokio::task::JoinHandle<()>,
+    tls: Option<Arc<ListenerTls>>,
+    /// What it was opened with (see [`listener_fingerprint`]).
+    fingerprint: String,
+}
+
+/// What a dynamic listener is opened with: its address, security protocol and its own
+/// dynamic `listener.name.<listener>.*` keys other than its key and trust stores (those are
+/// swapped in place, see [`ListenerTls::refresh`]); when they change it is opened again. (Held
+/// in memory only: it may hold secrets.)
+fn listener_fingerprint(l: &ListenerSettings, dynamic: &BTreeMap<String, String>) -> String {
+    let prefix = format!("listener.name.{}.", l.name().to_ascii_lowercase());
+    let own: Vec<(&String, &String)> = dynamic
+        .iter()
+        .filter(|(k, _)| {
+            let k = k.to_ascii_lowercase();
+            k.strip_prefix(&prefix)
+                .is_some_and(|base| !LISTENER_RELOADABLE.contains(&base))
+        })
+        .collect();
+    format!(
+        "{}:{}:{:?}:{own:?}",
+        l.listener.host, l.listener.port, l.protocol
+    )
 }
 
 /// Refreshes the OAUTHBEARER listeners' JWKS keys when due (`sasl.oauthbearer.jwks.endpoint.*`),
