@@ -228,6 +228,18 @@ def test_key_store_and_connection_limits_change_without_restart(broker_factory, 
     alter_broker(a, "1", ("listener.name.ssl2.ssl.keystore.location", first, AlterConfigOpType.SET))
     wait_until(lambda: served2() == certificate_der(first), timeout=30, interval=0.2,
                what="the dynamic SSL listener's new key store")
+
+    # A listener of the config file removed (not the inter-broker one), then named again.
+    plain = f"PLAINTEXT://127.0.0.1:{ports['PLAINTEXT']}"
+    alter_broker(a, "1", ("listeners", f"{plain},SSL2://127.0.0.1:{ssl2}", AlterConfigOpType.SET))
+    wait_until(lambda: not tls_handshake_done(ports["SSL"], ca.pem_path), timeout=30,
+               interval=0.2, what="the config file's SSL listener to close")
+    assert tls_handshake_done(ssl2, ca.pem_path)
+    alter_broker(a, "1", ("listeners", f"{plain},SSL://127.0.0.1:{ports['SSL']},"
+                                       f"SSL2://127.0.0.1:{ssl2}", AlterConfigOpType.SET))
+    wait_until(lambda: tls_handshake_done(ports["SSL"], ca.pem_path), timeout=30, interval=0.2,
+               what="the SSL listener back")
+    assert served() == certificate_der(first)
     assert broker.proc.poll() is None, "no restart"
     assert_no_panic(broker)
 

@@ -395,33 +395,31 @@ pub fn check_listener_changes(
     let merged = dynamic_listener_settings(settings, new).map_err(invalid)?;
     for l in &settings.listeners {
         match merged.iter().find(|m| m.name() == l.name()) {
-            Some(m) => {
+            Some(m)
                 if m.listener.host != l.listener.host
                     || m.listener.port != l.listener.port
                     || m.protocol != l.protocol
-                    || m.is_controller != l.is_controller
-                {
-                    return Err(invalid(format!(
-                        "Listener {}: its address and security protocol cannot change \
-                         dynamically; add a listener under a new name instead",
-                        l.name()
-                    )));
-                }
-            }
-            None => {
-                let what = if l.is_controller {
-                    "it is the controller listener"
-                } else if l.name() == settings.inter_broker_listener {
-                    "it is the inter-broker listener"
-                } else {
-                    "it is set in the config file (Sluice removes only listeners added \
-                     dynamically)"
-                };
+                    || m.is_controller != l.is_controller =>
+            {
                 return Err(invalid(format!(
-                    "Listener {} cannot be removed: {what}",
+                    "Listener {}: its address and security protocol cannot change \
+                     dynamically; add a listener under a new name instead",
                     l.name()
                 )));
             }
+            Some(_) => {}
+            None if l.is_controller || l.name() == settings.inter_broker_listener => {
+                return Err(invalid(format!(
+                    "Listener {} cannot be removed: it is the {} listener",
+                    l.name(),
+                    if l.is_controller {
+                        "controller"
+                    } else {
+                        "inter-broker"
+                    }
+                )));
+            }
+            None => {}
         }
     }
     for m in merged.iter().filter(|m| !existing(m.name())) {
@@ -892,11 +890,17 @@ mod tests {
             "PLAINTEXT://127.0.0.1:9999,OTHER://127.0.0.1:9093",
         )]);
         assert!(moved.contains("Listener PLAINTEXT: its address"), "{moved}");
-        let removed = refused(&[("listeners", "PLAINTEXT://127.0.0.1:9092")]);
+        let removed = refused(&[("listeners", "OTHER://127.0.0.1:9093")]);
         assert!(
-            removed.contains("Listener OTHER cannot be removed"),
+            removed.contains("Listener PLAINTEXT cannot be removed: it is the inter-broker"),
             "{removed}"
         );
+        check_listener_changes(
+            &s,
+            &none,
+            &map(&[("listeners", "PLAINTEXT://127.0.0.1:9092")]),
+        )
+        .expect("another of the file's listeners may go");
         let existing = refused(&[("listener.name.other.ssl.client.auth", "required")]);
         assert!(
             existing

@@ -291,14 +291,16 @@ pub struct DynamicListenerParts {
     /// The inter-broker listener's endpoint and those of the listeners of the config file.
     pub inter_broker: ListenerEndpoint,
     pub static_endpoints: Vec<ListenerEndpoint>,
+    /// What stops each listener of the config file but the inter-broker one.
+    pub static_stops: BTreeMap<String, Arc<watch::Sender<bool>>>,
 }
 
 /// Listeners added by this broker's dynamic `listeners` (Kafka's "Adding and Removing
 /// Listeners"): each time the broker's dynamic configs change, opens the listeners they add
 /// (with their `listener.name.<listener>.*` settings), stops those they no longer name (their
-/// connections close), and registers the broker's endpoints again so that Metadata names the
-/// new ones. The config file's listeners are not touched (see
-/// `config::check_listener_changes`). A new listener advertises its own address.
+/// connections close; the config file's listeners too, but the inter-broker one), and registers
+/// the broker's endpoints again so that Metadata names the new ones. A new listener advertises
+/// its own address.
 pub async fn supervise_dynamic_listeners(
     parts: DynamicListenerParts,
     mut shutdown: watch::Receiver<bool>,
@@ -310,6 +312,7 @@ pub async fn supervise_dynamic_listeners(
         .map(|l| l.name().to_string())
         .collect();
     let mut running: BTreeMap<String, RunningListener> = BTreeMap::new();
+    let mut removed_static: std::collections::BTreeSet<String> = Default::default();
     let mut changes = parts.replicas.watch_live_config();
     let mut tick = tokio::time::interval(CERT_RELOAD_INTERVAL);
     tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
@@ -337,11 +340,26 @@ pub async fn supervise_dynamic_listeners(
                 continue;
             }
         };
+        let mut changed = false;
+        // The config file's listeners the dynamic `listeners` no longer names: stopped.
+        for (name, stop) in &parts.static_stops {
+            if !removed_static.contains(name) && !desired.iter().any(|l| l.name() == name) {
+                stop.send_replace(true);
+                removed_static.insert(name.clone());
+                tracing::info!("listener {name} closed (removed from listeners)");
+                changed = true;
+            }
+        }
+        // Listeners to run here: new ones, and any of the file's that was removed and is named
+        // again.
         let added: Vec<&ListenerSettings> = desired
             .iter()
-            .filter(|l| !l.is_controller && !static_names.iter().any(|n| n == l.name()))
+            .filter(|l| {
+                !l.is_controller
+                    && (!static_names.iter().any(|n| n == l.name())
+                        || removed_static.contains(l.name()))
+            })
             .collect();
-        let mut changed = false;
         // Gone from `listeners`, or reopened with their changed settings.
         let gone: Vec<String> = running
             .iter()
@@ -424,7 +442,12 @@ pub async fn supervise_dynamic_listeners(
         // A key or trust store the dynamic configs name for a listener that stays open.
         refresh_tls_sides(&tls_sides(&running), &live).await;
         if changed {
-            let mut endpoints = parts.static_endpoints.clone();
+            let mut endpoints: Vec<ListenerEndpoint> = parts
+                .static_endpoints
+                .iter()
+                .filter(|e| !removed_static.contains(&e.name))
+                .cloned()
+                .collect();
             endpoints.extend(running.values().map(|r| r.endpoint.clone()));
             if let Err(e) = parts
                 .cluster

@@ -12,6 +12,7 @@ pub use crate::config::tls_server;
 pub use listeners::{reload_certificates, CERT_RELOAD_INTERVAL};
 mod metrics_collector;
 
+use std::collections::BTreeMap;
 use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::Duration;
@@ -491,8 +492,29 @@ async fn start_broker(
     if !jwks.is_empty() {
         tasks.spawn(listeners::refresh_jwks(jwks, shutdown_rx.clone()));
     }
+    // Each listener of the config file but the inter-broker one may be removed dynamically:
+    // it stops on its own signal, which the node's shutdown also gives.
+    let mut static_stops = BTreeMap::new();
+    let mut stop_receivers = BTreeMap::new();
+    for l in &client_listeners {
+        let name = l.settings.name().to_string();
+        if name != settings.inter_broker_listener {
+            let (stop, stopped) = watch::channel(false);
+            static_stops.insert(name.clone(), Arc::new(stop));
+            stop_receivers.insert(name, stopped);
+        }
+    }
+    let forward: Vec<Arc<watch::Sender<bool>>> = static_stops.values().cloned().collect();
+    let mut global = shutdown_rx.clone();
+    tasks.spawn(async move {
+        let _ = global.wait_for(|stop| *stop).await;
+        for stop in forward {
+            stop.send_replace(true);
+        }
+    });
     tasks.spawn(listeners::supervise_dynamic_listeners(
         listeners::DynamicListenerParts {
+            static_stops,
             apis: apis.clone(),
             quotas: quotas.clone(),
             cluster: cluster.clone(),
@@ -513,12 +535,15 @@ async fn start_broker(
                 .settings
                 .name()
                 .eq_ignore_ascii_case(&settings.inter_broker_listener);
+        let stop = stop_receivers
+            .remove(listener.settings.name())
+            .unwrap_or_else(|| shutdown_rx.clone());
         tasks.spawn(listeners::accept_loop(
             apis.clone(),
             quotas.clone(),
             listener,
             protected,
-            shutdown_rx.clone(),
+            stop,
         ));
     }
     tasks.spawn(txns.run_timer(
