@@ -142,9 +142,16 @@ fn dev_cluster_starts_reports_its_status_and_stops_on_sigterm() {
 #[test]
 fn dev_cluster_names_a_busy_port_and_starts_nothing() {
     let dir = tempfile::tempdir().expect("temp dir");
-    let base = free_port_range(4);
-    // Node 2's controller port.
-    let _taken = TcpListener::bind(("127.0.0.1", base + 3)).expect("bind");
+    // Node 2's controller port, taken here. A range found free can be taken by another test
+    // before this binds it: then another range.
+    let (base, _taken) = (0..20)
+        .find_map(|_| {
+            let base = free_port_range(4);
+            TcpListener::bind(("127.0.0.1", base + 3))
+                .ok()
+                .map(|taken| (base, taken))
+        })
+        .expect("a free port range");
     let out = run_to_end(
         sluice()
             .args([
