@@ -233,32 +233,6 @@ pub async fn reload_certificates(
     }
 }
 
-/// Keeps the client listeners' TLS sides current until shutdown: at once when this broker's
-/// dynamic configs change (a key store or trust store named for a listener, see
-/// [`ListenerTls::refresh`]), and every [`CERT_RELOAD_INTERVAL`] for key store files replaced
-/// on disk.
-pub async fn maintain_listener_tls(
-    listeners: Vec<Arc<ListenerTls>>,
-    replicas: Arc<ReplicaManager>,
-    mut shutdown: watch::Receiver<bool>,
-) {
-    let mut tick = tokio::time::interval(CERT_RELOAD_INTERVAL);
-    tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
-    let mut changes = replicas.watch_live_config();
-    loop {
-        tokio::select! {
-            _ = shutdown.changed() => return,
-            _ = tick.tick() => {}
-            changed = changes.changed() => {
-                if changed.is_err() {
-                    return;
-                }
-            }
-        }
-        refresh_tls_sides(&listeners, &replicas.live_config()).await;
-    }
-}
-
 /// Brings each of `listeners`' TLS sides up to date with the live config's key and trust
 /// stores for it, or with its key store file replaced on disk (see [`ListenerTls::refresh`]).
 async fn refresh_tls_sides(listeners: &[Arc<ListenerTls>], live: &LiveBrokerConfig) {
@@ -280,8 +254,8 @@ async fn refresh_tls_sides(listeners: &[Arc<ListenerTls>], live: &LiveBrokerConf
     }
 }
 
-/// What [`supervise_dynamic_listeners`] needs from the broker.
-pub struct DynamicListenerParts {
+/// What [`supervise_listeners`] needs from the broker.
+pub struct ListenerSupervisorParts {
     pub apis: Arc<KafkaApis>,
     pub quotas: Arc<ConnectionQuotas>,
     pub cluster: Arc<Cluster>,
@@ -293,16 +267,20 @@ pub struct DynamicListenerParts {
     pub static_endpoints: Vec<ListenerEndpoint>,
     /// What stops each listener of the config file but the inter-broker one.
     pub static_stops: BTreeMap<String, Arc<watch::Sender<bool>>>,
+    /// The TLS sides of the config file's listeners.
+    pub static_tls: Vec<Arc<ListenerTls>>,
 }
 
-/// Listeners added by this broker's dynamic `listeners` (Kafka's "Adding and Removing
-/// Listeners"): each time the broker's dynamic configs change, opens the listeners they add
-/// (with their `listener.name.<listener>.*` settings), stops those they no longer name (their
-/// connections close; the config file's listeners too, but the inter-broker one), and registers
-/// the broker's endpoints again so that Metadata names the new ones. A new listener advertises
-/// its own address.
-pub async fn supervise_dynamic_listeners(
-    parts: DynamicListenerParts,
+/// Keeps the broker's client listeners as its dynamic configs say, until shutdown. TLS: at once
+/// when the dynamic configs name another key or trust store for a listener, and every
+/// [`CERT_RELOAD_INTERVAL`] for key store files replaced on disk (see [`ListenerTls::refresh`]).
+/// Listeners (Kafka's "Adding and Removing Listeners"): each time the broker's dynamic configs
+/// change, opens the listeners they add (with their `listener.name.<listener>.*` settings),
+/// stops those they no longer name (their connections close; the config file's listeners too,
+/// but the inter-broker one), and registers the broker's endpoints again so that Metadata names
+/// the new ones. A new listener advertises its own address.
+pub async fn supervise_listeners(
+    parts: ListenerSupervisorParts,
     mut shutdown: watch::Receiver<bool>,
 ) {
     let settings = parts.replicas.settings().clone();
@@ -327,7 +305,11 @@ pub async fn supervise_dynamic_listeners(
                 _ = tick.tick() => {
                     // The dynamic listeners' key stores replaced on disk (as for the file's
                     // listeners).
-                    refresh_tls_sides(&tls_sides(&running), &parts.replicas.live_config()).await;
+                    refresh_tls_sides(
+                        &tls_sides(&parts.static_tls, &removed_static, &running),
+                        &parts.replicas.live_config(),
+                    )
+                    .await;
                     continue;
                 }
             }
@@ -440,7 +422,11 @@ pub async fn supervise_dynamic_listeners(
             changed = true;
         }
         // A key or trust store the dynamic configs name for a listener that stays open.
-        refresh_tls_sides(&tls_sides(&running), &live).await;
+        refresh_tls_sides(
+            &tls_sides(&parts.static_tls, &removed_static, &running),
+            &live,
+        )
+        .await;
         if changed {
             let mut endpoints: Vec<ListenerEndpoint> = parts
                 .static_endpoints
@@ -464,11 +450,22 @@ pub async fn supervise_dynamic_listeners(
     }
 }
 
-fn tls_sides(running: &BTreeMap<String, RunningListener>) -> Vec<Arc<ListenerTls>> {
-    running.values().filter_map(|r| r.tls.clone()).collect()
+/// The TLS sides of the listeners open now: the config file's (but those removed) and the
+/// dynamic ones.
+fn tls_sides(
+    static_tls: &[Arc<ListenerTls>],
+    removed_static: &std::collections::BTreeSet<String>,
+    running: &BTreeMap<String, RunningListener>,
+) -> Vec<Arc<ListenerTls>> {
+    static_tls
+        .iter()
+        .filter(|t| !removed_static.contains(&t.name))
+        .cloned()
+        .chain(running.values().filter_map(|r| r.tls.clone()))
+        .collect()
 }
 
-/// A listener [`supervise_dynamic_listeners`] opened.
+/// A listener [`supervise_listeners`] opened.
 struct RunningListener {
     stop: watch::Sender<bool>,
     endpoint: ListenerEndpoint,

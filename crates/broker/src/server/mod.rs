@@ -471,17 +471,6 @@ async fn start_broker(
         tasks.spawn(task);
     }
     let quotas = Arc::new(connection_quotas::ConnectionQuotas::default());
-    let tls_sides: Vec<_> = client_listeners
-        .iter()
-        .filter_map(|l| l.tls.clone())
-        .collect();
-    if !tls_sides.is_empty() {
-        tasks.spawn(listeners::maintain_listener_tls(
-            tls_sides,
-            replicas.clone(),
-            shutdown_rx.clone(),
-        ));
-    }
     let jwks: Vec<_> = client_listeners
         .iter()
         .filter_map(|l| {
@@ -512,9 +501,13 @@ async fn start_broker(
             stop.send_replace(true);
         }
     });
-    tasks.spawn(listeners::supervise_dynamic_listeners(
-        listeners::DynamicListenerParts {
+    tasks.spawn(listeners::supervise_listeners(
+        listeners::ListenerSupervisorParts {
             static_stops,
+            static_tls: client_listeners
+                .iter()
+                .filter_map(|l| l.tls.clone())
+                .collect(),
             apis: apis.clone(),
             quotas: quotas.clone(),
             cluster: cluster.clone(),
