@@ -112,6 +112,14 @@ impl BrokerConfig {
         self.get(&prefixed).or_else(|| self.value(key))
     }
 
+    /// Whether listener `name` (upper case) has a key store: a file, or an inline key and
+    /// certificate chain, its own or the broker's.
+    fn has_key_store(&self, name: &str) -> bool {
+        let set = |key: &str| self.listener_value(name, key).is_some();
+        set("ssl.keystore.location")
+            || (set("ssl.keystore.key") && set("ssl.keystore.certificate.chain"))
+    }
+
     /// A per-mechanism key on a listener (`sasl.jaas.config`, `sasl.server.callback.handler.class`):
     /// `listener.name.<listener>.<mechanism>.<key>`, else the listener's, else the broker's.
     pub(super) fn mechanism_value(
@@ -171,9 +179,7 @@ impl BrokerConfig {
             match protocol.as_deref() {
                 Some("PLAINTEXT" | "SASL_PLAINTEXT") => {}
                 Some("SSL" | "SASL_SSL") => {
-                    let has = |k: &str| self.listener_value(&l.name, k).is_some();
-                    let inline = has("ssl.keystore.key") && has("ssl.keystore.certificate.chain");
-                    if !(has("ssl.keystore.location") || inline) {
+                    if !self.has_key_store(&l.name) {
                         return invalid(format!(
                             "listener {} uses TLS: set ssl.keystore.location (or \
                              ssl.keystore.key and ssl.keystore.certificate.chain), for it alone \
@@ -244,47 +250,28 @@ impl BrokerConfig {
                 ));
             }
         }
-        let admin = self.admin_listeners().map_err(ConfigError::Invalid)?;
-        if admin.iter().any(|l| l.tls) {
-            let set = |key: &str| self.listener_value("ADMIN", key).is_some();
-            let key_store = set("ssl.keystore.location")
-                || (set("ssl.keystore.key") && set("ssl.keystore.certificate.chain"));
-            if !key_store {
-                return invalid(
-                    "admin.listeners has an https listener: set listener.name.admin.ssl.keystore.location \
-                     (or ssl.keystore.key and ssl.keystore.certificate.chain)"
-                        .to_string(),
-                );
-            }
-        }
-        let rest_proxy = self.rest_proxy_listeners().map_err(ConfigError::Invalid)?;
-        if rest_proxy.iter().any(|l| l.tls) {
-            let set = |key: &str| self.listener_value("REST_PROXY", key).is_some();
-            let key_store = set("ssl.keystore.location")
-                || (set("ssl.keystore.key") && set("ssl.keystore.certificate.chain"));
-            if !key_store {
-                return invalid(
-                    "rest.proxy.listeners has an https listener: set \
-                     listener.name.rest_proxy.ssl.keystore.location (or ssl.keystore.key and \
-                     ssl.keystore.certificate.chain)"
-                        .to_string(),
-                );
-            }
-        }
-        let registry = self
-            .schema_registry_listeners()
-            .map_err(ConfigError::Invalid)?;
-        if registry.iter().any(|l| l.tls) {
-            let set = |key: &str| self.listener_value("SCHEMA_REGISTRY", key).is_some();
-            let key_store = set("ssl.keystore.location")
-                || (set("ssl.keystore.key") && set("ssl.keystore.certificate.chain"));
-            if !key_store {
-                return invalid(
-                    "schema.registry.listeners has an https listener: set \
-                     listener.name.schema_registry.ssl.keystore.location (or ssl.keystore.key and \
-                     ssl.keystore.certificate.chain)"
-                        .to_string(),
-                );
+        // The https listeners of the HTTP services need a key store of their own or the
+        // broker's.
+        for (key, name, listeners) in [
+            ("admin.listeners", "ADMIN", self.admin_listeners()),
+            (
+                "rest.proxy.listeners",
+                "REST_PROXY",
+                self.rest_proxy_listeners(),
+            ),
+            (
+                "schema.registry.listeners",
+                "SCHEMA_REGISTRY",
+                self.schema_registry_listeners(),
+            ),
+        ] {
+            let listeners = listeners.map_err(ConfigError::Invalid)?;
+            if listeners.iter().any(|l| l.tls) && !self.has_key_store(name) {
+                return invalid(format!(
+                    "{key} has an https listener: set listener.name.{}.ssl.keystore.location (or \
+                     ssl.keystore.key and ssl.keystore.certificate.chain)",
+                    name.to_ascii_lowercase()
+                ));
             }
         }
         let level = self
@@ -796,6 +783,43 @@ mod tests {
             let e = with(&more).unwrap_err().to_string();
             assert!(e.contains(needle), "{e}");
         }
+    }
+
+    #[test]
+    fn tls_listeners_need_a_key_store() {
+        let refused =
+            |pairs: &[(&str, &str)]| match BrokerConfig::from_pairs(pairs).expect("keys").check() {
+                Err(ConfigError::Invalid(m)) => m,
+                other => panic!("{other:?}"),
+            };
+        for (key, name) in [
+            ("admin.listeners", "admin"),
+            ("rest.proxy.listeners", "rest_proxy"),
+            ("schema.registry.listeners", "schema_registry"),
+        ] {
+            assert_eq!(
+                refused(&[(key, "https://127.0.0.1:0")]),
+                format!(
+                    "{key} has an https listener: set listener.name.{name}.ssl.keystore.location \
+                     (or ssl.keystore.key and ssl.keystore.certificate.chain)"
+                )
+            );
+            let inline = BrokerConfig::from_pairs(&[
+                (key, "https://127.0.0.1:0"),
+                ("ssl.keystore.key", "k"),
+                ("ssl.keystore.certificate.chain", "c"),
+            ])
+            .unwrap();
+            assert!(inline.check().is_ok(), "{key}: an inline key store will do");
+        }
+        let kafka = refused(&[
+            ("listeners", "PLAINTEXT://127.0.0.1:0,SECURE://127.0.0.1:0"),
+            (
+                "listener.security.protocol.map",
+                "PLAINTEXT:PLAINTEXT,SECURE:SSL,CONTROLLER:PLAINTEXT",
+            ),
+        ]);
+        assert!(kafka.starts_with("listener SECURE uses TLS"), "{kafka}");
     }
 
     #[test]
