@@ -17,7 +17,10 @@ import pytest
 SLUICE_BIN = os.environ.get("SLUICE_BIN") or os.path.join(
     os.path.dirname(__file__), "..", "target", "debug", "sluice"
 )
-LISTENING = re.compile(r"listening on (127\.[\d.]+):(\d+)")
+# The config file's first listener (a listener opened later by a dynamic `listeners` config
+# logs "listener NAME (dynamic) listening on ..." and is not the broker's bootstrap address).
+LISTENING = re.compile(r"sluice node \d+ (?:listener \S+|\(controller only\)) listening on "
+                       r"(127\.[\d.]+):(\d+)")
 ADMIN_LISTENER = re.compile(r"admin listener serving https?://(127\.[\d.]+:\d+)")
 SCHEMA_REGISTRY = re.compile(r"schema registry serving (https?://127\.[\d.]+:\d+)")
 

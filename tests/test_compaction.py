@@ -134,7 +134,8 @@ def test_kill_during_cleaning_loses_nothing(broker_factory):
 def _keyless_refused(boot, topic, conf):
     """Produces one batch mixing keyed and keyless records with librdkafka, then keyed records
     alone; returns the delivery results (index -> error or offset)."""
-    producer = confluent_producer(boot, **{"linger.ms": 50, "retries": 0, **conf})
+    # A long linger keeps the six in one batch on a busy machine too; flush() sends at once.
+    producer = confluent_producer(boot, **{"linger.ms": 5000, "retries": 0, **conf})
     results = {}
 
     def report(i):
@@ -142,7 +143,7 @@ def _keyless_refused(boot, topic, conf):
             results[i] = err if err is not None else msg.offset()
         return cb
 
-    # One batch: linger.ms lets librdkafka gather all six into one Produce request.
+    # One batch: the linger lets librdkafka gather all six into one Produce request.
     mixed = [b"k0", None, b"k2", None, None, b"k5"]
     for i, key in enumerate(mixed):
         producer.produce(topic, key=key, value=b"v%d" % i, partition=0, on_delivery=report(i))

@@ -125,7 +125,9 @@ def test_reassignment_in_progress_is_listed_cancelled_and_checked(data_root, tmp
             {"topic": topic, "partition": 0, "replicas": [1, 2, 4]}]}))
         out = sluice(cluster.bootstrap, "--plan", str(plan))
         assert out.returncode == 0, out.stderr
-        assert partition_state(a, topic)[1] == [1, 2, 4, 3]
+        # The broker answering Metadata applies the controller's record a moment later.
+        wait_until(lambda: partition_state(a, topic)[1] == [1, 2, 4, 3], timeout=30,
+                   what="Metadata to name the adding replica")
 
         listed = sluice(cluster.bootstrap, "--list", "--topic", topic)
         assert listed.returncode == 0, listed.stderr
@@ -138,6 +140,8 @@ def test_reassignment_in_progress_is_listed_cancelled_and_checked(data_root, tmp
         out = sluice(cluster.bootstrap, "--cancel", "--topic", topic, "--partition", "0")
         assert out.returncode == 0, out.stderr
         assert "cancelled" in out.stdout, out.stdout
+        wait_until(lambda: partition_state(a, topic)[1] == [1, 2, 3], timeout=30,
+                   what="Metadata to drop the cancelled replica")
         leader, replicas, isr = partition_state(a, topic)
         assert (leader, sorted(replicas), isr) == (1, [1, 2, 3], [1, 2, 3])
 
