@@ -4,14 +4,17 @@ cluster (replication factor 3, two log.dirs per broker) a replica moves between 
 permission change). Only the replicas in it go offline: other brokers take over their
 leadership, the broker keeps serving its other directory, librdkafka producers (acks=all) and
 kafka-python consumers go on, and every acknowledged record is read back.
-`sluice logdirs describe` shows the directory with KAFKA_STORAGE_ERROR."""
+`sluice logdirs describe` shows the directory with KAFKA_STORAGE_ERROR. A move keeps to
+`replica.alter.log.dirs.io.max.bytes.per.second`."""
 
 import json
 import os
 import subprocess
+import time
 import uuid
 
-from confluent_kafka.admin import NewTopic
+from confluent_kafka.admin import (AlterConfigOpType, ConfigEntry, ConfigResource, NewTopic,
+                                   ResourceType)
 
 from conftest import SLUICE_BIN, Cluster, wait_until
 from kafka_helpers import Rec, admin, confluent_produce, kafka_python_consume, wait_for_topic
@@ -121,3 +124,45 @@ def test_a_failed_metadata_log_dir_stops_the_node(broker_factory):
     log = broker.log_text()
     assert "holds the metadata log" in log, log[-3000:]
     assert "panicked" not in log
+
+
+def test_a_throttled_move_between_log_dirs_keeps_to_its_rate(broker_factory):
+    """`replica.alter.log.dirs.io.max.bytes.per.second` (a dynamic broker config) bounds the
+    copy of a replica moving between log directories: seconds after the move started the copy
+    is still a future replica; once the value is deleted the move finishes, nothing lost."""
+    broker = broker_factory({"log.dirs": "{data_dir}/a,{data_dir}/b"})
+    boot = broker.bootstrap
+    a = admin(boot)
+    topic = "jbod-throttle-" + uuid.uuid4().hex[:6]
+    a.create_topics([NewTopic(topic, 1, 1)])[topic].result(timeout=30)
+    wait_for_topic(boot, topic, 1, client=a)
+    sent = confluent_produce(boot, topic, [Rec(0, None, b"x" * 1000) for _ in range(3000)],
+                             **{"batch.size": 16384})
+    rate = "replica.alter.log.dirs.io.max.bytes.per.second"
+
+    def set_rate(value):
+        op = AlterConfigOpType.SET if value is not None else AlterConfigOpType.DELETE
+        resource = ConfigResource(ResourceType.BROKER, "1", incremental_configs=[
+            ConfigEntry(rate, value, incremental_operation=op)])
+        a.incremental_alter_configs([resource])[resource].result(timeout=30)
+
+    def placed():
+        return {(d["path"], r["future"]) for d in logdirs(boot, "describe", "--topic", topic)
+                for r in d["replicas"]}
+
+    set_rate("100000")
+    [(source, _)] = placed()
+    dest = next(d["path"] for d in logdirs(boot, "describe") if d["path"] != source)
+    out = subprocess.run([SLUICE_BIN, "logdirs", "move", "--topic", topic, "--partition", "0",
+                          "--broker", "1", "--dir", dest, "--no-wait", "-b", boot],
+                         capture_output=True, text=True, timeout=60)
+    assert out.returncode == 0, out.stderr
+    # The first ten one-second windows let about 1 MB through; the log is 3 MB.
+    time.sleep(4)
+    assert placed() == {(source, False), (dest, True)}, "the move did not keep to its rate"
+
+    set_rate(None)
+    wait_until(lambda: placed() == {(dest, False)}, timeout=60,
+               what="the move to finish once the throttle is gone")
+    got = kafka_python_consume(boot, topic, 1)
+    assert [r.value for r in got] == [r.value for r in sent]

@@ -11,6 +11,9 @@
 //! - `--cancel` with `--topic/--partition` or `--plan` stops those partitions' reassignments,
 //!   going back to the replicas they had.
 //! - `--list` shows the reassignments in progress (of `--topic` only, if given).
+//! - `--throttle BYTES_PER_SEC` throttles the copy (KIP-73, as Kafka's tool does: the brokers'
+//!   throttled rates and the topics' throttled replicas); `--wait` removes the throttle when
+//!   the moves complete, `--clear-throttle` at any time.
 //!
 //! Output: one row per partition with its result. Exit status: non-zero when any partition was
 //! refused (one error line after the table), when `--wait` runs out of time, or when no
@@ -23,12 +26,14 @@ use std::time::{Duration, Instant};
 use anyhow::{anyhow, bail, Context as _, Result};
 use clap::Args;
 use kafka_protocol::messages::{
-    AlterPartitionReassignmentsRequest, ListPartitionReassignmentsRequest,
+    AlterPartitionReassignmentsRequest, IncrementalAlterConfigsRequest,
+    ListPartitionReassignmentsRequest,
 };
 use kafka_protocol::protocol::Request;
 use serde::Deserialize;
 
 use crate::client_settings::{ClientSettings, Role};
+use crate::config::{alter_outcome, alter_request, Entity};
 use crate::connect_args::ConnectArgs;
 use crate::error_codes::code_text;
 use crate::table::Table;
@@ -74,6 +79,17 @@ pub struct ReassignArgs {
     /// How long --wait waits, in seconds.
     #[arg(long, value_name = "SECS", default_value_t = 600)]
     pub wait_timeout: u64,
+    /// Copy the moved replicas at most this fast, in bytes per second (Kafka's --throttle):
+    /// sets `leader.replication.throttled.rate` and `follower.replication.throttled.rate` on
+    /// every broker of the moves, and the topics' `leader.replication.throttled.replicas`
+    /// (the current replicas) and `follower.replication.throttled.replicas` (the new ones).
+    /// --wait removes them once the moves complete; otherwise --clear-throttle does.
+    #[arg(long, value_name = "BYTES_PER_SEC", conflicts_with_all = ["cancel", "list"])]
+    pub throttle: Option<u64>,
+    /// Remove the replication throttles: the throttled replicas of the topics named (--topic
+    /// or --plan) and the throttled rates of every broker. Moves nothing.
+    #[arg(long, conflicts_with_all = ["throttle", "cancel", "list", "replicas", "wait"])]
+    pub clear_throttle: bool,
 }
 
 /// Kafka's reassignment JSON.
@@ -105,7 +121,24 @@ pub async fn run(connect: &ConnectArgs, args: &ReassignArgs) -> Result<()> {
         print!("{}", render_ongoing(&ongoing));
         return Ok(());
     }
+    if args.clear_throttle {
+        let topics = throttled_topics(args)?;
+        let brokers = client
+            .metadata(Some(&[]), false, Instant::now() + REQUEST_TIMEOUT)
+            .await
+            .map_err(|e| anyhow!("reading the cluster's brokers: {e}"))?
+            .brokers
+            .iter()
+            .map(|b| b.node_id)
+            .collect::<Vec<_>>();
+        clear_throttles(&mut client, &topics, &brokers).await?;
+        return Ok(());
+    }
     let moves = moves(args)?;
+    let throttled = match args.throttle {
+        Some(rate) => Some(set_throttles(&mut client, &moves, rate).await?),
+        None => None,
+    };
     let results = alter(&mut client, servers, &moves).await?;
     print!("{}", render_results(&moves, &results));
     let refused: Vec<&MoveResult> = results.iter().filter(|r| r.error_code != 0).collect();
@@ -129,8 +162,207 @@ pub async fn run(connect: &ConnectArgs, args: &ReassignArgs) -> Result<()> {
             Duration::from_secs(args.wait_timeout),
         )
         .await?;
+        if let Some(throttles) = &throttled {
+            clear_throttles(&mut client, &throttles.topics(), &throttles.brokers).await?;
+        }
+    } else if throttled.is_some() {
+        println!(
+            "The throttle stays until removed: sluice partition reassign --clear-throttle \
+             (with the same --topic or --plan)."
+        );
     }
     Ok(())
+}
+
+/// The replication throttles of a set of moves (see [`throttles_for`]).
+#[derive(Debug, PartialEq, Eq)]
+struct Throttles {
+    /// Every broker holding or getting a replica of a moved partition.
+    brokers: Vec<i32>,
+    /// By topic: its `leader.replication.throttled.replicas` (the moved partitions' current
+    /// replicas) and `follower.replication.throttled.replicas` (their new replicas).
+    by_topic: Vec<(String, String, String)>,
+}
+
+impl Throttles {
+    fn topics(&self) -> Vec<String> {
+        self.by_topic.iter().map(|(t, _, _)| t.clone()).collect()
+    }
+}
+
+/// Kafka's reassignment throttles for `moves`, given each moved partition's current replicas
+/// (`current(topic, partition)`): the leader side throttles the replicas that may lead while
+/// the data is copied, the follower side the replicas being added.
+fn throttles_for(
+    moves: &[Move],
+    current: impl Fn(&str, i32) -> Option<Vec<i32>>,
+) -> Result<Throttles> {
+    let mut brokers: Vec<i32> = Vec::new();
+    let mut by_topic: Vec<(String, Vec<String>, Vec<String>)> = Vec::new();
+    for m in moves {
+        let Some(target) = &m.replicas else { continue };
+        let now = current(&m.topic, m.partition)
+            .ok_or_else(|| anyhow!("{}-{} does not exist", m.topic, m.partition))?;
+        let (leader, follower) = match by_topic.iter_mut().find(|(t, _, _)| *t == m.topic) {
+            Some((_, l, f)) => (l, f),
+            None => {
+                by_topic.push((m.topic.clone(), Vec::new(), Vec::new()));
+                let (_, l, f) = by_topic.last_mut().expect("just pushed");
+                (l, f)
+            }
+        };
+        leader.extend(now.iter().map(|b| format!("{}:{b}", m.partition)));
+        follower.extend(
+            target
+                .iter()
+                .filter(|b| !now.contains(b))
+                .map(|b| format!("{}:{b}", m.partition)),
+        );
+        brokers.extend(now.iter().chain(target));
+    }
+    brokers.sort_unstable();
+    brokers.dedup();
+    Ok(Throttles {
+        brokers,
+        by_topic: by_topic
+            .into_iter()
+            .map(|(t, l, f)| (t, l.join(","), f.join(",")))
+            .collect(),
+    })
+}
+
+/// Sets the replication throttles of `moves` at `rate` bytes per second (before the moves
+/// start, so the copy is throttled from its first byte).
+async fn set_throttles(client: &mut ClusterClient, moves: &[Move], rate: u64) -> Result<Throttles> {
+    let topics: Vec<String> = moves.iter().map(|m| m.topic.clone()).collect();
+    let metadata = client
+        .metadata(Some(&topics), false, Instant::now() + REQUEST_TIMEOUT)
+        .await
+        .map_err(|e| anyhow!("reading the moved partitions' replicas: {e}"))?;
+    let throttles = throttles_for(moves, |topic, partition| {
+        metadata
+            .topic(topic)
+            .filter(|t| t.error_code == 0)
+            .and_then(|t| t.partitions.iter().find(|p| p.partition == partition))
+            .map(|p| p.replicas.clone())
+    })?;
+    let rate = rate.to_string();
+    for broker in &throttles.brokers {
+        alter_configs(
+            client,
+            &Entity::Broker(*broker),
+            &[
+                ("leader.replication.throttled.rate", Some(rate.as_str())),
+                ("follower.replication.throttled.rate", Some(rate.as_str())),
+            ],
+        )
+        .await?;
+    }
+    for (topic, leader, follower) in &throttles.by_topic {
+        alter_configs(
+            client,
+            &Entity::Topic(topic.clone()),
+            &[
+                (
+                    "leader.replication.throttled.replicas",
+                    Some(leader.as_str()),
+                ),
+                (
+                    "follower.replication.throttled.replicas",
+                    Some(follower.as_str()),
+                ),
+            ],
+        )
+        .await?;
+        println!(
+            "Throttled topic '{topic}': leader.replication.throttled.replicas={leader}, \
+             follower.replication.throttled.replicas={follower}"
+        );
+    }
+    println!(
+        "Throttled brokers {} to {rate} B/s (leader.replication.throttled.rate, \
+         follower.replication.throttled.rate)",
+        ids(&throttles.brokers)
+    );
+    Ok(throttles)
+}
+
+/// Removes the throttled replicas of `topics` and the throttled rates of `brokers`.
+async fn clear_throttles(
+    client: &mut ClusterClient,
+    topics: &[String],
+    brokers: &[i32],
+) -> Result<()> {
+    for topic in topics {
+        alter_configs(
+            client,
+            &Entity::Topic(topic.clone()),
+            &[
+                ("leader.replication.throttled.replicas", None),
+                ("follower.replication.throttled.replicas", None),
+            ],
+        )
+        .await?;
+    }
+    for broker in brokers {
+        alter_configs(
+            client,
+            &Entity::Broker(*broker),
+            &[
+                ("leader.replication.throttled.rate", None),
+                ("follower.replication.throttled.rate", None),
+            ],
+        )
+        .await?;
+    }
+    println!(
+        "Throttles removed: topics {}; brokers {}",
+        topics.join(","),
+        ids(brokers)
+    );
+    Ok(())
+}
+
+/// IncrementalAlterConfigs of one resource: each key set (`Some`) or deleted (`None`).
+async fn alter_configs(
+    client: &mut ClusterClient,
+    entity: &Entity,
+    ops: &[(&str, Option<&str>)],
+) -> Result<()> {
+    let ops: Vec<(String, Option<String>)> = ops
+        .iter()
+        .map(|(k, v)| (k.to_string(), v.map(str::to_string)))
+        .collect();
+    let request = alter_request(entity, &ops, false);
+    let (response, _) = client
+        .send_to_any::<IncrementalAlterConfigsRequest>(
+            0..=1,
+            |_| request.clone(),
+            Instant::now() + REQUEST_TIMEOUT,
+        )
+        .await
+        .map_err(|e| anyhow!("altering the configs of {entity}: {e}"))?;
+    alter_outcome(entity, &response).map_err(|e| anyhow!(e))
+}
+
+/// The topics --clear-throttle names: --topic, or the plan's.
+fn throttled_topics(args: &ReassignArgs) -> Result<Vec<String>> {
+    if let Some(path) = &args.plan {
+        let text = std::fs::read_to_string(path)
+            .with_context(|| format!("cannot read the plan {}", path.display()))?;
+        let mut topics: Vec<String> = moves_from_plan(&text, true)
+            .with_context(|| format!("invalid reassignment plan {}", path.display()))?
+            .into_iter()
+            .map(|m| m.topic)
+            .collect();
+        topics.sort();
+        topics.dedup();
+        return Ok(topics);
+    }
+    match &args.topic {
+        Some(topic) => Ok(vec![topic.clone()]),
+        None => bail!("name the throttled topics with --topic or --plan"),
+    }
 }
 
 /// The partitions to move (or cancel) from the arguments.
@@ -363,6 +595,53 @@ mod tests {
             let e = moves_from_plan(text, false).unwrap_err();
             assert!(format!("{e:#}").contains(why), "{text}: {e:#}");
         }
+    }
+
+    #[test]
+    fn throttles_name_current_replicas_as_leaders_and_new_ones_as_followers() {
+        let moves = vec![
+            Move {
+                topic: "a".into(),
+                partition: 0,
+                replicas: Some(vec![1, 2, 4]),
+            },
+            Move {
+                topic: "a".into(),
+                partition: 1,
+                replicas: Some(vec![3, 5]),
+            },
+            Move {
+                topic: "b".into(),
+                partition: 2,
+                replicas: Some(vec![2]),
+            },
+        ];
+        let current = |topic: &str, partition: i32| match (topic, partition) {
+            ("a", 0) => Some(vec![1, 2, 3]),
+            ("a", 1) => Some(vec![3]),
+            ("b", 2) => Some(vec![1]),
+            _ => None,
+        };
+        let t = throttles_for(&moves, current).unwrap();
+        assert_eq!(t.brokers, vec![1, 2, 3, 4, 5]);
+        assert_eq!(
+            t.by_topic,
+            vec![
+                (
+                    "a".to_string(),
+                    "0:1,0:2,0:3,1:3".to_string(),
+                    "0:4,1:5".to_string()
+                ),
+                ("b".to_string(), "2:1".to_string(), "2:2".to_string()),
+            ]
+        );
+        let unknown = vec![Move {
+            topic: "c".into(),
+            partition: 0,
+            replicas: Some(vec![1]),
+        }];
+        let e = throttles_for(&unknown, current).unwrap_err();
+        assert_eq!(e.to_string(), "c-0 does not exist");
     }
 
     #[test]

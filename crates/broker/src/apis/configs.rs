@@ -113,6 +113,11 @@ pub async fn describe(
                                 if let Some(v) = topic.configs.get(c.key.name) {
                                     synonyms.push(synonym(c.key.name, v, ConfigSource::TopicConfig));
                                 }
+                                // A key without a broker synonym has only its own value.
+                                if syn.is_empty() {
+                                    return entry(ctx, c.key.name, &c.value, c.source, c.key.kind, with_docs.then_some(c.key.doc))
+                                        .with_synonyms(synonyms);
+                                }
                                 if let Some(v) = live.dynamic.broker.get(syn) {
                                     synonyms.push(synonym(syn, v, ConfigSource::DynamicBrokerConfig));
                                 }

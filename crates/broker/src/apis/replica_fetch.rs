@@ -5,6 +5,8 @@
 //! `diverging_epoch`), and by the offset it fetches from says how much it holds: the leader
 //! records that, advances the high watermark, and proposes the follower into the ISR once it
 //! caught up. The long-poll wakes on the leader's appends. Followers fetch without sessions.
+//! A replica out of the ISR that the topic's `leader.replication.throttled.replicas` names
+//! gets no records while the leader's replication throttle is exceeded (KIP-73).
 
 use std::pin::Pin;
 use std::sync::Arc;
@@ -64,7 +66,10 @@ pub async fn handle(
     // A follower's fetch needs CLUSTER_ACTION (a client posing as a replica gets
     // TOPIC_AUTHORIZATION_FAILED for every partition, and nothing else happens).
     let cluster_action = ctx.authorize_cluster(AclOperation::ClusterAction);
-    let resolved: Vec<Result<Arc<Partition>, ErrorCode>> = wanted
+    // Each partition, and whether the leader's replication throttle holds it (the topic names
+    // it in `leader.replication.throttled.replicas` for this broker, and the follower is out
+    // of the ISR).
+    let resolved: Vec<Result<(Arc<Partition>, bool), ErrorCode>> = wanted
         .iter()
         .map(|w| {
             if !cluster_action {
@@ -84,9 +89,22 @@ pub async fn handle(
             if !p.replicas().contains(&replica_id) {
                 return Err(ErrorCode::NOT_LEADER_OR_FOLLOWER);
             }
-            Ok(p.clone())
+            let throttled =
+                topic.throttles.leader.contains(p.index) && !p.isr().contains(&replica_id);
+            Ok((p.clone(), throttled))
         })
         .collect();
+    let throttled: Vec<bool> = resolved
+        .iter()
+        .map(|r| r.as_ref().is_ok_and(|(_, t)| *t))
+        .collect();
+    let resolved: Vec<Result<Arc<Partition>, ErrorCode>> =
+        resolved.into_iter().map(|r| r.map(|(p, _)| p)).collect();
+    // The leader side's rate, read only when the throttle holds a partition of the request.
+    let throttle_rate = throttled
+        .iter()
+        .any(|t| *t)
+        .then(|| replicas.live_config().replication_throttle.leader);
     let max_bytes = (request.max_bytes.max(0) as usize).min(fetch_max_bytes);
     let min_bytes = request.min_bytes.max(0) as usize;
     let deadline =
@@ -104,15 +122,16 @@ pub async fn handle(
         let mut total = 0usize;
         let mut interesting = false;
         let mut datas = Vec::with_capacity(wanted.len());
-        for (w, p) in wanted.iter().zip(&resolved) {
-            let data = read_one(
-                replication,
-                w,
-                p,
-                replica_id,
-                max_bytes.saturating_sub(total),
-                first,
-            );
+        // Over the throttle: throttled partitions are answered without records (and, as in
+        // Kafka, what they would have had does not end the long-poll).
+        let held = throttle_rate.is_some_and(|rate| replicas.leader_throttle().is_exceeded(rate));
+        for ((w, p), throttled) in wanted.iter().zip(&resolved).zip(&throttled) {
+            let budget = if held && *throttled {
+                0
+            } else {
+                max_bytes.saturating_sub(total)
+            };
+            let data = read_one(replication, w, p, replica_id, budget, first);
             total += data.records.as_ref().map_or(0, |r| r.len());
             interesting |= data.error_code != 0 || data.diverging_epoch.epoch >= 0;
             datas.push(data);
@@ -132,6 +151,14 @@ pub async fn handle(
             _ = shutdown.changed() => {}
         }
     };
+    // What the throttled partitions take counts against the leader's throttle.
+    let throttled_bytes: usize = datas
+        .iter()
+        .zip(&throttled)
+        .filter(|(_, t)| **t)
+        .map(|(d, _)| d.records.as_ref().map_or(0, |r| r.len()))
+        .sum();
+    replicas.leader_throttle().record(throttled_bytes);
     let mut responses: Vec<FetchableTopicResponse> = Vec::new();
     for (w, data) in wanted.iter().zip(datas) {
         let same = responses.last().is_some_and(|t| {

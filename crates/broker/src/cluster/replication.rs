@@ -7,6 +7,10 @@
 //! `diverging_epoch` exchange of KIP-595/KIP-320, which replaces KIP-101's separate
 //! OffsetsForLeaderEpoch round).
 //!
+//! Replication throttles (KIP-73): over `follower.replication.throttled.rate`, the partitions
+//! out of the ISR that their topic's `follower.replication.throttled.replicas` names for this
+//! broker are left out of its fetches (see `crate::replicas::ReplicationQuota`).
+//!
 //! Leader side: the Fetch handler records each follower's progress in its [`Partition`]; a
 //! follower that caught up joins the ISR and one that has not caught up for
 //! `replica.lag.time.max.ms` leaves it, both through the controller (the image's
@@ -221,6 +225,15 @@ impl Replication {
         }
     }
 
+    /// Whether the follower's replication throttle holds `p`: its topic names it in
+    /// `follower.replication.throttled.replicas` for this broker, and it is out of the ISR.
+    fn follower_throttled(&self, p: &Partition) -> bool {
+        self.replicas
+            .topic(&p.topic)
+            .is_some_and(|t| t.throttles.follower.contains(p.index))
+            && !p.isr().contains(&self.cluster.node_id)
+    }
+
     /// One Fetch round to `leader` for `partitions`; Err when the request got no answer or
     /// every partition needs a pause.
     async fn fetch_once(
@@ -250,9 +263,29 @@ impl Replication {
         let Some(conn) = connection.as_mut() else {
             return Err("no connection".into());
         };
-        let mut by_topic: BTreeMap<String, Vec<&Arc<Partition>>> = BTreeMap::new();
-        for p in partitions {
-            by_topic.entry(p.topic.to_string()).or_default().push(p);
+        // Over the follower's replication throttle, the partitions it holds are left out of
+        // the fetch (Kafka's ReplicaFetcherThread); with none left, the fetcher waits.
+        let throttled: Vec<bool> = partitions
+            .iter()
+            .map(|p| self.follower_throttled(p))
+            .collect();
+        let held = throttled.iter().any(|t| *t)
+            && self
+                .replicas
+                .follower_throttle()
+                .is_exceeded(self.replicas.live_config().replication_throttle.follower);
+        let mut by_topic: BTreeMap<String, Vec<(&Arc<Partition>, bool)>> = BTreeMap::new();
+        for (p, throttled) in partitions.iter().zip(throttled) {
+            if !(held && throttled) {
+                by_topic
+                    .entry(p.topic.to_string())
+                    .or_default()
+                    .push((p, throttled));
+            }
+        }
+        if by_topic.is_empty() {
+            tokio::time::sleep(self.settings.fetch_backoff.max(Duration::from_millis(100))).await;
+            return Ok(());
         }
         let topics = by_topic
             .iter()
@@ -261,7 +294,7 @@ impl Replication {
                     .with_topic(TopicName(StrBytes::from_string(topic.clone())))
                     .with_partitions(
                         ps.iter()
-                            .map(|p| {
+                            .map(|(p, _)| {
                                 FetchPartition::default()
                                     .with_partition(p.index)
                                     .with_current_leader_epoch(p.leader_epoch())
@@ -296,16 +329,23 @@ impl Replication {
             ));
         }
         let mut fetched = Vec::new();
+        let mut throttled_bytes = 0;
         for topic in response.responses {
             let Some(ps) = by_topic.get(topic.topic.as_str()) else {
                 continue;
             };
             for data in topic.partitions {
-                if let Some(p) = ps.iter().find(|p| p.index == data.partition_index) {
+                if let Some((p, throttled)) =
+                    ps.iter().find(|(p, _)| p.index == data.partition_index)
+                {
+                    if *throttled {
+                        throttled_bytes += data.records.as_ref().map_or(0, |r| r.len());
+                    }
                     fetched.push((Arc::clone(p), data));
                 }
             }
         }
+        self.replicas.follower_throttle().record(throttled_bytes);
         // Appends, truncations and the fsyncs the flush policy asks for are disk work: they run
         // on the blocking pool, not on the fetcher's async worker.
         let applied = tokio::task::spawn_blocking(move || {

@@ -222,6 +222,17 @@ pub const BROKER_KEYS: &[BrokerKey] = &[
     key("replica.fetch.backoff.ms", Int, Check::AtLeast(0), Value("1000"), Used),
     key("replica.socket.timeout.ms", Int, Check::AtLeast(1), Value("30000"), Used),
     key("replica.high.watermark.checkpoint.interval.ms", Long, Check::AtLeast(1), Value("5000"), Used),
+    // Replication throttles (KIP-73), in bytes per second, for the replicas the topics'
+    // `*.replication.throttled.replicas` name while they are out of the ISR; measured over
+    // `replication.quota.window.num` samples of `replication.quota.window.size.seconds`.
+    key("leader.replication.throttled.rate", Long, Check::AtLeast(0), Value("9223372036854775807"), Used),
+    key("follower.replication.throttled.rate", Long, Check::AtLeast(0), Value("9223372036854775807"), Used),
+    key("replication.quota.window.num", Int, Check::AtLeast(1), Value("11"), Used),
+    key("replication.quota.window.size.seconds", Int, Check::AtLeast(1), Value("1"), Used),
+    // Moves between log directories (AlterReplicaLogDirs), throttled the same way.
+    key("replica.alter.log.dirs.io.max.bytes.per.second", Long, Check::AtLeast(0), Value("9223372036854775807"), Used),
+    key("alter.log.dirs.replication.quota.window.num", Int, Check::AtLeast(1), Value("11"), Used),
+    key("alter.log.dirs.replication.quota.window.size.seconds", Int, Check::AtLeast(1), Value("1"), Used),
     // The group coordinator.
     key("offsets.topic.num.partitions", Int, Check::AtLeast(1), Value("50"), Used),
     key("offsets.topic.replication.factor", Int, Check::AtLeast(1), Value("3"), Used),
@@ -280,7 +291,12 @@ mod tests {
     #[test]
     fn every_key_is_listed_once() {
         let mut names: Vec<&str> = BROKER_KEYS.iter().map(|k| k.name).collect();
-        names.extend(TOPIC_CONFIG_KEYS.iter().map(|k| k.broker_synonym));
+        names.extend(
+            TOPIC_CONFIG_KEYS
+                .iter()
+                .map(|k| k.broker_synonym)
+                .filter(|s| !s.is_empty()),
+        );
         let count = names.len();
         names.sort_unstable();
         names.dedup();

@@ -39,6 +39,9 @@ pub enum Check {
     /// One of these values (for lists: each element is one of them).
     OneOf(&'static [&'static str]),
     Bool,
+    /// A replication throttle list (`leader.replication.throttled.replicas`): `*`, or
+    /// `partition:broker` pairs separated by commas, or nothing.
+    ThrottledReplicas,
 }
 
 /// Any value of the key's type.
@@ -88,6 +91,14 @@ pub fn check_value(name: &str, kind: ConfigType, check: Check, value: &str) -> R
             }
         }
         ConfigType::Class | ConfigType::Password => {}
+        ConfigType::List if matches!(check, Check::ThrottledReplicas) => {
+            if !is_throttled_replica_list(value) {
+                return bad(
+                    "must be the literal '*' or a list of replicas in the following format: \
+                     [partitionId]:[brokerId],[partitionId]:[brokerId],...",
+                );
+            }
+        }
         ConfigType::String | ConfigType::List => {
             if let Check::OneOf(allowed) = check {
                 let items: Vec<&str> = if kind == ConfigType::List {
@@ -104,4 +115,53 @@ pub fn check_value(name: &str, kind: ConfigType, check: Check, value: &str) -> R
         }
     }
     Ok(())
+}
+
+/// Whether `value` is a replication throttle list Kafka accepts: empty, the literal `*`, or
+/// `partition:broker` pairs of non-negative integers separated by commas (spaces around them
+/// allowed).
+pub fn is_throttled_replica_list(value: &str) -> bool {
+    let value = value.trim();
+    if value.is_empty() || value == "*" {
+        return true;
+    }
+    value.split(',').all(|pair| {
+        let number = |s: &str| !s.is_empty() && s.bytes().all(|b| b.is_ascii_digit());
+        matches!(pair.trim().split_once(':'), Some((p, b)) if number(p) && number(b))
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn throttled_replica_lists_follow_kafka_rules() {
+        for good in ["", "*", " * ", "0:1", "0:1,1:2", "0:1, 1:2", "12:104"] {
+            assert!(is_throttled_replica_list(good), "{good:?}");
+            check_value(
+                "leader.replication.throttled.replicas",
+                ConfigType::List,
+                Check::ThrottledReplicas,
+                good,
+            )
+            .expect("accepted");
+        }
+        for bad in ["*,0:1", "0", "0:", ":1", "a:1", "0:1:2", "-1:1", "0:1,"] {
+            assert!(!is_throttled_replica_list(bad), "{bad:?}");
+        }
+        let e = check_value(
+            "follower.replication.throttled.replicas",
+            ConfigType::List,
+            Check::ThrottledReplicas,
+            "0-1",
+        )
+        .expect_err("refused");
+        assert_eq!(
+            e,
+            "Invalid value 0-1 for configuration follower.replication.throttled.replicas: must \
+             be the literal '*' or a list of replicas in the following format: \
+             [partitionId]:[brokerId],[partitionId]:[brokerId],..."
+        );
+    }
 }

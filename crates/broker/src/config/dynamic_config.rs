@@ -13,7 +13,9 @@
 //! `log.cleanup.policy`, `message.max.bytes`, `compression.type`, `min.insync.replicas`,
 //! `unclean.leader.election.enable`, ...), `producer.id.expiration.ms`, the connection limits
 //! (`max.connections`, `max.connections.per.ip`, `max.connections.per.ip.overrides`),
-//! `log.cleaner.backoff.ms`, and, per broker and per listener only, a TLS listener's key store
+//! `log.cleaner.backoff.ms`, the replication throttles' rates
+//! (`leader.replication.throttled.rate`, `follower.replication.throttled.rate`,
+//! `replica.alter.log.dirs.io.max.bytes.per.second`), and, per broker and per listener only, a TLS listener's key store
 //! and trust store ([`LISTENER_RELOADABLE`], checked by [`check_listener_stores`]) — and the
 //! thread-pool sizes Kafka's tools set, which Sluice accepts without effect (as in
 //! server.properties). Keys Kafka changes dynamically but Sluice reads only at start
@@ -30,6 +32,7 @@ use super::connection_limits::{parse_ip_overrides, ConnectionLimits};
 use super::listener_settings::{
     listener_settings, tls_server, tls_server_replacing, ListenerSettings,
 };
+use super::replication_settings::ReplicationThrottleRates;
 use super::topic_config::TopicDefaults;
 use super::topic_keys::{topic_key_by_synonym, TOPIC_CONFIG_KEYS};
 
@@ -41,6 +44,9 @@ const LIVE_KEYS: &[&str] = &[
     "max.connections.per.ip.overrides",
     "log.cleaner.backoff.ms",
     "log.cleaner.io.max.bytes.per.second",
+    "leader.replication.throttled.rate",
+    "follower.replication.throttled.rate",
+    "replica.alter.log.dirs.io.max.bytes.per.second",
 ];
 
 /// Kafka's dynamic thread-pool keys: accepted (Kafka's tools set them), no effect in Sluice, as
@@ -272,6 +278,8 @@ pub struct LiveBrokerConfig {
     pub log_cleaner_backoff_ms: u64,
     /// The cleaner's I/O budget in bytes per second (`log.cleaner.io.max.bytes.per.second`).
     pub log_cleaner_io_max_bytes_per_second: f64,
+    /// `leader.replication.throttled.rate` and `follower.replication.throttled.rate`.
+    pub replication_throttle: ReplicationThrottleRates,
 }
 
 impl LiveBrokerConfig {
@@ -306,6 +314,15 @@ impl LiveBrokerConfig {
             .and_then(|(v, _)| v.trim().parse::<f64>().ok())
             .filter(|v| *v > 0.0)
             .unwrap_or(settings.log_cleaner_io_max_bytes_per_second);
+        let static_throttle = settings.replication.throttle;
+        let replication_throttle = ReplicationThrottleRates {
+            leader: int("leader.replication.throttled.rate", 0)
+                .map_or(static_throttle.leader, |v| v as u64),
+            follower: int("follower.replication.throttled.rate", 0)
+                .map_or(static_throttle.follower, |v| v as u64),
+            alter_log_dirs: int("replica.alter.log.dirs.io.max.bytes.per.second", 0)
+                .map_or(static_throttle.alter_log_dirs, |v| v as u64),
+        };
         LiveBrokerConfig {
             dynamic,
             topic_defaults,
@@ -313,6 +330,7 @@ impl LiveBrokerConfig {
             connections,
             log_cleaner_backoff_ms,
             log_cleaner_io_max_bytes_per_second,
+            replication_throttle,
         }
     }
 
@@ -577,6 +595,7 @@ pub fn describe_broker(
     names.extend(
         TOPIC_CONFIG_KEYS
             .iter()
+            .filter(|k| !k.broker_synonym.is_empty())
             .map(|k| k.broker_synonym.to_string()),
     );
     names.extend(config.set_keys().map(str::to_string));

@@ -52,7 +52,7 @@ pub use listener_settings::{
     SaslSettings, SecurityProtocol, SslSettings,
 };
 pub use process_roles::ProcessRoles;
-pub use replication_settings::ReplicationSettings;
+pub use replication_settings::{ReplicationSettings, ReplicationThrottleRates};
 pub use topic_config::{
     effective, log_config, produce_settings, resolve_topic_configs, ProduceSettings,
     ResolvedConfig, TopicDefaults,

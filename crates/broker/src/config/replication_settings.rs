@@ -3,6 +3,8 @@
 
 use std::time::Duration;
 
+use sluice_security::quota::QuotaWindow;
+
 use super::broker_config::BrokerConfig;
 
 /// Replication settings, from Kafka's broker config names.
@@ -21,6 +23,26 @@ pub struct ReplicationSettings {
     pub fetch_backoff: Duration,
     /// `replica.socket.timeout.ms`.
     pub socket_timeout: Duration,
+    /// The replication throttles' rates as server.properties sets them (dynamic values
+    /// override them: see `LiveBrokerConfig::replication_throttle`).
+    pub throttle: ReplicationThrottleRates,
+    /// `replication.quota.window.num` samples of `replication.quota.window.size.seconds`: what
+    /// the throttled replicas' byte rate is measured over.
+    pub throttle_window: QuotaWindow,
+    /// `alter.log.dirs.replication.quota.window.num` samples of
+    /// `alter.log.dirs.replication.quota.window.size.seconds`: what the moves between log
+    /// directories are measured over.
+    pub alter_log_dirs_throttle_window: QuotaWindow,
+}
+
+/// `leader.replication.throttled.rate`, `follower.replication.throttled.rate` and
+/// `replica.alter.log.dirs.io.max.bytes.per.second`, bytes per second (`i64::MAX`, Kafka's
+/// default, is no throttle).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct ReplicationThrottleRates {
+    pub leader: u64,
+    pub follower: u64,
+    pub alter_log_dirs: u64,
 }
 
 impl ReplicationSettings {
@@ -33,6 +55,32 @@ impl ReplicationSettings {
             fetch_response_max_bytes: config.int("replica.fetch.response.max.bytes") as i32,
             fetch_backoff: ms("replica.fetch.backoff.ms"),
             socket_timeout: ms("replica.socket.timeout.ms"),
+            throttle: ReplicationThrottleRates {
+                // At least 0 (the key table's checks).
+                leader: config.int("leader.replication.throttled.rate").max(0) as u64,
+                follower: config.int("follower.replication.throttled.rate").max(0) as u64,
+                alter_log_dirs: config
+                    .int("replica.alter.log.dirs.io.max.bytes.per.second")
+                    .max(0) as u64,
+            },
+            throttle_window: QuotaWindow::new(
+                config
+                    .int("replication.quota.window.num")
+                    .clamp(1, u32::MAX as i64) as u32,
+                config
+                    .int("replication.quota.window.size.seconds")
+                    .clamp(1, u32::MAX as i64) as u32,
+            )
+            .unwrap_or(QuotaWindow::DEFAULT),
+            alter_log_dirs_throttle_window: QuotaWindow::new(
+                config
+                    .int("alter.log.dirs.replication.quota.window.num")
+                    .clamp(1, u32::MAX as i64) as u32,
+                config
+                    .int("alter.log.dirs.replication.quota.window.size.seconds")
+                    .clamp(1, u32::MAX as i64) as u32,
+            )
+            .unwrap_or(QuotaWindow::DEFAULT),
         }
     }
 }

@@ -27,6 +27,7 @@ impl TopicDefaults {
     pub(super) fn from_config(config: &BrokerConfig) -> TopicDefaults {
         let by_synonym = TOPIC_CONFIG_KEYS
             .iter()
+            .filter(|key| !key.broker_synonym.is_empty())
             .filter_map(|key| {
                 config
                     .topic_default(key.broker_synonym)
@@ -49,7 +50,10 @@ impl TopicDefaults {
             (cluster, ConfigSource::DynamicDefaultBrokerConfig),
             (broker, ConfigSource::DynamicBrokerConfig),
         ] {
-            for key in TOPIC_CONFIG_KEYS {
+            for key in TOPIC_CONFIG_KEYS
+                .iter()
+                .filter(|k| !k.broker_synonym.is_empty())
+            {
                 if let Some(v) = configs.get(key.broker_synonym) {
                     by_synonym.insert(key.broker_synonym, (v.clone(), source));
                 }

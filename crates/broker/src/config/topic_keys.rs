@@ -7,6 +7,7 @@ use super::config_type::{check_value, Check, ConfigType};
 /// accepted values.
 pub struct TopicConfigKey {
     pub name: &'static str,
+    /// Empty for the keys without one (the replication throttle lists).
     pub broker_synonym: &'static str,
     pub default: &'static str,
     pub kind: ConfigType,
@@ -84,6 +85,18 @@ pub const TOPIC_CONFIG_KEYS: &[TopicConfigKey] = &[
         check: Check::AtLeast(0),
         doc: "fsync at least this often",
     },
+    // Replication throttles (KIP-73): the replicas of this topic whose replication the
+    // follower side of their broker (`follower.replication.throttled.rate`) or the leader side
+    // (`leader.replication.throttled.rate`) holds to the broker's rate while they are out of
+    // the ISR. `*` is every replica; `partition:broker` pairs name some. No broker synonym.
+    TopicConfigKey {
+        name: "follower.replication.throttled.replicas",
+        broker_synonym: "",
+        default: "",
+        kind: ConfigType::List,
+        check: Check::ThrottledReplicas,
+        doc: "replicas throttled on the follower side: * or partition:broker pairs",
+    },
     TopicConfigKey {
         name: "index.interval.bytes",
         broker_synonym: "log.index.interval.bytes",
@@ -91,6 +104,14 @@ pub const TOPIC_CONFIG_KEYS: &[TopicConfigKey] = &[
         kind: ConfigType::Int,
         check: Check::AtLeast(0),
         doc: "bytes of log between offset index entries",
+    },
+    TopicConfigKey {
+        name: "leader.replication.throttled.replicas",
+        broker_synonym: "",
+        default: "",
+        kind: ConfigType::List,
+        check: Check::ThrottledReplicas,
+        doc: "replicas throttled on the leader side: * or partition:broker pairs",
     },
     TopicConfigKey {
         name: "max.compaction.lag.ms",
@@ -239,7 +260,7 @@ pub fn validate_topic_config(name: &str, value: &str) -> Result<(), String> {
 pub fn topic_key_by_synonym(synonym: &str) -> Option<&'static TopicConfigKey> {
     TOPIC_CONFIG_KEYS
         .iter()
-        .find(|k| k.broker_synonym == synonym)
+        .find(|k| !k.broker_synonym.is_empty() && k.broker_synonym == synonym)
 }
 
 #[cfg(test)]

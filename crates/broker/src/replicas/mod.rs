@@ -14,6 +14,7 @@
 //! - `log_dir`: [`LogDirs`], the directories of `log.dirs` (JBOD), online or failed, their
 //!   `meta.properties`, and the choice of directory for a new replica.
 //! - `replica_move`: the file side of moving a replica between log directories.
+//! - `replication_throttle`: replication throttles (KIP-73), which replicas and how fast.
 //! - `admin_error`: [`AdminError`], a failure with Kafka's code and message.
 
 mod admin_error;
@@ -24,6 +25,7 @@ mod partition;
 mod partition_metadata;
 mod replica_manager;
 mod replica_move;
+mod replication_throttle;
 mod topic;
 mod topic_id;
 mod topic_name;
@@ -33,6 +35,7 @@ pub use fetch_session::{CachedPartition, FetchSessionCache, PartKey, Reported};
 pub use log_dir::{format_meta_properties, read_meta_properties, LogDir, LogDirs, META_PROPERTIES};
 pub use partition::{FutureReplica, Partition};
 pub use replica_manager::{is_internal_topic, ImageChanges, ReplicaManager};
+pub use replication_throttle::{ReplicationQuota, ThrottledPartitions, TopicThrottles};
 pub use topic::{Partitions, Topic};
 pub use topic_id::{decode_topic_id, encode_topic_id};
 pub use topic_name::validate_topic_name;

@@ -721,6 +721,7 @@ impl Partition {
         dest: usize,
         clock: Arc<dyn Clock>,
         stop: &dyn Fn() -> bool,
+        pace: &dyn Fn(u64),
     ) -> Result<(), LogError> {
         let _one_at_a_time = lock(&self.moving);
         let Some(dest_dir) = self.dirs.get(dest) else {
@@ -746,7 +747,7 @@ impl Partition {
             copied_end_offset: self.log_start_offset(),
             size_bytes: 0,
         });
-        let result = self.copy_and_swap(&source, &future, dest, clock, stop);
+        let result = self.copy_and_swap(&source, &future, dest, clock, stop, pace);
         *lock(&self.future) = None;
         if result.is_err() {
             if let Err(e) = std::fs::remove_dir_all(&future) {
@@ -765,6 +766,7 @@ impl Partition {
         dest: usize,
         clock: Arc<dyn Clock>,
         stop: &dyn Fn() -> bool,
+        pace: &dyn Fn(u64),
     ) -> Result<(), LogError> {
         let io_at = |path: &std::path::Path| {
             let path = path.to_path_buf();
@@ -780,7 +782,7 @@ impl Partition {
             let end = self.log_end_offset();
             let now = self.truncations.load(Ordering::Acquire);
             let copied = copy
-                .pass(source, future, now == truncations, false)
+                .pass(source, future, now == truncations, false, pace)
                 .map_err(io_at(future))?;
             truncations = now;
             self.note_future_progress(end, future);
@@ -811,7 +813,8 @@ impl Partition {
             why
         };
         let tails_only_grow = self.truncations.load(Ordering::Acquire) == truncations;
-        if let Err(e) = copy.pass(source, future, tails_only_grow, true) {
+        // Not paced: appends wait for it.
+        if let Err(e) = copy.pass(source, future, tails_only_grow, true, &|_| {}) {
             return Err(reopen_here(&mut log, io_at(future)(e)));
         }
         let (Some(parent), Some(name)) = (source.parent(), source.file_name()) else {

@@ -38,6 +38,7 @@ use super::partition_metadata::{
     parse_partition_metadata, write_partition_metadata, PARTITION_METADATA_FILE,
 };
 use super::replica_move::recover_future_dirs;
+use super::replication_throttle::{ReplicationQuota, TopicThrottles};
 use super::topic::{Partitions, Topic};
 use super::topic_name::{collision_key, validate_topic_name};
 use crate::config::{
@@ -106,6 +107,12 @@ pub struct ReplicaManager {
     live: RwLock<Arc<LiveBrokerConfig>>,
     /// Bumped each time `live` changes (see [`ReplicaManager::watch_live_config`]).
     live_changes: tokio::sync::watch::Sender<u64>,
+    /// The byte rates of the throttled replicas this broker leads and follows.
+    leader_throttle: ReplicationQuota,
+    follower_throttle: ReplicationQuota,
+    /// The byte rate of the moves between log directories
+    /// (`replica.alter.log.dirs.io.max.bytes.per.second`).
+    alter_log_dirs_throttle: ReplicationQuota,
 }
 
 impl ReplicaManager {
@@ -178,6 +185,11 @@ impl ReplicaManager {
                 DynamicBrokerConfigs::default(),
             ))),
             live_changes: tokio::sync::watch::Sender::new(0),
+            leader_throttle: ReplicationQuota::new(settings.replication.throttle_window),
+            follower_throttle: ReplicationQuota::new(settings.replication.throttle_window),
+            alter_log_dirs_throttle: ReplicationQuota::new(
+                settings.replication.alter_log_dirs_throttle_window,
+            ),
             settings,
         })
     }
@@ -185,6 +197,22 @@ impl ReplicaManager {
     /// The node's metrics.
     pub fn metrics(&self) -> &Arc<BrokerMetrics> {
         &self.metrics
+    }
+
+    /// The leader side's replication throttle (`leader.replication.throttled.rate`).
+    pub fn leader_throttle(&self) -> &ReplicationQuota {
+        &self.leader_throttle
+    }
+
+    /// The follower side's replication throttle (`follower.replication.throttled.rate`).
+    pub fn follower_throttle(&self) -> &ReplicationQuota {
+        &self.follower_throttle
+    }
+
+    /// The throttle of moves between log directories
+    /// (`replica.alter.log.dirs.io.max.bytes.per.second`).
+    pub fn alter_log_dirs_throttle(&self) -> &ReplicationQuota {
+        &self.alter_log_dirs_throttle
     }
 
     /// Offset of the last metadata image applied (0 before the first).
@@ -344,9 +372,20 @@ impl ReplicaManager {
         let manager = self.clone();
         tokio::task::spawn_blocking(move || {
             let stop = || manager.closing.load(Ordering::Acquire);
+            // `replica.alter.log.dirs.io.max.bytes.per.second`: the copy waits while the
+            // moves' byte rate is over it (checked again as the dynamic value changes).
+            let pace = |bytes: u64| {
+                let quota = &manager.alter_log_dirs_throttle;
+                quota.record(bytes as usize);
+                while !stop()
+                    && quota.is_exceeded(manager.live_config().replication_throttle.alter_log_dirs)
+                {
+                    std::thread::sleep(std::time::Duration::from_millis(50));
+                }
+            };
             let name = format!("{}-{}", partition.topic, partition.index);
             let to = manager.dirs.get(dest).map(|d| d.path.display().to_string());
-            match partition.move_to_dir(dest, manager.clock.clone(), &stop) {
+            match partition.move_to_dir(dest, manager.clock.clone(), &stop, &pace) {
                 Ok(()) => {
                     tracing::info!("moved {name} to log directory {}", to.unwrap_or_default())
                 }
@@ -746,6 +785,7 @@ impl ReplicaManager {
                             name: name_arc.clone(),
                             id: desired.topic_id,
                             produce: produce_settings(&live.topic_defaults, &desired.configs),
+                            throttles: TopicThrottles::from_configs(&desired.configs, self.node_id),
                             configs: desired.configs.clone(),
                             partitions: Partitions { slots },
                         })

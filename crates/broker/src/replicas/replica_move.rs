@@ -66,13 +66,15 @@ impl FutureCopy {
     /// again whatever its length and time say: file times are coarse (a tick of the kernel
     /// clock), so a checkpoint rewritten at the same length within the tick of its previous
     /// copy would look unchanged. A segment only grows (or is truncated, which the caller
-    /// tells), so its length is enough.
+    /// tells), so its length is enough. `pace` is told the bytes of each chunk copied (the
+    /// move's throttle waits in it).
     pub(super) fn pass(
         &mut self,
         source: &Path,
         future: &Path,
         tails_only_grow: bool,
         durable: bool,
+        pace: &dyn Fn(u64),
     ) -> std::io::Result<u64> {
         fs::create_dir_all(future)?;
         let mut bytes = 0;
@@ -104,7 +106,7 @@ impl FutureCopy {
                 Some((len, _)) if is_segment && tails_only_grow && len < now.0 => len,
                 _ => 0,
             };
-            match copy_from(&entry.path(), &future.join(&name), from, durable) {
+            match copy_from(&entry.path(), &future.join(&name), from, durable, pace) {
                 Ok(copied) => {
                     bytes += copied;
                     self.copied.insert(name, now);
@@ -131,9 +133,15 @@ impl FutureCopy {
     }
 }
 
-/// Copies `source` from byte `from` onto `target` (truncated to `from` first); returns the
-/// bytes copied.
-fn copy_from(source: &Path, target: &Path, from: u64, durable: bool) -> std::io::Result<u64> {
+/// Copies `source` from byte `from` onto `target` (truncated to `from` first), telling `pace`
+/// each chunk; returns the bytes copied.
+fn copy_from(
+    source: &Path,
+    target: &Path,
+    from: u64,
+    durable: bool,
+    pace: &dyn Fn(u64),
+) -> std::io::Result<u64> {
     let mut input = fs::File::open(source)?;
     let mut output = fs::OpenOptions::new()
         .create(true)
@@ -152,6 +160,7 @@ fn copy_from(source: &Path, target: &Path, from: u64, durable: bool) -> std::io:
         }
         output.write_all(&buf[..n])?;
         copied += n as u64;
+        pace(n as u64);
     }
     if durable {
         output.sync_all()?;
@@ -269,14 +278,26 @@ mod tests {
         write(&source.join("00000000000000000000.index"), b"ix");
         write(&source.join("partition.metadata"), b"meta");
         let mut copy = FutureCopy::default();
-        assert_eq!(copy.pass(&source, &future, true, false).expect("pass"), 9);
+        assert_eq!(
+            copy.pass(&source, &future, true, false, &|_| {})
+                .expect("pass"),
+            9
+        );
         // Nothing changed: nothing copied.
-        assert_eq!(copy.pass(&source, &future, true, false).expect("pass"), 0);
+        assert_eq!(
+            copy.pass(&source, &future, true, false, &|_| {})
+                .expect("pass"),
+            0
+        );
         // A grown segment: only its tail; a new segment whole; a removed file goes.
         append(&source.join("00000000000000000000.log"), b"defg");
         write(&source.join("00000000000000000007.log"), b"hi");
         fs::remove_file(source.join("00000000000000000000.index")).expect("rm");
-        assert_eq!(copy.pass(&source, &future, true, false).expect("pass"), 6);
+        assert_eq!(
+            copy.pass(&source, &future, true, false, &|_| {})
+                .expect("pass"),
+            6
+        );
         assert_eq!(
             fs::read(future.join("00000000000000000000.log")).expect("read"),
             b"abcdefg"
@@ -288,7 +309,11 @@ mod tests {
         assert!(!future.join("00000000000000000000.index").exists());
         // After a truncation a grown segment is copied whole (its prefix may differ).
         write(&source.join("00000000000000000007.log"), b"XYZW");
-        assert_eq!(copy.pass(&source, &future, false, false).expect("pass"), 4);
+        assert_eq!(
+            copy.pass(&source, &future, false, false, &|_| {})
+                .expect("pass"),
+            4
+        );
         assert_eq!(
             fs::read(future.join("00000000000000000007.log")).expect("read"),
             b"XYZW"
@@ -297,7 +322,8 @@ mod tests {
         // again every other file changed during the move (4 bytes of partition.metadata).
         write(&source.join("00000000000000000000.log"), b"ab");
         assert_eq!(
-            copy.pass(&source, &future, true, true).expect("pass"),
+            copy.pass(&source, &future, true, true, &|_| {})
+                .expect("pass"),
             2 + 4
         );
         assert_eq!(

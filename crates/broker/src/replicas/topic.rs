@@ -7,6 +7,7 @@ use sluice_protocol::error::ErrorCode;
 use uuid::Uuid;
 
 use super::partition::Partition;
+use super::replication_throttle::TopicThrottles;
 use crate::config::ProduceSettings;
 
 /// The replicas of one topic's partitions that this broker hosts, by partition id.
@@ -51,6 +52,8 @@ pub struct Topic {
     pub configs: BTreeMap<String, String>,
     /// Parsed from `configs` (and the broker's defaults) whenever they change.
     pub produce: ProduceSettings,
+    /// Its replicas on this broker that replication throttles hold (parsed from `configs`).
+    pub throttles: TopicThrottles,
     pub partitions: Partitions,
 }
 

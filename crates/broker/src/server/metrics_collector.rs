@@ -73,6 +73,30 @@ impl Collector for BrokerCollector {
              until the broker restarts with it back)",
             replicas.offline_replicas().len(),
         )?;
+        // Kafka's `kafka.server:type=LeaderReplication` / `FollowerReplication` `byte-rate`:
+        // what the throttled replicas copy, per second, over the replication quota window.
+        for (name, help, quota) in [
+            (
+                "kafka_server_leaderreplication_byte_rate",
+                "Bytes per second the throttled replicas this broker leads sent \
+                 (leader.replication.throttled.rate bounds it)",
+                replicas.leader_throttle(),
+            ),
+            (
+                "kafka_server_followerreplication_byte_rate",
+                "Bytes per second the throttled replicas this broker follows fetched \
+                 (follower.replication.throttled.rate bounds it)",
+                replicas.follower_throttle(),
+            ),
+            (
+                "kafka_server_alterlogdirs_byte_rate",
+                "Bytes per second the moves between this broker's log directories copied \
+                 (replica.alter.log.dirs.io.max.bytes.per.second bounds it)",
+                replicas.alter_log_dirs_throttle(),
+            ),
+        ] {
+            encode_gauges(&mut encoder, name, help, [(none(), quota.rate() as i64)])?;
+        }
         let labels = |p: &crate::replicas::Partition| -> Labels {
             vec![
                 ("topic", p.topic.to_string()),
