@@ -13,6 +13,8 @@ use std::collections::BTreeMap;
 use std::net::SocketAddr;
 use std::path::PathBuf;
 
+use sluice_security::quota::QuotaWindow;
+
 use super::admin_listeners::HttpListener;
 use super::broker_keys::{broker_key, listener_scoped, KeyDefault, Use, MECHANISMS};
 use super::config_type::{check_value, ConfigType};
@@ -401,6 +403,14 @@ impl BrokerConfig {
         self.get(key)
             .and_then(|v| v.parse().ok())
             .unwrap_or_else(|| default_int(key))
+    }
+
+    /// A quota window from its two keys (`quota.window.num` and `quota.window.size.seconds`,
+    /// or another pair): both at least 1 (the key table's checks).
+    pub(super) fn quota_window(&self, num_key: &str, size_key: &str) -> QuotaWindow {
+        let at_least_one = |key| self.int(key).clamp(1, u32::MAX as i64) as u32;
+        QuotaWindow::new(at_least_one(num_key), at_least_one(size_key))
+            .unwrap_or(QuotaWindow::DEFAULT)
     }
 
     /// A boolean key's value (set, else its default).

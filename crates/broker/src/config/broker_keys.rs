@@ -263,6 +263,9 @@ pub const BROKER_KEYS: &[BrokerKey] = &[
     key("socket.send.buffer.bytes", Int, ANY, Value("102400"), NotYet),
     key("socket.receive.buffer.bytes", Int, ANY, Value("102400"), NotYet),
     key("num.recovery.threads.per.data.dir", Int, ANY, Value("1"), NotYet),
+    // One fetcher task per leader broker; one task pool for background work.
+    key("num.replica.fetchers", Int, Check::AtLeast(1), Value("1"), NotYet),
+    key("background.threads", Int, Check::AtLeast(1), Value("10"), NotYet),
     key("share.coordinator.state.topic.replication.factor", Int, ANY, Value("3"), NotYet),
     key("share.coordinator.state.topic.min.isr", Int, ANY, Value("2"), NotYet),
 ];

@@ -212,17 +212,11 @@ impl BrokerSettings {
                 .unwrap_or_default(),
                 allow_everyone_if_no_acl_found: config.bool("allow.everyone.if.no.acl.found"),
             },
-            // Both at least 1 (the key table's checks).
-            quota_window: QuotaWindow::new(
-                int("quota.window.num").clamp(1, u32::MAX as i64) as u32,
-                int("quota.window.size.seconds").clamp(1, u32::MAX as i64) as u32,
-            )
-            .unwrap_or(QuotaWindow::DEFAULT),
-            controller_quota_window: QuotaWindow::new(
-                int("controller.quota.window.num").clamp(1, u32::MAX as i64) as u32,
-                int("controller.quota.window.size.seconds").clamp(1, u32::MAX as i64) as u32,
-            )
-            .unwrap_or(QuotaWindow::DEFAULT),
+            quota_window: config.quota_window("quota.window.num", "quota.window.size.seconds"),
+            controller_quota_window: config.quota_window(
+                "controller.quota.window.num",
+                "controller.quota.window.size.seconds",
+            ),
             audit: AuditSettings {
                 enabled: config.bool("audit.enabled"),
                 log_dir: config.get("audit.log.dir").map(PathBuf::from),

@@ -59,6 +59,8 @@ const ACCEPTED_WITHOUT_EFFECT: &[&str] = &[
     "num.io.threads",
     "num.network.threads",
     "num.recovery.threads.per.data.dir",
+    "num.replica.fetchers",
+    "background.threads",
 ];
 
 /// A TLS listener's key store and trust store keys: Kafka reconfigures them without a restart,
@@ -719,6 +721,21 @@ mod tests {
         );
         ok(&[("num.io.threads", "16")], false);
         ok(
+            &[("num.replica.fetchers", "4"), ("background.threads", "8")],
+            true,
+        );
+        // The replication throttles' rates, per broker and cluster-wide.
+        for per_broker in [false, true] {
+            ok(
+                &[
+                    ("leader.replication.throttled.rate", "1048576"),
+                    ("follower.replication.throttled.rate", "0"),
+                    ("replica.alter.log.dirs.io.max.bytes.per.second", "5000"),
+                ],
+                per_broker,
+            );
+        }
+        ok(
             &[
                 ("log.cleaner.io.max.bytes.per.second", "1048576"),
                 ("log.cleaner.threads", "2"),
@@ -976,6 +993,42 @@ mod tests {
         assert_eq!(
             live.listener_tls_overrides("SECURE"),
             map(&[("ssl.keystore.location", "/new.pem")])
+        );
+    }
+
+    #[test]
+    fn live_replication_throttles_follow_precedence() {
+        let s = settings(&[("leader.replication.throttled.rate", "1000")]);
+        let none = LiveBrokerConfig::new(&s, DynamicBrokerConfigs::default());
+        let unbounded = i64::MAX as u64;
+        assert_eq!(
+            none.replication_throttle,
+            ReplicationThrottleRates {
+                leader: 1000,
+                follower: unbounded,
+                alter_log_dirs: unbounded
+            }
+        );
+        let live = LiveBrokerConfig::new(
+            &s,
+            DynamicBrokerConfigs {
+                cluster: map(&[
+                    ("follower.replication.throttled.rate", "300"),
+                    ("leader.replication.throttled.rate", "200"),
+                ]),
+                broker: map(&[
+                    ("leader.replication.throttled.rate", "100"),
+                    ("replica.alter.log.dirs.io.max.bytes.per.second", "50"),
+                ]),
+            },
+        );
+        assert_eq!(
+            live.replication_throttle,
+            ReplicationThrottleRates {
+                leader: 100,
+                follower: 300,
+                alter_log_dirs: 50
+            }
         );
     }
 

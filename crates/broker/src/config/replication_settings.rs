@@ -63,24 +63,14 @@ impl ReplicationSettings {
                     .int("replica.alter.log.dirs.io.max.bytes.per.second")
                     .max(0) as u64,
             },
-            throttle_window: QuotaWindow::new(
-                config
-                    .int("replication.quota.window.num")
-                    .clamp(1, u32::MAX as i64) as u32,
-                config
-                    .int("replication.quota.window.size.seconds")
-                    .clamp(1, u32::MAX as i64) as u32,
-            )
-            .unwrap_or(QuotaWindow::DEFAULT),
-            alter_log_dirs_throttle_window: QuotaWindow::new(
-                config
-                    .int("alter.log.dirs.replication.quota.window.num")
-                    .clamp(1, u32::MAX as i64) as u32,
-                config
-                    .int("alter.log.dirs.replication.quota.window.size.seconds")
-                    .clamp(1, u32::MAX as i64) as u32,
-            )
-            .unwrap_or(QuotaWindow::DEFAULT),
+            throttle_window: config.quota_window(
+                "replication.quota.window.num",
+                "replication.quota.window.size.seconds",
+            ),
+            alter_log_dirs_throttle_window: config.quota_window(
+                "alter.log.dirs.replication.quota.window.num",
+                "alter.log.dirs.replication.quota.window.size.seconds",
+            ),
         }
     }
 }
