@@ -4,6 +4,9 @@ Kafka's enforcement (KIP-219): a producer over `producer_byte_rate` is held to i
 over `consumer_byte_rate` likewise. Windows of `quota.window.num=2` x
 `quota.window.size.seconds=1`, as the issue's acceptance names them."""
 import json
+import socket
+import struct
+import subprocess
 import threading
 import time
 import uuid
@@ -16,7 +19,10 @@ from kafka.protocol.admin.client_quotas import (
     DescribeClientQuotasResponse,
 )
 
-from kafka_helpers import KafkaWire, assert_no_panic, create_topic, unique_topic
+from confluent_kafka.admin import AlterConfigOpType, ConfigEntry, ConfigResource, ResourceType
+
+from conftest import SLUICE_BIN
+from kafka_helpers import KafkaWire, admin, assert_no_panic, create_topic, unique_topic
 
 MIB = 1024 * 1024
 WINDOWS = {"quota.window.num": "2", "quota.window.size.seconds": "1"}
@@ -194,4 +200,86 @@ def test_request_percentage_throttles_a_busy_client(broker_factory):
 
     assert max_throttle("busy") > 0, "the busy client was told it is throttled"
     assert max_throttle("idle", requests=50) == 0
+    assert_no_panic(broker)
+
+
+def answered(port, source_ip):
+    """Whether a new connection from `source_ip` (a loopback address) gets an ApiVersions v0
+    answer; False when the broker closes it unanswered."""
+    with socket.create_connection(("127.0.0.1", port), timeout=10,
+                                  source_address=(source_ip, 0)) as s:
+        header = struct.pack(">hhih", 18, 0, 1, 4) + b"test"
+        try:
+            s.sendall(struct.pack(">i", len(header)) + header)
+            return len(s.recv(4)) == 4
+        except (ConnectionResetError, BrokenPipeError):
+            return False
+
+
+def sluice_quota(bootstrap, *args):
+    out = subprocess.run([SLUICE_BIN, "quota", *args, "-b", bootstrap],
+                         capture_output=True, text=True, timeout=60)
+    assert out.returncode == 0, out.stderr
+    return out.stdout
+
+
+def test_connection_creation_rates_refuse_an_address_and_pace_the_broker(broker_factory):
+    """KIP-612. An address's connection_creation_rate quota (`sluice quota alter --ip`, or the
+    `<default>` address's): connections over it are closed unanswered, other addresses are
+    served. The broker's max.connection.creation.rate (a dynamic broker config): connections
+    over it are all served, but the listener waits between them. Measured over the quota
+    window (here two windows of one second: a rate of 2 lets two connections through at once)."""
+    broker = broker_factory(WINDOWS)
+    boot = broker.bootstrap
+    port = broker.port
+
+    sluice_quota(boot, "alter", "--ip", "127.0.0.2", "--add", "connection_creation_rate=2")
+    described = sluice_quota(boot, "describe", "-o", "json")
+    assert '"127.0.0.2"' in described and "connection_creation_rate" in described, described
+    started = time.monotonic()
+    limited = [answered(port, "127.0.0.2") for _ in range(8)]
+    elapsed = time.monotonic() - started
+    # Two at once, then refusals (each closed after its throttle time, during which the
+    # window moves on and lets the next through): never more than the rate allows.
+    assert limited[:2] == [True, True] and False in limited[2:4], limited
+    assert limited.count(True) <= 2 * (elapsed + 1), (limited, elapsed)
+    assert all(answered(port, "127.0.0.3") for _ in range(8))
+
+    # The default address: every address without a quota of its own.
+    sluice_quota(boot, "alter", "--ip-default", "--add", "connection_creation_rate=2")
+    limited = [answered(port, "127.0.0.4") for _ in range(4)]
+    assert limited[:2] == [True, True] and False in limited[2:], limited
+    sluice_quota(boot, "alter", "--ip-default", "--delete", "connection_creation_rate")
+    sluice_quota(boot, "alter", "--ip", "127.0.0.2", "--delete", "connection_creation_rate")
+    time.sleep(2.5)  # the refused addresses' windows pass
+    assert all(answered(port, ip) for ip in ["127.0.0.2", "127.0.0.4"] for _ in range(6))
+
+    # The broker's rate: nothing refused, the listener paces the connections. Eight at 2 per
+    # second take over a second and a half where they took milliseconds.
+    a = admin(boot)
+    resource = ConfigResource(ResourceType.BROKER, "1", incremental_configs=[
+        ConfigEntry("max.connection.creation.rate", "2",
+                    incremental_operation=AlterConfigOpType.SET)])
+    a.incremental_alter_configs([resource])[resource].result(timeout=30)
+    started = time.monotonic()
+    assert all(answered(port, "127.0.0.5") for _ in range(8))
+    assert time.monotonic() - started > 1.5
+    resource = ConfigResource(ResourceType.BROKER, "1", incremental_configs=[
+        ConfigEntry("max.connection.creation.rate", None,
+                    incremental_operation=AlterConfigOpType.DELETE)])
+    a.incremental_alter_configs([resource])[resource].result(timeout=30)
+    # Bad values: a negative rate, a quota an address cannot have.
+    bad = subprocess.run([SLUICE_BIN, "quota", "alter", "--ip", "127.0.0.2", "--add",
+                          "producer_byte_rate=10", "-b", boot],
+                         capture_output=True, text=True, timeout=60)
+    assert bad.returncode != 0 and "connection_creation_rate" in bad.stderr, bad.stderr
+    resource = ConfigResource(ResourceType.BROKER, "1", incremental_configs=[
+        ConfigEntry("max.connection.creation.rate", "-1",
+                    incremental_operation=AlterConfigOpType.SET)])
+    future = a.incremental_alter_configs([resource])[resource]
+    try:
+        future.result(timeout=30)
+        raise AssertionError("a negative max.connection.creation.rate was accepted")
+    except Exception as e:  # noqa: BLE001 - the KafkaException's error is checked
+        assert "INVALID_REQUEST" in str(e) and "at least 0" in str(e), e
     assert_no_panic(broker)

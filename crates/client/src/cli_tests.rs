@@ -758,12 +758,40 @@ fn quota_describe_and_alter_flags() {
                 user_default: false,
                 client_id: None,
                 client_id_default: true,
+                ..EntityArgs::default()
             },
             strict: true,
             output: OutputFormat::Json,
         })
     );
     assert!(parse(&["quota", "describe", "--user", "a", "--user-default"]).is_err());
+    // An address stands alone.
+    assert!(parse(&[
+        "quota",
+        "alter",
+        "--ip",
+        "127.0.0.1",
+        "--user",
+        "a",
+        "--add",
+        "x=1"
+    ])
+    .is_err());
+    assert!(parse(&["quota", "alter", "--ip", "not-an-ip", "--add", "x=1"]).is_err());
+    let ClientCommand::Quota(args) = parse(&[
+        "quota",
+        "alter",
+        "--ip-default",
+        "--add",
+        "connection_creation_rate=10",
+    ])
+    .expect("valid") else {
+        panic!("not a quota command");
+    };
+    let QuotaCommand::Alter(alter) = args.command else {
+        panic!("not alter");
+    };
+    assert!(alter.entity.ip_default && alter.entity.ip.is_none());
     assert!(parse(&[
         "quota",
         "describe",
@@ -803,6 +831,7 @@ fn quota_describe_and_alter_flags() {
                 user_default: true,
                 client_id: Some("app".into()),
                 client_id_default: false,
+                ..EntityArgs::default()
             },
             add: vec![
                 kv("producer_byte_rate", "1048576"),

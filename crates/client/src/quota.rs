@@ -80,6 +80,19 @@ pub struct EntityArgs {
     /// The default client id (`<default>`): every client id without quotas of its own.
     #[arg(long = "client-id-default")]
     pub client_id_default: bool,
+    /// A client address (its only quota: connection_creation_rate, KIP-612).
+    #[arg(
+        long,
+        value_name = "ADDRESS",
+        conflicts_with_all = ["ip_default", "user", "user_default", "client_id", "client_id_default"]
+    )]
+    pub ip: Option<std::net::IpAddr>,
+    /// The default address (`<default>`): every address without a quota of its own.
+    #[arg(
+        long = "ip-default",
+        conflicts_with_all = ["user", "user_default", "client_id", "client_id_default"]
+    )]
+    pub ip_default: bool,
 }
 
 /// `None`: the flags leave the type out; `Some(None)`: its default; `Some(Some(name))`.
@@ -94,8 +107,12 @@ impl EntityArgs {
         name_of(&self.client_id, self.client_id_default)
     }
 
+    fn ip(&self) -> EntityName {
+        name_of(&self.ip.map(|ip| ip.to_string()), self.ip_default)
+    }
+
     fn is_empty(&self) -> bool {
-        self.user().is_none() && self.client_id().is_none()
+        self.user().is_none() && self.client_id().is_none() && self.ip().is_none()
     }
 }
 
@@ -123,7 +140,7 @@ pub struct QuotaDescribeArgs {
 #[derive(Args, Debug, Clone, PartialEq, Eq)]
 #[command(group(
     ArgGroup::new("entity")
-        .args(["user", "user_default", "client_id", "client_id_default"])
+        .args(["user", "user_default", "client_id", "client_id_default", "ip", "ip_default"])
         .required(true)
         .multiple(true)
 ))]
@@ -149,6 +166,10 @@ pub struct QuotaAlterArgs {
 
 /// The entity of the flags (at least one type).
 pub fn entity(args: &EntityArgs) -> Result<QuotaEntity> {
+    if let Some(ip) = args.ip() {
+        let ip = ip.map(|ip| ip.parse()).transpose()?;
+        return Ok(QuotaEntity::ip(ip));
+    }
     let entity = match (args.user(), args.client_id()) {
         (Some(user), Some(client_id)) => {
             QuotaEntity::user_client_id(user.as_deref(), client_id.as_deref())
@@ -157,7 +178,7 @@ pub fn entity(args: &EntityArgs) -> Result<QuotaEntity> {
         (None, Some(client_id)) => QuotaEntity::client_id(client_id.as_deref()),
         (None, None) => bail!(
             "name the entity: --user USER or --user-default, and/or --client-id CLIENT_ID or \
-             --client-id-default"
+             --client-id-default; or --ip ADDRESS or --ip-default"
         ),
     };
     // The constructors trust their names; the checks of a request's entity (no empty name).
@@ -214,6 +235,7 @@ pub fn filter(args: &QuotaDescribeArgs) -> Result<QuotaFilter> {
     for (entity_type, name) in [
         (QuotaEntityType::User, args.entity.user()),
         (QuotaEntityType::ClientId, args.entity.client_id()),
+        (QuotaEntityType::Ip, args.entity.ip()),
     ] {
         match name {
             Some(Some(name)) => components.push(QuotaFilterComponent::exact(entity_type, &name)),
@@ -488,6 +510,7 @@ mod tests {
             user_default,
             client_id: client_id.map(str::to_string),
             client_id_default,
+            ..EntityArgs::default()
         }
     }
 
@@ -533,6 +556,31 @@ mod tests {
         for (args, path) in cases {
             assert_eq!(entity(&args).expect("valid").to_string(), path);
         }
+        let ip = EntityArgs {
+            ip: Some("127.0.0.2".parse().unwrap()),
+            ..EntityArgs::default()
+        };
+        assert_eq!(entity(&ip).expect("valid").to_string(), "/ips/127.0.0.2");
+        let ip_default = EntityArgs {
+            ip_default: true,
+            ..EntityArgs::default()
+        };
+        assert_eq!(
+            entity(&ip_default).expect("valid").to_string(),
+            "/ips/<default>"
+        );
+        // An address's only quota.
+        let e = changes(
+            &entity(&ip).unwrap(),
+            &alter_args(ip.clone(), &[("producer_byte_rate", "5")], &[]),
+        )
+        .expect_err("not an ip quota");
+        assert!(e.to_string().contains("connection_creation_rate"), "{e}");
+        changes(
+            &entity(&ip).unwrap(),
+            &alter_args(ip, &[("connection_creation_rate", "5")], &[]),
+        )
+        .expect("an ip quota");
         assert!(entity(&EntityArgs::default())
             .expect_err("no entity")
             .to_string()

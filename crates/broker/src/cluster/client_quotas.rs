@@ -7,14 +7,15 @@
 //! and for which the connection stops reading (KIP-219). Without any quota configured
 //! recording costs one atomic load.
 
+use std::net::IpAddr;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex, RwLock};
 use std::time::Instant;
 
 use sluice_controller::MetadataImage;
 use sluice_security::quota::{
-    ControllerMutationQuotaManager, QuotaKey, QuotaManager, QuotaManagerConfig, QuotaStore,
-    QuotaWindow, ResolvedQuota,
+    ControllerMutationQuotaManager, QuotaEntity, QuotaKey, QuotaManager, QuotaManagerConfig,
+    QuotaStore, QuotaWindow, ResolvedQuota,
 };
 
 pub struct ClientQuotas {
@@ -68,6 +69,24 @@ impl ClientQuotas {
             .1
             .clone();
         store.resolve(user, client_id, key)
+    }
+
+    /// The `connection_creation_rate` quota of client address `ip` (KIP-612): its own ip
+    /// entity's, else the `<default>` ip entity's (one atomic load when no quota is set).
+    pub fn connection_creation_rate(&self, ip: IpAddr) -> Option<f64> {
+        if !self.any.load(Ordering::Acquire) {
+            return None;
+        }
+        let store = self
+            .store
+            .read()
+            .unwrap_or_else(|p| p.into_inner())
+            .1
+            .clone();
+        let key = QuotaKey::ConnectionCreationRate;
+        store
+            .value(&QuotaEntity::ip(Some(ip.to_canonical())), key)
+            .or_else(|| store.value(&QuotaEntity::ip(None), key))
     }
 
     /// Records `value` of `key` (bytes for the byte rates, a request-time percentage for

@@ -181,6 +181,9 @@ pub const BROKER_KEYS: &[BrokerKey] = &[
     // Connections one client address may hold at once; overrides: `ip:count,ip:count`.
     key("max.connections.per.ip", Int, Check::AtLeast(0), Value("2147483647"), Used),
     key("max.connections.per.ip.overrides", Str, ANY, Value(""), Used),
+    // New connections per second on the broker's listeners but the inter-broker one (KIP-612):
+    // over it, the listener waits before serving the next connection.
+    key("max.connection.creation.rate", Int, Check::AtLeast(0), Value("2147483647"), Used),
     key("queued.max.requests", Int, Check::AtLeast(1), Value("500"), Used),
     key("fetch.max.bytes", Int, Check::AtLeast(1024), Value("57671680"), Used),
     key("max.incremental.fetch.session.cache.slots", Int, Check::AtLeast(0), Value("1000"), Used),

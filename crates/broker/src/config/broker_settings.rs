@@ -268,6 +268,7 @@ impl BrokerSettings {
                         .unwrap_or(""),
                 )
                 .unwrap_or_default(),
+                max_connection_creation_rate: int("max.connection.creation.rate").max(0) as u64,
             },
             queued_max_requests: int("queued.max.requests") as usize,
             fetch_max_bytes: int("fetch.max.bytes") as usize,

@@ -1,6 +1,7 @@
 //! The limits on open client connections, as Kafka names them: `max.connections` (the whole
 //! broker), `max.connections.per.ip` and `max.connections.per.ip.overrides` (one client
-//! address). All three change without a restart (dynamic broker configs).
+//! address), and `max.connection.creation.rate` (new connections per second, KIP-612). All
+//! change without a restart (dynamic broker configs).
 
 use std::collections::BTreeMap;
 use std::net::IpAddr;
@@ -15,6 +16,9 @@ pub struct ConnectionLimits {
     pub per_ip: usize,
     /// Per-address limits that replace `per_ip`.
     pub per_ip_overrides: BTreeMap<IpAddr, usize>,
+    /// New connections per second (`max.connection.creation.rate`, KIP-612), the inter-broker
+    /// listener's excepted; `i32::MAX`, Kafka's default, is no limit.
+    pub max_connection_creation_rate: u64,
 }
 
 impl Default for ConnectionLimits {
@@ -23,6 +27,7 @@ impl Default for ConnectionLimits {
             max_connections: 10_000,
             per_ip: i32::MAX as usize,
             per_ip_overrides: BTreeMap::new(),
+            max_connection_creation_rate: i32::MAX as u64,
         }
     }
 }
@@ -76,6 +81,7 @@ mod tests {
             max_connections: 10,
             per_ip: 3,
             per_ip_overrides: o,
+            ..ConnectionLimits::default()
         };
         assert_eq!(limits.per_ip_limit("127.0.0.1".parse().unwrap()), 5);
         // An IPv4 client seen through an IPv6 socket is the same address.

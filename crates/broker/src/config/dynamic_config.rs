@@ -12,7 +12,8 @@
 //! topic configs' broker-level defaults (`log.retention.ms`, `log.segment.bytes`,
 //! `log.cleanup.policy`, `message.max.bytes`, `compression.type`, `min.insync.replicas`,
 //! `unclean.leader.election.enable`, ...), `producer.id.expiration.ms`, the connection limits
-//! (`max.connections`, `max.connections.per.ip`, `max.connections.per.ip.overrides`),
+//! (`max.connections`, `max.connections.per.ip`, `max.connections.per.ip.overrides`,
+//! `max.connection.creation.rate`),
 //! `log.cleaner.backoff.ms`, the replication throttles' rates
 //! (`leader.replication.throttled.rate`, `follower.replication.throttled.rate`,
 //! `replica.alter.log.dirs.io.max.bytes.per.second`), and, per broker and per listener only, a TLS listener's key store
@@ -42,6 +43,7 @@ const LIVE_KEYS: &[&str] = &[
     "max.connections",
     "max.connections.per.ip",
     "max.connections.per.ip.overrides",
+    "max.connection.creation.rate",
     "log.cleaner.backoff.ms",
     "log.cleaner.io.max.bytes.per.second",
     "leader.replication.throttled.rate",
@@ -308,6 +310,10 @@ impl LiveBrokerConfig {
                 .get("max.connections.per.ip.overrides")
                 .and_then(|(v, _)| parse_ip_overrides(v).ok())
                 .unwrap_or_else(|| settings.connections.per_ip_overrides.clone()),
+            max_connection_creation_rate: int("max.connection.creation.rate", 0)
+                .map_or(settings.connections.max_connection_creation_rate, |v| {
+                    v as u64
+                }),
         };
         let log_cleaner_backoff_ms =
             int("log.cleaner.backoff.ms", 0).map_or(settings.log_cleaner_backoff_ms, |v| v as u64);
@@ -749,6 +755,7 @@ mod tests {
                     ("max.connections", "5"),
                     ("max.connections.per.ip", "0"),
                     ("max.connections.per.ip.overrides", "127.0.0.1:3"),
+                    ("max.connection.creation.rate", "10"),
                     ("log.cleaner.backoff.ms", "100"),
                 ],
                 per_broker,
@@ -968,7 +975,11 @@ mod tests {
         let live = LiveBrokerConfig::new(
             &s,
             DynamicBrokerConfigs {
-                cluster: map(&[("max.connections", "7"), ("max.connections.per.ip", "2")]),
+                cluster: map(&[
+                    ("max.connections", "7"),
+                    ("max.connections.per.ip", "2"),
+                    ("max.connection.creation.rate", "3"),
+                ]),
                 broker: map(&[
                     ("max.connections.per.ip.overrides", "127.0.0.3:1"),
                     ("log.cleaner.backoff.ms", "20"),
@@ -989,6 +1000,11 @@ mod tests {
         );
         assert_eq!(live.log_cleaner_backoff_ms, 20);
         assert_eq!(none.log_cleaner_io_max_bytes_per_second, f64::MAX);
+        assert_eq!(
+            none.connections.max_connection_creation_rate,
+            i32::MAX as u64
+        );
+        assert_eq!(live.connections.max_connection_creation_rate, 3);
         // Only the reloadable keys of that listener, by table key.
         assert_eq!(
             live.listener_tls_overrides("SECURE"),

@@ -2,18 +2,51 @@
 //! and `max.connections.per.ip.overrides` (Kafka's ConnectionQuotas). The limits are read at
 //! each accept from the broker's live config, so a dynamic change applies to the next
 //! connection; connections already open stay open when a limit drops below their number.
+//!
+//! Connection creation rates (KIP-612), measured as client quotas are (`quota.window.num`
+//! samples of `quota.window.size.seconds`):
+//! - the broker's, `max.connection.creation.rate` (a dynamic broker config): a listener other
+//!   than the inter-broker one that accepts a connection over it waits the throttle time (at
+//!   most one window) before serving it and accepting the next, as Kafka's acceptor does;
+//! - an address's, the `connection_creation_rate` client quota of its `ip` entity (else of the
+//!   `<default>` ip entity): a connection over it is not served, not counted, and closed after
+//!   the throttle time (so that the client does not reconnect at once).
 
 use std::collections::HashMap;
 use std::net::IpAddr;
 use std::sync::{Arc, Mutex};
+use std::time::Instant;
+
+use sluice_security::quota::{bounded_throttle_time_ms, QuotaWindow, SampledRate};
 
 use crate::config::ConnectionLimits;
 
-/// The open connections, in total and per client address.
-#[derive(Debug, Default)]
+/// The open connections, in total and per client address, and the connection creation rates.
+#[derive(Debug)]
 pub struct ConnectionQuotas {
     counts: Mutex<Counts>,
+    rates: Mutex<Rates>,
+    window: QuotaWindow,
+    start: Instant,
 }
+
+impl Default for ConnectionQuotas {
+    fn default() -> Self {
+        ConnectionQuotas::new(QuotaWindow::DEFAULT)
+    }
+}
+
+/// New connections per second: the broker's (all listeners but the inter-broker one) and each
+/// address's that has a quota.
+#[derive(Debug)]
+struct Rates {
+    broker: SampledRate,
+    per_ip: HashMap<IpAddr, SampledRate>,
+}
+
+/// Addresses measured at once before those that made no connection for a whole window are
+/// forgotten.
+const IP_RATES_KEPT: usize = 1024;
 
 #[derive(Debug, Default)]
 struct Counts {
@@ -31,6 +64,67 @@ pub struct ConnectionSlot {
 }
 
 impl ConnectionQuotas {
+    /// `window`: `quota.window.num` samples of `quota.window.size.seconds`.
+    pub fn new(window: QuotaWindow) -> ConnectionQuotas {
+        ConnectionQuotas {
+            counts: Mutex::default(),
+            rates: Mutex::new(Rates {
+                broker: SampledRate::new(window),
+                per_ip: HashMap::new(),
+            }),
+            window,
+            start: Instant::now(),
+        }
+    }
+
+    fn now_ms(&self) -> u64 {
+        self.start.elapsed().as_millis() as u64
+    }
+
+    /// Records a connection accepted on a listener held to `max.connection.creation.rate`
+    /// (`limit` per second): the milliseconds the listener waits before serving it, 0 within
+    /// the rate (at most one quota window, Kafka's bound).
+    pub fn accept_delay_ms(&self, limit: u64) -> u64 {
+        if limit >= i32::MAX as u64 {
+            return 0;
+        }
+        let now = self.now_ms();
+        let mut rates = self.rates.lock().unwrap_or_else(|p| p.into_inner());
+        rates.broker.record(1.0, now);
+        let rate = rates.broker.rate(now);
+        let window_ms = rates.broker.window_length_ms(now);
+        bounded_throttle_time_ms(rate, limit as f64, window_ms, self.window.size_ms())
+    }
+
+    /// Records a connection from `ip`, whose `connection_creation_rate` quota is `limit` (per
+    /// second; `None`: no quota): Err with the milliseconds after which to close it when it is
+    /// over the quota (then it is not counted).
+    pub fn check_ip_rate(&self, ip: IpAddr, limit: Option<f64>) -> Result<(), u64> {
+        let Some(limit) = limit else {
+            return Ok(());
+        };
+        let ip = ip.to_canonical();
+        let now = self.now_ms();
+        let mut rates = self.rates.lock().unwrap_or_else(|p| p.into_inner());
+        if rates.per_ip.len() >= IP_RATES_KEPT && !rates.per_ip.contains_key(&ip) {
+            rates.per_ip.retain(|_, r| r.rate(now) > 0.0);
+        }
+        let window = self.window;
+        let measured = rates
+            .per_ip
+            .entry(ip)
+            .or_insert_with(|| SampledRate::new(window));
+        measured.record(1.0, now);
+        let rate = measured.rate(now);
+        if rate <= limit {
+            return Ok(());
+        }
+        // A refused connection does not count (Kafka takes its sample back).
+        measured.record(-1.0, now);
+        let window_ms = measured.window_length_ms(now);
+        Err(bounded_throttle_time_ms(rate, limit, window_ms, window.size_ms()).max(1))
+    }
+
     /// Counts a new connection from `ip`, or says why it is refused. `protected`: a connection
     /// of the inter-broker listener, which `max.connections` does not limit (in Kafka the
     /// broker makes room for it instead), though the per-address limits do.
@@ -93,6 +187,43 @@ mod tests {
     use super::*;
 
     #[test]
+    fn creation_rates_delay_the_broker_and_refuse_an_address() {
+        let q = ConnectionQuotas::new(QuotaWindow::new(11, 1).unwrap());
+        // No limit: nothing recorded, no delay.
+        assert_eq!(q.accept_delay_ms(i32::MAX as u64), 0);
+        // 1 per second over a new rate's ten windows: ten connections pass, the eleventh
+        // waits (at most one window).
+        for _ in 0..10 {
+            assert_eq!(q.accept_delay_ms(1), 0);
+        }
+        let delay = q.accept_delay_ms(1);
+        assert!(delay > 0 && delay <= 1000, "{delay}");
+
+        let a: IpAddr = "127.0.0.1".parse().unwrap();
+        let b: IpAddr = "::ffff:127.0.0.2".parse().unwrap();
+        for _ in 0..10 {
+            assert_eq!(q.check_ip_rate(a, Some(1.0)), Ok(()));
+        }
+        let refused = q.check_ip_rate(a, Some(1.0)).unwrap_err();
+        assert!(refused > 0 && refused <= 1000, "{refused}");
+        // The refused one did not count: still refused, never more than ten counted.
+        assert!(q.check_ip_rate(a, Some(1.0)).is_err());
+        let counted = q
+            .rates
+            .lock()
+            .unwrap()
+            .per_ip
+            .get_mut(&a)
+            .unwrap()
+            .rate(q.now_ms())
+            * 10.0;
+        assert!(counted > 9.9 && counted < 10.5, "{counted}");
+        // Other addresses, and addresses without a quota, are not held.
+        assert_eq!(q.check_ip_rate(b, Some(1.0)), Ok(()));
+        assert_eq!(q.check_ip_rate(a, None), Ok(()));
+    }
+
+    #[test]
     fn totals_and_addresses_are_limited_and_given_back() {
         let q = Arc::new(ConnectionQuotas::default());
         let a: IpAddr = "127.0.0.1".parse().unwrap();
@@ -101,6 +232,7 @@ mod tests {
             max_connections: 3,
             per_ip: 2,
             per_ip_overrides: [(b, 0)].into(),
+            ..ConnectionLimits::default()
         };
         let a1 = q.open(a, &limits, false).unwrap();
         let a2 = q.open(a, &limits, false).unwrap();

@@ -549,6 +549,35 @@ pub async fn accept_loop(
                     }
                 };
                 let limits = apis.replicas.live_config().connections.clone();
+                // KIP-612: the inter-broker listener is held to neither creation rate.
+                if !protected {
+                    // Over the address's rate: closed unserved after the throttle time.
+                    let ip_quota = apis.cluster.quotas.connection_creation_rate(peer.ip());
+                    if let Err(delay) = quotas.check_ip_rate(peer.ip(), ip_quota) {
+                        tracing::info!(
+                            "listener {name}: closing the connection from {peer} in {delay} ms: \
+                             over its connection_creation_rate quota"
+                        );
+                        connections.spawn(async move {
+                            tokio::time::sleep(Duration::from_millis(delay)).await;
+                            drop(stream);
+                        });
+                        continue;
+                    }
+                    // Over the broker's rate: this listener waits before serving it and
+                    // accepting the next.
+                    let delay = quotas.accept_delay_ms(limits.max_connection_creation_rate);
+                    if delay > 0 {
+                        tracing::debug!(
+                            "listener {name}: max.connection.creation.rate reached, waiting \
+                             {delay} ms"
+                        );
+                        tokio::select! {
+                            _ = shutdown.changed() => break,
+                            _ = tokio::time::sleep(Duration::from_millis(delay)) => {}
+                        }
+                    }
+                }
                 let slot = match quotas.open(peer.ip(), &limits, protected) {
                     Ok(slot) => slot,
                     Err(why) => {

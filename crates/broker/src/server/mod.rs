@@ -470,7 +470,9 @@ async fn start_broker(
     if let Some(task) = audit_topic_task {
         tasks.spawn(task);
     }
-    let quotas = Arc::new(connection_quotas::ConnectionQuotas::default());
+    let quotas = Arc::new(connection_quotas::ConnectionQuotas::new(
+        settings.quota_window,
+    ));
     let jwks: Vec<_> = client_listeners
         .iter()
         .filter_map(|l| {
