@@ -21,7 +21,7 @@ from kafka.protocol.admin.client_quotas import (
 
 from confluent_kafka.admin import AlterConfigOpType, ConfigEntry, ConfigResource, ResourceType
 
-from conftest import SLUICE_BIN
+from conftest import SLUICE_BIN, free_port, wait_until
 from kafka_helpers import KafkaWire, admin, assert_no_panic, create_topic, unique_topic
 
 MIB = 1024 * 1024
@@ -282,4 +282,42 @@ def test_connection_creation_rates_refuse_an_address_and_pace_the_broker(broker_
         raise AssertionError("a negative max.connection.creation.rate was accepted")
     except Exception as e:  # noqa: BLE001 - the KafkaException's error is checked
         assert "INVALID_REQUEST" in str(e) and "at least 0" in str(e), e
+    assert_no_panic(broker)
+
+
+def test_a_listener_limit_holds_that_listener_only(broker_factory):
+    """`listener.name.<listener>.max.connections` (a dynamic per-broker config, as in Kafka):
+    the listener refuses connections over it while the broker's other listener serves; deleted,
+    it serves again."""
+    ports = (free_port(), free_port())
+    broker = broker_factory({
+        "listeners": f"PLAINTEXT://127.0.0.1:{ports[0]},EXTRA://127.0.0.1:{ports[1]}",
+        "listener.security.protocol.map": "PLAINTEXT:PLAINTEXT,EXTRA:PLAINTEXT,"
+                                          "CONTROLLER:PLAINTEXT",
+        "inter.broker.listener.name": "PLAINTEXT"})
+    a = admin(broker.bootstrap)
+
+    def alter(value):
+        op = AlterConfigOpType.SET if value is not None else AlterConfigOpType.DELETE
+        resource = ConfigResource(ResourceType.BROKER, "1", incremental_configs=[
+            ConfigEntry("listener.name.extra.max.connections", value,
+                        incremental_operation=op)])
+        a.incremental_alter_configs([resource])[resource].result(timeout=30)
+
+    def hold(port, n):
+        held = [socket.create_connection(("127.0.0.1", port), timeout=10) for _ in range(n)]
+        time.sleep(0.5)  # accepted and counted
+        return held
+
+    alter("2")
+    held = hold(ports[1], 2)
+    try:
+        assert not answered(ports[1], "127.0.0.1")
+        assert answered(ports[0], "127.0.0.1")
+        alter(None)
+        wait_until(lambda: answered(ports[1], "127.0.0.1"), timeout=30, interval=0.2,
+                   what="the listener to serve once its limit is deleted")
+    finally:
+        for s in held:
+            s.close()
     assert_no_panic(broker)

@@ -70,7 +70,11 @@ pub const MECHANISMS: &[&str] = &["PLAIN", "SCRAM-SHA-256", "SCRAM-SHA-512", "OA
 /// listener-prefixed configs); `sasl.jaas.config` and `sasl.server.callback.handler.class`
 /// also with a mechanism: `listener.name.<listener>.<mechanism>.<key>`.
 pub fn listener_scoped(key: &str) -> bool {
-    key.starts_with("ssl.") || key.starts_with("sasl.") || key == "connections.max.reauth.ms"
+    key.starts_with("ssl.")
+        || key.starts_with("sasl.")
+        || key == "connections.max.reauth.ms"
+        || key == "max.connections"
+        || key == "max.connection.creation.rate"
 }
 
 /// Broker-level keys beyond the topic-config synonyms.

@@ -15,7 +15,8 @@ use sluice_security::acl::AuthorizerSettings;
 use sluice_security::audit::AuditSettings;
 use sluice_security::quota::QuotaWindow;
 
-use super::broker_config::{BrokerConfig, ConfigError};
+use super::broker_config::{listener_scope, BrokerConfig, ConfigError};
+use super::connection_limits::ListenerLimits;
 use super::group_settings::GroupSettings;
 use super::listener_settings::{listener_settings, ListenerSettings};
 use super::listeners::Listener;
@@ -269,6 +270,16 @@ impl BrokerSettings {
                 )
                 .unwrap_or_default(),
                 max_connection_creation_rate: int("max.connection.creation.rate").max(0) as u64,
+                per_listener: {
+                    let mut limits = BTreeMap::new();
+                    apply_listener_limits(
+                        &mut limits,
+                        config
+                            .set_keys()
+                            .filter_map(|k| config.get(k).map(|v| (k, v))),
+                    );
+                    limits
+                },
             },
             queued_max_requests: int("queued.max.requests") as usize,
             fetch_max_bytes: int("fetch.max.bytes") as usize,
@@ -343,6 +354,29 @@ fn inter_broker_listener(config: &BrokerConfig, listeners: &[ListenerSettings]) 
         .or_else(|| clients().next())
         .map(|l| l.name().to_string())
         .unwrap_or(by_protocol)
+}
+
+/// Sets into `limits` the listener-scoped connection limits among `configs` (key, value pairs:
+/// `listener.name.<listener>.max.connections`, ...); values that do not parse are skipped
+/// (they were checked when set).
+pub(super) fn apply_listener_limits<'a>(
+    limits: &mut BTreeMap<String, ListenerLimits>,
+    configs: impl IntoIterator<Item = (&'a str, &'a str)>,
+) {
+    for (key, value) in configs {
+        let Some((listener, base)) = listener_scope(key) else {
+            continue;
+        };
+        let Ok(n) = value.trim().parse::<u64>() else {
+            continue;
+        };
+        let entry = limits.entry(listener).or_default();
+        match base.as_str() {
+            "max.connections" => entry.max_connections = Some(n as usize),
+            "max.connection.creation.rate" => entry.max_connection_creation_rate = Some(n),
+            _ => {}
+        }
+    }
 }
 
 #[cfg(test)]

@@ -19,7 +19,21 @@ pub struct ConnectionLimits {
     /// New connections per second (`max.connection.creation.rate`, KIP-612), the inter-broker
     /// listener's excepted; `i32::MAX`, Kafka's default, is no limit.
     pub max_connection_creation_rate: u64,
+    /// Each listener's own limits (`listener.name.<listener>.max.connections` and
+    /// `.max.connection.creation.rate`), by lower-case listener name; they hold the
+    /// inter-broker listener too.
+    pub per_listener: BTreeMap<String, ListenerLimits>,
 }
+
+/// One listener's own connection limits; `None`: no limit of its own.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct ListenerLimits {
+    pub max_connections: Option<usize>,
+    pub max_connection_creation_rate: Option<u64>,
+}
+
+/// The listener-scoped connection limit keys' bases.
+pub const LISTENER_CONNECTION_KEYS: &[&str] = &["max.connections", "max.connection.creation.rate"];
 
 impl Default for ConnectionLimits {
     fn default() -> Self {
@@ -28,11 +42,20 @@ impl Default for ConnectionLimits {
             per_ip: i32::MAX as usize,
             per_ip_overrides: BTreeMap::new(),
             max_connection_creation_rate: i32::MAX as u64,
+            per_listener: BTreeMap::new(),
         }
     }
 }
 
 impl ConnectionLimits {
+    /// The own limits of listener `name` (any case).
+    pub fn listener(&self, name: &str) -> ListenerLimits {
+        self.per_listener
+            .get(&name.to_ascii_lowercase())
+            .copied()
+            .unwrap_or_default()
+    }
+
     /// The number of connections `ip` may hold at once.
     pub fn per_ip_limit(&self, ip: IpAddr) -> usize {
         self.per_ip_overrides

@@ -13,7 +13,8 @@
 //! `log.cleanup.policy`, `message.max.bytes`, `compression.type`, `min.insync.replicas`,
 //! `unclean.leader.election.enable`, ...), `producer.id.expiration.ms`, the connection limits
 //! (`max.connections`, `max.connections.per.ip`, `max.connections.per.ip.overrides`,
-//! `max.connection.creation.rate`),
+//! `max.connection.creation.rate`, and per listener `listener.name.<listener>.max.connections`
+//! and `.max.connection.creation.rate`),
 //! `log.cleaner.backoff.ms`, the replication throttles' rates
 //! (`leader.replication.throttled.rate`, `follower.replication.throttled.rate`,
 //! `replica.alter.log.dirs.io.max.bytes.per.second`), and, per broker and per listener only, a TLS listener's key store
@@ -27,9 +28,9 @@ use std::collections::BTreeMap;
 
 use super::broker_config::{is_listener_scoped, is_sensitive, listener_scope, BrokerConfig};
 use super::broker_keys::{broker_key, KeyDefault, BROKER_KEYS};
-use super::broker_settings::BrokerSettings;
+use super::broker_settings::{apply_listener_limits, BrokerSettings};
 use super::config_type::{check_value, ConfigSource, ConfigType};
-use super::connection_limits::{parse_ip_overrides, ConnectionLimits};
+use super::connection_limits::{parse_ip_overrides, ConnectionLimits, LISTENER_CONNECTION_KEYS};
 use super::listener_settings::{
     listener_settings, tls_server, tls_server_replacing, ListenerSettings,
 };
@@ -102,6 +103,12 @@ const LISTENER_SET_KEYS: &[&str] = &["listeners", "listener.security.protocol.ma
 /// The key store or trust store key a listener-scoped `key` reconfigures, if it is one.
 fn reloadable_scope(key: &str) -> Option<(String, String)> {
     listener_scope(key).filter(|(_, base)| LISTENER_RELOADABLE.contains(&base.as_str()))
+}
+
+/// Whether `key` is a listener's own connection limit (`listener.name.<listener>.max.connections`
+/// or `.max.connection.creation.rate`): applied to the next connection, on any listener.
+pub fn is_listener_connection_limit(key: &str) -> bool {
+    listener_scope(key).is_some_and(|(_, base)| LISTENER_CONNECTION_KEYS.contains(&base.as_str()))
 }
 
 /// Whether `key` may be altered dynamically (and so is not read-only in DescribeConfigs).
@@ -314,6 +321,15 @@ impl LiveBrokerConfig {
                 .map_or(settings.connections.max_connection_creation_rate, |v| {
                     v as u64
                 }),
+            // Listener-scoped keys are per broker only.
+            per_listener: {
+                let mut limits = settings.connections.per_listener.clone();
+                apply_listener_limits(
+                    &mut limits,
+                    dynamic.broker.iter().map(|(k, v)| (k.as_str(), v.as_str())),
+                );
+                limits
+            },
         };
         let log_cleaner_backoff_ms =
             int("log.cleaner.backoff.ms", 0).map_or(settings.log_cleaner_backoff_ms, |v| v as u64);
@@ -410,7 +426,10 @@ pub fn check_listener_changes(
         .chain(current.keys().filter(|k| !new.contains_key(*k)));
     for key in changed {
         if let Some(listener) = scoped_listener(key) {
-            if existing(&listener) && reloadable_scope(key).is_none() {
+            if existing(&listener)
+                && reloadable_scope(key).is_none()
+                && !is_listener_connection_limit(key)
+            {
                 return Err(invalid(format!(
                     "Configs cannot be updated dynamically for existing listener {listener}, \
                      restart broker or create a new listener for update ({key})"
@@ -808,6 +827,25 @@ mod tests {
             ],
             true,
         );
+        // A listener's own connection limits: per broker, checked as the broker-wide keys.
+        ok(
+            &[
+                ("listener.name.plaintext.max.connections", "100"),
+                ("listener.name.plaintext.max.connection.creation.rate", "10"),
+            ],
+            true,
+        );
+        let bad = check_dynamic_broker_configs(
+            &[("listener.name.plaintext.max.connections", "-1")],
+            true,
+        )
+        .unwrap_err();
+        assert!(bad.message().contains("at least 0"), "{bad:?}");
+        assert!(check_dynamic_broker_configs(
+            &[("listener.name.plaintext.max.connections", "1")],
+            false
+        )
+        .is_err());
         let cluster_listeners =
             check_dynamic_broker_configs(&[("listeners", "PLAINTEXT://:9092")], false).unwrap_err();
         assert!(
@@ -922,6 +960,19 @@ mod tests {
         ]);
         let merged = check_listener_changes(&s, &none, &add).expect("a new listener");
         assert!(merged.iter().any(|l| l.name() == "EXTRA"));
+        // An existing listener's own connection limits change; its other settings do not.
+        check_listener_changes(
+            &s,
+            &none,
+            &map(&[("listener.name.other.max.connections", "3")]),
+        )
+        .expect("a connection limit");
+        check_listener_changes(
+            &s,
+            &none,
+            &map(&[("listener.name.other.ssl.client.auth", "required")]),
+        )
+        .expect_err("not for an existing listener");
         let refused = |new: &[(&str, &str)]| {
             check_listener_changes(&s, &none, &map(new))
                 .unwrap_err()
@@ -1009,6 +1060,42 @@ mod tests {
         assert_eq!(
             live.listener_tls_overrides("SECURE"),
             map(&[("ssl.keystore.location", "/new.pem")])
+        );
+        // Listener limits: the file's, under this broker's dynamic ones.
+        let with_listeners = settings(&[
+            ("listeners", "CLIENT://127.0.0.1:0,INTERNAL://127.0.0.1:0"),
+            (
+                "listener.security.protocol.map",
+                "CLIENT:PLAINTEXT,INTERNAL:PLAINTEXT",
+            ),
+            ("inter.broker.listener.name", "INTERNAL"),
+            ("listener.name.client.max.connections", "50"),
+        ]);
+        let file_only = LiveBrokerConfig::new(&with_listeners, DynamicBrokerConfigs::default());
+        assert_eq!(
+            file_only.connections.listener("CLIENT").max_connections,
+            Some(50)
+        );
+        let dynamic = LiveBrokerConfig::new(
+            &with_listeners,
+            DynamicBrokerConfigs {
+                cluster: BTreeMap::new(),
+                broker: map(&[
+                    ("listener.name.client.max.connections", "5"),
+                    ("listener.name.internal.max.connection.creation.rate", "9"),
+                ]),
+            },
+        );
+        assert_eq!(
+            dynamic.connections.listener("client").max_connections,
+            Some(5)
+        );
+        assert_eq!(
+            dynamic.connections.listener("INTERNAL"),
+            crate::config::ListenerLimits {
+                max_connections: None,
+                max_connection_creation_rate: Some(9)
+            }
         );
     }
 

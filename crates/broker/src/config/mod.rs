@@ -40,11 +40,12 @@ pub use admin_listeners::{parse_admin_listeners, parse_http_listeners, HttpListe
 pub use broker_config::{is_sensitive, BrokerConfig, ConfigError};
 pub use broker_settings::BrokerSettings;
 pub use config_type::{ConfigSource, ConfigType};
-pub use connection_limits::{parse_ip_overrides, ConnectionLimits};
+pub use connection_limits::{parse_ip_overrides, ConnectionLimits, ListenerLimits};
 pub use dynamic_config::{
     check_dynamic_broker_configs, check_listener_changes, check_listener_stores, describe_broker,
-    describe_cluster_defaults, dynamic_listener_settings, is_dynamic, BrokerConfigEntry,
-    ConfigSynonym, DynamicBrokerConfigs, DynamicConfigError, LiveBrokerConfig, LISTENER_RELOADABLE,
+    describe_cluster_defaults, dynamic_listener_settings, is_dynamic, is_listener_connection_limit,
+    BrokerConfigEntry, ConfigSynonym, DynamicBrokerConfigs, DynamicConfigError, LiveBrokerConfig,
+    LISTENER_RELOADABLE,
 };
 pub use group_settings::GroupSettings;
 pub use listener_settings::{

@@ -41,6 +41,8 @@ impl Default for ConnectionQuotas {
 #[derive(Debug)]
 struct Rates {
     broker: SampledRate,
+    /// Of the listeners with a rate of their own, by lower-case name.
+    per_listener: HashMap<String, SampledRate>,
     per_ip: HashMap<IpAddr, SampledRate>,
 }
 
@@ -52,6 +54,8 @@ const IP_RATES_KEPT: usize = 1024;
 struct Counts {
     /// Connections counted against `max.connections` (the inter-broker listener's are not).
     total: usize,
+    /// By lower-case listener name.
+    per_listener: HashMap<String, usize>,
     per_ip: HashMap<IpAddr, usize>,
 }
 
@@ -60,6 +64,7 @@ struct Counts {
 pub struct ConnectionSlot {
     quotas: Arc<ConnectionQuotas>,
     ip: IpAddr,
+    listener: String,
     in_total: bool,
 }
 
@@ -70,6 +75,7 @@ impl ConnectionQuotas {
             counts: Mutex::default(),
             rates: Mutex::new(Rates {
                 broker: SampledRate::new(window),
+                per_listener: HashMap::new(),
                 per_ip: HashMap::new(),
             }),
             window,
@@ -81,19 +87,48 @@ impl ConnectionQuotas {
         self.start.elapsed().as_millis() as u64
     }
 
-    /// Records a connection accepted on a listener held to `max.connection.creation.rate`
-    /// (`limit` per second): the milliseconds the listener waits before serving it, 0 within
-    /// the rate (at most one quota window, Kafka's bound).
-    pub fn accept_delay_ms(&self, limit: u64) -> u64 {
-        if limit >= i32::MAX as u64 {
+    /// Records a connection accepted on `listener` against its own
+    /// `listener.name.<listener>.max.connection.creation.rate` and, unless `protected` (the
+    /// inter-broker listener), the broker's `max.connection.creation.rate`: the milliseconds
+    /// the listener waits before serving it, 0 within both rates (at most one quota window,
+    /// Kafka's bound).
+    pub fn accept_delay_ms(
+        &self,
+        limits: &ConnectionLimits,
+        listener: &str,
+        protected: bool,
+    ) -> u64 {
+        let own = limits
+            .listener(listener)
+            .max_connection_creation_rate
+            .filter(|l| *l < i32::MAX as u64);
+        let broker = Some(limits.max_connection_creation_rate)
+            .filter(|l| !protected && *l < i32::MAX as u64);
+        if own.is_none() && broker.is_none() {
             return 0;
         }
         let now = self.now_ms();
+        let size_ms = self.window.size_ms();
+        let delay = |measured: &mut SampledRate, limit: u64| {
+            measured.record(1.0, now);
+            let rate = measured.rate(now);
+            let window_ms = measured.window_length_ms(now);
+            bounded_throttle_time_ms(rate, limit as f64, window_ms, size_ms)
+        };
         let mut rates = self.rates.lock().unwrap_or_else(|p| p.into_inner());
-        rates.broker.record(1.0, now);
-        let rate = rates.broker.rate(now);
-        let window_ms = rates.broker.window_length_ms(now);
-        bounded_throttle_time_ms(rate, limit as f64, window_ms, self.window.size_ms())
+        let mut wait = 0;
+        if let Some(limit) = own {
+            let window = self.window;
+            let measured = rates
+                .per_listener
+                .entry(listener.to_ascii_lowercase())
+                .or_insert_with(|| SampledRate::new(window));
+            wait = delay(measured, limit);
+        }
+        if let Some(limit) = broker {
+            wait = wait.max(delay(&mut rates.broker, limit));
+        }
+        wait
     }
 
     /// Records a connection from `ip`, whose `connection_creation_rate` quota is `limit` (per
@@ -125,22 +160,33 @@ impl ConnectionQuotas {
         Err(bounded_throttle_time_ms(rate, limit, window_ms, window.size_ms()).max(1))
     }
 
-    /// Counts a new connection from `ip`, or says why it is refused. `protected`: a connection
-    /// of the inter-broker listener, which `max.connections` does not limit (in Kafka the
-    /// broker makes room for it instead), though the per-address limits do.
+    /// Counts a new connection from `ip` on `listener`, or says why it is refused.
+    /// `protected`: a connection of the inter-broker listener, which `max.connections` does not
+    /// limit (in Kafka the broker makes room for it instead), though its own listener limit
+    /// and the per-address limits do.
     pub fn open(
         self: &Arc<Self>,
         ip: IpAddr,
         limits: &ConnectionLimits,
         protected: bool,
+        listener: &str,
     ) -> Result<ConnectionSlot, String> {
         let ip = ip.to_canonical();
+        let listener = listener.to_ascii_lowercase();
         let mut counts = self.counts.lock().unwrap_or_else(|p| p.into_inner());
         if !protected && counts.total >= limits.max_connections {
             return Err(format!(
                 "max.connections={} reached",
                 limits.max_connections
             ));
+        }
+        let of_listener = counts.per_listener.get(&listener).copied().unwrap_or(0);
+        if let Some(max) = limits.listener(&listener).max_connections {
+            if of_listener >= max {
+                return Err(format!(
+                    "listener.name.{listener}.max.connections={max} reached"
+                ));
+            }
         }
         let max_for_ip = limits.per_ip_limit(ip);
         let of_ip = counts.per_ip.get(&ip).copied().unwrap_or(0);
@@ -150,12 +196,16 @@ impl ConnectionQuotas {
             ));
         }
         counts.per_ip.insert(ip, of_ip + 1);
+        counts
+            .per_listener
+            .insert(listener.clone(), of_listener + 1);
         if !protected {
             counts.total += 1;
         }
         Ok(ConnectionSlot {
             quotas: self.clone(),
             ip,
+            listener,
             in_total: !protected,
         })
     }
@@ -179,6 +229,12 @@ impl Drop for ConnectionSlot {
                 counts.per_ip.remove(&self.ip);
             }
         }
+        if let Some(n) = counts.per_listener.get_mut(&self.listener) {
+            *n -= 1;
+            if *n == 0 {
+                counts.per_listener.remove(&self.listener);
+            }
+        }
     }
 }
 
@@ -190,14 +246,36 @@ mod tests {
     fn creation_rates_delay_the_broker_and_refuse_an_address() {
         let q = ConnectionQuotas::new(QuotaWindow::new(11, 1).unwrap());
         // No limit: nothing recorded, no delay.
-        assert_eq!(q.accept_delay_ms(i32::MAX as u64), 0);
+        let limits = |rate: u64| ConnectionLimits {
+            max_connection_creation_rate: rate,
+            ..ConnectionLimits::default()
+        };
+        assert_eq!(
+            q.accept_delay_ms(&limits(i32::MAX as u64), "CLIENT", false),
+            0
+        );
         // 1 per second over a new rate's ten windows: ten connections pass, the eleventh
         // waits (at most one window).
         for _ in 0..10 {
-            assert_eq!(q.accept_delay_ms(1), 0);
+            assert_eq!(q.accept_delay_ms(&limits(1), "CLIENT", false), 0);
         }
-        let delay = q.accept_delay_ms(1);
+        let delay = q.accept_delay_ms(&limits(1), "CLIENT", false);
         assert!(delay > 0 && delay <= 1000, "{delay}");
+        // The inter-broker listener is not held to the broker's rate, only to its own.
+        assert_eq!(q.accept_delay_ms(&limits(1), "INTERNAL", true), 0);
+        let mut own = limits(i32::MAX as u64);
+        own.per_listener.insert(
+            "internal".into(),
+            crate::config::ListenerLimits {
+                max_connection_creation_rate: Some(1),
+                ..Default::default()
+            },
+        );
+        for _ in 0..10 {
+            assert_eq!(q.accept_delay_ms(&own, "INTERNAL", true), 0);
+        }
+        assert!(q.accept_delay_ms(&own, "INTERNAL", true) > 0);
+        assert_eq!(q.accept_delay_ms(&own, "CLIENT", false), 0);
 
         let a: IpAddr = "127.0.0.1".parse().unwrap();
         let b: IpAddr = "::ffff:127.0.0.2".parse().unwrap();
@@ -234,31 +312,66 @@ mod tests {
             per_ip_overrides: [(b, 0)].into(),
             ..ConnectionLimits::default()
         };
-        let a1 = q.open(a, &limits, false).unwrap();
-        let a2 = q.open(a, &limits, false).unwrap();
-        let e = q.open(a, &limits, false).unwrap_err();
+        let a1 = q.open(a, &limits, false, "CLIENT").unwrap();
+        let a2 = q.open(a, &limits, false, "CLIENT").unwrap();
+        let e = q.open(a, &limits, false, "CLIENT").unwrap_err();
         assert!(e.contains("too many connections from 127.0.0.1"), "{e}");
         // An override of 0 shuts an address out.
-        assert!(q.open(b, &limits, false).is_err());
+        assert!(q.open(b, &limits, false, "CLIENT").is_err());
         limits.per_ip_overrides.clear();
-        let b1 = q.open(b, &limits, false).unwrap();
-        let e = q.open(b, &limits, false).unwrap_err();
+        let b1 = q.open(b, &limits, false, "CLIENT").unwrap();
+        let e = q.open(b, &limits, false, "CLIENT").unwrap_err();
         assert!(e.contains("max.connections=3"), "{e}");
         // The inter-broker listener is not held to max.connections, only to the per-address
         // limit.
-        let inter = q.open(b, &limits, true).unwrap();
+        let inter = q.open(b, &limits, true, "CLIENT").unwrap();
         assert_eq!(q.total(), 3);
         drop(a1);
         assert_eq!(q.total(), 2);
         let a3 = q
-            .open("::ffff:127.0.0.1".parse().unwrap(), &limits, false)
+            .open(
+                "::ffff:127.0.0.1".parse().unwrap(),
+                &limits,
+                false,
+                "CLIENT",
+            )
             .unwrap();
         // A lower limit leaves open connections alone and refuses new ones.
         limits.max_connections = 1;
-        assert!(q.open("10.0.0.1".parse().unwrap(), &limits, false).is_err());
+        assert!(q
+            .open("10.0.0.1".parse().unwrap(), &limits, false, "CLIENT")
+            .is_err());
         drop((a2, a3, b1, inter));
         assert_eq!(q.total(), 0);
         assert!(q.counts.lock().unwrap().per_ip.is_empty());
-        q.open(a, &limits, false).unwrap();
+        q.open(a, &limits, false, "CLIENT").unwrap();
+    }
+
+    #[test]
+    fn a_listener_limit_holds_its_listener_only_the_inter_broker_one_too() {
+        let q = Arc::new(ConnectionQuotas::default());
+        let a: IpAddr = "127.0.0.1".parse().unwrap();
+        let mut limits = ConnectionLimits::default();
+        for name in ["client", "internal"] {
+            limits.per_listener.insert(
+                name.into(),
+                crate::config::ListenerLimits {
+                    max_connections: Some(1),
+                    ..Default::default()
+                },
+            );
+        }
+        let c1 = q.open(a, &limits, false, "CLIENT").unwrap();
+        let e = q.open(a, &limits, false, "Client").unwrap_err();
+        assert_eq!(e, "listener.name.client.max.connections=1 reached");
+        let i1 = q.open(a, &limits, true, "INTERNAL").unwrap();
+        assert!(q.open(a, &limits, true, "INTERNAL").is_err());
+        // Another listener has no limit of its own.
+        let o1 = q.open(a, &limits, false, "OTHER").unwrap();
+        let o2 = q.open(a, &limits, false, "OTHER").unwrap();
+        drop(c1);
+        let c2 = q.open(a, &limits, false, "CLIENT").unwrap();
+        drop((c2, i1, o1, o2));
+        assert!(q.counts.lock().unwrap().per_listener.is_empty());
     }
 }

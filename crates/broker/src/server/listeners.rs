@@ -25,8 +25,8 @@ use super::ServerError;
 use crate::apis::{connection, KafkaApis, ListenerContext, SaslAuthenticator, Session};
 use crate::cluster::{Authorization, Cluster};
 use crate::config::{
-    dynamic_listener_settings, tls_server, tls_server_replacing, BrokerSettings, ListenerSettings,
-    LiveBrokerConfig, SslSettings, LISTENER_RELOADABLE,
+    dynamic_listener_settings, is_listener_connection_limit, tls_server, tls_server_replacing,
+    BrokerSettings, ListenerSettings, LiveBrokerConfig, SslSettings, LISTENER_RELOADABLE,
 };
 use crate::replicas::ReplicaManager;
 use sluice_controller::ListenerEndpoint;
@@ -485,8 +485,9 @@ fn listener_fingerprint(l: &ListenerSettings, dynamic: &BTreeMap<String, String>
         .iter()
         .filter(|(k, _)| {
             let k = k.to_ascii_lowercase();
-            k.strip_prefix(&prefix)
-                .is_some_and(|base| !LISTENER_RELOADABLE.contains(&base))
+            k.strip_prefix(&prefix).is_some_and(|base| {
+                !LISTENER_RELOADABLE.contains(&base) && !is_listener_connection_limit(&k)
+            })
         })
         .collect();
     format!(
@@ -549,7 +550,7 @@ pub async fn accept_loop(
                     }
                 };
                 let limits = apis.replicas.live_config().connections.clone();
-                // KIP-612: the inter-broker listener is held to neither creation rate.
+                // KIP-612: the inter-broker listener is not held to the addresses' rates.
                 if !protected {
                     // Over the address's rate: closed unserved after the throttle time.
                     let ip_quota = apis.cluster.quotas.connection_creation_rate(peer.ip());
@@ -564,21 +565,20 @@ pub async fn accept_loop(
                         });
                         continue;
                     }
-                    // Over the broker's rate: this listener waits before serving it and
-                    // accepting the next.
-                    let delay = quotas.accept_delay_ms(limits.max_connection_creation_rate);
-                    if delay > 0 {
-                        tracing::debug!(
-                            "listener {name}: max.connection.creation.rate reached, waiting \
-                             {delay} ms"
-                        );
-                        tokio::select! {
-                            _ = shutdown.changed() => break,
-                            _ = tokio::time::sleep(Duration::from_millis(delay)) => {}
-                        }
+                }
+                // Over the listener's own rate or the broker's (not for the inter-broker
+                // listener): this listener waits before serving it and accepting the next.
+                let delay = quotas.accept_delay_ms(&limits, &name, protected);
+                if delay > 0 {
+                    tracing::debug!(
+                        "listener {name}: max.connection.creation.rate reached, waiting {delay} ms"
+                    );
+                    tokio::select! {
+                        _ = shutdown.changed() => break,
+                        _ = tokio::time::sleep(Duration::from_millis(delay)) => {}
                     }
                 }
-                let slot = match quotas.open(peer.ip(), &limits, protected) {
+                let slot = match quotas.open(peer.ip(), &limits, protected, &name) {
                     Ok(slot) => slot,
                     Err(why) => {
                         tracing::warn!("listener {name}: refusing connection from {peer}: {why}");
