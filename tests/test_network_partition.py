@@ -422,6 +422,15 @@ def test_partitioned_leader_is_replaced_fenced_and_truncated(data_root, leader_r
         for b in cluster.brokers.values():
             assert_no_panic(b)
         assert net.error is None, net.error
+    except BaseException:
+        # What each node said last, and what the proxies held: a failure here is rare and
+        # needs both to be understood.
+        for n, b in cluster.brokers.items():
+            print(f"===== node {n} (last lines)")
+            print("\n".join(b.log_text().splitlines()[-40:]))
+        print(f"proxied connections: {len(net.accepted)} accepted, {len(net._links)} open; "
+              f"rules {sorted(map(str, net.rules()))}")
+        raise
     finally:
         if oracle is not None and not oracle.stop.is_set():
             oracle.stop.set()
