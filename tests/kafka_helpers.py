@@ -817,3 +817,16 @@ def quorum_leader_of(address):
         return None
     (p,) = response.topics[0].partitions
     return p.leader_id if p.error_code == 0 and p.leader_id > 0 else None
+
+
+def api_versions_answered(port, source_ip, timeout=10.0):
+    """Whether a new connection from `source_ip` (a loopback address) gets an ApiVersions v0
+    answer; False when the broker closes it unanswered."""
+    with socket.create_connection(("127.0.0.1", port), timeout=timeout,
+                                  source_address=(source_ip, 0)) as s:
+        header = struct.pack(">hhih", 18, 0, 1, 4) + b"test"
+        try:
+            s.sendall(struct.pack(">i", len(header)) + header)
+            return len(s.recv(4)) == 4
+        except (ConnectionResetError, BrokenPipeError):
+            return False

@@ -18,6 +18,7 @@ from conftest import free_port, wait_until
 from kafka_helpers import (
     Rec,
     admin,
+    api_versions_answered,
     assert_no_panic,
     confluent_produce,
     create_topic,
@@ -92,19 +93,6 @@ def test_broker_configs_with_confluent_admin_client(broker_factory):
     e = describe_broker(a)["log.retention.ms"]
     assert (e.value, e.source) == ("604800000", ConfigSource.DEFAULT_CONFIG.value)
     assert_no_panic(broker)
-
-
-def api_versions_answered(port, source_ip, timeout=10.0):
-    """Whether a new connection from `source_ip` (a loopback address) gets an ApiVersions v0
-    answer; False when the broker closes it unanswered."""
-    with socket.create_connection(("127.0.0.1", port), timeout=timeout,
-                                  source_address=(source_ip, 0)) as s:
-        header = struct.pack(">hhih", 18, 0, 1, 4) + b"test"
-        try:
-            s.sendall(struct.pack(">i", len(header)) + header)
-            return len(s.recv(4)) == 4
-        except (ConnectionResetError, BrokenPipeError):
-            return False
 
 
 def tls_handshake_done(port, ca_path):

@@ -5,7 +5,6 @@ over `consumer_byte_rate` likewise. Windows of `quota.window.num=2` x
 `quota.window.size.seconds=1`, as the issue's acceptance names them."""
 import json
 import socket
-import struct
 import subprocess
 import threading
 import time
@@ -22,7 +21,8 @@ from kafka.protocol.admin.client_quotas import (
 from confluent_kafka.admin import AlterConfigOpType, ConfigEntry, ConfigResource, ResourceType
 
 from conftest import SLUICE_BIN, free_port, wait_until
-from kafka_helpers import KafkaWire, admin, assert_no_panic, create_topic, unique_topic
+from kafka_helpers import (KafkaWire, admin, api_versions_answered, assert_no_panic, create_topic,
+                           unique_topic)
 
 MIB = 1024 * 1024
 WINDOWS = {"quota.window.num": "2", "quota.window.size.seconds": "1"}
@@ -203,19 +203,6 @@ def test_request_percentage_throttles_a_busy_client(broker_factory):
     assert_no_panic(broker)
 
 
-def answered(port, source_ip):
-    """Whether a new connection from `source_ip` (a loopback address) gets an ApiVersions v0
-    answer; False when the broker closes it unanswered."""
-    with socket.create_connection(("127.0.0.1", port), timeout=10,
-                                  source_address=(source_ip, 0)) as s:
-        header = struct.pack(">hhih", 18, 0, 1, 4) + b"test"
-        try:
-            s.sendall(struct.pack(">i", len(header)) + header)
-            return len(s.recv(4)) == 4
-        except (ConnectionResetError, BrokenPipeError):
-            return False
-
-
 def sluice_quota(bootstrap, *args):
     out = subprocess.run([SLUICE_BIN, "quota", *args, "-b", bootstrap],
                          capture_output=True, text=True, timeout=60)
@@ -237,22 +224,22 @@ def test_connection_creation_rates_refuse_an_address_and_pace_the_broker(broker_
     described = sluice_quota(boot, "describe", "-o", "json")
     assert '"127.0.0.2"' in described and "connection_creation_rate" in described, described
     started = time.monotonic()
-    limited = [answered(port, "127.0.0.2") for _ in range(8)]
+    limited = [api_versions_answered(port, "127.0.0.2") for _ in range(8)]
     elapsed = time.monotonic() - started
     # Two at once, then refusals (each closed after its throttle time, during which the
     # window moves on and lets the next through): never more than the rate allows.
     assert limited[:2] == [True, True] and False in limited[2:4], limited
     assert limited.count(True) <= 2 * (elapsed + 1), (limited, elapsed)
-    assert all(answered(port, "127.0.0.3") for _ in range(8))
+    assert all(api_versions_answered(port, "127.0.0.3") for _ in range(8))
 
     # The default address: every address without a quota of its own.
     sluice_quota(boot, "alter", "--ip-default", "--add", "connection_creation_rate=2")
-    limited = [answered(port, "127.0.0.4") for _ in range(4)]
+    limited = [api_versions_answered(port, "127.0.0.4") for _ in range(4)]
     assert limited[:2] == [True, True] and False in limited[2:], limited
     sluice_quota(boot, "alter", "--ip-default", "--delete", "connection_creation_rate")
     sluice_quota(boot, "alter", "--ip", "127.0.0.2", "--delete", "connection_creation_rate")
     time.sleep(2.5)  # the refused addresses' windows pass
-    assert all(answered(port, ip) for ip in ["127.0.0.2", "127.0.0.4"] for _ in range(6))
+    assert all(api_versions_answered(port, ip) for ip in ["127.0.0.2", "127.0.0.4"] for _ in range(6))
 
     # The broker's rate: nothing refused, the listener paces the connections. Eight at 2 per
     # second take over a second and a half where they took milliseconds.
@@ -262,7 +249,7 @@ def test_connection_creation_rates_refuse_an_address_and_pace_the_broker(broker_
                     incremental_operation=AlterConfigOpType.SET)])
     a.incremental_alter_configs([resource])[resource].result(timeout=30)
     started = time.monotonic()
-    assert all(answered(port, "127.0.0.5") for _ in range(8))
+    assert all(api_versions_answered(port, "127.0.0.5") for _ in range(8))
     assert time.monotonic() - started > 1.5
     resource = ConfigResource(ResourceType.BROKER, "1", incremental_configs=[
         ConfigEntry("max.connection.creation.rate", None,
@@ -312,10 +299,10 @@ def test_a_listener_limit_holds_that_listener_only(broker_factory):
     alter("2")
     held = hold(ports[1], 2)
     try:
-        assert not answered(ports[1], "127.0.0.1")
-        assert answered(ports[0], "127.0.0.1")
+        assert not api_versions_answered(ports[1], "127.0.0.1")
+        assert api_versions_answered(ports[0], "127.0.0.1")
         alter(None)
-        wait_until(lambda: answered(ports[1], "127.0.0.1"), timeout=30, interval=0.2,
+        wait_until(lambda: api_versions_answered(ports[1], "127.0.0.1"), timeout=30, interval=0.2,
                    what="the listener to serve once its limit is deleted")
     finally:
         for s in held:

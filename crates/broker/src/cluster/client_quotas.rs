@@ -56,33 +56,29 @@ impl ClientQuotas {
         }
     }
 
-    /// The quota of `key` for the connection, if one is configured (one atomic load when
-    /// none is).
-    fn resolve(&self, key: QuotaKey, user: &str, client_id: &str) -> Option<ResolvedQuota> {
+    /// The quotas now, if any is configured (one atomic load when none is).
+    fn configured(&self) -> Option<Arc<QuotaStore>> {
         if !self.any.load(Ordering::Acquire) {
             return None;
         }
-        let store = self
-            .store
-            .read()
-            .unwrap_or_else(|p| p.into_inner())
-            .1
-            .clone();
-        store.resolve(user, client_id, key)
+        Some(
+            self.store
+                .read()
+                .unwrap_or_else(|p| p.into_inner())
+                .1
+                .clone(),
+        )
+    }
+
+    /// The quota of `key` for the connection, if one is configured.
+    fn resolve(&self, key: QuotaKey, user: &str, client_id: &str) -> Option<ResolvedQuota> {
+        self.configured()?.resolve(user, client_id, key)
     }
 
     /// The `connection_creation_rate` quota of client address `ip` (KIP-612): its own ip
-    /// entity's, else the `<default>` ip entity's (one atomic load when no quota is set).
+    /// entity's, else the `<default>` ip entity's.
     pub fn connection_creation_rate(&self, ip: IpAddr) -> Option<f64> {
-        if !self.any.load(Ordering::Acquire) {
-            return None;
-        }
-        let store = self
-            .store
-            .read()
-            .unwrap_or_else(|p| p.into_inner())
-            .1
-            .clone();
+        let store = self.configured()?;
         let key = QuotaKey::ConnectionCreationRate;
         store
             .value(&QuotaEntity::ip(Some(ip.to_canonical())), key)
